@@ -29,6 +29,7 @@ export class Tokenizer {
   private readonly hf: HfTokenizer
   /** ids of "\n" alone: stripped from encode("\n" + text) to tokenize text as it appears after a newline */
   private readonly newlineIds: readonly number[]
+  private newlineTail: readonly number[] | undefined
 
   /** `source` names the file in errors. */
   constructor (tokenizerJson: unknown, tokenizerConfig?: unknown, source = 'tokenizer.json') {
@@ -78,6 +79,20 @@ export class Tokenizer {
     const n = this.newlineIds.length
     for (let i = 0; i < n; i++) if (ids[i] !== this.newlineIds[i]) return this.encode(text)
     return ids.slice(n)
+  }
+
+  /**
+   * Ids of `text` between a newline before it and a newline after it (a prompt piece followed by "\n\n### ..."):
+   * unlike encodeAfterNewline it keeps trailing spaces, which SentencePiece keeps inside a text.
+   */
+  encodeBetweenNewlines (text: string): number[] {
+    if (text === '') return []
+    const ids = this.encodeAfterNewline(text + '\n')
+    const nl = this.newlineTail ??= this.encodeAfterNewline('\n')
+    const n = nl.length
+    if (n === 0 || ids.length < n) return this.encodeAfterNewline(text)
+    for (let i = 0; i < n; i++) if (ids[ids.length - n + i] !== nl[i]) return this.encodeAfterNewline(text)
+    return ids.slice(0, ids.length - n)
   }
 
   /** Text of `ids`; special tokens (BOS, EOS, ...) are left out unless `skipSpecial` is false. */
