@@ -71,10 +71,7 @@ function readJsonArray (file: string, text: string, opts: ReadOptions): ReadResu
   try {
     arr = JSON.parse(text)
   } catch (err) {
-    // V8 says "... at position N" (Node 20) or "(line L column C)" (newer)
-    const m = /position (\d+)/.exec((err as Error).message)
-    const line = m !== null ? lineOf(text, Number(m[1])) : Number(/line (\d+)/.exec((err as Error).message)?.[1] ?? 1)
-    throw new DataError(formatProblem({ file, line, message: 'not valid JSON' }))
+    throw new DataError(formatProblem({ file, line: syntaxErrorLine(text, (err as Error).message), message: 'not valid JSON' }))
   }
   if (!Array.isArray(arr)) throw new DataError(`${file}:1: expected a JSON array of {instruction, input, output} objects`)
   const starts = elementLines(text)
@@ -102,6 +99,21 @@ function toRecord (obj: unknown, format: Format, line: number): InstructionRecor
   if (instruction!.trim() === '') return 'empty instruction'
   if (response!.trim() === '') return `empty ${responseKey}`
   return { instruction: instruction!, input: input!, response: response!, category: category! === '' ? (format === 'dolly' ? 'unknown' : 'alpaca') : category!, line }
+}
+
+/** Line of a JSON.parse error: V8 gives "at position N", "(line L column C)", or only a quoted excerpt around the bad token. */
+function syntaxErrorLine (text: string, message: string): number {
+  const pos = /position (\d+)/.exec(message)
+  if (pos !== null) return lineOf(text, Number(pos[1]))
+  const line = /line (\d+)/.exec(message)
+  if (line !== null) return Number(line[1])
+  const excerpt = /, (?:\.\.\.)?"([\s\S]*?)"(?:\.\.\.)? is not valid JSON/.exec(message)
+  const token = /Unexpected token '(.)'/.exec(message)
+  if (excerpt !== null && excerpt[1] !== '') {
+    const at = text.indexOf(excerpt[1]!)
+    if (at >= 0) return lineOf(text, at + Math.max(0, token !== null ? excerpt[1]!.indexOf(token[1]!) : 0))
+  }
+  return 1
 }
 
 function lineOf (text: string, offset: number): number {
