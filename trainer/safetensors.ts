@@ -117,7 +117,7 @@ export function encodeSafetensors (tensors: ReadonlyMap<string, Tensor>, metadat
 /** Converts raw little-endian bytes of a float dtype to a new Float32Array. */
 export function toFloat32 (raw: Uint8Array, dtype: SafetensorsDtype): Float32Array {
   const n = raw.byteLength / BYTES[dtype]
-  const copy = raw.slice() // aligned copy
+  const copy = new Uint8Array(raw) // aligned copy (not raw.slice(): on a Node Buffer that is a view, not a copy)
   switch (dtype) {
     case 'F32': return new Float32Array(copy.buffer, 0, n)
     case 'F64': return Float32Array.from(new Float64Array(copy.buffer, 0, n))

@@ -29,3 +29,10 @@ test('truncated or inconsistent safetensors are rejected with a reason', () => {
   const bad = bytes.slice(); bad[0] = 0xff; bad[5] = 0x7f
   assert.throws(() => decodeSafetensors(bad), /header length/)
 })
+
+test('decoding from a Node Buffer (e.g. readFileSync, pooled, non-zero byteOffset) reads the right bytes', () => {
+  const t = new Map([['w', { shape: [2, 3], data: Float32Array.from([1, -2, 3.5, 4, 5, 6]) }]])
+  const bytes = encodeSafetensors(t)
+  const inPool = Buffer.concat([Buffer.alloc(13), Buffer.from(bytes)]).subarray(13)
+  assert.deepEqual(decodeSafetensors(inPool).tensors.get('w')!.data, t.get('w')!.data)
+})
