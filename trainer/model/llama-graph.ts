@@ -46,7 +46,7 @@ export function llamaWeights (g: Graph, ckpt: LlamaCheckpoint): LlamaWeights {
 }
 
 /** cos/sin of position * inv_freq, duplicated over both halves (HF's rotate-half convention). */
-function ropeTables (g: Graph, c: LlamaConfig): [Value, Value] {
+export function ropeTables (g: Graph, c: LlamaConfig): [Value, Value] {
   const hd = c.dim / c.nHeads
   const half = hd / 2
   const cos = new Float64Array(c.maxSeqLen * hd)
