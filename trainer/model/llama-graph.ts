@@ -145,8 +145,8 @@ export interface DecoderOutputs {
   readonly present: readonly KV[]
 }
 
-/** The decoder stack; the caller adds the head (all positions for losses, the last one for generation). */
-export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, linear: LinearHook = plainLinear): DecoderOutputs {
+/** Masks and rotary tables for the current positions, shared by every layer. */
+export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'>, inp: DecoderInputs, linear: LinearHook = plainLinear): Context {
   const g = inp.inputIds.graph
   const bt = op.shapeOf(inp.inputIds) // [B, T]
   const T = op.shapeSlice(inp.inputIds, 1, 2) // [1]
@@ -161,8 +161,12 @@ export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, li
   const keep = op.and(op.unsqueeze(causal, [0]), op.unsqueeze(op.cast(inp.attentionMask, 'bool'), [1])) // (B, T, S)
   const mask = op.unsqueeze(op.where(keep, g.scalar(0), g.scalar(-1e9)), [1, 2]) // (B, 1, 1, T, S)
   const rot = (table: Value): Value => op.unsqueeze(op.gather(table, qpos, 0), [1]) // (T, 1, hd)
-  const ctx: Context = { c, bt, cos: rot(w.cos), sin: rot(w.sin), mask, linear }
+  return { c, bt, cos: rot(w.cos), sin: rot(w.sin), mask, linear }
+}
 
+/** The decoder stack; the caller adds the head (all positions for losses, the last one for generation). */
+export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, linear: LinearHook = plainLinear): DecoderOutputs {
+  const ctx = makeContext(c, w, inp, linear)
   let x = op.reshape(op.gather(w.embed, inp.inputIds, 0), [-1, c.dim]) // (B*T, dim)
   const present: KV[] = []
   w.layers.forEach((lw, l) => {
