@@ -1,0 +1,152 @@
+// Forward and forward+backward time of LLaMA-7B-shaped decoder blocks (hidden 4096, 32 heads, MLP 11008,
+// sequence 512, batch 1), random frozen fp32 weights kept as ONNX external data in a temp file, gradient with
+// respect to the block input only; against a plain ONNX MatMul of comparable size timed in the same run.
+// Usage: npm run bench -- forward-backward [--layers N] [--seq T] [--reps R] [--threads K]
+import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import ort from 'onnxruntime-node'
+import { Graph } from '../trainer/graph/graph.ts'
+import type { Value } from '../trainer/graph/graph.ts'
+import { gradients } from '../trainer/graph/autodiff.ts'
+import * as op from '../trainer/graph/ops.ts'
+import { weight } from '../trainer/graph/weights.ts'
+import { createSession } from '../trainer/graph/session.ts'
+import type { LinearModule, LlamaConfig, WeightRef } from '../trainer/model/config.ts'
+import { LINEAR_MODULES, linearShape } from '../trainer/model/config.ts'
+import type { LayerWeights } from '../trainer/model/llama-graph.ts'
+import { block, makeContext, ropeTables } from '../trainer/model/llama-graph.ts'
+
+const arg = (name: string, dflt: number): number => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt
+}
+const layers = arg('layers', 1)
+const T = arg('seq', 512)
+const reps = arg('reps', 5)
+const threads = arg('threads', 0)
+const c: LlamaConfig = {
+  dim: 4096, hiddenDim: 11008, nLayers: layers, nHeads: 32, nKvHeads: 32, vocabSize: 32000, maxSeqLen: 4096,
+  normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false, bosId: 1, eosId: 2
+}
+
+// ---- random weights in a file, referenced as external data ---------------------------------------------
+const dir = mkdtempSync(join(tmpdir(), 'fedit-bench-'))
+const file = join(dir, 'weights.bin')
+let seed = 42
+function fillRandom (a: Float32Array, scale: number): void {
+  for (let i = 0; i < a.length; i++) {
+    seed = (seed * 1664525 + 1013904223) >>> 0
+    a[i] = (seed / 4294967296 - 0.5) * 2 * scale
+  }
+}
+const fd = openSync(file, 'w')
+let offset = 0
+function put (shape: number[], scale: number, constant?: number): WeightRef {
+  const n = shape.reduce((a, b) => a * b, 1)
+  const chunk = new Float32Array(Math.min(n, 1 << 22))
+  const start = offset
+  for (let done = 0; done < n; done += chunk.length) {
+    const part = chunk.subarray(0, Math.min(chunk.length, n - done))
+    if (constant !== undefined) part.fill(constant)
+    else fillRandom(part, scale)
+    writeSync(fd, part)
+  }
+  offset += n * 4
+  return { shape, dtype: 'F32', source: { kind: 'file', path: file, offset: start, byteLength: n * 4 } }
+}
+const refs = Array.from({ length: layers }, () => ({
+  attnNorm: put([c.dim], 0, 1),
+  mlpNorm: put([c.dim], 0, 1),
+  linear: Object.fromEntries(LINEAR_MODULES.map((m) => {
+    const s = linearShape(c, m)
+    return [m, put(s, 1 / Math.sqrt(s[1]))]
+  })) as Record<LinearModule, WeightRef>
+}))
+const mm = put([c.dim, c.hiddenDim], 1 / Math.sqrt(c.dim))
+closeSync(fd)
+
+// ---- graphs ----------------------------------------------------------------------------------------------
+function blockGraph (backward: boolean): ReturnType<Graph['toModel']> {
+  const g = new Graph('float32')
+  const ids = g.input('input_ids', 'int64', ['B', 'T']) // shape source only
+  const mask = g.input('attention_mask', 'int64', ['B', 'T'])
+  const x = g.input('x', 'float32', ['N', c.dim])
+  const [cos, sin] = ropeTables(g, c)
+  const ctx = makeContext(c, { cos, sin }, { inputIds: ids, attentionMask: mask })
+  let h: Value = x
+  refs.forEach((r, l) => {
+    const lw: LayerWeights = {
+      attnNorm: weight(g, `l${l}.attn_norm`, r.attnNorm),
+      mlpNorm: weight(g, `l${l}.mlp_norm`, r.mlpNorm),
+      linear: Object.fromEntries(LINEAR_MODULES.map((m) => [m, weight(g, `l${l}.${m}`, r.linear[m])])) as Record<LinearModule, Value>
+    }
+    h = block(ctx, h, lw, l).out
+  })
+  if (!backward) return g.toModel({ y: h })
+  const dy = g.input('dy', 'float32', ['N', c.dim])
+  const [dx] = gradients(h, [x], dy)
+  return g.toModel({ dx: dx! })
+}
+function matmulGraph (): ReturnType<Graph['toModel']> {
+  const g = new Graph('float32')
+  const x = g.input('x', 'float32', [T, c.dim])
+  return g.toModel({ y: op.matmul(x, weight(g, 'w', mm)) })
+}
+
+const now = (): number => performance.now()
+const median = (t: number[]): number => [...t].sort((a, b) => a - b)[t.length >> 1]!
+/** Times several sessions with their runs interleaved, so a burst of load from elsewhere hits all alike. */
+async function timeAll (jobs: Array<{ model: ReturnType<Graph['toModel']>, feeds: Record<string, ort.Tensor> }>): Promise<number[]> {
+  const sessions = []
+  for (const j of jobs) {
+    const s = await createSession(j.model, { threads })
+    await s.run(j.feeds) // warm-up
+    sessions.push(s)
+  }
+  const times = jobs.map((): number[] => [])
+  for (let i = 0; i < reps; i++) {
+    for (let k = 0; k < jobs.length; k++) {
+      const t0 = now()
+      await sessions[k]!.run(jobs[k]!.feeds)
+      times[k]!.push(now() - t0)
+    }
+  }
+  for (const s of sessions) await s.release()
+  return times.map(median)
+}
+
+try {
+  const N = T
+  const xs = new Float32Array(N * c.dim)
+  fillRandom(xs, 1)
+  const dys = new Float32Array(N * c.dim)
+  fillRandom(dys, 1)
+  const base = {
+    input_ids: new ort.Tensor('int64', new BigInt64Array(T), [1, T]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
+    x: new ort.Tensor('float32', xs, [N, c.dim])
+  }
+  const [mmMs, forwardMs, forwardBackwardMs] = await timeAll([
+    { model: matmulGraph(), feeds: { x: new ort.Tensor('float32', xs, [T, c.dim]) } },
+    { model: blockGraph(false), feeds: base },
+    { model: blockGraph(true), feeds: { ...base, dy: new ort.Tensor('float32', dys, [N, c.dim]) } }
+  ]) as [number, number, number]
+  const kv = c.nKvHeads * (c.dim / c.nHeads)
+  const linear = 2 * N * (2 * c.dim * c.dim + 2 * kv * c.dim + 3 * c.dim * c.hiddenDim) // per layer
+  const attn = 4 * N * T * c.dim // QK^T and PV, per layer (no causal skipping)
+  const flops = layers * (2 * linear + 3 * attn) // forward + backward to the input (dX only: 1x linear, 2x attention)
+  console.log(JSON.stringify({
+    bench: 'forward-backward',
+    layers,
+    seq: T,
+    forwardMs: Math.round(forwardMs),
+    forwardBackwardMs: Math.round(forwardBackwardMs),
+    ratio: Number((forwardBackwardMs / forwardMs).toFixed(3)),
+    matmulPeakGflops: Number(((2 * T * c.dim * c.hiddenDim) / (mmMs * 1e6)).toFixed(1)),
+    achievedGflops: Number((flops / (forwardBackwardMs * 1e6)).toFixed(1)),
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024)
+  }))
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}

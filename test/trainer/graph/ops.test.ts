@@ -1,0 +1,73 @@
+// Every op's backward rule against central finite differences of the float64 graph.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { op } from '../../../trainer/graph/index.ts'
+import type { Value } from '../../../trainer/graph/index.ts'
+import { gradCheck, rand } from './gradcheck.ts'
+
+const TOL = 1e-6
+const positive = (n: number): Float64Array => rand(n, 0.5, 1.5) // in [1, 2]
+const check = (name: string, specs: Parameters<typeof gradCheck>[0], build: (...xs: Value[]) => Value, tol = TOL, eps = 1e-6): void => {
+  test(name, async () => {
+    const err = await gradCheck(specs, build, eps)
+    assert.ok(err < tol, `${name}: relative gradient error ${err}`)
+  })
+}
+
+// elementwise, with broadcasting in both directions and a dynamic dim
+check('Add (broadcast)', [{ shape: [2, 3, 4], declared: ['b', 3, 4] }, { shape: [3, 1] }], (a, b) => op.add(a, b))
+check('Sub (broadcast)', [{ shape: [3, 1] }, { shape: [2, 3, 4] }], (a, b) => op.sub(a, b))
+check('Mul (broadcast)', [{ shape: [2, 3, 4] }, { shape: [4] }], (a, b) => op.mul(a, b))
+check('Div (broadcast)', [{ shape: [2, 3] }, { shape: [1, 3], data: positive(3) }], (a, b) => op.div(a, b))
+check('Pow (constant exponent)', [{ shape: [2, 3], data: positive(6) }], (a) => op.pow(a, 2.5))
+check('Pow (tensor exponent)', [{ shape: [2, 3], data: positive(6) }, { shape: [3] }], (a, b) => op.powv(a, b))
+check('Neg', [{ shape: [5] }], (a) => op.neg(a))
+check('Sqrt', [{ shape: [2, 3], data: positive(6) }], (a) => op.sqrt(a))
+check('Reciprocal', [{ shape: [2, 3], data: positive(6) }], (a) => op.reciprocal(a))
+check('Exp', [{ shape: [2, 3] }], (a) => op.exp(a))
+check('Log', [{ shape: [2, 3], data: positive(6) }], (a) => op.log(a))
+check('Tanh', [{ shape: [2, 3] }], (a) => op.tanh(a))
+check('Sigmoid', [{ shape: [2, 3] }], (a) => op.sigmoid(a))
+check('SiLU (composed)', [{ shape: [2, 3] }], (a) => op.silu(a))
+check('Where (masking, broadcast)', [{ shape: [2, 3] }, { shape: [3] }, { shape: [2, 3], dtype: 'bool', data: Uint8Array.from([1, 0, 1, 0, 0, 1]) }],
+  (a, b, c) => op.where(c, a, b))
+check('Cast (float64 -> float32 -> float64)', [{ shape: [4] }], (a) => op.cast(op.mul(op.cast(a, 'float32'), op.cast(a, 'float32')), 'float64'),
+  1e-3, 1e-3) // float32 in the middle: a coarser step and tolerance
+check('Identity', [{ shape: [3] }], (a) => op.identity(a))
+
+// linear algebra
+check('MatMul (batched)', [{ shape: [2, 3, 4], declared: ['b', 't', 4] }, { shape: [2, 4, 5] }], (a, b) => op.matmul(a, b))
+check('MatMul (broadcast batch)', [{ shape: [2, 2, 3, 4] }, { shape: [2, 1, 4, 5] }], (a, b) => op.matmul(a, b))
+check('MatMul (2-D weight)', [{ shape: [2, 3, 4] }, { shape: [4, 5] }], (a, b) => op.matmul(a, b))
+for (const transA of [false, true]) {
+  for (const transB of [false, true]) {
+    check(`Gemm transA=${transA} transB=${transB} alpha=1.5`, [{ shape: transA ? [4, 3] : [3, 4] }, { shape: transB ? [5, 4] : [4, 5] }],
+      (a, b) => op.gemm(a, b, { transA, transB, alpha: 1.5 }))
+  }
+}
+
+// reductions and softmax
+check('ReduceSum (keepdims)', [{ shape: [2, 3, 4], declared: ['b', 't', 4] }], (a) => op.reduceSum(a, [1], true))
+check('ReduceSum (no keepdims)', [{ shape: [2, 3, 4] }], (a) => op.reduceSum(a, [0, 2], false))
+check('ReduceMean (static)', [{ shape: [2, 3, 4] }], (a) => op.reduceMean(a, [-1], true))
+check('ReduceMean (dynamic dim)', [{ shape: [2, 3, 4], declared: ['b', 't', 4] }], (a) => op.reduceMean(a, [1], false))
+check('Softmax', [{ shape: [2, 5] }], (a) => op.softmax(a, -1))
+check('Softmax (axis 1 of 3)', [{ shape: [2, 3, 2] }], (a) => op.softmax(a, 1))
+check('LogSoftmax', [{ shape: [3, 5] }], (a) => op.logSoftmax(a, -1))
+
+// shape ops
+check('Reshape', [{ shape: [2, 3, 4], declared: ['b', 3, 4] }], (a) => op.mul(op.reshape(a, [0, 12]), op.reshape(a, [0, -1])))
+check('Transpose', [{ shape: [2, 3, 4] }], (a) => op.matmul(op.transpose(a, [0, 2, 1]), a))
+check('Unsqueeze / Squeeze', [{ shape: [3, 4] }], (a) => op.mul(op.unsqueeze(a, [0]), op.squeeze(op.unsqueeze(a, [1]), [1])))
+check('Expand', [{ shape: [3, 1] }, { shape: [2, 3, 4] }], (a, b) => op.mul(op.expand(a, op.shapeOf(b), b.shape), b))
+check('Concat', [{ shape: [2, 3] }, { shape: [2, 2] }], (a, b) => op.concat([a, b, a], 1))
+check('Slice (static, negative start)', [{ shape: [2, 6] }], (a) => op.slice(a, [1, -4], [2, -1], [0, 1]))
+check('Slice (dynamic axis, to the end)', [{ shape: [2, 6], declared: ['b', 6] }], (a) => op.slice(a, [1, 2], [2 ** 31 - 1, 2 ** 31 - 1], [0, 1]))
+check('Gather (rows, axis 0)', [{ shape: [5, 3] }, { shape: [2, 3], dtype: 'int64', data: BigInt64Array.from([0n, 4n, 4n, 2n, 1n, 0n]) }],
+  (e, i) => op.gather(e, i, 0))
+check('GatherElements (label pick)', [{ shape: [3, 4] }, { shape: [3, 1], dtype: 'int64', data: BigInt64Array.from([3n, 0n, 2n]) }],
+  (a, i) => op.gatherElements(a, i, 1))
+
+// compositions the model uses
+check('RMSNorm pieces', [{ shape: [2, 3, 4], declared: ['b', 't', 4] }, { shape: [4] }], (x, w) =>
+  op.mul(op.mul(x, op.reciprocal(op.sqrt(op.add(op.reduceMean(op.mul(x, x), [-1], true), 1e-5)))), w))

@@ -1,0 +1,102 @@
+// The train and eval graphs on the real stories260K: LoRA gradients against finite differences (float64 graph),
+// the float32 session against the float64 graph, a zero-B adapter equal to the base model, padding that does
+// not change a sequence's loss.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import ort from 'onnxruntime-node'
+import { loadLlama2c } from '../../../trainer/checkpoint/llama2c.ts'
+import { createSession } from '../../../trainer/graph/session.ts'
+import type { Adapter, LoraConfig } from '../../../trainer/lora/adapter.ts'
+import { buildTrainGraph, gradName } from '../../../trainer/model/graphs.ts'
+import { EvalSession, TrainSession } from '../../../trainer/model/sessions.ts'
+import type { TokenBatch } from '../../../trainer/model/feeds.ts'
+import { rand } from '../graph/gradcheck.ts'
+
+const ckpt = loadLlama2c('assets/stories260K/stories260K.bin')
+const lora: LoraConfig = { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'] }
+const ids = (xs: number[]): BigInt64Array => BigInt64Array.from(xs, BigInt)
+// two sequences of 6 tokens; the second is padded after 4; the first position's label is ignored
+const batch: TokenBatch = {
+  batch: 2,
+  seq: 6,
+  inputIds: ids([1, 403, 407, 261, 378, 432, 1, 383, 286, 261, 0, 0]),
+  labels: ids([-100, 407, 261, 378, 432, 383, 383, 286, 261, 376, -100, -100]),
+  attentionMask: ids([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0])
+}
+
+async function adapterFor (zeroB: boolean): Promise<Adapter> {
+  const graph = buildTrainGraph(ckpt, { lora })
+  const tensors = new Map(graph.lora.map((s) => {
+    const shape = s.value.shape as number[]
+    const n = shape[0]! * shape[1]!
+    return [s.name, { shape, data: zeroB && s.part === 'B' ? new Float32Array(n) : Float32Array.from(rand(n, 0.3)) }]
+  }))
+  return { config: lora, tensors }
+}
+
+test('LoRA gradients of stories260K match finite differences (float64 graph)', async () => {
+  const adapter = await adapterFor(false)
+  const graph = buildTrainGraph(ckpt, { lora, float: 'float64' })
+  const session = await createSession(graph.model)
+  const data = new Map([...adapter.tensors].map(([k, t]) => [k, Float64Array.from(t.data)]))
+  const feeds = (): Record<string, ort.Tensor> => ({
+    input_ids: new ort.Tensor('int64', batch.inputIds, [2, 6]),
+    labels: new ort.Tensor('int64', batch.labels, [2, 6]),
+    attention_mask: new ort.Tensor('int64', batch.attentionMask, [2, 6]),
+    ...Object.fromEntries(graph.lora.map((s) => [s.name, new ort.Tensor('float64', data.get(s.name)!, s.value.shape as number[])]))
+  })
+  const res = await session.run(feeds())
+  assert.equal(Number(res.token_count!.data[0]), 9)
+  const eps = 1e-6
+  let worst = 0
+  for (const s of graph.lora) {
+    const x = data.get(s.name)!
+    const g = res[gradName(s.name)]!.data as Float64Array
+    let maxErr = 0
+    let maxRef = 1e-4
+    for (let k = 0; k < 6; k++) { // a spread of elements of every tensor
+      const e = Math.floor((k * 7919 + 13) % x.length)
+      const o = x[e]!
+      x[e] = o + eps
+      const lp = Number((await session.run(feeds(), ['loss_sum'])).loss_sum!.data[0])
+      x[e] = o - eps
+      const lm = Number((await session.run(feeds(), ['loss_sum'])).loss_sum!.data[0])
+      x[e] = o
+      const fd = (lp - lm) / (2 * eps)
+      maxErr = Math.max(maxErr, Math.abs(fd - g[e]!))
+      maxRef = Math.max(maxRef, Math.abs(fd))
+    }
+    worst = Math.max(worst, maxErr / maxRef)
+  }
+  await session.release()
+  assert.ok(worst < 1e-5, `relative gradient error ${worst}`)
+
+  // the float32 session gives the same gradients to float32 precision
+  const train = await TrainSession.create(ckpt, lora, { threads: 1 })
+  const r32 = await train.run(batch, adapter)
+  await train.release()
+  assert.equal(r32.tokens, 9)
+  assert.ok(Math.abs(r32.lossSum - Number(res.loss_sum!.data[0])) < 1e-4 * Math.abs(r32.lossSum))
+  for (const s of graph.lora) {
+    const g64 = res[gradName(s.name)]!.data as Float64Array
+    const g32 = r32.grads.get(s.name)!.data
+    let d = 0
+    let m = 1e-6
+    for (let i = 0; i < g64.length; i++) { d = Math.max(d, Math.abs(g64[i]! - g32[i]!)); m = Math.max(m, Math.abs(g64[i]!)) }
+    assert.ok(d / m < 1e-3, `${s.name}: float32 vs float64 ${d / m}`)
+  }
+})
+
+test('a zero-B adapter gives exactly the base model loss; padding does not change a sequence', async () => {
+  const base = await EvalSession.create(ckpt, { threads: 1 })
+  const withLora = await EvalSession.create(ckpt, { lora, threads: 1 })
+  const b = await base.run(batch)
+  const a = await withLora.run(batch, await adapterFor(true))
+  assert.deepEqual(Array.from(a.lossSum), Array.from(b.lossSum))
+  assert.deepEqual(Array.from(b.tokens), [5, 4])
+  // the padded second example alone, unpadded
+  const alone = await base.run({ batch: 1, seq: 4, inputIds: batch.inputIds.slice(6, 10), labels: batch.labels.slice(6, 10), attentionMask: batch.attentionMask.slice(6, 10) })
+  assert.ok(Math.abs(alone.lossSum[0]! - b.lossSum[1]!) < 1e-5 * alone.lossSum[0]!, `${alone.lossSum[0]} vs ${b.lossSum[1]}`)
+  await base.release()
+  await withLora.release()
+})

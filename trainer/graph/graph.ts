@@ -1,0 +1,193 @@
+// A tensor graph under construction: symbolic values, the nodes that make them, and emission as ONE standard
+// ONNX model. Ops are built with the functions of ops.ts; their shape rules and gradients live in rules.ts;
+// reverse-mode differentiation in autodiff.ts appends backward nodes to the same graph.
+import type { AttrValue, TensorProto } from './onnx-proto.ts'
+import { DataType, encodeModel, nodeProto, rawTensor, valueInfo } from './onnx-proto.ts'
+import { GraphError } from './errors.ts'
+import { RULES } from './rules.ts'
+import { commonFolder } from './weights.ts'
+
+/** A dimension: a number when known, a symbol ('batch', 'seq', ...) when dynamic. */
+export type Dim = number | string
+export type Shape = readonly Dim[]
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool'
+export type FloatDType = 'float32' | 'float64'
+
+export const ONNX_TYPE: Record<DType, number> = {
+  float32: DataType.FLOAT, float64: DataType.DOUBLE, float16: DataType.FLOAT16, bfloat16: DataType.BFLOAT16,
+  int64: DataType.INT64, int32: DataType.INT32, bool: DataType.BOOL
+}
+
+export const isFloat = (t: DType): boolean => t === 'float32' || t === 'float64' || t === 'float16' || t === 'bfloat16'
+
+export interface Node {
+  readonly op: string
+  readonly inputs: readonly Value[]
+  readonly outputs: readonly Value[]
+  readonly attrs: Readonly<Record<string, AttrValue>>
+  /** static facts the shape and gradient rules need (axes, perm, target dims...) */
+  readonly params: Readonly<Record<string, unknown>>
+}
+
+export class Value {
+  /** set when the value is a graph input, initializer or named output; otherwise a generated name */
+  name: string | undefined
+  producer: Node | undefined
+  /** int64 constant contents when known at build time (shapes, axes) */
+  ints: readonly number[] | undefined
+  constructor (readonly graph: Graph, readonly id: number, readonly dtype: DType, readonly shape: Shape) {}
+  get rank (): number { return this.shape.length }
+  toString (): string { return `${this.name ?? `t${this.id}`}:${this.dtype}[${this.shape.join(',')}]` }
+}
+
+type Initializer = { value: Value, proto: (name: string) => TensorProto }
+
+export interface ModelOptions {
+  /** ONNX default-domain opset (<= 26); 18 by default */
+  opset?: number
+  name?: string
+}
+
+export interface BuiltModel {
+  readonly bytes: Uint8Array
+  readonly inputNames: readonly string[]
+  readonly outputNames: readonly string[]
+  /** files that external-data initializers point into (absolute real paths), for the session helper */
+  readonly externalFiles: readonly string[]
+  /** folder external locations are relative to, when there are any */
+  readonly externalFolder: string | undefined
+}
+
+export class Graph {
+  readonly nodes: Node[] = []
+  readonly inputs: Value[] = []
+  readonly initializers: Initializer[] = []
+  private nextId = 0
+  private readonly constCache = new Map<string, Value>()
+  private readonly usedNames = new Set<string>()
+  /** external data: location resolution is decided at emission (see weights.ts) */
+  externalFiles = new Set<string>()
+  externalFolder: string | undefined
+
+  /** `float` is the element type of activations and gradients (float64 for gradient checks). */
+  constructor (readonly float: FloatDType = 'float32') {}
+
+  value (dtype: DType, shape: Shape): Value {
+    return new Value(this, this.nextId++, dtype, shape)
+  }
+
+  private claim (name: string): string {
+    if (this.usedNames.has(name)) throw new GraphError(`duplicate tensor name ${name}`)
+    this.usedNames.add(name)
+    return name
+  }
+
+  /** A graph input fed at run time (trainable tensors are inputs: ORT ignores feeds of initializers). */
+  input (name: string, dtype: DType, shape: Shape): Value {
+    const v = this.value(dtype, shape)
+    v.name = this.claim(name)
+    this.inputs.push(v)
+    return v
+  }
+
+  /** A frozen initializer; `proto` builds its TensorProto under the final name. */
+  initializer (name: string, dtype: DType, shape: Shape, proto: (name: string) => TensorProto): Value {
+    const v = this.value(dtype, shape)
+    v.name = this.claim(name)
+    this.initializers.push({ value: v, proto })
+    return v
+  }
+
+  /** Constant tensor from typed data (deduplicated by content for small constants). */
+  constant (dtype: DType, shape: readonly number[], data: ArrayBufferView, ints?: readonly number[]): Value {
+    const small = data.byteLength <= 64
+    const key = small ? `${dtype}|${shape.join(',')}|${Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex')}` : ''
+    if (small && this.constCache.has(key)) return this.constCache.get(key)!
+    const v = this.initializer(`const_${this.nextId}`, dtype, shape, (n) => rawTensor(n, ONNX_TYPE[dtype], shape, data))
+    v.ints = ints
+    if (small) this.constCache.set(key, v)
+    return v
+  }
+
+  /** A float scalar (or any-shape filled) constant in the given float type (default: the graph's). */
+  scalar (x: number, dtype: DType = this.float): Value {
+    const data = dtype === 'float64' ? Float64Array.of(x) : dtype === 'float32' ? Float32Array.of(x) : undefined
+    if (data === undefined) throw new GraphError(`scalar constants of ${dtype} are not supported`)
+    return this.constant(dtype, [], data)
+  }
+
+  /** A 1-D int64 constant (shapes, axes, indices). */
+  int64s (xs: readonly number[]): Value {
+    return this.constant('int64', [xs.length], BigInt64Array.from(xs, (x) => BigInt(x)), xs)
+  }
+
+  /** Adds a node whose outputs' types and shapes come from the op's rule. */
+  apply (op: string, inputs: readonly Value[], attrs: Record<string, AttrValue> = {}, params: Record<string, unknown> = {}): Value[] {
+    const rule = RULES[op]
+    if (rule === undefined) throw new GraphError(`no rule for op ${op}`)
+    for (const x of inputs) if (x.graph !== this) throw new GraphError(`${op}: input ${x} belongs to another graph`)
+    const types = rule.infer(inputs, attrs, params)
+    const outputs = types.map(([dtype, shape]) => this.value(dtype, shape))
+    const node: Node = { op, inputs, outputs, attrs, params }
+    for (const o of outputs) o.producer = node
+    this.nodes.push(node)
+    return outputs
+  }
+
+  /** Emits the ONNX model computing `outputs` (name -> value); only nodes they need are kept. */
+  toModel (requested: Record<string, Value>, opts: ModelOptions = {}): BuiltModel {
+    const outputs = { ...requested }
+    const outNames = Object.keys(outputs)
+    if (this.externalFiles.size > 0) this.externalFolder = commonFolder([...this.externalFiles])
+    // Name every output: a value made by a node takes the output name; inputs/initializers/duplicates get an Identity.
+    const named = new Map<Value, string>()
+    const extra: Node[] = []
+    const taken = new Set(outNames)
+    for (const [name, v] of Object.entries(outputs)) {
+      if (v.name === undefined && v.producer !== undefined && !named.has(v)) {
+        named.set(v, name)
+      } else {
+        const out = this.value(v.dtype, v.shape)
+        extra.push({ op: 'Identity', inputs: [v], outputs: [out], attrs: {}, params: {} })
+        named.set(out, name)
+        outputs[name] = out
+      }
+    }
+    const nameOf = (v: Value): string => v.name ?? named.get(v) ?? `t${v.id}`
+    for (const v of this.inputs) taken.add(v.name!)
+    // keep only what the outputs need
+    const needed = new Set<Node>()
+    const stack: Value[] = Object.values(outputs)
+    const seen = new Set<Value>()
+    while (stack.length > 0) {
+      const v = stack.pop()!
+      if (seen.has(v)) continue
+      seen.add(v)
+      const n = v.producer ?? extra.find((e) => e.outputs[0] === v)
+      if (n !== undefined && !needed.has(n)) {
+        needed.add(n)
+        stack.push(...n.inputs)
+      }
+    }
+    const nodes = [...this.nodes, ...extra].filter((n) => needed.has(n)).map((n, i) =>
+      nodeProto(n.op, n.inputs.map(nameOf), n.outputs.map(nameOf), n.attrs as Record<string, AttrValue>, `n${i}_${n.op}`))
+    const initializers = this.initializers.filter((i) => seen.has(i.value)).map((i) => i.proto(i.value.name!))
+    const fixed = (s: Shape): Dim[] => [...s]
+    const bytes = encodeModel({
+      nodes,
+      initializers,
+      inputs: this.inputs.map((v) => valueInfo(v.name!, ONNX_TYPE[v.dtype], fixed(v.shape))),
+      outputs: Object.entries(outputs).map(([name, v]) => valueInfo(name, ONNX_TYPE[v.dtype], fixed(v.shape).map((d) => typeof d === 'number' ? d : null))),
+      opset: opts.opset ?? 18,
+      irVersion: (opts.opset ?? 18) >= 21 ? 10 : 8,
+      name: opts.name
+    })
+    return {
+      bytes,
+      inputNames: this.inputs.map((v) => v.name!),
+      outputNames: outNames,
+      externalFiles: [...this.externalFiles],
+      externalFolder: this.externalFolder
+    }
+  }
+}

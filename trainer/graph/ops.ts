@@ -1,0 +1,110 @@
+// The graph-building vocabulary: one function per ONNX op (plus a few compositions), each a thin call to
+// Graph.apply. Numbers are accepted wherever a tensor is, as scalar constants of the other operand's float type.
+import type { AttrValue } from './onnx-proto.ts'
+import { float } from './onnx-proto.ts'
+import type { DType, Dim, Shape, Value } from './graph.ts'
+import { ONNX_TYPE } from './graph.ts'
+import { GraphError } from './errors.ts'
+
+export type Operand = Value | number
+
+function lift (x: Operand, like: Value): Value {
+  return typeof x === 'number' ? like.graph.scalar(x, like.dtype) : x
+}
+function pair (a: Operand, b: Operand): [Value, Value] {
+  if (typeof a === 'number' && typeof b === 'number') throw new GraphError('two numbers: nothing to build')
+  const like = (typeof a === 'number' ? b : a) as Value
+  return [lift(a, like), lift(b, like)]
+}
+const one = (op: string, inputs: Value[], attrs: Record<string, AttrValue> = {}, params: Record<string, unknown> = {}): Value =>
+  inputs[0]!.graph.apply(op, inputs, attrs, params)[0]!
+
+// ---- elementwise -------------------------------------------------------------------------------
+export const add = (a: Operand, b: Operand): Value => one('Add', pair(a, b))
+export const sub = (a: Operand, b: Operand): Value => one('Sub', pair(a, b))
+export const mul = (a: Operand, b: Operand): Value => one('Mul', pair(a, b))
+export const div = (a: Operand, b: Operand): Value => one('Div', pair(a, b))
+/** x ** p for a constant exponent p */
+export const pow = (x: Value, p: number): Value => one('Pow', [x, x.graph.scalar(p, x.dtype)])
+/** x ** p for a tensor exponent */
+export const powv = (x: Value, p: Value): Value => one('Pow', [x, p])
+export const neg = (x: Value): Value => one('Neg', [x])
+export const sqrt = (x: Value): Value => one('Sqrt', [x])
+export const reciprocal = (x: Value): Value => one('Reciprocal', [x])
+export const exp = (x: Value): Value => one('Exp', [x])
+export const log = (x: Value): Value => one('Log', [x])
+export const tanh = (x: Value): Value => one('Tanh', [x])
+export const sigmoid = (x: Value): Value => one('Sigmoid', [x])
+export const silu = (x: Value): Value => mul(x, sigmoid(x))
+export const where = (cond: Value, a: Operand, b: Operand): Value => one('Where', [cond, ...pair(a, b)])
+export const cast = (x: Value, to: DType): Value => x.dtype === to ? x : one('Cast', [x], { to: ONNX_TYPE[to] }, { to })
+export const identity = (x: Value): Value => one('Identity', [x])
+
+// ---- comparisons and logic (no gradients) -------------------------------------------------------
+export const equal = (a: Operand, b: Operand): Value => one('Equal', pair(a, b))
+export const less = (a: Operand, b: Operand): Value => one('Less', pair(a, b))
+export const lessOrEqual = (a: Operand, b: Operand): Value => one('LessOrEqual', pair(a, b))
+export const not = (x: Value): Value => one('Not', [x])
+export const and = (a: Value, b: Value): Value => one('And', [a, b])
+
+/** an int64 scalar constant */
+export const int64 = (g: Value['graph'], x: number): Value => g.constant('int64', [], BigInt64Array.of(BigInt(x)), [x])
+
+// ---- linear algebra -----------------------------------------------------------------------------
+/** numpy-style batched, broadcasting matmul (rank >= 2 on both sides) */
+export const matmul = (a: Value, b: Value): Value => one('MatMul', [a, b])
+export interface GemmOptions { transA?: boolean, transB?: boolean, alpha?: number }
+/** 2-D alpha * op(A) op(B): the workhorse of linear layers (a transposed [out,in] weight costs nothing) */
+export function gemm (a: Value, b: Value, o: GemmOptions = {}): Value {
+  const attrs: Record<string, AttrValue> = {}
+  if (o.transA === true) attrs.transA = 1
+  if (o.transB === true) attrs.transB = 1
+  if (o.alpha !== undefined && o.alpha !== 1) attrs.alpha = float(o.alpha)
+  return one('Gemm', [a, b], attrs, { transA: o.transA === true, transB: o.transB === true, alpha: o.alpha ?? 1 })
+}
+
+// ---- reductions and normalisation ----------------------------------------------------------------
+const norm = (axes: readonly number[], rank: number): number[] => axes.map((a) => a < 0 ? a + rank : a).sort((x, y) => x - y)
+export const reduceSum = (x: Value, axes: readonly number[], keepdims = true): Value =>
+  one('ReduceSum', [x, x.graph.int64s(norm(axes, x.rank))], { keepdims: keepdims ? 1 : 0 }, { axes: norm(axes, x.rank), keepdims })
+export const reduceMean = (x: Value, axes: readonly number[], keepdims = true): Value =>
+  one('ReduceMean', [x, x.graph.int64s(norm(axes, x.rank))], { keepdims: keepdims ? 1 : 0 }, { axes: norm(axes, x.rank), keepdims })
+export const reduceMax = (x: Value, axes: readonly number[], keepdims = true): Value =>
+  one('ReduceMax', [x, x.graph.int64s(norm(axes, x.rank))], { keepdims: keepdims ? 1 : 0 }, { axes: norm(axes, x.rank), keepdims })
+export const softmax = (x: Value, axis = -1): Value => one('Softmax', [x], { axis }, { axis: axis < 0 ? axis + x.rank : axis })
+export const logSoftmax = (x: Value, axis = -1): Value => one('LogSoftmax', [x], { axis }, { axis: axis < 0 ? axis + x.rank : axis })
+
+// ---- shape ------------------------------------------------------------------------------------
+/** ONNX Reshape: 0 copies the input dim, -1 is inferred */
+export const reshape = (x: Value, dims: readonly number[]): Value => one('Reshape', [x, x.graph.int64s(dims)], {}, { dims })
+/** Reshape to a shape computed at run time (an int64 [rank] value) */
+export const reshapeLike = (x: Value, shape: Value, staticShape: Shape): Value => one('Reshape', [x, shape], {}, { to: staticShape })
+export const transpose = (x: Value, perm: readonly number[]): Value => one('Transpose', [x], { perm: [...perm] }, { perm })
+export const unsqueeze = (x: Value, axes: readonly number[]): Value => one('Unsqueeze', [x, x.graph.int64s(axes)], {}, { axes })
+export const squeeze = (x: Value, axes: readonly number[]): Value => one('Squeeze', [x, x.graph.int64s(axes)], {}, { axes })
+export const concat = (xs: readonly Value[], axis: number): Value => one('Concat', [...xs], { axis }, { axis: axis < 0 ? axis + xs[0]!.rank : axis })
+/** numpy x[start:end] along each axis (step 1); end may be large (to the end) */
+export function slice (x: Value, starts: readonly number[], ends: readonly number[], axes: readonly number[]): Value {
+  const g = x.graph
+  return one('Slice', [x, g.int64s(starts), g.int64s(ends), g.int64s(axes)], {}, { starts, ends, axes: axes.map((a) => a < 0 ? a + x.rank : a) })
+}
+/** Slice with run-time start/end (int64 [1] values) along one axis, e.g. a KV cache window */
+export const sliceDynamic = (x: Value, start: Value, end: Value, axis: number, size: Dim): Value =>
+  one('Slice', [x, start, end, x.graph.int64s([axis])], {}, { dynamic: true, axis, size })
+export const shapeOf = (x: Value): Value => one('Shape', [x])
+/** dims [start, end) of x's run-time shape */
+export const shapeSlice = (x: Value, start: number, end: number): Value => one('Shape', [x], { start, end }, { start, end })
+export const expand = (x: Value, shape: Value, staticShape: Shape): Value => one('Expand', [x, shape], {}, { to: staticShape })
+export const gather = (data: Value, indices: Value, axis = 0): Value => one('Gather', [data, indices], { axis }, { axis })
+export const gatherElements = (data: Value, indices: Value, axis: number): Value =>
+  one('GatherElements', [data, indices], { axis }, { axis: axis < 0 ? axis + data.rank : axis })
+/** int64 [0, n) where n is an int64 scalar value */
+export const range = (start: Value, limit: Value, delta: Value, size: Dim): Value => one('Range', [start, limit, delta], {}, { size })
+
+// ---- stochastic -----------------------------------------------------------------------------------
+/** Inverted dropout; returns the output only. Seeded: the sequence of masks is fixed for a session. */
+export function dropout (x: Value, ratio: number, seed: number): Value {
+  if (ratio <= 0) return x
+  const g = x.graph
+  return g.apply('Dropout', [x, g.scalar(ratio, x.dtype), g.constant('bool', [], Uint8Array.of(1))], { seed: Math.trunc(seed) }, { ratio })[0]!
+}

@@ -1,0 +1,38 @@
+// LoRA as a wrapper around the model's linear layers: y = x W^T + scale * (dropout(x) A^T) B^T, with
+// A [r, in] and B [out, r] graph inputs named exactly as PEFT names them, so an Adapter's tensors feed the graph
+// by name and the gradients come back under `<name>.grad`.
+import type { Graph, Value } from '../graph/graph.ts'
+import * as op from '../graph/ops.ts'
+import type { LinearHook } from '../model/llama-graph.ts'
+import { plainLinear } from '../model/llama-graph.ts'
+import type { LinearModule } from '../model/config.ts'
+import type { LoraConfig } from './adapter.ts'
+import { loraName, loraScale } from './adapter.ts'
+
+export interface LoraGraphOptions {
+  /** apply the config's dropout (training); off for evaluation and generation */
+  readonly train?: boolean
+  /** dropout seed: the sequence of masks is fixed for a session built from the same graph */
+  readonly seed?: number
+}
+
+export interface LoraSite { readonly name: string, readonly value: Value, readonly layer: number, readonly module: LinearModule, readonly part: 'A' | 'B' }
+
+/** A linear hook adding LoRA to the configured modules; `sites` lists the graph inputs it created, in order. */
+export function loraLinear (g: Graph, cfg: LoraConfig, o: LoraGraphOptions = {}): { linear: LinearHook, sites: LoraSite[] } {
+  const sites: LoraSite[] = []
+  const scale = loraScale(cfg)
+  const p = o.train === true ? cfg.dropout : 0
+  let n = 0
+  const linear: LinearHook = (x, w, layer, module) => {
+    const base = plainLinear(x, w, layer, module)
+    if (!cfg.targetModules.includes(module)) return base
+    const [out, inp] = w.shape as [number, number]
+    const a = g.input(loraName(layer, module, 'A'), g.float, [cfg.r, inp])
+    const b = g.input(loraName(layer, module, 'B'), g.float, [out, cfg.r])
+    sites.push({ name: a.name!, value: a, layer, module, part: 'A' }, { name: b.name!, value: b, layer, module, part: 'B' })
+    const h = op.gemm(op.dropout(x, p, (o.seed ?? 0) * 1000 + n++), a, { transB: true }) // (N, r)
+    return op.add(base, op.gemm(h, b, { transB: true, alpha: scale })) // (N, out)
+  }
+  return { linear, sites }
+}

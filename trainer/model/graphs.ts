@@ -1,0 +1,110 @@
+// The three graphs the trainer and the CLI run: train (summed loss, token count, LoRA gradients), eval
+// (per-example summed loss and token count) and decode (last-position logits with a KV cache).
+//
+// Labels are aligned with positions: labels[b, t] is the id expected AFTER input_ids[b, t] (so for a token
+// sequence s: input_ids = s[:-1], labels = s[1:] with -100 where no loss is wanted: prompt, padding).
+import type { BuiltModel, FloatDType, Value } from '../graph/graph.ts'
+import { Graph } from '../graph/graph.ts'
+import { gradients } from '../graph/autodiff.ts'
+import * as op from '../graph/ops.ts'
+import type { LoraConfig } from '../lora/adapter.ts'
+import type { LoraSite } from '../lora/lora-graph.ts'
+import { loraLinear } from '../lora/lora-graph.ts'
+import type { LlamaCheckpoint } from './config.ts'
+import type { KV, LinearHook } from './llama-graph.ts'
+import { decoder, lmHead, llamaWeights, plainLinear } from './llama-graph.ts'
+
+export const IGNORE_INDEX = -100
+export const gradName = (input: string): string => `${input}.grad`
+export const pastName = (layer: number, part: 'key' | 'value'): string => `past.${layer}.${part}`
+export const presentName = (layer: number, part: 'key' | 'value'): string => `present.${layer}.${part}`
+
+export interface GraphOptions {
+  readonly lora?: LoraConfig
+  /** LoRA dropout on (train graph only) and its seed */
+  readonly dropout?: boolean
+  readonly seed?: number
+  /** float64 for gradient checks */
+  readonly float?: FloatDType
+  readonly opset?: number
+}
+
+export interface LlamaGraph {
+  readonly model: BuiltModel
+  /** LoRA inputs in creation order (PEFT names); empty without LoRA */
+  readonly lora: readonly LoraSite[]
+}
+
+function start (ckpt: LlamaCheckpoint, o: GraphOptions, train: boolean): { g: Graph, linear: LinearHook, sites: LoraSite[], ids: Value, mask: Value } {
+  const g = new Graph(o.float ?? 'float32')
+  const ids = g.input('input_ids', 'int64', ['B', 'T'])
+  const mask = g.input('attention_mask', 'int64', ['B', 'S'])
+  if (o.lora === undefined) return { g, linear: plainLinear, sites: [], ids, mask }
+  const { linear, sites } = loraLinear(g, o.lora, { train: train && o.dropout === true, seed: o.seed })
+  return { g, linear, sites, ids, mask }
+}
+
+/** Token losses: -log softmax(logits)[label] where label != -100, else 0. */
+function tokenLosses (logits: Value, labels: Value): { nll: Value, valid: Value } {
+  const flat = op.reshape(labels, [-1]) // (N)
+  const validB = op.not(op.equal(flat, op.int64(labels.graph, IGNORE_INDEX)))
+  const safe = op.unsqueeze(op.where(validB, flat, op.int64(labels.graph, 0)), [1]) // (N, 1)
+  const valid = op.cast(validB, logits.dtype)
+  const picked = op.reshape(op.gatherElements(op.logSoftmax(logits, -1), safe, 1), [-1]) // (N)
+  return { nll: op.mul(op.neg(picked), valid), valid }
+}
+
+/**
+ * Inputs: input_ids, labels, attention_mask [B, T] int64, and the LoRA tensors (PEFT names).
+ * Outputs: loss_sum (sum of token cross-entropies over labels != -100), token_count, and `<name>.grad`
+ * = d loss_sum / d tensor for every LoRA input. Divide by the total token count of all micro-batches.
+ */
+export function buildTrainGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): LlamaGraph {
+  const { g, linear, sites, ids, mask } = start(ckpt, o, true)
+  const labels = g.input('labels', 'int64', ['B', 'T'])
+  const w = llamaWeights(g, ckpt)
+  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask }, linear)
+  const { nll, valid } = tokenLosses(lmHead(w, hidden), labels)
+  const loss = op.reduceSum(nll, [0], false)
+  const outputs: Record<string, Value> = { loss_sum: loss, token_count: op.reduceSum(valid, [0], false) }
+  const grads = gradients(loss, sites.map((s) => s.value))
+  sites.forEach((s, i) => { outputs[gradName(s.name)] = grads[i]! })
+  return { model: g.toModel(outputs, { opset: o.opset, name: 'llama-train' }), lora: sites }
+}
+
+/** Inputs as the train graph; outputs loss_sum [B] and token_count [B] per example. No gradients. */
+export function buildEvalGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): LlamaGraph {
+  const { g, linear, sites, ids, mask } = start(ckpt, o, false)
+  const labels = g.input('labels', 'int64', ['B', 'T'])
+  const w = llamaWeights(g, ckpt)
+  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask }, linear)
+  const { nll, valid } = tokenLosses(lmHead(w, hidden), labels)
+  const bt = op.shapeOf(ids)
+  const perExample = (x: Value): Value => op.reduceSum(op.reshapeLike(x, bt, ['B', 'T']), [1], false) // (B)
+  return { model: g.toModel({ loss_sum: perExample(nll), token_count: perExample(valid) }, { opset: o.opset, name: 'llama-eval' }), lora: sites }
+}
+
+/**
+ * Inputs: input_ids [B, T], attention_mask [B, P + T], past.{l}.key / past.{l}.value [B, nKv, P, headDim]
+ * (P may be 0), LoRA tensors if any. Outputs: logits [B, vocab] of the last position, present.{l}.key/value
+ * [B, nKv, P + T, headDim].
+ */
+export function buildDecodeGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): LlamaGraph {
+  const { g, linear, sites, ids, mask } = start(ckpt, o, false)
+  const c = ckpt.config
+  const hd = c.dim / c.nHeads
+  const past: KV[] = Array.from({ length: c.nLayers }, (_, l) => ({
+    key: g.input(pastName(l, 'key'), g.float, ['B', c.nKvHeads, 'P', hd]),
+    value: g.input(pastName(l, 'value'), g.float, ['B', c.nKvHeads, 'P', hd])
+  }))
+  const w = llamaWeights(g, ckpt)
+  const { hidden, present } = decoder(c, w, { inputIds: ids, attentionMask: mask, past }, linear)
+  const last = op.reshape(op.slice(op.reshapeLike(hidden, op.concat([op.shapeOf(ids), g.int64s([c.dim])], 0), ['B', 'T', c.dim]),
+    [-1], [2 ** 31 - 1], [1]), [-1, c.dim]) // (B, dim) at the last position
+  const outputs: Record<string, Value> = { logits: lmHead(w, last) }
+  present.forEach((kv, l) => {
+    outputs[presentName(l, 'key')] = kv.key
+    outputs[presentName(l, 'value')] = kv.value
+  })
+  return { model: g.toModel(outputs, { opset: o.opset, name: 'llama-decode' }), lora: sites }
+}

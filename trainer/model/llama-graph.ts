@@ -1,0 +1,181 @@
+// The LLaMA decoder as a graph, read top to bottom like nanoGPT: weights, RMSNorm, rotary embedding,
+// attention (multi-head or grouped-query, causal + padding mask, optional KV cache), SwiGLU MLP, block, model.
+// Activations stay 2-D [N = B*T, dim] between blocks so every linear layer is one Gemm on the [out, in] weight;
+// attention alone reshapes to heads. Linear layers go through a hook, so LoRA wraps the model from outside.
+import type { Graph, Value } from '../graph/graph.ts'
+import * as op from '../graph/ops.ts'
+import { weight } from '../graph/weights.ts'
+import type { LinearModule, LlamaCheckpoint, LlamaConfig } from './config.ts'
+import { linearWeightName } from './config.ts'
+
+/** y = x W^T for x [N, in] and a frozen W [out, in]; a hook may add to it (LoRA) or replace it. */
+export type LinearHook = (x: Value, w: Value, layer: number, module: LinearModule) => Value
+export const plainLinear: LinearHook = (x, w) => op.gemm(x, w, { transB: true })
+
+export interface LayerWeights {
+  readonly attnNorm: Value // [dim]
+  readonly mlpNorm: Value // [dim]
+  readonly linear: Readonly<Record<LinearModule, Value>> // [out, in]
+}
+export interface LlamaWeights {
+  readonly embed: Value // [vocab, dim]
+  readonly layers: readonly LayerWeights[]
+  readonly norm: Value // [dim]
+  readonly lmHead: Value // [vocab, dim] (the embedding when tied)
+  readonly cos: Value // [maxSeqLen, headDim]  rotary tables, HF layout cat(freqs, freqs)
+  readonly sin: Value
+}
+
+/** Registers a checkpoint's weights as frozen initializers of `g`. */
+export function llamaWeights (g: Graph, ckpt: LlamaCheckpoint): LlamaWeights {
+  const c = ckpt.config
+  const w = (name: string): Value => {
+    const ref = ckpt.weights.get(name)
+    if (ref === undefined) throw new Error(`${ckpt.origin}: missing weight ${name}`)
+    return weight(g, name, ref)
+  }
+  const layers = Array.from({ length: c.nLayers }, (_, l) => ({
+    attnNorm: w(`model.layers.${l}.input_layernorm.weight`),
+    mlpNorm: w(`model.layers.${l}.post_attention_layernorm.weight`),
+    linear: Object.fromEntries((['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const)
+      .map((m) => [m, w(linearWeightName(l, m))])) as Record<LinearModule, Value>
+  }))
+  const embed = w('model.embed_tokens.weight')
+  const [cos, sin] = ropeTables(g, c)
+  return { embed, layers, norm: w('model.norm.weight'), lmHead: c.tiedEmbeddings ? embed : w('lm_head.weight'), cos, sin }
+}
+
+/** cos/sin of position * inv_freq, duplicated over both halves (HF's rotate-half convention). */
+export function ropeTables (g: Graph, c: LlamaConfig): [Value, Value] {
+  const hd = c.dim / c.nHeads
+  const half = hd / 2
+  const cos = new Float64Array(c.maxSeqLen * hd)
+  const sin = new Float64Array(c.maxSeqLen * hd)
+  for (let p = 0; p < c.maxSeqLen; p++) {
+    for (let i = 0; i < half; i++) {
+      const invFreq = 1 / Math.pow(c.ropeTheta, (2 * i) / hd)
+      const a = p * invFreq
+      cos[p * hd + i] = cos[p * hd + i + half] = Math.cos(a)
+      sin[p * hd + i] = sin[p * hd + i + half] = Math.sin(a)
+    }
+  }
+  const table = (name: string, d: Float64Array): Value => g.float === 'float64'
+    ? g.constant('float64', [c.maxSeqLen, hd], d)
+    : g.constant('float32', [c.maxSeqLen, hd], Float32Array.from(d))
+  return [table('rope_cos', cos), table('rope_sin', sin)]
+}
+
+// ---- pieces -----------------------------------------------------------------------------------------
+
+/** x * rsqrt(mean(x^2) + eps) * w over the last axis */
+export function rmsNorm (x: Value, w: Value, eps: number): Value {
+  const ms = op.reduceMean(op.mul(x, x), [-1], true) // [N, 1]
+  return op.mul(op.mul(x, op.reciprocal(op.sqrt(op.add(ms, eps)))), w)
+}
+
+/** x * cos + rotate_half(x) * sin, with rotate_half(x) = cat(-x2, x1) over the head dim */
+export function rope (x: Value, cos: Value, sin: Value, headDim: number): Value {
+  const half = headDim / 2
+  const x1 = op.slice(x, [0], [half], [-1])
+  const x2 = op.slice(x, [half], [headDim], [-1])
+  return op.add(op.mul(x, cos), op.mul(op.concat([op.neg(x2), x1], -1), sin))
+}
+
+/** Run-time facts every layer shares. */
+export interface Context {
+  readonly c: LlamaConfig
+  readonly bt: Value // int64 [2]: B, T
+  readonly cos: Value // [T, 1, headDim] for the current positions
+  readonly sin: Value
+  readonly mask: Value // [B, 1, 1, T, S] additive (0 or -1e9)
+  readonly linear: LinearHook
+}
+
+export interface KV { readonly key: Value, readonly value: Value } // [B, nKv, S, headDim]
+
+const dyn = (ctx: Context, tail: number[]): Value => op.concat([ctx.bt, ctx.bt.graph.int64s(tail)], 0)
+
+/** Causal self-attention with grouped-query heads (G = nHeads / nKvHeads query heads share a key/value head). */
+export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV): { out: Value, present: KV } {
+  const { c } = ctx
+  const hd = c.dim / c.nHeads
+  const kv = c.nKvHeads
+  const G = c.nHeads / kv
+  const lin = (m: LinearModule, v: Value): Value => ctx.linear(v, lw.linear[m], layer, m)
+  let q = op.reshapeLike(lin('q_proj', x), dyn(ctx, [c.nHeads, hd]), ['B', 'T', c.nHeads, hd]) // (B, T, nh, hd)
+  let k = op.reshapeLike(lin('k_proj', x), dyn(ctx, [kv, hd]), ['B', 'T', kv, hd]) // (B, T, nkv, hd)
+  let v = op.reshapeLike(lin('v_proj', x), dyn(ctx, [kv, hd]), ['B', 'T', kv, hd])
+  q = op.mul(rope(q, ctx.cos, ctx.sin, hd), 1 / Math.sqrt(hd)) // the softmax scale, folded into q
+  k = op.transpose(rope(k, ctx.cos, ctx.sin, hd), [0, 2, 1, 3]) // (B, nkv, T, hd)
+  v = op.transpose(v, [0, 2, 1, 3])
+  if (past !== undefined) {
+    k = op.concat([past.key, k], 2) // (B, nkv, S, hd)
+    v = op.concat([past.value, v], 2)
+  }
+  // q heads h = j*G + g use kv head j: fold g into the query axis, so one plain batched matmul serves GQA
+  const qg = op.reshape(op.transpose(op.reshape(q, [0, 0, kv, G, hd]), [0, 2, 3, 1, 4]), [0, 0, -1, hd]) // (B, nkv, G*T, hd)
+  const scores = op.matmul(qg, op.transpose(k, [0, 1, 3, 2])) // (B, nkv, G*T, S)
+  const s5 = op.reshapeLike(scores, op.concat([op.shapeSlice(qg, 0, 2), x.graph.int64s([G, -1]), op.shapeSlice(k, 2, 3)], 0), ['B', kv, G, 'T', 'S'])
+  const probs = op.softmax(op.add(s5, ctx.mask), -1) // (B, nkv, G, T, S)
+  const o = op.matmul(op.reshapeLike(probs, op.shapeOf(scores), scores.shape), v) // (B, nkv, G*T, hd)
+  const o5 = op.reshape(o, [0, 0, G, -1, hd]) // (B, nkv, G, T, hd)
+  const merged = op.reshape(op.transpose(o5, [0, 3, 1, 2, 4]), [-1, c.dim]) // (B*T, dim)
+  return { out: lin('o_proj', merged), present: { key: k, value: v } }
+}
+
+/** down(silu(gate(x)) * up(x)) */
+export function mlp (ctx: Context, x: Value, lw: LayerWeights, layer: number): Value {
+  const lin = (m: LinearModule, v: Value): Value => ctx.linear(v, lw.linear[m], layer, m)
+  return lin('down_proj', op.mul(op.silu(lin('gate_proj', x)), lin('up_proj', x)))
+}
+
+export function block (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV): { out: Value, present: KV } {
+  const a = attention(ctx, rmsNorm(x, lw.attnNorm, ctx.c.normEps), lw, layer, past)
+  const h = op.add(x, a.out) // (N, dim)
+  return { out: op.add(h, mlp(ctx, rmsNorm(h, lw.mlpNorm, ctx.c.normEps), lw, layer)), present: a.present }
+}
+
+export interface DecoderInputs {
+  readonly inputIds: Value // int64 [B, T]
+  readonly attentionMask: Value // int64 [B, S]: 1 = real token, 0 = padding; S = past + T
+  readonly past?: readonly KV[] // per layer, [B, nKv, P, hd]
+}
+export interface DecoderOutputs {
+  readonly hidden: Value // [B*T, dim] after the final norm
+  readonly present: readonly KV[]
+}
+
+/** Masks and rotary tables for the current positions, shared by every layer. */
+export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'>, inp: DecoderInputs, linear: LinearHook = plainLinear): Context {
+  const g = inp.inputIds.graph
+  const bt = op.shapeOf(inp.inputIds) // [B, T]
+  const T = op.shapeSlice(inp.inputIds, 1, 2) // [1]
+  const P = inp.past !== undefined ? op.shapeSlice(inp.past[0]!.key, 2, 3) : g.int64s([0]) // [1] past length
+  const S = op.add(P, T)
+  const zero = op.int64(g, 0)
+  const oneI = op.int64(g, 1)
+  const qpos = op.range(op.squeeze(P, [0]), op.squeeze(S, [0]), oneI, 'T') // [T] absolute positions
+  const kpos = op.range(zero, op.squeeze(S, [0]), oneI, 'S') // [S]
+  // allowed(b, t, s) = s <= qpos[t] and attention_mask[b, s]
+  const causal = op.lessOrEqual(op.unsqueeze(kpos, [0]), op.unsqueeze(qpos, [1])) // (T, S)
+  const keep = op.and(op.unsqueeze(causal, [0]), op.unsqueeze(op.cast(inp.attentionMask, 'bool'), [1])) // (B, T, S)
+  const mask = op.unsqueeze(op.where(keep, g.scalar(0), g.scalar(-1e9)), [1, 2]) // (B, 1, 1, T, S)
+  const rot = (table: Value): Value => op.unsqueeze(op.gather(table, qpos, 0), [1]) // (T, 1, hd)
+  return { c, bt, cos: rot(w.cos), sin: rot(w.sin), mask, linear }
+}
+
+/** The decoder stack; the caller adds the head (all positions for losses, the last one for generation). */
+export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, linear: LinearHook = plainLinear): DecoderOutputs {
+  const ctx = makeContext(c, w, inp, linear)
+  let x = op.reshape(op.gather(w.embed, inp.inputIds, 0), [-1, c.dim]) // (B*T, dim)
+  const present: KV[] = []
+  w.layers.forEach((lw, l) => {
+    const r = block(ctx, x, lw, l, inp.past?.[l])
+    x = r.out
+    present.push(r.present)
+  })
+  return { hidden: rmsNorm(x, w.norm, c.normEps), present }
+}
+
+/** logits = hidden @ lm_head^T */
+export const lmHead = (w: LlamaWeights, hidden: Value): Value => op.gemm(hidden, w.lmHead, { transB: true })

@@ -1,0 +1,76 @@
+// Running the train and eval graphs: what the trainer calls. Feeds an Adapter by PEFT name, returns the summed
+// loss, the token count and the gradients (of the SUM loss) as Tensors under the same PEFT names.
+import type ort from 'onnxruntime-node'
+import type { Tensor } from '../tensor.ts'
+import type { Adapter, LoraConfig } from '../lora/adapter.ts'
+import type { SessionOptions } from '../graph/session.ts'
+import { createSession } from '../graph/session.ts'
+import type { LlamaCheckpoint } from './config.ts'
+import type { LlamaGraph } from './graphs.ts'
+import { buildEvalGraph, buildTrainGraph, gradName } from './graphs.ts'
+import type { TokenBatch } from './feeds.ts'
+import { adapterFeeds, batchFeeds } from './feeds.ts'
+
+export interface TrainResult {
+  /** sum of token cross-entropies over labels != -100 */
+  readonly lossSum: number
+  /** number of labels != -100 */
+  readonly tokens: number
+  /** d lossSum / d tensor, by PEFT name (divide by the total tokens of all accumulated micro-batches) */
+  readonly grads: Map<string, Tensor>
+}
+
+export interface TrainSessionOptions extends SessionOptions {
+  /** LoRA dropout during training (default true when the config's dropout > 0) */
+  readonly dropout?: boolean
+  readonly seed?: number
+}
+
+export class TrainSession {
+  private constructor (private readonly session: ort.InferenceSession, readonly graph: LlamaGraph) {}
+
+  static async create (ckpt: LlamaCheckpoint, lora: LoraConfig, o: TrainSessionOptions = {}): Promise<TrainSession> {
+    const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, seed: o.seed })
+    return new TrainSession(await createSession(graph.model, o), graph)
+  }
+
+  /** PEFT names of the trainable tensors, in graph order */
+  get names (): string[] { return this.graph.lora.map((s) => s.name) }
+
+  async run (batch: TokenBatch, adapter: Adapter): Promise<TrainResult> {
+    const r = await this.session.run({ ...batchFeeds(batch), ...adapterFeeds(this.graph.lora, adapter) })
+    const grads = new Map<string, Tensor>()
+    for (const s of this.graph.lora) {
+      const t = r[gradName(s.name)]!
+      grads.set(s.name, { shape: s.value.shape as number[], data: t.data as Float32Array })
+    }
+    return { lossSum: Number(r.loss_sum!.data[0]), tokens: Number(r.token_count!.data[0]), grads }
+  }
+
+  async release (): Promise<void> { await this.session.release() }
+}
+
+export interface EvalResult {
+  /** per example: summed token loss and token count */
+  readonly lossSum: Float32Array
+  readonly tokens: Float32Array
+}
+
+export class EvalSession {
+  private constructor (private readonly session: ort.InferenceSession, readonly graph: LlamaGraph) {}
+
+  /** With `lora`, every run needs an adapter of that config; without, the base model is evaluated. */
+  static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { lora?: LoraConfig } = {}): Promise<EvalSession> {
+    const graph = buildEvalGraph(ckpt, { lora: o.lora })
+    return new EvalSession(await createSession(graph.model, o), graph)
+  }
+
+  async run (batch: TokenBatch, adapter?: Adapter): Promise<EvalResult> {
+    if (this.graph.lora.length > 0 && adapter === undefined) throw new Error('this eval session was built for an adapter: pass one')
+    const feeds = { ...batchFeeds(batch), ...(adapter !== undefined && this.graph.lora.length > 0 ? adapterFeeds(this.graph.lora, adapter) : {}) }
+    const r = await this.session.run(feeds)
+    return { lossSum: r.loss_sum!.data as Float32Array, tokens: r.token_count!.data as Float32Array }
+  }
+
+  async release (): Promise<void> { await this.session.release() }
+}
