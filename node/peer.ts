@@ -405,7 +405,7 @@ export class Peer {
   private async onAnnounce (a: RoundAnnounce, sender: string): Promise<void> {
     const now = Date.now()
     const baseHash = hex(a.baseHash)
-    const known = new Set([...this.view!.live(now), sender])
+    const known = new Set(this.view!.live(now)) // the sender counts only if it is live (sends Hellos)
     const check = checkAnnounce(a, baseHash, { sender, completedRound: this.completed, acceptedAttempt: this.cur.round === a.round ? this.cur.accepted : -1, knownMembers: known, nowMs: now })
     if (!check.ok) { this.events.emit('rejected', { from: sender, reason: check.reason, where: 'announce' }); return }
     if (a.round !== this.completed + 1 || baseHash !== this.globalHash) {
@@ -444,7 +444,10 @@ export class Peer {
     if (aggregator === this.peerId) {
       const c = this.collector
       if (c !== undefined && c.round === round && c.attempt === attempt && !c.closed) {
-        c.received.set(this.peerId, { peer: this.peerId, samples: t.samples, round, baseHash, adapter: t.adapter, trainLoss: t.trainLoss })
+        // our own update passes the same checks as anyone's
+        const d = decodeAdapter(t.bytes, this.layout, this.maxAdapterBytes)
+        if (!d.ok) { this.rejectUpdate(this.peerId, d.reason); return }
+        c.received.set(this.peerId, { peer: this.peerId, samples: t.samples, round, baseHash, adapter: d.adapter, trainLoss: t.trainLoss })
         this.maybeFinish(c)
       }
       return

@@ -25,9 +25,10 @@ export function checkAnnounce (a: RoundAnnounce, prevHash: string, ctx: Announce
   if (a.round === ctx.completedRound + 1 && a.attempt <= ctx.acceptedAttempt) return no('stale_attempt')
   // the sender must be the one the election over the announced members puts at this attempt
   if (electAggregator(a.members, prevHash, a.round, a.attempt) !== ctx.sender) return no('not_elected')
-  // and the announced members must mostly be peers we know, so a sender cannot invent a membership that elects it
+  // the announced members must mostly be peers we know, and must hold most of the peers we know, so a
+  // sender can neither invent nor prune a membership until it elects itself
   const known = a.members.filter((m) => ctx.knownMembers.has(m)).length
-  if (known * 2 < a.members.length) return no('unknown_members')
+  if (known * 2 < a.members.length || known * 2 < ctx.knownMembers.size) return no('unknown_members')
   if (Number(a.deadlineMs) < ctx.nowMs) return no('past_deadline')
   return OK
 }
