@@ -24,14 +24,23 @@ export class ChunkReader {
     this.it = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array | { subarray: () => Uint8Array }>
   }
 
+  private aborted?: { signal: AbortSignal, promise: Promise<never> }
+
+  /** One listener per signal, not one per chunk. */
+  private abortOf (signal: AbortSignal): Promise<never> {
+    if (this.aborted?.signal !== signal) {
+      const promise = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(new TransferError('timeout')), { once: true }))
+      promise.catch(() => {})
+      this.aborted = { signal, promise }
+    }
+    return this.aborted.promise
+  }
+
   /** Next chunk (at most `max` bytes), or undefined at end of stream. */
   private async next (max: number, signal: AbortSignal): Promise<Uint8Array | undefined> {
     if (this.pending.byteLength === 0) {
       signal.throwIfAborted()
-      const r = await Promise.race([
-        this.it.next(),
-        new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(new TransferError('timeout')), { once: true }))
-      ])
+      const r = await Promise.race([this.it.next(), this.abortOf(signal)])
       if (r.done === true) return undefined
       this.pending = r.value instanceof Uint8Array ? r.value : r.value.subarray()
     }
