@@ -1,0 +1,70 @@
+// bench/round: 20 peers in one process with an instant test-double trainer. Protocol overhead per round
+// (announce to result on the aggregator), gossip delivery latency of the announces, RSS per peer.
+import '../node/polyfill.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { validateJobSpec, jobIdOf } from '../protocol/job-spec.ts'
+import { startBootstrap, dialableAddrs } from '../bootstrap/bootstrap-node.ts'
+import { createPeer } from '../node/peer.ts'
+import type { Peer } from '../node/peer.ts'
+import { createFakeTrainer } from '../node/testing/fake-trainer.ts'
+import { fedAvgDouble } from '../node/testing/fedavg-double.ts'
+
+const PEERS = Number(process.argv[2] ?? 20)
+const ROUNDS = 5
+const gc = (): void => { (globalThis as { gc?: () => void }).gc?.() }
+gc()
+const rss0 = process.memoryUsage().rss
+const job = validateJobSpec({
+  name: 'bench-round',
+  baseModel: { id: 'stories260K', sha256: '0'.repeat(64) },
+  lora: { r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'] },
+  recipe: { learningRate: 1e-3, batchSize: 2, localSteps: 1, maxLength: 32, seed: 1 },
+  rounds: ROUNDS, peersPerRound: 5, minPeers: PEERS, roundDeadlineSeconds: 10
+})
+const jobId = jobIdOf(job)
+const dir = mkdtempSync(join(tmpdir(), 'fedit-bench-round-'))
+const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
+const peers: Peer[] = []
+const announces = new Map<string, { sent?: number, received: number[] }>()
+for (let i = 0; i < PEERS; i++) {
+  const p = createPeer({
+    job, jobId,
+    trainer: createFakeTrainer({ lora: { ...job.lora }, layers: 4, dim: 64 }),
+    aggregate: fedAvgDouble,
+    stateDir: join(dir, `p${i}`),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    bootstrap: dialableAddrs(boot),
+    local: true,
+    timing: { heartbeatMs: 500, memberTtlMs: 3000, tickMs: 100, settleMs: 1000, graceMs: 2000, discoveryIntervalMs: 2000 }
+  })
+  p.events.on('announce', (a) => {
+    const k = `${a.round}/${a.attempt}`
+    const e = announces.get(k) ?? { received: [] }
+    if (a.mine) e.sent = a.at; else e.received.push(a.at)
+    announces.set(k, e)
+  })
+  await p.start()
+  peers.push(p)
+}
+const t0 = Date.now()
+await new Promise<void>((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error('rounds did not complete in 180 s')), 180_000)
+  const check = setInterval(() => { if (peers.every((p) => p.global.round >= ROUNDS)) { clearInterval(check); clearTimeout(timer); resolve() } }, 50)
+})
+gc()
+const rssPerPeerMB = (process.memoryUsage().rss - rss0) / 2 ** 20 / (PEERS + 1)
+const rounds = peers[0]!.rounds
+const overheadMs = rounds.reduce((s, r) => s + r.seconds * 1000, 0) / rounds.length
+const lat: number[] = []
+for (const e of announces.values()) if (e.sent !== undefined) for (const r of e.received) lat.push(r - e.sent)
+lat.sort((a, b) => a - b)
+const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN
+console.error(`${ROUNDS} rounds in ${((Date.now() - t0) / 1000).toFixed(1)} s; aggregators ${new Set(rounds.map((r) => r.aggregator)).size}; ${lat.length} announce deliveries`)
+await Promise.all(peers.map(async (p) => await p.stop()))
+await boot.stop()
+rmSync(dir, { recursive: true, force: true })
+console.log(JSON.stringify({ bench: 'round', peers: PEERS, rounds: ROUNDS, overheadMs: Math.round(overheadMs), gossipP50Ms: q(0.5), gossipP99Ms: q(0.99), rssPerPeerMB: +rssPerPeerMB.toFixed(1) }))
+process.exit(0)

@@ -1,0 +1,24 @@
+// A bootstrap node: a DHT server with a stable identity that peers dial first to find the job's members.
+// It trains nothing and joins no job topic.
+import '../node/polyfill.ts'
+import type { PrivateKey } from '@libp2p/interface'
+import { createHost } from '../node/host.ts'
+import type { FeditHost } from '../node/host.ts'
+
+export interface BootstrapOptions {
+  readonly privateKey: PrivateKey
+  readonly listen?: readonly string[]
+  readonly local?: boolean
+  readonly allowList?: ReadonlySet<string>
+  readonly swarmKey?: Uint8Array
+}
+
+export async function startBootstrap (opts: BootstrapOptions): Promise<FeditHost> {
+  return await createHost({ ...opts, listen: opts.listen ?? ['/ip4/0.0.0.0/tcp/4001'], bootstrap: [] })
+}
+
+/** The addresses to hand to peers (--bootstrap), each ending in /p2p/<id>. */
+export function dialableAddrs (host: FeditHost): string[] {
+  const id = host.peerId.toString()
+  return host.getMultiaddrs().map(String).map((a) => a.includes('/p2p/') ? a : `${a}/p2p/${id}`)
+}

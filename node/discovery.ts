@@ -1,0 +1,48 @@
+// Job discovery over the fedit DHT: every member provides a CID derived from the job id and looks up the
+// other providers, then dials them so gossipsub can mesh the job's topic.
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import type { FeditHost } from './host.ts'
+
+export async function jobCid (jobId: string): Promise<CID> {
+  return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`/fedit/job/${jobId}`)))
+}
+
+export interface DiscoveryOptions {
+  readonly jobId: string
+  /** between rounds of provide + findProviders; the first ones come faster */
+  readonly intervalMs: number
+  readonly signal: AbortSignal
+  readonly onError?: (err: Error) => void
+}
+
+/** Runs until the signal aborts. */
+export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Promise<void> {
+  const cid = await jobCid(opts.jobId)
+  const self = host.peerId.toString()
+  let interval = Math.min(500, opts.intervalMs)
+  while (!opts.signal.aborted) {
+    try {
+      const q = AbortSignal.any([opts.signal, AbortSignal.timeout(Math.max(5000, opts.intervalMs))])
+      await host.contentRouting.provide(cid, { signal: q })
+      for await (const p of host.contentRouting.findProviders(cid, { signal: q })) {
+        if (p.id.toString() === self || host.getConnections(p.id).length > 0) continue
+        if (p.multiaddrs.length > 0) await host.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
+        host.dial(p.id, { signal: q }).catch(() => {})
+      }
+    } catch (err) {
+      if (!opts.signal.aborted) opts.onError?.(err as Error)
+    }
+    await sleep(interval, opts.signal)
+    interval = Math.min(opts.intervalMs, interval * 2)
+  }
+}
+
+function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms)
+    function done (): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve() }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}

@@ -1,0 +1,99 @@
+// The libp2p host of a fedit peer or bootstrap: TCP + noise + yamux, identify, ping, fedit's own kad-dht,
+// gossipsub (signed messages only). Options that only make sense when many nodes share one IP (tests,
+// the simulation) sit behind `local: true` and are never on by default.
+import './polyfill.ts'
+import { createLibp2p } from 'libp2p'
+import type { Libp2pOptions } from 'libp2p'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import type { Identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import type { Ping } from '@libp2p/ping'
+import { bootstrap } from '@libp2p/bootstrap'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import type { KadDHT } from '@libp2p/kad-dht'
+import { gossipsub, StrictSign } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { DHT_PROTOCOL } from '../protocol/topics.ts'
+import { MAX_GOSSIP_BYTES } from '../protocol/limits.ts'
+
+export type FeditServices = {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+  pubsub: GossipSub
+}
+
+export type FeditHost = Libp2p<FeditServices>
+
+export interface HostOptions {
+  readonly privateKey: PrivateKey
+  /** multiaddrs to listen on, default /ip4/0.0.0.0/tcp/0 */
+  readonly listen?: readonly string[]
+  /** multiaddrs (with /p2p/<id>) of bootstrap nodes */
+  readonly bootstrap?: readonly string[]
+  /**
+   * Many nodes on 127.0.0.1 (tests, simulation): allow-list loopback in the connection manager (its per-IP
+   * inbound rate limit otherwise resets the 6th dial), whitelist it from gossipsub's IP-colocation penalty,
+   * keep private addresses in the DHT. Never for a public network.
+   */
+  readonly local?: boolean
+  /** private federation: only these peer ids may connect (add the bootstrap's id) */
+  readonly allowList?: ReadonlySet<string>
+  /** private federation: a libp2p swarm key (/key/swarm/psk/1.0.0/ file contents); needs @libp2p/pnet */
+  readonly swarmKey?: Uint8Array
+}
+
+export async function createHost (opts: HostOptions): Promise<FeditHost> {
+  const local = opts.local === true
+  const allow = opts.allowList
+  const denied = (peer: PeerId): boolean => allow !== undefined && !allow.has(peer.toString())
+  return await createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: { listen: [...(opts.listen ?? ['/ip4/0.0.0.0/tcp/0'])] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(opts.swarmKey !== undefined ? { connectionProtector: await swarmProtector(opts.swarmKey) } : {}),
+    connectionGater: {
+      // loopback and private addresses are the whole point of a LAN/local run; the default gater denies them
+      ...(local ? { denyDialMultiaddr: () => false } : {}),
+      denyDialPeer: denied,
+      denyInboundEncryptedConnection: denied,
+      denyOutboundEncryptedConnection: denied
+    },
+    connectionManager: local ? { allow: ['/ip4/127.0.0.1/ipcidr/32'] } : {},
+    peerDiscovery: (opts.bootstrap ?? []).length > 0 ? [bootstrap({ list: [...opts.bootstrap!], timeout: 100 })] : [],
+    services: {
+      identify: identify(),
+      ping: ping(), // kad-dht depends on identify and ping
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        // the default is client mode until a public address is seen: on a LAN or loopback nobody would serve
+        clientMode: false,
+        ...(local ? { peerInfoMapper: passthroughMapper } : {})
+      }),
+      pubsub: gossipsub({
+        globalSignaturePolicy: StrictSign,
+        emitSelf: false,
+        allowPublishToZeroTopicPeers: true, // a lone peer's heartbeat is not an error
+        maxInboundDataLength: MAX_GOSSIP_BYTES * 4,
+        ...(local ? { scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1']) } } : {})
+      })
+    }
+  })
+}
+
+async function swarmProtector (psk: Uint8Array): Promise<NonNullable<Libp2pOptions['connectionProtector']>> {
+  const name = '@libp2p/pnet'
+  let mod: { preSharedKey: (init: { psk: Uint8Array }) => NonNullable<Libp2pOptions['connectionProtector']> }
+  try {
+    mod = await import(name) as typeof mod
+  } catch {
+    throw new Error('a swarm key needs the @libp2p/pnet package, which is not installed')
+  }
+  return mod.preSharedKey({ psk })
+}

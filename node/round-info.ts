@@ -1,0 +1,44 @@
+// What one completed round looks like in logs, events and the simulation report
+// (DESIGN.md: rounds:[{round, aggregator, selected[], included[], excluded:[{peer, reason}], seconds, bytes, trainLoss, ...}]).
+import type { RoundResult } from '../protocol/messages.ts'
+
+export interface RoundInfo {
+  readonly round: number
+  /** 0 = the elected aggregator served; n = the n-th in the failover order did */
+  readonly attempt: number
+  readonly aggregator: string
+  readonly selected: readonly string[]
+  readonly included: readonly string[]
+  readonly excluded: ReadonlyArray<{ readonly peer: string, readonly reason: string }>
+  /** announce to result, as the aggregator measured it */
+  readonly seconds: number
+  /** update bytes the aggregator received */
+  readonly bytes: number
+  /** sample-weighted mean training loss of the included updates */
+  readonly trainLoss: number
+  /** sha256 of the new global adapter */
+  readonly hash: string
+}
+
+export function roundInfoOf (r: RoundResult, aggregator: string): RoundInfo {
+  return Object.freeze({
+    round: r.round,
+    attempt: r.attempt,
+    aggregator,
+    selected: [...r.selected],
+    included: [...r.included],
+    excluded: r.excluded.map((x) => ({ peer: x.peer, reason: x.reason })),
+    seconds: r.seconds,
+    bytes: Number(r.bytes),
+    trainLoss: r.trainLoss,
+    hash: Buffer.from(r.newHash).toString('hex')
+  })
+}
+
+/** One log line per round. */
+export function formatRound (i: RoundInfo, self: string): string {
+  const short = (p: string): string => p.slice(-6)
+  const ex = i.excluded.length === 0 ? '' : ` excluded=${i.excluded.map((x) => `${short(x.peer)}(${x.reason})`).join(',')}`
+  return `round ${i.round}${i.attempt > 0 ? ` (failover ${i.attempt})` : ''}: aggregator=${short(i.aggregator)}${i.aggregator === self ? ' (me)' : ''} ` +
+    `included=${i.included.length}/${i.selected.length}${ex} trainLoss=${i.trainLoss.toFixed(4)} ${i.seconds.toFixed(1)}s ${(i.bytes / 1e6).toFixed(2)}MB global=${i.hash.slice(0, 12)}`
+}

@@ -1,0 +1,63 @@
+// TEST DOUBLE: a LocalTrainer that does no learning. It returns the base adapter plus a small seeded
+// perturbation, instantly, so network tests and benches exercise the protocol, not the math.
+import type { Adapter, LoraConfig } from '../../trainer/lora/adapter.ts'
+import { loraName } from '../../trainer/lora/adapter.ts'
+import type { LinearModule } from '../../trainer/model/config.ts'
+import type { LocalTrainer, TrainRequest, TrainResult } from '../../trainer/local-trainer.ts'
+import type { Tensor } from '../../trainer/tensor.ts'
+
+export interface FakeTrainerOptions {
+  readonly lora: LoraConfig
+  readonly layers?: number
+  /** model width of the pretend model (in/out features of every wrapped linear) */
+  readonly dim?: number
+  /** this peer's number of examples (its FedAvg weight) */
+  readonly samples?: number
+  /** simulated training time */
+  readonly delayMs?: number
+}
+
+export function mulberry32 (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export function createFakeTrainer (opts: FakeTrainerOptions): LocalTrainer & { calls: number } {
+  const layers = opts.layers ?? 2
+  const dim = opts.dim ?? 16
+  const r = opts.lora.r
+  const state = { calls: 0 }
+  function initialAdapter (seed: number): Adapter {
+    const rand = mulberry32(seed)
+    const tensors = new Map<string, Tensor>()
+    for (let l = 0; l < layers; l++) {
+      for (const m of opts.lora.targetModules as readonly LinearModule[]) {
+        const a = new Float32Array(r * dim).map(() => (rand() - 0.5) * 0.02)
+        tensors.set(loraName(l, m, 'A'), { shape: [r, dim], data: a })
+        tensors.set(loraName(l, m, 'B'), { shape: [dim, r], data: new Float32Array(dim * r) }) // PEFT starts B at zero
+      }
+    }
+    return { config: opts.lora, tensors }
+  }
+  async function train (req: TrainRequest): Promise<TrainResult> {
+    state.calls++
+    if (opts.delayMs !== undefined && opts.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, opts.delayMs))
+    const rand = mulberry32(req.seed)
+    const tensors = new Map<string, Tensor>()
+    for (const [name, t] of req.base.tensors) tensors.set(name, { shape: [...t.shape], data: t.data.map((v) => v + (rand() - 0.5) * 0.01) })
+    const samples = opts.samples ?? 10
+    return { adapter: { config: req.base.config, tensors }, samples, trainLoss: 2 / (1 + req.round) + rand() * 0.01, tokens: samples * 64, seconds: 0 }
+  }
+  return {
+    initialAdapter,
+    train,
+    async close () {},
+    get calls () { return state.calls }
+  }
+}

@@ -1,0 +1,224 @@
+// Adapter transfer streams. Framing: a 4-byte big-endian length + protobuf header, then (when the header
+// says so) exactly `size` raw adapter bytes sent in chunks with backpressure (send()/onDrain()), then a
+// framed reply. Every read has a deadline and a cap; the sha256 of the body is checked before use.
+//   /fedit/adapter/1.0.0  requester: AdapterRequest      <- AdapterResponse [+ bytes]
+//   /fedit/update/1.0.0   member:    UpdateHeader + bytes <- UpdateAck
+import { createHash } from 'node:crypto'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { AdapterRequest, AdapterResponse, UpdateAck, UpdateHeader } from '../protocol/messages.ts'
+import { ADAPTER_PROTOCOL, UPDATE_PROTOCOL } from '../protocol/topics.ts'
+import { MAX_HEADER_BYTES } from '../protocol/limits.ts'
+import { decodeAdapterRequest, decodeUpdateHeader } from '../protocol/validation.ts'
+import type { Check } from '../protocol/round-rules.ts'
+import { TransferError } from './errors.ts'
+
+/** 1 MiB writes: large enough to amortise per-chunk overhead, small enough to interleave with other streams. */
+export const CHUNK_BYTES = 1 << 20
+
+/** Reads exact byte counts from a libp2p stream. */
+export class ChunkReader {
+  private readonly it: AsyncIterator<Uint8Array | { subarray: () => Uint8Array }>
+  private pending: Uint8Array = new Uint8Array(0)
+
+  constructor (stream: Stream) {
+    this.it = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array | { subarray: () => Uint8Array }>
+  }
+
+  private aborted?: { signal: AbortSignal, promise: Promise<never> }
+
+  /** One listener per signal, not one per chunk. */
+  private abortOf (signal: AbortSignal): Promise<never> {
+    if (this.aborted?.signal !== signal) {
+      const promise = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(new TransferError('timeout')), { once: true }))
+      promise.catch(() => {})
+      this.aborted = { signal, promise }
+    }
+    return this.aborted.promise
+  }
+
+  /** Next chunk (at most `max` bytes), or undefined at end of stream. */
+  private async next (max: number, signal: AbortSignal): Promise<Uint8Array | undefined> {
+    if (this.pending.byteLength === 0) {
+      signal.throwIfAborted()
+      const r = await Promise.race([this.it.next(), this.abortOf(signal)])
+      if (r.done === true) return undefined
+      this.pending = r.value instanceof Uint8Array ? r.value : r.value.subarray()
+    }
+    const out = this.pending.subarray(0, max)
+    this.pending = this.pending.subarray(out.byteLength)
+    return out
+  }
+
+  async readInto (target: Uint8Array, signal: AbortSignal, onChunk?: (c: Uint8Array) => void): Promise<void> {
+    let got = 0
+    while (got < target.byteLength) {
+      const c = await this.next(target.byteLength - got, signal)
+      if (c === undefined) throw new TransferError('truncated', `stream ended after ${got} of ${target.byteLength} bytes`)
+      target.set(c, got)
+      onChunk?.(c)
+      got += c.byteLength
+    }
+  }
+
+  async readFrame (signal: AbortSignal, max = MAX_HEADER_BYTES): Promise<Uint8Array> {
+    const len = new Uint8Array(4)
+    await this.readInto(len, signal)
+    const n = new DataView(len.buffer).getUint32(0)
+    if (n > max) throw new TransferError('oversized', `frame of ${n} bytes > ${max}`)
+    const body = new Uint8Array(n)
+    await this.readInto(body, signal)
+    return body
+  }
+}
+
+export function frame (payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + payload.byteLength)
+  new DataView(out.buffer).setUint32(0, payload.byteLength)
+  out.set(payload, 4)
+  return out
+}
+
+export async function sendChunked (stream: Stream, bytes: Uint8Array, signal: AbortSignal): Promise<void> {
+  for (let o = 0; o < bytes.byteLength; o += CHUNK_BYTES) {
+    if (!stream.send(bytes.subarray(o, Math.min(o + CHUNK_BYTES, bytes.byteLength)))) await stream.onDrain({ signal })
+  }
+}
+
+/** Reads `size` bytes and checks their sha256 against `hashHex`. */
+export async function receiveBody (reader: ChunkReader, size: number, hashHex: string, signal: AbortSignal): Promise<Uint8Array> {
+  const body = new Uint8Array(size)
+  const h = createHash('sha256')
+  await reader.readInto(body, signal, (c) => h.update(c))
+  if (h.digest('hex') !== hashHex) throw new TransferError('hash_mismatch', 'adapter bytes do not match their sha256')
+  return body
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
+const unhex = (s: string): Uint8Array<ArrayBuffer> => new Uint8Array(Buffer.from(s, 'hex'))
+
+// ---------------------------------------------------------------- /fedit/adapter/1.0.0
+export interface AdapterServeOptions {
+  readonly jobId: string
+  /** the bytes of a global adapter we hold, by hash */
+  readonly lookup: (hashHex: string) => Uint8Array | undefined
+  readonly timeoutMs: number
+}
+
+export async function serveAdapters (host: Libp2p, opts: AdapterServeOptions): Promise<void> {
+  await host.handle(ADAPTER_PROTOCOL, async (stream) => {
+    const signal = AbortSignal.timeout(opts.timeoutMs)
+    try {
+      const q = decodeAdapterRequest(await new ChunkReader(stream).readFrame(signal), opts.jobId)
+      const bytes = q.valid ? opts.lookup(hex(q.message.hash)) : undefined
+      const reply = AdapterResponse.encode(bytes === undefined ? { found: false, reason: q.valid ? 'not_found' : q.reason } : { found: true, size: BigInt(bytes.byteLength) })
+      stream.send(frame(reply))
+      if (bytes !== undefined) await sendChunked(stream, bytes, signal)
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }, { maxInboundStreams: 16 })
+}
+
+export interface FetchOptions {
+  readonly jobId: string
+  readonly maxBytes: number
+  readonly timeoutMs: number
+}
+
+/** Fetches a global adapter by hash from one peer; throws TransferError (reason: not_found, hash_mismatch, ...). */
+export async function fetchAdapter (host: Libp2p, from: PeerId, hashHex: string, opts: FetchOptions): Promise<Uint8Array> {
+  const signal = AbortSignal.timeout(opts.timeoutMs)
+  const stream = await host.dialProtocol(from, ADAPTER_PROTOCOL, { signal })
+  try {
+    stream.send(frame(AdapterRequest.encode({ jobId: opts.jobId, hash: unhex(hashHex) })))
+    const reader = new ChunkReader(stream)
+    const r = AdapterResponse.decode(await reader.readFrame(signal))
+    if (!r.found) throw new TransferError(r.reason === '' ? 'not_found' : r.reason.slice(0, 100))
+    if (r.size <= 0n || r.size > BigInt(opts.maxBytes)) throw new TransferError('oversized', `adapter of ${r.size} bytes > cap ${opts.maxBytes}`)
+    const body = await receiveBody(reader, Number(r.size), hashHex, signal)
+    await stream.close({ signal }).catch(() => {})
+    return body
+  } catch (err) {
+    stream.abort(err as Error)
+    throw err instanceof TransferError ? err : new TransferError('stream_error', (err as Error).message)
+  }
+}
+
+// ---------------------------------------------------------------- /fedit/update/1.0.0
+export interface UpdateServeOptions {
+  readonly jobId: string
+  readonly maxBytes: number
+  readonly timeoutMs: number
+  /** checked on the header before any adapter byte is read */
+  readonly admit: (sender: string, header: UpdateHeader) => Check
+  /** the verified bytes; returns whether the update was taken */
+  readonly accept: (sender: string, header: UpdateHeader, bytes: Uint8Array) => Promise<Check>
+  /** a refused or broken push, for logs and the round's exclusions */
+  readonly onReject?: (sender: string, reason: string) => void
+}
+
+export async function serveUpdates (host: Libp2p, opts: UpdateServeOptions): Promise<void> {
+  await host.handle(UPDATE_PROTOCOL, async (stream, connection) => {
+    const sender = connection.remotePeer.toString()
+    const signal = AbortSignal.timeout(opts.timeoutMs)
+    const refuse = async (reason: string): Promise<void> => {
+      opts.onReject?.(sender, reason)
+      stream.send(frame(UpdateAck.encode({ accepted: false, reason })))
+      await stream.close({ signal }).catch(() => {})
+    }
+    try {
+      const reader = new ChunkReader(stream)
+      const h = decodeUpdateHeader(await reader.readFrame(signal), opts.jobId, opts.maxBytes)
+      if (!h.valid) { await refuse(h.reason); return }
+      const admitted = opts.admit(sender, h.message)
+      if (!admitted.ok) { await refuse(admitted.reason); return }
+      let body: Uint8Array
+      try {
+        body = await receiveBody(reader, Number(h.message.size), hex(h.message.adapterHash), signal)
+      } catch (err) {
+        const reason = err instanceof TransferError ? err.reason : 'stream_error'
+        if (reason === 'hash_mismatch') { await refuse(reason); return }
+        opts.onReject?.(sender, reason)
+        stream.abort(err as Error)
+        return
+      }
+      const taken = await opts.accept(sender, h.message, body)
+      if (!taken.ok) { await refuse(taken.reason); return }
+      stream.send(frame(UpdateAck.encode({ accepted: true })))
+      await stream.close({ signal })
+    } catch (err) {
+      opts.onReject?.(sender, err instanceof TransferError ? err.reason : 'stream_error')
+      stream.abort(err as Error)
+    }
+  }, { maxInboundStreams: 64 })
+}
+
+/** Pushes an update; resolves with the aggregator's ack, throws TransferError when the stream breaks. */
+export async function pushUpdate (host: Libp2p, to: PeerId, header: UpdateHeader, bytes: Uint8Array, timeoutMs: number): Promise<UpdateAck> {
+  const signal = AbortSignal.timeout(timeoutMs)
+  const stream = await host.dialProtocol(to, UPDATE_PROTOCOL, { signal })
+  try {
+    stream.send(frame(UpdateHeader.encode(header)))
+    const reader = new ChunkReader(stream)
+    await sendChunked(stream, bytes, signal)
+    const ack = UpdateAck.decode(await reader.readFrame(signal))
+    await stream.close({ signal }).catch(() => {})
+    return ack
+  } catch (err) {
+    stream.abort(err as Error)
+    throw err instanceof TransferError ? err : new TransferError('stream_error', (err as Error).message)
+  }
+}
+
+/** Retries `fn` (a transfer) on broken streams, not on a definite refusal. */
+export async function withRetries<T> (attempts: number, fn: (attempt: number) => Promise<T>, retryable = (e: unknown): boolean => !(e instanceof TransferError) || ['stream_error', 'truncated', 'timeout'].includes(e.reason)): Promise<T> {
+  let last: unknown
+  for (let i = 0; i < attempts; i++) {
+    try { return await fn(i) } catch (err) {
+      last = err
+      if (!retryable(err)) throw err
+    }
+  }
+  throw last
+}

@@ -1,0 +1,39 @@
+// Who aggregates a round and who trains in it. Pure and deterministic: every peer that knows the same
+// members and the previous global adapter hash computes the same answer, and no single peer picks the
+// seed (it is the hash of an adapter several peers produced). A peer could grind many peer ids to rank
+// first more often; the allow-list of a private federation closes that.
+import { createHash } from 'node:crypto'
+
+function rank (seed: string, label: string, round: number, member: string): string {
+  return createHash('sha256').update(`${seed}\n${label}\n${round}\n${member}`).digest('hex')
+}
+
+function orderBy (members: readonly string[], key: (m: string) => string): string[] {
+  const unique = [...new Set(members)]
+  const keys = new Map(unique.map((m) => [m, key(m)]))
+  return unique.sort((a, b) => keys.get(a)! < keys.get(b)! ? -1 : keys.get(a)! > keys.get(b)! ? 1 : (a < b ? -1 : 1))
+}
+
+/** The aggregator order of `round`: [0] is elected, [1] takes over when [0] is silent past the deadline, and so on. */
+export function electionOrder (members: readonly string[], prevGlobalHash: string, round: number): string[] {
+  return orderBy(members, (m) => rank(prevGlobalHash, 'aggregator', round, m))
+}
+
+export function electAggregator (members: readonly string[], prevGlobalHash: string, round: number, attempt = 0): string | undefined {
+  const order = electionOrder(members, prevGlobalHash, round)
+  return order[attempt]
+}
+
+export interface SelectionInput {
+  readonly members: readonly string[]
+  readonly k: number
+  readonly prevGlobalHash: string
+  readonly round: number
+  readonly attempt: number
+}
+
+/** Chooses the round's trainers; pluggable, the default is a seeded random k of the live members (as Shepherd). */
+export type SelectFn = (input: SelectionInput) => string[]
+
+export const selectRandomK: SelectFn = ({ members, k, prevGlobalHash, round, attempt }) =>
+  orderBy(members, (m) => rank(prevGlobalHash, `select/${attempt}`, round, m)).slice(0, Math.max(0, k)).sort()

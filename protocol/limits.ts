@@ -1,0 +1,20 @@
+// Caps on everything that arrives from the network. Defaults; a job may lower maxAdapterBytes.
+
+/** Largest gossip message (a RoundMessage); gossipsub's own cap is set to the same. */
+export const MAX_GOSSIP_BYTES = 64 * 1024
+/** Largest stream header (UpdateHeader, AdapterRequest, ...). */
+export const MAX_HEADER_BYTES = 4 * 1024
+/** Default cap on one adapter's safetensors bytes (a 7B rank-8 all-module adapter in F32 is ~160 MB). */
+export const DEFAULT_MAX_ADAPTER_BYTES = 256 * 1024 * 1024
+/** Most members an announce may list. */
+export const MAX_MEMBERS = 1024
+/** Longest peer id string (base58 Ed25519 ids are 52 chars; RSA ones are longer). */
+export const MAX_PEER_ID_CHARS = 128
+/** Longest exclusion reason. */
+export const MAX_REASON_CHARS = 200
+/** A message about a round further ahead of ours than this is rejected (no one can jump the job far ahead). */
+export const ROUND_WINDOW = 2
+/** Most failover attempts of one round. */
+export const MAX_ATTEMPTS = 16
+/** sha256 digest length. */
+export const HASH_BYTES = 32

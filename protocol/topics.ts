@@ -1,0 +1,10 @@
+// Versioned names on the wire. A breaking change to a message bumps the version in its id.
+
+export const UPDATE_PROTOCOL = '/fedit/update/1.0.0'
+export const ADAPTER_PROTOCOL = '/fedit/adapter/1.0.0'
+/** fedit's own Kademlia DHT, apart from the public IPFS one. */
+export const DHT_PROTOCOL = '/fedit/kad/1.0.0'
+
+export function roundsTopic (jobId: string): string {
+  return `/fedit/${jobId}/rounds`
+}

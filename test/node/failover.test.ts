@@ -1,0 +1,38 @@
+// The elected aggregator dies right after announcing: the next in the failover order completes the round.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { electionOrder } from '../../protocol/election.ts'
+import { testJob, startNet, until } from './net-fixture.ts'
+import type { AnnounceEvent } from '../../node/peer.ts'
+
+test('a silent aggregator is replaced by the next in the failover order', { timeout: 60_000 }, async () => {
+  const { job, jobId } = testJob({ rounds: 1, roundDeadlineSeconds: 1.5 })
+  const net = await startNet(6, job, jobId, {}, 10)
+  try {
+    await until(() => net.peers.every((p) => p.members().length === 6), 20_000, 'all peers to see 6 members')
+    const baseHash = net.peers[0]!.global.hash
+    let first: AnnounceEvent | undefined
+    const killed = new Promise<void>((resolve) => {
+      for (const p of net.peers) {
+        p.events.on('announce', (a) => {
+          if (!a.mine || first !== undefined) return
+          first = a
+          p.stop().then(resolve, resolve) // mid-round: announced, collecting, never publishes a result
+        })
+      }
+    })
+    await killed
+    const dead = first!.aggregator
+    const alive = net.peers.filter((p) => p.peerId !== dead)
+    await until(() => alive.every((p) => p.global.round === 1), 20_000, 'round 1 to complete after failover')
+    const r = alive[0]!.rounds[0]!
+    const order = electionOrder(first!.members, baseHash, 1)
+    assert.equal(order[0], dead)
+    assert.equal(r.attempt, 1)
+    assert.equal(r.aggregator, order[1])
+    assert.ok(!r.included.includes(dead))
+    assert.equal(new Set(alive.map((p) => p.global.hash)).size, 1)
+  } finally {
+    await net.close()
+  }
+})

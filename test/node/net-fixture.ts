@@ -1,0 +1,85 @@
+// Shared set-up of the network tests: a job, a bootstrap and N peers on 127.0.0.1 with the test doubles.
+import '../../node/polyfill.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { validateJobSpec, jobIdOf } from '../../protocol/job-spec.ts'
+import type { JobSpec } from '../../protocol/job-spec.ts'
+import { startBootstrap, dialableAddrs } from '../../bootstrap/bootstrap-node.ts'
+import type { FeditHost } from '../../node/host.ts'
+import { createPeer } from '../../node/peer.ts'
+import type { Peer, PeerOptions, PeerTiming } from '../../node/peer.ts'
+import { createFakeTrainer } from '../../node/testing/fake-trainer.ts'
+import { fedAvgDouble } from '../../node/testing/fedavg-double.ts'
+
+export function testJob (over: Record<string, unknown> = {}): { job: JobSpec, jobId: string } {
+  const job = validateJobSpec({
+    name: 'net-test',
+    baseModel: { id: 'stories260K', sha256: '0'.repeat(64) },
+    lora: { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj'] },
+    recipe: { learningRate: 1e-3, batchSize: 2, localSteps: 1, maxLength: 32, seed: 7 },
+    rounds: 3,
+    peersPerRound: 3,
+    minPeers: 6,
+    roundDeadlineSeconds: 2,
+    ...over
+  })
+  return { job, jobId: jobIdOf(job) }
+}
+
+export const FAST: Partial<PeerTiming> = { heartbeatMs: 300, memberTtlMs: 1500, tickMs: 100, settleMs: 600, graceMs: 800, discoveryIntervalMs: 1000, transferTimeoutMs: 5000 }
+
+export interface Net {
+  readonly boot: FeditHost
+  readonly bootAddrs: string[]
+  readonly peers: Peer[]
+  readonly dir: string
+  addPeer (over?: Partial<PeerOptions>): Promise<Peer>
+  close (): Promise<void>
+}
+
+export async function startNet (n: number, job: JobSpec, jobId: string, over: Partial<PeerOptions> = {}, seedBase = 0): Promise<Net> {
+  const dir = mkdtempSync(join(tmpdir(), 'fedit-net-'))
+  const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
+  const bootAddrs = dialableAddrs(boot)
+  const peers: Peer[] = []
+  let i = 0
+  const addPeer = async (o: Partial<PeerOptions> = {}): Promise<Peer> => {
+    // fixed identities: elections (and so the test's path) are the same every run
+    const privateKey = await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(seedBase + i + 1))
+    const p = createPeer({
+      job, jobId, privateKey,
+      trainer: createFakeTrainer({ lora: { ...job.lora }, samples: 5 + (i % 4) }),
+      aggregate: fedAvgDouble,
+      stateDir: join(dir, `p${i++}`),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: bootAddrs,
+      local: true,
+      timing: FAST,
+      ...over,
+      ...o
+    })
+    await p.start()
+    peers.push(p)
+    return p
+  }
+  for (let k = 0; k < n; k++) await addPeer()
+  return {
+    boot, bootAddrs, peers, dir, addPeer,
+    async close () {
+      await Promise.all(peers.map(async (p) => await p.stop()))
+      await boot.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** Resolves when `cond` holds, polling each `stepMs`; rejects after `timeoutMs` with `what`. */
+export async function until (cond: () => boolean, timeoutMs: number, what: string, stepMs = 50): Promise<void> {
+  const t0 = Date.now()
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, stepMs))
+  }
+}

@@ -1,0 +1,38 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { electionOrder, electAggregator, selectRandomK } from '../../protocol/election.ts'
+
+const members = ['12D3KooWA', '12D3KooWB', '12D3KooWC', '12D3KooWD', '12D3KooWE', '12D3KooWF']
+const h = (i: number): string => i.toString(16).padStart(64, '0')
+
+test('the order is a deterministic permutation, independent of the input order', () => {
+  const o = electionOrder(members, h(1), 1)
+  assert.deepEqual([...o].sort(), [...members].sort())
+  assert.deepEqual(electionOrder([...members].reverse(), h(1), 1), o)
+  assert.deepEqual(electionOrder([...members, members[0]!], h(1), 1), o) // duplicates collapse
+  assert.equal(electAggregator(members, h(1), 1), o[0])
+  assert.equal(electAggregator(members, h(1), 1, 2), o[2])
+})
+
+test('the aggregator rotates as the previous hash changes', () => {
+  const chosen = new Set<string>()
+  for (let i = 0; i < 30; i++) chosen.add(electAggregator(members, h(i), i + 1)!)
+  assert.ok(chosen.size >= 4, `only ${chosen.size} distinct aggregators over 30 rounds`)
+})
+
+test('failover order: removing the elected peer promotes the next one', () => {
+  const o = electionOrder(members, h(7), 3)
+  assert.deepEqual(electionOrder(members.filter((m) => m !== o[0]), h(7), 3), o.slice(1))
+})
+
+test('selection: k distinct members, deterministic, varying with the seed', () => {
+  const s = selectRandomK({ members, k: 3, prevGlobalHash: h(1), round: 1, attempt: 0 })
+  assert.equal(s.length, 3)
+  assert.equal(new Set(s).size, 3)
+  assert.ok(s.every((x) => members.includes(x)))
+  assert.deepEqual(selectRandomK({ members: [...members].reverse(), k: 3, prevGlobalHash: h(1), round: 1, attempt: 0 }), s)
+  assert.equal(selectRandomK({ members, k: 10, prevGlobalHash: h(1), round: 1, attempt: 0 }).length, 6)
+  const all = new Set<string>()
+  for (let i = 0; i < 20; i++) selectRandomK({ members, k: 3, prevGlobalHash: h(i), round: 1, attempt: 0 }).forEach((x) => all.add(x))
+  assert.equal(all.size, 6)
+})

@@ -1,0 +1,66 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { decodeRoundMessage, decodeUpdateHeader } from '../../protocol/validation.ts'
+import { checkAnnounce, checkUpdate } from '../../protocol/round-rules.ts'
+import { electionOrder } from '../../protocol/election.ts'
+import { RoundMessage, UpdateHeader } from '../../protocol/messages.ts'
+import type { RoundAnnounce } from '../../protocol/messages.ts'
+import { MAX_GOSSIP_BYTES } from '../../protocol/limits.ts'
+
+const job = 'f'.repeat(64)
+const H = new Uint8Array(32).fill(7)
+const HEX = '07'.repeat(32)
+const members = ['12D3KooWAa', '12D3KooWBb', '12D3KooWCc', '12D3KooWDd']
+
+function announce (over: Partial<RoundAnnounce> = {}): RoundAnnounce {
+  return { jobId: job, round: 1, attempt: 0, baseHash: H, members, selected: members.slice(0, 2), deadlineMs: BigInt(Date.now() + 10_000), ...over }
+}
+
+test('a well-formed announce decodes', () => {
+  const r = decodeRoundMessage(RoundMessage.encode({ announce: announce() }), job)
+  assert.equal(r.valid, true)
+  assert.equal(r.valid && r.message.kind, 'announce')
+})
+
+test('malformed, oversized, wrong-job and inconsistent messages are rejected with reasons', () => {
+  const reason = (b: Uint8Array): string => { const r = decodeRoundMessage(b, job); assert.equal(r.valid, false); return r.valid ? '' : r.reason }
+  assert.match(reason(new Uint8Array([0xff, 0xff, 0xff, 0x01, 0x02])), /^malformed/)
+  assert.match(reason(new Uint8Array(MAX_GOSSIP_BYTES + 1)), /^oversized/)
+  assert.match(reason(RoundMessage.encode({})), /^malformed: 0 payloads/)
+  assert.match(reason(RoundMessage.encode({ announce: announce({ jobId: 'other' }) })), /^wrong_job/)
+  assert.match(reason(RoundMessage.encode({ announce: announce({ baseHash: new Uint8Array(3) }) })), /^bad_field: baseHash/)
+  assert.match(reason(RoundMessage.encode({ announce: announce({ selected: ['12D3KooWZz'] }) })), /subset/)
+  assert.match(reason(RoundMessage.encode({ announce: announce({ members: ['not a peer id!'] }) })), /not a peer id/)
+  assert.match(reason(RoundMessage.encode({ result: { jobId: job, round: 1, attempt: 0, baseHash: H, newHash: H, selected: [], included: [], excluded: [], trainLoss: 0, bytes: 0n, seconds: 1, adapterBytes: 0n } })), /no included/)
+})
+
+test('update headers: size cap and hash length', () => {
+  const h = { jobId: job, round: 1, attempt: 0, baseHash: H, samples: 5, trainLoss: 1, size: 100n, adapterHash: H }
+  assert.equal(decodeUpdateHeader(UpdateHeader.encode(h), job, 1000).valid, true)
+  const r = decodeUpdateHeader(UpdateHeader.encode({ ...h, size: 5000n }), job, 1000)
+  assert.ok(!r.valid && r.reason.startsWith('oversized'))
+})
+
+test('announce rules: only the elected sender, within the round window, with known members', () => {
+  const order = electionOrder(members, HEX, 1)
+  const ctx = { sender: order[0]!, completedRound: 0, acceptedAttempt: -1, knownMembers: new Set(members), nowMs: Date.now() }
+  assert.deepEqual(checkAnnounce(announce(), HEX, ctx), { ok: true })
+  assert.deepEqual(checkAnnounce(announce(), HEX, { ...ctx, sender: order[1]! }), { ok: false, reason: 'not_elected' })
+  assert.deepEqual(checkAnnounce(announce({ attempt: 1 }), HEX, { ...ctx, sender: order[1]! }), { ok: true })
+  assert.deepEqual(checkAnnounce(announce(), HEX, { ...ctx, completedRound: 1 }), { ok: false, reason: 'stale_round' })
+  assert.deepEqual(checkAnnounce(announce({ round: 9 }), HEX, ctx), { ok: false, reason: 'round_out_of_window' })
+  assert.deepEqual(checkAnnounce(announce(), HEX, { ...ctx, acceptedAttempt: 0 }), { ok: false, reason: 'stale_attempt' })
+  assert.deepEqual(checkAnnounce(announce(), HEX, { ...ctx, knownMembers: new Set([members[0]!]) }), { ok: false, reason: 'unknown_members' })
+})
+
+test('update rules: late, duplicate, wrong-round and unselected updates are refused', () => {
+  const h = { jobId: job, round: 2, attempt: 0, baseHash: H, samples: 5, trainLoss: 1, size: 100n, adapterHash: H }
+  const now = 1000
+  const ctx = { sender: 'A', round: 2, attempt: 0, baseHash: HEX, selected: new Set(['A', 'B']), received: new Set<string>(), deadlineMs: 2000, nowMs: now, closed: false }
+  assert.deepEqual(checkUpdate(h, HEX, ctx), { ok: true })
+  assert.deepEqual(checkUpdate({ ...h, round: 1 }, HEX, ctx), { ok: false, reason: 'wrong_round' })
+  assert.deepEqual(checkUpdate(h, '00', ctx), { ok: false, reason: 'wrong_base' })
+  assert.deepEqual(checkUpdate(h, HEX, { ...ctx, sender: 'C' }), { ok: false, reason: 'not_selected' })
+  assert.deepEqual(checkUpdate(h, HEX, { ...ctx, received: new Set(['A']) }), { ok: false, reason: 'duplicate' })
+  assert.deepEqual(checkUpdate(h, HEX, { ...ctx, nowMs: 3000 }), { ok: false, reason: 'late' })
+})
