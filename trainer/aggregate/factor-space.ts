@@ -6,6 +6,7 @@ import type { Tensor } from '../tensor.ts'
 import type { DeltaSet } from './delta-set.ts'
 import type { UpdateSpace } from './update-space.ts'
 import { firstNonFinite, sumSquaresOfDifference } from './delta-set.ts'
+import type { OrderRule } from './coordinate-stats.ts'
 import { deltaGram, orderStatisticPass, trimCount, weightedMeanInto } from './coordinate-stats.ts'
 import { GlobalAdapterError } from './errors.ts'
 
@@ -34,22 +35,38 @@ export function factorSpace (adapters: readonly Adapter[], global: Adapter): Upd
   })
   const subset = (members: readonly number[], scales: ArrayLike<number>): DeltaSet =>
     ({ base, rows: members.map((i) => rows[i]), scales: members.map((i) => scales[i]) })
+  const orderRule = (rule: CombineSpec, m: number): OrderRule | undefined =>
+    rule.kind === 'median' ? { rule: 'median' } : rule.kind === 'trimmed-mean' ? { rule: 'trimmed', trim: trimCount(m, rule.beta) } : undefined
+  const keyOf = (members: readonly number[], scales: ArrayLike<number>, rule: CombineSpec): string =>
+    JSON.stringify([members, members.map((i) => scales[i]), rule])
+  // the cosine filter's median pass also computes the combine statistic of the same members; when the filter
+  // drops nobody (the common round) the combine step reuses it instead of ranking every coordinate again
+  let speculative: { key: string, out: Float32Array[] } | undefined
 
   return {
     norms,
     nonFinite,
     gram: (members, scales) => deltaGram(subset(members, scales)),
-    medianDots (members, scales) {
+    medianDots (members, scales, next?: CombineSpec) {
       const dots = new Float64Array(members.length)
-      const sq = orderStatisticPass(subset(members, scales), { rule: 'median', dots })
+      const stat = next !== undefined ? orderRule(next, members.length) : undefined
+      const out = stat !== undefined ? base.map((b) => new Float32Array(b.length)) : undefined
+      const sq = orderStatisticPass(subset(members, scales), { stat: { rule: 'median' }, dots, second: stat !== undefined ? { stat, out: out! } : undefined })
+      speculative = out !== undefined ? { key: keyOf(members, scales, next!), out } : undefined
       return { dots, centreNorm: Math.sqrt(sq) }
     },
     combine (members, scales, weights, rule: CombineSpec): Adapter {
-      const out = base.map((b) => new Float32Array(b.length))
-      const set = subset(members, scales)
-      if (rule.kind === 'mean') weightedMeanInto(set, weights, out)
-      else if (rule.kind === 'median') orderStatisticPass(set, { rule: 'median', out })
-      else orderStatisticPass(set, { rule: 'trimmed', trim: trimCount(members.length, rule.beta), out })
+      let out: Float32Array[]
+      if (speculative !== undefined && speculative.key === keyOf(members, scales, rule)) {
+        out = speculative.out
+      } else {
+        out = base.map((b) => new Float32Array(b.length))
+        const set = subset(members, scales)
+        const stat = orderRule(rule, members.length)
+        if (stat === undefined) weightedMeanInto(set, weights, out)
+        else orderStatisticPass(set, { stat, out })
+      }
+      speculative = undefined
       const tensors = new Map<string, Tensor>(names.map((n, s) => [n, { shape: [...global.tensors.get(n)!.shape], data: out[s] }]))
       return { config: global.config, tensors }
     }

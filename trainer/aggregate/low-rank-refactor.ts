@@ -87,35 +87,46 @@ export function refactorStacked (f: StackedFactors, opts: RefactorOptions): { B:
     }
     for (let t = 0; t < k; t++) Y[j * k + t] *= g
   }
+  // B'[p, j] = <row p of the unscaled stack, column j of X>: gather the row once, then r dot products in registers
   const B = new Float32Array(f.out * r)
-  const acc = new Float64Array(r)
+  const Xt = new Float64Array(r * K) // X transposed: column j contiguous
+  for (let t = 0; t < K; t++) for (let j = 0; j < r; j++) Xt[j * K + t] = X[t * r + j]
+  const row = new Float64Array(K)
   for (let p = 0; p < f.out; p++) {
-    acc.fill(0)
     for (let b = 0; b < f.ranks.length; b++) {
-      const Bb = f.B[b]; const rb = f.ranks[b]; const o = offs[b]
-      for (let c = 0; c < rb; c++) {
-        const v = Bb[p * rb + c]
-        if (v === 0) continue
-        const xo = (o + c) * r
-        for (let j = 0; j < r; j++) acc[j] += v * X[xo + j]
-      }
+      const Bb = f.B[b]; const rb = f.ranks[b]; const o = offs[b]; const src = p * rb
+      for (let c = 0; c < rb; c++) row[o + c] = Bb[src + c]
     }
-    for (let j = 0; j < r; j++) B[p * r + j] = acc[j]
+    for (const j of live) {
+      const xo = j * K
+      let s0 = 0; let s1 = 0; let t = 0
+      for (; t + 1 < K; t += 2) { s0 += row[t] * Xt[xo + t]; s1 += row[t + 1] * Xt[xo + t + 1] }
+      if (t < K) s0 += row[t] * Xt[xo + t]
+      B[p * r + j] = s0 + s1
+    }
   }
   const A = new Float32Array(r * f.in)
   const rowAcc = new Float64Array(f.in)
   const blockOf = new Int32Array(K); const rowOf = new Int32Array(K)
   f.ranks.forEach((rb, b) => { for (let c = 0; c < rb; c++) { blockOf[offs[b] + c] = b; rowOf[offs[b] + c] = c } })
+  const isLive = new Uint8Array(r)
+  for (const j of live) isLive[j] = 1
+  const srcOf = (t: number): [Float32Array, number] => [f.A[blockOf[perm[t]]], rowOf[perm[t]] * f.in]
   for (let j = 0; j < r; j++) {
-    if (!live.includes(j)) {
+    if (isLive[j] === 0) {
       if (opts.fallbackA !== undefined) A.set(opts.fallbackA.subarray(j * f.in, (j + 1) * f.in), j * f.in)
       continue
     }
     rowAcc.fill(0)
-    for (let t = 0; t < k; t++) {
-      const y = Y[j * k + t]
-      const src = f.A[blockOf[perm[t]]]; const o = rowOf[perm[t]] * f.in
-      for (let q = 0; q < f.in; q++) rowAcc[q] += y * src[o + q]
+    let t = 0
+    for (; t + 3 < k; t += 4) { // four source rows per sweep over the accumulator
+      const [a0, o0] = srcOf(t); const [a1, o1] = srcOf(t + 1); const [a2, o2] = srcOf(t + 2); const [a3, o3] = srcOf(t + 3)
+      const y0 = Y[j * k + t]; const y1 = Y[j * k + t + 1]; const y2 = Y[j * k + t + 2]; const y3 = Y[j * k + t + 3]
+      for (let q = 0; q < f.in; q++) rowAcc[q] += y0 * a0[o0 + q] + y1 * a1[o1 + q] + y2 * a2[o2 + q] + y3 * a3[o3 + q]
+    }
+    for (; t < k; t++) {
+      const [a0, o0] = srcOf(t); const y0 = Y[j * k + t]
+      for (let q = 0; q < f.in; q++) rowAcc[q] += y0 * a0[o0 + q]
     }
     for (let q = 0; q < f.in; q++) A[j * f.in + q] = rowAcc[q]
   }

@@ -47,7 +47,7 @@ export function runPipeline (spec: AggregationSpec, updates: readonly ClientUpda
       excl = normOutliers(members.map((s) => space.norms[s]), f)
     } else if (f.kind === 'cosine') {
       if (space.medianDots === undefined) throw new Error('cosine filter needs a coordinate-wise median (factor space)')
-      const { dots, centreNorm } = space.medianDots(members, scales)
+      const { dots, centreNorm } = space.medianDots(members, scales, spec.combine)
       excl = cosineOutliers(dots, members.map((s) => space.norms[s] * scales[s]), centreNorm, f)
     } else {
       excl = krumOutliers(space.gram(members, scales), members.length, f, members.map((s) => updates[structural[s]].peer))

@@ -166,3 +166,14 @@ test('specs this implementation cannot run are refused when the aggregator is bu
   assert.throws(() => buildAggregator({ ...FEDAVG, combine: { kind: 'trimmed-mean', beta: 0.5 } }), /beta/)
   assert.throws(() => buildAggregator({ ...FEDAVG, filters: [{ kind: 'krum', f: 1, keep: 0 }] }), /keep/)
 })
+
+test('the cosine pass\'s reused combine statistic equals a fresh one', () => {
+  const rand = rng(8)
+  const global = randomAdapter(rand, 2)
+  const peers = Array.from({ length: 6 }, () => randomAdapter(rand, 2))
+  const ups = peers.map((p, i) => update(`p${i}`, p, 10))
+  const withCosine = buildAggregator(ROBUST_DEFAULT)(ups, ctxFor(global))
+  assert.ok(withCosine.decisions.every((d) => d.included))
+  const without = buildAggregator({ ...ROBUST_DEFAULT, filters: ROBUST_DEFAULT.filters.filter((f) => f.kind !== 'cosine') })(ups, ctxFor(global))
+  assert.deepEqual(flat(withCosine.adapter), flat(without.adapter))
+})

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { deltaGram, orderStatisticPass, trimCount, weightedMeanInto } from '../../../trainer/aggregate/coordinate-stats.ts'
+import { deltaGram, orderStatisticPass, rankWeights, trimCount, weightedMeanInto } from '../../../trainer/aggregate/coordinate-stats.ts'
 import type { DeltaSet } from '../../../trainer/aggregate/delta-set.ts'
 import { sumSquaresOfDifference, firstNonFinite } from '../../../trainer/aggregate/delta-set.ts'
 import { rng } from './fixtures.ts'
@@ -27,15 +27,15 @@ test('weighted mean of deltas, added to the base', () => {
 test('coordinate-wise median (odd and even counts) and trimmed mean', () => {
   const out = [new Float32Array(2), new Float32Array(1)]
   // deltas per coordinate: c0: 1, 2, 0, 99, -8 -> median 1; c1: 0, -1, 3, 0, 1 -> 0; c2: 5, -1, 2, 0, 1 -> 1
-  orderStatisticPass(set(), { rule: 'median', out })
+  orderStatisticPass(set(), { stat: { rule: 'median' }, out })
   assert.deepEqual([...out[0], ...out[1]], [2, 1, 1])
   // trimmed mean dropping 1 at each end: c0: (0+1+2)/3 = 1; c1: (0+0+1)/3; c2: (0+1+2)/3 = 1
-  orderStatisticPass(set(), { rule: 'trimmed', trim: 1, out })
+  orderStatisticPass(set(), { stat: { rule: 'trimmed', trim: 1 }, out })
   assert.ok(Math.abs(out[0][0] - 2) < 1e-6 && Math.abs(out[0][1] - (1 + 1 / 3)) < 1e-6 && Math.abs(out[1][0] - 1) < 1e-6)
   // even count: mean of the middle two
   const four: DeltaSet = { base: [f32(0)], rows: [[f32(1)], [f32(2)], [f32(10)], [f32(4)]], scales: [1, 1, 1, 1] }
   const o1 = [new Float32Array(1)]
-  orderStatisticPass(four, { rule: 'median', out: o1 })
+  orderStatisticPass(four, { stat: { rule: 'median' }, out: o1 })
   assert.equal(o1[0][0], 3)
   assert.equal(trimCount(10, 0.2), 2)
   assert.equal(trimCount(8, 0.2), 1)
@@ -45,7 +45,7 @@ test('coordinate-wise median (odd and even counts) and trimmed mean', () => {
 
 test('median pass reports each delta\'s inner product with the median', () => {
   const dots = new Float64Array(5)
-  const sq = orderStatisticPass(set(), { rule: 'median', dots })
+  const sq = orderStatisticPass(set(), { stat: { rule: 'median' }, dots })
   // median deltas (1, 0, 1); deltas (1,0,5) (2,-1,-1) (0,3,2) (99,0,0) (-8,1,1)
   assert.equal(sq, 2)
   assert.deepEqual([...dots], [6, 1, 2, 99, -7])
@@ -57,17 +57,23 @@ test('gram of deltas matches the definition and honours scales', () => {
   for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) assert.equal(g[i * 5 + j], d[i].reduce((s, v, k) => s + v * d[j][k], 0))
 })
 
+test('rank weights: median and trimmed mean as weights over ranks', () => {
+  assert.deepEqual([...rankWeights(5, { rule: 'median' })], [0, 0, 1, 0, 0])
+  assert.deepEqual([...rankWeights(4, { rule: 'median' })], [0, 0.5, 0.5, 0])
+  assert.deepEqual([...rankWeights(5, { rule: 'trimmed', trim: 1 })], [0, 1 / 3, 1 / 3, 1 / 3, 0])
+  assert.throws(() => rankWeights(4, { rule: 'trimmed', trim: 2 }), RangeError)
+})
+
 test('order statistics agree with a sort-based reference on random data, any n', () => {
   const rand = rng(7)
-  for (const n of [1, 2, 3, 7, 10]) {
+  for (const n of [1, 2, 3, 7, 10, 45]) { // 45 > UNROLL_MAX: the looped kernel
     const len = 300
     const base = Float32Array.from({ length: len }, () => rand())
-    const rows = Array.from({ length: n }, () => [Float32Array.from({ length: len }, () => rand() * 4 - 2)])
+    const rows = Array.from({ length: n }, () => [Float32Array.from({ length: len }, () => rand() < 0.1 ? 0.5 : rand() * 4 - 2)]) // with ties
     const s: DeltaSet = { base: [base], rows, scales: Array(n).fill(1) }
     const med = [new Float32Array(len)]; const tm = [new Float32Array(len)]
     const t = trimCount(n, 0.2)
-    orderStatisticPass(s, { rule: 'median', out: med })
-    orderStatisticPass(s, { rule: 'trimmed', trim: t, out: tm })
+    orderStatisticPass(s, { stat: { rule: 'median' }, out: med, second: { stat: { rule: 'trimmed', trim: t }, out: tm } })
     for (let k = 0; k < len; k++) {
       const v = rows.map((r) => r[0][k] - base[k]).sort((a, b) => a - b)
       const m = n % 2 === 1 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
