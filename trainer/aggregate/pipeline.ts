@@ -9,6 +9,7 @@ import { validateStructure } from './validate.ts'
 import { clipScales, cosineOutliers, krumOutliers, normOutliers } from './robust-rules.ts'
 import { factorSpace } from './factor-space.ts'
 import { productSpace } from './product-space.ts'
+import { AggregationSpecError } from './errors.ts'
 
 type Outcome = { kind: DecisionKind, reason: string }
 
@@ -46,7 +47,7 @@ export function runPipeline (spec: AggregationSpec, updates: readonly ClientUpda
     if (f.kind === 'norm') {
       excl = normOutliers(members.map((s) => space.norms[s]), f)
     } else if (f.kind === 'cosine') {
-      if (space.medianDots === undefined) throw new Error('cosine filter needs a coordinate-wise median (factor space)')
+      if (space.medianDots === undefined) throw new AggregationSpecError('the cosine filter needs a coordinate-wise median (factor space)')
       const { dots, centreNorm } = space.medianDots(members, scales, spec.combine)
       excl = cosineOutliers(dots, members.map((s) => space.norms[s] * scales[s]), centreNorm, f)
     } else {

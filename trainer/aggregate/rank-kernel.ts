@@ -39,7 +39,7 @@ function unrolled (n: number): RankKernel {
   L.push(`res1[k] = ${Array.from({ length: n }, (_, i) => `x${i} * w1[r${i}]`).join(' + ')};`)
   L.push(`res2[k] = ${Array.from({ length: n }, (_, i) => `x${i} * w2[r${i}]`).join(' + ')};`)
   const body = `for (let k = 0; k < len; k++) { const o = k * ${n}; let c = 0;\n${L.join('\n')}\n}`
-  // eslint-disable-next-line no-new-func -- generated from the integer n alone; no outside text reaches it
+  // generated from the integer n alone: no outside text reaches the code
   return new Function('blk', 'key', 'len', 'w1', 'res1', 'w2', 'res2', body) as RankKernel
 }
 
