@@ -1,5 +1,6 @@
 // The aggregation interface the aggregator role (node/) calls. The rules behind it are pure functions over adapters.
 import type { Adapter } from '../lora/adapter.ts'
+import type { DecisionKind } from './decision-kind.ts'
 
 export interface ClientUpdate {
   readonly peer: string // peer id (string form)
@@ -14,20 +15,31 @@ export interface AggregationContext {
   readonly baseHash: string
   /** the round's starting global adapter: deltas are taken against it, shapes and names checked against it */
   readonly global: Adapter
+  /** largest believable `samples` claim (a FedAvg weight is only as honest as its claim); default DEFAULT_MAX_SAMPLES */
+  readonly maxSamples?: number
 }
+
+export const DEFAULT_MAX_SAMPLES = 1_000_000
 
 export interface Decision {
   readonly peer: string
   readonly included: boolean
-  /** why it was excluded (or clipped), e.g. "norm 41.2 > 3 x median 3.1"; doubles as a log/metric label */
+  /** what happened, as a metric label: 'included', 'clipped', or why it was excluded */
+  readonly kind: DecisionKind
+  /** human-readable, e.g. "norm 41.2 > 3 x median 3.1"; present for every exclusion and every clip */
   readonly reason?: string
-  /** its weight in the combine step, when included */
+  /** its weight in the combine step, when included (weights of the included sum to 1) */
   readonly weight?: number
 }
 
 export interface AggregationResult {
   readonly adapter: Adapter
+  /** one per update, in the order the updates came */
   readonly decisions: readonly Decision[]
+  /** true when nothing usable arrived and `adapter` is the global adapter, unchanged */
+  readonly unchanged: boolean
+  /** one line for the round log: what was combined how, or why the global adapter was kept */
+  readonly summary: string
 }
 
 export type AggregateFn = (updates: readonly ClientUpdate[], ctx: AggregationContext) => AggregationResult

@@ -1,0 +1,93 @@
+// validate -> clip -> filter -> combine, over whichever space the spec names. Each stage narrows the set of
+// members (indices of updates still in) and records why the others left; nothing here touches tensors directly.
+import type { AggregationSpec } from '../../protocol/aggregation-spec.ts'
+import type { AggregationContext, AggregationResult, ClientUpdate, Decision } from './types.ts'
+import type { UpdateSpace } from './update-space.ts'
+import type { Exclusion } from './robust-rules.ts'
+import { DecisionKind, fmt } from './decision-kind.ts'
+import { validateStructure } from './validate.ts'
+import { clipScales, cosineOutliers, krumOutliers, normOutliers } from './robust-rules.ts'
+import { factorSpace } from './factor-space.ts'
+import { productSpace } from './product-space.ts'
+import { AggregationSpecError } from './errors.ts'
+
+type Outcome = { kind: DecisionKind, reason: string }
+
+export function runPipeline (spec: AggregationSpec, updates: readonly ClientUpdate[], ctx: AggregationContext): AggregationResult {
+  const n = updates.length
+  const outcome: (Outcome | undefined)[] = new Array(n).fill(undefined)
+  // validate: structure first (cheap), one update per peer
+  const seen = new Set<string>()
+  const structural: number[] = []
+  updates.forEach((u, i) => {
+    if (seen.has(u.peer)) { outcome[i] = { kind: DecisionKind.Duplicate, reason: `second update from ${u.peer} this round` }; return }
+    seen.add(u.peer)
+    const v = validateStructure(u, ctx, { mixedRanks: spec.allowMixedRanks })
+    if (v.valid) structural.push(i)
+    else outcome[i] = { kind: v.kind, reason: v.reason }
+  })
+  if (structural.length === 0) return unchanged(updates, ctx, outcome, 'no update passed validation')
+  // validate: values (the space's first read measures norms and finiteness together)
+  const space: UpdateSpace = (spec.space === 'product' ? productSpace : factorSpace)(structural.map((i) => updates[i].adapter), ctx.global)
+  let members: number[] = [] // indices into `structural` / the space
+  structural.forEach((u, s) => {
+    const bad = space.nonFinite[s]
+    if (bad !== undefined) outcome[u] = { kind: DecisionKind.NonFinite, reason: bad }
+    else members.push(s)
+  })
+  if (members.length === 0) return unchanged(updates, ctx, outcome, 'no update passed validation')
+  // clip: bound judged on the norms as sent
+  const clip = clipScales(members.map((s) => space.norms[s]), spec.clip)
+  const scales = new Float64Array(structural.length).fill(1)
+  const clipReason: (string | undefined)[] = new Array(structural.length).fill(undefined)
+  members.forEach((s, t) => { scales[s] = clip.scales[t]; clipReason[s] = clip.reasons[t] })
+  // filter: each filter judges the survivors of the previous one
+  for (const f of spec.filters) {
+    let excl: Exclusion[]
+    if (f.kind === 'norm') {
+      excl = normOutliers(members.map((s) => space.norms[s]), f)
+    } else if (f.kind === 'cosine') {
+      if (space.medianDots === undefined) throw new AggregationSpecError('the cosine filter needs a coordinate-wise median (factor space)')
+      const { dots, centreNorm } = space.medianDots(members, scales, spec.combine)
+      excl = cosineOutliers(dots, members.map((s) => space.norms[s] * scales[s]), centreNorm, f)
+    } else {
+      excl = krumOutliers(space.gram(members, scales), members.length, f, members.map((s) => updates[structural[s]].peer))
+    }
+    const out = new Set<number>()
+    for (const e of excl) { out.add(e.index); outcome[structural[members[e.index]]] = { kind: e.kind, reason: e.reason } }
+    members = members.filter((_, t) => !out.has(t))
+    if (members.length === 0) return unchanged(updates, ctx, outcome, `every update was filtered out (${f.kind})`)
+  }
+  // combine: sample-weighted for the mean, equal weights for the order statistics
+  const samples = members.map((s) => updates[structural[s]].samples)
+  const total = samples.reduce((a, b) => a + b, 0)
+  const weights = spec.combine.kind === 'mean' ? samples.map((x) => x / total) : samples.map(() => 1 / members.length)
+  const adapter = space.combine(members, scales, weights, spec.combine)
+  const memberOf = new Map(members.map((s, t) => [structural[s], t]))
+  const decisions: Decision[] = updates.map((u, i) => {
+    const t = memberOf.get(i)
+    if (t !== undefined) {
+      const w = weights[t]
+      const clipped = clipReason[members[t]]
+      return clipped !== undefined
+        ? { peer: u.peer, included: true, kind: DecisionKind.Clipped, reason: clipped, weight: w }
+        : { peer: u.peer, included: true, kind: DecisionKind.Included, weight: w }
+    }
+    const o = outcome[i]!
+    return { peer: u.peer, included: false, kind: o.kind, reason: o.reason }
+  })
+  const rule = spec.combine.kind === 'trimmed-mean' ? `trimmed mean (beta ${spec.combine.beta})` : spec.combine.kind
+  return { adapter, decisions, unchanged: false, summary: `${rule} of ${members.length} of ${n} updates in ${spec.space} space (median norm ${fmt(medianOf(space.norms, members))})` }
+}
+
+function medianOf (norms: Float64Array, members: readonly number[]): number {
+  const a = Float64Array.from(members, (s) => norms[s]).sort()
+  const m = a.length
+  return (m & 1) === 1 ? a[m >> 1] : 0.5 * (a[m / 2 - 1] + a[m / 2])
+}
+
+function unchanged (updates: readonly ClientUpdate[], ctx: AggregationContext, outcome: readonly (Outcome | undefined)[], why: string): AggregationResult {
+  const decisions: Decision[] = updates.map((u, i) => ({ peer: u.peer, included: false, kind: outcome[i]!.kind, reason: outcome[i]!.reason }))
+  const summary = updates.length === 0 ? 'no updates arrived; global adapter kept unchanged' : `${why}; global adapter kept unchanged`
+  return { adapter: ctx.global, decisions, unchanged: true, summary }
+}
