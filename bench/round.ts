@@ -10,7 +10,8 @@ import { startBootstrap, dialableAddrs } from '../bootstrap/bootstrap-node.ts'
 import { createPeer } from '../node/peer.ts'
 import type { Peer } from '../node/peer.ts'
 import { createFakeTrainer } from '../node/testing/fake-trainer.ts'
-import { fedAvgDouble } from '../node/testing/fedavg-double.ts'
+import { buildAggregator } from '../trainer/aggregate/build-aggregator.ts'
+import { FEDAVG } from '../protocol/aggregation-spec.ts'
 
 const PEERS = Number(process.argv[2] ?? 20)
 const ROUNDS = 5
@@ -33,7 +34,7 @@ for (let i = 0; i < PEERS; i++) {
   const p = createPeer({
     job, jobId,
     trainer: createFakeTrainer({ lora: { ...job.lora }, layers: 4, dim: 64 }),
-    aggregate: fedAvgDouble,
+    aggregate: buildAggregator(FEDAVG),
     stateDir: join(dir, `p${i}`),
     listen: ['/ip4/127.0.0.1/tcp/0'],
     bootstrap: dialableAddrs(boot),

@@ -1,7 +1,7 @@
 // The one place `fedit peer` gets its LocalTrainer. The ONNX trainer is wired here once it lands.
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
 import type { JobSpec } from '../protocol/job-spec.ts'
-import { CliError } from '../bin/cli-error.ts'
+
 
 export interface TrainerFactoryOptions {
   readonly job: JobSpec
@@ -13,5 +13,5 @@ export interface TrainerFactoryOptions {
 }
 
 export async function createLocalTrainer (_opts: TrainerFactoryOptions): Promise<LocalTrainer> {
-  throw new CliError('the ONNX trainer is not built yet')
+  throw new Error('the ONNX trainer is not built yet')
 }

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { CliError } from '../cli-error.ts'
 import { loadOrCreateKey, readKeyFile } from '../../node/identity.ts'
 import { startBootstrap, dialableAddrs } from '../../bootstrap/bootstrap-node.ts'
-import { parseFlags } from '../../node/cli-flags.ts'
+import { parseFlags } from '../flags.ts'
 
 export const help = `usage: fedit bootstrap [--listen MULTIADDR...] [--key FILE] [--local]
 

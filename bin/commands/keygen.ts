@@ -1,7 +1,7 @@
 // fedit keygen: write a new peer identity (libp2p Ed25519 private key, mode 0600) and print its peer id.
 import { CliError } from '../cli-error.ts'
 import { createKeyFile, peerIdOf } from '../../node/identity.ts'
-import { parseFlags } from '../../node/cli-flags.ts'
+import { parseFlags } from '../flags.ts'
 
 export const help = `usage: fedit keygen --out FILE [--force]
 

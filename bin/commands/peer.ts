@@ -3,11 +3,12 @@ import '../../node/polyfill.ts'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CliError } from '../cli-error.ts'
+import { buildAggregator } from '../../trainer/aggregate/build-aggregator.ts'
 import { parseJobSpec, jobIdOf, JobSpecError } from '../../protocol/job-spec.ts'
 import { createPeer } from '../../node/peer.ts'
 import { createLocalTrainer } from '../../node/trainer-factory.ts'
 import { readBootstrapFile, parseBootstrapAddr } from '../../bootstrap/bootstrap-list.ts'
-import { parseFlags } from '../../node/cli-flags.ts'
+import { parseFlags } from '../flags.ts'
 import type { AggregateFn } from '../../trainer/aggregate/types.ts'
 import type { AggregationSpec } from '../../protocol/aggregation-spec.ts'
 
@@ -47,7 +48,7 @@ export async function run (argv: string[]): Promise<number> {
   const stateDir = f.strings.get('state') ?? 'fedit-state'
 
   const trainer = await createLocalTrainer({ job, modelPath: need('model'), dataPath: need('data'), device: f.strings.get('device') })
-  const aggregate = await aggregateFor(job.aggregation)
+  const aggregate = aggregateFor(job.aggregation)
   const stamp = (): string => new Date().toISOString().slice(11, 19)
   const peer = createPeer({
     job, jobId: jobIdOf(job), trainer, aggregate, stateDir,
@@ -81,12 +82,11 @@ export async function run (argv: string[]): Promise<number> {
   return 0
 }
 
-/** The job's aggregation rule; the rules live in trainer/aggregate/ (wired when they land). */
-async function aggregateFor (spec: AggregationSpec): Promise<AggregateFn> {
-  const path = '../../trainer/aggregate/index.ts'
+/** The job's aggregation rule (trainer/aggregate/); a spec it cannot run is a one-line error. */
+function aggregateFor (spec: AggregationSpec): AggregateFn {
   try {
-    const mod = await import(path) as { aggregatorFor?: (s: AggregationSpec) => AggregateFn }
-    if (typeof mod.aggregatorFor === 'function') return mod.aggregatorFor(spec)
-  } catch {}
-  throw new CliError('the aggregation rules (trainer/aggregate) are not built yet')
+    return buildAggregator(spec)
+  } catch (err) {
+    throw new CliError(`job aggregation: ${(err as Error).message}`)
+  }
 }

@@ -11,7 +11,8 @@ import type { FeditHost } from '../../node/host.ts'
 import { createPeer } from '../../node/peer.ts'
 import type { Peer, PeerOptions, PeerTiming } from '../../node/peer.ts'
 import { createFakeTrainer } from '../../node/testing/fake-trainer.ts'
-import { fedAvgDouble } from '../../node/testing/fedavg-double.ts'
+import { buildAggregator } from '../../trainer/aggregate/build-aggregator.ts'
+import { FEDAVG } from '../../protocol/aggregation-spec.ts'
 
 export function testJob (over: Record<string, unknown> = {}): { job: JobSpec, jobId: string } {
   const job = validateJobSpec({
@@ -51,7 +52,7 @@ export async function startNet (n: number, job: JobSpec, jobId: string, over: Pa
     const p = createPeer({
       job, jobId, privateKey,
       trainer: createFakeTrainer({ lora: { ...job.lora }, samples: 5 + (i % 4) }),
-      aggregate: fedAvgDouble,
+      aggregate: buildAggregator(FEDAVG),
       stateDir: join(dir, `p${i++}`),
       listen: ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: bootAddrs,

@@ -1,5 +1,5 @@
 // A small flag parser for the network commands: --name value, --name=value, repeatable flags, booleans.
-import { CliError } from '../bin/cli-error.ts'
+import { CliError } from './cli-error.ts'
 
 export interface FlagSpec {
   readonly strings?: readonly string[]
