@@ -115,11 +115,11 @@ export async function run (argv: string[]): Promise<number> {
     console.log(`already done (${runner.step} steps); adapter in ${out}`)
     return 0
   }
-  console.error(`training ${runner.totalSteps} steps${startStep > 0 ? ` from step ${startStep}` : ''} (batch ${recipe.batchSize} = ${Math.ceil(recipe.batchSize / recipe.microBatchSize)} x micro-batch ${recipe.microBatchSize}, lr ${recipe.learningRate}, LoRA r ${lora.r})`)
   const stop = new AbortController()
   const onSignal = (): void => stop.abort()
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
+  console.error(`training ${runner.totalSteps} steps${startStep > 0 ? ` from step ${startStep}` : ''} (batch ${recipe.batchSize} = ${Math.ceil(recipe.batchSize / recipe.microBatchSize)} x micro-batch ${recipe.microBatchSize}, lr ${recipe.learningRate}, LoRA r ${lora.r})`)
   const progress = createProgress('train', runner.totalSteps)
   progress.update({ step: startStep })
   let last = NaN
