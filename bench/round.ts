@@ -14,6 +14,10 @@ import { buildAggregator } from '../trainer/aggregate/build-aggregator.ts'
 import { FEDAVG } from '../protocol/aggregation-spec.ts'
 
 const PEERS = Number(process.argv[2] ?? 20)
+// the daemon's own timing (Hello every 2 s, discovery every 10 s): the colleague's first run used Hellos every
+// 0.5 s and discovery every 2 s, four and five times the daemon's defaults, which with 20 peers in one JS
+// thread kept it saturated (event-loop lag p50 ~250 ms) and made every gossip hop, dial and push slow
+const TIMING = {}
 const ROUNDS = 5
 const gc = (): void => { (globalThis as { gc?: () => void }).gc?.() }
 gc()
@@ -29,6 +33,8 @@ const jobId = jobIdOf(job)
 const dir = mkdtempSync(join(tmpdir(), 'fedit-bench-round-'))
 const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
 const peers: Peer[] = []
+const tStart = Date.now()
+const rejected = new Map<string, number>()
 const announces = new Map<string, { sent?: number, received: number[] }>()
 for (let i = 0; i < PEERS; i++) {
   const p = createPeer({
@@ -39,8 +45,10 @@ for (let i = 0; i < PEERS; i++) {
     listen: ['/ip4/127.0.0.1/tcp/0'],
     bootstrap: dialableAddrs(boot),
     local: true,
-    timing: { heartbeatMs: 500, memberTtlMs: 3000, tickMs: 100, settleMs: 1000, graceMs: 2000, discoveryIntervalMs: 2000 }
+    ...(process.env.ROUND_DEBUG === '1' ? { logger: (l: string) => { console.error(`${((Date.now() - tStart) / 1000).toFixed(1)} p${i} ${l}`) } } : {}),
+    timing: TIMING
   })
+  p.events.on('rejected', (r) => { rejected.set(`${r.where}:${r.reason.split(':')[0]}`, (rejected.get(`${r.where}:${r.reason.split(':')[0]}`) ?? 0) + 1) })
   p.events.on('announce', (a) => {
     const k = `${a.round}/${a.attempt}`
     const e = announces.get(k) ?? { received: [] }
@@ -63,7 +71,7 @@ const lat: number[] = []
 for (const e of announces.values()) if (e.sent !== undefined) for (const r of e.received) lat.push(r - e.sent)
 lat.sort((a, b) => a - b)
 const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN
-console.error(`${ROUNDS} rounds in ${((Date.now() - t0) / 1000).toFixed(1)} s; aggregators ${new Set(rounds.map((r) => r.aggregator)).size}; ${lat.length} announce deliveries`)
+console.error(`${ROUNDS} rounds in ${((Date.now() - t0) / 1000).toFixed(1)} s; aggregators ${new Set(rounds.map((r) => r.aggregator)).size}; ${lat.length} announce deliveries; rejected ${JSON.stringify(Object.fromEntries(rejected))}`)
 await Promise.all(peers.map(async (p) => await p.stop()))
 await boot.stop()
 rmSync(dir, { recursive: true, force: true })
