@@ -1,6 +1,8 @@
 // Adapter transfer streams. Framing: a 4-byte big-endian length + protobuf header, then (when the header
 // says so) exactly `size` raw adapter bytes sent in chunks with backpressure (send()/onDrain()), then a
 // framed reply. Every read has a deadline and a cap; the sha256 of the body is checked before use.
+// Streams are opened with negotiateFully: false: the protocol id travels with the first frame instead of
+// costing a round trip of its own.
 //   /fedit/adapter/1.0.0  requester: AdapterRequest      <- AdapterResponse [+ bytes]
 //   /fedit/update/1.0.0   member:    UpdateHeader + bytes <- UpdateAck
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
@@ -140,7 +142,7 @@ export interface FetchOptions {
 /** Fetches a global adapter by hash from one peer; throws TransferError (reason: not_found, hash_mismatch, ...). */
 export async function fetchAdapter (host: Libp2p, from: PeerId, hashHex: string, opts: FetchOptions): Promise<Uint8Array> {
   const signal = AbortSignal.timeout(opts.timeoutMs)
-  const stream = await host.dialProtocol(from, ADAPTER_PROTOCOL, { signal })
+  const stream = await host.dialProtocol(from, ADAPTER_PROTOCOL, { signal, negotiateFully: false })
   try {
     stream.send(frame(AdapterRequest.encode({ jobId: opts.jobId, hash: unhex(hashHex) })))
     const reader = new ChunkReader(stream)
@@ -208,7 +210,7 @@ export async function serveUpdates (host: Libp2p, opts: UpdateServeOptions): Pro
 /** Pushes an update; resolves with the aggregator's ack, throws TransferError when the stream breaks. */
 export async function pushUpdate (host: Libp2p, to: PeerId, header: UpdateHeader, bytes: Uint8Array, timeoutMs: number): Promise<UpdateAck> {
   const signal = AbortSignal.timeout(timeoutMs)
-  const stream = await host.dialProtocol(to, UPDATE_PROTOCOL, { signal })
+  const stream = await host.dialProtocol(to, UPDATE_PROTOCOL, { signal, negotiateFully: false })
   try {
     stream.send(frame(UpdateHeader.encode(header)))
     const reader = new ChunkReader(stream)
