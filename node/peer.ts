@@ -472,7 +472,11 @@ export class Peer {
     this.setStage(RoundStage.Pushing)
     const header: UpdateHeader = { jobId: this.opts.jobId, round, attempt, baseHash: unhex(baseHash), samples: t.samples, trainLoss: t.trainLoss, size: BigInt(t.bytes.byteLength), adapterHash: unhex(t.hash) }
     try {
-      const ack = await withRetries(3, async () => await pushUpdate(this.libp2p, peerIdFromString(aggregator), header, t.bytes, this.timing.transferTimeoutMs))
+      // each attempt gets a limit sized to the update (5 s at least, 250 kB/s), not the whole transfer timeout:
+      // a push stuck on a connection that is going away (seen under load in bench/round) is retried while the
+      // aggregator still collects, instead of after its deadline
+      const attemptMs = Math.min(this.timing.transferTimeoutMs, Math.max(5000, t.bytes.byteLength / 250))
+      const ack = await withRetries(3, async () => await pushUpdate(this.libp2p, peerIdFromString(aggregator), header, t.bytes, attemptMs))
       if (!ack.accepted) this.log(`round ${round}: aggregator refused our update (${ack.reason})`)
     } catch (err) {
       if (!this.stopped) this.log(`round ${round}: could not push our update (${(err as Error).message})`)
