@@ -1,7 +1,9 @@
 // bench/round: 20 peers in one process with an instant test-double trainer. Protocol overhead per round
 // (announce to result on the aggregator), gossip delivery latency of the announces, RSS per peer.
+// ROUND_DEBUG=1 prints every peer's log lines to stderr.
 import '../node/polyfill.ts'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -14,6 +16,10 @@ import { buildAggregator } from '../trainer/aggregate/build-aggregator.ts'
 import { FEDAVG } from '../protocol/aggregation-spec.ts'
 
 const PEERS = Number(process.argv[2] ?? 20)
+// the daemon's own timing (Hello every 2 s, discovery every 10 s): the colleague's first run used Hellos every
+// 0.5 s and discovery every 2 s, four and five times the daemon's defaults, which with 20 peers in one JS
+// thread kept it saturated (event-loop lag p50 ~250 ms) and made every gossip hop, dial and push slow
+const TIMING = {}
 const ROUNDS = 5
 const gc = (): void => { (globalThis as { gc?: () => void }).gc?.() }
 gc()
@@ -29,6 +35,8 @@ const jobId = jobIdOf(job)
 const dir = mkdtempSync(join(tmpdir(), 'fedit-bench-round-'))
 const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
 const peers: Peer[] = []
+const tStart = Date.now()
+const rejected = new Map<string, number>()
 const announces = new Map<string, { sent?: number, received: number[] }>()
 for (let i = 0; i < PEERS; i++) {
   const p = createPeer({
@@ -39,8 +47,10 @@ for (let i = 0; i < PEERS; i++) {
     listen: ['/ip4/127.0.0.1/tcp/0'],
     bootstrap: dialableAddrs(boot),
     local: true,
-    timing: { heartbeatMs: 500, memberTtlMs: 3000, tickMs: 100, settleMs: 1000, graceMs: 2000, discoveryIntervalMs: 2000 }
+    ...(process.env.ROUND_DEBUG === '1' ? { logger: (l: string) => { console.error(`${((Date.now() - tStart) / 1000).toFixed(1)} p${i} ${l}`) } } : {}),
+    timing: TIMING
   })
+  p.events.on('rejected', (r) => { rejected.set(`${r.where}:${r.reason.split(':')[0]}`, (rejected.get(`${r.where}:${r.reason.split(':')[0]}`) ?? 0) + 1) })
   p.events.on('announce', (a) => {
     const k = `${a.round}/${a.attempt}`
     const e = announces.get(k) ?? { received: [] }
@@ -51,10 +61,13 @@ for (let i = 0; i < PEERS; i++) {
   peers.push(p)
 }
 const t0 = Date.now()
+const lag = monitorEventLoopDelay({ resolution: 10 })
+lag.enable()
 await new Promise<void>((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error('rounds did not complete in 180 s')), 180_000)
   const check = setInterval(() => { if (peers.every((p) => p.global.round >= ROUNDS)) { clearInterval(check); clearTimeout(timer); resolve() } }, 50)
 })
+lag.disable()
 gc()
 const rssPerPeerMB = (process.memoryUsage().rss - rss0) / 2 ** 20 / (PEERS + 1)
 const rounds = peers[0]!.rounds
@@ -63,9 +76,16 @@ const lat: number[] = []
 for (const e of announces.values()) if (e.sent !== undefined) for (const r of e.received) lat.push(r - e.sent)
 lat.sort((a, b) => a - b)
 const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN
-console.error(`${ROUNDS} rounds in ${((Date.now() - t0) / 1000).toFixed(1)} s; aggregators ${new Set(rounds.map((r) => r.aggregator)).size}; ${lat.length} announce deliveries`)
+console.error(`${ROUNDS} rounds in ${((Date.now() - t0) / 1000).toFixed(1)} s; aggregators ${new Set(rounds.map((r) => r.aggregator)).size}; ${lat.length} announce deliveries; rejected ${JSON.stringify(Object.fromEntries(rejected))}`)
 await Promise.all(peers.map(async (p) => await p.stop()))
 await boot.stop()
 rmSync(dir, { recursive: true, force: true })
-console.log(JSON.stringify({ bench: 'round', peers: PEERS, rounds: ROUNDS, overheadMs: Math.round(overheadMs), gossipP50Ms: q(0.5), gossipP99Ms: q(0.99), rssPerPeerMB: +rssPerPeerMB.toFixed(1) }))
+console.log(JSON.stringify({ bench: 'round', peers: PEERS, rounds: ROUNDS, overheadMs: Math.round(overheadMs), gossipP50Ms: q(0.5), gossipP99Ms: q(0.99), rssPerPeerMB: +rssPerPeerMB.toFixed(1),
+  // what explains the figures: failover attempts, refusals, and how late the shared event loop ran timers
+  // while the rounds ran (every hop of every message waits for it; the machine's other load shows here)
+  failovers: rounds.filter((r) => r.attempt > 0).length,
+  rejected: Object.fromEntries(rejected),
+  loopLagP50Ms: +(lag.percentile(50) / 1e6).toFixed(0),
+  loopLagP99Ms: +(lag.percentile(99) / 1e6).toFixed(0)
+}))
 process.exit(0)

@@ -13,6 +13,8 @@ export interface DiscoveryOptions {
   readonly jobId: string
   /** between rounds of provide + findProviders; the first ones come faster */
   readonly intervalMs: number
+  /** while a round finds no one new, the wait doubles up to this (default 6 x intervalMs) */
+  readonly maxIntervalMs?: number
   readonly signal: AbortSignal
   readonly onError?: (err: Error) => void
 }
@@ -21,8 +23,13 @@ export interface DiscoveryOptions {
 export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Promise<void> {
   const cid = await jobCid(opts.jobId)
   const self = host.peerId.toString()
+  // a newcomer finds the members and dials them itself, so members already meshed need not walk the DHT
+  // often: each walk is a burst of DHT messages and peer-store writes (with 20 peers in one process, a
+  // fixed 2 s interval kept the event loop busy and slowed every round message)
+  const maxInterval = opts.maxIntervalMs ?? opts.intervalMs * 6
   let interval = Math.min(500, opts.intervalMs)
   while (!opts.signal.aborted) {
+    let found = 0
     try {
       const q = AbortSignal.any([opts.signal, AbortSignal.timeout(Math.max(5000, opts.intervalMs))])
       await host.contentRouting.provide(cid, { signal: q })
@@ -30,12 +37,13 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
         if (p.id.toString() === self || host.getConnections(p.id).length > 0) continue
         if (p.multiaddrs.length > 0) await host.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
         host.dial(p.id, { signal: q }).catch(() => {})
+        found++
       }
     } catch (err) {
       if (!opts.signal.aborted) opts.onError?.(err as Error)
     }
     await sleep(interval, opts.signal)
-    interval = Math.min(opts.intervalMs, interval * 2)
+    interval = found > 0 ? Math.min(opts.intervalMs, interval * 2) : Math.min(maxInterval, interval * 2)
   }
 }
 

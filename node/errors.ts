@@ -14,3 +14,7 @@ export class IdentityError extends Error {
 export class StateError extends Error {
   constructor (message: string) { super(message); this.name = 'StateError' }
 }
+
+export class SwarmKeyError extends Error {
+  constructor (message: string) { super(message); this.name = 'SwarmKeyError' }
+}

@@ -2,10 +2,11 @@
 // gossipsub (signed messages only). Options that only make sense when many nodes share one IP (tests,
 // the simulation) sit behind `local: true` and are never on by default.
 import './polyfill.ts'
+import { createHash } from 'node:crypto'
 import { createLibp2p } from 'libp2p'
-import type { Libp2pOptions } from 'libp2p'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
+import { preSharedKey } from '@libp2p/pnet'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
@@ -19,6 +20,7 @@ import { gossipsub, StrictSign } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { DHT_PROTOCOL } from '../protocol/topics.ts'
 import { MAX_GOSSIP_BYTES } from '../protocol/limits.ts'
+import { parseSwarmKey } from './swarm-key.ts'
 
 export type FeditServices = {
   identify: Identify
@@ -43,7 +45,7 @@ export interface HostOptions {
   readonly local?: boolean
   /** private federation: only these peer ids may connect (add the bootstrap's id) */
   readonly allowList?: ReadonlySet<string>
-  /** private federation: a libp2p swarm key (/key/swarm/psk/1.0.0/ file contents); needs @libp2p/pnet */
+  /** private federation: a libp2p swarm key (the /key/swarm/psk/1.0.0/ file's bytes, see swarm-key.ts) */
   readonly swarmKey?: Uint8Array
 }
 
@@ -57,7 +59,7 @@ export async function createHost (opts: HostOptions): Promise<FeditHost> {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    ...(opts.swarmKey !== undefined ? { connectionProtector: await swarmProtector(opts.swarmKey) } : {}),
+    ...(opts.swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: parseSwarmKey(opts.swarmKey, 'swarm key') }) } : {}),
     connectionGater: {
       // loopback and private addresses are the whole point of a LAN/local run; the default gater denies them
       ...(local ? { denyDialMultiaddr: () => false } : {}),
@@ -81,19 +83,26 @@ export async function createHost (opts: HostOptions): Promise<FeditHost> {
         emitSelf: false,
         allowPublishToZeroTopicPeers: true, // a lone peer's heartbeat is not an error
         maxInboundDataLength: MAX_GOSSIP_BYTES * 4,
+        fastMsgIdFn: fastMessageId,
         ...(local ? { scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1']) } } : {})
       })
     }
   })
 }
 
-async function swarmProtector (psk: Uint8Array): Promise<NonNullable<Libp2pOptions['connectionProtector']>> {
-  const name = '@libp2p/pnet'
-  let mod: { preSharedKey: (init: { psk: Uint8Array }) => NonNullable<Libp2pOptions['connectionProtector']> }
-  try {
-    mod = await import(name) as typeof mod
-  } catch {
-    throw new Error('a swarm key needs the @libp2p/pnet package, which is not installed')
+/**
+ * Without a fast id, gossipsub checks the Ed25519 signature of every copy of a message before it looks in
+ * its seen-cache, and each message arrives from several mesh peers: with 20 peers in one process that was
+ * most of the CPU (bench/round). This id covers every field, signature included, so a copy with another
+ * signature or payload is not taken for a message already seen; the cache is filled only after a copy
+ * passed validation.
+ */
+export function fastMessageId (msg: { from?: Uint8Array, seqno?: Uint8Array, data?: Uint8Array, topic: string, signature?: Uint8Array, key?: Uint8Array }): string {
+  const h = createHash('sha256')
+  for (const part of [msg.from, msg.seqno, msg.signature, msg.key, msg.data]) {
+    const len = Buffer.alloc(4); len.writeUInt32BE(part?.byteLength ?? 0xffffffff)
+    h.update(len)
+    if (part !== undefined) h.update(part)
   }
-  return mod.preSharedKey({ psk })
+  return h.update(msg.topic).digest('base64')
 }

@@ -1,11 +1,20 @@
 // Who is live in the job, from signed Hello heartbeats: a member is live while its last Hello is younger
 // than the TTL. Pure bookkeeping; the clock is passed in.
 
+/** what a member's Hello says of its machine */
+export interface Capabilities {
+  readonly device: string
+  /** measured training speed, 0 = not measured yet */
+  readonly tokensPerSecond: number
+  readonly samples: number
+}
+
 export interface MemberStatus {
   readonly peer: string
   readonly round: number
   readonly hash: string
   readonly seenAt: number
+  readonly capabilities?: Capabilities
 }
 
 export class MemberView {
@@ -13,8 +22,13 @@ export class MemberView {
 
   constructor (readonly self: string, readonly ttlMs: number) {}
 
-  hello (peer: string, round: number, hash: string, now: number): void {
-    this.seen.set(peer, { peer, round, hash, seenAt: now })
+  hello (peer: string, round: number, hash: string, now: number, capabilities?: Capabilities): void {
+    this.seen.set(peer, { peer, round, hash, seenAt: now, ...(capabilities !== undefined ? { capabilities } : {}) })
+  }
+
+  /** the live members' last Hellos (self excluded), sorted by peer id */
+  statuses (now: number): MemberStatus[] {
+    return [...this.seen.values()].filter((s) => now - s.seenAt <= this.ttlMs && s.peer !== this.self).sort((a, b) => a.peer < b.peer ? -1 : 1)
   }
 
   forget (peer: string): void {

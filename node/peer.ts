@@ -36,6 +36,8 @@ import type { AdapterLayout } from './adapter-codec.ts'
 import { fetchAdapter, pushUpdate, serveAdapters, serveUpdates, withRetries } from './transfer.ts'
 import { runDiscovery } from './discovery.ts'
 import { MemberView } from './member-view.ts'
+import type { MemberStatus } from './member-view.ts'
+import { nextTokensPerSecond } from './throughput.ts'
 import { StateStore } from './state-store.ts'
 import { RoundStage } from './round-stage.ts'
 import { formatRound, roundInfoOf } from './round-info.ts'
@@ -155,6 +157,10 @@ export class Peer {
   private collector?: Collector
   private trained?: Trained
   private catchingUp = false
+  /** measured from our trainer's results, advertised in Hello */
+  private tokensPerSecond = 0
+  /** examples in our last round (or opts.samples until we trained), advertised in Hello */
+  private samples = 0
   private nextHello = 0
   private ticker?: NodeJS.Timeout
   private readonly abort = new AbortController()
@@ -175,6 +181,7 @@ export class Peer {
       transferTimeoutMs: opts.timing?.transferTimeoutMs ?? Math.max(30_000, deadlineMs)
     }
     this.store = new StateStore(opts.stateDir, opts.jobId)
+    this.samples = opts.samples ?? 0
     this.topic = roundsTopic(opts.jobId)
     this.select = opts.select ?? selectRandomK
     this.log = opts.logger ?? (() => {})
@@ -193,6 +200,10 @@ export class Peer {
   get rounds (): readonly RoundInfo[] { return this.roundLog }
   multiaddrs (): string[] { return this.libp2p.getMultiaddrs().map(String) }
   members (): string[] { return this.view?.live(Date.now()) ?? [] }
+  /** what the live members last said of themselves (round, hash, capabilities) */
+  memberStatus (): MemberStatus[] { return this.view?.statuses(Date.now()) ?? [] }
+  /** the training speed this peer advertises (tokens/s, 0 until it trained) */
+  get measuredTokensPerSecond (): number { return this.tokensPerSecond }
 
   async start (): Promise<void> {
     const { job } = this.opts
@@ -321,7 +332,11 @@ export class Peer {
     if (!d.valid) return
     const from = msg.from.toString()
     switch (d.message.kind) {
-      case 'hello': this.view?.hello(from, d.message.hello.round, hex(d.message.hello.globalHash), Date.now()); break
+      case 'hello': {
+        const h = d.message.hello
+        this.view?.hello(from, h.round, hex(h.globalHash), Date.now(), { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples })
+        break
+      }
       case 'announce': this.onAnnounce(d.message.announce, from).catch((e: Error) => this.log(`announce: ${e.message}`)); break
       case 'result': this.onResult(d.message.result, from).catch((e: Error) => this.log(`result: ${e.message}`)); break
     }
@@ -329,7 +344,7 @@ export class Peer {
 
   private sendHello (): void {
     this.nextHello = Date.now() + this.timing.heartbeatMs
-    void this.publish({ hello: { jobId: this.opts.jobId, round: this.completed, globalHash: unhex(this.globalHash), device: this.opts.device ?? 'cpu', tokensPerSecond: 0, samples: this.opts.samples ?? 0 } })
+    void this.publish({ hello: { jobId: this.opts.jobId, round: this.completed, globalHash: unhex(this.globalHash), device: this.opts.device ?? 'cpu', tokensPerSecond: this.tokensPerSecond, samples: this.samples } })
   }
 
   // ------------------------------------------------------------------ the round clock
@@ -437,6 +452,8 @@ export class Peer {
       const res = await this.opts.trainer.train({ round, base: this.globalAdapter, seed: trainSeed(this.opts.job.recipe.seed, round, this.peerId), signal: this.abort.signal })
       const bytes = encodeAdapter(res.adapter)
       t = { round, baseHash, adapter: res.adapter, bytes, hash: sha256Hex(bytes), samples: res.samples, trainLoss: res.trainLoss }
+      this.tokensPerSecond = nextTokensPerSecond(this.tokensPerSecond, res)
+      this.samples = res.samples
       this.trained = t // a failover attempt of the same round reuses it instead of training again
       this.events.emit('trained', { round, attempt, samples: t.samples, trainLoss: t.trainLoss })
     }
@@ -455,7 +472,11 @@ export class Peer {
     this.setStage(RoundStage.Pushing)
     const header: UpdateHeader = { jobId: this.opts.jobId, round, attempt, baseHash: unhex(baseHash), samples: t.samples, trainLoss: t.trainLoss, size: BigInt(t.bytes.byteLength), adapterHash: unhex(t.hash) }
     try {
-      const ack = await withRetries(3, async () => await pushUpdate(this.libp2p, peerIdFromString(aggregator), header, t.bytes, this.timing.transferTimeoutMs))
+      // each attempt gets a limit sized to the update (5 s at least, 250 kB/s), not the whole transfer timeout:
+      // a push stuck on a connection that is going away (seen under load in bench/round) is retried while the
+      // aggregator still collects, instead of after its deadline
+      const attemptMs = Math.min(this.timing.transferTimeoutMs, Math.max(5000, t.bytes.byteLength / 250))
+      const ack = await withRetries(3, async () => await pushUpdate(this.libp2p, peerIdFromString(aggregator), header, t.bytes, attemptMs))
       if (!ack.accepted) this.log(`round ${round}: aggregator refused our update (${ack.reason})`)
     } catch (err) {
       if (!this.stopped) this.log(`round ${round}: could not push our update (${(err as Error).message})`)

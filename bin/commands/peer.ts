@@ -9,6 +9,7 @@ import { createPeer } from '../../node/peer.ts'
 import { createLocalTrainer } from '../../node/trainer-factory.ts'
 import { readBootstrapFile, parseBootstrapAddr } from '../../bootstrap/bootstrap-list.ts'
 import { parseFlags } from '../flags.ts'
+import { readSwarmKeyFile } from '../../node/swarm-key.ts'
 import type { AggregateFn } from '../../trainer/aggregate/types.ts'
 import type { AggregationSpec } from '../../protocol/aggregation-spec.ts'
 
@@ -24,7 +25,7 @@ local data when selected, aggregates when elected, and keeps the global adapter 
   --listen MULTIADDR     addresses to listen on (default /ip4/0.0.0.0/tcp/0)
   --state DIR            identity, global adapter (PEFT folder DIR/global), rounds log (default ./fedit-state)
   --allow FILE           private federation: only the peer ids in FILE (one per line) may connect
-  --swarm-key FILE       private federation: libp2p pre-shared swarm key (needs @libp2p/pnet)
+  --swarm-key FILE       private federation: libp2p pre-shared swarm key (make one: fedit keygen --swarm-key FILE)
   --local                many peers on one machine (demos): allow loopback; never on a public network
 Restarting with the same --state rejoins the job where it stands.`
 
@@ -44,7 +45,7 @@ export async function run (argv: string[]): Promise<number> {
   const readLines = (p: string): string[] => { try { return readFileSync(p, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '') } catch { throw new CliError(`cannot read ${p}`) } }
   const allowList = f.strings.has('allow') ? new Set(readLines(f.strings.get('allow')!)) : undefined
   let swarmKey: Uint8Array | undefined
-  if (f.strings.has('swarm-key')) { try { swarmKey = readFileSync(f.strings.get('swarm-key')!) } catch { throw new CliError(`cannot read ${f.strings.get('swarm-key')}`) } }
+  if (f.strings.has('swarm-key')) { try { swarmKey = readSwarmKeyFile(f.strings.get('swarm-key')!) } catch (err) { throw new CliError((err as Error).message) } }
   const stateDir = f.strings.get('state') ?? 'fedit-state'
 
   const trainer = await createLocalTrainer({ job, modelPath: need('model'), dataPath: need('data'), device: f.strings.get('device') })

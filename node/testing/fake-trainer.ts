@@ -15,6 +15,8 @@ export interface FakeTrainerOptions {
   readonly samples?: number
   /** simulated training time */
   readonly delayMs?: number
+  /** the speed it reports (tokens / seconds of its results); default: seconds 0, i.e. not measured */
+  readonly tokensPerSecond?: number
 }
 
 export function mulberry32 (seed: number): () => number {
@@ -52,7 +54,9 @@ export function createFakeTrainer (opts: FakeTrainerOptions): LocalTrainer & { c
     const tensors = new Map<string, Tensor>()
     for (const [name, t] of req.base.tensors) tensors.set(name, { shape: [...t.shape], data: t.data.map((v) => v + (rand() - 0.5) * 0.01) })
     const samples = opts.samples ?? 10
-    return { adapter: { config: req.base.config, tensors }, samples, trainLoss: 2 / (1 + req.round) + rand() * 0.01, tokens: samples * 64, seconds: 0 }
+    const tokens = samples * 64
+    const seconds = opts.tokensPerSecond !== undefined && opts.tokensPerSecond > 0 ? tokens / opts.tokensPerSecond : 0
+    return { adapter: { config: req.base.config, tensors }, samples, trainLoss: 2 / (1 + req.round) + rand() * 0.01, tokens, seconds }
   }
   return {
     initialAdapter,

@@ -51,7 +51,7 @@ export async function startNet (n: number, job: JobSpec, jobId: string, over: Pa
     const privateKey = await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(seedBase + i + 1))
     const p = createPeer({
       job, jobId, privateKey,
-      trainer: createFakeTrainer({ lora: { ...job.lora }, samples: 5 + (i % 4) }),
+      trainer: createFakeTrainer({ lora: { ...job.lora }, samples: 5 + (i % 4), tokensPerSecond: 1000 * (i + 1) }),
       aggregate: buildAggregator(FEDAVG),
       stateDir: join(dir, `p${i++}`),
       listen: ['/ip4/127.0.0.1/tcp/0'],

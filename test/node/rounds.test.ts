@@ -23,6 +23,10 @@ test('6 peers discover each other through the DHT and complete 3 rounds with rot
       assert.ok(r.bytes > 0 || r.included.every((p) => p === r.aggregator))
     }
     assert.equal(log.at(-1)!.hash, net.peers[0]!.global.hash)
+    // capabilities: a peer that trained advertises the speed its trainer measured, and the others see it
+    const trainedPeers = net.peers.filter((p) => p.measuredTokensPerSecond > 0)
+    assert.ok(trainedPeers.length >= 3, 'peers that trained measured their speed')
+    await until(() => trainedPeers.every((t) => net.peers.some((o) => o.memberStatus().find((s) => s.peer === t.peerId)?.capabilities?.tokensPerSecond === t.measuredTokensPerSecond)), 5_000, 'the measured tokens/s in the others\' view')
     // identities are fixed, so the elections are the same every run (checked: they rotate)
     assert.ok(aggregators.size >= 2, `aggregators: ${[...aggregators].join(', ')}`)
   } finally {
