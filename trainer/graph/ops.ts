@@ -35,10 +35,19 @@ export const exp = (x: Value): Value => one('Exp', [x])
 export const log = (x: Value): Value => one('Log', [x])
 export const tanh = (x: Value): Value => one('Tanh', [x])
 export const sigmoid = (x: Value): Value => one('Sigmoid', [x])
-export const silu = (x: Value): Value => mul(x, sigmoid(x))
 export const where = (cond: Value, a: Operand, b: Operand): Value => one('Where', [cond, ...pair(a, b)])
 export const cast = (x: Value, to: DType): Value => x.dtype === to ? x : one('Cast', [x], { to: ONNX_TYPE[to] }, { to })
 export const identity = (x: Value): Value => one('Identity', [x])
+
+/** Backward of a composite: gradients of its inputs from the gradient of its output (undefined where not needed). */
+export type Vjp = (g: Value, needs: readonly boolean[]) => Array<Value | undefined>
+/**
+ * Marks `out`, built from standard ops over `inputs`, as a composite with a hand-written backward `vjp`:
+ * autodiff calls `vjp` instead of differentiating the inner nodes (which it may then share with the forward,
+ * e.g. a saved sigmoid). Emitted as an Identity, which ORT removes.
+ */
+export const composite = (name: string, inputs: readonly Value[], out: Value, vjp: Vjp): Value =>
+  one('Identity', [out], {}, { composite: name, inputs, vjp })
 
 // ---- comparisons and logic (no gradients) -------------------------------------------------------
 export const equal = (a: Operand, b: Operand): Value => one('Equal', pair(a, b))
