@@ -117,3 +117,22 @@ export function dropout (x: Value, ratio: number, seed: number): Value {
   const g = x.graph
   return g.apply('Dropout', [x, g.scalar(ratio, x.dtype), g.constant('bool', [], Uint8Array.of(1))], { seed: Math.trunc(seed) }, { ratio })[0]!
 }
+
+// ---- fused forward-only ops (ONNX opset 23; no gradient rules: decode and eval graphs only) -----------------
+/** RMSNormalization over the last axis (y = x / sqrt(mean(x^2) + eps) * w) */
+export const rmsNormalization = (x: Value, w: Value, eps: number): Value =>
+  one('RMSNormalization', [x, w], { axis: -1, epsilon: float(eps) })
+/** rotate-half rotary embedding of 3-D x [B, T, heads*hd]; cos/sin [maxPos, hd/2]; positions int64 [B, T] */
+export const rotaryEmbedding = (x: Value, cos: Value, sin: Value, positions: Value, heads: number): Value =>
+  one('RotaryEmbedding', [x, cos, sin, positions], { num_heads: heads })
+export interface AttentionOptions { qHeads: number, kvHeads: number, headDim: number, totalSeq: Dim }
+/**
+ * Scaled dot-product attention (softmax scale 1/sqrt(hd), grouped-query heads) on 3-D q/k/v with an additive
+ * mask broadcastable to [B, qHeads, T, S] and, optionally, a KV cache; returns y [B, T, qHeads*hd] and, with a
+ * cache, the present key and value [B, kvHeads, S, hd].
+ */
+export function attention (q: Value, k: Value, v: Value, mask: Value, past: { key: Value, value: Value } | undefined, o: AttentionOptions): { y: Value, key?: Value, value?: Value } {
+  const inputs = past !== undefined ? [q, k, v, mask, past.key, past.value] : [q, k, v, mask]
+  const [y, key, value] = q.graph.apply('Attention', inputs, { q_num_heads: o.qHeads, kv_num_heads: o.kvHeads }, { ...o })
+  return { y: y!, key, value }
+}

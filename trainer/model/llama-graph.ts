@@ -102,6 +102,14 @@ export interface Context {
   readonly rot: Value // [headDim, headDim] rotate_half as a matrix
   readonly mask: Value // [B, 1, 1, T, S] additive (0 or -1e9)
   readonly linear: LinearHook
+  /** present when the graph uses ONNX opset-23 fused forward ops (no backward: decode graphs) */
+  readonly fused?: FusedContext
+}
+export interface FusedContext {
+  readonly positions: Value // int64 [B, T] absolute positions
+  readonly cosHalf: Value // [maxSeqLen, headDim / 2] rotary tables in RotaryEmbedding's layout
+  readonly sinHalf: Value
+  readonly mask: Value // [B, 1, T, S] additive
 }
 
 export interface KV { readonly key: Value, readonly value: Value } // [B, nKv, S, headDim]
@@ -142,16 +150,42 @@ export function mlp (ctx: Context, x: Value, lw: LayerWeights, layer: number): V
   return lin('down_proj', op.mul(composites.silu(lin('gate_proj', x)), lin('up_proj', x)))
 }
 
+/**
+ * The same attention from ONNX opset-23 fused ops (RotaryEmbedding on 3-D [B, T, heads*hd], Attention with
+ * grouped-query heads, an additive mask and the KV cache): a handful of nodes per layer instead of ~40, which is
+ * what per-token decoding of a small model pays for. Forward only.
+ */
+export function fusedAttention (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV): { out: Value, present: KV } {
+  const { c } = ctx
+  const f = ctx.fused!
+  const hd = c.dim / c.nHeads
+  const kv = c.nKvHeads
+  const lin = (m: LinearModule, v: Value, width: number): Value =>
+    op.reshapeLike(ctx.linear(v, lw.linear[m], layer, m), dyn(ctx, [width]), ['B', 'T', width])
+  const q = op.rotaryEmbedding(lin('q_proj', x, c.dim), f.cosHalf, f.sinHalf, f.positions, c.nHeads)
+  const k = op.rotaryEmbedding(lin('k_proj', x, kv * hd), f.cosHalf, f.sinHalf, f.positions, kv)
+  const v = lin('v_proj', x, kv * hd)
+  const { y, key, value } = op.attention(q, k, v, f.mask, past, { qHeads: c.nHeads, kvHeads: kv, headDim: hd, totalSeq: 'S' })
+  // without a cache the present key/value are not needed (eval): hand back the un-transposed projections
+  return { out: ctx.linear(op.reshape(y, [-1, c.dim]), lw.linear.o_proj, layer, 'o_proj'), present: { key: key ?? k, value: value ?? v } }
+}
+
+const norm = (ctx: Context, x: Value, w: Value): Value =>
+  ctx.fused !== undefined ? op.rmsNormalization(x, w, ctx.c.normEps) : rmsNorm(x, w, ctx.c.normEps)
+
 export function block (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV): { out: Value, present: KV } {
-  const a = attention(ctx, rmsNorm(x, lw.attnNorm, ctx.c.normEps), lw, layer, past)
+  const xn = norm(ctx, x, lw.attnNorm)
+  const a = ctx.fused !== undefined ? fusedAttention(ctx, xn, lw, layer, past) : attention(ctx, xn, lw, layer, past)
   const h = op.add(x, a.out) // (N, dim)
-  return { out: op.add(h, mlp(ctx, rmsNorm(h, lw.mlpNorm, ctx.c.normEps), lw, layer)), present: a.present }
+  return { out: op.add(h, mlp(ctx, norm(ctx, h, lw.mlpNorm), lw, layer)), present: a.present }
 }
 
 export interface DecoderInputs {
   readonly inputIds: Value // int64 [B, T]
   readonly attentionMask: Value // int64 [B, S]: 1 = real token, 0 = padding; S = past + T
   readonly past?: readonly KV[] // per layer, [B, nKv, P, hd]
+  /** build with ONNX opset-23 fused forward ops (the model must be emitted with opset >= 23; no gradients) */
+  readonly fused?: boolean
 }
 export interface DecoderOutputs {
   readonly hidden: Value // [B*T, dim] after the final norm
@@ -177,7 +211,16 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
   const cos = rot(w.cos)
   const sin = rot(w.sin)
   const scale = 1 / Math.sqrt(c.dim / c.nHeads)
-  return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, c.dim / c.nHeads), mask, linear }
+  const hd = c.dim / c.nHeads
+  const fused: FusedContext | undefined = inp.fused === true
+    ? {
+        positions: op.expand(op.unsqueeze(qpos, [0]), bt, ['B', 'T']),
+        cosHalf: op.slice(w.cos, [0], [hd / 2], [1]),
+        sinHalf: op.slice(w.sin, [0], [hd / 2], [1]),
+        mask: op.squeeze(mask, [1])
+      }
+    : undefined
+  return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, hd), mask, linear, fused }
 }
 
 /** The decoder stack; the caller adds the head (all positions for losses, the last one for generation). */
@@ -190,7 +233,7 @@ export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, li
     x = r.out
     present.push(r.present)
   })
-  return { hidden: rmsNorm(x, w.norm, c.normEps), present }
+  return { hidden: norm(ctx, x, w.norm), present }
 }
 
 /** logits = hidden @ lm_head^T */
