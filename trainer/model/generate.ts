@@ -7,6 +7,7 @@ import type { LlamaCheckpoint } from './config.ts'
 import { buildDecodeGraph, pastName, presentName } from './graphs.ts'
 import { sampleToken, seededRandom } from './sampler.ts'
 import { adapterFeeds } from './feeds.ts'
+import { defaultThreads } from './threads.ts'
 
 export interface GenerateOptions {
   readonly maxTokens: number
@@ -20,13 +21,6 @@ export interface GenerateOptions {
   readonly onToken?: (id: number) => void
 }
 
-/** Per-token decode work below which one intra-op thread is faster than several (2 * weights). */
-const SINGLE_THREAD_FLOPS = 50e6
-function decodeFlops (c: LlamaCheckpoint['config']): number {
-  const kv = c.nKvHeads * (c.dim / c.nHeads)
-  return 2 * (c.nLayers * (2 * c.dim * c.dim + 2 * kv * c.dim + 3 * c.dim * c.hiddenDim) + c.vocabSize * c.dim)
-}
-
 export class Generator {
   private constructor (
     private readonly session: ort.InferenceSession,
@@ -36,12 +30,11 @@ export class Generator {
 
   /**
    * Builds the decode graph (with the adapter's LoRA inputs when given) and its session. Without an explicit
-   * thread count a small model decodes on one thread: one token of stories260K is ~1 MFLOP, and waking a second
-   * thread for each of ~130 tiny kernels made it 2-3x slower (measured ~2000 vs ~900 tokens/s).
+   * thread count a small model decodes on one thread (see threads.ts).
    */
   static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { adapter?: Adapter } = {}): Promise<Generator> {
     const graph = buildDecodeGraph(ckpt, { lora: o.adapter?.config })
-    const threads = o.threads ?? (decodeFlops(ckpt.config) < SINGLE_THREAD_FLOPS ? 1 : undefined)
+    const threads = defaultThreads(ckpt.config, 'decode', o.threads)
     const session = await createSession(graph.model, { ...o, threads })
     return new Generator(session, ckpt, o.adapter !== undefined ? adapterFeeds(graph.lora, o.adapter) : {})
   }

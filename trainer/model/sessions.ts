@@ -10,6 +10,7 @@ import type { LlamaGraph } from './graphs.ts'
 import { buildEvalGraph, buildTrainGraph, gradName } from './graphs.ts'
 import type { TokenBatch } from './feeds.ts'
 import { adapterFeeds, batchFeeds } from './feeds.ts'
+import { defaultThreads } from './threads.ts'
 
 export interface TrainResult {
   /** sum of token cross-entropies over labels != -100 */
@@ -31,7 +32,7 @@ export class TrainSession {
 
   static async create (ckpt: LlamaCheckpoint, lora: LoraConfig, o: TrainSessionOptions = {}): Promise<TrainSession> {
     const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, seed: o.seed })
-    return new TrainSession(await createSession(graph.model, o), graph)
+    return new TrainSession(await createSession(graph.model, { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }
 
   /** PEFT names of the trainable tensors, in graph order */
@@ -62,7 +63,7 @@ export class EvalSession {
   /** With `lora`, every run needs an adapter of that config; without, the base model is evaluated. */
   static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { lora?: LoraConfig } = {}): Promise<EvalSession> {
     const graph = buildEvalGraph(ckpt, { lora: o.lora })
-    return new EvalSession(await createSession(graph.model, o), graph)
+    return new EvalSession(await createSession(graph.model, { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }
 
   async run (batch: TokenBatch, adapter?: Adapter): Promise<EvalResult> {
