@@ -267,7 +267,7 @@ export const RULES: Record<string, Rule> = {
   ScatterElements: { infer: same },
 
   // ---- fused forward-only ops (opset 23) for graphs without a backward (decode, eval) ----------------
-  // Their equality with the standard-op compositions the train graph differentiates is tested in ops.test.ts.
+  // Their equality with the standard-op compositions the train graph differentiates: test/trainer/model/fused-graphs.test.ts.
   RMSNormalization: { infer: same },
   RotaryEmbedding: { infer: same },
   Attention: { // 3-D q [B, T, nh*hd], k/v [B, T, nkv*hd], [past [B, nkv, P, hd]] -> y [B, T, nh*hd], [present [B, nkv, S, hd]]

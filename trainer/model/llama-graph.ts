@@ -102,7 +102,7 @@ export interface Context {
   readonly rot: Value // [headDim, headDim] rotate_half as a matrix
   readonly mask: Value // [B, 1, 1, T, S] additive (0 or -1e9)
   readonly linear: LinearHook
-  /** present when the graph uses ONNX opset-23 fused forward ops (no backward: decode graphs) */
+  /** present when the graph uses ONNX opset-23 fused forward ops (no backward: eval and decode graphs) */
   readonly fused?: FusedContext
 }
 export interface FusedContext {
@@ -166,8 +166,9 @@ export function fusedAttention (ctx: Context, x: Value, lw: LayerWeights, layer:
   const k = op.rotaryEmbedding(lin('k_proj', x, kv * hd), f.cosHalf, f.sinHalf, f.positions, kv)
   const v = lin('v_proj', x, kv * hd)
   const { y, key, value } = op.attention(q, k, v, f.mask, past, { qHeads: c.nHeads, kvHeads: kv, headDim: hd, totalSeq: 'S' })
-  // without a cache the present key/value are not needed (eval): hand back the un-transposed projections
-  return { out: ctx.linear(op.reshape(y, [-1, c.dim]), lw.linear.o_proj, layer, 'o_proj'), present: { key: key ?? k, value: value ?? v } }
+  // without a cache (eval) the present key/value are unused; built in the cache layout anyway, they are pruned
+  const heads = (t: Value): Value => op.transpose(op.reshape(t, [0, 0, kv, hd]), [0, 2, 1, 3]) // (B, nkv, T, hd)
+  return { out: ctx.linear(op.reshape(y, [-1, c.dim]), lw.linear.o_proj, layer, 'o_proj'), present: { key: key ?? heads(k), value: value ?? heads(v) } }
 }
 
 const norm = (ctx: Context, x: Value, w: Value): Value =>
