@@ -8,6 +8,7 @@ import { buildDecodeGraph, pastName, presentName } from './graphs.ts'
 import { sampleToken, seededRandom } from './sampler.ts'
 import { adapterFeeds } from './feeds.ts'
 import { defaultThreads } from './threads.ts'
+import { fusedOn } from './sessions.ts'
 
 export interface GenerateOptions {
   readonly maxTokens: number
@@ -33,7 +34,7 @@ export class Generator {
    * thread count a small model decodes on one thread (see threads.ts).
    */
   static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { adapter?: Adapter } = {}): Promise<Generator> {
-    const graph = buildDecodeGraph(ckpt, { lora: o.adapter?.config })
+    const graph = buildDecodeGraph(ckpt, { lora: o.adapter?.config, fused: fusedOn(o.device) })
     const threads = defaultThreads(ckpt.config, 'decode', o.threads)
     const session = await createSession(graph.model, { ...o, threads })
     return new Generator(session, ckpt, o.adapter !== undefined ? adapterFeeds(graph.lora, o.adapter) : {})

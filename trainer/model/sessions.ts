@@ -51,6 +51,12 @@ export class TrainSession {
   async release (): Promise<void> { await this.session.release() }
 }
 
+/**
+ * Opset-23 fused forward ops (eval, decode) on the CPU provider, where ORT 1.30 implements them and the test
+ * suite checks them; other providers get the standard-op graphs they are known to run.
+ */
+export const fusedOn = (device: SessionOptions['device']): boolean => (device ?? 'cpu') === 'cpu'
+
 export interface EvalResult {
   /** per example: summed token loss and token count */
   readonly lossSum: Float32Array
@@ -62,7 +68,7 @@ export class EvalSession {
 
   /** With `lora`, every run needs an adapter of that config; without, the base model is evaluated. */
   static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { lora?: LoraConfig } = {}): Promise<EvalSession> {
-    const graph = buildEvalGraph(ckpt, { lora: o.lora })
+    const graph = buildEvalGraph(ckpt, { lora: o.lora, fused: fusedOn(o.device) })
     return new EvalSession(await createSession(graph.model, { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }
 
