@@ -44,6 +44,16 @@ export function gradients (loss: Value, wrt: readonly Value[], seed?: Value): Va
   for (const n of relevant) { // already in reverse order
     const outGrads = n.outputs.map((o) => grads.get(o))
     if (outGrads.every((x) => x === undefined)) continue
+    if (n.params.vjp !== undefined) { // a composite: its own backward straight to its inputs
+      const ins = n.params.inputs as readonly Value[]
+      const needs = ins.map((x) => active.has(x) && feedsLoss.has(x))
+      const ds = (n.params.vjp as op.Vjp)(outGrads[0]!, needs)
+      ins.forEach((x, i) => {
+        const d = ds[i]
+        if (needs[i] && d !== undefined) accumulate(x, d)
+      })
+      continue
+    }
     const rule = RULES[n.op]!
     if (rule.backward === undefined) throw new GraphError(`op ${n.op} has no gradient rule (needed for ${n.outputs[0]})`)
     const needs = n.inputs.map((x) => active.has(x) && feedsLoss.has(x))

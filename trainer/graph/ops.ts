@@ -35,10 +35,19 @@ export const exp = (x: Value): Value => one('Exp', [x])
 export const log = (x: Value): Value => one('Log', [x])
 export const tanh = (x: Value): Value => one('Tanh', [x])
 export const sigmoid = (x: Value): Value => one('Sigmoid', [x])
-export const silu = (x: Value): Value => mul(x, sigmoid(x))
 export const where = (cond: Value, a: Operand, b: Operand): Value => one('Where', [cond, ...pair(a, b)])
 export const cast = (x: Value, to: DType): Value => x.dtype === to ? x : one('Cast', [x], { to: ONNX_TYPE[to] }, { to })
 export const identity = (x: Value): Value => one('Identity', [x])
+
+/** Backward of a composite: gradients of its inputs from the gradient of its output (undefined where not needed). */
+export type Vjp = (g: Value, needs: readonly boolean[]) => Array<Value | undefined>
+/**
+ * Marks `out`, built from standard ops over `inputs`, as a composite with a hand-written backward `vjp`:
+ * autodiff calls `vjp` instead of differentiating the inner nodes (which it may then share with the forward,
+ * e.g. a saved sigmoid). Emitted as an Identity, which ORT removes.
+ */
+export const composite = (name: string, inputs: readonly Value[], out: Value, vjp: Vjp): Value =>
+  one('Identity', [out], {}, { composite: name, inputs, vjp })
 
 // ---- comparisons and logic (no gradients) -------------------------------------------------------
 export const equal = (a: Operand, b: Operand): Value => one('Equal', pair(a, b))
@@ -107,4 +116,23 @@ export function dropout (x: Value, ratio: number, seed: number): Value {
   if (ratio <= 0) return x
   const g = x.graph
   return g.apply('Dropout', [x, g.scalar(ratio, x.dtype), g.constant('bool', [], Uint8Array.of(1))], { seed: Math.trunc(seed) }, { ratio })[0]!
+}
+
+// ---- fused forward-only ops (ONNX opset 23; no gradient rules: decode and eval graphs only) -----------------
+/** RMSNormalization over the last axis (y = x / sqrt(mean(x^2) + eps) * w) */
+export const rmsNormalization = (x: Value, w: Value, eps: number): Value =>
+  one('RMSNormalization', [x, w], { axis: -1, epsilon: float(eps) })
+/** rotate-half rotary embedding of 3-D x [B, T, heads*hd]; cos/sin [maxPos, hd/2]; positions int64 [B, T] */
+export const rotaryEmbedding = (x: Value, cos: Value, sin: Value, positions: Value, heads: number): Value =>
+  one('RotaryEmbedding', [x, cos, sin, positions], { num_heads: heads })
+export interface AttentionOptions { qHeads: number, kvHeads: number, headDim: number, totalSeq: Dim }
+/**
+ * Scaled dot-product attention (softmax scale 1/sqrt(hd), grouped-query heads) on 3-D q/k/v with an additive
+ * mask broadcastable to [B, qHeads, T, S] and, optionally, a KV cache; returns y [B, T, qHeads*hd] and, with a
+ * cache, the present key and value [B, kvHeads, S, hd].
+ */
+export function attention (q: Value, k: Value, v: Value, mask: Value, past: { key: Value, value: Value } | undefined, o: AttentionOptions): { y: Value, key?: Value, value?: Value } {
+  const inputs = past !== undefined ? [q, k, v, mask, past.key, past.value] : [q, k, v, mask]
+  const [y, key, value] = q.graph.apply('Attention', inputs, { q_num_heads: o.qHeads, kv_num_heads: o.kvHeads }, { ...o })
+  return { y: y!, key, value }
 }

@@ -266,6 +266,15 @@ export const RULES: Record<string, Rule> = {
   ScatterND: { infer: same },
   ScatterElements: { infer: same },
 
+  // ---- fused forward-only ops (opset 23) for graphs without a backward (decode, eval) ----------------
+  // Their equality with the standard-op compositions the train graph differentiates: test/trainer/model/fused-graphs.test.ts.
+  RMSNormalization: { infer: same },
+  RotaryEmbedding: { infer: same },
+  Attention: { // 3-D q [B, T, nh*hd], k/v [B, T, nkv*hd], [past [B, nkv, P, hd]] -> y [B, T, nh*hd], [present [B, nkv, S, hd]]
+    infer: ([q, , , , pastK], _a, p) => [[q!.dtype, q!.shape], [q!.dtype, [q!.shape[0]!, p.kvHeads, p.totalSeq, p.headDim]],
+      [q!.dtype, [q!.shape[0]!, p.kvHeads, p.totalSeq, p.headDim]]].slice(0, pastK !== undefined ? 3 : 1) as Array<[DType, Shape]>
+  },
+
   // ---- no gradient: integer and boolean plumbing ------------------------------------------------------
   Shape: { infer: ([x], _a, p) => [['int64', [p.start !== undefined ? p.end - p.start : x!.rank]]] },
   Equal: { infer: boolBcast },

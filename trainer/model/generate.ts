@@ -7,6 +7,8 @@ import type { LlamaCheckpoint } from './config.ts'
 import { buildDecodeGraph, pastName, presentName } from './graphs.ts'
 import { sampleToken, seededRandom } from './sampler.ts'
 import { adapterFeeds } from './feeds.ts'
+import { defaultThreads } from './threads.ts'
+import { fusedOn } from './sessions.ts'
 
 export interface GenerateOptions {
   readonly maxTokens: number
@@ -27,10 +29,14 @@ export class Generator {
     private readonly loraFeeds: Record<string, ort.Tensor>
   ) {}
 
-  /** Builds the decode graph (with the adapter's LoRA inputs when given) and its session. */
+  /**
+   * Builds the decode graph (with the adapter's LoRA inputs when given) and its session. Without an explicit
+   * thread count a small model decodes on one thread (see threads.ts).
+   */
   static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { adapter?: Adapter } = {}): Promise<Generator> {
-    const graph = buildDecodeGraph(ckpt, { lora: o.adapter?.config })
-    const session = await createSession(graph.model, o)
+    const graph = buildDecodeGraph(ckpt, { lora: o.adapter?.config, fused: fusedOn(o.device) })
+    const threads = defaultThreads(ckpt.config, 'decode', o.threads)
+    const session = await createSession(graph.model, { ...o, threads })
     return new Generator(session, ckpt, o.adapter !== undefined ? adapterFeeds(graph.lora, o.adapter) : {})
   }
 

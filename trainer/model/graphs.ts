@@ -28,6 +28,9 @@ export interface GraphOptions {
   /** float64 for gradient checks */
   readonly float?: FloatDType
   readonly opset?: number
+  /** eval and decode graphs: ONNX opset-23 fused RMSNormalization/RotaryEmbedding/Attention forward ops
+   *  (default true for float32; the train graph never fuses: its backward is differentiated from standard ops) */
+  readonly fused?: boolean
 }
 
 export interface LlamaGraph {
@@ -44,6 +47,9 @@ function start (ckpt: LlamaCheckpoint, o: GraphOptions, train: boolean): { g: Gr
   const { linear, sites } = loraLinear(g, o.lora, { train: train && o.dropout === true, seed: o.seed })
   return { g, linear, sites, ids, mask }
 }
+
+const useFused = (g: Graph, o: GraphOptions): boolean => (o.fused ?? true) && g.float === 'float32'
+const fusedOpset = (fused: boolean, o: GraphOptions): number | undefined => fused ? Math.max(23, o.opset ?? 23) : o.opset
 
 /** Token losses: -log softmax(logits)[label] where label != -100, else 0. */
 function tokenLosses (logits: Value, labels: Value): { nll: Value, valid: Value } {
@@ -78,11 +84,12 @@ export function buildEvalGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): Ll
   const { g, linear, sites, ids, mask } = start(ckpt, o, false)
   const labels = g.input('labels', 'int64', ['B', 'T'])
   const w = llamaWeights(g, ckpt)
-  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask }, linear)
+  const fused = useFused(g, o)
+  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, fused }, linear)
   const { nll, valid } = tokenLosses(lmHead(w, hidden), labels)
   const bt = op.shapeOf(ids)
   const perExample = (x: Value): Value => op.reduceSum(op.reshapeLike(x, bt, ['B', 'T']), [1], false) // (B)
-  return { model: g.toModel({ loss_sum: perExample(nll), token_count: perExample(valid) }, { opset: o.opset, name: 'llama-eval' }), lora: sites }
+  return { model: g.toModel({ loss_sum: perExample(nll), token_count: perExample(valid) }, { opset: fusedOpset(fused, o), name: 'llama-eval' }), lora: sites }
 }
 
 /**
@@ -99,7 +106,8 @@ export function buildDecodeGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): 
     value: g.input(pastName(l, 'value'), g.float, ['B', c.nKvHeads, 'P', hd])
   }))
   const w = llamaWeights(g, ckpt)
-  const { hidden, present } = decoder(c, w, { inputIds: ids, attentionMask: mask, past }, linear)
+  const fused = useFused(g, o)
+  const { hidden, present } = decoder(c, w, { inputIds: ids, attentionMask: mask, past, fused }, linear)
   const last = op.reshape(op.slice(op.reshapeLike(hidden, op.concat([op.shapeOf(ids), g.int64s([c.dim])], 0), ['B', 'T', c.dim]),
     [-1], [2 ** 31 - 1], [1]), [-1, c.dim]) // (B, dim) at the last position
   const outputs: Record<string, Value> = { logits: lmHead(w, last) }
@@ -107,5 +115,5 @@ export function buildDecodeGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): 
     outputs[presentName(l, 'key')] = kv.key
     outputs[presentName(l, 'value')] = kv.value
   })
-  return { model: g.toModel(outputs, { opset: o.opset, name: 'llama-decode' }), lora: sites }
+  return { model: g.toModel(outputs, { opset: fusedOpset(fused, o), name: 'llama-decode' }), lora: sites }
 }

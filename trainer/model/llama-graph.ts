@@ -4,6 +4,7 @@
 // attention alone reshapes to heads. Linear layers go through a hook, so LoRA wraps the model from outside.
 import type { Graph, Value } from '../graph/graph.ts'
 import * as op from '../graph/ops.ts'
+import * as composites from '../graph/composites.ts'
 import { weight } from '../graph/weights.ts'
 import type { LinearModule, LlamaCheckpoint, LlamaConfig } from './config.ts'
 import { linearWeightName } from './config.ts'
@@ -67,18 +68,27 @@ export function ropeTables (g: Graph, c: LlamaConfig): [Value, Value] {
 
 // ---- pieces -----------------------------------------------------------------------------------------
 
-/** x * rsqrt(mean(x^2) + eps) * w over the last axis */
-export function rmsNorm (x: Value, w: Value, eps: number): Value {
-  const ms = op.reduceMean(op.mul(x, x), [-1], true) // [N, 1]
-  return op.mul(op.mul(x, op.reciprocal(op.sqrt(op.add(ms, eps)))), w)
+/** x * rsqrt(mean(x^2) + eps) * w over the last axis (a composite with a lean backward) */
+export const rmsNorm = composites.rmsNorm
+
+/**
+ * rotate_half as a constant [headDim, headDim] signed permutation R: (x R) = cat(-x2, x1) over the head dim.
+ * A small MatMul ([rows, hd] x [hd, hd], ~1/32 of a projection for hd = 128) replaces Slice/Neg/Concat, and its
+ * backward is one MatMul by the (constant-folded) R^T instead of Split/Neg/Pad/Pad/Add.
+ */
+export function rotateHalfMatrix (g: Graph, headDim: number): Value {
+  const half = headDim / 2
+  const r = new Float64Array(headDim * headDim)
+  for (let j = 0; j < half; j++) {
+    r[(j + half) * headDim + j] = -1 // out[j] = -x[j + half]
+    r[j * headDim + j + half] = 1 // out[j + half] = x[j]
+  }
+  return g.float === 'float64' ? g.constant('float64', [headDim, headDim], r) : g.constant('float32', [headDim, headDim], Float32Array.from(r))
 }
 
-/** x * cos + rotate_half(x) * sin, with rotate_half(x) = cat(-x2, x1) over the head dim */
-export function rope (x: Value, cos: Value, sin: Value, headDim: number): Value {
-  const half = headDim / 2
-  const x1 = op.slice(x, [0], [half], [-1])
-  const x2 = op.slice(x, [half], [headDim], [-1])
-  return op.add(op.mul(x, cos), op.mul(op.concat([op.neg(x2), x1], -1), sin))
+/** x * cos + rotate_half(x) * sin, with rotate_half(x) = x @ R (see rotateHalfMatrix) */
+export function rope (x: Value, cos: Value, sin: Value, rot: Value): Value {
+  return op.add(op.mul(x, cos), op.mul(op.matmul(x, rot), sin))
 }
 
 /** Run-time facts every layer shares. */
@@ -87,8 +97,19 @@ export interface Context {
   readonly bt: Value // int64 [2]: B, T
   readonly cos: Value // [T, 1, headDim] for the current positions
   readonly sin: Value
+  readonly cosQ: Value // the same times the softmax scale 1/sqrt(headDim), for the queries
+  readonly sinQ: Value
+  readonly rot: Value // [headDim, headDim] rotate_half as a matrix
   readonly mask: Value // [B, 1, 1, T, S] additive (0 or -1e9)
   readonly linear: LinearHook
+  /** present when the graph uses ONNX opset-23 fused forward ops (no backward: eval and decode graphs) */
+  readonly fused?: FusedContext
+}
+export interface FusedContext {
+  readonly positions: Value // int64 [B, T] absolute positions
+  readonly cosHalf: Value // [maxSeqLen, headDim / 2] rotary tables in RotaryEmbedding's layout
+  readonly sinHalf: Value
+  readonly mask: Value // [B, 1, T, S] additive
 }
 
 export interface KV { readonly key: Value, readonly value: Value } // [B, nKv, S, headDim]
@@ -105,8 +126,8 @@ export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: numb
   let q = op.reshapeLike(lin('q_proj', x), dyn(ctx, [c.nHeads, hd]), ['B', 'T', c.nHeads, hd]) // (B, T, nh, hd)
   let k = op.reshapeLike(lin('k_proj', x), dyn(ctx, [kv, hd]), ['B', 'T', kv, hd]) // (B, T, nkv, hd)
   let v = op.reshapeLike(lin('v_proj', x), dyn(ctx, [kv, hd]), ['B', 'T', kv, hd])
-  q = op.mul(rope(q, ctx.cos, ctx.sin, hd), 1 / Math.sqrt(hd)) // the softmax scale, folded into q
-  k = op.transpose(rope(k, ctx.cos, ctx.sin, hd), [0, 2, 1, 3]) // (B, nkv, T, hd)
+  q = rope(q, ctx.cosQ, ctx.sinQ, ctx.rot) // the softmax scale is folded into q's rotary tables
+  k = op.transpose(rope(k, ctx.cos, ctx.sin, ctx.rot), [0, 2, 1, 3]) // (B, nkv, T, hd)
   v = op.transpose(v, [0, 2, 1, 3])
   if (past !== undefined) {
     k = op.concat([past.key, k], 2) // (B, nkv, S, hd)
@@ -126,19 +147,46 @@ export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: numb
 /** down(silu(gate(x)) * up(x)) */
 export function mlp (ctx: Context, x: Value, lw: LayerWeights, layer: number): Value {
   const lin = (m: LinearModule, v: Value): Value => ctx.linear(v, lw.linear[m], layer, m)
-  return lin('down_proj', op.mul(op.silu(lin('gate_proj', x)), lin('up_proj', x)))
+  return lin('down_proj', op.mul(composites.silu(lin('gate_proj', x)), lin('up_proj', x)))
 }
 
+/**
+ * The same attention from ONNX opset-23 fused ops (RotaryEmbedding on 3-D [B, T, heads*hd], Attention with
+ * grouped-query heads, an additive mask and the KV cache): a handful of nodes per layer instead of ~40, which is
+ * what per-token decoding of a small model pays for. Forward only.
+ */
+export function fusedAttention (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV): { out: Value, present: KV } {
+  const { c } = ctx
+  const f = ctx.fused!
+  const hd = c.dim / c.nHeads
+  const kv = c.nKvHeads
+  const lin = (m: LinearModule, v: Value, width: number): Value =>
+    op.reshapeLike(ctx.linear(v, lw.linear[m], layer, m), dyn(ctx, [width]), ['B', 'T', width])
+  const q = op.rotaryEmbedding(lin('q_proj', x, c.dim), f.cosHalf, f.sinHalf, f.positions, c.nHeads)
+  const k = op.rotaryEmbedding(lin('k_proj', x, kv * hd), f.cosHalf, f.sinHalf, f.positions, kv)
+  const v = lin('v_proj', x, kv * hd)
+  const { y, key, value } = op.attention(q, k, v, f.mask, past, { qHeads: c.nHeads, kvHeads: kv, headDim: hd, totalSeq: 'S' })
+  // without a cache (eval) the present key/value are unused; built in the cache layout anyway, they are pruned
+  const heads = (t: Value): Value => op.transpose(op.reshape(t, [0, 0, kv, hd]), [0, 2, 1, 3]) // (B, nkv, T, hd)
+  return { out: ctx.linear(op.reshape(y, [-1, c.dim]), lw.linear.o_proj, layer, 'o_proj'), present: { key: key ?? heads(k), value: value ?? heads(v) } }
+}
+
+const norm = (ctx: Context, x: Value, w: Value): Value =>
+  ctx.fused !== undefined ? op.rmsNormalization(x, w, ctx.c.normEps) : rmsNorm(x, w, ctx.c.normEps)
+
 export function block (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV): { out: Value, present: KV } {
-  const a = attention(ctx, rmsNorm(x, lw.attnNorm, ctx.c.normEps), lw, layer, past)
+  const xn = norm(ctx, x, lw.attnNorm)
+  const a = ctx.fused !== undefined ? fusedAttention(ctx, xn, lw, layer, past) : attention(ctx, xn, lw, layer, past)
   const h = op.add(x, a.out) // (N, dim)
-  return { out: op.add(h, mlp(ctx, rmsNorm(h, lw.mlpNorm, ctx.c.normEps), lw, layer)), present: a.present }
+  return { out: op.add(h, mlp(ctx, norm(ctx, h, lw.mlpNorm), lw, layer)), present: a.present }
 }
 
 export interface DecoderInputs {
   readonly inputIds: Value // int64 [B, T]
   readonly attentionMask: Value // int64 [B, S]: 1 = real token, 0 = padding; S = past + T
   readonly past?: readonly KV[] // per layer, [B, nKv, P, hd]
+  /** build with ONNX opset-23 fused forward ops (the model must be emitted with opset >= 23; no gradients) */
+  readonly fused?: boolean
 }
 export interface DecoderOutputs {
   readonly hidden: Value // [B*T, dim] after the final norm
@@ -161,7 +209,19 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
   const keep = op.and(op.unsqueeze(causal, [0]), op.unsqueeze(op.cast(inp.attentionMask, 'bool'), [1])) // (B, T, S)
   const mask = op.unsqueeze(op.where(keep, g.scalar(0), g.scalar(-1e9)), [1, 2]) // (B, 1, 1, T, S)
   const rot = (table: Value): Value => op.unsqueeze(op.gather(table, qpos, 0), [1]) // (T, 1, hd)
-  return { c, bt, cos: rot(w.cos), sin: rot(w.sin), mask, linear }
+  const cos = rot(w.cos)
+  const sin = rot(w.sin)
+  const scale = 1 / Math.sqrt(c.dim / c.nHeads)
+  const hd = c.dim / c.nHeads
+  const fused: FusedContext | undefined = inp.fused === true
+    ? {
+        positions: op.expand(op.unsqueeze(qpos, [0]), bt, ['B', 'T']),
+        cosHalf: op.slice(w.cos, [0], [hd / 2], [1]),
+        sinHalf: op.slice(w.sin, [0], [hd / 2], [1]),
+        mask: op.squeeze(mask, [1])
+      }
+    : undefined
+  return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, hd), mask, linear, fused }
 }
 
 /** The decoder stack; the caller adds the head (all positions for losses, the last one for generation). */
@@ -174,7 +234,7 @@ export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, li
     x = r.out
     present.push(r.present)
   })
-  return { hidden: rmsNorm(x, w.norm, c.normEps), present }
+  return { hidden: norm(ctx, x, w.norm), present }
 }
 
 /** logits = hidden @ lm_head^T */

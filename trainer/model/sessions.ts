@@ -10,6 +10,7 @@ import type { LlamaGraph } from './graphs.ts'
 import { buildEvalGraph, buildTrainGraph, gradName } from './graphs.ts'
 import type { TokenBatch } from './feeds.ts'
 import { adapterFeeds, batchFeeds } from './feeds.ts'
+import { defaultThreads } from './threads.ts'
 
 export interface TrainResult {
   /** sum of token cross-entropies over labels != -100 */
@@ -31,7 +32,7 @@ export class TrainSession {
 
   static async create (ckpt: LlamaCheckpoint, lora: LoraConfig, o: TrainSessionOptions = {}): Promise<TrainSession> {
     const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, seed: o.seed })
-    return new TrainSession(await createSession(graph.model, o), graph)
+    return new TrainSession(await createSession(graph.model, { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }
 
   /** PEFT names of the trainable tensors, in graph order */
@@ -50,6 +51,12 @@ export class TrainSession {
   async release (): Promise<void> { await this.session.release() }
 }
 
+/**
+ * Opset-23 fused forward ops (eval, decode) on the CPU provider, where ORT 1.30 implements them and the test
+ * suite checks them; other providers get the standard-op graphs they are known to run.
+ */
+export const fusedOn = (device: SessionOptions['device']): boolean => (device ?? 'cpu') === 'cpu'
+
 export interface EvalResult {
   /** per example: summed token loss and token count */
   readonly lossSum: Float32Array
@@ -61,8 +68,8 @@ export class EvalSession {
 
   /** With `lora`, every run needs an adapter of that config; without, the base model is evaluated. */
   static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { lora?: LoraConfig } = {}): Promise<EvalSession> {
-    const graph = buildEvalGraph(ckpt, { lora: o.lora })
-    return new EvalSession(await createSession(graph.model, o), graph)
+    const graph = buildEvalGraph(ckpt, { lora: o.lora, fused: fusedOn(o.device) })
+    return new EvalSession(await createSession(graph.model, { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }
 
   async run (batch: TokenBatch, adapter?: Adapter): Promise<EvalResult> {

@@ -1,9 +1,13 @@
 // Every op's backward rule against central finite differences of the float64 graph.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { op } from '../../../trainer/graph/index.ts'
+import ort from 'onnxruntime-node'
+import { Graph, op } from '../../../trainer/graph/index.ts'
+import { createSession } from '../../../trainer/graph/session.ts'
 import type { Value } from '../../../trainer/graph/index.ts'
 import { gradCheck, rand } from './gradcheck.ts'
+import * as composites from '../../../trainer/graph/composites.ts'
+import { rope, rotateHalfMatrix } from '../../../trainer/model/llama-graph.ts'
 
 const TOL = 1e-6
 const positive = (n: number): Float64Array => rand(n, 0.5, 1.5) // in [1, 2]
@@ -28,7 +32,6 @@ check('Exp', [{ shape: [2, 3] }], (a) => op.exp(a))
 check('Log', [{ shape: [2, 3], data: positive(6) }], (a) => op.log(a))
 check('Tanh', [{ shape: [2, 3] }], (a) => op.tanh(a))
 check('Sigmoid', [{ shape: [2, 3] }], (a) => op.sigmoid(a))
-check('SiLU (composed)', [{ shape: [2, 3] }], (a) => op.silu(a))
 check('Where (masking, broadcast)', [{ shape: [2, 3] }, { shape: [3] }, { shape: [2, 3], dtype: 'bool', data: Uint8Array.from([1, 0, 1, 0, 0, 1]) }],
   (a, b, c) => op.where(c, a, b))
 check('Cast (float64 -> float32 -> float64)', [{ shape: [4] }], (a) => op.cast(op.mul(op.cast(a, 'float32'), op.cast(a, 'float32')), 'float64'),
@@ -71,3 +74,24 @@ check('GatherElements (label pick)', [{ shape: [3, 4] }, { shape: [3, 1], dtype:
 // compositions the model uses
 check('RMSNorm pieces', [{ shape: [2, 3, 4], declared: ['b', 't', 4] }, { shape: [4] }], (x, w) =>
   op.mul(op.mul(x, op.reciprocal(op.sqrt(op.add(op.reduceMean(op.mul(x, x), [-1], true), 1e-5)))), w))
+
+// composites: hand-written backwards (a wrong one would still run, so each is checked on its own)
+check('SiLU composite', [{ shape: [2, 3], declared: ['b', 3] }], (a) => composites.silu(a))
+check('SiLU composite (output reused downstream)', [{ shape: [2, 3] }, { shape: [2, 3] }], (a, b) => {
+  const y = composites.silu(a)
+  return op.mul(op.add(y, op.sigmoid(a)), op.mul(y, b)) // the inner sigmoid also gets gradients through another use
+})
+check('RMSNorm composite (x and weight)', [{ shape: [2, 3, 4], declared: ['b', 't', 4] }, { shape: [4] }], (x, w) => composites.rmsNorm(x, w, 1e-5))
+check('RMSNorm composite (x only, weight frozen)', [{ shape: [3, 4] }, { shape: [4], grad: false }], (x, w) => composites.rmsNorm(x, w, 1e-5))
+test('rotate_half as a matrix equals cat(-x2, x1)', async () => {
+  const g = new Graph('float64')
+  const x = g.input('x', 'float64', [2, 3, 6])
+  const diff = op.sub(op.matmul(x, rotateHalfMatrix(g, 6)), op.concat([op.neg(op.slice(x, [3], [6], [-1])), op.slice(x, [0], [3], [-1])], -1))
+  const session = await createSession(g.toModel({ diff, ref: op.identity(x) }))
+  const r = await session.run({ x: new ort.Tensor('float64', rand(36), [2, 3, 6]) })
+  await session.release()
+  assert.ok((r.ref!.data as Float64Array).some((v) => v !== 0))
+  assert.ok((r.diff!.data as Float64Array).every((v) => v === 0))
+})
+check('RoPE (rotate-half matrix, broadcast tables)', [{ shape: [2, 3, 2, 4], declared: ['b', 't', 2, 4] }, { shape: [3, 1, 4], grad: false }, { shape: [3, 1, 4], grad: false }],
+  (x, cos, sin) => rope(x, cos, sin, rotateHalfMatrix(x.graph, 4)))
