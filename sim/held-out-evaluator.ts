@@ -9,6 +9,8 @@ import type { Tokenizer } from '../trainer/tokenizer.ts'
 import type { TokenizedExample } from '../trainer/data/tokenize-example.ts'
 import { tokenizeRecords } from '../trainer/data/tokenize-example.ts'
 import { collate } from '../trainer/data/batcher.ts'
+import type { Batch } from '../trainer/data/batcher.ts'
+import type { TokenBatch } from '../trainer/model/feeds.ts'
 import { EvalSession } from '../trainer/model/sessions.ts'
 import type { Device } from '../trainer/graph/session.ts'
 
@@ -62,8 +64,7 @@ export async function createEvaluator (o: EvaluatorOptions): Promise<Evaluator> 
     const idx = order.slice(i, i + mb)
     batches.push({ idx, batch: collate(examples, idx) })
   }
-  const toBig = (a: Int32Array): BigInt64Array => BigInt64Array.from(a, (v) => BigInt(v))
-  const feeds = batches.map(({ batch: b }) => ({ batch: b.batchSize, seq: b.seqLen, inputIds: toBig(b.inputIds), labels: toBig(b.labels), attentionMask: toBig(b.attentionMask) }))
+  const feeds = batches.map(({ batch }) => shifted(batch))
   let queue: Promise<unknown> = Promise.resolve()
   async function run (adapter?: Adapter): Promise<HeldOutLoss> {
       const lossSum = new Float64Array(examples.length)
@@ -83,4 +84,21 @@ export async function createEvaluator (o: EvaluatorOptions): Promise<Evaluator> 
     },
     async close () { await base.release(); await withLora.release() }
   }
+}
+
+/** The batcher's labels are aligned with input_ids (HF convention); the eval graph wants them shifted:
+ * per row s, input_ids = s[:-1], labels = labels[1:], attention_mask = mask[:-1] (right padding). */
+function shifted (b: Batch): TokenBatch {
+  const seq = b.seqLen - 1
+  const inputIds = new BigInt64Array(b.batchSize * seq)
+  const labels = new BigInt64Array(b.batchSize * seq)
+  const attentionMask = new BigInt64Array(b.batchSize * seq)
+  for (let r = 0; r < b.batchSize; r++) {
+    for (let t = 0; t < seq; t++) {
+      inputIds[r * seq + t] = BigInt(b.inputIds[r * b.seqLen + t]!)
+      labels[r * seq + t] = BigInt(b.labels[r * b.seqLen + t + 1]!)
+      attentionMask[r * seq + t] = BigInt(b.attentionMask[r * b.seqLen + t]!)
+    }
+  }
+  return { batch: b.batchSize, seq, inputIds, labels, attentionMask }
 }
