@@ -22,6 +22,8 @@ const FEDIT = fileURLToPath(new URL('../bin/fedit.js', import.meta.url))
 export interface ProcessFleetOptions {
   readonly job: JobSpec
   readonly shares: readonly PeerShare[]
+  /** the 80 held-out records (Dolly lines 1-80) */
+  readonly test: PeerShare['records']
   readonly dir: string
   readonly modelPath: string
   /** names and shapes of the job's adapters (to decode the global adapters the peers store) */
@@ -47,8 +49,10 @@ export function parsePeerLine (line: string): PeerLine {
   return { kind: 'other' }
 }
 
-function toDollyJsonl (records: PeerShare['records']): string {
-  return records.map((r) => JSON.stringify({ instruction: r.instruction, context: r.input, response: r.response, category: r.category })).join('\n') + '\n'
+/** A peer's data file in Dolly's format: lines 1-80 are the held-out test split (as in Dolly itself, so the
+ * trainer's held-out rule keeps them out of training), then the peer's own partition. */
+function toDollyJsonl (test: PeerShare['records'], records: PeerShare['records']): string {
+  return [...test, ...records].map((r) => JSON.stringify({ instruction: r.instruction, context: r.input, response: r.response, category: r.category })).join('\n') + '\n'
 }
 
 async function poll<T> (get: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
@@ -110,9 +114,9 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
       events.emit('result', { info, adapter: async () => adapter })
     }
     o.shares.forEach((s, i) => {
+      writeFileAtomicSync(join(o.dir, 'data', `${s.label}.jsonl`), toDollyJsonl(o.test, s.records))
       const child = spawnFedit(['peer', '--job', jobPath, '--model', o.modelPath, '--data', join(o.dir, 'data', `${s.label}.jsonl`),
         '--bootstrap', bootAddr, '--state', join(o.dir, s.label), '--local', '--listen', '/ip4/127.0.0.1/tcp/0'], s.label)
-      writeFileAtomicSync(join(o.dir, 'data', `${s.label}.jsonl`), toDollyJsonl(s.records))
       createInterface({ input: child.stdout! }).on('line', (line) => {
         const p = parsePeerLine(line)
         if (p.kind === 'started') ids[i] = p.peerId

@@ -103,7 +103,7 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
       const probe = await makeTrainer(shares[0]!.records.slice(0, 1)) // only for the job's adapter layout
       const layout = layoutOf(probe.initialAdapter(c.seed))
       await probe.close()
-      fleet = await startProcessFleet({ job, shares, dir: work, modelPath: c.modelPath, layout, log: (l) => log(l) })
+      fleet = await startProcessFleet({ job, shares, test, dir: work, modelPath: c.modelPath, layout, log: (l) => log(l) })
     }
     const f = fleet
     const names = new Map(f.ids.map((id, i) => [id, label(i)]))
