@@ -1,7 +1,11 @@
-// The one place `fedit peer` gets its LocalTrainer. The ONNX trainer is wired here once it lands.
+// The one place `fedit peer` gets its LocalTrainer: the ONNX LoRA trainer in a worker thread, set up from the
+// job's LoRA config and recipe (local steps or epochs per round, from each round's base adapter).
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
 import type { JobSpec } from '../protocol/job-spec.ts'
-
+import type { Device } from '../trainer/graph/session.ts'
+import { DEVICES } from '../trainer/graph/session.ts'
+import { DeviceUnavailableError } from '../trainer/graph/errors.ts'
+import { createWorkerTrainer } from '../trainer/train/worker-trainer.ts'
 
 export interface TrainerFactoryOptions {
   readonly job: JobSpec
@@ -10,8 +14,26 @@ export interface TrainerFactoryOptions {
   /** local training data (jsonl, optionally .gz) */
   readonly dataPath: string
   readonly device?: string
+  /** ORT threads (default: one per core) */
+  readonly threads?: number
 }
 
-export async function createLocalTrainer (_opts: TrainerFactoryOptions): Promise<LocalTrainer> {
-  throw new Error('the ONNX trainer is not built yet')
+export async function createLocalTrainer (opts: TrainerFactoryOptions): Promise<LocalTrainer> {
+  const device = (opts.device ?? 'cpu') as Device
+  if (!DEVICES.includes(device)) throw new DeviceUnavailableError(`unknown device '${device}' (choose ${DEVICES.join(', ')})`)
+  const r = opts.job.recipe
+  return await createWorkerTrainer({
+    modelPath: opts.modelPath,
+    dataPath: opts.dataPath,
+    lora: { ...opts.job.lora, targetModules: [...opts.job.lora.targetModules] },
+    recipe: {
+      learningRate: r.learningRate,
+      batchSize: r.batchSize,
+      length: r.localSteps !== undefined ? { steps: r.localSteps } : { epochs: r.localEpochs! },
+      seed: r.seed
+    },
+    maxLength: r.maxLength,
+    device,
+    threads: opts.threads
+  })
 }

@@ -13,8 +13,9 @@ import { loraLinear } from '../lora/lora-graph.ts'
 import type { LlamaCheckpoint } from './config.ts'
 import type { KV, LinearHook } from './llama-graph.ts'
 import { decoder, lmHead, llamaWeights, plainLinear } from './llama-graph.ts'
+import { IGNORE_INDEX } from '../data/tokenize-example.ts'
 
-export const IGNORE_INDEX = -100
+export { IGNORE_INDEX } // one definition, the data pipeline's
 export const gradName = (input: string): string => `${input}.grad`
 export const pastName = (layer: number, part: 'key' | 'value'): string => `past.${layer}.${part}`
 export const presentName = (layer: number, part: 'key' | 'value'): string => `present.${layer}.${part}`

@@ -1,0 +1,98 @@
+// The training/inference commands as a user runs them: `node bin/fedit.js ...` in a child process.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const MODEL = 'assets/stories260K/stories260K.bin'
+const DOLLY = 'assets/dolly/dolly-15k.jsonl.gz'
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'fedit-cli-'))
+const fedit = (...args: string[]) => {
+  const r = spawnSync(process.execPath, ['bin/fedit.js', ...args], { encoding: 'utf8', timeout: 60_000 })
+  return { code: r.status, out: r.stdout, err: r.stderr }
+}
+const TRAIN = ['train', '--model', MODEL, '--data', DOLLY, '--limit', '16', '--batch-size', '8', '--micro-batch', '4', '--max-length', '160', '--rank', '2', '--lr', '5e-3', '--threads', '1']
+
+test('generate --json: greedy from the empty prompt is the llama2.c reference', async () => {
+  const { readFileSync } = await import('node:fs')
+  const ref = JSON.parse(readFileSync('assets/stories260K/greedy_reference.json', 'utf8')) as { ids: number[] }
+  const r = fedit('generate', '--model', MODEL, '--prompt', '', '--max-tokens', '40', '--json')
+  assert.equal(r.code, 0, r.err)
+  const j = JSON.parse(r.out) as { ids: number[], text: string }
+  assert.deepEqual(j.ids, ref.ids.slice(0, 40))
+  assert.match(j.text, /^Once upon a time/)
+})
+
+test('train writes a PEFT adapter, refuses to overwrite it, eval --json reads it', () => {
+  const out = tmp()
+  const r = fedit(...TRAIN, '--steps', '3', '--out', out)
+  assert.equal(r.code, 0, r.err)
+  assert.ok(existsSync(join(out, 'adapter_model.safetensors')) && existsSync(join(out, 'adapter_config.json')))
+  const again = fedit(...TRAIN, '--steps', '3', '--out', out)
+  assert.equal(again.code, 1)
+  assert.equal(again.err.trim(), `fedit train: ${out} already holds an adapter; use --force to overwrite it`)
+  const e = fedit('eval', '--model', MODEL, '--adapter', out, '--data', DOLLY, '--limit', '8', '--max-length', '160', '--json')
+  assert.equal(e.code, 0, e.err)
+  const j = JSON.parse(e.out) as Record<string, unknown>
+  assert.deepEqual(Object.keys(j), ['evalLoss', 'perplexity', 'byCategory', 'examples'])
+  assert.equal(j.examples, 8)
+  assert.ok(Math.abs(Math.exp(j.evalLoss as number) - (j.perplexity as number)) < 1e-9)
+  // merge, then eval of the merged model equals eval of base + adapter
+  const merged = tmp()
+  const m = fedit('merge', '--model', MODEL, '--adapter', out, '--out', merged, '--force')
+  assert.equal(m.code, 0, m.err)
+  const em = fedit('eval', '--model', merged, '--data', DOLLY, '--limit', '8', '--max-length', '160', '--json')
+  assert.equal(em.code, 0, em.err)
+  assert.ok(Math.abs((JSON.parse(em.out) as { evalLoss: number }).evalLoss - (j.evalLoss as number)) < 1e-4)
+})
+
+test('Ctrl-C saves a checkpoint, --resume finishes the run', async () => {
+  const out = tmp()
+  const child = spawn(process.execPath, ['bin/fedit.js', ...TRAIN, '--steps', '40', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let err = ''
+  const started = new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => { err += String(d); if (err.includes('training 40 steps')) resolve() }))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+  await Promise.race([started, exited])
+  child.kill('SIGINT')
+  assert.equal(await exited, 130, err)
+  assert.match(err, /interrupted at step \d+\/40; checkpoint saved/)
+  assert.ok(existsSync(join(out, 'train-state.safetensors')))
+  assert.ok(!existsSync(join(out, 'adapter_model.safetensors')))
+  const fresh = fedit(...TRAIN, '--steps', '40', '--out', out)
+  assert.match(fresh.err, /holds an interrupted run; use --resume/)
+  const wrong = fedit(...TRAIN, '--steps', '5', '--out', out, '--resume', '--lr', '1e-3')
+  assert.equal(wrong.code, 1)
+  assert.match(wrong.err, /cannot resume with different settings \(recipe:/)
+  const resumed = fedit(...TRAIN, '--steps', '40', '--out', out, '--resume')
+  assert.equal(resumed.code, 0, resumed.err)
+  assert.match(resumed.err, /training 40 steps from step [1-9]/)
+  assert.ok(existsSync(join(out, 'adapter_model.safetensors')))
+})
+
+test('bad input: one line on stderr naming the problem, non-zero exit', () => {
+  const dir = tmp()
+  const bad = join(dir, 'bad.jsonl')
+  writeFileSync(bad, '{"instruction":"a","context":"","response":"b","category":"x"}\n{"instruction": broken\n')
+  const corrupt = join(dir, 'corrupt.bin')
+  writeFileSync(corrupt, Buffer.alloc(20))
+  const cases: Array<[string[], RegExp]> = [
+    [['eval', '--model', join(dir, 'nope.bin'), '--data', DOLLY], /no such model file or folder/],
+    [['eval', '--model', corrupt, '--data', DOLLY], /corrupt\.bin/],
+    [['train', '--model', MODEL, '--data', bad, '--out', join(dir, 'o')], /bad\.jsonl:2: not valid JSON/],
+    [['eval', '--model', MODEL, '--data', join(dir, 'missing.jsonl')], /missing\.jsonl: cannot read/],
+    [['generate', '--model', MODEL, '--prompt', 'x', '--device', 'cuda'], /device 'cuda' is not available/],
+    [['generate', '--model', MODEL, '--prompt', 'x', '--device', 'tpu'], /--device must be one of/],
+    [['eval', '--model', MODEL, '--adapter', dir, '--data', DOLLY], /adapter_config\.json: cannot read/],
+    [['train', '--model', MODEL, '--data', DOLLY, '--out', dir, '--steps', '0'], /--steps must be an integer >= 1/]
+  ]
+  for (const [args, re] of cases) {
+    const r = fedit(...args)
+    assert.notEqual(r.code, 0, args.join(' '))
+    const lines = r.err.trim().split('\n')
+    assert.equal(lines.length, 1, `${args.join(' ')}: ${r.err}`)
+    assert.match(lines[0]!, re)
+    assert.doesNotMatch(r.err, /\n\s+at /)
+  }
+})

@@ -1,0 +1,116 @@
+// One peer's local FedIT training, in the thread that owns the ONNX sessions: each round trains the recipe's
+// local steps (or epochs) from the round's base adapter with a fresh AdamW state, as FedIT does, on data
+// ordered by the round's seed; evaluation is the held-out token loss. The worker (trainer-worker.ts) runs
+// these for the main thread; a test or a script may run one directly.
+import type { Adapter, LoraConfig } from '../lora/adapter.ts'
+import type { LlamaConfig } from '../model/config.ts'
+import type { InstructionRecord } from '../data/record.ts'
+import type { TokenizedExample, TokenizeOptions, TokenizeStats } from '../data/tokenize-example.ts'
+import type { EvalResult, TrainResult } from '../local-trainer.ts'
+import { deriveSeed } from '../data/rng.ts'
+import type { SessionPool, SessionSettings } from './session-pool.ts'
+import type { TrainRecipe, ResolvedRecipe } from './recipe.ts'
+import { resolveRecipe } from './recipe.ts'
+import type { StepInfo } from './train-loop.ts'
+import { runSteps, TrainingRun } from './train-loop.ts'
+import { distinctExamples } from './step-plan.ts'
+import { evaluateExamples } from './evaluate.ts'
+import { readLocalRecords, tokenizeOrFail } from './local-data.ts'
+
+export interface RoundTrainerSpec {
+  readonly modelPath: string
+  /** this peer's training records (already partitioned); or dataPath */
+  readonly records?: readonly InstructionRecord[]
+  /** read with the held-out rule of local-data.ts: training part for training, test part for evaluate() */
+  readonly dataPath?: string
+  /** held-out records for evaluate() (overrides the data file's test part) */
+  readonly evalRecords?: readonly InstructionRecord[]
+  readonly lora: LoraConfig
+  /** per round: length = local steps or epochs; seed is replaced by each round's seed */
+  readonly recipe: TrainRecipe
+  readonly tokenize?: TokenizeOptions
+  readonly device?: SessionSettings['device']
+  readonly threads?: number
+}
+
+export interface DataStats { readonly train: TokenizeStats, readonly eval?: TokenizeStats }
+
+export class RoundTrainer {
+  private constructor (
+    private readonly pool: SessionPool,
+    private readonly spec: RoundTrainerSpec,
+    private readonly recipe: ResolvedRecipe,
+    private readonly examples: readonly TokenizedExample[],
+    private readonly evalExamples: readonly TokenizedExample[] | undefined,
+    readonly modelConfig: LlamaConfig,
+    readonly stats: DataStats
+  ) {}
+
+  static async open (pool: SessionPool, spec: RoundTrainerSpec): Promise<RoundTrainer> {
+    const recipe = resolveRecipe(spec.recipe)
+    const { ckpt, tok } = pool.model(spec.modelPath)
+    let train = spec.records
+    let test = spec.evalRecords
+    if (train === undefined) {
+      if (spec.dataPath === undefined) throw new RangeError('give records or a dataPath')
+      const local = readLocalRecords(spec.dataPath, { onMalformed: 'skip' })
+      train = local.train
+      test ??= local.rule.startsWith('held-out') ? local.test : undefined
+    }
+    const tr = tokenizeOrFail(tok, train, spec.tokenize ?? {}, 'training')
+    const ev = test !== undefined && test.length > 0 ? tokenizeOrFail(tok, test, { ...spec.tokenize, trainOnInputs: false }, 'evaluation') : undefined
+    // build the shared sessions now, so the first round does not pay for them
+    const s = settings(spec)
+    if (spec.lora.dropout === 0) await pool.acquireTrain(spec.modelPath, spec.lora, s)
+    if (ev !== undefined) await pool.acquireEval(spec.modelPath, spec.lora, s)
+    return new RoundTrainer(pool, spec, recipe, tr.examples, ev?.examples, ckpt.config, { train: tr.stats, eval: ev?.stats })
+  }
+
+  get hasEval (): boolean { return this.evalExamples !== undefined }
+
+  async train (req: { round: number, base: Adapter, seed: number }, o: { signal?: AbortSignal, onStep?: (s: StepInfo) => void } = {}): Promise<TrainResult> {
+    const t0 = performance.now()
+    const recipe: ResolvedRecipe = { ...this.recipe, seed: req.seed }
+    const { modelPath, lora } = this.spec
+    const s = settings(this.spec)
+    const shared = lora.dropout === 0
+    const session = shared ? await this.pool.acquireTrain(modelPath, lora, s) : await this.pool.privateTrain(modelPath, lora, s, deriveSeed(req.seed, 'dropout'))
+    try {
+      const run = new TrainingRun(session, this.examples, recipe, req.base)
+      const r = await runSteps(run, { signal: o.signal, onStep: o.onStep, yieldBetweenSteps: true })
+      if (o.signal?.aborted === true) { const e = new Error(`round ${req.round}: training aborted after ${r.steps} steps`); e.name = 'AbortError'; throw e }
+      return {
+        adapter: run.adapter(),
+        samples: distinctExamples(this.examples.length, recipe.batchSize, recipe.seed, 0, run.totalSteps),
+        trainLoss: r.meanLoss,
+        tokens: r.tokens,
+        seconds: (performance.now() - t0) / 1000
+      }
+    } finally {
+      if (shared) await this.pool.releaseTrain(modelPath, lora, s)
+      else await session.release()
+    }
+  }
+
+  async evaluate (adapter: Adapter): Promise<EvalResult> {
+    if (this.evalExamples === undefined) throw new RangeError('this trainer has no held-out data to evaluate on')
+    const s = settings(this.spec)
+    const session = await this.pool.acquireEval(this.spec.modelPath, this.spec.lora, s)
+    try {
+      const r = await evaluateExamples(session, this.evalExamples, { adapter, microBatchSize: this.recipe.microBatchSize })
+      return { evalLoss: r.evalLoss, byCategory: r.byCategory, examples: r.examples }
+    } finally {
+      await this.pool.releaseEval(this.spec.modelPath, this.spec.lora, s)
+    }
+  }
+
+  async close (): Promise<void> {
+    const s = settings(this.spec)
+    if (this.spec.lora.dropout === 0) await this.pool.releaseTrain(this.spec.modelPath, this.spec.lora, s)
+    if (this.evalExamples !== undefined) await this.pool.releaseEval(this.spec.modelPath, this.spec.lora, s)
+  }
+}
+
+function settings (spec: RoundTrainerSpec): SessionSettings {
+  return { device: spec.device, threads: spec.threads }
+}

@@ -1,0 +1,79 @@
+// What one thread holds for training and evaluation: checkpoints and tokenizers loaded once per model path,
+// and ONNX Runtime sessions shared by every trainer of the same model, LoRA config, device and thread count.
+// Sharing is what lets one worker serve many simulated peers in the memory of one model. A train session with
+// LoRA dropout is NOT shared: its mask stream advances with every run, so it is built per round from the
+// round's seed (that makes a round's result a function of its inputs, whatever else the thread did before).
+import type { LlamaCheckpoint } from '../model/config.ts'
+import type { LoraConfig } from '../lora/adapter.ts'
+import type { Device } from '../graph/session.ts'
+import { loadCheckpoint } from '../checkpoint/load.ts'
+import { loadTokenizerFor, type Tokenizer } from '../tokenizer.ts'
+import { EvalSession, TrainSession } from '../model/sessions.ts'
+
+export interface SessionSettings {
+  readonly device?: Device
+  readonly threads?: number
+}
+
+interface Shared<T> { value: Promise<T>, users: number }
+
+export class SessionPool {
+  private readonly models = new Map<string, { ckpt: LlamaCheckpoint, tok: Tokenizer }>()
+  private readonly train = new Map<string, Shared<TrainSession>>()
+  private readonly evals = new Map<string, Shared<EvalSession>>()
+
+  model (path: string): { ckpt: LlamaCheckpoint, tok: Tokenizer } {
+    let m = this.models.get(path)
+    if (m === undefined) {
+      const ckpt = loadCheckpoint(path)
+      m = { ckpt, tok: loadTokenizerFor(path, ckpt.config.vocabSize) }
+      this.models.set(path, m)
+    }
+    return m
+  }
+
+  /** A shared dropout-free train session; give it back with releaseTrain(same arguments). */
+  async acquireTrain (path: string, lora: LoraConfig, s: SessionSettings): Promise<TrainSession> {
+    return await this.acquire(this.train, key(path, lora, s), () => TrainSession.create(this.model(path).ckpt, lora, { ...s, dropout: false }))
+  }
+
+  async releaseTrain (path: string, lora: LoraConfig, s: SessionSettings): Promise<void> {
+    await this.release(this.train, key(path, lora, s))
+  }
+
+  /** A private train session with LoRA dropout seeded by `seed`; the caller releases it. */
+  async privateTrain (path: string, lora: LoraConfig, s: SessionSettings, seed: number): Promise<TrainSession> {
+    return await TrainSession.create(this.model(path).ckpt, lora, { ...s, dropout: lora.dropout > 0, seed })
+  }
+
+  async acquireEval (path: string, lora: LoraConfig | undefined, s: SessionSettings): Promise<EvalSession> {
+    return await this.acquire(this.evals, key(path, lora, s), () => EvalSession.create(this.model(path).ckpt, { ...s, lora }))
+  }
+
+  async releaseEval (path: string, lora: LoraConfig | undefined, s: SessionSettings): Promise<void> {
+    await this.release(this.evals, key(path, lora, s))
+  }
+
+  private async acquire<T> (map: Map<string, Shared<T>>, k: string, make: () => Promise<T>): Promise<T> {
+    let e = map.get(k)
+    if (e === undefined) {
+      e = { value: make(), users: 0 }
+      map.set(k, e)
+      e.value.catch(() => map.delete(k))
+    }
+    e.users++
+    return await e.value
+  }
+
+  private async release<T extends { release: () => Promise<void> }> (map: Map<string, Shared<T>>, k: string): Promise<void> {
+    const e = map.get(k)
+    if (e === undefined) return
+    if (--e.users > 0) return
+    map.delete(k)
+    await (await e.value).release()
+  }
+}
+
+function key (path: string, lora: LoraConfig | undefined, s: SessionSettings): string {
+  return JSON.stringify([path, lora ?? null, s.device ?? 'cpu', s.threads ?? 0])
+}
