@@ -9,10 +9,10 @@ import type { SimConfig } from '../../sim/sim-config.ts'
 import { runSimulation } from '../../sim/simulation.ts'
 import { validateReport } from '../../sim/report.ts'
 
-const TRAINER: SimConfig['trainer'] = 'fake'
+const TRAINER: SimConfig['trainer'] = 'real'
 
 function small (over: Partial<SimConfig>): SimConfig {
-  return resolveConfig({ peers: 4, rounds: 2, perRound: 2, inProcess: true, trainer: TRAINER, localSteps: 2, batchSize: 4, microBatch: 4, maxLength: 64, limitPerPeer: 40, samples: 0, deadlineSeconds: 4, seed: 5, ...over })
+  return resolveConfig({ peers: 4, rounds: 2, perRound: 2, inProcess: true, trainer: TRAINER, localSteps: 2, batchSize: 4, microBatch: 4, maxLength: 128, limitPerPeer: 40, samples: 0, deadlineSeconds: 4, seed: 5, ...over })
 }
 
 test('a 4-peer, 2-round in-process simulation writes a report that validates', { timeout: 60_000 }, async () => {

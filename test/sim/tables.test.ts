@@ -2,7 +2,6 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { lossTable, verdictOf, gainPercent, responsesTable } from '../../sim/tables.ts'
 import { baselinePlan } from '../../sim/baselines.ts'
-import { lossByCategory } from '../../sim/held-out-evaluator.ts'
 
 test('loss table with gains against the base, and an honest verdict', () => {
   const base = { name: 'base', evalLoss: 4, byCategory: { open_qa: 4 } }
@@ -19,8 +18,6 @@ test('loss table with gains against the base, and an honest verdict', () => {
   assert.match(responsesTable([{ instruction: 'Say hi', category: 'open_qa', reference: 'hi', answers: { base: '' } }]), /base:\s+\(empty\)/)
 })
 
-test('baseline budgets and token-weighted losses', () => {
+test('baseline budgets', () => {
   assert.deepEqual(baselinePlan(5, 3, 10), { localCalls: 2, centralCalls: 15, callsPerRound: 3 })
-  const l = lossByCategory([{ category: 'a' }, { category: 'a' }, { category: 'b' }], [2, 6, 3], [1, 3, 1])
-  assert.deepEqual(l, { evalLoss: 11 / 5, byCategory: { a: 2, b: 3 }, examples: 3 })
 })
