@@ -2,6 +2,7 @@
 // with its own state directory and its own trainer (a worker thread for the real one).
 import '../node/polyfill.ts'
 import { EventEmitter } from 'node:events'
+import { appendFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { JobSpec } from '../protocol/job-spec.ts'
@@ -32,6 +33,9 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
   const bootAddrs = dialableAddrs(boot)
   const aggregate = buildAggregator(o.job.aggregation)
   const peers: Peer[] = []
+  // each peer's own log lines (as `fedit peer` prints them) go to dir/logs/p<i>.log, for post-mortems
+  mkdirSync(join(o.dir, 'logs'), { recursive: true })
+  const stamp = (): string => new Date().toISOString().slice(11, 23)
   const dead = new Set<string>()
   const announced = new Set<string>()
   const reported = new Set<number>()
@@ -44,7 +48,8 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
       trainer: o.trainers[i]!, aggregate, stateDir: join(o.dir, `p${i}`),
       listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: bootAddrs, local: true,
       timing: { ...IN_PROCESS_TIMING, transferTimeoutMs: Math.max(30_000, o.job.roundDeadlineSeconds * 1000), ...o.timing },
-      samples: o.samples[i]
+      samples: o.samples[i],
+      logger: (line) => { appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} ${line}\n`) }
     })
     p.events.on('announce', (a) => {
       const key = `${a.round}/${a.attempt}`
@@ -52,6 +57,7 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
       announced.add(key)
       events.emit('announce', { round: a.round, attempt: a.attempt, aggregator: a.aggregator, selected: a.selected })
     })
+    p.events.on('rejected', (r) => { appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} rejected ${r.where} from ${r.from.slice(-6)}: ${r.reason}\n`) })
     p.events.on('trained', (t) => { events.emit('trained', { peer: p.peerId, round: t.round, trainLoss: t.trainLoss, samples: t.samples }) })
     p.events.on('result', (info) => {
       if (reported.has(info.round)) return

@@ -77,7 +77,7 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
     `${c.aggregation}, ${c.inProcess ? 'in one process' : 'one process each'}, ${c.trainer} trainer, model ${modelId}`)
   for (const s of shares) log(`  ${s.label}: ${String(s.records.length).padStart(5)} records  ${mainCategories(s.counts, 0.05).join(', ')}${malicious.has(s.index) ? `  [malicious: ${c.attack}]` : ''}`)
 
-  const evaluator = await createEvaluator({ ckpt, tokenizer: tok, records: test, lora: c.lora, maxLength: EVAL_MAX_LENGTH, threads: 1 })
+  const evaluator = await createEvaluator({ modelPath: c.modelPath, records: test, lora: c.lora, maxLength: EVAL_MAX_LENGTH, threads: 1 })
   const trainers: LocalTrainer[] = []
   const work = c.out !== undefined ? join(c.out, 'work') : mkdtempSync(join(tmpdir(), 'fedit-sim-'))
   rmSync(work, { recursive: true, force: true })
