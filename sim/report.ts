@@ -5,6 +5,8 @@ export type ByCategory = Record<string, number>
 export interface RoundReport {
   round: number
   aggregator: string
+  /** 0 = the elected aggregator served, n = the n-th in the failover order */
+  attempt?: number
   selected: string[]
   included: string[]
   excluded: Array<{ peer: string, reason: string }>
@@ -17,12 +19,23 @@ export interface RoundReport {
 
 export interface LocalBaseline { peer: string, categories: string[], evalLoss: number, byCategory: ByCategory }
 
+/** Beyond the contract (optional, for people reading the report): who the peers are and what they hold. */
+export interface PeerEntry { label: string, id: string, records: number, categories: Record<string, number>, malicious?: boolean }
+
 export interface SimulationReport {
   config: { peers: number, rounds: number, perRound: number, partition: string, aggregation: string, seed: number, model: string, [k: string]: unknown }
   base: { evalLoss: number, byCategory: ByCategory }
   rounds: RoundReport[]
-  final: { evalLoss: number, byCategory: ByCategory, adapter: string }
-  baselines?: { centralized: { evalLoss: number, byCategory: ByCategory }, local: LocalBaseline[] }
+  final: { evalLoss: number, byCategory: ByCategory, adapter: string, hash?: string }
+  baselines?: {
+    centralized: { evalLoss: number, byCategory: ByCategory, steps?: number, curve?: number[] }
+    local: Array<LocalBaseline & { steps?: number }>
+    verdict?: { beatsBase: boolean, beatsLocal: Record<string, boolean>, gapToCentralizedPercent?: number }
+  }
+  peers?: PeerEntry[]
+  faults?: { killed: Array<{ peer: string, round: number, why: string }>, malicious: string[], attack?: string }
+  responses?: Array<{ instruction: string, category: string, reference: string, answers: Record<string, string> }>
+  seconds?: number
 }
 
 /** Checks a parsed report.json against the contract; returns the list of problems (empty = valid). */

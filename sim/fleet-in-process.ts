@@ -1,0 +1,87 @@
+// All peers of the simulation in this process: one bootstrap host and N createPeer()s on 127.0.0.1, each
+// with its own state directory and its own trainer (a worker thread for the real one).
+import '../node/polyfill.ts'
+import { EventEmitter } from 'node:events'
+import { appendFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import type { JobSpec } from '../protocol/job-spec.ts'
+import { startBootstrap, dialableAddrs } from '../bootstrap/bootstrap-node.ts'
+import { createPeer } from '../node/peer.ts'
+import type { Peer, PeerTiming } from '../node/peer.ts'
+import type { LocalTrainer } from '../trainer/local-trainer.ts'
+import { buildAggregator } from '../trainer/aggregate/build-aggregator.ts'
+import { deriveSeed } from '../trainer/data/rng.ts'
+import type { Fleet, FleetEvents } from './fleet.ts'
+
+/** Quicker than a peer's defaults (which suit a WAN): everything here is one loopback hop away. */
+export const IN_PROCESS_TIMING: Partial<PeerTiming> = { heartbeatMs: 500, memberTtlMs: 4000, tickMs: 100, settleMs: 2500, graceMs: 2000, discoveryIntervalMs: 1000 }
+
+export interface InProcessOptions {
+  readonly job: JobSpec
+  readonly jobId: string
+  readonly trainers: readonly LocalTrainer[]
+  readonly samples: readonly number[]
+  readonly dir: string
+  readonly seed: number
+  readonly timing?: Partial<PeerTiming>
+}
+
+export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> {
+  const events = new EventEmitter<FleetEvents>()
+  const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
+  const bootAddrs = dialableAddrs(boot)
+  const aggregate = buildAggregator(o.job.aggregation)
+  const peers: Peer[] = []
+  // each peer's own log lines (as `fedit peer` prints them) go to dir/logs/p<i>.log, for post-mortems
+  mkdirSync(join(o.dir, 'logs'), { recursive: true })
+  const stamp = (): string => new Date().toISOString().slice(11, 23)
+  const dead = new Set<string>()
+  const announced = new Set<string>()
+  const reported = new Set<number>()
+  for (let i = 0; i < o.trainers.length; i++) {
+    // identities from the seed: the same run elects the same aggregators
+    const seed = new Uint8Array(32)
+    new DataView(seed.buffer).setUint32(0, deriveSeed(o.seed, `peer:${i}`))
+    const p = createPeer({
+      job: o.job, jobId: o.jobId, privateKey: await generateKeyPairFromSeed('Ed25519', seed),
+      trainer: o.trainers[i]!, aggregate, stateDir: join(o.dir, `p${i}`),
+      listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: bootAddrs, local: true,
+      timing: { ...IN_PROCESS_TIMING, transferTimeoutMs: Math.max(30_000, o.job.roundDeadlineSeconds * 1000), ...o.timing },
+      samples: o.samples[i],
+      logger: (line) => { appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} ${line}\n`) }
+    })
+    p.events.on('announce', (a) => {
+      const key = `${a.round}/${a.attempt}`
+      if (announced.has(key)) return
+      announced.add(key)
+      events.emit('announce', { round: a.round, attempt: a.attempt, aggregator: a.aggregator, selected: a.selected })
+    })
+    p.events.on('rejected', (r) => { appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} rejected ${r.where} from ${r.from.slice(-6)}: ${r.reason}\n`) })
+    p.events.on('trained', (t) => { events.emit('trained', { peer: p.peerId, round: t.round, trainLoss: t.trainLoss, samples: t.samples }) })
+    p.events.on('result', (info) => {
+      if (reported.has(info.round)) return
+      reported.add(info.round)
+      // the peer adopted this round's adapter just before emitting: take it now, before the next round replaces it
+      const adapter = p.global.adapter
+      events.emit('result', { info, adapter: async () => adapter })
+    })
+    peers.push(p)
+  }
+  await Promise.all(peers.map(async (p) => await p.start()))
+  const byId = new Map(peers.map((p) => [p.peerId, p]))
+  return {
+    events,
+    ids: peers.map((p) => p.peerId),
+    async kill (peer) {
+      if (dead.has(peer)) return
+      dead.add(peer)
+      await byId.get(peer)?.stop()
+    },
+    alive: () => peers.map((p) => p.peerId).filter((id) => !dead.has(id)),
+    async stop () {
+      await Promise.all(peers.map(async (p) => { dead.add(p.peerId); await p.stop() }))
+      await boot.stop()
+    }
+  }
+}

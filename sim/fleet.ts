@@ -1,0 +1,34 @@
+// A running federation as the orchestrator sees it, whether its peers live in this process or in their own:
+// round events in peer ids, the global adapter of each completed round, and a way to make a peer vanish.
+import type { EventEmitter } from 'node:events'
+import type { Adapter } from '../trainer/lora/adapter.ts'
+import type { RoundInfo } from '../node/round-info.ts'
+
+export interface FleetAnnounce {
+  readonly round: number
+  readonly attempt: number
+  readonly aggregator: string
+  readonly selected: readonly string[]
+}
+
+export interface FleetEvents {
+  /** once per (round, attempt), as soon as the fleet learns of it */
+  announce: [FleetAnnounce]
+  /** a selected peer finished its local training */
+  trained: [{ readonly peer: string, readonly round: number, readonly trainLoss: number, readonly samples: number }]
+  /** once per round: the first completed-round report seen, and that round's global adapter */
+  result: [{ readonly info: RoundInfo, readonly adapter: () => Promise<Adapter> }]
+  /** something worth a line of progress (a peer's own log line, a warning) */
+  note: [string]
+}
+
+export interface Fleet {
+  readonly events: EventEmitter<FleetEvents>
+  /** peer ids by peer index (the partition index) */
+  readonly ids: readonly string[]
+  /** stops a peer at once, without goodbye (a crash, a lost connection) */
+  kill (peer: string): Promise<void>
+  alive (): string[]
+  /** stops everything that is still running */
+  stop (): Promise<void>
+}

@@ -1,0 +1,43 @@
+// Small simulations on 127.0.0.1 with the real trainer (stories260K on Dolly, a few tiny steps).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { resolveConfig } from '../../sim/sim-config.ts'
+import type { SimConfig } from '../../sim/sim-config.ts'
+import { runSimulation } from '../../sim/simulation.ts'
+import { validateReport } from '../../sim/report.ts'
+
+const TRAINER: SimConfig['trainer'] = 'real'
+
+function small (over: Partial<SimConfig>): SimConfig {
+  return resolveConfig({ peers: 4, rounds: 2, perRound: 2, inProcess: true, trainer: TRAINER, localSteps: 2, batchSize: 4, microBatch: 4, maxLength: 128, limitPerPeer: 40, samples: 0, deadlineSeconds: 4, seed: 5, ...over })
+}
+
+test('a 4-peer, 2-round in-process simulation writes a report that validates', { timeout: 60_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'fedit-sim-test-'))
+  try {
+    const lines: string[] = []
+    const { report } = await runSimulation(small({ out, samples: 1 }), { log: (l) => lines.push(l) })
+    const onDisk = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))
+    assert.deepEqual(validateReport(onDisk), [])
+    assert.deepEqual(onDisk.rounds.map((r: { round: number }) => r.round), [1, 2])
+    assert.equal(report.rounds.every((r) => r.included.length > 0 && Number.isFinite(r.evalLoss)), true)
+    for (const f of ['adapter/adapter_model.safetensors', 'adapter/adapter_config.json', 'loss.svg', 'category-mix.svg', 'tables.txt']) assert.ok(existsSync(join(out, f)), f)
+    assert.ok(lines.some((l) => /round 2 held-out loss/.test(l)))
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
+})
+
+test('--kill-aggregator-at 1: the failover completes every round', { timeout: 60_000 }, async () => {
+  const { report } = await runSimulation(small({ peers: 5, killAggregatorAt: 1 }), { log: () => {} })
+  assert.deepEqual(validateReport(report), [])
+  assert.deepEqual(report.rounds.map((r) => r.round), [1, 2])
+  const killed = report.faults!.killed[0]!
+  assert.equal(killed.round, 1)
+  assert.ok(report.rounds[0]!.attempt! >= 1, 'round 1 was finished by a failover aggregator')
+  assert.notEqual(report.rounds[0]!.aggregator, killed.peer)
+  assert.ok(report.rounds.every((r) => !r.included.includes(killed.peer)))
+})
