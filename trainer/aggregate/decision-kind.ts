@@ -18,7 +18,8 @@ export enum DecisionKind {
   NormTooLarge = 'norm_too_large',
   NormTooSmall = 'norm_too_small',
   CosineOutlier = 'cosine_outlier',
-  KrumRejected = 'krum_rejected'
+  KrumRejected = 'krum_rejected',
+  Undecidable = 'undecidable' // two updates that disagree: too few to tell which one is the outlier
 }
 
 /** A number for a reason string: 3 significant digits, no exponent noise for ordinary magnitudes. */

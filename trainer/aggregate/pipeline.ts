@@ -41,8 +41,22 @@ export function runPipeline (spec: AggregationSpec, updates: readonly ClientUpda
   const scales = new Float64Array(structural.length).fill(1)
   const clipReason: (string | undefined)[] = new Array(structural.length).fill(undefined)
   members.forEach((s, t) => { scales[s] = clip.scales[t]; clipReason[s] = clip.reasons[t] })
-  // filter: each filter judges the survivors of the previous one
-  for (const f of spec.filters) {
+  // filter: outliers are judged against the majority, so they need at least 3 updates. Of two that
+  // disagree strongly in size, neither can be trusted (either may be the attacker): keep the global.
+  if (spec.filters.length > 0 && members.length === 2) {
+    const [a, b] = members.map((s) => space.norms[s])
+    const limit = spec.filters.find((f) => f.kind === 'norm')?.multiple ?? 3
+    const g = space.gram(members, scales) // 2x2 inner products of the (clipped) deltas
+    const cos = g[1] / Math.sqrt(g[0] * g[3])
+    const apart = Math.max(a, b) > limit * Math.min(a, b)
+    if (apart || cos < 0) {
+      const how = apart ? `norms ${fmt(a)} and ${fmt(b)}, more than ${limit}x apart` : `opposite directions, cosine ${fmt(cos)}`
+      const reason = `2 updates disagree (${how}): too few to tell which is the outlier`
+      for (const s of members) outcome[structural[s]] = { kind: DecisionKind.Undecidable, reason }
+      return unchanged(updates, ctx, outcome, 'two disagreeing updates')
+    }
+  }
+  for (const f of members.length < 3 ? [] : spec.filters) {
     let excl: Exclusion[]
     if (f.kind === 'norm') {
       excl = normOutliers(members.map((s) => space.norms[s]), f)
