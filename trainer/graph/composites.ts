@@ -38,3 +38,29 @@ export function rmsNorm (x: Value, w: Value, eps: number): Value {
     return [dx, nw ? sumTo(op.mul(g, xr), w) : undefined]
   })
 }
+
+/**
+ * Softmax attention o = P v with P = probs(q k^T), where `probs` maps the scores [.., Tq, S] to row-softmax
+ * weights of the same shape (the caller adds its mask and takes Softmax over the last axis; the mask gets no
+ * gradient). q [.., Tq, hd], k and v [.., S, hd]. Backward, with dO = g:
+ *   dv = P^T dO,   dP = dO v^T,   dS = P (dP - D) with D = rowsum(dP P) = rowsum(dO o),   dq = dS k,   dk = dS^T q.
+ * D from dO and o costs a pass over [.., Tq, hd] instead of two over the [.., Tq, S] scores (FlashAttention's
+ * identity), so the score-sized backward is one MatMul, a Sub, a Mul and the two MatMuls out.
+ */
+export function softmaxAttention (q: Value, k: Value, v: Value, probs: (scores: Value) => Value): Value {
+  const swap = (x: Value): Value => op.transpose(x, [...Array(x.rank - 2).keys(), x.rank - 1, x.rank - 2])
+  const p = probs(op.matmul(q, swap(k)))
+  const o = op.matmul(p, v)
+  return op.composite('SoftmaxAttention', [q, k, v], o, (g, [nq, nk, nv]) => {
+    let ds: Value | undefined
+    if (nq || nk) {
+      const d = op.reduceSum(op.mul(g, o), [-1], true) // [.., Tq, 1]
+      ds = op.mul(p, op.sub(op.matmul(g, swap(v)), d))
+    }
+    return [
+      nq ? op.matmul(ds!, k) : undefined,
+      nk ? op.matmul(swap(ds!), q) : undefined,
+      nv ? op.matmul(swap(p), g) : undefined
+    ]
+  })
+}

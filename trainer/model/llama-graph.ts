@@ -135,10 +135,11 @@ export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: numb
   }
   // q heads h = j*G + g use kv head j: fold g into the query axis, so one plain batched matmul serves GQA
   const qg = op.reshape(op.transpose(op.reshape(q, [0, 0, kv, G, hd]), [0, 2, 3, 1, 4]), [0, 0, -1, hd]) // (B, nkv, G*T, hd)
-  const scores = op.matmul(qg, op.transpose(k, [0, 1, 3, 2])) // (B, nkv, G*T, S)
-  const s5 = op.reshapeLike(scores, op.concat([op.shapeSlice(qg, 0, 2), x.graph.int64s([G, -1]), op.shapeSlice(k, 2, 3)], 0), ['B', kv, G, 'T', 'S'])
-  const probs = op.softmax(op.add(s5, ctx.mask), -1) // (B, nkv, G, T, S)
-  const o = op.matmul(op.reshapeLike(probs, op.shapeOf(scores), scores.shape), v) // (B, nkv, G*T, hd)
+  const o = composites.softmaxAttention(qg, k, v, (scores) => { // scores (B, nkv, G*T, S)
+    const s5 = op.reshapeLike(scores, op.concat([op.shapeSlice(qg, 0, 2), x.graph.int64s([G, -1]), op.shapeSlice(k, 2, 3)], 0), ['B', kv, G, 'T', 'S'])
+    const probs = op.softmax(op.add(s5, ctx.mask), -1) // (B, nkv, G, T, S)
+    return op.reshapeLike(probs, op.shapeOf(scores), scores.shape)
+  }) // (B, nkv, G*T, hd)
   const o5 = op.reshape(o, [0, 0, G, -1, hd]) // (B, nkv, G, T, hd)
   const merged = op.reshape(op.transpose(o5, [0, 3, 1, 2, 4]), [-1, c.dim]) // (B*T, dim)
   return { out: lin('o_proj', merged), present: { key: k, value: v } }
