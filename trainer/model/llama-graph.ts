@@ -102,6 +102,8 @@ export interface Context {
   readonly rot: Value // [headDim, headDim] rotate_half as a matrix
   readonly mask: Value // [B, 1, 1, T, S] additive (0 or -1e9)
   readonly linear: LinearHook
+  /** train graphs: attention on ONNX's opset-23 Attention op, with a hand-written backward (float32, no cache) */
+  readonly attentionOp?: boolean
   /** present when the graph uses ONNX opset-23 fused forward ops (no backward: eval and decode graphs) */
   readonly fused?: FusedContext
 }
@@ -127,6 +129,12 @@ export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: numb
   let k = op.reshapeLike(lin('k_proj', x), dyn(ctx, [kv, hd]), ['B', 'T', kv, hd]) // (B, T, nkv, hd)
   let v = op.reshapeLike(lin('v_proj', x), dyn(ctx, [kv, hd]), ['B', 'T', kv, hd])
   q = rope(q, ctx.cosQ, ctx.sinQ, ctx.rot) // the softmax scale is folded into q's rotary tables
+  if (ctx.attentionOp === true && past === undefined) {
+    const flat = (t: Value, heads: number): Value => op.reshapeLike(t, dyn(ctx, [heads * hd]), ['B', 'T', heads * hd])
+    const kr = rope(k, ctx.cos, ctx.sin, ctx.rot)
+    const y = composites.fusedSoftmaxAttention(flat(q, c.nHeads), flat(kr, kv), flat(v, kv), op.squeeze(ctx.mask, [1]), { qHeads: c.nHeads, kvHeads: kv, headDim: hd })
+    return { out: lin('o_proj', op.reshape(y, [-1, c.dim])), present: { key: op.transpose(kr, [0, 2, 1, 3]), value: op.transpose(v, [0, 2, 1, 3]) } }
+  }
   k = op.transpose(rope(k, ctx.cos, ctx.sin, ctx.rot), [0, 2, 1, 3]) // (B, nkv, T, hd)
   v = op.transpose(v, [0, 2, 1, 3])
   if (past !== undefined) {
@@ -188,6 +196,8 @@ export interface DecoderInputs {
   readonly past?: readonly KV[] // per layer, [B, nKv, P, hd]
   /** build with ONNX opset-23 fused forward ops (the model must be emitted with opset >= 23; no gradients) */
   readonly fused?: boolean
+  /** attention alone on the opset-23 Attention op, differentiable (train graphs; emit with opset >= 23) */
+  readonly attentionOp?: boolean
 }
 export interface DecoderOutputs {
   readonly hidden: Value // [B*T, dim] after the final norm
@@ -222,7 +232,7 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
         mask: op.squeeze(mask, [1])
       }
     : undefined
-  return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, hd), mask, linear, fused }
+  return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, hd), mask, linear, fused, attentionOp: inp.attentionOp }
 }
 
 /** The decoder stack; the caller adds the head (all positions for losses, the last one for generation). */
