@@ -2,7 +2,9 @@
 // same LoRA model in the same run: rank 8 on all linear layers, for a LLaMA-7B-shaped block (hidden 4096,
 // 32 heads, MLP 11008, 1 layer, seq 512, batch 1; random frozen fp32 weights as external data) and for
 // stories260K (batch 8 x 256 tokens, the real model with its head and loss).
-// Usage: npm run bench -- train-step [--reps R] [--threads K] [--seq T]
+// On a shared machine wall time of multi-threaded runs is mostly other people's load: `--threads 1 --clock cpu`
+// times each run by this process's CPU time (user + system) on one intra-op thread, as bench/forward-backward does.
+// Usage: npm run bench -- train-step [--reps R] [--threads K] [--seq T] [--clock wall|cpu] [--only block7b|stories260K]
 import ort from 'onnxruntime-node'
 import { Graph } from '../trainer/graph/graph.ts'
 import type { Value } from '../trainer/graph/graph.ts'
@@ -30,7 +32,19 @@ const threads = arg('threads', 0)
 const T = arg('seq', 512)
 const LORA: LoraConfig = { r: 8, alpha: 16, dropout: 0, targetModules: [...LINEAR_MODULES] }
 const c7: LlamaConfig = { dim: 4096, hiddenDim: 11008, nLayers: 1, nHeads: 32, nKvHeads: 32, vocabSize: 32000, maxSeqLen: 4096, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false, bosId: 1, eosId: 2 }
-const now = (): number => performance.now()
+const flag = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? process.argv[i + 1] : undefined
+}
+const clock = flag('clock') ?? 'wall'
+if (clock !== 'wall' && clock !== 'cpu') throw new Error(`--clock must be wall or cpu, got ${clock}`)
+const only = flag('only')
+if (only !== undefined && only !== 'block7b' && only !== 'stories260K') throw new Error(`--only must be block7b or stories260K, got ${only}`)
+const now = (): number => {
+  if (clock === 'wall') return performance.now()
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
 const median = (t: number[]): number => [...t].sort((a, b) => a - b)[t.length >> 1]!
 
 interface Figures { stepMs: number, forwardMs: number, ratio: number, tokensPerSec: number, optimizerMs: number }
@@ -50,9 +64,8 @@ async function measure (forward: () => Promise<unknown>, pass: () => Promise<Map
   await forward(); await step() // warm-up
   const f: number[] = []; const s: number[] = []; const o: number[] = []
   for (let i = 0; i < reps; i++) {
-    let t0 = now(); await forward(); f.push(now() - t0)
+    const t0 = now(); await forward(); f.push(now() - t0)
     const r = await step(); s.push(r.ms); o.push(r.opt)
-    t0 = now()
   }
   const stepMs = median(s); const forwardMs = median(f)
   return { stepMs: Math.round(stepMs), forwardMs: Math.round(forwardMs), ratio: Number((stepMs / forwardMs).toFixed(3)), tokensPerSec: Math.round(tokens / (stepMs / 1000)), optimizerMs: Number(median(o).toFixed(2)) }
@@ -126,13 +139,17 @@ async function stories (): Promise<Figures> {
   return r
 }
 
-const b = await block7b()
-const st = await stories()
+const b = only === 'stories260K' ? undefined : await block7b()
+const st = only === 'block7b' ? undefined : await stories()
+const share = (f: Figures | undefined): number | undefined => f === undefined ? undefined : Number((f.optimizerMs / f.stepMs).toFixed(4))
 console.log(JSON.stringify({
   bench: 'train-step',
   block7b: b,
   stories260K: st,
-  optimizerShare: Number((b.optimizerMs / b.stepMs).toFixed(4)),
-  optimizerShareStories260K: Number((st.optimizerMs / st.stepMs).toFixed(4)),
+  optimizerShare: share(b),
+  optimizerShareStories260K: share(st),
+  threads: threads > 0 ? threads : 'default',
+  clock,
+  reps,
   peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024)
 }))

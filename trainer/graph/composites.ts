@@ -38,3 +38,62 @@ export function rmsNorm (x: Value, w: Value, eps: number): Value {
     return [dx, nw ? sumTo(op.mul(g, xr), w) : undefined]
   })
 }
+
+/**
+ * Softmax attention o = P v with P = probs(q k^T), where `probs` maps the scores [.., Tq, S] to row-softmax
+ * weights of the same shape (the caller adds its mask and takes Softmax over the last axis; the mask gets no
+ * gradient). q [.., Tq, hd], k and v [.., S, hd]. Backward, with dO = g:
+ *   dv = P^T dO,   dP = dO v^T,   dS = P (dP - D) with D = rowsum(dP P) = rowsum(dO o),   dq = dS k,   dk = dS^T q.
+ * D from dO and o costs a pass over [.., Tq, hd] instead of two over the [.., Tq, S] scores (FlashAttention's
+ * identity), so the score-sized backward is one MatMul, a Sub, a Mul and the two MatMuls out.
+ */
+export function softmaxAttention (q: Value, k: Value, v: Value, probs: (scores: Value) => Value): Value {
+  const swap = (x: Value): Value => op.transpose(x, [...Array(x.rank - 2).keys(), x.rank - 1, x.rank - 2])
+  const p = probs(op.matmul(q, swap(k)))
+  const o = op.matmul(p, v)
+  return op.composite('SoftmaxAttention', [q, k, v], o, (g, [nq, nk, nv]) => {
+    let ds: Value | undefined
+    if (nq || nk) {
+      const d = op.reduceSum(op.mul(g, o), [-1], true) // [.., Tq, 1]
+      ds = op.mul(p, op.sub(op.matmul(g, swap(v)), d))
+    }
+    return [
+      nq ? op.matmul(ds!, k) : undefined,
+      nk ? op.matmul(swap(ds!), q) : undefined,
+      nv ? op.matmul(swap(p), g) : undefined
+    ]
+  })
+}
+
+/**
+ * The same attention on ONNX's fused Attention op (opset 23): 3-D q [B, T, qHeads*hd], k and v [B, S, kvHeads*hd],
+ * an additive mask broadcastable to [B, qHeads, T, S], scale 1 (fold it into q); y [B, T, qHeads*hd]. The op
+ * returns the softmax weights P (qk_matmul_output_mode 3) and the head-layout keys and values, so the backward is
+ * softmaxAttention's, with grouped-query heads folded into the query axis (heads h = j*G + g share kv head j).
+ * No KV cache. Checked against softmaxAttention in float32 (ORT's CPU Attention has no float64 kernel).
+ */
+export function fusedSoftmaxAttention (q: Value, k: Value, v: Value, mask: Value, o: { qHeads: number, kvHeads: number, headDim: number }): Value {
+  const { qHeads, kvHeads, headDim: hd } = o
+  const r = op.attentionWithProbs(q, k, v, mask, { qHeads, kvHeads, headDim: hd, totalSeq: k.shape[1]!, scale: 1 })
+  const swap = (x: Value): Value => op.transpose(x, [0, 1, 3, 2])
+  // [B, T, heads*hd] <-> [B, kv, G*T, hd]
+  const toGroups = (x: Value, heads: number): Value => op.reshape(op.transpose(op.reshape(x, [0, 0, heads, hd]), [0, 2, 1, 3]), [0, kvHeads, -1, hd])
+  const fromGroups = (x: Value, like: Value, heads: number): Value =>
+    op.reshapeLike(op.transpose(op.reshape(x, [0, heads, -1, hd]), [0, 2, 1, 3]), op.shapeOf(like), like.shape)
+  return op.composite('FusedSoftmaxAttention', [q, k, v], r.y, (g, [nq, nk, nv]) => {
+    const P = r.probs
+    const p = op.reshapeLike(P, op.concat([op.shapeSlice(P, 0, 1), P.graph.int64s([kvHeads, -1]), op.shapeSlice(P, 3, 4)], 0),
+      [P.shape[0]!, kvHeads, 'GT', P.shape[3]!]) // [B, kv, G*T, S]
+    const dO = toGroups(g, qHeads)
+    let ds: Value | undefined
+    if (nq || nk) {
+      const d = op.reduceSum(op.mul(dO, toGroups(r.y, qHeads)), [-1], true) // [B, kv, G*T, 1]
+      ds = op.mul(p, op.sub(op.matmul(dO, swap(r.value)), d))
+    }
+    return [
+      nq ? fromGroups(op.matmul(ds!, r.key), q, qHeads) : undefined,
+      nk ? fromGroups(op.matmul(swap(ds!), toGroups(q, qHeads)), k, kvHeads) : undefined,
+      nv ? fromGroups(op.matmul(swap(p), dO), v, kvHeads) : undefined
+    ]
+  })
+}

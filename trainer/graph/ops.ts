@@ -136,3 +136,12 @@ export function attention (q: Value, k: Value, v: Value, mask: Value, past: { ke
   const [y, key, value] = q.graph.apply('Attention', inputs, { q_num_heads: o.qHeads, kv_num_heads: o.kvHeads }, { ...o })
   return { y: y!, key, value }
 }
+/**
+ * Attention without a cache that also returns its softmax weights P [B, qHeads, T, S] (qk_matmul_output_mode 3)
+ * and the keys and values in head layout [B, kvHeads, S, hd]: what a backward needs. `scale` multiplies q k^T.
+ */
+export function attentionWithProbs (q: Value, k: Value, v: Value, mask: Value, o: AttentionOptions & { scale: number }): { y: Value, key: Value, value: Value, probs: Value } {
+  const [y, key, value, probs] = q.graph.apply('Attention', [q, k, v, mask],
+    { q_num_heads: o.qHeads, kv_num_heads: o.kvHeads, qk_matmul_output_mode: 3, scale: float(o.scale) }, { ...o, probs: true })
+  return { y: y!, key: key!, value: value!, probs: probs! }
+}

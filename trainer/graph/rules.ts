@@ -272,8 +272,9 @@ export const RULES: Record<string, Rule> = {
   RotaryEmbedding: { infer: same },
   Attention: { // 3-D q [B, T, nh*hd], k/v [B, T, nkv*hd], [past [B, nkv, P, hd]] -> y [B, T, nh*hd], [present [B, nkv, S, hd]]
     infer: ([q, , , , pastK], _a, p) => [[q!.dtype, q!.shape], [q!.dtype, [q!.shape[0]!, p.kvHeads, p.totalSeq, p.headDim]],
-      [q!.dtype, [q!.shape[0]!, p.kvHeads, p.totalSeq, p.headDim]]].slice(0, pastK !== undefined ? 3 : 1) as Array<[DType, Shape]>
-  },
+      [q!.dtype, [q!.shape[0]!, p.kvHeads, p.totalSeq, p.headDim]]].concat(p.probs === true ? [[q!.dtype, [q!.shape[0]!, p.qHeads, q!.shape[1]!, p.totalSeq]]] : [])
+      .slice(0, p.probs === true ? 4 : pastK !== undefined ? 3 : 1) as Array<[DType, Shape]>
+  }, // with params.probs, a 4th output: the softmax weights [B, qHeads, T, S] (qk_matmul_output_mode 3)
 
   // ---- no gradient: integer and boolean plumbing ------------------------------------------------------
   Shape: { infer: ([x], _a, p) => [['int64', [p.start !== undefined ? p.end - p.start : x!.rank]]] },

@@ -29,7 +29,9 @@ export interface GraphOptions {
   readonly float?: FloatDType
   readonly opset?: number
   /** eval and decode graphs: ONNX opset-23 fused RMSNormalization/RotaryEmbedding/Attention forward ops
-   *  (default true for float32; the train graph never fuses: its backward is differentiated from standard ops) */
+   *  (default true for float32). The train graph fuses attention alone (the Attention op returns its softmax
+   *  weights, composites.fusedSoftmaxAttention differentiates it by hand); the rest is differentiated from
+   *  standard ops. */
   readonly fused?: boolean
 }
 
@@ -70,13 +72,14 @@ export function buildTrainGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): L
   const { g, linear, sites, ids, mask } = start(ckpt, o, true)
   const labels = g.input('labels', 'int64', ['B', 'T'])
   const w = llamaWeights(g, ckpt)
-  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask }, linear)
+  const fused = useFused(g, o)
+  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, attentionOp: fused }, linear)
   const { nll, valid } = tokenLosses(lmHead(w, hidden), labels)
   const loss = op.reduceSum(nll, [0], false)
   const outputs: Record<string, Value> = { loss_sum: loss, token_count: op.reduceSum(valid, [0], false) }
   const grads = gradients(loss, sites.map((s) => s.value))
   sites.forEach((s, i) => { outputs[gradName(s.name)] = grads[i]! })
-  return { model: g.toModel(outputs, { opset: o.opset, name: 'llama-train' }), lora: sites }
+  return { model: g.toModel(outputs, { opset: fusedOpset(fused, o), name: 'llama-train' }), lora: sites }
 }
 
 /** Inputs as the train graph; outputs loss_sum [B] and token_count [B] per example. No gradients. */

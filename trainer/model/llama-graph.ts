@@ -102,6 +102,8 @@ export interface Context {
   readonly rot: Value // [headDim, headDim] rotate_half as a matrix
   readonly mask: Value // [B, 1, 1, T, S] additive (0 or -1e9)
   readonly linear: LinearHook
+  /** train graphs: attention on ONNX's opset-23 Attention op, with a hand-written backward (float32, no cache) */
+  readonly attentionOp?: boolean
   /** present when the graph uses ONNX opset-23 fused forward ops (no backward: eval and decode graphs) */
   readonly fused?: FusedContext
 }
@@ -127,6 +129,12 @@ export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: numb
   let k = op.reshapeLike(lin('k_proj', x), dyn(ctx, [kv, hd]), ['B', 'T', kv, hd]) // (B, T, nkv, hd)
   let v = op.reshapeLike(lin('v_proj', x), dyn(ctx, [kv, hd]), ['B', 'T', kv, hd])
   q = rope(q, ctx.cosQ, ctx.sinQ, ctx.rot) // the softmax scale is folded into q's rotary tables
+  if (ctx.attentionOp === true && past === undefined) {
+    const flat = (t: Value, heads: number): Value => op.reshapeLike(t, dyn(ctx, [heads * hd]), ['B', 'T', heads * hd])
+    const kr = rope(k, ctx.cos, ctx.sin, ctx.rot)
+    const y = composites.fusedSoftmaxAttention(flat(q, c.nHeads), flat(kr, kv), flat(v, kv), op.squeeze(ctx.mask, [1]), { qHeads: c.nHeads, kvHeads: kv, headDim: hd })
+    return { out: lin('o_proj', op.reshape(y, [-1, c.dim])), present: { key: op.transpose(kr, [0, 2, 1, 3]), value: op.transpose(v, [0, 2, 1, 3]) } }
+  }
   k = op.transpose(rope(k, ctx.cos, ctx.sin, ctx.rot), [0, 2, 1, 3]) // (B, nkv, T, hd)
   v = op.transpose(v, [0, 2, 1, 3])
   if (past !== undefined) {
@@ -135,10 +143,11 @@ export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: numb
   }
   // q heads h = j*G + g use kv head j: fold g into the query axis, so one plain batched matmul serves GQA
   const qg = op.reshape(op.transpose(op.reshape(q, [0, 0, kv, G, hd]), [0, 2, 3, 1, 4]), [0, 0, -1, hd]) // (B, nkv, G*T, hd)
-  const scores = op.matmul(qg, op.transpose(k, [0, 1, 3, 2])) // (B, nkv, G*T, S)
-  const s5 = op.reshapeLike(scores, op.concat([op.shapeSlice(qg, 0, 2), x.graph.int64s([G, -1]), op.shapeSlice(k, 2, 3)], 0), ['B', kv, G, 'T', 'S'])
-  const probs = op.softmax(op.add(s5, ctx.mask), -1) // (B, nkv, G, T, S)
-  const o = op.matmul(op.reshapeLike(probs, op.shapeOf(scores), scores.shape), v) // (B, nkv, G*T, hd)
+  const o = composites.softmaxAttention(qg, k, v, (scores) => { // scores (B, nkv, G*T, S)
+    const s5 = op.reshapeLike(scores, op.concat([op.shapeSlice(qg, 0, 2), x.graph.int64s([G, -1]), op.shapeSlice(k, 2, 3)], 0), ['B', kv, G, 'T', 'S'])
+    const probs = op.softmax(op.add(s5, ctx.mask), -1) // (B, nkv, G, T, S)
+    return op.reshapeLike(probs, op.shapeOf(scores), scores.shape)
+  }) // (B, nkv, G*T, hd)
   const o5 = op.reshape(o, [0, 0, G, -1, hd]) // (B, nkv, G, T, hd)
   const merged = op.reshape(op.transpose(o5, [0, 3, 1, 2, 4]), [-1, c.dim]) // (B*T, dim)
   return { out: lin('o_proj', merged), present: { key: k, value: v } }
@@ -187,6 +196,8 @@ export interface DecoderInputs {
   readonly past?: readonly KV[] // per layer, [B, nKv, P, hd]
   /** build with ONNX opset-23 fused forward ops (the model must be emitted with opset >= 23; no gradients) */
   readonly fused?: boolean
+  /** attention alone on the opset-23 Attention op, differentiable (train graphs; emit with opset >= 23) */
+  readonly attentionOp?: boolean
 }
 export interface DecoderOutputs {
   readonly hidden: Value // [B*T, dim] after the final norm
@@ -221,7 +232,7 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
         mask: op.squeeze(mask, [1])
       }
     : undefined
-  return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, hd), mask, linear, fused }
+  return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, hd), mask, linear, fused, attentionOp: inp.attentionOp }
 }
 
 /** The decoder stack; the caller adds the head (all positions for losses, the last one for generation). */

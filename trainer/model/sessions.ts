@@ -31,7 +31,7 @@ export class TrainSession {
   private constructor (private readonly session: ort.InferenceSession, readonly graph: LlamaGraph) {}
 
   static async create (ckpt: LlamaCheckpoint, lora: LoraConfig, o: TrainSessionOptions = {}): Promise<TrainSession> {
-    const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, seed: o.seed })
+    const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, seed: o.seed, fused: fusedOn(o.device) })
     return new TrainSession(await createSession(graph.model, { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }
 

@@ -83,6 +83,14 @@ check('SiLU composite (output reused downstream)', [{ shape: [2, 3] }, { shape: 
 })
 check('RMSNorm composite (x and weight)', [{ shape: [2, 3, 4], declared: ['b', 't', 4] }, { shape: [4] }], (x, w) => composites.rmsNorm(x, w, 1e-5))
 check('RMSNorm composite (x only, weight frozen)', [{ shape: [3, 4] }, { shape: [4], grad: false }], (x, w) => composites.rmsNorm(x, w, 1e-5))
+check('SoftmaxAttention composite (masked, q/k/v)', [{ shape: [2, 6, 4], declared: ['b', 6, 4] }, { shape: [2, 5, 4] }, { shape: [2, 5, 3] }], (q, k, v) => {
+  const mask = q.graph.constant('float64', [6, 5], Float64Array.from({ length: 30 }, (_, i) => (i % 5) > (i / 5 | 0) ? -1e9 : 0))
+  return composites.softmaxAttention(q, k, v, (s) => op.softmax(op.add(s, mask), -1))
+})
+check('SoftmaxAttention composite (v frozen, output reused)', [{ shape: [1, 2, 3, 4] }, { shape: [1, 2, 3, 4] }, { shape: [1, 2, 3, 4], grad: false }], (q, k, v) => {
+  const o = composites.softmaxAttention(q, k, v, (s) => op.softmax(s, -1))
+  return op.mul(o, op.add(q, 1))
+})
 test('rotate_half as a matrix equals cat(-x2, x1)', async () => {
   const g = new Graph('float64')
   const x = g.input('x', 'float64', [2, 3, 6])
