@@ -455,6 +455,7 @@ export class Peer {
       this.tokensPerSecond = nextTokensPerSecond(this.tokensPerSecond, res)
       this.samples = res.samples
       this.trained = t // a failover attempt of the same round reuses it instead of training again
+      this.log(`round ${round}: trained on ${t.samples} examples in ${res.seconds.toFixed(1)} s, loss ${t.trainLoss.toFixed(4)}, ${Math.round(res.tokens / Math.max(res.seconds, 1e-9))} tok/s`)
       this.events.emit('trained', { round, attempt, samples: t.samples, trainLoss: t.trainLoss })
     }
     if (this.stopped || this.cur.round !== round || this.cur.accepted !== attempt) return // superseded meanwhile

@@ -37,6 +37,7 @@ export type PeerLine =
   | { readonly kind: 'started', readonly peerId: string }
   | { readonly kind: 'aggregating', readonly round: number, readonly attempt: number, readonly selected: readonly string[] }
   | { readonly kind: 'result', readonly round: number, readonly mine: boolean }
+  | { readonly kind: 'trained', readonly round: number, readonly samples: number, readonly trainLoss: number }
   | { readonly kind: 'other' }
 
 export function parsePeerLine (line: string): PeerLine {
@@ -46,6 +47,8 @@ export function parsePeerLine (line: string): PeerLine {
   if (m !== null) return { kind: 'aggregating', round: Number(m[1]), attempt: Number(m[2] ?? 0), selected: m[3]!.split(',').filter((s) => s !== '') }
   m = /\bround (\d+)(?: \(failover \d+\))?: aggregator=\S+( \(me\))? included=/.exec(line)
   if (m !== null) return { kind: 'result', round: Number(m[1]), mine: m[2] !== undefined }
+  m = /\bround (\d+): trained on (\d+) examples in \S+ s, loss (\S+),/.exec(line)
+  if (m !== null) return { kind: 'trained', round: Number(m[1]), samples: Number(m[2]), trainLoss: Number(m[3]) }
   return { kind: 'other' }
 }
 
@@ -125,6 +128,8 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
           if (announced.has(key)) return
           announced.add(key)
           events.emit('announce', { round: p.round, attempt: p.attempt, aggregator: ids[i]!, selected: p.selected.map(shortToId) })
+        } else if (p.kind === 'trained') {
+          events.emit('trained', { peer: ids[i]!, round: p.round, trainLoss: p.trainLoss, samples: p.samples })
         } else if (p.kind === 'result' && p.mine && !reported.has(p.round)) {
           reported.add(p.round)
           onResult(i, p.round).catch((err: Error) => { events.emit('note', `${s.label}: could not read round ${p.round} (${err.message})`) })
