@@ -7,7 +7,7 @@
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import type { Tensor } from '../trainer/tensor.ts'
-import { createRng, deriveSeed } from '../trainer/data/rng.ts'
+import { createRng, deriveSeed } from '../trainer/rng.ts'
 import type { Attack } from './sim-config.ts'
 
 export const SCALE_FACTOR = 100

@@ -11,7 +11,7 @@ import { createPeer } from '../node/peer.ts'
 import type { Peer, PeerTiming } from '../node/peer.ts'
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
 import { buildAggregator } from '../trainer/aggregate/build-aggregator.ts'
-import { deriveSeed } from '../trainer/data/rng.ts'
+import { deriveSeed } from '../trainer/rng.ts'
 import type { Fleet, FleetEvents } from './fleet.ts'
 
 /** Quicker than a peer's defaults (which suit a WAN): everything here is one loopback hop away. */

@@ -4,7 +4,7 @@
 import type { InstructionRecord } from '../trainer/data/record.ts'
 import type { PartitionMethod } from '../trainer/data/partition.ts'
 import { partition, partitionSummary } from '../trainer/data/partition.ts'
-import { createRng, deriveSeed, shuffleInPlace } from '../trainer/data/rng.ts'
+import { createRng, deriveSeed, shuffleInPlace } from '../trainer/rng.ts'
 
 export interface PeerShare {
   readonly index: number

@@ -5,6 +5,7 @@ import { loraName } from '../../trainer/lora/adapter.ts'
 import type { LinearModule } from '../../trainer/model/config.ts'
 import type { LocalTrainer, TrainRequest, TrainResult } from '../../trainer/local-trainer.ts'
 import type { Tensor } from '../../trainer/tensor.ts'
+import { mulberry32 } from '../../trainer/rng.ts'
 
 export interface FakeTrainerOptions {
   readonly lora: LoraConfig
@@ -19,16 +20,6 @@ export interface FakeTrainerOptions {
   readonly tokensPerSecond?: number
 }
 
-export function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export function createFakeTrainer (opts: FakeTrainerOptions): LocalTrainer & { calls: number } {
   const layers = opts.layers ?? 2

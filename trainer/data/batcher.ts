@@ -5,7 +5,7 @@
 // epoch stays random. Same seed and epoch -> same batches.
 import type { TokenizedExample } from './tokenize-example.ts'
 import { IGNORE_INDEX } from './tokenize-example.ts'
-import { createRng, deriveSeed, shuffleInPlace } from './rng.ts'
+import { createRng, deriveSeed, shuffleInPlace } from '../rng.ts'
 
 export interface BatchOptions {
   readonly microBatchSize: number

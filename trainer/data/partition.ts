@@ -9,8 +9,8 @@
 //   client has at least minPerClient records.
 // - 'dirichlet': the plain per-category Dirichlet(alpha) split (label skew), redrawn only until no client is empty.
 import { DataError } from './errors.ts'
-import type { Rng } from './rng.ts'
-import { createRng, dirichlet, shuffleInPlace } from './rng.ts'
+import type { Rng } from '../rng.ts'
+import { createRng, dirichlet, shuffleInPlace } from '../rng.ts'
 
 export type PartitionMethod = 'iid' | 'shepherd-categories' | 'shepherd-quantity' | 'dirichlet'
 

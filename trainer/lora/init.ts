@@ -7,7 +7,7 @@ import type { Tensor } from '../tensor.ts'
 import type { Adapter, LoraConfig } from './adapter.ts'
 import { loraName } from './adapter.ts'
 import { linearShape } from '../model/config.ts'
-import { createRng, deriveSeed } from '../data/rng.ts'
+import { createRng, deriveSeed } from '../rng.ts'
 import { AdapterError } from './errors.ts'
 
 export function initAdapter (model: LlamaConfig, lora: LoraConfig, seed: number): Adapter {

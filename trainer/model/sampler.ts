@@ -1,17 +1,9 @@
 // Choosing the next token from logits: greedy (temperature 0), or temperature + nucleus (top-p) sampling with
 // a seeded generator so a run is reproducible.
+import { mulberry32 } from '../rng.ts'
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function seededRandom (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The sampler's seeded generator (mulberry32). */
+export const seededRandom = mulberry32
 
 export function argmax (xs: ArrayLike<number>): number {
   let best = 0

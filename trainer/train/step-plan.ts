@@ -7,7 +7,7 @@
 import type { Batch } from '../data/batcher.ts'
 import { collate } from '../data/batcher.ts'
 import type { TokenizedExample } from '../data/tokenize-example.ts'
-import { createRng, deriveSeed, shuffleInPlace } from '../data/rng.ts'
+import { createRng, deriveSeed, shuffleInPlace } from '../rng.ts'
 
 /** How long a run lasts: a number of optimizer steps, or (fractional) epochs over the examples. */
 export type RunLength = { readonly steps: number } | { readonly epochs: number }

@@ -3,18 +3,10 @@ import type { Adapter, LoraConfig } from '../../../trainer/lora/adapter.ts'
 import type { ClientUpdate, AggregationContext } from '../../../trainer/aggregate/types.ts'
 import type { Tensor } from '../../../trainer/tensor.ts'
 import { loraName, loraScale } from '../../../trainer/lora/adapter.ts'
+import { mulberry32 } from '../../../trainer/rng.ts'
 
 /** mulberry32: small, seeded, good enough for tests */
-export function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export const rng = mulberry32
 
 export function gaussian (rand: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand())

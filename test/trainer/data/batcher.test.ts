@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { collate, makeBatches } from '../../../trainer/data/batcher.ts'
 import { IGNORE_INDEX } from '../../../trainer/data/tokenize-example.ts'
 import type { TokenizedExample } from '../../../trainer/data/tokenize-example.ts'
-import { createRng } from '../../../trainer/data/rng.ts'
+import { createRng } from '../../../trainer/rng.ts'
 
 const rng = createRng(9)
 const examples: TokenizedExample[] = Array.from({ length: 203 }, (_, i) => {

@@ -13,7 +13,7 @@ import { loadAdapter, saveAdapter } from '../../../trainer/lora/peft-folder.ts'
 import { mergeAdapter } from '../../../trainer/lora/merge.ts'
 import { AdapterError } from '../../../trainer/lora/errors.ts'
 import { encodeSafetensors } from '../../../trainer/safetensors.ts'
-import { createRng } from '../../../trainer/data/rng.ts'
+import { createRng } from '../../../trainer/rng.ts'
 
 const MODEL = fileURLToPath(new URL('../../../assets/stories260K/stories260K.bin', import.meta.url))
 const ck = loadLlama2c(MODEL)

@@ -1,4 +1,4 @@
-// Seeded, deterministic random numbers for data shuffling, partitioning and adapter initialisation.
+// Seeded, deterministic random numbers: data shuffling, partitioning, adapter init, sampling, test doubles.
 // mulberry32: small, fast, and identical on every platform (Math.random is neither seedable nor portable).
 
 export interface Rng {
@@ -6,17 +6,20 @@ export interface Rng {
   next (): number
 }
 
-export function createRng (seed: number): Rng {
-  let s = (seed >>> 0) ^ 0x9e3779b9
-  return {
-    next () {
-      s = (s + 0x6d2b79f5) >>> 0
-      let t = s
-      t = Math.imul(t ^ (t >>> 15), t | 1)
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    }
+/** mulberry32 as a bare function, uniform in [0, 1). */
+export function mulberry32 (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
+}
+
+export function createRng (seed: number): Rng {
+  return { next: mulberry32((seed >>> 0) ^ 0x9e3779b9) }
 }
 
 /** A seed derived from a seed and a salt (epoch, client, purpose), so streams do not overlap. */
