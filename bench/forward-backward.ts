@@ -16,9 +16,6 @@
 // times each run by this process's CPU time (user + system) on one intra-op thread: no spinning, no waiting for a
 // descheduled thread, so it measures the work itself and stays comparable under load.
 // Usage: npm run bench -- forward-backward [--layers N] [--seq T] [--reps R] [--threads K] [--clock wall|cpu]
-import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import ort from 'onnxruntime-node'
 import { Graph } from '../trainer/graph/graph.ts'
 import type { Value } from '../trainer/graph/graph.ts'
@@ -27,9 +24,10 @@ import * as op from '../trainer/graph/ops.ts'
 import { weight } from '../trainer/graph/weights.ts'
 import { createSession } from '../trainer/graph/session.ts'
 import type { LinearModule, LlamaConfig, WeightRef } from '../trainer/model/config.ts'
-import { LINEAR_MODULES, linearShape } from '../trainer/model/config.ts'
+import { LINEAR_MODULES } from '../trainer/model/config.ts'
 import type { LayerWeights } from '../trainer/model/llama-graph.ts'
 import { block, makeContext, ropeTables } from '../trainer/model/llama-graph.ts'
+import { createWeightFile, fillRandom } from './random-weights.ts'
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -48,45 +46,16 @@ const c: LlamaConfig = {
 }
 
 // ---- random weights in a file, referenced as external data ---------------------------------------------
-const dir = mkdtempSync(join(tmpdir(), 'fedit-bench-'))
-const file = join(dir, 'weights.bin')
-let seed = 42
-function fillRandom (a: Float32Array, scale: number): void {
-  for (let i = 0; i < a.length; i++) {
-    seed = (seed * 1664525 + 1013904223) >>> 0
-    a[i] = (seed / 4294967296 - 0.5) * 2 * scale
-  }
-}
-const fd = openSync(file, 'w')
-let offset = 0
-function put (shape: number[], scale: number, constant?: number): WeightRef {
-  const n = shape.reduce((a, b) => a * b, 1)
-  const chunk = new Float32Array(Math.min(n, 1 << 22))
-  const start = offset
-  for (let done = 0; done < n; done += chunk.length) {
-    const part = chunk.subarray(0, Math.min(chunk.length, n - done))
-    if (constant !== undefined) part.fill(constant)
-    else fillRandom(part, scale)
-    writeSync(fd, part)
-  }
-  offset += n * 4
-  return { shape, dtype: 'F32', source: { kind: 'file', path: file, offset: start, byteLength: n * 4 } }
-}
-const refs = Array.from({ length: layers }, () => ({
-  attnNorm: put([c.dim], 0, 1),
-  mlpNorm: put([c.dim], 0, 1),
-  linear: Object.fromEntries(LINEAR_MODULES.map((m) => {
-    const s = linearShape(c, m)
-    return [m, put(s, 1 / Math.sqrt(s[1]))]
-  })) as Record<LinearModule, WeightRef>
-}))
+const weights = createWeightFile()
+const put = weights.put
+const refs = weights.blocks(c, layers)
 // reference GEMMs: [T, dim] x [dim, hidden] x [hidden, dim] (the MLP's shapes) and [S, S] x [S, S] x [S, S]
 const SQ = 2048
 const mmUp = put([c.dim, c.hiddenDim], 1 / Math.sqrt(c.dim))
 const mmDown = put([c.hiddenDim, c.dim], 1 / Math.sqrt(c.hiddenDim))
 const sq1 = put([SQ, SQ], 1 / Math.sqrt(SQ))
 const sq2 = put([SQ, SQ], 1 / Math.sqrt(SQ))
-closeSync(fd)
+weights.close()
 
 // ---- graphs ----------------------------------------------------------------------------------------------
 function blockGraph (backward: boolean): ReturnType<Graph['toModel']> {
@@ -182,5 +151,5 @@ try {
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024)
   }))
 } finally {
-  rmSync(dir, { recursive: true, force: true })
+  weights.cleanup()
 }
