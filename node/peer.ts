@@ -430,6 +430,7 @@ export class Peer {
         this.events.emit('rejected', { from: p, reason: d.reason, where: 'adapter' })
       } catch (err) {
         if (this.stopped) return undefined
+        this.log(`fetch of ${hash.slice(0, 12)} from ${p.slice(-6)} failed: ${(err as Error).message}`)
         this.events.emit('rejected', { from: p, reason: (err as { reason?: string }).reason ?? 'stream_error', where: 'adapter' })
       }
     }
