@@ -2,7 +2,8 @@
 // (announce to result on the aggregator), gossip delivery latency of the announces, RSS per peer.
 // ROUND_DEBUG=1 prints every peer's log lines to stderr.
 import '../node/polyfill.ts'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -36,6 +37,9 @@ const dir = mkdtempSync(join(tmpdir(), 'fedit-bench-round-'))
 const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
 const peers: Peer[] = []
 const tStart = Date.now()
+// ROUND_DEBUG=1 also prints the connections opened and closed so far (all peers) every 2 s
+let connOpen = 0; let connClose = 0
+if (process.env.ROUND_DEBUG === '1') setInterval(() => { console.error(`${((Date.now() - tStart) / 1000).toFixed(1)} conns open=${connOpen} close=${connClose} live=${peers.reduce((s, p) => s + p.libp2p.getConnections().length, 0)}`) }, 2000).unref()
 const rejected = new Map<string, number>()
 const announces = new Map<string, { sent?: number, received: number[] }>()
 for (let i = 0; i < PEERS; i++) {
@@ -58,7 +62,18 @@ for (let i = 0; i < PEERS; i++) {
     announces.set(k, e)
   })
   await p.start()
+  if (process.env.ROUND_DEBUG === '1') {
+    p.libp2p.addEventListener('connection:open', () => { connOpen++ })
+    p.libp2p.addEventListener('connection:close', () => { connClose++ })
+  }
   peers.push(p)
+}
+// ROUND_PROF=FILE writes a CPU profile of rounds 2.. (start-up, discovery and the first round left out)
+const prof = process.env.ROUND_PROF !== undefined && process.env.ROUND_PROF !== '' ? new Session() : undefined
+if (prof !== undefined) {
+  prof.connect()
+  await prof.post('Profiler.enable')
+  peers[0]!.events.once('result', () => { void prof.post('Profiler.start') })
 }
 const t0 = Date.now()
 const lag = monitorEventLoopDelay({ resolution: 10 })
@@ -68,6 +83,7 @@ await new Promise<void>((resolve, reject) => {
   const check = setInterval(() => { if (peers.every((p) => p.global.round >= ROUNDS)) { clearInterval(check); clearTimeout(timer); resolve() } }, 50)
 })
 lag.disable()
+if (prof !== undefined) writeFileSync(process.env.ROUND_PROF!, JSON.stringify((await prof.post('Profiler.stop')).profile))
 gc()
 const rssPerPeerMB = (process.memoryUsage().rss - rss0) / 2 ** 20 / (PEERS + 1)
 const rounds = peers[0]!.rounds

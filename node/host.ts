@@ -68,6 +68,12 @@ export async function createHost (opts: HostOptions): Promise<FeditHost> {
       denyOutboundEncryptedConnection: denied
     },
     connectionManager: local ? { allow: ['/ip4/127.0.0.1/ipcidr/32'] } : {},
+    // libp2p's connection monitor opens a ping stream on every connection every 10 s and aborts the connection
+    // when a ping is late. A job's members are all connected to each other, so that is a stream per peer per
+    // second for each peer; with 20 peers in one process (bench/round) it was a large share of the CPU, and
+    // under event-loop lag its timeouts closed connections in the middle of a push ("connection muxer is
+    // closed"). Liveness comes from our signed Hellos and dead TCP connections from yamux's keep-alive.
+    connectionMonitor: { enabled: false },
     peerDiscovery: (opts.bootstrap ?? []).length > 0 ? [bootstrap({ list: [...opts.bootstrap!], timeout: 100 })] : [],
     services: {
       identify: identify(),

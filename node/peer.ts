@@ -24,7 +24,7 @@ import type { SelectFn } from '../protocol/election.ts'
 import { decodeRoundMessage, Reject } from '../protocol/validation.ts'
 import { checkAnnounce, checkUpdate } from '../protocol/round-rules.ts'
 import type { Check } from '../protocol/round-rules.ts'
-import { MAX_ATTEMPTS } from '../protocol/limits.ts'
+import { MAX_ATTEMPTS, ROUND_WINDOW } from '../protocol/limits.ts'
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
 import type { AggregateFn, ClientUpdate } from '../trainer/aggregate/types.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
@@ -157,6 +157,14 @@ export class Peer {
   private collector?: Collector
   private trained?: Trained
   private catchingUp = false
+  /**
+   * An announce for a round too far ahead of us (we are still fetching earlier results): gossip delivers it
+   * once, so it is kept and checked again each time we adopt a result. Without it a member a result or two
+   * behind missed the round it was selected for and the aggregator waited out its whole deadline
+   * (bench/round: a 10 s round among 0.5 s ones). A few at most, from live members, not far ahead: a
+   * forged one costs a re-check, nothing more.
+   */
+  private deferred: Array<{ readonly a: RoundAnnounce, readonly sender: string }> = []
   /** measured from our trainer's results, advertised in Hello */
   private tokensPerSecond = 0
   /** examples in our last round (or opts.samples until we trained), advertised in Hello */
@@ -297,6 +305,12 @@ export class Peer {
     this.log(info !== undefined ? formatRound(info, this.peerId) : `caught up to round ${round} (global ${hash.slice(0, 12)})`)
     if (info !== undefined) this.events.emit('result', info)
     this.nextHello = 0 // tell the others at once
+    const replay = this.deferred.filter((d) => d.a.round > round).sort((x, y) => x.a.round - y.a.round)
+    this.deferred = []
+    if (replay.length > 0) {
+      // checked afresh (window, election, deadline) now that we stand further on
+      void (async () => { for (const d of replay) await this.onAnnounce(d.a, d.sender).catch((e: Error) => this.log(`announce: ${e.message}`)) })()
+    }
     if (round >= this.opts.job.rounds) {
       this.setStage(RoundStage.Done)
       this.events.emit('done')
@@ -399,9 +413,15 @@ export class Peer {
       .finally(() => { this.catchingUp = false })
   }
 
-  /** Fetches and verifies a global adapter from the first of `from` that has it. */
+  /**
+   * Fetches and verifies a global adapter from the first source that has it: members whose Hello says they
+   * hold it (in random order) before `from` (the aggregator that made it), so the members of a job do not
+   * all fetch a new adapter from one peer at once; the hash check makes any holder as good as another.
+   */
   private async fetchGlobal (hash: string, from: readonly string[]): Promise<{ bytes: Uint8Array, adapter: Adapter } | undefined> {
-    const sources = [...new Set([...from, ...(this.view?.holdersOf(hash, Date.now()) ?? [])])].filter((p) => p !== this.peerId)
+    const holders = (this.view?.holdersOf(hash, Date.now()) ?? []).filter((p) => !from.includes(p))
+    for (let i = holders.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [holders[i], holders[j]] = [holders[j]!, holders[i]!] }
+    const sources = [...new Set([...holders, ...from])].filter((p) => p !== this.peerId)
     for (const p of sources) {
       try {
         const bytes = await withRetries(3, async () => await fetchAdapter(this.libp2p, peerIdFromString(p), hash, { jobId: this.opts.jobId, maxBytes: this.maxAdapterBytes, timeoutMs: this.timing.transferTimeoutMs }))
@@ -410,6 +430,7 @@ export class Peer {
         this.events.emit('rejected', { from: p, reason: d.reason, where: 'adapter' })
       } catch (err) {
         if (this.stopped) return undefined
+        this.log(`fetch of ${hash.slice(0, 12)} from ${p.slice(-6)} failed: ${(err as Error).message}`)
         this.events.emit('rejected', { from: p, reason: (err as { reason?: string }).reason ?? 'stream_error', where: 'adapter' })
       }
     }
@@ -422,14 +443,25 @@ export class Peer {
     const baseHash = hex(a.baseHash)
     const known = new Set(this.view!.live(now)) // the sender counts only if it is live (sends Hellos)
     const check = checkAnnounce(a, baseHash, { sender, completedRound: this.completed, acceptedAttempt: this.cur.round === a.round ? this.cur.accepted : -1, knownMembers: known, nowMs: now })
-    if (!check.ok) { this.events.emit('rejected', { from: sender, reason: check.reason, where: 'announce' }); return }
+    if (!check.ok) {
+      if (check.reason === 'round_out_of_window' && a.round <= this.completed + 2 * ROUND_WINDOW && known.has(sender)) {
+        this.deferred.push({ a, sender })
+        if (this.deferred.length > 4) this.deferred.shift()
+      }
+      this.events.emit('rejected', { from: sender, reason: check.reason, where: 'announce' })
+      return
+    }
     if (a.round !== this.completed + 1 || baseHash !== this.globalHash) {
       // we are behind (or forked): take the elected aggregator's base before following its round
       const g = await this.fetchGlobal(baseHash, [sender])
       if (g === undefined) { this.events.emit('rejected', { from: sender, reason: Reject.BadField + ': unknown base', where: 'announce' }); return }
-      this.setGlobal(a.round - 1, baseHash, g.bytes, g.adapter)
-      this.persist(undefined)
-      this.cur = this.freshRound(a.round)
+      // results may have come in while we fetched: never step back to an older global
+      if (this.stopped || this.completed >= a.round || (this.cur.round === a.round && this.cur.accepted >= a.attempt)) return
+      if (this.completed !== a.round - 1 || this.globalHash !== baseHash) {
+        this.setGlobal(a.round - 1, baseHash, g.bytes, g.adapter)
+        this.persist(undefined)
+        this.cur = this.freshRound(a.round)
+      }
     }
     this.acceptAnnounce(a, sender, now)
     if (this.collector !== undefined && this.collector.attempt < a.attempt) { clearTimeout(this.collector.timer); this.collector = undefined } // superseded
