@@ -13,7 +13,17 @@ import { AggregationSpecError } from './errors.ts'
 
 type Outcome = { kind: DecisionKind, reason: string }
 
-export function runPipeline (spec: AggregationSpec, updates: readonly ClientUpdate[], ctx: AggregationContext): AggregationResult {
+export function runPipeline (spec: AggregationSpec, arrived: readonly ClientUpdate[], ctx: AggregationContext): AggregationResult {
+  // computed in a fixed order (by peer id, stable), so float sums, and so the new global's hash and the next
+  // election, do not depend on the order in which updates happened to arrive; decisions keep arrival order
+  const order = arrived.map((_, i) => i).sort((a, b) => arrived[a].peer < arrived[b].peer ? -1 : arrived[a].peer > arrived[b].peer ? 1 : a - b)
+  const res = runOrdered(spec, order.map((i) => arrived[i]), ctx)
+  const decisions: Decision[] = new Array(arrived.length)
+  order.forEach((i, k) => { decisions[i] = res.decisions[k] })
+  return { ...res, decisions }
+}
+
+function runOrdered (spec: AggregationSpec, updates: readonly ClientUpdate[], ctx: AggregationContext): AggregationResult {
   const n = updates.length
   const outcome: (Outcome | undefined)[] = new Array(n).fill(undefined)
   // validate: structure first (cheap), one update per peer
