@@ -2,9 +2,9 @@
 // model.safetensors.index.json. Only the safetensors headers are read: every weight becomes a WeightRef
 // pointing at its bytes in the file (absolute offset), so the graph builder can hand them to ONNX Runtime as
 // external data and a 7B model never passes through JS memory.
-// ONNX Runtime refuses external-data files that are symlinks (as in a Hugging Face cache snapshot), so
-// symlinked weight files are an error by default; materializeWeightFiles() makes a plain copy of the folder.
-import { closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs'
+// Symlinked weight files (a Hugging Face cache snapshot) are fine: the graph builder resolves them (see
+// trainer/graph/weights.ts, which also has stageWeightFiles, the hardlink/copy fallback).
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import type { LlamaCheckpoint, WeightDtype, WeightRef } from '../model/config.ts'
 import type { SafetensorsHeader } from '../safetensors.ts'
@@ -13,24 +13,13 @@ import { CheckpointError } from './errors.ts'
 import { parseHfConfig } from './hf-config.ts'
 import { expectedWeightShapes } from './weight-shapes.ts'
 
-export interface HfLoadOptions {
-  /** accept symlinked weight files (fine for readWeight, but ONNX Runtime will refuse them as external data) */
-  readonly allowSymlinks?: boolean
-}
-
 const INDEX = 'model.safetensors.index.json'
 const SINGLE = 'model.safetensors'
 
-export function loadHfCheckpoint (dir: string, opts: HfLoadOptions = {}): LlamaCheckpoint {
+export function loadHfCheckpoint (dir: string): LlamaCheckpoint {
   const configFile = join(dir, 'config.json')
   const config = parseHfConfig(readJson(configFile), configFile)
   const files = weightFiles(dir)
-  if (opts.allowSymlinks !== true) {
-    const linked = files.filter(isSymlink)
-    if (linked.length > 0) {
-      throw new CheckpointError(`${linked[0]!}: is a symlink (a Hugging Face cache?) and ONNX Runtime refuses symlinked weight files; make a plain copy with materializeWeightFiles() (hardlinks, or copies across filesystems) or \`cp -rL\``)
-    }
-  }
 
   // name -> (file, header entry); a name in two shards is ambiguous
   const found = new Map<string, { file: string, dtype: string, shape: readonly number[], offset: number, byteLength: number }>()
@@ -118,52 +107,4 @@ function readJson (file: string): unknown {
   let text: string
   try { text = readFileSync(file, 'utf8') } catch { throw new CheckpointError(`${file}: cannot read it (is this a Hugging Face model folder?)`) }
   try { return JSON.parse(text) } catch { throw new CheckpointError(`${file}: is not valid JSON`) }
-}
-
-function isSymlink (file: string): boolean {
-  return lstatSync(file).isSymbolicLink()
-}
-
-export interface MaterializeResult {
-  /** files now hardlinked to their targets */
-  readonly linked: readonly string[]
-  /** files copied (hardlink impossible: another filesystem, or not permitted) */
-  readonly copied: readonly string[]
-}
-
-/**
- * Gives a model folder plain (non-symlink) files ONNX Runtime accepts. With `outDir` equal to `dir` (the
- * default) each symlink is replaced in place by a hardlink to its target, or a copy when the target is on
- * another filesystem; the replacement is a rename, so a crash leaves the symlink or the file, never half.
- * With another `outDir`, every top-level file of `dir` is hardlinked or copied there.
- */
-export function materializeWeightFiles (dir: string, outDir: string = dir): MaterializeResult {
-  const linked: string[] = []
-  const copied: string[] = []
-  const inPlace = realpathSync(dir) === (existsSync(outDir) ? realpathSync(outDir) : '')
-  if (!inPlace) mkdirSync(outDir, { recursive: true })
-  for (const name of readdirSync(dir).sort()) {
-    const src = join(dir, name)
-    const symlink = isSymlink(src)
-    if (inPlace && !symlink) continue
-    if (!statSync(src).isFile()) continue
-    const target = realpathSync(src)
-    const dst = join(outDir, name)
-    const tmp = join(outDir, `.${name}.${process.pid}.materialize.tmp`)
-    rmSync(tmp, { force: true })
-    try {
-      try {
-        linkSync(target, tmp)
-        linked.push(dst)
-      } catch {
-        copyFileSync(target, tmp)
-        copied.push(dst)
-      }
-      renameSync(tmp, dst)
-    } catch (err) {
-      rmSync(tmp, { force: true })
-      throw new CheckpointError(`${dst}: cannot materialize ${src}: ${(err as Error).message.split('\n')[0]!}`)
-    }
-  }
-  return { linked, copied }
 }

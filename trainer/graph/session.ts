@@ -50,7 +50,7 @@ export async function createSession (model: BuiltModel, o: SessionOptions = {}):
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0]!
     if (/external data/i.test(msg)) {
-      throw new ExternalDataError(`ONNX Runtime cannot read the weight files in ${model.externalFolder ?? '?'} in place (${msg.slice(0, 160)}); stage them with stageWeightFiles(checkpoint, dir) (hardlinks, or copies across file systems)`)
+      throw new ExternalDataError(`ONNX Runtime cannot read the weight files in ${model.externalFolder ?? '?'} in place (${msg.slice(0, 160)}); copy the model folder without links (cp -rL MODEL COPY, or hardlinks: cp -rlL) and use the copy`)
     }
     if (device !== 'cpu') throw new DeviceUnavailableError(`device '${device}' is not available: ${msg.slice(0, 200)}`)
     throw e
