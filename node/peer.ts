@@ -79,6 +79,11 @@ export interface PeerOptions {
   readonly device?: string
   /** local examples, advertised in Hello */
   readonly samples?: number
+  /**
+   * TEST SEAM, leave unset outside tests: awaited after a global adapter arrived and verified, before
+   * fetchGlobal hands it on, so a test can hold a member behind (a slow fetch) deterministically.
+   */
+  readonly afterFetch?: (hash: string) => Promise<void>
 }
 
 export interface AnnounceEvent {
@@ -426,7 +431,10 @@ export class Peer {
       try {
         const bytes = await withRetries(3, async () => await fetchAdapter(this.libp2p, peerIdFromString(p), hash, { jobId: this.opts.jobId, maxBytes: this.maxAdapterBytes, timeoutMs: this.timing.transferTimeoutMs }))
         const d = decodeAdapter(bytes, this.layout, this.maxAdapterBytes)
-        if (d.ok) return { bytes, adapter: d.adapter }
+        if (d.ok) {
+          await this.opts.afterFetch?.(hash)
+          return { bytes, adapter: d.adapter }
+        }
         this.events.emit('rejected', { from: p, reason: d.reason, where: 'adapter' })
       } catch (err) {
         if (this.stopped) return undefined
