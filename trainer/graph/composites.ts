@@ -88,7 +88,11 @@ export function fusedSoftmaxAttention (q: Value, k: Value, v: Value, mask: Value
     let ds: Value | undefined
     if (nq || nk) {
       const d = op.reduceSum(op.mul(dO, toGroups(r.y, qHeads)), [-1], true) // [B, kv, G*T, 1]
-      ds = op.mul(p, op.sub(op.matmul(dO, swap(r.value)), d))
+      // dP - D as one MatMul: [dO, -D] [v, 1]^T, a column more on the small operands ([.., hd + 1]) instead of
+      // a Sub pass over the [.., G*T, S] scores
+      const V = r.value
+      const ones = op.expand(V.graph.scalar(1, V.dtype), op.concat([op.shapeSlice(V, 0, 3), V.graph.int64s([1])], 0), [V.shape[0]!, V.shape[1]!, V.shape[2]!, 1])
+      ds = op.mul(p, op.matmul(op.concat([dO, op.neg(d)], -1), swap(op.concat([V, ones], -1))))
     }
     return [
       nq ? fromGroups(op.matmul(ds!, r.key), q, qHeads) : undefined,
