@@ -40,6 +40,17 @@ export function rmsNorm (x: Value, w: Value, eps: number): Value {
 }
 
 /**
+ * Rotate-half rotary embedding on ONNX's RotaryEmbedding op (opset 23), x 3-D [B, T, heads*hd], cos/sin caches
+ * [maxPos, hd/2] (any common factor folded in, e.g. the softmax scale). Per pair (x1, x2) it applies
+ * [[c, -s], [s, c]]; its adjoint [[c, s], [-s, c]] is the same op with -sin, so the backward is one node too
+ * (instead of the broadcast Mul/MatMul/Add chain of the standard-op rope, forward and back).
+ */
+export function rotaryEmbedding (x: Value, cos: Value, sin: Value, positions: Value, heads: number): Value {
+  const y = op.rotaryEmbedding(x, cos, sin, positions, heads)
+  return op.composite('RotaryEmbedding', [x], y, (g) => [op.rotaryEmbedding(g, cos, op.neg(sin), positions, heads)])
+}
+
+/**
  * Softmax attention o = P v with P = probs(q k^T), where `probs` maps the scores [.., Tq, S] to row-softmax
  * weights of the same shape (the caller adds its mask and takes Softmax over the last axis; the mask gets no
  * gradient). q [.., Tq, hd], k and v [.., S, hd]. Backward, with dO = g:
