@@ -107,8 +107,10 @@ export function fusedSoftmaxAttention (q: Value, k: Value, v: Value, mask: Value
     }
     return [
       nq ? fromGroups(op.matmul(ds!, r.key), q, qHeads) : undefined,
-      nk ? fromGroups(op.matmul(swap(ds!), toGroups(q, qHeads)), k, kvHeads) : undefined,
-      nv ? fromGroups(op.matmul(swap(p), dO), v, kvHeads) : undefined
+      // dk and dv as (q^T dS)^T and (dO^T P)^T: the score-sized operand goes untransposed (MLAS packs it as B)
+      // instead of as a transposed A; measured ~1.5% of a stories260K step
+      nk ? fromGroups(swap(op.matmul(swap(toGroups(q, qHeads)), ds!)), k, kvHeads) : undefined,
+      nv ? fromGroups(swap(op.matmul(swap(dO), p)), v, kvHeads) : undefined
     ]
   })
 }
