@@ -102,10 +102,17 @@ export interface Context {
   readonly rot: Value // [headDim, headDim] rotate_half as a matrix
   readonly mask: Value // [B, 1, 1, T, S] additive (0 or -1e9)
   readonly linear: LinearHook
-  /** train graphs: attention on ONNX's opset-23 Attention op, with a hand-written backward (float32, no cache) */
-  readonly attentionOp?: boolean
+  /** train graphs: rotary embedding and attention on ONNX's opset-23 ops, with hand-written backwards (float32, no cache) */
+  readonly rotary?: RotaryContext
   /** present when the graph uses ONNX opset-23 fused forward ops (no backward: eval and decode graphs) */
   readonly fused?: FusedContext
+}
+export interface RotaryContext {
+  readonly positions: Value // int64 [B, T] absolute positions
+  readonly cos: Value // [maxSeqLen, headDim / 2] rotary tables in RotaryEmbedding's layout
+  readonly sin: Value
+  readonly cosQ: Value // the same times the softmax scale, for the queries
+  readonly sinQ: Value
 }
 export interface FusedContext {
   readonly positions: Value // int64 [B, T] absolute positions
@@ -125,16 +132,20 @@ export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: numb
   const kv = c.nKvHeads
   const G = c.nHeads / kv
   const lin = (m: LinearModule, v: Value): Value => ctx.linear(v, lw.linear[m], layer, m)
+  if (ctx.rotary !== undefined && past === undefined) { // train graphs: RotaryEmbedding + Attention ops, hand-written backwards
+    const r = ctx.rotary
+    const flat = (m: LinearModule, heads: number): Value => op.reshapeLike(lin(m, x), dyn(ctx, [heads * hd]), ['B', 'T', heads * hd])
+    const q3 = composites.rotaryEmbedding(flat('q_proj', c.nHeads), r.cosQ, r.sinQ, r.positions, c.nHeads)
+    const k3 = composites.rotaryEmbedding(flat('k_proj', kv), r.cos, r.sin, r.positions, kv)
+    const v3 = flat('v_proj', kv)
+    const y = composites.fusedSoftmaxAttention(q3, k3, v3, op.squeeze(ctx.mask, [1]), { qHeads: c.nHeads, kvHeads: kv, headDim: hd })
+    const heads = (t: Value): Value => op.transpose(op.reshape(t, [0, 0, kv, hd]), [0, 2, 1, 3]) // (B, nkv, T, hd)
+    return { out: lin('o_proj', op.reshape(y, [-1, c.dim])), present: { key: heads(k3), value: heads(v3) } }
+  }
   let q = op.reshapeLike(lin('q_proj', x), dyn(ctx, [c.nHeads, hd]), ['B', 'T', c.nHeads, hd]) // (B, T, nh, hd)
   let k = op.reshapeLike(lin('k_proj', x), dyn(ctx, [kv, hd]), ['B', 'T', kv, hd]) // (B, T, nkv, hd)
   let v = op.reshapeLike(lin('v_proj', x), dyn(ctx, [kv, hd]), ['B', 'T', kv, hd])
   q = rope(q, ctx.cosQ, ctx.sinQ, ctx.rot) // the softmax scale is folded into q's rotary tables
-  if (ctx.attentionOp === true && past === undefined) {
-    const flat = (t: Value, heads: number): Value => op.reshapeLike(t, dyn(ctx, [heads * hd]), ['B', 'T', heads * hd])
-    const kr = rope(k, ctx.cos, ctx.sin, ctx.rot)
-    const y = composites.fusedSoftmaxAttention(flat(q, c.nHeads), flat(kr, kv), flat(v, kv), op.squeeze(ctx.mask, [1]), { qHeads: c.nHeads, kvHeads: kv, headDim: hd })
-    return { out: lin('o_proj', op.reshape(y, [-1, c.dim])), present: { key: op.transpose(kr, [0, 2, 1, 3]), value: op.transpose(v, [0, 2, 1, 3]) } }
-  }
   k = op.transpose(rope(k, ctx.cos, ctx.sin, ctx.rot), [0, 2, 1, 3]) // (B, nkv, T, hd)
   v = op.transpose(v, [0, 2, 1, 3])
   if (past !== undefined) {
@@ -224,15 +235,15 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
   const sin = rot(w.sin)
   const scale = 1 / Math.sqrt(c.dim / c.nHeads)
   const hd = c.dim / c.nHeads
+  const positions = (): Value => op.expand(op.unsqueeze(qpos, [0]), bt, ['B', 'T'])
+  const half = (table: Value): Value => op.slice(table, [0], [hd / 2], [1])
   const fused: FusedContext | undefined = inp.fused === true
-    ? {
-        positions: op.expand(op.unsqueeze(qpos, [0]), bt, ['B', 'T']),
-        cosHalf: op.slice(w.cos, [0], [hd / 2], [1]),
-        sinHalf: op.slice(w.sin, [0], [hd / 2], [1]),
-        mask: op.squeeze(mask, [1])
-      }
+    ? { positions: positions(), cosHalf: half(w.cos), sinHalf: half(w.sin), mask: op.squeeze(mask, [1]) }
     : undefined
-  return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, hd), mask, linear, fused, attentionOp: inp.attentionOp }
+  const rotary: RotaryContext | undefined = inp.attentionOp === true && inp.past === undefined
+    ? { positions: positions(), cos: half(w.cos), sin: half(w.sin), cosQ: op.mul(half(w.cos), scale), sinQ: op.mul(half(w.sin), scale) }
+    : undefined
+  return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, hd), mask, linear, fused, rotary }
 }
 
 /** The decoder stack; the caller adds the head (all positions for losses, the last one for generation). */

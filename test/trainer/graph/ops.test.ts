@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import ort from 'onnxruntime-node'
-import { Graph, op } from '../../../trainer/graph/index.ts'
+import { Graph, gradients, op } from '../../../trainer/graph/index.ts'
 import { createSession } from '../../../trainer/graph/session.ts'
 import type { Value } from '../../../trainer/graph/index.ts'
 import { gradCheck, rand } from './gradcheck.ts'
@@ -103,3 +103,30 @@ test('rotate_half as a matrix equals cat(-x2, x1)', async () => {
 })
 check('RoPE (rotate-half matrix, broadcast tables)', [{ shape: [2, 3, 2, 4], declared: ['b', 't', 2, 4] }, { shape: [3, 1, 4], grad: false }, { shape: [3, 1, 4], grad: false }],
   (x, cos, sin) => rope(x, cos, sin, rotateHalfMatrix(x.graph, 4)))
+test('RotaryEmbedding composite (ONNX op, float32): value and gradient equal the standard-op rope', async () => {
+  const [B, T, H, hd, P] = [2, 5, 3, 4, 16]
+  const g = new Graph('float32')
+  const x = g.input('x', 'float32', [B, T, H * hd])
+  const w = g.input('w', 'float32', [B, T, H * hd])
+  const cosH = g.input('cos', 'float32', [P, hd / 2])
+  const sinH = g.input('sin', 'float32', [P, hd / 2])
+  const pos = g.input('pos', 'int64', [B, T])
+  const ours = composites.rotaryEmbedding(x, cosH, sinH, pos, H)
+  const table = (h: Value): Value => op.unsqueeze(op.gather(op.concat([h, h], -1), op.reshape(op.slice(pos, [0], [1], [0]), [-1]), 0), [1]) // [T, 1, hd]
+  const ref = op.reshape(rope(op.reshape(x, [B, T, H, hd]), table(cosH), table(sinH), rotateHalfMatrix(g, hd)), [B, T, H * hd])
+  const [dOurs] = gradients(op.reduceSum(op.mul(ours, w), [0, 1, 2], false), [x])
+  const [dRef] = gradients(op.reduceSum(op.mul(ref, w), [0, 1, 2], false), [x])
+  const session = await createSession(g.toModel({ ours, ref, dOurs: dOurs!, dRef: dRef! }, { opset: 23 }))
+  const f32 = (n: number): Float32Array => Float32Array.from(rand(n))
+  const r = await session.run({
+    x: new ort.Tensor('float32', f32(B * T * H * hd), [B, T, H * hd]),
+    w: new ort.Tensor('float32', f32(B * T * H * hd), [B, T, H * hd]),
+    cos: new ort.Tensor('float32', f32(P * hd / 2), [P, hd / 2]),
+    sin: new ort.Tensor('float32', f32(P * hd / 2), [P, hd / 2]),
+    pos: new ort.Tensor('int64', BigInt64Array.from({ length: B * T }, (_, i) => BigInt(3 + i % T)), [B, T]) // offset positions
+  })
+  await session.release()
+  const maxDiff = (a: string, b: string): number => (r[a]!.data as Float32Array).reduce((m, v, i) => Math.max(m, Math.abs(v - (r[b]!.data as Float32Array)[i]!)), 0)
+  assert.ok(maxDiff('ours', 'ref') < 1e-5, `value ${maxDiff('ours', 'ref')}`)
+  assert.ok(maxDiff('dOurs', 'dRef') < 1e-5, `gradient ${maxDiff('dOurs', 'dRef')}`)
+})
