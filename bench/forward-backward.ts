@@ -27,7 +27,7 @@ import type { LinearModule, LlamaConfig, WeightRef } from '../trainer/model/conf
 import { LINEAR_MODULES } from '../trainer/model/config.ts'
 import type { LayerWeights } from '../trainer/model/llama-graph.ts'
 import { block, makeContext, ropeTables } from '../trainer/model/llama-graph.ts'
-import { createWeightFile, fillRandom } from './random-weights.ts'
+import { createWeightFile, fillRandom } from './lib/random-weights.ts'
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`)

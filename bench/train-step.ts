@@ -21,7 +21,7 @@ import { initAdapter } from '../trainer/lora/init.ts'
 import { loadCheckpoint } from '../trainer/checkpoint/load.ts'
 import { EvalSession, TrainSession } from '../trainer/model/sessions.ts'
 import { adamwStep, clipGradNorm, createAdamWState, DEFAULT_ADAMW } from '../trainer/optim/adamw.ts'
-import { fillRandom, randomBlocks } from './random-weights.ts'
+import { fillRandom, randomBlocks } from './lib/random-weights.ts'
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`)

@@ -3,8 +3,8 @@
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { LinearModule, LlamaConfig, WeightRef } from '../trainer/model/config.ts'
-import { LINEAR_MODULES, linearShape } from '../trainer/model/config.ts'
+import type { LinearModule, LlamaConfig, WeightRef } from '../../trainer/model/config.ts'
+import { LINEAR_MODULES, linearShape } from '../../trainer/model/config.ts'
 
 export interface BlockRefs { readonly attnNorm: WeightRef, readonly mlpNorm: WeightRef, readonly linear: Record<LinearModule, WeightRef> }
 
