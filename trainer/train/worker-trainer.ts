@@ -2,15 +2,12 @@
 // the ONNX sessions, so the calling thread (the peer daemon, the simulation) stays free while a round trains.
 // Several trainers may share one TrainerWorker: the worker then holds the model and its sessions once and
 // runs the trainers' jobs one after another. Without `worker`, each trainer starts (and closes) its own.
-import type { Adapter, LoraConfig } from '../lora/adapter.ts'
+import type { Adapter } from '../lora/adapter.ts'
 import type { LlamaConfig } from '../model/config.ts'
-import type { Device } from '../graph/session.ts'
-import type { InstructionRecord } from '../data/record.ts'
 import type { TruncationPolicy } from '../data/tokenize-example.ts'
 import type { EvalResult, LocalTrainer, TrainRequest, TrainResult } from '../local-trainer.ts'
 import { initAdapter } from '../lora/init.ts'
 import { WorkerClient } from '../worker/rpc.ts'
-import type { TrainRecipe } from './recipe.ts'
 import type { StepInfo } from './train-loop.ts'
 import type { DataStats, RoundTrainerSpec } from './round-trainer.ts'
 
@@ -38,26 +35,13 @@ export class TrainerWorker {
   }
 }
 
-export interface WorkerTrainerOptions {
-  /** llama2.c .bin or Hugging Face folder */
-  readonly modelPath: string
-  /** this peer's training records (already partitioned) ... */
-  readonly records?: readonly InstructionRecord[]
-  /** ... or a data file (held-out rule of trainer/train/local-data.ts) */
-  readonly dataPath?: string
-  /** held-out records for evaluate() */
-  readonly evalRecords?: readonly InstructionRecord[]
-  readonly lora: LoraConfig
-  /** per-round recipe: learningRate, batchSize, length {steps} | {epochs} (local steps/epochs per round), ... */
-  readonly recipe: TrainRecipe
+/** The round trainer's spec (model, data, LoRA, recipe, device, threads) with tokenize options as separate fields, plus the worker's own. */
+export interface WorkerTrainerOptions extends Omit<RoundTrainerSpec, 'tokenize'> {
   /** rows per forward/backward pass (default 8) */
   readonly microBatch?: number
   readonly maxLength?: number
   readonly truncation?: TruncationPolicy
   readonly trainOnInputs?: boolean
-  readonly device?: Device
-  /** ORT intra-op threads of this trainer's sessions (0 = one per core; 1 when many trainers share a few cores) */
-  readonly threads?: number
   readonly onProgress?: (p: TrainProgress) => void
   /** share a worker among trainers; default: a worker of its own */
   readonly worker?: TrainerWorker
