@@ -156,6 +156,15 @@ export class Peer {
   private completed = 0
   private globalHash = ''
   private globalAdapter!: Adapter
+  /**
+   * Which result made our global adapter: its attempt and base. Two attempts of one round can both publish
+   * (the elected aggregator's result arrives after the failover one also finished); every peer then keeps
+   * the earlier attempt's, so the job does not fork. -1: unknown (restored or caught up), never replaced.
+   */
+  private globalAttempt = -1
+  private globalBase = ''
+  /** the first round after start: like round 1, it waits settleMs so the view holds the others' Hellos */
+  private firstRound = 1
   private readonly adapters = new Map<string, Uint8Array>() // hash -> bytes we serve
   private roundLog: RoundInfo[] = []
   private cur!: CurrentRound
@@ -235,6 +244,7 @@ export class Peer {
       this.setGlobal(0, sha256Hex(bytes), bytes, initial)
       this.persist(undefined)
     }
+    this.firstRound = this.completed + 1
     this.cur = this.freshRound(this.completed + 1)
     this.host = await createHost({ privateKey: key, listen: this.opts.listen, bootstrap: this.opts.bootstrap, local: this.opts.local, allowList: this.opts.allowList, swarmKey: this.opts.swarmKey })
     this.view = new MemberView(this.peerId, this.timing.memberTtlMs)
@@ -299,10 +309,12 @@ export class Peer {
     }).catch((err: Error) => { this.log(`state: could not save (${err.message})`) })
   }
 
-  /** Takes a verified global adapter of round `round` as ours. */
-  private adopt (round: number, hash: string, bytes: Uint8Array, adapter: Adapter, info: RoundInfo | undefined): void {
+  /** Takes a verified global adapter of round `round` as ours (`base`: the global it was made from, if known). */
+  private adopt (round: number, hash: string, bytes: Uint8Array, adapter: Adapter, info: RoundInfo | undefined, base = ''): void {
     if (round <= this.completed || this.stopped) return
     this.setGlobal(round, hash, bytes, adapter)
+    this.globalAttempt = info !== undefined && base !== '' ? info.attempt : -1
+    this.globalBase = base
     if (info !== undefined) this.roundLog.push(info)
     this.persist(info)
     if (this.collector !== undefined && this.collector.round <= round) { clearTimeout(this.collector.timer); this.collector = undefined }
@@ -387,7 +399,7 @@ export class Peer {
         return
       }
       if (this.stageNow === RoundStage.Gathering) { this.cur.since = now; this.setStage(RoundStage.AwaitAnnounce) }
-      const elapsed = now - this.cur.since - (r === 1 ? this.timing.settleMs : 0)
+      const elapsed = now - this.cur.since - (r === this.firstRound ? this.timing.settleMs : 0)
       if (elapsed < 0) return
       due = Math.floor(elapsed / silenceMs)
       members = live
@@ -400,17 +412,38 @@ export class Peer {
     }
     if (due >= MAX_ATTEMPTS || this.cur.announcedByMe.has(due) || due <= this.cur.accepted) return
     const order = electionOrder(members, this.globalHash, r)
-    if (order[due] === this.peerId) this.runAggregator(r, due, members)
+    if (order[due] !== this.peerId) return
+    // a quorum already finished round r (we restarted behind, or missed its result): aggregating it again
+    // would fork the job; maybeCatchUp fetches their adapter instead
+    if (this.quorumAhead(now) !== undefined) return
+    this.runAggregator(r, due, members)
+  }
+
+  /** the furthest (round, hash) past ours that a quorum of live peers report in their Hellos */
+  private quorumAhead (now: number): ReturnType<MemberView['ahead']> {
+    const others = this.view!.live(now).length - 1
+    return this.view!.ahead(this.completed, Math.min(2, Math.max(1, others)), now)
   }
 
   /** Behind the others (missed results, restarted): fetch the global adapter that a quorum of live peers report. */
   private maybeCatchUp (now: number): void {
-    if (this.catchingUp || this.collector !== undefined || this.view === undefined) return
-    const others = this.view.live(now).length - 1
-    const ahead = this.view.ahead(this.completed, Math.min(2, Math.max(1, others)), now)
-    // one round behind is normal while a result is being fetched: only catch up from further behind or when idle
-    if (ahead === undefined || (ahead.round === this.completed + 1 && this.stageNow !== RoundStage.AwaitAnnounce && this.stageNow !== RoundStage.Gathering)) return
-    if (ahead.round === this.completed + 1 && now - this.cur.since < this.timing.graceMs) return
+    if (this.catchingUp || this.view === undefined) return
+    const ahead = this.quorumAhead(now)
+    if (ahead === undefined) return
+    if (this.collector !== undefined) {
+      // a quorum is past the round we collect for: its result was made elsewhere (a failover that overtook us)
+      this.log(`round ${this.collector.round}: the others are at round ${ahead.round} already; no result from us`)
+      clearTimeout(this.collector.timer)
+      this.collector.closed = true
+      this.collector = undefined
+      this.setStage(RoundStage.AwaitResult)
+    }
+    // one round behind is normal while a result is being fetched: from one round behind, catch up only once
+    // the result is overdue (the announced deadline and the grace have passed, or no announce came for a grace)
+    if (ahead.round === this.completed + 1) {
+      const overdue = this.cur.announce !== undefined ? this.cur.announce.deadlineMs + this.timing.graceMs : this.cur.since + this.timing.graceMs
+      if (now < overdue) return
+    }
     this.catchingUp = true
     this.fetchGlobal(ahead.hash, ahead.holders)
       .then((g) => { if (g !== undefined) this.adopt(ahead.round, ahead.hash, g.bytes, g.adapter, undefined) })
@@ -526,6 +559,7 @@ export class Peer {
   }
 
   private async onResult (r: RoundResult, sender: string): Promise<void> {
+    if (this.isEarlierAttempt(r)) { await this.preferEarlierAttempt(r, sender); return }
     if (r.round <= this.completed) return // already have it (gossip may deliver twice)
     const reject = (reason: string): void => { this.events.emit('rejected', { from: sender, reason, where: 'result' }) }
     if (r.round === this.completed + 1) {
@@ -537,7 +571,37 @@ export class Peer {
     const hash = hex(r.newHash)
     const g = await this.fetchGlobal(hash, [sender])
     if (g === undefined) { reject('adapter_unavailable'); return }
-    this.adopt(r.round, hash, g.bytes, g.adapter, roundInfoOf(r, sender))
+    this.adopt(r.round, hash, g.bytes, g.adapter, roundInfoOf(r, sender), hex(r.baseHash))
+  }
+
+  /**
+   * A result for the round we completed, from an earlier attempt than the one we adopted, on the same base:
+   * the earlier attempt wins everywhere, so we switch to it and drop whatever we began on the other.
+   */
+  private isEarlierAttempt (r: RoundResult): boolean {
+    return r.round === this.completed && this.globalAttempt > r.attempt && hex(r.baseHash) === this.globalBase && hex(r.newHash) !== this.globalHash
+  }
+
+  private async preferEarlierAttempt (r: RoundResult, sender: string): Promise<void> {
+    if (!this.view!.isLive(sender, Date.now())) { this.events.emit('rejected', { from: sender, reason: 'unknown_sender', where: 'result' }); return }
+    const hash = hex(r.newHash)
+    const g = await this.fetchGlobal(hash, [sender])
+    if (g === undefined) { this.events.emit('rejected', { from: sender, reason: 'adapter_unavailable', where: 'result' }); return }
+    if (this.stopped || !this.isEarlierAttempt(r)) return // moved on (or switched) while fetching
+    const info = roundInfoOf(r, sender)
+    this.setGlobal(r.round, hash, g.bytes, g.adapter)
+    this.globalAttempt = r.attempt
+    const last = this.roundLog.length - 1
+    if (last >= 0 && this.roundLog[last]!.round === r.round) this.roundLog[last] = info
+    else this.roundLog.push(info)
+    this.persist(info)
+    if (this.collector !== undefined) { clearTimeout(this.collector.timer); this.collector = undefined }
+    this.cur = this.freshRound(r.round + 1)
+    this.log(`round ${r.round}: two attempts published a result; keeping the earlier one`)
+    this.log(formatRound(info, this.peerId))
+    this.events.emit('result', info)
+    this.nextHello = 0
+    this.setStage(r.round >= this.opts.job.rounds ? RoundStage.Done : RoundStage.AwaitAnnounce)
   }
 
   // ------------------------------------------------------------------ aggregator role
@@ -633,7 +697,7 @@ export class Peer {
       seconds: (Date.now() - c.startedAt) / 1000,
       adapterBytes: BigInt(bytes.byteLength)
     }
-    this.adopt(c.round, hash, bytes, res.adapter, roundInfoOf(result, this.peerId)) // before publishing, so fetches find it
+    this.adopt(c.round, hash, bytes, res.adapter, roundInfoOf(result, this.peerId), c.baseHash) // before publishing, so fetches find it
     void this.publish({ result })
   }
 }

@@ -37,7 +37,8 @@ test('a member two results behind still trains in the round it was selected for,
     }
     return g
   }
-  const afterFetch = async (hash: string): Promise<void> => { if (!released.has(hash)) await gate(hash).promise }
+  let holding = true // once the test lets go, later fetches (round 3's result) pass at once
+  const afterFetch = async (hash: string): Promise<void> => { if (holding && !released.has(hash)) await gate(hash).promise }
   const release = (hash: string): void => { released.add(hash); gate(hash).resolve() }
 
   const net = await startNet(0, job, jobId, { select }, SEED_BASE)
@@ -69,6 +70,7 @@ test('a member two results behind still trains in the round it was selected for,
     await until(() => m.global.round >= 2, 5_000, 'the late member to adopt round 2')
     // ... then round 1's, fetched as the base of the round-2 announce it followed: too old to take now
     release(h1)
+    holding = false
     for (const g of gates.keys()) release(g)
     await new Promise((resolve) => setImmediate(resolve)) // what the released fetches do next runs on microtasks
 

@@ -31,6 +31,13 @@ export function testJob (over: Record<string, unknown> = {}): { job: JobSpec, jo
 
 export const FAST: Partial<PeerTiming> = { heartbeatMs: 300, memberTtlMs: 1500, tickMs: 100, settleMs: 600, graceMs: 800, discoveryIntervalMs: 1000, transferTimeoutMs: 5000 }
 
+/** FEDIT_NET_LOG=1 prints every test peer's log lines (to see a failed network test's story) */
+export function netLogger (name: string): ((line: string) => void) | undefined {
+  if (process.env.FEDIT_NET_LOG !== '1') return undefined
+  const t0 = Date.now()
+  return (line) => { process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(2)} ${name}] ${line}\n`) }
+}
+
 export interface Net {
   readonly boot: FeditHost
   readonly bootAddrs: string[]
@@ -58,6 +65,7 @@ export async function startNet (n: number, job: JobSpec, jobId: string, over: Pa
       bootstrap: bootAddrs,
       local: true,
       timing: FAST,
+      logger: netLogger(`p${i - 1}`), // i was counted up by stateDir above
       ...over,
       ...o
     })

@@ -10,7 +10,7 @@ import type { Peer, PeerOptions } from '../../node/peer.ts'
 import { createFakeTrainer } from '../../node/testing/fake-trainer.ts'
 import { buildAggregator } from '../../trainer/aggregate/build-aggregator.ts'
 import { FEDAVG } from '../../protocol/aggregation-spec.ts'
-import { testJob, startNet, until, FAST } from './net-fixture.ts'
+import { testJob, startNet, until, FAST, netLogger } from './net-fixture.ts'
 
 test('a peer restarted with its --state rejoins the job where it stands (clean stop, then a crash)', { timeout: 90_000 }, async () => {
   const { job, jobId } = testJob({ rounds: 4, minPeers: 4, peersPerRound: 3 })
@@ -21,7 +21,7 @@ test('a peer restarted with its --state rejoins the job where it stands (clean s
     job, jobId, stateDir: dir,
     trainer: createFakeTrainer({ lora: { ...job.lora }, samples: 7 }),
     aggregate: buildAggregator(FEDAVG),
-    listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: net.bootAddrs, local: true, timing: FAST
+    listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: net.bootAddrs, local: true, timing: FAST, logger: netLogger(`r-${dir.split('/').pop()}`)
   })
   const started: Peer[] = []
   const start = async (dir: string): Promise<Peer> => { const p = createPeer(opts(dir)); started.push(p); await p.start(); return p }
