@@ -4,6 +4,7 @@
 // float64 gradient check in test/trainer/graph/ops.test.ts.
 import type { Value } from './graph.ts'
 import * as op from './ops.ts'
+import type { Vjp } from './ops.ts'
 import { sumTo } from './rules.ts'
 
 /**
@@ -83,7 +84,15 @@ export function softmaxAttention (q: Value, k: Value, v: Value, probs: (scores: 
  * softmaxAttention's, with grouped-query heads folded into the query axis (heads h = j*G + g share kv head j).
  * No KV cache. Checked against softmaxAttention in float32 (ORT's CPU Attention has no float64 kernel).
  */
-export function fusedSoftmaxAttention (q: Value, k: Value, v: Value, mask: Value, o: { qHeads: number, kvHeads: number, headDim: number }): Value {
+export function fusedSoftmaxAttention (q: Value, k: Value, v: Value, mask: Value, o: FusedAttentionShape): Value {
+  const a = fusedAttentionParts(q, k, v, mask, o)
+  return op.composite('FusedSoftmaxAttention', [q, k, v], a.y, a.backward)
+}
+
+export interface FusedAttentionShape { readonly qHeads: number, readonly kvHeads: number, readonly headDim: number }
+
+/** fusedSoftmaxAttention's forward output and its backward, for composites built of several such pieces. */
+function fusedAttentionParts (q: Value, k: Value, v: Value, mask: Value, o: FusedAttentionShape): { y: Value, backward: Vjp } {
   const { qHeads, kvHeads, headDim: hd } = o
   const r = op.attentionWithProbs(q, k, v, mask, { qHeads, kvHeads, headDim: hd, totalSeq: k.shape[1]!, scale: 1 })
   const swap = (x: Value): Value => op.transpose(x, [0, 1, 3, 2])
@@ -91,26 +100,78 @@ export function fusedSoftmaxAttention (q: Value, k: Value, v: Value, mask: Value
   const toGroups = (x: Value, heads: number): Value => op.reshape(op.transpose(op.reshape(x, [0, 0, heads, hd]), [0, 2, 1, 3]), [0, kvHeads, -1, hd])
   const fromGroups = (x: Value, like: Value, heads: number): Value =>
     op.reshapeLike(op.transpose(op.reshape(x, [0, heads, -1, hd]), [0, 2, 1, 3]), op.shapeOf(like), like.shape)
-  return op.composite('FusedSoftmaxAttention', [q, k, v], r.y, (g, [nq, nk, nv]) => {
-    const P = r.probs
-    const p = op.reshapeLike(P, op.concat([op.shapeSlice(P, 0, 1), P.graph.int64s([kvHeads, -1]), op.shapeSlice(P, 3, 4)], 0),
-      [P.shape[0]!, kvHeads, 'GT', P.shape[3]!]) // [B, kv, G*T, S]
-    const dO = toGroups(g, qHeads)
-    let ds: Value | undefined
-    if (nq || nk) {
-      const d = op.reduceSum(op.mul(dO, toGroups(r.y, qHeads)), [-1], true) // [B, kv, G*T, 1]
-      // dP - D as one MatMul: [dO, -D] [v, 1]^T, a column more on the small operands ([.., hd + 1]) instead of
-      // a Sub pass over the [.., G*T, S] scores
-      const V = r.value
-      const ones = op.expand(V.graph.scalar(1, V.dtype), op.concat([op.shapeSlice(V, 0, 3), V.graph.int64s([1])], 0), [V.shape[0]!, V.shape[1]!, V.shape[2]!, 1])
-      ds = op.mul(p, op.matmul(op.concat([dO, op.neg(d)], -1), swap(op.concat([V, ones], -1))))
+  return {
+    y: r.y,
+    backward: (g, [nq, nk, nv]) => {
+      const P = r.probs
+      const p = op.reshapeLike(P, op.concat([op.shapeSlice(P, 0, 1), P.graph.int64s([kvHeads, -1]), op.shapeSlice(P, 3, 4)], 0),
+        [P.shape[0]!, kvHeads, 'GT', P.shape[3]!]) // [B, kv, G*T, S]
+      const dO = toGroups(g, qHeads)
+      let ds: Value | undefined
+      if (nq || nk) {
+        const d = op.reduceSum(op.mul(dO, toGroups(r.y, qHeads)), [-1], true) // [B, kv, G*T, 1]
+        // dP - D as one MatMul: [dO, -D] [v, 1]^T, a column more on the small operands ([.., hd + 1]) instead of
+        // a Sub pass over the [.., G*T, S] scores
+        const V = r.value
+        const ones = op.expand(V.graph.scalar(1, V.dtype), op.concat([op.shapeSlice(V, 0, 3), V.graph.int64s([1])], 0), [V.shape[0]!, V.shape[1]!, V.shape[2]!, 1])
+        ds = op.mul(p, op.matmul(op.concat([dO, op.neg(d)], -1), swap(op.concat([V, ones], -1))))
+      }
+      return [
+        nq ? fromGroups(op.matmul(ds!, r.key), q, qHeads) : undefined,
+        // dk and dv as (q^T dS)^T and (dO^T P)^T: the score-sized operand goes untransposed (MLAS packs it as B)
+        // instead of as a transposed A; measured ~1.5% of a stories260K step
+        nk ? fromGroups(swap(op.matmul(swap(toGroups(q, qHeads)), ds!)), k, kvHeads) : undefined,
+        nv ? fromGroups(swap(op.matmul(swap(dO), p)), v, kvHeads) : undefined
+      ]
     }
+  }
+}
+
+/**
+ * Query blocks of causal self-attention over one sequence (T = S): block c holds query rows [b_c, b_c+1) with
+ * b_c = floor(c T / chunks), computed at run time (T is dynamic), and its slice of the additive mask (last two
+ * axes [T, T]) over the keys it can see, [0, b_c+1). Built once per graph and shared by every layer.
+ */
+export interface CausalChunks {
+  readonly chunks: number
+  readonly T: Value
+  readonly bounds: readonly Value[]
+  readonly masks: readonly Value[]
+}
+
+export function planCausalChunks (T: Value, mask: Value, chunks: number): CausalChunks {
+  const g = T.graph
+  const bounds = [g.int64s([0]), ...Array.from({ length: chunks - 1 }, (_, c) => op.div(op.mul(T, g.int64s([c + 1])), g.int64s([chunks]))), T]
+  const masks = Array.from({ length: chunks }, (_, c) =>
+    op.sliceDynamic(op.sliceDynamic(mask, bounds[c]!, bounds[c + 1]!, mask.rank - 2, `T${c}/${chunks}`), bounds[0]!, bounds[c + 1]!, mask.rank - 1, `S${c}/${chunks}`))
+  return { chunks, T, bounds, masks }
+}
+
+/**
+ * Causal self-attention in query blocks (planCausalChunks), block c attending only to the keys up to its last
+ * row: the score-sized work (the Attention op, its softmax weights, the backward's MatMuls and Mul) shrinks to
+ * (chunks + 1) / (2 chunks) of the full square. q, k, v [B, T, heads*hd]; T >= chunks (an empty block is an
+ * error in ORT's Attention: the train graph's callers keep T >= chunks, see ATTENTION_CHUNKS). Each block is
+ * fusedSoftmaxAttention's forward and backward; the blocks' key and value gradients are padded to T and summed.
+ */
+export function chunkedCausalAttention (q: Value, k: Value, v: Value, plan: CausalChunks, o: FusedAttentionShape): Value {
+  const { chunks, T, bounds, masks } = plan
+  const g = q.graph
+  const rows = (x: Value, c: number): Value => op.sliceDynamic(x, bounds[c]!, bounds[c + 1]!, 1, `T${c}/${chunks}`)
+  const prefix = (x: Value, c: number): Value => op.sliceDynamic(x, bounds[0]!, bounds[c + 1]!, 1, `S${c}/${chunks}`)
+  const parts = masks.map((m, c) => fusedAttentionParts(rows(q, c), prefix(k, c), prefix(v, c), m, o))
+  const y = op.concat(parts.map((p) => p.y), 1)
+  return op.composite('ChunkedCausalAttention', [q, k, v], y, (gy, needs) => {
+    const grads = parts.map((p, c) => p.backward(rows(gy, c), needs))
+    // block c's key/value gradient covers keys [0, b_c+1): pad it with zeros to T (the last block needs none)
+    const padded = (x: Value, c: number): Value => c === chunks - 1
+      ? x
+      : g.apply('Pad', [x, op.concat([g.int64s([0, 0, 0, 0]), op.sub(T, bounds[c + 1]!), g.int64s([0])], 0)], {}, {})[0]!
+    const sum = (i: number): Value => grads.map((gr, c) => padded(gr[i]!, c)).reduce((a, b) => op.add(a, b))
     return [
-      nq ? fromGroups(op.matmul(ds!, r.key), q, qHeads) : undefined,
-      // dk and dv as (q^T dS)^T and (dO^T P)^T: the score-sized operand goes untransposed (MLAS packs it as B)
-      // instead of as a transposed A; measured ~1.5% of a stories260K step
-      nk ? fromGroups(swap(op.matmul(swap(toGroups(q, qHeads)), ds!)), k, kvHeads) : undefined,
-      nv ? fromGroups(swap(op.matmul(swap(dO), p)), v, kvHeads) : undefined
+      needs[0] ? op.concat(grads.map((gr) => gr[0]!), 1) : undefined,
+      needs[1] ? sum(1) : undefined,
+      needs[2] ? sum(2) : undefined
     ]
   })
 }

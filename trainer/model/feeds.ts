@@ -2,6 +2,7 @@
 import ort from 'onnxruntime-node'
 import type { Adapter } from '../lora/adapter.ts'
 import type { LoraSite } from '../lora/lora-graph.ts'
+import { IGNORE_INDEX } from '../data/tokenize-example.ts'
 
 /** Feeds for every LoRA input of a graph, by PEFT name; a missing or misshapen tensor is a clear error. */
 export function adapterFeeds (sites: readonly LoraSite[], adapter: Adapter): Record<string, ort.Tensor> {
@@ -27,6 +28,20 @@ export interface TokenBatch {
   readonly labels: BigInt64Array
   /** 1 = real token, 0 = padding */
   readonly attentionMask: BigInt64Array
+}
+
+/** The batch right-padded to `seq` positions (id 0, label IGNORE_INDEX, mask 0): the same losses and gradients. */
+export function padSeqTo (b: TokenBatch, seq: number): TokenBatch {
+  if (b.seq >= seq) return b
+  const inputIds = new BigInt64Array(b.batch * seq)
+  const labels = new BigInt64Array(b.batch * seq).fill(BigInt(IGNORE_INDEX))
+  const attentionMask = new BigInt64Array(b.batch * seq)
+  for (let r = 0; r < b.batch; r++) {
+    inputIds.set(b.inputIds.subarray(r * b.seq, (r + 1) * b.seq), r * seq)
+    labels.set(b.labels.subarray(r * b.seq, (r + 1) * b.seq), r * seq)
+    attentionMask.set(b.attentionMask.subarray(r * b.seq, (r + 1) * b.seq), r * seq)
+  }
+  return { batch: b.batch, seq, inputIds, labels, attentionMask }
 }
 
 export function batchFeeds (b: TokenBatch): Record<string, ort.Tensor> {

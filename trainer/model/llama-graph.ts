@@ -113,6 +113,8 @@ export interface RotaryContext {
   readonly sin: Value
   readonly cosQ: Value // the same times the softmax scale, for the queries
   readonly sinQ: Value
+  /** causal attention in query blocks (DecoderInputs.attentionChunks > 1) */
+  readonly chunks?: composites.CausalChunks
 }
 export interface FusedContext {
   readonly positions: Value // int64 [B, T] absolute positions
@@ -138,7 +140,10 @@ export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: numb
     const q3 = composites.rotaryEmbedding(flat('q_proj', c.nHeads), r.cosQ, r.sinQ, r.positions, c.nHeads)
     const k3 = composites.rotaryEmbedding(flat('k_proj', kv), r.cos, r.sin, r.positions, kv)
     const v3 = flat('v_proj', kv)
-    const y = composites.fusedSoftmaxAttention(q3, k3, v3, op.squeeze(ctx.mask, [1]), { qHeads: c.nHeads, kvHeads: kv, headDim: hd })
+    const shape = { qHeads: c.nHeads, kvHeads: kv, headDim: hd }
+    const y = r.chunks !== undefined
+      ? composites.chunkedCausalAttention(q3, k3, v3, r.chunks, shape)
+      : composites.fusedSoftmaxAttention(q3, k3, v3, op.squeeze(ctx.mask, [1]), shape)
     const heads = (t: Value): Value => op.transpose(op.reshape(t, [0, 0, kv, hd]), [0, 2, 1, 3]) // (B, nkv, T, hd)
     return { out: lin('o_proj', op.reshape(y, [-1, c.dim])), present: { key: heads(k3), value: heads(v3) } }
   }
@@ -209,6 +214,9 @@ export interface DecoderInputs {
   readonly fused?: boolean
   /** attention alone on the opset-23 Attention op, differentiable (train graphs; emit with opset >= 23) */
   readonly attentionOp?: boolean
+  /** with attentionOp: causal attention in this many query blocks (composites.chunkedCausalAttention); every
+   *  sequence fed must then be at least this long */
+  readonly attentionChunks?: number
 }
 export interface DecoderOutputs {
   readonly hidden: Value // [B*T, dim] after the final norm
@@ -241,7 +249,10 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
     ? { positions: positions(), cosHalf: half(w.cos), sinHalf: half(w.sin), mask: op.squeeze(mask, [1]) }
     : undefined
   const rotary: RotaryContext | undefined = inp.attentionOp === true && inp.past === undefined
-    ? { positions: positions(), cos: half(w.cos), sin: half(w.sin), cosQ: op.mul(half(w.cos), scale), sinQ: op.mul(half(w.sin), scale) }
+    ? {
+        positions: positions(), cos: half(w.cos), sin: half(w.sin), cosQ: op.mul(half(w.cos), scale), sinQ: op.mul(half(w.sin), scale),
+        ...((inp.attentionChunks ?? 1) > 1 ? { chunks: composites.planCausalChunks(T, op.squeeze(mask, [1]), inp.attentionChunks!) } : {})
+      }
     : undefined
   return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, hd), mask, linear, fused, rotary }
 }

@@ -9,7 +9,7 @@ import type { LlamaCheckpoint } from './config.ts'
 import type { LlamaGraph } from './graphs.ts'
 import { buildEvalGraph, buildTrainGraph, gradName } from './graphs.ts'
 import type { TokenBatch } from './feeds.ts'
-import { adapterFeeds, batchFeeds } from './feeds.ts'
+import { adapterFeeds, batchFeeds, padSeqTo } from './feeds.ts'
 import { defaultThreads } from './threads.ts'
 
 export interface TrainResult {
@@ -25,13 +25,15 @@ export interface TrainSessionOptions extends SessionOptions {
   /** LoRA dropout during training (default true when the config's dropout > 0) */
   readonly dropout?: boolean
   readonly seed?: number
+  /** query blocks of the causal attention (graphs.ATTENTION_CHUNKS by default; 1 = the whole square) */
+  readonly attentionChunks?: number
 }
 
 export class TrainSession {
   private constructor (private readonly session: ort.InferenceSession, readonly graph: LlamaGraph) {}
 
   static async create (ckpt: LlamaCheckpoint, lora: LoraConfig, o: TrainSessionOptions = {}): Promise<TrainSession> {
-    const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, seed: o.seed, fused: fusedOn(o.device) })
+    const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, seed: o.seed, fused: fusedOn(o.device), attentionChunks: o.attentionChunks })
     return new TrainSession(await createSession(graph.model, { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }
 
@@ -39,7 +41,7 @@ export class TrainSession {
   get names (): string[] { return this.graph.lora.map((s) => s.name) }
 
   async run (batch: TokenBatch, adapter: Adapter): Promise<TrainResult> {
-    const r = await this.session.run({ ...batchFeeds(batch), ...adapterFeeds(this.graph.lora, adapter) })
+    const r = await this.session.run({ ...batchFeeds(padSeqTo(batch, this.graph.minSeq ?? 1)), ...adapterFeeds(this.graph.lora, adapter) })
     const grads = new Map<string, Tensor>()
     for (const s of this.graph.lora) {
       const t = r[gradName(s.name)]!

@@ -100,3 +100,34 @@ test('a zero-B adapter gives exactly the base model loss; padding does not chang
   await base.release()
   await withLora.release()
 })
+
+test('causal attention in query blocks gives the whole square\'s loss and gradients, also for a batch shorter than the blocks', async () => {
+  const whole = await TrainSession.create(ckpt, lora, { threads: 1, attentionChunks: 1 })
+  const blocks = await TrainSession.create(ckpt, lora, { threads: 1, attentionChunks: 4 })
+  assert.equal(blocks.graph.minSeq, 4)
+  const adapter = await adapterFor(false)
+  // T = 6: blocks of 1, 2, 1, 2 rows; T = 2 (the first two columns): right-padded to 4 inside run()
+  const short: TokenBatch = {
+    batch: 2,
+    seq: 2,
+    inputIds: ids([1, 403, 1, 383]),
+    labels: ids([403, 407, 383, 286]),
+    attentionMask: ids([1, 1, 1, 1])
+  }
+  for (const b of [batch, short]) {
+    const w = await whole.run(b, adapter)
+    const c = await blocks.run(b, adapter)
+    assert.equal(c.tokens, w.tokens)
+    assert.ok(Math.abs(c.lossSum - w.lossSum) < 1e-5 * w.lossSum, `seq ${b.seq}: loss ${c.lossSum} vs ${w.lossSum}`)
+    for (const [name, gw] of w.grads) {
+      const gc = c.grads.get(name)!.data
+      let d = 0
+      let m = 1e-6
+      for (let i = 0; i < gw.data.length; i++) { d = Math.max(d, Math.abs(gw.data[i]! - gc[i]!)); m = Math.max(m, Math.abs(gw.data[i]!)) }
+      assert.ok(m > 1e-5, `seq ${b.seq}: ${name} has a gradient`)
+      assert.ok(d / m < 1e-4, `seq ${b.seq}: ${name} blocks vs whole ${d / m}`)
+    }
+  }
+  await whole.release()
+  await blocks.release()
+})
