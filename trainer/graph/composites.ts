@@ -98,12 +98,14 @@ function fusedAttentionParts (q: Value, k: Value, v: Value, mask: Value, o: Fuse
   const swap = (x: Value): Value => op.transpose(x, [0, 1, 3, 2])
   // [B, T, heads*hd] <-> [B, kv, G*T, hd]
   const toGroups = (x: Value, heads: number): Value => op.reshape(op.transpose(op.reshape(x, [0, 0, heads, hd]), [0, 2, 1, 3]), [0, kvHeads, -1, hd])
+  // constant reshape dims throughout (0 = keep that dim): no Shape/Concat nodes per block and layer
   const fromGroups = (x: Value, like: Value, heads: number): Value =>
-    op.reshapeLike(op.transpose(op.reshape(x, [0, heads, -1, hd]), [0, 2, 1, 3]), op.shapeOf(like), like.shape)
+    op.reshapeTo(op.transpose(op.reshape(x, [0, heads, -1, hd]), [0, 2, 1, 3]), [0, 0, heads * hd], like.shape)
   return {
     y: r.y,
     backward: (g, [nq, nk, nv]) => {
       const P = r.probs
+      // (ORT 1.30 refuses the constant dims [0, kv, -1, 0]: "product of 0 in combination with -1")
       const p = op.reshapeLike(P, op.concat([op.shapeSlice(P, 0, 1), P.graph.int64s([kvHeads, -1]), op.shapeSlice(P, 3, 4)], 0),
         [P.shape[0]!, kvHeads, 'GT', P.shape[3]!]) // [B, kv, G*T, S]
       const dO = toGroups(g, qHeads)
@@ -113,8 +115,9 @@ function fusedAttentionParts (q: Value, k: Value, v: Value, mask: Value, o: Fuse
         // dP - D as one MatMul: [dO, -D] [v, 1]^T, a column more on the small operands ([.., hd + 1]) instead of
         // a Sub pass over the [.., G*T, S] scores
         const V = r.value
-        const ones = op.expand(V.graph.scalar(1, V.dtype), op.concat([op.shapeSlice(V, 0, 3), V.graph.int64s([1])], 0), [V.shape[0]!, V.shape[1]!, V.shape[2]!, 1])
-        ds = op.mul(p, op.matmul(op.concat([dO, op.neg(d)], -1), swap(op.concat([V, ones], -1))))
+        const vg = V.graph
+        const v1 = vg.apply('Pad', [V, vg.int64s([0, 0, 0, 0, 0, 0, 0, 1]), vg.scalar(1, V.dtype)], {}, {})[0]! // [v, 1]
+        ds = op.mul(p, op.matmul(op.concat([dO, op.neg(d)], -1), swap(v1)))
       }
       return [
         nq ? fromGroups(op.matmul(ds!, r.key), q, qHeads) : undefined,

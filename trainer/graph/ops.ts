@@ -86,6 +86,8 @@ export const logSoftmax = (x: Value, axis = -1): Value => one('LogSoftmax', [x],
 // ---- shape ------------------------------------------------------------------------------------
 /** ONNX Reshape: 0 copies the input dim, -1 is inferred */
 export const reshape = (x: Value, dims: readonly number[]): Value => one('Reshape', [x, x.graph.int64s(dims)], {}, { dims })
+/** Reshape by constant dims (0 copies the input's dim, -1 is inferred) whose result the caller knows: `staticShape` */
+export const reshapeTo = (x: Value, dims: readonly number[], staticShape: Shape): Value => one('Reshape', [x, x.graph.int64s(dims)], {}, { to: staticShape })
 /** Reshape to a shape computed at run time (an int64 [rank] value) */
 export const reshapeLike = (x: Value, shape: Value, staticShape: Shape): Value => one('Reshape', [x, shape], {}, { to: staticShape })
 export const transpose = (x: Value, perm: readonly number[]): Value => one('Transpose', [x], { perm: [...perm] }, { perm })

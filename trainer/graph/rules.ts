@@ -171,7 +171,12 @@ export const RULES: Record<string, Rule> = {
       void s
       return [[x!.dtype, out]]
     },
-    backward: ({ inputs: [x] }, [g]) => [op.reshapeLike(g!, op.shapeOf(x!), x!.shape)]
+    backward: ({ inputs: [x] }, [g]) => {
+      // back to x's shape: by constant dims when at most one is unknown (-1), else by x's run-time Shape
+      const dims = x!.shape.map((d) => typeof d === 'number' ? d : -1)
+      if (dims.filter((d) => d === -1).length <= 1 && !dims.includes(0)) return [op.reshapeTo(g!, dims, x!.shape)]
+      return [op.reshapeLike(g!, op.shapeOf(x!), x!.shape)]
+    }
   },
   Transpose: {
     infer: ([x], _a, p) => [[x!.dtype, p.perm.map((i: number) => x!.shape[i]!)]],
