@@ -124,7 +124,7 @@ async function block7b (): Promise<Figures> {
 async function stories (): Promise<Figures> {
   const ckpt = loadCheckpoint('assets/stories260K/stories260K.bin')
   const B = 8; const S = 256
-  const train = await TrainSession.create(ckpt, LORA, { threads })
+  const train = await TrainSession.create(ckpt, LORA, { threads, ...(process.env.CH !== undefined ? { attentionChunks: Number(process.env.CH) } : {}) })
   const evalS = await EvalSession.create(ckpt, { lora: LORA, threads })
   const adapter = initAdapter(ckpt.config, LORA, 1)
   for (const [k, t] of adapter.tensors) if (k.includes('lora_B')) fillRandom(t.data, 0.01)

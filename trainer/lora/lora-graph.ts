@@ -14,9 +14,18 @@ export interface LoraGraphOptions {
   readonly train?: boolean
   /** dropout seed: the sequence of masks is fixed for a session built from the same graph */
   readonly seed?: number
+  /** merge LoRA into weights up to this many elements (default MERGED_LORA_MAX_WEIGHTS; 0 = never) */
+  readonly mergedMaxWeights?: number
 }
 
 export interface LoraSite { readonly name: string, readonly value: Value, readonly layer: number, readonly module: LinearModule, readonly part: 'A' | 'B' }
+
+/**
+ * Weights up to this many elements (256 x 256) get LoRA merged into them each run instead of the low-rank
+ * branch: for such tiny matrices the three small Gemms and the Add of the branch cost more than one
+ * [out, in] product (stories260K: all its linear layers).
+ */
+export const MERGED_LORA_MAX_WEIGHTS = 1 << 16
 
 /** A linear hook adding LoRA to the configured modules; `sites` lists the graph inputs it created, in order. */
 export function loraLinear (g: Graph, cfg: LoraConfig, o: LoraGraphOptions = {}): { linear: LinearHook, sites: LoraSite[] } {
@@ -31,6 +40,9 @@ export function loraLinear (g: Graph, cfg: LoraConfig, o: LoraGraphOptions = {})
     const a = g.input(loraName(layer, module, 'A'), g.float, [cfg.r, inp])
     const b = g.input(loraName(layer, module, 'B'), g.float, [out, cfg.r])
     sites.push({ name: a.name!, value: a, layer, module, part: 'A' }, { name: b.name!, value: b, layer, module, part: 'B' })
+    // a small weight without dropout: y = x (W + scale B A)^T, one Gemm instead of three and an Add, and in the
+    // backward dW' = dY^T x gives dA and dB by two tiny Gemms; large weights keep the low-rank products
+    if (p === 0 && out * inp <= (o.mergedMaxWeights ?? MERGED_LORA_MAX_WEIGHTS)) return plainLinear(x, op.add(w, op.gemm(b, a, { alpha: scale })), layer, module)
     const h = op.gemm(op.dropout(x, p, (o.seed ?? 0) * 1000 + n++), a, { transB: true }) // (N, r)
     return op.add(base, op.gemm(h, b, { transB: true, alpha: scale })) // (N, out)
   }

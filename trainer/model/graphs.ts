@@ -33,6 +33,8 @@ export interface GraphOptions {
    *  weights, composites.fusedSoftmaxAttention differentiates it by hand); the rest is differentiated from
    *  standard ops. */
   readonly fused?: boolean
+  /** LoRA merged into weights up to this many elements (default lora-graph's MERGED_LORA_MAX_WEIGHTS; 0 = never) */
+  readonly loraMergedMaxWeights?: number
   /** train graph with fused attention: causal attention in this many query blocks (default ATTENTION_CHUNKS) */
   readonly attentionChunks?: number
 }
@@ -56,7 +58,7 @@ function start (ckpt: LlamaCheckpoint, o: GraphOptions, train: boolean): { g: Gr
   const ids = g.input('input_ids', 'int64', ['B', 'T'])
   const mask = g.input('attention_mask', 'int64', ['B', 'S'])
   if (o.lora === undefined) return { g, linear: plainLinear, sites: [], ids, mask }
-  const { linear, sites } = loraLinear(g, o.lora, { train: train && o.dropout === true, seed: o.seed })
+  const { linear, sites } = loraLinear(g, o.lora, { train: train && o.dropout === true, seed: o.seed, mergedMaxWeights: o.loraMergedMaxWeights })
   return { g, linear, sites, ids, mask }
 }
 
