@@ -4,7 +4,7 @@
 // stories260K (batch 8 x 256 tokens, the real model with its head and loss).
 // On a shared machine wall time of multi-threaded runs is mostly other people's load: `--threads 1 --clock cpu`
 // times each run by this process's CPU time (user + system) on one intra-op thread, as bench/forward-backward does.
-// Usage: npm run bench -- train-step [--reps R] [--threads K] [--seq T] [--clock wall|cpu] [--only block7b|stories260K]
+// Usage: npm run bench -- train-step [--reps R] [--threads K] [--seq T] [--clock wall|cpu] [--only block7b|stories260K] [--chunks C]
 import ort from 'onnxruntime-node'
 import { Graph } from '../trainer/graph/graph.ts'
 import type { Value } from '../trainer/graph/graph.ts'
@@ -39,6 +39,7 @@ const flag = (name: string): string | undefined => {
 const clock = flag('clock') ?? 'wall'
 if (clock !== 'wall' && clock !== 'cpu') throw new Error(`--clock must be wall or cpu, got ${clock}`)
 const only = flag('only')
+const chunks = flag('chunks') === undefined ? undefined : Number(flag('chunks')) // query blocks of the train graph's attention
 if (only !== undefined && only !== 'block7b' && only !== 'stories260K') throw new Error(`--only must be block7b or stories260K, got ${only}`)
 const now = (): number => {
   if (clock === 'wall') return performance.now()
@@ -124,7 +125,7 @@ async function block7b (): Promise<Figures> {
 async function stories (): Promise<Figures> {
   const ckpt = loadCheckpoint('assets/stories260K/stories260K.bin')
   const B = 8; const S = 256
-  const train = await TrainSession.create(ckpt, LORA, { threads, ...(process.env.CH !== undefined ? { attentionChunks: Number(process.env.CH) } : {}) })
+  const train = await TrainSession.create(ckpt, LORA, { threads, ...(chunks !== undefined ? { attentionChunks: chunks } : {}) })
   const evalS = await EvalSession.create(ckpt, { lora: LORA, threads })
   const adapter = initAdapter(ckpt.config, LORA, 1)
   for (const [k, t] of adapter.tensors) if (k.includes('lora_B')) fillRandom(t.data, 0.01)
