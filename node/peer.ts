@@ -84,6 +84,12 @@ export interface PeerOptions {
    * fetchGlobal hands it on, so a test can hold a member behind (a slow fetch) deterministically.
    */
   readonly afterFetch?: (hash: string) => Promise<void>
+  /**
+   * TEST SEAM, leave unset outside tests: awaited after this peer aggregated a round and adopted its result,
+   * before it publishes the RoundResult, so a test can make that result arrive late (after a failover
+   * attempt's) deterministically.
+   */
+  readonly beforePublishResult?: (info: RoundInfo) => Promise<void>
 }
 
 export interface AnnounceEvent {
@@ -697,8 +703,11 @@ export class Peer {
       seconds: (Date.now() - c.startedAt) / 1000,
       adapterBytes: BigInt(bytes.byteLength)
     }
-    this.adopt(c.round, hash, bytes, res.adapter, roundInfoOf(result, this.peerId), c.baseHash) // before publishing, so fetches find it
-    void this.publish({ result })
+    const info = roundInfoOf(result, this.peerId)
+    this.adopt(c.round, hash, bytes, res.adapter, info, c.baseHash) // before publishing, so fetches find it
+    const hold = this.opts.beforePublishResult?.(info)
+    if (hold === undefined) void this.publish({ result })
+    else void hold.then(async () => { if (!this.stopped) await this.publish({ result }) })
   }
 }
 
