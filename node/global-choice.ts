@@ -1,0 +1,53 @@
+// Which global adapter a peer stands on, when the others' differs from ours: pure decisions.
+//   catch up: a quorum of live peers reports a later round than ours (we restarted behind, or missed results);
+//   fork choice: two attempts of one round both published a result (the elected aggregator's arrived after
+//     the failover one's); every peer keeps the earlier attempt's, so the job does not fork.
+
+/** How many live peers must report a (round, hash) past ours before we take it: two, or fewer when there are fewer others. */
+export function catchUpQuorum (liveMembers: number): number {
+  const others = liveMembers - 1
+  return Math.min(2, Math.max(1, others))
+}
+
+export interface CatchUpInput {
+  /** the round a quorum of live peers reports, past ours */
+  readonly aheadRound: number
+  readonly completed: number
+  /** when our current round became due */
+  readonly since: number
+  /** the deadline of the announce we follow for it, if any */
+  readonly announcedDeadlineMs: number | undefined
+  readonly graceMs: number
+  readonly now: number
+}
+
+/**
+ * Whether to fetch the quorum's adapter now. One round behind is normal while a result is being fetched: from
+ * one round behind, only once the result is overdue (the announced deadline and the grace have passed, or
+ * no announce came for a grace); from further behind at once.
+ */
+export function catchUpDue (a: CatchUpInput): boolean {
+  if (a.aheadRound !== a.completed + 1) return true
+  return a.now >= (a.announcedDeadlineMs ?? a.since) + a.graceMs
+}
+
+/** Where we stand: the result that made our global adapter (attempt -1: unknown, e.g. restored or caught up). */
+export interface Standing {
+  readonly completed: number
+  readonly hash: string
+  readonly attempt: number
+  /** the global it was made from ('' when unknown) */
+  readonly base: string
+}
+
+export interface ResultClaim {
+  readonly round: number
+  readonly attempt: number
+  readonly baseHash: string
+  readonly newHash: string
+}
+
+/** A result for the round we completed, from an earlier attempt than ours, on the same base, with another adapter: it wins. */
+export function isEarlierAttempt (r: ResultClaim, g: Standing): boolean {
+  return r.round === g.completed && g.attempt > r.attempt && r.baseHash === g.base && r.newHash !== g.hash
+}

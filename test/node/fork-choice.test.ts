@@ -1,0 +1,53 @@
+// Two attempts of one round both publish a result: the elected aggregator's (attempt 0) is held back until
+// the failover attempt has published and every other peer adopted it; when attempt 0's result then arrives,
+// every peer switches to it (the earlier attempt wins), so the job ends on one global adapter, not forked.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { RoundInfo } from '../../node/round-info.ts'
+import { testJob, startNet, until } from './net-fixture.ts'
+
+test('when two attempts of a round both publish a result, every peer keeps the earlier attempt\'s', { timeout: 60_000 }, async () => {
+  const { job, jobId } = testJob({ rounds: 1, minPeers: 4, peersPerRound: 2, roundDeadlineSeconds: 3 })
+  // the attempt-0 aggregator adopts its result at once but publishes it only when the test lets go
+  let held: RoundInfo | undefined
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  const beforePublishResult = async (info: RoundInfo): Promise<void> => {
+    if (info.attempt !== 0) return
+    held = info
+    await released
+  }
+  // with these identities attempts 0 and 1 select different trainers (so make different adapters), and
+  // attempt 1 does not select the held aggregator (which has finished the round and would not train)
+  const net = await startNet(4, job, jobId, { beforePublishResult }, 76)
+  try {
+    await until(() => held !== undefined, 20_000, 'the elected aggregator to aggregate round 1')
+    const first = held!
+    const elected = net.peers.find((p) => p.peerId === first.aggregator)!
+    const others = net.peers.filter((p) => p !== elected)
+
+    // the others hear no result, fail over, and adopt the later attempt's result
+    await until(() => others.every((p) => p.global.round === 1), 20_000, 'the others to adopt a failover result of round 1')
+    const later = others[0]!.rounds.find((r) => r.round === 1)!
+    assert.ok(later.attempt > first.attempt, `the others adopted a later attempt (${later.attempt})`)
+    assert.notEqual(later.hash, first.hash, 'precondition: the two attempts made different adapters')
+    for (const p of others) assert.equal(p.global.hash, later.hash)
+    assert.equal(elected.global.hash, first.hash, 'forked until the held result arrives')
+
+    // the earlier attempt's result arrives last: every peer ends on it
+    release()
+    await until(() => net.peers.every((p) => p.global.hash === first.hash), 10_000, 'every peer to switch to the attempt-0 adapter')
+    assert.equal(first.attempt, 0)
+    for (const p of net.peers) {
+      assert.equal(p.global.round, 1)
+      const log = p.rounds.filter((r) => r.round === 1)
+      assert.equal(log.length, 1, 'one entry for round 1 in the rounds log')
+      assert.equal(log[0]!.attempt, 0)
+      assert.equal(log[0]!.hash, first.hash)
+      assert.equal(log[0]!.aggregator, elected.peerId)
+    }
+  } finally {
+    release()
+    await net.close()
+  }
+})

@@ -1,0 +1,37 @@
+// Which global adapter a peer stands on (node/global-choice.ts): catch-up quorum and timing, fork choice.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { catchUpDue, catchUpQuorum, isEarlierAttempt } from '../../node/global-choice.ts'
+import type { CatchUpInput, Standing } from '../../node/global-choice.ts'
+
+test('catch-up quorum: two peers, or every other one when fewer', () => {
+  assert.equal(catchUpQuorum(1), 1)
+  assert.equal(catchUpQuorum(2), 1)
+  assert.equal(catchUpQuorum(3), 2)
+  assert.equal(catchUpQuorum(10), 2)
+})
+
+test('catch up at once from two rounds behind; from one only once the result is overdue', () => {
+  const base: CatchUpInput = { aheadRound: 3, completed: 1, since: 1000, announcedDeadlineMs: undefined, graceMs: 500, now: 1000 }
+  assert.equal(catchUpDue(base), true)
+  const one = { ...base, aheadRound: 2 }
+  assert.equal(catchUpDue(one), false) // no announce: due a grace after the round became due
+  assert.equal(catchUpDue({ ...one, now: 1499 }), false)
+  assert.equal(catchUpDue({ ...one, now: 1500 }), true)
+  const announced = { ...one, announcedDeadlineMs: 5000 } // with an announce: its deadline + grace
+  assert.equal(catchUpDue({ ...announced, now: 5499 }), false)
+  assert.equal(catchUpDue({ ...announced, now: 5500 }), true)
+})
+
+test('fork choice: an earlier attempt of the round we completed, on our base, with another adapter, wins', () => {
+  const g: Standing = { completed: 4, hash: 'h1', attempt: 1, base: 'b' }
+  const r = { round: 4, attempt: 0, baseHash: 'b', newHash: 'h0' }
+  assert.equal(isEarlierAttempt(r, g), true)
+  assert.equal(isEarlierAttempt({ ...r, attempt: 1 }, g), false, 'the same attempt')
+  assert.equal(isEarlierAttempt({ ...r, attempt: 2 }, g), false, 'a later attempt')
+  assert.equal(isEarlierAttempt({ ...r, newHash: 'h1' }, g), false, 'the adapter we hold')
+  assert.equal(isEarlierAttempt({ ...r, baseHash: 'other' }, g), false, 'another base')
+  assert.equal(isEarlierAttempt({ ...r, round: 3 }, g), false, 'an older round')
+  assert.equal(isEarlierAttempt({ ...r, round: 5 }, g), false, 'the next round')
+  assert.equal(isEarlierAttempt(r, { ...g, attempt: -1, base: '' }), false, 'unknown standing (caught up, restored): never replaced')
+})
