@@ -1,6 +1,7 @@
 // What one completed round looks like in logs, events and the simulation report
 // (DESIGN.md: rounds:[{round, aggregator, selected[], included[], excluded:[{peer, reason}], seconds, bytes, trainLoss, ...}]).
 import type { RoundResult } from '../protocol/messages.ts'
+import { hex } from './hex.ts'
 
 export interface RoundInfo {
   readonly round: number
@@ -31,7 +32,7 @@ export function roundInfoOf (r: RoundResult, aggregator: string): RoundInfo {
     seconds: r.seconds,
     bytes: Number(r.bytes),
     trainLoss: r.trainLoss,
-    hash: Buffer.from(r.newHash).toString('hex')
+    hash: hex(r.newHash)
   })
 }
 

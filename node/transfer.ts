@@ -13,6 +13,7 @@ import { decodeAdapterRequest, decodeUpdateHeader } from '../protocol/validation
 import type { Check } from '../protocol/round-rules.ts'
 import { TransferError } from './errors.ts'
 import { BodyHasher } from './body-hasher.ts'
+import { hex, unhex } from './hex.ts'
 
 /** 1 MiB writes: large enough to amortise per-chunk overhead, small enough to interleave with other streams. */
 export const CHUNK_BYTES = 1 << 20
@@ -106,8 +107,6 @@ export async function receiveBody (reader: ChunkReader, size: number, hashHex: s
   return h.body
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
-const unhex = (s: string): Uint8Array<ArrayBuffer> => new Uint8Array(Buffer.from(s, 'hex'))
 
 // ---------------------------------------------------------------- /fedit/adapter/1.0.0
 export interface AdapterServeOptions {
