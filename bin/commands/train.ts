@@ -13,7 +13,6 @@ import type { LoraConfig } from '../../trainer/lora/adapter.ts'
 import { initAdapter } from '../../trainer/lora/init.ts'
 import { ADAPTER_WEIGHTS, saveAdapter } from '../../trainer/lora/peft-folder.ts'
 import { TrainSession } from '../../trainer/model/sessions.ts'
-import { deriveSeed } from '../../trainer/rng.ts'
 import { readLocalRecords, tokenizeOrFail } from '../../trainer/train/local-data.ts'
 import { resolveRecipe, RecipeError } from '../../trainer/train/recipe.ts'
 import type { RunLength } from '../../trainer/train/step-plan.ts'
@@ -105,8 +104,7 @@ export async function run (argv: string[]): Promise<number> {
     from = saved.state
   }
   const startStep = 'step' in from ? from.step : 0
-  // ORT's dropout masks cannot be replayed in a new session: a resumed run draws its own, seeded by the step
-  const session = await TrainSession.create(ckpt, lora, { device, threads, seed: deriveSeed(seed, `dropout@${startStep}`) })
+  const session = await TrainSession.create(ckpt, lora, { device, threads })
   const runner = new TrainingRun(session, examples, recipe, from)
   console.error(`data: ${local.rule}; ${stats.examples} examples (${stats.shortened} shortened, ${stats.dropped} dropped with nothing to learn)`)
   if (runner.finished) {

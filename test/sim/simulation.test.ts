@@ -31,13 +31,19 @@ test('a 4-peer, 2-round in-process simulation writes a report that validates', {
   }
 })
 
-test('--kill-aggregator-at 1: the failover completes every round', { timeout: 60_000 }, async () => {
-  const { report } = await runSimulation(small({ peers: 5, killAggregatorAt: 1 }), { log: () => {} })
-  assert.deepEqual(validateReport(report), [])
-  assert.deepEqual(report.rounds.map((r) => r.round), [1, 2])
-  const killed = report.faults!.killed[0]!
-  assert.equal(killed.round, 1)
-  assert.ok(report.rounds[0]!.attempt! >= 1, 'round 1 was finished by a failover aggregator')
-  assert.notEqual(report.rounds[0]!.aggregator, killed.peer)
-  assert.ok(report.rounds.every((r) => !r.included.includes(killed.peer)))
+test('--kill-aggregator-at 1: the failover completes every round', { timeout: 60_000 }, async (t) => {
+  const lines: string[] = []
+  try {
+    const { report } = await runSimulation(small({ peers: 5, killAggregatorAt: 1 }), { log: (l) => lines.push(l) })
+    assert.deepEqual(validateReport(report), [])
+    assert.deepEqual(report.rounds.map((r) => r.round), [1, 2])
+    const killed = report.faults!.killed[0]!
+    assert.equal(killed.round, 1)
+    assert.ok(report.rounds[0]!.attempt! >= 1, 'round 1 was finished by a failover aggregator')
+    assert.notEqual(report.rounds[0]!.aggregator, killed.peer)
+    assert.ok(report.rounds.every((r) => !r.included.includes(killed.peer)))
+  } catch (err) {
+    t.diagnostic(`simulation log:\n${lines.join('\n')}`) // the story of a failed run
+    throw err
+  }
 })

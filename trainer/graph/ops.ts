@@ -112,14 +112,6 @@ export const gatherElements = (data: Value, indices: Value, axis: number): Value
 /** int64 [0, n) where n is an int64 scalar value */
 export const range = (start: Value, limit: Value, delta: Value, size: Dim): Value => one('Range', [start, limit, delta], {}, { size })
 
-// ---- stochastic -----------------------------------------------------------------------------------
-/** Inverted dropout; returns the output only. Seeded: the sequence of masks is fixed for a session. */
-export function dropout (x: Value, ratio: number, seed: number): Value {
-  if (ratio <= 0) return x
-  const g = x.graph
-  return g.apply('Dropout', [x, g.scalar(ratio, x.dtype), g.constant('bool', [], Uint8Array.of(1))], { seed: Math.trunc(seed) }, { ratio })[0]!
-}
-
 // ---- fused forward-only ops (ONNX opset 23; no gradient rules: decode and eval graphs only) -----------------
 /** RMSNormalization over the last axis (y = x / sqrt(mean(x^2) + eps) * w) */
 export const rmsNormalization = (x: Value, w: Value, eps: number): Value =>

@@ -97,10 +97,6 @@ export const RULES: Record<string, Rule> = {
     backward: ({ inputs: [x] }, [g]) => [isFloat(x!.dtype) ? op.cast(g!, x!.dtype) : undefined]
   },
   Identity: { infer: same, backward: (_n, [g]) => [g] },
-  Dropout: { // y = x * mask / (1 - ratio); the mask is the node's second output
-    infer: (xs) => [[xs[0]!.dtype, xs[0]!.shape], ['bool', xs[0]!.shape]],
-    backward: ({ outputs: [, mask], params }, [g]) => [op.mul(g!, op.mul(op.cast(mask!, g!.dtype), 1 / (1 - params.ratio)))]
-  },
 
   // ---- linear algebra ---------------------------------------------------------------------------
   MatMul: { // y = a @ b (batched, broadcasting): da = g @ b^T, db = a^T @ g, each summed over broadcast batch axes

@@ -8,12 +8,11 @@ import { plainLinear } from '../model/llama-graph.ts'
 import type { LinearModule } from '../model/config.ts'
 import type { LoraConfig } from './adapter.ts'
 import { loraName, loraScale } from './adapter.ts'
+import type { DropoutSite } from './dropout-masks.ts'
 
 export interface LoraGraphOptions {
-  /** apply the config's dropout (training); off for evaluation and generation */
+  /** apply the config's dropout (training; its keep-masks are graph inputs, see dropout-masks.ts); off for evaluation and generation */
   readonly train?: boolean
-  /** dropout seed: the sequence of masks is fixed for a session built from the same graph */
-  readonly seed?: number
   /** merge LoRA into weights up to this many elements (default MERGED_LORA_MAX_WEIGHTS; 0 = never) */
   readonly mergedMaxWeights?: number
 }
@@ -28,11 +27,11 @@ export interface LoraSite { readonly name: string, readonly value: Value, readon
 export const MERGED_LORA_MAX_WEIGHTS = 1 << 16
 
 /** A linear hook adding LoRA to the configured modules; `sites` lists the graph inputs it created, in order. */
-export function loraLinear (g: Graph, cfg: LoraConfig, o: LoraGraphOptions = {}): { linear: LinearHook, sites: LoraSite[] } {
+export function loraLinear (g: Graph, cfg: LoraConfig, o: LoraGraphOptions = {}): { linear: LinearHook, sites: LoraSite[], masks: DropoutSite[] } {
   const sites: LoraSite[] = []
+  const masks: DropoutSite[] = []
   const scale = loraScale(cfg)
   const p = o.train === true ? cfg.dropout : 0
-  let n = 0
   const linear: LinearHook = (x, w, layer, module) => {
     const base = plainLinear(x, w, layer, module)
     if (!cfg.targetModules.includes(module)) return base
@@ -43,8 +42,12 @@ export function loraLinear (g: Graph, cfg: LoraConfig, o: LoraGraphOptions = {})
     // a small weight without dropout: y = x (W + scale B A)^T, one Gemm instead of three and an Add, and in the
     // backward dW' = dY^T x gives dA and dB by two tiny Gemms; large weights keep the low-rank products
     if (p === 0 && out * inp <= (o.mergedMaxWeights ?? MERGED_LORA_MAX_WEIGHTS)) return plainLinear(x, op.add(w, op.gemm(b, a, { alpha: scale })), layer, module)
-    const h = op.gemm(op.dropout(x, p, (o.seed ?? 0) * 1000 + n++), a, { transB: true }) // (N, r)
-    return op.add(base, op.gemm(h, b, { transB: true, alpha: scale })) // (N, out)
+    if (p === 0) return op.add(base, op.gemm(op.gemm(x, a, { transB: true }), b, { transB: true, alpha: scale }))
+    // inverted dropout on the branch's input: keep-mask input [N, in], the 1 / (1 - p) folded into B's Gemm
+    const keep = g.input(`${a.name!}.dropout_keep`, 'bool', [x.shape[0]!, inp])
+    masks.push({ name: keep.name!, cols: inp })
+    const h = op.gemm(op.where(keep, x, 0), a, { transB: true }) // (N, r)
+    return op.add(base, op.gemm(h, b, { transB: true, alpha: scale / (1 - p) })) // (N, out)
   }
-  return { linear, sites }
+  return { linear, sites, masks }
 }

@@ -8,6 +8,7 @@ import { Graph } from '../graph/graph.ts'
 import { gradients } from '../graph/autodiff.ts'
 import * as op from '../graph/ops.ts'
 import type { LoraConfig } from '../lora/adapter.ts'
+import type { DropoutSite } from '../lora/dropout-masks.ts'
 import type { LoraSite } from '../lora/lora-graph.ts'
 import { loraLinear } from '../lora/lora-graph.ts'
 import type { LlamaCheckpoint } from './config.ts'
@@ -22,9 +23,8 @@ export const presentName = (layer: number, part: 'key' | 'value'): string => `pr
 
 export interface GraphOptions {
   readonly lora?: LoraConfig
-  /** LoRA dropout on (train graph only) and its seed */
+  /** LoRA dropout on (train graph only): its keep-masks become inputs (LlamaGraph.dropout) */
   readonly dropout?: boolean
-  readonly seed?: number
   /** float64 for gradient checks */
   readonly float?: FloatDType
   readonly opset?: number
@@ -51,15 +51,17 @@ export interface LlamaGraph {
   readonly lora: readonly LoraSite[]
   /** the shortest sequence a batch may have (attention in query blocks needs one row per block); default 1 */
   readonly minSeq?: number
+  /** train graph with LoRA dropout: the keep-mask inputs (bool [B*T, in]) and the drop probability */
+  readonly dropout?: { readonly sites: readonly DropoutSite[], readonly p: number }
 }
 
-function start (ckpt: LlamaCheckpoint, o: GraphOptions, train: boolean): { g: Graph, linear: LinearHook, sites: LoraSite[], ids: Value, mask: Value } {
+function start (ckpt: LlamaCheckpoint, o: GraphOptions, train: boolean): { g: Graph, linear: LinearHook, sites: LoraSite[], masks: DropoutSite[], ids: Value, mask: Value } {
   const g = new Graph(o.float ?? 'float32')
   const ids = g.input('input_ids', 'int64', ['B', 'T'])
   const mask = g.input('attention_mask', 'int64', ['B', 'S'])
-  if (o.lora === undefined) return { g, linear: plainLinear, sites: [], ids, mask }
-  const { linear, sites } = loraLinear(g, o.lora, { train: train && o.dropout === true, seed: o.seed, mergedMaxWeights: o.loraMergedMaxWeights })
-  return { g, linear, sites, ids, mask }
+  if (o.lora === undefined) return { g, linear: plainLinear, sites: [], masks: [], ids, mask }
+  const { linear, sites, masks } = loraLinear(g, o.lora, { train: train && o.dropout === true, mergedMaxWeights: o.loraMergedMaxWeights })
+  return { g, linear, sites, masks, ids, mask }
 }
 
 const useFused = (g: Graph, o: GraphOptions): boolean => (o.fused ?? true) && g.float === 'float32'
@@ -81,7 +83,7 @@ function tokenLosses (logits: Value, labels: Value): { nll: Value, valid: Value 
  * = d loss_sum / d tensor for every LoRA input. Divide by the total token count of all micro-batches.
  */
 export function buildTrainGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): LlamaGraph {
-  const { g, linear, sites, ids, mask } = start(ckpt, o, true)
+  const { g, linear, sites, masks, ids, mask } = start(ckpt, o, true)
   const labels = g.input('labels', 'int64', ['B', 'T'])
   const w = llamaWeights(g, ckpt)
   const fused = useFused(g, o)
@@ -92,7 +94,12 @@ export function buildTrainGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): L
   const outputs: Record<string, Value> = { loss_sum: loss, token_count: op.reduceSum(valid, [0], false) }
   const grads = gradients(loss, sites.map((s) => s.value))
   sites.forEach((s, i) => { outputs[gradName(s.name)] = grads[i]! })
-  return { model: g.toModel(outputs, { opset: fusedOpset(fused, o), name: 'llama-train' }), lora: sites, minSeq: chunks }
+  return {
+    model: g.toModel(outputs, { opset: fusedOpset(fused, o), name: 'llama-train' }),
+    lora: sites,
+    minSeq: chunks,
+    ...(masks.length > 0 ? { dropout: { sites: masks, p: o.lora!.dropout } } : {})
+  }
 }
 
 /** Inputs as the train graph; outputs loss_sum [B] and token_count [B] per example. No gradients. */

@@ -1,6 +1,6 @@
 // Running the train and eval graphs: what the trainer calls. Feeds an Adapter by PEFT name, returns the summed
 // loss, the token count and the gradients (of the SUM loss) as Tensors under the same PEFT names.
-import type ort from 'onnxruntime-node'
+import ort from 'onnxruntime-node'
 import type { Tensor } from '../tensor.ts'
 import type { Adapter, LoraConfig } from '../lora/adapter.ts'
 import type { SessionOptions } from '../graph/session.ts'
@@ -11,6 +11,7 @@ import { buildEvalGraph, buildTrainGraph, gradName } from './graphs.ts'
 import type { TokenBatch } from './feeds.ts'
 import { adapterFeeds, batchFeeds, padSeqTo } from './feeds.ts'
 import { defaultThreads } from './threads.ts'
+import { dropoutMasks } from '../lora/dropout-masks.ts'
 
 export interface TrainResult {
   /** sum of token cross-entropies over labels != -100 */
@@ -22,9 +23,8 @@ export interface TrainResult {
 }
 
 export interface TrainSessionOptions extends SessionOptions {
-  /** LoRA dropout during training (default true when the config's dropout > 0) */
+  /** LoRA dropout during training (default true when the config's dropout > 0); run() then takes a seed */
   readonly dropout?: boolean
-  readonly seed?: number
   /** query blocks of the causal attention (graphs.ATTENTION_CHUNKS by default; 1 = the whole square) */
   readonly attentionChunks?: number
 }
@@ -33,21 +33,32 @@ export class TrainSession {
   private constructor (private readonly session: ort.InferenceSession, readonly graph: LlamaGraph) {}
 
   static async create (ckpt: LlamaCheckpoint, lora: LoraConfig, o: TrainSessionOptions = {}): Promise<TrainSession> {
-    const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, seed: o.seed, fused: fusedOn(o.device), attentionChunks: o.attentionChunks })
+    const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, fused: fusedOn(o.device), attentionChunks: o.attentionChunks })
     return new TrainSession(await createSession(graph.model, { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }
 
   /** PEFT names of the trainable tensors, in graph order */
   get names (): string[] { return this.graph.lora.map((s) => s.name) }
 
-  async run (batch: TokenBatch, adapter: Adapter): Promise<TrainResult> {
-    const r = await this.session.run({ ...batchFeeds(padSeqTo(batch, this.graph.minSeq ?? 1)), ...adapterFeeds(this.graph.lora, adapter) })
+  /** With LoRA dropout, `dropoutSeed` fixes the run's masks (dropout-masks.ts): a function of it alone. */
+  async run (batch: TokenBatch, adapter: Adapter, dropoutSeed?: number): Promise<TrainResult> {
+    const b = padSeqTo(batch, this.graph.minSeq ?? 1)
+    const r = await this.session.run({ ...batchFeeds(b), ...adapterFeeds(this.graph.lora, adapter), ...this.maskFeeds(b, dropoutSeed) })
     const grads = new Map<string, Tensor>()
     for (const s of this.graph.lora) {
       const t = r[gradName(s.name)]!
       grads.set(s.name, { shape: s.value.shape as number[], data: t.data as Float32Array })
     }
     return { lossSum: Number(r.loss_sum!.data[0]), tokens: Number(r.token_count!.data[0]), grads }
+  }
+
+  private maskFeeds (b: TokenBatch, seed: number | undefined): Record<string, ort.Tensor> {
+    const d = this.graph.dropout
+    if (d === undefined) return {}
+    if (seed === undefined) throw new RangeError('this train session applies LoRA dropout: run() needs a dropout seed')
+    const rows = b.batch * b.seq
+    const masks = dropoutMasks(seed, rows, d.sites, d.p)
+    return Object.fromEntries(d.sites.map((s) => [s.name, new ort.Tensor('bool', masks.get(s.name)!, [rows, s.cols])]))
   }
 
   async release (): Promise<void> { await this.session.release() }

@@ -7,7 +7,6 @@ import type { LlamaConfig } from '../model/config.ts'
 import type { InstructionRecord } from '../data/record.ts'
 import type { TokenizedExample, TokenizeOptions, TokenizeStats } from '../data/tokenize-example.ts'
 import type { EvalResult, TrainResult } from '../local-trainer.ts'
-import { deriveSeed } from '../rng.ts'
 import type { SessionPool, SessionSettings } from './session-pool.ts'
 import type { TrainRecipe, ResolvedRecipe } from './recipe.ts'
 import { resolveRecipe } from './recipe.ts'
@@ -61,7 +60,7 @@ export class RoundTrainer {
     const ev = test !== undefined && test.length > 0 ? tokenizeOrFail(tok, test, { ...spec.tokenize, trainOnInputs: false }, 'evaluation') : undefined
     // build the shared sessions now, so the first round does not pay for them
     const s = settings(spec)
-    if (spec.lora.dropout === 0) await pool.acquireTrain(spec.modelPath, spec.lora, s)
+    await pool.acquireTrain(spec.modelPath, spec.lora, s)
     if (ev !== undefined) await pool.acquireEval(spec.modelPath, spec.lora, s)
     return new RoundTrainer(pool, spec, recipe, tr.examples, ev?.examples, ckpt.config, { train: tr.stats, eval: ev?.stats })
   }
@@ -73,8 +72,7 @@ export class RoundTrainer {
     const recipe: ResolvedRecipe = { ...this.recipe, seed: req.seed }
     const { modelPath, lora } = this.spec
     const s = settings(this.spec)
-    const shared = lora.dropout === 0
-    const session = shared ? await this.pool.acquireTrain(modelPath, lora, s) : await this.pool.privateTrain(modelPath, lora, s, deriveSeed(req.seed, 'dropout'))
+    const session = await this.pool.acquireTrain(modelPath, lora, s)
     try {
       const run = new TrainingRun(session, this.examples, recipe, req.base)
       const r = await runSteps(run, { signal: o.signal, onStep: o.onStep, yieldBetweenSteps: true })
@@ -87,8 +85,7 @@ export class RoundTrainer {
         seconds: (performance.now() - t0) / 1000
       }
     } finally {
-      if (shared) await this.pool.releaseTrain(modelPath, lora, s)
-      else await session.release()
+      await this.pool.releaseTrain(modelPath, lora, s)
     }
   }
 

@@ -1,8 +1,7 @@
 // What one thread holds for training and evaluation: checkpoints and tokenizers loaded once per model path,
 // and ONNX Runtime sessions shared by every trainer of the same model, LoRA config, device and thread count.
-// Sharing is what lets one worker serve many simulated peers in the memory of one model. A train session with
-// LoRA dropout is NOT shared: its mask stream advances with every run, so it is built per round from the
-// round's seed (that makes a round's result a function of its inputs, whatever else the thread did before).
+// Sharing is what lets one worker serve many simulated peers in the memory of one model. Train sessions with
+// LoRA dropout are shared too: each run takes its masks from the seed it is given (dropout-masks.ts).
 import type { LlamaCheckpoint } from '../model/config.ts'
 import type { LoraConfig } from '../lora/adapter.ts'
 import type { Device } from '../graph/session.ts'
@@ -32,18 +31,13 @@ export class SessionPool {
     return m
   }
 
-  /** A shared dropout-free train session; give it back with releaseTrain(same arguments). */
+  /** A shared train session (with the config's LoRA dropout); give it back with releaseTrain(same arguments). */
   async acquireTrain (path: string, lora: LoraConfig, s: SessionSettings): Promise<TrainSession> {
-    return await this.acquire(this.train, key(path, lora, s), () => TrainSession.create(this.model(path).ckpt, lora, { ...s, dropout: false }))
+    return await this.acquire(this.train, key(path, lora, s), () => TrainSession.create(this.model(path).ckpt, lora, s))
   }
 
   async releaseTrain (path: string, lora: LoraConfig, s: SessionSettings): Promise<void> {
     await this.release(this.train, key(path, lora, s))
-  }
-
-  /** A private train session with LoRA dropout seeded by `seed`; the caller releases it. */
-  async privateTrain (path: string, lora: LoraConfig, s: SessionSettings, seed: number): Promise<TrainSession> {
-    return await TrainSession.create(this.model(path).ckpt, lora, { ...s, dropout: lora.dropout > 0, seed })
   }
 
   async acquireEval (path: string, lora: LoraConfig | undefined, s: SessionSettings): Promise<EvalSession> {

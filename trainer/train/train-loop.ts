@@ -12,6 +12,7 @@ import { lrAt } from '../optim/schedule.ts'
 import type { ResolvedRecipe } from './recipe.ts'
 import { microBatches, stepExamples, totalSteps } from './step-plan.ts'
 import { toTokenBatch } from './token-batch.ts'
+import { deriveSeed } from '../rng.ts'
 
 export interface StepInfo {
   /** optimizer steps done (1-based after the first) */
@@ -90,8 +91,10 @@ export class TrainingRun {
     let lossSum = 0
     let tokens = 0
     let realTokens = 0
+    let micro = 0
     for (const mb of microBatches(this.examples, indices, r.microBatchSize)) {
-      const res = await this.session.run(toTokenBatch(mb), adapter)
+      // LoRA dropout masks from (seed, step, micro-batch): a resumed run draws the same ones
+      const res = await this.session.run(toTokenBatch(mb), adapter, deriveSeed(r.seed, `dropout@${this.done}/${micro++}`))
       lossSum += res.lossSum
       tokens += res.tokens
       for (let i = 0; i < mb.attentionMask.length; i++) realTokens += mb.attentionMask[i]!

@@ -11,6 +11,7 @@ import { buildTrainGraph, gradName } from '../../../trainer/model/graphs.ts'
 import { EvalSession, TrainSession } from '../../../trainer/model/sessions.ts'
 import type { TokenBatch } from '../../../trainer/model/feeds.ts'
 import { rand } from '../graph/gradcheck.ts'
+import { dropoutMasks } from '../../../trainer/lora/dropout-masks.ts'
 
 const ckpt = loadLlama2c('assets/stories260K/stories260K.bin')
 const lora: LoraConfig = { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'] }
@@ -35,18 +36,24 @@ async function adapterFor (zeroB: boolean): Promise<Adapter> {
 }
 
 // stories260K's weights are small enough that LoRA is merged into them (lora-graph.ts); 0 forces the low-rank
-// branch that large models use
-for (const [form, loraMergedMaxWeights] of [['merged into the weights', undefined], ['as a low-rank branch', 0]] as const) {
+// branch that large models use; dropout always takes the branch, and with its masks fed (seed 4) the graph is
+// a plain function that finite differences can check
+const FORMS = [['merged into the weights', undefined, 0], ['as a low-rank branch', 0, 0], ['with dropout 0.3', undefined, 0.3]] as const
+for (const [form, loraMergedMaxWeights, dropout] of FORMS) {
   test(`LoRA gradients of stories260K match finite differences (float64 graph, LoRA ${form})`, async () => {
-    const adapter = await adapterFor(false)
-    const graph = buildTrainGraph(ckpt, { lora, float: 'float64', loraMergedMaxWeights })
+    const cfg = { ...lora, dropout }
+    const adapter = { ...(await adapterFor(false)), config: cfg }
+    const graph = buildTrainGraph(ckpt, { lora: cfg, float: 'float64', loraMergedMaxWeights, dropout: dropout > 0 })
+    assert.equal(graph.dropout?.sites.length ?? 0, dropout > 0 ? lora.targetModules.length * ckpt.config.nLayers : 0)
     const session = await createSession(graph.model)
     const data = new Map([...adapter.tensors].map(([k, t]) => [k, Float64Array.from(t.data)]))
+    const masks = graph.dropout !== undefined ? dropoutMasks(4, 12, graph.dropout.sites, dropout) : new Map<string, Uint8Array>()
     const feeds = (): Record<string, ort.Tensor> => ({
       input_ids: new ort.Tensor('int64', batch.inputIds, [2, 6]),
       labels: new ort.Tensor('int64', batch.labels, [2, 6]),
       attention_mask: new ort.Tensor('int64', batch.attentionMask, [2, 6]),
-      ...Object.fromEntries(graph.lora.map((s) => [s.name, new ort.Tensor('float64', data.get(s.name)!, s.value.shape as number[])]))
+      ...Object.fromEntries(graph.lora.map((s) => [s.name, new ort.Tensor('float64', data.get(s.name)!, s.value.shape as number[])])),
+      ...Object.fromEntries((graph.dropout?.sites ?? []).map((s) => [s.name, new ort.Tensor('bool', masks.get(s.name)!, [12, s.cols])]))
     })
     const res = await session.run(feeds())
     assert.equal(Number(res.token_count!.data[0]), 9)
@@ -71,12 +78,33 @@ for (const [form, loraMergedMaxWeights] of [['merged into the weights', undefine
       }
       worst = Math.max(worst, maxErr / maxRef)
     }
+    if (dropout > 0) {
+      // inverted dropout: with every unit kept, the branch is scaled by 1 / (1 - p), as B / (1 - p) without dropout
+      for (const [k, m] of masks) { m.fill(1); void k }
+      const kept = Number((await session.run(feeds(), ['loss_sum'])).loss_sum!.data[0])
+      const plain = buildTrainGraph(ckpt, { lora, float: 'float64', loraMergedMaxWeights: 0 })
+      const ps = await createSession(plain.model)
+      const scaled = (name: string): Float64Array => name.includes('lora_B') ? data.get(name)!.map((v) => v / (1 - dropout)) : data.get(name)!
+      const ref = Number((await ps.run({
+        input_ids: new ort.Tensor('int64', batch.inputIds, [2, 6]),
+        labels: new ort.Tensor('int64', batch.labels, [2, 6]),
+        attention_mask: new ort.Tensor('int64', batch.attentionMask, [2, 6]),
+        ...Object.fromEntries(plain.lora.map((s) => [s.name, new ort.Tensor('float64', scaled(s.name), s.value.shape as number[])]))
+      }, ['loss_sum'])).loss_sum!.data[0])
+      await ps.release()
+      assert.ok(Math.abs(kept - ref) < 1e-6 * Math.abs(ref), `all kept: ${kept} vs ${ref}`) // Gemm alpha is a float32 attribute
+    }
     await session.release()
     assert.ok(worst < 1e-5, `relative gradient error ${worst}`)
 
-    // the float32 session gives the same gradients to float32 precision
-    const train = await TrainSession.create(ckpt, lora, { threads: 1 })
-    const r32 = await train.run(batch, adapter)
+    // the float32 session gives the same gradients to float32 precision (with the same masks: same seed)
+    const train = await TrainSession.create(ckpt, cfg, { threads: 1 })
+    const r32 = await train.run(batch, adapter, 4)
+    if (dropout > 0) {
+      const other = await train.run(batch, adapter, 5)
+      assert.notEqual(other.lossSum, r32.lossSum, 'another seed, other masks')
+      await assert.rejects(train.run(batch, adapter), /needs a dropout seed/)
+    }
     await train.release()
     assert.equal(r32.tokens, 9)
     assert.ok(Math.abs(r32.lossSum - Number(res.loss_sum!.data[0])) < 1e-4 * Math.abs(r32.lossSum))
