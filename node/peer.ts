@@ -24,7 +24,7 @@ import type { LocalTrainer } from '../trainer/local-trainer.ts'
 import type { AggregateFn } from '../trainer/aggregate/types.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import { createHost } from './host.ts'
-import type { FeditHost } from './host.ts'
+import type { FeditHost, HostOptions } from './host.ts'
 import { loadOrCreateKey } from './identity.ts'
 import { decodeAdapter, encodeAdapter, layoutOf, sha256Hex } from './adapter-codec.ts'
 import { serveAdapters, serveUpdates } from './transfer.ts'
@@ -57,19 +57,14 @@ export interface PeerTiming {
   readonly transferTimeoutMs: number
 }
 
-export interface PeerOptions {
+/** listen, bootstrap, local (many peers on 127.0.0.1), allowList and swarmKey go to the host as they are */
+export interface PeerOptions extends Pick<HostOptions, 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey'> {
   readonly job: JobSpec
   readonly jobId: string
   /** the peer does not close it: the caller owns it */
   readonly trainer: LocalTrainer
   readonly aggregate: AggregateFn
   readonly stateDir: string
-  readonly listen?: readonly string[]
-  readonly bootstrap?: readonly string[]
-  /** many peers on 127.0.0.1 (tests, simulation); see HostOptions.local */
-  readonly local?: boolean
-  readonly allowList?: ReadonlySet<string>
-  readonly swarmKey?: Uint8Array
   /** default: stateDir/identity.key, created on first run */
   readonly privateKey?: PrivateKey
   readonly select?: SelectFn

@@ -6,23 +6,17 @@
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
 import type { InstructionRecord } from '../trainer/data/record.ts'
 import type { LlamaConfig } from '../trainer/model/config.ts'
-import type { LoraConfig } from '../trainer/lora/adapter.ts'
 import { initAdapter } from '../trainer/lora/init.ts'
 import { createWorkerTrainer } from '../trainer/train/worker-trainer.ts'
 import { createFakeTrainer } from '../node/testing/fake-trainer.ts'
-import type { TrainerKind } from './sim-config.ts'
+import type { SimConfig, TrainerKind } from './sim-config.ts'
 
-export interface SimTrainerOptions {
+/** the simulation's training settings (as SimConfig names them), plus what the trainer is and trains on */
+export interface SimTrainerOptions extends Pick<SimConfig, 'lora' | 'learningRate' | 'batchSize' | 'microBatch' | 'localSteps' | 'maxLength'> {
   readonly kind: TrainerKind
   readonly modelPath: string
   readonly model: LlamaConfig
   readonly records: readonly InstructionRecord[]
-  readonly lora: LoraConfig
-  readonly learningRate: number
-  readonly batchSize: number
-  readonly microBatch: number
-  readonly localSteps: number
-  readonly maxLength: number
   /** ORT intra-op threads of the worker (1 when many peers share the cores) */
   readonly threads: number
 }
