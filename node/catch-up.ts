@@ -10,7 +10,7 @@ import type { MemberView } from './member-view.ts'
 import { RoundStage } from './round-stage.ts'
 import { formatRound, roundInfoOf } from './round-info.ts'
 import { hex } from './hex.ts'
-import { catchUpDue, catchUpQuorum, isEarlierAttempt } from './global-choice.ts'
+import { catchUpDue, catchUpQuorum, followAtSameRound, isEarlierAttempt } from './global-choice.ts'
 import type { PeerCore } from './peer-core.ts'
 
 export class CatchUp {
@@ -29,7 +29,7 @@ export class CatchUp {
     const core = this.core
     if (this.catchingUp || core.view === undefined) return
     const ahead = this.quorumAhead(now)
-    if (ahead === undefined) return
+    if (ahead === undefined) { this.maybeFollow(now); return }
     if (core.collector !== undefined) {
       // a quorum is past the round we collect for: its result was made elsewhere (a failover that overtook us)
       core.log(`round ${core.collector.round}: the others are at round ${ahead.round} already; no result from us`)
@@ -42,6 +42,27 @@ export class CatchUp {
     this.catchingUp = true
     this.fetchGlobal(ahead.hash, ahead.holders)
       .then((g) => { if (g !== undefined) core.adopt(ahead.round, ahead.hash, g.bytes, g.adapter, undefined) })
+      .catch(() => {})
+      .finally(() => { this.catchingUp = false })
+  }
+
+  /** The job is done and we do not know our adapter's attempt: take the one the others hold (global-choice.ts). */
+  private maybeFollow (now: number): void {
+    const core = this.core
+    if (core.completed < core.opts.job.rounds || core.view === undefined) return
+    const round = core.completed
+    const atOurRound = core.view.statuses(now).filter((s) => s.round === round)
+    const hash = followAtSameRound({ completed: round, hash: core.globalHash, attempt: core.globalAttempt, base: core.globalBase }, atOurRound, catchUpQuorum(core.view.live(now).length))
+    if (hash === undefined) return
+    this.catchingUp = true
+    this.fetchGlobal(hash, atOurRound.filter((s) => s.hash === hash).map((s) => s.peer))
+      .then((g) => {
+        if (g === undefined || core.stopped || core.completed !== round || core.globalAttempt !== -1) return
+        core.setGlobal(round, hash, g.bytes, g.adapter)
+        core.persist(undefined)
+        core.nextHello = 0
+        core.log(`round ${round}: the others hold another adapter for it; following them (global ${hash.slice(0, 12)})`)
+      })
       .catch(() => {})
       .finally(() => { this.catchingUp = false })
   }

@@ -51,3 +51,19 @@ export interface ResultClaim {
 export function isEarlierAttempt (r: ResultClaim, g: Standing): boolean {
   return r.round === g.completed && g.attempt > r.attempt && r.baseHash === g.base && r.newHash !== g.hash
 }
+
+/**
+ * A peer that does not know which attempt made its adapter (it caught up through Hellos, or restarted) cannot
+ * apply the fork choice; once the job is done (no later announce will rebase it) it follows the others: the
+ * adapter most live peers at our round hold, when a quorum holds it and strictly more peers than ours (we
+ * count for ours). Peers that know their attempt never move by this rule, so it cannot oscillate.
+ */
+export function followAtSameRound (g: Standing, atOurRound: ReadonlyArray<{ readonly hash: string }>, quorum: number): string | undefined {
+  if (g.attempt !== -1) return undefined
+  const counts = new Map<string, number>([[g.hash, 1]])
+  for (const s of atOurRound) counts.set(s.hash, (counts.get(s.hash) ?? 0) + 1)
+  let best = g.hash
+  for (const [h, n] of counts) if (n > counts.get(best)! || (n === counts.get(best)! && h < best)) best = h
+  const n = counts.get(best)!
+  return best !== g.hash && n >= quorum && n > counts.get(g.hash)! ? best : undefined
+}

@@ -1,6 +1,8 @@
 // Two attempts of one round both publish a result: the elected aggregator's (attempt 0) is held back until
 // the failover attempt has published and every other peer adopted it; when attempt 0's result then arrives,
 // every peer switches to it (the earlier attempt wins), so the job ends on one global adapter, not forked.
+// A peer that joined late and caught up through Hellos does not know its adapter's attempt: it follows the
+// others once they have switched.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { RoundInfo } from '../../node/round-info.ts'
@@ -33,12 +35,16 @@ test('when two attempts of a round both publish a result, every peer keeps the e
     assert.notEqual(later.hash, first.hash, 'precondition: the two attempts made different adapters')
     for (const p of others) assert.equal(p.global.hash, later.hash)
     assert.equal(elected.global.hash, first.hash, 'forked until the held result arrives')
+    const late = await net.addPeer()
+    await until(() => late.global.round === 1, 20_000, 'a late peer to catch up with the others')
+    assert.equal(late.global.hash, later.hash, 'the late peer caught up with the failover result')
 
     // the earlier attempt's result arrives last: every peer ends on it
     release()
     await until(() => net.peers.every((p) => p.global.hash === first.hash), 10_000, 'every peer to switch to the attempt-0 adapter')
     assert.equal(first.attempt, 0)
-    for (const p of net.peers) {
+    assert.equal(late.rounds.length, 0, 'the late peer saw no result, it caught up')
+    for (const p of [elected, ...others]) {
       assert.equal(p.global.round, 1)
       const log = p.rounds.filter((r) => r.round === 1)
       assert.equal(log.length, 1, 'one entry for round 1 in the rounds log')

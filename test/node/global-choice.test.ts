@@ -1,7 +1,7 @@
 // Which global adapter a peer stands on (node/global-choice.ts): catch-up quorum and timing, fork choice.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { catchUpDue, catchUpQuorum, isEarlierAttempt } from '../../node/global-choice.ts'
+import { catchUpDue, catchUpQuorum, followAtSameRound, isEarlierAttempt } from '../../node/global-choice.ts'
 import type { CatchUpInput, Standing } from '../../node/global-choice.ts'
 
 test('catch-up quorum: two peers, or every other one when fewer', () => {
@@ -34,4 +34,19 @@ test('fork choice: an earlier attempt of the round we completed, on our base, wi
   assert.equal(isEarlierAttempt({ ...r, round: 3 }, g), false, 'an older round')
   assert.equal(isEarlierAttempt({ ...r, round: 5 }, g), false, 'the next round')
   assert.equal(isEarlierAttempt(r, { ...g, attempt: -1, base: '' }), false, 'unknown standing (caught up, restored): never replaced')
+})
+
+test('a done peer that does not know its attempt follows what most live peers at its round hold', () => {
+  const unknown: Standing = { completed: 3, hash: 'hB', attempt: -1, base: '' }
+  const at = (...hs: string[]): Array<{ hash: string }> => hs.map((hash) => ({ hash }))
+  assert.equal(followAtSameRound(unknown, at('hA', 'hA', 'hA'), 2), 'hA')
+  assert.equal(followAtSameRound(unknown, at('hA', 'hA', 'hB'), 2), undefined, '2 against 2 (we count for ours): stay')
+  assert.equal(followAtSameRound(unknown, at('hA', 'hA', 'hA', 'hB', 'hC'), 2), 'hA')
+  assert.equal(followAtSameRound(unknown, at('hB', 'hB'), 2), undefined, 'they hold ours')
+  assert.equal(followAtSameRound(unknown, at('hA'), 2), undefined, 'one peer is not a quorum of two')
+  assert.equal(followAtSameRound(unknown, at('hA'), 1), undefined, '1 against our 1: stay')
+  assert.equal(followAtSameRound(unknown, at('hA', 'hA'), 1), 'hA', 'a quorum of one among two others')
+  assert.equal(followAtSameRound(unknown, at('hC', 'hC', 'hA', 'hA'), 2), 'hA', 'a tie between others: the smaller hash')
+  assert.equal(followAtSameRound({ ...unknown, attempt: 1 }, at('hA', 'hA', 'hA'), 2), undefined, 'a peer that knows its attempt keeps the fork choice')
+  assert.equal(followAtSameRound(unknown, [], 1), undefined)
 })
