@@ -12,6 +12,7 @@ import type { TokenBatch } from './feeds.ts'
 import { adapterFeeds, batchFeeds, padSeqTo } from './feeds.ts'
 import { defaultThreads } from './threads.ts'
 import { dropoutMasks } from '../lora/dropout-masks.ts'
+import { WorkerClient } from '../worker/rpc.ts'
 
 export interface TrainResult {
   /** sum of token cross-entropies over labels != -100 */
@@ -30,6 +31,10 @@ export interface TrainSessionOptions extends SessionOptions {
 }
 
 export class TrainSession {
+  /** with LoRA dropout: a helper thread that draws the masks of later runs (see prefetchDropout) */
+  private maskWorker?: WorkerClient
+  private readonly prefetched = new Map<string, Promise<Map<string, Uint8Array>>>()
+
   private constructor (private readonly session: ort.InferenceSession, readonly graph: LlamaGraph) {}
 
   static async create (ckpt: LlamaCheckpoint, lora: LoraConfig, o: TrainSessionOptions = {}): Promise<TrainSession> {
@@ -43,7 +48,7 @@ export class TrainSession {
   /** With LoRA dropout, `dropoutSeed` fixes the run's masks (dropout-masks.ts): a function of it alone. */
   async run (batch: TokenBatch, adapter: Adapter, dropoutSeed?: number): Promise<TrainResult> {
     const b = padSeqTo(batch, this.graph.minSeq ?? 1)
-    const r = await this.session.run({ ...batchFeeds(b), ...adapterFeeds(this.graph.lora, adapter), ...this.maskFeeds(b, dropoutSeed) })
+    const r = await this.session.run({ ...batchFeeds(b), ...adapterFeeds(this.graph.lora, adapter), ...await this.maskFeeds(b, dropoutSeed) })
     const grads = new Map<string, Tensor>()
     for (const s of this.graph.lora) {
       const t = r[gradName(s.name)]!
@@ -52,16 +57,43 @@ export class TrainSession {
     return { lossSum: Number(r.loss_sum!.data[0]), tokens: Number(r.token_count!.data[0]), grads }
   }
 
-  private maskFeeds (b: TokenBatch, seed: number | undefined): Record<string, ort.Tensor> {
+  /**
+   * Starts drawing, in a helper thread, the dropout masks of a later run of a batch of this shape with this
+   * seed, so that run finds them ready instead of drawing them first (session.run blocks this thread: only
+   * another thread can draw while it computes). Without dropout, nothing. The masks are the same either way.
+   */
+  prefetchDropout (shape: Pick<TokenBatch, 'batch' | 'seq'>, seed: number): void {
+    const d = this.graph.dropout
+    if (d === undefined) return
+    const rows = shape.batch * Math.max(shape.seq, this.graph.minSeq ?? 1)
+    const key = `${seed}/${rows}`
+    if (this.prefetched.has(key)) return
+    this.maskWorker ??= new WorkerClient(new URL('../lora/mask-worker.ts', import.meta.url), undefined, false)
+    const masks = this.maskWorker.call<Map<string, Uint8Array>>('masks', { seed, rows, sites: d.sites, p: d.p })
+    masks.catch(() => {}) // run() draws them itself then
+    this.prefetched.set(key, masks)
+    if (this.prefetched.size > 4) this.prefetched.delete(this.prefetched.keys().next().value!) // never taken
+  }
+
+  private async maskFeeds (b: TokenBatch, seed: number | undefined): Promise<Record<string, ort.Tensor>> {
     const d = this.graph.dropout
     if (d === undefined) return {}
     if (seed === undefined) throw new RangeError('this train session applies LoRA dropout: run() needs a dropout seed')
     const rows = b.batch * b.seq
-    const masks = dropoutMasks(seed, rows, d.sites, d.p)
+    const key = `${seed}/${rows}`
+    const ready = this.prefetched.get(key)
+    this.prefetched.delete(key)
+    const masks = (ready !== undefined ? await ready.catch(() => undefined) : undefined) ?? dropoutMasks(seed, rows, d.sites, d.p)
     return Object.fromEntries(d.sites.map((s) => [s.name, new ort.Tensor('bool', masks.get(s.name)!, [rows, s.cols])]))
   }
 
-  async release (): Promise<void> { await this.session.release() }
+  async release (): Promise<void> {
+    this.prefetched.clear()
+    // not awaited: the helper holds the process open only while a call is pending, and awaiting the exit of
+    // such a thread let the event loop run dry under node's test runner
+    this.maskWorker?.close().catch(() => {})
+    await this.session.release()
+  }
 }
 
 /**

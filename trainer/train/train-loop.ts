@@ -5,6 +5,7 @@
 // run restored from a TrainState continues exactly.
 import type { Adapter } from '../lora/adapter.ts'
 import type { TrainSession } from '../model/sessions.ts'
+import type { TokenBatch } from '../model/feeds.ts'
 import type { TokenizedExample } from '../data/tokenize-example.ts'
 import type { AdamWConfig, AdamWState } from '../optim/adamw.ts'
 import { adamwStep, clipGradNorm, createAdamWState, DEFAULT_ADAMW } from '../optim/adamw.ts'
@@ -40,6 +41,9 @@ export interface TrainState {
   readonly adam: AdamWState
 }
 
+/** one step's micro-batches as the engine takes them, and the real (unpadded) tokens of each */
+interface StepPlan { readonly epoch: number, readonly batches: readonly TokenBatch[], readonly realTokens: readonly number[] }
+
 export class TrainingRun {
   readonly totalSteps: number
   private readonly params: Map<string, Float32Array>
@@ -48,6 +52,7 @@ export class TrainingRun {
   private readonly config: Adapter['config']
   private readonly shapes: Map<string, readonly number[]>
   private done: number
+  private readonly plans = new Map<number, StepPlan>()
 
   /** Starts from `from` (copied; the caller's adapter is never modified), or continues a saved state. */
   constructor (
@@ -81,23 +86,45 @@ export class TrainingRun {
     return { step: this.done, adapter: this.adapter(), adam: cloneAdam(this.adam) }
   }
 
+  /** LoRA dropout masks from (seed, step, micro-batch): a resumed run draws the same ones */
+  private dropoutSeed (step: number, micro: number): number {
+    return deriveSeed(this.recipe.seed, `dropout@${step}/${micro}`)
+  }
+
+  /** Step `step`'s micro-batches, built once: the step before prefetches from them, the step itself runs them. */
+  private planOf (step: number): StepPlan {
+    let p = this.plans.get(step)
+    if (p === undefined) {
+      const r = this.recipe
+      const { epoch, indices } = stepExamples(this.examples.length, r.batchSize, r.seed, step)
+      const mbs = microBatches(this.examples, indices, r.microBatchSize)
+      p = { epoch, batches: mbs.map(toTokenBatch), realTokens: mbs.map((mb) => mb.attentionMask.reduce((n, v) => n + v, 0)) }
+      this.plans.set(step, p)
+    }
+    for (const k of this.plans.keys()) if (k < this.done) this.plans.delete(k)
+    return p
+  }
+
   async trainStep (): Promise<StepInfo> {
     const t0 = performance.now()
     const r = this.recipe
-    const { epoch, indices } = stepExamples(this.examples.length, r.batchSize, r.seed, this.done)
+    const { epoch, batches, realTokens: real } = this.planOf(this.done)
+    const next = this.done + 1 < this.totalSteps ? this.planOf(this.done + 1) : undefined
     // the live parameters, not copies: ORT reads them during run() and AdamW updates them after
     const adapter: Adapter = { config: this.config, tensors: new Map([...this.params].map(([k, p]) => [k, { shape: this.shapes.get(k)!, data: p }])) }
     const grads = new Map<string, Float32Array>()
     let lossSum = 0
     let tokens = 0
     let realTokens = 0
-    let micro = 0
-    for (const mb of microBatches(this.examples, indices, r.microBatchSize)) {
-      // LoRA dropout masks from (seed, step, micro-batch): a resumed run draws the same ones
-      const res = await this.session.run(toTokenBatch(mb), adapter, deriveSeed(r.seed, `dropout@${this.done}/${micro++}`))
+    for (let k = 0; k < batches.length; k++) {
+      const mb = batches[k]!
+      // the masks of the run after this one are drawn in a helper thread while this one runs
+      if (k + 1 < batches.length) this.session.prefetchDropout(batches[k + 1]!, this.dropoutSeed(this.done, k + 1))
+      else if (next !== undefined) this.session.prefetchDropout(next.batches[0]!, this.dropoutSeed(this.done + 1, 0))
+      const res = await this.session.run(mb, adapter, this.dropoutSeed(this.done, k))
       lossSum += res.lossSum
       tokens += res.tokens
-      for (let i = 0; i < mb.attentionMask.length; i++) realTokens += mb.attentionMask[i]!
+      realTokens += real[k]!
       for (const [name, g] of res.grads) {
         const acc = grads.get(name)
         if (acc === undefined) grads.set(name, Float32Array.from(g.data))

@@ -63,9 +63,14 @@ export class WorkerClient {
   private readonly listeners = new Map<string, Set<(payload: any) => void>>()
   private exited: Error | undefined
 
-  constructor (moduleUrl: URL, resourceLimits?: { maxOldGenerationSizeMb?: number }) {
+  /**
+   * `holdOpenWhileIdle: false`: the worker keeps the process alive only while a call is pending, so a helper
+   * that its owner forgets to close never holds the process open.
+   */
+  constructor (moduleUrl: URL, resourceLimits?: { maxOldGenerationSizeMb?: number }, private readonly holdOpenWhileIdle = true) {
     const entry = new URL('./entry.mjs', import.meta.url)
     this.worker = new Worker(fileURLToPath(entry), { workerData: { module: moduleUrl.href }, resourceLimits })
+    if (!holdOpenWhileIdle) this.worker.unref()
     this.worker.on('message', (msg: Msg) => this.onMessage(msg))
     this.worker.on('error', (err) => this.failAll(err))
     this.worker.on('exit', (code) => this.failAll(new Error(`trainer worker exited with code ${code}`)))
@@ -80,6 +85,7 @@ export class WorkerClient {
     const p = this.pending.get(msg.id)
     if (p === undefined) return
     this.pending.delete(msg.id)
+    if (!this.holdOpenWhileIdle && this.pending.size === 0) this.worker.unref()
     if (msg.kind === 'result') p.resolve(msg.value)
     else p.reject(new WorkerCallError(msg.name, msg.message))
   }
@@ -95,6 +101,7 @@ export class WorkerClient {
     const id = this.nextId++
     return await new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
+      if (!this.holdOpenWhileIdle) this.worker.ref()
       this.worker.postMessage({ kind: 'call', id, method, payload } satisfies Msg, transfer)
     })
   }

@@ -101,6 +101,11 @@ for (const [form, loraMergedMaxWeights, dropout] of FORMS) {
     const train = await TrainSession.create(ckpt, cfg, { threads: 1 })
     const r32 = await train.run(batch, adapter, 4)
     if (dropout > 0) {
+      // masks drawn ahead in the session's helper thread are the ones it draws itself
+      train.prefetchDropout(batch, 4)
+      const ahead = await train.run(batch, adapter, 4)
+      assert.equal(ahead.lossSum, r32.lossSum)
+      for (const [k, g] of r32.grads) assert.deepEqual(ahead.grads.get(k)!.data, g.data, k)
       const other = await train.run(batch, adapter, 5)
       assert.notEqual(other.lossSum, r32.lossSum, 'another seed, other masks')
       await assert.rejects(train.run(batch, adapter), /needs a dropout seed/)
