@@ -28,18 +28,13 @@ import { LINEAR_MODULES } from '../trainer/model/config.ts'
 import type { LayerWeights } from '../trainer/model/llama-graph.ts'
 import { block, makeContext, ropeTables } from '../trainer/model/llama-graph.ts'
 import { createWeightFile, fillRandom } from './lib/random-weights.ts'
+import { clockFlag, median, numberFlag } from './lib/args.ts'
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt
-}
-const layers = arg('layers', 1)
-const T = arg('seq', 512)
-const reps = arg('reps', 5)
-const threads = arg('threads', 0)
-const clockArg = process.argv.indexOf('--clock')
-const clock = clockArg >= 0 ? process.argv[clockArg + 1] : 'wall'
-if (clock !== 'wall' && clock !== 'cpu') throw new Error(`--clock must be wall or cpu, got ${clock}`)
+const layers = numberFlag('layers', 1)
+const T = numberFlag('seq', 512)
+const reps = numberFlag('reps', 5)
+const threads = numberFlag('threads', 0)
+const { clock, now } = clockFlag()
 const c: LlamaConfig = {
   dim: 4096, hiddenDim: 11008, nLayers: layers, nHeads: 32, nKvHeads: 32, vocabSize: 32000, maxSeqLen: 4096,
   normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false, bosId: 1, eosId: 2
@@ -85,12 +80,6 @@ function matmulGraph (rows: number, a: WeightRef, b: WeightRef): ReturnType<Grap
   return g.toModel({ y: op.matmul(op.matmul(x, weight(g, 'a', a)), weight(g, 'b', b)) })
 }
 
-const now = (): number => {
-  if (clock === 'wall') return performance.now()
-  const u = process.cpuUsage()
-  return (u.user + u.system) / 1000
-}
-const median = (t: number[]): number => [...t].sort((a, b) => a - b)[t.length >> 1]!
 /** Times several sessions with their runs interleaved, so a burst of load from elsewhere hits all alike. */
 async function timeAll (jobs: Array<{ model: ReturnType<Graph['toModel']>, feeds: Record<string, ort.Tensor> }>): Promise<number[]> {
   const sessions = []

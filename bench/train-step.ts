@@ -22,31 +22,17 @@ import { loadCheckpoint } from '../trainer/checkpoint/load.ts'
 import { EvalSession, TrainSession } from '../trainer/model/sessions.ts'
 import { adamwStep, clipGradNorm, createAdamWState, DEFAULT_ADAMW } from '../trainer/optim/adamw.ts'
 import { fillRandom, randomBlocks } from './lib/random-weights.ts'
+import { clockFlag, flagValue, median, numberFlag } from './lib/args.ts'
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt
-}
-const reps = arg('reps', 3)
-const threads = arg('threads', 0)
-const T = arg('seq', 512)
+const reps = numberFlag('reps', 3)
+const threads = numberFlag('threads', 0)
+const T = numberFlag('seq', 512)
 const LORA: LoraConfig = { r: 8, alpha: 16, dropout: 0, targetModules: [...LINEAR_MODULES] }
 const c7: LlamaConfig = { dim: 4096, hiddenDim: 11008, nLayers: 1, nHeads: 32, nKvHeads: 32, vocabSize: 32000, maxSeqLen: 4096, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false, bosId: 1, eosId: 2 }
-const flag = (name: string): string | undefined => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 ? process.argv[i + 1] : undefined
-}
-const clock = flag('clock') ?? 'wall'
-if (clock !== 'wall' && clock !== 'cpu') throw new Error(`--clock must be wall or cpu, got ${clock}`)
-const only = flag('only')
-const chunks = flag('chunks') === undefined ? undefined : Number(flag('chunks')) // query blocks of the train graph's attention
+const { clock, now } = clockFlag()
+const only = flagValue('only')
+const chunks = flagValue('chunks') === undefined ? undefined : numberFlag('chunks', 0) // query blocks of the train graph's attention
 if (only !== undefined && only !== 'block7b' && only !== 'stories260K') throw new Error(`--only must be block7b or stories260K, got ${only}`)
-const now = (): number => {
-  if (clock === 'wall') return performance.now()
-  const u = process.cpuUsage()
-  return (u.user + u.system) / 1000
-}
-const median = (t: number[]): number => [...t].sort((a, b) => a - b)[t.length >> 1]!
 
 interface Figures { stepMs: number, forwardMs: number, ratio: number, tokensPerSec: number, optimizerMs: number }
 
