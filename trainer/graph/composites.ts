@@ -154,27 +154,65 @@ export function planCausalChunks (T: Value, mask: Value, chunks: number): Causal
  * Causal self-attention in query blocks (planCausalChunks), block c attending only to the keys up to its last
  * row: the score-sized work (the Attention op, its softmax weights, the backward's MatMuls and Mul) shrinks to
  * (chunks + 1) / (2 chunks) of the full square. q, k, v [B, T, heads*hd]; T >= chunks (an empty block is an
- * error in ORT's Attention: the train graph's callers keep T >= chunks, see ATTENTION_CHUNKS). Each block is
- * fusedSoftmaxAttention's forward and backward; the blocks' key and value gradients are padded to T and summed.
+ * error in ORT's Attention: the train graph's callers keep T >= chunks, see ATTENTION_CHUNKS). Each block's
+ * forward is the Attention op with its softmax weights; the backward is fusedSoftmaxAttention's, but the
+ * head-layout moves happen once per layer rather than per block: [dO, -D] and q go to the grouped layout
+ * [B, kv, G, T, *] once and each block slices its rows; the blocks' dq are concatenated and the key and value
+ * gradients (as [B, kv, hd, S_c], padded to T and summed) go back to [B, T, heads*hd] by one Transpose each.
  */
 export function chunkedCausalAttention (q: Value, k: Value, v: Value, plan: CausalChunks, o: FusedAttentionShape): Value {
   const { chunks, T, bounds, masks } = plan
+  const { qHeads, kvHeads: kv, headDim: hd } = o
+  const G = qHeads / kv
   const g = q.graph
-  const rows = (x: Value, c: number): Value => op.sliceDynamic(x, bounds[c]!, bounds[c + 1]!, 1, `T${c}/${chunks}`)
+  const rows = (x: Value, c: number, axis: number): Value => op.sliceDynamic(x, bounds[c]!, bounds[c + 1]!, axis, `T${c}/${chunks}`)
   const prefix = (x: Value, c: number): Value => op.sliceDynamic(x, bounds[0]!, bounds[c + 1]!, 1, `S${c}/${chunks}`)
-  const parts = masks.map((m, c) => fusedAttentionParts(rows(q, c), prefix(k, c), prefix(v, c), m, o))
-  const y = op.concat(parts.map((p) => p.y), 1)
-  return op.composite('ChunkedCausalAttention', [q, k, v], y, (gy, needs) => {
-    const grads = parts.map((p, c) => p.backward(rows(gy, c), needs))
+  const blocks = masks.map((m, c) => op.attentionWithProbs(rows(q, c, 1), prefix(k, c), prefix(v, c), m,
+    { qHeads, kvHeads: kv, headDim: hd, totalSeq: `S${c}/${chunks}`, scale: 1 }))
+  const y = op.concat(blocks.map((b) => b.y), 1)
+  return op.composite('ChunkedCausalAttention', [q, k, v], y, (gy, [nq, nk, nv]) => {
+    const swap = (x: Value): Value => op.transpose(x, [0, 1, 3, 2])
+    // [B, T, qHeads*hd] -> [B, T, kv, G, w]; the grouped layout [B, kv, G, T, w] puts query head h = j*G + g's rows
+    // under kv head j, so that a block's rows reshape to [B, kv, G*T_c, w] for one batched MatMul per kv head
+    const split5 = (x: Value, w: number): Value => op.reshape(x, [0, 0, kv, G, w])
+    const grouped = (x5: Value): Value => op.transpose(x5, [0, 2, 3, 1, 4])
+    const blockRows = (x: Value, c: number, w: number): Value => op.reshape(rows(x, c, 3), [0, 0, -1, w]) // [B, kv, G*T_c, w]
+    // D = rowsum(dO o) per query head; [dO, -D] turns dP - D into one MatMul against [v, 1] (a column more on the
+    // small operands instead of a Sub pass over the scores)
+    const d = op.reduceSum(split5(op.mul(gy, y), hd), [4], true) // [B, T, kv, G, 1]
+    const dOD = grouped(op.concat([split5(gy, hd), op.neg(d)], 4)) // [B, kv, G, T, hd + 1]
+    const qg = nk ? grouped(split5(q, hd)) : undefined // [B, kv, G, T, hd]
+    const dqs: Value[] = []
+    const dks: Value[] = []
+    const dvs: Value[] = []
+    blocks.forEach((b, c) => {
+      const P = b.probs // [B, qHeads, T_c, S_c]
+      // (ORT 1.30 refuses the constant dims [0, kv, -1, 0]: "product of 0 in combination with -1")
+      const p = op.reshapeLike(P, op.concat([op.shapeSlice(P, 0, 1), g.int64s([kv, -1]), op.shapeSlice(P, 3, 4)], 0),
+        [P.shape[0]!, kv, 'GT', P.shape[3]!]) // [B, kv, G*T_c, S_c]
+      const dODc = blockRows(dOD, c, hd + 1)
+      if (nv) {
+        // dv^T = dO^T P with the score-sized operand untransposed (MLAS packs it as B). dO sliced off [dO, -D]
+        // rather than the product's extra row dropped later: 9 rows cost MLAS half as much again as 8
+        dvs.push(op.matmul(swap(op.slice(dODc, [0], [hd], [3])), p)) // [B, kv, hd, S_c]
+      }
+      if (!nq && !nk) return
+      const V = b.value
+      const v1 = g.apply('Pad', [V, g.int64s([0, 0, 0, 0, 0, 0, 0, 1]), g.scalar(1, V.dtype)], {}, {})[0]! // [v, 1]
+      const ds = op.mul(p, op.matmul(dODc, swap(v1))) // [B, kv, G*T_c, S_c]
+      if (nq) dqs.push(op.reshape(op.matmul(ds, b.key), [0, 0, G, -1, hd])) // [B, kv, G, T_c, hd]
+      if (nk) dks.push(op.matmul(swap(blockRows(qg!, c, hd)), ds)) // [B, kv, hd, S_c]
+    })
     // block c's key/value gradient covers keys [0, b_c+1): pad it with zeros to T (the last block needs none)
     const padded = (x: Value, c: number): Value => c === chunks - 1
       ? x
-      : g.apply('Pad', [x, op.concat([g.int64s([0, 0, 0, 0]), op.sub(T, bounds[c + 1]!), g.int64s([0])], 0)], {}, {})[0]!
-    const sum = (i: number): Value => grads.map((gr, c) => padded(gr[i]!, c)).reduce((a, b) => op.add(a, b))
+      : g.apply('Pad', [x, op.concat([g.int64s([0, 0, 0, 0, 0, 0, 0]), op.sub(T, bounds[c + 1]!)], 0)], {}, {})[0]!
+    const summed = (parts: Value[]): Value => parts.map(padded).reduce((a, b) => op.add(a, b)) // [B, kv, w, T]
+    const toTokens = (x: Value): Value => op.reshapeTo(op.transpose(x, [0, 3, 1, 2]), [0, 0, kv * hd], [q.shape[0]!, q.shape[1]!, kv * hd])
     return [
-      needs[0] ? op.concat(grads.map((gr) => gr[0]!), 1) : undefined,
-      needs[1] ? sum(1) : undefined,
-      needs[2] ? sum(2) : undefined
+      nq ? op.reshapeTo(op.transpose(op.concat(dqs, 3), [0, 3, 1, 2, 4]), [0, 0, qHeads * hd], q.shape) : undefined,
+      nk ? toTokens(summed(dks)) : undefined,
+      nv ? toTokens(summed(dvs)) : undefined
     ]
   })
 }
