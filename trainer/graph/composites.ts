@@ -19,24 +19,29 @@ export function silu (x: Value): Value {
 
 /**
  * RMSNorm over the last axis: y = x r w with r = 1 / sqrt(mean(x^2) + eps), per row. Backward, with
- * xr = x r and gw = g w (D = size of the last axis):
- *   dx = r (gw - xr mean(gw xr)),   dw = sum over rows of g xr.
- * Five full-size passes for dx instead of the eight that autodiff through Mul/ReduceMean/Sqrt/Reciprocal makes
- * (it also expands the [rows, 1] gradient back over the row).
+ * xr = x r, gw = g w and mean(gw xr) = mean(g y) (D = size of the last axis):
+ *   dx = r (gw - xr mean(g y)) = r gw - x (r^2 mean(g y)),   dw = sum over rows of g xr.
+ * In float32 the forward is one fused node that also returns r (ops.rmsNormWithInvStd), and dx costs five
+ * full-size passes (g w, its product by r, g y, x by the per-row factor, the Sub) instead of the eight that
+ * autodiff through Mul/ReduceMean/Sqrt/Reciprocal makes; float64 graphs (gradient checks) build the forward
+ * from standard ops.
  */
 export function rmsNorm (x: Value, w: Value, eps: number): Value {
-  const ms = op.reduceMean(op.mul(x, x), [-1], true) // [.., 1]
-  const r = op.reciprocal(op.sqrt(op.add(ms, eps)))
-  const xr = op.mul(x, r)
-  const y = op.mul(xr, w)
+  let y: Value
+  let r: Value
+  if (x.dtype === 'float32') {
+    ({ y, r } = op.rmsNormWithInvStd(x, w, eps))
+  } else {
+    r = op.reciprocal(op.sqrt(op.add(op.reduceMean(op.mul(x, x), [-1], true), eps))) // [.., 1]
+    y = op.mul(op.mul(x, r), w)
+  }
   return op.composite('RMSNorm', [x, w], y, (g, [nx, nw]) => {
     let dx: Value | undefined
     if (nx) {
-      const gw = op.mul(g, w)
-      const dot = op.reduceMean(op.mul(gw, xr), [-1], true) // [.., 1]
-      dx = op.mul(op.sub(gw, op.mul(xr, dot)), r)
+      const dot = op.reduceMean(op.mul(g, y), [-1], true) // [.., 1]
+      dx = op.sub(op.mul(op.mul(g, w), r), op.mul(x, op.mul(op.mul(r, r), dot)))
     }
-    return [dx, nw ? sumTo(op.mul(g, xr), w) : undefined]
+    return [dx, nw ? sumTo(op.mul(g, op.mul(x, r)), w) : undefined]
   })
 }
 

@@ -270,6 +270,7 @@ export const RULES: Record<string, Rule> = {
   // ---- fused forward-only ops (opset 23) for graphs without a backward (decode, eval) ----------------
   // Their equality with the standard-op compositions the train graph differentiates: test/trainer/model/fused-graphs.test.ts.
   RMSNormalization: { infer: same },
+  SimplifiedLayerNormalization: { infer: ([x]) => [[x!.dtype, x!.shape], ['float32', [...x!.shape.slice(0, -1), 1]]] },
   RotaryEmbedding: { infer: same },
   Attention: { // 3-D q [B, T, nh*hd], k/v [B, T, nkv*hd], [past [B, nkv, P, hd]] -> y [B, T, nh*hd], [present [B, nkv, S, hd]]
     infer: ([q, , , , pastK], _a, p) => [[q!.dtype, q!.shape], [q!.dtype, [q!.shape[0]!, p.kvHeads, p.totalSeq, p.headDim]],
