@@ -111,8 +111,10 @@ async function block7b (): Promise<Figures> {
 async function stories (): Promise<Figures> {
   const ckpt = loadCheckpoint('assets/stories260K/stories260K.bin')
   const B = 8; const S = 256
-  const train = await TrainSession.create(ckpt, LORA, { threads, ...(chunks !== undefined ? { attentionChunks: chunks } : {}) })
-  const evalS = await EvalSession.create(ckpt, { lora: LORA, threads })
+  // without --threads, the sessions' own default (model/threads.ts: one intra-op thread for a model this small)
+  const t = threads > 0 ? threads : undefined
+  const train = await TrainSession.create(ckpt, LORA, { threads: t, ...(chunks !== undefined ? { attentionChunks: chunks } : {}) })
+  const evalS = await EvalSession.create(ckpt, { lora: LORA, threads: t })
   const adapter = initAdapter(ckpt.config, LORA, 1)
   for (const [k, t] of adapter.tensors) if (k.includes('lora_B')) fillRandom(t.data, 0.01)
   const params = new Map([...adapter.tensors].map(([k, t]) => [k, t.data]))
