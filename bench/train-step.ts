@@ -4,13 +4,14 @@
 // stories260K (batch 8 x 256 tokens, the real model with its head and loss).
 // On a shared machine wall time of multi-threaded runs is mostly other people's load: `--threads 1 --clock cpu`
 // times each run by this process's CPU time (user + system) on one intra-op thread, as bench/forward-backward does.
-// Usage: npm run bench -- train-step [--reps R] [--threads K] [--seq T] [--clock wall|cpu] [--only block7b|stories260K] [--chunks C]
+// Usage: npm run bench -- train-step [--reps R] [--threads K] [--seq T] [--clock wall|cpu] [--only block7b|stories260K] [--chunks C] [--device cpu|cuda|webgpu]
 import ort from 'onnxruntime-node'
 import { Graph } from '../trainer/graph/graph.ts'
 import type { Value } from '../trainer/graph/graph.ts'
 import { gradients } from '../trainer/graph/autodiff.ts'
 import { weight } from '../trainer/graph/weights.ts'
 import { createSession } from '../trainer/graph/session.ts'
+import type { Device } from '../trainer/graph/session.ts'
 import type { LinearModule, LlamaConfig } from '../trainer/model/config.ts'
 import { LINEAR_MODULES } from '../trainer/model/config.ts'
 import { block, makeContext, ropeTables } from '../trainer/model/llama-graph.ts'
@@ -31,6 +32,7 @@ const LORA: LoraConfig = { r: 8, alpha: 16, dropout: 0, targetModules: [...LINEA
 const c7: LlamaConfig = { dim: 4096, hiddenDim: 11008, nLayers: 1, nHeads: 32, nKvHeads: 32, vocabSize: 32000, maxSeqLen: 4096, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false, bosId: 1, eosId: 2 }
 const { clock, now } = clockFlag()
 const only = flagValue('only')
+const device = (flagValue('device') ?? 'cpu') as Device
 const chunks = flagValue('chunks') === undefined ? undefined : numberFlag('chunks', 0) // query blocks of the train graph's attention
 if (only !== undefined && only !== 'block7b' && only !== 'stories260K') throw new Error(`--only must be block7b or stories260K, got ${only}`)
 
@@ -82,8 +84,8 @@ async function block7b (): Promise<Figures> {
       return { model: g.toModel(Object.fromEntries(sites.map((s, i) => [`${s.name}.grad`, grads[i]!]))), sites }
     }
     const fwd = build(false); const trn = build(true)
-    const fs = await createSession(fwd.model, { threads })
-    const ts = await createSession(trn.model, { threads })
+    const fs = await createSession(fwd.model, { threads, device })
+    const ts = await createSession(trn.model, { threads, device })
     const adapter = initAdapter(c7, LORA, 1)
     for (const [k, t] of adapter.tensors) if (k.includes('lora_B')) fillRandom(t.data, 0.01) // a trained-looking B
     const params = new Map([...adapter.tensors].map(([k, t]) => [k, t.data]))
@@ -113,8 +115,8 @@ async function stories (): Promise<Figures> {
   const B = 8; const S = 256
   // without --threads, the sessions' own default (model/threads.ts: one intra-op thread for a model this small)
   const t = threads > 0 ? threads : undefined
-  const train = await TrainSession.create(ckpt, LORA, { threads: t, ...(chunks !== undefined ? { attentionChunks: chunks } : {}) })
-  const evalS = await EvalSession.create(ckpt, { lora: LORA, threads: t })
+  const train = await TrainSession.create(ckpt, LORA, { threads: t, device, ...(chunks !== undefined ? { attentionChunks: chunks } : {}) })
+  const evalS = await EvalSession.create(ckpt, { lora: LORA, threads: t, device })
   const adapter = initAdapter(ckpt.config, LORA, 1)
   for (const [k, t] of adapter.tensors) if (k.includes('lora_B')) fillRandom(t.data, 0.01)
   const params = new Map([...adapter.tensors].map(([k, t]) => [k, t.data]))
@@ -138,6 +140,7 @@ console.log(JSON.stringify({
   optimizerShare: share(b),
   optimizerShareStories260K: share(st),
   threads: threads > 0 ? threads : 'default',
+  ...(device !== 'cpu' ? { device } : {}),
   clock,
   reps,
   peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024)
