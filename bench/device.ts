@@ -62,14 +62,14 @@ for (const [k, t] of adapter.tensors) if (k.includes('lora_B')) fillRandom(t.dat
 
 const cpu = await runOn('cpu', batch, adapter)
 const dev = await runOn(device, batch, adapter)
-let gradRelDiff = 0
-for (const [name, g] of cpu.grads) {
+// per LoRA tensor: max |difference| / max |cpu gradient|
+const diffs = [...cpu.grads].map(([name, g]): [string, number] => {
   const o = dev.grads.get(name)!.data
   let d = 0
   let m = 1e-12
   for (let i = 0; i < g.data.length; i++) { d = Math.max(d, Math.abs(g.data[i]! - o[i]!)); m = Math.max(m, Math.abs(g.data[i]!)) }
-  gradRelDiff = Math.max(gradRelDiff, d / m)
-}
+  return [name, d / m]
+}).sort((a, b) => b[1] - a[1])
 const figures = (s: Side): object => ({ evalMs: Number(s.evalMs.toFixed(2)), stepMs: Number(s.stepMs.toFixed(2)), evalLoss: Number(s.evalLoss.toFixed(6)), trainLoss: Number(s.trainLoss.toFixed(6)) })
 const rel = (a: number, b: number): number => Number((Math.abs(a - b) / Math.abs(a)).toExponential(2))
 console.log(JSON.stringify({
@@ -81,5 +81,7 @@ console.log(JSON.stringify({
   [device]: figures(dev),
   evalLossRelDiff: rel(cpu.evalLoss, dev.evalLoss),
   trainLossRelDiff: rel(cpu.trainLoss, dev.trainLoss),
-  gradRelDiff: Number(gradRelDiff.toExponential(2))
+  gradRelDiff: Number(diffs[0]![1].toExponential(2)),
+  worstGrads: Object.fromEntries(diffs.slice(0, 6).map(([k, v]) => [k.replace('base_model.model.model.', ''), Number(v.toExponential(2))])),
+  medianGradRelDiff: Number(diffs[diffs.length >> 1]![1].toExponential(2))
 }))

@@ -21,15 +21,16 @@ export function silu (x: Value): Value {
  * RMSNorm over the last axis: y = x r w with r = 1 / sqrt(mean(x^2) + eps), per row. Backward, with
  * xr = x r, gw = g w and mean(gw xr) = mean(g y) (D = size of the last axis):
  *   dx = r (gw - xr mean(g y)) = r gw - x (r^2 mean(g y)),   dw = sum over rows of g xr.
- * In float32 the forward is one fused node that also returns r (ops.rmsNormWithInvStd), and dx costs five
- * full-size passes (g w, its product by r, g y, x by the per-row factor, the Sub) instead of the eight that
- * autodiff through Mul/ReduceMean/Sqrt/Reciprocal makes; float64 graphs (gradient checks) build the forward
- * from standard ops.
+ * With `fusedForward` (float32 on ORT's CPU provider) the forward is one node that also returns r
+ * (ops.rmsNormWithInvStd); dx costs five full-size passes (g w, its product by r, g y, x by the per-row
+ * factor, the Sub) instead of the eight that autodiff through Mul/ReduceMean/Sqrt/Reciprocal makes. Otherwise
+ * the forward is standard ops: float64 has no such kernel, and ORT 1.30's WebGPU kernel leaves r wrong
+ * (bench/device found it: y matched the CPU, r was off by 100%, and every LoRA gradient with it).
  */
-export function rmsNorm (x: Value, w: Value, eps: number): Value {
+export function rmsNorm (x: Value, w: Value, eps: number, o: { fusedForward?: boolean } = {}): Value {
   let y: Value
   let r: Value
-  if (x.dtype === 'float32') {
+  if (o.fusedForward === true && x.dtype === 'float32') {
     ({ y, r } = op.rmsNormWithInvStd(x, w, eps))
   } else {
     r = op.reciprocal(op.sqrt(op.add(op.reduceMean(op.mul(x, x), [-1], true), eps))) // [.., 1]

@@ -196,8 +196,9 @@ export function fusedAttention (ctx: Context, x: Value, lw: LayerWeights, layer:
   return { out: ctx.linear(op.reshape(y, [-1, c.dim]), lw.linear.o_proj, layer, 'o_proj'), present: { key: key ?? heads(k), value: value ?? heads(v) } }
 }
 
+// eval/decode graphs: the opset-23 op; train graphs on ORT's CPU ops (ctx.rotary): the fused forward that returns r
 const norm = (ctx: Context, x: Value, w: Value): Value =>
-  ctx.fused !== undefined ? op.rmsNormalization(x, w, ctx.c.normEps) : rmsNorm(x, w, ctx.c.normEps)
+  ctx.fused !== undefined ? op.rmsNormalization(x, w, ctx.c.normEps) : rmsNorm(x, w, ctx.c.normEps, { fusedForward: ctx.rotary !== undefined })
 
 export function block (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV): { out: Value, present: KV } {
   const xn = norm(ctx, x, lw.attnNorm)

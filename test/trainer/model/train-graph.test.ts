@@ -168,3 +168,32 @@ test('causal attention in query blocks gives the whole square\'s loss and gradie
   await whole.release()
   await blocks.release()
 })
+
+test('the standard-op train graph (what GPU providers run) gives the CPU graph\'s loss and gradients', async () => {
+  // GPU providers get the graph without ORT's CPU-only fused ops (sessions.fusedOn): standard-op attention and
+  // RMSNorm; bench/device runs the same comparison on a GPU
+  const adapter = await adapterFor(false)
+  const fused = await TrainSession.create(ckpt, lora, { threads: 1 })
+  const plain = buildTrainGraph(ckpt, { lora, fused: false })
+  const session = await createSession(plain.model, { threads: 1 })
+  const r = await fused.run(batch, adapter)
+  const out = await session.run({
+    input_ids: new ort.Tensor('int64', batch.inputIds, [2, 6]),
+    labels: new ort.Tensor('int64', batch.labels, [2, 6]),
+    attention_mask: new ort.Tensor('int64', batch.attentionMask, [2, 6]),
+    ...Object.fromEntries(plain.lora.map((s) => [s.name, new ort.Tensor('float32', adapter.tensors.get(s.name)!.data, s.value.shape as number[])]))
+  })
+  const loss = Number(out.loss_sum!.data[0])
+  assert.ok(Math.abs(loss - r.lossSum) < 1e-5 * Math.abs(loss), `loss ${loss} vs ${r.lossSum}`)
+  for (const s of plain.lora) {
+    const a = out[gradName(s.name)]!.data as Float32Array
+    const b = r.grads.get(s.name)!.data
+    let d = 0
+    let m = 1e-6
+    for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i]! - b[i]!)); m = Math.max(m, Math.abs(a[i]!)) }
+    assert.ok(m > 1e-5, `${s.name} has a gradient`)
+    assert.ok(d / m < 1e-4, `${s.name}: standard-op vs fused graph ${d / m}`)
+  }
+  await session.release()
+  await fused.release()
+})
