@@ -62,14 +62,20 @@ export const int64 = (g: Value['graph'], x: number): Value => g.constant('int64'
 // ---- linear algebra -----------------------------------------------------------------------------
 /** numpy-style batched, broadcasting matmul (rank >= 2 on both sides) */
 export const matmul = (a: Value, b: Value): Value => one('MatMul', [a, b])
-export interface GemmOptions { transA?: boolean, transB?: boolean, alpha?: number }
-/** 2-D alpha * op(A) op(B): the workhorse of linear layers (a transposed [out,in] weight costs nothing) */
+export interface GemmOptions {
+  transA?: boolean
+  transB?: boolean
+  alpha?: number
+  /** added to the product (ONNX's C with beta 1), of the output's shape: one pass less than an Add after */
+  c?: Value
+}
+/** 2-D alpha * op(A) op(B) (+ C): the workhorse of linear layers (a transposed [out,in] weight costs nothing) */
 export function gemm (a: Value, b: Value, o: GemmOptions = {}): Value {
   const attrs: Record<string, AttrValue> = {}
   if (o.transA === true) attrs.transA = 1
   if (o.transB === true) attrs.transB = 1
   if (o.alpha !== undefined && o.alpha !== 1) attrs.alpha = float(o.alpha)
-  return one('Gemm', [a, b], attrs, { transA: o.transA === true, transB: o.transB === true, alpha: o.alpha ?? 1 })
+  return one('Gemm', o.c !== undefined ? [a, b, o.c] : [a, b], attrs, { transA: o.transA === true, transB: o.transB === true, alpha: o.alpha ?? 1 })
 }
 
 // ---- reductions and normalisation ----------------------------------------------------------------

@@ -109,12 +109,13 @@ export const RULES: Record<string, Rule> = {
       na ? sumTo(op.matmul(g!, swapLast(b!)), a!) : undefined,
       nb ? sumTo(op.matmul(swapLast(a!), g!), b!) : undefined]
   },
-  Gemm: { // y = alpha op(A) op(B), 2-D; each gradient is one Gemm with the right transposes
+  Gemm: { // y = alpha op(A) op(B) (+ C), 2-D; each gradient is one Gemm with the right transposes
     infer: ([a, b], _a, p) => {
       if (a!.rank !== 2 || b!.rank !== 2) throw new GraphError('gemm: operands must be 2-D')
       return [[a!.dtype, [p.transA ? a!.shape[1]! : a!.shape[0]!, p.transB ? b!.shape[0]! : b!.shape[1]!]]]
     },
-    backward: ({ inputs: [a, b], params: { transA, transB, alpha } }, [g], [na, nb]) => {
+    backward: ({ inputs: [a, b, c], params: { transA, transB, alpha } }, [g], [na, nb, nc]) => {
+      const dc = nc === true ? sumTo(g!, c!) : undefined
       let da: Value | undefined
       let db: Value | undefined
       if (!transA && !transB) { // Y = A B
@@ -130,7 +131,7 @@ export const RULES: Record<string, Rule> = {
         if (na) da = op.gemm(b!, g!, { transA: true, transB: true, alpha })
         if (nb) db = op.gemm(g!, a!, { transA: true, transB: true, alpha })
       }
-      return [da, db]
+      return [da, db, dc]
     }
   },
 

@@ -35,7 +35,7 @@ export const MERGED_LORA_MAX_WEIGHTS = 1 << 16
  * for 64x172, even at 64x64, and 0.08 -> 0.10 ms the other way for 32x64.
  */
 function mergedLora (x: Value, w: Value, a: Value, b: Value, scale: number): Value {
-  const merged = op.add(w, op.gemm(b, a, { alpha: scale }))
+  const merged = op.gemm(b, a, { alpha: scale, c: w }) // W + scale B A
   const y = op.gemm(x, merged, { transB: true })
   const [out, inp] = w.shape as [number, number]
   const r = a.shape[0] as number
@@ -69,12 +69,12 @@ export function loraLinear (g: Graph, cfg: LoraConfig, o: LoraGraphOptions = {})
     // a small weight without dropout: y = x (W + scale B A)^T, one Gemm instead of three and an Add, and in the
     // backward dW' = dY^T x gives dA and dB by two tiny Gemms; large weights keep the low-rank products
     if (p === 0 && out * inp <= (o.mergedMaxWeights ?? MERGED_LORA_MAX_WEIGHTS)) return mergedLora(x, w, a, b, scale)
-    if (p === 0) return op.add(base, op.gemm(op.gemm(x, a, { transB: true }), b, { transB: true, alpha: scale }))
+    if (p === 0) return op.gemm(op.gemm(x, a, { transB: true }), b, { transB: true, alpha: scale, c: base })
     // inverted dropout on the branch's input: keep-mask input [N, in], the 1 / (1 - p) folded into B's Gemm
     const keep = g.input(`${a.name!}.dropout_keep`, 'bool', [x.shape[0]!, inp])
     masks.push({ name: keep.name!, cols: inp })
     const h = op.gemm(op.where(keep, x, 0), a, { transB: true }) // (N, r)
-    return op.add(base, op.gemm(h, b, { transB: true, alpha: scale / (1 - p) })) // (N, out)
+    return op.gemm(h, b, { transB: true, alpha: scale / (1 - p), c: base }) // (N, out)
   }
   return { linear, sites, masks }
 }
