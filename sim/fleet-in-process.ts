@@ -52,7 +52,7 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
       logger: (line) => { appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} ${line}\n`) }
     })
     p.events.on('announce', (a) => {
-      const key = `${a.round}/${a.attempt}`
+      const key = `${a.round}/${a.attempt}/${a.aggregator}`
       if (announced.has(key)) return
       announced.add(key)
       events.emit('announce', { round: a.round, attempt: a.attempt, aggregator: a.aggregator, selected: a.selected })

@@ -124,7 +124,7 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
         const p = parsePeerLine(line)
         if (p.kind === 'started') ids[i] = p.peerId
         else if (p.kind === 'aggregating') {
-          const key = `${p.round}/${p.attempt}`
+          const key = `${p.round}/${p.attempt}/${ids[i]!}`
           if (announced.has(key)) return
           announced.add(key)
           events.emit('announce', { round: p.round, attempt: p.attempt, aggregator: ids[i]!, selected: p.selected.map(shortToId) })

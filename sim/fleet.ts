@@ -12,7 +12,11 @@ export interface FleetAnnounce {
 }
 
 export interface FleetEvents {
-  /** once per (round, attempt), as soon as the fleet learns of it */
+  /**
+   * once per (round, attempt, aggregator), as soon as the fleet learns of it. Peers that lost the announcing
+   * aggregator before its announce reached them elect among the members they still see, so one attempt of a
+   * round can have a second aggregator (the first one killed right after announcing, say)
+   */
   announce: [FleetAnnounce]
   /** a selected peer finished its local training */
   trained: [{ readonly peer: string, readonly round: number, readonly trainLoss: number, readonly samples: number }]

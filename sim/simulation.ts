@@ -115,15 +115,17 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
       killed.push({ peer, round, why })
       setTimeout(() => { f.kill(peer).catch(() => {}) }, delayMs)
     }
+    const faulted = new Set<number>() // rounds whose first announced aggregator was killed
     f.events.on('announce', (a) => {
       log(`round ${a.round}${a.attempt > 0 ? ` (failover ${a.attempt})` : ''}: aggregator ${name(a.aggregator)}, training: ${a.selected.map(name).join(' ')}`)
-      if (c.killAggregatorAt === a.round && a.attempt === 0) {
+      if (c.killAggregatorAt === a.round && a.attempt === 0 && !faulted.has(a.round)) {
+        faulted.add(a.round)
         log(`  fault: killing ${name(a.aggregator)}, the aggregator of round ${a.round}, right after its announce`)
         kill(a.aggregator, a.round, 'aggregator killed (--kill-aggregator-at)')
       }
       if (c.dropRate > 0) {
         for (const s of a.selected) {
-          if (s === a.aggregator || !f.alive().includes(s)) continue
+          if (s === a.aggregator || !f.alive().includes(s) || killed.some((k) => k.peer === s)) continue
           const roll = createRng(deriveSeed(c.seed, `drop:${a.round}:${a.attempt}:${s}`)).next()
           // the federation needs a round's worth of live peers (and one spare when an aggregator is to be killed)
           const spare = c.killAggregatorAt !== undefined && c.killAggregatorAt > a.round ? 1 : 0

@@ -39,8 +39,9 @@ test('--kill-aggregator-at 1: the failover completes every round', { timeout: 60
     assert.deepEqual(report.rounds.map((r) => r.round), [1, 2])
     const killed = report.faults!.killed[0]!
     assert.equal(killed.round, 1)
-    assert.ok(report.rounds[0]!.attempt! >= 1, 'round 1 was finished by a failover aggregator')
-    assert.notEqual(report.rounds[0]!.aggregator, killed.peer)
+    // another peer finishes round 1: a failover attempt once the killed aggregator's deadline passes, or, when
+    // its announce died with it, attempt 0 elected among the members the others still see (seen under load)
+    assert.notEqual(report.rounds[0]!.aggregator, killed.peer, 'round 1 was finished by another aggregator')
     assert.ok(report.rounds.every((r) => !r.included.includes(killed.peer)))
   } catch (err) {
     t.diagnostic(`simulation log:\n${lines.join('\n')}`) // the story of a failed run
