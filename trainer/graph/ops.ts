@@ -122,7 +122,6 @@ export const range = (start: Value, limit: Value, delta: Value, size: Dim): Valu
 /** RMSNormalization over the last axis (y = x / sqrt(mean(x^2) + eps) * w) */
 export const rmsNormalization = (x: Value, w: Value, eps: number): Value =>
   one('RMSNormalization', [x, w], { axis: -1, epsilon: float(eps) })
-/** rotate-half rotary embedding of 3-D x [B, T, heads*hd]; cos/sin [maxPos, hd/2]; positions int64 [B, T] */
 /**
  * RMSNorm over the last axis that also returns r = 1 / sqrt(mean(x^2) + eps) per row ([.., 1], float32): ORT's
  * SimplifiedLayerNormalization (ONNX domain, ORT-only), float32 input alone (no float64 kernel with a float64 r).
@@ -131,6 +130,7 @@ export function rmsNormWithInvStd (x: Value, w: Value, eps: number): { y: Value,
   const [y, r] = x.graph.apply('SimplifiedLayerNormalization', [x, w], { axis: -1, epsilon: float(eps), stash_type: 1 })
   return { y: y!, r: r! }
 }
+/** rotate-half rotary embedding of 3-D x [B, T, heads*hd]; cos/sin [maxPos, hd/2]; positions int64 [B, T] */
 export const rotaryEmbedding = (x: Value, cos: Value, sin: Value, positions: Value, heads: number): Value =>
   one('RotaryEmbedding', [x, cos, sin, positions], { num_heads: heads })
 export interface AttentionOptions { qHeads: number, kvHeads: number, headDim: number, totalSeq: Dim }

@@ -31,8 +31,8 @@ export const MERGED_LORA_MAX_WEIGHTS = 1 << 16
  * [out, in] product over the N rows) or through the low-rank products dB = scale dY^T (x A^T) and
  * dA = scale (dY B)^T x (four products with r columns: 2 N r (out + in) multiply-adds instead of N out in).
  * MLAS runs the thin products at about half the rate of the square one, so the low-rank form wins once
- * out in > 4 r (out + in): measured per module (N = 2048, r = 8) 0.27 -> 0.22 ms for 172x64, 0.28 -> 0.20 ms
- * for 64x172, even at 64x64, and 0.08 -> 0.10 ms the other way for 32x64.
+ * out in > 4 r (out + in). Measured per module, N = 2048, r = 8, square -> low-rank: 172x64 0.27 -> 0.22 ms,
+ * 64x172 0.28 -> 0.20 ms, 64x64 0.12 both, 32x64 0.08 -> 0.10 ms.
  */
 function mergedLora (x: Value, w: Value, a: Value, b: Value, scale: number): Value {
   const merged = op.gemm(b, a, { alpha: scale, c: w }) // W + scale B A
@@ -66,8 +66,8 @@ export function loraLinear (g: Graph, cfg: LoraConfig, o: LoraGraphOptions = {})
     const a = g.input(loraName(layer, module, 'A'), g.float, [cfg.r, inp])
     const b = g.input(loraName(layer, module, 'B'), g.float, [out, cfg.r])
     sites.push({ name: a.name!, value: a, layer, module, part: 'A' }, { name: b.name!, value: b, layer, module, part: 'B' })
-    // a small weight without dropout: y = x (W + scale B A)^T, one Gemm instead of three and an Add, and in the
-    // backward dW' = dY^T x gives dA and dB by two tiny Gemms; large weights keep the low-rank products
+    // a small weight without dropout: y = x (W + scale B A)^T, one Gemm instead of three (mergedLora); large
+    // weights keep the low-rank branch, its sum with the base product done by the branch Gemm's C
     if (p === 0 && out * inp <= (o.mergedMaxWeights ?? MERGED_LORA_MAX_WEIGHTS)) return mergedLora(x, w, a, b, scale)
     if (p === 0) return op.gemm(op.gemm(x, a, { transB: true }), b, { transB: true, alpha: scale, c: base })
     // inverted dropout on the branch's input: keep-mask input [N, in], the 1 / (1 - p) folded into B's Gemm
