@@ -4,7 +4,6 @@
 // float64 gradient check in test/trainer/graph/ops.test.ts.
 import type { Value } from './graph.ts'
 import * as op from './ops.ts'
-import type { Vjp } from './ops.ts'
 import { sumTo } from './rules.ts'
 
 /**
@@ -83,58 +82,7 @@ export function softmaxAttention (q: Value, k: Value, v: Value, probs: (scores: 
   })
 }
 
-/**
- * The same attention on ONNX's fused Attention op (opset 23): 3-D q [B, T, qHeads*hd], k and v [B, S, kvHeads*hd],
- * an additive mask broadcastable to [B, qHeads, T, S], scale 1 (fold it into q); y [B, T, qHeads*hd]. The op
- * returns the softmax weights P (qk_matmul_output_mode 3) and the head-layout keys and values, so the backward is
- * softmaxAttention's, with grouped-query heads folded into the query axis (heads h = j*G + g share kv head j).
- * No KV cache. Checked against softmaxAttention in float32 (ORT's CPU Attention has no float64 kernel).
- */
-export function fusedSoftmaxAttention (q: Value, k: Value, v: Value, mask: Value, o: FusedAttentionShape): Value {
-  const a = fusedAttentionParts(q, k, v, mask, o)
-  return op.composite('FusedSoftmaxAttention', [q, k, v], a.y, a.backward)
-}
-
 export interface FusedAttentionShape { readonly qHeads: number, readonly kvHeads: number, readonly headDim: number }
-
-/** fusedSoftmaxAttention's forward output and its backward, for composites built of several such pieces. */
-function fusedAttentionParts (q: Value, k: Value, v: Value, mask: Value, o: FusedAttentionShape): { y: Value, backward: Vjp } {
-  const { qHeads, kvHeads, headDim: hd } = o
-  const r = op.attentionWithProbs(q, k, v, mask, { qHeads, kvHeads, headDim: hd, totalSeq: k.shape[1]!, scale: 1 })
-  const swap = (x: Value): Value => op.transpose(x, [0, 1, 3, 2])
-  // [B, T, heads*hd] <-> [B, kv, G*T, hd]
-  const toGroups = (x: Value, heads: number): Value => op.reshape(op.transpose(op.reshape(x, [0, 0, heads, hd]), [0, 2, 1, 3]), [0, kvHeads, -1, hd])
-  // constant reshape dims throughout (0 = keep that dim): no Shape/Concat nodes per block and layer
-  const fromGroups = (x: Value, like: Value, heads: number): Value =>
-    op.reshapeTo(op.transpose(op.reshape(x, [0, heads, -1, hd]), [0, 2, 1, 3]), [0, 0, heads * hd], like.shape)
-  return {
-    y: r.y,
-    backward: (g, [nq, nk, nv]) => {
-      const P = r.probs
-      // (ORT 1.30 refuses the constant dims [0, kv, -1, 0]: "product of 0 in combination with -1")
-      const p = op.reshapeLike(P, op.concat([op.shapeSlice(P, 0, 1), P.graph.int64s([kvHeads, -1]), op.shapeSlice(P, 3, 4)], 0),
-        [P.shape[0]!, kvHeads, 'GT', P.shape[3]!]) // [B, kv, G*T, S]
-      const dO = toGroups(g, qHeads)
-      let ds: Value | undefined
-      if (nq || nk) {
-        const d = op.reduceSum(op.mul(dO, toGroups(r.y, qHeads)), [-1], true) // [B, kv, G*T, 1]
-        // dP - D as one MatMul: [dO, -D] [v, 1]^T, a column more on the small operands ([.., hd + 1]) instead of
-        // a Sub pass over the [.., G*T, S] scores
-        const V = r.value
-        const vg = V.graph
-        const v1 = vg.apply('Pad', [V, vg.int64s([0, 0, 0, 0, 0, 0, 0, 1]), vg.scalar(1, V.dtype)], {}, {})[0]! // [v, 1]
-        ds = op.mul(p, op.matmul(op.concat([dO, op.neg(d)], -1), swap(v1)))
-      }
-      return [
-        nq ? fromGroups(op.matmul(ds!, r.key), q, qHeads) : undefined,
-        // dk and dv as (q^T dS)^T and (dO^T P)^T: the score-sized operand goes untransposed (MLAS packs it as B)
-        // instead of as a transposed A; measured ~1.5% of a stories260K step
-        nk ? fromGroups(swap(op.matmul(swap(toGroups(q, qHeads)), ds!)), k, kvHeads) : undefined,
-        nv ? fromGroups(swap(op.matmul(swap(dO), p)), v, kvHeads) : undefined
-      ]
-    }
-  }
-}
 
 /**
  * Query blocks of causal self-attention over one sequence (T = S): block c holds query rows [b_c, b_c+1) with
@@ -157,14 +105,18 @@ export function planCausalChunks (T: Value, mask: Value, chunks: number): Causal
 }
 
 /**
- * Causal self-attention in query blocks (planCausalChunks), block c attending only to the keys up to its last
- * row: the score-sized work (the Attention op, its softmax weights, the backward's MatMuls and Mul) shrinks to
- * (chunks + 1) / (2 chunks) of the full square. q, k, v [B, T, heads*hd]; T >= chunks (an empty block is an
- * error in ORT's Attention: the train graph's callers keep T >= chunks, see ATTENTION_CHUNKS). Each block's
- * forward is the Attention op with its softmax weights; the backward is fusedSoftmaxAttention's, but the
- * head-layout moves happen once per layer rather than per block: [dO, -D] and q go to the grouped layout
- * [B, kv, G, T, *] once and each block slices its rows; the blocks' dq are concatenated and the key and value
- * gradients (as [B, kv, hd, S_c], padded to T and summed) go back to [B, T, heads*hd] by one Transpose each.
+ * Self-attention on ONNX's fused Attention op (opset 23) in query blocks (planCausalChunks), block c attending
+ * only to the keys up to its last row: with causal masks the score-sized work (the Attention op, its softmax
+ * weights, the backward's MatMuls and Mul) shrinks to (chunks + 1) / (2 chunks) of the full square; one block is
+ * plain attention under any additive mask. q, k, v [B, T, heads*hd] (the softmax scale folded into q); T >=
+ * chunks (an empty block is an error in ORT's Attention: the train graph's callers keep T >= chunks, see
+ * ATTENTION_CHUNKS). No KV cache; float32 (ORT's CPU Attention has no float64 kernel).
+ * Each block's forward is the Attention op, which also returns the softmax weights P (qk_matmul_output_mode 3)
+ * and the keys and values in head layout; the backward is softmaxAttention's, with grouped-query heads folded
+ * into the query axis (heads h = j*G + g share kv head j). The head-layout moves happen once per layer rather
+ * than per block: [dO, -D] and q go to the grouped layout [B, kv, G, T, *] once and each block slices its rows;
+ * the blocks' dq are concatenated and the key and value gradients (as [B, kv, hd, S_c], padded to T and summed)
+ * go back to [B, T, heads*hd] by one Transpose each.
  */
 export function chunkedCausalAttention (q: Value, k: Value, v: Value, plan: CausalChunks, o: FusedAttentionShape): Value {
   const { chunks, T, bounds, masks } = plan

@@ -29,9 +29,9 @@ export interface GraphOptions {
   readonly float?: FloatDType
   readonly opset?: number
   /** eval and decode graphs: ONNX opset-23 fused RMSNormalization/RotaryEmbedding/Attention forward ops
-   *  (default true for float32). The train graph fuses attention alone (the Attention op returns its softmax
-   *  weights, composites.fusedSoftmaxAttention differentiates it by hand); the rest is differentiated from
-   *  standard ops. */
+   *  (default true for float32). The train graph takes the Attention and RotaryEmbedding ops and ORT's
+   *  SimplifiedLayerNormalization with hand-written backwards (composites.chunkedCausalAttention returns the
+   *  Attention op's softmax weights for it); the rest is differentiated from standard ops. */
   readonly fused?: boolean
   /** LoRA merged into weights up to this many elements (default lora-graph's MERGED_LORA_MAX_WEIGHTS; 0 = never) */
   readonly loraMergedMaxWeights?: number

@@ -113,8 +113,8 @@ export interface RotaryContext {
   readonly sin: Value
   readonly cosQ: Value // the same times the softmax scale, for the queries
   readonly sinQ: Value
-  /** causal attention in query blocks (DecoderInputs.attentionChunks > 1) */
-  readonly chunks?: composites.CausalChunks
+  /** the attention's query blocks (DecoderInputs.attentionChunks; one block is the whole square) */
+  readonly chunks: composites.CausalChunks
 }
 export interface FusedContext {
   readonly positions: Value // int64 [B, T] absolute positions
@@ -141,9 +141,7 @@ export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: numb
     const k3 = composites.rotaryEmbedding(flat('k_proj', kv), r.cos, r.sin, r.positions, kv)
     const v3 = flat('v_proj', kv)
     const shape = { qHeads: c.nHeads, kvHeads: kv, headDim: hd }
-    const y = r.chunks !== undefined
-      ? composites.chunkedCausalAttention(q3, k3, v3, r.chunks, shape)
-      : composites.fusedSoftmaxAttention(q3, k3, v3, op.squeeze(ctx.mask, [1]), shape)
+    const y = composites.chunkedCausalAttention(q3, k3, v3, r.chunks, shape)
     const heads = (t: Value): Value => op.transpose(op.reshape(t, [0, 0, kv, hd]), [0, 2, 1, 3]) // (B, nkv, T, hd)
     return { out: lin('o_proj', op.reshape(y, [-1, c.dim])), present: { key: heads(k3), value: heads(v3) } }
   }
@@ -252,7 +250,7 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
   const rotary: RotaryContext | undefined = inp.attentionOp === true && inp.past === undefined
     ? {
         positions: positions(), cos: half(w.cos), sin: half(w.sin), cosQ: op.mul(half(w.cos), scale), sinQ: op.mul(half(w.sin), scale),
-        ...((inp.attentionChunks ?? 1) > 1 ? { chunks: composites.planCausalChunks(T, op.squeeze(mask, [1]), inp.attentionChunks!) } : {})
+        chunks: composites.planCausalChunks(T, op.squeeze(mask, [1]), Math.max(1, inp.attentionChunks ?? 1))
       }
     : undefined
   return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, hd), mask, linear, fused, rotary }
