@@ -46,6 +46,24 @@ export function rmsNorm (x: Value, w: Value, eps: number, o: { fusedForward?: bo
 }
 
 /**
+ * Token cross-entropy: nll = -log softmax(logits)[label] * valid, per row; logits [N, V], labels [N, 1] int64 (any
+ * index where valid = 0), valid [N] (1 or 0). Backward, with w = g valid:
+ *   dlogits = w (softmax(logits) - onehot(label)) = exp(logp) w, then -w scattered onto each row's label.
+ * Three [N, V] passes (Exp, Mul, the Scatter's copy) instead of the six that autodiff through GatherElements
+ * and LogSoftmax makes (zeros, their scattered copy, Exp, ReduceSum, Mul, Sub): with LLaMA's 32000-token
+ * vocabulary these are the largest tensors of a step.
+ */
+export function tokenNll (logits: Value, labels: Value, valid: Value): Value {
+  const logp = op.logSoftmax(logits, -1)
+  const nll = op.mul(op.neg(op.reshape(op.gatherElements(logp, labels, 1), [-1])), valid) // (N)
+  return op.composite('TokenNLL', [logits], nll, (g) => {
+    const w = op.unsqueeze(op.mul(g, valid), [1]) // (N, 1)
+    const scaled = op.mul(op.exp(logp), w)
+    return [logits.graph.apply('ScatterElements', [scaled, labels, op.neg(w)], { axis: 1, reduction: 'add' }, {})[0]!]
+  })
+}
+
+/**
  * Rotate-half rotary embedding on ONNX's RotaryEmbedding op (opset 23), x 3-D [B, T, heads*hd], cos/sin caches
  * [maxPos, hd/2] (any common factor folded in, e.g. the softmax scale). Per pair (x1, x2) it applies
  * [[c, -s], [s, c]]; its adjoint [[c, s], [-s, c]] is the same op with -sin, so the backward is one node too

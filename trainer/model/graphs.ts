@@ -7,6 +7,7 @@ import type { BuiltModel, FloatDType, Value } from '../graph/graph.ts'
 import { Graph } from '../graph/graph.ts'
 import { gradients } from '../graph/autodiff.ts'
 import * as op from '../graph/ops.ts'
+import * as composites from '../graph/composites.ts'
 import type { LoraConfig } from '../lora/adapter.ts'
 import type { DropoutSite } from '../lora/dropout-masks.ts'
 import type { LoraSite } from '../lora/lora-graph.ts'
@@ -73,8 +74,7 @@ function tokenLosses (logits: Value, labels: Value): { nll: Value, valid: Value 
   const validB = op.not(op.equal(flat, op.int64(labels.graph, IGNORE_INDEX)))
   const safe = op.unsqueeze(op.where(validB, flat, op.int64(labels.graph, 0)), [1]) // (N, 1)
   const valid = op.cast(validB, logits.dtype)
-  const picked = op.reshape(op.gatherElements(op.logSoftmax(logits, -1), safe, 1), [-1]) // (N)
-  return { nll: op.mul(op.neg(picked), valid), valid }
+  return { nll: composites.tokenNll(logits, safe, valid), valid }
 }
 
 /**

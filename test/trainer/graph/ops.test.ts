@@ -83,6 +83,9 @@ check('SiLU composite (output reused downstream)', [{ shape: [2, 3] }, { shape: 
 })
 check('RMSNorm composite (x and weight)', [{ shape: [2, 3, 4], declared: ['b', 't', 4] }, { shape: [4] }], (x, w) => composites.rmsNorm(x, w, 1e-5))
 check('RMSNorm composite (x only, weight frozen)', [{ shape: [3, 4] }, { shape: [4], grad: false }], (x, w) => composites.rmsNorm(x, w, 1e-5))
+check('TokenNLL composite (a row without a label)', [{ shape: [4, 7], declared: ['n', 7] },
+  { shape: [4, 1], dtype: 'int64', data: BigInt64Array.of(3n, 0n, 6n, 0n) }, { shape: [4], data: Float64Array.of(1, 1, 1, 0), grad: false }],
+(logits, labels, valid) => composites.tokenNll(logits, labels, valid))
 check('SoftmaxAttention composite (masked, q/k/v)', [{ shape: [2, 6, 4], declared: ['b', 6, 4] }, { shape: [2, 5, 4] }, { shape: [2, 5, 3] }], (q, k, v) => {
   const mask = q.graph.constant('float64', [6, 5], Float64Array.from({ length: 30 }, (_, i) => (i % 5) > (i / 5 | 0) ? -1e9 : 0))
   return composites.softmaxAttention(q, k, v, (s) => op.softmax(op.add(s, mask), -1))
