@@ -18,6 +18,8 @@ const cases: Case[] = [
   ['Gemm transB', (g) => ({ y: op.gemm(f(g, 'a', [32, 12]), f(g, 'b', [20, 12]), { transB: true }) })],
   ['Gemm plain', (g) => ({ y: op.gemm(f(g, 'a', [32, 12]), f(g, 'b', [12, 20])) })],
   ['Add(W, Gemm alpha)', (g) => ({ y: op.add(f(g, 'w', [20, 12]), op.gemm(f(g, 'b', [20, 4]), f(g, 'a', [4, 12]), { alpha: 2 })) })],
+  ['Gemm alpha + C', (g) => ({ y: op.gemm(f(g, 'b', [20, 4]), f(g, 'a', [4, 12]), { alpha: 2, c: f(g, 'w', [20, 12]) }) })],
+  ['Gemm transB + C', (g) => ({ y: op.gemm(f(g, 'a', [32, 12]), f(g, 'b', [20, 12]), { transB: true, c: f(g, 'c', [32, 20]) }) })],
   ['MatMul 4D', (g) => ({ y: op.matmul(f(g, 'a', [2, 3, 5, 9]), f(g, 'b', [2, 3, 9, 7])) })],
   ['MatMul transB 4D', (g) => ({ y: op.matmul(f(g, 'a', [2, 3, 5, 9]), op.transpose(f(g, 'b', [2, 3, 7, 9]), [0, 1, 3, 2])) })],
   ['MatMul transA 4D', (g) => ({ y: op.matmul(op.transpose(f(g, 'a', [2, 3, 9, 5]), [0, 1, 3, 2]), f(g, 'b', [2, 3, 9, 7])) })],
@@ -39,6 +41,11 @@ const cases: Case[] = [
   ['Slice', (g) => ({ y: op.slice(f(g, 'x', [4, 9]), [2], [7], [1]) })],
   ['Expand', (g) => ({ y: op.expand(f(g, 'x', [6, 1]), g.int64s([6, 7]), [6, 7]) })],
   ['GatherElements', (g) => ({ y: op.gatherElements(f(g, 'x', [6, 7]), op.cast(op.mul(op.cast(op.less(f(g, 'c', [6, 1]), 0), 'float32'), 3), 'int64'), 1) })],
+  ['ScatterElements add (cross-entropy backward)', (g) => {
+    const idx = op.cast(op.mul(op.cast(op.less(f(g, 'c', [6, 1]), 0), 'float32'), 3), 'int64')
+    const w = f(g, 'w', [6, 1])
+    return { y: g.apply('ScatterElements', [op.mul(op.exp(f(g, 'z', [6, 7])), w), idx, op.neg(w)], { axis: 1, reduction: 'add' }, {})[0]! }
+  }],
   ['ScatterElements add', (g) => {
     const idx = op.cast(op.mul(op.cast(op.less(f(g, 'c', [6, 1]), 0), 'float32'), 3), 'int64')
     return { y: g.apply('ScatterElements', [op.mul(f(g, 'z', [6, 7]), 0), idx, f(g, 'u', [6, 1])], { axis: 1, reduction: 'add' }, {})[0]! }
