@@ -15,6 +15,7 @@ import { toTokenBatch } from '../trainer/train/token-batch.ts'
 import type { TokenBatch } from '../trainer/model/feeds.ts'
 import type { LoraConfig } from '../trainer/lora/adapter.ts'
 import { LINEAR_MODULES } from '../trainer/model/config.ts'
+import type { LlamaCheckpoint } from '../trainer/model/config.ts'
 import { initAdapter } from '../trainer/lora/init.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import type { Tensor } from '../trainer/tensor.ts'
@@ -32,8 +33,7 @@ const LORA: LoraConfig = { r: 8, alpha: 16, dropout: 0, targetModules: [...LINEA
 
 interface Side { evalMs: number, stepMs: number, evalLoss: number, trainLoss: number, grads: Map<string, Tensor> }
 
-async function runOn (d: Device, batch: TokenBatch, adapter: Adapter): Promise<Side> {
-  const ckpt = loadCheckpoint(MODEL)
+async function runOn (d: Device, ckpt: LlamaCheckpoint, batch: TokenBatch, adapter: Adapter): Promise<Side> {
   const ev = await EvalSession.create(ckpt, { lora: LORA, device: d })
   const tr = await TrainSession.create(ckpt, LORA, { device: d })
   try {
@@ -60,8 +60,8 @@ const batch = toTokenBatch(makeBatches(examples, { microBatchSize: B, seed: 1 })
 const adapter = initAdapter(ckpt.config, LORA, 1)
 for (const [k, t] of adapter.tensors) if (k.includes('lora_B')) fillRandom(t.data, 0.01) // a trained-looking B
 
-const cpu = await runOn('cpu', batch, adapter)
-const dev = await runOn(device, batch, adapter)
+const cpu = await runOn('cpu', ckpt, batch, adapter)
+const dev = await runOn(device, ckpt, batch, adapter)
 // per LoRA tensor: max |difference| / max |cpu gradient|
 const diffs = [...cpu.grads].map(([name, g]): [string, number] => {
   const o = dev.grads.get(name)!.data

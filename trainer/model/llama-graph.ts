@@ -211,7 +211,8 @@ export interface DecoderInputs {
   readonly past?: readonly KV[] // per layer, [B, nKv, P, hd]
   /** build with ONNX opset-23 fused forward ops (the model must be emitted with opset >= 23; no gradients) */
   readonly fused?: boolean
-  /** attention alone on the opset-23 Attention op, differentiable (train graphs; emit with opset >= 23) */
+  /** train graphs: attention and rotary embedding on opset-23 ops and RMSNorm's fused forward, each with a
+   *  hand-written backward (ORT's CPU provider; emit with opset >= 23) */
   readonly attentionOp?: boolean
   /** with attentionOp: causal attention in this many query blocks (composites.chunkedCausalAttention); every
    *  sequence fed must then be at least this long */
