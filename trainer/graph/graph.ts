@@ -169,7 +169,16 @@ export class Graph {
         stack.push(...n.inputs)
       }
     }
-    const nodes = [...this.nodes, ...extra].filter((n) => needed.has(n)).map((n, i) =>
+    const kept = [...this.nodes, ...extra].filter((n) => needed.has(n))
+    const consumed = new Set<Value>(kept.flatMap((n) => n.inputs))
+    const isLeaf = (n: Node): boolean => n.outputs.every((o) => !consumed.has(o))
+    // ORT runs nodes in the order of a depth-first walk back from the leaves (nodes no other node reads), taking the
+    // last-listed leaf first. Listed in creation order, the last leaf of a train graph is the first layer's LoRA
+    // gradient: the walk to it ran the whole backward, and every other layer's weight gradients came after it,
+    // reading activations long evicted from cache. Leaves listed last and in reverse make the walk take them
+    // in creation order, each as soon as its inputs exist (stories260K train step -6%).
+    const ordered = [...kept.filter((n) => !isLeaf(n)), ...kept.filter(isLeaf).reverse()]
+    const nodes = ordered.map((n, i) =>
       nodeProto(n.op, n.inputs.map(nameOf), n.outputs.map(nameOf), n.attrs as Record<string, AttrValue>, `n${i}_${n.op}`))
     const initializers = this.initializers.filter((i) => seen.has(i.value)).map((i) => i.proto(i.value.name!))
     const fixed = (s: Shape): Dim[] => [...s]

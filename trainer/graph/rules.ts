@@ -280,6 +280,8 @@ export const RULES: Record<string, Rule> = {
   }, // with params.probs, a 4th output: the softmax weights [B, qHeads, T, S] (qk_matmul_output_mode 3)
 
   // ---- no gradient: integer and boolean plumbing ------------------------------------------------------
+  // no backward: Max only combines int64 bounds (composites.chunkedCausalAttention)
+  Max: { infer: ([a, b]) => [[a!.dtype, broadcast(a!.shape, b!.shape)]] },
   Shape: { infer: ([x], _a, p) => [['int64', [p.start !== undefined ? p.end - p.start : x!.rank]]] },
   Equal: { infer: boolBcast },
   Less: { infer: boolBcast },

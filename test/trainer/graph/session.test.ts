@@ -1,5 +1,6 @@
-// Session helper: devices that are absent fail with one clear line; external weight files (F32/F16/BF16 at
-// byte offsets, reached through a symlink from another folder, or staged as hardlinks) load in place.
+// Session helper and model emission: devices that are absent fail with one clear line; external weight files
+// (F32/F16/BF16 at byte offsets, reached through a symlink from another folder, or staged as hardlinks) load in
+// place; toModel's node order.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -8,6 +9,7 @@ import { join } from 'node:path'
 import ort from 'onnxruntime-node'
 import { Graph, op } from '../../../trainer/graph/index.ts'
 import { checkDevice, createSession } from '../../../trainer/graph/session.ts'
+import { onnx } from '../../../trainer/graph/onnx-proto.ts'
 import { stageWeightFiles, weight } from '../../../trainer/graph/weights.ts'
 import { float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from '../../../trainer/safetensors.ts'
 import type { LlamaCheckpoint, WeightDtype, WeightRef } from '../../../trainer/model/config.ts'
@@ -70,4 +72,20 @@ test('F32/F16/BF16 weights as external data, through a symlink and as staged har
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+})
+
+test('toModel lists the leaves (nodes no other node reads) last, newest first, so ORT runs them in creation order', async () => {
+  const g = new Graph()
+  const x = g.input('x', 'float32', [3])
+  const a = op.neg(x)
+  const first = op.exp(a) // a leaf made early: the first layer's gradient of a backward, say
+  const b = op.sqrt(op.mul(a, a))
+  const second = op.neg(b) // a leaf made later
+  const model = g.toModel({ first, second })
+  const ops = onnx.ModelProto.decode(model.bytes).graph!.node!.map((n) => n.opType)
+  assert.deepEqual(ops, ['Neg', 'Mul', 'Sqrt', 'Neg', 'Exp'])
+  const s = await createSession(model)
+  const out = await s.run({ x: new ort.Tensor('float32', Float32Array.of(1, 2, 3), [3]) })
+  assert.deepEqual([...out.second!.data as Float32Array].map((v) => Math.round(v * 1e4) / 1e4), [-1, -2, -3])
+  await s.release()
 })
