@@ -36,13 +36,15 @@ export interface GraphOptions {
   readonly fused?: boolean
   /** LoRA merged into weights up to this many elements (default lora-graph's MERGED_LORA_MAX_WEIGHTS; 0 = never) */
   readonly loraMergedMaxWeights?: number
-  /** train graph with fused attention: causal attention in this many query blocks (default ATTENTION_CHUNKS) */
+  /** train and eval graphs with fused attention: causal attention in this many query blocks (default
+   *  ATTENTION_CHUNKS; 1 = the whole square); LlamaGraph.minSeq tells callers to pad shorter batches */
   readonly attentionChunks?: number
 }
 
 /**
- * Query blocks of the train graph's causal attention: 4 cut its score-sized work to 5/8 of the square (stories260K
- * step 95 -> 75 ms on one thread, bench/train-step); 8 blocks measured no better (more, smaller ops).
+ * Query blocks of the train and eval graphs' causal attention: 4 cut the score-sized work to 5/8 of the square
+ * (stories260K on one thread: train step 95 -> 75 ms when introduced, eval forward 20.4 -> 16.6 ms); 6 or 8 blocks
+ * measured no better (more, smaller ops).
  */
 export const ATTENTION_CHUNKS = 4
 
@@ -108,11 +110,12 @@ export function buildEvalGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): Ll
   const labels = g.input('labels', 'int64', ['B', 'T'])
   const w = llamaWeights(g, ckpt)
   const fused = useFused(g, o)
-  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, fused }, linear)
+  const chunks = fused ? Math.max(1, o.attentionChunks ?? ATTENTION_CHUNKS) : 1
+  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, fused, attentionChunks: chunks }, linear)
   const { nll, valid } = tokenLosses(lmHead(w, hidden), labels)
   const bt = op.shapeOf(ids)
   const perExample = (x: Value): Value => op.reduceSum(op.reshapeLike(x, bt, ['B', 'T']), [1], false) // (B)
-  return { model: g.toModel({ loss_sum: perExample(nll), token_count: perExample(valid) }, { opset: fusedOpset(fused, o), name: 'llama-eval' }), lora: sites }
+  return { model: g.toModel({ loss_sum: perExample(nll), token_count: perExample(valid) }, { opset: fusedOpset(fused, o), name: 'llama-eval' }), lora: sites, minSeq: chunks }
 }
 
 /**

@@ -121,6 +121,8 @@ export interface FusedContext {
   readonly cosHalf: Value // [maxSeqLen, headDim / 2] rotary tables in RotaryEmbedding's layout
   readonly sinHalf: Value
   readonly mask: Value // [B, 1, T, S] additive
+  /** without a KV cache, with DecoderInputs.attentionChunks > 1: the attention's causal query blocks */
+  readonly chunks?: composites.CausalChunks
 }
 
 export interface KV { readonly key: Value, readonly value: Value } // [B, nKv, S, headDim]
@@ -188,7 +190,10 @@ export function fusedAttention (ctx: Context, x: Value, lw: LayerWeights, layer:
   const q = op.rotaryEmbedding(lin('q_proj', x, c.dim), f.cosHalf, f.sinHalf, f.positions, c.nHeads)
   const k = op.rotaryEmbedding(lin('k_proj', x, kv * hd), f.cosHalf, f.sinHalf, f.positions, kv)
   const v = lin('v_proj', x, kv * hd)
-  const { y, key, value } = op.attention(q, k, v, f.mask, past, { qHeads: c.nHeads, kvHeads: kv, headDim: hd, totalSeq: 'S' })
+  const shape = { qHeads: c.nHeads, kvHeads: kv, headDim: hd }
+  const { y, key, value } = f.chunks !== undefined && past === undefined
+    ? { y: composites.causalAttentionBlocks(q, k, v, f.chunks, shape), key: undefined, value: undefined }
+    : op.attention(q, k, v, f.mask, past, { ...shape, totalSeq: 'S' })
   // without a cache (eval) the present key/value are unused; built in the cache layout anyway, they are pruned
   const heads = (t: Value): Value => op.transpose(op.reshape(t, [0, 0, kv, hd]), [0, 2, 1, 3]) // (B, nkv, T, hd)
   return { out: ctx.linear(op.reshape(y, [-1, c.dim]), lw.linear.o_proj, layer, 'o_proj'), present: { key: key ?? heads(k), value: value ?? heads(v) } }
@@ -214,8 +219,9 @@ export interface DecoderInputs {
   /** train graphs: attention and rotary embedding on opset-23 ops and RMSNorm's fused forward, each with a
    *  hand-written backward (ORT's CPU provider; emit with opset >= 23) */
   readonly attentionOp?: boolean
-  /** with attentionOp: causal attention in this many query blocks (composites.chunkedCausalAttention); every
-   *  sequence fed must then be at least this long */
+  /** with attentionOp, or fused without a cache: causal attention in this many query blocks
+   *  (composites.chunkedCausalAttention, composites.causalAttentionBlocks); every sequence fed must then be at
+   *  least this long */
   readonly attentionChunks?: number
 }
 export interface DecoderOutputs {
@@ -245,8 +251,15 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
   const hd = c.dim / c.nHeads
   const positions = (): Value => op.expand(op.unsqueeze(qpos, [0]), bt, ['B', 'T'])
   const half = (table: Value): Value => op.slice(table, [0], [hd / 2], [1])
+  const blocks = Math.max(1, inp.attentionChunks ?? 1)
   const fused: FusedContext | undefined = inp.fused === true
-    ? { positions: positions(), cosHalf: half(w.cos), sinHalf: half(w.sin), mask: op.squeeze(mask, [1]) }
+    ? {
+        positions: positions(),
+        cosHalf: half(w.cos),
+        sinHalf: half(w.sin),
+        mask: op.squeeze(mask, [1]),
+        ...(blocks > 1 && inp.past === undefined ? { chunks: composites.planCausalChunks(T, op.squeeze(mask, [1]), blocks) } : {})
+      }
     : undefined
   const rotary: RotaryContext | undefined = inp.attentionOp === true && inp.past === undefined
     ? {

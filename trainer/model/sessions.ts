@@ -112,14 +112,14 @@ export class EvalSession {
   private constructor (private readonly session: ort.InferenceSession, readonly graph: LlamaGraph) {}
 
   /** With `lora`, every run needs an adapter of that config; without, the base model is evaluated. */
-  static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { lora?: LoraConfig } = {}): Promise<EvalSession> {
-    const graph = buildEvalGraph(ckpt, { lora: o.lora, fused: fusedOn(o.device) })
+  static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { lora?: LoraConfig, attentionChunks?: number } = {}): Promise<EvalSession> {
+    const graph = buildEvalGraph(ckpt, { lora: o.lora, fused: fusedOn(o.device), attentionChunks: o.attentionChunks })
     return new EvalSession(await createSession(graph.model, { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }
 
   async run (batch: TokenBatch, adapter?: Adapter): Promise<EvalResult> {
     if (this.graph.lora.length > 0 && adapter === undefined) throw new Error('this eval session was built for an adapter: pass one')
-    const feeds = { ...batchFeeds(batch), ...(adapter !== undefined && this.graph.lora.length > 0 ? adapterFeeds(this.graph.lora, adapter) : {}) }
+    const feeds = { ...batchFeeds(padSeqTo(batch, this.graph.minSeq ?? 1)), ...(adapter !== undefined && this.graph.lora.length > 0 ? adapterFeeds(this.graph.lora, adapter) : {}) }
     const r = await this.session.run(feeds)
     return { lossSum: r.loss_sum!.data as Float32Array, tokens: r.token_count!.data as Float32Array }
   }

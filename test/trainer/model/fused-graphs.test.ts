@@ -18,7 +18,7 @@ const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   return d / m
 }
 
-test('fused eval graph = standard-op eval graph (right and left padding)', async () => {
+test('fused eval graph, whole square or in query blocks, = standard-op eval graph (right and left padding)', async () => {
   const t = (xs: number[]): ort.Tensor => new ort.Tensor('int64', i64(xs), [3, 5])
   const feeds = {
     input_ids: t([1, 403, 407, 261, 378, 1, 383, 286, 0, 0, 0, 0, 1, 383, 286]),
@@ -26,16 +26,21 @@ test('fused eval graph = standard-op eval graph (right and left padding)', async
     attention_mask: t([1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1])
   }
   const out = []
-  for (const fused of [true, false]) {
-    const s = await createSession(buildEvalGraph(ckpt, { fused }).model, { threads: 1 })
+  // 4 blocks of 5 rows: three of one row, one of two; 1 block: the whole square
+  for (const o of [{ fused: true, attentionChunks: 4 }, { fused: true, attentionChunks: 1 }, { fused: false }]) {
+    const g = buildEvalGraph(ckpt, o)
+    assert.equal(g.minSeq, o.fused ? o.attentionChunks : 1)
+    const s = await createSession(g.model, { threads: 1 })
     out.push(await s.run(feeds))
     await s.release()
   }
-  const [f, p] = out as [ort.InferenceSession.ReturnType, ort.InferenceSession.ReturnType]
-  assert.deepEqual(Array.from(f.token_count!.data as Float32Array), [5, 3, 3])
-  assert.ok(maxRelDiff(f.loss_sum!.data as Float32Array, p.loss_sum!.data as Float32Array) < 1e-5)
-  // left padding gives query rows whose keys are all masked: they must not turn into NaN (NaN * 0 = NaN)
-  assert.ok((f.loss_sum!.data as Float32Array).every(Number.isFinite))
+  const [blocks, whole, p] = out as Array<ort.InferenceSession.ReturnType>
+  for (const f of [blocks!, whole!]) {
+    assert.deepEqual(Array.from(f.token_count!.data as Float32Array), [5, 3, 3])
+    assert.ok(maxRelDiff(f.loss_sum!.data as Float32Array, p!.loss_sum!.data as Float32Array) < 1e-5)
+    // left padding gives query rows whose keys are all masked: they must not turn into NaN (NaN * 0 = NaN)
+    assert.ok((f.loss_sum!.data as Float32Array).every(Number.isFinite))
+  }
 })
 
 test('fused decode graph = standard-op decode graph (prefill, then a step with the KV cache)', async () => {

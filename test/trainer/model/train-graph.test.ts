@@ -145,7 +145,10 @@ test('a zero-B adapter gives exactly the base model loss; padding does not chang
 test('causal attention in query blocks gives the whole square\'s loss and gradients, also for a batch shorter than the blocks', async () => {
   const whole = await TrainSession.create(ckpt, lora, { threads: 1, attentionChunks: 1 })
   const blocks = await TrainSession.create(ckpt, lora, { threads: 1, attentionChunks: 4 })
+  const evalWhole = await EvalSession.create(ckpt, { lora, threads: 1, attentionChunks: 1 })
+  const evalBlocks = await EvalSession.create(ckpt, { lora, threads: 1 })
   assert.equal(blocks.graph.minSeq, 4)
+  assert.equal(evalBlocks.graph.minSeq, 4)
   const adapter = await adapterFor(false)
   // T = 6: blocks of 1, 2, 1, 2 rows; T = 2 (the first two columns): right-padded to 4 inside run()
   const short: TokenBatch = {
@@ -165,9 +168,16 @@ test('causal attention in query blocks gives the whole square\'s loss and gradie
       assert.ok(scale > 1e-5, `seq ${b.seq}: ${name} has a gradient`)
       assert.ok(rel < 1e-4, `seq ${b.seq}: ${name} blocks vs whole ${rel}`)
     }
+    const ew = await evalWhole.run(b, adapter)
+    const eb = await evalBlocks.run(b, adapter)
+    assert.deepEqual(Array.from(eb.tokens), Array.from(ew.tokens))
+    assert.ok(compare(ew.lossSum, eb.lossSum).rel < 1e-5, `seq ${b.seq}: eval loss ${eb.lossSum} vs ${ew.lossSum}`)
+    assert.ok(Math.abs(eb.lossSum.reduce((x, y) => x + y) - c.lossSum) < 1e-5 * c.lossSum, `seq ${b.seq}: eval and train loss`)
   }
   await whole.release()
   await blocks.release()
+  await evalWhole.release()
+  await evalBlocks.release()
 })
 
 test('the standard-op train graph (what GPU providers run) gives the CPU graph\'s loss and gradients', async () => {
