@@ -26,6 +26,8 @@ export class Tokenizer {
   /** the parsed tokenizer.json and tokenizer_config.json (synthesised for a LLaMA SentencePiece vocabulary when absent), for export */
   readonly json: unknown
   readonly config: Record<string, unknown>
+  /** BPE runs word by word (wordwiseBpe): the fast path, same tokens */
+  readonly wordwise: boolean
   private readonly hf: HfTokenizer
   /** ids of "\n" alone: stripped from encode("\n" + text) to tokenize text as it appears after a newline */
   private readonly newlineIds: readonly number[]
@@ -58,6 +60,7 @@ export class Tokenizer {
     this.vocabSize = maxId + 1
     this.json = tokenizerJson
     this.config = config
+    this.wordwise = wordwiseBpe(this.hf)
     this.newlineIds = this.hf.encode('\n', { add_special_tokens: false }).ids
   }
 
@@ -104,6 +107,65 @@ export class Tokenizer {
   idToToken (id: number): string | undefined {
     return this.hf.id_to_token(id)
   }
+}
+
+/** The parts of @huggingface/tokenizers' BPE model (0.2.0) that wordwiseBpe uses; absent parts leave it alone. */
+interface BpeModel {
+  bpe?: (token: string) => string[]
+  merges?: ReadonlyArray<readonly [string, string]>
+  end_of_word_suffix?: string | null
+  continuing_subword_suffix?: string | null
+  max_length_to_cache?: number
+}
+
+const SPACE = '\u2581' // SentencePiece's "▁"
+const WORD_CACHE_MAX = 1 << 17 // distinct words remembered (Dolly has ~100K)
+
+/**
+ * LLaMA's tokenizer.json has no pre-tokenizer: the library runs BPE over a whole normalized text at once (all of a
+ * Dolly context) and caches nothing, as it caches only pieces under 256 characters. When no merge joins a piece
+ * ending in another character to one starting with "▁", no token can straddle such a point, so BPE before and
+ * after it runs independently: cutting the text there (before each word's "▁") gives the same tokens, and
+ * words repeat, so a word cache serves most of them. Dolly's 14931 training records tokenize in 4.6 s instead of
+ * 10.1 s. Checked against the whole-text path on Dolly for stories260K's and LLaMA-2's tokenizers
+ * (test/trainer/tokenizer); a model without these parts, or with a merge across such a point, keeps the
+ * library's path.
+ */
+function wordwiseBpe (hf: HfTokenizer): boolean {
+  const model = (hf as unknown as { model?: BpeModel }).model
+  const bpe = model?.bpe
+  if (model === undefined || typeof bpe !== 'function' || !Array.isArray(model.merges)) return false
+  if ((model.end_of_word_suffix ?? null) !== null || (model.continuing_subword_suffix ?? null) !== null) return false
+  for (const m of model.merges) {
+    const [a, b] = m
+    if (typeof a !== 'string' || typeof b !== 'string') return false
+    if (!a.endsWith(SPACE) && b.startsWith(SPACE)) return false
+  }
+  const whole = bpe.bind(model)
+  // words repeat: a plain Map in front of the library's LRU (whose every hit costs a delete and a set)
+  const cache = new Map<string, string[]>()
+  const word = (w: string): string[] => {
+    let r = cache.get(w)
+    if (r === undefined) {
+      r = whole(w)
+      if (cache.size >= WORD_CACHE_MAX) cache.clear()
+      cache.set(w, r)
+    }
+    return r
+  }
+  model.bpe = (token: string): string[] => {
+    const out: string[] = []
+    let from = 0
+    for (let i = token.indexOf(SPACE, 1); i > 0; i = token.indexOf(SPACE, i + 1)) {
+      if (token[i - 1] === SPACE) continue
+      for (const t of word(token.slice(from, i))) out.push(t)
+      from = i
+    }
+    for (const t of word(token.slice(from))) out.push(t)
+    return out
+  }
+  if (typeof model.max_length_to_cache === 'number') model.max_length_to_cache = 0 // ours caches; theirs only costs
+  return true
 }
 
 /** From a tokenizer.json file (its folder's tokenizer_config.json is used when present) or a folder holding one. */

@@ -76,3 +76,26 @@ test('a missing or malformed tokenizer gets a one-line error naming the file', (
   assert.throws(() => loadTokenizer(join(dir, 'nomodel.json')), oneLine(/no "model" object/))
   assert.throws(() => new Tokenizer(JSON.parse(readFileSync(join(STORIES, 'tok512.tokenizer.json'), 'utf8')), { bos_token: '<bos>' }, 'x.json'), oneLine(/x\.json: has no bos_token "<bos>"/))
 })
+
+test('BPE word by word (the fast path) gives the library\'s whole-text tokens on Dolly, for tok512 and LLaMA-2', async () => {
+  const { Tokenizer: HfTokenizer } = await import('@huggingface/tokenizers')
+  const texts = dollyTexts(300) // long contexts included: the path they take is the one that changed
+  for (const dir of [join(STORIES, 'tok512.tokenizer.json'), join(LLAMA2, 'tokenizer.json')]) {
+    if (!existsSync(dir)) continue // LLaMA-2's lives in ../shared
+    const tok = loadTokenizer(dir)
+    assert.equal(tok.wordwise, true, dir)
+    const plain = new HfTokenizer(tok.json as object, tok.config)
+    let mismatches = 0
+    for (const t of texts) {
+      for (const x of [t, `\n${t}`]) if (tok.encode(x).join() !== plain.encode(x, { add_special_tokens: false }).ids.join()) mismatches++
+    }
+    assert.equal(mismatches, 0, `${dir}: ${mismatches} of ${2 * texts.length} texts differ`)
+  }
+})
+
+test('a BPE merge that joins a word to the next word\'s "▁" keeps the library\'s whole-text path', () => {
+  const json = JSON.parse(readFileSync(join(STORIES, 'tok512.tokenizer.json'), 'utf8')) as { model: { merges: unknown[] } }
+  json.model.merges.push('e ▁t') // tok512.tokenizer.json writes merges as "a b"; no such merge makes sense, it only has to exist
+  assert.equal(new Tokenizer(json).wordwise, false)
+  assert.equal(loadTokenizer(join(STORIES, 'tok512.tokenizer.json')).wordwise, true)
+})
