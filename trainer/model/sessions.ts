@@ -48,7 +48,7 @@ export class TrainSession {
   /** With LoRA dropout, `dropoutSeed` fixes the run's masks (dropout-masks.ts): a function of it alone. */
   async run (batch: TokenBatch, adapter: Adapter, dropoutSeed?: number): Promise<TrainResult> {
     const b = padSeqTo(batch, this.graph.minSeq ?? 1)
-    const r = await this.session.run({ ...batchFeeds(b), ...adapterFeeds(this.graph.lora, adapter), ...await this.maskFeeds(b, dropoutSeed) })
+    const r = await this.session.run({ ...batchFeeds(b), ...adapterFeeds(this.graph.lora, adapter), ...await this.maskFeeds(batch, b.seq, dropoutSeed) })
     const grads = new Map<string, Tensor>()
     for (const s of this.graph.lora) {
       const t = r[gradName(s.name)]!
@@ -65,7 +65,7 @@ export class TrainSession {
   prefetchDropout (shape: Pick<TokenBatch, 'batch' | 'seq'>, seed: number): void {
     const d = this.graph.dropout
     if (d === undefined) return
-    const rows = shape.batch * Math.max(shape.seq, this.graph.minSeq ?? 1)
+    const rows = shape.batch * shape.seq
     const key = `${seed}/${rows}`
     if (this.prefetched.has(key)) return
     this.maskWorker ??= new WorkerClient(new URL('../lora/mask-worker.ts', import.meta.url), undefined, false)
@@ -75,7 +75,11 @@ export class TrainSession {
     if (this.prefetched.size > 4) this.prefetched.delete(this.prefetched.keys().next().value!) // never taken
   }
 
-  private async maskFeeds (b: TokenBatch, seed: number | undefined): Promise<Record<string, ort.Tensor>> {
+  /**
+   * The masks of the batch as given, laid out for its rows padded to `seq` positions: the padding (masked out as
+   * keys, outside the loss) keeps every unit, so a sequence trains the same whether or not its batch was padded.
+   */
+  private async maskFeeds (b: TokenBatch, seq: number, seed: number | undefined): Promise<Record<string, ort.Tensor>> {
     const d = this.graph.dropout
     if (d === undefined) return {}
     if (seed === undefined) throw new RangeError('this train session applies LoRA dropout: run() needs a dropout seed')
@@ -84,7 +88,7 @@ export class TrainSession {
     const ready = this.prefetched.get(key)
     this.prefetched.delete(key)
     const masks = (ready !== undefined ? await ready.catch(() => undefined) : undefined) ?? dropoutMasks(seed, rows, d.sites, d.p)
-    return Object.fromEntries(d.sites.map((s) => [s.name, new ort.Tensor('bool', masks.get(s.name)!, [rows, s.cols])]))
+    return Object.fromEntries(d.sites.map((s) => [s.name, new ort.Tensor('bool', padRows(masks.get(s.name)!, b, seq, s.cols), [b.batch * seq, s.cols])]))
   }
 
   async release (): Promise<void> {
@@ -94,6 +98,14 @@ export class TrainSession {
     this.maskWorker?.close().catch(() => {})
     await this.session.release()
   }
+}
+
+/** [batch * b.seq, cols] keep-masks as [batch * seq, cols], each example's rows followed by kept padding rows */
+function padRows (m: Uint8Array, b: TokenBatch, seq: number, cols: number): Uint8Array {
+  if (seq === b.seq) return m
+  const out = new Uint8Array(b.batch * seq * cols).fill(1)
+  for (let r = 0; r < b.batch; r++) out.set(m.subarray(r * b.seq * cols, (r + 1) * b.seq * cols), r * seq * cols)
+  return out
 }
 
 /**

@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node'
 import { loadLlama2c } from '../../../trainer/checkpoint/llama2c.ts'
 import { createSession } from '../../../trainer/graph/session.ts'
 import type { Adapter, LoraConfig } from '../../../trainer/lora/adapter.ts'
-import { buildTrainGraph, gradName } from '../../../trainer/model/graphs.ts'
+import { ATTENTION_CHUNKS, buildTrainGraph, gradName } from '../../../trainer/model/graphs.ts'
 import { EvalSession, TrainSession } from '../../../trainer/model/sessions.ts'
 import type { TokenBatch } from '../../../trainer/model/feeds.ts'
 import { rand } from '../graph/gradcheck.ts'
@@ -148,7 +148,7 @@ test('causal attention in query blocks gives the whole square\'s loss and gradie
   const evalWhole = await EvalSession.create(ckpt, { lora, threads: 1, attentionChunks: 1 })
   const evalBlocks = await EvalSession.create(ckpt, { lora, threads: 1 })
   assert.equal(blocks.graph.minSeq, 4)
-  assert.equal(evalBlocks.graph.minSeq, 4)
+  assert.equal(evalBlocks.graph.minSeq, ATTENTION_CHUNKS)
   const adapter = await adapterFor(false)
   // T = 6: blocks of 1, 2, 1, 2 rows; T = 2 (the first two columns): right-padded to 4 inside run()
   const short: TokenBatch = {
@@ -203,4 +203,19 @@ test('the standard-op train graph (what GPU providers run) gives the CPU graph\'
   }
   await session.release()
   await fused.release()
+})
+
+test('with LoRA dropout, a batch padded up to the query blocks trains as the same batch unpadded', async () => {
+  const cfg: LoraConfig = { ...lora, dropout: 0.3 }
+  const adapter = await adapterFor(false)
+  // batch.seq = 6: padded to 8 by an 8-block session, not by a 2-block one; the padding rows keep every unit
+  const padded = await TrainSession.create(ckpt, cfg, { threads: 1, attentionChunks: 8 })
+  const unpadded = await TrainSession.create(ckpt, cfg, { threads: 1, attentionChunks: 2 })
+  const a = await padded.run(batch, adapter, 7)
+  const b = await unpadded.run(batch, adapter, 7)
+  assert.equal(a.tokens, b.tokens)
+  assert.ok(Math.abs(a.lossSum - b.lossSum) < 1e-5 * b.lossSum, `loss ${a.lossSum} vs ${b.lossSum}`)
+  for (const [name, g] of b.grads) assert.ok(compare(g.data, a.grads.get(name)!.data).rel < 1e-4, name)
+  await padded.release()
+  await unpadded.release()
 })
