@@ -126,7 +126,7 @@ const WORD_CACHE_MAX = 1 << 17 // distinct words remembered (Dolly has ~100K)
  * Dolly context) and caches nothing, as it caches only pieces under 256 characters. When no merge joins a piece
  * ending in another character to one starting with "▁", no token can straddle such a point, so BPE before and
  * after it runs independently: cutting the text there (before each word's "▁") gives the same tokens, and
- * words repeat, so a word cache serves most of them. Dolly's 14931 training records tokenize in 4.6 s instead of
+ * words repeat, so a word cache serves most of them. Dolly's 14931 training records tokenize in 4.3 s instead of
  * 10.1 s. Checked against the whole-text path on Dolly for stories260K's and LLaMA-2's tokenizers
  * (test/trainer/tokenizer); a model without these parts, or with a merge across such a point, keeps the
  * library's path.

@@ -58,14 +58,29 @@ export interface TokenPieces {
 
 export function tokenPieces (tok: PromptTokenizer, r: Pick<InstructionRecord, 'instruction' | 'input' | 'response'>): TokenPieces {
   const p = promptParts(r.instruction, r.input)
+  const fixed = templateIds(tok)
   return {
-    head: [tok.bosId, ...tok.encode(p.preamble)],
+    head: fixed(p.preamble, () => [tok.bosId, ...tok.encode(p.preamble)]),
     instruction: tok.encodeBetweenNewlines(p.instruction),
     // the headers start with "\n": after any text they tokenize as after a newline
-    inputHeader: tok.encodeAfterNewline(p.inputHeader),
+    inputHeader: fixed(p.inputHeader, () => tok.encodeAfterNewline(p.inputHeader)),
     input: tok.encodeBetweenNewlines(p.input),
-    responseHeader: tok.encodeAfterNewline(p.responseHeader),
+    responseHeader: fixed(p.responseHeader, () => tok.encodeAfterNewline(p.responseHeader)),
     response: tok.encodeAfterNewline(r.response)
+  }
+}
+
+// The template's fixed pieces (two preambles, two headers), tokenized once per tokenizer rather than per record.
+// Callers copy before changing a piece (tokenizeExample builds new arrays).
+const templateCache = new WeakMap<PromptTokenizer, Map<string, readonly number[]>>()
+function templateIds (tok: PromptTokenizer): (text: string, make: () => readonly number[]) => readonly number[] {
+  let m = templateCache.get(tok)
+  if (m === undefined) templateCache.set(tok, m = new Map())
+  const cache = m
+  return (text, make) => {
+    let ids = cache.get(text)
+    if (ids === undefined) cache.set(text, ids = Object.freeze([...make()]))
+    return ids
   }
 }
 
