@@ -119,7 +119,7 @@ interface BpeModel {
 }
 
 const SPACE = '\u2581' // SentencePiece's "▁"
-const WORD_CACHE_MAX = 1 << 17 // distinct words remembered (Dolly has ~100K)
+const WORD_CACHE_MAX = 1 << 17 // distinct words remembered, then forgotten at once (Dolly has ~170K)
 
 /**
  * LLaMA's tokenizer.json has no pre-tokenizer: the library runs BPE over a whole normalized text at once (all of a

@@ -252,19 +252,20 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
   const positions = (): Value => op.expand(op.unsqueeze(qpos, [0]), bt, ['B', 'T'])
   const half = (table: Value): Value => op.slice(table, [0], [hd / 2], [1])
   const blocks = Math.max(1, inp.attentionChunks ?? 1)
+  const mask4 = op.squeeze(mask, [1]) // (B, 1, T, S)
   const fused: FusedContext | undefined = inp.fused === true
     ? {
         positions: positions(),
         cosHalf: half(w.cos),
         sinHalf: half(w.sin),
-        mask: op.squeeze(mask, [1]),
-        ...(blocks > 1 && inp.past === undefined ? { chunks: composites.planCausalChunks(T, op.squeeze(mask, [1]), blocks) } : {})
+        mask: mask4,
+        ...(blocks > 1 && inp.past === undefined ? { chunks: composites.planCausalChunks(T, mask4, blocks) } : {})
       }
     : undefined
   const rotary: RotaryContext | undefined = inp.attentionOp === true && inp.past === undefined
     ? {
         positions: positions(), cos: half(w.cos), sin: half(w.sin), cosQ: op.mul(half(w.cos), scale), sinQ: op.mul(half(w.sin), scale),
-        chunks: composites.planCausalChunks(T, op.squeeze(mask, [1]), Math.max(1, inp.attentionChunks ?? 1))
+        chunks: composites.planCausalChunks(T, mask4, blocks)
       }
     : undefined
   return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, hd), mask, linear, fused, rotary }
