@@ -122,6 +122,12 @@ export function planCausalChunks (T: Value, mask: Value, chunks: number): Causal
   return { chunks, T, bounds, masks }
 }
 
+/** Block c's query rows [b_c, b_c+1) along `axis`, and the keys it sees, [0, b_c+1) along axis 1. */
+const blockQueries = (p: CausalChunks, x: Value, c: number, axis = 1): Value =>
+  op.sliceDynamic(x, p.bounds[c]!, p.bounds[c + 1]!, axis, `T${c}/${p.chunks}`)
+const blockKeys = (p: CausalChunks, x: Value, c: number): Value =>
+  op.sliceDynamic(x, p.bounds[0]!, p.bounds[c + 1]!, 1, `S${c}/${p.chunks}`)
+
 /**
  * Forward-only causal self-attention in query blocks (planCausalChunks) on ONNX's Attention op (opset 23), block c
  * attending only to the keys up to its last row: (chunks + 1) / (2 chunks) of the whole square's work (stories260K
@@ -129,11 +135,8 @@ export function planCausalChunks (T: Value, mask: Value, chunks: number): Causal
  * softmax scale); T >= chunks.
  */
 export function causalAttentionBlocks (q: Value, k: Value, v: Value, plan: CausalChunks, o: FusedAttentionShape): Value {
-  const { chunks, bounds, masks } = plan
-  const rows = (x: Value, c: number): Value => op.sliceDynamic(x, bounds[c]!, bounds[c + 1]!, 1, `T${c}/${chunks}`)
-  const prefix = (x: Value, c: number): Value => op.sliceDynamic(x, bounds[0]!, bounds[c + 1]!, 1, `S${c}/${chunks}`)
-  return op.concat(masks.map((m, c) => op.attention(rows(q, c), prefix(k, c), prefix(v, c), m, undefined,
-    { ...o, totalSeq: `S${c}/${chunks}` }).y), 1)
+  return op.concat(plan.masks.map((m, c) => op.attention(blockQueries(plan, q, c), blockKeys(plan, k, c), blockKeys(plan, v, c), m,
+    undefined, { ...o, totalSeq: `S${c}/${plan.chunks}` }).y), 1)
 }
 
 /**
@@ -155,9 +158,7 @@ export function chunkedCausalAttention (q: Value, k: Value, v: Value, plan: Caus
   const { qHeads, kvHeads: kv, headDim: hd } = o
   const G = qHeads / kv
   const g = q.graph
-  const rows = (x: Value, c: number, axis: number): Value => op.sliceDynamic(x, bounds[c]!, bounds[c + 1]!, axis, `T${c}/${chunks}`)
-  const prefix = (x: Value, c: number): Value => op.sliceDynamic(x, bounds[0]!, bounds[c + 1]!, 1, `S${c}/${chunks}`)
-  const blocks = masks.map((m, c) => op.attentionWithProbs(rows(q, c, 1), prefix(k, c), prefix(v, c), m,
+  const blocks = masks.map((m, c) => op.attentionWithProbs(blockQueries(plan, q, c), blockKeys(plan, k, c), blockKeys(plan, v, c), m,
     { qHeads, kvHeads: kv, headDim: hd, totalSeq: `S${c}/${chunks}`, scale: 1 }))
   const y = op.concat(blocks.map((b) => b.y), 1)
   return op.composite('ChunkedCausalAttention', [q, k, v], y, (gy, [nq, nk, nv]) => {
