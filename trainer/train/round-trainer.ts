@@ -103,7 +103,7 @@ export class RoundTrainer {
 
   async close (): Promise<void> {
     const s = settings(this.spec)
-    if (this.spec.lora.dropout === 0) await this.pool.releaseTrain(this.spec.modelPath, this.spec.lora, s)
+    await this.pool.releaseTrain(this.spec.modelPath, this.spec.lora, s)
     if (this.evalExamples !== undefined) await this.pool.releaseEval(this.spec.modelPath, this.spec.lora, s)
   }
 }

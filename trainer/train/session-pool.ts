@@ -48,6 +48,9 @@ export class SessionPool {
     await this.release(this.evals, key(path, lora, s))
   }
 
+  /** train and eval sessions held now */
+  get sessions (): number { return this.train.size + this.evals.size }
+
   private async acquire<T> (map: Map<string, Shared<T>>, k: string, make: () => Promise<T>): Promise<T> {
     let e = map.get(k)
     if (e === undefined) {

@@ -1,0 +1,30 @@
+// A round trainer gives back the sessions it holds when it closes, with LoRA dropout too (a trainer worker that
+// serves peers one after another must not keep every closed peer's sessions).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { SessionPool } from '../../../trainer/train/session-pool.ts'
+import { RoundTrainer } from '../../../trainer/train/round-trainer.ts'
+import { LORA, MODEL, local } from './fixture.ts'
+
+test('closing round trainers releases their train and eval sessions (with and without dropout)', async () => {
+  const pool = new SessionPool()
+  const open = async (dropout: number): Promise<RoundTrainer> => await RoundTrainer.open(pool, {
+    modelPath: MODEL,
+    records: local.train.slice(0, 8),
+    evalRecords: local.test.slice(0, 4),
+    lora: { ...LORA, dropout },
+    recipe: { batchSize: 4, length: { steps: 1 } },
+    tokenize: { maxLength: 160 },
+    threads: 1
+  })
+  const a = await open(0.05)
+  const b = await open(0.05) // shares a's sessions
+  const c = await open(0)
+  assert.equal(pool.sessions, 4)
+  await a.close()
+  assert.equal(pool.sessions, 4)
+  await b.close()
+  assert.equal(pool.sessions, 2, 'the dropout sessions outlived their last trainer')
+  await c.close()
+  assert.equal(pool.sessions, 0)
+})
