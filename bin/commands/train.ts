@@ -12,7 +12,7 @@ import { DEFAULT_LORA } from '../../trainer/lora/adapter.ts'
 import type { LoraConfig } from '../../trainer/lora/adapter.ts'
 import { initAdapter } from '../../trainer/lora/init.ts'
 import { ADAPTER_WEIGHTS, saveAdapter } from '../../trainer/lora/peft-folder.ts'
-import { TrainSession } from '../../trainer/model/sessions.ts'
+import { defaultStepWorkers, ThreadedStepRunner } from '../../trainer/train/threaded-step-runner.ts'
 import { readLocalRecords, tokenizeOrFail } from '../../trainer/train/local-data.ts'
 import { resolveRecipe, RecipeError } from '../../trainer/train/recipe.ts'
 import type { RunLength } from '../../trainer/train/step-plan.ts'
@@ -36,11 +36,14 @@ past line 80 (Dolly) keeps its lines 1-80 out of training: they are FedIT's held
   --checkpoint-every N     save DIR/${TRAIN_STATE_FILE} every N steps (default 50); Ctrl-C saves one too
   --resume                 continue the run saved in DIR (same flags)  --force  overwrite an adapter in DIR
   --skip-malformed         skip (and list) malformed data lines instead of stopping at the first
-  --device cpu|cuda|webgpu --threads N`
+  --device cpu|cuda|webgpu --threads N   (ONNX Runtime threads of each session)
+  --workers N              micro-batches run at once, each in a thread with a session of its own (default:
+                           one per core, up to the micro-batches of a step, for a model under 5M weights on the
+                           CPU without --threads; else 1). The adapter is the same for any N`
 
 export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
-    strings: ['model', 'data', 'out', 'steps', 'epochs', 'limit', 'lr', 'schedule', 'warmup', 'weight-decay', 'max-grad-norm', 'batch-size', 'micro-batch', 'rank', 'alpha', 'dropout', 'targets', 'max-length', 'truncation', 'seed', 'checkpoint-every', 'device', 'threads'],
+    strings: ['model', 'data', 'out', 'steps', 'epochs', 'limit', 'lr', 'schedule', 'warmup', 'weight-decay', 'max-grad-norm', 'batch-size', 'micro-batch', 'rank', 'alpha', 'dropout', 'targets', 'max-length', 'truncation', 'seed', 'checkpoint-every', 'device', 'threads', 'workers'],
     booleans: ['train-on-inputs', 'resume', 'force', 'skip-malformed']
   })
   const modelPath = required(f, 'model', 'PATH')
@@ -78,6 +81,7 @@ export async function run (argv: string[]): Promise<number> {
   }
   const every = numberFlag(f, 'checkpoint-every', { integer: true, min: 1 }) ?? 50
   const threads = numberFlag(f, 'threads', { integer: true, min: 0 })
+  const workersFlag = numberFlag(f, 'workers', { integer: true, min: 1 })
   const device = deviceFlag(f)
   const resume = f.booleans.has('resume')
   const stateFile = join(out, TRAIN_STATE_FILE)
@@ -105,45 +109,50 @@ export async function run (argv: string[]): Promise<number> {
     from = saved.state
   }
   const startStep = 'step' in from ? from.step : 0
-  const session = await TrainSession.create(ckpt, lora, { device, threads })
-  const runner = new TrainingRun(session, examples, recipe, from)
-  console.error(`data: ${local.rule}; ${stats.examples} examples (${stats.shortened} shortened, ${stats.dropped} dropped with nothing to learn)`)
-  if (runner.finished) {
-    await session.release()
-    saveAdapter(out, runner.adapter(), { baseModel: modelPath })
-    console.log(`already done (${runner.step} steps); adapter in ${out}`)
-    return 0
-  }
-  const stop = new AbortController()
-  const onSignal = (): void => stop.abort()
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  console.error(`training ${runner.totalSteps} steps${startStep > 0 ? ` from step ${startStep}` : ''} (batch ${recipe.batchSize} = ${Math.ceil(recipe.batchSize / recipe.microBatchSize)} x micro-batch ${recipe.microBatchSize}, lr ${recipe.learningRate}, LoRA r ${lora.r})`)
-  const progress = createProgress('train', runner.totalSteps)
-  progress.update({ step: startStep })
-  let last = NaN
+  const microBatches = Math.ceil(recipe.batchSize / recipe.microBatchSize)
+  const workers = workersFlag ?? defaultStepWorkers(ckpt.config, { device, threads, microBatchesPerStep: microBatches })
+  // sessions in helper threads (one each): this thread stays free for the progress bar and Ctrl-C
+  const stepRunner = await ThreadedStepRunner.open({ modelPath, lora, device, threads }, workers)
   try {
-    await runSteps(runner, {
-      signal: stop.signal,
-      yieldBetweenSteps: true, // lets Ctrl-C in between steps
-      onStep: (s) => {
-        last = s.loss
-        progress.update({ step: s.step, loss: s.loss, tokensPerSec: s.tokensPerSec, note: `lr ${s.lr.toExponential(2)}` })
-        if (s.step % every === 0 && s.step < s.totalSteps) saveTrainState(stateFile, runner.state(), settings)
-      }
-    })
+    const runner = new TrainingRun(stepRunner, examples, recipe, from)
+    console.error(`data: ${local.rule}; ${stats.examples} examples (${stats.shortened} shortened, ${stats.dropped} dropped with nothing to learn)`)
+    if (runner.finished) {
+      saveAdapter(out, runner.adapter(), { baseModel: modelPath })
+      console.log(`already done (${runner.step} steps); adapter in ${out}`)
+      return 0
+    }
+    const stop = new AbortController()
+    const onSignal = (): void => stop.abort()
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    console.error(`training ${runner.totalSteps} steps${startStep > 0 ? ` from step ${startStep}` : ''} (batch ${recipe.batchSize} = ${microBatches} x micro-batch ${recipe.microBatchSize}${workers > 1 ? `, ${workers} at once` : ''}, lr ${recipe.learningRate}, LoRA r ${lora.r})`)
+    const progress = createProgress('train', runner.totalSteps)
+    progress.update({ step: startStep })
+    let last = NaN
+    try {
+      await runSteps(runner, {
+        signal: stop.signal,
+        yieldBetweenSteps: true, // lets Ctrl-C in between steps
+        onStep: (s) => {
+          last = s.loss
+          progress.update({ step: s.step, loss: s.loss, tokensPerSec: s.tokensPerSec, note: `lr ${s.lr.toExponential(2)}` })
+          if (s.step % every === 0 && s.step < s.totalSteps) saveTrainState(stateFile, runner.state(), settings)
+        }
+      })
+    } finally {
+      progress.stop()
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
+    saveTrainState(stateFile, runner.state(), settings)
+    if (!runner.finished) {
+      console.error(`interrupted at step ${runner.step}/${runner.totalSteps}; checkpoint saved in ${stateFile} (continue with --resume)`)
+      return 130
+    }
+    saveAdapter(out, runner.adapter(), { baseModel: modelPath })
+    console.log(`adapter written to ${out} (${runner.step} steps, last loss ${last.toFixed(4)})`)
+    return 0
   } finally {
-    progress.stop()
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-    await session.release()
+    await stepRunner.close()
   }
-  saveTrainState(stateFile, runner.state(), settings)
-  if (!runner.finished) {
-    console.error(`interrupted at step ${runner.step}/${runner.totalSteps}; checkpoint saved in ${stateFile} (continue with --resume)`)
-    return 130
-  }
-  saveAdapter(out, runner.adapter(), { baseModel: modelPath })
-  console.log(`adapter written to ${out} (${runner.step} steps, last loss ${last.toFixed(4)})`)
-  return 0
 }

@@ -48,6 +48,18 @@ test('train writes a PEFT adapter, refuses to overwrite it, eval --json reads it
   assert.ok(Math.abs((JSON.parse(em.out) as { evalLoss: number }).evalLoss - (j.evalLoss as number)) < 1e-4)
 })
 
+test('train --workers 2 runs micro-batches side by side and writes the same adapter as --workers 1', async () => {
+  const { readFileSync } = await import('node:fs')
+  const outs = ['1', '2'].map((w) => {
+    const out = tmp()
+    const r = fedit(...TRAIN, '--steps', '2', '--out', out, '--workers', w)
+    assert.equal(r.code, 0, r.err)
+    assert.match(r.err, w === '2' ? /2 x micro-batch 4, 2 at once/ : /2 x micro-batch 4, lr/)
+    return readFileSync(join(out, 'adapter_model.safetensors'))
+  })
+  assert.ok(outs[0]!.equals(outs[1]!), 'the adapters differ')
+})
+
 test('Ctrl-C saves a checkpoint, --resume finishes the run', async () => {
   const out = tmp()
   const child = spawn(process.execPath, ['bin/fedit.js', ...TRAIN, '--steps', '40', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -85,7 +97,8 @@ test('bad input: one line on stderr naming the problem, non-zero exit', () => {
     [['generate', '--model', MODEL, '--prompt', 'x', '--device', 'cuda'], /device 'cuda' is not available/],
     [['generate', '--model', MODEL, '--prompt', 'x', '--device', 'tpu'], /--device must be one of/],
     [['eval', '--model', MODEL, '--adapter', dir, '--data', DOLLY], /adapter_config\.json: cannot read/],
-    [['train', '--model', MODEL, '--data', DOLLY, '--out', dir, '--steps', '0'], /--steps must be an integer >= 1/]
+    [['train', '--model', MODEL, '--data', DOLLY, '--out', dir, '--steps', '0'], /--steps must be an integer >= 1/],
+    [['train', '--model', MODEL, '--data', DOLLY, '--out', dir, '--workers', '0'], /--workers must be an integer >= 1/]
   ]
   for (const [args, re] of cases) {
     const r = fedit(...args)

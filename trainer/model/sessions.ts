@@ -13,6 +13,7 @@ import { adapterFeeds, batchFeeds, padSeqTo } from './feeds.ts'
 import { defaultThreads } from './threads.ts'
 import { dropoutMasks } from '../lora/dropout-masks.ts'
 import { WorkerClient } from '../worker/rpc.ts'
+import type { MicroBatchJob } from '../train/step-runner.ts'
 
 export interface TrainResult {
   /** sum of token cross-entropies over labels != -100 */
@@ -55,6 +56,18 @@ export class TrainSession {
       grads.set(s.name, { shape: s.value.shape as number[], data: t.data as Float32Array })
     }
     return { lossSum: Number(r.loss_sum!.data[0]), tokens: Number(r.token_count!.data[0]), grads }
+  }
+
+  /**
+   * A step's micro-batches one after another (the StepRunner contract, train/step-runner.ts): while each runs, a
+   * helper thread draws the dropout masks of the one after it (or of `next`, the following step's first).
+   */
+  async runStep (jobs: readonly MicroBatchJob[], adapter: Adapter, take: (k: number, r: TrainResult) => void, next?: MicroBatchJob): Promise<void> {
+    for (let k = 0; k < jobs.length; k++) {
+      const after = k + 1 < jobs.length ? jobs[k + 1] : next
+      if (after !== undefined) this.prefetchDropout(after.batch, after.dropoutSeed)
+      take(k, await this.run(jobs[k]!.batch, adapter, jobs[k]!.dropoutSeed))
+    }
   }
 
   /**

@@ -4,7 +4,7 @@
 // scheduled learning rate. Everything that decides a step (data, lr) is a function of the step number, so a
 // run restored from a TrainState continues exactly.
 import type { Adapter } from '../lora/adapter.ts'
-import type { TrainSession } from '../model/sessions.ts'
+import type { StepRunner } from './step-runner.ts'
 import type { TokenBatch } from '../model/feeds.ts'
 import type { TokenizedExample } from '../data/tokenize-example.ts'
 import type { AdamWConfig, AdamWState } from '../optim/adamw.ts'
@@ -56,7 +56,7 @@ export class TrainingRun {
 
   /** Starts from `from` (copied; the caller's adapter is never modified), or continues a saved state. */
   constructor (
-    private readonly session: TrainSession,
+    private readonly runner: StepRunner,
     private readonly examples: readonly TokenizedExample[],
     private readonly recipe: ResolvedRecipe,
     from: Adapter | TrainState
@@ -67,7 +67,7 @@ export class TrainingRun {
     this.config = adapter.config
     this.shapes = new Map([...adapter.tensors].map(([k, t]) => [k, [...t.shape]]))
     this.params = new Map([...adapter.tensors].map(([k, t]) => [k, Float32Array.from(t.data)]))
-    for (const name of session.names) if (!this.params.has(name)) throw new RangeError(`the adapter has no tensor ${name}`)
+    for (const name of runner.names) if (!this.params.has(name)) throw new RangeError(`the adapter has no tensor ${name}`)
     this.adam = state !== undefined ? cloneAdam(state.adam) : createAdamWState()
     this.done = state?.step ?? 0
     this.adamCfg = { ...DEFAULT_ADAMW, lr: recipe.learningRate, weightDecay: recipe.weightDecay }
@@ -115,22 +115,19 @@ export class TrainingRun {
     const grads = new Map<string, Float32Array>()
     let lossSum = 0
     let tokens = 0
-    let realTokens = 0
-    for (let k = 0; k < batches.length; k++) {
-      const mb = batches[k]!
-      // the masks of the run after this one are drawn in a helper thread while this one runs
-      if (k + 1 < batches.length) this.session.prefetchDropout(batches[k + 1]!, this.dropoutSeed(this.done, k + 1))
-      else if (next !== undefined) this.session.prefetchDropout(next.batches[0]!, this.dropoutSeed(this.done + 1, 0))
-      const res = await this.session.run(mb, adapter, this.dropoutSeed(this.done, k))
+    const jobs = batches.map((batch, k) => ({ batch, dropoutSeed: this.dropoutSeed(this.done, k) }))
+    const after = next !== undefined ? { batch: next.batches[0]!, dropoutSeed: this.dropoutSeed(this.done + 1, 0) } : undefined
+    // summed in micro-batch order, wherever they ran: the same floats from one thread or several
+    await this.runner.runStep(jobs, adapter, (_k, res) => {
       lossSum += res.lossSum
       tokens += res.tokens
-      realTokens += real[k]!
       for (const [name, g] of res.grads) {
         const acc = grads.get(name)
         if (acc === undefined) grads.set(name, Float32Array.from(g.data))
         else for (let i = 0; i < acc.length; i++) acc[i]! += g.data[i]!
       }
-    }
+    }, after)
+    const realTokens = real.reduce((a, b) => a + b, 0)
     const t1 = performance.now()
     const lr = lrAt(r.learningRate, { kind: r.schedule, warmupSteps: r.warmupSteps, totalSteps: this.totalSteps }, this.done)
     let gradNorm = 0
