@@ -13,6 +13,7 @@ import type { LocalTrainer } from '../trainer/local-trainer.ts'
 import { buildAggregator } from '../trainer/aggregate/build-aggregator.ts'
 import { deriveSeed } from '../trainer/rng.ts'
 import type { Fleet, FleetEvents } from './fleet.ts'
+import { ResultChoice } from './fleet.ts'
 
 /** Quicker than a peer's defaults (which suit a WAN): everything here is one loopback hop away. */
 export const IN_PROCESS_TIMING: Partial<PeerTiming> = { heartbeatMs: 500, memberTtlMs: 4000, tickMs: 100, settleMs: 2500, graceMs: 2000, discoveryIntervalMs: 1000 }
@@ -38,7 +39,7 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
   const stamp = (): string => new Date().toISOString().slice(11, 23)
   const dead = new Set<string>()
   const announced = new Set<string>()
-  const reported = new Set<number>()
+  const results = new ResultChoice()
   for (let i = 0; i < o.trainers.length; i++) {
     // identities from the seed: the same run elects the same aggregators
     const seed = new Uint8Array(32)
@@ -60,8 +61,7 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
     p.events.on('rejected', (r) => { appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} rejected ${r.where} from ${r.from.slice(-6)}: ${r.reason}\n`) })
     p.events.on('trained', (t) => { events.emit('trained', { peer: p.peerId, round: t.round, trainLoss: t.trainLoss, samples: t.samples }) })
     p.events.on('result', (info) => {
-      if (reported.has(info.round)) return
-      reported.add(info.round)
+      if (!results.accept(info.round, info.attempt)) return
       // the peer adopted this round's adapter just before emitting: take it now, before the next round replaces it
       const adapter = p.global.adapter
       events.emit('result', { info, adapter: async () => adapter })

@@ -15,6 +15,7 @@ import { writeFileAtomicSync } from '../trainer/atomic-write.ts'
 import { decodeAdapter } from '../node/adapter-codec.ts'
 import type { AdapterLayout } from '../node/adapter-codec.ts'
 import type { Fleet, FleetEvents } from './fleet.ts'
+import { ResultChoice } from './fleet.ts'
 import type { PeerShare } from './peer-data.ts'
 
 const FEDIT = fileURLToPath(new URL('../bin/fedit.js', import.meta.url))
@@ -36,7 +37,7 @@ export interface ProcessFleetOptions {
 export type PeerLine =
   | { readonly kind: 'started', readonly peerId: string }
   | { readonly kind: 'aggregating', readonly round: number, readonly attempt: number, readonly selected: readonly string[] }
-  | { readonly kind: 'result', readonly round: number, readonly mine: boolean }
+  | { readonly kind: 'result', readonly round: number, readonly attempt: number, readonly mine: boolean }
   | { readonly kind: 'trained', readonly round: number, readonly samples: number, readonly trainLoss: number }
   | { readonly kind: 'other' }
 
@@ -45,8 +46,8 @@ export function parsePeerLine (line: string): PeerLine {
   if (m !== null) return { kind: 'started', peerId: m[1]! }
   m = /\bround (\d+)(?: \(failover (\d+)\))?: aggregating; selected (\S*)/.exec(line)
   if (m !== null) return { kind: 'aggregating', round: Number(m[1]), attempt: Number(m[2] ?? 0), selected: m[3]!.split(',').filter((s) => s !== '') }
-  m = /\bround (\d+)(?: \(failover \d+\))?: aggregator=\S+( \(me\))? included=/.exec(line)
-  if (m !== null) return { kind: 'result', round: Number(m[1]), mine: m[2] !== undefined }
+  m = /\bround (\d+)(?: \(failover (\d+)\))?: aggregator=\S+( \(me\))? included=/.exec(line)
+  if (m !== null) return { kind: 'result', round: Number(m[1]), attempt: Number(m[2] ?? 0), mine: m[3] !== undefined }
   m = /\bround (\d+): trained on (\d+) examples in \S+ s, loss (\S+),/.exec(line)
   if (m !== null) return { kind: 'trained', round: Number(m[1]), samples: Number(m[2]), trainLoss: Number(m[3]) }
   return { kind: 'other' }
@@ -102,13 +103,13 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
     const ids: string[] = new Array(o.shares.length).fill('')
     const dead = new Set<number>()
     const announced = new Set<string>()
-    const reported = new Set<number>()
+    const results = new ResultChoice()
     const shortToId = (s: string): string => ids.find((id) => id.endsWith(s)) ?? s
     const readRounds = (i: number): RoundInfo[] | undefined => {
       try { return JSON.parse(readFileSync(join(o.dir, o.shares[i]!.label, 'rounds.json'), 'utf8')) as RoundInfo[] } catch { return undefined }
     }
-    const onResult = async (i: number, round: number): Promise<void> => {
-      const info = await poll(() => readRounds(i)?.find((r) => r.round === round), 30_000, `round ${round} in ${o.shares[i]!.label}/rounds.json`)
+    const onResult = async (i: number, round: number, attempt: number): Promise<void> => {
+      const info = await poll(() => readRounds(i)?.find((r) => r.round === round && r.attempt === attempt), 30_000, `round ${round} (attempt ${attempt}) in ${o.shares[i]!.label}/rounds.json`)
       const file = join(o.dir, o.shares[i]!.label, 'global', `${info.hash}.safetensors`)
       const bytes = new Uint8Array(await poll(() => existsSync(file) ? readFileSync(file) : undefined, 30_000, file))
       const d = decodeAdapter(bytes, o.layout, o.layout.byteLength)
@@ -130,9 +131,10 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
           events.emit('announce', { round: p.round, attempt: p.attempt, aggregator: ids[i]!, selected: p.selected.map(shortToId) })
         } else if (p.kind === 'trained') {
           events.emit('trained', { peer: ids[i]!, round: p.round, trainLoss: p.trainLoss, samples: p.samples })
-        } else if (p.kind === 'result' && p.mine && !reported.has(p.round)) {
-          reported.add(p.round)
-          onResult(i, p.round).catch((err: Error) => { events.emit('note', `${s.label}: could not read round ${p.round} (${err.message})`) })
+        } else if (p.kind === 'result' && (p.mine || results.attemptOf(p.round) !== undefined) && results.accept(p.round, p.attempt)) {
+          // a round's first report comes from its aggregator; a peer that switched to an earlier attempt's result
+          // (fork choice) reports it again, with its copy of that attempt's adapter
+          onResult(i, p.round, p.attempt).catch((err: Error) => { events.emit('note', `${s.label}: could not read round ${p.round} (${err.message})`) })
         } else if (/could not|refused|failed|error/i.test(line)) events.emit('note', `${s.label}: ${line.replace(/^\d\d:\d\d:\d\d /, '')}`)
       })
       child.once('exit', (code, signal) => {

@@ -20,7 +20,10 @@ export interface FleetEvents {
   announce: [FleetAnnounce]
   /** a selected peer finished its local training */
   trained: [{ readonly peer: string, readonly round: number, readonly trainLoss: number, readonly samples: number }]
-  /** once per round: the first completed-round report seen, and that round's global adapter */
+  /**
+   * a completed round and its global adapter: the first report seen, then again if the peers switch to an earlier
+   * attempt's result for it (fork choice: two attempts of the round both published one); see ResultChoice
+   */
   result: [{ readonly info: RoundInfo, readonly adapter: () => Promise<Adapter> }]
   /** something worth a line of progress (a peer's own log line, a warning) */
   note: [string]
@@ -35,4 +38,23 @@ export interface Fleet {
   alive (): string[]
   /** stops everything that is still running */
   stop (): Promise<void>
+}
+
+/**
+ * Which round results a fleet passes on: a round's first, then one of an earlier attempt of it (the result the
+ * peers' fork choice keeps, which may arrive after the failover's); never a later attempt's once one is taken.
+ */
+export class ResultChoice {
+  private readonly taken = new Map<number, number>()
+
+  /** true when the result of (round, attempt) is to be reported (and from now on counts as the round's) */
+  accept (round: number, attempt: number): boolean {
+    const prev = this.taken.get(round)
+    if (prev !== undefined && attempt >= prev) return false
+    this.taken.set(round, attempt)
+    return true
+  }
+
+  /** the attempt reported for `round`, if any */
+  attemptOf (round: number): number | undefined { return this.taken.get(round) }
 }

@@ -144,9 +144,13 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
     const budgetMs = 90_000 + c.rounds * (3 * c.deadlineSeconds * 1000 + 15_000)
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new SimulationError(`the federation did not finish ${c.rounds} rounds in ${Math.round(budgetMs / 1000)} s (completed: ${results.size})`)) }, budgetMs)
+      const seen = new Set<number>()
       f.events.on('result', ({ info, adapter }) => {
         const ex = info.excluded.length === 0 ? '' : `, excluded: ${info.excluded.map((x) => `${name(x.peer)} (${x.reason})`).join('; ')}`
-        log(`round ${info.round} done by ${name(info.aggregator)}${info.attempt > 0 ? ` (failover ${info.attempt})` : ''} in ${info.seconds.toFixed(1)} s: included ${info.included.map(name).join(' ')}${ex}; train loss ${info.trainLoss.toFixed(4)}`)
+        // a round reported again: the peers' fork choice kept an earlier attempt's result, which replaces the first
+        const how = seen.has(info.round) ? `${info.round}: the peers switched to an earlier attempt's result, done` : `${info.round} done`
+        seen.add(info.round)
+        log(`round ${how} by ${name(info.aggregator)}${info.attempt > 0 ? ` (failover ${info.attempt})` : ''} in ${info.seconds.toFixed(1)} s: included ${info.included.map(name).join(' ')}${ex}; train loss ${info.trainLoss.toFixed(4)}`)
         evals = evals.then(async () => {
           const a = await adapter()
           const e = await evaluator.evaluate(a)

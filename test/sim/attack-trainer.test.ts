@@ -17,8 +17,9 @@ test('attacks corrupt the delta from the base', () => {
 test('peer log lines are understood', () => {
   assert.deepEqual(parsePeerLine('12:00:00 peer 12D3KooWabc in job 1234… at round 0/3; listening on x'), { kind: 'started', peerId: '12D3KooWabc' })
   assert.deepEqual(parsePeerLine('12:00:01 round 2 (failover 1): aggregating; selected abc123,def456'), { kind: 'aggregating', round: 2, attempt: 1, selected: ['abc123', 'def456'] })
-  assert.deepEqual(parsePeerLine('12:00:02 round 2: aggregator=abc123 (me) included=2/2 trainLoss=1.0000 1.0s 0.10MB global=0123'), { kind: 'result', round: 2, mine: true })
-  assert.deepEqual(parsePeerLine('12:00:02 round 2: aggregator=abc123 included=2/2 trainLoss=1.0000'), { kind: 'result', round: 2, mine: false })
+  assert.deepEqual(parsePeerLine('12:00:02 round 2: aggregator=abc123 (me) included=2/2 trainLoss=1.0000 1.0s 0.10MB global=0123'), { kind: 'result', round: 2, attempt: 0, mine: true })
+  assert.deepEqual(parsePeerLine('12:00:02 round 2: aggregator=abc123 included=2/2 trainLoss=1.0000'), { kind: 'result', round: 2, attempt: 0, mine: false })
+  assert.deepEqual(parsePeerLine('12:00:02 round 2 (failover 3): aggregator=abc123 included=2/2 trainLoss=1.0000'), { kind: 'result', round: 2, attempt: 3, mine: false })
   assert.deepEqual(parsePeerLine('12:00:03 round 3: trained on 80 examples in 2.5 s, loss 3.2100, 4000 tok/s'), { kind: 'trained', round: 3, samples: 80, trainLoss: 3.21 })
   assert.deepEqual(parsePeerLine('anything else'), { kind: 'other' })
 })
