@@ -41,3 +41,29 @@ export function createProgress (label: string, total: number, stream: NodeJS.Wri
     stop: () => {}
   }
 }
+
+/** A bar for counted work without a loss (records tokenized, say): count, rate and ETA. */
+export function createCountProgress (label: string, total: number, unit: string, stream: NodeJS.WriteStream = process.stderr): { update: (done: number) => void, stop: () => void } {
+  const t0 = Date.now()
+  const rate = (done: number): string => fmt(done / Math.max(1e-3, (Date.now() - t0) / 1000), 0)
+  if (stream.isTTY === true && process.env.CI !== 'true') {
+    const bar = new cliProgress.SingleBar({
+      format: `${label} [{bar}] {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}`,
+      stream,
+      hideCursor: true
+    }, cliProgress.Presets.shades_classic)
+    bar.start(total, 0, { rate: '-' })
+    return { update: (done) => bar.update(done, { rate: rate(done) }), stop: () => bar.stop() }
+  }
+  let lastPrint = 0
+  return {
+    update: (done) => {
+      const now = Date.now()
+      if (now - lastPrint < 2000 && done < total) return
+      lastPrint = now
+      const eta = done > 0 ? (now - t0) / 1000 / done * (total - done) : NaN
+      stream.write(`${label} ${done}/${total} ${unit} ${rate(done)} ${unit}/s ETA ${fmt(eta, 0)}s\n`)
+    },
+    stop: () => {}
+  }
+}

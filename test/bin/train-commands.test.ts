@@ -60,6 +60,14 @@ test('train --workers 2 runs micro-batches side by side and writes the same adap
   assert.ok(outs[0]!.equals(outs[1]!), 'the adapters differ')
 })
 
+test('train on 2000+ records: the helpers tokenize them under a progress line', () => {
+  const out = tmp()
+  const r = fedit('train', '--model', MODEL, '--data', DOLLY, '--limit', '2000', '--steps', '1', '--batch-size', '8', '--micro-batch', '4', '--max-length', '160', '--rank', '2', '--workers', '2', '--out', out)
+  assert.equal(r.code, 0, r.err)
+  assert.match(r.err, /data: tokenizing 2000\/2000 records/)
+  assert.match(r.err, /; 2000 examples \(\d+ shortened, 0 dropped/)
+})
+
 test('Ctrl-C saves a checkpoint, --resume finishes the run', async () => {
   const out = tmp()
   const child = spawn(process.execPath, ['bin/fedit.js', ...TRAIN, '--steps', '40', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })

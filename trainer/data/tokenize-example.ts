@@ -136,16 +136,34 @@ export interface TokenizeStats {
   readonly targetTokens: number
 }
 
-export function tokenizeRecords (tok: PromptTokenizer, records: readonly InstructionRecord[], opts: TokenizeOptions = {}): { examples: TokenizedExample[], stats: TokenizeStats } {
+/** `onProgress(done)` is called every `every` records (and at the end) */
+export function tokenizeRecords (tok: PromptTokenizer, records: readonly InstructionRecord[], opts: TokenizeOptions = {}, onProgress?: (done: number) => void, every = 500): { examples: TokenizedExample[], stats: TokenizeStats } {
   const examples: TokenizedExample[] = []
   const droppedLines: number[] = []
   let shortened = 0; let targetTokens = 0
+  let done = 0
   for (const r of records) {
+    if (onProgress !== undefined && done > 0 && done % every === 0) onProgress(done)
+    done++
     const out = tokenizeExample(tok, r, opts)
     if (out.kind === 'dropped') { droppedLines.push(r.line); continue }
     examples.push(out.example)
     if (out.example.shortened) shortened++
     for (const l of out.example.labels) if (l !== IGNORE_INDEX) targetTokens++
   }
+  onProgress?.(done)
   return { examples, stats: { records: records.length, examples: examples.length, shortened, dropped: droppedLines.length, droppedLines, targetTokens } }
+}
+
+/** The stats of consecutive shares of one record list, as if tokenized in one piece. */
+export function mergeTokenizeStats (parts: readonly TokenizeStats[]): TokenizeStats {
+  const sum = (f: (s: TokenizeStats) => number): number => parts.reduce((a, s) => a + f(s), 0)
+  return {
+    records: sum((s) => s.records),
+    examples: sum((s) => s.examples),
+    shortened: sum((s) => s.shortened),
+    dropped: sum((s) => s.dropped),
+    droppedLines: parts.flatMap((s) => s.droppedLines),
+    targetTokens: sum((s) => s.targetTokens)
+  }
 }

@@ -31,7 +31,11 @@ export function readLocalRecords (file: string, o: { onMalformed?: 'skip' | 'rej
 }
 
 export function tokenizeOrFail (tok: PromptTokenizer, records: readonly InstructionRecord[], opts: TokenizeOptions, what: string): { examples: TokenizedExample[], stats: TokenizeStats } {
-  const r = tokenizeRecords(tok, records, opts)
-  if (r.examples.length === 0) throw new DataError(`no ${what} example left after tokenization (${r.stats.dropped} of ${records.length} dropped with no response token within max length ${opts.maxLength ?? 512})`)
+  return someExamples(tokenizeRecords(tok, records, opts), opts, what)
+}
+
+/** Tokenized records, or a DataError when none is left to learn from. */
+export function someExamples<R extends { examples: readonly TokenizedExample[], stats: TokenizeStats }> (r: R, opts: TokenizeOptions, what: string): R {
+  if (r.examples.length === 0) throw new DataError(`no ${what} example left after tokenization (${r.stats.dropped} of ${r.stats.records} dropped with no response token within max length ${opts.maxLength ?? 512})`)
   return r
 }

@@ -10,6 +10,9 @@ import type { LlamaConfig } from '../model/config.ts'
 import type { TrainResult, TrainSessionOptions } from '../model/sessions.ts'
 import { defaultThreads } from '../model/threads.ts'
 import { WorkerClient } from '../worker/rpc.ts'
+import type { InstructionRecord } from '../data/record.ts'
+import type { TokenizedExample, TokenizeOptions, TokenizeStats } from '../data/tokenize-example.ts'
+import { mergeTokenizeStats } from '../data/tokenize-example.ts'
 import type { MicroBatchJob, StepRunner } from './step-runner.ts'
 import { InOrder } from './step-runner.ts'
 
@@ -79,6 +82,29 @@ export class ThreadedStepRunner implements StepRunner {
     const ends = await Promise.allSettled(this.workers.map(loop))
     const error = ends.find((e): e is PromiseRejectedResult => e.status === 'rejected')
     if (error !== undefined) throw error.reason
+  }
+
+  /**
+   * Tokenizes `records` in the helpers, each a consecutive share (they hold the model's tokenizer; the caller's
+   * thread stays free): the same examples and stats as one tokenizeRecords call. `onProgress` gets the records
+   * done so far.
+   */
+  async tokenize (records: readonly InstructionRecord[], options: TokenizeOptions, onProgress?: (done: number) => void): Promise<{ examples: TokenizedExample[], stats: TokenizeStats }> {
+    const n = this.workers.length
+    const bounds = Array.from({ length: n + 1 }, (_, i) => Math.round(i * records.length / n))
+    const done = new Array<number>(n).fill(0)
+    const parts = await Promise.all(this.workers.map(async (w, i) => {
+      const off = w.on('tokenized', (e: { done: number }) => {
+        done[i] = e.done
+        onProgress?.(done.reduce((a, b) => a + b, 0))
+      })
+      try {
+        return await w.call<{ examples: TokenizedExample[], stats: TokenizeStats }>('tokenize', { records: records.slice(bounds[i], bounds[i + 1]), options })
+      } finally {
+        off()
+      }
+    }))
+    return { examples: parts.flatMap((p) => p.examples), stats: mergeTokenizeStats(parts.map((p) => p.stats)) }
   }
 
   async close (): Promise<void> {

@@ -1,5 +1,6 @@
 // Micro-batches in helper threads: the same adapter bytes as one session running them in turn (with LoRA dropout,
-// and with more helpers than a step has micro-batches), and a helper's error reaches the caller as one.
+// and with more helpers than a step has micro-batches), a helper's error reaches the caller as one, and the helpers'
+// tokenization of shares equals one pass.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { initAdapter } from '../../../trainer/lora/init.ts'
@@ -11,7 +12,8 @@ import { runSteps, TrainingRun } from '../../../trainer/train/train-loop.ts'
 import type { StepRunner } from '../../../trainer/train/step-runner.ts'
 import { InOrder } from '../../../trainer/train/step-runner.ts'
 import { defaultStepWorkers, ThreadedStepRunner } from '../../../trainer/train/threaded-step-runner.ts'
-import { ckpt, LORA, MODEL, trainExamples } from './fixture.ts'
+import { tokenizeRecords } from '../../../trainer/data/tokenize-example.ts'
+import { ckpt, local, LORA, MODEL, tok, trainExamples } from './fixture.ts'
 
 const bytes = (a: Adapter): Buffer => Buffer.from(encodeSafetensors(a.tensors))
 const lora = { ...LORA, dropout: 0.1 }
@@ -53,6 +55,23 @@ test("a helper's error rejects the step; a model that cannot load fails open()",
     await runner.close()
   }
   await assert.rejects(ThreadedStepRunner.open({ modelPath: 'no/such/model.bin', lora, threads: 1 }, 2), /no\/such\/model\.bin/)
+})
+
+test('helpers tokenize shares of the records to what one tokenizeRecords call gives, stats and progress too', async () => {
+  const records = local.train.slice(0, 301)
+  const options = { maxLength: 400, truncation: 'truncate-end' as const } // the plain cut leaves some records no response token
+  const one = tokenizeRecords(tok, records, options)
+  assert.ok(one.stats.dropped > 0 && one.stats.shortened > 0, 'precondition: some records dropped and some shortened')
+  const runner = await ThreadedStepRunner.open({ modelPath: MODEL, lora, threads: 1 }, 3)
+  try {
+    const seen: number[] = []
+    const many = await runner.tokenize(records, options, (done) => seen.push(done))
+    assert.deepEqual(many, one)
+    assert.equal(seen.at(-1), records.length)
+    assert.ok(seen.every((d, i) => i === 0 || d >= seen[i - 1]!), 'progress never goes back')
+  } finally {
+    await runner.close()
+  }
 })
 
 test('InOrder hands results over in order, whatever order they arrive in', () => {
