@@ -67,3 +67,17 @@ export function createCountProgress (label: string, total: number, unit: string,
     stop: () => {}
   }
 }
+
+/**
+ * Runs `work` with a count bar when `total` reaches `atLeast` (smaller work finishes before a bar would say
+ * anything); `work` gets the bar's update, or nothing.
+ */
+export async function withCountProgress<T> (label: string, total: number, unit: string, atLeast: number, work: (update?: (done: number) => void) => Promise<T> | T): Promise<T> {
+  if (total < atLeast) return await work()
+  const bar = createCountProgress(label, total, unit)
+  try {
+    return await work(bar.update)
+  } finally {
+    bar.stop()
+  }
+}

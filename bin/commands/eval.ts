@@ -8,7 +8,9 @@ import { loadAdapter } from '../../trainer/lora/peft-folder.ts'
 import { EvalSession } from '../../trainer/model/sessions.ts'
 import { Generator } from '../../trainer/model/generate.ts'
 import { readInstructions } from '../../trainer/data/readers.ts'
-import { readLocalRecords, tokenizeOrFail } from '../../trainer/train/local-data.ts'
+import { readLocalRecords, someExamples } from '../../trainer/train/local-data.ts'
+import { tokenizeRecords } from '../../trainer/data/tokenize-example.ts'
+import { withCountProgress } from '../progress.ts'
 import { evaluateExamples, rougeOnSample } from '../../trainer/train/evaluate.ts'
 
 export const help = `usage: fedit eval --model PATH [--adapter DIR] --data FILE [--limit N] [--split auto|all] [--json]
@@ -42,14 +44,22 @@ export async function run (argv: string[]): Promise<number> {
   let records = split === 'all' ? readInstructions(data, { onMalformed }).records : readLocalRecords(data, { onMalformed }).test
   if (limit !== undefined) records = records.slice(0, limit)
   if (records.length === 0) throw new CliError(`${data}: no records to evaluate`)
-  const { examples, stats } = tokenizeOrFail(tok, records, { maxLength, truncation, trainOnInputs: false }, 'evaluation')
+  // bars for work long enough to leave a user wondering (--split all on Dolly: seconds to tokenize, minutes to run)
+  const options = { maxLength, truncation, trainOnInputs: false }
+  const { examples, stats } = await withCountProgress('data: tokenizing', records.length, 'records', 2000,
+    (update) => someExamples(tokenizeRecords(tok, records, options, update), options, 'evaluation'))
   const session = await EvalSession.create(ckpt, { lora: adapter?.config, device, threads })
   let summary
-  try { summary = await evaluateExamples(session, examples, { adapter, microBatchSize: micro }) } finally { await session.release() }
+  try {
+    summary = await withCountProgress('eval', examples.length, 'examples', 200, async (onProgress) => await evaluateExamples(session, examples, { adapter, microBatchSize: micro, onProgress }))
+  } finally { await session.release() }
   let rougeL: number | undefined
   if (rouge !== undefined) {
     const gen = await Generator.create(ckpt, { adapter, device, threads })
-    try { rougeL = (await rougeOnSample(gen, tok, records, rouge, numberFlag(f, 'max-tokens', { integer: true, min: 1 }) ?? 128)).rougeL } finally { await gen.release() }
+    const n = Math.min(rouge, records.length)
+    try {
+      rougeL = (await withCountProgress('rouge', n, 'responses', 10, async (update) => await rougeOnSample(gen, tok, records, rouge, numberFlag(f, 'max-tokens', { integer: true, min: 1 }) ?? 128, update))).rougeL
+    } finally { await gen.release() }
   }
   if (f.booleans.has('json')) {
     console.log(JSON.stringify({ evalLoss: summary.evalLoss, perplexity: summary.perplexity, byCategory: summary.byCategory, examples: summary.examples, ...(rougeL !== undefined ? { rougeL } : {}) }))

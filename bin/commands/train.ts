@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import { CliError } from '../cli-error.ts'
 import { parseFlags } from '../flags.ts'
 import { choiceFlag, deviceFlag, numberFlag, required, targetsFlag } from '../flag-values.ts'
-import { createCountProgress, createProgress } from '../progress.ts'
+import { createProgress, withCountProgress } from '../progress.ts'
 import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
 import { loadTokenizerFor } from '../../trainer/tokenizer.ts'
 import type { Tokenizer } from '../../trainer/tokenizer.ts'
@@ -164,11 +164,7 @@ export async function run (argv: string[]): Promise<number> {
  * Dolly's 15k records are seconds); a small one right here.
  */
 async function tokenizeTraining (helpers: ThreadedStepRunner, tok: Tokenizer, records: readonly InstructionRecord[], options: TokenizeOptions): Promise<{ examples: TokenizedExample[], stats: TokenizeStats }> {
-  if (records.length < 2000) return tokenizeOrFail(tok, records, options, 'training')
-  const bar = createCountProgress('data: tokenizing', records.length, 'records')
-  try {
-    return someExamples(await helpers.tokenize(records, options, bar.update), options, 'training')
-  } finally {
-    bar.stop()
-  }
+  return await withCountProgress('data: tokenizing', records.length, 'records', 2000, async (update) => update === undefined
+    ? tokenizeOrFail(tok, records, options, 'training')
+    : someExamples(await helpers.tokenize(records, options, update), options, 'training'))
 }

@@ -68,6 +68,14 @@ test('train on 2000+ records: the helpers tokenize them under a progress line', 
   assert.match(r.err, /; 2000 examples \(\d+ shortened, 0 dropped/)
 })
 
+test('eval of 200+ examples and ROUGE of 10+ responses show progress on stderr; --json keeps stdout one line', () => {
+  const r = fedit('eval', '--model', MODEL, '--data', DOLLY, '--split', 'all', '--limit', '200', '--max-length', '160', '--rouge', '10', '--max-tokens', '4', '--json')
+  assert.equal(r.code, 0, r.err)
+  assert.match(r.err, /^eval 200\/200 examples \d+ examples\/s ETA 0s$/m)
+  assert.match(r.err, /^rouge 10\/10 responses /m)
+  assert.deepEqual(Object.keys(JSON.parse(r.out) as object), ['evalLoss', 'perplexity', 'byCategory', 'examples', 'rougeL'])
+})
+
 test('Ctrl-C saves a checkpoint, --resume finishes the run', async () => {
   const out = tmp()
   const child = spawn(process.execPath, ['bin/fedit.js', ...TRAIN, '--steps', '40', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })

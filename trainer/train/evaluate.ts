@@ -21,12 +21,16 @@ export interface EvalSummary {
   readonly tokens: number
 }
 
-export async function evaluateExamples (session: EvalSession, examples: readonly TokenizedExample[], o: { adapter?: Adapter, microBatchSize?: number } = {}): Promise<EvalSummary> {
+/** `onProgress` gets the examples evaluated so far, after each micro-batch. */
+export async function evaluateExamples (session: EvalSession, examples: readonly TokenizedExample[], o: { adapter?: Adapter, microBatchSize?: number, onProgress?: (done: number) => void } = {}): Promise<EvalSummary> {
   const all = examples.map((_, i) => i)
   const sums = new Map<string, { loss: number, tokens: number }>()
   let loss = 0; let tokens = 0
+  let done = 0
   for (const mb of microBatches(examples, all, o.microBatchSize ?? 8)) {
     const r = await session.run(toTokenBatch(mb), o.adapter)
+    done += mb.indices.length
+    o.onProgress?.(done)
     mb.indices.forEach((ex, row) => {
       const cat = examples[ex]!.category
       const s = sums.get(cat) ?? { loss: 0, tokens: 0 }
@@ -43,8 +47,8 @@ export async function evaluateExamples (session: EvalSession, examples: readonly
 
 export interface RougeSample { readonly rougeL: number, readonly examples: number, readonly outputs: Array<{ line: number, response: string }> }
 
-/** Mean ROUGE-L F of greedy responses to the first `n` records' prompts against their references. */
-export async function rougeOnSample (gen: Generator, tok: Tokenizer, records: readonly InstructionRecord[], n: number, maxTokens = 128): Promise<RougeSample> {
+/** Mean ROUGE-L F of greedy responses to the first `n` records' prompts against their references; `onProgress` gets the responses done. */
+export async function rougeOnSample (gen: Generator, tok: Tokenizer, records: readonly InstructionRecord[], n: number, maxTokens = 128, onProgress?: (done: number) => void): Promise<RougeSample> {
   const sample = records.slice(0, n)
   const outputs: Array<{ line: number, response: string }> = []
   let total = 0
@@ -54,6 +58,7 @@ export async function rougeOnSample (gen: Generator, tok: Tokenizer, records: re
     const response = tok.decode(ids).trim()
     outputs.push({ line: r.line, response })
     total += rougeL(response, r.response).f
+    onProgress?.(outputs.length)
   }
   return { rougeL: sample.length > 0 ? total / sample.length : NaN, examples: sample.length, outputs }
 }
