@@ -1,5 +1,6 @@
-// bench/round: 20 peers in one process with an instant test-double trainer. Protocol overhead per round
-// (announce to result on the aggregator), gossip delivery latency of the announces, RSS per peer.
+// bench/round: 20 peers in one process with an instant test-double trainer (npm run bench -- round [PEERS]).
+// Protocol overhead per round (announce to result on the aggregator), gossip delivery latency of the announces,
+// RSS per peer, Hellos heard per peer per second.
 // ROUND_DEBUG=1 prints every peer's log lines to stderr.
 import '../node/polyfill.ts'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -15,6 +16,7 @@ import type { Peer } from '../node/peer.ts'
 import { createFakeTrainer } from '../node/testing/fake-trainer.ts'
 import { buildAggregator } from '../trainer/aggregate/build-aggregator.ts'
 import { FEDAVG } from '../protocol/aggregation-spec.ts'
+import { RoundMessage } from '../protocol/messages.ts'
 
 const PEERS = Number(process.argv[2] ?? 20)
 // the daemon's own timing (Hello every 2 s, discovery every 10 s): the colleague's first run used Hellos every
@@ -75,6 +77,11 @@ if (prof !== undefined) {
   await prof.post('Profiler.enable')
   peers[0]!.events.once('result', () => { void prof.post('Profiler.start') })
 }
+// Hellos heard by one peer while the rounds run (each peer stretches its interval past 32 members)
+let hellos = 0
+peers[0]!.libp2p.services.pubsub.addEventListener('message', (e) => {
+  try { if (RoundMessage.decode(e.detail.data).hello !== undefined) hellos++ } catch { /* counted elsewhere */ }
+})
 const t0 = Date.now()
 const lag = monitorEventLoopDelay({ resolution: 10 })
 lag.enable()
@@ -83,6 +90,7 @@ await new Promise<void>((resolve, reject) => {
   const check = setInterval(() => { if (peers.every((p) => p.global.round >= ROUNDS)) { clearInterval(check); clearTimeout(timer); resolve() } }, 50)
 })
 lag.disable()
+const hellosPerPeerPerSec = hellos / ((Date.now() - t0) / 1000)
 if (prof !== undefined) writeFileSync(process.env.ROUND_PROF!, JSON.stringify((await prof.post('Profiler.stop')).profile))
 gc()
 const rssPerPeerMB = (process.memoryUsage().rss - rss0) / 2 ** 20 / (PEERS + 1)
@@ -100,6 +108,7 @@ console.log(JSON.stringify({ bench: 'round', peers: PEERS, rounds: ROUNDS, overh
   // what explains the figures: failover attempts, refusals, and how late the shared event loop ran timers
   // while the rounds ran (every hop of every message waits for it; the machine's other load shows here)
   failovers: rounds.filter((r) => r.attempt > 0).length,
+  hellosPerPeerPerSec: +hellosPerPeerPerSec.toFixed(1),
   rejected: Object.fromEntries(rejected),
   loopLagP50Ms: +(lag.percentile(50) / 1e6).toFixed(0),
   loopLagP99Ms: +(lag.percentile(99) / 1e6).toFixed(0)

@@ -1,5 +1,20 @@
 // Who is live in the job, from signed Hello heartbeats: a member is live while its last Hello is younger
 // than the TTL. Pure bookkeeping; the clock is passed in.
+// Every peer hears every Hello, so at a fixed interval each peer's share of the traffic (and of the signature
+// checks) grows with the membership: 512 a second at 1024 members and a 2 s heartbeat. Past HELLOS_PER_HEARTBEAT
+// members a peer stretches its interval in proportion (capped), says so in its Hellos, and the others keep it
+// live for that much longer.
+import { MAX_HELLO_INTERVAL_MS } from '../protocol/limits.ts'
+
+/** Hellos a peer hears per base heartbeat, at most (up to the interval's cap), whatever the membership. */
+export const HELLOS_PER_HEARTBEAT = 32
+/** A member is live for this many of its announced Hello intervals (as the default TTL is 3 heartbeats). */
+export const INTERVALS_PER_TTL = 3
+
+/** The Hello interval of a peer that sees `live` members: the base heartbeat, longer past HELLOS_PER_HEARTBEAT. */
+export function helloIntervalMs (baseMs: number, live: number): number {
+  return Math.max(baseMs, Math.min(MAX_HELLO_INTERVAL_MS, Math.round(baseMs * live / HELLOS_PER_HEARTBEAT)))
+}
 
 /** what a member's Hello says of its machine */
 export interface Capabilities {
@@ -14,6 +29,8 @@ export interface MemberStatus {
   readonly round: number
   readonly hash: string
   readonly seenAt: number
+  /** live until seenAt + ttlMs */
+  readonly ttlMs: number
   readonly capabilities?: Capabilities
 }
 
@@ -22,13 +39,15 @@ export class MemberView {
 
   constructor (readonly self: string, readonly ttlMs: number) {}
 
-  hello (peer: string, round: number, hash: string, now: number, capabilities?: Capabilities): void {
-    this.seen.set(peer, { peer, round, hash, seenAt: now, ...(capabilities !== undefined ? { capabilities } : {}) })
+  /** `intervalMs`: the Hello interval the member announced (0 = unsaid: the view's own TTL) */
+  hello (peer: string, round: number, hash: string, now: number, capabilities?: Capabilities, intervalMs = 0): void {
+    const ttlMs = Math.max(this.ttlMs, INTERVALS_PER_TTL * Math.min(intervalMs, MAX_HELLO_INTERVAL_MS))
+    this.seen.set(peer, { peer, round, hash, seenAt: now, ttlMs, ...(capabilities !== undefined ? { capabilities } : {}) })
   }
 
   /** the live members' last Hellos (self excluded), sorted by peer id */
   statuses (now: number): MemberStatus[] {
-    return [...this.seen.values()].filter((s) => now - s.seenAt <= this.ttlMs && s.peer !== this.self).sort((a, b) => a.peer < b.peer ? -1 : 1)
+    return [...this.seen.values()].filter((s) => fresh(s, now) && s.peer !== this.self).sort((a, b) => a.peer < b.peer ? -1 : 1)
   }
 
   forget (peer: string): void {
@@ -38,21 +57,21 @@ export class MemberView {
   /** live members, self included, sorted */
   live (now: number): string[] {
     const out = [this.self]
-    for (const s of this.seen.values()) if (now - s.seenAt <= this.ttlMs && s.peer !== this.self) out.push(s.peer)
+    for (const s of this.seen.values()) if (fresh(s, now) && s.peer !== this.self) out.push(s.peer)
     return out.sort()
   }
 
   isLive (peer: string, now: number): boolean {
     if (peer === this.self) return true
     const s = this.seen.get(peer)
-    return s !== undefined && now - s.seenAt <= this.ttlMs
+    return s !== undefined && fresh(s, now)
   }
 
   /** the furthest (round, hash) that at least `quorum` live peers report beyond `round`, with who holds it */
   ahead (round: number, quorum: number, now: number): { round: number, hash: string, holders: string[] } | undefined {
     const groups = new Map<string, string[]>()
     for (const s of this.seen.values()) {
-      if (s.round <= round || now - s.seenAt > this.ttlMs) continue
+      if (s.round <= round || !fresh(s, now)) continue
       const k = `${s.round}/${s.hash}`
       groups.set(k, [...(groups.get(k) ?? []), s.peer])
     }
@@ -66,6 +85,8 @@ export class MemberView {
   }
 
   holdersOf (hash: string, now: number): string[] {
-    return [...this.seen.values()].filter((s) => s.hash === hash && now - s.seenAt <= this.ttlMs).map((s) => s.peer)
+    return [...this.seen.values()].filter((s) => s.hash === hash && fresh(s, now)).map((s) => s.peer)
   }
 }
+
+const fresh = (s: MemberStatus, now: number): boolean => now - s.seenAt <= s.ttlMs

@@ -29,7 +29,7 @@ import { loadOrCreateKey } from './identity.ts'
 import { decodeAdapter, encodeAdapter, layoutOf, sha256Hex } from './adapter-codec.ts'
 import { serveAdapters, serveUpdates } from './transfer.ts'
 import { runDiscovery } from './discovery.ts'
-import { MemberView } from './member-view.ts'
+import { helloIntervalMs, MemberView } from './member-view.ts'
 import type { MemberStatus } from './member-view.ts'
 import { RoundStage } from './round-stage.ts'
 import type { RoundInfo } from './round-info.ts'
@@ -228,7 +228,7 @@ export class Peer {
     switch (d.message.kind) {
       case 'hello': {
         const h = d.message.hello
-        core.view?.hello(from, h.round, hex(h.globalHash), Date.now(), { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples })
+        core.view?.hello(from, h.round, hex(h.globalHash), Date.now(), { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }, h.intervalMs)
         break
       }
       case 'announce': this.member.onAnnounce(d.message.announce, from).catch((e: Error) => core.log(`announce: ${e.message}`)); break
@@ -238,8 +238,10 @@ export class Peer {
 
   private sendHello (): void {
     const core = this.core
-    core.nextHello = Date.now() + this.timing.heartbeatMs
-    void core.publish({ hello: { jobId: this.opts.jobId, round: core.completed, globalHash: unhex(core.globalHash), device: this.opts.device ?? 'cpu', tokensPerSecond: this.member.tokensPerSecond, samples: this.member.samples } })
+    const now = Date.now()
+    const intervalMs = helloIntervalMs(this.timing.heartbeatMs, core.view?.live(now).length ?? 1)
+    core.nextHello = now + intervalMs
+    void core.publish({ hello: { jobId: this.opts.jobId, round: core.completed, globalHash: unhex(core.globalHash), device: this.opts.device ?? 'cpu', tokensPerSecond: this.member.tokensPerSecond, samples: this.member.samples, intervalMs } })
   }
 
   // ------------------------------------------------------------------ the round clock

@@ -18,3 +18,5 @@ export const ROUND_WINDOW = 2
 export const MAX_ATTEMPTS = 16
 /** sha256 digest length. */
 export const HASH_BYTES = 32
+/** Longest Hello interval a peer may announce (its interval grows with membership, node/member-view.ts). */
+export const MAX_HELLO_INTERVAL_MS = 30_000

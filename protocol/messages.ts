@@ -13,6 +13,7 @@ export interface Hello {
   device: string
   tokensPerSecond: number
   samples: number
+  intervalMs: number
 }
 
 export namespace Hello {
@@ -55,6 +56,11 @@ export namespace Hello {
           w.uint32(obj.samples)
         }
 
+        if ((obj.intervalMs != null && obj.intervalMs !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.intervalMs)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -65,7 +71,8 @@ export namespace Hello {
           globalHash: uint8ArrayAlloc(0),
           device: '',
           tokensPerSecond: 0,
-          samples: 0
+          samples: 0,
+          intervalMs: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -96,6 +103,10 @@ export namespace Hello {
             }
             case 6: {
               obj.samples = reader.uint32()
+              break
+            }
+            case 7: {
+              obj.intervalMs = reader.uint32()
               break
             }
             default: {
@@ -155,6 +166,13 @@ export namespace Hello {
               }
               break
             }
+            case 7: {
+              yield {
+                field: `${prefix}.intervalMs`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -197,6 +215,11 @@ export namespace Hello {
     value: number
   }
 
+  export interface HelloIntervalMsFieldEvent {
+    field: '$.intervalMs'
+    value: number
+  }
+
   export function encode (obj: Partial<Hello>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Hello.codec())
   }
@@ -205,7 +228,7 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloJobIdFieldEvent | HelloRoundFieldEvent | HelloGlobalHashFieldEvent | HelloDeviceFieldEvent | HelloTokensPerSecondFieldEvent | HelloSamplesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloJobIdFieldEvent | HelloRoundFieldEvent | HelloGlobalHashFieldEvent | HelloDeviceFieldEvent | HelloTokensPerSecondFieldEvent | HelloSamplesFieldEvent | HelloIntervalMsFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
   }
 }
@@ -1127,6 +1150,11 @@ export namespace RoundMessage {
     value: number
   }
 
+  export interface RoundMessageHelloIntervalMsFieldEvent {
+    field: '$.hello.intervalMs'
+    value: number
+  }
+
   export interface RoundMessageAnnounceJobIdFieldEvent {
     field: '$.announce.jobId'
     value: string
@@ -1241,7 +1269,7 @@ export namespace RoundMessage {
     return decodeMessage(buf, RoundMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent> {
     return streamMessage(buf, RoundMessage.codec(), opts)
   }
 }

@@ -2,7 +2,7 @@
 // reason. Reasons are short snake_case labels (they double as log/metric labels and exclusion reasons),
 // optionally followed by ": detail".
 import { Hello, RoundAnnounce, RoundMessage, RoundResult, UpdateHeader, AdapterRequest } from './messages.ts'
-import { HASH_BYTES, MAX_ATTEMPTS, MAX_GOSSIP_BYTES, MAX_HEADER_BYTES, MAX_MEMBERS, MAX_PEER_ID_CHARS, MAX_REASON_CHARS } from './limits.ts'
+import { HASH_BYTES, MAX_ATTEMPTS, MAX_GOSSIP_BYTES, MAX_HEADER_BYTES, MAX_HELLO_INTERVAL_MS, MAX_MEMBERS, MAX_PEER_ID_CHARS, MAX_REASON_CHARS } from './limits.ts'
 
 export type Validation<T> = { readonly valid: true, readonly message: T } | { readonly valid: false, readonly reason: string }
 
@@ -54,6 +54,7 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
     if (h.globalHash.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'globalHash')
     if (!Number.isFinite(h.tokensPerSecond) || h.tokensPerSecond < 0) return bad(Reject.BadField, 'tokensPerSecond')
     if (h.device.length > 32) return bad(Reject.BadField, 'device')
+    if (h.intervalMs > MAX_HELLO_INTERVAL_MS) return bad(Reject.BadField, 'intervalMs')
     return { valid: true, message: { kind: 'hello', hello: h } }
   }
   if (m.announce !== undefined) {

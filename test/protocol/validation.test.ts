@@ -5,7 +5,7 @@ import { checkAnnounce, checkUpdate } from '../../protocol/round-rules.ts'
 import { electionOrder } from '../../protocol/election.ts'
 import { RoundMessage, UpdateHeader } from '../../protocol/messages.ts'
 import type { RoundAnnounce } from '../../protocol/messages.ts'
-import { MAX_GOSSIP_BYTES } from '../../protocol/limits.ts'
+import { MAX_GOSSIP_BYTES, MAX_HELLO_INTERVAL_MS } from '../../protocol/limits.ts'
 
 const job = 'f'.repeat(64)
 const H = new Uint8Array(32).fill(7)
@@ -28,6 +28,9 @@ test('malformed, oversized, wrong-job and inconsistent messages are rejected wit
   assert.match(reason(new Uint8Array(MAX_GOSSIP_BYTES + 1)), /^oversized/)
   assert.match(reason(RoundMessage.encode({})), /^malformed: 0 payloads/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ jobId: 'other' }) })), /^wrong_job/)
+  const hello = { jobId: job, round: 1, globalHash: H, device: 'cpu', tokensPerSecond: 0, samples: 1 }
+  assert.equal(decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, intervalMs: MAX_HELLO_INTERVAL_MS } }), job).valid, true)
+  assert.match(reason(RoundMessage.encode({ hello: { ...hello, intervalMs: MAX_HELLO_INTERVAL_MS + 1 } })), /^bad_field: intervalMs/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ baseHash: new Uint8Array(3) }) })), /^bad_field: baseHash/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ selected: ['12D3KooWZz'] }) })), /subset/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ members: ['not a peer id!'] }) })), /not a peer id/)

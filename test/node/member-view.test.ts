@@ -1,0 +1,32 @@
+// Liveness from Hellos: the TTL, a member's announced interval stretching it (capped against a hostile one), and
+// the Hello interval that keeps each peer's share of the Hello traffic flat as the membership grows.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { HELLOS_PER_HEARTBEAT, helloIntervalMs, MemberView } from '../../node/member-view.ts'
+import { MAX_HELLO_INTERVAL_MS } from '../../protocol/limits.ts'
+
+test('a member is live for the TTL, or for 3 of its announced intervals if longer (at most 3 x the cap)', () => {
+  const v = new MemberView('me', 6000)
+  v.hello('a', 1, 'h', 0)
+  v.hello('b', 1, 'h', 0, undefined, 10_000)
+  v.hello('c', 1, 'h', 0, undefined, 10 * MAX_HELLO_INTERVAL_MS) // validation refuses this; the view caps it anyway
+  assert.deepEqual(v.live(6000), ['a', 'b', 'c', 'me'])
+  assert.deepEqual(v.live(6001), ['b', 'c', 'me'])
+  assert.equal(v.isLive('b', 30_000), true)
+  assert.equal(v.isLive('b', 30_001), false)
+  assert.equal(v.isLive('c', 3 * MAX_HELLO_INTERVAL_MS), true)
+  assert.equal(v.isLive('c', 3 * MAX_HELLO_INTERVAL_MS + 1), false)
+  assert.deepEqual(v.holdersOf('h', 20_000), ['b', 'c'])
+  assert.deepEqual(v.ahead(0, 2, 20_000), { round: 1, hash: 'h', holders: ['b', 'c'] })
+  v.hello('b', 2, 'h2', 40_000) // a Hello without an interval: back to the view's TTL
+  assert.equal(v.isLive('b', 46_001), false)
+})
+
+test('Hello interval: the heartbeat up to HELLOS_PER_HEARTBEAT members, then in proportion, capped', () => {
+  assert.equal(helloIntervalMs(2000, 1), 2000)
+  assert.equal(helloIntervalMs(2000, HELLOS_PER_HEARTBEAT), 2000)
+  assert.equal(helloIntervalMs(2000, 4 * HELLOS_PER_HEARTBEAT), 8000)
+  assert.equal(helloIntervalMs(2000, 1024), Math.min(MAX_HELLO_INTERVAL_MS, 64_000))
+  // each peer hears about HELLOS_PER_HEARTBEAT Hellos per base heartbeat while the cap allows
+  for (const n of [64, 128, 256]) assert.equal(n / (helloIntervalMs(2000, n) / 2000), HELLOS_PER_HEARTBEAT)
+})
