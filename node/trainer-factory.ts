@@ -16,6 +16,8 @@ export interface TrainerFactoryOptions {
   readonly device?: string
   /** ORT threads (default: one per core) */
   readonly threads?: number
+  /** micro-batches at once in helper threads (default: one per core for a small model, see ThreadedStepRunner) */
+  readonly workers?: number
 }
 
 export async function createLocalTrainer (opts: TrainerFactoryOptions): Promise<LocalTrainer> {
@@ -34,6 +36,7 @@ export async function createLocalTrainer (opts: TrainerFactoryOptions): Promise<
     },
     maxLength: r.maxLength,
     device,
-    threads: opts.threads
+    threads: opts.threads,
+    workers: opts.workers
   })
 }

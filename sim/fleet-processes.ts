@@ -120,7 +120,7 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
     o.shares.forEach((s, i) => {
       writeFileAtomicSync(join(o.dir, 'data', `${s.label}.jsonl`), toDollyJsonl(o.test, s.records))
       const child = spawnFedit(['peer', '--job', jobPath, '--model', o.modelPath, '--data', join(o.dir, 'data', `${s.label}.jsonl`),
-        '--bootstrap', bootAddr, '--state', join(o.dir, s.label), '--local', '--listen', '/ip4/127.0.0.1/tcp/0'], s.label)
+        '--bootstrap', bootAddr, '--state', join(o.dir, s.label), '--local', '--listen', '/ip4/127.0.0.1/tcp/0', '--workers', '1'], s.label)
       createInterface({ input: child.stdout! }).on('line', (line) => {
         const p = parsePeerLine(line)
         if (p.kind === 'started') ids[i] = p.peerId

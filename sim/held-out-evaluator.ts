@@ -32,7 +32,7 @@ export async function createEvaluator (o: EvaluatorOptions): Promise<Evaluator> 
   // a worker trainer that is only ever asked to evaluate (its training set is the held-out set, never used)
   const w = await createWorkerTrainer({
     modelPath: o.modelPath, records: o.records, evalRecords: o.records, lora: o.lora,
-    recipe: { length: { steps: 1 } }, maxLength: o.maxLength, threads: o.threads
+    recipe: { length: { steps: 1 } }, maxLength: o.maxLength, threads: o.threads, workers: 1 // never trains
   })
   // the base model = any adapter with B = 0 (LoRA adds B·A = 0)
   const noop = initAdapter(w.modelConfig, o.lora, 0)

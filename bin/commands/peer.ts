@@ -9,12 +9,13 @@ import { createPeer } from '../../node/peer.ts'
 import { createLocalTrainer } from '../../node/trainer-factory.ts'
 import { readBootstrapFile, parseBootstrapAddr } from '../../bootstrap/bootstrap-list.ts'
 import { parseFlags } from '../flags.ts'
+import { numberFlag } from '../flag-values.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
 import type { AggregateFn } from '../../trainer/aggregate/types.ts'
 import type { AggregationSpec } from '../../protocol/aggregation-spec.ts'
 
 export const help = `usage: fedit peer --job FILE --model PATH --data FILE (--bootstrap MULTIADDR... | --bootstrap-file FILE)
-                  [--listen MULTIADDR...] [--state DIR] [--allow FILE] [--swarm-key FILE] [--local] [--device cpu|cuda|webgpu]
+                  [--listen MULTIADDR...] [--state DIR] [--allow FILE] [--swarm-key FILE] [--local] [--device cpu|cuda|webgpu] [--workers N]
 
 Joins the job described by FILE: finds its other members through the DHT, trains LoRA adapters on the
 local data when selected, aggregates when elected, and keeps the global adapter in DIR. One log line per round.
@@ -27,10 +28,13 @@ local data when selected, aggregates when elected, and keeps the global adapter 
   --allow FILE           private federation: only the peer ids in FILE (one per line) may connect
   --swarm-key FILE       private federation: libp2p pre-shared swarm key (make one: fedit keygen --swarm-key FILE)
   --local                many peers on one machine (demos): allow loopback; never on a public network
+  --workers N            micro-batches trained at once, each in a thread of its own (default: one per core for a
+                         model under 5M weights on the CPU, else 1); 1 when several peers share the machine
 Restarting with the same --state rejoins the job where it stands.`
 
 export async function run (argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key', 'device'], lists: ['bootstrap', 'listen'], booleans: ['local'] })
+  const f = parseFlags(argv, { strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key', 'device', 'workers'], lists: ['bootstrap', 'listen'], booleans: ['local'] })
+  const workers = numberFlag(f, 'workers', { integer: true, min: 1 })
   const need = (name: string): string => { const v = f.strings.get(name); if (v === undefined) throw new CliError(`--${name} is required`, 2); return v }
   const jobPath = need('job')
   let text: string
@@ -48,7 +52,7 @@ export async function run (argv: string[]): Promise<number> {
   if (f.strings.has('swarm-key')) { try { swarmKey = readSwarmKeyFile(f.strings.get('swarm-key')!) } catch (err) { throw new CliError((err as Error).message) } }
   const stateDir = f.strings.get('state') ?? 'fedit-state'
 
-  const trainer = await createLocalTrainer({ job, modelPath: need('model'), dataPath: need('data'), device: f.strings.get('device') })
+  const trainer = await createLocalTrainer({ job, modelPath: need('model'), dataPath: need('data'), device: f.strings.get('device'), workers })
   const aggregate = aggregateFor(job.aggregation)
   const stamp = (): string => new Date().toISOString().slice(11, 19)
   const peer = createPeer({

@@ -15,6 +15,7 @@ import { runSteps, TrainingRun } from './train-loop.ts'
 import { distinctExamples } from './step-plan.ts'
 import { evaluateExamples } from './evaluate.ts'
 import { readLocalRecords, tokenizeOrFail } from './local-data.ts'
+import { defaultStepWorkers, ThreadedStepRunner } from './threaded-step-runner.ts'
 
 export interface RoundTrainerSpec {
   readonly modelPath: string
@@ -30,6 +31,12 @@ export interface RoundTrainerSpec {
   readonly tokenize?: TokenizeOptions
   readonly device?: SessionSettings['device']
   readonly threads?: number
+  /**
+   * micro-batches run at once, each in a helper thread with a session of its own (ThreadedStepRunner); default:
+   * defaultStepWorkers (one per core for a small model on the CPU without `threads`, else 1). Peers that share
+   * a machine (the simulation) set threads or 1 here.
+   */
+  readonly workers?: number
 }
 
 export interface DataStats { readonly train: TokenizeStats, readonly eval?: TokenizeStats }
@@ -37,6 +44,8 @@ export interface DataStats { readonly train: TokenizeStats, readonly eval?: Toke
 export class RoundTrainer {
   private constructor (
     private readonly pool: SessionPool,
+    /** the helpers when workers > 1 (owned by this trainer); else the pool's shared train session */
+    private readonly helpers: ThreadedStepRunner | undefined,
     private readonly spec: RoundTrainerSpec,
     private readonly recipe: ResolvedRecipe,
     private readonly examples: readonly TokenizedExample[],
@@ -58,23 +67,28 @@ export class RoundTrainer {
     }
     const tr = tokenizeOrFail(tok, train, spec.tokenize ?? {}, 'training')
     const ev = test !== undefined && test.length > 0 ? tokenizeOrFail(tok, test, { ...spec.tokenize, trainOnInputs: false }, 'evaluation') : undefined
-    // build the shared sessions now, so the first round does not pay for them
+    // build the sessions now, so the first round does not pay for them
     const s = settings(spec)
-    await pool.acquireTrain(spec.modelPath, spec.lora, s)
+    const workers = spec.workers ?? defaultStepWorkers(ckpt.config, { ...s, microBatchesPerStep: Math.ceil(recipe.batchSize / recipe.microBatchSize) })
+    const helpers = workers > 1 ? await ThreadedStepRunner.open({ modelPath: spec.modelPath, lora: spec.lora, ...s }, workers) : undefined
+    if (helpers === undefined) await pool.acquireTrain(spec.modelPath, spec.lora, s)
     if (ev !== undefined) await pool.acquireEval(spec.modelPath, spec.lora, s)
-    return new RoundTrainer(pool, spec, recipe, tr.examples, ev?.examples, ckpt.config, { train: tr.stats, eval: ev?.stats })
+    return new RoundTrainer(pool, helpers, spec, recipe, tr.examples, ev?.examples, ckpt.config, { train: tr.stats, eval: ev?.stats })
   }
 
   get hasEval (): boolean { return this.evalExamples !== undefined }
+
+  /** micro-batches trained at once */
+  get workers (): number { return this.helpers?.size ?? 1 }
 
   async train (req: { round: number, base: Adapter, seed: number }, o: { signal?: AbortSignal, onStep?: (s: StepInfo) => void } = {}): Promise<TrainResult> {
     const t0 = performance.now()
     const recipe: ResolvedRecipe = { ...this.recipe, seed: req.seed }
     const { modelPath, lora } = this.spec
     const s = settings(this.spec)
-    const session = await this.pool.acquireTrain(modelPath, lora, s)
+    const runner = this.helpers ?? await this.pool.acquireTrain(modelPath, lora, s)
     try {
-      const run = new TrainingRun(session, this.examples, recipe, req.base)
+      const run = new TrainingRun(runner, this.examples, recipe, req.base)
       const r = await runSteps(run, { signal: o.signal, onStep: o.onStep, yieldBetweenSteps: true })
       if (o.signal?.aborted === true) { const e = new Error(`round ${req.round}: training aborted after ${r.steps} steps`); e.name = 'AbortError'; throw e }
       return {
@@ -85,7 +99,7 @@ export class RoundTrainer {
         seconds: (performance.now() - t0) / 1000
       }
     } finally {
-      await this.pool.releaseTrain(modelPath, lora, s)
+      if (this.helpers === undefined) await this.pool.releaseTrain(modelPath, lora, s)
     }
   }
 
@@ -103,7 +117,8 @@ export class RoundTrainer {
 
   async close (): Promise<void> {
     const s = settings(this.spec)
-    await this.pool.releaseTrain(this.spec.modelPath, this.spec.lora, s)
+    if (this.helpers !== undefined) await this.helpers.close()
+    else await this.pool.releaseTrain(this.spec.modelPath, this.spec.lora, s)
     if (this.evalExamples !== undefined) await this.pool.releaseEval(this.spec.modelPath, this.spec.lora, s)
   }
 }

@@ -51,6 +51,8 @@ export interface WorkerTrainer extends LocalTrainer {
   readonly modelConfig: LlamaConfig
   /** tokenization stats of the training and held-out data (shortened / dropped) */
   readonly stats: DataStats
+  /** micro-batches trained at once (helper threads of the worker) */
+  readonly workers: number
   evaluate (adapter: Adapter): Promise<EvalResult>
 }
 
@@ -66,16 +68,17 @@ export async function createWorkerTrainer (o: WorkerTrainerOptions): Promise<Wor
     recipe: { ...o.recipe, microBatchSize: o.microBatch ?? o.recipe.microBatchSize },
     tokenize: { maxLength: o.maxLength, truncation: o.truncation, trainOnInputs: o.trainOnInputs },
     device: o.device,
-    threads: o.threads
+    threads: o.threads,
+    workers: o.workers
   }
-  let opened: { peer: number, modelConfig: LlamaConfig, stats: DataStats, hasEval: boolean }
+  let opened: { peer: number, modelConfig: LlamaConfig, stats: DataStats, hasEval: boolean, workers: number }
   try {
     opened = await worker.client.call('open', spec)
   } catch (err) {
     await worker.releaseOne()
     throw err
   }
-  const { peer, modelConfig, stats } = opened
+  const { peer, modelConfig, stats, workers } = opened
   const off = o.onProgress !== undefined
     ? worker.client.on('progress', (p: TrainProgress & { peer: number }) => { if (p.peer === peer) o.onProgress!(p) })
     : () => {}
@@ -83,6 +86,7 @@ export async function createWorkerTrainer (o: WorkerTrainerOptions): Promise<Wor
   return {
     modelConfig,
     stats,
+    workers,
     initialAdapter: (seed: number): Adapter => initAdapter(modelConfig, o.lora, seed),
     async train (req: TrainRequest): Promise<TrainResult> {
       req.signal?.throwIfAborted()

@@ -1,6 +1,6 @@
 // The trainer worker: owns the ONNX Runtime sessions (session.run blocks its thread) and serves any number of
 // peers' RoundTrainers, one job at a time, sharing models and sessions among them (session-pool.ts).
-// Methods: open(spec) -> {peer, modelConfig, stats, hasEval}; train({peer, round, base, seed});
+// Methods: open(spec) -> {peer, modelConfig, stats, hasEval, workers}; train({peer, round, base, seed});
 // evaluate({peer, adapter}); cancel({peer}); close({peer}). Events: 'progress' {peer, round, ...StepInfo}.
 import type { Adapter } from '../lora/adapter.ts'
 import { serve } from './rpc.ts'
@@ -31,7 +31,7 @@ serve({
     const trainer = await RoundTrainer.open(pool, spec)
     const peer = nextPeer++
     peers.set(peer, { trainer })
-    return { peer, modelConfig: trainer.modelConfig, stats: trainer.stats, hasEval: trainer.hasEval }
+    return { peer, modelConfig: trainer.modelConfig, stats: trainer.stats, hasEval: trainer.hasEval, workers: trainer.workers }
   }),
   train: async (p: { peer: number, round: number, base: Adapter, seed: number }, emit) => {
     const entry = peerOf(p.peer)

@@ -1,5 +1,6 @@
 // A round trainer gives back the sessions it holds when it closes, with LoRA dropout too (a trainer worker that
-// serves peers one after another must not keep every closed peer's sessions).
+// serves peers one after another must not keep every closed peer's sessions), and a round trained by helper
+// threads equals one trained by a single session.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { SessionPool } from '../../../trainer/train/session-pool.ts'
@@ -27,4 +28,24 @@ test('closing round trainers releases their train and eval sessions (with and wi
   assert.equal(pool.sessions, 2, 'the dropout sessions outlived their last trainer')
   await c.close()
   assert.equal(pool.sessions, 0)
+})
+
+test('a round trained by helper threads (workers 2, helpers nested in the trainer worker) equals one session\'s', async () => {
+  const { createWorkerTrainer } = await import('../../../trainer/train/worker-trainer.ts')
+  const { encodeSafetensors } = await import('../../../trainer/safetensors.ts')
+  const common = {
+    modelPath: MODEL, records: local.train.slice(0, 24), lora: { ...LORA, dropout: 0.05 }, maxLength: 160,
+    recipe: { batchSize: 8, length: { steps: 2 }, learningRate: 5e-3 }, microBatch: 4, threads: 1
+  }
+  const one = await createWorkerTrainer({ ...common, workers: 1 })
+  const two = await createWorkerTrainer({ ...common, workers: 2 })
+  try {
+    assert.deepEqual([one.workers, two.workers], [1, 2])
+    const base = one.initialAdapter(3)
+    const [a, b] = [await one.train({ round: 1, base, seed: 11 }), await two.train({ round: 1, base, seed: 11 })]
+    assert.equal(a.trainLoss, b.trainLoss)
+    assert.ok(Buffer.from(encodeSafetensors(a.adapter.tensors)).equals(Buffer.from(encodeSafetensors(b.adapter.tensors))), 'the adapters differ')
+  } finally {
+    await Promise.all([one.close(), two.close()])
+  }
 })
