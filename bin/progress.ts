@@ -27,18 +27,22 @@ export function createProgress (label: string, total: number, stream: NodeJS.Wri
       stop: () => bar.stop()
     }
   }
+  const line = everyFewSeconds(total, stream)
+  return {
+    update: (u) => line(u.step, (eta) => `${label} ${u.step}/${total} loss ${fmt(u.loss, 4)} ${fmt(u.tokensPerSec, 0)} tok/s ETA ${eta}s${u.note !== undefined ? ' ' + u.note : ''}`),
+    stop: () => {}
+  }
+}
+
+/** Off a terminal: a line at most every 2 s, and one at the end; `text` gets the ETA in seconds. */
+function everyFewSeconds (total: number, stream: NodeJS.WriteStream): (done: number, text: (eta: string) => string) => void {
   const t0 = Date.now()
   let lastPrint = 0
-  return {
-    update: (u) => {
-      const now = Date.now()
-      if (now - lastPrint < 2000 && u.step < total) return
-      lastPrint = now
-      const elapsed = (now - t0) / 1000
-      const eta = u.step > 0 ? elapsed / u.step * (total - u.step) : NaN
-      stream.write(`${label} ${u.step}/${total} loss ${fmt(u.loss, 4)} ${fmt(u.tokensPerSec, 0)} tok/s ETA ${fmt(eta, 0)}s${u.note !== undefined ? ' ' + u.note : ''}\n`)
-    },
-    stop: () => {}
+  return (done, text) => {
+    const now = Date.now()
+    if (now - lastPrint < 2000 && done < total) return
+    lastPrint = now
+    stream.write(text(fmt(done > 0 ? (now - t0) / 1000 / done * (total - done) : NaN, 0)) + '\n')
   }
 }
 
@@ -55,15 +59,9 @@ export function createCountProgress (label: string, total: number, unit: string,
     bar.start(total, 0, { rate: '-' })
     return { update: (done) => bar.update(done, { rate: rate(done) }), stop: () => bar.stop() }
   }
-  let lastPrint = 0
+  const line = everyFewSeconds(total, stream)
   return {
-    update: (done) => {
-      const now = Date.now()
-      if (now - lastPrint < 2000 && done < total) return
-      lastPrint = now
-      const eta = done > 0 ? (now - t0) / 1000 / done * (total - done) : NaN
-      stream.write(`${label} ${done}/${total} ${unit} ${rate(done)} ${unit}/s ETA ${fmt(eta, 0)}s\n`)
-    },
+    update: (done) => line(done, (eta) => `${label} ${done}/${total} ${unit} ${rate(done)} ${unit}/s ETA ${eta}s`),
     stop: () => {}
   }
 }
