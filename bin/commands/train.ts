@@ -95,14 +95,15 @@ export async function run (argv: string[]): Promise<number> {
     if (existsSync(stateFile)) throw new CliError(`${out} holds an interrupted run; use --resume to continue it or --force to start over`)
   }
 
-  const ckpt = loadCheckpoint(modelPath)
-  const tok = loadTokenizerFor(modelPath, ckpt.config.vocabSize)
+  // the config only (the helpers load the weights they train with; this thread lets its copy go)
+  const { config } = loadCheckpoint(modelPath)
+  const tok = loadTokenizerFor(modelPath, config.vocabSize)
   const local = readLocalRecords(dataPath, { onMalformed: f.booleans.has('skip-malformed') ? 'skip' : 'reject', limit })
   for (const p of local.problems) console.error(`skipped ${p.file}:${p.line}: ${p.message}`)
   // everything that decides the result; a resume must match it
   const settings = { model: resolve(modelPath), data: resolve(dataPath), limit: limit ?? null, lora, recipe: { ...recipe, microBatchSize: undefined }, tokenize }
 
-  let from: ConstructorParameters<typeof TrainingRun>[3] = initAdapter(ckpt.config, lora, seed)
+  let from: ConstructorParameters<typeof TrainingRun>[3] = initAdapter(config, lora, seed)
   if (resume) {
     const saved = loadTrainState(stateFile)
     const diff = settingsMismatch(saved.settings, JSON.parse(JSON.stringify(settings)))
@@ -111,7 +112,7 @@ export async function run (argv: string[]): Promise<number> {
   }
   const startStep = 'step' in from ? from.step : 0
   const microBatches = Math.ceil(recipe.batchSize / recipe.microBatchSize)
-  const workers = workersFlag ?? defaultStepWorkers(ckpt.config, { device, threads, microBatchesPerStep: microBatches })
+  const workers = workersFlag ?? defaultStepWorkers(config, { device, threads, microBatchesPerStep: microBatches })
   // sessions in helper threads (one each): this thread stays free for the progress bar and Ctrl-C
   const stepRunner = await ThreadedStepRunner.open({ modelPath, lora, device, threads }, workers)
   try {
