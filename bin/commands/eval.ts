@@ -8,8 +8,7 @@ import { loadAdapter } from '../../trainer/lora/peft-folder.ts'
 import { EvalSession } from '../../trainer/model/sessions.ts'
 import { Generator } from '../../trainer/model/generate.ts'
 import { readInstructions } from '../../trainer/data/readers.ts'
-import { readLocalRecords, someExamples } from '../../trainer/train/local-data.ts'
-import { tokenizeRecords } from '../../trainer/data/tokenize-example.ts'
+import { readLocalRecords, tokenizeOrFail } from '../../trainer/train/local-data.ts'
 import { withCountProgress } from '../progress.ts'
 import { evaluateExamples, rougeOnSample } from '../../trainer/train/evaluate.ts'
 
@@ -47,7 +46,7 @@ export async function run (argv: string[]): Promise<number> {
   // bars for work long enough to leave a user wondering (--split all on Dolly: seconds to tokenize, minutes to run)
   const options = { maxLength, truncation, trainOnInputs: false }
   const { examples, stats } = await withCountProgress('data: tokenizing', records.length, 'records', 2000,
-    (update) => someExamples(tokenizeRecords(tok, records, options, update), options, 'evaluation'))
+    (update) => tokenizeOrFail(tok, records, options, 'evaluation', update))
   const session = await EvalSession.create(ckpt, { lora: adapter?.config, device, threads })
   let summary
   try {

@@ -30,8 +30,9 @@ export function readLocalRecords (file: string, o: { onMalformed?: 'skip' | 'rej
   return { train: cut(s.train), test: cut(s.test), rule: `held-out split: lines 1-${DOLLY_TEST_LINES} for evaluation, the rest for training`, problems }
 }
 
-export function tokenizeOrFail (tok: PromptTokenizer, records: readonly InstructionRecord[], opts: TokenizeOptions, what: string): { examples: TokenizedExample[], stats: TokenizeStats } {
-  return someExamples(tokenizeRecords(tok, records, opts), opts, what)
+/** `onProgress`: as tokenizeRecords' */
+export function tokenizeOrFail (tok: PromptTokenizer, records: readonly InstructionRecord[], opts: TokenizeOptions, what: string, onProgress?: (done: number) => void): { examples: TokenizedExample[], stats: TokenizeStats } {
+  return someExamples(tokenizeRecords(tok, records, opts, onProgress), opts, what)
 }
 
 /** Tokenized records, or a DataError when none is left to learn from. */
