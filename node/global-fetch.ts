@@ -7,7 +7,7 @@ import { decodeAdapter } from './adapter-codec.ts'
 import { withRetries } from './transfer.ts'
 import type { PeerContext } from './peer-context.ts'
 
-export interface FetchedGlobal { readonly bytes: Uint8Array, readonly adapter: Adapter }
+interface FetchedGlobal { readonly bytes: Uint8Array, readonly adapter: Adapter }
 
 /**
  * Fetches and verifies a global adapter from the first source that has it: members whose Hello says they

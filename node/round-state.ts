@@ -44,7 +44,7 @@ import type { Standing } from './global-choice.ts'
 import type { AnnounceEvent } from './types.ts'
 
 /** What we know of the round we are in (round = completed + 1 once it is due). */
-export interface CurrentRound {
+interface CurrentRound {
   readonly round: number
   /** when the round became due (or, with an accepted announce, unused) */
   readonly since: number
@@ -89,7 +89,7 @@ export interface Collector {
 }
 
 /** An announce as the state keeps it (decoded from the wire, or built by our aggregator role). */
-export interface AnnounceLike {
+interface AnnounceLike {
   readonly round: number
   readonly attempt: number
   readonly members: readonly string[]
@@ -107,7 +107,7 @@ export interface OwnUpdate {
   readonly trainLoss: number
 }
 
-export interface RoundEvents {
+interface RoundEvents {
   // ---- forwarded to the peer's public events (types.ts PeerEvents)
   announce: [AnnounceEvent]
   result: [RoundInfo]
@@ -125,7 +125,7 @@ export interface RoundEvents {
   ownUpdate: [OwnUpdate]
 }
 
-export interface RoundStateDeps {
+interface RoundStateDeps {
   readonly store: StateStore
   /** rounds of the job: adopting the last one moves to Done */
   readonly rounds: number

@@ -79,7 +79,7 @@ export interface AnnounceEvent {
   readonly mine: boolean
 }
 
-export interface TrainedEvent {
+interface TrainedEvent {
   readonly round: number
   readonly attempt: number
   readonly samples: number

@@ -7,7 +7,7 @@ import { RejectReason } from './reject-reason.ts'
 /** A refusal's reason is a RejectReason label, optionally with ": detail" (withDetail). */
 export type Check = { readonly ok: true } | { readonly ok: false, readonly reason: string }
 /** What checkAnnounce and checkUpdate return: their reasons are bare labels, so callers may switch on them. */
-export type RuleCheck = { readonly ok: true } | { readonly ok: false, readonly reason: RejectReason }
+type RuleCheck = { readonly ok: true } | { readonly ok: false, readonly reason: RejectReason }
 const OK = { ok: true } as const
 const no = (reason: RejectReason): RuleCheck => ({ ok: false, reason })
 
