@@ -8,8 +8,14 @@ export class BootstrapListError extends Error {
 
 export function parseBootstrapAddr (text: string, where: string): string {
   let ma
-  try { ma = multiaddr(text) } catch { throw new BootstrapListError(`${where}: "${text.slice(0, 80)}" is not a multiaddr`) }
-  if (ma.getComponents().find((c) => c.name === 'p2p') === undefined) throw new BootstrapListError(`${where}: "${text.slice(0, 80)}" lacks /p2p/<peer id>`)
+  try {
+    ma = multiaddr(text)
+  } catch {
+    throw new BootstrapListError(`${where}: "${text.slice(0, 80)}" is not a multiaddr`)
+  }
+  if (ma.getComponents().find((c) => c.name === 'p2p') === undefined) {
+    throw new BootstrapListError(`${where}: "${text.slice(0, 80)}" lacks /p2p/<peer id>`)
+  }
   return ma.toString()
 }
 
@@ -24,6 +30,10 @@ export function parseBootstrapList (text: string, source: string): string[] {
 
 export function readBootstrapFile (path: string): string[] {
   let text: string
-  try { text = readFileSync(path, 'utf8') } catch (err) { throw new BootstrapListError(`${path}: ${(err as NodeJS.ErrnoException).code ?? 'cannot read'}`) }
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new BootstrapListError(`${path}: ${(err as NodeJS.ErrnoException).code ?? 'cannot read'}`)
+  }
   return parseBootstrapList(text, path)
 }

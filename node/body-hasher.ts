@@ -18,7 +18,11 @@ const jobs = new Map()
 parentPort.on('message', (m) => {
   if (m.op === 'start') jobs.set(m.id, { h: createHash('sha256'), view: new Uint8Array(m.sab) })
   else if (m.op === 'update') jobs.get(m.id)?.h.update(jobs.get(m.id).view.subarray(m.from, m.to))
-  else if (m.op === 'end') { const j = jobs.get(m.id); jobs.delete(m.id); parentPort.postMessage({ id: m.id, hex: j === undefined ? '' : j.h.digest('hex') }) }
+  else if (m.op === 'end') {
+    const j = jobs.get(m.id)
+    jobs.delete(m.id)
+    parentPort.postMessage({ id: m.id, hex: j === undefined ? '' : j.h.digest('hex') })
+  }
   else if (m.op === 'drop') jobs.delete(m.id)
 })`
 

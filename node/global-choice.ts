@@ -3,7 +3,8 @@
 //   fork choice: two attempts of one round both published a result (the elected aggregator's arrived after
 //     the failover one's); every peer keeps the earlier attempt's, so the job does not fork.
 
-/** How many live peers must report a (round, hash) past ours before we take it: two, or fewer when there are fewer others. */
+/** How many live peers must report a (round, hash) past ours before we take it: two, or fewer when there are
+ * fewer others. */
 export function catchUpQuorum (liveMembers: number): number {
   const others = liveMembers - 1
   return Math.min(2, Math.max(1, others))
@@ -47,7 +48,8 @@ export interface ResultClaim {
   readonly newHash: string
 }
 
-/** A result for the round we completed, from an earlier attempt than ours, on the same base, with another adapter: it wins. */
+/** A result for the round we completed, from an earlier attempt than ours, on the same base, with another
+ * adapter: it wins. */
 export function isEarlierAttempt (r: ResultClaim, g: Standing): boolean {
   return r.round === g.completed && g.attempt > r.attempt && r.baseHash === g.base && r.newHash !== g.hash
 }
@@ -58,7 +60,9 @@ export function isEarlierAttempt (r: ResultClaim, g: Standing): boolean {
  * adapter most live peers at our round hold, when a quorum holds it and strictly more peers than ours (we
  * count for ours). Peers that know their attempt never move by this rule, so it cannot oscillate.
  */
-export function followAtSameRound (g: Standing, atOurRound: ReadonlyArray<{ readonly hash: string }>, quorum: number): string | undefined {
+export function followAtSameRound (
+  g: Standing, atOurRound: ReadonlyArray<{ readonly hash: string }>, quorum: number
+): string | undefined {
   if (g.attempt !== -1) return undefined
   const counts = new Map<string, number>([[g.hash, 1]])
   for (const s of atOurRound) counts.set(s.hash, (counts.get(s.hash) ?? 0) + 1)

@@ -59,7 +59,9 @@ export async function createHost (opts: HostOptions): Promise<FeditHost> {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    ...(opts.swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: parseSwarmKey(opts.swarmKey, 'swarm key') }) } : {}),
+    ...(opts.swarmKey !== undefined
+      ? { connectionProtector: preSharedKey({ psk: parseSwarmKey(opts.swarmKey, 'swarm key') }) }
+      : {}),
     connectionGater: {
       // loopback and private addresses are the whole point of a LAN/local run; the default gater denies them
       ...(local ? { denyDialMultiaddr: () => false } : {}),
@@ -103,7 +105,9 @@ export async function createHost (opts: HostOptions): Promise<FeditHost> {
  * signature or payload is not taken for a message already seen; the cache is filled only after a copy
  * passed validation.
  */
-export function fastMessageId (msg: { from?: Uint8Array, seqno?: Uint8Array, data?: Uint8Array, topic: string, signature?: Uint8Array, key?: Uint8Array }): string {
+export function fastMessageId (msg: {
+  from?: Uint8Array, seqno?: Uint8Array, data?: Uint8Array, topic: string, signature?: Uint8Array, key?: Uint8Array
+}): string {
   const h = createHash('sha256')
   for (const part of [msg.from, msg.seqno, msg.signature, msg.key, msg.data]) {
     const len = Buffer.alloc(4); len.writeUInt32BE(part?.byteLength ?? 0xffffffff)

@@ -7,7 +7,9 @@ import { writeFileAtomicSync } from '../trainer/atomic-write.ts'
 import { IdentityError } from './errors.ts'
 
 export async function createKeyFile (path: string, overwrite = false): Promise<PrivateKey> {
-  if (!overwrite && existsSync(path)) throw new IdentityError(`${path} already exists (remove it first to make a new identity)`)
+  if (!overwrite && existsSync(path)) {
+    throw new IdentityError(`${path} already exists (remove it first to make a new identity)`)
+  }
   const key = await generateKeyPair('Ed25519')
   writeFileAtomicSync(path, privateKeyToProtobuf(key), 0o600)
   return key
@@ -15,7 +17,9 @@ export async function createKeyFile (path: string, overwrite = false): Promise<P
 
 export function readKeyFile (path: string): PrivateKey {
   const mode = statSync(path).mode
-  if ((mode & 0o077) !== 0) throw new IdentityError(`${path} is readable by others (mode ${(mode & 0o777).toString(8)}); run chmod 600 ${path}`)
+  if ((mode & 0o077) !== 0) {
+    throw new IdentityError(`${path} is readable by others (mode ${(mode & 0o777).toString(8)}); run chmod 600 ${path}`)
+  }
   try {
     return privateKeyFromProtobuf(readFileSync(path))
   } catch (err) {

@@ -42,12 +42,14 @@ export class MemberView {
   /** `intervalMs`: the Hello interval the member announced (0 = unsaid: the view's own TTL) */
   hello (peer: string, round: number, hash: string, now: number, capabilities?: Capabilities, intervalMs = 0): void {
     const ttlMs = Math.max(this.ttlMs, INTERVALS_PER_TTL * Math.min(intervalMs, MAX_HELLO_INTERVAL_MS))
-    this.seen.set(peer, { peer, round, hash, seenAt: now, ttlMs, ...(capabilities !== undefined ? { capabilities } : {}) })
+    const caps = capabilities !== undefined ? { capabilities } : {}
+    this.seen.set(peer, { peer, round, hash, seenAt: now, ttlMs, ...caps })
   }
 
   /** the live members' last Hellos (self excluded), sorted by peer id */
   statuses (now: number): MemberStatus[] {
-    return [...this.seen.values()].filter((s) => fresh(s, now) && s.peer !== this.self).sort((a, b) => a.peer < b.peer ? -1 : 1)
+    return [...this.seen.values()].filter((s) => fresh(s, now) && s.peer !== this.self)
+      .sort((a, b) => a.peer < b.peer ? -1 : 1)
   }
 
   forget (peer: string): void {

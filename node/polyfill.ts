@@ -1,6 +1,10 @@
 // Node 20 lacks Promise.withResolvers (V8 12.x / Node 22 have it); libp2p 3 calls it at run time.
 // Import this module first in every entry point that may touch libp2p.
-interface WithResolvers<T> { promise: Promise<T>, resolve: (v: T | PromiseLike<T>) => void, reject: (e?: unknown) => void }
+interface WithResolvers<T> {
+  promise: Promise<T>
+  resolve: (v: T | PromiseLike<T>) => void
+  reject: (e?: unknown) => void
+}
 const P = Promise as unknown as { withResolvers?: <T>() => WithResolvers<T> }
 if (typeof P.withResolvers !== 'function') {
   P.withResolvers = function withResolvers<T> (): WithResolvers<T> {

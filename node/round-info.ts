@@ -1,5 +1,6 @@
 // What one completed round looks like in logs, events and the simulation report
-// (DESIGN.md: rounds:[{round, aggregator, selected[], included[], excluded:[{peer, reason}], seconds, bytes, trainLoss, ...}]).
+// (DESIGN.md: rounds:[{round, aggregator, selected[], included[], excluded:[{peer, reason}], seconds, bytes,
+// trainLoss, ...}]).
 import type { RoundResult } from '../protocol/messages.ts'
 import { hex } from './hex.ts'
 
@@ -39,7 +40,11 @@ export function roundInfoOf (r: RoundResult, aggregator: string): RoundInfo {
 /** One log line per round. */
 export function formatRound (i: RoundInfo, self: string): string {
   const short = (p: string): string => p.slice(-6)
-  const ex = i.excluded.length === 0 ? '' : ` excluded=${i.excluded.map((x) => `${short(x.peer)}(${x.reason})`).join(',')}`
-  return `round ${i.round}${i.attempt > 0 ? ` (failover ${i.attempt})` : ''}: aggregator=${short(i.aggregator)}${i.aggregator === self ? ' (me)' : ''} ` +
-    `included=${i.included.length}/${i.selected.length}${ex} trainLoss=${i.trainLoss.toFixed(4)} ${i.seconds.toFixed(1)}s ${(i.bytes / 1e6).toFixed(2)}MB global=${i.hash.slice(0, 12)}`
+  const excluded = i.excluded.map((x) => `${short(x.peer)}(${x.reason})`).join(',')
+  const ex = i.excluded.length === 0 ? '' : ` excluded=${excluded}`
+  const failover = i.attempt > 0 ? ` (failover ${i.attempt})` : ''
+  const me = i.aggregator === self ? ' (me)' : ''
+  return `round ${i.round}${failover}: aggregator=${short(i.aggregator)}${me} ` +
+    `included=${i.included.length}/${i.selected.length}${ex} trainLoss=${i.trainLoss.toFixed(4)} ` +
+    `${i.seconds.toFixed(1)}s ${(i.bytes / 1e6).toFixed(2)}MB global=${i.hash.slice(0, 12)}`
 }

@@ -1,8 +1,10 @@
 // The peer's state directory:
 //   identity.key                          libp2p private key (0600)
 //   global/<sha256>.safetensors           global adapters by hash (the newest few)
-//   global/adapter_model.safetensors      the current one again, with adapter_config.json beside it (PEFT loads the folder)
-//   state.json                            {jobId, round, hash}: written last, so a crash never points at a missing adapter
+//   global/adapter_model.safetensors      the current one again, with adapter_config.json beside it
+//                                         (PEFT loads the folder)
+//   state.json                            {jobId, round, hash}: written last, so a crash never points at a
+//                                         missing adapter
 //   rounds.json                           the log of rounds (RoundInfo[])
 // Every write is atomic (temp file + rename).
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -28,15 +30,29 @@ export class StateStore {
   private get roundsPath (): string { return join(this.dir, 'rounds.json') }
   private adapterPath (hash: string): string { return join(this.dir, 'global', `${hash}.safetensors`) }
 
-  /** The saved global adapter, or undefined on a fresh directory. Throws StateError when the directory belongs to another job or is damaged. */
+  /**
+   * The saved global adapter, or undefined on a fresh directory. Throws StateError when the directory belongs
+   * to another job or is damaged.
+   */
   load (): SavedGlobal | undefined {
     if (!existsSync(this.statePath)) return undefined
     let s: { jobId?: unknown, round?: unknown, hash?: unknown }
-    try { s = JSON.parse(readFileSync(this.statePath, 'utf8')) } catch { throw new StateError(`${this.statePath} is not valid JSON`) }
-    if (s.jobId !== this.jobId) throw new StateError(`${this.dir} holds the state of job ${String(s.jobId).slice(0, 16)}…, not ${this.jobId.slice(0, 16)}… (use another --state directory)`)
-    if (!Number.isSafeInteger(s.round) || typeof s.hash !== 'string' || !/^[0-9a-f]{64}$/.test(s.hash)) throw new StateError(`${this.statePath}: bad round or hash`)
+    try {
+      s = JSON.parse(readFileSync(this.statePath, 'utf8'))
+    } catch {
+      throw new StateError(`${this.statePath} is not valid JSON`)
+    }
+    if (s.jobId !== this.jobId) {
+      throw new StateError(`${this.dir} holds the state of job ${String(s.jobId).slice(0, 16)}…, ` +
+        `not ${this.jobId.slice(0, 16)}… (use another --state directory)`)
+    }
+    if (!Number.isSafeInteger(s.round) || typeof s.hash !== 'string' || !/^[0-9a-f]{64}$/.test(s.hash)) {
+      throw new StateError(`${this.statePath}: bad round or hash`)
+    }
     const bytes = new Uint8Array(readFileSync(this.adapterPath(s.hash)))
-    if (sha256Hex(bytes) !== s.hash) throw new StateError(`${this.adapterPath(s.hash)} does not match its hash (damaged?)`)
+    if (sha256Hex(bytes) !== s.hash) {
+      throw new StateError(`${this.adapterPath(s.hash)} does not match its hash (damaged?)`)
+    }
     return { round: s.round as number, hash: s.hash, bytes }
   }
 
@@ -59,7 +75,8 @@ export class StateStore {
 
   private prune (current: string): void {
     const dir = join(this.dir, 'global')
-    const files = readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.safetensors$/.test(f) && f !== `${current}.safetensors`)
+    const files = readdirSync(dir)
+      .filter((f) => /^[0-9a-f]{64}\.safetensors$/.test(f) && f !== `${current}.safetensors`)
     if (files.length < KEEP_ADAPTERS) return
     // keep whatever is newest by round order is unknown here; drop all but the current and one other
     for (const f of files.slice(0, files.length - 1)) rmSync(join(dir, f), { force: true })

@@ -15,9 +15,14 @@ const CODEC = '/base16/'
 /** Checks the key's three lines; returns the bytes to hand to createHost (swarmKey). */
 export function parseSwarmKey (bytes: Uint8Array, source: string): Uint8Array {
   const lines = Buffer.from(bytes).toString('utf8').split(/\r?\n/)
-  if (lines[0] !== HEADER) throw new SwarmKeyError(`${source}:1: expected "${HEADER}", found "${(lines[0] ?? '').slice(0, 40)}"`)
-  if (lines[1] !== CODEC) throw new SwarmKeyError(`${source}:2: expected "${CODEC}" (the only encoding supported), found "${(lines[1] ?? '').slice(0, 40)}"`)
-  if (!/^[0-9a-fA-F]{64}$/.test(lines[2] ?? '')) throw new SwarmKeyError(`${source}:3: expected 64 hex digits (a 32-byte key)`)
+  const found = (line: string | undefined): string => `found "${(line ?? '').slice(0, 40)}"`
+  if (lines[0] !== HEADER) throw new SwarmKeyError(`${source}:1: expected "${HEADER}", ${found(lines[0])}`)
+  if (lines[1] !== CODEC) {
+    throw new SwarmKeyError(`${source}:2: expected "${CODEC}" (the only encoding supported), ${found(lines[1])}`)
+  }
+  if (!/^[0-9a-fA-F]{64}$/.test(lines[2] ?? '')) {
+    throw new SwarmKeyError(`${source}:3: expected 64 hex digits (a 32-byte key)`)
+  }
   if (lines.slice(3).some((l) => l.trim() !== '')) throw new SwarmKeyError(`${source}:4: unexpected text after the key`)
   return new Uint8Array(Buffer.from(`${HEADER}\n${CODEC}\n${lines[2]!.toLowerCase()}`))
 }
@@ -35,7 +40,9 @@ export function newSwarmKey (): Uint8Array {
 
 /** Writes a new swarm key file (mode 0600); refuses to overwrite unless told. */
 export function createSwarmKeyFile (path: string, overwrite = false): Uint8Array {
-  if (!overwrite && existsSync(path)) throw new SwarmKeyError(`${path} already exists (remove it first to make a new swarm key)`)
+  if (!overwrite && existsSync(path)) {
+    throw new SwarmKeyError(`${path} already exists (remove it first to make a new swarm key)`)
+  }
   const key = newSwarmKey()
   writeFileAtomicSync(path, key, 0o600)
   return key

@@ -4,7 +4,9 @@
 /** weight of the newest round */
 const NEWEST = 0.5
 
-export function nextTokensPerSecond (prev: number, round: { readonly tokens: number, readonly seconds: number }): number {
+export function nextTokensPerSecond (
+  prev: number, round: { readonly tokens: number, readonly seconds: number }
+): number {
   if (!(round.seconds > 0) || !(round.tokens > 0) || !Number.isFinite(round.tokens / round.seconds)) return prev
   const now = round.tokens / round.seconds
   return prev > 0 ? prev + NEWEST * (now - prev) : now

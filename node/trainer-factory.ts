@@ -22,7 +22,9 @@ export interface TrainerFactoryOptions {
 
 export async function createLocalTrainer (opts: TrainerFactoryOptions): Promise<LocalTrainer> {
   const device = (opts.device ?? 'cpu') as Device
-  if (!DEVICES.includes(device)) throw new DeviceUnavailableError(`unknown device '${device}' (choose ${DEVICES.join(', ')})`)
+  if (!DEVICES.includes(device)) {
+    throw new DeviceUnavailableError(`unknown device '${device}' (choose ${DEVICES.join(', ')})`)
+  }
   const r = opts.job.recipe
   return await createWorkerTrainer({
     modelPath: opts.modelPath,

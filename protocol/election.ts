@@ -19,7 +19,9 @@ export function electionOrder (members: readonly string[], prevGlobalHash: strin
   return orderBy(members, (m) => rank(prevGlobalHash, 'aggregator', round, m))
 }
 
-export function electAggregator (members: readonly string[], prevGlobalHash: string, round: number, attempt = 0): string | undefined {
+export function electAggregator (
+  members: readonly string[], prevGlobalHash: string, round: number, attempt = 0
+): string | undefined {
   const order = electionOrder(members, prevGlobalHash, round)
   return order[attempt]
 }

@@ -69,19 +69,28 @@ export function parseJobSpec (text: string, source = 'job.json'): JobSpec {
 export function validateJobSpec (raw: unknown, source = 'job'): JobSpec {
   const fail = (field: string, what: string): never => { throw new JobSpecError(`${source}: "${field}" ${what}`) }
   const obj = (v: unknown, field: string): Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : fail(field, 'must be an object')
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? v as Record<string, unknown>
+      : fail(field, 'must be an object')
   const int = (v: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number =>
-    Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max ? v as number : fail(field, `must be an integer in [${min}, ${max}]`)
+    Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
+      ? v as number
+      : fail(field, `must be an integer in [${min}, ${max}]`)
   const num = (v: unknown, field: string, min: number, max: number): number =>
-    typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max ? v : fail(field, `must be a number in [${min}, ${max}]`)
+    typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max
+      ? v
+      : fail(field, `must be a number in [${min}, ${max}]`)
   const str = (v: unknown, field: string, re: RegExp, what: string): string =>
     typeof v === 'string' && re.test(v) ? v : fail(field, what)
   const known = (o: Record<string, unknown>, prefix: string, keys: readonly string[]): void => {
-    for (const k of Object.keys(o)) if (!keys.includes(k)) fail(prefix + k, `is not a known field (expected one of ${keys.join(', ')})`)
+    for (const k of Object.keys(o)) {
+      if (!keys.includes(k)) fail(prefix + k, `is not a known field (expected one of ${keys.join(', ')})`)
+    }
   }
 
   const j = obj(raw, '(top level)')
-  known(j, '', ['version', 'name', 'baseModel', 'lora', 'recipe', 'rounds', 'peersPerRound', 'minPeers', 'aggregation', 'roundDeadlineSeconds', 'maxAdapterBytes'])
+  known(j, '', ['version', 'name', 'baseModel', 'lora', 'recipe', 'rounds', 'peersPerRound', 'minPeers', 'aggregation',
+    'roundDeadlineSeconds', 'maxAdapterBytes'])
   if (j.version !== undefined && j.version !== 1) fail('version', 'must be 1')
   const name = str(j.name, 'name', /^[\w.\- ]{1,100}$/, 'must be 1-100 letters, digits, spaces, ._-')
   const bm = obj(j.baseModel, 'baseModel')
@@ -92,9 +101,13 @@ export function validateJobSpec (raw: unknown, source = 'job'): JobSpec {
   }
   const l = obj(j.lora, 'lora')
   known(l, 'lora.', ['r', 'alpha', 'dropout', 'targetModules'])
-  if (!Array.isArray(l.targetModules) || l.targetModules.length === 0) fail('lora.targetModules', 'must be a non-empty array')
+  if (!Array.isArray(l.targetModules) || l.targetModules.length === 0) {
+    fail('lora.targetModules', 'must be a non-empty array')
+  }
   const targets = (l.targetModules as unknown[]).map((m, i) =>
-    LORA_TARGETS.includes(m as LoraTarget) ? m as LoraTarget : fail(`lora.targetModules[${i}]`, `must be one of ${LORA_TARGETS.join(', ')}`))
+    LORA_TARGETS.includes(m as LoraTarget)
+      ? m as LoraTarget
+      : fail(`lora.targetModules[${i}]`, `must be one of ${LORA_TARGETS.join(', ')}`))
   if (new Set(targets).size !== targets.length) fail('lora.targetModules', 'has duplicates')
   const lora: JobLora = {
     r: int(l.r, 'lora.r', 1, 1024),
@@ -105,7 +118,9 @@ export function validateJobSpec (raw: unknown, source = 'job'): JobSpec {
   }
   const rc = obj(j.recipe, 'recipe')
   known(rc, 'recipe.', ['learningRate', 'batchSize', 'localSteps', 'localEpochs', 'maxLength', 'seed'])
-  if ((rc.localSteps === undefined) === (rc.localEpochs === undefined)) fail('recipe', 'needs exactly one of localSteps, localEpochs')
+  if ((rc.localSteps === undefined) === (rc.localEpochs === undefined)) {
+    fail('recipe', 'needs exactly one of localSteps, localEpochs')
+  }
   const recipe: TrainingRecipe = {
     learningRate: num(rc.learningRate, 'recipe.learningRate', 1e-9, 10),
     batchSize: int(rc.batchSize, 'recipe.batchSize', 1, 4096),
@@ -119,8 +134,12 @@ export function validateJobSpec (raw: unknown, source = 'job'): JobSpec {
   const minPeers = int(j.minPeers ?? peersPerRound, 'minPeers', 1, 1024)
   const aggregation = parseAggregation(j.aggregation ?? 'fedavg', fail)
   const roundDeadlineSeconds = num(j.roundDeadlineSeconds ?? 600, 'roundDeadlineSeconds', 0.1, 7 * 24 * 3600)
-  const maxAdapterBytes = int(j.maxAdapterBytes ?? DEFAULT_MAX_ADAPTER_BYTES, 'maxAdapterBytes', 1024, DEFAULT_MAX_ADAPTER_BYTES)
-  return { version: 1, name, baseModel, lora, recipe, rounds, peersPerRound, minPeers, aggregation, roundDeadlineSeconds, maxAdapterBytes }
+  const maxAdapterBytes =
+    int(j.maxAdapterBytes ?? DEFAULT_MAX_ADAPTER_BYTES, 'maxAdapterBytes', 1024, DEFAULT_MAX_ADAPTER_BYTES)
+  return {
+    version: 1, name, baseModel, lora, recipe, rounds, peersPerRound, minPeers, aggregation, roundDeadlineSeconds,
+    maxAdapterBytes
+  }
 }
 
 type Fail = (field: string, what: string) => never
@@ -128,9 +147,13 @@ type Fail = (field: string, what: string) => never
 function parseAggregation (raw: unknown, fail: Fail): AggregationSpec {
   if (raw === 'fedavg') return FEDAVG
   if (raw === 'robust') return ROBUST_DEFAULT
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail('aggregation', 'must be "fedavg", "robust" or an object {space, clip, filters, combine, allowMixedRanks}')
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return fail('aggregation',
+      'must be "fedavg", "robust" or an object {space, clip, filters, combine, allowMixedRanks}')
+  }
   const a = raw as Record<string, unknown>
-  const pos = (v: unknown, f: string): number => typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fail(f, 'must be a positive number')
+  const pos = (v: unknown, f: string): number =>
+    typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fail(f, 'must be a positive number')
   if (a.space !== 'factors' && a.space !== 'product') fail('aggregation.space', 'must be "factors" or "product"')
   const c = (a.clip ?? { kind: 'none' }) as Record<string, unknown>
   let clip: ClipSpec
@@ -156,11 +179,14 @@ function parseAggregation (raw: unknown, fail: Fail): AggregationSpec {
   else if (cb.kind === 'median') combine = { kind: 'median' }
   else if (cb.kind === 'trimmed-mean') {
     const beta = cb.beta
-    if (typeof beta !== 'number' || !(beta >= 0 && beta < 0.5)) fail('aggregation.combine.beta', 'must be a number in [0, 0.5)')
+    if (typeof beta !== 'number' || !(beta >= 0 && beta < 0.5)) {
+      fail('aggregation.combine.beta', 'must be a number in [0, 0.5)')
+    }
     combine = { kind: 'trimmed-mean', beta: beta as number }
   } else return fail('aggregation.combine.kind', 'must be "mean", "median" or "trimmed-mean"')
   const allowMixedRanks = a.allowMixedRanks ?? false
   if (typeof allowMixedRanks !== 'boolean') fail('aggregation.allowMixedRanks', 'must be true or false')
   if (allowMixedRanks === true && a.space !== 'product') fail('aggregation.allowMixedRanks', 'needs space "product"')
-  return { space: a.space as 'factors' | 'product', clip, filters, combine, allowMixedRanks: allowMixedRanks as boolean }
+  const space = a.space as 'factors' | 'product'
+  return { space, clip, filters, combine, allowMixedRanks: allowMixedRanks as boolean }
 }

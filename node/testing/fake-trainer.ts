@@ -40,14 +40,19 @@ export function createFakeTrainer (opts: FakeTrainerOptions): LocalTrainer & { c
   }
   async function train (req: TrainRequest): Promise<TrainResult> {
     state.calls++
-    if (opts.delayMs !== undefined && opts.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, opts.delayMs))
+    if (opts.delayMs !== undefined && opts.delayMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, opts.delayMs))
+    }
     const rand = mulberry32(req.seed)
     const tensors = new Map<string, Tensor>()
-    for (const [name, t] of req.base.tensors) tensors.set(name, { shape: [...t.shape], data: t.data.map((v) => v + (rand() - 0.5) * 0.01) })
+    for (const [name, t] of req.base.tensors) {
+      tensors.set(name, { shape: [...t.shape], data: t.data.map((v) => v + (rand() - 0.5) * 0.01) })
+    }
     const samples = opts.samples ?? 10
     const tokens = samples * 64
     const seconds = opts.tokensPerSecond !== undefined && opts.tokensPerSecond > 0 ? tokens / opts.tokensPerSecond : 0
-    return { adapter: { config: req.base.config, tensors }, samples, trainLoss: 2 / (1 + req.round) + rand() * 0.01, tokens, seconds }
+    const trainLoss = 2 / (1 + req.round) + rand() * 0.01
+    return { adapter: { config: req.base.config, tensors }, samples, trainLoss, tokens, seconds }
   }
   return {
     initialAdapter,
