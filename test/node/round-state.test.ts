@@ -26,7 +26,8 @@ function adapterOf (seed: number): { adapter: Adapter, bytes: Uint8Array, hash: 
 function info (round: number, attempt: number, hash: string): RoundInfo {
   const peers = [SELF]
   return {
-    round, attempt, aggregator: SELF, selected: peers, included: peers, excluded: [], seconds: 1, bytes: 1, trainLoss: 1, hash
+    round, attempt, aggregator: SELF, selected: peers, included: peers, excluded: [], seconds: 1, bytes: 1,
+    trainLoss: 1, hash
   }
 }
 
