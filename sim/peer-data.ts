@@ -37,10 +37,6 @@ export function shareTrainingPool (pool: readonly InstructionRecord[], o: ShareO
   })
 }
 
-export function categoriesOf (records: ReadonlyArray<{ readonly category: string }>): string[] {
-  return [...new Set(records.map((r) => r.category))].sort()
-}
-
 /** Categories that make up at least `minShare` of a peer's data, largest first. */
 export function mainCategories (counts: Readonly<Record<string, number>>, minShare = 0.1): string[] {
   const total = Object.values(counts).reduce((a, b) => a + b, 0)

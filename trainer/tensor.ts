@@ -6,8 +6,6 @@ export interface Tensor {
   readonly data: Float32Array
 }
 
-export type TensorMap = ReadonlyMap<string, Tensor>
-
 export function numel (shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1)
 }

@@ -14,7 +14,6 @@ export const PREAMBLE_NO_INPUT = 'Below is an instruction that describes a task.
   'completes the request.\n\n### Instruction:\n'
 export const INPUT_HEADER = '\n\n### Input:\n'
 export const RESPONSE_HEADER = '\n\n### Response:\n'
-export const RESPONSE_SPLIT = '### Response:'
 
 /**
  * The prompt split at the points where truncation may cut: preamble + instruction + [inputHeader + input] +
@@ -39,10 +38,4 @@ export function promptParts (instruction: string, input = ''): PromptParts {
 export function formatPrompt (instruction: string, input = ''): string {
   const p = promptParts(instruction, input)
   return p.preamble + p.instruction + p.inputHeader + p.input + p.responseHeader
-}
-
-/** The response part of a generated text (after the template's "### Response:"), trimmed. */
-export function extractResponse (output: string): string {
-  const i = output.indexOf(RESPONSE_SPLIT)
-  return (i < 0 ? output : output.slice(i + RESPONSE_SPLIT.length)).trim()
 }

@@ -10,8 +10,6 @@ import { tokenizeRecords } from '../data/tokenize-example.ts'
 import type { PromptTokenizer } from '../data/tokenize-example.ts'
 import { DataError } from '../data/errors.ts'
 
-export type SplitMode = 'auto' | 'test' | 'train' | 'all'
-
 export interface LocalRecords {
   readonly train: readonly InstructionRecord[]
   readonly test: readonly InstructionRecord[]
