@@ -104,8 +104,7 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
     const bootAddr = await new Promise<string>((resolve, reject) => {
       const rl = createInterface({ input: boot.stdout! })
       rl.once('line', (l) => resolve(l.trim()))
-      boot.once('exit',
-        (code) => reject(new Error(`fedit bootstrap exited (${code}) before printing its address; ` +
+      boot.once('exit', (code) => reject(new Error(`fedit bootstrap exited (${code}) before printing its address; ` +
         `see ${join(o.dir, 'logs', 'bootstrap.log')}`)))
     })
     const ids: string[] = new Array(o.shares.length).fill('')
@@ -130,10 +129,9 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
     }
     o.shares.forEach((s, i) => {
       writeFileAtomicSync(join(o.dir, 'data', `${s.label}.jsonl`), toDollyJsonl(o.test, s.records))
-      const child = spawnFedit(['peer', '--job', jobPath, '--model', o.modelPath, '--data',
-        join(o.dir, 'data', `${s.label}.jsonl`),
-        '--bootstrap', bootAddr, '--state', join(o.dir, s.label), '--local', '--listen', '/ip4/127.0.0.1/tcp/0',
-          '--workers', '1'], s.label)
+      const child = spawnFedit(['peer', '--job', jobPath, '--model', o.modelPath,
+        '--data', join(o.dir, 'data', `${s.label}.jsonl`), '--bootstrap', bootAddr, '--state', join(o.dir, s.label),
+        '--local', '--listen', '/ip4/127.0.0.1/tcp/0', '--workers', '1'], s.label)
       createInterface({ input: child.stdout! }).on('line', (line) => {
         const p = parsePeerLine(line)
         if (p.kind === 'started') ids[i] = p.peerId
