@@ -1,11 +1,12 @@
 // ESLint flat config: typescript-eslint's recommended rules, type-aware where it pays (promises), and the
 // project's style limits (lines <= 120, no unused code). Formatting beyond line length is left to review.
 import js from '@eslint/js'
+import { defineConfig } from 'eslint/config'
 import stylistic from '@stylistic/eslint-plugin'
 import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['node_modules/', 'out/', 'dist/', 'scratch/', '.tmp/', 'protocol/messages.ts'] },
   js.configs.recommended,
   tseslint.configs.recommended,
