@@ -18,7 +18,8 @@ function shapes (dim: number, hidden: number, layers: number): [string, number[]
   const out: [string, number[]][] = []
   for (let l = 0; l < layers; l++) {
     for (const m of LINEAR_MODULES) {
-      const [o, i] = m === 'gate_proj' || m === 'up_proj' ? [hidden, dim] : m === 'down_proj' ? [dim, hidden] : [dim, dim]
+      const [o, i] = m === 'gate_proj' || m === 'up_proj' ? [hidden, dim] : m === 'down_proj' ? [dim, hidden]
+        : [dim, dim]
       out.push([loraName(l, m, 'A'), [R, i]], [loraName(l, m, 'B'), [o, R]])
     }
   }
@@ -31,10 +32,12 @@ function noise (seed: number): () => number {
   return () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) / 2147483648 - 1 }
 }
 
-function makeRound (dim: number, hidden: number, layers: number, count: number): { global: Adapter, updates: ClientUpdate[] } {
+function makeRound (dim: number, hidden: number, layers: number,
+  count: number): { global: Adapter, updates: ClientUpdate[] } {
   const sh = shapes(dim, hidden, layers)
   const g = noise(1)
-  const global: Adapter = { config: DEFAULT_LORA, tensors: new Map<string, Tensor>(sh.map(([name, s]) => [name, { shape: s, data: Float32Array.from({ length: s[0] * s[1] }, () => 0.02 * g()) }])) }
+  const global: Adapter = { config: DEFAULT_LORA, tensors: new Map<string, Tensor>(sh.map(([name, s]) => [name,
+    { shape: s, data: Float32Array.from({ length: s[0] * s[1] }, () => 0.02 * g()) }])) }
   const updates: ClientUpdate[] = []
   for (let p = 0; p < count; p++) {
     const e = noise(100 + p); const shared = noise(7)
@@ -44,7 +47,8 @@ function makeRound (dim: number, hidden: number, layers: number, count: number):
       for (let k = 0; k < d.length; k++) d[k] = t.data[k] + 0.002 * shared() + 0.001 * e()
       tensors.set(name, { shape: t.shape, data: d })
     }
-    updates.push({ peer: `peer${p}`, samples: 100 + p, round: 1, baseHash: 'h', adapter: { config: DEFAULT_LORA, tensors } })
+    updates.push({ peer: `peer${p}`, samples: 100 + p, round: 1, baseHash: 'h',
+      adapter: { config: DEFAULT_LORA, tensors } })
   }
   return { global, updates }
 }
@@ -84,6 +88,7 @@ gc?.()
 const t0 = performance.now()
 const attacked = buildAggregator(ROBUST_DEFAULT)(updates, { round: 1, baseHash: 'h', global })
 figures.pipelineAttackedMs = Math.round(performance.now() - t0)
-console.error(`pipelineAttackedMs: ${figures.pipelineAttackedMs} ms (${attacked.summary}; ${attacked.decisions.filter((d) => !d.included).map((d) => d.reason).join('; ')})`)
+console.error(`pipelineAttackedMs: ${figures.pipelineAttackedMs} ms ` +
+  `(${attacked.summary}; ${attacked.decisions.filter((d) => !d.included).map((d) => d.reason).join('; ')})`)
 const peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024)
 console.log(JSON.stringify({ bench: 'aggregate', params, updates: n, ...figures, peakRssMB }))

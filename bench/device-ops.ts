@@ -13,23 +13,33 @@ const device = flagValue('device') ?? 'webgpu'
 type Case = [string, (g: Graph) => Record<string, Value>]
 const f = (g: Graph, name: string, shape: number[]): Value => g.input(name, 'float32', shape)
 const cases: Case[] = [
-  ['SimplifiedLayerNormalization', (g) => { const { y, r } = op.rmsNormWithInvStd(f(g, 'x', [64, 16]), f(g, 'w', [16]), 1e-5); return { y, r } }],
-  ['Gemm transA alpha', (g) => ({ y: op.gemm(f(g, 'a', [32, 12]), f(g, 'b', [32, 20]), { transA: true, alpha: 0.5 }) })],
+  ['SimplifiedLayerNormalization', (g) => {
+    const { y, r } = op.rmsNormWithInvStd(f(g, 'x', [64, 16]), f(g, 'w', [16]), 1e-5)
+    return { y, r }
+  }],
+  ['Gemm transA alpha', (g) => ({ y: op.gemm(f(g, 'a', [32, 12]), f(g, 'b', [32, 20]),
+    { transA: true, alpha: 0.5 }) })],
   ['Gemm transB', (g) => ({ y: op.gemm(f(g, 'a', [32, 12]), f(g, 'b', [20, 12]), { transB: true }) })],
   ['Gemm plain', (g) => ({ y: op.gemm(f(g, 'a', [32, 12]), f(g, 'b', [12, 20])) })],
-  ['Add(W, Gemm alpha)', (g) => ({ y: op.add(f(g, 'w', [20, 12]), op.gemm(f(g, 'b', [20, 4]), f(g, 'a', [4, 12]), { alpha: 2 })) })],
-  ['Gemm alpha + C', (g) => ({ y: op.gemm(f(g, 'b', [20, 4]), f(g, 'a', [4, 12]), { alpha: 2, c: f(g, 'w', [20, 12]) }) })],
-  ['Gemm transB + C', (g) => ({ y: op.gemm(f(g, 'a', [32, 12]), f(g, 'b', [20, 12]), { transB: true, c: f(g, 'c', [32, 20]) }) })],
+  ['Add(W, Gemm alpha)', (g) => ({ y: op.add(f(g, 'w', [20, 12]),
+    op.gemm(f(g, 'b', [20, 4]), f(g, 'a', [4, 12]), { alpha: 2 })) })],
+  ['Gemm alpha + C', (g) => ({ y: op.gemm(f(g, 'b', [20, 4]), f(g, 'a', [4, 12]),
+    { alpha: 2, c: f(g, 'w', [20, 12]) }) })],
+  ['Gemm transB + C', (g) => ({ y: op.gemm(f(g, 'a', [32, 12]), f(g, 'b', [20, 12]),
+    { transB: true, c: f(g, 'c', [32, 20]) }) })],
   ['MatMul 4D', (g) => ({ y: op.matmul(f(g, 'a', [2, 3, 5, 9]), f(g, 'b', [2, 3, 9, 7])) })],
-  ['MatMul transB 4D', (g) => ({ y: op.matmul(f(g, 'a', [2, 3, 5, 9]), op.transpose(f(g, 'b', [2, 3, 7, 9]), [0, 1, 3, 2])) })],
-  ['MatMul transA 4D', (g) => ({ y: op.matmul(op.transpose(f(g, 'a', [2, 3, 9, 5]), [0, 1, 3, 2]), f(g, 'b', [2, 3, 9, 7])) })],
+  ['MatMul transB 4D', (g) => ({ y: op.matmul(f(g, 'a', [2, 3, 5, 9]),
+    op.transpose(f(g, 'b', [2, 3, 7, 9]), [0, 1, 3, 2])) })],
+  ['MatMul transA 4D', (g) => ({ y: op.matmul(op.transpose(f(g, 'a', [2, 3, 9, 5]), [0, 1, 3, 2]),
+    f(g, 'b', [2, 3, 9, 7])) })],
   ['MatMul broadcast', (g) => ({ y: op.matmul(f(g, 'a', [2, 3, 5, 8]), f(g, 'b', [8, 8])) })],
   ['Softmax 5D', (g) => ({ y: op.softmax(f(g, 'x', [2, 2, 2, 5, 7]), -1) })],
   ['LogSoftmax', (g) => ({ y: op.logSoftmax(f(g, 'x', [6, 11]), -1) })],
   ['ReduceSum keep', (g) => ({ y: op.reduceSum(f(g, 'x', [2, 3, 5, 7]), [-1], true) })],
   ['ReduceSum lead', (g) => ({ y: op.reduceSum(f(g, 'x', [6, 7]), [0], false) })],
   ['ReduceMean keep', (g) => ({ y: op.reduceMean(f(g, 'x', [6, 7]), [-1], true) })],
-  ['Pad value', (g) => ({ y: g.apply('Pad', [f(g, 'x', [2, 3, 4, 5]), g.int64s([0, 0, 0, 0, 0, 0, 0, 1]), g.scalar(1)], {}, {})[0]! })],
+  ['Pad value', (g) => ({ y: g.apply('Pad', [f(g, 'x', [2, 3, 4, 5]), g.int64s([0, 0, 0, 0, 0, 0, 0, 1]), g.scalar(1)],
+    {}, {})[0]! })],
   ['Pad zeros mid', (g) => ({ y: g.apply('Pad', [f(g, 'x', [4, 5]), g.int64s([1, 0, 2, 0])], {}, {})[0]! })],
   ['Sigmoid', (g) => ({ y: op.sigmoid(f(g, 'x', [6, 7])) })],
   ['Mul bcast col', (g) => ({ y: op.mul(f(g, 'x', [6, 7]), f(g, 'r', [6, 1])) })],
@@ -40,15 +50,18 @@ const cases: Case[] = [
   ['Concat', (g) => ({ y: op.concat([f(g, 'a', [2, 3, 4]), f(g, 'b', [2, 3, 1])], 2) })],
   ['Slice', (g) => ({ y: op.slice(f(g, 'x', [4, 9]), [2], [7], [1]) })],
   ['Expand', (g) => ({ y: op.expand(f(g, 'x', [6, 1]), g.int64s([6, 7]), [6, 7]) })],
-  ['GatherElements', (g) => ({ y: op.gatherElements(f(g, 'x', [6, 7]), op.cast(op.mul(op.cast(op.less(f(g, 'c', [6, 1]), 0), 'float32'), 3), 'int64'), 1) })],
+  ['GatherElements', (g) => ({ y: op.gatherElements(f(g, 'x', [6, 7]),
+    op.cast(op.mul(op.cast(op.less(f(g, 'c', [6, 1]), 0), 'float32'), 3), 'int64'), 1) })],
   ['ScatterElements add (cross-entropy backward)', (g) => {
     const idx = op.cast(op.mul(op.cast(op.less(f(g, 'c', [6, 1]), 0), 'float32'), 3), 'int64')
     const w = f(g, 'w', [6, 1])
-    return { y: g.apply('ScatterElements', [op.mul(op.exp(f(g, 'z', [6, 7])), w), idx, op.neg(w)], { axis: 1, reduction: 'add' }, {})[0]! }
+    return { y: g.apply('ScatterElements', [op.mul(op.exp(f(g, 'z', [6, 7])), w), idx, op.neg(w)],
+      { axis: 1, reduction: 'add' }, {})[0]! }
   }],
   ['ScatterElements add', (g) => {
     const idx = op.cast(op.mul(op.cast(op.less(f(g, 'c', [6, 1]), 0), 'float32'), 3), 'int64')
-    return { y: g.apply('ScatterElements', [op.mul(f(g, 'z', [6, 7]), 0), idx, f(g, 'u', [6, 1])], { axis: 1, reduction: 'add' }, {})[0]! }
+    return { y: g.apply('ScatterElements', [op.mul(f(g, 'z', [6, 7]), 0), idx, f(g, 'u', [6, 1])],
+      { axis: 1, reduction: 'add' }, {})[0]! }
   }],
   ['Exp', (g) => ({ y: op.exp(f(g, 'x', [6, 7])) })],
   ['Neg', (g) => ({ y: op.neg(f(g, 'x', [6, 7])) })],
@@ -66,7 +79,8 @@ for (const [name, build] of cases) {
     const feeds: Record<string, ort.Tensor> = {}
     for (const v of g.inputs) {
       const shape = v.shape as number[]
-      feeds[v.name!] = new ort.Tensor('float32', Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rnd), shape)
+      feeds[v.name!] = new ort.Tensor('float32', Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rnd),
+        shape)
     }
     const res: Array<Record<string, ort.Tensor>> = []
     for (const ep of ['cpu', device]) {

@@ -24,7 +24,9 @@ import { fillRandom } from './lib/random-weights.ts'
 import { flagValue, median, numberFlag } from './lib/args.ts'
 
 const device = (flagValue('device') ?? 'webgpu') as Device
-if (!DEVICES.includes(device) || device === 'cpu') throw new Error(`--device must be one of ${DEVICES.filter((d) => d !== 'cpu').join(', ')}, got ${device}`)
+if (!DEVICES.includes(device) || device === 'cpu') {
+  throw new Error(`--device must be one of ${DEVICES.filter((d) => d !== 'cpu').join(', ')}, got ${device}`)
+}
 const reps = numberFlag('reps', 5)
 const B = numberFlag('batch', 8)
 const maxLength = numberFlag('max-length', 256)
@@ -46,7 +48,8 @@ async function runOn (d: Device, ckpt: LlamaCheckpoint, batch: TokenBatch, adapt
       t0 = performance.now(); await tr.run(batch, adapter); sm.push(performance.now() - t0)
     }
     const sum = (xs: Float32Array): number => xs.reduce((a, b) => a + b, 0)
-    return { evalMs: median(em), stepMs: median(sm), evalLoss: sum(e.lossSum) / sum(e.tokens), trainLoss: t.lossSum / t.tokens, grads: t.grads }
+    return { evalMs: median(em), stepMs: median(sm), evalLoss: sum(e.lossSum) / sum(e.tokens),
+      trainLoss: t.lossSum / t.tokens, grads: t.grads }
   } finally {
     await ev.release(); await tr.release()
   }
@@ -56,7 +59,8 @@ const ckpt = loadCheckpoint(MODEL)
 const tok = loadTokenizerFor(MODEL, ckpt.config.vocabSize)
 const records = readLocalRecords('assets/dolly/dolly-15k.jsonl.gz').train.slice(0, 4 * B)
 const { examples } = tokenizeOrFail(tok, records, { maxLength, trainOnInputs: false }, 'benchmark')
-const batch = toTokenBatch(makeBatches(examples, { microBatchSize: B, seed: 1 }).sort((a, b) => b.seqLen - a.seqLen)[0]!)
+const batch = toTokenBatch(makeBatches(examples, { microBatchSize: B, seed: 1 })
+  .sort((a, b) => b.seqLen - a.seqLen)[0]!)
 const adapter = initAdapter(ckpt.config, LORA, 1)
 for (const [k, t] of adapter.tensors) if (k.includes('lora_B')) fillRandom(t.data, 0.01) // a trained-looking B
 
@@ -67,10 +71,14 @@ const diffs = [...cpu.grads].map(([name, g]): [string, number] => {
   const o = dev.grads.get(name)!.data
   let d = 0
   let m = 1e-12
-  for (let i = 0; i < g.data.length; i++) { d = Math.max(d, Math.abs(g.data[i]! - o[i]!)); m = Math.max(m, Math.abs(g.data[i]!)) }
+  for (let i = 0; i < g.data.length; i++) {
+    d = Math.max(d, Math.abs(g.data[i]! - o[i]!))
+    m = Math.max(m, Math.abs(g.data[i]!))
+  }
   return [name, d / m]
 }).sort((a, b) => b[1] - a[1])
-const figures = (s: Side): object => ({ evalMs: Number(s.evalMs.toFixed(2)), stepMs: Number(s.stepMs.toFixed(2)), evalLoss: Number(s.evalLoss.toFixed(6)), trainLoss: Number(s.trainLoss.toFixed(6)) })
+const figures = (s: Side): object => ({ evalMs: Number(s.evalMs.toFixed(2)), stepMs: Number(s.stepMs.toFixed(2)),
+  evalLoss: Number(s.evalLoss.toFixed(6)), trainLoss: Number(s.trainLoss.toFixed(6)) })
 const rel = (a: number, b: number): number => Number((Math.abs(a - b) / Math.abs(a)).toExponential(2))
 console.log(JSON.stringify({
   bench: 'device',
@@ -82,6 +90,7 @@ console.log(JSON.stringify({
   evalLossRelDiff: rel(cpu.evalLoss, dev.evalLoss),
   trainLossRelDiff: rel(cpu.trainLoss, dev.trainLoss),
   gradRelDiff: Number(diffs[0]![1].toExponential(2)),
-  worstGrads: Object.fromEntries(diffs.slice(0, 6).map(([k, v]) => [k.replace('base_model.model.model.', ''), Number(v.toExponential(2))])),
+  worstGrads: Object.fromEntries(diffs.slice(0, 6).map(([k, v]) => [k.replace('base_model.model.model.', ''),
+    Number(v.toExponential(2))])),
   medianGradRelDiff: Number(diffs[diffs.length >> 1]![1].toExponential(2))
 }))

@@ -65,7 +65,8 @@ function blockGraph (backward: boolean): ReturnType<Graph['toModel']> {
     const lw: LayerWeights = {
       attnNorm: weight(g, `l${l}.attn_norm`, r.attnNorm),
       mlpNorm: weight(g, `l${l}.mlp_norm`, r.mlpNorm),
-      linear: Object.fromEntries(LINEAR_MODULES.map((m) => [m, weight(g, `l${l}.${m}`, r.linear[m])])) as Record<LinearModule, Value>
+      linear: Object.fromEntries(LINEAR_MODULES.map((m) => [m,
+        weight(g, `l${l}.${m}`, r.linear[m])])) as Record<LinearModule, Value>
     }
     h = block(ctx, h, lw, l).out
   })
@@ -81,7 +82,9 @@ function matmulGraph (rows: number, a: WeightRef, b: WeightRef): ReturnType<Grap
 }
 
 /** Times several sessions with their runs interleaved, so a burst of load from elsewhere hits all alike. */
-async function timeAll (jobs: Array<{ model: ReturnType<Graph['toModel']>, feeds: Record<string, ort.Tensor> }>): Promise<number[]> {
+async function timeAll (
+  jobs: Array<{ model: ReturnType<Graph['toModel']>, feeds: Record<string, ort.Tensor> }>
+): Promise<number[]> {
   const sessions = []
   for (const j of jobs) {
     const s = await createSession(j.model, { threads })

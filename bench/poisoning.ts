@@ -7,5 +7,6 @@ import { runPoisoning } from '../sim/poisoning.ts'
 const rounds = Number(process.argv[2] ?? 5)
 const localSteps = Number(process.argv[3] ?? 10)
 const t0 = Date.now()
-const r = await runPoisoning({ rounds, localSteps, maxLength: 128, limitPerPeer: 200, attacks: ['scale', 'signflip'], fedavg: true, log: (l) => { console.error(l) } })
+const r = await runPoisoning({ rounds, localSteps, maxLength: 128, limitPerPeer: 200, attacks: ['scale', 'signflip'],
+  fedavg: true, log: (l) => { console.error(l) } })
 console.log(JSON.stringify({ bench: 'poisoning', rounds, localSteps, ...r, seconds: (Date.now() - t0) / 1000 }))

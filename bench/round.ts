@@ -36,12 +36,18 @@ const job = validateJobSpec({
 })
 const jobId = jobIdOf(job)
 const dir = mkdtempSync(join(tmpdir(), 'fedit-bench-round-'))
-const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
+const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'],
+  local: true })
 const peers: Peer[] = []
 const tStart = Date.now()
 // ROUND_DEBUG=1 also prints the connections opened and closed so far (all peers) every 2 s
 let connOpen = 0; let connClose = 0
-if (process.env.ROUND_DEBUG === '1') setInterval(() => { console.error(`${((Date.now() - tStart) / 1000).toFixed(1)} conns open=${connOpen} close=${connClose} live=${peers.reduce((s, p) => s + p.libp2p.getConnections().length, 0)}`) }, 2000).unref()
+if (process.env.ROUND_DEBUG === '1') {
+  setInterval(() => {
+    console.error(`${((Date.now() - tStart) / 1000).toFixed(1)} conns open=${connOpen} close=${connClose} ` +
+      `live=${peers.reduce((s, p) => s + p.libp2p.getConnections().length, 0)}`)
+  }, 2000).unref()
+}
 const rejected = new Map<string, number>()
 const announces = new Map<string, { sent?: number, received: number[] }>()
 for (let i = 0; i < PEERS; i++) {
@@ -53,10 +59,15 @@ for (let i = 0; i < PEERS; i++) {
     listen: ['/ip4/127.0.0.1/tcp/0'],
     bootstrap: dialableAddrs(boot),
     local: true,
-    ...(process.env.ROUND_DEBUG === '1' ? { logger: (l: string) => { console.error(`${((Date.now() - tStart) / 1000).toFixed(1)} p${i} ${l}`) } } : {}),
+    ...(process.env.ROUND_DEBUG === '1' ? { logger: (l: string) => {
+      console.error(`${((Date.now() - tStart) / 1000).toFixed(1)} p${i} ${l}`)
+    } } : {}),
     timing: TIMING
   })
-  p.events.on('rejected', (r) => { rejected.set(`${r.where}:${r.reason.split(':')[0]}`, (rejected.get(`${r.where}:${r.reason.split(':')[0]}`) ?? 0) + 1) })
+  p.events.on('rejected', (r) => {
+    rejected.set(`${r.where}:${r.reason.split(':')[0]}`,
+      (rejected.get(`${r.where}:${r.reason.split(':')[0]}`) ?? 0) + 1)
+  })
   p.events.on('announce', (a) => {
     const k = `${a.round}/${a.attempt}`
     const e = announces.get(k) ?? { received: [] }
@@ -87,11 +98,15 @@ const lag = monitorEventLoopDelay({ resolution: 10 })
 lag.enable()
 await new Promise<void>((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error('rounds did not complete in 180 s')), 180_000)
-  const check = setInterval(() => { if (peers.every((p) => p.global.round >= ROUNDS)) { clearInterval(check); clearTimeout(timer); resolve() } }, 50)
+  const check = setInterval(() => {
+    if (peers.every((p) => p.global.round >= ROUNDS)) { clearInterval(check); clearTimeout(timer); resolve() }
+  }, 50)
 })
 lag.disable()
 const hellosPerPeerPerSec = hellos / ((Date.now() - t0) / 1000)
-if (prof !== undefined) writeFileSync(process.env.ROUND_PROF!, JSON.stringify((await prof.post('Profiler.stop')).profile))
+if (prof !== undefined) {
+  writeFileSync(process.env.ROUND_PROF!, JSON.stringify((await prof.post('Profiler.stop')).profile))
+}
 gc()
 const rssPerPeerMB = (process.memoryUsage().rss - rss0) / 2 ** 20 / (PEERS + 1)
 const rounds = peers[0]!.rounds
@@ -100,11 +115,14 @@ const lat: number[] = []
 for (const e of announces.values()) if (e.sent !== undefined) for (const r of e.received) lat.push(r - e.sent)
 lat.sort((a, b) => a - b)
 const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN
-console.error(`${ROUNDS} rounds in ${((Date.now() - t0) / 1000).toFixed(1)} s; aggregators ${new Set(rounds.map((r) => r.aggregator)).size}; ${lat.length} announce deliveries; rejected ${JSON.stringify(Object.fromEntries(rejected))}`)
+console.error(`${ROUNDS} rounds in ${((Date.now() - t0) / 1000).toFixed(1)} s; ` +
+  `aggregators ${new Set(rounds.map((r) => r.aggregator)).size}; ${lat.length} announce deliveries; ` +
+  `rejected ${JSON.stringify(Object.fromEntries(rejected))}`)
 await Promise.all(peers.map(async (p) => await p.stop()))
 await boot.stop()
 rmSync(dir, { recursive: true, force: true })
-console.log(JSON.stringify({ bench: 'round', peers: PEERS, rounds: ROUNDS, overheadMs: Math.round(overheadMs), gossipP50Ms: q(0.5), gossipP99Ms: q(0.99), rssPerPeerMB: +rssPerPeerMB.toFixed(1),
+console.log(JSON.stringify({ bench: 'round', peers: PEERS, rounds: ROUNDS, overheadMs: Math.round(overheadMs),
+  gossipP50Ms: q(0.5), gossipP99Ms: q(0.99), rssPerPeerMB: +rssPerPeerMB.toFixed(1),
   // what explains the figures: failover attempts, refusals, and how late the shared event loop ran timers
   // while the rounds ran (every hop of every message waits for it; the machine's other load shows here)
   failovers: rounds.filter((r) => r.attempt > 0).length,

@@ -4,7 +4,8 @@
 // stories260K (batch 8 x 256 tokens, the real model with its head and loss).
 // On a shared machine wall time of multi-threaded runs is mostly other people's load: `--threads 1 --clock cpu`
 // times each run by this process's CPU time (user + system) on one intra-op thread, as bench/forward-backward does.
-// Usage: npm run bench -- train-step [--reps R] [--threads K] [--seq T] [--clock wall|cpu] [--only block7b|stories260K] [--chunks C] [--device cpu|cuda|webgpu]
+// Usage: npm run bench -- train-step [--reps R] [--threads K] [--seq T] [--clock wall|cpu] [--only block7b|stories260K]
+//   [--chunks C] [--device cpu|cuda|webgpu]
 import ort from 'onnxruntime-node'
 import { Graph } from '../trainer/graph/graph.ts'
 import type { Value } from '../trainer/graph/graph.ts'
@@ -31,17 +32,22 @@ const repsStories = numberFlag('reps', 15)
 const threads = numberFlag('threads', 0)
 const T = numberFlag('seq', 512)
 const LORA: LoraConfig = { r: 8, alpha: 16, dropout: 0, targetModules: [...LINEAR_MODULES] }
-const c7: LlamaConfig = { dim: 4096, hiddenDim: 11008, nLayers: 1, nHeads: 32, nKvHeads: 32, vocabSize: 32000, maxSeqLen: 4096, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false, bosId: 1, eosId: 2 }
+const c7: LlamaConfig = { dim: 4096, hiddenDim: 11008, nLayers: 1, nHeads: 32, nKvHeads: 32, vocabSize: 32000,
+  maxSeqLen: 4096, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false, bosId: 1, eosId: 2 }
 const { clock, now } = clockFlag()
 const only = flagValue('only')
 const device = (flagValue('device') ?? 'cpu') as Device
-const chunks = flagValue('chunks') === undefined ? undefined : numberFlag('chunks', 0) // query blocks of the train graph's attention
-if (only !== undefined && only !== 'block7b' && only !== 'stories260K') throw new Error(`--only must be block7b or stories260K, got ${only}`)
+// query blocks of the train graph's attention
+const chunks = flagValue('chunks') === undefined ? undefined : numberFlag('chunks', 0)
+if (only !== undefined && only !== 'block7b' && only !== 'stories260K') {
+  throw new Error(`--only must be block7b or stories260K, got ${only}`)
+}
 
 interface Figures { stepMs: number, forwardMs: number, ratio: number, tokensPerSec: number, optimizerMs: number }
 
 /** Times forward and step alternately (a burst of load from elsewhere hits both alike). */
-async function measure (forward: () => Promise<unknown>, pass: () => Promise<Map<string, Float32Array>>, params: Map<string, Float32Array>, tokens: number, reps: number): Promise<Figures> {
+async function measure (forward: () => Promise<unknown>, pass: () => Promise<Map<string, Float32Array>>,
+  params: Map<string, Float32Array>, tokens: number, reps: number): Promise<Figures> {
   const state = createAdamWState()
   const step = async (): Promise<{ ms: number, opt: number }> => {
     const t0 = now()
@@ -59,7 +65,8 @@ async function measure (forward: () => Promise<unknown>, pass: () => Promise<Map
     const r = await step(); s.push(r.ms); o.push(r.opt)
   }
   const stepMs = median(s); const forwardMs = median(f)
-  return { stepMs: Math.round(stepMs), forwardMs: Math.round(forwardMs), ratio: Number((stepMs / forwardMs).toFixed(3)), tokensPerSec: Math.round(tokens / (stepMs / 1000)), optimizerMs: Number(median(o).toFixed(2)) }
+  return { stepMs: Math.round(stepMs), forwardMs: Math.round(forwardMs), ratio: Number((stepMs / forwardMs).toFixed(3)),
+    tokensPerSec: Math.round(tokens / (stepMs / 1000)), optimizerMs: Number(median(o).toFixed(2)) }
 }
 
 async function block7b (): Promise<Figures> {
@@ -77,7 +84,8 @@ async function block7b (): Promise<Figures> {
       const lw = {
         attnNorm: weight(g, 'l0.attn_norm', r.attnNorm),
         mlpNorm: weight(g, 'l0.mlp_norm', r.mlpNorm),
-        linear: Object.fromEntries(LINEAR_MODULES.map((m) => [m, weight(g, `l0.${m}`, r.linear[m])])) as Record<LinearModule, Value>
+        linear: Object.fromEntries(LINEAR_MODULES.map((m) => [m,
+          weight(g, `l0.${m}`, r.linear[m])])) as Record<LinearModule, Value>
       }
       const h = block(ctx, x, lw, 0).out
       if (!train) return { model: g.toModel({ y: h }), sites }
@@ -91,7 +99,8 @@ async function block7b (): Promise<Figures> {
     const adapter = initAdapter(c7, LORA, 1)
     for (const [k, t] of adapter.tensors) if (k.includes('lora_B')) fillRandom(t.data, 0.01) // a trained-looking B
     const params = new Map([...adapter.tensors].map(([k, t]) => [k, t.data]))
-    const loraFeeds = (): Record<string, ort.Tensor> => Object.fromEntries(fwd.sites.map((s) => [s.name, new ort.Tensor('float32', params.get(s.name)!, s.value.shape as number[])]))
+    const loraFeeds = (): Record<string, ort.Tensor> => Object.fromEntries(fwd.sites.map((s) => [s.name,
+      new ort.Tensor('float32', params.get(s.name)!, s.value.shape as number[])]))
     const xs = new Float32Array(T * c7.dim); fillRandom(xs, 1)
     const dys = new Float32Array(T * c7.dim); fillRandom(dys, 1)
     const base = {
@@ -117,24 +126,30 @@ async function stories (): Promise<Figures> {
   const B = 8; const S = 256
   // without --threads, the sessions' own default (model/threads.ts: one intra-op thread for a model this small)
   const t = threads > 0 ? threads : undefined
-  const train = await TrainSession.create(ckpt, LORA, { threads: t, device, ...(chunks !== undefined ? { attentionChunks: chunks } : {}) })
+  const train = await TrainSession.create(ckpt, LORA,
+    { threads: t, device, ...(chunks !== undefined ? { attentionChunks: chunks } : {}) })
   const evalS = await EvalSession.create(ckpt, { lora: LORA, threads: t, device })
   const adapter = initAdapter(ckpt.config, LORA, 1)
   for (const [k, t] of adapter.tensors) if (k.includes('lora_B')) fillRandom(t.data, 0.01)
   const params = new Map([...adapter.tensors].map(([k, t]) => [k, t.data]))
   let s = 7
-  const ids = BigInt64Array.from({ length: B * S }, () => { s = (s * 1103515245 + 12345) >>> 0; return BigInt(3 + (s % 500)) })
+  const ids = BigInt64Array.from({ length: B * S }, () => {
+    s = (s * 1103515245 + 12345) >>> 0
+    return BigInt(3 + (s % 500))
+  })
   const batch = { batch: B, seq: S, inputIds: ids, labels: ids, attentionMask: new BigInt64Array(B * S).fill(1n) }
   const r = await measure(
     async () => await evalS.run(batch, adapter),
-    async () => new Map([...(await train.run(batch, adapter)).grads].map(([k, t]) => [k, t.data])), params, B * S, repsStories)
+    async () => new Map([...(await train.run(batch, adapter)).grads].map(([k, t]) => [k, t.data])), params, B * S,
+      repsStories)
   await train.release(); await evalS.release()
   return r
 }
 
 const b = only === 'stories260K' ? undefined : await block7b()
 const st = only === 'block7b' ? undefined : await stories()
-const share = (f: Figures | undefined): number | undefined => f === undefined ? undefined : Number((f.optimizerMs / f.stepMs).toFixed(4))
+const share = (f: Figures | undefined): number | undefined => f === undefined ? undefined
+  : Number((f.optimizerMs / f.stepMs).toFixed(4))
 console.log(JSON.stringify({
   bench: 'train-step',
   block7b: b,

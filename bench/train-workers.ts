@@ -24,7 +24,8 @@ const steps = numberFlag('steps', 6)
 const records = numberFlag('records', 1000)
 const ckpt = loadCheckpoint(MODEL)
 const tok = loadTokenizerFor(MODEL, ckpt.config.vocabSize)
-const { examples } = tokenizeRecords(tok, readLocalRecords('assets/dolly/dolly-15k.jsonl.gz', { limit: records }).train, { maxLength: 512 })
+const { examples } = tokenizeRecords(tok, readLocalRecords('assets/dolly/dolly-15k.jsonl.gz', { limit: records }).train,
+  { maxLength: 512 })
 const lora = DEFAULT_LORA
 const recipe = resolveRecipe({ batchSize: 32, microBatchSize: 8, length: { steps }, seed: 1 })
 
@@ -44,4 +45,6 @@ if (!a.every((r) => r.bytes.equals(a[0]!.bytes))) throw new Error('the adapters 
 const best = (x: number, y: number): number => Math.round(Math.max(x, y))
 const t1 = best(a[0]!.tokensPerSec, a[2]!.tokensPerSec)
 const tn = best(a[1]!.tokensPerSec, a[3]!.tokensPerSec)
-console.log(JSON.stringify({ bench: 'train-workers', workers, cores: availableParallelism(), steps, tokensPerSec1: t1, tokensPerSecN: tn, speedup: Number((tn / t1).toFixed(3)), sameAdapter: true, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }))
+console.log(JSON.stringify({ bench: 'train-workers', workers, cores: availableParallelism(), steps, tokensPerSec1: t1,
+  tokensPerSecN: tn, speedup: Number((tn / t1).toFixed(3)), sameAdapter: true,
+  peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }))

@@ -35,7 +35,8 @@ function makeBlob (): { blob: Uint8Array, hash: string } {
 }
 
 async function libp2pServer (blob: Uint8Array, hash: string): Promise<FeditHost> {
-  const host = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
+  const host = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'],
+    local: true })
   await serveAdapters(host, { jobId: JOB, lookup: (h) => h === hash ? blob : undefined, timeoutMs: 60_000 })
   return host
 }
@@ -61,13 +62,15 @@ function rawServer (blob: Uint8Array): Promise<net.Server> {
 }
 
 async function libp2pFetches (addr: string, hash: string): Promise<number[]> {
-  const b = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
+  const b = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'],
+    local: true })
   const ma = multiaddr(addr)
   await b.dial(ma)
   const out: number[] = []
   for (let i = 0; i < RUNS; i++) {
     const t0 = performance.now()
-    await fetchAdapter(b, peerIdFromString(ma.getComponents().find((c) => c.name === 'p2p')!.value!), hash, { jobId: JOB, maxBytes: BYTES, timeoutMs: 60_000 })
+    await fetchAdapter(b, peerIdFromString(ma.getComponents().find((c) => c.name === 'p2p')!.value!), hash,
+      { jobId: JOB, maxBytes: BYTES, timeoutMs: 60_000 })
     out.push(BYTES / 1e6 / ((performance.now() - t0) / 1000))
   }
   await b.stop()
@@ -102,9 +105,11 @@ function cipherRuns (blob: Uint8Array): number[] {
     const t0 = performance.now()
     for (let o = 0; o < blob.byteLength; o += 65519) {
       const p = blob.subarray(o, Math.min(o + 65519, blob.byteLength))
-      const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 }); c.setAAD(ad, { plaintextLength: p.byteLength })
+      const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+      c.setAAD(ad, { plaintextLength: p.byteLength })
       const ct = c.update(p); c.final(); const tag = c.getAuthTag()
-      const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 }); d.setAAD(ad, { plaintextLength: ct.byteLength }); d.setAuthTag(tag)
+      const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+      d.setAAD(ad, { plaintextLength: ct.byteLength }); d.setAuthTag(tag)
       d.update(ct); d.final()
     }
     out.push(BYTES / 1e6 / ((performance.now() - t0) / 1000))
@@ -114,7 +119,8 @@ function cipherRuns (blob: Uint8Array): number[] {
 
 /** Starts this file as a serving child process; resolves with what it prints (its address and the blob's hash). */
 function serveInChild (kind: 'libp2p' | 'raw'): Promise<{ addr: string, hash: string, stop: () => void }> {
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `serve-${kind}`], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `serve-${kind}`],
+    { stdio: ['pipe', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     let buf = ''
     child.on('error', reject)
@@ -139,7 +145,7 @@ async function childMain (kind: string): Promise<void> {
     console.log(`SERVING ${(server.address() as net.AddressInfo).port} ${hash}`)
     stop = async () => { server.close() }
   }
-  process.stdin.on('end', () => { stop().finally(() => process.exit(0)) })
+  process.stdin.on('end', () => { void stop().finally(() => process.exit(0)) })
   process.stdin.resume()
 }
 
@@ -165,7 +171,8 @@ if (role !== undefined && role.startsWith('serve-')) {
   const raw1 = await rawFetches((server.address() as net.AddressInfo).port, hash)
   server.close()
   const cipher = cipherRuns(blob)
-  console.error(`MB/s per run: two processes libp2p ${fmt(lp2)}, raw ${fmt(raw2)}; one process libp2p ${fmt(lp1)}, raw ${fmt(raw1)}; chacha20-poly1305 seal+open ${fmt(cipher)}`)
+  console.error(`MB/s per run: two processes libp2p ${fmt(lp2)}, raw ${fmt(raw2)}; one process libp2p ${fmt(lp1)}, ` +
+    `raw ${fmt(raw1)}; chacha20-poly1305 seal+open ${fmt(cipher)}`)
   const libp2pMBps = best(lp2)
   const rawMBps = best(raw2)
   console.log(JSON.stringify({

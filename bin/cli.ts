@@ -44,7 +44,8 @@ export async function main (argv: string[]): Promise<number> {
       console.error(`fedit ${name}: ${err.message}`)
       return err.exitCode
     }
-    if (err instanceof Error && (err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('/commands/')) {
+    if (err instanceof Error && (err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(err.message)
+      .includes('/commands/')) {
       console.error(`fedit ${name}: not available in this build`)
       return 2
     }

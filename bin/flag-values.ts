@@ -12,14 +12,16 @@ export function required (f: Flags, name: string, what: string): string {
   return v
 }
 
-export function numberFlag (f: Flags, name: string, o: { min?: number, max?: number, integer?: boolean } = {}): number | undefined {
+export function numberFlag (f: Flags, name: string,
+  o: { min?: number, max?: number, integer?: boolean } = {}): number | undefined {
   const raw = f.strings.get(name)
   if (raw === undefined) return undefined
   const v = Number(raw)
   const bad = raw.trim() === '' || !Number.isFinite(v) || (o.integer === true && !Number.isSafeInteger(v)) ||
     (o.min !== undefined && v < o.min) || (o.max !== undefined && v > o.max)
   if (bad) {
-    const range = o.min !== undefined && o.max !== undefined ? ` in [${o.min}, ${o.max}]` : o.min !== undefined ? ` >= ${o.min}` : ''
+    const range = o.min !== undefined && o.max !== undefined ? ` in [${o.min}, ${o.max}]` : o.min !== undefined
+      ? ` >= ${o.min}` : ''
     throw new CliError(`--${name} must be ${o.integer === true ? 'an integer' : 'a number'}${range}, got '${raw}'`, 2)
   }
   return v
@@ -27,7 +29,9 @@ export function numberFlag (f: Flags, name: string, o: { min?: number, max?: num
 
 export function deviceFlag (f: Flags): Device {
   const d = f.strings.get('device') ?? 'cpu'
-  if (!(DEVICES as readonly string[]).includes(d)) throw new CliError(`--device must be one of ${DEVICES.join(', ')}, got '${d}'`, 2)
+  if (!(DEVICES as readonly string[]).includes(d)) {
+    throw new CliError(`--device must be one of ${DEVICES.join(', ')}, got '${d}'`, 2)
+  }
   return d as Device
 }
 
@@ -35,13 +39,19 @@ export function targetsFlag (f: Flags): LinearModule[] | undefined {
   const raw = f.strings.get('targets')
   if (raw === undefined) return undefined
   const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '')
-  for (const n of names) if (!(LINEAR_MODULES as readonly string[]).includes(n)) throw new CliError(`--targets: '${n}' is not one of ${LINEAR_MODULES.join(', ')}`, 2)
+  for (const n of names) {
+    if (!(LINEAR_MODULES as readonly string[]).includes(n)) {
+      throw new CliError(`--targets: '${n}' is not one of ${LINEAR_MODULES.join(', ')}`, 2)
+    }
+  }
   if (names.length === 0) throw new CliError('--targets needs at least one module', 2)
   return LINEAR_MODULES.filter((m) => names.includes(m))
 }
 
 export function choiceFlag<T extends string> (f: Flags, name: string, choices: readonly T[], dflt: T): T {
   const v = f.strings.get(name) ?? dflt
-  if (!(choices as readonly string[]).includes(v)) throw new CliError(`--${name} must be one of ${choices.join(', ')}, got '${v}'`, 2)
+  if (!(choices as readonly string[]).includes(v)) {
+    throw new CliError(`--${name} must be one of ${choices.join(', ')}, got '${v}'`, 2)
+  }
   return v as T
 }

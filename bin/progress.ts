@@ -29,13 +29,16 @@ export function createProgress (label: string, total: number, stream: NodeJS.Wri
   }
   const line = everyFewSeconds(total, stream)
   return {
-    update: (u) => line(u.step, (eta) => `${label} ${u.step}/${total} loss ${fmt(u.loss, 4)} ${fmt(u.tokensPerSec, 0)} tok/s ETA ${eta}s${u.note !== undefined ? ' ' + u.note : ''}`),
+    update: (u) => line(u.step,
+      (eta) => `${label} ${u.step}/${total} loss ${fmt(u.loss, 4)} ${fmt(u.tokensPerSec, 0)} tok/s ` +
+      `ETA ${eta}s${u.note !== undefined ? ' ' + u.note : ''}`),
     stop: () => {}
   }
 }
 
 /** Off a terminal: a line at most every 2 s, and one at the end; `text` gets the ETA in seconds. */
-function everyFewSeconds (total: number, stream: NodeJS.WriteStream): (done: number, text: (eta: string) => string) => void {
+function everyFewSeconds (total: number,
+  stream: NodeJS.WriteStream): (done: number, text: (eta: string) => string) => void {
   const t0 = Date.now()
   let lastPrint = 0
   return (done, text) => {
@@ -47,7 +50,8 @@ function everyFewSeconds (total: number, stream: NodeJS.WriteStream): (done: num
 }
 
 /** A bar for counted work without a loss (records tokenized, say): count, rate and ETA. */
-export function createCountProgress (label: string, total: number, unit: string, stream: NodeJS.WriteStream = process.stderr): { update: (done: number) => void, stop: () => void } {
+export function createCountProgress (label: string, total: number, unit: string,
+  stream: NodeJS.WriteStream = process.stderr): { update: (done: number) => void, stop: () => void } {
   const t0 = Date.now()
   const rate = (done: number): string => fmt(done / Math.max(1e-3, (Date.now() - t0) / 1000), 0)
   if (stream.isTTY === true && process.env.CI !== 'true') {
@@ -70,7 +74,8 @@ export function createCountProgress (label: string, total: number, unit: string,
  * Runs `work` with a count bar when `total` reaches `atLeast` (smaller work finishes before a bar would say
  * anything); `work` gets the bar's update, or nothing.
  */
-export async function withCountProgress<T> (label: string, total: number, unit: string, atLeast: number, work: (update?: (done: number) => void) => Promise<T> | T): Promise<T> {
+export async function withCountProgress<T> (label: string, total: number, unit: string, atLeast: number,
+  work: (update?: (done: number) => void) => Promise<T> | T): Promise<T> {
   if (total < atLeast) return await work()
   const bar = createCountProgress(label, total, unit)
   try {

@@ -11,5 +11,6 @@ if (!name || !existsSync(new URL(`../${file}`, import.meta.url))) {
   console.error(`usage: npm run bench -- NAME   (no bench named ${JSON.stringify(name ?? '')} in bench/)`)
   process.exit(2)
 }
-const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', file, ...rest], { cwd: root, stdio: 'inherit' })
+const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', file, ...rest],
+  { cwd: root, stdio: 'inherit' })
 process.exit(r.status ?? 1)

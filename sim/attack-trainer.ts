@@ -29,7 +29,8 @@ export function corruptUpdate (attack: Attack, base: Adapter, trained: Adapter, 
     const out = new Float32Array(t.data.length)
     for (let i = 0; i < out.length; i++) {
       const d = t.data[i]! - b[i]!
-      out[i] = attack === 'scale' ? b[i]! + SCALE_FACTOR * d : attack === 'signflip' ? b[i]! - d : t.data[i]! + sigma * gauss()
+      out[i] = attack === 'scale' ? b[i]! + SCALE_FACTOR * d : attack === 'signflip' ? b[i]! - d : t.data[i]! +
+        sigma * gauss()
     }
     tensors.set(name, { shape: [...t.shape], data: out })
   }

@@ -16,7 +16,8 @@ import type { Fleet, FleetEvents } from './fleet.ts'
 import { ResultChoice } from './fleet.ts'
 
 /** Quicker than a peer's defaults (which suit a WAN): everything here is one loopback hop away. */
-export const IN_PROCESS_TIMING: Partial<PeerTiming> = { heartbeatMs: 500, memberTtlMs: 4000, tickMs: 100, settleMs: 2500, graceMs: 2000, discoveryIntervalMs: 1000 }
+export const IN_PROCESS_TIMING: Partial<PeerTiming> = { heartbeatMs: 500, memberTtlMs: 4000, tickMs: 100,
+  settleMs: 2500, graceMs: 2000, discoveryIntervalMs: 1000 }
 
 export interface InProcessOptions {
   readonly job: JobSpec
@@ -30,7 +31,8 @@ export interface InProcessOptions {
 
 export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> {
   const events = new EventEmitter<FleetEvents>()
-  const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
+  const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'],
+    local: true })
   const bootAddrs = dialableAddrs(boot)
   const aggregate = buildAggregator(o.job.aggregation)
   const peers: Peer[] = []
@@ -48,7 +50,8 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
       job: o.job, jobId: o.jobId, privateKey: await generateKeyPairFromSeed('Ed25519', seed),
       trainer: o.trainers[i]!, aggregate, stateDir: join(o.dir, `p${i}`),
       listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: bootAddrs, local: true,
-      timing: { ...IN_PROCESS_TIMING, transferTimeoutMs: Math.max(30_000, o.job.roundDeadlineSeconds * 1000), ...o.timing },
+      timing: { ...IN_PROCESS_TIMING, transferTimeoutMs: Math.max(30_000, o.job.roundDeadlineSeconds * 1000),
+        ...o.timing },
       samples: o.samples[i],
       logger: (line) => { appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} ${line}\n`) }
     })
@@ -58,8 +61,13 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
       announced.add(key)
       events.emit('announce', { round: a.round, attempt: a.attempt, aggregator: a.aggregator, selected: a.selected })
     })
-    p.events.on('rejected', (r) => { appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} rejected ${r.where} from ${r.from.slice(-6)}: ${r.reason}\n`) })
-    p.events.on('trained', (t) => { events.emit('trained', { peer: p.peerId, round: t.round, trainLoss: t.trainLoss, samples: t.samples }) })
+    p.events.on('rejected', (r) => {
+      appendFileSync(join(o.dir, 'logs', `p${i}.log`),
+        `${stamp()} rejected ${r.where} from ${r.from.slice(-6)}: ${r.reason}\n`)
+    })
+    p.events.on('trained', (t) => {
+      events.emit('trained', { peer: p.peerId, round: t.round, trainLoss: t.trainLoss, samples: t.samples })
+    })
     p.events.on('result', (info) => {
       if (!results.accept(info.round, info.attempt)) return
       // the peer adopted this round's adapter just before emitting: take it now, before the next round replaces it

@@ -36,7 +36,8 @@ export interface ProcessFleetOptions {
 /** A peer's log line, classified (pure; the formats are node/peer.ts's and node/round-info.ts's). */
 export type PeerLine =
   | { readonly kind: 'started', readonly peerId: string }
-  | { readonly kind: 'aggregating', readonly round: number, readonly attempt: number, readonly selected: readonly string[] }
+  | { readonly kind: 'aggregating', readonly round: number, readonly attempt: number,
+    readonly selected: readonly string[] }
   | { readonly kind: 'result', readonly round: number, readonly attempt: number, readonly mine: boolean }
   | { readonly kind: 'trained', readonly round: number, readonly samples: number, readonly trainLoss: number }
   | { readonly kind: 'other' }
@@ -45,7 +46,10 @@ export function parsePeerLine (line: string): PeerLine {
   let m = /\bpeer (\S+) in job /.exec(line)
   if (m !== null) return { kind: 'started', peerId: m[1]! }
   m = /\bround (\d+)(?: \(failover (\d+)\))?: aggregating; selected (\S*)/.exec(line)
-  if (m !== null) return { kind: 'aggregating', round: Number(m[1]), attempt: Number(m[2] ?? 0), selected: m[3]!.split(',').filter((s) => s !== '') }
+  if (m !== null) {
+    return { kind: 'aggregating', round: Number(m[1]), attempt: Number(m[2] ?? 0), selected: m[3]!.split(',')
+      .filter((s) => s !== '') }
+  }
   m = /\bround (\d+)(?: \(failover (\d+)\))?: aggregator=\S+( \(me\))? included=/.exec(line)
   if (m !== null) return { kind: 'result', round: Number(m[1]), attempt: Number(m[2] ?? 0), mine: m[3] !== undefined }
   m = /\bround (\d+): trained on (\d+) examples in \S+ s, loss (\S+),/.exec(line)
@@ -56,7 +60,8 @@ export function parsePeerLine (line: string): PeerLine {
 /** A peer's data file in Dolly's format: lines 1-80 are the held-out test split (as in Dolly itself, so the
  * trainer's held-out rule keeps them out of training), then the peer's own partition. */
 function toDollyJsonl (test: PeerShare['records'], records: PeerShare['records']): string {
-  return [...test, ...records].map((r) => JSON.stringify({ instruction: r.instruction, context: r.input, response: r.response, category: r.category })).join('\n') + '\n'
+  return [...test, ...records].map((r) => JSON.stringify({ instruction: r.instruction, context: r.input,
+    response: r.response, category: r.category })).join('\n') + '\n'
 }
 
 async function poll<T> (get: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
@@ -94,11 +99,13 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
   }
   try {
     // the bootstrap prints its dialable addresses, one per line
-    const boot = spawnFedit(['bootstrap', '--local', '--listen', '/ip4/127.0.0.1/tcp/0', '--key', join(o.dir, 'bootstrap.key')], 'bootstrap')
+    const boot = spawnFedit(['bootstrap', '--local', '--listen', '/ip4/127.0.0.1/tcp/0', '--key',
+      join(o.dir, 'bootstrap.key')], 'bootstrap')
     const bootAddr = await new Promise<string>((resolve, reject) => {
       const rl = createInterface({ input: boot.stdout! })
       rl.once('line', (l) => resolve(l.trim()))
-      boot.once('exit', (code) => reject(new Error(`fedit bootstrap exited (${code}) before printing its address; see ${join(o.dir, 'logs', 'bootstrap.log')}`)))
+      boot.once('exit', (code) => reject(new Error(`fedit bootstrap exited (${code}) before printing its address; ` +
+        `see ${join(o.dir, 'logs', 'bootstrap.log')}`)))
     })
     const ids: string[] = new Array(o.shares.length).fill('')
     const dead = new Set<number>()
@@ -106,10 +113,13 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
     const results = new ResultChoice()
     const shortToId = (s: string): string => ids.find((id) => id.endsWith(s)) ?? s
     const readRounds = (i: number): RoundInfo[] | undefined => {
-      try { return JSON.parse(readFileSync(join(o.dir, o.shares[i]!.label, 'rounds.json'), 'utf8')) as RoundInfo[] } catch { return undefined }
+      try {
+        return JSON.parse(readFileSync(join(o.dir, o.shares[i]!.label, 'rounds.json'), 'utf8')) as RoundInfo[]
+      } catch { return undefined }
     }
     const onResult = async (i: number, round: number, attempt: number): Promise<void> => {
-      const info = await poll(() => readRounds(i)?.find((r) => r.round === round && r.attempt === attempt), 30_000, `round ${round} (attempt ${attempt}) in ${o.shares[i]!.label}/rounds.json`)
+      const info = await poll(() => readRounds(i)?.find((r) => r.round === round && r.attempt === attempt), 30_000,
+        `round ${round} (attempt ${attempt}) in ${o.shares[i]!.label}/rounds.json`)
       const file = join(o.dir, o.shares[i]!.label, 'global', `${info.hash}.safetensors`)
       const bytes = new Uint8Array(await poll(() => existsSync(file) ? readFileSync(file) : undefined, 30_000, file))
       const d = decodeAdapter(bytes, o.layout, o.layout.byteLength)
@@ -119,8 +129,9 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
     }
     o.shares.forEach((s, i) => {
       writeFileAtomicSync(join(o.dir, 'data', `${s.label}.jsonl`), toDollyJsonl(o.test, s.records))
-      const child = spawnFedit(['peer', '--job', jobPath, '--model', o.modelPath, '--data', join(o.dir, 'data', `${s.label}.jsonl`),
-        '--bootstrap', bootAddr, '--state', join(o.dir, s.label), '--local', '--listen', '/ip4/127.0.0.1/tcp/0', '--workers', '1'], s.label)
+      const child = spawnFedit(['peer', '--job', jobPath, '--model', o.modelPath,
+        '--data', join(o.dir, 'data', `${s.label}.jsonl`), '--bootstrap', bootAddr, '--state', join(o.dir, s.label),
+        '--local', '--listen', '/ip4/127.0.0.1/tcp/0', '--workers', '1'], s.label)
       createInterface({ input: child.stdout! }).on('line', (line) => {
         const p = parsePeerLine(line)
         if (p.kind === 'started') ids[i] = p.peerId
@@ -128,20 +139,28 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
           const key = `${p.round}/${p.attempt}/${ids[i]!}`
           if (announced.has(key)) return
           announced.add(key)
-          events.emit('announce', { round: p.round, attempt: p.attempt, aggregator: ids[i]!, selected: p.selected.map(shortToId) })
+          events.emit('announce', { round: p.round, attempt: p.attempt, aggregator: ids[i]!,
+            selected: p.selected.map(shortToId) })
         } else if (p.kind === 'trained') {
           events.emit('trained', { peer: ids[i]!, round: p.round, trainLoss: p.trainLoss, samples: p.samples })
-        } else if (p.kind === 'result' && (p.mine || results.attemptOf(p.round) !== undefined) && results.accept(p.round, p.attempt)) {
+        } else if (p.kind === 'result' && (p.mine || results.attemptOf(p.round) !== undefined) &&
+          results.accept(p.round, p.attempt)) {
           // a round's first report comes from its aggregator; a peer that switched to an earlier attempt's result
           // (fork choice) reports it again, with its copy of that attempt's adapter
-          onResult(i, p.round, p.attempt).catch((err: Error) => { events.emit('note', `${s.label}: could not read round ${p.round} (${err.message})`) })
-        } else if (/could not|refused|failed|error/i.test(line)) events.emit('note', `${s.label}: ${line.replace(/^\d\d:\d\d:\d\d /, '')}`)
+          onResult(i, p.round, p.attempt).catch((err: Error) => {
+            events.emit('note', `${s.label}: could not read round ${p.round} (${err.message})`)
+          })
+        } else if (/could not|refused|failed|error/i.test(line)) events.emit('note',
+          `${s.label}: ${line.replace(/^\d\d:\d\d:\d\d /, '')}`)
       })
       child.once('exit', (code, signal) => {
-        if (!dead.has(i) && code !== 0) events.emit('note', `${s.label} exited (${signal ?? code}); see ${join(o.dir, 'logs', `${s.label}.log`)}`)
+        if (!dead.has(i) && code !== 0) {
+          events.emit('note', `${s.label} exited (${signal ?? code}); see ${join(o.dir, 'logs', `${s.label}.log`)}`)
+        }
       })
     })
-    await poll(() => ids.every((id) => id !== '') ? true : undefined, o.startTimeoutMs ?? 120_000, 'every peer process to start')
+    await poll(() => ids.every((id) => id !== '') ? true : undefined, o.startTimeoutMs ?? 120_000,
+      'every peer process to start')
     return {
       events,
       ids,

@@ -6,13 +6,15 @@ import type { SimulationReport } from './report.ts'
 import { lineChartSvg, stackedBarSvg } from './plot-svg.ts'
 import type { Series } from './plot-svg.ts'
 
-export const FILES = { report: 'report.json', adapter: 'adapter', lossPlot: 'loss.svg', mixPlot: 'category-mix.svg', tables: 'tables.txt' } as const
+export const FILES = { report: 'report.json', adapter: 'adapter', lossPlot: 'loss.svg', mixPlot: 'category-mix.svg',
+  tables: 'tables.txt' } as const
 
 /** The held-out loss per round: federated against base and (when present) the baselines (pure). */
 export function lossChart (r: SimulationReport): string {
   const R = r.config.rounds
   const flat = (label: string, y: number): Series => ({ label, points: [[0, y], [R, y]], dashed: true })
-  const series: Series[] = [{ label: 'federated', points: [[0, r.base.evalLoss], ...r.rounds.map((x): [number, number] => [x.round, x.evalLoss])] }, flat('base', r.base.evalLoss)]
+  const series: Series[] = [{ label: 'federated', points: [[0, r.base.evalLoss],
+    ...r.rounds.map((x): [number, number] => [x.round, x.evalLoss])] }, flat('base', r.base.evalLoss)]
   if (r.baselines !== undefined) {
     const c = r.baselines.centralized
     series.push(c.curve !== undefined && c.curve.length > 0
@@ -20,18 +22,21 @@ export function lossChart (r: SimulationReport): string {
       : flat('centralized', c.evalLoss))
     r.baselines.local.forEach((l, i) => series.push(flat(`Local-${i + 1} (${l.peer})`, l.evalLoss)))
   }
-  return lineChartSvg(`Held-out loss per round (${r.config.peers} peers, ${r.config.perRound}/round, ${r.config.partition})`, 'round', 'held-out loss (token cross-entropy)', series)
+  return lineChartSvg(`Held-out loss per round (${r.config.peers} ` +
+    `peers, ${r.config.perRound}/round, ${r.config.partition})`, 'round', 'held-out loss (token cross-entropy)', series)
 }
 
 export function mixChart (r: SimulationReport): string {
   const peers = r.peers ?? []
   const cats = [...new Set(peers.flatMap((p) => Object.keys(p.categories)))].sort()
-  return stackedBarSvg(`Category mix per peer (${r.config.partition})`, peers.map((p) => ({ label: p.label, counts: p.categories })), cats)
+  return stackedBarSvg(`Category mix per peer (${r.config.partition})`,
+    peers.map((p) => ({ label: p.label, counts: p.categories })), cats)
 }
 
 export function writeOutputs (dir: string, r: SimulationReport, tables: string): void {
   writeFileAtomicSync(join(dir, FILES.lossPlot), lossChart(r))
   writeFileAtomicSync(join(dir, FILES.mixPlot), mixChart(r))
   writeFileAtomicSync(join(dir, FILES.tables), tables + '\n')
-  writeFileAtomicSync(join(dir, FILES.report), JSON.stringify(r, null, 2) + '\n') // last: its presence means the run finished
+  // last: its presence means the run finished
+  writeFileAtomicSync(join(dir, FILES.report), JSON.stringify(r, null, 2) + '\n')
 }

@@ -24,19 +24,17 @@ export interface ShareOptions {
 }
 
 export function shareTrainingPool (pool: readonly InstructionRecord[], o: ShareOptions): PeerShare[] {
-  const parts = partition(pool, { method: o.method, clients: o.peers, seed: o.seed, alpha: o.alpha, ...(o.method === 'shepherd-quantity' ? { minPerClient: Math.min(40, Math.floor(pool.length / o.peers)) } : {}) })
+  const parts = partition(pool, { method: o.method, clients: o.peers, seed: o.seed, alpha: o.alpha,
+    ...(o.method === 'shepherd-quantity' ? { minPerClient: Math.min(40, Math.floor(pool.length / o.peers)) } : {}) })
   return parts.map((idx, i) => {
     // a limited peer keeps a seeded random sample of its partition, so its category mix stays the same
     const keep = o.limitPerPeer === undefined || idx.length <= o.limitPerPeer
       ? idx
-      : shuffleInPlace([...idx], createRng(deriveSeed(o.seed, `limit:${i}`))).slice(0, o.limitPerPeer).sort((a, b) => a - b)
+      : shuffleInPlace([...idx], createRng(deriveSeed(o.seed, `limit:${i}`))).slice(0, o.limitPerPeer)
+        .sort((a, b) => a - b)
     const records = keep.map((k) => pool[k]!)
     return { index: i, label: o.label(i), records, counts: partitionSummary(records, [records.map((_, j) => j)])[0]! }
   })
-}
-
-export function categoriesOf (records: ReadonlyArray<{ readonly category: string }>): string[] {
-  return [...new Set(records.map((r) => r.category))].sort()
 }
 
 /** Categories that make up at least `minShare` of a peer's data, largest first. */
@@ -63,7 +61,9 @@ export function pickLocalPeers (shares: readonly PeerShare[]): LocalPick[] {
   const bySingle = [...top].sort((a, b) => share1(b) - share1(a) || a.s.index - b.s.index)
   const l1 = bySingle[0]!
   const l2 = bySingle.find((t) => t !== l1 && t.first?.[0] !== l1.first?.[0]) ?? bySingle[1]!
-  const two = (t: typeof top[number]): number => t.second === undefined || t.second[1] / Math.max(1, t.total) < 0.2 ? -1 : (t.first![1] + t.second[1]) / t.total
+  const two = (t: typeof top[number]): number => t.second === undefined || t.second[1] / Math.max(1, t.total) < 0.2 ? -1
+    : (t.first![1] + t.second[1]) / t.total
   const l3 = [...top].filter((t) => t !== l1 && t !== l2).sort((a, b) => two(b) - two(a) || a.s.index - b.s.index)[0]
-  return [l1, l2, ...(l3 === undefined ? [] : [l3])].map((t) => ({ index: t.s.index, categories: mainCategories(t.s.counts) }))
+  return [l1, l2, ...(l3 === undefined ? [] : [l3])]
+    .map((t) => ({ index: t.s.index, categories: mainCategories(t.s.counts) }))
 }

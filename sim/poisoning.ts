@@ -32,14 +32,17 @@ export interface PoisoningOptions {
   readonly log?: (line: string) => void
 }
 
-export interface CaseResult { readonly evalLoss: number, readonly curve: number[], readonly excluded: number, readonly excludedMalicious: number, readonly seconds: number }
+export interface CaseResult { readonly evalLoss: number, readonly curve: number[], readonly excluded: number,
+  readonly excludedMalicious: number, readonly seconds: number }
 
 export interface PoisoningResult {
   readonly peers: number
   readonly malicious: number
   readonly base: number
   readonly clean: { readonly robust: CaseResult, readonly fedavg?: CaseResult }
-  readonly attacks: Record<string, { readonly robust: CaseResult, readonly fedavg?: CaseResult, readonly robustVsCleanPercent: number }>
+  readonly attacks: Record<string, {
+    readonly robust: CaseResult, readonly fedavg?: CaseResult, readonly robustVsCleanPercent: number
+  }>
 }
 
 export const POISON_PEERS = 8
@@ -50,7 +53,8 @@ export async function runPoisoning (o: PoisoningOptions): Promise<PoisoningResul
   const modelPath = DEMO.modelPath
   const model = loadCheckpoint(modelPath).config
   const { test, train } = splitHeldOut(readDolly(DEMO.dataPath).records)
-  const shares = shareTrainingPool(train, { peers: POISON_PEERS, method: 'iid', seed, alpha: 0.5, limitPerPeer: o.limitPerPeer, label: (i) => peerLabel(i, POISON_PEERS) })
+  const shares = shareTrainingPool(train, { peers: POISON_PEERS, method: 'iid', seed, alpha: 0.5,
+    limitPerPeer: o.limitPerPeer, label: (i) => peerLabel(i, POISON_PEERS) })
   const honest: LocalTrainer[] = await Promise.all(shares.map(async (s) => await createSimTrainer({
     kind: 'real', modelPath, model, records: s.records, lora: DEMO.lora, learningRate: DEMO.learningRate,
     batchSize: 8, microBatch: 8, localSteps: o.localSteps, maxLength: o.maxLength, threads: 1
@@ -61,7 +65,8 @@ export async function runPoisoning (o: PoisoningOptions): Promise<PoisoningResul
     const run = async (rule: 'fedavg' | 'robust', attack?: Attack): Promise<CaseResult> => {
       const t0 = Date.now()
       // the last two peers attack; with an IID split they hold the same kind of data as the rest
-      const trainers = honest.map((t, i) => attack !== undefined && i >= POISON_PEERS - POISON_MALICIOUS ? createAttackTrainer(t, attack) : t)
+      const trainers = honest.map((t, i) => attack !== undefined && i >= POISON_PEERS - POISON_MALICIOUS
+        ? createAttackTrainer(t, attack) : t)
       const aggregate = buildAggregator(rule === 'robust' ? ROBUST_DEFAULT : FEDAVG)
       let global: Adapter = honest[0]!.initialAdapter(seed)
       const curve: number[] = []
@@ -80,15 +85,18 @@ export async function runPoisoning (o: PoisoningOptions): Promise<PoisoningResul
         global = res.adapter
         const e = await evaluator.evaluate(global)
         curve.push(e.evalLoss)
-        o.log?.(`poisoning ${rule}${attack !== undefined ? ` + 2 x ${attack}` : ''} round ${round}: held-out loss ${e.evalLoss.toFixed(4)}; ${res.summary}`)
+        o.log?.(`poisoning ${rule}${attack !== undefined ? ` + 2 x ${attack}` : ''} round ${round}: held-out ` +
+          `loss ${e.evalLoss.toFixed(4)}; ${res.summary}`)
       }
-      return { evalLoss: curve[curve.length - 1]!, curve, excluded, excludedMalicious, seconds: (Date.now() - t0) / 1000 }
+      return { evalLoss: curve[curve.length - 1]!, curve, excluded, excludedMalicious,
+        seconds: (Date.now() - t0) / 1000 }
     }
     const clean = { robust: await run('robust'), ...(o.fedavg ? { fedavg: await run('fedavg') } : {}) }
     const attacks: PoisoningResult['attacks'] = {}
     for (const a of o.attacks) {
       const robust = await run('robust', a)
-      attacks[a] = { robust, ...(o.fedavg ? { fedavg: await run('fedavg', a) } : {}), robustVsCleanPercent: (robust.evalLoss - clean.robust.evalLoss) / clean.robust.evalLoss * 100 }
+      attacks[a] = { robust, ...(o.fedavg ? { fedavg: await run('fedavg', a) } : {}),
+        robustVsCleanPercent: (robust.evalLoss - clean.robust.evalLoss) / clean.robust.evalLoss * 100 }
     }
     return { peers: POISON_PEERS, malicious: POISON_MALICIOUS, base, clean, attacks }
   } finally {

@@ -19,7 +19,8 @@ export interface RunPieces {
   readonly seconds: number
 }
 
-const lc = (h: HeldOutLoss): { evalLoss: number, byCategory: Record<string, number> } => ({ evalLoss: h.evalLoss, byCategory: { ...h.byCategory } })
+const lc = (h: HeldOutLoss): { evalLoss: number, byCategory: Record<string, number> } => ({ evalLoss: h.evalLoss,
+  byCategory: { ...h.byCategory } })
 
 export function assembleReport (p: RunPieces): SimulationReport {
   const label = new Map(p.peers.map((e) => [e.id, e.label]))
@@ -41,19 +42,22 @@ export function assembleReport (p: RunPieces): SimulationReport {
   const malicious = p.peers.filter((e) => e.malicious === true).map((e) => e.label)
   return {
     config: {
-      peers: c.peers, rounds: c.rounds, perRound: c.perRound, partition: c.partition, aggregation: c.aggregation, seed: c.seed, model: p.model,
+      peers: c.peers, rounds: c.rounds, perRound: c.perRound, partition: c.partition, aggregation: c.aggregation,
+        seed: c.seed, model: p.model,
       preset: c.preset, inProcess: c.inProcess, trainer: c.trainer, alpha: c.alpha,
       lora: { r: c.lora.r, alpha: c.lora.alpha, dropout: c.lora.dropout, targetModules: [...c.lora.targetModules] },
       learningRate: c.learningRate, batchSize: c.batchSize, localSteps: c.localSteps, maxLength: c.maxLength,
       limitPerPeer: c.limitPerPeer ?? null, deadlineSeconds: c.deadlineSeconds,
-      killAggregatorAt: c.killAggregatorAt ?? null, dropRate: c.dropRate, malicious: c.malicious, attack: c.malicious > 0 ? c.attack : null
+      killAggregatorAt: c.killAggregatorAt ?? null, dropRate: c.dropRate, malicious: c.malicious,
+        attack: c.malicious > 0 ? c.attack : null
     },
     base: lc(p.base),
     rounds,
     final: { ...lc(last), adapter: p.finalAdapter, hash: p.finalHash },
     ...(p.baselines !== undefined ? { baselines: p.baselines } : {}),
     peers: p.peers.map((e) => ({ ...e })),
-    faults: { killed: p.killed.map((k) => ({ ...k, peer: name(k.peer) })), malicious, ...(malicious.length > 0 ? { attack: c.attack } : {}) },
+    faults: { killed: p.killed.map((k) => ({ ...k, peer: name(k.peer) })), malicious,
+      ...(malicious.length > 0 ? { attack: c.attack } : {}) },
     ...(p.responses !== undefined ? { responses: p.responses } : {}),
     seconds: p.seconds
   }

@@ -20,10 +20,12 @@ export interface RoundReport {
 export interface LocalBaseline { peer: string, categories: string[], evalLoss: number, byCategory: ByCategory }
 
 /** Beyond the contract (optional, for people reading the report): who the peers are and what they hold. */
-export interface PeerEntry { label: string, id: string, records: number, categories: Record<string, number>, malicious?: boolean }
+export interface PeerEntry { label: string, id: string, records: number, categories: Record<string, number>,
+  malicious?: boolean }
 
 export interface SimulationReport {
-  config: { peers: number, rounds: number, perRound: number, partition: string, aggregation: string, seed: number, model: string, [k: string]: unknown }
+  config: { peers: number, rounds: number, perRound: number, partition: string, aggregation: string, seed: number,
+    model: string, [k: string]: unknown }
   base: { evalLoss: number, byCategory: ByCategory }
   rounds: RoundReport[]
   final: { evalLoss: number, byCategory: ByCategory, adapter: string, hash?: string }
@@ -42,10 +44,18 @@ export interface SimulationReport {
 export function validateReport (r: unknown): string[] {
   const errs: string[] = []
   const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
-  const num = (x: unknown, where: string): void => { if (typeof x !== 'number' || !Number.isFinite(x)) errs.push(`${where}: expected a finite number`) }
-  const int = (x: unknown, where: string): void => { if (!Number.isInteger(x)) errs.push(`${where}: expected an integer`) }
-  const str = (x: unknown, where: string): void => { if (typeof x !== 'string' || x === '') errs.push(`${where}: expected a non-empty string`) }
-  const strs = (x: unknown, where: string): void => { if (!Array.isArray(x) || !x.every((s) => typeof s === 'string')) errs.push(`${where}: expected an array of strings`) }
+  const num = (x: unknown, where: string): void => {
+    if (typeof x !== 'number' || !Number.isFinite(x)) errs.push(`${where}: expected a finite number`)
+  }
+  const int = (x: unknown, where: string): void => {
+    if (!Number.isInteger(x)) errs.push(`${where}: expected an integer`)
+  }
+  const str = (x: unknown, where: string): void => {
+    if (typeof x !== 'string' || x === '') errs.push(`${where}: expected a non-empty string`)
+  }
+  const strs = (x: unknown, where: string): void => {
+    if (!Array.isArray(x) || !x.every((s) => typeof s === 'string')) errs.push(`${where}: expected an array of strings`)
+  }
   const cats = (x: unknown, where: string): void => {
     if (!isObj(x)) { errs.push(`${where}: expected an object`); return }
     for (const [k, v] of Object.entries(x)) num(v, `${where}.${k}`)
@@ -68,7 +78,10 @@ export function validateReport (r: unknown): string[] {
       if (!isObj(x)) { errs.push(`${w}: expected an object`); return }
       int(x.round, `${w}.round`); str(x.aggregator, `${w}.aggregator`)
       strs(x.selected, `${w}.selected`); strs(x.included, `${w}.included`)
-      if (!Array.isArray(x.excluded) || !x.excluded.every((e: unknown) => isObj(e) && typeof e.peer === 'string' && typeof e.reason === 'string')) errs.push(`${w}.excluded: expected [{peer, reason}]`)
+      if (!Array.isArray(x.excluded) || !x.excluded.every((e: unknown) => isObj(e) && typeof e.peer === 'string' &&
+        typeof e.reason === 'string')) {
+        errs.push(`${w}.excluded: expected [{peer, reason}]`)
+      }
       num(x.seconds, `${w}.seconds`); num(x.bytes, `${w}.bytes`); num(x.trainLoss, `${w}.trainLoss`)
       lossCats(x, w)
     })
@@ -82,7 +95,8 @@ export function validateReport (r: unknown): string[] {
       if (!Array.isArray(r.baselines.local)) errs.push('baselines.local: expected an array')
       else r.baselines.local.forEach((l: unknown, i) => {
         if (!isObj(l)) { errs.push(`baselines.local[${i}]: expected an object`); return }
-        str(l.peer, `baselines.local[${i}].peer`); strs(l.categories, `baselines.local[${i}].categories`); lossCats(l, `baselines.local[${i}]`)
+        str(l.peer, `baselines.local[${i}].peer`); strs(l.categories, `baselines.local[${i}].categories`)
+        lossCats(l, `baselines.local[${i}]`)
       })
     }
   }

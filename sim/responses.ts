@@ -10,14 +10,16 @@ import type { ResponseRow } from './tables.ts'
 /** A few held-out records from different categories, short prompts first (pure). */
 export function pickPrompts (test: readonly InstructionRecord[], n: number): InstructionRecord[] {
   const byCat = new Map<string, InstructionRecord>()
-  for (const r of [...test].sort((a, b) => (a.instruction.length + a.input.length) - (b.instruction.length + b.input.length) || a.line - b.line)) {
+  for (const r of [...test].sort((a, b) => (a.instruction.length +
+    a.input.length) - (b.instruction.length + b.input.length) || a.line - b.line)) {
     if (!byCat.has(r.category)) byCat.set(r.category, r)
   }
   return [...byCat.values()].sort((a, b) => a.line - b.line).slice(0, n)
 }
 
 export async function generateResponses (ckpt: LlamaCheckpoint, tok: Tokenizer, prompts: readonly InstructionRecord[],
-  models: ReadonlyArray<{ readonly name: string, readonly adapter?: Adapter }>, maxTokens = 48): Promise<ResponseRow[]> {
+  models: ReadonlyArray<{ readonly name: string, readonly adapter?: Adapter }>,
+  maxTokens = 48): Promise<ResponseRow[]> {
   const answers = prompts.map(() => ({} as Record<string, string>))
   for (const m of models) {
     const g = await Generator.create(ckpt, { adapter: m.adapter, threads: 1 })
@@ -32,5 +34,6 @@ export async function generateResponses (ckpt: LlamaCheckpoint, tok: Tokenizer, 
       }
     } finally { await g.release() }
   }
-  return prompts.map((p, i) => ({ instruction: p.instruction, category: p.category, reference: p.response, answers: answers[i]! }))
+  return prompts.map((p, i) => ({ instruction: p.instruction, category: p.category, reference: p.response,
+    answers: answers[i]! }))
 }

@@ -111,7 +111,9 @@ function stripUndefined<T extends object> (o: T): Partial<T> {
 
 export function checkConfig (c: SimConfig): void {
   const fail = (flag: string, what: string): never => { throw new SimConfigError(`--${flag} ${what}`) }
-  const int = (v: number, flag: string, min: number, max = 1e6): void => { if (!Number.isSafeInteger(v) || v < min || v > max) fail(flag, `must be an integer in [${min}, ${max}], got ${v}`) }
+  const int = (v: number, flag: string, min: number, max = 1e6): void => {
+    if (!Number.isSafeInteger(v) || v < min || v > max) fail(flag, `must be an integer in [${min}, ${max}], got ${v}`)
+  }
   int(c.peers, 'peers', 2, 1000)
   int(c.rounds, 'rounds', 1, 10_000)
   int(c.perRound, 'per-round', 1, c.peers)
@@ -122,9 +124,13 @@ export function checkConfig (c: SimConfig): void {
   int(c.microBatch, 'micro-batch', 1, 4096)
   int(c.samples, 'samples', 0, 80)
   if (c.limitPerPeer !== undefined) int(c.limitPerPeer, 'limit-per-peer', 1)
-  if (!PARTITIONS.includes(c.partition)) fail('partition', `must be one of ${PARTITIONS.join(', ')}, got ${c.partition}`)
+  if (!PARTITIONS.includes(c.partition)) {
+    fail('partition', `must be one of ${PARTITIONS.join(', ')}, got ${c.partition}`)
+  }
   if (!(c.alpha > 0 && Number.isFinite(c.alpha))) fail('alpha', `must be a positive number, got ${c.alpha}`)
-  if (c.aggregation !== 'fedavg' && c.aggregation !== 'robust') fail('aggregation', `must be fedavg or robust, got ${String(c.aggregation)}`)
+  if (c.aggregation !== 'fedavg' && c.aggregation !== 'robust') {
+    fail('aggregation', `must be fedavg or robust, got ${String(c.aggregation)}`)
+  }
   if (!(c.learningRate > 0 && c.learningRate < 10)) fail('lr', `must be a number in (0, 10), got ${c.learningRate}`)
   if (!(c.deadlineSeconds >= 1)) fail('deadline', `must be at least 1 second, got ${c.deadlineSeconds}`)
   if (!(c.dropRate >= 0 && c.dropRate < 1)) fail('drop-rate', `must be a probability in [0, 1), got ${c.dropRate}`)
@@ -132,11 +138,17 @@ export function checkConfig (c: SimConfig): void {
   if (!ATTACKS.includes(c.attack)) fail('attack', `must be one of ${ATTACKS.join(', ')}, got ${String(c.attack)}`)
   if (c.killAggregatorAt !== undefined) {
     int(c.killAggregatorAt, 'kill-aggregator-at', 1, c.rounds)
-    if (c.peers - 1 < c.perRound) fail('kill-aggregator-at', `needs more than --per-round peers (${c.peers} peers, ${c.perRound} per round)`)
+    if (c.peers - 1 < c.perRound) {
+      fail('kill-aggregator-at', `needs more than --per-round peers (${c.peers} peers, ${c.perRound} per round)`)
+    }
   }
   if (c.trainer !== 'real' && c.trainer !== 'fake') fail('trainer', `must be real or fake, got ${String(c.trainer)}`)
-  if (!c.inProcess && c.malicious > 0) fail('malicious', 'needs --in-process (a `fedit peer` process always trains honestly)')
-  if (!c.inProcess && c.trainer === 'fake') fail('trainer', 'fake needs --in-process (`fedit peer` always trains for real)')
+  if (!c.inProcess && c.malicious > 0) {
+    fail('malicious', 'needs --in-process (a `fedit peer` process always trains honestly)')
+  }
+  if (!c.inProcess && c.trainer === 'fake') {
+    fail('trainer', 'fake needs --in-process (`fedit peer` always trains for real)')
+  }
 }
 
 /** The job every simulated peer joins (raw JSON for validateJobSpec / job.json). */
@@ -145,7 +157,8 @@ export function jobJson (c: SimConfig, modelId: string, modelSha256: string): Re
     name: `fedit-sim-${c.seed}`,
     baseModel: { id: modelId, sha256: modelSha256 },
     lora: { r: c.lora.r, alpha: c.lora.alpha, dropout: c.lora.dropout, targetModules: [...c.lora.targetModules] },
-    recipe: { learningRate: c.learningRate, batchSize: c.batchSize, localSteps: c.localSteps, maxLength: c.maxLength, seed: c.seed },
+    recipe: { learningRate: c.learningRate, batchSize: c.batchSize, localSteps: c.localSteps, maxLength: c.maxLength,
+      seed: c.seed },
     rounds: c.rounds,
     peersPerRound: c.perRound,
     // failover and vanished peers: rounds go on as long as a round's worth of peers is live

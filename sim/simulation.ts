@@ -55,7 +55,8 @@ export interface SimulationHooks {
 /** sha256 of the model file (or, for a folder, of its file names and sizes: cheap and enough to tell models apart). */
 function modelFingerprint (path: string): string {
   const h = createHash('sha256')
-  if (statSync(path).isDirectory()) for (const f of readdirSync(path).sort()) h.update(`${f}:${statSync(join(path, f)).size}\n`)
+  if (statSync(path).isDirectory()) for (const f of readdirSync(path)
+    .sort()) h.update(`${f}:${statSync(join(path, f)).size}\n`)
   else h.update(readFileSync(path))
   return h.digest('hex')
 }
@@ -70,14 +71,21 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
   const tok = loadTokenizerFor(c.modelPath, ckpt.config.vocabSize)
   const { test, train } = splitHeldOut(readDolly(c.dataPath).records)
   const label = (i: number): string => peerLabel(i, c.peers)
-  const shares = shareTrainingPool(train, { peers: c.peers, method: c.partition, seed: c.seed, alpha: c.alpha, limitPerPeer: c.limitPerPeer, label })
-  const malicious = new Set(shuffleInPlace(shares.map((s) => s.index), createRng(deriveSeed(c.seed, 'malicious'))).slice(0, c.malicious))
+  const shares = shareTrainingPool(train, { peers: c.peers, method: c.partition, seed: c.seed, alpha: c.alpha,
+    limitPerPeer: c.limitPerPeer, label })
+  const malicious = new Set(shuffleInPlace(shares.map((s) => s.index), createRng(deriveSeed(c.seed, 'malicious')))
+    .slice(0, c.malicious))
   const modelId = basename(c.modelPath).replace(/\.bin$/, '')
-  log(`${c.peers} peers, ${c.rounds} rounds, ${c.perRound} per round, ${c.partition} split of ${train.length} Dolly records (held-out: ${test.length}), ` +
+  log(`${c.peers} peers, ${c.rounds} rounds, ${c.perRound} per round, ${c.partition} split of ${train.length} Dolly ` +
+    `records (held-out: ${test.length}), ` +
     `${c.aggregation}, ${c.inProcess ? 'in one process' : 'one process each'}, ${c.trainer} trainer, model ${modelId}`)
-  for (const s of shares) log(`  ${s.label}: ${String(s.records.length).padStart(5)} records  ${mainCategories(s.counts, 0.05).join(', ')}${malicious.has(s.index) ? `  [malicious: ${c.attack}]` : ''}`)
+  for (const s of shares) {
+    log(`  ${s.label}: ${String(s.records.length).padStart(5)} records  ${mainCategories(s.counts, 0.05).join(', ')}` +
+      `${malicious.has(s.index) ? `  [malicious: ${c.attack}]` : ''}`)
+  }
 
-  const evaluator = await createEvaluator({ modelPath: c.modelPath, records: test, lora: c.lora, maxLength: EVAL_MAX_LENGTH, threads: 1 })
+  const evaluator = await createEvaluator({ modelPath: c.modelPath, records: test, lora: c.lora,
+    maxLength: EVAL_MAX_LENGTH, threads: 1 })
   const trainers: LocalTrainer[] = []
   const work = c.out !== undefined ? join(c.out, 'work') : mkdtempSync(join(tmpdir(), 'fedit-sim-'))
   rmSync(work, { recursive: true, force: true })
@@ -98,12 +106,14 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
         const t = await makeTrainer(s.records)
         trainers.push(malicious.has(s.index) ? createAttackTrainer(t, c.attack) : t)
       }
-      fleet = await startInProcessFleet({ job, jobId, trainers, samples: shares.map((s) => s.records.length), dir: work, seed: c.seed })
+      fleet = await startInProcessFleet({ job, jobId, trainers, samples: shares.map((s) => s.records.length), dir: work,
+        seed: c.seed })
     } else {
       const probe = await makeTrainer(shares[0]!.records.slice(0, 1)) // only for the job's adapter layout
       const layout = layoutOf(probe.initialAdapter(c.seed))
       await probe.close()
-      fleet = await startProcessFleet({ job, shares, test, dir: work, modelPath: c.modelPath, layout, log: (l) => log(l) })
+      fleet = await startProcessFleet({ job, shares, test, dir: work, modelPath: c.modelPath, layout,
+        log: (l) => log(l) })
     }
     const f = fleet
     const names = new Map(f.ids.map((id, i) => [id, label(i)]))
@@ -117,7 +127,8 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
     }
     const faulted = new Set<number>() // rounds whose first announced aggregator was killed
     f.events.on('announce', (a) => {
-      log(`round ${a.round}${a.attempt > 0 ? ` (failover ${a.attempt})` : ''}: aggregator ${name(a.aggregator)}, training: ${a.selected.map(name).join(' ')}`)
+      log(`round ${a.round}${a.attempt > 0 ? ` (failover ${a.attempt})` : ''}: aggregator ${name(a.aggregator)}, ` +
+        `training: ${a.selected.map(name).join(' ')}`)
       if (c.killAggregatorAt === a.round && a.attempt === 0 && !faulted.has(a.round)) {
         faulted.add(a.round)
         log(`  fault: killing ${name(a.aggregator)}, the aggregator of round ${a.round}, right after its announce`)
@@ -136,21 +147,30 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
         }
       }
     })
-    f.events.on('trained', (t) => { log(`  ${name(t.peer)} trained round ${t.round}: ${t.samples} examples, train loss ${t.trainLoss.toFixed(4)}`) })
+    f.events.on('trained', (t) => {
+      log(`  ${name(t.peer)} trained round ${t.round}: ${t.samples} examples, train loss ${t.trainLoss.toFixed(4)}`)
+    })
     f.events.on('note', (n) => { log(`  ${n}`) })
 
     const results = new Map<number, { info: RoundInfo, eval: HeldOutLoss, adapter: Adapter }>()
     let evals: Promise<void> = Promise.resolve()
     const budgetMs = 90_000 + c.rounds * (3 * c.deadlineSeconds * 1000 + 15_000)
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new SimulationError(`the federation did not finish ${c.rounds} rounds in ${Math.round(budgetMs / 1000)} s (completed: ${results.size})`)) }, budgetMs)
+      const timer = setTimeout(() => {
+        reject(new SimulationError(`the federation did not finish ${c.rounds} rounds ` +
+          `in ${Math.round(budgetMs / 1000)} s (completed: ${results.size})`))
+      }, budgetMs)
       const seen = new Set<number>()
       f.events.on('result', ({ info, adapter }) => {
-        const ex = info.excluded.length === 0 ? '' : `, excluded: ${info.excluded.map((x) => `${name(x.peer)} (${x.reason})`).join('; ')}`
+        const ex = info.excluded.length === 0 ? ''
+          : `, excluded: ${info.excluded.map((x) => `${name(x.peer)} (${x.reason})`).join('; ')}`
         // a round reported again: the peers' fork choice kept an earlier attempt's result, which replaces the first
-        const how = seen.has(info.round) ? `${info.round}: the peers switched to an earlier attempt's result, done` : `${info.round} done`
+        const how = seen.has(info.round) ? `${info.round}: the peers switched to an earlier attempt's result, done`
+          : `${info.round} done`
         seen.add(info.round)
-        log(`round ${how} by ${name(info.aggregator)}${info.attempt > 0 ? ` (failover ${info.attempt})` : ''} in ${info.seconds.toFixed(1)} s: included ${info.included.map(name).join(' ')}${ex}; train loss ${info.trainLoss.toFixed(4)}`)
+        log(`round ${how} by ${name(info.aggregator)}${info.attempt > 0 ? ` (failover ${info.attempt})` : ''} ` +
+          `in ${info.seconds.toFixed(1)} s: included ${info.included.map(name).join(' ')}${ex}; train ` +
+          `loss ${info.trainLoss.toFixed(4)}`)
         evals = evals.then(async () => {
           const a = await adapter()
           const e = await evaluator.evaluate(a)
@@ -179,26 +199,35 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
     const fedRow = rowsOf('federated', last.eval)
     let localRows: LossRow[] = []
     let centralRow: LossRow | undefined
-    let models: Array<{ name: string, adapter?: Adapter }> = [{ name: 'base' }, { name: 'federated', adapter: last.adapter }]
+    let models: Array<{ name: string, adapter?: Adapter }> = [{ name: 'base' },
+      { name: 'federated', adapter: last.adapter }]
     if (c.baselines) {
       const plan = baselinePlan(c.rounds, c.perRound, c.peers)
       const picks = pickLocalPeers(shares)
-      log(`baselines: ${picks.length} local-only models (${plan.localCalls * c.localSteps} steps each) and centralized (${plan.centralCalls * c.localSteps} steps on all ${shares.reduce((a, s) => a + s.records.length, 0)} records)`)
-      const b = await runBaselines({ plan, localSteps: c.localSteps, seed: c.seed, shares, picks, makeTrainer, evaluate: async (a) => await evaluator.evaluate(a), log })
+      log(`baselines: ${picks.length} local-only models (${plan.localCalls * c.localSteps} steps each) and ` +
+        `centralized (${plan.centralCalls * c.localSteps} steps on ` +
+        `all ${shares.reduce((a, s) => a + s.records.length, 0)} records)`)
+      const b = await runBaselines({ plan, localSteps: c.localSteps, seed: c.seed, shares, picks, makeTrainer,
+        evaluate: async (a) => await evaluator.evaluate(a), log })
       localRows = b.locals.map((l) => rowsOf(l.name, l.eval))
       centralRow = rowsOf('centralized', b.centralized.eval)
       const verdict = verdictOf(fedRow, baseRow, localRows, centralRow)
       baselines = {
-        centralized: { evalLoss: b.centralized.eval.evalLoss, byCategory: { ...b.centralized.eval.byCategory }, steps: b.centralized.steps, curve: b.centralized.curve },
-        local: b.locals.map((l) => ({ peer: l.label, categories: [...l.pick.categories], evalLoss: l.eval.evalLoss, byCategory: { ...l.eval.byCategory }, steps: l.steps })),
+        centralized: { evalLoss: b.centralized.eval.evalLoss, byCategory: { ...b.centralized.eval.byCategory },
+          steps: b.centralized.steps, curve: b.centralized.curve },
+        local: b.locals.map((l) => ({ peer: l.label, categories: [...l.pick.categories], evalLoss: l.eval.evalLoss,
+          byCategory: { ...l.eval.byCategory }, steps: l.steps })),
         verdict
       }
-      models = [...models, { name: 'centralized', adapter: b.centralized.adapter }, { name: 'Local-1', adapter: b.locals[0]!.adapter }]
+      models = [...models, { name: 'centralized', adapter: b.centralized.adapter },
+        { name: 'Local-1', adapter: b.locals[0]!.adapter }]
     }
-    const responses = c.samples > 0 ? await generateResponses(ckpt, tok, pickPrompts(test, c.samples), models) : undefined
+    const responses = c.samples > 0 ? await generateResponses(ckpt, tok, pickPrompts(test, c.samples), models)
+      : undefined
 
     // ---------------------------------------------------------------- report, tables, files
-    const peers: PeerEntry[] = shares.map((s) => ({ label: s.label, id: f.ids[s.index]!, records: s.records.length, categories: { ...s.counts }, ...(malicious.has(s.index) ? { malicious: true } : {}) }))
+    const peers: PeerEntry[] = shares.map((s) => ({ label: s.label, id: f.ids[s.index]!, records: s.records.length,
+      categories: { ...s.counts }, ...(malicious.has(s.index) ? { malicious: true } : {}) }))
     const report = assembleReport({
       config: c, model: modelId, base, rounds: [...results.values()], finalAdapter, finalHash, peers, killed, baselines,
       responses: responses?.map((r) => ({ ...r, answers: { ...r.answers } })), seconds: (Date.now() - t0) / 1000
@@ -206,7 +235,9 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
     const rows = [baseRow, ...localRows, fedRow, ...(centralRow !== undefined ? [centralRow] : [])]
     const parts = [lossTable(rows, baseRow)]
     if (baselines?.verdict !== undefined) parts.push(verdictLines(baselines.verdict, fedRow, baseRow, localRows))
-    if (responses !== undefined) parts.push('Greedy answers to held-out instructions (Alpaca template):\n' + responsesTable(responses))
+    if (responses !== undefined) {
+      parts.push('Greedy answers to held-out instructions (Alpaca template):\n' + responsesTable(responses))
+    }
     const tables = parts.join('\n\n')
     if (c.out !== undefined) {
       writeOutputs(c.out, report, tables)

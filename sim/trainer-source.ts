@@ -12,7 +12,8 @@ import { createFakeTrainer } from '../node/testing/fake-trainer.ts'
 import type { SimConfig, TrainerKind } from './sim-config.ts'
 
 /** the simulation's training settings (as SimConfig names them), plus what the trainer is and trains on */
-export interface SimTrainerOptions extends Pick<SimConfig, 'lora' | 'learningRate' | 'batchSize' | 'microBatch' | 'localSteps' | 'maxLength'> {
+export interface SimTrainerOptions
+  extends Pick<SimConfig, 'lora' | 'learningRate' | 'batchSize' | 'microBatch' | 'localSteps' | 'maxLength'> {
   readonly kind: TrainerKind
   readonly modelPath: string
   readonly model: LlamaConfig
@@ -24,7 +25,8 @@ export interface SimTrainerOptions extends Pick<SimConfig, 'lora' | 'learningRat
 export async function createSimTrainer (o: SimTrainerOptions): Promise<LocalTrainer> {
   if (o.kind === 'fake') {
     const fake = createFakeTrainer({ lora: o.lora, samples: o.localSteps * o.batchSize })
-    return { ...fake, train: fake.train, close: fake.close, initialAdapter: (seed) => initAdapter(o.model, o.lora, seed) }
+    return { ...fake, train: fake.train, close: fake.close,
+      initialAdapter: (seed) => initAdapter(o.model, o.lora, seed) }
   }
   return await createWorkerTrainer({
     modelPath: o.modelPath,

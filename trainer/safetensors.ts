@@ -30,12 +30,17 @@ export class SafetensorsError extends Error {
 /** Largest JSON header accepted (the reference implementation uses 100 MB). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024
 
-/** Parses and validates the header. `prefix` must hold at least the first 8 + headerLength bytes; `totalBytes` is the file size. */
+/**
+ * Parses and validates the header. `prefix` must hold at least the first 8 + headerLength bytes; `totalBytes` is the
+ * file size.
+ */
 export function parseSafetensorsHeader (prefix: Uint8Array, totalBytes: number): SafetensorsHeader {
   if (prefix.length < 8 || totalBytes < 8) throw new SafetensorsError('file too short for a safetensors header')
   const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength)
   const headerLen = Number(view.getBigUint64(0, true))
-  if (headerLen > MAX_HEADER_BYTES || 8 + headerLen > totalBytes) throw new SafetensorsError(`header length ${headerLen} does not fit a file of ${totalBytes} bytes`)
+  if (headerLen > MAX_HEADER_BYTES || 8 + headerLen > totalBytes) {
+    throw new SafetensorsError(`header length ${headerLen} does not fit a file of ${totalBytes} bytes`)
+  }
   if (prefix.length < 8 + headerLen) throw new SafetensorsError('header truncated')
   let json: unknown
   try {
@@ -43,7 +48,9 @@ export function parseSafetensorsHeader (prefix: Uint8Array, totalBytes: number):
   } catch {
     throw new SafetensorsError('header is not valid JSON')
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SafetensorsError('header is not a JSON object')
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new SafetensorsError('header is not a JSON object')
+  }
   const dataStart = 8 + headerLen
   const dataBytes = totalBytes - dataStart
   const entries: SafetensorsEntry[] = []
@@ -55,31 +62,47 @@ export function parseSafetensorsHeader (prefix: Uint8Array, totalBytes: number):
       continue
     }
     const e = raw as { dtype?: unknown, shape?: unknown, data_offsets?: unknown }
-    if (typeof e !== 'object' || e === null || typeof e.dtype !== 'string' || !(e.dtype in BYTES)) throw new SafetensorsError(`tensor ${name}: unsupported or missing dtype ${String(e?.dtype)}`)
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new SafetensorsError(`tensor ${name}: bad shape`)
-    if (!Array.isArray(e.data_offsets) || e.data_offsets.length !== 2 || !e.data_offsets.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new SafetensorsError(`tensor ${name}: bad data_offsets`)
+    if (typeof e !== 'object' || e === null || typeof e.dtype !== 'string' || !(e.dtype in BYTES)) {
+      throw new SafetensorsError(`tensor ${name}: unsupported or missing dtype ${String(e?.dtype)}`)
+    }
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new SafetensorsError(`tensor ${name}: bad shape`)
+    }
+    if (!Array.isArray(e.data_offsets) || e.data_offsets.length !== 2 ||
+      !e.data_offsets.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new SafetensorsError(`tensor ${name}: bad data_offsets`)
+    }
     const [begin, end] = e.data_offsets as [number, number]
     const dtype = e.dtype as SafetensorsDtype
     const shape = e.shape as number[]
-    if (end < begin || end > dataBytes) throw new SafetensorsError(`tensor ${name}: data [${begin},${end}) outside the ${dataBytes}-byte data section (truncated file?)`)
-    if (end - begin !== numel(shape) * BYTES[dtype]) throw new SafetensorsError(`tensor ${name}: ${end - begin} bytes do not match shape [${shape.join(',')}] of ${dtype}`)
+    if (end < begin || end > dataBytes) {
+      throw new SafetensorsError(`tensor ${name}: data [${begin},${end}) outside the ${dataBytes}-byte data section ` +
+        `(truncated file?)`)
+    }
+    if (end - begin !== numel(shape) * BYTES[dtype]) {
+      throw new SafetensorsError(`tensor ${name}: ${end - begin} bytes do not match shape [${shape.join(',')}] ` +
+        `of ${dtype}`)
+    }
     entries.push({ name, dtype, shape, offset: dataStart + begin, byteLength: end - begin })
   }
   return { entries, metadata, dataStart }
 }
 
 /** Decodes a whole in-memory safetensors buffer into float32 tensors (F16/BF16/F64 are widened/narrowed). */
-export function decodeSafetensors (bytes: Uint8Array): { tensors: Map<string, Tensor>, metadata: Record<string, string> } {
+export function decodeSafetensors (bytes: Uint8Array): { tensors: Map<string, Tensor>,
+  metadata: Record<string, string> } {
   const header = parseSafetensorsHeader(bytes, bytes.length)
   const tensors = new Map<string, Tensor>()
   for (const e of header.entries) {
-    tensors.set(e.name, { shape: [...e.shape], data: toFloat32(bytes.subarray(e.offset, e.offset + e.byteLength), e.dtype) })
+    tensors.set(e.name, { shape: [...e.shape], data: toFloat32(bytes.subarray(e.offset, e.offset + e.byteLength),
+      e.dtype) })
   }
   return { tensors, metadata: { ...header.metadata } }
 }
 
 /** Encodes float32 tensors (names sorted, so equal content gives equal bytes and an equal hash). */
-export function encodeSafetensors (tensors: ReadonlyMap<string, Tensor>, metadata: Record<string, string> = {}, dtype: 'F32' | 'F16' = 'F32'): Uint8Array {
+export function encodeSafetensors (tensors: ReadonlyMap<string, Tensor>, metadata: Record<string, string> = {},
+  dtype: 'F32' | 'F16' = 'F32'): Uint8Array {
   const names = [...tensors.keys()].sort()
   const header: Record<string, unknown> = {}
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata
@@ -87,7 +110,9 @@ export function encodeSafetensors (tensors: ReadonlyMap<string, Tensor>, metadat
   const width = BYTES[dtype]
   for (const name of names) {
     const t = tensors.get(name)!
-    if (t.data.length !== numel(t.shape)) throw new SafetensorsError(`tensor ${name}: ${t.data.length} values do not match shape [${t.shape.join(',')}]`)
+    if (t.data.length !== numel(t.shape)) {
+      throw new SafetensorsError(`tensor ${name}: ${t.data.length} values do not match shape [${t.shape.join(',')}]`)
+    }
     const len = t.data.length * width
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + len] }
     offset += len
@@ -157,7 +182,7 @@ export function float32ToFloat16 (v: number): number {
   const exp = (x >>> 23) & 0xff
   let mant = x & 0x7fffff
   if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0)
-  let e = exp - 127 + 15
+  const e = exp - 127 + 15
   if (e >= 0x1f) return sign | 0x7c00
   if (e <= 0) {
     if (e < -10) return sign

@@ -6,14 +6,14 @@ export interface Tensor {
   readonly data: Float32Array
 }
 
-export type TensorMap = ReadonlyMap<string, Tensor>
-
 export function numel (shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1)
 }
 
 export function tensor (shape: readonly number[], data?: Float32Array): Tensor {
   const n = numel(shape)
-  if (data !== undefined && data.length !== n) throw new Error(`tensor: shape [${shape.join(',')}] needs ${n} values, got ${data.length}`)
+  if (data !== undefined && data.length !== n) {
+    throw new Error(`tensor: shape [${shape.join(',')}] needs ${n} values, got ${data.length}`)
+  }
   return { shape: [...shape], data: data ?? new Float32Array(n) }
 }

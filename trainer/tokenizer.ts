@@ -23,7 +23,10 @@ export class Tokenizer {
   readonly bosId: number
   readonly eosId: number
   readonly vocabSize: number
-  /** the parsed tokenizer.json and tokenizer_config.json (synthesised for a LLaMA SentencePiece vocabulary when absent), for export */
+  /**
+   * the parsed tokenizer.json and tokenizer_config.json (synthesised for a LLaMA SentencePiece vocabulary when absent),
+   * for export
+   */
   readonly json: unknown
   readonly config: Record<string, unknown>
   /** BPE runs word by word (wordwiseBpe): the fast path, same tokens */
@@ -36,11 +39,17 @@ export class Tokenizer {
   /** `source` names the file in errors. */
   constructor (tokenizerJson: unknown, tokenizerConfig?: unknown, source = 'tokenizer.json') {
     const fail = (what: string): never => { throw new TokenizerError(`${source}: ${what}`) }
-    if (typeof tokenizerJson !== 'object' || tokenizerJson === null || typeof (tokenizerJson as { model?: unknown }).model !== 'object') fail('is not a tokenizer.json (no "model" object)')
-    if (tokenizerConfig !== undefined && (typeof tokenizerConfig !== 'object' || tokenizerConfig === null)) fail('tokenizer_config.json is not a JSON object')
+    if (typeof tokenizerJson !== 'object' || tokenizerJson === null ||
+      typeof (tokenizerJson as { model?: unknown }).model !== 'object') {
+      fail('is not a tokenizer.json (no "model" object)')
+    }
+    if (tokenizerConfig !== undefined && (typeof tokenizerConfig !== 'object' || tokenizerConfig === null)) {
+      fail('tokenizer_config.json is not a JSON object')
+    }
     // without a tokenizer_config.json, behave as LLaMA's SentencePiece tokenizer (no clean-up of spaces on decode)
     const config = (tokenizerConfig as Record<string, unknown> | undefined) ??
-      { add_bos_token: true, add_eos_token: false, bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', clean_up_tokenization_spaces: false, legacy: true, tokenizer_class: 'LlamaTokenizer' }
+      { add_bos_token: true, add_eos_token: false, bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>',
+        clean_up_tokenization_spaces: false, legacy: true, tokenizer_class: 'LlamaTokenizer' }
     try {
       this.hf = new HfTokenizer(tokenizerJson, config)
     } catch (err) {
@@ -48,7 +57,8 @@ export class Tokenizer {
     }
     const special = (key: string, dflt: string): number => {
       const raw = config[key]
-      const text = typeof raw === 'string' ? raw : typeof raw === 'object' && raw !== null && typeof (raw as { content?: unknown }).content === 'string' ? (raw as { content: string }).content : dflt
+      const text = typeof raw === 'string' ? raw : typeof raw === 'object' && raw !== null &&
+        typeof (raw as { content?: unknown }).content === 'string' ? (raw as { content: string }).content : dflt
       const id = this.hf.token_to_id(text)
       if (id === undefined) fail(`has no ${key} ${JSON.stringify(text)} in its vocabulary`)
       return id as number
@@ -178,7 +188,8 @@ export function loadTokenizer (path: string): Tokenizer {
   }
   const configFile = basename(file) === 'tokenizer.json' ? join(dirname(file), 'tokenizer_config.json') : undefined
   const json = readJson(file, 'tokenizer')
-  const config = configFile !== undefined && existsSync(configFile) ? readJson(configFile, 'tokenizer config') : undefined
+  const config = configFile !== undefined && existsSync(configFile) ? readJson(configFile, 'tokenizer config')
+    : undefined
   return new Tokenizer(json, config, file)
 }
 
@@ -189,22 +200,31 @@ export function loadTokenizer (path: string): Tokenizer {
  */
 export function loadTokenizerFor (modelPath: string, vocabSize?: number): Tokenizer {
   let isDir: boolean
-  try { isDir = statSync(modelPath).isDirectory() } catch { throw new TokenizerError(`${modelPath}: no such model file or folder`) }
+  try {
+    isDir = statSync(modelPath).isDirectory()
+  } catch { throw new TokenizerError(`${modelPath}: no such model file or folder`) }
   let file: string
   if (isDir) {
     file = join(modelPath, 'tokenizer.json')
     if (!existsSync(file)) throw new TokenizerError(`${modelPath}: the model folder has no tokenizer.json`)
   } else {
     const dir = dirname(modelPath)
-    const candidates = existsSync(join(dir, 'tokenizer.json')) ? ['tokenizer.json'] : readdirSync(dir).filter((n) => n.endsWith('.tokenizer.json')).sort()
+    const candidates = existsSync(join(dir, 'tokenizer.json')) ? ['tokenizer.json'] : readdirSync(dir)
+      .filter((n) => n.endsWith('.tokenizer.json')).sort()
     const preferred = vocabSize !== undefined ? candidates.filter((n) => n === `tok${vocabSize}.tokenizer.json`) : []
     const pick = preferred.length === 1 ? preferred : candidates
-    if (pick.length === 0) throw new TokenizerError(`${modelPath}: no tokenizer.json or *.tokenizer.json beside the model`)
-    if (pick.length > 1) throw new TokenizerError(`${modelPath}: several tokenizers beside the model (${pick.join(', ')}); name one`)
+    if (pick.length === 0) {
+      throw new TokenizerError(`${modelPath}: no tokenizer.json or *.tokenizer.json beside the model`)
+    }
+    if (pick.length > 1) {
+      throw new TokenizerError(`${modelPath}: several tokenizers beside the model (${pick.join(', ')}); name one`)
+    }
     file = join(dir, pick[0]!)
   }
   const tok = loadTokenizer(file)
-  if (vocabSize !== undefined && tok.vocabSize !== vocabSize) throw new TokenizerError(`${file}: has ${tok.vocabSize} tokens but the model's vocabulary is ${vocabSize}`)
+  if (vocabSize !== undefined && tok.vocabSize !== vocabSize) {
+    throw new TokenizerError(`${file}: has ${tok.vocabSize} tokens but the model's vocabulary is ${vocabSize}`)
+  }
   return tok
 }
 

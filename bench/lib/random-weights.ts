@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import type { LinearModule, LlamaConfig, WeightRef } from '../../trainer/model/config.ts'
 import { LINEAR_MODULES, linearShape } from '../../trainer/model/config.ts'
 
-export interface BlockRefs { readonly attnNorm: WeightRef, readonly mlpNorm: WeightRef, readonly linear: Record<LinearModule, WeightRef> }
+export interface BlockRefs { readonly attnNorm: WeightRef, readonly mlpNorm: WeightRef,
+  readonly linear: Record<LinearModule, WeightRef> }
 
 let seed = 42
 export function fillRandom (a: Float32Array, scale: number): void {

@@ -7,7 +7,8 @@ import { startBootstrap, dialableAddrs } from '../../bootstrap/bootstrap-node.ts
 import { parseFlags } from '../flags.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
 
-export const help = `usage: fedit bootstrap [--listen MULTIADDR...] [--key FILE] [--swarm-key FILE] [--allow FILE] [--local]
+export const help = `usage: fedit bootstrap [--listen MULTIADDR...] [--key FILE] [--swarm-key FILE] [--allow FILE]
+                       [--local]
 
 Runs a bootstrap node (a fedit DHT server) and prints its multiaddrs, one per line. Peers join with
 \`fedit peer --bootstrap <one of them>\` (or a file of them: --bootstrap-file).
@@ -28,13 +29,21 @@ export async function run (argv: string[]): Promise<number> {
     throw new CliError((err as Error).message)
   }
   let swarmKey: Uint8Array | undefined
-  if (f.strings.has('swarm-key')) { try { swarmKey = readSwarmKeyFile(f.strings.get('swarm-key')!) } catch (err) { throw new CliError((err as Error).message) } }
+  if (f.strings.has('swarm-key')) {
+    try {
+      swarmKey = readSwarmKeyFile(f.strings.get('swarm-key')!)
+    } catch (err) { throw new CliError((err as Error).message) }
+  }
   let allowList: Set<string> | undefined
   if (f.strings.has('allow')) {
     const p = f.strings.get('allow')!
-    try { allowList = new Set(readFileSync(p, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '')) } catch { throw new CliError(`cannot read ${p}`) }
+    try {
+      allowList = new Set(readFileSync(p, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim())
+        .filter((l) => l !== ''))
+    } catch { throw new CliError(`cannot read ${p}`) }
   }
-  const host = await startBootstrap({ privateKey: key, listen: f.lists.get('listen'), local: f.booleans.has('local'), swarmKey, allowList })
+  const host = await startBootstrap({ privateKey: key, listen: f.lists.get('listen'), local: f.booleans.has('local'),
+    swarmKey, allowList })
   for (const a of dialableAddrs(host)) console.log(a)
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)

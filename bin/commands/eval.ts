@@ -13,7 +13,8 @@ import { withCountProgress } from '../progress.ts'
 import { evaluateExamples, rougeOnSample } from '../../trainer/train/evaluate.ts'
 
 export const help = `usage: fedit eval --model PATH [--adapter DIR] --data FILE [--limit N] [--split auto|all] [--json]
-                  [--rouge N] [--max-length N] [--truncation context-first|truncate-end] [--micro-batch N] [--device D] [--threads N]
+                  [--rouge N] [--max-length N] [--truncation context-first|truncate-end] [--micro-batch N]
+                  [--device D] [--threads N]
 
 Mean token cross-entropy of the reference responses (the prompt carries no loss) and perplexity, overall and
 per category. Which records: with --split auto (default), a file with records past line 80 (Dolly) is
@@ -24,7 +25,8 @@ whole. --split all uses every record. --limit N takes the first N of them.
   --max-length default 512 (as training); longer examples are shortened the same way`
 
 export async function run (argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { strings: ['model', 'adapter', 'data', 'limit', 'split', 'rouge', 'max-length', 'truncation', 'micro-batch', 'max-tokens', 'device', 'threads'], booleans: ['json', 'skip-malformed'] })
+  const f = parseFlags(argv, { strings: ['model', 'adapter', 'data', 'limit', 'split', 'rouge', 'max-length',
+    'truncation', 'micro-batch', 'max-tokens', 'device', 'threads'], booleans: ['json', 'skip-malformed'] })
   const modelPath = required(f, 'model', 'PATH')
   const data = required(f, 'data', 'FILE')
   const limit = numberFlag(f, 'limit', { integer: true, min: 1 })
@@ -40,7 +42,8 @@ export async function run (argv: string[]): Promise<number> {
   const ckpt = loadCheckpoint(modelPath)
   const tok = loadTokenizerFor(modelPath, ckpt.config.vocabSize)
   const adapter = f.strings.has('adapter') ? loadAdapter(f.strings.get('adapter')!, ckpt.config) : undefined
-  let records = split === 'all' ? readInstructions(data, { onMalformed }).records : readLocalRecords(data, { onMalformed }).test
+  let records = split === 'all' ? readInstructions(data, { onMalformed }).records
+    : readLocalRecords(data, { onMalformed }).test
   if (limit !== undefined) records = records.slice(0, limit)
   if (records.length === 0) throw new CliError(`${data}: no records to evaluate`)
   // bars for work long enough to leave a user wondering (--split all on Dolly: seconds to tokenize, minutes to run)
@@ -50,23 +53,31 @@ export async function run (argv: string[]): Promise<number> {
   const session = await EvalSession.create(ckpt, { lora: adapter?.config, device, threads })
   let summary
   try {
-    summary = await withCountProgress('eval', examples.length, 'examples', 200, async (onProgress) => await evaluateExamples(session, examples, { adapter, microBatchSize: micro, onProgress }))
+    summary = await withCountProgress('eval', examples.length, 'examples', 200,
+      async (onProgress) => await evaluateExamples(session, examples, { adapter, microBatchSize: micro, onProgress }))
   } finally { await session.release() }
   let rougeL: number | undefined
   if (rouge !== undefined) {
     const gen = await Generator.create(ckpt, { adapter, device, threads })
     const n = Math.min(rouge, records.length)
     try {
-      rougeL = (await withCountProgress('rouge', n, 'responses', 10, async (update) => await rougeOnSample(gen, tok, records, rouge, numberFlag(f, 'max-tokens', { integer: true, min: 1 }) ?? 128, update))).rougeL
+      rougeL = (await withCountProgress('rouge', n, 'responses', 10,
+        async (update) => await rougeOnSample(gen, tok, records, rouge,
+        numberFlag(f, 'max-tokens', { integer: true, min: 1 }) ?? 128, update))).rougeL
     } finally { await gen.release() }
   }
   if (f.booleans.has('json')) {
-    console.log(JSON.stringify({ evalLoss: summary.evalLoss, perplexity: summary.perplexity, byCategory: summary.byCategory, examples: summary.examples, ...(rougeL !== undefined ? { rougeL } : {}) }))
+    console.log(JSON.stringify({ evalLoss: summary.evalLoss, perplexity: summary.perplexity,
+      byCategory: summary.byCategory, examples: summary.examples, ...(rougeL !== undefined ? { rougeL } : {}) }))
     return 0
   }
-  console.log(`eval loss ${summary.evalLoss.toFixed(4)}  perplexity ${summary.perplexity.toFixed(2)}  (${summary.examples} examples, ${summary.tokens} response tokens; ${stats.shortened} shortened, ${stats.dropped} dropped)`)
+  console.log(`eval loss ${summary.evalLoss.toFixed(4)}  perplexity ${summary.perplexity.toFixed(2)}  ` +
+    `(${summary.examples} examples, ${summary.tokens} response tokens; ${stats.shortened} ` +
+    `shortened, ${stats.dropped} dropped)`)
   const width = Math.max(0, ...Object.keys(summary.byCategory).map((c) => c.length))
   for (const [cat, l] of Object.entries(summary.byCategory)) console.log(`  ${cat.padEnd(width)}  ${l.toFixed(4)}`)
-  if (rougeL !== undefined) console.log(`ROUGE-L ${rougeL.toFixed(4)} on ${Math.min(rouge!, records.length)} greedy responses`)
+  if (rougeL !== undefined) {
+    console.log(`ROUGE-L ${rougeL.toFixed(4)} on ${Math.min(rouge!, records.length)} greedy responses`)
+  }
   return 0
 }

@@ -8,8 +8,10 @@ import { loadAdapter } from '../../trainer/lora/peft-folder.ts'
 import { Generator } from '../../trainer/model/generate.ts'
 import { formatPrompt } from '../../trainer/data/prompt.ts'
 
-export const help = `usage: fedit generate --model PATH [--adapter DIR] (--prompt TEXT | --instruction TEXT [--input TEXT])
-                      [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--json] [--device cpu|cuda|webgpu] [--threads N]
+export const help = `usage: fedit generate --model PATH [--adapter DIR]
+                      (--prompt TEXT | --instruction TEXT [--input TEXT])
+                      [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--json]
+                      [--device cpu|cuda|webgpu] [--threads N]
 
 Generates text after BOS + the prompt. With --instruction (and --input), the prompt is the Alpaca template the
 adapters are trained with, and the output is the response. Stops at EOS or after --max-tokens.
@@ -23,11 +25,14 @@ adapters are trained with, and the output is the response. Stops at EOS or after
   --json             print {"ids": [generated ids], "text": "..."} instead of streaming the text`
 
 export async function run (argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { strings: ['model', 'adapter', 'prompt', 'instruction', 'input', 'max-tokens', 'temperature', 'top-p', 'seed', 'device', 'threads'], booleans: ['json'] })
+  const f = parseFlags(argv, { strings: ['model', 'adapter', 'prompt', 'instruction', 'input', 'max-tokens',
+    'temperature', 'top-p', 'seed', 'device', 'threads'], booleans: ['json'] })
   const modelPath = required(f, 'model', 'PATH')
   const prompt = f.strings.get('prompt')
   const instruction = f.strings.get('instruction')
-  if ((prompt === undefined) === (instruction === undefined)) throw new CliError('give exactly one of --prompt TEXT or --instruction TEXT', 2)
+  if ((prompt === undefined) === (instruction === undefined)) {
+    throw new CliError('give exactly one of --prompt TEXT or --instruction TEXT', 2)
+  }
   if (f.strings.has('input') && instruction === undefined) throw new CliError('--input goes with --instruction', 2)
   const maxTokens = numberFlag(f, 'max-tokens', { integer: true, min: 1 }) ?? 256
   const temperature = numberFlag(f, 'temperature', { min: 0 }) ?? 0

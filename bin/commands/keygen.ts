@@ -19,7 +19,9 @@ export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, { strings: ['out', 'swarm-key'], booleans: ['force'] })
   const out = f.strings.get('out')
   const swarm = f.strings.get('swarm-key')
-  if (out !== undefined && swarm !== undefined) throw new CliError('give --out FILE (an identity) or --swarm-key FILE, not both', 2)
+  if (out !== undefined && swarm !== undefined) {
+    throw new CliError('give --out FILE (an identity) or --swarm-key FILE, not both', 2)
+  }
   if (swarm !== undefined) {
     try {
       createSwarmKeyFile(swarm, f.booleans.has('force'))

@@ -22,8 +22,11 @@ export async function run (argv: string[]): Promise<number> {
   const modelPath = required(f, 'model', 'PATH')
   const adapterDir = required(f, 'adapter', 'DIR')
   const out = required(f, 'out', 'DIR')
-  const dtype = ({ f32: 'F32', f16: 'F16', bf16: 'BF16' } as const)[choiceFlag(f, 'dtype', ['f32', 'f16', 'bf16'] as const, 'f32')]
-  if (existsSync(join(out, 'config.json')) && !f.booleans.has('force')) throw new CliError(`${out} already holds a model (config.json); use --force to overwrite it`)
+  const dtype = ({ f32: 'F32', f16: 'F16', bf16: 'BF16' } as const)[choiceFlag(f, 'dtype',
+    ['f32', 'f16', 'bf16'] as const, 'f32')]
+  if (existsSync(join(out, 'config.json')) && !f.booleans.has('force')) {
+    throw new CliError(`${out} already holds a model (config.json); use --force to overwrite it`)
+  }
   const ckpt = loadCheckpoint(modelPath)
   const tok = loadTokenizerFor(modelPath, ckpt.config.vocabSize)
   const adapter = loadAdapter(adapterDir, ckpt.config)

@@ -14,8 +14,10 @@ import { readSwarmKeyFile } from '../../node/swarm-key.ts'
 import type { AggregateFn } from '../../trainer/aggregate/types.ts'
 import type { AggregationSpec } from '../../protocol/aggregation-spec.ts'
 
-export const help = `usage: fedit peer --job FILE --model PATH --data FILE (--bootstrap MULTIADDR... | --bootstrap-file FILE)
-                  [--listen MULTIADDR...] [--state DIR] [--allow FILE] [--swarm-key FILE] [--local] [--device cpu|cuda|webgpu] [--workers N]
+export const help = `usage: fedit peer --job FILE --model PATH --data FILE
+                  (--bootstrap MULTIADDR... | --bootstrap-file FILE)
+                  [--listen MULTIADDR...] [--state DIR] [--allow FILE] [--swarm-key FILE] [--local]
+                  [--device cpu|cuda|webgpu] [--workers N]
 
 Joins the job described by FILE: finds its other members through the DHT, trains LoRA adapters on the
 local data when selected, aggregates when elected, and keeps the global adapter in DIR. One log line per round.
@@ -33,26 +35,42 @@ local data when selected, aggregates when elected, and keeps the global adapter 
 Restarting with the same --state rejoins the job where it stands.`
 
 export async function run (argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key', 'device', 'workers'], lists: ['bootstrap', 'listen'], booleans: ['local'] })
+  const f = parseFlags(argv, { strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key',
+    'device', 'workers'], lists: ['bootstrap', 'listen'], booleans: ['local'] })
   const workers = numberFlag(f, 'workers', { integer: true, min: 1 })
-  const need = (name: string): string => { const v = f.strings.get(name); if (v === undefined) throw new CliError(`--${name} is required`, 2); return v }
+  const need = (name: string): string => {
+    const v = f.strings.get(name)
+    if (v === undefined) throw new CliError(`--${name} is required`, 2)
+    return v
+  }
   const jobPath = need('job')
   let text: string
   try { text = readFileSync(jobPath, 'utf8') } catch { throw new CliError(`cannot read ${jobPath}`) }
   let job
-  try { job = parseJobSpec(text, jobPath) } catch (err) { throw new CliError(err instanceof JobSpecError ? err.message : String(err)) }
+  try {
+    job = parseJobSpec(text, jobPath)
+  } catch (err) { throw new CliError(err instanceof JobSpecError ? err.message : String(err)) }
   const bootstrap = [
     ...(f.lists.get('bootstrap') ?? []).map((a, i) => parseBootstrapAddr(a, `--bootstrap #${i + 1}`)),
     ...(f.strings.has('bootstrap-file') ? readBootstrapFile(f.strings.get('bootstrap-file')!) : [])
   ]
   if (bootstrap.length === 0) throw new CliError('give at least one --bootstrap MULTIADDR or a --bootstrap-file', 2)
-  const readLines = (p: string): string[] => { try { return readFileSync(p, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '') } catch { throw new CliError(`cannot read ${p}`) } }
+  const readLines = (p: string): string[] => {
+    try {
+      return readFileSync(p, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '')
+    } catch { throw new CliError(`cannot read ${p}`) }
+  }
   const allowList = f.strings.has('allow') ? new Set(readLines(f.strings.get('allow')!)) : undefined
   let swarmKey: Uint8Array | undefined
-  if (f.strings.has('swarm-key')) { try { swarmKey = readSwarmKeyFile(f.strings.get('swarm-key')!) } catch (err) { throw new CliError((err as Error).message) } }
+  if (f.strings.has('swarm-key')) {
+    try {
+      swarmKey = readSwarmKeyFile(f.strings.get('swarm-key')!)
+    } catch (err) { throw new CliError((err as Error).message) }
+  }
   const stateDir = f.strings.get('state') ?? 'fedit-state'
 
-  const trainer = await createLocalTrainer({ job, modelPath: need('model'), dataPath: need('data'), device: f.strings.get('device'), workers })
+  const trainer = await createLocalTrainer({ job, modelPath: need('model'), dataPath: need('data'),
+    device: f.strings.get('device'), workers })
   const aggregate = aggregateFor(job.aggregation)
   const stamp = (): string => new Date().toISOString().slice(11, 19)
   const peer = createPeer({
@@ -76,7 +94,8 @@ export async function run (argv: string[]): Promise<number> {
     if (why === 'done') {
       // keep serving the final adapter a little while, for members still fetching it
       console.log(`${stamp()} all ${job.rounds} rounds done; global ${peer.global.hash.slice(0, 12)}`)
-      await Promise.race([stopSignal, new Promise((resolve) => setTimeout(resolve, Math.min(30_000, job.roundDeadlineSeconds * 1000)))])
+      await Promise.race([stopSignal, new Promise((resolve) => setTimeout(resolve,
+        Math.min(30_000, job.roundDeadlineSeconds * 1000)))])
     } else {
       console.log(`${stamp()} ${why}; stopping (state is saved, restart with the same --state to rejoin)`)
     }

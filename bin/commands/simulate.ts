@@ -7,21 +7,26 @@ import type { SimConfig } from '../../sim/sim-config.ts'
 import { runSimulation } from '../../sim/simulation.ts'
 import { validateReport } from '../../sim/report.ts'
 
-export const help = `usage: fedit simulate [--peers N] [--rounds R] [--per-round K] [--in-process] [--seed S] [--out DIR]
+export const help = `usage: fedit simulate [--peers N] [--rounds R] [--per-round K] [--in-process] [--seed S]
+                      [--out DIR]
                       [--baselines] [--partition iid|shepherd-categories|shepherd-quantity|dirichlet] [--alpha A]
                       [--aggregation fedavg|robust] [--preset paper] [--kill-aggregator-at ROUND] [--drop-rate P]
-                      [--malicious M --attack scale|signflip|noise] [--local-steps N] [--max-length L] [--limit-per-peer N]
+                      [--malicious M --attack scale|signflip|noise] [--local-steps N] [--max-length L]
+                      [--limit-per-peer N]
 
 Starts a bootstrap and N peers on 127.0.0.1 that run federated instruction tuning (LoRA) of the model on
 Dolly-15k, each peer holding its own partition of the training pool; prints one line per event and the
 held-out loss of every round's global adapter (Dolly lines 1-80, scored by this command, not the peers).
-  --peers N              peers (default ${DEMO.peers}); --rounds R (default ${DEMO.rounds}); --per-round K trainers per round (default ${DEMO.perRound})
-  --in-process           all peers in this process (trainers in worker threads); default: one \`fedit peer\` process each
+  --peers N              peers (default ${DEMO.peers}); --rounds R (default ${DEMO.rounds});
+                         --per-round K trainers per round (default ${DEMO.perRound})
+  --in-process           all peers in this process (trainers in worker threads);
+                         default: one \`fedit peer\` process each
   --seed S               seeds the partition, identities, faults and training (default ${DEMO.seed})
   --out DIR              writes DIR/report.json, DIR/adapter (PEFT), DIR/loss.svg, DIR/category-mix.svg, DIR/tables.txt
   --baselines            the experiment: also train Local-1/2/3 (one peer's data alone) and centralized (all data)
   --partition METHOD     how the training pool is split (default ${DEMO.partition}); --alpha A for the Dirichlet ones
-  --aggregation RULE     fedavg (the paper's) or robust (clip, outlier filters, trimmed mean) (default ${DEMO.aggregation})
+  --aggregation RULE     fedavg (the paper's) or robust (clip, outlier filters, trimmed mean)
+                         (default ${DEMO.aggregation})
   --preset paper         100 peers, 5 per round, 20 rounds, rank 8, lr 1.5e-4, batch 32, length 512 (slow on a CPU)
   --kill-aggregator-at R stop the elected aggregator of round R right after its announce (the failover finishes it)
   --drop-rate P          each selected peer vanishes mid-round with probability P (seeded)
@@ -34,8 +39,10 @@ More: --lr X, --batch-size N, --micro-batch N, --rank R, --deadline SECONDS, --s
 
 export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
-    strings: ['peers', 'rounds', 'per-round', 'seed', 'out', 'partition', 'alpha', 'aggregation', 'preset', 'kill-aggregator-at', 'drop-rate',
-      'malicious', 'attack', 'local-steps', 'max-length', 'limit-per-peer', 'lr', 'batch-size', 'micro-batch', 'rank', 'deadline', 'samples',
+    strings: ['peers', 'rounds', 'per-round', 'seed', 'out', 'partition', 'alpha', 'aggregation', 'preset',
+      'kill-aggregator-at', 'drop-rate',
+      'malicious', 'attack', 'local-steps', 'max-length', 'limit-per-peer', 'lr', 'batch-size', 'micro-batch', 'rank',
+        'deadline', 'samples',
       'model', 'data', 'trainer'],
     booleans: ['in-process', 'baselines']
   })
@@ -47,7 +54,9 @@ export async function run (argv: string[]): Promise<number> {
     return n
   }
   const preset = f.strings.get('preset')
-  if (preset !== undefined && preset !== 'paper' && preset !== 'demo') throw new CliError(`--preset must be paper or demo, got '${preset}'`, 2)
+  if (preset !== undefined && preset !== 'paper' && preset !== 'demo') {
+    throw new CliError(`--preset must be paper or demo, got '${preset}'`, 2)
+  }
   let config: SimConfig
   try {
     const rank = num('rank')
@@ -89,6 +98,7 @@ export async function run (argv: string[]): Promise<number> {
   const problems = validateReport(report)
   if (problems.length > 0) throw new CliError(`internal error: the report does not match the format: ${problems[0]}`)
   console.log('\n' + tables)
-  console.log(`\ndone in ${((Date.now() - t0) / 1000).toFixed(0)} s${config.out !== undefined ? `; report: ${config.out}/report.json` : ''}`)
+  console.log(`\ndone in ${((Date.now() - t0) / 1000).toFixed(0)} ` +
+    `s${config.out !== undefined ? `; report: ${config.out}/report.json` : ''}`)
   return 0
 }

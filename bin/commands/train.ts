@@ -33,7 +33,8 @@ past line 80 (Dolly) keeps its lines 1-80 out of training: they are FedIT's held
   --warmup N               warm-up steps (default 0)                  --weight-decay W (default 0)
   --max-grad-norm G        gradient clipping (default 1; 0 = off)
   --batch-size N           examples per optimizer step (default 32)   --micro-batch N  rows per pass (default 8)
-  --rank R --alpha A --dropout P --targets q_proj,k_proj,...   LoRA (default r 8, alpha 16, dropout 0.05, all linear layers)
+  --rank R --alpha A --dropout P --targets q_proj,k_proj,...
+                           LoRA (default r 8, alpha 16, dropout 0.05, all linear layers)
   --max-length N           tokens per example (default 512)           --truncation context-first|truncate-end
   --train-on-inputs        take the loss on the prompt too            --seed S (default 0)
   --checkpoint-every N     save DIR/${TRAIN_STATE_FILE} every N steps (default 50); Ctrl-C saves one too
@@ -46,7 +47,9 @@ past line 80 (Dolly) keeps its lines 1-80 out of training: they are FedIT's held
 
 export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
-    strings: ['model', 'data', 'out', 'steps', 'epochs', 'limit', 'lr', 'schedule', 'warmup', 'weight-decay', 'max-grad-norm', 'batch-size', 'micro-batch', 'rank', 'alpha', 'dropout', 'targets', 'max-length', 'truncation', 'seed', 'checkpoint-every', 'device', 'threads', 'workers'],
+    strings: ['model', 'data', 'out', 'steps', 'epochs', 'limit', 'lr', 'schedule', 'warmup', 'weight-decay',
+      'max-grad-norm', 'batch-size', 'micro-batch', 'rank', 'alpha', 'dropout', 'targets', 'max-length', 'truncation',
+      'seed', 'checkpoint-every', 'device', 'threads', 'workers'],
     booleans: ['train-on-inputs', 'resume', 'force', 'skip-malformed']
   })
   const modelPath = required(f, 'model', 'PATH')
@@ -91,8 +94,12 @@ export async function run (argv: string[]): Promise<number> {
   if (resume && f.booleans.has('force')) throw new CliError('--resume and --force contradict each other', 2)
   if (resume && !existsSync(stateFile)) throw new CliError(`${stateFile}: no training checkpoint to resume`)
   if (!resume && !f.booleans.has('force')) {
-    if (existsSync(join(out, ADAPTER_WEIGHTS))) throw new CliError(`${out} already holds an adapter; use --force to overwrite it`)
-    if (existsSync(stateFile)) throw new CliError(`${out} holds an interrupted run; use --resume to continue it or --force to start over`)
+    if (existsSync(join(out, ADAPTER_WEIGHTS))) {
+      throw new CliError(`${out} already holds an adapter; use --force to overwrite it`)
+    }
+    if (existsSync(stateFile)) {
+      throw new CliError(`${out} holds an interrupted run; use --resume to continue it or --force to start over`)
+    }
   }
 
   // the config only (the helpers load the weights they train with; this thread lets its copy go)
@@ -101,7 +108,8 @@ export async function run (argv: string[]): Promise<number> {
   const local = readLocalRecords(dataPath, { onMalformed: f.booleans.has('skip-malformed') ? 'skip' : 'reject', limit })
   for (const p of local.problems) console.error(`skipped ${p.file}:${p.line}: ${p.message}`)
   // everything that decides the result; a resume must match it
-  const settings = { model: resolve(modelPath), data: resolve(dataPath), limit: limit ?? null, lora, recipe: { ...recipe, microBatchSize: undefined }, tokenize }
+  const settings = { model: resolve(modelPath), data: resolve(dataPath), limit: limit ?? null, lora,
+    recipe: { ...recipe, microBatchSize: undefined }, tokenize }
 
   let from: ConstructorParameters<typeof TrainingRun>[3] = initAdapter(config, lora, seed)
   if (resume) {
@@ -118,7 +126,8 @@ export async function run (argv: string[]): Promise<number> {
   try {
     const { examples, stats } = await tokenizeTraining(stepRunner, tok, local.train, tokenize)
     const runner = new TrainingRun(stepRunner, examples, recipe, from)
-    console.error(`data: ${local.rule}; ${stats.examples} examples (${stats.shortened} shortened, ${stats.dropped} dropped with nothing to learn)`)
+    console.error(`data: ${local.rule}; ${stats.examples} examples (${stats.shortened} shortened, ${stats.dropped} ` +
+      `dropped with nothing to learn)`)
     if (runner.finished) {
       saveAdapter(out, runner.adapter(), { baseModel: modelPath })
       console.log(`already done (${runner.step} steps); adapter in ${out}`)
@@ -128,7 +137,10 @@ export async function run (argv: string[]): Promise<number> {
     const onSignal = (): void => stop.abort()
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
-    console.error(`training ${runner.totalSteps} steps${startStep > 0 ? ` from step ${startStep}` : ''} (batch ${recipe.batchSize} = ${microBatches} x micro-batch ${recipe.microBatchSize}${workers > 1 ? `, ${workers} at once` : ''}, lr ${recipe.learningRate}, LoRA r ${lora.r})`)
+    console.error(`training ${runner.totalSteps} steps${startStep > 0 ? ` from step ${startStep}` : ''} ` +
+      `(batch ${recipe.batchSize} = ${microBatches} x ` +
+      `micro-batch ${recipe.microBatchSize}${workers > 1 ? `, ${workers} at once` : ''}, lr ${recipe.learningRate}, ` +
+      `LoRA r ${lora.r})`)
     const progress = createProgress('train', runner.totalSteps)
     progress.update({ step: startStep })
     let last = NaN
@@ -138,7 +150,8 @@ export async function run (argv: string[]): Promise<number> {
         yieldBetweenSteps: true, // lets Ctrl-C in between steps
         onStep: (s) => {
           last = s.loss
-          progress.update({ step: s.step, loss: s.loss, tokensPerSec: s.tokensPerSec, note: `lr ${s.lr.toExponential(2)}` })
+          progress.update({ step: s.step, loss: s.loss, tokensPerSec: s.tokensPerSec,
+            note: `lr ${s.lr.toExponential(2)}` })
           if (s.step % every === 0 && s.step < s.totalSteps) saveTrainState(stateFile, runner.state(), settings)
         }
       })
@@ -149,7 +162,8 @@ export async function run (argv: string[]): Promise<number> {
     }
     saveTrainState(stateFile, runner.state(), settings)
     if (!runner.finished) {
-      console.error(`interrupted at step ${runner.step}/${runner.totalSteps}; checkpoint saved in ${stateFile} (continue with --resume)`)
+      console.error(`interrupted at step ${runner.step}/${runner.totalSteps}; checkpoint saved in ${stateFile} ` +
+        `(continue with --resume)`)
       return 130
     }
     saveAdapter(out, runner.adapter(), { baseModel: modelPath })
@@ -164,8 +178,10 @@ export async function run (argv: string[]): Promise<number> {
  * A large file is tokenized by the helpers, a share each, under a progress bar (0.3 ms a record on one core here:
  * Dolly's 15k records are seconds); a small one right here.
  */
-async function tokenizeTraining (helpers: ThreadedStepRunner, tok: Tokenizer, records: readonly InstructionRecord[], options: TokenizeOptions): Promise<{ examples: TokenizedExample[], stats: TokenizeStats }> {
-  return await withCountProgress('data: tokenizing', records.length, 'records', 2000, async (update) => update === undefined
+async function tokenizeTraining (helpers: ThreadedStepRunner, tok: Tokenizer, records: readonly InstructionRecord[],
+  options: TokenizeOptions): Promise<{ examples: TokenizedExample[], stats: TokenizeStats }> {
+  return await withCountProgress('data: tokenizing', records.length, 'records', 2000,
+    async (update) => update === undefined
     ? tokenizeOrFail(tok, records, options, 'training')
     : someExamples(await helpers.tokenize(records, options, update), options, 'training'))
 }

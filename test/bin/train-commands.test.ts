@@ -13,7 +13,8 @@ const fedit = (...args: string[]) => {
   const r = spawnSync(process.execPath, ['bin/fedit.js', ...args], { encoding: 'utf8', timeout: 60_000 })
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
-const TRAIN = ['train', '--model', MODEL, '--data', DOLLY, '--limit', '16', '--batch-size', '8', '--micro-batch', '4', '--max-length', '160', '--rank', '2', '--lr', '5e-3', '--threads', '1']
+const TRAIN = ['train', '--model', MODEL, '--data', DOLLY, '--limit', '16', '--batch-size', '8', '--micro-batch', '4',
+  '--max-length', '160', '--rank', '2', '--lr', '5e-3', '--threads', '1']
 
 test('generate --json: greedy from the empty prompt is the llama2.c reference', async () => {
   const { readFileSync } = await import('node:fs')
@@ -33,7 +34,8 @@ test('train writes a PEFT adapter, refuses to overwrite it, eval --json reads it
   const again = fedit(...TRAIN, '--steps', '3', '--out', out)
   assert.equal(again.code, 1)
   assert.equal(again.err.trim(), `fedit train: ${out} already holds an adapter; use --force to overwrite it`)
-  const e = fedit('eval', '--model', MODEL, '--adapter', out, '--data', DOLLY, '--limit', '8', '--max-length', '160', '--json')
+  const e = fedit('eval', '--model', MODEL, '--adapter', out, '--data', DOLLY, '--limit', '8', '--max-length', '160',
+    '--json')
   assert.equal(e.code, 0, e.err)
   const j = JSON.parse(e.out) as Record<string, unknown>
   assert.deepEqual(Object.keys(j), ['evalLoss', 'perplexity', 'byCategory', 'examples'])
@@ -62,25 +64,32 @@ test('train --workers 2 runs micro-batches side by side and writes the same adap
 
 test('train on 2000+ records: the helpers tokenize them under a progress line', () => {
   const out = tmp()
-  const r = fedit('train', '--model', MODEL, '--data', DOLLY, '--limit', '2000', '--steps', '1', '--batch-size', '8', '--micro-batch', '4', '--max-length', '160', '--rank', '2', '--workers', '2', '--out', out)
+  const r = fedit('train', '--model', MODEL, '--data', DOLLY, '--limit', '2000', '--steps', '1', '--batch-size', '8',
+    '--micro-batch', '4', '--max-length', '160', '--rank', '2', '--workers', '2', '--out', out)
   assert.equal(r.code, 0, r.err)
   assert.match(r.err, /data: tokenizing 2000\/2000 records/)
   assert.match(r.err, /; 2000 examples \(\d+ shortened, 0 dropped/)
 })
 
 test('eval of 200+ examples and ROUGE of 10+ responses show progress on stderr; --json keeps stdout one line', () => {
-  const r = fedit('eval', '--model', MODEL, '--data', DOLLY, '--split', 'all', '--limit', '200', '--max-length', '160', '--rouge', '10', '--max-tokens', '4', '--json')
+  const r = fedit('eval', '--model', MODEL, '--data', DOLLY, '--split', 'all', '--limit', '200', '--max-length', '160',
+    '--rouge', '10', '--max-tokens', '4', '--json')
   assert.equal(r.code, 0, r.err)
   assert.match(r.err, /^eval 200\/200 examples \d+ examples\/s ETA 0s$/m)
   assert.match(r.err, /^rouge 10\/10 responses /m)
-  assert.deepEqual(Object.keys(JSON.parse(r.out) as object), ['evalLoss', 'perplexity', 'byCategory', 'examples', 'rougeL'])
+  assert.deepEqual(Object.keys(JSON.parse(r.out) as object),
+    ['evalLoss', 'perplexity', 'byCategory', 'examples', 'rougeL'])
 })
 
 test('Ctrl-C saves a checkpoint, --resume finishes the run', async () => {
   const out = tmp()
-  const child = spawn(process.execPath, ['bin/fedit.js', ...TRAIN, '--steps', '40', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['bin/fedit.js', ...TRAIN, '--steps', '40', '--out', out],
+    { stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
-  const started = new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => { err += String(d); if (err.includes('training 40 steps')) resolve() }))
+  const started = new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => {
+    err += String(d)
+    if (err.includes('training 40 steps')) resolve()
+  }))
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
   await Promise.race([started, exited])
   child.kill('SIGINT')

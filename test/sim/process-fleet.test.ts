@@ -15,7 +15,8 @@ test('3 peer processes and a bootstrap process run 2 rounds with real training',
   const out = mkdtempSync(join(tmpdir(), 'fedit-proc-test-'))
   try {
     const child = spawn(process.execPath, [FEDIT, 'simulate', '--peers', '3', '--rounds', '2', '--per-round', '2',
-      '--local-steps', '2', '--limit-per-peer', '40', '--seed', '7', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
+      '--local-steps', '2', '--limit-per-peer', '40', '--seed', '7', '--out', out],
+      { stdio: ['ignore', 'pipe', 'pipe'] })
     let log = ''
     child.stdout.on('data', (b: Buffer) => { log += b.toString() })
     child.stderr.on('data', (b: Buffer) => { log += b.toString() })
@@ -26,7 +27,8 @@ test('3 peer processes and a bootstrap process run 2 rounds with real training',
     assert.equal(report.config.inProcess, false)
     assert.deepEqual(report.rounds.map((r: { round: number }) => r.round), [1, 2])
     for (const r of report.rounds) assert.equal(r.included.length, 2, JSON.stringify(r))
-    assert.ok(report.final.evalLoss < report.base.evalLoss, `held-out loss ${report.final.evalLoss} < base ${report.base.evalLoss}`)
+    assert.ok(report.final.evalLoss < report.base.evalLoss,
+      `held-out loss ${report.final.evalLoss} < base ${report.base.evalLoss}`)
     assert.match(log, /trained round 1: \d+ examples/)
     assert.ok(existsSync(join(out, 'adapter', 'adapter_model.safetensors')))
   } finally {

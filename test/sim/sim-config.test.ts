@@ -6,7 +6,8 @@ import { validateJobSpec } from '../../protocol/job-spec.ts'
 test('defaults, the paper preset, and overrides on top of a preset', () => {
   assert.equal(resolveConfig({}).peers, DEMO.peers)
   const p = resolveConfig({ preset: 'paper' })
-  assert.deepEqual([p.peers, p.perRound, p.rounds, p.lora.r, p.learningRate, p.batchSize, p.maxLength], [100, 5, 20, 8, 1.5e-4, 32, 512])
+  assert.deepEqual([p.peers, p.perRound, p.rounds, p.lora.r, p.learningRate, p.batchSize, p.maxLength],
+    [100, 5, 20, 8, 1.5e-4, 32, 512])
   assert.equal(p.limitPerPeer, undefined)
   assert.equal(resolveConfig({ preset: 'paper', rounds: 2 }).rounds, 2)
 })

@@ -12,7 +12,8 @@ import { validateReport } from '../../sim/report.ts'
 const TRAINER: SimConfig['trainer'] = 'real'
 
 function small (over: Partial<SimConfig>): SimConfig {
-  return resolveConfig({ peers: 4, rounds: 2, perRound: 2, inProcess: true, trainer: TRAINER, localSteps: 2, batchSize: 4, microBatch: 4, maxLength: 128, limitPerPeer: 40, samples: 0, deadlineSeconds: 4, seed: 5, ...over })
+  return resolveConfig({ peers: 4, rounds: 2, perRound: 2, inProcess: true, trainer: TRAINER, localSteps: 2,
+    batchSize: 4, microBatch: 4, maxLength: 128, limitPerPeer: 40, samples: 0, deadlineSeconds: 4, seed: 5, ...over })
 }
 
 test('a 4-peer, 2-round in-process simulation writes a report that validates', { timeout: 60_000 }, async () => {
@@ -24,7 +25,10 @@ test('a 4-peer, 2-round in-process simulation writes a report that validates', {
     assert.deepEqual(validateReport(onDisk), [])
     assert.deepEqual(onDisk.rounds.map((r: { round: number }) => r.round), [1, 2])
     assert.equal(report.rounds.every((r) => r.included.length > 0 && Number.isFinite(r.evalLoss)), true)
-    for (const f of ['adapter/adapter_model.safetensors', 'adapter/adapter_config.json', 'loss.svg', 'category-mix.svg', 'tables.txt']) assert.ok(existsSync(join(out, f)), f)
+    for (const f of ['adapter/adapter_model.safetensors', 'adapter/adapter_config.json', 'loss.svg', 'category-mix.svg',
+      'tables.txt']) {
+      assert.ok(existsSync(join(out, f)), f)
+    }
     assert.ok(lines.some((l) => /round 2 held-out loss/.test(l)))
   } finally {
     rmSync(out, { recursive: true, force: true })

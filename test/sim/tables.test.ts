@@ -15,7 +15,8 @@ test('loss table with gains against the base, and an honest verdict', () => {
   assert.equal(v.beatsBase, true)
   assert.deepEqual(v.beatsLocal, { 'Local-1': true })
   assert.ok(Math.abs(v.gapToCentralizedPercent! - 100 / 29) < 1e-9)
-  assert.match(responsesTable([{ instruction: 'Say hi', category: 'open_qa', reference: 'hi', answers: { base: '' } }]), /base:\s+\(empty\)/)
+  assert.match(responsesTable([{ instruction: 'Say hi', category: 'open_qa', reference: 'hi', answers: { base: '' } }]),
+    /base:\s+\(empty\)/)
 })
 
 test('baseline budgets', () => {

@@ -1,10 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { encodeSafetensors, decodeSafetensors, parseSafetensorsHeader, float32ToFloat16, float16ToFloat32, SafetensorsError } from '../../trainer/safetensors.ts'
+import { encodeSafetensors, decodeSafetensors, parseSafetensorsHeader, float32ToFloat16, float16ToFloat32,
+  SafetensorsError } from '../../trainer/safetensors.ts'
 import { tensor } from '../../trainer/tensor.ts'
 
 test('safetensors round trip (F32) is exact and deterministic', () => {
-  const m = new Map([['b', tensor([2, 3], Float32Array.from([1, 2, 3, 4, 5, -6.5]))], ['a', tensor([1], Float32Array.of(0.25))]])
+  const m = new Map([['b', tensor([2, 3], Float32Array.from([1, 2, 3, 4, 5, -6.5]))],
+    ['a', tensor([1], Float32Array.of(0.25))]])
   const bytes = encodeSafetensors(m, { format: 'pt' })
   assert.deepEqual(encodeSafetensors(new Map([...m].reverse())), encodeSafetensors(m))
   const { tensors, metadata } = decodeSafetensors(bytes)
@@ -18,7 +20,9 @@ test('safetensors F16 round trip keeps representable values', () => {
   const vals = Float32Array.from([0, 1, -2, 0.5, 65504, 1e-7, 3.140625])
   const { tensors } = decodeSafetensors(encodeSafetensors(new Map([['x', tensor([7], vals)]]), {}, 'F16'))
   const got = tensors.get('x')!.data
-  for (let i = 0; i < vals.length; i++) assert.ok(Math.abs(got[i]! - vals[i]!) <= Math.abs(vals[i]!) * 1e-3 + 6e-8, `${got[i]} vs ${vals[i]}`)
+  for (let i = 0; i < vals.length; i++) {
+    assert.ok(Math.abs(got[i]! - vals[i]!) <= Math.abs(vals[i]!) * 1e-3 + 6e-8, `${got[i]} vs ${vals[i]}`)
+  }
   assert.equal(float16ToFloat32(float32ToFloat16(1 / 3)), 0.333251953125)
 })
 

@@ -8,18 +8,34 @@ import { runPipeline } from './pipeline.ts'
 /** Why this implementation cannot run the spec, or undefined when it can. */
 export function checkAggregationSpec (spec: AggregationSpec): string | undefined {
   if (spec.space !== 'factors' && spec.space !== 'product') return `unknown space '${String(spec.space)}'`
-  if (spec.allowMixedRanks && spec.space !== 'product') return "allowMixedRanks needs space 'product' (factors of different ranks cannot be averaged)"
+  if (spec.allowMixedRanks && spec.space !== 'product') {
+    return "allowMixedRanks needs space 'product' (factors of different ranks cannot be averaged)"
+  }
   const clip = spec.clip
-  if (clip.kind === 'fixed' && !(clip.bound > 0 && Number.isFinite(clip.bound))) return `clip bound ${clip.bound} must be a positive number`
-  if (clip.kind === 'median' && !(clip.multiple > 0 && Number.isFinite(clip.multiple))) return `clip multiple ${clip.multiple} must be a positive number`
-  if (clip.kind !== 'none' && clip.kind !== 'fixed' && clip.kind !== 'median') return `unknown clip '${String((clip as { kind: unknown }).kind)}'`
+  if (clip.kind === 'fixed' && !(clip.bound > 0 && Number.isFinite(clip.bound))) {
+    return `clip bound ${clip.bound} must be a positive number`
+  }
+  if (clip.kind === 'median' && !(clip.multiple > 0 && Number.isFinite(clip.multiple))) {
+    return `clip multiple ${clip.multiple} must be a positive number`
+  }
+  if (clip.kind !== 'none' && clip.kind !== 'fixed' && clip.kind !== 'median') {
+    return `unknown clip '${String((clip as { kind: unknown }).kind)}'`
+  }
   for (const f of spec.filters) {
     if (f.kind === 'norm') {
-      if (!(f.multiple > 0 && Number.isFinite(f.multiple))) return `norm filter multiple ${f.multiple} must be a positive number`
-      if (f.minMultiple !== undefined && !(f.minMultiple >= 0 && f.minMultiple < f.multiple)) return `norm filter minMultiple ${f.minMultiple} must be in [0, multiple)`
+      if (!(f.multiple > 0 && Number.isFinite(f.multiple))) {
+        return `norm filter multiple ${f.multiple} must be a positive number`
+      }
+      if (f.minMultiple !== undefined && !(f.minMultiple >= 0 && f.minMultiple < f.multiple)) {
+        return `norm filter minMultiple ${f.minMultiple} must be in [0, multiple)`
+      }
     } else if (f.kind === 'cosine') {
-      if (!(f.maxDistance >= 0 && f.maxDistance <= 2)) return `cosine filter maxDistance ${f.maxDistance} must be in [0, 2]`
-      if (spec.space === 'product') return 'the cosine filter needs the coordinate-wise median, which product space does not build'
+      if (!(f.maxDistance >= 0 && f.maxDistance <= 2)) {
+        return `cosine filter maxDistance ${f.maxDistance} must be in [0, 2]`
+      }
+      if (spec.space === 'product') {
+        return 'the cosine filter needs the coordinate-wise median, which product space does not build'
+      }
     } else if (f.kind === 'krum') {
       if (!Number.isSafeInteger(f.f) || f.f < 0) return `krum f ${f.f} must be a non-negative integer`
       if (!Number.isSafeInteger(f.keep) || f.keep < 1) return `krum keep ${f.keep} must be a positive integer`
@@ -33,7 +49,9 @@ export function checkAggregationSpec (spec: AggregationSpec): string | undefined
   } else if (c.kind !== 'mean' && c.kind !== 'median') {
     return `unknown combine '${String((c as { kind: unknown }).kind)}'`
   }
-  if (spec.space === 'product' && c.kind !== 'mean') return `product space supports only the 'mean' combine, not '${c.kind}'`
+  if (spec.space === 'product' && c.kind !== 'mean') {
+    return `product space supports only the 'mean' combine, not '${c.kind}'`
+  }
   return undefined
 }
 

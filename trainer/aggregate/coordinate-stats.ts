@@ -86,7 +86,11 @@ export function orderStatisticPass (set: DeltaSet, opts: OrderStatisticOptions):
       // gather: blk[k*n + i] = delta_i at coordinate k0 + k (float64), and its float32 copy for the keys
       for (let i = 0; i < n; i++) {
         const row = set.rows[i][s]; const sc = set.scales[i]
-        for (let k = 0; k < len; k++) { const v = (row[k0 + k] - base[k0 + k]) * sc; blk[k * n + i] = v; f32[k * n + i] = v }
+        for (let k = 0; k < len; k++) {
+          const v = (row[k0 + k] - base[k0 + k]) * sc
+          blk[k * n + i] = v
+          f32[k * n + i] = v
+        }
       }
       sortKeys(bits, key, len * n)
       kernel(blk, key, len, w1, res1, w2, res2)
@@ -123,7 +127,10 @@ export function deltaGram (set: DeltaSet): Float64Array {
         for (let j = i; j < n; j++) {
           const oj = j * CHUNK
           let t0 = 0; let t1 = 0; let k = 0
-          for (; k + 1 < len; k += 2) { t0 += block[oi + k] * block[oj + k]; t1 += block[oi + k + 1] * block[oj + k + 1] }
+          for (; k + 1 < len; k += 2) {
+            t0 += block[oi + k] * block[oj + k]
+            t1 += block[oi + k + 1] * block[oj + k + 1]
+          }
           if (k < len) t0 += block[oi + k] * block[oj + k]
           gram[i * n + j] += t0 + t1
         }

@@ -11,7 +11,9 @@ export interface DeltaSet {
   readonly scales: ArrayLike<number>
 }
 
-/** Sum of squares of (row - base) in float64; NaN or Infinity exactly when some value of row (or base) is not finite. */
+/**
+ * Sum of squares of (row - base) in float64; NaN or Infinity exactly when some value of row (or base) is not finite.
+ */
 export function sumSquaresOfDifference (row: Float32Array, base: Float32Array): number {
   let s0 = 0; let s1 = 0
   const n = row.length

@@ -36,7 +36,8 @@ export function factorSpace (adapters: readonly Adapter[], global: Adapter): Upd
   const subset = (members: readonly number[], scales: ArrayLike<number>): DeltaSet =>
     ({ base, rows: members.map((i) => rows[i]), scales: members.map((i) => scales[i]) })
   const orderRule = (rule: CombineSpec, m: number): OrderRule | undefined =>
-    rule.kind === 'median' ? { rule: 'median' } : rule.kind === 'trimmed-mean' ? { rule: 'trimmed', trim: trimCount(m, rule.beta) } : undefined
+    rule.kind === 'median' ? { rule: 'median' } : rule.kind === 'trimmed-mean'
+      ? { rule: 'trimmed', trim: trimCount(m, rule.beta) } : undefined
   const keyOf = (members: readonly number[], scales: ArrayLike<number>, rule: CombineSpec): string =>
     JSON.stringify([members, members.map((i) => scales[i]), rule])
   // the cosine filter's median pass also computes the combine statistic of the same members; when the filter
@@ -51,7 +52,8 @@ export function factorSpace (adapters: readonly Adapter[], global: Adapter): Upd
       const dots = new Float64Array(members.length)
       const stat = next !== undefined ? orderRule(next, members.length) : undefined
       const out = stat !== undefined ? base.map((b) => new Float32Array(b.length)) : undefined
-      const sq = orderStatisticPass(subset(members, scales), { stat: { rule: 'median' }, dots, second: stat !== undefined ? { stat, out: out! } : undefined })
+      const sq = orderStatisticPass(subset(members, scales),
+        { stat: { rule: 'median' }, dots, second: stat !== undefined ? { stat, out: out! } : undefined })
       speculative = out !== undefined ? { key: keyOf(members, scales, next!), out } : undefined
       return { dots, centreNorm: Math.sqrt(sq) }
     },
@@ -67,7 +69,8 @@ export function factorSpace (adapters: readonly Adapter[], global: Adapter): Upd
         else orderStatisticPass(set, { stat, out })
       }
       speculative = undefined
-      const tensors = new Map<string, Tensor>(names.map((n, s) => [n, { shape: [...global.tensors.get(n)!.shape], data: out[s] }]))
+      const tensors = new Map<string, Tensor>(names.map((n, s) => [n,
+        { shape: [...global.tensors.get(n)!.shape], data: out[s] }]))
       return { config: global.config, tensors }
     }
   }

@@ -2,7 +2,9 @@
 // every stacked LoRA factor once). X is stored transposed, column c of X as xt[c*T .. c*T+T), with the column
 // count padded to a multiple of 4 so the loop can work in 4 x 4 tiles (16 multiply-adds per 8 loads).
 
-/** Accumulate the upper triangle (tile-wise) of xt·xtᵀ into G (kp x kp, kp a multiple of 4). Call symmetrize() after. */
+/**
+ * Accumulate the upper triangle (tile-wise) of xt·xtᵀ into G (kp x kp, kp a multiple of 4). Call symmetrize() after.
+ */
 export function gramAccumulate (G: Float64Array, xt: Float64Array, kp: number, T: number): void {
   for (let a = 0; a < kp; a += 4) {
     const a0 = a * T; const a1 = a0 + T; const a2 = a1 + T; const a3 = a2 + T

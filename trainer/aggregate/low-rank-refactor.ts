@@ -31,7 +31,8 @@ export interface RefactorOptions {
 const CHOLESKY_REL_TOL = 1e-13
 const EIGEN_REL_TOL = 1e-14
 
-export function refactorStacked (f: StackedFactors, opts: RefactorOptions): { B: Float32Array, A: Float32Array, singularValues: Float64Array } {
+export function refactorStacked (f: StackedFactors,
+  opts: RefactorOptions): { B: Float32Array, A: Float32Array, singularValues: Float64Array } {
   const K = f.ranks.reduce((a, b) => a + b, 0)
   const r = opts.rank
   const offs = offsets(f.ranks)
@@ -40,7 +41,9 @@ export function refactorStacked (f: StackedFactors, opts: RefactorOptions): { B:
   const { L, perm, rank: k } = pivotedCholesky(f.GA, K, CHOLESKY_REL_TOL)
   // Hp = Pᵀ (D GB D) P, then M = Lᵀ Hp L (only the first k columns of L are non-zero)
   const Hp = new Float64Array(K * K)
-  for (let t = 0; t < K; t++) for (let u = 0; u < K; u++) Hp[t * K + u] = d[perm[t]] * f.GB[perm[t] * K + perm[u]] * d[perm[u]]
+  for (let t = 0; t < K; t++) {
+    for (let u = 0; u < K; u++) Hp[t * K + u] = d[perm[t]] * f.GB[perm[t] * K + perm[u]] * d[perm[u]]
+  }
   const HL = new Float64Array(K * k) // Hp L
   for (let t = 0; t < K; t++) {
     for (let j = 0; j < k; j++) {
@@ -120,7 +123,8 @@ export function refactorStacked (f: StackedFactors, opts: RefactorOptions): { B:
     rowAcc.fill(0)
     let t = 0
     for (; t + 3 < k; t += 4) { // four source rows per sweep over the accumulator
-      const [a0, o0] = srcOf(t); const [a1, o1] = srcOf(t + 1); const [a2, o2] = srcOf(t + 2); const [a3, o3] = srcOf(t + 3)
+      const [a0, o0] = srcOf(t); const [a1, o1] = srcOf(t + 1); const [a2, o2] = srcOf(t + 2)
+      const [a3, o3] = srcOf(t + 3)
       const y0 = Y[j * k + t]; const y1 = Y[j * k + t + 1]; const y2 = Y[j * k + t + 2]; const y3 = Y[j * k + t + 3]
       for (let q = 0; q < f.in; q++) rowAcc[q] += y0 * a0[o0 + q] + y1 * a1[o1 + q] + y2 * a2[o2 + q] + y3 * a3[o3 + q]
     }

@@ -13,24 +13,30 @@ import { AggregationSpecError } from './errors.ts'
 
 type Outcome = { kind: DecisionKind, reason: string }
 
-export function runPipeline (spec: AggregationSpec, arrived: readonly ClientUpdate[], ctx: AggregationContext): AggregationResult {
+export function runPipeline (spec: AggregationSpec, arrived: readonly ClientUpdate[],
+  ctx: AggregationContext): AggregationResult {
   // computed in a fixed order (by peer id, stable), so float sums, and so the new global's hash and the next
   // election, do not depend on the order in which updates happened to arrive; decisions keep arrival order
-  const order = arrived.map((_, i) => i).sort((a, b) => arrived[a].peer < arrived[b].peer ? -1 : arrived[a].peer > arrived[b].peer ? 1 : a - b)
+  const order = arrived.map((_, i) => i).sort((a, b) => arrived[a].peer < arrived[b].peer ? -1
+    : arrived[a].peer > arrived[b].peer ? 1 : a - b)
   const res = runOrdered(spec, order.map((i) => arrived[i]), ctx)
   const decisions: Decision[] = new Array(arrived.length)
   order.forEach((i, k) => { decisions[i] = res.decisions[k] })
   return { ...res, decisions }
 }
 
-function runOrdered (spec: AggregationSpec, updates: readonly ClientUpdate[], ctx: AggregationContext): AggregationResult {
+function runOrdered (spec: AggregationSpec, updates: readonly ClientUpdate[],
+  ctx: AggregationContext): AggregationResult {
   const n = updates.length
   const outcome: (Outcome | undefined)[] = new Array(n).fill(undefined)
   // validate: structure first (cheap), one update per peer
   const seen = new Set<string>()
   const structural: number[] = []
   updates.forEach((u, i) => {
-    if (seen.has(u.peer)) { outcome[i] = { kind: DecisionKind.Duplicate, reason: `second update from ${u.peer} this round` }; return }
+    if (seen.has(u.peer)) {
+      outcome[i] = { kind: DecisionKind.Duplicate, reason: `second update from ${u.peer} this round` }
+      return
+    }
     seen.add(u.peer)
     const v = validateStructure(u, ctx, { mixedRanks: spec.allowMixedRanks })
     if (v.valid) structural.push(i)
@@ -38,7 +44,8 @@ function runOrdered (spec: AggregationSpec, updates: readonly ClientUpdate[], ct
   })
   if (structural.length === 0) return unchanged(updates, ctx, outcome, 'no update passed validation')
   // validate: values (the space's first read measures norms and finiteness together)
-  const space: UpdateSpace = (spec.space === 'product' ? productSpace : factorSpace)(structural.map((i) => updates[i].adapter), ctx.global)
+  const space: UpdateSpace = (spec.space === 'product' ? productSpace
+    : factorSpace)(structural.map((i) => updates[i].adapter), ctx.global)
   let members: number[] = [] // indices into `structural` / the space
   structural.forEach((u, s) => {
     const bad = space.nonFinite[s]
@@ -60,7 +67,8 @@ function runOrdered (spec: AggregationSpec, updates: readonly ClientUpdate[], ct
     const cos = g[1] / Math.sqrt(g[0] * g[3])
     const apart = Math.max(a, b) > limit * Math.min(a, b)
     if (apart || cos < 0) {
-      const how = apart ? `norms ${fmt(a)} and ${fmt(b)}, more than ${limit}x apart` : `opposite directions, cosine ${fmt(cos)}`
+      const how = apart ? `norms ${fmt(a)} and ${fmt(b)}, more than ${limit}x apart`
+        : `opposite directions, cosine ${fmt(cos)}`
       const reason = `2 updates disagree (${how}): too few to tell which is the outlier`
       for (const s of members) outcome[structural[s]] = { kind: DecisionKind.Undecidable, reason }
       return unchanged(updates, ctx, outcome, 'two disagreeing updates')
@@ -71,14 +79,20 @@ function runOrdered (spec: AggregationSpec, updates: readonly ClientUpdate[], ct
     if (f.kind === 'norm') {
       excl = normOutliers(members.map((s) => space.norms[s]), f)
     } else if (f.kind === 'cosine') {
-      if (space.medianDots === undefined) throw new AggregationSpecError('the cosine filter needs a coordinate-wise median (factor space)')
+      if (space.medianDots === undefined) {
+        throw new AggregationSpecError('the cosine filter needs a coordinate-wise median (factor space)')
+      }
       const { dots, centreNorm } = space.medianDots(members, scales, spec.combine)
       excl = cosineOutliers(dots, members.map((s) => space.norms[s] * scales[s]), centreNorm, f)
     } else {
-      excl = krumOutliers(space.gram(members, scales), members.length, f, members.map((s) => updates[structural[s]].peer))
+      excl = krumOutliers(space.gram(members, scales), members.length, f,
+        members.map((s) => updates[structural[s]].peer))
     }
     const out = new Set<number>()
-    for (const e of excl) { out.add(e.index); outcome[structural[members[e.index]]] = { kind: e.kind, reason: e.reason } }
+    for (const e of excl) {
+      out.add(e.index)
+      outcome[structural[members[e.index]]] = { kind: e.kind, reason: e.reason }
+    }
     members = members.filter((_, t) => !out.has(t))
     if (members.length === 0) return unchanged(updates, ctx, outcome, `every update was filtered out (${f.kind})`)
   }
@@ -101,7 +115,9 @@ function runOrdered (spec: AggregationSpec, updates: readonly ClientUpdate[], ct
     return { peer: u.peer, included: false, kind: o.kind, reason: o.reason }
   })
   const rule = spec.combine.kind === 'trimmed-mean' ? `trimmed mean (beta ${spec.combine.beta})` : spec.combine.kind
-  return { adapter, decisions, unchanged: false, summary: `${rule} of ${members.length} of ${n} updates in ${spec.space} space (median norm ${fmt(medianOf(space.norms, members))})` }
+  return { adapter, decisions, unchanged: false,
+    summary: `${rule} of ${members.length} of ${n} updates in ${spec.space} space (median ` +
+    `norm ${fmt(medianOf(space.norms, members))})` }
 }
 
 function medianOf (norms: Float64Array, members: readonly number[]): number {
@@ -110,8 +126,11 @@ function medianOf (norms: Float64Array, members: readonly number[]): number {
   return (m & 1) === 1 ? a[m >> 1] : 0.5 * (a[m / 2 - 1] + a[m / 2])
 }
 
-function unchanged (updates: readonly ClientUpdate[], ctx: AggregationContext, outcome: readonly (Outcome | undefined)[], why: string): AggregationResult {
-  const decisions: Decision[] = updates.map((u, i) => ({ peer: u.peer, included: false, kind: outcome[i]!.kind, reason: outcome[i]!.reason }))
-  const summary = updates.length === 0 ? 'no updates arrived; global adapter kept unchanged' : `${why}; global adapter kept unchanged`
+function unchanged (updates: readonly ClientUpdate[], ctx: AggregationContext,
+  outcome: readonly (Outcome | undefined)[], why: string): AggregationResult {
+  const decisions: Decision[] = updates.map((u, i) => ({ peer: u.peer, included: false, kind: outcome[i]!.kind,
+    reason: outcome[i]!.reason }))
+  const summary = updates.length === 0 ? 'no updates arrived; global adapter kept unchanged'
+    : `${why}; global adapter kept unchanged`
   return { adapter: ctx.global, decisions, unchanged: true, summary }
 }

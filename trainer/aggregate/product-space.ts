@@ -36,7 +36,9 @@ export function loraModules (global: Adapter): { nameA: string, nameB: string }[
       throw new GlobalAdapterError(`global adapter: ${name} is not a LoRA factor (product space averages B·A only)`)
     }
   }
-  if (out.length * 2 !== global.tensors.size) throw new GlobalAdapterError('global adapter: some lora_B tensors have no lora_A')
+  if (out.length * 2 !== global.tensors.size) {
+    throw new GlobalAdapterError('global adapter: some lora_B tensors have no lora_A')
+  }
   return out
 }
 
@@ -47,7 +49,9 @@ export function productSpace (adapters: readonly Adapter[], global: Adapter): Up
   const modules: ModuleGrams[] = loraModules(global).map(({ nameA, nameB }) => {
     const [out, r] = global.tensors.get(nameB)!.shape
     const inDim = global.tensors.get(nameA)!.shape[1]
-    if (global.tensors.get(nameA)!.shape[0] !== r) throw new GlobalAdapterError(`global adapter: ${nameA} and ${nameB} disagree on the rank`)
+    if (global.tensors.get(nameA)!.shape[0] !== r) {
+      throw new GlobalAdapterError(`global adapter: ${nameA} and ${nameB} disagree on the rank`)
+    }
     const ranks = all.map((a) => a.tensors.get(nameA)!.shape[0])
     const GB = gramOfColumns(all.map((a) => a.tensors.get(nameB)!.data), ranks, out)
     const GA = gramOfRows(all.map((a) => a.tensors.get(nameA)!.data), ranks, inDim)
@@ -87,7 +91,8 @@ export function productSpace (adapters: readonly Adapter[], global: Adapter): Up
   for (let i = 0; i < N; i++) for (let j = 0; j < i; j++) P[i * N + j] = P[j * N + i]
   // <ΔW_i, ΔW_j> with ΔW_i = W_i - W_g
   const deltaDot = (i: number, j: number): number => P[i * N + j] - P[i * N + n] - P[n * N + j] + P[n * N + n]
-  const norms = Float64Array.from({ length: n }, (_, i) => nonFinite[i] !== undefined ? NaN : Math.sqrt(Math.max(0, deltaDot(i, i))))
+  const norms = Float64Array.from({ length: n }, (_, i) => nonFinite[i] !== undefined ? NaN
+    : Math.sqrt(Math.max(0, deltaDot(i, i))))
 
   return {
     norms,
@@ -95,11 +100,15 @@ export function productSpace (adapters: readonly Adapter[], global: Adapter): Up
     gram (members, sc) {
       const m = members.length
       const g = new Float64Array(m * m)
-      for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) g[a * m + b] = sc[members[a]] * sc[members[b]] * deltaDot(members[a], members[b])
+      for (let a = 0; a < m; a++) {
+        for (let b = 0; b < m; b++) g[a * m + b] = sc[members[a]] * sc[members[b]] * deltaDot(members[a], members[b])
+      }
       return g
     },
     combine (members, sc, weights, rule: CombineSpec): Adapter {
-      if (rule.kind !== 'mean') throw new AggregationSpecError(`product space supports only the 'mean' combine, not '${rule.kind}'`)
+      if (rule.kind !== 'mean') {
+        throw new AggregationSpecError(`product space supports only the 'mean' combine, not '${rule.kind}'`)
+      }
       // W_g + sum_i w_i c_i (W_i - W_g) = sum_i (w_i c_i) W_i + (1 - sum_i w_i c_i) W_g
       const coef = members.map((i, t) => weights[t] * sc[i])
       const coefGlobal = 1 - coef.reduce((a, b) => a + b, 0)

@@ -34,7 +34,9 @@ function unrolled (n: number): RankKernel {
   const L: string[] = []
   for (let i = 0; i < n; i++) L.push(`const y${i} = key[o + ${i}]; let r${i} = 0;`)
   // pair (j < i): c = 1 when y_j <= y_i (i outranks j), so ranks are a permutation of 0..n-1
-  for (let i = 1; i < n; i++) for (let j = 0; j < i; j++) L.push(`c = ((y${j} - y${i} - 1) >> 31) & 1; r${i} += c; r${j} += 1 - c;`)
+  for (let i = 1; i < n; i++) {
+    for (let j = 0; j < i; j++) L.push(`c = ((y${j} - y${i} - 1) >> 31) & 1; r${i} += c; r${j} += 1 - c;`)
+  }
   for (let i = 0; i < n; i++) L.push(`const x${i} = blk[o + ${i}];`)
   L.push(`res1[k] = ${Array.from({ length: n }, (_, i) => `x${i} * w1[r${i}]`).join(' + ')};`)
   L.push(`res2[k] = ${Array.from({ length: n }, (_, i) => `x${i} * w2[r${i}]`).join(' + ')};`)

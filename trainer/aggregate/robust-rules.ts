@@ -48,9 +48,11 @@ export function normOutliers (norms: ArrayLike<number>, spec: Extract<FilterSpec
   const out: Exclusion[] = []
   for (let i = 0; i < norms.length; i++) {
     if (norms[i] > spec.multiple * med) {
-      out.push({ index: i, kind: DecisionKind.NormTooLarge, reason: `norm ${fmt(norms[i])} > ${spec.multiple} x median ${fmt(med)}` })
+      out.push({ index: i, kind: DecisionKind.NormTooLarge,
+        reason: `norm ${fmt(norms[i])} > ${spec.multiple} x median ${fmt(med)}` })
     } else if (spec.minMultiple !== undefined && norms[i] < spec.minMultiple * med) {
-      out.push({ index: i, kind: DecisionKind.NormTooSmall, reason: `norm ${fmt(norms[i])} < ${spec.minMultiple} x median ${fmt(med)}` })
+      out.push({ index: i, kind: DecisionKind.NormTooSmall,
+        reason: `norm ${fmt(norms[i])} < ${spec.minMultiple} x median ${fmt(med)}` })
     }
   }
   return out
@@ -67,7 +69,8 @@ export function cosineOutliers (dots: ArrayLike<number>, norms: ArrayLike<number
     const denom = norms[i] * centreNorm
     const dist = denom > 0 ? 1 - dots[i] / denom : 1
     if (dist > spec.maxDistance) {
-      out.push({ index: i, kind: DecisionKind.CosineOutlier, reason: `cosine distance ${fmt(dist)} to ${centreName} > ${spec.maxDistance}` })
+      out.push({ index: i, kind: DecisionKind.CosineOutlier,
+        reason: `cosine distance ${fmt(dist)} to ${centreName} > ${spec.maxDistance}` })
     }
   }
   return out
@@ -95,11 +98,13 @@ export function krumOutliers (gram: ArrayLike<number>, m: number, spec: Extract<
     for (let j = 0; j < neighbours; j++) s += d[j]
     scores[i] = s
   }
-  const rank = [...Array(m).keys()].sort((a, b) => scores[a] - scores[b] || (order[a] < order[b] ? -1 : order[a] > order[b] ? 1 : a - b))
+  const rank = [...Array(m).keys()].sort((a, b) => scores[a] - scores[b] ||
+    (order[a] < order[b] ? -1 : order[a] > order[b] ? 1 : a - b))
   const out: Exclusion[] = []
   rank.forEach((i, pos) => {
     if (pos >= spec.keep) {
-      out.push({ index: i, kind: DecisionKind.KrumRejected, reason: `krum score ${fmt(scores[i])} ranks ${pos + 1} of ${m} (keeping ${spec.keep}, f=${spec.f})` })
+      out.push({ index: i, kind: DecisionKind.KrumRejected,
+        reason: `krum score ${fmt(scores[i])} ranks ${pos + 1} of ${m} (keeping ${spec.keep}, f=${spec.f})` })
     }
   })
   return out.sort((a, b) => a.index - b.index)

@@ -132,7 +132,8 @@ function tql2 (V: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
  * Stops when the largest remaining pivot is <= relTol x the largest diagonal entry (numerical rank).
  * perm[t] is the original index of permuted position t.
  */
-export function pivotedCholesky (G: Float64Array, n: number, relTol: number): { L: Float64Array, perm: Int32Array, rank: number } {
+export function pivotedCholesky (G: Float64Array, n: number,
+  relTol: number): { L: Float64Array, perm: Int32Array, rank: number } {
   const L = new Float64Array(n * n)
   const perm = Int32Array.from({ length: n }, (_, i) => i)
   const diag = new Float64Array(n)

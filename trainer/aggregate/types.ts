@@ -15,7 +15,9 @@ export interface AggregationContext {
   readonly baseHash: string
   /** the round's starting global adapter: deltas are taken against it, shapes and names checked against it */
   readonly global: Adapter
-  /** largest believable `samples` claim (a FedAvg weight is only as honest as its claim); default DEFAULT_MAX_SAMPLES */
+  /**
+   * largest believable `samples` claim (a FedAvg weight is only as honest as its claim); default DEFAULT_MAX_SAMPLES
+   */
   readonly maxSamples?: number
 }
 

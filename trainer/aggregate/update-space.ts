@@ -16,7 +16,9 @@ export interface UpdateSpace {
    * undefined in a space that cannot afford it. `next`: the combine rule likely to follow, which the space may
    * compute in the same pass and reuse if combine() is then called with the same members and scales
    */
-  medianDots?: (members: readonly number[], scales: ArrayLike<number>, next?: CombineSpec) => { dots: Float64Array, centreNorm: number }
+  medianDots?: (members: readonly number[], scales: ArrayLike<number>, next?: CombineSpec) => { dots: Float64Array,
+    centreNorm: number }
   /** global + the rule applied to the members' scaled deltas; weights (per member, summing to 1) are used by 'mean' */
-  combine (members: readonly number[], scales: ArrayLike<number>, weights: ArrayLike<number>, rule: CombineSpec): Adapter
+  combine (members: readonly number[], scales: ArrayLike<number>, weights: ArrayLike<number>,
+    rule: CombineSpec): Adapter
 }

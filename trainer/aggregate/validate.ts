@@ -46,7 +46,8 @@ function expectedShape (name: string, global: Tensor, rank: number, mixed: boole
 
 export function validateStructure (u: ClientUpdate, ctx: AggregationContext, opts: ValidateOptions): Verdict {
   if (u.round !== ctx.round) {
-    return reject(DecisionKind.WrongRound, `${u.round < ctx.round ? 'stale' : 'future'} round ${u.round} (expected ${ctx.round})`)
+    return reject(DecisionKind.WrongRound,
+      `${u.round < ctx.round ? 'stale' : 'future'} round ${u.round} (expected ${ctx.round})`)
   }
   if (u.baseHash !== ctx.baseHash) {
     return reject(DecisionKind.WrongBase, `trained from base ${short(u.baseHash)} (expected ${short(ctx.baseHash)})`)
@@ -62,7 +63,8 @@ export function validateStructure (u: ClientUpdate, ctx: AggregationContext, opt
       return reject(DecisionKind.ConfigMismatch, `LoRA r=${c.r} alpha=${c.alpha} is not a usable rank and scale`)
     }
   } else if (c.r !== g.r || c.alpha !== g.alpha) {
-    return reject(DecisionKind.ConfigMismatch, `LoRA r=${c.r} alpha=${c.alpha} differs from the job's r=${g.r} alpha=${g.alpha}`)
+    return reject(DecisionKind.ConfigMismatch,
+      `LoRA r=${c.r} alpha=${c.alpha} differs from the job's r=${g.r} alpha=${g.alpha}`)
   }
   for (const [name, gt] of ctx.global.tensors) {
     const t = u.adapter.tensors.get(name)

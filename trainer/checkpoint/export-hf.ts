@@ -33,16 +33,22 @@ export function exportHf (ck: LlamaCheckpoint, dir: string, opts: ExportHfOption
   for (const [name, shape] of shapes) {
     const w = ck.weights.get(name)
     if (w === undefined) throw new CheckpointError(`${ck.origin}: missing tensor ${name}`)
-    if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) throw new CheckpointError(`${ck.origin}: tensor ${name} has shape [${w.shape.join(',')}], config implies [${shape.join(',')}]`)
+    if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
+      throw new CheckpointError(`${ck.origin}: tensor ${name} has shape [${w.shape.join(',')}], config implies ` +
+        `[${shape.join(',')}]`)
+    }
   }
   writeSafetensorsFile(join(dir, 'model.safetensors'), [...shapes.keys()].sort(), ck, dtype)
   rmSync(join(dir, 'model.safetensors.index.json'), { force: true }) // a stale index would shadow the new file
   if (opts.tokenizer !== undefined) {
     writeFileAtomicSync(join(dir, 'tokenizer.json'), JSON.stringify(opts.tokenizer.json))
-    if (opts.tokenizer.config !== undefined) writeFileAtomicSync(join(dir, 'tokenizer_config.json'), JSON.stringify(opts.tokenizer.config, null, 2) + '\n')
+    if (opts.tokenizer.config !== undefined) {
+      writeFileAtomicSync(join(dir, 'tokenizer_config.json'), JSON.stringify(opts.tokenizer.config, null, 2) + '\n')
+    }
   }
   const c = ck.config
-  writeFileAtomicSync(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: c.bosId, eos_token_id: c.eosId, _from_model_config: true }, null, 2) + '\n')
+  writeFileAtomicSync(join(dir, 'generation_config.json'),
+    JSON.stringify({ bos_token_id: c.bosId, eos_token_id: c.eosId, _from_model_config: true }, null, 2) + '\n')
   writeFileAtomicSync(join(dir, 'config.json'), JSON.stringify(toHfConfig(c, TORCH_DTYPE[dtype]), null, 2) + '\n')
 }
 

@@ -28,32 +28,47 @@ export function parseHfConfig (json: unknown, file: string): LlamaConfig {
   const j = json as Record<string, unknown>
   const archs = Array.isArray(j.architectures) ? j.architectures.map(String) : []
   const isLlama = archs.includes('LlamaForCausalLM') || j.model_type === 'llama'
-  if (!isLlama) fail(`unsupported architecture ${archs.length > 0 ? archs.join(',') : String(j.model_type ?? 'unknown')} (only LlamaForCausalLM / model_type "llama" is supported)`)
+  if (!isLlama) {
+    fail(`unsupported architecture ${archs.length > 0 ? archs.join(',') : String(j.model_type ?? 'unknown')} (only ` +
+      `LlamaForCausalLM / model_type "llama" is supported)`)
+  }
   const int = (key: string, dflt?: number): number => {
     const v = j[key] ?? dflt
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) fail(`${key} must be a positive integer, got ${JSON.stringify(j[key])}`)
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
+      fail(`${key} must be a positive integer, got ${JSON.stringify(j[key])}`)
+    }
     return v as number
   }
   const num = (key: string, dflt: number): number => {
     const v = j[key] ?? dflt
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`${key} must be a positive number, got ${JSON.stringify(j[key])}`)
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      fail(`${key} must be a positive number, got ${JSON.stringify(j[key])}`)
+    }
     return v as number
   }
   // a special-token id may be a list (several EOS ids); the first one is the one we emit
   const tokenId = (key: string, dflt: number): number => {
     const raw = j[key]
     const v = Array.isArray(raw) ? raw[0] : raw ?? dflt
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${key} must be a token id, got ${JSON.stringify(raw)}`)
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      fail(`${key} must be a token id, got ${JSON.stringify(raw)}`)
+    }
     return v as number
   }
   const dim = int('hidden_size')
   const nHeads = int('num_attention_heads')
   const nKvHeads = int('num_key_value_heads', nHeads)
   if (dim % nHeads !== 0) fail(`hidden_size ${dim} is not a multiple of num_attention_heads ${nHeads}`)
-  if (nHeads % nKvHeads !== 0) fail(`num_attention_heads ${nHeads} is not a multiple of num_key_value_heads ${nKvHeads}`)
+  if (nHeads % nKvHeads !== 0) {
+    fail(`num_attention_heads ${nHeads} is not a multiple of num_key_value_heads ${nKvHeads}`)
+  }
   if ((dim / nHeads) % 2 !== 0) fail(`head size ${dim / nHeads} is odd (RoPE needs pairs)`)
-  if (j.head_dim !== undefined && j.head_dim !== null && j.head_dim !== dim / nHeads) fail(`head_dim ${String(j.head_dim)} != hidden_size / num_attention_heads is not supported`)
-  if (j.hidden_act !== undefined && j.hidden_act !== 'silu') fail(`hidden_act ${JSON.stringify(j.hidden_act)} is not supported (only silu)`)
+  if (j.head_dim !== undefined && j.head_dim !== null && j.head_dim !== dim / nHeads) {
+    fail(`head_dim ${String(j.head_dim)} != hidden_size / num_attention_heads is not supported`)
+  }
+  if (j.hidden_act !== undefined && j.hidden_act !== 'silu') {
+    fail(`hidden_act ${JSON.stringify(j.hidden_act)} is not supported (only silu)`)
+  }
   if (j.rope_scaling !== undefined && j.rope_scaling !== null) fail('rope_scaling is not supported')
   if (j.attention_bias === true || j.mlp_bias === true) fail('attention_bias / mlp_bias are not supported')
   const tied = j.tie_word_embeddings ?? false // transformers' LlamaConfig default
@@ -73,7 +88,9 @@ export function parseHfConfig (json: unknown, file: string): LlamaConfig {
     bosId: tokenId('bos_token_id', 1),
     eosId: tokenId('eos_token_id', 2)
   }
-  if (config.bosId >= vocabSize || config.eosId >= vocabSize) fail(`bos/eos ids ${config.bosId}/${config.eosId} are outside the vocabulary of ${vocabSize}`)
+  if (config.bosId >= vocabSize || config.eosId >= vocabSize) {
+    fail(`bos/eos ids ${config.bosId}/${config.eosId} are outside the vocabulary of ${vocabSize}`)
+  }
   return config
 }
 

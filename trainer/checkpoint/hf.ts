@@ -22,7 +22,9 @@ export function loadHfCheckpoint (dir: string): LlamaCheckpoint {
   const files = weightFiles(dir)
 
   // name -> (file, header entry); a name in two shards is ambiguous
-  const found = new Map<string, { file: string, dtype: string, shape: readonly number[], offset: number, byteLength: number }>()
+  const found = new Map<string, {
+    file: string, dtype: string, shape: readonly number[], offset: number, byteLength: number
+  }>()
   for (const file of files) {
     for (const e of readSafetensorsHeaderFile(file).entries) {
       const prev = found.get(e.name)
@@ -34,13 +36,23 @@ export function loadHfCheckpoint (dir: string): LlamaCheckpoint {
   const weights = new Map<string, WeightRef>()
   for (const [name, shape] of expectedWeightShapes(config)) {
     const f = found.get(name)
-    if (f === undefined) throw new CheckpointError(`${index !== undefined ? join(dir, index.get(name) ?? INDEX) : join(dir, SINGLE)}: missing tensor ${name}`)
-    if (index !== undefined && index.get(name) !== basename(f.file)) throw new CheckpointError(`${join(dir, INDEX)}: maps ${name} to ${index.get(name) ?? 'nothing'} but it is in ${basename(f.file)}`)
-    if (f.dtype !== 'F32' && f.dtype !== 'F16' && f.dtype !== 'BF16') throw new CheckpointError(`${f.file}: tensor ${name} has dtype ${f.dtype} (only F32, F16, BF16 are supported)`)
-    if (f.shape.length !== shape.length || f.shape.some((d, i) => d !== shape[i])) {
-      throw new CheckpointError(`${f.file}: tensor ${name} has shape [${f.shape.join(',')}] but config.json implies [${shape.join(',')}]`)
+    if (f === undefined) {
+      throw new CheckpointError(`${index !== undefined ? join(dir, index.get(name) ?? INDEX) : join(dir, SINGLE)}: ` +
+        `missing tensor ${name}`)
     }
-    weights.set(name, { shape, dtype: f.dtype as WeightDtype, source: { kind: 'file', path: f.file, offset: f.offset, byteLength: f.byteLength } })
+    if (index !== undefined && index.get(name) !== basename(f.file)) {
+      throw new CheckpointError(`${join(dir, INDEX)}: maps ${name} to ${index.get(name) ?? 'nothing'} but it is ` +
+        `in ${basename(f.file)}`)
+    }
+    if (f.dtype !== 'F32' && f.dtype !== 'F16' && f.dtype !== 'BF16') {
+      throw new CheckpointError(`${f.file}: tensor ${name} has dtype ${f.dtype} (only F32, F16, BF16 are supported)`)
+    }
+    if (f.shape.length !== shape.length || f.shape.some((d, i) => d !== shape[i])) {
+      throw new CheckpointError(`${f.file}: tensor ${name} has shape [${f.shape.join(',')}] but config.json implies ` +
+        `[${shape.join(',')}]`)
+    }
+    weights.set(name, { shape, dtype: f.dtype as WeightDtype,
+      source: { kind: 'file', path: f.file, offset: f.offset, byteLength: f.byteLength } })
   }
   return { config, weights, origin: dir }
 }
@@ -59,10 +71,15 @@ export function weightFiles (dir: string): string[] {
     names = all.filter((n) => n.endsWith('.safetensors')).sort()
     if (names.length === 0) {
       const other = all.find((n) => n.endsWith('.bin') || n.endsWith('.pth') || n.endsWith('.gguf'))
-      throw new CheckpointError(`${dir}: no ${SINGLE} or *.safetensors weights${other !== undefined ? ` (found ${other}; only safetensors is supported)` : ''}`)
+      throw new CheckpointError(`${dir}: no ${SINGLE} or *.safetensors ` +
+        `weights${other !== undefined ? ` (found ${other}; only safetensors is supported)` : ''}`)
     }
   }
-  for (const n of names) if (!existsSync(join(dir, n))) throw new CheckpointError(`${join(dir, n)}: weight file named by ${INDEX} is missing`)
+  for (const n of names) {
+    if (!existsSync(join(dir, n))) {
+      throw new CheckpointError(`${join(dir, n)}: weight file named by ${INDEX} is missing`)
+    }
+  }
   return names.map((n) => join(dir, n))
 }
 
@@ -71,11 +88,16 @@ function indexMap (dir: string): Map<string, string> | undefined {
   const file = join(dir, INDEX)
   if (!existsSync(file)) return undefined
   const j = readJson(file) as { weight_map?: unknown }
-  if (typeof j !== 'object' || j === null || typeof j.weight_map !== 'object' || j.weight_map === null) throw new CheckpointError(`${file}: has no weight_map object`)
+  if (typeof j !== 'object' || j === null || typeof j.weight_map !== 'object' || j.weight_map === null) {
+    throw new CheckpointError(`${file}: has no weight_map object`)
+  }
   const map = new Map<string, string>()
   for (const [name, shard] of Object.entries(j.weight_map as Record<string, unknown>)) {
     // shard names are plain file names in the same folder
-    if (typeof shard !== 'string' || shard === '' || shard.includes('/') || shard.includes('\\') || shard.startsWith('.')) throw new CheckpointError(`${file}: bad shard name ${JSON.stringify(shard)} for ${name}`)
+    if (typeof shard !== 'string' || shard === '' || shard.includes('/') || shard.includes('\\') ||
+      shard.startsWith('.')) {
+      throw new CheckpointError(`${file}: bad shard name ${JSON.stringify(shard)} for ${name}`)
+    }
     map.set(name, shard)
   }
   return map
@@ -91,7 +113,10 @@ export function readSafetensorsHeaderFile (file: string): SafetensorsHeader {
     const len8 = Buffer.alloc(8)
     readSync(fd, len8, 0, 8, 0)
     const headerLen = Number(len8.readBigUInt64LE(0))
-    if (headerLen > MAX_HEADER_BYTES || 8 + headerLen > size) throw new CheckpointError(`${file}: safetensors header length ${headerLen} does not fit the ${size}-byte file (truncated or not safetensors)`)
+    if (headerLen > MAX_HEADER_BYTES || 8 + headerLen > size) {
+      throw new CheckpointError(`${file}: safetensors header length ${headerLen} does not fit the ${size}-byte file ` +
+        `(truncated or not safetensors)`)
+    }
     const prefix = Buffer.alloc(8 + headerLen)
     readSync(fd, prefix, 0, prefix.length, 0)
     return parseSafetensorsHeader(prefix, size)
@@ -105,6 +130,8 @@ export function readSafetensorsHeaderFile (file: string): SafetensorsHeader {
 
 function readJson (file: string): unknown {
   let text: string
-  try { text = readFileSync(file, 'utf8') } catch { throw new CheckpointError(`${file}: cannot read it (is this a Hugging Face model folder?)`) }
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch { throw new CheckpointError(`${file}: cannot read it (is this a Hugging Face model folder?)`) }
   try { return JSON.parse(text) } catch { throw new CheckpointError(`${file}: is not valid JSON`) }
 }

@@ -22,25 +22,35 @@ export function loadLlama2c (path: string): LlamaCheckpoint {
   if (size < HEADER_BYTES) throw new CheckpointError(`${path}: ${size} bytes is too short for a llama2.c header`)
   const bytes = readFileSync(path)
   const h = new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + HEADER_BYTES))
-  const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabRaw, seqLen] = [...h] as [number, number, number, number, number, number, number]
+  const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabRaw,
+    seqLen] = [...h] as [number, number, number, number, number, number, number]
   const shared = vocabRaw > 0
   const vocab = Math.abs(vocabRaw)
-  const bad = (what: string): never => { throw new CheckpointError(`${path}: header ${what} (dim=${dim} hidden=${hiddenDim} layers=${nLayers} heads=${nHeads} kv_heads=${nKvHeads} vocab=${vocabRaw} seq=${seqLen})`) }
-  for (const v of [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen]) if (!(v > 0 && v < 1 << 20)) bad('has a non-positive or absurd field')
+  const bad = (what: string): never => {
+    throw new CheckpointError(`${path}: header ${what} (dim=${dim} hidden=${hiddenDim} layers=${nLayers} ` +
+      `heads=${nHeads} kv_heads=${nKvHeads} vocab=${vocabRaw} seq=${seqLen})`)
+  }
+  for (const v of [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen]) {
+    if (!(v > 0 && v < 1 << 20)) bad('has a non-positive or absurd field')
+  }
   if (dim % nHeads !== 0) bad('dim is not a multiple of n_heads')
   if (nHeads % nKvHeads !== 0) bad('n_heads is not a multiple of n_kv_heads')
   const head = dim / nHeads
   if (head % 2 !== 0) bad('head size is odd (RoPE needs pairs)')
   const kvDim = nKvHeads * head
   const L = nLayers
-  const parts: Array<[string, number[]]> = [['embed', [vocab, dim]], ['rms_att', [L, dim]], ['wq', [L, dim, dim]], ['wk', [L, kvDim, dim]],
-    ['wv', [L, kvDim, dim]], ['wo', [L, dim, dim]], ['rms_ffn', [L, dim]], ['w1', [L, hiddenDim, dim]], ['w2', [L, dim, hiddenDim]],
-    ['w3', [L, hiddenDim, dim]], ['rms_final', [dim]], ['freq_real', [seqLen, head / 2]], ['freq_imag', [seqLen, head / 2]]]
+  const parts: Array<[string, number[]]> = [['embed', [vocab, dim]], ['rms_att', [L, dim]], ['wq', [L, dim, dim]],
+    ['wk', [L, kvDim, dim]],
+    ['wv', [L, kvDim, dim]], ['wo', [L, dim, dim]], ['rms_ffn', [L, dim]], ['w1', [L, hiddenDim, dim]],
+      ['w2', [L, dim, hiddenDim]],
+    ['w3', [L, hiddenDim, dim]], ['rms_final', [dim]], ['freq_real', [seqLen, head / 2]],
+      ['freq_imag', [seqLen, head / 2]]]
   if (!shared) parts.push(['wcls', [vocab, dim]])
   const floats = parts.reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0)
   const expected = HEADER_BYTES + floats * 4
   if (size !== expected) {
-    throw new CheckpointError(`${path}: file has ${size} bytes but its header describes ${expected} (${size < expected ? 'truncated' : 'trailing data or wrong header'})`)
+    throw new CheckpointError(`${path}: file has ${size} bytes but its header describes ${expected} ` +
+      `(${size < expected ? 'truncated' : 'trailing data or wrong header'})`)
   }
   const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset + HEADER_BYTES, bytes.byteOffset + size))
   const raw = new Map<string, Float32Array>()
@@ -58,7 +68,8 @@ export function loadLlama2c (path: string): LlamaCheckpoint {
   const put = (name: string, shape: number[], data: Float32Array): void => {
     weights.set(name, { shape, dtype: 'F32', source: { kind: 'memory', data } })
   }
-  const layer = (name: string, l: number, rows: number, cols: number): Float32Array => raw.get(name)!.subarray(l * rows * cols, (l + 1) * rows * cols)
+  const layer = (name: string, l: number, rows: number,
+    cols: number): Float32Array => raw.get(name)!.subarray(l * rows * cols, (l + 1) * rows * cols)
   put('model.embed_tokens.weight', [vocab, dim], raw.get('embed')!)
   for (let l = 0; l < L; l++) {
     const p = `model.layers.${l}`

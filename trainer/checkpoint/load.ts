@@ -8,7 +8,9 @@ import { loadLlama2c } from './llama2c.ts'
 
 export function loadCheckpoint (path: string): LlamaCheckpoint {
   let isDir: boolean
-  try { isDir = statSync(path).isDirectory() } catch { throw new CheckpointError(`${path}: no such model file or folder`) }
+  try {
+    isDir = statSync(path).isDirectory()
+  } catch { throw new CheckpointError(`${path}: no such model file or folder`) }
   if (isDir) return loadHfCheckpoint(path)
   if (path.endsWith('.bin')) return loadLlama2c(path)
   // a file inside a HF folder (config.json, model.safetensors) names the folder

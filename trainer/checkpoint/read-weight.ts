@@ -13,11 +13,16 @@ export function readWeight (ref: WeightRef): Float32Array {
   const n = numel(ref.shape)
   const src = ref.source
   if (src.kind === 'memory') {
-    if (src.data.length !== n) throw new CheckpointError(`in-memory weight has ${src.data.length} values but shape [${ref.shape.join(',')}]`)
+    if (src.data.length !== n) {
+      throw new CheckpointError(`in-memory weight has ${src.data.length} values but shape [${ref.shape.join(',')}]`)
+    }
     return src.data
   }
   const bytes = n * WIDTH[ref.dtype]
-  if (src.byteLength !== bytes) throw new CheckpointError(`${src.path}: weight at byte ${src.offset} has ${src.byteLength} bytes, shape [${ref.shape.join(',')}] of ${ref.dtype} needs ${bytes}`)
+  if (src.byteLength !== bytes) {
+    throw new CheckpointError(`${src.path}: weight at byte ${src.offset} has ${src.byteLength} bytes, shape ` +
+      `[${ref.shape.join(',')}] of ${ref.dtype} needs ${bytes}`)
+  }
   const buf = Buffer.alloc(bytes)
   let fd: number
   try { fd = openSync(src.path, 'r') } catch { throw new CheckpointError(`${src.path}: cannot open the weight file`) }

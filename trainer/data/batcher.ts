@@ -37,14 +37,18 @@ export interface Batch {
 
 export function makeBatches (examples: readonly TokenizedExample[], opts: BatchOptions): Batch[] {
   const size = opts.microBatchSize
-  if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`microBatchSize must be a positive integer, got ${size}`)
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw new RangeError(`microBatchSize must be a positive integer, got ${size}`)
+  }
   const rng = createRng(deriveSeed(opts.seed, `epoch:${opts.epoch ?? 0}`))
   const order = shuffleInPlace(Array.from({ length: examples.length }, (_, i) => i), rng)
   const window = Math.max(1, opts.bucketWindow ?? 64) * size
   const groups: number[][] = []
   for (let w = 0; w < order.length; w += window) {
     const part = order.slice(w, w + window)
-    if ((opts.bucketWindow ?? 64) > 1) part.sort((a, b) => examples[a]!.inputIds.length - examples[b]!.inputIds.length || a - b)
+    if ((opts.bucketWindow ?? 64) > 1) {
+      part.sort((a, b) => examples[a]!.inputIds.length - examples[b]!.inputIds.length || a - b)
+    }
     for (let i = 0; i < part.length; i += size) groups.push(part.slice(i, i + size))
   }
   shuffleInPlace(groups, rng)
@@ -52,7 +56,8 @@ export function makeBatches (examples: readonly TokenizedExample[], opts: BatchO
 }
 
 /** Pads the given examples into one batch. */
-export function collate (examples: readonly TokenizedExample[], indices: readonly number[], padId = 0, padToMultiple = 1): Batch {
+export function collate (examples: readonly TokenizedExample[], indices: readonly number[], padId = 0,
+  padToMultiple = 1): Batch {
   const longest = Math.max(...indices.map((i) => examples[i]!.inputIds.length))
   const seqLen = Math.ceil(longest / padToMultiple) * padToMultiple
   const b = indices.length

@@ -50,21 +50,31 @@ function iid (n: number, k: number, rng: Rng): number[][] {
   return Array.from({ length: k }, (_, c) => idx.slice(Math.floor(c * n / k), Math.floor((c + 1) * n / k)))
 }
 
-function byCategoryShards (records: ReadonlyArray<{ readonly category: string }>, k: number, perClient: number, rng: Rng): number[][] {
+function byCategoryShards (records: ReadonlyArray<{ readonly category: string }>, k: number, perClient: number,
+  rng: Rng): number[][] {
   const shards = k * perClient
   if (records.length < shards) throw new DataError(`partition: ${records.length} records cannot make ${shards} shards`)
   const sorted = Array.from({ length: records.length }, (_, i) => i)
-    .sort((a, b) => records[a]!.category < records[b]!.category ? -1 : records[a]!.category > records[b]!.category ? 1 : a - b)
-  const pieces = Array.from({ length: shards }, (_, s) => sorted.slice(Math.floor(s * sorted.length / shards), Math.floor((s + 1) * sorted.length / shards)))
+    .sort((a, b) => records[a]!.category < records[b]!.category ? -1 : records[a]!.category > records[b]!.category ? 1
+      : a - b)
+  const pieces = Array.from({ length: shards }, (_, s) => sorted.slice(Math.floor(s * sorted.length / shards),
+    Math.floor((s + 1) * sorted.length / shards)))
   shuffleInPlace(pieces, rng)
   return Array.from({ length: k }, (_, c) => pieces.slice(c * perClient, (c + 1) * perClient).flat())
 }
 
-function dirichletSplit (records: ReadonlyArray<{ readonly category: string }>, k: number, alpha: number, minPerClient: number, capAtMean: boolean, rng: Rng): number[][] {
+function dirichletSplit (records: ReadonlyArray<{ readonly category: string }>, k: number, alpha: number,
+  minPerClient: number, capAtMean: boolean, rng: Rng): number[][] {
   if (!(alpha > 0)) throw new DataError(`partition: alpha must be positive, got ${alpha}`)
-  if (minPerClient * k > records.length) throw new DataError(`partition: ${records.length} records cannot give ${k} clients at least ${minPerClient} each`)
+  if (minPerClient * k > records.length) {
+    throw new DataError(`partition: ${records.length} records cannot give ${k} clients at least ${minPerClient} each`)
+  }
   const byCat = new Map<string, number[]>()
-  records.forEach((r, i) => { let l = byCat.get(r.category); if (l === undefined) byCat.set(r.category, l = []); l.push(i) })
+  records.forEach((r, i) => {
+    let l = byCat.get(r.category)
+    if (l === undefined) byCat.set(r.category, l = [])
+    l.push(i)
+  })
   const cats = [...byCat.keys()].sort()
   const mean = records.length / k
   for (let draw = 0; draw < MAX_DRAWS; draw++) {
@@ -87,11 +97,13 @@ function dirichletSplit (records: ReadonlyArray<{ readonly category: string }>, 
     }
     if (Math.min(...parts.map((x) => x.length)) >= minPerClient) return parts
   }
-  throw new DataError(`partition: no Dirichlet(${alpha}) draw in ${MAX_DRAWS} gave every one of ${k} clients ${minPerClient} records; raise alpha or lower the minimum`)
+  throw new DataError(`partition: no Dirichlet(${alpha}) draw in ${MAX_DRAWS} gave every one of ${k} ` +
+    `clients ${minPerClient} records; raise alpha or lower the minimum`)
 }
 
 /** Records per category for each client (for reports and tests). */
-export function partitionSummary (records: ReadonlyArray<{ readonly category: string }>, parts: Partition): Array<Record<string, number>> {
+export function partitionSummary (records: ReadonlyArray<{ readonly category: string }>,
+  parts: Partition): Array<Record<string, number>> {
   return parts.map((idx) => {
     const counts: Record<string, number> = {}
     for (const i of idx) counts[records[i]!.category] = (counts[records[i]!.category] ?? 0) + 1

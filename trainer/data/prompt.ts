@@ -1,17 +1,24 @@
 // The prompt template of the FedIT/Shepherd paper, which is Alpaca-LoRA's templates/alpaca.json.
 // With an input (Dolly's context):
-//   Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.\n\n### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n
+//   Below is an instruction that describes a task, paired with an input that provides further context.
+//   Write a response that appropriately completes the request.
+//   \n\n### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n
 // Without:
-//   Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\n{instruction}\n\n### Response:\n
+//   Below is an instruction that describes a task. Write a response that appropriately completes the request.
+//   \n\n### Instruction:\n{instruction}\n\n### Response:\n
 // The response follows directly. The pieces are kept apart so the tokenizer can shorten the input alone.
 
-export const PREAMBLE_WITH_INPUT = 'Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.\n\n### Instruction:\n'
-export const PREAMBLE_NO_INPUT = 'Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\n'
+export const PREAMBLE_WITH_INPUT = 'Below is an instruction that describes a task, paired with an input that ' +
+  'provides further context. Write a response that appropriately completes the request.\n\n### Instruction:\n'
+export const PREAMBLE_NO_INPUT = 'Below is an instruction that describes a task. Write a response that appropriately ' +
+  'completes the request.\n\n### Instruction:\n'
 export const INPUT_HEADER = '\n\n### Input:\n'
 export const RESPONSE_HEADER = '\n\n### Response:\n'
-export const RESPONSE_SPLIT = '### Response:'
 
-/** The prompt split at the points where truncation may cut: preamble + instruction + [inputHeader + input] + responseHeader. */
+/**
+ * The prompt split at the points where truncation may cut: preamble + instruction + [inputHeader + input] +
+ * responseHeader.
+ */
 export interface PromptParts {
   readonly preamble: string
   readonly instruction: string
@@ -23,17 +30,12 @@ export interface PromptParts {
 
 export function promptParts (instruction: string, input = ''): PromptParts {
   const has = input !== ''
-  return { preamble: has ? PREAMBLE_WITH_INPUT : PREAMBLE_NO_INPUT, instruction, inputHeader: has ? INPUT_HEADER : '', input, responseHeader: RESPONSE_HEADER }
+  return { preamble: has ? PREAMBLE_WITH_INPUT : PREAMBLE_NO_INPUT, instruction, inputHeader: has ? INPUT_HEADER : '',
+    input, responseHeader: RESPONSE_HEADER }
 }
 
 /** The whole prompt text (what `fedit generate --instruction` feeds the model). */
 export function formatPrompt (instruction: string, input = ''): string {
   const p = promptParts(instruction, input)
   return p.preamble + p.instruction + p.inputHeader + p.input + p.responseHeader
-}
-
-/** The response part of a generated text (after the template's "### Response:"), trimmed. */
-export function extractResponse (output: string): string {
-  const i = output.indexOf(RESPONSE_SPLIT)
-  return (i < 0 ? output : output.slice(i + RESPONSE_SPLIT.length)).trim()
 }

@@ -71,9 +71,12 @@ function readJsonArray (file: string, text: string, opts: ReadOptions): ReadResu
   try {
     arr = JSON.parse(text)
   } catch (err) {
-    throw new DataError(formatProblem({ file, line: syntaxErrorLine(text, (err as Error).message), message: 'not valid JSON' }))
+    throw new DataError(formatProblem({ file, line: syntaxErrorLine(text, (err as Error).message),
+      message: 'not valid JSON' }))
   }
-  if (!Array.isArray(arr)) throw new DataError(`${file}:1: expected a JSON array of {instruction, input, output} objects`)
+  if (!Array.isArray(arr)) {
+    throw new DataError(`${file}:1: expected a JSON array of {instruction, input, output} objects`)
+  }
   const starts = elementLines(text)
   const c = new Collector(file, opts.onMalformed !== 'skip')
   arr.forEach((obj, i) => c.add(starts[i] ?? 1, obj, 'alpaca'))
@@ -93,15 +96,20 @@ function toRecord (obj: unknown, format: Format, line: number): InstructionRecor
   const input = str(inputKey, format === 'dolly')
   const response = str(responseKey, true)
   const category = str('category', format === 'dolly')
-  for (const [k, v] of [['instruction', instruction], [inputKey, input], [responseKey, response], ['category', category]] as const) {
+  for (const [k, v] of [['instruction', instruction], [inputKey, input], [responseKey, response],
+    ['category', category]] as const) {
     if (v === undefined) return `field "${k}" is missing or not a string`
   }
   if (instruction!.trim() === '') return 'empty instruction'
   if (response!.trim() === '') return `empty ${responseKey}`
-  return { instruction: instruction!, input: input!, response: response!, category: category! === '' ? (format === 'dolly' ? 'unknown' : 'alpaca') : category!, line }
+  return { instruction: instruction!, input: input!, response: response!, category: category! === ''
+    ? (format === 'dolly' ? 'unknown' : 'alpaca') : category!, line }
 }
 
-/** Line of a JSON.parse error: V8 gives "at position N", "(line L column C)", or only a quoted excerpt around the bad token. */
+/**
+ * Line of a JSON.parse error: V8 gives "at position N", "(line L column C)", or only a quoted excerpt around the bad
+ * token.
+ */
 function syntaxErrorLine (text: string, message: string): number {
   const pos = /position (\d+)/.exec(message)
   if (pos !== null) return lineOf(text, Number(pos[1]))

@@ -30,6 +30,8 @@ export interface ReadResult {
 }
 
 export interface ReadOptions {
-  /** 'reject' (default): throw a DataError naming file and line; 'skip': leave the record out and list it in problems */
+  /**
+   * 'reject' (default): throw a DataError naming file and line; 'skip': leave the record out and list it in problems
+   */
   readonly onMalformed?: 'skip' | 'reject'
 }

@@ -44,7 +44,8 @@ export type TokenizeOutcome =
   | { readonly kind: 'ok', readonly example: TokenizedExample }
   | { readonly kind: 'dropped', readonly reason: 'no_response_token' }
 
-export type PromptTokenizer = Pick<Tokenizer, 'bosId' | 'eosId' | 'encode' | 'encodeAfterNewline' | 'encodeBetweenNewlines'>
+export type PromptTokenizer =
+  Pick<Tokenizer, 'bosId' | 'eosId' | 'encode' | 'encodeAfterNewline' | 'encodeBetweenNewlines'>
 
 /** The record as token pieces; joined in order they equal the tokenization of the whole text. */
 export interface TokenPieces {
@@ -56,7 +57,8 @@ export interface TokenPieces {
   readonly response: readonly number[]
 }
 
-export function tokenPieces (tok: PromptTokenizer, r: Pick<InstructionRecord, 'instruction' | 'input' | 'response'>): TokenPieces {
+export function tokenPieces (tok: PromptTokenizer,
+  r: Pick<InstructionRecord, 'instruction' | 'input' | 'response'>): TokenPieces {
   const p = promptParts(r.instruction, r.input)
   const fixed = templateIds(tok)
   return {
@@ -84,7 +86,8 @@ function templateIds (tok: PromptTokenizer): (text: string, make: () => readonly
   }
 }
 
-export function tokenizeExample (tok: PromptTokenizer, r: InstructionRecord, opts: TokenizeOptions = {}): TokenizeOutcome {
+export function tokenizeExample (tok: PromptTokenizer, r: InstructionRecord,
+  opts: TokenizeOptions = {}): TokenizeOutcome {
   const max = opts.maxLength ?? 512
   const p = tokenPieces(tok, r)
   let { instruction, input, response } = p
@@ -110,7 +113,11 @@ export function tokenizeExample (tok: PromptTokenizer, r: InstructionRecord, opt
     shortened = true
     eos = false
     let over = length() - max
-    const cut = (a: readonly number[]): readonly number[] => { const k = Math.min(over, a.length); over -= k; return a.slice(0, a.length - k) }
+    const cut = (a: readonly number[]): readonly number[] => {
+      const k = Math.min(over, a.length)
+      over -= k
+      return a.slice(0, a.length - k)
+    }
     response = cut(response)
     input = cut(input)
     instruction = cut(instruction)
@@ -121,7 +128,8 @@ export function tokenizeExample (tok: PromptTokenizer, r: InstructionRecord, opt
   const answer = eos ? [...response, tok.eosId] : [...response]
   const inputIds = [...prompt, ...answer]
   const labels = opts.trainOnInputs === true ? [...inputIds] : [...prompt.map(() => IGNORE_INDEX), ...answer]
-  return { kind: 'ok', example: { inputIds, labels, promptLength: prompt.length, category: r.category, line: r.line, shortened } }
+  return { kind: 'ok', example: { inputIds, labels, promptLength: prompt.length, category: r.category, line: r.line,
+    shortened } }
 }
 
 export interface TokenizeStats {
@@ -137,7 +145,9 @@ export interface TokenizeStats {
 }
 
 /** `onProgress(done)` is called every `every` records (and at the end) */
-export function tokenizeRecords (tok: PromptTokenizer, records: readonly InstructionRecord[], opts: TokenizeOptions = {}, onProgress?: (done: number) => void, every = 500): { examples: TokenizedExample[], stats: TokenizeStats } {
+export function tokenizeRecords (tok: PromptTokenizer, records: readonly InstructionRecord[],
+  opts: TokenizeOptions = {}, onProgress?: (done: number) => void,
+  every = 500): { examples: TokenizedExample[], stats: TokenizeStats } {
   const examples: TokenizedExample[] = []
   const droppedLines: number[] = []
   let shortened = 0; let targetTokens = 0
@@ -152,7 +162,8 @@ export function tokenizeRecords (tok: PromptTokenizer, records: readonly Instruc
     for (const l of out.example.labels) if (l !== IGNORE_INDEX) targetTokens++
   }
   onProgress?.(done)
-  return { examples, stats: { records: records.length, examples: examples.length, shortened, dropped: droppedLines.length, droppedLines, targetTokens } }
+  return { examples, stats: { records: records.length, examples: examples.length, shortened,
+    dropped: droppedLines.length, droppedLines, targetTokens } }
 }
 
 /** The stats of consecutive shares of one record list, as if tokenized in one piece. */

@@ -20,7 +20,8 @@ const SECOND = LITTLE_ENDIAN ? 0x100 : 1
 const LEVELS = 65536
 
 /** Keep-masks (1 = keep, 0 = drop) for `rows` tokens at every site, drop probability `p`. */
-export function dropoutMasks (seed: number, rows: number, sites: readonly DropoutSite[], p: number): Map<string, Uint8Array> {
+export function dropoutMasks (seed: number, rows: number, sites: readonly DropoutSite[],
+  p: number): Map<string, Uint8Array> {
   if (!(p >= 0 && p < 1)) throw new RangeError(`dropout probability must be in [0, 1), got ${p}`)
   const threshold = Math.round(p * LEVELS) // drop when the 16-bit draw is below it
   const out = new Map<string, Uint8Array>()

@@ -11,7 +11,9 @@ import { createRng, deriveSeed } from '../rng.ts'
 import { AdapterError } from './errors.ts'
 
 export function initAdapter (model: LlamaConfig, lora: LoraConfig, seed: number): Adapter {
-  if (!Number.isSafeInteger(lora.r) || lora.r < 1) throw new AdapterError(`LoRA rank r must be a positive integer, got ${lora.r}`)
+  if (!Number.isSafeInteger(lora.r) || lora.r < 1) {
+    throw new AdapterError(`LoRA rank r must be a positive integer, got ${lora.r}`)
+  }
   const tensors = new Map<string, Tensor>()
   for (let layer = 0; layer < model.nLayers; layer++) {
     for (const m of lora.targetModules) {

@@ -5,5 +5,6 @@ import { dropoutMasks } from './dropout-masks.ts'
 import type { DropoutSite } from './dropout-masks.ts'
 
 serve({
-  masks: ({ seed, rows, sites, p }: { seed: number, rows: number, sites: DropoutSite[], p: number }) => dropoutMasks(seed, rows, sites, p)
+  masks: ({ seed, rows, sites, p }: { seed: number, rows: number, sites: DropoutSite[],
+    p: number }) => dropoutMasks(seed, rows, sites, p)
 })

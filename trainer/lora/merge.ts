@@ -17,9 +17,14 @@ export function mergeAdapter (ck: LlamaCheckpoint, adapter: Adapter): LlamaCheck
       const a = adapter.tensors.get(loraName(layer, m, 'A'))
       const b = adapter.tensors.get(loraName(layer, m, 'B'))
       if (a === undefined && b === undefined) continue
-      if (a === undefined || b === undefined) throw new AdapterError(`adapter: layer ${layer} ${m} has only one of lora_A / lora_B`)
+      if (a === undefined || b === undefined) {
+        throw new AdapterError(`adapter: layer ${layer} ${m} has only one of lora_A / lora_B`)
+      }
       const [out, inp] = linearShape(ck.config, m)
-      if (a.shape[0] !== r || a.shape[1] !== inp || b.shape[0] !== out || b.shape[1] !== r) throw new AdapterError(`adapter: layer ${layer} ${m}: A [${a.shape.join(',')}] / B [${b.shape.join(',')}] do not fit [${out},${inp}] with r=${r}`)
+      if (a.shape[0] !== r || a.shape[1] !== inp || b.shape[0] !== out || b.shape[1] !== r) {
+        throw new AdapterError(`adapter: layer ${layer} ${m}: A [${a.shape.join(',')}] / B [${b.shape.join(',')}] do ` +
+          `not fit [${out},${inp}] with r=${r}`)
+      }
       const name = linearWeightName(layer, m)
       const w = Float32Array.from(readWeight(ck.weights.get(name)!))
       // W[o, i] += scale * sum_k B[o, k] A[k, i]
@@ -36,6 +41,8 @@ export function mergeAdapter (ck: LlamaCheckpoint, adapter: Adapter): LlamaCheck
       merged++
     }
   }
-  if (merged === 0 && adapter.tensors.size > 0) throw new AdapterError('adapter: none of its tensors matches a layer of the model')
+  if (merged === 0 && adapter.tensors.size > 0) {
+    throw new AdapterError('adapter: none of its tensors matches a layer of the model')
+  }
   return { config: ck.config, weights, origin: `${ck.origin} + adapter` }
 }

@@ -10,7 +10,8 @@ export function lcsLength (a: readonly string[], b: readonly string[]): number {
   let prev = new Uint32Array(b.length + 1)
   let cur = new Uint32Array(b.length + 1)
   for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) cur[j] = a[i - 1] === b[j - 1] ? prev[j - 1]! + 1 : Math.max(prev[j]!, cur[j - 1]!)
+    for (let j = 1; j <= b.length; j++) cur[j] = a[i - 1] === b[j - 1] ? prev[j - 1]! + 1
+      : Math.max(prev[j]!, cur[j - 1]!)
     ;[prev, cur] = [cur, prev]
   }
   return prev[b.length]!

@@ -33,7 +33,9 @@ export function adamwStep (params: ReadonlyMap<string, Float32Array>, grads: Rea
   for (const [name, p] of params) {
     const g = grads.get(name)
     if (g === undefined) throw new Error(`adamw: no gradient for ${name}`)
-    if (g.length !== p.length) throw new Error(`adamw: gradient of ${name} has ${g.length} values, parameter ${p.length}`)
+    if (g.length !== p.length) {
+      throw new Error(`adamw: gradient of ${name} has ${g.length} values, parameter ${p.length}`)
+    }
     let m = state.m.get(name)
     let v = state.v.get(name)
     if (m === undefined || v === undefined) {
@@ -57,7 +59,10 @@ export function globalNorm (grads: ReadonlyMap<string, Float32Array>): number {
   return Math.sqrt(s)
 }
 
-/** Scales gradients in place so their global norm is at most maxNorm (torch's clip_grad_norm_); returns the norm before clipping. */
+/**
+ * Scales gradients in place so their global norm is at most maxNorm (torch's clip_grad_norm_); returns the norm before
+ * clipping.
+ */
 export function clipGradNorm (grads: ReadonlyMap<string, Float32Array>, maxNorm: number): number {
   const norm = globalNorm(grads)
   if (maxNorm > 0 && norm > maxNorm) {

@@ -1,4 +1,5 @@
-// Learning-rate schedules: linear warm-up, then constant, linear or cosine decay to zero (HF's get_*_schedule_with_warmup).
+// Learning-rate schedules: linear warm-up, then constant, linear or cosine decay to zero (HF's
+// get_*_schedule_with_warmup).
 
 export type ScheduleKind = 'constant' | 'linear' | 'cosine'
 

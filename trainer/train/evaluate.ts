@@ -22,7 +22,8 @@ export interface EvalSummary {
 }
 
 /** `onProgress` gets the examples evaluated so far, after each micro-batch. */
-export async function evaluateExamples (session: EvalSession, examples: readonly TokenizedExample[], o: { adapter?: Adapter, microBatchSize?: number, onProgress?: (done: number) => void } = {}): Promise<EvalSummary> {
+export async function evaluateExamples (session: EvalSession, examples: readonly TokenizedExample[],
+  o: { adapter?: Adapter, microBatchSize?: number, onProgress?: (done: number) => void } = {}): Promise<EvalSummary> {
   const all = examples.map((_, i) => i)
   const sums = new Map<string, { loss: number, tokens: number }>()
   let loss = 0; let tokens = 0
@@ -40,15 +41,23 @@ export async function evaluateExamples (session: EvalSession, examples: readonly
     })
   }
   const byCategory: Record<string, number> = {}
-  for (const cat of [...sums.keys()].sort()) { const s = sums.get(cat)!; if (s.tokens > 0) byCategory[cat] = s.loss / s.tokens }
+  for (const cat of [...sums.keys()].sort()) {
+    const s = sums.get(cat)!
+    if (s.tokens > 0) byCategory[cat] = s.loss / s.tokens
+  }
   const evalLoss = tokens > 0 ? loss / tokens : NaN
   return { evalLoss, perplexity: Math.exp(evalLoss), byCategory, examples: examples.length, tokens }
 }
 
-export interface RougeSample { readonly rougeL: number, readonly examples: number, readonly outputs: Array<{ line: number, response: string }> }
+export interface RougeSample { readonly rougeL: number, readonly examples: number,
+  readonly outputs: Array<{ line: number, response: string }> }
 
-/** Mean ROUGE-L F of greedy responses to the first `n` records' prompts against their references; `onProgress` gets the responses done. */
-export async function rougeOnSample (gen: Generator, tok: Tokenizer, records: readonly InstructionRecord[], n: number, maxTokens = 128, onProgress?: (done: number) => void): Promise<RougeSample> {
+/**
+ * Mean ROUGE-L F of greedy responses to the first `n` records' prompts against their references; `onProgress` gets the
+ * responses done.
+ */
+export async function rougeOnSample (gen: Generator, tok: Tokenizer, records: readonly InstructionRecord[], n: number,
+  maxTokens = 128, onProgress?: (done: number) => void): Promise<RougeSample> {
   const sample = records.slice(0, n)
   const outputs: Array<{ line: number, response: string }> = []
   let total = 0

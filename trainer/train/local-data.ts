@@ -10,8 +10,6 @@ import { tokenizeRecords } from '../data/tokenize-example.ts'
 import type { PromptTokenizer } from '../data/tokenize-example.ts'
 import { DataError } from '../data/errors.ts'
 
-export type SplitMode = 'auto' | 'test' | 'train' | 'all'
-
 export interface LocalRecords {
   readonly train: readonly InstructionRecord[]
   readonly test: readonly InstructionRecord[]
@@ -20,23 +18,35 @@ export interface LocalRecords {
   readonly problems: readonly DataProblem[]
 }
 
-export function readLocalRecords (file: string, o: { onMalformed?: 'skip' | 'reject', limit?: number } = {}): LocalRecords {
+export function readLocalRecords (file: string, o: { onMalformed?: 'skip' | 'reject',
+  limit?: number } = {}): LocalRecords {
   const { records, problems } = readInstructions(file, { onMalformed: o.onMalformed ?? 'reject' })
   if (records.length === 0) throw new DataError(`${file}: holds no usable records`)
   const hasHeldOut = records.some((r) => r.line > DOLLY_TEST_LINES) && records.some((r) => r.line <= DOLLY_TEST_LINES)
-  const cut = (rs: readonly InstructionRecord[]): readonly InstructionRecord[] => o.limit !== undefined ? rs.slice(0, o.limit) : rs
-  if (!hasHeldOut) return { train: cut(records), test: cut(records), rule: `all ${records.length} records (the file has no held-out lines 1-${DOLLY_TEST_LINES} plus training lines)`, problems }
+  const cut = (rs: readonly InstructionRecord[]): readonly InstructionRecord[] => o.limit !== undefined
+    ? rs.slice(0, o.limit) : rs
+  if (!hasHeldOut) {
+    return { train: cut(records), test: cut(records),
+      rule: `all ${records.length} records (the file has no held-out lines 1-${DOLLY_TEST_LINES} plus training lines)`,
+      problems }
+  }
   const s = splitHeldOut(records)
-  return { train: cut(s.train), test: cut(s.test), rule: `held-out split: lines 1-${DOLLY_TEST_LINES} for evaluation, the rest for training`, problems }
+  return { train: cut(s.train), test: cut(s.test),
+    rule: `held-out split: lines 1-${DOLLY_TEST_LINES} for evaluation, the rest for training`, problems }
 }
 
 /** `onProgress`: as tokenizeRecords' */
-export function tokenizeOrFail (tok: PromptTokenizer, records: readonly InstructionRecord[], opts: TokenizeOptions, what: string, onProgress?: (done: number) => void): { examples: TokenizedExample[], stats: TokenizeStats } {
+export function tokenizeOrFail (tok: PromptTokenizer, records: readonly InstructionRecord[], opts: TokenizeOptions,
+  what: string, onProgress?: (done: number) => void): { examples: TokenizedExample[], stats: TokenizeStats } {
   return someExamples(tokenizeRecords(tok, records, opts, onProgress), opts, what)
 }
 
 /** Tokenized records, or a DataError when none is left to learn from. */
-export function someExamples<R extends { examples: readonly TokenizedExample[], stats: TokenizeStats }> (r: R, opts: TokenizeOptions, what: string): R {
-  if (r.examples.length === 0) throw new DataError(`no ${what} example left after tokenization (${r.stats.dropped} of ${r.stats.records} dropped with no response token within max length ${opts.maxLength ?? 512})`)
+export function someExamples<R extends { examples: readonly TokenizedExample[], stats: TokenizeStats }> (r: R,
+  opts: TokenizeOptions, what: string): R {
+  if (r.examples.length === 0) {
+    throw new DataError(`no ${what} example left after tokenization (${r.stats.dropped} of ${r.stats.records} ` +
+      `dropped with no response token within max length ${opts.maxLength ?? 512})`)
+  }
   return r
 }

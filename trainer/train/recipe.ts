@@ -45,15 +45,24 @@ export class RecipeError extends Error {
 }
 
 export function resolveRecipe (r: TrainRecipe = {}): ResolvedRecipe {
-  const out: ResolvedRecipe = { ...DEFAULT_RECIPE, ...Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) }
-  const int = (v: number, what: string): void => { if (!Number.isSafeInteger(v) || v < 1) throw new RecipeError(`${what} must be a positive integer, got ${v}`) }
+  const out: ResolvedRecipe = { ...DEFAULT_RECIPE, ...Object.fromEntries(Object.entries(r)
+    .filter(([, v]) => v !== undefined)) }
+  const int = (v: number, what: string): void => {
+    if (!Number.isSafeInteger(v) || v < 1) throw new RecipeError(`${what} must be a positive integer, got ${v}`)
+  }
   int(out.batchSize, 'batch size')
   int(out.microBatchSize, 'micro-batch size')
-  if (!(out.learningRate > 0 && Number.isFinite(out.learningRate))) throw new RecipeError(`learning rate must be a positive number, got ${out.learningRate}`)
+  if (!(out.learningRate > 0 && Number.isFinite(out.learningRate))) {
+    throw new RecipeError(`learning rate must be a positive number, got ${out.learningRate}`)
+  }
   if (!(out.weightDecay >= 0)) throw new RecipeError(`weight decay must be >= 0, got ${out.weightDecay}`)
   if (!(out.maxGradNorm >= 0)) throw new RecipeError(`max gradient norm must be >= 0, got ${out.maxGradNorm}`)
-  if (!Number.isSafeInteger(out.warmupSteps) || out.warmupSteps < 0) throw new RecipeError(`warm-up steps must be an integer >= 0, got ${out.warmupSteps}`)
-  if (!['constant', 'linear', 'cosine'].includes(out.schedule)) throw new RecipeError(`schedule must be constant, linear or cosine, got ${String(out.schedule)}`)
+  if (!Number.isSafeInteger(out.warmupSteps) || out.warmupSteps < 0) {
+    throw new RecipeError(`warm-up steps must be an integer >= 0, got ${out.warmupSteps}`)
+  }
+  if (!['constant', 'linear', 'cosine'].includes(out.schedule)) {
+    throw new RecipeError(`schedule must be constant, linear or cosine, got ${String(out.schedule)}`)
+  }
   if ('steps' in out.length) int(out.length.steps, 'steps')
   else if (!(out.length.epochs > 0)) throw new RecipeError(`epochs must be a positive number, got ${out.length.epochs}`)
   return { ...out, microBatchSize: Math.min(out.microBatchSize, out.batchSize) }

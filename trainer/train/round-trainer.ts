@@ -66,14 +66,18 @@ export class RoundTrainer {
       test ??= local.rule.startsWith('held-out') ? local.test : undefined
     }
     const tr = tokenizeOrFail(tok, train, spec.tokenize ?? {}, 'training')
-    const ev = test !== undefined && test.length > 0 ? tokenizeOrFail(tok, test, { ...spec.tokenize, trainOnInputs: false }, 'evaluation') : undefined
+    const ev = test !== undefined && test.length > 0 ? tokenizeOrFail(tok, test,
+      { ...spec.tokenize, trainOnInputs: false }, 'evaluation') : undefined
     // build the sessions now, so the first round does not pay for them
     const s = settings(spec)
-    const workers = spec.workers ?? defaultStepWorkers(ckpt.config, { ...s, microBatchesPerStep: Math.ceil(recipe.batchSize / recipe.microBatchSize) })
-    const helpers = workers > 1 ? await ThreadedStepRunner.open({ modelPath: spec.modelPath, lora: spec.lora, ...s }, workers) : undefined
+    const workers = spec.workers ?? defaultStepWorkers(ckpt.config,
+      { ...s, microBatchesPerStep: Math.ceil(recipe.batchSize / recipe.microBatchSize) })
+    const helpers = workers > 1 ? await ThreadedStepRunner.open({ modelPath: spec.modelPath, lora: spec.lora, ...s },
+      workers) : undefined
     if (helpers === undefined) await pool.acquireTrain(spec.modelPath, spec.lora, s)
     if (ev !== undefined) await pool.acquireEval(spec.modelPath, spec.lora, s)
-    return new RoundTrainer(pool, helpers, spec, recipe, tr.examples, ev?.examples, ckpt.config, { train: tr.stats, eval: ev?.stats })
+    return new RoundTrainer(pool, helpers, spec, recipe, tr.examples, ev?.examples, ckpt.config,
+      { train: tr.stats, eval: ev?.stats })
   }
 
   get hasEval (): boolean { return this.evalExamples !== undefined }
@@ -81,7 +85,8 @@ export class RoundTrainer {
   /** micro-batches trained at once */
   get workers (): number { return this.helpers?.size ?? 1 }
 
-  async train (req: { round: number, base: Adapter, seed: number }, o: { signal?: AbortSignal, onStep?: (s: StepInfo) => void } = {}): Promise<TrainResult> {
+  async train (req: { round: number, base: Adapter, seed: number },
+    o: { signal?: AbortSignal, onStep?: (s: StepInfo) => void } = {}): Promise<TrainResult> {
     const t0 = performance.now()
     const recipe: ResolvedRecipe = { ...this.recipe, seed: req.seed }
     const { modelPath, lora } = this.spec
@@ -90,7 +95,11 @@ export class RoundTrainer {
     try {
       const run = new TrainingRun(runner, this.examples, recipe, req.base)
       const r = await runSteps(run, { signal: o.signal, onStep: o.onStep, yieldBetweenSteps: true })
-      if (o.signal?.aborted === true) { const e = new Error(`round ${req.round}: training aborted after ${r.steps} steps`); e.name = 'AbortError'; throw e }
+      if (o.signal?.aborted === true) {
+        const e = new Error(`round ${req.round}: training aborted after ${r.steps} steps`)
+        e.name = 'AbortError'
+        throw e
+      }
       return {
         adapter: run.adapter(),
         samples: distinctExamples(this.examples.length, recipe.batchSize, recipe.seed, 0, run.totalSteps),
@@ -108,7 +117,8 @@ export class RoundTrainer {
     const s = settings(this.spec)
     const session = await this.pool.acquireEval(this.spec.modelPath, this.spec.lora, s)
     try {
-      const r = await evaluateExamples(session, this.evalExamples, { adapter, microBatchSize: this.recipe.microBatchSize })
+      const r = await evaluateExamples(session, this.evalExamples,
+        { adapter, microBatchSize: this.recipe.microBatchSize })
       return { evalLoss: r.evalLoss, byCategory: r.byCategory, examples: r.examples }
     } finally {
       await this.pool.releaseEval(this.spec.modelPath, this.spec.lora, s)

@@ -41,7 +41,8 @@ export class SessionPool {
   }
 
   async acquireEval (path: string, lora: LoraConfig | undefined, s: SessionSettings): Promise<EvalSession> {
-    return await this.acquire(this.evals, key(path, lora, s), () => EvalSession.create(this.model(path).ckpt, { ...s, lora }))
+    return await this.acquire(this.evals, key(path, lora, s),
+      () => EvalSession.create(this.model(path).ckpt, { ...s, lora }))
   }
 
   async releaseEval (path: string, lora: LoraConfig | undefined, s: SessionSettings): Promise<void> {
@@ -62,7 +63,8 @@ export class SessionPool {
     return await e.value
   }
 
-  private async release<T extends { release: () => Promise<void> }> (map: Map<string, Shared<T>>, k: string): Promise<void> {
+  private async release<T extends { release: () => Promise<void> }> (map: Map<string, Shared<T>>,
+    k: string): Promise<void> {
     const e = map.get(k)
     if (e === undefined) return
     if (--e.users > 0) return

@@ -27,7 +27,8 @@ export function epochOrder (examples: number, seed: number, epoch: number): numb
 }
 
 /** Indices of the examples of global optimizer step `step` (0-based). */
-export function stepExamples (examples: number, batchSize: number, seed: number, step: number): { epoch: number, indices: number[] } {
+export function stepExamples (examples: number, batchSize: number, seed: number,
+  step: number): { epoch: number, indices: number[] } {
   if (examples < 1) throw new RangeError('no training examples')
   const per = stepsPerEpoch(examples, batchSize)
   const epoch = Math.floor(step / per)
@@ -37,10 +38,13 @@ export function stepExamples (examples: number, batchSize: number, seed: number,
 }
 
 /** A step's examples as padded micro-batches of at most `microBatchSize` rows (HF-aligned labels). */
-export function microBatches (examples: readonly TokenizedExample[], indices: readonly number[], microBatchSize: number, padId = 0): Batch[] {
+export function microBatches (examples: readonly TokenizedExample[], indices: readonly number[], microBatchSize: number,
+  padId = 0): Batch[] {
   const sorted = [...indices].sort((a, b) => examples[a]!.inputIds.length - examples[b]!.inputIds.length || a - b)
   const out: Batch[] = []
-  for (let i = 0; i < sorted.length; i += microBatchSize) out.push(collate(examples, sorted.slice(i, i + microBatchSize), padId))
+  for (let i = 0; i < sorted.length; i += microBatchSize) {
+    out.push(collate(examples, sorted.slice(i, i + microBatchSize), padId))
+  }
   return out
 }
 

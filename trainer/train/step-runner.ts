@@ -19,7 +19,8 @@ export interface StepRunner {
    * Runs `jobs` with `adapter` (read during the call, never modified) and calls `take(k, result)` for k = 0, 1, ...
    * in order. `next` is the first job of the step after, which the runner may prepare for.
    */
-  runStep: (jobs: readonly MicroBatchJob[], adapter: Adapter, take: (k: number, r: TrainResult) => void, next?: MicroBatchJob) => Promise<void>
+  runStep: (jobs: readonly MicroBatchJob[], adapter: Adapter, take: (k: number, r: TrainResult) => void,
+    next?: MicroBatchJob) => Promise<void>
 }
 
 /** Hands results that may arrive in any order to `take` in job order. */

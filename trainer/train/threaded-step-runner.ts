@@ -16,7 +16,8 @@ import { mergeTokenizeStats } from '../data/tokenize-example.ts'
 import type { MicroBatchJob, StepRunner } from './step-runner.ts'
 import { InOrder } from './step-runner.ts'
 
-export interface StepWorkerSpec extends Pick<TrainSessionOptions, 'device' | 'threads' | 'dropout' | 'attentionChunks'> {
+export interface StepWorkerSpec
+  extends Pick<TrainSessionOptions, 'device' | 'threads' | 'dropout' | 'attentionChunks'> {
   readonly modelPath: string
   readonly lora: LoraConfig
 }
@@ -26,7 +27,8 @@ export interface StepWorkerSpec extends Pick<TrainSessionOptions, 'device' | 'th
  * CPU, and no more than a step has; otherwise one (ORT's own threads use the cores). An explicit thread count
  * means one helper with those threads.
  */
-export function defaultStepWorkers (config: LlamaConfig, o: { device?: string, threads?: number, microBatchesPerStep: number }): number {
+export function defaultStepWorkers (config: LlamaConfig,
+  o: { device?: string, threads?: number, microBatchesPerStep: number }): number {
   if ((o.device ?? 'cpu') !== 'cpu' || o.threads !== undefined) return 1
   if (defaultThreads(config, 'batch', undefined) !== 1) return 1
   return Math.max(1, Math.min(availableParallelism(), o.microBatchesPerStep))
@@ -40,8 +42,11 @@ export class ThreadedStepRunner implements StepRunner {
 
   /** Starts `count` helper threads, each opening a train session of the model (in parallel). */
   static async open (spec: StepWorkerSpec, count: number): Promise<ThreadedStepRunner> {
-    if (!Number.isInteger(count) || count < 1) throw new RangeError(`step workers must be a positive integer, got ${count}`)
-    const workers = Array.from({ length: count }, () => new WorkerClient(new URL('../worker/step-worker.ts', import.meta.url)))
+    if (!Number.isInteger(count) || count < 1) {
+      throw new RangeError(`step workers must be a positive integer, got ${count}`)
+    }
+    const workers = Array.from({ length: count }, () => new WorkerClient(new URL('../worker/step-worker.ts',
+      import.meta.url)))
     try {
       const names = await Promise.all(workers.map(async (w) => await w.call<string[]>('open', spec)))
       return new ThreadedStepRunner(workers, names[0]!)
@@ -53,7 +58,8 @@ export class ThreadedStepRunner implements StepRunner {
 
   get size (): number { return this.workers.length }
 
-  async runStep (jobs: readonly MicroBatchJob[], adapter: Adapter, take: (k: number, r: TrainResult) => void, next?: MicroBatchJob): Promise<void> {
+  async runStep (jobs: readonly MicroBatchJob[], adapter: Adapter, take: (k: number, r: TrainResult) => void,
+    next?: MicroBatchJob): Promise<void> {
     if (this.closed) throw new Error('this step runner is closed')
     const version = ++this.version
     const ordered = new InOrder(take)
@@ -71,7 +77,8 @@ export class ThreadedStepRunner implements StepRunner {
         const k = order[queued++]!
         const after = solo ? (k + 1 < jobs.length ? jobs[k + 1] : next) : undefined
         try {
-          ordered.put(k, await w.call<TrainResult>('run', { job: jobs[k], version, ...(sent ? {} : { adapter }), ...(after !== undefined ? { next: after } : {}) }))
+          ordered.put(k, await w.call<TrainResult>('run', { job: jobs[k], version, ...(sent ? {} : { adapter }),
+            ...(after !== undefined ? { next: after } : {}) }))
         } catch (err) {
           failed = true // the others stop after their micro-batch in flight
           throw err
@@ -89,7 +96,8 @@ export class ThreadedStepRunner implements StepRunner {
    * thread stays free): the same examples and stats as one tokenizeRecords call. `onProgress` gets the records
    * done so far.
    */
-  async tokenize (records: readonly InstructionRecord[], options: TokenizeOptions, onProgress?: (done: number) => void): Promise<{ examples: TokenizedExample[], stats: TokenizeStats }> {
+  async tokenize (records: readonly InstructionRecord[], options: TokenizeOptions,
+    onProgress?: (done: number) => void): Promise<{ examples: TokenizedExample[], stats: TokenizeStats }> {
     const n = this.workers.length
     const bounds = Array.from({ length: n + 1 }, (_, i) => Math.round(i * records.length / n))
     const done = new Array<number>(n).fill(0)
@@ -99,7 +107,8 @@ export class ThreadedStepRunner implements StepRunner {
         onProgress?.(done.reduce((a, b) => a + b, 0))
       })
       try {
-        return await w.call<{ examples: TokenizedExample[], stats: TokenizeStats }>('tokenize', { records: records.slice(bounds[i], bounds[i + 1]), options })
+        return await w.call<{ examples: TokenizedExample[], stats: TokenizeStats }>('tokenize',
+          { records: records.slice(bounds[i], bounds[i + 1]), options })
       } finally {
         off()
       }

@@ -16,7 +16,9 @@ export function toTokenBatch (b: Batch): TokenBatch {
   for (let r = 0; r < rows; r++) {
     const src = r * b.seqLen
     const dst = r * seq
-    if (b.attentionMask[src] === 0 && b.attentionMask[src + b.seqLen - 1] === 1) throw new RangeError(`batch row ${r} is padded on the left; the engine expects right padding`)
+    if (b.attentionMask[src] === 0 && b.attentionMask[src + b.seqLen - 1] === 1) {
+      throw new RangeError(`batch row ${r} is padded on the left; the engine expects right padding`)
+    }
     for (let t = 0; t < seq; t++) {
       inputIds[dst + t] = BigInt(b.inputIds[src + t]!)
       labels[dst + t] = BigInt(b.labels[src + t + 1]!)

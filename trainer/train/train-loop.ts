@@ -42,7 +42,8 @@ export interface TrainState {
 }
 
 /** one step's micro-batches as the engine takes them, and the real (unpadded) tokens of each */
-interface StepPlan { readonly epoch: number, readonly batches: readonly TokenBatch[], readonly realTokens: readonly number[] }
+interface StepPlan { readonly epoch: number, readonly batches: readonly TokenBatch[],
+  readonly realTokens: readonly number[] }
 
 export class TrainingRun {
   readonly totalSteps: number
@@ -67,7 +68,9 @@ export class TrainingRun {
     this.config = adapter.config
     this.shapes = new Map([...adapter.tensors].map(([k, t]) => [k, [...t.shape]]))
     this.params = new Map([...adapter.tensors].map(([k, t]) => [k, Float32Array.from(t.data)]))
-    for (const name of runner.names) if (!this.params.has(name)) throw new RangeError(`the adapter has no tensor ${name}`)
+    for (const name of runner.names) {
+      if (!this.params.has(name)) throw new RangeError(`the adapter has no tensor ${name}`)
+    }
     this.adam = state !== undefined ? cloneAdam(state.adam) : createAdamWState()
     this.done = state?.step ?? 0
     this.adamCfg = { ...DEFAULT_ADAMW, lr: recipe.learningRate, weightDecay: recipe.weightDecay }
@@ -79,7 +82,8 @@ export class TrainingRun {
 
   /** The current adapter (a copy). */
   adapter (): Adapter {
-    return { config: this.config, tensors: new Map([...this.params].map(([k, p]) => [k, { shape: this.shapes.get(k)!, data: Float32Array.from(p) }])) }
+    return { config: this.config, tensors: new Map([...this.params]
+      .map(([k, p]) => [k, { shape: this.shapes.get(k)!, data: Float32Array.from(p) }])) }
   }
 
   state (): TrainState {
@@ -98,7 +102,8 @@ export class TrainingRun {
       const r = this.recipe
       const { epoch, indices } = stepExamples(this.examples.length, r.batchSize, r.seed, step)
       const mbs = microBatches(this.examples, indices, r.microBatchSize)
-      p = { epoch, batches: mbs.map(toTokenBatch), realTokens: mbs.map((mb) => mb.attentionMask.reduce((n, v) => n + v, 0)) }
+      p = { epoch, batches: mbs.map(toTokenBatch), realTokens: mbs.map((mb) => mb.attentionMask.reduce((n, v) => n + v,
+        0)) }
       this.plans.set(step, p)
     }
     for (const k of this.plans.keys()) if (k < this.done) this.plans.delete(k)
@@ -111,12 +116,14 @@ export class TrainingRun {
     const { epoch, batches, realTokens: real } = this.planOf(this.done)
     const next = this.done + 1 < this.totalSteps ? this.planOf(this.done + 1) : undefined
     // the live parameters, not copies: ORT reads them during run() and AdamW updates them after
-    const adapter: Adapter = { config: this.config, tensors: new Map([...this.params].map(([k, p]) => [k, { shape: this.shapes.get(k)!, data: p }])) }
+    const adapter: Adapter = { config: this.config, tensors: new Map([...this.params]
+      .map(([k, p]) => [k, { shape: this.shapes.get(k)!, data: p }])) }
     const grads = new Map<string, Float32Array>()
     let lossSum = 0
     let tokens = 0
     const jobs = batches.map((batch, k) => ({ batch, dropoutSeed: this.dropoutSeed(this.done, k) }))
-    const after = next !== undefined ? { batch: next.batches[0]!, dropoutSeed: this.dropoutSeed(this.done + 1, 0) } : undefined
+    const after = next !== undefined ? { batch: next.batches[0]!, dropoutSeed: this.dropoutSeed(this.done + 1, 0) }
+      : undefined
     // summed in micro-batch order, wherever they ran: the same floats from one thread or several
     await this.runner.runStep(jobs, adapter, (_k, res) => {
       lossSum += res.lossSum
@@ -129,7 +136,8 @@ export class TrainingRun {
     }, after)
     const realTokens = real.reduce((a, b) => a + b, 0)
     const t1 = performance.now()
-    const lr = lrAt(r.learningRate, { kind: r.schedule, warmupSteps: r.warmupSteps, totalSteps: this.totalSteps }, this.done)
+    const lr = lrAt(r.learningRate, { kind: r.schedule, warmupSteps: r.warmupSteps, totalSteps: this.totalSteps },
+      this.done)
     let gradNorm = 0
     if (tokens > 0) {
       const inv = 1 / tokens
@@ -155,7 +163,8 @@ export class TrainingRun {
 }
 
 function cloneAdam (s: AdamWState): AdamWState {
-  const copy = (m: Map<string, Float32Array>): Map<string, Float32Array> => new Map([...m].map(([k, v]) => [k, Float32Array.from(v)]))
+  const copy = (m: Map<string, Float32Array>): Map<string, Float32Array> => new Map([...m]
+    .map(([k, v]) => [k, Float32Array.from(v)]))
   return { step: s.step, m: copy(s.m), v: copy(s.v) }
 }
 
@@ -170,7 +179,8 @@ export interface RunOptions {
 }
 
 /** Steps until done, `until` or an abort; returns the steps taken and their token-weighted mean loss. */
-export async function runSteps (run: TrainingRun, o: RunOptions = {}): Promise<{ steps: number, meanLoss: number, tokens: number }> {
+export async function runSteps (run: TrainingRun,
+  o: RunOptions = {}): Promise<{ steps: number, meanLoss: number, tokens: number }> {
   const until = Math.min(o.until ?? run.totalSteps, run.totalSteps)
   let steps = 0; let lossTok = 0; let tokens = 0
   while (run.step < until && o.signal?.aborted !== true) {

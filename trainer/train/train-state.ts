@@ -47,11 +47,18 @@ export function loadTrainState (file: string): { state: TrainState, settings: Re
     throw err
   }
   const md = decoded.metadata
-  if (md.format !== FORMAT) throw new TrainStateError(`${file}: not a fedit training checkpoint (format ${JSON.stringify(md.format)})`)
+  if (md.format !== FORMAT) {
+    throw new TrainStateError(`${file}: not a fedit training checkpoint (format ${JSON.stringify(md.format)})`)
+  }
   const step = Number(md.step); const adamStep = Number(md.adamStep)
-  if (!Number.isSafeInteger(step) || step < 0 || !Number.isSafeInteger(adamStep) || adamStep < 0) throw new TrainStateError(`${file}: bad step in its metadata`)
+  if (!Number.isSafeInteger(step) || step < 0 || !Number.isSafeInteger(adamStep) || adamStep < 0) {
+    throw new TrainStateError(`${file}: bad step in its metadata`)
+  }
   let config: LoraConfig; let settings: Record<string, unknown>
-  try { config = JSON.parse(md.lora!) as LoraConfig; settings = JSON.parse(md.settings!) as Record<string, unknown> } catch { throw new TrainStateError(`${file}: unreadable metadata`) }
+  try {
+    config = JSON.parse(md.lora!) as LoraConfig
+    settings = JSON.parse(md.settings!) as Record<string, unknown>
+  } catch { throw new TrainStateError(`${file}: unreadable metadata`) }
   const tensors = new Map<string, Tensor>()
   const m = new Map<string, Float32Array>(); const v = new Map<string, Float32Array>()
   for (const [name, t] of decoded.tensors) {

@@ -35,7 +35,10 @@ export class TrainerWorker {
   }
 }
 
-/** The round trainer's spec (model, data, LoRA, recipe, device, threads) with tokenize options as separate fields, plus the worker's own. */
+/**
+ * The round trainer's spec (model, data, LoRA, recipe, device, threads) with tokenize options as separate fields, plus
+ * the worker's own.
+ */
 export interface WorkerTrainerOptions extends Omit<RoundTrainerSpec, 'tokenize'> {
   /** rows per forward/backward pass (default 8) */
   readonly microBatch?: number
@@ -93,7 +96,8 @@ export async function createWorkerTrainer (o: WorkerTrainerOptions): Promise<Wor
       const onAbort = (): void => { void worker.client.call('cancel', { peer }).catch(() => {}) }
       req.signal?.addEventListener('abort', onAbort, { once: true })
       try {
-        return await worker.client.call<TrainResult>('train', { peer, round: req.round, base: req.base, seed: req.seed })
+        return await worker.client.call<TrainResult>('train',
+          { peer, round: req.round, base: req.base, seed: req.seed })
       } finally {
         req.signal?.removeEventListener('abort', onAbort)
       }

@@ -23,7 +23,9 @@ export type Handler = (payload: any, emit: (name: string, payload: unknown) => v
 export function serve (handlers: Record<string, Handler>): void {
   const port = parentPort
   if (port === null) throw new Error('serve() must run inside a worker thread')
-  const emit = (name: string, payload: unknown): void => { port.postMessage({ kind: 'event', name, payload } satisfies Msg) }
+  const emit = (name: string, payload: unknown): void => {
+    port.postMessage({ kind: 'event', name, payload } satisfies Msg)
+  }
   port.on('message', (msg: Msg) => {
     if (msg.kind !== 'call') return
     const h = handlers[msg.method]
@@ -47,7 +49,9 @@ function transferablesOf (value: unknown, out: TransferListItem[] = [], seen = n
   seen.add(value)
   if (ArrayBuffer.isView(value)) {
     const b = value.buffer
-    if (b instanceof ArrayBuffer && value.byteOffset === 0 && value.byteLength === b.byteLength && !out.includes(b)) out.push(b)
+    if (b instanceof ArrayBuffer && value.byteOffset === 0 && value.byteLength === b.byteLength && !out.includes(b)) {
+      out.push(b)
+    }
     return out
   }
   const items = value instanceof Map ? [...value.values()] : Array.isArray(value) ? value : Object.values(value)
@@ -67,7 +71,8 @@ export class WorkerClient {
    * `holdOpenWhileIdle: false`: the worker keeps the process alive only while a call is pending, so a helper
    * that its owner forgets to close never holds the process open.
    */
-  constructor (moduleUrl: URL, resourceLimits?: { maxOldGenerationSizeMb?: number }, private readonly holdOpenWhileIdle = true) {
+  constructor (moduleUrl: URL, resourceLimits?: { maxOldGenerationSizeMb?: number },
+    private readonly holdOpenWhileIdle = true) {
     const entry = new URL('./entry.mjs', import.meta.url)
     this.worker = new Worker(fileURLToPath(entry), { workerData: { module: moduleUrl.href }, resourceLimits })
     if (!holdOpenWhileIdle) this.worker.unref()

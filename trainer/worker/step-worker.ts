@@ -29,14 +29,18 @@ serve({
     session = await TrainSession.create(ckpt, lora, options)
     return session.names
   },
-  run: async (p: { job: MicroBatchJob, version: number, adapter?: Adapter, next?: MicroBatchJob }): Promise<TrainResult> => {
+  run: async (p: { job: MicroBatchJob, version: number, adapter?: Adapter,
+    next?: MicroBatchJob }): Promise<TrainResult> => {
     if (session === undefined) throw new Error('this step worker is not open')
     if (p.adapter !== undefined) current = { version: p.version, adapter: p.adapter }
-    if (current?.version !== p.version) throw new Error(`step worker holds adapter version ${current?.version ?? 'none'}, asked for ${p.version}`)
+    if (current?.version !== p.version) {
+      throw new Error(`step worker holds adapter version ${current?.version ?? 'none'}, asked for ${p.version}`)
+    }
     if (p.next !== undefined) session.prefetchDropout(p.next.batch, p.next.dropoutSeed)
     const r = await session.run(p.job.batch, current.adapter, p.job.dropoutSeed)
     // copies that own their buffers: rpc moves them to the caller instead of copying them again
-    return { lossSum: r.lossSum, tokens: r.tokens, grads: new Map([...r.grads].map(([k, t]) => [k, { shape: t.shape, data: Float32Array.from(t.data) }])) }
+    return { lossSum: r.lossSum, tokens: r.tokens, grads: new Map([...r.grads]
+      .map(([k, t]) => [k, { shape: t.shape, data: Float32Array.from(t.data) }])) }
   },
   tokenize: (p: { records: InstructionRecord[], options: TokenizeOptions }, emit) => {
     if (model === undefined) throw new Error('this step worker is not open')

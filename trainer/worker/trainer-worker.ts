@@ -31,7 +31,8 @@ serve({
     const trainer = await RoundTrainer.open(pool, spec)
     const peer = nextPeer++
     peers.set(peer, { trainer })
-    return { peer, modelConfig: trainer.modelConfig, stats: trainer.stats, hasEval: trainer.hasEval, workers: trainer.workers }
+    return { peer, modelConfig: trainer.modelConfig, stats: trainer.stats, hasEval: trainer.hasEval,
+      workers: trainer.workers }
   }),
   train: async (p: { peer: number, round: number, base: Adapter, seed: number }, emit) => {
     const entry = peerOf(p.peer)
@@ -39,13 +40,15 @@ serve({
     entry.abort = abort
     return await serial(async () => {
       try {
-        return await entry.trainer.train(p, { signal: abort.signal, onStep: (s) => emit('progress', { peer: p.peer, round: p.round, ...s }) })
+        return await entry.trainer.train(p, { signal: abort.signal,
+          onStep: (s) => emit('progress', { peer: p.peer, round: p.round, ...s }) })
       } finally {
         if (entry.abort === abort) entry.abort = undefined
       }
     })
   },
-  evaluate: async (p: { peer: number, adapter: Adapter }) => await serial(async () => await peerOf(p.peer).trainer.evaluate(p.adapter)),
+  evaluate: async (p: { peer: number,
+    adapter: Adapter }) => await serial(async () => await peerOf(p.peer).trainer.evaluate(p.adapter)),
   cancel: (p: { peer: number }) => { peers.get(p.peer)?.abort?.abort(); return true },
   close: async (p: { peer: number }) => {
     peers.get(p.peer)?.abort?.abort()

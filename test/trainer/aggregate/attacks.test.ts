@@ -23,7 +23,8 @@ const ATTACKS: [string, Attack, DecisionKind[], boolean][] = [
   ['stale round', () => 'stale', [DecisionKind.WrongRound], true]
 ]
 
-function scenario (attack: Attack, seed: number): { ups: ClientUpdate[], honestMean: Float64Array, honestShift: number, global: ReturnType<typeof randomAdapter> } {
+function scenario (attack: Attack, seed: number): { ups: ClientUpdate[], honestMean: Float64Array, honestShift: number,
+  global: ReturnType<typeof randomAdapter> } {
   const rand = rng(seed); const g = gaussian(rand)
   const global = randomAdapter(rand, 4)
   const base = flat(global)
@@ -34,7 +35,8 @@ function scenario (attack: Attack, seed: number): { ups: ClientUpdate[], honestM
   for (let a = 0; a < 2; a++) {
     const d = attack(honest[a], g)
     ups.push(d === 'stale'
-      ? update(`evil${a}`, fromFlat(global, base.map((v, k) => v + honest[a][k])), 100, 3) // last round's update, replayed
+      // last round's update, replayed
+      ? update(`evil${a}`, fromFlat(global, base.map((v, k) => v + honest[a][k])), 100, 3)
       : update(`evil${a}`, fromFlat(global, base.map((v, k) => v + d[k])), 100))
   }
   // interleave attackers among honest peers: arrival order must not matter
@@ -43,7 +45,8 @@ function scenario (attack: Attack, seed: number): { ups: ClientUpdate[], honestM
 }
 
 for (const [name, attack, kinds, fedavgProtected] of ATTACKS) {
-  test(`attack "${name}" by 2 of 8 peers: robust default stays near the honest mean${fedavgProtected ? ' (so does FedAvg: validation rejects it)' : ', FedAvg does not'}`, () => {
+  test(`attack "${name}" by 2 of 8 peers: robust default stays near the honest mean${fedavgProtected ? ' (so does ' +
+    'FedAvg: validation rejects it)' : ', FedAvg does not'}`, () => {
     for (const seed of [1, 2, 3]) {
       const { ups, honestMean, honestShift, global } = scenario(attack, seed)
       const robust = buildAggregator(ROBUST_DEFAULT)(ups, ctxFor(global))
@@ -53,7 +56,8 @@ for (const [name, attack, kinds, fedavgProtected] of ATTACKS) {
       const evil = robust.decisions.filter((d) => d.peer.startsWith('evil'))
       assert.equal(evil.length, 2)
       for (const d of evil) assert.ok(!d.included && kinds.includes(d.kind), `${name}: ${d.peer} ${d.kind} ${d.reason}`)
-      assert.ok(robust.decisions.filter((d) => d.peer.startsWith('honest')).every((d) => d.included), `${name}: honest peers kept`)
+      assert.ok(robust.decisions.filter((d) => d.peer.startsWith('honest')).every((d) => d.included),
+        `${name}: honest peers kept`)
       assert.ok(errRobust < 0.1, `${name} seed ${seed}: robust error ${errRobust.toFixed(3)} of the honest shift`)
       if (fedavgProtected) {
         assert.ok(errPlain < 1e-5, `${name}: FedAvg error ${errPlain}`)

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { deltaGram, orderStatisticPass, rankWeights, trimCount, weightedMeanInto } from '../../../trainer/aggregate/coordinate-stats.ts'
+import { deltaGram, orderStatisticPass, rankWeights, trimCount,
+  weightedMeanInto } from '../../../trainer/aggregate/coordinate-stats.ts'
 import type { DeltaSet } from '../../../trainer/aggregate/delta-set.ts'
 import { sumSquaresOfDifference, firstNonFinite } from '../../../trainer/aggregate/delta-set.ts'
 import { rng } from './fixtures.ts'
@@ -31,7 +32,8 @@ test('coordinate-wise median (odd and even counts) and trimmed mean', () => {
   assert.deepEqual([...out[0], ...out[1]], [2, 1, 1])
   // trimmed mean dropping 1 at each end: c0: (0+1+2)/3 = 1; c1: (0+0+1)/3; c2: (0+1+2)/3 = 1
   orderStatisticPass(set(), { stat: { rule: 'trimmed', trim: 1 }, out })
-  assert.ok(Math.abs(out[0][0] - 2) < 1e-6 && Math.abs(out[0][1] - (1 + 1 / 3)) < 1e-6 && Math.abs(out[1][0] - 1) < 1e-6)
+  assert.ok(Math.abs(out[0][0] - 2) < 1e-6 && Math.abs(out[0][1] - (1 + 1 / 3)) < 1e-6 &&
+    Math.abs(out[1][0] - 1) < 1e-6)
   // even count: mean of the middle two
   const four: DeltaSet = { base: [f32(0)], rows: [[f32(1)], [f32(2)], [f32(10)], [f32(4)]], scales: [1, 1, 1, 1] }
   const o1 = [new Float32Array(1)]
@@ -54,7 +56,9 @@ test('median pass reports each delta\'s inner product with the median', () => {
 test('gram of deltas matches the definition and honours scales', () => {
   const g = deltaGram(set([1, 1, 1, 0.5, 1]))
   const d = [[1, 0, 5], [2, -1, -1], [0, 3, 2], [49.5, 0, 0], [-8, 1, 1]]
-  for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) assert.equal(g[i * 5 + j], d[i].reduce((s, v, k) => s + v * d[j][k], 0))
+  for (let i = 0; i < 5; i++) {
+    for (let j = 0; j < 5; j++) assert.equal(g[i * 5 + j], d[i].reduce((s, v, k) => s + v * d[j][k], 0))
+  }
 })
 
 test('rank weights: median and trimmed mean as weights over ranks', () => {
@@ -69,11 +73,14 @@ test('order statistics agree with a sort-based reference on random data, any n',
   for (const n of [1, 2, 3, 7, 10, 45]) { // 45 > UNROLL_MAX: the looped kernel
     const len = 300
     const base = Float32Array.from({ length: len }, () => rand())
-    const rows = Array.from({ length: n }, () => [Float32Array.from({ length: len }, () => rand() < 0.1 ? 0.5 : rand() * 4 - 2)]) // with ties
+    // with ties
+    const rows = Array.from({ length: n }, () => [Float32Array.from({ length: len }, () => rand() < 0.1 ? 0.5
+      : rand() * 4 - 2)])
     const s: DeltaSet = { base: [base], rows, scales: Array(n).fill(1) }
     const med = [new Float32Array(len)]; const tm = [new Float32Array(len)]
     const t = trimCount(n, 0.2)
-    orderStatisticPass(s, { stat: { rule: 'median' }, out: med, second: { stat: { rule: 'trimmed', trim: t }, out: tm } })
+    orderStatisticPass(s, { stat: { rule: 'median' }, out: med,
+      second: { stat: { rule: 'trimmed', trim: t }, out: tm } })
     for (let k = 0; k < len; k++) {
       const v = rows.map((r) => r[0][k] - base[k]).sort((a, b) => a - b)
       const m = n % 2 === 1 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
@@ -89,7 +96,8 @@ test('sum of squares is non-finite exactly when a value is', () => {
   assert.ok(Number.isNaN(sumSquaresOfDifference(f32(1, NaN, 3), f32(0, 0, 0))))
   assert.equal(sumSquaresOfDifference(f32(1, -Infinity), f32(0, 0)), Infinity)
   const big = Math.fround(3.4e38)
-  assert.equal(sumSquaresOfDifference(f32(big, big), f32(-big, 0)), (2 * big) ** 2 + big ** 2) // float64 does not overflow
+  // float64 does not overflow
+  assert.equal(sumSquaresOfDifference(f32(big, big), f32(-big, 0)), (2 * big) ** 2 + big ** 2)
   assert.equal(firstNonFinite(f32(0, 1, Infinity)), 2)
   assert.equal(firstNonFinite(f32(0, 1)), -1)
 })

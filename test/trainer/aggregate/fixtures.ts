@@ -12,7 +12,8 @@ export function gaussian (rand: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand())
 }
 
-export const config = (r: number, alpha = 2 * r): LoraConfig => ({ r, alpha, dropout: 0, targetModules: ['q_proj', 'down_proj'] })
+export const config = (r: number, alpha = 2 * r): LoraConfig => ({ r, alpha, dropout: 0,
+  targetModules: ['q_proj', 'down_proj'] })
 
 /** Module shapes [out, in] of the tiny test model: 2 layers x (q_proj, down_proj). */
 export const MODULES: { layer: number, module: 'q_proj' | 'down_proj', out: number, in: number }[] = [
@@ -24,8 +25,10 @@ export function randomAdapter (rand: () => number, r: number, std = 1, alpha = 2
   const g = gaussian(rand)
   const tensors = new Map<string, Tensor>()
   for (const m of MODULES) {
-    tensors.set(loraName(m.layer, m.module, 'A'), { shape: [r, m.in], data: Float32Array.from({ length: r * m.in }, () => g() * std) })
-    tensors.set(loraName(m.layer, m.module, 'B'), { shape: [m.out, r], data: Float32Array.from({ length: m.out * r }, () => g() * std) })
+    tensors.set(loraName(m.layer, m.module, 'A'), { shape: [r, m.in],
+      data: Float32Array.from({ length: r * m.in }, () => g() * std) })
+    tensors.set(loraName(m.layer, m.module, 'B'), { shape: [m.out, r],
+      data: Float32Array.from({ length: m.out * r }, () => g() * std) })
   }
   return { config: config(r, alpha), tensors }
 }
@@ -34,7 +37,8 @@ export function randomAdapter (rand: () => number, r: number, std = 1, alpha = 2
 export function fromFlat (like: Adapter, flat: Float64Array | Float32Array): Adapter {
   const tensors = new Map<string, Tensor>(); let o = 0
   for (const [name, t] of like.tensors) {
-    tensors.set(name, { shape: [...t.shape], data: Float32Array.from(flat.subarray(o, o + t.data.length)) }); o += t.data.length
+    tensors.set(name, { shape: [...t.shape], data: Float32Array.from(flat.subarray(o, o + t.data.length)) });
+      o += t.data.length
   }
   return { config: like.config, tensors }
 }
@@ -62,7 +66,8 @@ export const update = (peer: string, adapter: Adapter, samples = 100, round = 4,
   ({ peer, samples, round, baseHash, adapter })
 
 /** Dense ΔW = (alpha/r)·B·A of one module, float64 [out*in]. */
-export function denseProduct (a: Adapter, layer: number, module: 'q_proj' | 'down_proj'): { W: Float64Array, out: number, in: number } {
+export function denseProduct (a: Adapter, layer: number,
+  module: 'q_proj' | 'down_proj'): { W: Float64Array, out: number, in: number } {
   const A = a.tensors.get(loraName(layer, module, 'A'))!; const B = a.tensors.get(loraName(layer, module, 'B'))!
   const [r, inDim] = A.shape; const out = B.shape[0]; const s = loraScale(a.config)
   const W = new Float64Array(out * inDim)

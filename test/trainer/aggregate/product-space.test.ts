@@ -8,13 +8,17 @@ import { productSpace } from '../../../trainer/aggregate/product-space.ts'
 import { DecisionKind } from '../../../trainer/aggregate/decision-kind.ts'
 import { MODULES, ctxFor, denseProduct, randomAdapter, rng, singularValues, update } from './fixtures.ts'
 
-const PRODUCT: AggregationSpec = { space: 'product', clip: { kind: 'none' }, filters: [], combine: { kind: 'mean' }, allowMixedRanks: false }
+const PRODUCT: AggregationSpec = { space: 'product', clip: { kind: 'none' }, filters: [], combine: { kind: 'mean' },
+  allowMixedRanks: false }
 const MIXED: AggregationSpec = { ...PRODUCT, allowMixedRanks: true }
 
 /** The dense target sum_i coef_i W_i (+ coefG W_g) of a module, and how far a result is from it. */
 function target (adapters: Adapter[], coefs: number[], m: typeof MODULES[number]): Float64Array {
   const W = new Float64Array(m.out * m.in)
-  adapters.forEach((a, i) => { const d = denseProduct(a, m.layer, m.module).W; for (let k = 0; k < W.length; k++) W[k] += coefs[i] * d[k] })
+  adapters.forEach((a, i) => {
+    const d = denseProduct(a, m.layer, m.module).W
+    for (let k = 0; k < W.length; k++) W[k] += coefs[i] * d[k]
+  })
   return W
 }
 
@@ -25,7 +29,8 @@ function checkOptimal (result: Adapter, W: Float64Array, m: typeof MODULES[numbe
   const sv = singularValues(W, m.out, m.in)
   const best2 = sv.slice(r).reduce((s, v) => s + v * v, 0)
   // Eckart–Young: the error of the best rank-r approximation is the tail of the singular values
-  assert.ok(Math.abs(err2 - best2) <= 1e-9 * tot2, `${label} ${m.module}: error² ${err2} vs optimal ${best2} (total ${tot2})`)
+  assert.ok(Math.abs(err2 - best2) <= 1e-9 * tot2,
+    `${label} ${m.module}: error² ${err2} vs optimal ${best2} (total ${tot2})`)
   const gsv = singularValues(got, m.out, m.in)
   assert.ok(gsv[r] === undefined || gsv[r] <= 1e-5 * gsv[0], `${label}: result has rank <= ${r}`)
 }
@@ -35,7 +40,8 @@ test('product space: exact when the true rank <= r (peers sharing the global A, 
   const global = randomAdapter(rand, 4)
   const peers = [0, 1, 2].map(() => {
     const a = randomAdapter(rand, 4)
-    return { config: a.config, tensors: new Map([...a.tensors].map(([n, t]) => [n, n.includes('lora_A') ? global.tensors.get(n)! : t])) }
+    return { config: a.config, tensors: new Map([...a.tensors]
+      .map(([n, t]) => [n, n.includes('lora_A') ? global.tensors.get(n)! : t])) }
   })
   const samples = [10, 30, 60]
   const res = buildAggregator(PRODUCT)(peers.map((p, i) => update(`p${i}`, p, samples[i])), ctxFor(global))
@@ -90,7 +96,10 @@ test('product space with clipping keeps the global term: W_g + sum w_i c_i (W_i 
   const bound = 1.5 * [...norms].sort((a, b) => a - b)[1]
   const c = norms.map((x) => Math.min(1, bound / x))
   const coefs = c.map((ci) => ci / 3)
-  for (const m of MODULES) checkOptimal(res.adapter, target([...peers, global], [...coefs, 1 - coefs.reduce((a, b) => a + b, 0)], m), m, 2, 'clipped')
+  for (const m of MODULES) {
+    checkOptimal(res.adapter, target([...peers, global], [...coefs, 1 - coefs.reduce((a, b) => a + b, 0)], m), m, 2,
+      'clipped')
+  }
 })
 
 test('product-space norms and inner products equal the dense ones', () => {
@@ -101,7 +110,8 @@ test('product-space norms and inner products equal the dense ones', () => {
   const g = space.gram([0, 1], [1, 0.5])
   let n0 = 0; let dot = 0
   for (const m of MODULES) {
-    const w0 = denseProduct(peers[0], m.layer, m.module).W; const w1 = denseProduct(peers[1], m.layer, m.module).W; const wg = denseProduct(global, m.layer, m.module).W
+    const w0 = denseProduct(peers[0], m.layer, m.module).W; const w1 = denseProduct(peers[1], m.layer, m.module).W;
+      const wg = denseProduct(global, m.layer, m.module).W
     for (let k = 0; k < w0.length; k++) { n0 += (w0[k] - wg[k]) ** 2; dot += (w0[k] - wg[k]) * 0.5 * (w1[k] - wg[k]) }
   }
   assert.ok(Math.abs(space.norms[0] - Math.sqrt(n0)) < 1e-9 * Math.sqrt(n0))

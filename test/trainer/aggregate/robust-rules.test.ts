@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { clipScales, cosineOutliers, krumOutliers, median, normOutliers } from '../../../trainer/aggregate/robust-rules.ts'
+import { clipScales, cosineOutliers, krumOutliers, median,
+  normOutliers } from '../../../trainer/aggregate/robust-rules.ts'
 import { DecisionKind, fmt } from '../../../trainer/aggregate/decision-kind.ts'
 
 test('median of odd and even counts', () => {
@@ -40,8 +41,10 @@ test('norm filter: above multiple x median, and below minMultiple x median', () 
 test('cosine filter: distance 1 - cos to the centre', () => {
   // centre (1, 0); deltas (2, 0): cos 1; (0, 3): cos 0; (-1, 0): cos -1; (0, 0): no direction
   const ex = cosineOutliers([2, 0, -1, 0], [2, 3, 1, 0], 1, { kind: 'cosine', maxDistance: 1 })
-  assert.deepEqual(ex, [{ index: 2, kind: DecisionKind.CosineOutlier, reason: 'cosine distance 2 to the coordinate-wise median > 1' }])
-  assert.deepEqual(cosineOutliers([2, 0, -1], [2, 3, 1], 1, { kind: 'cosine', maxDistance: 0.5 }).map((e) => e.index), [1, 2])
+  assert.deepEqual(ex, [{ index: 2, kind: DecisionKind.CosineOutlier,
+    reason: 'cosine distance 2 to the coordinate-wise median > 1' }])
+  assert.deepEqual(cosineOutliers([2, 0, -1], [2, 3, 1], 1, { kind: 'cosine', maxDistance: 0.5 }).map((e) => e.index),
+    [1, 2])
 })
 
 test('krum scores by the m - f - 2 nearest squared distances', () => {
@@ -50,9 +53,12 @@ test('krum scores by the m - f - 2 nearest squared distances', () => {
   const gram = xs.flatMap((a) => xs.map((b) => a * b))
   // m = 4, f = 1: 1 neighbour. scores: 0 -> 1, 1 -> 1, 2 -> 1, 10 -> 64
   const ex = krumOutliers(gram, 4, { kind: 'krum', f: 1, keep: 3 }, ['a', 'b', 'c', 'd'])
-  assert.deepEqual(ex, [{ index: 3, kind: DecisionKind.KrumRejected, reason: 'krum score 64 ranks 4 of 4 (keeping 3, f=1)' }])
+  assert.deepEqual(ex, [{ index: 3, kind: DecisionKind.KrumRejected,
+    reason: 'krum score 64 ranks 4 of 4 (keeping 3, f=1)' }])
   // Krum (keep 1) with ties broken by the order key: a, b, c tie at 1 -> 'a' is kept
-  assert.deepEqual(krumOutliers(gram, 4, { kind: 'krum', f: 1, keep: 1 }, ['a', 'b', 'c', 'd']).map((e) => e.index), [1, 2, 3])
-  assert.deepEqual(krumOutliers(gram, 4, { kind: 'krum', f: 1, keep: 1 }, ['z', 'b', 'c', 'd']).map((e) => e.index), [0, 2, 3])
+  assert.deepEqual(krumOutliers(gram, 4, { kind: 'krum', f: 1, keep: 1 }, ['a', 'b', 'c', 'd']).map((e) => e.index),
+    [1, 2, 3])
+  assert.deepEqual(krumOutliers(gram, 4, { kind: 'krum', f: 1, keep: 1 }, ['z', 'b', 'c', 'd']).map((e) => e.index),
+    [0, 2, 3])
   assert.deepEqual(krumOutliers(gram, 4, { kind: 'krum', f: 1, keep: 4 }, ['a', 'b', 'c', 'd']), [])
 })

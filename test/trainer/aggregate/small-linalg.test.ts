@@ -8,18 +8,26 @@ test('symmetric eigen reconstructs the matrix with orthonormal vectors, values d
   const rand = rng(1)
   for (const n of [1, 2, 5, 31]) {
     const a = new Float64Array(n * n)
-    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) { const v = rand() - 0.5; a[i * n + j] = v; a[j * n + i] = v }
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) {
+      const v = rand() - 0.5
+      a[i * n + j] = v
+      a[j * n + i] = v
+    }
     const { values, vectors } = symmetricEigen(a, n)
     for (let i = 1; i < n; i++) assert.ok(values[i - 1] >= values[i])
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
       let rec = 0; let orth = 0
-      for (let k = 0; k < n; k++) { rec += vectors[i * n + k] * values[k] * vectors[j * n + k]; orth += vectors[k * n + i] * vectors[k * n + j] }
+      for (let k = 0; k < n; k++) {
+        rec += vectors[i * n + k] * values[k] * vectors[j * n + k]
+        orth += vectors[k * n + i] * vectors[k * n + j]
+      }
       assert.ok(Math.abs(rec - a[i * n + j]) < 1e-13, `reconstruct ${n}`)
       assert.ok(Math.abs(orth - (i === j ? 1 : 0)) < 1e-13, `orthonormal ${n}`)
     }
   }
   // a hand case: [[2, 1], [1, 2]] has eigenvalues 3 and 1
-  assert.deepEqual([...symmetricEigen(Float64Array.of(2, 1, 1, 2), 2).values].map((v) => Math.round(v * 1e12) / 1e12), [3, 1])
+  assert.deepEqual([...symmetricEigen(Float64Array.of(2, 1, 1, 2), 2).values].map((v) => Math.round(v * 1e12) / 1e12),
+    [3, 1])
 })
 
 test('pivoted Cholesky finds the numerical rank of a rank-deficient Gram matrix', () => {
@@ -27,7 +35,9 @@ test('pivoted Cholesky finds the numerical rank of a rank-deficient Gram matrix'
   const n = 9; const r = 4
   const X = Array.from({ length: n * r }, () => rand() - 0.5)
   const G = new Float64Array(n * n)
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < r; k++) G[i * n + j] += X[i * r + k] * X[j * r + k]
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) for (let k = 0; k < r; k++) G[i * n + j] += X[i * r + k] * X[j * r + k]
+  }
   const { L, perm, rank } = pivotedCholesky(G, n, 1e-13)
   assert.equal(rank, r)
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {

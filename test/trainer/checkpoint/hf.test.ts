@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, truncateSync, writeFileSync, statSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, truncateSync, writeFileSync,
+  statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,13 +18,17 @@ import { Generator } from '../../../trainer/model/generate.ts'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const MODEL = join(ROOT, 'assets/stories260K/stories260K.bin')
-const GREEDY_REFERENCE = JSON.parse(readFileSync(join(ROOT, 'assets/stories260K/greedy_reference.json'), 'utf8')) as { ids: number[] }
+const GREEDY_REFERENCE = JSON.parse(readFileSync(join(ROOT, 'assets/stories260K/greedy_reference.json'),
+  'utf8')) as { ids: number[] }
 async function greedyIds (ck: LlamaCheckpoint, n: number): Promise<number[]> {
   const gen = await Generator.create(ck, { threads: 1 })
-  try { return await gen.generate([ck.config.bosId], { maxTokens: n, temperature: 0, stopId: null }) } finally { await gen.release() }
+  try {
+    return await gen.generate([ck.config.bosId], { maxTokens: n, temperature: 0, stopId: null })
+  } finally { await gen.release() }
 }
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'fedit-hf-'))
-const oneLine = (re: RegExp) => (e: Error) => e instanceof CheckpointError && re.test(e.message) && !e.message.includes('\n')
+const oneLine = (re: RegExp) => (e: Error) => e instanceof CheckpointError && re.test(e.message) &&
+  !e.message.includes('\n')
 
 /** stories260K exported to a fresh HF folder (fp32). */
 function exported (dtype: 'F32' | 'F16' | 'BF16' = 'F32'): string {
@@ -41,7 +46,10 @@ function shard (dir: string, drop?: string): void {
   halves.forEach((part, i) => {
     const file = `model-0000${i + 1}-of-00002.safetensors`
     const m = new Map<string, Tensor>()
-    for (const n of part) { if (n !== drop) m.set(n, { shape: ck.weights.get(n)!.shape, data: readWeight(ck.weights.get(n)!) }); weightMap[n] = file }
+    for (const n of part) {
+      if (n !== drop) m.set(n, { shape: ck.weights.get(n)!.shape, data: readWeight(ck.weights.get(n)!) })
+      weightMap[n] = file
+    }
     writeFileSync(join(dir, file), encodeSafetensors(m, { format: 'pt' }))
   })
   writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }))
@@ -67,7 +75,8 @@ test('llama2.c -> HF fp32 -> load gives identical weights and config, by file re
   assert.equal(JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8')).eos_token_id, 2)
 })
 
-test('llama2.c -> HF fp16 / bf16 -> load is within the rounding of the format (fp16 still decodes the greedy oracle)', async () => {
+test('llama2.c -> HF fp16 / bf16 -> load is within the rounding of the format (fp16 still decodes the greedy oracle)',
+  async () => {
   const src = loadLlama2c(MODEL)
   for (const [dtype, rel] of [['F16', 2 ** -11], ['BF16', 2 ** -8]] as const) {
     const ck = loadHfCheckpoint(exported(dtype))
@@ -91,12 +100,15 @@ test('a sharded folder with an index loads; a missing tensor or shard names the 
   assert.ok(ck.weights.get('model.norm.weight')!.source.kind === 'file')
   const paths = new Set([...ck.weights.values()].map((w) => (w.source as { path: string }).path))
   assert.equal(paths.size, 2)
-  assert.deepEqual(readWeight(ck.weights.get('model.layers.3.mlp.up_proj.weight')!), readWeight(loadLlama2c(MODEL).weights.get('model.layers.3.mlp.up_proj.weight')!))
+  assert.deepEqual(readWeight(ck.weights.get('model.layers.3.mlp.up_proj.weight')!),
+    readWeight(loadLlama2c(MODEL).weights.get('model.layers.3.mlp.up_proj.weight')!))
 
   const d2 = exported(); shard(d2, 'model.layers.0.mlp.down_proj.weight')
-  assert.throws(() => loadHfCheckpoint(d2), oneLine(/model-00001-of-00002\.safetensors: missing tensor model\.layers\.0\.mlp\.down_proj\.weight/))
+  assert.throws(() => loadHfCheckpoint(d2),
+    oneLine(/model-00001-of-00002\.safetensors: missing tensor model\.layers\.0\.mlp\.down_proj\.weight/))
   const d3 = exported(); shard(d3)
-  truncateSync(join(d3, 'model-00002-of-00002.safetensors'), statSync(join(d3, 'model-00002-of-00002.safetensors')).size - 10)
+  truncateSync(join(d3, 'model-00002-of-00002.safetensors'),
+    statSync(join(d3, 'model-00002-of-00002.safetensors')).size - 10)
   assert.throws(() => loadHfCheckpoint(d3), oneLine(/model-00002-of-00002\.safetensors: .*truncated/))
 })
 
@@ -105,7 +117,8 @@ test('wrong shapes, unknown architectures and broken configs get one-line errors
   const cfgFile = join(dir, 'config.json')
   const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'))
   writeFileSync(cfgFile, JSON.stringify({ ...cfg, intermediate_size: 100 }))
-  assert.throws(() => loadHfCheckpoint(dir), oneLine(/model\.safetensors: tensor model\.layers\.0\.mlp\.\w+_proj\.weight has shape \[172,64\] but config\.json implies \[100,64\]/))
+  assert.throws(() => loadHfCheckpoint(dir),
+    oneLine(/model\.safetensors: tensor model\.layers\.0\.mlp\.\w+_proj\.weight has shape \[172,64\] but config\.json implies \[100,64\]/))
   writeFileSync(cfgFile, JSON.stringify({ ...cfg, architectures: ['MistralForCausalLM'], model_type: 'mistral' }))
   assert.throws(() => loadHfCheckpoint(dir), oneLine(/config\.json: unsupported architecture MistralForCausalLM/))
   writeFileSync(cfgFile, JSON.stringify({ ...cfg, tie_word_embeddings: false }))
@@ -134,5 +147,6 @@ test('loadCheckpoint dispatches on .bin files and folders', () => {
   assert.equal(loadCheckpoint(join(dir, 'config.json')).origin, dir)
   mkdirSync(join(dir, 'sub'))
   copyFileSync(join(dir, 'config.json'), join(dir, 'sub', 'x.txt'))
-  assert.throws(() => loadCheckpoint(join(dir, 'sub', 'x.txt')), oneLine(/not a llama2\.c \.bin checkpoint or a Hugging Face model folder/))
+  assert.throws(() => loadCheckpoint(join(dir, 'sub', 'x.txt')),
+    oneLine(/not a llama2\.c \.bin checkpoint or a Hugging Face model folder/))
 })

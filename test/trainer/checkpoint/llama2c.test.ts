@@ -10,7 +10,8 @@ const MODEL = new URL('../../../assets/stories260K/stories260K.bin', import.meta
 
 test('loads stories260K with its header and shared classifier', () => {
   const ck = loadLlama2c(MODEL)
-  assert.deepEqual({ ...ck.config }, { dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, maxSeqLen: 512, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true, bosId: 1, eosId: 2 })
+  assert.deepEqual({ ...ck.config }, { dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512,
+    maxSeqLen: 512, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true, bosId: 1, eosId: 2 })
   assert.deepEqual(ck.weights.get('model.layers.4.self_attn.k_proj.weight')!.shape, [32, 64])
   assert.equal(ck.weights.has('lm_head.weight'), false)
   assert.equal(ck.weights.size, 1 + 5 * 9 + 1)
@@ -29,7 +30,8 @@ test('a truncated, padded or nonsense checkpoint gets a one-line reason', () => 
   const dir = mkdtempSync(join(tmpdir(), 'fedit-l2c-'))
   const bytes = readFileSync(MODEL)
   const cut = join(dir, 'cut.bin'); writeFileSync(cut, bytes.subarray(0, bytes.length - 100))
-  assert.throws(() => loadLlama2c(cut), (e: Error) => e instanceof CheckpointError && /truncated/.test(e.message) && !e.message.includes('\n'))
+  assert.throws(() => loadLlama2c(cut), (e: Error) => e instanceof CheckpointError && /truncated/.test(e.message) &&
+    !e.message.includes('\n'))
   const pad = join(dir, 'pad.bin'); writeFileSync(pad, Buffer.concat([bytes, Buffer.alloc(8)]))
   assert.throws(() => loadLlama2c(pad), /trailing data or wrong header/)
   const junk = join(dir, 'junk.bin'); writeFileSync(junk, Buffer.from('hello world, not a model at all'))

@@ -50,12 +50,14 @@ test('shepherd-quantity: very different volumes, each client above the minimum',
   // a larger alpha moves towards iid: category shares per client spread less
   const spread = (alpha: number): number => {
     const s = partitionSummary(train, partition(train, { method: 'dirichlet', clients: 10, seed: 3, alpha }))
-    return s.reduce((acc, c) => acc + Math.max(...Object.values(c)) / Object.values(c).reduce((a, b) => a + b, 0), 0) / s.length
+    return s.reduce((acc, c) => acc + Math.max(...Object.values(c)) / Object.values(c).reduce((a, b) => a + b, 0),
+      0) / s.length
   }
   assert.ok(spread(100) < spread(0.1))
 })
 
 test('impossible requests get a clear error', () => {
   assert.throws(() => partition(train.slice(0, 5), { method: 'iid', clients: 10, seed: 1 }), DataError)
-  assert.throws(() => partition(train.slice(0, 100), { method: 'shepherd-quantity', clients: 10, seed: 1, minPerClient: 40 }), /at least 40/)
+  assert.throws(() => partition(train.slice(0, 100),
+    { method: 'shepherd-quantity', clients: 10, seed: 1, minPerClient: 40 }), /at least 40/)
 })

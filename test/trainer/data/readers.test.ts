@@ -23,14 +23,19 @@ test('reads all 15,011 Dolly records with their categories and line numbers', ()
 
 test('a malformed Dolly line is rejected with file:line, or skipped and reported', () => {
   const dir = tmp()
-  const good = (i: number): string => JSON.stringify({ instruction: `q${i}`, context: '', response: `a${i}`, category: 'open_qa' })
-  const lines = [good(1), '{"instruction": "broken', good(3), JSON.stringify({ instruction: 'x', context: '', response: 5, category: 'open_qa' }), '', good(6), JSON.stringify({ instruction: 'x', context: '', response: '  ', category: 'open_qa' })]
+  const good = (i: number): string => JSON.stringify({ instruction: `q${i}`, context: '', response: `a${i}`,
+    category: 'open_qa' })
+  const lines = [good(1), '{"instruction": "broken', good(3),
+    JSON.stringify({ instruction: 'x', context: '', response: 5, category: 'open_qa' }), '', good(6),
+    JSON.stringify({ instruction: 'x', context: '', response: '  ', category: 'open_qa' })]
   const file = join(dir, 'd.jsonl.gz')
   writeFileSync(file, gzipSync(lines.join('\n')))
-  assert.throws(() => readDolly(file), (e: Error) => e instanceof DataError && e.message === `${file}:2: not valid JSON`)
+  assert.throws(() => readDolly(file), (e: Error) => e instanceof DataError &&
+    e.message === `${file}:2: not valid JSON`)
   const r = readDolly(file, { onMalformed: 'skip' })
   assert.deepEqual(r.records.map((x) => x.line), [1, 3, 6])
-  assert.deepEqual(r.problems.map((p) => [p.line, p.message]), [[2, 'not valid JSON'], [4, 'field "response" is missing or not a string'], [7, 'empty response']])
+  assert.deepEqual(r.problems.map((p) => [p.line, p.message]),
+    [[2, 'not valid JSON'], [4, 'field "response" is missing or not a string'], [7, 'empty response']])
   assert.throws(() => readDolly(join(dir, 'none.jsonl')), /cannot read/)
   writeFileSync(join(dir, 'cut.gz'), gzipSync(lines.join('\n')).subarray(0, 20))
   assert.throws(() => readDolly(join(dir, 'cut.gz')), /not a valid gzip/)
@@ -39,10 +44,14 @@ test('a malformed Dolly line is rejected with file:line, or skipped and reported
 test('Alpaca JSON arrays map input/output and report the line where a bad element starts', () => {
   const dir = tmp()
   const file = join(dir, 'alpaca.json')
-  writeFileSync(file, '[\n  {"instruction": "Add", "input": "1, 2", "output": "3"},\n  {"instruction": "Say hi",\n   "input": "", "output": "hi"},\n  {"instruction": "no output", "input": "[x]"}\n]\n')
-  assert.throws(() => readAlpaca(file), (e: Error) => e.message === `${file}:5: field "output" is missing or not a string`)
+  writeFileSync(file,
+    '[\n  {"instruction": "Add", "input": "1, 2", "output": "3"},\n  {"instruction": "Say hi",\n   "input": "", ' +
+    '"output": "hi"},\n  {"instruction": "no output", "input": "[x]"}\n]\n')
+  assert.throws(() => readAlpaca(file),
+    (e: Error) => e.message === `${file}:5: field "output" is missing or not a string`)
   const r = readAlpaca(file, { onMalformed: 'skip' })
-  assert.deepEqual(r.records.map((x) => [x.instruction, x.input, x.response, x.category, x.line]), [['Add', '1, 2', '3', 'alpaca', 2], ['Say hi', '', 'hi', 'alpaca', 3]])
+  assert.deepEqual(r.records.map((x) => [x.instruction, x.input, x.response, x.category, x.line]),
+    [['Add', '1, 2', '3', 'alpaca', 2], ['Say hi', '', 'hi', 'alpaca', 3]])
   assert.equal(r.problems.length, 1)
   assert.equal(readInstructions(file, { onMalformed: 'skip' }).records.length, 2)
   writeFileSync(file, '[\n {"instruction": "a",\n "output": }]')

@@ -13,7 +13,8 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const tok512 = loadTokenizer(join(ROOT, 'assets/stories260K/tok512.tokenizer.json'))
 const LLAMA2 = resolve(ROOT, '../shared/tokenizers/llama2')
 const dolly = readDolly(join(ROOT, 'assets/dolly/dolly-15k.jsonl.gz')).records
-const rec = (instruction: string, input: string, response: string): InstructionRecord => ({ instruction, input, response, category: 'test', line: 1 })
+const rec = (instruction: string, input: string, response: string): InstructionRecord => ({ instruction, input,
+  response, category: 'test', line: 1 })
 
 test('the pieces join to exactly the tokenization of the whole prompt + response text', () => {
   const toks = [tok512, ...(existsSync(join(LLAMA2, 'tokenizer.json')) ? [loadTokenizer(LLAMA2)] : [])]
@@ -21,7 +22,8 @@ test('the pieces join to exactly the tokenization of the whole prompt + response
     for (const r of dolly.slice(0, 160)) {
       const p = tokenPieces(tok, r)
       const joined = [...p.head, ...p.instruction, ...p.inputHeader, ...p.input, ...p.responseHeader, ...p.response]
-      assert.deepEqual(joined, tok.encode(formatPrompt(r.instruction, r.input) + r.response, { bos: true }), `line ${r.line}`)
+      assert.deepEqual(joined, tok.encode(formatPrompt(r.instruction, r.input) + r.response, { bos: true }),
+        `line ${r.line}`)
     }
   }
 })
@@ -51,9 +53,11 @@ test('context-first keeps the instruction and the response and cuts the context'
   assert.ok(e.shortened)
   assert.equal(tok512.decode(e.inputIds.slice(e.promptLength)), 'A short summary.')
   assert.equal(e.inputIds.at(-1), 2)
-  assert.match(tok512.decode(e.inputIds.slice(0, e.promptLength)), /### Instruction:\nSummarise the text\.\n\n### Input:\nword word .*\n\n### Response:\n$/s)
+  assert.match(tok512.decode(e.inputIds.slice(0, e.promptLength)),
+    /### Instruction:\nSummarise the text\.\n\n### Input:\nword word .*\n\n### Response:\n$/s)
   // the plain policy cuts the end: nothing of the response survives, so the example is dropped
-  assert.deepEqual(tokenizeExample(tok512, r, { maxLength: 256, truncation: 'truncate-end' }), { kind: 'dropped', reason: 'no_response_token' })
+  assert.deepEqual(tokenizeExample(tok512, r, { maxLength: 256, truncation: 'truncate-end' }),
+    { kind: 'dropped', reason: 'no_response_token' })
 })
 
 test('context-first keeps at least minResponseTokens of a long response, cutting the instruction if it must', () => {
@@ -63,7 +67,8 @@ test('context-first keeps at least minResponseTokens of a long response, cutting
   assert.equal(out.example.inputIds.length, 200)
   assert.equal(out.example.inputIds.length - out.example.promptLength, 50)
   assert.notEqual(out.example.inputIds.at(-1), 2) // a cut response gets no EOS
-  const plain = tokenizeExample(tok512, rec('Say it.', '', 'because '.repeat(300)), { maxLength: 200, truncation: 'truncate-end' })
+  const plain = tokenizeExample(tok512, rec('Say it.', '', 'because '.repeat(300)),
+    { maxLength: 200, truncation: 'truncate-end' })
   assert.ok(plain.kind === 'ok' && plain.example.inputIds.length === 200 && plain.example.shortened)
 })
 

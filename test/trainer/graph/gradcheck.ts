@@ -24,7 +24,8 @@ export function rand (n: number, scale = 1, offset = 0): Float64Array {
   })
 }
 
-const ortType = (t: DType): ort.Tensor.Type => (t === 'float64' ? 'float64' : t === 'int64' ? 'int64' : t === 'bool' ? 'bool' : 'float32')
+const ortType = (t: DType): ort.Tensor.Type => (t === 'float64' ? 'float64' : t === 'int64' ? 'int64' : t === 'bool'
+  ? 'bool' : 'float32')
 
 /** Returns the max over inputs of max|analytic - fd| / max(1e-3, max|fd|). */
 export async function gradCheck (specs: InputSpec[], build: (...xs: Value[]) => Value, eps = 1e-6): Promise<number> {
@@ -47,7 +48,9 @@ export async function gradCheck (specs: InputSpec[], build: (...xs: Value[]) => 
   for (const { i } of wrt) {
     const x = data[i] as Float64Array
     const analytic = res[`grad_${i}`]!.data as Float64Array
-    if (analytic.length !== x.length) throw new Error(`grad_${i}: ${analytic.length} values for an input of ${x.length}`)
+    if (analytic.length !== x.length) {
+      throw new Error(`grad_${i}: ${analytic.length} values for an input of ${x.length}`)
+    }
     const fd = new Float64Array(x.length)
     for (let e = 0; e < x.length; e++) {
       const o = x[e]!

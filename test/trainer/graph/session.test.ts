@@ -20,7 +20,8 @@ const tiny = (): ReturnType<Graph['toModel']> => {
 }
 
 test('an absent CUDA provider is a one-line DeviceUnavailableError', async () => {
-  assert.throws(() => checkDevice('cuda'), (e: Error) => e.name === 'DeviceUnavailableError' && /cuda/.test(e.message) && !e.message.includes('\n'))
+  assert.throws(() => checkDevice('cuda'), (e: Error) => e.name === 'DeviceUnavailableError' &&
+    /cuda/.test(e.message) && !e.message.includes('\n'))
   await assert.rejects(createSession(tiny(), { device: 'cuda' }), { name: 'DeviceUnavailableError' })
   assert.throws(() => checkDevice('tpu' as 'cpu'), { name: 'DeviceUnavailableError' })
 })
@@ -42,7 +43,8 @@ test('F32/F16/BF16 weights as external data, through a symlink and as staged har
     writeFileSync(join(dir, 'blobs', 'abc123'), bytes)
     const link = join(dir, 'snapshot', 'model.safetensors')
     symlinkSync(join('..', 'blobs', 'abc123'), link) // the Hugging Face cache layout
-    const ref = (dtype: WeightDtype, offset: number, len: number, path = link): WeightRef => ({ shape: [M, K], dtype, source: { kind: 'file', path, offset, byteLength: len } })
+    const ref = (dtype: WeightDtype, offset: number, len: number,
+      path = link): WeightRef => ({ shape: [M, K], dtype, source: { kind: 'file', path, offset, byteLength: len } })
     const ckpt: LlamaCheckpoint = {
       config: undefined as never,
       origin: dir,
@@ -51,18 +53,21 @@ test('F32/F16/BF16 weights as external data, through a symlink and as staged har
     const run = async (c: LlamaCheckpoint): Promise<Record<string, Float32Array>> => {
       const g = new Graph()
       const x = g.input('x', 'float32', [1, K])
-      const outs = Object.fromEntries([...c.weights].map(([n, r]) => [`y_${n}`, op.gemm(x, weight(g, n, r), { transB: true })]))
+      const outs = Object.fromEntries([...c.weights].map(([n, r]) => [`y_${n}`,
+        op.gemm(x, weight(g, n, r), { transB: true })]))
       const s = await createSession(g.toModel(outs))
       const r = await s.run({ x: new ort.Tensor('float32', Float32Array.of(1, 2, 3, 4), [1, K]) })
       await s.release()
       return Object.fromEntries(Object.entries(r).map(([k, t]) => [k, t.data as Float32Array]))
     }
-    const ref32 = (vals: ArrayLike<number>): number[] => Array.from({ length: M }, (_, m) => [0, 1, 2, 3].reduce((a, k) => a + vals[m * K + k]! * (k + 1), 0))
+    const ref32 = (vals: ArrayLike<number>): number[] => Array.from({ length: M }, (_, m) => [0, 1, 2, 3]
+      .reduce((a, k) => a + vals[m * K + k]! * (k + 1), 0))
     const check = (r: Record<string, Float32Array>): void => {
       const close = (a: ArrayLike<number>, b: number[]): boolean => b.every((v, i) => Math.abs(a[i]! - v) < 1e-5)
       assert.ok(close(r.y_w32!, ref32(w)), 'F32')
       assert.ok(close(r.y_w16!, ref32(Array.from(h, float16ToFloat32))), 'F16')
-      assert.ok(close(r.y_wbf!, ref32(Array.from(bf, (b) => new Float32Array(new Uint32Array([b << 16]).buffer)[0]!))), 'BF16')
+      assert.ok(close(r.y_wbf!, ref32(Array.from(bf, (b) => new Float32Array(new Uint32Array([b << 16]).buffer)[0]!))),
+        'BF16')
     }
     check(await run(ckpt))
     const staged = stageWeightFiles(ckpt, join(dir, 'staged'), 'hardlink')
@@ -74,7 +79,8 @@ test('F32/F16/BF16 weights as external data, through a symlink and as staged har
   }
 })
 
-test('toModel lists the leaves (nodes no other node reads) last, newest first, so ORT runs them in creation order', async () => {
+test('toModel lists the leaves (nodes no other node reads) last, newest first, so ORT runs them in creation order',
+  async () => {
   const g = new Graph()
   const x = g.input('x', 'float32', [3])
   const a = op.neg(x)

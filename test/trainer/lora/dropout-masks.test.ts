@@ -16,7 +16,8 @@ test('dropout masks: a function of (seed, site), at the asked rate, odd sizes in
     // binomial: mean 0.05 n, sd sqrt(0.0475 n); 5 sd either way
     const mean = 0.05 * x.length
     const sd = Math.sqrt(0.0475 * x.length)
-    assert.ok(Math.abs(dropped - mean) < 5 * sd, `${s.name}: ${dropped} dropped of ${x.length}, expected ~${mean.toFixed(0)}`)
+    assert.ok(Math.abs(dropped - mean) < 5 * sd,
+      `${s.name}: ${dropped} dropped of ${x.length}, expected ~${mean.toFixed(0)}`)
   }
   assert.deepEqual(dropoutMasks(5, 301, sites, 0.05), m, 'same seed, same masks')
   // a site's mask does not depend on which other sites are drawn with it

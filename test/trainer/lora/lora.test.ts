@@ -18,13 +18,16 @@ import { createRng } from '../../../trainer/rng.ts'
 const MODEL = fileURLToPath(new URL('../../../assets/stories260K/stories260K.bin', import.meta.url))
 const ck = loadLlama2c(MODEL)
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'fedit-lora-'))
-const oneLine = (re: RegExp) => (e: Error) => e instanceof AdapterError && re.test(e.message) && !e.message.includes('\n')
+const oneLine = (re: RegExp) => (e: Error) => e instanceof AdapterError && re.test(e.message) &&
+  !e.message.includes('\n')
 
 /** The adapter with B filled with seeded noise, so it changes the model. */
 function trained (seed: number): Adapter {
   const a = initAdapter(ck.config, DEFAULT_LORA, seed)
   const rng = createRng(seed + 1)
-  for (const [name, t] of a.tensors) if (name.includes('lora_B')) for (let i = 0; i < t.data.length; i++) t.data[i] = rng.next() - 0.5
+  for (const [name, t] of a.tensors) {
+    if (name.includes('lora_B')) for (let i = 0; i < t.data.length; i++) t.data[i] = rng.next() - 0.5
+  }
   return a
 }
 
@@ -40,7 +43,8 @@ test('initAdapter: PEFT names and shapes, Kaiming-uniform A, zero B, determinist
   for (const [name, t] of a.tensors) if (name.includes('lora_B')) assert.ok(t.data.every((x) => x === 0))
   const again = initAdapter(ck.config, DEFAULT_LORA, 7)
   for (const [name, t] of a.tensors) assert.deepEqual(again.tensors.get(name)!.data, t.data)
-  assert.notDeepEqual(initAdapter(ck.config, DEFAULT_LORA, 8).tensors.get(loraName(0, 'q_proj', 'A'))!.data, a.tensors.get(loraName(0, 'q_proj', 'A'))!.data)
+  assert.notDeepEqual(initAdapter(ck.config, DEFAULT_LORA, 8).tensors.get(loraName(0, 'q_proj', 'A'))!.data,
+    a.tensors.get(loraName(0, 'q_proj', 'A'))!.data)
   const qv = initAdapter(ck.config, { ...DEFAULT_LORA, targetModules: ['q_proj', 'v_proj'] }, 7)
   assert.equal(qv.tensors.size, 5 * 2 * 2)
   assert.deepEqual(qv.tensors.get(loraName(2, 'v_proj', 'A'))!.data, a.tensors.get(loraName(2, 'v_proj', 'A'))!.data)
@@ -73,7 +77,8 @@ test('saveAdapter/loadAdapter round-trip a PEFT folder exactly', () => {
   const adapter = trained(5)
   saveAdapter(dir, adapter, { baseModel: 'stories260K' })
   const cfg = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'))
-  assert.equal(cfg.peft_type, 'LORA'); assert.equal(cfg.task_type, 'CAUSAL_LM'); assert.equal(cfg.r, 8); assert.equal(cfg.lora_alpha, 16)
+  assert.equal(cfg.peft_type, 'LORA'); assert.equal(cfg.task_type, 'CAUSAL_LM'); assert.equal(cfg.r, 8);
+    assert.equal(cfg.lora_alpha, 16)
   assert.equal(cfg.bias, 'none'); assert.equal(cfg.fan_in_fan_out, false); assert.equal(cfg.inference_mode, true)
   assert.equal(cfg.base_model_name_or_path, 'stories260K')
   assert.deepEqual(cfg.target_modules, DEFAULT_LORA.targetModules)
@@ -90,10 +95,13 @@ test('broken adapter folders get one-line errors naming the file', () => {
   const cfgFile = join(dir, 'adapter_config.json')
   const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'))
   const withCfg = (patch: Record<string, unknown>): void => writeFileSync(cfgFile, JSON.stringify({ ...cfg, ...patch }))
-  withCfg({ peft_type: 'IA3' }); assert.throws(() => loadAdapter(dir), oneLine(/adapter_config\.json: peft_type "IA3" is not LORA/))
+  withCfg({ peft_type: 'IA3' }); assert.throws(() => loadAdapter(dir),
+    oneLine(/adapter_config\.json: peft_type "IA3" is not LORA/))
   withCfg({ r: 4 }); assert.throws(() => loadAdapter(dir), oneLine(/rank .* is not r=4/))
-  withCfg({ target_modules: ['q_proj'] }); assert.throws(() => loadAdapter(dir), oneLine(/which is not in target_modules/))
-  withCfg({ target_modules: ['q_proj', 'lm_head'] }); assert.throws(() => loadAdapter(dir), oneLine(/"lm_head" is not one of/))
+  withCfg({ target_modules: ['q_proj'] }); assert.throws(() => loadAdapter(dir),
+    oneLine(/which is not in target_modules/))
+  withCfg({ target_modules: ['q_proj', 'lm_head'] });
+    assert.throws(() => loadAdapter(dir), oneLine(/"lm_head" is not one of/))
   withCfg({ use_rslora: true }); assert.throws(() => loadAdapter(dir), oneLine(/use_rslora/))
   withCfg({})
   assert.throws(() => loadAdapter(dir, { ...ck.config, nLayers: 2 }), oneLine(/layer [2-4] but the model has 2/))
@@ -104,7 +112,8 @@ test('broken adapter folders get one-line errors naming the file', () => {
   const onlyA = new Map([[loraName(0, 'q_proj', 'A'), { shape: [8, 64], data: new Float32Array(512) }]])
   writeFileSync(weights, encodeSafetensors(onlyA))
   assert.throws(() => loadAdapter(dir), oneLine(/layer 0 q_proj has lora_B missing/))
-  writeFileSync(weights, encodeSafetensors(new Map([['model.layers.0.foo', { shape: [1, 1], data: new Float32Array(1) }]])))
+  writeFileSync(weights, encodeSafetensors(new Map([['model.layers.0.foo',
+    { shape: [1, 1], data: new Float32Array(1) }]])))
   assert.throws(() => loadAdapter(dir), oneLine(/unexpected tensor model\.layers\.0\.foo/))
   assert.throws(() => loadAdapter(join(dir, 'none')), oneLine(/cannot read/))
 })

@@ -18,7 +18,8 @@ const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   return d / m
 }
 
-test('fused eval graph, whole square or in query blocks, = standard-op eval graph (right and left padding)', async () => {
+test('fused eval graph, whole square or in query blocks, = standard-op eval graph (right and left padding)',
+  async () => {
   const t = (xs: number[]): ort.Tensor => new ort.Tensor('int64', i64(xs), [3, 5])
   const feeds = {
     input_ids: t([1, 403, 407, 261, 378, 1, 383, 286, 0, 0, 0, 0, 1, 383, 286]),
@@ -49,13 +50,20 @@ test('fused decode graph = standard-op decode graph (prefill, then a step with t
     const s = await createSession(buildDecodeGraph(ckpt, { fused }).model, { threads: 1 })
     const past: Record<string, ort.Tensor> = {}
     for (let l = 0; l < c.nLayers; l++) {
-      for (const part of ['key', 'value'] as const) past[pastName(l, part)] = new ort.Tensor('float32', new Float32Array(0), [1, c.nKvHeads, 0, hd])
+      for (const part of ['key', 'value'] as const) {
+        past[pastName(l, part)] = new ort.Tensor('float32', new Float32Array(0), [1, c.nKvHeads, 0, hd])
+      }
     }
-    const r1 = await s.run({ ...past, input_ids: new ort.Tensor('int64', i64([1, 403, 407]), [1, 3]), attention_mask: new ort.Tensor('int64', i64([1, 1, 1]), [1, 3]) })
-    for (let l = 0; l < c.nLayers; l++) for (const part of ['key', 'value'] as const) past[pastName(l, part)] = r1[presentName(l, part)]!
-    const r2 = await s.run({ ...past, input_ids: new ort.Tensor('int64', i64([261]), [1, 1]), attention_mask: new ort.Tensor('int64', i64([1, 1, 1, 1]), [1, 4]) })
+    const r1 = await s.run({ ...past, input_ids: new ort.Tensor('int64', i64([1, 403, 407]), [1, 3]),
+      attention_mask: new ort.Tensor('int64', i64([1, 1, 1]), [1, 3]) })
+    for (let l = 0; l < c.nLayers; l++) {
+      for (const part of ['key', 'value'] as const) past[pastName(l, part)] = r1[presentName(l, part)]!
+    }
+    const r2 = await s.run({ ...past, input_ids: new ort.Tensor('int64', i64([261]), [1, 1]),
+      attention_mask: new ort.Tensor('int64', i64([1, 1, 1, 1]), [1, 4]) })
     assert.deepEqual(r2[presentName(c.nLayers - 1, 'value')]!.dims, [1, c.nKvHeads, 4, hd])
-    results.push({ logits: [r1.logits!.data as Float32Array, r2.logits!.data as Float32Array], present: r2[presentName(0, 'key')]!.data as Float32Array })
+    results.push({ logits: [r1.logits!.data as Float32Array, r2.logits!.data as Float32Array],
+      present: r2[presentName(0, 'key')]!.data as Float32Array })
     await s.release()
   }
   const [f, p] = results as [typeof results[0], typeof results[0]]

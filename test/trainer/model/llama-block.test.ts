@@ -20,7 +20,8 @@ test('one LLaMA block (GQA, padding) matches finite differences for every weight
   const T = 3
   const ids = BigInt64Array.from([1n, 5n, 3n, 6n, 0n, 2n])
   const mask = BigInt64Array.from([1n, 1n, 1n, 1n, 1n, 0n]) // second example right-padded
-  const shapes: Array<[string, number[]]> = [['embed', [c.vocabSize, c.dim]], ['attnNorm', [c.dim]], ['mlpNorm', [c.dim]], ['norm', [c.dim]],
+  const shapes: Array<[string, number[]]> = [['embed', [c.vocabSize, c.dim]], ['attnNorm', [c.dim]],
+    ['mlpNorm', [c.dim]], ['norm', [c.dim]],
     ['q', [c.dim, c.dim]], ['k', [c.nKvHeads * hd, c.dim]], ['v', [c.nKvHeads * hd, c.dim]], ['o', [c.dim, c.dim]],
     ['gate', [c.hiddenDim, c.dim]], ['up', [c.hiddenDim, c.dim]], ['down', [c.dim, c.hiddenDim]]]
   const err = await gradCheck([
@@ -31,7 +32,8 @@ test('one LLaMA block (GQA, padding) matches finite differences for every weight
     const [cos, sin] = ropeTables(idsV.graph, c)
     const w: LlamaWeights = {
       embed: embed!, norm: norm!, lmHead: embed!, cos, sin,
-      layers: [{ attnNorm: attnNorm!, mlpNorm: mlpNorm!, linear: { q_proj: q!, k_proj: k!, v_proj: v!, o_proj: o!, gate_proj: gate!, up_proj: up!, down_proj: down! } }]
+      layers: [{ attnNorm: attnNorm!, mlpNorm: mlpNorm!,
+        linear: { q_proj: q!, k_proj: k!, v_proj: v!, o_proj: o!, gate_proj: gate!, up_proj: up!, down_proj: down! } }]
     }
     const { hidden } = decoder(c, w, { inputIds: idsV, attentionMask: maskV })
     return op.mul(lmHead(w, hidden), 0.5)

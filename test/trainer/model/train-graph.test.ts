@@ -29,7 +29,10 @@ const batch: TokenBatch = {
 function compare (ref: ArrayLike<number>, x: ArrayLike<number>): { rel: number, scale: number } {
   let d = 0
   let m = 1e-6
-  for (let i = 0; i < ref.length; i++) { d = Math.max(d, Math.abs(ref[i]! - x[i]!)); m = Math.max(m, Math.abs(ref[i]!)) }
+  for (let i = 0; i < ref.length; i++) {
+    d = Math.max(d, Math.abs(ref[i]! - x[i]!))
+    m = Math.max(m, Math.abs(ref[i]!))
+  }
   return { rel: d / m, scale: m }
 }
 
@@ -46,7 +49,8 @@ async function adapterFor (zeroB: boolean): Promise<Adapter> {
 // stories260K's weights are small enough that LoRA is merged into them (lora-graph.ts); 0 forces the low-rank
 // branch that large models use; dropout always takes the branch, and with its masks fed (seed 4) the graph is
 // a plain function that finite differences can check
-const FORMS = [['merged into the weights', undefined, 0], ['as a low-rank branch', 0, 0], ['with dropout 0.3', undefined, 0.3]] as const
+const FORMS = [['merged into the weights', undefined, 0], ['as a low-rank branch', 0, 0],
+  ['with dropout 0.3', undefined, 0.3]] as const
 for (const [form, loraMergedMaxWeights, dropout] of FORMS) {
   test(`LoRA gradients of stories260K match finite differences (float64 graph, LoRA ${form})`, async () => {
     const cfg = { ...lora, dropout }
@@ -55,13 +59,16 @@ for (const [form, loraMergedMaxWeights, dropout] of FORMS) {
     assert.equal(graph.dropout?.sites.length ?? 0, dropout > 0 ? lora.targetModules.length * ckpt.config.nLayers : 0)
     const session = await createSession(graph.model)
     const data = new Map([...adapter.tensors].map(([k, t]) => [k, Float64Array.from(t.data)]))
-    const masks = graph.dropout !== undefined ? dropoutMasks(4, 12, graph.dropout.sites, dropout) : new Map<string, Uint8Array>()
+    const masks = graph.dropout !== undefined ? dropoutMasks(4, 12, graph.dropout.sites, dropout)
+      : new Map<string, Uint8Array>()
     const feeds = (): Record<string, ort.Tensor> => ({
       input_ids: new ort.Tensor('int64', batch.inputIds, [2, 6]),
       labels: new ort.Tensor('int64', batch.labels, [2, 6]),
       attention_mask: new ort.Tensor('int64', batch.attentionMask, [2, 6]),
-      ...Object.fromEntries(graph.lora.map((s) => [s.name, new ort.Tensor('float64', data.get(s.name)!, s.value.shape as number[])])),
-      ...Object.fromEntries((graph.dropout?.sites ?? []).map((s) => [s.name, new ort.Tensor('bool', masks.get(s.name)!, [12, s.cols])]))
+      ...Object.fromEntries(graph.lora.map((s) => [s.name,
+        new ort.Tensor('float64', data.get(s.name)!, s.value.shape as number[])])),
+      ...Object.fromEntries((graph.dropout?.sites ?? [])
+        .map((s) => [s.name, new ort.Tensor('bool', masks.get(s.name)!, [12, s.cols])]))
     })
     const res = await session.run(feeds())
     assert.equal(Number(res.token_count!.data[0]), 9)
@@ -92,15 +99,18 @@ for (const [form, loraMergedMaxWeights, dropout] of FORMS) {
       const kept = Number((await session.run(feeds(), ['loss_sum'])).loss_sum!.data[0])
       const plain = buildTrainGraph(ckpt, { lora, float: 'float64', loraMergedMaxWeights: 0 })
       const ps = await createSession(plain.model)
-      const scaled = (name: string): Float64Array => name.includes('lora_B') ? data.get(name)!.map((v) => v / (1 - dropout)) : data.get(name)!
+      const scaled = (name: string): Float64Array => name.includes('lora_B')
+        ? data.get(name)!.map((v) => v / (1 - dropout)) : data.get(name)!
       const ref = Number((await ps.run({
         input_ids: new ort.Tensor('int64', batch.inputIds, [2, 6]),
         labels: new ort.Tensor('int64', batch.labels, [2, 6]),
         attention_mask: new ort.Tensor('int64', batch.attentionMask, [2, 6]),
-        ...Object.fromEntries(plain.lora.map((s) => [s.name, new ort.Tensor('float64', scaled(s.name), s.value.shape as number[])]))
+        ...Object.fromEntries(plain.lora.map((s) => [s.name,
+          new ort.Tensor('float64', scaled(s.name), s.value.shape as number[])]))
       }, ['loss_sum'])).loss_sum!.data[0])
       await ps.release()
-      assert.ok(Math.abs(kept - ref) < 1e-6 * Math.abs(ref), `all kept: ${kept} vs ${ref}`) // Gemm alpha is a float32 attribute
+      // Gemm alpha is a float32 attribute
+      assert.ok(Math.abs(kept - ref) < 1e-6 * Math.abs(ref), `all kept: ${kept} vs ${ref}`)
     }
     await session.release()
     assert.ok(worst < 1e-5, `relative gradient error ${worst}`)
@@ -136,13 +146,16 @@ test('a zero-B adapter gives exactly the base model loss; padding does not chang
   assert.deepEqual(Array.from(a.lossSum), Array.from(b.lossSum))
   assert.deepEqual(Array.from(b.tokens), [5, 4])
   // the padded second example alone, unpadded
-  const alone = await base.run({ batch: 1, seq: 4, inputIds: batch.inputIds.slice(6, 10), labels: batch.labels.slice(6, 10), attentionMask: batch.attentionMask.slice(6, 10) })
-  assert.ok(Math.abs(alone.lossSum[0]! - b.lossSum[1]!) < 1e-5 * alone.lossSum[0]!, `${alone.lossSum[0]} vs ${b.lossSum[1]}`)
+  const alone = await base.run({ batch: 1, seq: 4, inputIds: batch.inputIds.slice(6, 10),
+    labels: batch.labels.slice(6, 10), attentionMask: batch.attentionMask.slice(6, 10) })
+  assert.ok(Math.abs(alone.lossSum[0]! - b.lossSum[1]!) < 1e-5 * alone.lossSum[0]!,
+    `${alone.lossSum[0]} vs ${b.lossSum[1]}`)
   await base.release()
   await withLora.release()
 })
 
-test('causal attention in query blocks gives the whole square\'s loss and gradients, also for a batch shorter than the blocks', async () => {
+test('causal attention in query blocks gives the whole square\'s loss and gradients, also for a batch shorter than ' +
+  'the blocks', async () => {
   const whole = await TrainSession.create(ckpt, lora, { threads: 1, attentionChunks: 1 })
   const blocks = await TrainSession.create(ckpt, lora, { threads: 1, attentionChunks: 4 })
   const evalWhole = await EvalSession.create(ckpt, { lora, threads: 1, attentionChunks: 1 })
@@ -172,7 +185,8 @@ test('causal attention in query blocks gives the whole square\'s loss and gradie
     const eb = await evalBlocks.run(b, adapter)
     assert.deepEqual(Array.from(eb.tokens), Array.from(ew.tokens))
     assert.ok(compare(ew.lossSum, eb.lossSum).rel < 1e-5, `seq ${b.seq}: eval loss ${eb.lossSum} vs ${ew.lossSum}`)
-    assert.ok(Math.abs(eb.lossSum.reduce((x, y) => x + y) - c.lossSum) < 1e-5 * c.lossSum, `seq ${b.seq}: eval and train loss`)
+    assert.ok(Math.abs(eb.lossSum.reduce((x, y) => x + y) - c.lossSum) < 1e-5 * c.lossSum,
+      `seq ${b.seq}: eval and train loss`)
   }
   await whole.release()
   await blocks.release()
@@ -192,7 +206,8 @@ test('the standard-op train graph (what GPU providers run) gives the CPU graph\'
     input_ids: new ort.Tensor('int64', batch.inputIds, [2, 6]),
     labels: new ort.Tensor('int64', batch.labels, [2, 6]),
     attention_mask: new ort.Tensor('int64', batch.attentionMask, [2, 6]),
-    ...Object.fromEntries(plain.lora.map((s) => [s.name, new ort.Tensor('float32', adapter.tensors.get(s.name)!.data, s.value.shape as number[])]))
+    ...Object.fromEntries(plain.lora.map((s) => [s.name,
+      new ort.Tensor('float32', adapter.tensors.get(s.name)!.data, s.value.shape as number[])]))
   })
   const loss = Number(out.loss_sum!.data[0])
   assert.ok(Math.abs(loss - r.lossSum) < 1e-5 * Math.abs(loss), `loss ${loss} vs ${r.lossSum}`)

@@ -26,8 +26,10 @@ test('adamw matches a float64 reference of torch.optim.AdamW for three steps', (
 })
 
 test('adamw rejects a missing or mis-sized gradient', () => {
-  assert.throws(() => adamwStep(new Map([['w', new Float32Array(2)]]), new Map(), createAdamWState(), DEFAULT_ADAMW), /no gradient for w/)
-  assert.throws(() => adamwStep(new Map([['w', new Float32Array(2)]]), new Map([['w', new Float32Array(3)]]), createAdamWState(), DEFAULT_ADAMW), /3 values/)
+  assert.throws(() => adamwStep(new Map([['w', new Float32Array(2)]]), new Map(), createAdamWState(), DEFAULT_ADAMW),
+    /no gradient for w/)
+  assert.throws(() => adamwStep(new Map([['w', new Float32Array(2)]]), new Map([['w', new Float32Array(3)]]),
+    createAdamWState(), DEFAULT_ADAMW), /3 values/)
 })
 
 test('gradient clipping scales to the bound and leaves small gradients alone', () => {

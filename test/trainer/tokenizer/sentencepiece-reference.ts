@@ -5,7 +5,8 @@
 // adjacent pair whose concatenation is a piece with the highest score, leftmost first on ties.
 import { readFileSync } from 'node:fs'
 
-export interface SpVocab { readonly pieces: readonly string[], readonly scores: readonly number[], readonly byId: ReadonlyMap<string, number> }
+export interface SpVocab { readonly pieces: readonly string[], readonly scores: readonly number[],
+  readonly byId: ReadonlyMap<string, number> }
 
 export function readLlama2cVocab (file: string, vocabSize: number): SpVocab {
   const b = readFileSync(file)

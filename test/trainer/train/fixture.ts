@@ -13,5 +13,7 @@ export const local = readLocalRecords(DOLLY)
 // stories260K's 512-token vocabulary spends ~100 tokens on the prompt template: 160 leaves room for answers
 export const MAX_LENGTH = 160
 export const trainExamples = tokenizeRecords(tok, local.train.slice(0, 48), { maxLength: MAX_LENGTH }).examples
-export const evalExamples = tokenizeRecords(tok, local.test.filter((_, i) => i % 5 === 0), { maxLength: MAX_LENGTH }).examples
-export const LORA: LoraConfig = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] }
+export const evalExamples = tokenizeRecords(tok, local.test.filter((_, i) => i % 5 === 0),
+  { maxLength: MAX_LENGTH }).examples
+export const LORA: LoraConfig = { r: 4, alpha: 8, dropout: 0,
+  targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] }

@@ -30,7 +30,8 @@ test('closing round trainers releases their train and eval sessions (with and wi
   assert.equal(pool.sessions, 0)
 })
 
-test('a round trained by helper threads (workers 2, helpers nested in the trainer worker) equals one session\'s', async () => {
+test('a round trained by helper threads (workers 2, helpers nested in the trainer worker) equals one session\'s',
+  async () => {
   const { createWorkerTrainer } = await import('../../../trainer/train/worker-trainer.ts')
   const { encodeSafetensors } = await import('../../../trainer/safetensors.ts')
   const common = {
@@ -44,7 +45,8 @@ test('a round trained by helper threads (workers 2, helpers nested in the traine
     const base = one.initialAdapter(3)
     const [a, b] = [await one.train({ round: 1, base, seed: 11 }), await two.train({ round: 1, base, seed: 11 })]
     assert.equal(a.trainLoss, b.trainLoss)
-    assert.ok(Buffer.from(encodeSafetensors(a.adapter.tensors)).equals(Buffer.from(encodeSafetensors(b.adapter.tensors))), 'the adapters differ')
+    assert.ok(Buffer.from(encodeSafetensors(a.adapter.tensors))
+      .equals(Buffer.from(encodeSafetensors(b.adapter.tensors))), 'the adapters differ')
   } finally {
     await Promise.all([one.close(), two.close()])
   }

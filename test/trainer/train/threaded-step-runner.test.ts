@@ -49,17 +49,22 @@ test("a helper's error rejects the step; a model that cannot load fails open()",
   const runner = await ThreadedStepRunner.open({ modelPath: MODEL, lora, threads: 1 }, 2)
   try {
     const bad = initAdapter(ckpt.config, { ...lora, r: 2 }, 1) // wrong shapes for this session
-    const batch = { batch: 1, seq: 8, inputIds: new BigInt64Array(8).fill(5n), labels: new BigInt64Array(8).fill(5n), attentionMask: new BigInt64Array(8).fill(1n) }
-    await assert.rejects(runner.runStep([{ batch, dropoutSeed: 1 }, { batch, dropoutSeed: 2 }], bad, () => {}), /has shape \[2,64\], the model needs \[4,64\]/)
+    const batch = { batch: 1, seq: 8, inputIds: new BigInt64Array(8).fill(5n), labels: new BigInt64Array(8).fill(5n),
+      attentionMask: new BigInt64Array(8).fill(1n) }
+    await assert.rejects(runner.runStep([{ batch, dropoutSeed: 1 }, { batch, dropoutSeed: 2 }], bad, () => {}),
+      /has shape \[2,64\], the model needs \[4,64\]/)
   } finally {
     await runner.close()
   }
-  await assert.rejects(ThreadedStepRunner.open({ modelPath: 'no/such/model.bin', lora, threads: 1 }, 2), /no\/such\/model\.bin/)
+  await assert.rejects(ThreadedStepRunner.open({ modelPath: 'no/such/model.bin', lora, threads: 1 }, 2),
+    /no\/such\/model\.bin/)
 })
 
-test('helpers tokenize shares of the records to what one tokenizeRecords call gives, stats and progress too', async () => {
+test('helpers tokenize shares of the records to what one tokenizeRecords call gives, stats and progress too',
+  async () => {
   const records = local.train.slice(0, 301)
-  const options = { maxLength: 400, truncation: 'truncate-end' as const } // the plain cut leaves some records no response token
+  // the plain cut leaves some records no response token
+  const options = { maxLength: 400, truncation: 'truncate-end' as const }
   const one = tokenizeRecords(tok, records, options)
   assert.ok(one.stats.dropped > 0 && one.stats.shortened > 0, 'precondition: some records dropped and some shortened')
   const runner = await ThreadedStepRunner.open({ modelPath: MODEL, lora, threads: 1 }, 3)
@@ -84,7 +89,8 @@ test('InOrder hands results over in order, whatever order they arrive in', () =>
   assert.equal(o.taken, 4)
 })
 
-test('default helpers: one per core (at most the micro-batches of a step) for a small model on the CPU, else one', () => {
+test('default helpers: one per core (at most the micro-batches of a step) for a small model on the CPU, else one',
+  () => {
   const small = ckpt.config
   assert.equal(defaultStepWorkers(small, { microBatchesPerStep: 1 }), 1)
   assert.ok(defaultStepWorkers(small, { microBatchesPerStep: 64 }) >= 1)

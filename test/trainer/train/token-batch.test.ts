@@ -6,7 +6,8 @@ import { IGNORE_INDEX as GRAPH_IGNORE } from '../../../trainer/model/graphs.ts'
 import { toTokenBatch } from '../../../trainer/train/token-batch.ts'
 
 const ex = (ids: number[], promptLength: number) => ({
-  inputIds: ids, labels: ids.map((t, i) => i < promptLength ? IGNORE_INDEX : t), promptLength, category: 'c', line: 1, shortened: false
+  inputIds: ids, labels: ids.map((t, i) => i < promptLength ? IGNORE_INDEX : t), promptLength, category: 'c', line: 1,
+    shortened: false
 })
 
 test('HF-aligned labels become the engine\'s shifted labels: input s[:-1], labels s[1:], right padding kept', () => {

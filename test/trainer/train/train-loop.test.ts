@@ -20,16 +20,21 @@ import { ckpt, evalExamples, LORA, trainExamples } from './fixture.ts'
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'fedit-train-'))
 const bytes = (a: Adapter): Buffer => Buffer.from(encodeSafetensors(a.tensors))
-const recipe = resolveRecipe({ batchSize: 8, microBatchSize: 4, length: { steps: 12 }, learningRate: 5e-3, schedule: 'cosine', warmupSteps: 2, seed: 3 })
+const recipe = resolveRecipe({ batchSize: 8, microBatchSize: 4, length: { steps: 12 }, learningRate: 5e-3,
+  schedule: 'cosine', warmupSteps: 2, seed: 3 })
 
-test('training lowers the held-out loss; the saved adapter reloads to the identical loss; merge equals the adapter', async () => {
+test('training lowers the held-out loss; the saved adapter reloads to the identical loss; merge equals the adapter',
+  async () => {
   const train = await TrainSession.create(ckpt, LORA, { threads: 2 })
   const evalLora = await EvalSession.create(ckpt, { lora: LORA, threads: 2 })
   const start = initAdapter(ckpt.config, LORA, 1)
   const before = await evaluateExamples(evalLora, evalExamples, { adapter: start })
   const run = new TrainingRun(train, trainExamples, recipe, start)
   const losses: number[] = []
-  await runSteps(run, { onStep: (s) => { losses.push(s.loss); assert.ok(s.tokens > 0 && s.tokensPerSec > 0 && s.lr > 0) } })
+  await runSteps(run, { onStep: (s) => {
+    losses.push(s.loss)
+    assert.ok(s.tokens > 0 && s.tokensPerSec > 0 && s.lr > 0)
+  } })
   assert.equal(losses.length, 12)
   const trained = run.adapter()
   const after = await evaluateExamples(evalLora, evalExamples, { adapter: trained })
@@ -50,7 +55,8 @@ test('training lowers the held-out loss; the saved adapter reloads to the identi
   await Promise.all([train.release(), evalLora.release(), plain.release()])
 })
 
-test('same seed -> same adapter bytes (with LoRA dropout too); N steps straight = N/2 + checkpoint + resume + N/2 (with dropout)', async () => {
+test('same seed -> same adapter bytes (with LoRA dropout too); N steps straight = N/2 + checkpoint + resume + N/2 ' +
+  '(with dropout)', async () => {
   const short = { ...recipe, length: { steps: 4 } }
   const start = initAdapter(ckpt.config, LORA, 2)
   const straight = async (lora = LORA): Promise<Adapter> => {
@@ -93,7 +99,12 @@ test('same seed -> same adapter bytes (with LoRA dropout too); N steps straight 
 
 test('step plan: every example once per epoch, exact batch size, distinct samples', () => {
   const seen = new Set<number>()
-  for (let s = 0; s < 4; s++) { const { epoch, indices } = stepExamples(30, 8, 1, s); assert.equal(epoch, 0); indices.forEach((i) => seen.add(i)); assert.equal(indices.length, s < 3 ? 8 : 6) }
+  for (let s = 0; s < 4; s++) {
+    const { epoch, indices } = stepExamples(30, 8, 1, s)
+    assert.equal(epoch, 0)
+    indices.forEach((i) => seen.add(i))
+    assert.equal(indices.length, s < 3 ? 8 : 6)
+  }
   assert.equal(seen.size, 30)
   assert.equal(stepExamples(30, 8, 1, 4).epoch, 1)
   assert.equal(distinctExamples(30, 8, 1, 0, 2), 16)

@@ -14,7 +14,8 @@ test('worker trainer: a round through LocalTrainer, main thread responsive, shar
     recipe: { batchSize: 8, length: { steps: 4 }, learningRate: 5e-3 }, microBatch: 4, threads: 1, worker
   }
   const progress: TrainProgress[] = []
-  const a = await createWorkerTrainer({ ...common, records: local.train.slice(0, 24), onProgress: (p) => progress.push(p) })
+  const a = await createWorkerTrainer({ ...common, records: local.train.slice(0, 24),
+    onProgress: (p) => progress.push(p) })
   const b = await createWorkerTrainer({ ...common, records: local.train.slice(24, 48) })
   try {
     assert.equal(a.stats.train.examples, 24)
@@ -31,12 +32,15 @@ test('worker trainer: a round through LocalTrainer, main thread responsive, shar
     assert.deepEqual(progress.map((p) => [p.round, p.step]), [[1, 1], [1, 2], [1, 3], [1, 4]])
     assert.equal(ra.samples, 24) // 4 steps x 8 > 24 examples: each seen
     assert.ok(ra.trainLoss > 0 && ra.tokens > 0 && ra.seconds > 0)
-    assert.ok(!Buffer.from(encodeSafetensors(ra.adapter.tensors)).equals(Buffer.from(encodeSafetensors(rb.adapter.tensors))), 'different data, same adapter')
+    assert.ok(!Buffer.from(encodeSafetensors(ra.adapter.tensors))
+      .equals(Buffer.from(encodeSafetensors(rb.adapter.tensors))), 'different data, same adapter')
     const after = await a.evaluate(ra.adapter)
     assert.ok(after.evalLoss < before.evalLoss, `${before.evalLoss} -> ${after.evalLoss}`)
-    // the same round again (after other work on the worker) gives the same bytes: dropout masks come from the round's seed
+    // the same round again (after other work on the worker) gives the same bytes:
+    // dropout masks come from the round's seed
     const again = await a.train({ round: 1, base, seed: 11 })
-    assert.ok(Buffer.from(encodeSafetensors(again.adapter.tensors)).equals(Buffer.from(encodeSafetensors(ra.adapter.tensors))))
+    assert.ok(Buffer.from(encodeSafetensors(again.adapter.tensors))
+      .equals(Buffer.from(encodeSafetensors(ra.adapter.tensors))))
     // an aborted round rejects with AbortError
     const ctl = new AbortController()
     ctl.abort()

@@ -11,7 +11,8 @@ test('worker rpc: results, events, errors by name, and a free main thread', asyn
     assert.equal(r.sum, 10)
     assert.deepEqual([...r.doubled], [2, 4, 6, 8])
     assert.deepEqual(events, [0, 2])
-    await assert.rejects(w.call('fail'), (e: Error) => e instanceof WorkerCallError && e.name === 'DataError' && e.message === 'bad batch')
+    await assert.rejects(w.call('fail'), (e: Error) => e instanceof WorkerCallError && e.name === 'DataError' &&
+      e.message === 'bad batch')
     await assert.rejects(w.call('nope'), /unknown method nope/)
     // while the worker blocks for 300 ms, timers on this thread keep firing
     let ticks = 0
