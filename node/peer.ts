@@ -58,7 +58,7 @@ export interface PeerTiming {
 }
 
 /** listen, bootstrap, local (many peers on 127.0.0.1), allowList and swarmKey go to the host as they are */
-export interface PeerOptions extends Pick<HostOptions, 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey'> {
+export interface PeerOptions extends Pick<HostOptions, 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey' | 'metrics'> {
   readonly job: JobSpec
   readonly jobId: string
   /** the peer does not close it: the caller owns it */
@@ -175,7 +175,7 @@ export class Peer {
     }
     core.firstRound = core.completed + 1
     core.cur = core.freshRound(core.completed + 1)
-    const host = core.host = await createHost({ privateKey: key, listen: this.opts.listen, bootstrap: this.opts.bootstrap, local: this.opts.local, allowList: this.opts.allowList, swarmKey: this.opts.swarmKey })
+    const host = core.host = await createHost({ privateKey: key, listen: this.opts.listen, bootstrap: this.opts.bootstrap, local: this.opts.local, allowList: this.opts.allowList, swarmKey: this.opts.swarmKey, metrics: this.opts.metrics })
     core.view = new MemberView(this.peerId, this.timing.memberTtlMs)
     await serveAdapters(host, { jobId: this.opts.jobId, lookup: (h) => core.adapters.get(h), timeoutMs: this.timing.transferTimeoutMs })
     await serveUpdates(host, {
