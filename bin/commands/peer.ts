@@ -17,6 +17,7 @@ import { parseListenAddr, ListenAddrError } from '../../node/observe/http-listen
 import type { ListenAddr } from '../../node/observe/http-listen.ts'
 import { createMetricsRegistry } from '../../node/observe/metrics.ts'
 import { startObservability } from '../../node/observe/observability.ts'
+import { assertStateFolderFree } from '../../node/observe/control-socket.ts'
 import type { Observability } from '../../node/observe/observability.ts'
 import { makeLogger, parseLogFormat } from '../log-format.ts'
 
@@ -66,6 +67,8 @@ export async function run (argv: string[]): Promise<number> {
   if (f.strings.has('swarm-key')) { try { swarmKey = readSwarmKeyFile(f.strings.get('swarm-key')!) } catch (err) { throw new CliError((err as Error).message) } }
   const stateDir = f.strings.get('state') ?? 'fedit-state'
 
+  // before the model loads: a second peer on one state folder would overwrite the first one's adapters
+  try { await assertStateFolderFree(stateDir) } catch (err) { throw new CliError((err as Error).message) }
   const trainer = await createLocalTrainer({ job, modelPath: need('model'), dataPath: need('data'), device: f.strings.get('device'), workers })
   const aggregate = aggregateFor(job.aggregation)
   const jobId = jobIdOf(job)

@@ -30,6 +30,12 @@ async function answers (path: string): Promise<boolean> {
   })
 }
 
+/** Throws StateError when a running peer holds the state folder (checked again as the socket is served). */
+export async function assertStateFolderFree (stateDir: string): Promise<void> {
+  const path = controlSocketPath(stateDir)
+  if (existsSync(path) && await answers(path)) throw new StateError(`another peer is running with the state folder ${stateDir}`)
+}
+
 export interface ControlServer { readonly path: string, close: () => Promise<void> }
 
 /**
@@ -40,10 +46,8 @@ export async function serveControl (stateDir: string, snapshot: () => PeerSnapsh
   const path = controlSocketPath(stateDir)
   if (!controlSocketFits(stateDir)) throw new StateError(`${path}: too long for a unix socket (${MAX_SOCKET_PATH} bytes at most); use a shorter --state path`)
   mkdirSync(stateDir, { recursive: true })
-  if (existsSync(path)) {
-    if (await answers(path)) throw new StateError(`another peer is running with the state folder ${stateDir}`)
-    rmSync(path, { force: true }) // left by a peer that crashed
-  }
+  await assertStateFolderFree(stateDir)
+  rmSync(path, { force: true }) // left by a peer that crashed
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || req.url !== '/status') {
       res.writeHead(req.method !== 'GET' ? 405 : 404, { 'content-type': 'text/plain' }).end('GET /status only\n')
