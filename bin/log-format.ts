@@ -15,7 +15,9 @@ const WARN = /\b(could not|failed|refused|no result|cannot)\b/
 /** the message's key=value words (a round's aggregator=, trainLoss=, global=, ...), numbers as numbers */
 function keyValues (line: string): Record<string, string | number> {
   const out: Record<string, string | number> = {}
-  for (const m of line.matchAll(/\b([A-Za-z]\w*)=(\S+)/g)) out[m[1]!] = /^-?\d+(\.\d+)?$/.test(m[2]!) ? Number(m[2]) : m[2]!
+  for (const m of line.matchAll(/\b([A-Za-z]\w*)=(\S+)/g)) {
+    out[m[1]!] = /^-?\d+(\.\d+)?$/.test(m[2]!) ? Number(m[2]) : m[2]!
+  }
   return out
 }
 
@@ -32,7 +34,11 @@ export function jsonLogRecord (line: string, now: Date, fields: Readonly<Record<
 }
 
 /** `fields()` is read for every line (the peer id is known only once the host started). */
-export function makeLogger (format: LogFormat, fields: () => Readonly<Record<string, unknown>> = () => ({}), write: (s: string) => void = (s) => { console.log(s) }): (line: string) => void {
+export function makeLogger (
+  format: LogFormat,
+  fields: () => Readonly<Record<string, unknown>> = () => ({}),
+  write: (s: string) => void = (s) => { console.log(s) }
+): (line: string) => void {
   if (format === 'json') return (line) => { write(jsonLogRecord(line, new Date(), fields())) }
   return (line) => { write(`${new Date().toISOString().slice(11, 19)} ${line}`) }
 }

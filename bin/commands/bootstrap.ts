@@ -27,7 +27,11 @@ Stops cleanly on Ctrl-C / SIGTERM.`
 export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, { strings: ['key', 'swarm-key', 'allow', 'metrics'], lists: ['listen'], booleans: ['local'] })
   let metricsAddr
-  try { metricsAddr = f.strings.has('metrics') ? parseListenAddr(f.strings.get('metrics')!, '--metrics') : undefined } catch (err) { throw new CliError((err as Error).message, 2) }
+  try {
+    metricsAddr = f.strings.has('metrics') ? parseListenAddr(f.strings.get('metrics')!, '--metrics') : undefined
+  } catch (err) {
+    throw new CliError((err as Error).message, 2)
+  }
   const keyPath = f.strings.get('key') ?? 'bootstrap.key'
   let key
   try {
@@ -43,7 +47,9 @@ export async function run (argv: string[]): Promise<number> {
     try { allowList = new Set(readFileSync(p, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '')) } catch { throw new CliError(`cannot read ${p}`) }
   }
   const metrics = metricsAddr !== undefined ? createMetricsRegistry() : undefined
-  const host = await startBootstrap({ privateKey: key, listen: f.lists.get('listen'), local: f.booleans.has('local'), swarmKey, allowList, metrics: metrics?.libp2p })
+  const host = await startBootstrap({
+    privateKey: key, listen: f.lists.get('listen'), local: f.booleans.has('local'), swarmKey, allowList, metrics: metrics?.libp2p
+  })
   let endpoint: HttpEndpoint | undefined
   try {
     if (metrics !== undefined && metricsAddr !== undefined) {

@@ -90,14 +90,18 @@ export async function run (argv: string[]): Promise<number> {
   try {
     obs = await startObservability({
       peer, job, jobId, stateDir, dashboard: dashboardAddr,
-      metrics: metrics !== undefined && metricsAddr !== undefined ? { addr: metricsAddr, registry: metrics.registry } : undefined
+      metrics: metrics !== undefined && metricsAddr !== undefined
+        ? { addr: metricsAddr, registry: metrics.registry }
+        : undefined
     })
     await peer.start()
     peerId = peer.peerId
     log(`global adapter: ${join(stateDir, 'global')}`)
     if (obs.metricsUrl !== undefined) log(`metrics: ${obs.metricsUrl}`)
     if (obs.dashboardUrl !== undefined) log(`dashboard: ${obs.dashboardUrl}`)
-    log(obs.controlPath !== undefined ? `status: fedit status --state ${stateDir}` : `status: ${stateDir} is too deep for a control socket; fedit status reads the state folder only`)
+    log(obs.controlPath !== undefined
+      ? `status: fedit status --state ${stateDir}`
+      : `status: the path ${stateDir} is too long for a control socket; fedit status reads the state folder only`)
     const done = new Promise<string>((resolve) => {
       if (peer.global.round >= job.rounds) resolve('done')
       peer.events.once('done', () => resolve('done'))

@@ -33,7 +33,9 @@ async function answers (path: string): Promise<boolean> {
 /** Throws StateError when a running peer holds the state folder (checked again as the socket is served). */
 export async function assertStateFolderFree (stateDir: string): Promise<void> {
   const path = controlSocketPath(stateDir)
-  if (existsSync(path) && await answers(path)) throw new StateError(`another peer is running with the state folder ${stateDir}`)
+  if (existsSync(path) && await answers(path)) {
+    throw new StateError(`another peer is running with the state folder ${stateDir}`)
+  }
 }
 
 export interface ControlServer { readonly path: string, close: () => Promise<void> }
@@ -44,7 +46,9 @@ export interface ControlServer { readonly path: string, close: () => Promise<voi
  */
 export async function serveControl (stateDir: string, snapshot: () => PeerSnapshot): Promise<ControlServer> {
   const path = controlSocketPath(stateDir)
-  if (!controlSocketFits(stateDir)) throw new StateError(`${path}: too long for a unix socket (${MAX_SOCKET_PATH} bytes at most); use a shorter --state path`)
+  if (!controlSocketFits(stateDir)) {
+    throw new StateError(`${path}: too long for a unix socket (${MAX_SOCKET_PATH} bytes); use a shorter --state path`)
+  }
   mkdirSync(stateDir, { recursive: true })
   await assertStateFolderFree(stateDir)
   rmSync(path, { force: true }) // left by a peer that crashed
@@ -58,7 +62,10 @@ export async function serveControl (stateDir: string, snapshot: () => PeerSnapsh
   // bound under a temporary name, made 0600, then renamed into place: never reachable with a wider mode
   const tmp = join(stateDir, `.${CONTROL_SOCKET}.${process.pid}`)
   rmSync(tmp, { force: true })
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(tmp, () => { server.off('error', reject); resolve() }) })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(tmp, () => { server.off('error', reject); resolve() })
+  })
   chmodSync(tmp, 0o600)
   renameSync(tmp, path)
   return {
@@ -80,11 +87,20 @@ export async function queryControl (stateDir: string, timeoutMs = 5000): Promise
       res.setEncoding('utf8')
       res.on('data', (c: string) => { body += c })
       res.on('end', () => {
-        if (res.statusCode !== 200) { reject(new StateError(`${path}: the peer answered ${res.statusCode ?? '?'}`)); return }
-        try { resolve(JSON.parse(body) as PeerSnapshot) } catch { reject(new StateError(`${path}: the peer's answer is not JSON`)) }
+        if (res.statusCode !== 200) {
+          reject(new StateError(`${path}: the peer answered ${res.statusCode ?? '?'}`))
+          return
+        }
+        try {
+          resolve(JSON.parse(body) as PeerSnapshot)
+        } catch {
+          reject(new StateError(`${path}: the peer's answer is not JSON`))
+        }
       })
     })
-    req.once('timeout', () => { req.destroy(new StateError(`${path}: the peer did not answer in ${timeoutMs / 1000} s`)) })
+    req.once('timeout', () => {
+      req.destroy(new StateError(`${path}: the peer did not answer in ${timeoutMs / 1000} s`))
+    })
     req.once('error', (err: NodeJS.ErrnoException) => {
       // no listener: a stale socket of a stopped peer
       if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') resolve(undefined)

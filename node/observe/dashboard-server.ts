@@ -17,7 +17,8 @@ const STATIC: Record<string, { file: string, type: string }> = {
 }
 
 const SECURITY = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'cache-control': 'no-store'
 }
@@ -28,7 +29,8 @@ export interface SnapshotSource {
 }
 
 export async function serveDashboard (addr: ListenAddr, source: SnapshotSource): Promise<HttpEndpoint> {
-  const files = new Map(Object.entries(STATIC).map(([path, s]) => [path, { body: readFileSync(new URL(`./dashboard/${s.file}`, import.meta.url)), type: s.type }]))
+  const files = new Map(Object.entries(STATIC).map(([path, s]) =>
+    [path, { body: readFileSync(new URL(`./dashboard/${s.file}`, import.meta.url)), type: s.type }]))
   const clients = new Set<ServerResponse>()
   let pending: NodeJS.Timeout | undefined
   const push = (): void => {

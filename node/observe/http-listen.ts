@@ -14,7 +14,9 @@ export class ListenAddrError extends Error {
 export function parseListenAddr (text: string, flag: string): ListenAddr {
   const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):)?(\d{1,5})$/.exec(text.trim())
   const port = m === null ? NaN : Number(m[3])
-  if (m === null || port > 65535) throw new ListenAddrError(`${flag}: "${text}" is not HOST:PORT or PORT (e.g. 127.0.0.1:9464)`)
+  if (m === null || port > 65535) {
+    throw new ListenAddrError(`${flag}: "${text}" is not HOST:PORT or PORT (e.g. 127.0.0.1:9464)`)
+  }
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port }
 }
 

@@ -7,7 +7,10 @@ export async function serveMetrics (addr: ListenAddr, registry: Registry): Promi
   const ep = await listenHttp(addr, (req, res) => {
     if (!readOnly(req, res)) return
     const path = (req.url ?? '/').split('?')[0]
-    if (path !== '/metrics') { res.writeHead(404, { 'content-type': 'text/plain' }).end('metrics are at /metrics\n'); return }
+    if (path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('metrics are at /metrics\n')
+      return
+    }
     registry.metrics().then((text) => {
       res.writeHead(200, { 'content-type': registry.contentType }).end(text)
     }, (err: Error) => {

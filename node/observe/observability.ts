@@ -51,7 +51,8 @@ export async function startObservability (o: ObservabilityOptions): Promise<Obse
     // a folder another running peer holds is not ours to write)
     closers.push(async () => {
       try {
-        writeFileAtomicSync(join(o.stateDir, LAST_STATUS), JSON.stringify({ ...observer.snapshot(), running: false }) + '\n')
+        const last = { ...observer.snapshot(), running: false }
+        writeFileAtomicSync(join(o.stateDir, LAST_STATUS), JSON.stringify(last) + '\n')
       } catch {
         // the state folder is gone or read-only: nothing is lost but this note
       }

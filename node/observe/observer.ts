@@ -19,7 +19,8 @@ export class PeerObserver {
   readonly events = new EventEmitter<ObserverEvents>()
   private current?: Current
   private stageSince = Date.now()
-  private training: { -readonly [K in keyof TrainingSnapshot]: TrainingSnapshot[K] } = { tokensPerSecond: 0, roundsTrained: 0 }
+  private training: { -readonly [K in keyof TrainingSnapshot]: TrainingSnapshot[K] } =
+    { tokensPerSecond: 0, roundsTrained: 0 }
   private electionWins = 0
   private failovers = 0
   private readonly rejected = new Map<string, number>()
@@ -71,7 +72,8 @@ export class PeerObserver {
     const now = Date.now()
     const g = p.global
     // an announce of a round not yet completed (none once the job is done)
-    const cur = this.current !== undefined && this.current.round > g.round && g.round < this.job.rounds ? this.current : undefined
+    const c = this.current
+    const cur = c !== undefined && c.round > g.round && g.round < this.job.rounds ? c : undefined
     const role = (id: string): MemberSnapshot['role'] =>
       cur?.aggregator === id ? 'aggregator' : cur?.selected?.includes(id) === true ? 'selected' : 'member'
     let reachability: PeerSnapshot['reachability']
@@ -115,7 +117,9 @@ export class PeerObserver {
       reachability,
       training: { ...this.training },
       rounds: p.rounds.slice(-ROUNDS_KEPT),
-      counters: { electionWins: this.electionWins, failovers: this.failovers, rejected: Object.fromEntries(this.rejected) }
+      counters: {
+        electionWins: this.electionWins, failovers: this.failovers, rejected: Object.fromEntries(this.rejected)
+      }
     }
   }
 

@@ -48,13 +48,23 @@ export interface PeerSnapshot {
   readonly completed: number
   readonly globalHash: string
   /** the round in progress: announced attempt, its aggregator and trainers (absent before the announce) */
-  readonly current?: { readonly round: number, readonly attempt?: number, readonly aggregator?: string, readonly selected?: readonly string[] }
+  readonly current?: {
+    readonly round: number
+    readonly attempt?: number
+    readonly aggregator?: string
+    readonly selected?: readonly string[]
+  }
   readonly members: readonly MemberSnapshot[]
   readonly reachability?: { readonly addresses: readonly string[], readonly connections: number }
   readonly training?: TrainingSnapshot
   /** the newest completed rounds, oldest first (at most ROUNDS_KEPT) */
   readonly rounds: readonly RoundInfo[]
-  readonly counters?: { readonly electionWins: number, readonly failovers: number, readonly rejected: Readonly<Record<string, number>> }
+  readonly counters?: {
+    readonly electionWins: number
+    readonly failovers: number
+    /** where:reason -> count */
+    readonly rejected: Readonly<Record<string, number>>
+  }
 }
 
 /** rounds a snapshot carries: a dashboard's timeline and loss curve, without growing with a long job */
@@ -63,40 +73,54 @@ export const ROUNDS_KEPT = 500
 /** Human-readable lines of a snapshot (fedit status without --json); pure. */
 export function formatSnapshot (s: PeerSnapshot): string {
   const short = (p: string): string => p.slice(-6)
+  const fixed = (x: number | undefined, d: number): string => x === undefined ? '?' : x.toFixed(d)
+  const failover = (a: number | undefined): string => a !== undefined && a > 0 ? ` (failover ${a})` : ''
   const lines: string[] = []
   lines.push(`peer      ${s.peerId}${s.running ? '' : ' (not running: from the state folder)'}`)
   lines.push(`job       ${s.jobName !== undefined ? `${s.jobName} ` : ''}${s.jobId.slice(0, 16)}…`)
   const of = s.jobRounds !== undefined ? `/${s.jobRounds}` : ''
   lines.push(`round     ${s.completed}${of} completed${s.stage !== undefined ? `; stage ${s.stage}` : ''}`)
-  if (s.current !== undefined && s.current.aggregator !== undefined) {
-    const att = s.current.attempt !== undefined && s.current.attempt > 0 ? ` (failover ${s.current.attempt})` : ''
-    lines.push(`current   round ${s.current.round}${att}: aggregator ${short(s.current.aggregator)}, selected ${(s.current.selected ?? []).map(short).join(',')}`)
+  const cur = s.current
+  if (cur?.aggregator !== undefined) {
+    lines.push(`current   round ${cur.round}${failover(cur.attempt)}: aggregator ${short(cur.aggregator)}, ` +
+      `selected ${(cur.selected ?? []).map(short).join(',')}`)
   }
   lines.push(`global    ${s.globalHash}`)
-  if (s.reachability !== undefined) {
-    lines.push(`reach     ${s.reachability.connections} connections; ${s.reachability.addresses.join(' ') || 'no addresses'}`)
+  const reach = s.reachability
+  if (reach !== undefined) {
+    lines.push(`reach     ${reach.connections} connections; ${reach.addresses.join(' ') || 'no addresses'}`)
   }
-  if (s.running) lines.push(`members   ${s.members.length} live: ${s.members.map((m) => `${short(m.peer)}${m.self ? '*' : ''}(${m.role === 'member' ? `r${m.round}` : m.role})`).join(' ')}`)
+  if (s.running) {
+    const role = (m: MemberSnapshot): string => m.role === 'member' ? `r${m.round}` : m.role
+    const who = s.members.map((m) => `${short(m.peer)}${m.self ? '*' : ''}(${role(m)})`)
+    lines.push(`members   ${s.members.length} live: ${who.join(' ')}`)
+  }
   const t = s.training
   if (t !== undefined) {
-    const now = t.activeRound !== undefined ? `training round ${t.activeRound} for ${((s.at - (t.startedAt ?? s.at)) / 1000).toFixed(0)} s; ` : ''
-    const last = t.lastRound !== undefined ? `last: round ${t.lastRound}, loss ${t.lastLoss?.toFixed(4)}, ${t.lastSamples} examples, ${t.lastSeconds?.toFixed(1)} s; ` : ''
+    const now = t.activeRound !== undefined
+      ? `training round ${t.activeRound} for ${((s.at - (t.startedAt ?? s.at)) / 1000).toFixed(0)} s; `
+      : ''
+    const last = t.lastRound !== undefined
+      ? `last: round ${t.lastRound}, loss ${fixed(t.lastLoss, 4)}, ${t.lastSamples ?? '?'} examples, ` +
+        `${fixed(t.lastSeconds, 1)} s; `
+      : ''
     lines.push(`training  ${now}${last}${Math.round(t.tokensPerSecond)} tok/s, ${t.roundsTrained} rounds trained`)
   }
   const c = s.counters
   if (c !== undefined) {
     const rej = Object.entries(c.rejected).map(([k, v]) => `${k}=${v}`).join(' ')
-    lines.push(`counters  elections won ${c.electionWins}, failovers ${c.failovers}${rej !== '' ? `, rejected ${rej}` : ''}`)
+    const refused = rej !== '' ? `, rejected ${rej}` : ''
+    lines.push(`counters  elections won ${c.electionWins}, failovers ${c.failovers}${refused}`)
   }
   const recent = s.rounds.slice(-5)
-  if (recent.length > 0) {
-    lines.push('last results:')
-    for (const r of recent) {
-      const ex = r.excluded.length > 0 ? ` excluded ${r.excluded.map((x) => `${short(x.peer)}(${x.reason})`).join(',')}` : ''
-      lines.push(`  round ${r.round}${r.attempt > 0 ? ` (failover ${r.attempt})` : ''}: aggregator ${short(r.aggregator)}, ` +
-        `included ${r.included.length}/${r.selected.length}${ex}, trainLoss ${r.trainLoss.toFixed(4)}, ${r.seconds.toFixed(1)} s, ` +
-        `${(r.bytes / 1e6).toFixed(2)} MB, global ${r.hash.slice(0, 12)}`)
-    }
+  if (recent.length > 0) lines.push('last results:')
+  for (const r of recent) {
+    const ex = r.excluded.length > 0
+      ? ` excluded ${r.excluded.map((x) => `${short(x.peer)}(${x.reason})`).join(',')}`
+      : ''
+    lines.push(`  round ${r.round}${failover(r.attempt)}: aggregator ${short(r.aggregator)}, ` +
+      `included ${r.included.length}/${r.selected.length}${ex}, trainLoss ${r.trainLoss.toFixed(4)}, ` +
+      `${r.seconds.toFixed(1)} s, ${(r.bytes / 1e6).toFixed(2)} MB, global ${r.hash.slice(0, 12)}`)
   }
   return lines.join('\n')
 }

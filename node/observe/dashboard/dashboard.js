@@ -55,7 +55,8 @@ function drawHeader (s) {
   $('completed').textContent = s.completed
   const k = s.counters
   $('counters').textContent = k
-    ? `elections won ${k.electionWins} · failovers ${k.failovers} · refused ${Object.values(k.rejected).reduce((a, b) => a + b, 0)}`
+    ? `elections won ${k.electionWins} · failovers ${k.failovers} · ` +
+      `refused ${Object.values(k.rejected).reduce((a, b) => a + b, 0)}`
     : ''
   const r = s.reachability
   $('connections').textContent = r ? r.connections : '–'
@@ -71,13 +72,16 @@ function drawTraining (s) {
     const elapsed = (s.at - t.startedAt) / 1000
     const est = t.lastSeconds
     bar.style.width = est ? `${Math.min(95, (100 * elapsed) / est).toFixed(0)}%` : '50%'
-    $('train-now').textContent = `training round ${t.activeRound}: ${elapsed.toFixed(0)} s` + (est ? ` of about ${est.toFixed(0)} s (last round's time)` : '')
+    $('train-now').textContent = `training round ${t.activeRound}: ${elapsed.toFixed(0)} s` +
+      (est ? ` of about ${est.toFixed(0)} s (last round's time)` : '')
   } else {
     bar.style.width = t.roundsTrained > 0 ? '100%' : '0%'
     $('train-now').textContent = t.roundsTrained > 0 ? 'not training now' : 'not selected yet'
   }
   $('train-last').textContent = t.lastRound !== undefined
-    ? `last: round ${t.lastRound}, loss ${fmt(t.lastLoss, 4)}, ${t.lastSamples} examples, ${fmt(t.lastSeconds, 1)} s · ${Math.round(t.tokensPerSecond)} tok/s · ${t.roundsTrained} rounds trained`
+    ? `last: round ${t.lastRound}, loss ${fmt(t.lastLoss, 4)}, ${t.lastSamples} examples, ` +
+      `${fmt(t.lastSeconds, 1)} s · ` +
+      `${Math.round(t.tokensPerSecond)} tok/s · ${t.roundsTrained} rounds trained`
     : ''
 }
 
@@ -109,7 +113,8 @@ function drawTimeline (s) {
     const agg = el('td', { class: 'aggregator' })
     peerCell(agg, r.aggregator, s.peerId)
     tr.append(agg)
-    const inc = el('td', { class: 'included', title: r.included.join('\n') }, `${r.included.map(short).join(', ')} (${r.included.length} / ${r.selected.length})`)
+    const trained = `${r.included.map(short).join(', ')} (${r.included.length} / ${r.selected.length})`
+    const inc = el('td', { class: 'included', title: r.included.join('\n') }, trained)
     const exc = el('td', { class: 'excluded' })
     exc.textContent = r.excluded.map((x) => `${short(x.peer)}: ${x.reason}`).join('; ')
     exc.title = r.excluded.map((x) => `${x.peer}: ${x.reason}`).join('\n')
@@ -156,7 +161,8 @@ function drawLoss (s) {
     svg.append(el('svg:text', { x: X(x), y: H - B + 14, 'text-anchor': 'middle' }, x))
   }
   svg.append(el('svg:text', { x: (L + W - R) / 2, y: H - 4, 'text-anchor': 'middle' }, 'round'))
-  svg.append(el('svg:polyline', { class: 'line', points: pts.map((p) => `${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(' ') }))
+  const line = pts.map((p) => `${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(' ')
+  svg.append(el('svg:polyline', { class: 'line', points: line }))
   for (const [x, y] of pts) {
     const c = el('svg:circle', { cx: X(x).toFixed(1), cy: Y(y).toFixed(1), r: 3.5, 'data-round': x, 'data-loss': y })
     c.append(el('svg:title', {}, `round ${x}: ${y.toFixed(4)}`))
