@@ -8,7 +8,7 @@ import { mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { testJob, startNet, until } from '../node/net-fixture.ts'
+import { FAST, testJob, startNet, until } from '../node/net-fixture.ts'
 import { createFakeTrainer } from '../../node/testing/fake-trainer.ts'
 import { createNaNTrainer } from '../../node/testing/corrupt-trainer.ts'
 import { createMetricsRegistry } from '../../node/observe/metrics.ts'
@@ -32,10 +32,15 @@ interface Seen { round: number, aggregator: string, loss: string, excluded: stri
 
 test('log, fedit status, metrics and the dashboard show the same rounds of a 3-peer job', { timeout: 120_000, skip: chromium.skip }, async () => {
   const { job, jobId } = testJob({ rounds: 3, peersPerRound: 3, minPeers: 3, roundDeadlineSeconds: 3 })
-  const net = await startNet(0, job, jobId)
+  // members stay live for 6 s without a Hello (FAST's 1.5 s lets a loaded machine drop one for a moment)
+  const net = await startNet(0, job, jobId, { timing: { ...FAST, memberTtlMs: 6000 } })
   const lines: string[] = []
   const metrics = createMetricsRegistry()
   const p0 = await net.addPeer({ metrics: metrics.libp2p, logger: makeLogger('text', () => ({}), (s) => { lines.push(s) }) })
+  let trainedRounds = 0
+  let announced = 0
+  p0.events.on('trained', () => { trainedRounds++ })
+  p0.events.on('announce', (a) => { if (a.mine) announced++ })
   const dir0 = join(net.dir, 'p0')
   const obs = await startObservability({
     peer: p0, job, jobId, stateDir: dir0,
@@ -68,7 +73,9 @@ test('log, fedit status, metrics and the dashboard show the same rounds of a 3-p
       round: r.round, aggregator: short(r.aggregator), loss: r.trainLoss.toFixed(4), excluded: r.excluded.map((x) => `${short(x.peer)}(${x.reason})`).join(',')
     }))
     assert.deepEqual([...fromLog.values()], expected)
-    for (const r of p0.rounds) assert.match(r.excluded.find((x) => x.peer === poisoner.peerId)?.reason ?? '', /non_finite/)
+    const poisoned = p0.rounds.filter((r) => r.selected.includes(poisoner.peerId))
+    assert.ok(poisoned.length > 0, 'the poisoner was selected')
+    for (const r of poisoned) assert.match(r.excluded.find((x) => x.peer === poisoner.peerId)?.reason ?? '', /^non_finite/)
 
     // fedit status, from the running peer
     const live = await status(dir0)
@@ -92,7 +99,7 @@ test('log, fedit status, metrics and the dashboard show the same rounds of a 3-p
     assert.equal(m.value('fedit_stage', { stage: 'done' }), 1)
     assert.equal(m.value('fedit_info', { peer_id: p0.peerId, job_id: jobId, role: 'peer' }), 1)
     assert.equal(m.value('fedit_round_train_loss')!.toFixed(4), expected[2]!.loss)
-    assert.equal(m.value('fedit_members_live'), 3)
+    assert.equal(m.value('fedit_members_live'), live.members.length)
     assert.ok(m.value('fedit_connections')! >= 2)
     const lastAggregated = new Map<string, number>()
     for (const r of p0.rounds) lastAggregated.set(r.aggregator, r.round)
@@ -100,10 +107,11 @@ test('log, fedit status, metrics and the dashboard show the same rounds of a 3-p
     assert.equal(m.value('fedit_round_seconds_count'), 3)
     assert.equal(m.types.get('fedit_round_seconds'), 'histogram')
     assert.equal(m.value('fedit_updates_total', { outcome: 'included' }), p0.rounds.reduce((n, r) => n + r.included.length, 0))
-    assert.equal(m.value('fedit_updates_total', { outcome: 'excluded', reason: 'non_finite' }), 3)
-    assert.equal(m.value('fedit_failovers_total'), 0)
-    assert.equal(m.value('fedit_election_wins_total'), p0.rounds.filter((r) => r.aggregator === p0.peerId).length)
-    assert.equal(m.value('fedit_train_rounds_total'), 3)
+    assert.equal(m.value('fedit_updates_total', { outcome: 'excluded', reason: 'non_finite' }), poisoned.length)
+    assert.equal(m.value('fedit_failovers_total'), p0.rounds.filter((r) => r.attempt > 0).length)
+    assert.equal(m.value('fedit_election_wins_total'), announced)
+    assert.ok(announced >= p0.rounds.filter((r) => r.aggregator === p0.peerId).length)
+    assert.equal(m.value('fedit_train_rounds_total'), trainedRounds)
     assert.ok(m.value('fedit_train_tokens_per_second')! > 0)
     // libp2p's own: bytes by protocol (our adapter transfers among them when peer 0 pushed or served one)
     const byProtocol = m.all('libp2p_data_transfer_bytes_total').map((s) => s.labels.protocol!)
@@ -123,7 +131,7 @@ test('log, fedit status, metrics and the dashboard show the same rounds of a 3-p
       const e = p0.rounds[r.round - 1]!
       assert.equal(r.aggregator, e.aggregator)
       assert.equal(r.loss, e.trainLoss.toFixed(4))
-      assert.equal(r.excluded, `${short(poisoner.peerId)}: ${e.excluded[0]!.reason}`)
+      assert.equal(r.excluded, e.excluded.map((x) => `${short(x.peer)}: ${x.reason}`).join('; '))
     }
     assert.equal(await page.$eval('#round-number', (e) => e.textContent), '3')
     assert.equal(await page.$eval('#stage', (e) => e.textContent), 'done')
