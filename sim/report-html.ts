@@ -1,19 +1,24 @@
 // DIR/report.html: the simulation's report as one page that opens offline (no script, no fetch, the charts
 // inline): settings, the printed tables, the held-out loss per round and the category mix, every round with
 // its aggregator, trainers and exclusions, the faults and the peers. Pure: report in, HTML out.
-import type { SimulationReport } from './report.ts'
+import type { RoundReport, SimulationReport } from './report.ts'
 
 function esc (s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;')
 }
 
-const num = (x: number | undefined, d: number): string => typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '–'
+const num = (x: number | undefined, d: number): string =>
+  typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '–'
 
 const STYLE = `
-body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 16px 24px 40px; color: #1d2430; }
-h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin: 26px 0 8px; border-bottom: 1px solid #dde3ec; }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 16px 24px 40px;
+  color: #1d2430; }
+h1 { font-size: 22px; margin-bottom: 4px; }
+h2 { font-size: 17px; margin: 26px 0 8px; border-bottom: 1px solid #dde3ec; }
 .dim { color: #6b7786; } .mono { font-family: ui-monospace, monospace; }
-table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #eceff3; font-size: 13px; vertical-align: top; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #eceff3; font-size: 13px; vertical-align: top; }
 th { background: #eef1f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .excluded { color: #b23b3b; } .failover { color: #b87410; }
 pre { background: #f5f6f8; padding: 10px; overflow-x: auto; font-size: 12px; }
@@ -29,31 +34,63 @@ export interface ReportPage {
   readonly mixSvg: string
 }
 
-export function reportHtml (p: ReportPage): string {
-  const r = p.report
+function roundRow (x: RoundReport): string {
+  const failover = (x.attempt ?? 0) > 0 ? ` <span class="failover">(failover ${x.attempt})</span>` : ''
+  return [
+    `<tr data-round="${x.round}">`,
+    `<td class="num">${x.round}</td>`,
+    `<td class="mono aggregator">${esc(x.aggregator)}${failover}</td>`,
+    `<td class="mono">${x.included.map(esc).join(', ')} `,
+    `<span class="dim">(${x.included.length} / ${x.selected.length})</span></td>`,
+    `<td class="excluded">${x.excluded.map((e) => `${esc(e.peer)}: ${esc(e.reason)}`).join('<br>')}</td>`,
+    `<td class="num">${num(x.seconds, 1)}</td><td class="num">${num(x.bytes / 1e6, 2)}</td>`,
+    `<td class="num train-loss">${num(x.trainLoss, 4)}</td><td class="num eval-loss">${num(x.evalLoss, 4)}</td></tr>`
+  ].join('')
+}
+
+function settingsList (r: SimulationReport): string {
   const c = r.config
   const settings: Array<[string, unknown]> = [
     ['peers', c.peers], ['rounds', c.rounds], ['trainers per round', c.perRound], ['partition', c.partition],
-    ['aggregation', c.aggregation], ['model', c.model], ['seed', c.seed], ['peers run', c.inProcess === true ? 'in one process' : 'one process each'],
+    ['aggregation', c.aggregation], ['model', c.model], ['seed', c.seed],
+    ['peers run', c.inProcess === true ? 'in one process' : 'one process each'],
     ['held-out loss', `${num(r.base.evalLoss, 4)} (base) → ${num(r.final.evalLoss, 4)} (final)`],
-    ['final adapter', r.final.hash !== undefined ? `${r.final.adapter} (sha256 ${r.final.hash.slice(0, 16)}…)` : r.final.adapter],
-    ...(r.seconds !== undefined ? [['wall time', `${num(r.seconds, 1)} s`] as [string, unknown]] : [])
+    ['final adapter', r.final.adapter + (r.final.hash !== undefined ? ` (sha256 ${r.final.hash.slice(0, 16)}…)` : '')]
   ]
-  const rounds = r.rounds.map((x) => `<tr data-round="${x.round}">
-<td class="num">${x.round}</td><td class="mono aggregator">${esc(x.aggregator)}${(x.attempt ?? 0) > 0 ? ` <span class="failover">(failover ${x.attempt})</span>` : ''}</td>
-<td class="mono">${x.included.map(esc).join(', ')} <span class="dim">(${x.included.length} / ${x.selected.length})</span></td>
-<td class="excluded">${x.excluded.map((e) => `${esc(e.peer)}: ${esc(e.reason)}`).join('<br>')}</td>
-<td class="num">${num(x.seconds, 1)}</td><td class="num">${num(x.bytes / 1e6, 2)}</td>
-<td class="num train-loss">${num(x.trainLoss, 4)}</td><td class="num eval-loss">${num(x.evalLoss, 4)}</td></tr>`).join('\n')
-  const exclusions = r.rounds.flatMap((x) => x.excluded.map((e) => ({ round: x.round, ...e })))
-  const killed = r.faults?.killed ?? []
+  if (r.seconds !== undefined) settings.push(['wall time', `${num(r.seconds, 1)} s`])
+  return settings.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(String(v))}</dd>`).join('')
+}
+
+function exclusionItems (r: SimulationReport): string {
+  const items = r.rounds.flatMap((x) => x.excluded.map((e) => `<li data-round="${x.round}">round ${x.round}: ` +
+    `<span class="mono">${esc(e.peer)}</span> excluded: ${esc(e.reason)}</li>`))
+  for (const k of r.faults?.killed ?? []) {
+    items.push(`<li>round ${k.round}: ${esc(k.peer)} stopped (${esc(k.why)})</li>`)
+  }
   const malicious = r.faults?.malicious ?? []
-  const faults = [
-    ...killed.map((k) => `<li>round ${k.round}: ${esc(k.peer)} stopped (${esc(k.why)})</li>`),
-    ...(malicious.length > 0 ? [`<li>malicious: ${malicious.map(esc).join(', ')}${r.faults?.attack !== undefined ? ` (attack: ${esc(r.faults.attack)})` : ''}</li>`] : [])
-  ]
-  const peers = (r.peers ?? []).map((e) => `<tr><td class="mono">${esc(e.label)}</td><td class="mono dim">${esc(e.id)}</td><td class="num">${e.records}</td>` +
-    `<td>${Object.entries(e.categories).map(([k, v]) => `${esc(k)} ${v}`).join(', ')}</td><td>${e.malicious === true ? 'malicious' : ''}</td></tr>`).join('\n')
+  if (malicious.length > 0) {
+    const attack = r.faults?.attack !== undefined ? ` (attack: ${esc(r.faults.attack)})` : ''
+    items.push(`<li>malicious: ${malicious.map(esc).join(', ')}${attack}</li>`)
+  }
+  return items.length > 0 ? items.join('\n') : '<li>none: every selected update was included</li>'
+}
+
+function peersTable (r: SimulationReport): string {
+  if (r.peers === undefined || r.peers.length === 0) return ''
+  const rows = r.peers.map((e) => [
+    `<tr><td class="mono">${esc(e.label)}</td><td class="mono dim">${esc(e.id)}</td><td class="num">${e.records}</td>`,
+    `<td>${Object.entries(e.categories).map(([k, v]) => `${esc(k)} ${v}`).join(', ')}</td>`,
+    `<td>${e.malicious === true ? 'malicious' : ''}</td></tr>`
+  ].join(''))
+  return `<h2>Peers</h2>
+<table id="peers"><thead><tr><th>peer</th><th>id</th><th>records</th><th>categories</th><th></th></tr></thead><tbody>
+${rows.join('\n')}
+</tbody></table>`
+}
+
+export function reportHtml (p: ReportPage): string {
+  const r = p.report
+  const c = r.config
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -65,26 +102,28 @@ export function reportHtml (p: ReportPage): string {
 </head>
 <body>
 <h1>fedit simulation report</h1>
-<div class="dim">${c.peers} peers, ${c.rounds} rounds, ${c.perRound} per round, ${esc(String(c.partition))}, ${esc(String(c.aggregation))}</div>
+<div class="dim">${c.peers} peers, ${c.rounds} rounds, ${c.perRound} per round, ${esc(String(c.partition))},
+${esc(String(c.aggregation))}</div>
 <h2>Settings</h2>
-<dl id="settings">${settings.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(String(v))}</dd>`).join('')}</dl>
+<dl id="settings">${settingsList(r)}</dl>
 <h2>Loss</h2>
 <div class="charts" id="loss-chart">${p.lossSvg}</div>
 <h2>Rounds</h2>
 <table id="rounds">
-<thead><tr><th>round</th><th>aggregator</th><th>included (of selected)</th><th>excluded (why)</th><th>seconds</th><th>MB</th><th>train loss</th><th>held-out loss</th></tr></thead>
+<thead><tr><th>round</th><th>aggregator</th><th>included (of selected)</th><th>excluded (why)</th>
+<th>seconds</th><th>MB</th>
+<th>train loss</th><th>held-out loss</th></tr></thead>
 <tbody>
-${rounds}
+${r.rounds.map(roundRow).join('\n')}
 </tbody>
 </table>
 <h2>Exclusions and faults</h2>
 <ul id="exclusions">
-${exclusions.length === 0 && faults.length === 0 ? '<li>none: every selected update was included</li>' : ''}${exclusions.map((e) => `<li data-round="${e.round}">round ${e.round}: <span class="mono">${esc(e.peer)}</span> excluded: ${esc(e.reason)}</li>`).join('\n')}
-${faults.join('\n')}
+${exclusionItems(r)}
 </ul>
 <h2>Category mix</h2>
 <div class="charts" id="mix-chart">${p.mixSvg}</div>
-${peers !== '' ? `<h2>Peers</h2>\n<table id="peers"><thead><tr><th>peer</th><th>id</th><th>records</th><th>categories</th><th></th></tr></thead><tbody>\n${peers}\n</tbody></table>` : ''}
+${peersTable(r)}
 <h2>Tables</h2>
 <pre id="tables">${esc(p.tables)}</pre>
 </body>
