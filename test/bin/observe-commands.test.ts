@@ -35,7 +35,9 @@ async function stop (p: Proc): Promise<number | null> {
   return await exited
 }
 
-test('a peer process serves metrics, a dashboard and fedit status; logs JSON; the bootstrap serves metrics', { timeout: 120_000 }, async () => {
+const NAME = 'a peer process serves metrics, a dashboard and fedit status; logs JSON; the bootstrap serves metrics'
+
+test(NAME, { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedit-obs-'))
   const procs: Proc[] = []
   try {
@@ -45,18 +47,24 @@ test('a peer process serves metrics, a dashboard and fedit status; logs JSON; th
     const dolly = gunzipSync(readFileSync('assets/dolly/dolly-15k.jsonl.gz')).toString('utf8').split('\n').slice(0, 120)
     writeFileSync(join(dir, 'data.jsonl'), dolly.join('\n') + '\n')
 
-    const boot = start(['bootstrap', '--local', '--listen', '/ip4/127.0.0.1/tcp/0', '--key', join(dir, 'boot.key'), '--metrics', '127.0.0.1:0'])
+    const boot = start(['bootstrap', '--local', '--listen', '/ip4/127.0.0.1/tcp/0', '--key', join(dir, 'boot.key'),
+      '--metrics', '127.0.0.1:0'])
     procs.push(boot)
-    await until(() => boot.out.length > 0 && boot.err.some((l) => l.startsWith('metrics: ')), 30_000, `the bootstrap's address (${boot.err.join(' ')})`)
+    await until(() => boot.out.length > 0 && boot.err.some((l) => l.startsWith('metrics: ')), 30_000,
+      `the bootstrap's address (${boot.err.join(' ')})`)
     const bootMetrics = boot.err.find((l) => l.startsWith('metrics: '))!.slice(9)
 
     const state = join(dir, 'state')
-    const peerArgs = ['peer', '--job', join(dir, 'job.json'), '--model', 'assets/stories260K/stories260K.bin', '--data', join(dir, 'data.jsonl'),
+    const peerArgs = ['peer', '--job', join(dir, 'job.json'), '--model', 'assets/stories260K/stories260K.bin',
+      '--data', join(dir, 'data.jsonl'),
       '--bootstrap', boot.out[0]!, '--local', '--listen', '/ip4/127.0.0.1/tcp/0', '--state', state, '--workers', '1']
     const peer = start([...peerArgs, '--metrics', '127.0.0.1:0', '--dashboard', '127.0.0.1:0', '--log-format', 'json'])
     procs.push(peer)
     const records = (): Array<Record<string, unknown>> => peer.out.map((l) => JSON.parse(l) as Record<string, unknown>)
-    const said = (prefix: string): string | undefined => (records().find((r) => String(r.msg).startsWith(prefix))?.msg as string | undefined)?.slice(prefix.length)
+    const said = (prefix: string): string | undefined => {
+      const msg = records().find((r) => String(r.msg).startsWith(prefix))?.msg as string | undefined
+      return msg?.slice(prefix.length)
+    }
     await until(() => said('dashboard: ') !== undefined, 60_000, `the peer's dashboard line (${peer.err.join(' ')})`)
     const started = records().find((r) => r.event === 'started')!
     const peerId = started.peerId as string

@@ -9,14 +9,18 @@ const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/
 /** the browser's path, or undefined with the reason the browser tests are skipped */
 export function findChromium (): { path?: string, skip?: string } {
   const env = process.env.CHROMIUM_PATH
-  if (env !== undefined && env !== '') return existsSync(env) ? { path: env } : { skip: `CHROMIUM_PATH=${env} does not exist` }
+  if (env !== undefined && env !== '') {
+    return existsSync(env) ? { path: env } : { skip: `CHROMIUM_PATH=${env} does not exist` }
+  }
   const path = CANDIDATES.find((p) => existsSync(p))
-  return path !== undefined ? { path } : { skip: `no chromium at ${CANDIDATES.join(', ')} (apt-get install -y chromium, or set CHROMIUM_PATH)` }
+  if (path !== undefined) return { path }
+  return { skip: `no chromium at ${CANDIDATES.join(', ')} (apt-get install -y chromium, or set CHROMIUM_PATH)` }
 }
 
 export async function launch (path: string): Promise<Browser> {
   // --no-sandbox: CI runs the tests as root, where chromium's sandbox refuses to start
-  return await puppeteer.launch({ executablePath: path, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] })
+  const args = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage']
+  return await puppeteer.launch({ executablePath: path, headless: true, args })
 }
 
 /** where screenshots go: FEDIT_SCREENSHOTS=DIR, else the test's own temporary folder */

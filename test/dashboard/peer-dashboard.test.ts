@@ -30,13 +30,20 @@ async function status (dir: string): Promise<PeerSnapshot> {
 
 interface Seen { round: number, aggregator: string, loss: string, excluded: string }
 
-test('log, fedit status, metrics and the dashboard show the same rounds of a 3-peer job', { timeout: 120_000, skip: chromium.skip }, async () => {
+/** node/round-info.ts formatRound's line */
+const ROUND_LINE = new RegExp('round (\\d+)(?: \\(failover \\d+\\))?: aggregator=(\\S+)(?: \\(me\\))? ' +
+  'included=\\d+/\\d+(?: excluded=(.*?))? trainLoss=(\\S+)')
+
+const NAME = 'log, fedit status, metrics and the dashboard show the same rounds of a 3-peer job'
+
+test(NAME, { timeout: 120_000, skip: chromium.skip }, async () => {
   const { job, jobId } = testJob({ rounds: 3, peersPerRound: 3, minPeers: 3, roundDeadlineSeconds: 3 })
   // members stay live for 6 s without a Hello (FAST's 1.5 s lets a loaded machine drop one for a moment)
   const net = await startNet(0, job, jobId, { timing: { ...FAST, memberTtlMs: 6000 } })
   const lines: string[] = []
   const metrics = createMetricsRegistry()
-  const p0 = await net.addPeer({ metrics: metrics.libp2p, logger: makeLogger('text', () => ({}), (s) => { lines.push(s) }) })
+  const logger = makeLogger('text', () => ({}), (s) => { lines.push(s) })
+  const p0 = await net.addPeer({ metrics: metrics.libp2p, logger })
   let trainedRounds = 0
   let announced = 0
   p0.events.on('trained', () => { trainedRounds++ })
@@ -65,17 +72,24 @@ test('log, fedit status, metrics and the dashboard show the same rounds of a 3-p
     // the log: one line per round
     const fromLog = new Map<number, Seen>()
     for (const l of lines) {
-      const m = /round (\d+)(?: \(failover \d+\))?: aggregator=(\S+)(?: \(me\))? included=\d+\/\d+(?: excluded=(.*?))? trainLoss=(\S+)/.exec(l)
-      if (m !== null) fromLog.set(Number(m[1]), { round: Number(m[1]), aggregator: m[2]!, loss: m[4]!, excluded: m[3] ?? '' })
+      const m = ROUND_LINE.exec(l)
+      if (m !== null) {
+        fromLog.set(Number(m[1]), { round: Number(m[1]), aggregator: m[2]!, loss: m[4]!, excluded: m[3] ?? '' })
+      }
     }
     assert.deepEqual([...fromLog.keys()], [1, 2, 3], lines.join('\n'))
     const expected = p0.rounds.map((r): Seen => ({
-      round: r.round, aggregator: short(r.aggregator), loss: r.trainLoss.toFixed(4), excluded: r.excluded.map((x) => `${short(x.peer)}(${x.reason})`).join(',')
+      round: r.round,
+      aggregator: short(r.aggregator),
+      loss: r.trainLoss.toFixed(4),
+      excluded: r.excluded.map((x) => `${short(x.peer)}(${x.reason})`).join(',')
     }))
     assert.deepEqual([...fromLog.values()], expected)
     const poisoned = p0.rounds.filter((r) => r.selected.includes(poisoner.peerId))
     assert.ok(poisoned.length > 0, 'the poisoner was selected')
-    for (const r of poisoned) assert.match(r.excluded.find((x) => x.peer === poisoner.peerId)?.reason ?? '', /^non_finite/)
+    for (const r of poisoned) {
+      assert.match(r.excluded.find((x) => x.peer === poisoner.peerId)?.reason ?? '', /^non_finite/)
+    }
 
     // fedit status, from the running peer
     const live = await status(dir0)
@@ -106,7 +120,8 @@ test('log, fedit status, metrics and the dashboard show the same rounds of a 3-p
     assert.deepEqual(new Map(m.all('fedit_round_aggregator').map((s) => [s.labels.peer!, s.value])), lastAggregated)
     assert.equal(m.value('fedit_round_seconds_count'), 3)
     assert.equal(m.types.get('fedit_round_seconds'), 'histogram')
-    assert.equal(m.value('fedit_updates_total', { outcome: 'included' }), p0.rounds.reduce((n, r) => n + r.included.length, 0))
+    const included = p0.rounds.reduce((n, r) => n + r.included.length, 0)
+    assert.equal(m.value('fedit_updates_total', { outcome: 'included' }), included)
     assert.equal(m.value('fedit_updates_total', { outcome: 'excluded', reason: 'non_finite' }), poisoned.length)
     assert.equal(m.value('fedit_failovers_total'), p0.rounds.filter((r) => r.attempt > 0).length)
     assert.equal(m.value('fedit_election_wins_total'), announced)
@@ -136,8 +151,10 @@ test('log, fedit status, metrics and the dashboard show the same rounds of a 3-p
     assert.equal(await page.$eval('#round-number', (e) => e.textContent), '3')
     assert.equal(await page.$eval('#stage', (e) => e.textContent), 'done')
     assert.equal(await page.$eval('#global-hash', (e) => e.textContent), p0.global.hash)
-    assert.deepEqual(await page.$$eval('#members tbody tr', (rows) => rows.map((r) => r.getAttribute('data-peer'))), [...ids].sort())
-    const points = await page.$$eval('#loss-chart circle', (cs) => cs.map((c) => [Number(c.getAttribute('data-round')), Number(c.getAttribute('data-loss'))]))
+    const memberRows = await page.$$eval('#members tbody tr', (rows) => rows.map((r) => r.getAttribute('data-peer')))
+    assert.deepEqual(memberRows, [...ids].sort())
+    const points = await page.$$eval('#loss-chart circle', (cs) =>
+      cs.map((c) => [Number(c.getAttribute('data-round')), Number(c.getAttribute('data-loss'))]))
     assert.deepEqual(points, p0.rounds.map((r) => [r.round, r.trainLoss]))
     // read-only: nothing on the page to act with, and the server refuses anything but GET
     assert.equal(await page.$$eval('form, input, button, textarea, select', (els) => els.length), 0)

@@ -1,6 +1,10 @@
 // A strict reader of Prometheus' text exposition format (version 0.0.4) for the tests: every sample line
 // must parse, every sample must follow a # TYPE of its family.
-export interface Sample { readonly name: string, readonly labels: Readonly<Record<string, string>>, readonly value: number }
+export interface Sample {
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly value: number
+}
 
 export interface Scrape {
   readonly samples: readonly Sample[]

@@ -15,19 +15,26 @@ const FEDIT = fileURLToPath(new URL('../../bin/fedit.js', import.meta.url))
 const chromium = findChromium()
 if (chromium.skip !== undefined) console.log(`# skipping the browser checks: ${chromium.skip}`)
 
-test('report.html of a simulation opens offline and shows the report\'s rounds, exclusions and charts', { timeout: 120_000, skip: chromium.skip }, async () => {
+const NAME = 'report.html of a simulation opens offline and shows the report\'s rounds, exclusions and charts'
+
+test(NAME, { timeout: 120_000, skip: chromium.skip }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'fedit-report-html-'))
   const browser = await launch(chromium.path!)
   try {
     // protocol only (fake trainer) with one attacker against the robust rule: a round with an exclusion
-    await promisify(execFile)(process.execPath, [FEDIT, 'simulate', '--in-process', '--trainer', 'fake', '--peers', '4', '--rounds', '2',
-      '--per-round', '3', '--limit-per-peer', '20', '--samples', '1', '--deadline', '3', '--malicious', '1', '--attack', 'scale',
-      '--aggregation', 'robust', '--seed', '3', '--out', out], { maxBuffer: 1 << 24 })
+    await promisify(execFile)(process.execPath, [FEDIT, 'simulate', '--in-process', '--trainer', 'fake',
+      '--peers', '4', '--rounds', '2', '--per-round', '3', '--limit-per-peer', '20', '--samples', '1',
+      '--deadline', '3', '--malicious', '1', '--attack', 'scale', '--aggregation', 'robust', '--seed', '3',
+      '--out', out], { maxBuffer: 1 << 24 })
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as SimulationReport
     const page = await browser.newPage()
     const requests: string[] = []
     await page.setRequestInterception(true)
-    page.on('request', (req) => { requests.push(req.url()); if (req.url().startsWith('file:')) void req.continue(); else void req.abort() })
+    page.on('request', (req) => {
+      requests.push(req.url())
+      if (req.url().startsWith('file:')) void req.continue()
+      else void req.abort()
+    })
     await page.setViewport({ width: 1200, height: 900 })
     await page.goto(pathToFileURL(join(out, 'report.html')).href, { waitUntil: 'load' })
     assert.deepEqual(requests.filter((u) => !u.startsWith('file:')), [], 'the page fetches nothing')
@@ -45,7 +52,8 @@ test('report.html of a simulation opens offline and shows the report\'s rounds, 
       evalLoss: r.evalLoss.toFixed(4),
       excluded: r.excluded.map((e) => `${e.peer}: ${e.reason}`).join('')
     })))
-    const exclusions = report.rounds.flatMap((r) => r.excluded.map((e) => `round ${r.round}: ${e.peer} excluded: ${e.reason}`))
+    const exclusions = report.rounds.flatMap((r) =>
+      r.excluded.map((e) => `round ${r.round}: ${e.peer} excluded: ${e.reason}`))
     assert.ok(exclusions.length > 0, 'the attacker was excluded at least once')
     const listed = await page.$$eval('#exclusions li[data-round]', (lis) => lis.map((li) => li.textContent))
     assert.deepEqual(listed, exclusions)

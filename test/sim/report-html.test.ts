@@ -18,7 +18,8 @@ const report: SimulationReport = {
 }
 
 test('report.html: rounds, failover, exclusions and faults as escaped text, no script', () => {
-  const html = reportHtml({ report, tables: 'model  loss\nbase   4.5 <b>', lossSvg: '<svg id="l"></svg>', mixSvg: '<svg id="m"></svg>' })
+  const tables = 'model  loss\nbase   4.5 <b>'
+  const html = reportHtml({ report, tables, lossSvg: '<svg id="l"></svg>', mixSvg: '<svg id="m"></svg>' })
   assert.ok(!/<script/i.test(html), 'no script element, not even from a reason')
   assert.match(html, /p01: &lt;script&gt;alert\(1\)&lt;\/script&gt; &amp; &quot;more&quot;/)
   assert.match(html, /<td class="mono aggregator">p00 <span class="failover">\(failover 1\)<\/span><\/td>/)
