@@ -83,7 +83,8 @@ test('fedit status text names the stage, the round\'s aggregator and the last re
   const text = formatSnapshot({
     ...SNAP, jobName: 'demo', jobRounds: 5, completed: 1, stage: 'await_result',
     current: {
-      round: 2, attempt: 1, aggregator: '12D3KooWxxxxxxAGGREG', selected: ['12D3KooWxxxxxxAGGREG', '12D3KooWxxxxxxOTHERS']
+      round: 2, attempt: 1, aggregator: '12D3KooWxxxxxxAGGREG',
+      selected: ['12D3KooWxxxxxxAGGREG', '12D3KooWxxxxxxOTHERS']
     },
     rounds: [{
       round: 1, attempt: 0, aggregator: '12D3KooWxxxxxxOTHERS', selected: ['a', 'b'], included: ['a'],
