@@ -8,6 +8,7 @@ interface CommandModule { help: string, run: (argv: string[]) => Promise<number>
 const commands: Record<string, { summary: string }> = {
   peer: { summary: 'run a peer of a federated job' },
   bootstrap: { summary: 'run a bootstrap (DHT server) node' },
+  status: { summary: 'show what a peer is doing (from its --state folder)' },
   simulate: { summary: 'run a local multi-peer simulation (the FedIT experiment)' },
   train: { summary: 'fine-tune a LoRA adapter on local data' },
   eval: { summary: 'held-out loss and perplexity of a model (+ adapter)' },

@@ -3,7 +3,7 @@
 import '../node/polyfill.ts'
 import type { PrivateKey } from '@libp2p/interface'
 import { createHost } from '../node/host.ts'
-import type { FeditHost } from '../node/host.ts'
+import type { FeditHost, HostOptions } from '../node/host.ts'
 
 export interface BootstrapOptions {
   readonly privateKey: PrivateKey
@@ -11,6 +11,7 @@ export interface BootstrapOptions {
   readonly local?: boolean
   readonly allowList?: ReadonlySet<string>
   readonly swarmKey?: Uint8Array
+  readonly metrics?: HostOptions['metrics']
 }
 
 export async function startBootstrap (opts: BootstrapOptions): Promise<FeditHost> {

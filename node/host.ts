@@ -4,7 +4,7 @@
 import './polyfill.ts'
 import { createHash } from 'node:crypto'
 import { createLibp2p } from 'libp2p'
-import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { ComponentLogger, Libp2p, Metrics, PeerId, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { preSharedKey } from '@libp2p/pnet'
 import { noise } from '@libp2p/noise'
@@ -47,6 +47,8 @@ export interface HostOptions {
   readonly allowList?: ReadonlySet<string>
   /** private federation: a libp2p swarm key (the /key/swarm/psk/1.0.0/ file's bytes, see swarm-key.ts) */
   readonly swarmKey?: Uint8Array
+  /** libp2p's metrics (node/observe/metrics.ts: @libp2p/prometheus-metrics), for --metrics */
+  readonly metrics?: (components: { logger: ComponentLogger }) => Metrics
 }
 
 export async function createHost (opts: HostOptions): Promise<FeditHost> {
@@ -55,6 +57,7 @@ export async function createHost (opts: HostOptions): Promise<FeditHost> {
   const denied = (peer: PeerId): boolean => allow !== undefined && !allow.has(peer.toString())
   return await createLibp2p({
     privateKey: opts.privateKey,
+    ...(opts.metrics !== undefined ? { metrics: opts.metrics } : {}),
     addresses: { listen: [...(opts.listen ?? ['/ip4/0.0.0.0/tcp/0'])] },
     transports: [tcp()],
     connectionEncrypters: [noise()],

@@ -126,8 +126,8 @@ export class Peer {
       const bytes = encodeAdapter(initial)
       state.begin({ round: 0, hash: sha256Hex(bytes), bytes, adapter: initial }, cfg)
     }
-    const { listen, bootstrap, local, allowList, swarmKey } = this.opts
-    const host = ctx.host = await createHost({ privateKey: key, listen, bootstrap, local, allowList, swarmKey })
+    const { listen, bootstrap, local, allowList, swarmKey, metrics } = this.opts
+    const host = ctx.host = await createHost({ privateKey: key, listen, bootstrap, local, allowList, swarmKey, metrics })
     ctx.view = new MemberView(this.peerId, this.timing.memberTtlMs)
     const { jobId } = this.opts
     const timeoutMs = this.timing.transferTimeoutMs

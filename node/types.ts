@@ -48,8 +48,9 @@ export interface Transport {
   ) => Promise<UpdateAck>
 }
 
-/** listen, bootstrap, local (many peers on 127.0.0.1), allowList and swarmKey go to the host as they are */
-export interface PeerOptions extends Pick<HostOptions, 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey'> {
+/** listen, bootstrap, local (many peers on 127.0.0.1), allowList, swarmKey and metrics go to the host as they are */
+export interface PeerOptions
+  extends Pick<HostOptions, 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey' | 'metrics'> {
   readonly job: JobSpec
   readonly jobId: string
   /** the peer does not close it: the caller owns it */

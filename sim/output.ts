@@ -1,13 +1,15 @@
-// The --out folder: report.json, the final adapter (PEFT folder), the plots (SVG) and the printed tables.
+// The --out folder: report.json, the final adapter (PEFT folder), the plots (SVG), the printed tables and
+// report.html (all of them in one page that opens offline).
 // Every file is written atomically.
 import { join } from 'node:path'
 import { writeFileAtomicSync } from '../trainer/atomic-write.ts'
 import type { SimulationReport } from './report.ts'
 import { lineChartSvg, stackedBarSvg } from './plot-svg.ts'
 import type { Series } from './plot-svg.ts'
+import { reportHtml } from './report-html.ts'
 
 export const FILES = { report: 'report.json', adapter: 'adapter', lossPlot: 'loss.svg', mixPlot: 'category-mix.svg',
-  tables: 'tables.txt' } as const
+  tables: 'tables.txt', html: 'report.html' } as const
 
 /** The held-out loss per round: federated against base and (when present) the baselines (pure). */
 export function lossChart (r: SimulationReport): string {
@@ -34,9 +36,12 @@ export function mixChart (r: SimulationReport): string {
 }
 
 export function writeOutputs (dir: string, r: SimulationReport, tables: string): void {
-  writeFileAtomicSync(join(dir, FILES.lossPlot), lossChart(r))
-  writeFileAtomicSync(join(dir, FILES.mixPlot), mixChart(r))
+  const lossSvg = lossChart(r)
+  const mixSvg = mixChart(r)
+  writeFileAtomicSync(join(dir, FILES.lossPlot), lossSvg)
+  writeFileAtomicSync(join(dir, FILES.mixPlot), mixSvg)
   writeFileAtomicSync(join(dir, FILES.tables), tables + '\n')
+  writeFileAtomicSync(join(dir, FILES.html), reportHtml({ report: r, tables, lossSvg, mixSvg }))
   // last: its presence means the run finished
   writeFileAtomicSync(join(dir, FILES.report), JSON.stringify(r, null, 2) + '\n')
 }

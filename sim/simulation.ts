@@ -242,7 +242,7 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
     if (c.out !== undefined) {
       writeOutputs(c.out, report, tables)
       rmSync(work, { recursive: true, force: true })
-      log(`wrote ${join(c.out, FILES.report)}, ${FILES.lossPlot}, ${FILES.mixPlot}, ${FILES.tables}`)
+      log(`wrote ${join(c.out, FILES.report)}, ${FILES.html}, ${FILES.lossPlot}, ${FILES.mixPlot}, ${FILES.tables}`)
     }
     return { report, tables }
   } finally {

@@ -6,9 +6,13 @@ import { loadOrCreateKey, readKeyFile } from '../../node/identity.ts'
 import { startBootstrap, dialableAddrs } from '../../bootstrap/bootstrap-node.ts'
 import { parseFlags } from '../flags.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
+import { parseListenAddr } from '../../node/observe/http-listen.ts'
+import { createMetricsRegistry, registerBootstrapMetrics } from '../../node/observe/metrics.ts'
+import { serveMetrics } from '../../node/observe/metrics-server.ts'
+import type { HttpEndpoint } from '../../node/observe/http-listen.ts'
 
 export const help = `usage: fedit bootstrap [--listen MULTIADDR...] [--key FILE] [--swarm-key FILE] [--allow FILE]
-                       [--local]
+                       [--local] [--metrics HOST:PORT]
 
 Runs a bootstrap node (a fedit DHT server) and prints its multiaddrs, one per line. Peers join with
 \`fedit peer --bootstrap <one of them>\` (or a file of them: --bootstrap-file).
@@ -17,10 +21,19 @@ Runs a bootstrap node (a fedit DHT server) and prints its multiaddrs, one per li
   --swarm-key FILE       private federation: the federation's swarm key (fedit keygen --swarm-key FILE)
   --allow FILE           private federation: only the peer ids in FILE (one per line, # comments) may connect
   --local                many nodes on one machine (tests, demos): allow loopback, never on a public network
+  --metrics HOST:PORT    serve Prometheus metrics (fedit_* and libp2p's) at http://HOST:PORT/metrics (HOST: 127.0.0.1
+                         by default); its address goes to stderr, so stdout stays the list of multiaddrs
 Stops cleanly on Ctrl-C / SIGTERM.`
 
 export async function run (argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { strings: ['key', 'swarm-key', 'allow'], lists: ['listen'], booleans: ['local'] })
+  const f = parseFlags(argv, { strings: ['key', 'swarm-key', 'allow', 'metrics'], lists: ['listen'],
+    booleans: ['local'] })
+  let metricsAddr
+  try {
+    metricsAddr = f.strings.has('metrics') ? parseListenAddr(f.strings.get('metrics')!, '--metrics') : undefined
+  } catch (err) {
+    throw new CliError((err as Error).message, 2)
+  }
   const keyPath = f.strings.get('key') ?? 'bootstrap.key'
   let key
   try {
@@ -42,13 +55,26 @@ export async function run (argv: string[]): Promise<number> {
         .filter((l) => l !== ''))
     } catch { throw new CliError(`cannot read ${p}`) }
   }
-  const host = await startBootstrap({ privateKey: key, listen: f.lists.get('listen'), local: f.booleans.has('local'),
-    swarmKey, allowList })
-  for (const a of dialableAddrs(host)) console.log(a)
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
+  const metrics = metricsAddr !== undefined ? createMetricsRegistry() : undefined
+  const host = await startBootstrap({
+    privateKey: key, listen: f.lists.get('listen'), local: f.booleans.has('local'), swarmKey, allowList,
+      metrics: metrics?.libp2p
   })
-  await host.stop()
+  let endpoint: HttpEndpoint | undefined
+  try {
+    if (metrics !== undefined && metricsAddr !== undefined) {
+      registerBootstrapMetrics(metrics.registry, host)
+      endpoint = await serveMetrics(metricsAddr, metrics.registry)
+      console.error(`metrics: ${endpoint.url}`)
+    }
+    for (const a of dialableAddrs(host)) console.log(a)
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
+    })
+  } finally {
+    await endpoint?.close()
+    await host.stop()
+  }
   return 0
 }

@@ -13,11 +13,19 @@ import { numberFlag } from '../flag-values.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
 import type { AggregateFn } from '../../trainer/aggregate/types.ts'
 import type { AggregationSpec } from '../../protocol/aggregation-spec.ts'
+import { parseListenAddr, ListenAddrError } from '../../node/observe/http-listen.ts'
+import type { ListenAddr } from '../../node/observe/http-listen.ts'
+import { createMetricsRegistry } from '../../node/observe/metrics.ts'
+import { startObservability } from '../../node/observe/observability.ts'
+import { assertStateFolderFree } from '../../node/observe/control-socket.ts'
+import type { Observability } from '../../node/observe/observability.ts'
+import { makeLogger, parseLogFormat } from '../log-format.ts'
 
 export const help = `usage: fedit peer --job FILE --model PATH --data FILE
                   (--bootstrap MULTIADDR... | --bootstrap-file FILE)
                   [--listen MULTIADDR...] [--state DIR] [--allow FILE] [--swarm-key FILE] [--local]
                   [--device cpu|cuda|webgpu] [--workers N]
+                  [--metrics HOST:PORT] [--dashboard HOST:PORT] [--log-format text|json]
 
 Joins the job described by FILE: finds its other members through the DHT, trains LoRA adapters on the
 local data when selected, aggregates when elected, and keeps the global adapter in DIR. One log line per round.
@@ -32,11 +40,18 @@ local data when selected, aggregates when elected, and keeps the global adapter 
   --local                many peers on one machine (demos): allow loopback; never on a public network
   --workers N            micro-batches trained at once, each in a thread of its own (default: one per core for a
                          model under 5M weights on the CPU, else 1); 1 when several peers share the machine
-Restarting with the same --state rejoins the job where it stands.`
+  --metrics HOST:PORT    serve Prometheus metrics (fedit_* and libp2p's) at http://HOST:PORT/metrics
+  --dashboard HOST:PORT  serve a live, read-only dashboard of the job at http://HOST:PORT/
+                         (HOST defaults to 127.0.0.1 for both; port 0 picks a free one)
+  --log-format FORMAT    text (default) or json: one JSON object a line, for log collectors
+Restarting with the same --state rejoins the job where it stands. \`fedit status --state DIR\` shows what it is doing.`
 
 export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, { strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key',
-    'device', 'workers'], lists: ['bootstrap', 'listen'], booleans: ['local'] })
+    'device', 'workers', 'metrics', 'dashboard', 'log-format'], lists: ['bootstrap', 'listen'], booleans: ['local'] })
+  const format = parseLogFormat(f.strings.get('log-format'))
+  const metricsAddr = listenFlag(f.strings.get('metrics'), '--metrics')
+  const dashboardAddr = listenFlag(f.strings.get('dashboard'), '--dashboard')
   const workers = numberFlag(f, 'workers', { integer: true, min: 1 })
   const need = (name: string): string => {
     const v = f.strings.get(name)
@@ -69,23 +84,42 @@ export async function run (argv: string[]): Promise<number> {
   }
   const stateDir = f.strings.get('state') ?? 'fedit-state'
 
+  // before the model loads: a second peer on one state folder would overwrite the first one's adapters
+  try { await assertStateFolderFree(stateDir) } catch (err) { throw new CliError((err as Error).message) }
   const trainer = await createLocalTrainer({ job, modelPath: need('model'), dataPath: need('data'),
     device: f.strings.get('device'), workers })
   const aggregate = aggregateFor(job.aggregation)
-  const stamp = (): string => new Date().toISOString().slice(11, 19)
+  const jobId = jobIdOf(job)
+  let peerId = ''
+  const log = makeLogger(format, () => peerId === '' ? {} : { peer: peerId })
+  const metrics = metricsAddr !== undefined ? createMetricsRegistry() : undefined
   const peer = createPeer({
-    job, jobId: jobIdOf(job), trainer, aggregate, stateDir,
+    job, jobId, trainer, aggregate, stateDir,
     listen: f.lists.get('listen'), bootstrap, local: f.booleans.has('local'), allowList, swarmKey,
     device: f.strings.get('device'),
-    logger: (line) => { console.log(`${stamp()} ${line}`) }
+    metrics: metrics?.libp2p,
+    logger: log
   })
   const stopSignal = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('interrupted'))
     process.once('SIGTERM', () => resolve('terminated'))
   })
+  let obs: Observability | undefined
   try {
+    obs = await startObservability({
+      peer, job, jobId, stateDir, dashboard: dashboardAddr,
+      metrics: metrics !== undefined && metricsAddr !== undefined
+        ? { addr: metricsAddr, registry: metrics.registry }
+        : undefined
+    })
     await peer.start()
-    console.log(`${stamp()} global adapter: ${join(stateDir, 'global')}`)
+    peerId = peer.peerId
+    log(`global adapter: ${join(stateDir, 'global')}`)
+    if (obs.metricsUrl !== undefined) log(`metrics: ${obs.metricsUrl}`)
+    if (obs.dashboardUrl !== undefined) log(`dashboard: ${obs.dashboardUrl}`)
+    log(obs.controlPath !== undefined
+      ? `status: fedit status --state ${stateDir}`
+      : `status: the path ${stateDir} is too long for a control socket; fedit status reads the state folder only`)
     const done = new Promise<string>((resolve) => {
       if (peer.global.round >= job.rounds) resolve('done')
       peer.events.once('done', () => resolve('done'))
@@ -93,17 +127,23 @@ export async function run (argv: string[]): Promise<number> {
     const why = await Promise.race([stopSignal, done])
     if (why === 'done') {
       // keep serving the final adapter a little while, for members still fetching it
-      console.log(`${stamp()} all ${job.rounds} rounds done; global ${peer.global.hash.slice(0, 12)}`)
+      log(`all ${job.rounds} rounds done; global ${peer.global.hash.slice(0, 12)}`)
       await Promise.race([stopSignal, new Promise((resolve) => setTimeout(resolve,
         Math.min(30_000, job.roundDeadlineSeconds * 1000)))])
     } else {
-      console.log(`${stamp()} ${why}; stopping (state is saved, restart with the same --state to rejoin)`)
+      log(`${why}; stopping (state is saved, restart with the same --state to rejoin)`)
     }
   } finally {
+    await obs?.close()
     await peer.stop()
     await trainer.close()
   }
   return 0
+}
+
+function listenFlag (v: string | undefined, flag: string): ListenAddr | undefined {
+  if (v === undefined) return undefined
+  try { return parseListenAddr(v, flag) } catch (err) { throw new CliError((err as ListenAddrError).message, 2) }
 }
 
 /** The job's aggregation rule (trainer/aggregate/); a spec it cannot run is a one-line error. */

@@ -22,7 +22,8 @@ held-out loss of every round's global adapter (Dolly lines 1-80, scored by this 
   --in-process           all peers in this process (trainers in worker threads);
                          default: one \`fedit peer\` process each
   --seed S               seeds the partition, identities, faults and training (default ${DEMO.seed})
-  --out DIR              writes DIR/report.json, DIR/adapter (PEFT), DIR/loss.svg, DIR/category-mix.svg, DIR/tables.txt
+  --out DIR              writes DIR/report.json, DIR/report.html (all in one page), DIR/adapter (PEFT), DIR/loss.svg,
+                         DIR/category-mix.svg, DIR/tables.txt
   --baselines            the experiment: also train Local-1/2/3 (one peer's data alone) and centralized (all data)
   --partition METHOD     how the training pool is split (default ${DEMO.partition}); --alpha A for the Dirichlet ones
   --aggregation RULE     fedavg (the paper's) or robust (clip, outlier filters, trimmed mean)

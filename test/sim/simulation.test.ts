@@ -26,7 +26,7 @@ test('a 4-peer, 2-round in-process simulation writes a report that validates', {
     assert.deepEqual(onDisk.rounds.map((r: { round: number }) => r.round), [1, 2])
     assert.equal(report.rounds.every((r) => r.included.length > 0 && Number.isFinite(r.evalLoss)), true)
     for (const f of ['adapter/adapter_model.safetensors', 'adapter/adapter_config.json', 'loss.svg', 'category-mix.svg',
-      'tables.txt']) {
+      'tables.txt', 'report.html']) {
       assert.ok(existsSync(join(out, f)), f)
     }
     assert.ok(lines.some((l) => /round 2 held-out loss/.test(l)))
