@@ -17,7 +17,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
 import type { JobSpec } from '../protocol/job-spec.ts'
-import { electAggregator, selectRandomK } from '../protocol/election.ts'
+import { electAggregator, electableAttempt, electionOrder, isElectable, selectRandomK } from '../protocol/election.ts'
 import type { SelectFn } from '../protocol/election.ts'
 import { decodeRoundMessage, Reject } from '../protocol/validation.ts'
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
@@ -35,10 +35,13 @@ import { RoundStage } from './round-stage.ts'
 import type { RoundInfo } from './round-info.ts'
 import { hex, unhex } from './hex.ts'
 import { dueAttempt } from './round-clock.ts'
+import { MAX_ATTEMPTS } from '../protocol/limits.ts'
 import { PeerCore } from './peer-core.ts'
 import { MemberRole } from './member-role.ts'
 import { AggregatorRole } from './aggregator-role.ts'
 import { CatchUp } from './catch-up.ts'
+import { ReachabilityMonitor } from './reachability.ts'
+import type { PathCounts } from './reachability.ts'
 
 export { trainSeed } from './member-role.ts'
 
@@ -57,8 +60,8 @@ export interface PeerTiming {
   readonly transferTimeoutMs: number
 }
 
-/** listen, bootstrap, local (many peers on 127.0.0.1), allowList and swarmKey go to the host as they are */
-export interface PeerOptions extends Pick<HostOptions, 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey'> {
+/** listen, bootstrap, local (many peers on 127.0.0.1), allowList, swarmKey, nat, relay, upnp go to the host as they are */
+export interface PeerOptions extends Pick<HostOptions, 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey' | 'nat' | 'relay' | 'upnp'> {
   readonly job: JobSpec
   readonly jobId: string
   /** the peer does not close it: the caller owns it */
@@ -116,6 +119,7 @@ export class Peer {
   private readonly aggregator: AggregatorRole
   private readonly catchUp: CatchUp
   private ticker?: NodeJS.Timeout
+  private reach?: ReachabilityMonitor
 
   constructor (opts: PeerOptions) {
     this.opts = opts
@@ -154,6 +158,10 @@ export class Peer {
   memberStatus (): MemberStatus[] { return this.core.view?.statuses(Date.now()) ?? [] }
   /** the training speed this peer advertises (tokens/s, 0 until it trained) */
   get measuredTokensPerSecond (): number { return this.member.tokensPerSecond }
+  /** what this peer's Hellos say of its reachability (protocol/election.ts Reachability) */
+  get reachability (): number { return this.reach?.current ?? 0 }
+  /** how many adapter transfers this peer started went direct or through a relay, and their bytes */
+  get transferPaths (): Readonly<PathCounts> | undefined { return this.reach?.paths }
 
   async start (): Promise<void> {
     const { job } = this.opts
@@ -175,7 +183,8 @@ export class Peer {
     }
     core.firstRound = core.completed + 1
     core.cur = core.freshRound(core.completed + 1)
-    const host = core.host = await createHost({ privateKey: key, listen: this.opts.listen, bootstrap: this.opts.bootstrap, local: this.opts.local, allowList: this.opts.allowList, swarmKey: this.opts.swarmKey })
+    const host = core.host = await createHost({ privateKey: key, listen: this.opts.listen, bootstrap: this.opts.bootstrap, local: this.opts.local, allowList: this.opts.allowList, swarmKey: this.opts.swarmKey, nat: this.opts.nat, relay: this.opts.relay, upnp: this.opts.upnp })
+    this.reach = new ReachabilityMonitor(host, this.opts.nat ?? this.opts.local !== true, (line) => { core.log(line) })
     core.view = new MemberView(this.peerId, this.timing.memberTtlMs)
     await serveAdapters(host, { jobId: this.opts.jobId, lookup: (h) => core.adapters.get(h), timeoutMs: this.timing.transferTimeoutMs })
     await serveUpdates(host, {
@@ -200,6 +209,7 @@ export class Peer {
     if (core.stopped) return
     core.stopped = true
     clearInterval(this.ticker)
+    this.reach?.stop()
     if (core.collector?.timer !== undefined) clearTimeout(core.collector.timer)
     core.abort.abort()
     await core.host?.stop()
@@ -228,6 +238,7 @@ export class Peer {
     switch (d.message.kind) {
       case 'hello': {
         const h = d.message.hello
+        this.reach?.heardFrom(from, h.reachability)
         core.view?.hello(from, h.round, hex(h.globalHash), Date.now(), { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }, h.intervalMs)
         break
       }
@@ -241,7 +252,7 @@ export class Peer {
     const now = Date.now()
     const intervalMs = helloIntervalMs(this.timing.heartbeatMs, core.view?.live(now).length ?? 1)
     core.nextHello = now + intervalMs
-    void core.publish({ hello: { jobId: this.opts.jobId, round: core.completed, globalHash: unhex(core.globalHash), device: this.opts.device ?? 'cpu', tokensPerSecond: this.member.tokensPerSecond, samples: this.member.samples, intervalMs } })
+    void core.publish({ hello: { jobId: this.opts.jobId, round: core.completed, globalHash: unhex(core.globalHash), device: this.opts.device ?? 'cpu', tokensPerSecond: this.member.tokensPerSecond, samples: this.member.samples, intervalMs, reachability: this.reachability } })
   }
 
   // ------------------------------------------------------------------ the round clock
@@ -271,11 +282,20 @@ export class Peer {
     }
     const settleMs = r === core.firstRound ? this.timing.settleMs : 0
     const due = dueAttempt(core.cur, now, { silenceMs: this.opts.job.roundDeadlineSeconds * 1000, graceMs: this.timing.graceMs, settleMs })
-    if (due === undefined || electAggregator(members, core.globalHash, r, due) !== this.peerId) return
+    if (due === undefined) return
+    const attempt = this.reachableAttempt(members, r, due)
+    if (attempt <= core.cur.accepted || core.cur.announcedByMe.has(attempt) || electAggregator(members, core.globalHash, r, attempt) !== this.peerId) return
     // a quorum already finished round r (we restarted behind, or missed its result): aggregating it again
     // would fork the job; maybeCatchUp fetches their adapter instead
     if (this.catchUp.quorumAhead(now) !== undefined) return
-    this.aggregator.run(r, due, members)
+    this.aggregator.run(r, attempt, members)
+  }
+
+  /** DESIGN.md "Elections that stay live": members that said they are unreachable are skipped in the order */
+  private reachableAttempt (members: readonly string[], round: number, due: number): number {
+    const order = electionOrder(members, this.core.globalHash, round)
+    const a = electableAttempt(order, due, (m) => isElectable(this.reach?.reachabilityOf(m, this.peerId) ?? 0))
+    return a < MAX_ATTEMPTS ? a : due
   }
 }
 

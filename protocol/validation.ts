@@ -1,6 +1,7 @@
 // Schema checks of everything that arrives: decode never throws out of here, it returns a result with a
 // reason. Reasons are short snake_case labels (they double as log/metric labels and exclusion reasons),
 // optionally followed by ": detail".
+import { MAX_REACHABILITY } from './election.ts'
 import { Hello, RoundAnnounce, RoundMessage, RoundResult, UpdateHeader, AdapterRequest } from './messages.ts'
 import { HASH_BYTES, MAX_ATTEMPTS, MAX_GOSSIP_BYTES, MAX_HEADER_BYTES, MAX_HELLO_INTERVAL_MS, MAX_MEMBERS, MAX_PEER_ID_CHARS, MAX_REASON_CHARS } from './limits.ts'
 
@@ -55,6 +56,7 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
     if (!Number.isFinite(h.tokensPerSecond) || h.tokensPerSecond < 0) return bad(Reject.BadField, 'tokensPerSecond')
     if (h.device.length > 32) return bad(Reject.BadField, 'device')
     if (h.intervalMs > MAX_HELLO_INTERVAL_MS) return bad(Reject.BadField, 'intervalMs')
+    if (h.reachability > MAX_REACHABILITY) return bad(Reject.BadField, 'reachability')
     return { valid: true, message: { kind: 'hello', hello: h } }
   }
   if (m.announce !== undefined) {
