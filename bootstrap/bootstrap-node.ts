@@ -1,9 +1,10 @@
-// A bootstrap node: a DHT server with a stable identity that peers dial first to find the job's members.
-// It trains nothing and joins no job topic.
+// A bootstrap node: a DHT server with a stable identity that peers dial first to find the job's members, and
+// (unless `relay` is left out) a circuit relay for peers behind NATs. It trains nothing and joins no job topic.
 import '../node/polyfill.ts'
 import type { PrivateKey } from '@libp2p/interface'
 import { createHost } from '../node/host.ts'
 import type { FeditHost } from '../node/host.ts'
+import type { RelayLimits } from '../node/nat-traversal.ts'
 
 export interface BootstrapOptions {
   readonly privateKey: PrivateKey
@@ -11,6 +12,8 @@ export interface BootstrapOptions {
   readonly local?: boolean
   readonly allowList?: ReadonlySet<string>
   readonly swarmKey?: Uint8Array
+  /** serve as a circuit relay with these limits */
+  readonly relay?: RelayLimits
 }
 
 export async function startBootstrap (opts: BootstrapOptions): Promise<FeditHost> {

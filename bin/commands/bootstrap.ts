@@ -1,4 +1,4 @@
-// fedit bootstrap: a DHT server with a stable identity; prints the multiaddrs peers pass to --bootstrap.
+// fedit bootstrap: a DHT server and circuit relay with a stable identity; prints the multiaddrs peers pass to --bootstrap.
 import '../../node/polyfill.ts'
 import { existsSync, readFileSync } from 'node:fs'
 import { CliError } from '../cli-error.ts'
@@ -6,20 +6,26 @@ import { loadOrCreateKey, readKeyFile } from '../../node/identity.ts'
 import { startBootstrap, dialableAddrs } from '../../bootstrap/bootstrap-node.ts'
 import { parseFlags } from '../flags.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
+import { RELAY_FLAGS, relayHelp, relayLimits } from '../relay-flags.ts'
 
 export const help = `usage: fedit bootstrap [--listen MULTIADDR...] [--key FILE] [--swarm-key FILE] [--allow FILE] [--local]
+                       [--no-relay] [--relay-slots N] [--relay-data-mib N] [--relay-duration-s N]
 
 Runs a bootstrap node (a fedit DHT server) and prints its multiaddrs, one per line. Peers join with
-\`fedit peer --bootstrap <one of them>\` (or a file of them: --bootstrap-file).
+\`fedit peer --bootstrap <one of them>\` (or a file of them: --bootstrap-file). It is also a circuit relay:
+peers behind NATs that nobody can dial reserve a slot on it and are reached through it.
   --listen MULTIADDR...  addresses to listen on (default /ip4/0.0.0.0/tcp/4001)
   --key FILE             identity key (default ./bootstrap.key, created if missing) so the address stays stable
   --swarm-key FILE       private federation: the federation's swarm key (fedit keygen --swarm-key FILE)
   --allow FILE           private federation: only the peer ids in FILE (one per line, # comments) may connect
   --local                many nodes on one machine (tests, demos): allow loopback, never on a public network
+  --no-relay             do not relay for peers behind NATs
+${relayHelp}
 Stops cleanly on Ctrl-C / SIGTERM.`
 
 export async function run (argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { strings: ['key', 'swarm-key', 'allow'], lists: ['listen'], booleans: ['local'] })
+  const f = parseFlags(argv, { strings: ['key', 'swarm-key', 'allow', ...RELAY_FLAGS], lists: ['listen'], booleans: ['local', 'no-relay'] })
+  const relay = f.booleans.has('no-relay') ? undefined : relayLimits(f)
   const keyPath = f.strings.get('key') ?? 'bootstrap.key'
   let key
   try {
@@ -34,8 +40,9 @@ export async function run (argv: string[]): Promise<number> {
     const p = f.strings.get('allow')!
     try { allowList = new Set(readFileSync(p, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '')) } catch { throw new CliError(`cannot read ${p}`) }
   }
-  const host = await startBootstrap({ privateKey: key, listen: f.lists.get('listen'), local: f.booleans.has('local'), swarmKey, allowList })
+  const host = await startBootstrap({ privateKey: key, listen: f.lists.get('listen'), local: f.booleans.has('local'), swarmKey, allowList, relay })
   for (const a of dialableAddrs(host)) console.log(a)
+  if (relay !== undefined) console.error(`relay: up to ${relay.maxReservations} reservations; each relayed connection ${relay.dataBytes === 0 ? 'unlimited in data' : `${relay.dataBytes / 2 ** 20} MiB each way`}, ${relay.durationSeconds === 0 ? 'no time limit' : `${relay.durationSeconds} s`}`)
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)

@@ -11,11 +11,13 @@ import { readBootstrapFile, parseBootstrapAddr } from '../../bootstrap/bootstrap
 import { parseFlags } from '../flags.ts'
 import { numberFlag } from '../flag-values.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
+import { RELAY_FLAGS, relayHelp, relayLimits } from '../relay-flags.ts'
 import type { AggregateFn } from '../../trainer/aggregate/types.ts'
 import type { AggregationSpec } from '../../protocol/aggregation-spec.ts'
 
 export const help = `usage: fedit peer --job FILE --model PATH --data FILE (--bootstrap MULTIADDR... | --bootstrap-file FILE)
                   [--listen MULTIADDR...] [--state DIR] [--allow FILE] [--swarm-key FILE] [--local] [--device cpu|cuda|webgpu] [--workers N]
+                  [--upnp] [--relay [--relay-slots N] [--relay-data-mib N] [--relay-duration-s N]]
 
 Joins the job described by FILE: finds its other members through the DHT, trains LoRA adapters on the
 local data when selected, aggregates when elected, and keeps the global adapter in DIR. One log line per round.
@@ -30,10 +32,16 @@ local data when selected, aggregates when elected, and keeps the global adapter 
   --local                many peers on one machine (demos): allow loopback; never on a public network
   --workers N            micro-batches trained at once, each in a thread of its own (default: one per core for a
                          model under 5M weights on the CPU, else 1); 1 when several peers share the machine
+  --upnp                 ask the home router for a port mapping (UPnP / NAT-PMP), so others can dial us directly
+  --relay                also relay for peers behind NATs (only useful on a reachable machine); limits as a bootstrap's:
+${relayHelp}
+Behind a NAT nothing needs opening: the peer learns whether others can dial it (AutoNAT), reserves a slot on a
+relay (the bootstrap) when they cannot, and upgrades relayed connections to direct ones where it can (DCUtR).
 Restarting with the same --state rejoins the job where it stands.`
 
 export async function run (argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key', 'device', 'workers'], lists: ['bootstrap', 'listen'], booleans: ['local'] })
+  const f = parseFlags(argv, { strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key', 'device', 'workers', ...RELAY_FLAGS], lists: ['bootstrap', 'listen'], booleans: ['local', 'relay', 'upnp'] })
+  const relay = f.booleans.has('relay') ? relayLimits(f) : undefined
   const workers = numberFlag(f, 'workers', { integer: true, min: 1 })
   const need = (name: string): string => { const v = f.strings.get(name); if (v === undefined) throw new CliError(`--${name} is required`, 2); return v }
   const jobPath = need('job')
@@ -57,7 +65,7 @@ export async function run (argv: string[]): Promise<number> {
   const stamp = (): string => new Date().toISOString().slice(11, 19)
   const peer = createPeer({
     job, jobId: jobIdOf(job), trainer, aggregate, stateDir,
-    listen: f.lists.get('listen'), bootstrap, local: f.booleans.has('local'), allowList, swarmKey,
+    listen: f.lists.get('listen'), bootstrap, local: f.booleans.has('local'), allowList, swarmKey, relay, upnp: f.booleans.has('upnp'),
     device: f.strings.get('device'),
     logger: (line) => { console.log(`${stamp()} ${line}`) }
   })
