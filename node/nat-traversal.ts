@@ -52,10 +52,16 @@ export function natServices (nat: NatSetup): Record<string, (components: any) =>
 
 function relayReservations (l: RelayLimits): { maxReservations: number, applyDefaultLimit: boolean, defaultDataLimit?: bigint, defaultDurationLimit?: number } {
   const unlimited = l.dataBytes === 0 && l.durationSeconds === 0
+  // the relay server takes a limit of 0 literally (it would close every relayed connection at once), so one
+  // unlimited dimension next to a limited one is the largest value it handles (a timer's maximum for time)
   return {
     maxReservations: l.maxReservations,
     applyDefaultLimit: !unlimited,
-    // in the wire format a limit of 0 means none
-    ...(unlimited ? {} : { defaultDataLimit: BigInt(l.dataBytes), defaultDurationLimit: l.durationSeconds * 1000 })
+    ...(unlimited
+      ? {}
+      : {
+          defaultDataLimit: l.dataBytes === 0 ? 2n ** 62n : BigInt(l.dataBytes),
+          defaultDurationLimit: l.durationSeconds === 0 ? 2 ** 31 - 1 : Math.min(2 ** 31 - 1, l.durationSeconds * 1000)
+        })
   }
 }
