@@ -9,6 +9,8 @@ import type { RelayLimits } from '../node/nat-traversal.ts'
 export interface BootstrapOptions {
   readonly privateKey: PrivateKey
   readonly listen?: readonly string[]
+  /** addresses to advertise as they are (the public IP and port peers reach it at) */
+  readonly announce?: readonly string[]
   readonly local?: boolean
   readonly allowList?: ReadonlySet<string>
   readonly swarmKey?: Uint8Array

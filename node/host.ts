@@ -38,6 +38,11 @@ export interface HostOptions {
   readonly privateKey: PrivateKey
   /** multiaddrs to listen on, default /ip4/0.0.0.0/tcp/0 */
   readonly listen?: readonly string[]
+  /**
+   * addresses to advertise as they are, next to the listen ones (a public IP, a port forwarded by hand);
+   * others are advertised only once AutoNAT confirmed them
+   */
+  readonly announce?: readonly string[]
   /** multiaddrs (with /p2p/<id>) of bootstrap nodes */
   readonly bootstrap?: readonly string[]
   /**
@@ -68,7 +73,7 @@ export async function createHost (opts: HostOptions): Promise<FeditHost> {
   const nat = { enabled: opts.nat ?? !local, relay: opts.relay, upnp: opts.upnp === true }
   const host = await createLibp2p({
     privateKey: opts.privateKey,
-    addresses: { listen: [...(opts.listen ?? ['/ip4/0.0.0.0/tcp/0']), ...natListen(nat)] },
+    addresses: { listen: [...(opts.listen ?? ['/ip4/0.0.0.0/tcp/0']), ...natListen(nat)], appendAnnounce: [...(opts.announce ?? [])] },
     transports: [tcp(), ...natTransports(nat)],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -1,12 +1,13 @@
 // The libp2p parts that let peers behind NATs take part, all js-libp2p's own modules:
-//   AutoNAT        others dial us back: is an address of ours reachable from outside?
+//   AutoNAT v2     others dial us back: is an address of ours reachable from outside? (v1 closed the peers'
+//                  connections to the relay mid-reservation in the namespace lab, test/nat/; v2 does not)
 //   circuit relay  a peer nobody can dial reserves a slot on a relay (a bootstrap, or a peer with --relay) and
 //                  is reached at <relay>/p2p-circuit/p2p/<id>; a relay caps each relayed connection (RelayLimits)
 //   DCUtR          upgrades a relayed connection to a direct one (hole punching / connection reversal)
 //   UPnP/NAT-PMP   opt-in: ask the home router for a port mapping
 // Node 20's TCP has no SO_REUSEPORT, so a TCP hole punch between two NATed js peers cannot succeed (js-libp2p
 // issue 2620): DCUtR still turns a relayed connection direct when one side is public (it dials back).
-import { autoNAT } from '@libp2p/autonat'
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { uPnPNAT } from '@libp2p/upnp-nat'
@@ -43,7 +44,7 @@ export function natTransports (nat: NatSetup): Array<ReturnType<typeof circuitRe
 
 export function natServices (nat: NatSetup): Record<string, (components: any) => unknown> {
   const out: Record<string, (components: any) => unknown> = {}
-  if (nat.enabled || nat.relay !== undefined) out.autonat = autoNAT()
+  if (nat.enabled || nat.relay !== undefined) out.autonat = autoNATv2()
   if (nat.enabled) out.dcutr = dcutr()
   if (nat.relay !== undefined) out.relay = circuitRelayServer({ reservations: relayReservations(nat.relay) })
   if (nat.upnp) out.upnp = uPnPNAT()

@@ -8,13 +8,16 @@ import { parseFlags } from '../flags.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
 import { RELAY_FLAGS, relayHelp, relayLimits } from '../relay-flags.ts'
 
-export const help = `usage: fedit bootstrap [--listen MULTIADDR...] [--key FILE] [--swarm-key FILE] [--allow FILE] [--local]
+export const help = `usage: fedit bootstrap [--listen MULTIADDR...] [--announce MULTIADDR...] [--key FILE] [--swarm-key FILE]
+                       [--allow FILE] [--local]
                        [--no-relay] [--relay-slots N] [--relay-data-mib N] [--relay-duration-s N]
 
 Runs a bootstrap node (a fedit DHT server) and prints its multiaddrs, one per line. Peers join with
 \`fedit peer --bootstrap <one of them>\` (or a file of them: --bootstrap-file). It is also a circuit relay:
 peers behind NATs that nobody can dial reserve a slot on it and are reached through it.
   --listen MULTIADDR...  addresses to listen on (default /ip4/0.0.0.0/tcp/4001)
+  --announce MULTIADDR   the address peers reach it at, advertised as it is (e.g. /ip4/PUBLIC-IP/tcp/4001);
+                         without it a public address is advertised once other nodes confirmed it (AutoNAT)
   --key FILE             identity key (default ./bootstrap.key, created if missing) so the address stays stable
   --swarm-key FILE       private federation: the federation's swarm key (fedit keygen --swarm-key FILE)
   --allow FILE           private federation: only the peer ids in FILE (one per line, # comments) may connect
@@ -24,7 +27,7 @@ ${relayHelp}
 Stops cleanly on Ctrl-C / SIGTERM.`
 
 export async function run (argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { strings: ['key', 'swarm-key', 'allow', ...RELAY_FLAGS], lists: ['listen'], booleans: ['local', 'no-relay'] })
+  const f = parseFlags(argv, { strings: ['key', 'swarm-key', 'allow', ...RELAY_FLAGS], lists: ['listen', 'announce'], booleans: ['local', 'no-relay'] })
   const relay = f.booleans.has('no-relay') ? undefined : relayLimits(f)
   const keyPath = f.strings.get('key') ?? 'bootstrap.key'
   let key
@@ -40,7 +43,7 @@ export async function run (argv: string[]): Promise<number> {
     const p = f.strings.get('allow')!
     try { allowList = new Set(readFileSync(p, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '')) } catch { throw new CliError(`cannot read ${p}`) }
   }
-  const host = await startBootstrap({ privateKey: key, listen: f.lists.get('listen'), local: f.booleans.has('local'), swarmKey, allowList, relay })
+  const host = await startBootstrap({ privateKey: key, listen: f.lists.get('listen'), announce: f.lists.get('announce'), local: f.booleans.has('local'), swarmKey, allowList, relay })
   for (const a of dialableAddrs(host)) console.log(a)
   if (relay !== undefined) console.error(`relay: up to ${relay.maxReservations} reservations; each relayed connection ${relay.dataBytes === 0 ? 'unlimited in data' : `${relay.dataBytes / 2 ** 20} MiB each way`}, ${relay.durationSeconds === 0 ? 'no time limit' : `${relay.durationSeconds} s`}`)
   await new Promise<void>((resolve) => {
