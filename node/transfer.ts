@@ -210,7 +210,7 @@ export async function serveUpdates (host: Libp2p, opts: UpdateServeOptions): Pro
 
 /** Pushes an update; resolves with the aggregator's ack, throws TransferError when the stream breaks. */
 export async function pushUpdate (host: Libp2p, to: PeerId, header: UpdateHeader, bytes: Uint8Array, timeoutMs: number): Promise<UpdateAck> {
-  const signal = AbortSignal.timeout(timeoutMs)
+  const signal = AbortSignal.timeout(Math.ceil(timeoutMs)) // AbortSignal.timeout throws on a fraction
   const { stream, path } = await openForTransfer(host, to, UPDATE_PROTOCOL, bytes.byteLength, signal)
   reportPath(host, path)
   try {

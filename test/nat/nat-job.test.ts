@@ -27,8 +27,8 @@ const JOB = {
   lora: { r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'] },
   recipe: { learningRate: 1e-3, batchSize: 2, localSteps: 1, maxLength: 32, seed: 7 },
   rounds: 3,
-  peersPerRound: 5,
-  minPeers: 5,
+  peersPerRound: 4,
+  minPeers: 4,
   roundDeadlineSeconds: 10
 }
 const DIM = 2048
@@ -46,10 +46,10 @@ async function seedsElectingHome1 (): Promise<number[]> {
   const job = validateJobSpec(JOB)
   const h0 = sha256Hex(encodeAdapter(createFakeTrainer({ lora: { ...job.lora }, dim: DIM, layers: LAYERS }).initialAdapter(job.recipe.seed)))
   const idOf = async (s: number): Promise<string> => peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', keySeed(s))).toString()
-  const others = [await idOf(11), await idOf(13), await idOf(14), await idOf(15)]
+  const others = [await idOf(11), await idOf(13), await idOf(14)]
   for (let s = 20; s < 120; s++) {
     const home1 = await idOf(s)
-    if (electionOrder([...others, home1], h0, 1)[0] === home1) return [11, s, 13, 14, 15]
+    if (electionOrder([...others, home1], h0, 1)[0] === home1) return [11, s, 13, 14]
   }
   throw new Error('no seed elects home1 in 100 tries')
 }
@@ -71,7 +71,7 @@ test('a 3-round job through real NATs: relays, direct connections, a home aggreg
     const bootId = String((await boot.next('ready', 90_000)).id)
     const bootstrap = [`/ip4/11.0.0.1/tcp/4001/p2p/${bootId}`]
     const ids = new Map<string, string>()
-    const nodes = await Promise.all([{ name: 'pub2', ns: 'pub' }, ...PEERS].slice(1).map(async (p, i) => {
+    const nodes = await Promise.all(PEERS.map(async (p, i) => {
       const cfg: NatNodeConfig = { role: 'peer', name: p.name, keySeed: seeds[i]!, listen: ['/ip4/0.0.0.0/tcp/4001'], bootstrap, job: JOB, dim: DIM, layers: LAYERS, stateDir: join(dir, p.name), timing: TIMING }
       const n = lab.start(p.ns, cfg)
       ids.set(String((await n.next('ready', 90_000)).id), p.name)
@@ -86,7 +86,7 @@ test('a 3-round job through real NATs: relays, direct connections, a home aggreg
     assert.deepEqual(rounds.map((r) => r.round), [1, 2, 3])
     // round 1's elected aggregator is home1 (behind a NAT): the others pushed to it through the relay or directly
     assert.equal(name(rounds[0]!.aggregator), 'home1', `round 1 aggregated by ${name(rounds[0]!.aggregator)}`)
-    assert.ok(rounds[0]!.included.length >= 4, `round 1 included ${rounds[0]!.included.map(name).join(',')}`)
+    assert.ok(rounds[0]!.included.length >= 3, `round 1 included ${rounds[0]!.included.map(name).join(',')}`)
     // the symmetric-NAT peer took part: its update made it into a round
     const sym = [...ids].find(([, n]) => n === 'home3-symmetric')![0]
     assert.ok(rounds.some((r) => r.included.includes(sym)), 'the symmetric-NAT peer was included')

@@ -12,7 +12,8 @@ const SCRIPT = fileURLToPath(new URL('./nat-lab.sh', import.meta.url))
 const NODE = fileURLToPath(new URL('./nat-node.ts', import.meta.url))
 
 export interface NatNodeConfig {
-  readonly role: 'bootstrap' | 'peer'
+  /** bootstrap + relay; a peer of a job; for bench/transfer-nat a host serving a blob or fetching it */
+  readonly role: 'bootstrap' | 'peer' | 'serve' | 'fetch'
   readonly name: string
   readonly keySeed: number
   readonly listen: string[]
@@ -25,6 +26,12 @@ export interface NatNodeConfig {
   readonly layers?: number
   readonly stateDir?: string
   readonly timing?: Partial<PeerTiming>
+  /** serve: the blob's size; fetch: its size and sha256, where from, how often, how long to wait for DCUtR */
+  readonly bytes?: number
+  readonly hash?: string
+  readonly from?: string
+  readonly runs?: number
+  readonly awaitDirectMs?: number
 }
 
 export function keySeed (n: number): Uint8Array {

@@ -15,6 +15,14 @@ import { DEFAULT_RELAY_LIMITS } from '../../node/nat-traversal.ts'
 import { keySeed } from './nat-lab.ts'
 import type { NatNodeConfig } from './nat-lab.ts'
 import { readFileSync } from 'node:fs'
+import { randomFillSync } from 'node:crypto'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { createHost } from '../../node/host.ts'
+import { fetchAdapter, serveAdapters } from '../../node/transfer.ts'
+import { isRelayed, onTransferPath } from '../../node/transfer-path.ts'
+import type { TransferPath } from '../../node/transfer-path.ts'
+import { sha256Hex } from '../../node/adapter-codec.ts'
 
 const out = (o: Record<string, unknown>): void => { process.stdout.write(JSON.stringify(o) + '\n') }
 const stopped = new Promise<void>((resolve) => { process.once('SIGTERM', () => resolve()) })
@@ -29,6 +37,7 @@ async function main (): Promise<void> {
     await host.stop()
     return
   }
+  if (cfg.role === 'serve' || cfg.role === 'fetch') { await transferNode(cfg, privateKey); return }
   const job = validateJobSpec(cfg.job)
   const peer = createPeer({
     job,
@@ -58,6 +67,39 @@ async function main (): Promise<void> {
   })
   await stopped // keep serving the final adapter until the test is done
   await peer.stop()
+}
+
+const JOB_ID = '0'.repeat(64)
+
+/** bench/transfer-nat: serve a random blob, or fetch it `runs` times and report MB/s and the path taken */
+async function transferNode (cfg: NatNodeConfig, privateKey: Parameters<typeof createHost>[0]['privateKey']): Promise<void> {
+  const host = await createHost({ privateKey, listen: cfg.listen, bootstrap: cfg.bootstrap, nat: true })
+  host.addEventListener('self:peer:update', () => { out({ ev: 'addrs', addrs: host.getMultiaddrs().map(String) }) })
+  if (cfg.role === 'serve') {
+    const blob = new Uint8Array(cfg.bytes!)
+    for (let o = 0; o < blob.byteLength; o += 65536) randomFillSync(blob, o, Math.min(65536, blob.byteLength - o))
+    const hash = sha256Hex(blob)
+    await serveAdapters(host, { jobId: JOB_ID, lookup: (h) => h === hash ? blob : undefined, timeoutMs: 120_000 })
+    out({ ev: 'ready', id: host.peerId.toString(), hash })
+  } else {
+    const target = multiaddr(cfg.from!)
+    const peer = peerIdFromString(target.getComponents().filter((c) => c.name === 'p2p').pop()!.value!)
+    const paths: TransferPath[] = []
+    onTransferPath(host, (p) => paths.push(p))
+    await host.dial(target, { signal: AbortSignal.timeout(30_000) })
+    // a relayed connection turns direct when DCUtR succeeds; wait a little for it where asked
+    const until = Date.now() + (cfg.awaitDirectMs ?? 0)
+    while (Date.now() < until && host.getConnections(peer).every(isRelayed)) await new Promise((resolve) => setTimeout(resolve, 100))
+    const mbps: number[] = []
+    for (let i = 0; i < (cfg.runs ?? 3); i++) {
+      const t0 = performance.now()
+      await fetchAdapter(host, peer, cfg.hash!, { jobId: JOB_ID, maxBytes: cfg.bytes!, timeoutMs: 120_000 })
+      mbps.push(cfg.bytes! / 1e6 / ((performance.now() - t0) / 1000))
+    }
+    out({ ev: 'done', mbps, paths: paths.map((p) => `${p.kind} (${p.why})`), remote: host.getConnections(peer).map((c) => c.remoteAddr.toString()) })
+  }
+  await stopped
+  await host.stop()
 }
 
 main().then(() => process.exit(0), (err: Error) => { out({ ev: 'error', message: err.stack ?? err.message }); process.exit(1) })
