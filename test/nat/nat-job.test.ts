@@ -29,7 +29,7 @@ const JOB = {
   rounds: 3,
   peersPerRound: 4,
   minPeers: 4,
-  roundDeadlineSeconds: 10
+  roundDeadlineSeconds: 20
 }
 const DIM = 2048
 const LAYERS = 8 // 8 layers x 2 modules x (8x2048 + 2048x8) floats = 2 MiB adapters
