@@ -40,15 +40,16 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
   const fetch = async (ns: string, name: string, seed: number, from: string, hash: string, awaitDirectMs: number): Promise<{ best: number, runs: number[], paths: string[] }> => {
-    const node = lab.start(ns, { role: 'fetch', name, keySeed: seed, listen: ['/ip4/0.0.0.0/tcp/4102'], bootstrap: [bootAddr], bytes: BYTES, hash, from, runs: RUNS, awaitDirectMs })
+    const node = lab.start(ns, { role: 'fetch', name, keySeed: seed, listen: ['/ip4/0.0.0.0/tcp/0'], bootstrap: [bootAddr], bytes: BYTES, hash, from, runs: RUNS, awaitDirectMs })
     const r = await node.next('done', 300_000)
+    node.child.kill('SIGTERM')
     const runs = (r.mbps as number[]).map((x) => +x.toFixed(1))
     return { best: Math.max(...runs), runs, paths: [...new Set(r.paths as string[])] }
   }
   // one at a time: they share the machine's cores
   const direct = await fetch('h2', 'fetch-direct', 31, `/ip4/11.0.0.4/tcp/4101/p2p/${pubServer.id}`, pubServer.hash, 0)
   const relayed = await fetch('h2', 'fetch-relayed', 32, circuit, homeServer.hash, 0)
-  const punched = await fetch('pub', 'fetch-punched', 33, circuit, homeServer.hash, 15_000)
+  const punched = await fetch('pub', 'fetch-punched', 33, circuit, homeServer.hash, 30_000)
   console.error(`MB/s per run: direct ${direct.runs.join(' ')}; relayed ${relayed.runs.join(' ')}; hole-punched ${punched.runs.join(' ')}`)
   console.error(`paths: direct ${direct.paths.join('; ')} | relayed ${relayed.paths.join('; ')} | hole-punched ${punched.paths.join('; ')}`)
   console.log(JSON.stringify({

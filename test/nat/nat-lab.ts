@@ -26,7 +26,8 @@ export interface NatNodeConfig {
   readonly layers?: number
   readonly stateDir?: string
   readonly timing?: Partial<PeerTiming>
-  /** serve: the blob's size; fetch: its size and sha256, where from, how often, how long to wait for DCUtR */
+  /** serve: the blob's size; fetch: its size and sha256, where from, how often, and how long to wait for a
+   * confirmed address of its own and then for DCUtR to make the connection direct */
   readonly bytes?: number
   readonly hash?: string
   readonly from?: string

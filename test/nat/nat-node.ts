@@ -23,6 +23,8 @@ import { fetchAdapter, serveAdapters } from '../../node/transfer.ts'
 import { isRelayed, onTransferPath } from '../../node/transfer-path.ts'
 import type { TransferPath } from '../../node/transfer-path.ts'
 import { sha256Hex } from '../../node/adapter-codec.ts'
+import { reachabilityOf } from '../../node/reachability.ts'
+import { Reachability } from '../../protocol/election.ts'
 
 const out = (o: Record<string, unknown>): void => { process.stdout.write(JSON.stringify(o) + '\n') }
 const stopped = new Promise<void>((resolve) => { process.once('SIGTERM', () => resolve()) })
@@ -86,6 +88,9 @@ async function transferNode (cfg: NatNodeConfig, privateKey: Parameters<typeof c
     const peer = peerIdFromString(target.getComponents().filter((c) => c.name === 'p2p').pop()!.value!)
     const paths: TransferPath[] = []
     onTransferPath(host, (p) => paths.push(p))
+    // DCUtR's dial-back needs an address of ours that others confirmed (AutoNAT): wait for it where asked
+    const publicBy = Date.now() + (cfg.awaitDirectMs ?? 0)
+    while (Date.now() < publicBy && reachabilityOf(host.getMultiaddrs()) !== Reachability.Public) await new Promise((resolve) => setTimeout(resolve, 100))
     await host.dial(target, { signal: AbortSignal.timeout(30_000) })
     // a relayed connection turns direct when DCUtR succeeds; wait a little for it where asked
     const until = Date.now() + (cfg.awaitDirectMs ?? 0)
@@ -96,7 +101,7 @@ async function transferNode (cfg: NatNodeConfig, privateKey: Parameters<typeof c
       await fetchAdapter(host, peer, cfg.hash!, { jobId: JOB_ID, maxBytes: cfg.bytes!, timeoutMs: 120_000 })
       mbps.push(cfg.bytes! / 1e6 / ((performance.now() - t0) / 1000))
     }
-    out({ ev: 'done', mbps, paths: paths.map((p) => `${p.kind} (${p.why})`), remote: host.getConnections(peer).map((c) => c.remoteAddr.toString()) })
+    out({ ev: 'done', reachability: reachabilityOf(host.getMultiaddrs()), mbps, paths: paths.map((p) => `${p.kind} (${p.why})`), remote: host.getConnections(peer).map((c) => c.remoteAddr.toString()) })
   }
   await stopped
   await host.stop()
