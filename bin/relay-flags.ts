@@ -6,16 +6,17 @@ import type { RelayLimits } from '../node/nat-traversal.ts'
 
 export const RELAY_FLAGS = ['relay-slots', 'relay-data-mib', 'relay-duration-s'] as const
 
-export const relayHelp = `  --relay-slots N        relay: peers that may hold a reservation at once (default ${DEFAULT_RELAY_LIMITS.maxReservations})
-  --relay-data-mib N     relay: MiB one relayed connection may carry each way (default ${DEFAULT_RELAY_LIMITS.dataBytes / 2 ** 20},
+const D = DEFAULT_RELAY_LIMITS
+export const relayHelp = `  --relay-slots N        relay: peers holding a reservation at once (default ${D.maxReservations})
+  --relay-data-mib N     relay: MiB one relayed connection may carry each way (default ${D.dataBytes / 2 ** 20},
                          enough for adapters; peers send an adapter through a relay only within it; 0 = no limit)
-  --relay-duration-s N   relay: seconds one relayed connection may last (default ${DEFAULT_RELAY_LIMITS.durationSeconds}; 0 = no limit)`
+  --relay-duration-s N   relay: seconds one relayed connection may last (default ${D.durationSeconds}; 0 = no limit)`
 
 export function relayLimits (f: Flags): RelayLimits {
-  const d = DEFAULT_RELAY_LIMITS
+  const mib = numberFlag(f, 'relay-data-mib', { min: 0, max: 1024 * 1024 }) ?? D.dataBytes / 2 ** 20
   return {
-    maxReservations: numberFlag(f, 'relay-slots', { integer: true, min: 1, max: 100_000 }) ?? d.maxReservations,
-    dataBytes: Math.round((numberFlag(f, 'relay-data-mib', { min: 0, max: 1024 * 1024 }) ?? d.dataBytes / 2 ** 20) * 2 ** 20),
-    durationSeconds: numberFlag(f, 'relay-duration-s', { integer: true, min: 0, max: 7 * 24 * 3600 }) ?? d.durationSeconds
+    maxReservations: numberFlag(f, 'relay-slots', { integer: true, min: 1, max: 100_000 }) ?? D.maxReservations,
+    dataBytes: Math.round(mib * 2 ** 20),
+    durationSeconds: numberFlag(f, 'relay-duration-s', { integer: true, min: 0, max: 604_800 }) ?? D.durationSeconds
   }
 }

@@ -73,7 +73,10 @@ export async function createHost (opts: HostOptions): Promise<FeditHost> {
   const nat = { enabled: opts.nat ?? !local, relay: opts.relay, upnp: opts.upnp === true }
   const host = await createLibp2p({
     privateKey: opts.privateKey,
-    addresses: { listen: [...(opts.listen ?? ['/ip4/0.0.0.0/tcp/0']), ...natListen(nat)], appendAnnounce: [...(opts.announce ?? [])] },
+    addresses: {
+      listen: [...(opts.listen ?? ['/ip4/0.0.0.0/tcp/0']), ...natListen(nat)],
+      appendAnnounce: [...(opts.announce ?? [])]
+    },
     transports: [tcp(), ...natTransports(nat)],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

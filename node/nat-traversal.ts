@@ -25,7 +25,11 @@ export interface RelayLimits {
  * A fedit relay's defaults: enough for a relayed member to push and fetch adapters of tens of MB for a while.
  * (libp2p's own defaults, 128 KiB and 2 minutes per connection, are meant only for DCUtR's handshake.)
  */
-export const DEFAULT_RELAY_LIMITS: RelayLimits = { maxReservations: 64, dataBytes: 256 * 2 ** 20, durationSeconds: 30 * 60 }
+export const DEFAULT_RELAY_LIMITS: RelayLimits = {
+  maxReservations: 64,
+  dataBytes: 256 * 2 ** 20,
+  durationSeconds: 30 * 60
+}
 
 export interface NatSetup {
   readonly enabled: boolean
@@ -51,7 +55,14 @@ export function natServices (nat: NatSetup): Record<string, (components: any) =>
   return out
 }
 
-function relayReservations (l: RelayLimits): { maxReservations: number, applyDefaultLimit: boolean, defaultDataLimit?: bigint, defaultDurationLimit?: number } {
+interface ReservationLimits {
+  maxReservations: number
+  applyDefaultLimit: boolean
+  defaultDataLimit?: bigint
+  defaultDurationLimit?: number
+}
+
+function relayReservations (l: RelayLimits): ReservationLimits {
   const unlimited = l.dataBytes === 0 && l.durationSeconds === 0
   // the relay server takes a limit of 0 literally (it would close every relayed connection at once), so one
   // unlimited dimension next to a limited one is the largest value it handles (a timer's maximum for time)

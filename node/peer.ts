@@ -60,8 +60,10 @@ export interface PeerTiming {
   readonly transferTimeoutMs: number
 }
 
-/** listen, bootstrap, local (many peers on 127.0.0.1), allowList, swarmKey, nat, relay, upnp go to the host as they are */
-export interface PeerOptions extends Pick<HostOptions, 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey' | 'nat' | 'relay' | 'upnp'> {
+type HostPassed = 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey' | 'nat' | 'relay' | 'upnp'
+
+/** listen, bootstrap, local (many peers on 127.0.0.1), allowList, swarmKey, nat, relay, upnp: to the host as they are */
+export interface PeerOptions extends Pick<HostOptions, HostPassed> {
   readonly job: JobSpec
   readonly jobId: string
   /** the peer does not close it: the caller owns it */
@@ -183,7 +185,11 @@ export class Peer {
     }
     core.firstRound = core.completed + 1
     core.cur = core.freshRound(core.completed + 1)
-    const host = core.host = await createHost({ privateKey: key, listen: this.opts.listen, bootstrap: this.opts.bootstrap, local: this.opts.local, allowList: this.opts.allowList, swarmKey: this.opts.swarmKey, nat: this.opts.nat, relay: this.opts.relay, upnp: this.opts.upnp })
+    const o = this.opts
+    const host = core.host = await createHost({
+      privateKey: key, listen: o.listen, bootstrap: o.bootstrap, local: o.local, allowList: o.allowList, swarmKey: o.swarmKey,
+      nat: o.nat, relay: o.relay, upnp: o.upnp
+    })
     this.reach = new ReachabilityMonitor(host, this.opts.nat ?? this.opts.local !== true, (line) => { core.log(line) })
     core.view = new MemberView(this.peerId, this.timing.memberTtlMs)
     await serveAdapters(host, { jobId: this.opts.jobId, lookup: (h) => core.adapters.get(h), timeoutMs: this.timing.transferTimeoutMs })
@@ -252,7 +258,12 @@ export class Peer {
     const now = Date.now()
     const intervalMs = helloIntervalMs(this.timing.heartbeatMs, core.view?.live(now).length ?? 1)
     core.nextHello = now + intervalMs
-    void core.publish({ hello: { jobId: this.opts.jobId, round: core.completed, globalHash: unhex(core.globalHash), device: this.opts.device ?? 'cpu', tokensPerSecond: this.member.tokensPerSecond, samples: this.member.samples, intervalMs, reachability: this.reachability } })
+    void core.publish({
+      hello: {
+        jobId: this.opts.jobId, round: core.completed, globalHash: unhex(core.globalHash), device: this.opts.device ?? 'cpu',
+        tokensPerSecond: this.member.tokensPerSecond, samples: this.member.samples, intervalMs, reachability: this.reachability
+      }
+    })
   }
 
   // ------------------------------------------------------------------ the round clock
@@ -284,7 +295,8 @@ export class Peer {
     const due = dueAttempt(core.cur, now, { silenceMs: this.opts.job.roundDeadlineSeconds * 1000, graceMs: this.timing.graceMs, settleMs })
     if (due === undefined) return
     const attempt = this.reachableAttempt(members, r, due)
-    if (attempt <= core.cur.accepted || core.cur.announcedByMe.has(attempt) || electAggregator(members, core.globalHash, r, attempt) !== this.peerId) return
+    if (attempt <= core.cur.accepted || core.cur.announcedByMe.has(attempt)) return
+    if (electAggregator(members, core.globalHash, r, attempt) !== this.peerId) return
     // a quorum already finished round r (we restarted behind, or missed its result): aggregating it again
     // would fork the job; maybeCatchUp fetches their adapter instead
     if (this.catchUp.quorumAhead(now) !== undefined) return

@@ -12,7 +12,8 @@ import type { PathKind, TransferPath } from './transfer-path.ts'
 /** The reachability that a set of advertised addresses shows (pure). */
 export function reachabilityOf (addrs: readonly Multiaddr[]): number {
   const circuit = (a: Multiaddr): boolean => a.toString().includes('/p2p-circuit')
-  if (addrs.some((a) => !circuit(a) && !isPrivate(a) && /^\/(ip4|ip6|dns)/.test(a.toString()))) return Reachability.Public
+  const publicIp = (a: Multiaddr): boolean => !circuit(a) && !isPrivate(a) && /^\/(ip4|ip6|dns)/.test(a.toString())
+  if (addrs.some(publicIp)) return Reachability.Public
   if (addrs.some(circuit)) return Reachability.Relayed
   return Reachability.Unreachable
 }
@@ -35,7 +36,11 @@ export class ReachabilityMonitor {
   private readonly update = (): void => { this.refresh() }
 
   /** `measured`: false where nothing is measured (many peers on one machine): the Hello says nothing */
-  constructor (private readonly host: Libp2p, private readonly measured: boolean, private readonly log: (line: string) => void) {
+  constructor (
+    private readonly host: Libp2p,
+    private readonly measured: boolean,
+    private readonly log: (line: string) => void
+  ) {
     this.code = Reachability.Unsaid
     host.addEventListener('self:peer:update', this.update)
     onTransferPath(host, (p) => { this.notePath(p) })
@@ -66,7 +71,8 @@ export class ReachabilityMonitor {
     const code = reachabilityOf(this.host.getMultiaddrs())
     if (code === this.code) return
     this.code = code
-    const addrs = this.host.getMultiaddrs().map(String).filter((a) => code !== Reachability.Relayed || a.includes('/p2p-circuit'))
+    const addrs = this.host.getMultiaddrs().map(String)
+      .filter((a) => code !== Reachability.Relayed || a.includes('/p2p-circuit'))
     this.log(`reachability: ${describeReachability(code)}${addrs.length > 0 ? `; advertising ${addrs.join(' ')}` : ''}`)
   }
 

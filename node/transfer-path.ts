@@ -23,26 +23,35 @@ export function isRelayed (conn: Connection): boolean {
 }
 
 /** The connection an adapter of `bytes` should take, or why none fits (pure: the choice over given connections). */
-export function choosePath (conns: readonly Connection[], bytes: number): { conn: Connection, kind: PathKind, why: string } | { refused: string } {
+export type PathChoice = { conn: Connection, kind: PathKind, why: string } | { refused: string }
+
+export function choosePath (conns: readonly Connection[], bytes: number): PathChoice {
   const open = conns.filter((c) => c.status === 'open')
   const direct = open.find((c) => !isRelayed(c))
-  if (direct !== undefined) return { conn: direct, kind: 'direct', why: open.length > 1 ? 'direct connection preferred over relay' : 'direct connection' }
+  if (direct !== undefined) {
+    const why = open.length > 1 ? 'direct connection preferred over relay' : 'direct connection'
+    return { conn: direct, kind: 'direct', why }
+  }
   const relayed = open.filter(isRelayed)
   if (relayed.length === 0) return { refused: 'no open connection' }
   const room = (c: Connection): bigint | undefined => c.limits?.bytes
   const fits = relayed.find((c) => room(c) === undefined || room(c)! >= BigInt(bytes + OVERHEAD_BYTES))
   if (fits !== undefined) {
     const left = room(fits)
-    return { conn: fits, kind: 'relayed', why: `no direct connection; relay ${left === undefined ? 'sets no data limit' : `allows ${mib(Number(left))} more`}` }
+    const limit = left === undefined ? 'sets no data limit' : `allows ${mib(Number(left))} more`
+    return { conn: fits, kind: 'relayed', why: `no direct connection; relay ${limit}` }
   }
-  return { refused: `adapter of ${mib(bytes)} exceeds what the relay allows on this connection (${mib(Number(room(relayed[0]!) ?? 0n))} left)` }
+  const left = mib(Number(room(relayed[0]!) ?? 0n))
+  return { refused: `adapter of ${mib(bytes)} exceeds what the relay allows on this connection (${left} left)` }
 }
 
 /**
  * Opens `protocol` to `peer` on the path an adapter of `bytes` may take. A relayed connection that has used up
  * its data limit is closed and redialled once (a fresh relayed connection starts with the relay's full limit).
  */
-export async function openForTransfer (host: Libp2p, peer: PeerId, protocol: string, bytes: number, signal: AbortSignal): Promise<{ stream: Stream, path: TransferPath }> {
+export async function openForTransfer (
+  host: Libp2p, peer: PeerId, protocol: string, bytes: number, signal: AbortSignal
+): Promise<{ stream: Stream, path: TransferPath }> {
   if (host.getConnections(peer).every((c) => c.status !== 'open')) await host.dial(peer, { signal })
   let choice = choosePath(host.getConnections(peer), bytes)
   if ('refused' in choice) {

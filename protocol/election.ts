@@ -54,7 +54,7 @@ export function isElectable (reachability: number): boolean {
  * stays its place in the order, so every member checks the announce with electAggregator as before. When no
  * one from `due` on is electable, `due` itself (the plain order).
  */
-export function electableAttempt (order: readonly string[], due: number, electable: (member: string) => boolean): number {
+export function electableAttempt (order: readonly string[], due: number, electable: (m: string) => boolean): number {
   for (let a = due; a < order.length; a++) if (electable(order[a]!)) return a
   return due
 }

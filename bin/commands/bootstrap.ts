@@ -1,4 +1,5 @@
-// fedit bootstrap: a DHT server and circuit relay with a stable identity; prints the multiaddrs peers pass to --bootstrap.
+// fedit bootstrap: a DHT server and circuit relay with a stable identity; prints the multiaddrs peers pass to
+// --bootstrap.
 import '../../node/polyfill.ts'
 import { existsSync, readFileSync } from 'node:fs'
 import { CliError } from '../cli-error.ts'
@@ -8,8 +9,8 @@ import { parseFlags } from '../flags.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
 import { RELAY_FLAGS, relayHelp, relayLimits } from '../relay-flags.ts'
 
-export const help = `usage: fedit bootstrap [--listen MULTIADDR...] [--announce MULTIADDR...] [--key FILE] [--swarm-key FILE]
-                       [--allow FILE] [--local]
+export const help = `usage: fedit bootstrap [--listen MULTIADDR...] [--announce MULTIADDR...] [--key FILE]
+                       [--swarm-key FILE] [--allow FILE] [--local]
                        [--no-relay] [--relay-slots N] [--relay-data-mib N] [--relay-duration-s N]
 
 Runs a bootstrap node (a fedit DHT server) and prints its multiaddrs, one per line. Peers join with
@@ -27,7 +28,11 @@ ${relayHelp}
 Stops cleanly on Ctrl-C / SIGTERM.`
 
 export async function run (argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { strings: ['key', 'swarm-key', 'allow', ...RELAY_FLAGS], lists: ['listen', 'announce'], booleans: ['local', 'no-relay'] })
+  const f = parseFlags(argv, {
+    strings: ['key', 'swarm-key', 'allow', ...RELAY_FLAGS],
+    lists: ['listen', 'announce'],
+    booleans: ['local', 'no-relay']
+  })
   const relay = f.booleans.has('no-relay') ? undefined : relayLimits(f)
   const keyPath = f.strings.get('key') ?? 'bootstrap.key'
   let key
@@ -43,9 +48,16 @@ export async function run (argv: string[]): Promise<number> {
     const p = f.strings.get('allow')!
     try { allowList = new Set(readFileSync(p, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '')) } catch { throw new CliError(`cannot read ${p}`) }
   }
-  const host = await startBootstrap({ privateKey: key, listen: f.lists.get('listen'), announce: f.lists.get('announce'), local: f.booleans.has('local'), swarmKey, allowList, relay })
+  const host = await startBootstrap({
+    privateKey: key, listen: f.lists.get('listen'), announce: f.lists.get('announce'), local: f.booleans.has('local'),
+    swarmKey, allowList, relay
+  })
   for (const a of dialableAddrs(host)) console.log(a)
-  if (relay !== undefined) console.error(`relay: up to ${relay.maxReservations} reservations; each relayed connection ${relay.dataBytes === 0 ? 'unlimited in data' : `${relay.dataBytes / 2 ** 20} MiB each way`}, ${relay.durationSeconds === 0 ? 'no time limit' : `${relay.durationSeconds} s`}`)
+  if (relay !== undefined) {
+    const data = relay.dataBytes === 0 ? 'unlimited in data' : `${relay.dataBytes / 2 ** 20} MiB each way`
+    const time = relay.durationSeconds === 0 ? 'no time limit' : `${relay.durationSeconds} s`
+    console.error(`relay: up to ${relay.maxReservations} reservations; each relayed connection ${data}, ${time}`)
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)

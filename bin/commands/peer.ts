@@ -40,7 +40,12 @@ relay (the bootstrap) when they cannot, and upgrades relayed connections to dire
 Restarting with the same --state rejoins the job where it stands.`
 
 export async function run (argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key', 'device', 'workers', ...RELAY_FLAGS], lists: ['bootstrap', 'listen'], booleans: ['local', 'relay', 'upnp'] })
+  const f = parseFlags(argv, {
+    strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key', 'device', 'workers',
+      ...RELAY_FLAGS],
+    lists: ['bootstrap', 'listen'],
+    booleans: ['local', 'relay', 'upnp']
+  })
   const relay = f.booleans.has('relay') ? relayLimits(f) : undefined
   const workers = numberFlag(f, 'workers', { integer: true, min: 1 })
   const need = (name: string): string => { const v = f.strings.get(name); if (v === undefined) throw new CliError(`--${name} is required`, 2); return v }
@@ -65,7 +70,8 @@ export async function run (argv: string[]): Promise<number> {
   const stamp = (): string => new Date().toISOString().slice(11, 19)
   const peer = createPeer({
     job, jobId: jobIdOf(job), trainer, aggregate, stateDir,
-    listen: f.lists.get('listen'), bootstrap, local: f.booleans.has('local'), allowList, swarmKey, relay, upnp: f.booleans.has('upnp'),
+    listen: f.lists.get('listen'), bootstrap, local: f.booleans.has('local'), allowList, swarmKey,
+    relay, upnp: f.booleans.has('upnp'),
     device: f.strings.get('device'),
     logger: (line) => { console.log(`${stamp()} ${line}`) }
   })
