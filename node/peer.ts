@@ -62,7 +62,7 @@ export interface PeerTiming {
 
 type HostPassed = 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey' | 'nat' | 'relay' | 'upnp'
 
-/** listen, bootstrap, local (many peers on 127.0.0.1), allowList, swarmKey, nat, relay, upnp: to the host as they are */
+/** listen, bootstrap, local (many peers on 127.0.0.1), allowList, swarmKey, nat, relay, upnp: to the host as is */
 export interface PeerOptions extends Pick<HostOptions, HostPassed> {
   readonly job: JobSpec
   readonly jobId: string
@@ -187,8 +187,8 @@ export class Peer {
     core.cur = core.freshRound(core.completed + 1)
     const o = this.opts
     const host = core.host = await createHost({
-      privateKey: key, listen: o.listen, bootstrap: o.bootstrap, local: o.local, allowList: o.allowList, swarmKey: o.swarmKey,
-      nat: o.nat, relay: o.relay, upnp: o.upnp
+      privateKey: key, listen: o.listen, bootstrap: o.bootstrap, local: o.local, allowList: o.allowList,
+      swarmKey: o.swarmKey, nat: o.nat, relay: o.relay, upnp: o.upnp
     })
     this.reach = new ReachabilityMonitor(host, this.opts.nat ?? this.opts.local !== true, (line) => { core.log(line) })
     core.view = new MemberView(this.peerId, this.timing.memberTtlMs)
@@ -260,8 +260,9 @@ export class Peer {
     core.nextHello = now + intervalMs
     void core.publish({
       hello: {
-        jobId: this.opts.jobId, round: core.completed, globalHash: unhex(core.globalHash), device: this.opts.device ?? 'cpu',
-        tokensPerSecond: this.member.tokensPerSecond, samples: this.member.samples, intervalMs, reachability: this.reachability
+        jobId: this.opts.jobId, round: core.completed, globalHash: unhex(core.globalHash),
+        device: this.opts.device ?? 'cpu', tokensPerSecond: this.member.tokensPerSecond, samples: this.member.samples,
+        intervalMs, reachability: this.reachability
       }
     })
   }
