@@ -23,7 +23,7 @@ peers behind NATs that nobody can dial reserve a slot on it and are reached thro
   --swarm-key FILE       private federation: the federation's swarm key (fedit keygen --swarm-key FILE)
   --allow FILE           private federation: only the peer ids in FILE (one per line, # comments) may connect
   --local                many nodes on one machine (tests, demos): allow loopback, never on a public network
-  --no-relay             do not relay for peers behind NATs
+  --no-relay             do not relay for peers behind NATs (--local: no relay unless a --relay-* flag is given)
 ${relayHelp}
 Stops cleanly on Ctrl-C / SIGTERM.`
 
@@ -33,7 +33,9 @@ export async function run (argv: string[]): Promise<number> {
     lists: ['listen', 'announce'],
     booleans: ['local', 'no-relay']
   })
-  const relay = f.booleans.has('no-relay') ? undefined : relayLimits(f)
+  // on one machine (--local) everyone is dialable: no relay unless asked for with a limit flag
+  const askedRelay = RELAY_FLAGS.some((n) => f.strings.has(n))
+  const relay = f.booleans.has('no-relay') || (f.booleans.has('local') && !askedRelay) ? undefined : relayLimits(f)
   const keyPath = f.strings.get('key') ?? 'bootstrap.key'
   let key
   try {

@@ -33,7 +33,10 @@ const JOB = {
 }
 const DIM = 2048
 const LAYERS = 8 // 8 layers x 2 modules x (8x2048 + 2048x8) floats = 2 MiB adapters
-const TIMING = { heartbeatMs: 500, memberTtlMs: 4000, tickMs: 100, settleMs: 3000, graceMs: 3000, discoveryIntervalMs: 1000, transferTimeoutMs: 20_000 }
+const TIMING = {
+  heartbeatMs: 500, memberTtlMs: 4000, tickMs: 100, settleMs: 3000, graceMs: 3000, discoveryIntervalMs: 1000,
+  transferTimeoutMs: 20_000
+}
 const PEERS = [
   { name: 'pub', ns: 'pub' },
   { name: 'home1', ns: 'h1' },
@@ -44,8 +47,10 @@ const PEERS = [
 /** Key seeds for the peers such that round 1 elects home1: a home peer aggregates whatever else happens. */
 async function seedsElectingHome1 (): Promise<number[]> {
   const job = validateJobSpec(JOB)
-  const h0 = sha256Hex(encodeAdapter(createFakeTrainer({ lora: { ...job.lora }, dim: DIM, layers: LAYERS }).initialAdapter(job.recipe.seed)))
-  const idOf = async (s: number): Promise<string> => peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', keySeed(s))).toString()
+  const initial = createFakeTrainer({ lora: { ...job.lora }, dim: DIM, layers: LAYERS }).initialAdapter(job.recipe.seed)
+  const h0 = sha256Hex(encodeAdapter(initial))
+  const idOf = async (s: number): Promise<string> =>
+    peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', keySeed(s))).toString()
   const others = [await idOf(11), await idOf(13), await idOf(14)]
   for (let s = 20; s < 120; s++) {
     const home1 = await idOf(s)
@@ -55,24 +60,33 @@ async function seedsElectingHome1 (): Promise<number[]> {
 }
 
 const missing = natLabMissing()
+const mib = (n: number): string => (n / 2 ** 20).toFixed(1)
 
-test('a 3-round job through real NATs: relays, direct connections, a home aggregator, a symmetric NAT', { skip: missing, timeout: 300_000 }, async () => {
+const TITLE = 'a 3-round job through real NATs: relays, direct connections, a home aggregator, a symmetric NAT'
+
+test(TITLE, { skip: missing, timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedit-nat-'))
   const t0 = Date.now()
   const log: string[] = []
   const lab = new NatLab(dir, (name, o) => {
-    if (o.ev === 'log' || o.ev === 'stderr') log.push(`${((Date.now() - t0) / 1000).toFixed(2).padStart(6)} ${name.padEnd(16)} ${String(o.line)}`)
+    const at = ((Date.now() - t0) / 1000).toFixed(2).padStart(6)
+    if (o.ev === 'log' || o.ev === 'stderr') log.push(`${at} ${name.padEnd(16)} ${String(o.line)}`)
     if (o.ev === 'error') log.push(`${name} failed: ${String(o.message)}`)
   })
   try {
     lab.up()
     const seeds = await seedsElectingHome1()
-    const boot = lab.start('boot', { role: 'bootstrap', name: 'bootstrap', keySeed: 1, listen: ['/ip4/0.0.0.0/tcp/4001'], announce: ['/ip4/11.0.0.1/tcp/4001'] })
+    const boot = lab.start('boot', {
+      role: 'bootstrap', name: 'bootstrap', keySeed: 1, listen: ['/ip4/0.0.0.0/tcp/4001'], announce: ['/ip4/11.0.0.1/tcp/4001']
+    })
     const bootId = String((await boot.next('ready', 90_000)).id)
     const bootstrap = [`/ip4/11.0.0.1/tcp/4001/p2p/${bootId}`]
     const ids = new Map<string, string>()
     const nodes = await Promise.all(PEERS.map(async (p, i) => {
-      const cfg: NatNodeConfig = { role: 'peer', name: p.name, keySeed: seeds[i]!, listen: ['/ip4/0.0.0.0/tcp/4001'], bootstrap, job: JOB, dim: DIM, layers: LAYERS, stateDir: join(dir, p.name), timing: TIMING }
+      const cfg: NatNodeConfig = {
+        role: 'peer', name: p.name, keySeed: seeds[i]!, listen: ['/ip4/0.0.0.0/tcp/4001'], bootstrap,
+        job: JOB, dim: DIM, layers: LAYERS, stateDir: join(dir, p.name), timing: TIMING
+      }
       const n = lab.start(p.ns, cfg)
       ids.set(String((await n.next('ready', 90_000)).id), p.name)
       return n
@@ -82,7 +96,8 @@ test('a 3-round job through real NATs: relays, direct connections, a home aggreg
 
     // every peer completed the 3 rounds on the same global adapter
     assert.equal(new Set(done.map((d) => d.global)).size, 1, 'one global adapter')
-    const rounds = done[0]!.rounds as Array<{ round: number, aggregator: string, included: string[], bytes: number, seconds: number }>
+    type Round = { round: number, aggregator: string, included: string[], bytes: number, seconds: number }
+    const rounds = done[0]!.rounds as Round[]
     assert.deepEqual(rounds.map((r) => r.round), [1, 2, 3])
     // round 1's elected aggregator is home1 (behind a NAT): the others pushed to it through the relay or directly
     assert.equal(name(rounds[0]!.aggregator), 'home1', `round 1 aggregated by ${name(rounds[0]!.aggregator)}`)
@@ -93,16 +108,19 @@ test('a 3-round job through real NATs: relays, direct connections, a home aggreg
     // reachability: the public peer is public (AutoNAT confirmed), the home peers reachable through the relay
     const reach = new Map(done.map((d) => [name(d.id), d.reachability]))
     assert.equal(reach.get('pub'), 1, 'pub is public')
-    for (const h of ['home1', 'home2', 'home3-symmetric']) assert.equal(reach.get(h), 2, `${h} is reachable through the relay`)
+    for (const h of ['home1', 'home2', 'home3-symmetric']) assert.equal(reach.get(h), 2, `${h} reachable through the relay`)
     const paths = new Map(done.map((d) => [name(d.id), d.paths as PathCounts]))
-    const total = [...paths.values()].reduce((a, p) => ({ direct: a.direct + p.direct, relayed: a.relayed + p.relayed, directBytes: a.directBytes + p.directBytes, relayedBytes: a.relayedBytes + p.relayedBytes }), { direct: 0, relayed: 0, directBytes: 0, relayedBytes: 0 })
+    const total = { direct: 0, relayed: 0, directBytes: 0, relayedBytes: 0 }
+    for (const p of paths.values()) for (const k of Object.keys(total) as Array<keyof PathCounts>) total[k] += p[k]
     assert.ok(total.relayed > 0, 'some adapters went through the relay')
     assert.ok(total.direct > 0, 'some adapters went direct')
 
     const summary = [
       '--- NAT job summary',
-      ...rounds.map((r) => `round ${r.round}: aggregator ${name(r.aggregator)}, included ${r.included.map(name).join(', ')}; ${(r.bytes / 2 ** 20).toFixed(1)} MiB of updates in ${r.seconds.toFixed(1)} s`),
-      ...[...paths].map(([n, p]) => `${n.padEnd(16)} transfers it started: ${p.direct} direct (${(p.directBytes / 2 ** 20).toFixed(1)} MiB), ${p.relayed} relayed (${(p.relayedBytes / 2 ** 20).toFixed(1)} MiB)`),
+      ...rounds.map((r) => `round ${r.round}: aggregator ${name(r.aggregator)}, included ${r.included.map(name).join(', ')}; ` +
+        `${mib(r.bytes)} MiB of updates in ${r.seconds.toFixed(1)} s`),
+      ...[...paths].map(([n, p]) => `${n.padEnd(16)} transfers it started: ` +
+        `${p.direct} direct (${mib(p.directBytes)} MiB), ${p.relayed} relayed (${mib(p.relayedBytes)} MiB)`),
       `all peers: ${total.direct} direct, ${total.relayed} relayed; job ${((Date.now() - t0) / 1000).toFixed(1)} s wall`
     ]
     log.push(...summary)
