@@ -24,10 +24,13 @@ const dir = mkdtempSync(join(tmpdir(), 'fedit-bench-nat-'))
 const lab = new NatLab(dir, (name, o) => { if (o.ev === 'error') console.error(`${name}: ${String(o.message)}`) })
 try {
   lab.up()
-  const boot = lab.start('boot', { role: 'bootstrap', name: 'bootstrap', keySeed: 1, listen: ['/ip4/0.0.0.0/tcp/4001'], announce: ['/ip4/11.0.0.1/tcp/4001'] })
+  const boot = lab.start('boot', {
+    role: 'bootstrap', name: 'bootstrap', keySeed: 1, listen: ['/ip4/0.0.0.0/tcp/4001'], announce: ['/ip4/11.0.0.1/tcp/4001']
+  })
   const bootAddr = `/ip4/11.0.0.1/tcp/4001/p2p/${String((await boot.next('ready', 90_000)).id)}`
   const serve = async (ns: string, name: string, seed: number): Promise<{ id: string, hash: string, node: LabNode }> => {
-    const node = lab.start(ns, { role: 'serve', name, keySeed: seed, listen: ['/ip4/0.0.0.0/tcp/4101'], bootstrap: [bootAddr], bytes: BYTES })
+    const listen = ['/ip4/0.0.0.0/tcp/4101']
+    const node = lab.start(ns, { role: 'serve', name, keySeed: seed, listen, bootstrap: [bootAddr], bytes: BYTES })
     const r = await node.next('ready', 90_000)
     return { id: String(r.id), hash: String(r.hash), node }
   }
@@ -35,12 +38,17 @@ try {
   // the home server is reachable once its relay reservation is advertised
   const circuit = `${bootAddr}/p2p-circuit/p2p/${homeServer.id}`
   const start = Date.now()
-  while (!homeServer.node.events.some((e) => e.ev === 'addrs' && (e.addrs as string[]).some((a) => a.includes('/p2p-circuit')))) {
+  const reserved = (e: Record<string, unknown>): boolean => e.ev === 'addrs' && (e.addrs as string[]).some((a) => a.includes('/p2p-circuit'))
+  while (!homeServer.node.events.some(reserved)) {
     if (Date.now() - start > 60_000) throw new Error('the home server got no relay reservation in 60 s')
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
-  const fetch = async (ns: string, name: string, seed: number, from: string, hash: string, awaitDirectMs: number): Promise<{ best: number, runs: number[], paths: string[] }> => {
-    const node = lab.start(ns, { role: 'fetch', name, keySeed: seed, listen: ['/ip4/0.0.0.0/tcp/0'], bootstrap: [bootAddr], bytes: BYTES, hash, from, runs: RUNS, awaitDirectMs })
+  type Fetched = { best: number, runs: number[], paths: string[] }
+  const fetch = async (ns: string, name: string, seed: number, from: string, hash: string, awaitDirectMs: number): Promise<Fetched> => {
+    const node = lab.start(ns, {
+      role: 'fetch', name, keySeed: seed, listen: ['/ip4/0.0.0.0/tcp/0'], bootstrap: [bootAddr], bytes: BYTES, hash, from, runs: RUNS,
+      awaitDirectMs
+    })
     const r = await node.next('done', 300_000)
     node.child.kill('SIGTERM')
     const runs = (r.mbps as number[]).map((x) => +x.toFixed(1))
@@ -50,8 +58,9 @@ try {
   const direct = await fetch('h2', 'fetch-direct', 31, `/ip4/11.0.0.4/tcp/4101/p2p/${pubServer.id}`, pubServer.hash, 0)
   const relayed = await fetch('h2', 'fetch-relayed', 32, circuit, homeServer.hash, 0)
   const punched = await fetch('pub', 'fetch-punched', 33, circuit, homeServer.hash, 30_000)
-  console.error(`MB/s per run: direct ${direct.runs.join(' ')}; relayed ${relayed.runs.join(' ')}; hole-punched ${punched.runs.join(' ')}`)
-  console.error(`paths: direct ${direct.paths.join('; ')} | relayed ${relayed.paths.join('; ')} | hole-punched ${punched.paths.join('; ')}`)
+  const variants = { direct, relayed, 'hole-punched': punched }
+  console.error(`MB/s per run: ${Object.entries(variants).map(([k, v]) => `${k} ${v.runs.join(' ')}`).join('; ')}`)
+  console.error(`paths: ${Object.entries(variants).map(([k, v]) => `${k} ${v.paths.join('; ')}`).join(' | ')}`)
   console.log(JSON.stringify({
     bench: 'transfer-nat',
     bytes: BYTES,

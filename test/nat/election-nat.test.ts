@@ -23,7 +23,8 @@ test('an unreachable member is skipped: the next reachable one in the order anno
   assert.equal(a, 2)
   // the attempt number is the member's place in the order, so every member's plain check accepts its announce
   assert.equal(electAggregator(members, H, 4, a), order[2])
-  const check = checkAnnounce({ jobId: 'j', round: 4, attempt: a, baseHash: new Uint8Array(32), members, selected: [], deadlineMs: BigInt(Date.now() + 60_000) },
+  const announce = { jobId: 'j', round: 4, attempt: a, baseHash: new Uint8Array(32), members, selected: [], deadlineMs: BigInt(Date.now() + 60_000) }
+  const check = checkAnnounce(announce,
     H, { sender: order[2]!, completedRound: 3, acceptedAttempt: -1, knownMembers: new Set(members), nowMs: Date.now() })
   assert.deepEqual(check, { ok: true })
   // a later failover goes on from there, skipping the unreachable again
@@ -39,16 +40,18 @@ test('when nobody is reachable the plain order stands; older peers (unsaid) stay
 })
 
 test('Hello.reachability travels and is validated', () => {
-  const hello = { jobId: 'j'.repeat(64), round: 1, globalHash: new Uint8Array(32), device: 'cpu', tokensPerSecond: 0, samples: 1, intervalMs: 0 }
-  const d = decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, reachability: Reachability.Relayed } }), 'j'.repeat(64))
+  const job = 'j'.repeat(64)
+  const hello = { jobId: job, round: 1, globalHash: new Uint8Array(32), device: 'cpu', tokensPerSecond: 0, samples: 1, intervalMs: 0 }
+  const d = decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, reachability: Reachability.Relayed } }), job)
   assert.ok(d.valid && d.message.kind === 'hello' && d.message.hello.reachability === Reachability.Relayed)
   const bad = decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, reachability: 9 } }), 'j'.repeat(64))
   assert.ok(!bad.valid && bad.reason.startsWith('bad_field: reachability'))
 })
 
 test('reachability from the advertised addresses: public, relay only, or none', () => {
-  const relayed = multiaddr('/ip4/11.0.0.1/tcp/4001/p2p/12D3KooWSHV4YAkziCXVFiMBk2L1KZ6X1ZykkmbVHr2UsF7okRVN/p2p-circuit')
-  assert.equal(reachabilityOf([multiaddr('/ip4/10.1.0.2/tcp/4001'), multiaddr('/ip4/11.0.0.4/tcp/4001')]), Reachability.Public)
-  assert.equal(reachabilityOf([multiaddr('/ip4/10.1.0.2/tcp/4001'), relayed]), Reachability.Relayed)
-  assert.equal(reachabilityOf([multiaddr('/ip4/192.168.1.5/tcp/4001'), multiaddr('/ip4/127.0.0.1/tcp/4001')]), Reachability.Unreachable)
+  const relay = '12D3KooWSHV4YAkziCXVFiMBk2L1KZ6X1ZykkmbVHr2UsF7okRVN'
+  const of = (...a: string[]): number => reachabilityOf(a.map((s) => multiaddr(s)))
+  assert.equal(of('/ip4/10.1.0.2/tcp/4001', '/ip4/11.0.0.4/tcp/4001'), Reachability.Public)
+  assert.equal(of('/ip4/10.1.0.2/tcp/4001', `/ip4/11.0.0.1/tcp/4001/p2p/${relay}/p2p-circuit`), Reachability.Relayed)
+  assert.equal(of('/ip4/192.168.1.5/tcp/4001', '/ip4/127.0.0.1/tcp/4001'), Reachability.Unreachable)
 })

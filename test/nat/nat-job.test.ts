@@ -77,7 +77,8 @@ test(TITLE, { skip: missing, timeout: 300_000 }, async () => {
     lab.up()
     const seeds = await seedsElectingHome1()
     const boot = lab.start('boot', {
-      role: 'bootstrap', name: 'bootstrap', keySeed: 1, listen: ['/ip4/0.0.0.0/tcp/4001'], announce: ['/ip4/11.0.0.1/tcp/4001']
+      role: 'bootstrap', name: 'bootstrap', keySeed: 1, listen: ['/ip4/0.0.0.0/tcp/4001'],
+      announce: ['/ip4/11.0.0.1/tcp/4001']
     })
     const bootId = String((await boot.next('ready', 90_000)).id)
     const bootstrap = [`/ip4/11.0.0.1/tcp/4001/p2p/${bootId}`]
@@ -108,7 +109,7 @@ test(TITLE, { skip: missing, timeout: 300_000 }, async () => {
     // reachability: the public peer is public (AutoNAT confirmed), the home peers reachable through the relay
     const reach = new Map(done.map((d) => [name(d.id), d.reachability]))
     assert.equal(reach.get('pub'), 1, 'pub is public')
-    for (const h of ['home1', 'home2', 'home3-symmetric']) assert.equal(reach.get(h), 2, `${h} reachable through the relay`)
+    for (const h of ['home1', 'home2', 'home3-symmetric']) assert.equal(reach.get(h), 2, `${h} reachable via the relay`)
     const paths = new Map(done.map((d) => [name(d.id), d.paths as PathCounts]))
     const total = { direct: 0, relayed: 0, directBytes: 0, relayedBytes: 0 }
     for (const p of paths.values()) for (const k of Object.keys(total) as Array<keyof PathCounts>) total[k] += p[k]
@@ -117,7 +118,8 @@ test(TITLE, { skip: missing, timeout: 300_000 }, async () => {
 
     const summary = [
       '--- NAT job summary',
-      ...rounds.map((r) => `round ${r.round}: aggregator ${name(r.aggregator)}, included ${r.included.map(name).join(', ')}; ` +
+      ...rounds.map((r) => `round ${r.round}: aggregator ${name(r.aggregator)}, ` +
+        `included ${r.included.map(name).join(', ')}; ` +
         `${mib(r.bytes)} MiB of updates in ${r.seconds.toFixed(1)} s`),
       ...[...paths].map(([n, p]) => `${n.padEnd(16)} transfers it started: ` +
         `${p.direct} direct (${mib(p.directBytes)} MiB), ${p.relayed} relayed (${mib(p.relayedBytes)} MiB)`),

@@ -61,7 +61,10 @@ export class NatLab {
   readonly nodes: LabNode[] = []
   private upped = false
 
-  constructor (private readonly dir: string, private readonly onLine: (name: string, o: Record<string, unknown>) => void) {}
+  constructor (
+    private readonly dir: string,
+    private readonly onLine: (name: string, o: Record<string, unknown>) => void
+  ) {}
 
   up (): void {
     this.down()
@@ -74,7 +77,8 @@ export class NatLab {
   start (ns: string, cfg: NatNodeConfig): LabNode {
     const path = join(this.dir, `${cfg.name}.json`)
     writeFileSync(path, JSON.stringify(cfg))
-    const child = spawn('ip', ['netns', 'exec', `${this.tag}-${ns}`, process.execPath, '--import', 'tsx', NODE, path], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const argv = ['netns', 'exec', `${this.tag}-${ns}`, process.execPath, '--import', 'tsx', NODE, path]
+    const child = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'] })
     const events: Array<Record<string, unknown>> = []
     const waiters: Array<{ ev: string, resolve: (o: Record<string, unknown>) => void }> = []
     let buf = ''
@@ -90,8 +94,12 @@ export class NatLab {
         for (const w of waiters.filter((x) => x.ev === o.ev)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(o) }
       }
     })
-    child.stderr!.on('data', (b: Buffer) => { for (const line of b.toString().split('\n').filter((l) => l.trim() !== '')) this.onLine(cfg.name, { ev: 'stderr', line }) })
-    const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`${cfg.name} exited (${code})`))))
+    child.stderr!.on('data', (b: Buffer) => {
+      for (const line of b.toString().split('\n').filter((l) => l.trim() !== '')) this.onLine(cfg.name, { ev: 'stderr', line })
+    })
+    const exited = new Promise<never>((_resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`${cfg.name} exited (${code})`)))
+    })
     exited.catch(() => {})
     const node: LabNode = {
       name: cfg.name,
@@ -105,7 +113,9 @@ export class NatLab {
           return await Promise.race([
             new Promise<Record<string, unknown>>((resolve) => { waiters.push({ ev, resolve }) }),
             exited,
-            new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${cfg.name}: no '${ev}' within ${timeoutMs} ms`)), timeoutMs) })
+            new Promise<never>((_resolve, reject) => {
+              timer = setTimeout(() => reject(new Error(`${cfg.name}: no '${ev}' within ${timeoutMs} ms`)), timeoutMs)
+            })
           ])
         } finally { clearTimeout(timer) }
       }

@@ -15,6 +15,7 @@ import { DEFAULT_RELAY_LIMITS } from '../../node/nat-traversal.ts'
 import { keySeed } from './nat-lab.ts'
 import type { NatNodeConfig } from './nat-lab.ts'
 import { readFileSync } from 'node:fs'
+import type { PrivateKey } from '@libp2p/interface'
 import { randomFillSync } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -33,7 +34,8 @@ async function main (): Promise<void> {
   const cfg = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as NatNodeConfig
   const privateKey = await generateKeyPairFromSeed('Ed25519', keySeed(cfg.keySeed))
   if (cfg.role === 'bootstrap') {
-    const host = await startBootstrap({ privateKey, listen: cfg.listen, announce: cfg.announce, relay: cfg.relay ?? DEFAULT_RELAY_LIMITS })
+    const relay = cfg.relay ?? DEFAULT_RELAY_LIMITS
+    const host = await startBootstrap({ privateKey, listen: cfg.listen, announce: cfg.announce, relay })
     out({ ev: 'ready', id: host.peerId.toString() })
     await stopped
     await host.stop()
@@ -53,7 +55,9 @@ async function main (): Promise<void> {
     timing: cfg.timing,
     logger: (line) => { out({ ev: 'log', line }) }
   })
-  peer.events.on('announce', (a) => { out({ ev: 'announce', round: a.round, attempt: a.attempt, aggregator: a.aggregator, selected: a.selected }) })
+  peer.events.on('announce', (a) => {
+    out({ ev: 'announce', round: a.round, attempt: a.attempt, aggregator: a.aggregator, selected: a.selected })
+  })
   peer.events.on('rejected', (r) => { out({ ev: 'rejected', ...r }) })
   await peer.start()
   out({ ev: 'ready', id: peer.peerId })
@@ -64,7 +68,8 @@ async function main (): Promise<void> {
     id: peer.peerId,
     reachability: peer.reachability,
     global: peer.global.hash,
-    rounds: peer.rounds.map((r) => ({ round: r.round, aggregator: r.aggregator, included: r.included, bytes: r.bytes, seconds: r.seconds })),
+    rounds: peer.rounds.map((r) => ({ round: r.round, aggregator: r.aggregator, included: r.included, bytes: r.bytes,
+      seconds: r.seconds })),
     paths: peer.transferPaths
   })
   await stopped // keep serving the final adapter until the test is done
@@ -74,7 +79,7 @@ async function main (): Promise<void> {
 const JOB_ID = '0'.repeat(64)
 
 /** bench/transfer-nat: serve a random blob, or fetch it `runs` times and report MB/s and the path taken */
-async function transferNode (cfg: NatNodeConfig, privateKey: Parameters<typeof createHost>[0]['privateKey']): Promise<void> {
+async function transferNode (cfg: NatNodeConfig, privateKey: PrivateKey): Promise<void> {
   const host = await createHost({ privateKey, listen: cfg.listen, bootstrap: cfg.bootstrap, nat: true })
   host.addEventListener('self:peer:update', () => { out({ ev: 'addrs', addrs: host.getMultiaddrs().map(String) }) })
   if (cfg.role === 'serve') {
@@ -90,21 +95,24 @@ async function transferNode (cfg: NatNodeConfig, privateKey: Parameters<typeof c
     onTransferPath(host, (p) => paths.push(p))
     // DCUtR's dial-back needs an address of ours that others confirmed (AutoNAT): wait for it where asked
     const publicBy = Date.now() + (cfg.awaitDirectMs ?? 0)
-    while (Date.now() < publicBy && reachabilityOf(host.getMultiaddrs()) !== Reachability.Public) await new Promise((resolve) => setTimeout(resolve, 100))
+    while (Date.now() < publicBy && reachabilityOf(host.getMultiaddrs()) !== Reachability.Public) await pause(100)
     await host.dial(target, { signal: AbortSignal.timeout(30_000) })
     // a relayed connection turns direct when DCUtR succeeds; wait a little for it where asked
     const until = Date.now() + (cfg.awaitDirectMs ?? 0)
-    while (Date.now() < until && host.getConnections(peer).every(isRelayed)) await new Promise((resolve) => setTimeout(resolve, 100))
+    while (Date.now() < until && host.getConnections(peer).every(isRelayed)) await pause(100)
     const mbps: number[] = []
     for (let i = 0; i < (cfg.runs ?? 3); i++) {
       const t0 = performance.now()
       await fetchAdapter(host, peer, cfg.hash!, { jobId: JOB_ID, maxBytes: cfg.bytes!, timeoutMs: 120_000 })
       mbps.push(cfg.bytes! / 1e6 / ((performance.now() - t0) / 1000))
     }
-    out({ ev: 'done', reachability: reachabilityOf(host.getMultiaddrs()), mbps, paths: paths.map((p) => `${p.kind} (${p.why})`), remote: host.getConnections(peer).map((c) => c.remoteAddr.toString()) })
+    const remote = host.getConnections(peer).map((c) => c.remoteAddr.toString())
+    out({ ev: 'done', reachability: reachabilityOf(host.getMultiaddrs()), mbps, paths: paths.map((p) => `${p.kind} (${p.why})`), remote })
   }
   await stopped
   await host.stop()
 }
+
+const pause = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 main().then(() => process.exit(0), (err: Error) => { out({ ev: 'error', message: err.stack ?? err.message }); process.exit(1) })
