@@ -1,17 +1,22 @@
-// A bootstrap node: a DHT server with a stable identity that peers dial first to find the job's members.
-// It trains nothing and joins no job topic.
+// A bootstrap node: a DHT server with a stable identity that peers dial first to find the job's members, and
+// (unless `relay` is left out) a circuit relay for peers behind NATs. It trains nothing and joins no job topic.
 import '../node/polyfill.ts'
 import type { PrivateKey } from '@libp2p/interface'
 import { createHost } from '../node/host.ts'
 import type { FeditHost, HostOptions } from '../node/host.ts'
+import type { RelayLimits } from '../node/nat-traversal.ts'
 
 export interface BootstrapOptions {
   readonly privateKey: PrivateKey
   readonly listen?: readonly string[]
+  /** addresses to advertise as they are (the public IP and port peers reach it at) */
+  readonly announce?: readonly string[]
   readonly local?: boolean
   readonly allowList?: ReadonlySet<string>
   readonly swarmKey?: Uint8Array
   readonly metrics?: HostOptions['metrics']
+  /** serve as a circuit relay with these limits */
+  readonly relay?: RelayLimits
 }
 
 export async function startBootstrap (opts: BootstrapOptions): Promise<FeditHost> {

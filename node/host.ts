@@ -1,6 +1,7 @@
 // The libp2p host of a fedit peer or bootstrap: TCP + noise + yamux, identify, ping, fedit's own kad-dht,
-// gossipsub (signed messages only). Options that only make sense when many nodes share one IP (tests,
-// the simulation) sit behind `local: true` and are never on by default.
+// gossipsub (signed messages only), and for peers behind NATs AutoNAT, circuit-relay-v2 and DCUtR (nat-traversal.ts).
+// Options that only make sense when many nodes share one IP (tests, the simulation) sit behind `local: true`
+// and are never on by default.
 import './polyfill.ts'
 import { createHash } from 'node:crypto'
 import { createLibp2p } from 'libp2p'
@@ -21,6 +22,8 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { DHT_PROTOCOL } from '../protocol/topics.ts'
 import { MAX_GOSSIP_BYTES } from '../protocol/limits.ts'
 import { parseSwarmKey } from './swarm-key.ts'
+import { natServices, natTransports, natListen } from './nat-traversal.ts'
+import type { RelayLimits } from './nat-traversal.ts'
 
 export type FeditServices = {
   identify: Identify
@@ -35,6 +38,11 @@ export interface HostOptions {
   readonly privateKey: PrivateKey
   /** multiaddrs to listen on, default /ip4/0.0.0.0/tcp/0 */
   readonly listen?: readonly string[]
+  /**
+   * addresses to advertise as they are, next to the listen ones (a public IP, a port forwarded by hand);
+   * others are advertised only once AutoNAT confirmed them
+   */
+  readonly announce?: readonly string[]
   /** multiaddrs (with /p2p/<id>) of bootstrap nodes */
   readonly bootstrap?: readonly string[]
   /**
@@ -49,17 +57,30 @@ export interface HostOptions {
   readonly swarmKey?: Uint8Array
   /** libp2p's metrics (node/observe/metrics.ts: @libp2p/prometheus-metrics), for --metrics */
   readonly metrics?: (components: { logger: ComponentLogger }) => Metrics
+  /**
+   * AutoNAT, a circuit-relay-v2 client (reservations on relays it finds, /p2p-circuit addresses) and DCUtR;
+   * default on, off with `local` (one machine: everyone is dialable)
+   */
+  readonly nat?: boolean
+  /** serve as a circuit-relay-v2 relay with these limits (a bootstrap by default, a peer with --relay) */
+  readonly relay?: RelayLimits
+  /** ask the router for a port mapping (UPnP / NAT-PMP), opt-in */
+  readonly upnp?: boolean
 }
 
 export async function createHost (opts: HostOptions): Promise<FeditHost> {
   const local = opts.local === true
   const allow = opts.allowList
   const denied = (peer: PeerId): boolean => allow !== undefined && !allow.has(peer.toString())
-  return await createLibp2p({
+  const nat = { enabled: opts.nat ?? !local, relay: opts.relay, upnp: opts.upnp === true }
+  const host = await createLibp2p({
     privateKey: opts.privateKey,
     ...(opts.metrics !== undefined ? { metrics: opts.metrics } : {}),
-    addresses: { listen: [...(opts.listen ?? ['/ip4/0.0.0.0/tcp/0'])] },
-    transports: [tcp()],
+    addresses: {
+      listen: [...(opts.listen ?? ['/ip4/0.0.0.0/tcp/0']), ...natListen(nat)],
+      appendAnnounce: [...(opts.announce ?? [])]
+    },
+    transports: [tcp(), ...natTransports(nat)],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(opts.swarmKey !== undefined
@@ -95,10 +116,14 @@ export async function createHost (opts: HostOptions): Promise<FeditHost> {
         allowPublishToZeroTopicPeers: true, // a lone peer's heartbeat is not an error
         maxInboundDataLength: MAX_GOSSIP_BYTES * 4,
         fastMsgIdFn: fastMessageId,
+        // members reachable only through a relay still gossip with everyone (relay limits cap what it costs)
+        runOnLimitedConnection: nat.enabled,
         ...(local ? { scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1']) } } : {})
-      })
+      }),
+      ...natServices(nat)
     }
   })
+  return host as unknown as FeditHost
 }
 
 /**

@@ -16,11 +16,12 @@ import './polyfill.ts'
 import { EventEmitter } from 'node:events'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
-import { electAggregator, selectRandomK } from '../protocol/election.ts'
+import { electAggregator, electableAttempt, electionOrder, isElectable, selectRandomK } from '../protocol/election.ts'
 import { decodeRoundMessage } from '../protocol/validation.ts'
 import type { DecodedRoundMessage } from '../protocol/validation.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import { roundsTopic } from '../protocol/topics.ts'
+import { MAX_ATTEMPTS } from '../protocol/limits.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import { createHost } from './host.ts'
 import type { FeditHost } from './host.ts'
@@ -40,6 +41,8 @@ import { RoundState } from './round-state.ts'
 import { MemberRole } from './member-role.ts'
 import { AggregatorRole } from './aggregator-role.ts'
 import { CatchUp } from './catch-up.ts'
+import { ReachabilityMonitor } from './reachability.ts'
+import type { PathCounts } from './reachability.ts'
 import type { PeerEvents, PeerOptions, PeerTiming } from './types.ts'
 
 export { trainSeed } from './member-role.ts'
@@ -59,6 +62,7 @@ export class Peer {
   private readonly decoded = new WeakMap<Message, DecodedRoundMessage>()
   private nextHello = 0
   private ticker?: NodeJS.Timeout
+  private reach?: ReachabilityMonitor
 
   constructor (opts: PeerOptions) {
     this.opts = opts
@@ -108,6 +112,10 @@ export class Peer {
   memberStatus (): MemberStatus[] { return this.ctx.view?.statuses(Date.now()) ?? [] }
   /** the training speed this peer advertises (tokens/s, 0 until it trained) */
   get measuredTokensPerSecond (): number { return this.member.tokensPerSecond }
+  /** what this peer's Hellos say of its reachability (protocol/election.ts Reachability) */
+  get reachability (): number { return this.reach?.current ?? 0 }
+  /** how many adapter transfers this peer started went direct or through a relay, and their bytes */
+  get transferPaths (): Readonly<PathCounts> | undefined { return this.reach?.paths }
 
   async start (): Promise<void> {
     const { job } = this.opts
@@ -126,8 +134,12 @@ export class Peer {
       const bytes = encodeAdapter(initial)
       state.begin({ round: 0, hash: sha256Hex(bytes), bytes, adapter: initial }, cfg)
     }
-    const { listen, bootstrap, local, allowList, swarmKey, metrics } = this.opts
-    const host = ctx.host = await createHost({ privateKey: key, listen, bootstrap, local, allowList, swarmKey, metrics })
+    const o = this.opts
+    const host = ctx.host = await createHost({
+      privateKey: key, listen: o.listen, bootstrap: o.bootstrap, local: o.local, allowList: o.allowList,
+      swarmKey: o.swarmKey, metrics: o.metrics, nat: o.nat, relay: o.relay, upnp: o.upnp
+    })
+    this.reach = new ReachabilityMonitor(host, o.nat ?? o.local !== true, (line) => { ctx.log(line) })
     ctx.view = new MemberView(this.peerId, this.timing.memberTtlMs)
     const { jobId } = this.opts
     const timeoutMs = this.timing.transferTimeoutMs
@@ -162,6 +174,7 @@ export class Peer {
     ctx.stopped = true
     state.stop()
     clearInterval(this.ticker)
+    this.reach?.stop()
     ctx.abort.abort()
     await ctx.host?.stop()
     await state.saved()
@@ -192,6 +205,7 @@ export class Peer {
     switch (m.kind) {
       case 'hello': {
         const h = m.hello
+        this.reach?.heardFrom(from, h.reachability)
         const caps = { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }
         ctx.view?.hello(from, h.round, hex(h.globalHash), Date.now(), caps, h.intervalMs)
         break
@@ -218,7 +232,8 @@ export class Peer {
         device: this.opts.device ?? 'cpu',
         tokensPerSecond: this.member.tokensPerSecond,
         samples: this.member.samples,
-        intervalMs
+        intervalMs,
+        reachability: this.reachability
       }
     })
   }
@@ -251,11 +266,21 @@ export class Peer {
     const settleMs = r === state.firstRound ? this.timing.settleMs : 0
     const silenceMs = this.opts.job.roundDeadlineSeconds * 1000
     const due = dueAttempt(state.current, now, { silenceMs, graceMs: this.timing.graceMs, settleMs })
-    if (due === undefined || electAggregator(members, state.globalHash, r, due) !== this.peerId) return
+    if (due === undefined) return
+    const attempt = this.reachableAttempt(members, r, due)
+    if (attempt <= state.current.accepted || state.current.announcedByMe.has(attempt)) return
+    if (electAggregator(members, state.globalHash, r, attempt) !== this.peerId) return
     // a quorum already finished round r (we restarted behind, or missed its result): aggregating it again
     // would fork the job; maybeCatchUp fetches their adapter instead
     if (this.catchUp.quorumAhead(now) !== undefined) return
-    this.aggregator.run(r, due, members)
+    this.aggregator.run(r, attempt, members)
+  }
+
+  /** DESIGN.md "Elections that stay live": members that said they are unreachable are skipped in the order */
+  private reachableAttempt (members: readonly string[], round: number, due: number): number {
+    const order = electionOrder(members, this.state.globalHash, round)
+    const a = electableAttempt(order, due, (m) => isElectable(this.reach?.reachabilityOf(m, this.peerId) ?? 0))
+    return a < MAX_ATTEMPTS ? a : due
   }
 }
 

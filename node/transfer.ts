@@ -16,6 +16,7 @@ import type { FetchOptions, Transport } from './types.ts'
 import { TransferError } from './errors.ts'
 import { BodyHasher } from './body-hasher.ts'
 import { hex, unhex } from './hex.ts'
+import { openForTransfer, reportPath } from './transfer-path.ts'
 
 /** 1 MiB writes: large enough to amortise per-chunk overhead, small enough to interleave with other streams. */
 export const CHUNK_BYTES = 1 << 20
@@ -141,7 +142,7 @@ export async function serveAdapters (host: Libp2p, opts: AdapterServeOptions): P
     } catch (err) {
       stream.abort(err as Error)
     }
-  }, { maxInboundStreams: 16 })
+  }, { maxInboundStreams: 16, runOnLimitedConnection: true }) // transfer-path.ts decides what a relay may carry
 }
 
 /** Fetches a global adapter by hash from one peer; throws TransferError (reason: not_found, hash_mismatch, ...). */
@@ -149,7 +150,8 @@ export async function fetchAdapter (
   host: Libp2p, from: PeerId, hashHex: string, opts: FetchOptions
 ): Promise<Uint8Array> {
   const signal = AbortSignal.timeout(opts.timeoutMs)
-  const stream = await host.dialProtocol(from, ADAPTER_PROTOCOL, { signal, negotiateFully: false })
+  const { stream, path } = await openForTransfer(host, from, ADAPTER_PROTOCOL, opts.maxBytes, signal)
+  reportPath(host, path)
   try {
     stream.send(frame(AdapterRequest.encode({ jobId: opts.jobId, hash: unhex(hashHex) })))
     const reader = new ChunkReader(stream)
@@ -213,15 +215,16 @@ export async function serveUpdates (host: Libp2p, opts: UpdateServeOptions): Pro
       opts.onReject?.(sender, err instanceof TransferError ? err.reason : RejectReason.StreamError)
       stream.abort(err as Error)
     }
-  }, { maxInboundStreams: 64 })
+  }, { maxInboundStreams: 64, runOnLimitedConnection: true })
 }
 
 /** Pushes an update; resolves with the aggregator's ack, throws TransferError when the stream breaks. */
 export async function pushUpdate (
   host: Libp2p, to: PeerId, header: UpdateHeader, bytes: Uint8Array, timeoutMs: number
 ): Promise<UpdateAck> {
-  const signal = AbortSignal.timeout(timeoutMs)
-  const stream = await host.dialProtocol(to, UPDATE_PROTOCOL, { signal, negotiateFully: false })
+  const signal = AbortSignal.timeout(Math.ceil(timeoutMs)) // AbortSignal.timeout throws on a fraction
+  const { stream, path } = await openForTransfer(host, to, UPDATE_PROTOCOL, bytes.byteLength, signal)
+  reportPath(host, path)
   try {
     stream.send(frame(UpdateHeader.encode(header)))
     const reader = new ChunkReader(stream)

@@ -50,7 +50,8 @@ export interface Transport {
 
 /** listen, bootstrap, local (many peers on 127.0.0.1), allowList, swarmKey and metrics go to the host as they are */
 export interface PeerOptions
-  extends Pick<HostOptions, 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey' | 'metrics'> {
+  extends Pick<HostOptions, 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey' | 'metrics' | 'nat' | 'relay'
+    | 'upnp'> {
   readonly job: JobSpec
   readonly jobId: string
   /** the peer does not close it: the caller owns it */

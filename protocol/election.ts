@@ -39,3 +39,24 @@ export type SelectFn = (input: SelectionInput) => string[]
 
 export const selectRandomK: SelectFn = ({ members, k, prevGlobalHash, round, attempt }) =>
   orderBy(members, (m) => rank(prevGlobalHash, `select/${attempt}`, round, m)).slice(0, Math.max(0, k)).sort()
+
+// ---------------------------------------------------------------- reachable aggregators
+/** What a member's Hello says of its reachability (Hello.reachability); 0 = unsaid (treated as reachable). */
+export const Reachability = { Unsaid: 0, Public: 1, Relayed: 2, Unreachable: 3 } as const
+export const MAX_REACHABILITY = 3
+
+/** A member others can send their updates to: dialable directly or through a relay, or did not say. */
+export function isElectable (reachability: number): boolean {
+  return reachability !== Reachability.Unreachable
+}
+
+/**
+ * The attempt to announce when `due` is: the first at or past `due` whose member in `order` is electable, so
+ * an aggregator nobody can reach is skipped at once instead of wasting a silent deadline. The attempt number
+ * stays its place in the order, so every member checks the announce with electAggregator as before. When no
+ * one from `due` on is electable, `due` itself (the plain order).
+ */
+export function electableAttempt (order: readonly string[], due: number, electable: (m: string) => boolean): number {
+  for (let a = due; a < order.length; a++) if (electable(order[a]!)) return a
+  return due
+}

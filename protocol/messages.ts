@@ -14,6 +14,7 @@ export interface Hello {
   tokensPerSecond: number
   samples: number
   intervalMs: number
+  reachability: number
 }
 
 export namespace Hello {
@@ -61,6 +62,11 @@ export namespace Hello {
           w.uint32(obj.intervalMs)
         }
 
+        if ((obj.reachability != null && obj.reachability !== 0)) {
+          w.uint32(64)
+          w.uint32(obj.reachability)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -72,7 +78,8 @@ export namespace Hello {
           device: '',
           tokensPerSecond: 0,
           samples: 0,
-          intervalMs: 0
+          intervalMs: 0,
+          reachability: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -107,6 +114,10 @@ export namespace Hello {
             }
             case 7: {
               obj.intervalMs = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.reachability = reader.uint32()
               break
             }
             default: {
@@ -173,6 +184,13 @@ export namespace Hello {
               }
               break
             }
+            case 8: {
+              yield {
+                field: `${prefix}.reachability`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -220,6 +238,11 @@ export namespace Hello {
     value: number
   }
 
+  export interface HelloReachabilityFieldEvent {
+    field: '$.reachability'
+    value: number
+  }
+
   export function encode (obj: Partial<Hello>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Hello.codec())
   }
@@ -228,7 +251,7 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloJobIdFieldEvent | HelloRoundFieldEvent | HelloGlobalHashFieldEvent | HelloDeviceFieldEvent | HelloTokensPerSecondFieldEvent | HelloSamplesFieldEvent | HelloIntervalMsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloJobIdFieldEvent | HelloRoundFieldEvent | HelloGlobalHashFieldEvent | HelloDeviceFieldEvent | HelloTokensPerSecondFieldEvent | HelloSamplesFieldEvent | HelloIntervalMsFieldEvent | HelloReachabilityFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
   }
 }
@@ -1155,6 +1178,11 @@ export namespace RoundMessage {
     value: number
   }
 
+  export interface RoundMessageHelloReachabilityFieldEvent {
+    field: '$.hello.reachability'
+    value: number
+  }
+
   export interface RoundMessageAnnounceJobIdFieldEvent {
     field: '$.announce.jobId'
     value: string
@@ -1269,7 +1297,7 @@ export namespace RoundMessage {
     return decodeMessage(buf, RoundMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageHelloReachabilityFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent> {
     return streamMessage(buf, RoundMessage.codec(), opts)
   }
 }

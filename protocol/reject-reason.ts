@@ -42,7 +42,9 @@ export enum RejectReason {
   HashMismatch = 'hash_mismatch',
   Truncated = 'truncated',
   Timeout = 'timeout',
-  StreamError = 'stream_error'
+  StreamError = 'stream_error',
+  /** the only path is a relay whose remaining data limit cannot carry the adapter (node/transfer-path.ts) */
+  RelayLimit = 'relay_limit'
 }
 
 /** "label" or "label: detail", the shape of every reason string in logs, events and round results. */

@@ -1,5 +1,6 @@
 // Schema checks of everything that arrives: decode never throws out of here, it returns a result with a
 // reason, a RejectReason label optionally followed by ": detail" (reject-reason.ts).
+import { MAX_REACHABILITY } from './election.ts'
 import { Hello, RoundAnnounce, RoundMessage, RoundResult, UpdateHeader, AdapterRequest } from './messages.ts'
 import {
   HASH_BYTES, MAX_ATTEMPTS, MAX_GOSSIP_BYTES, MAX_HEADER_BYTES, MAX_HELLO_INTERVAL_MS, MAX_MEMBERS, MAX_PEER_ID_CHARS,
@@ -56,6 +57,7 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
     if (!Number.isFinite(h.tokensPerSecond) || h.tokensPerSecond < 0) return bad(Reject.BadField, 'tokensPerSecond')
     if (h.device.length > 32) return bad(Reject.BadField, 'device')
     if (h.intervalMs > MAX_HELLO_INTERVAL_MS) return bad(Reject.BadField, 'intervalMs')
+    if (h.reachability > MAX_REACHABILITY) return bad(Reject.BadField, 'reachability')
     return { valid: true, message: { kind: 'hello', hello: h } }
   }
   if (m.announce !== undefined) {

@@ -1,4 +1,5 @@
-// fedit bootstrap: a DHT server with a stable identity; prints the multiaddrs peers pass to --bootstrap.
+// fedit bootstrap: a DHT server and circuit relay with a stable identity; prints the multiaddrs peers pass to
+// --bootstrap.
 import '../../node/polyfill.ts'
 import { existsSync, readFileSync } from 'node:fs'
 import { CliError } from '../cli-error.ts'
@@ -10,30 +11,43 @@ import { parseListenAddr } from '../../node/observe/http-listen.ts'
 import { createMetricsRegistry, registerBootstrapMetrics } from '../../node/observe/metrics.ts'
 import { serveMetrics } from '../../node/observe/metrics-server.ts'
 import type { HttpEndpoint } from '../../node/observe/http-listen.ts'
+import { RELAY_FLAGS, relayHelp, relayLimits } from '../relay-flags.ts'
 
-export const help = `usage: fedit bootstrap [--listen MULTIADDR...] [--key FILE] [--swarm-key FILE] [--allow FILE]
-                       [--local] [--metrics HOST:PORT]
+export const help = `usage: fedit bootstrap [--listen MULTIADDR...] [--announce MULTIADDR...] [--key FILE]
+                       [--swarm-key FILE] [--allow FILE] [--local] [--metrics HOST:PORT]
+                       [--no-relay] [--relay-slots N] [--relay-data-mib N] [--relay-duration-s N]
 
 Runs a bootstrap node (a fedit DHT server) and prints its multiaddrs, one per line. Peers join with
-\`fedit peer --bootstrap <one of them>\` (or a file of them: --bootstrap-file).
+\`fedit peer --bootstrap <one of them>\` (or a file of them: --bootstrap-file). It is also a circuit relay:
+peers behind NATs that nobody can dial reserve a slot on it and are reached through it.
   --listen MULTIADDR...  addresses to listen on (default /ip4/0.0.0.0/tcp/4001)
+  --announce MULTIADDR   the address peers reach it at, advertised as it is (e.g. /ip4/PUBLIC-IP/tcp/4001);
+                         without it a public address is advertised once other nodes confirmed it (AutoNAT)
   --key FILE             identity key (default ./bootstrap.key, created if missing) so the address stays stable
   --swarm-key FILE       private federation: the federation's swarm key (fedit keygen --swarm-key FILE)
   --allow FILE           private federation: only the peer ids in FILE (one per line, # comments) may connect
   --local                many nodes on one machine (tests, demos): allow loopback, never on a public network
   --metrics HOST:PORT    serve Prometheus metrics (fedit_* and libp2p's) at http://HOST:PORT/metrics (HOST: 127.0.0.1
                          by default); its address goes to stderr, so stdout stays the list of multiaddrs
+  --no-relay             do not relay for peers behind NATs (--local: no relay unless a --relay-* flag is given)
+${relayHelp}
 Stops cleanly on Ctrl-C / SIGTERM.`
 
 export async function run (argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { strings: ['key', 'swarm-key', 'allow', 'metrics'], lists: ['listen'],
-    booleans: ['local'] })
+  const f = parseFlags(argv, {
+    strings: ['key', 'swarm-key', 'allow', 'metrics', ...RELAY_FLAGS],
+    lists: ['listen', 'announce'],
+    booleans: ['local', 'no-relay']
+  })
   let metricsAddr
   try {
     metricsAddr = f.strings.has('metrics') ? parseListenAddr(f.strings.get('metrics')!, '--metrics') : undefined
   } catch (err) {
     throw new CliError((err as Error).message, 2)
   }
+  // on one machine (--local) everyone is dialable: no relay unless asked for with a limit flag
+  const askedRelay = RELAY_FLAGS.some((n) => f.strings.has(n))
+  const relay = f.booleans.has('no-relay') || (f.booleans.has('local') && !askedRelay) ? undefined : relayLimits(f)
   const keyPath = f.strings.get('key') ?? 'bootstrap.key'
   let key
   try {
@@ -57,8 +71,8 @@ export async function run (argv: string[]): Promise<number> {
   }
   const metrics = metricsAddr !== undefined ? createMetricsRegistry() : undefined
   const host = await startBootstrap({
-    privateKey: key, listen: f.lists.get('listen'), local: f.booleans.has('local'), swarmKey, allowList,
-      metrics: metrics?.libp2p
+    privateKey: key, listen: f.lists.get('listen'), announce: f.lists.get('announce'), local: f.booleans.has('local'),
+    swarmKey, allowList, relay, metrics: metrics?.libp2p
   })
   let endpoint: HttpEndpoint | undefined
   try {
@@ -68,6 +82,11 @@ export async function run (argv: string[]): Promise<number> {
       console.error(`metrics: ${endpoint.url}`)
     }
     for (const a of dialableAddrs(host)) console.log(a)
+    if (relay !== undefined) {
+      const data = relay.dataBytes === 0 ? 'unlimited in data' : `${relay.dataBytes / 2 ** 20} MiB each way`
+      const time = relay.durationSeconds === 0 ? 'no time limit' : `${relay.durationSeconds} s`
+      console.error(`relay: up to ${relay.maxReservations} reservations; each relayed connection ${data}, ${time}`)
+    }
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)

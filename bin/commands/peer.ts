@@ -11,6 +11,7 @@ import { readBootstrapFile, parseBootstrapAddr } from '../../bootstrap/bootstrap
 import { parseFlags } from '../flags.ts'
 import { numberFlag } from '../flag-values.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
+import { RELAY_FLAGS, relayHelp, relayLimits } from '../relay-flags.ts'
 import type { AggregateFn } from '../../trainer/aggregate/types.ts'
 import type { AggregationSpec } from '../../protocol/aggregation-spec.ts'
 import { parseListenAddr, ListenAddrError } from '../../node/observe/http-listen.ts'
@@ -26,6 +27,7 @@ export const help = `usage: fedit peer --job FILE --model PATH --data FILE
                   [--listen MULTIADDR...] [--state DIR] [--allow FILE] [--swarm-key FILE] [--local]
                   [--device cpu|cuda|webgpu] [--workers N]
                   [--metrics HOST:PORT] [--dashboard HOST:PORT] [--log-format text|json]
+                  [--upnp] [--relay [--relay-slots N] [--relay-data-mib N] [--relay-duration-s N]]
 
 Joins the job described by FILE: finds its other members through the DHT, trains LoRA adapters on the
 local data when selected, aggregates when elected, and keeps the global adapter in DIR. One log line per round.
@@ -40,15 +42,27 @@ local data when selected, aggregates when elected, and keeps the global adapter 
   --local                many peers on one machine (demos): allow loopback; never on a public network
   --workers N            micro-batches trained at once, each in a thread of its own (default: one per core for a
                          model under 5M weights on the CPU, else 1); 1 when several peers share the machine
+  --upnp                 ask the home router for a port mapping (UPnP / NAT-PMP), so others can dial us directly
+  --relay                also relay for peers behind NATs (only useful on a reachable machine); limits as a
+                         bootstrap's:
+${relayHelp}
   --metrics HOST:PORT    serve Prometheus metrics (fedit_* and libp2p's) at http://HOST:PORT/metrics
   --dashboard HOST:PORT  serve a live, read-only dashboard of the job at http://HOST:PORT/
                          (HOST defaults to 127.0.0.1 for both; port 0 picks a free one)
   --log-format FORMAT    text (default) or json: one JSON object a line, for log collectors
-Restarting with the same --state rejoins the job where it stands. \`fedit status --state DIR\` shows what it is doing.`
+Behind a NAT nothing needs opening: the peer learns whether others can dial it (AutoNAT), reserves a slot on a
+relay (the bootstrap) when they cannot, and upgrades relayed connections to direct ones where it can (DCUtR).
+Restarting with the same --state rejoins the job where it stands. \`fedit status --state DIR\` shows what it is
+doing.`
 
 export async function run (argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key',
-    'device', 'workers', 'metrics', 'dashboard', 'log-format'], lists: ['bootstrap', 'listen'], booleans: ['local'] })
+  const f = parseFlags(argv, {
+    strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key', 'device', 'workers',
+      'metrics', 'dashboard', 'log-format', ...RELAY_FLAGS],
+    lists: ['bootstrap', 'listen'],
+    booleans: ['local', 'relay', 'upnp']
+  })
+  const relay = f.booleans.has('relay') ? relayLimits(f) : undefined
   const format = parseLogFormat(f.strings.get('log-format'))
   const metricsAddr = listenFlag(f.strings.get('metrics'), '--metrics')
   const dashboardAddr = listenFlag(f.strings.get('dashboard'), '--dashboard')
@@ -96,6 +110,7 @@ export async function run (argv: string[]): Promise<number> {
   const peer = createPeer({
     job, jobId, trainer, aggregate, stateDir,
     listen: f.lists.get('listen'), bootstrap, local: f.booleans.has('local'), allowList, swarmKey,
+    relay, upnp: f.booleans.has('upnp'),
     device: f.strings.get('device'),
     metrics: metrics?.libp2p,
     logger: log
