@@ -7,6 +7,18 @@ import * as op from './ops.ts'
 import { sumTo } from './rules.ts'
 
 /**
+ * y = x W^T for a frozen W [out, in] stored in another element type (an fp16 or bf16 checkpoint under float32
+ * compute). The Cast sits right at the Gemm, and the backward (dx = dY W) casts again instead of reading the
+ * forward's: with ORT's constant folding and common-subexpression elimination off for such models (session.ts),
+ * no widened copy of a weight outlives the Gemm that reads it, so the resident weights stay the file's half-size
+ * pages. The cost is a second cast per weight in a train step.
+ */
+export function castLinear (x: Value, w: Value): Value {
+  const y = op.gemm(x, op.cast(w, x.dtype), { transB: true })
+  return op.composite('CastLinear', [x], y, (g) => [op.gemm(g, op.cast(w, x.dtype))])
+}
+
+/**
  * silu(x) = x * sigmoid(x). Backward: g * silu'(x) with silu'(x) = s + x s (1 - s) = s + y (1 - s), reusing
  * the forward's s and y: 4 passes instead of the 6 that differentiating Mul and Sigmoid separately costs.
  */

@@ -30,6 +30,8 @@ export interface BuiltModel {
   readonly externalFiles: readonly string[]
   /** folder external locations are relative to, when there are any */
   readonly externalFolder: string | undefined
+  /** some frozen weight is stored in fp16 or bf16 (the session keeps ORT from widening it: session.ts) */
+  readonly halfWeights: boolean
 }
 
 export class Graph {
@@ -156,7 +158,9 @@ export class Graph {
     const ordered = [...kept.filter((n) => !isLeaf(n)), ...kept.filter(isLeaf).reverse()]
     const nodes = ordered.map((n, i) =>
       nodeProto(n.op, n.inputs.map(nameOf), n.outputs.map(nameOf), { ...n.attrs }, `n${i}_${n.op}`))
-    const initializers = this.initializers.filter((i) => seen.has(i.value)).map((i) => i.proto(i.value.name!))
+    const usedInits = this.initializers.filter((i) => seen.has(i.value))
+    const initializers = usedInits.map((i) => i.proto(i.value.name!))
+    const halfWeights = usedInits.some((i) => i.value.dtype === 'float16' || i.value.dtype === 'bfloat16')
     const fixed = (s: Shape): Dim[] => [...s]
     const bytes = encodeModel({
       nodes,
@@ -173,7 +177,8 @@ export class Graph {
       inputNames: this.inputs.map((v) => v.name!),
       outputNames: outNames,
       externalFiles: [...this.externalFiles],
-      externalFolder: this.externalFolder
+      externalFolder: this.externalFolder,
+      halfWeights
     }
   }
 }

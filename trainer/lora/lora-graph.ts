@@ -35,7 +35,7 @@ export const MERGED_LORA_MAX_WEIGHTS = 1 << 16
  * 64x172 0.28 -> 0.20 ms, 64x64 0.12 both, 32x64 0.08 -> 0.10 ms.
  */
 function mergedLora (x: Value, w: Value, a: Value, b: Value, scale: number): Value {
-  const merged = op.gemm(b, a, { alpha: scale, c: w }) // W + scale B A
+  const merged = op.gemm(b, a, { alpha: scale, c: op.cast(w, x.dtype) }) // W + scale B A (a small W: cast whole)
   const y = op.gemm(x, merged, { transB: true })
   const [out, inp] = w.shape as [number, number]
   const r = a.shape[0] as number

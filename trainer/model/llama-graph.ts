@@ -5,21 +5,24 @@
 import type { Graph, Value } from '../graph/graph.ts'
 import * as op from '../graph/ops.ts'
 import * as composites from '../graph/composites.ts'
-import { weight } from '../graph/weights.ts'
-import type { LinearModule, LlamaCheckpoint, LlamaConfig } from './config.ts'
+import { storedWeight, weight } from '../graph/weights.ts'
+import type { LinearModule, LlamaCheckpoint, LlamaConfig, WeightRef } from './config.ts'
 import { linearWeightName } from './config.ts'
 
 /** y = x W^T for x [N, in] and a frozen W [out, in]; a hook may add to it (LoRA) or replace it. */
 export type LinearHook = (x: Value, w: Value, layer: number, module: LinearModule) => Value
-export const plainLinear: LinearHook = (x, w) => op.gemm(x, w, { transB: true })
+export const plainLinear: LinearHook = (x, w) => frozenLinear(x, w)
+/** y = x W^T for a frozen W in its stored type (a half-precision W is cast at the Gemm: composites.castLinear) */
+export const frozenLinear = (x: Value, w: Value): Value =>
+  w.dtype === x.dtype ? op.gemm(x, w, { transB: true }) : composites.castLinear(x, w)
 
 export interface LayerWeights {
   readonly attnNorm: Value // [dim]
   readonly mlpNorm: Value // [dim]
-  readonly linear: Readonly<Record<LinearModule, Value>> // [out, in]
+  readonly linear: Readonly<Record<LinearModule, Value>> // [out, in], in their stored type (frozenLinear)
 }
 export interface LlamaWeights {
-  readonly embed: Value // [vocab, dim]
+  readonly embed: Value // [vocab, dim], in its stored type (rows are gathered, then cast)
   readonly layers: readonly LayerWeights[]
   readonly norm: Value // [dim]
   readonly lmHead: Value // [vocab, dim] (the embedding when tied)
@@ -27,23 +30,29 @@ export interface LlamaWeights {
   readonly sin: Value
 }
 
-/** Registers a checkpoint's weights as frozen initializers of `g`. */
+/**
+ * Registers a checkpoint's weights as frozen initializers of `g`: the norms in the graph's float type, the
+ * embedding and linear weights as stored (half-precision weights stay half; their users cast what they read).
+ */
 export function llamaWeights (g: Graph, ckpt: LlamaCheckpoint): LlamaWeights {
   const c = ckpt.config
-  const w = (name: string): Value => {
-    const ref = ckpt.weights.get(name)
-    if (ref === undefined) throw new Error(`${ckpt.origin}: missing weight ${name}`)
-    return weight(g, name, ref)
+  const ref = (name: string): WeightRef => {
+    const r = ckpt.weights.get(name)
+    if (r === undefined) throw new Error(`${ckpt.origin}: missing weight ${name}`)
+    return r
   }
+  const w = (name: string): Value => weight(g, name, ref(name))
+  const stored = (name: string): Value => storedWeight(g, name, ref(name))
   const layers = Array.from({ length: c.nLayers }, (_, l) => ({
     attnNorm: w(`model.layers.${l}.input_layernorm.weight`),
     mlpNorm: w(`model.layers.${l}.post_attention_layernorm.weight`),
     linear: Object.fromEntries((['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const)
-      .map((m) => [m, w(linearWeightName(l, m))])) as Record<LinearModule, Value>
+      .map((m) => [m, stored(linearWeightName(l, m))])) as Record<LinearModule, Value>
   }))
-  const embed = w('model.embed_tokens.weight')
+  const embed = stored('model.embed_tokens.weight')
   const [cos, sin] = ropeTables(g, c)
-  return { embed, layers, norm: w('model.norm.weight'), lmHead: c.tiedEmbeddings ? embed : w('lm_head.weight'), cos, sin }
+  const lmHead = c.tiedEmbeddings ? embed : stored('lm_head.weight')
+  return { embed, layers, norm: w('model.norm.weight'), lmHead, cos, sin }
 }
 
 /** cos/sin of position * inv_freq, duplicated over both halves (HF's rotate-half convention). */
@@ -274,7 +283,8 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
 /** The decoder stack; the caller adds the head (all positions for losses, the last one for generation). */
 export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, linear: LinearHook = plainLinear): DecoderOutputs {
   const ctx = makeContext(c, w, inp, linear)
-  let x = op.reshape(op.gather(w.embed, inp.inputIds, 0), [-1, c.dim]) // (B*T, dim)
+  const rows = op.cast(op.gather(w.embed, inp.inputIds, 0), inp.inputIds.graph.float) // gathered, then cast
+  let x = op.reshape(rows, [-1, c.dim]) // (B*T, dim)
   const present: KV[] = []
   w.layers.forEach((lw, l) => {
     const r = block(ctx, x, lw, l, inp.past?.[l])
@@ -285,4 +295,4 @@ export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, li
 }
 
 /** logits = hidden @ lm_head^T */
-export const lmHead = (w: LlamaWeights, hidden: Value): Value => op.gemm(hidden, w.lmHead, { transB: true })
+export const lmHead = (w: LlamaWeights, hidden: Value): Value => frozenLinear(hidden, w.lmHead)
