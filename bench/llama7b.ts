@@ -2,14 +2,15 @@
 // into a cache folder outside the repository and reused; its path is printed), then, each in a child process
 // whose memory this process samples from /proc (and kills past --kill-gb, a watchdog):
 //   generate: prefill of 128 tokens + 8 decoded tokens (a Generator, one session);
-//   peer: one LoRA step (r 8 on q_proj and v_proj, micro-batch 1 x --seq) on a train session alone, then an eval
-//         forward of the same batch with the eval session created next to it: `fedit peer`'s pair.
+//   peer: one LoRA step (r 8 on q_proj and v_proj, micro-batch 1 x --seq) on a train session alone, then with an
+//         eval session created next to it (`fedit peer`'s pair) another step and an eval forward of the batch.
 // peakRssMB / privateMB: the largest resident set (and its anonymous, private part) of one command (generate,
 // train); peerPeakRssMB: the pair's. Resident sizes are proportional (Pss): two sessions of one process map the
 // same file pages twice, which plain RSS would count twice though the memory is held once (rssMB beside them).
 // Times are CPU time (user + system, all threads) by default: on a shared machine wall time is mostly other
 // people's load; --clock wall for wall time.
 // Usage: npm run bench -- llama7b [--layers N] [--seq T] [--threads K] [--kill-gb G] [--cache DIR] [--clock cpu|wall]
+//   [--only generate]
 import { fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
@@ -89,6 +90,11 @@ async function parent (): Promise<void> {
   const index = JSON.parse(readFileSync(indexFile, 'utf8')) as { metadata: { total_size: number } }
   const weightsMB = Math.round(index.metadata.total_size / MiB)
   const gen = await runChild('generate', dir)
+  if (flagValue('only') === 'generate') {
+    const g = gen.peaks.get('generate')!
+    console.log(JSON.stringify({ pssMB: Math.round(g.pss / MiB), privateMB: Math.round(g.anon / MiB), ...gen.report }))
+    return
+  }
   const peer = await runChild('peer', dir)
   const g = gen.peaks.get('generate')!
   const t = peer.peaks.get('train')!
@@ -151,6 +157,7 @@ async function child (kind: string): Promise<void> {
   const stepMs = now() - t0
   const ev = await EvalSession.create(ck, { threads, lora: cfg })
   send({ phase: 'pair' })
+  await train.run(batch, adapter) // the pair's peak: a step with the eval session held, then its forward
   t0 = now()
   await ev.run(batch, adapter)
   const forwardMs = now() - t0

@@ -92,7 +92,9 @@ export function rotateHalfMatrix (g: Graph, headDim: number): Value {
     r[(j + half) * headDim + j] = -1 // out[j] = -x[j + half]
     r[j * headDim + j + half] = 1 // out[j + half] = x[j]
   }
-  return g.float === 'float64' ? g.constant('float64', [headDim, headDim], r) : g.constant('float32', [headDim, headDim], Float32Array.from(r))
+  return g.float === 'float64'
+    ? g.constant('float64', [headDim, headDim], r)
+    : g.constant('float32', [headDim, headDim], Float32Array.from(r))
 }
 
 /** x * cos + rotate_half(x) * sin, with rotate_half(x) = x @ R (see rotateHalfMatrix) */
@@ -111,7 +113,8 @@ export interface Context {
   readonly rot: Value // [headDim, headDim] rotate_half as a matrix
   readonly mask: Value // [B, 1, 1, T, S] additive (0 or -1e9)
   readonly linear: LinearHook
-  /** train graphs: rotary embedding and attention on ONNX's opset-23 ops, with hand-written backwards (float32, no cache) */
+  /** train graphs: rotary embedding and attention on ONNX's opset-23 ops, with hand-written backwards (float32,
+   *  no cache) */
   readonly rotary?: RotaryContext
   /** present when the graph uses ONNX opset-23 fused forward ops (no backward: eval and decode graphs) */
   readonly fused?: FusedContext
@@ -139,15 +142,18 @@ export interface KV { readonly key: Value, readonly value: Value } // [B, nKv, S
 const dyn = (ctx: Context, tail: number[]): Value => op.concat([ctx.bt, ctx.bt.graph.int64s(tail)], 0)
 
 /** Causal self-attention with grouped-query heads (G = nHeads / nKvHeads query heads share a key/value head). */
-export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV): { out: Value, present: KV } {
+export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV):
+{ out: Value, present: KV } {
   const { c } = ctx
   const hd = c.dim / c.nHeads
   const kv = c.nKvHeads
   const G = c.nHeads / kv
   const lin = (m: LinearModule, v: Value): Value => ctx.linear(v, lw.linear[m], layer, m)
-  if (ctx.rotary !== undefined && past === undefined) { // train graphs: RotaryEmbedding + Attention ops, hand-written backwards
+  // train graphs: RotaryEmbedding + Attention ops, hand-written backwards
+  if (ctx.rotary !== undefined && past === undefined) {
     const r = ctx.rotary
-    const flat = (m: LinearModule, heads: number): Value => op.reshapeLike(lin(m, x), dyn(ctx, [heads * hd]), ['B', 'T', heads * hd])
+    const flat = (m: LinearModule, heads: number): Value =>
+      op.reshapeLike(lin(m, x), dyn(ctx, [heads * hd]), ['B', 'T', heads * hd])
     const q3 = composites.rotaryEmbedding(flat('q_proj', c.nHeads), r.cosQ, r.sinQ, r.positions, c.nHeads)
     const k3 = composites.rotaryEmbedding(flat('k_proj', kv), r.cos, r.sin, r.positions, kv)
     const v3 = flat('v_proj', kv)
@@ -167,9 +173,10 @@ export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: numb
     v = op.concat([past.value, v], 2)
   }
   // q heads h = j*G + g use kv head j: fold g into the query axis, so one plain batched matmul serves GQA
-  const qg = op.reshape(op.transpose(op.reshape(q, [0, 0, kv, G, hd]), [0, 2, 3, 1, 4]), [0, 0, -1, hd]) // (B, nkv, G*T, hd)
+  const qg = op.reshape(op.transpose(op.reshape(q, [0, 0, kv, G, hd]), [0, 2, 3, 1, 4]), [0, 0, -1, hd]) // B,nkv,G*T,hd
   const o = composites.softmaxAttention(qg, k, v, (scores) => { // scores (B, nkv, G*T, S)
-    const s5 = op.reshapeLike(scores, op.concat([op.shapeSlice(qg, 0, 2), x.graph.int64s([G, -1]), op.shapeSlice(k, 2, 3)], 0), ['B', kv, G, 'T', 'S'])
+    const dims = op.concat([op.shapeSlice(qg, 0, 2), x.graph.int64s([G, -1]), op.shapeSlice(k, 2, 3)], 0)
+    const s5 = op.reshapeLike(scores, dims, ['B', kv, G, 'T', 'S'])
     const probs = op.softmax(op.add(s5, ctx.mask), -1) // (B, nkv, G, T, S)
     return op.reshapeLike(probs, op.shapeOf(scores), scores.shape)
   }) // (B, nkv, G*T, hd)
@@ -189,7 +196,8 @@ export function mlp (ctx: Context, x: Value, lw: LayerWeights, layer: number): V
  * grouped-query heads, an additive mask and the KV cache): a handful of nodes per layer instead of ~40, which is
  * what per-token decoding of a small model pays for. Forward only.
  */
-export function fusedAttention (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV): { out: Value, present: KV } {
+export function fusedAttention (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV):
+{ out: Value, present: KV } {
   const { c } = ctx
   const f = ctx.fused!
   const hd = c.dim / c.nHeads
@@ -205,14 +213,18 @@ export function fusedAttention (ctx: Context, x: Value, lw: LayerWeights, layer:
     : op.attention(q, k, v, f.mask, past, { ...shape, totalSeq: 'S' })
   // without a cache (eval) the present key/value are unused; built in the cache layout anyway, they are pruned
   const heads = (t: Value): Value => op.transpose(op.reshape(t, [0, 0, kv, hd]), [0, 2, 1, 3]) // (B, nkv, T, hd)
-  return { out: ctx.linear(op.reshape(y, [-1, c.dim]), lw.linear.o_proj, layer, 'o_proj'), present: { key: key ?? heads(k), value: value ?? heads(v) } }
+  const out = ctx.linear(op.reshape(y, [-1, c.dim]), lw.linear.o_proj, layer, 'o_proj')
+  return { out, present: { key: key ?? heads(k), value: value ?? heads(v) } }
 }
 
 // eval/decode graphs: the opset-23 op; train graphs on ORT's CPU ops (ctx.rotary): the fused forward that returns r
 const norm = (ctx: Context, x: Value, w: Value): Value =>
-  ctx.fused !== undefined ? op.rmsNormalization(x, w, ctx.c.normEps) : rmsNorm(x, w, ctx.c.normEps, { fusedForward: ctx.rotary !== undefined })
+  ctx.fused !== undefined
+    ? op.rmsNormalization(x, w, ctx.c.normEps)
+    : rmsNorm(x, w, ctx.c.normEps, { fusedForward: ctx.rotary !== undefined })
 
-export function block (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV): { out: Value, present: KV } {
+export function block (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV):
+{ out: Value, present: KV } {
   const xn = norm(ctx, x, lw.attnNorm)
   const a = ctx.fused !== undefined ? fusedAttention(ctx, xn, lw, layer, past) : attention(ctx, xn, lw, layer, past)
   const h = op.add(x, a.out) // (N, dim)
@@ -239,7 +251,8 @@ export interface DecoderOutputs {
 }
 
 /** Masks and rotary tables for the current positions, shared by every layer. */
-export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'>, inp: DecoderInputs, linear: LinearHook = plainLinear): Context {
+export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'>, inp: DecoderInputs,
+  linear: LinearHook = plainLinear): Context {
   const g = inp.inputIds.graph
   const bt = op.shapeOf(inp.inputIds) // [B, T]
   const T = op.shapeSlice(inp.inputIds, 1, 2) // [1]
@@ -273,15 +286,22 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
     : undefined
   const rotary: RotaryContext | undefined = inp.attentionOp === true && inp.past === undefined
     ? {
-        positions: positions(), cos: half(w.cos), sin: half(w.sin), cosQ: op.mul(half(w.cos), scale), sinQ: op.mul(half(w.sin), scale),
+        positions: positions(),
+        cos: half(w.cos),
+        sin: half(w.sin),
+        cosQ: op.mul(half(w.cos), scale),
+        sinQ: op.mul(half(w.sin), scale),
         chunks: composites.planCausalChunks(T, mask4, blocks)
       }
     : undefined
-  return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, hd), mask, linear, fused, rotary }
+  const rotation = rotateHalfMatrix(g, hd)
+  const [cosQ, sinQ] = [op.mul(cos, scale), op.mul(sin, scale)]
+  return { c, bt, cos, sin, cosQ, sinQ, rot: rotation, mask, linear, fused, rotary }
 }
 
 /** The decoder stack; the caller adds the head (all positions for losses, the last one for generation). */
-export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, linear: LinearHook = plainLinear): DecoderOutputs {
+export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, linear: LinearHook = plainLinear):
+DecoderOutputs {
   const ctx = makeContext(c, w, inp, linear)
   const rows = op.cast(op.gather(w.embed, inp.inputIds, 0), inp.inputIds.graph.float) // gathered, then cast
   let x = op.reshape(rows, [-1, c.dim]) // (B*T, dim)

@@ -41,14 +41,17 @@ function models (dtype: 'F16' | 'BF16'): { half: LlamaCheckpoint, f32: LlamaChec
 /** an adapter whose B is not zero, so the LoRA branch changes the output */
 function adapter (): Adapter {
   const a = initAdapter(C, LORA, 3)
-  for (const [n, t] of a.tensors) if (n.endsWith('lora_B.weight')) t.data.forEach((_, i) => { t.data[i] = ((i * 37) % 11 - 5) / 50 })
+  for (const [n, t] of a.tensors) {
+    if (n.endsWith('lora_B.weight')) t.data.forEach((_, i) => { t.data[i] = ((i * 37) % 11 - 5) / 50 })
+  }
   return a
 }
 
 const batch = (() => {
   const T = 24
   const ids = Array.from({ length: 2 * (T + 1) }, (_, i) => 3 + (i * 131) % 290)
-  const rows = (off: number): bigint[] => [...ids.slice(0, T).map((x) => BigInt(x + off)), ...ids.slice(T + 1, 2 * T + 1).map(BigInt)]
+  const rows = (off: number): bigint[] =>
+    [...ids.slice(0, T).map((x) => BigInt(x + off)), ...ids.slice(T + 1, 2 * T + 1).map(BigInt)]
   return {
     batch: 2,
     seq: T,
@@ -99,7 +102,8 @@ test('ORT keeps fp16 weights half: the optimised train model holds no float32 co
   const s = await createSession(graph.model, { threads: 1, optimizedModelPath: out })
   await s.release()
   const m = onnxProto.onnx.ModelProto.decode(readFileSync(out))
-  const big = m.graph!.initializer!.filter((t) => (t.dims ?? []).map(Number).reduce((a, b) => a * b, 1) >= C.dim * C.dim)
+  const size = (dims: unknown[]): number => dims.map(Number).reduce((a, b) => a * b, 1)
+  const big = m.graph!.initializer!.filter((t) => size(t.dims ?? []) >= C.dim * C.dim)
   // per layer q, o, gate, up, down (k and v are 64 x 128), the embedding and the head
   assert.equal(big.length, 2 * 5 + 2, 'the weight matrices are in the optimised model')
   for (const t of big) assert.equal(t.dataType, DataType.FLOAT16, `${t.name} [${(t.dims ?? []).join(',')}] was widened`)
