@@ -10,7 +10,7 @@
 // Times are CPU time (user + system, all threads) by default: on a shared machine wall time is mostly other
 // people's load; --clock wall for wall time.
 // Usage: npm run bench -- llama7b [--layers N] [--seq T] [--threads K] [--kill-gb G] [--cache DIR] [--clock cpu|wall]
-//   [--only generate]
+//   [--only generate|peer]
 import { fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
@@ -58,7 +58,8 @@ Promise<{ report: ChildReport, peaks: Map<Phase, Mem> }> {
     const p = peaks.get(phase) ?? { rss: 0, pss: 0, anon: 0 }
     peaks.set(phase, { rss: Math.max(p.rss, m.rss), pss: Math.max(p.pss, m.pss), anon: Math.max(p.anon, m.anon) })
     // the machine is shared: stop also when it runs short, whoever holds the memory
-    const avail = Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? Infinity) * 1024
+    const meminfo = readFileSync('/proc/meminfo', 'utf8')
+    const avail = Number(/^MemAvailable:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? Infinity) * 1024
     if (m.pss > killGb * 1024 * MiB || avail < 1024 * MiB) {
       killed = `${kind}: ${(m.pss / 1024 / MiB).toFixed(1)} GiB in phase ${phase} (machine: ` +
         `${(avail / 1024 / MiB).toFixed(1)} GiB available), over --kill-gb ${killGb} or under 1 GiB available`
@@ -89,10 +90,25 @@ async function parent (): Promise<void> {
   const indexFile = join(dir, 'model.safetensors.index.json')
   const index = JSON.parse(readFileSync(indexFile, 'utf8')) as { metadata: { total_size: number } }
   const weightsMB = Math.round(index.metadata.total_size / MiB)
+  const only = flagValue('only')
+  if (only !== undefined && only !== 'generate' && only !== 'peer') {
+    throw new Error(`--only: generate or peer, not ${only}`)
+  }
+  const peakOf = (r: { peaks: Map<Phase, Mem> }, phase: Phase): string => {
+    const m = r.peaks.get(phase)!
+    const mb = (x: number): number => Math.round(x / MiB)
+    return `${phase}: ${mb(m.pss)} MB (rss ${mb(m.rss)}, private ${mb(m.anon)})`
+  }
+  if (only === 'peer') {
+    const r = await runChild('peer', dir)
+    console.log(`${peakOf(r, 'train')}; ${peakOf(r, 'pair')}`)
+    console.log(JSON.stringify({ ...r.report, ratio: Number((r.report.stepMs! / r.report.forwardMs!).toFixed(2)) }))
+    return
+  }
   const gen = await runChild('generate', dir)
-  if (flagValue('only') === 'generate') {
-    const g = gen.peaks.get('generate')!
-    console.log(JSON.stringify({ pssMB: Math.round(g.pss / MiB), privateMB: Math.round(g.anon / MiB), ...gen.report }))
+  if (only === 'generate') {
+    console.log(peakOf(gen, 'generate'))
+    console.log(JSON.stringify(gen.report))
     return
   }
   const peer = await runChild('peer', dir)

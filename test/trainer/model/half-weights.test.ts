@@ -13,7 +13,7 @@ import { readWeight } from '../../../trainer/checkpoint/read-weight.ts'
 import type { LlamaCheckpoint, LlamaConfig, WeightRef } from '../../../trainer/model/config.ts'
 import { EvalSession, TrainSession } from '../../../trainer/model/sessions.ts'
 import { Generator } from '../../../trainer/model/generate.ts'
-import { buildTrainGraph } from '../../../trainer/model/graphs.ts'
+import { buildDecodeGraph, buildTrainGraph } from '../../../trainer/model/graphs.ts'
 import { createSession } from '../../../trainer/graph/session.ts'
 import { initAdapter } from '../../../trainer/lora/init.ts'
 import type { Adapter, LoraConfig } from '../../../trainer/lora/adapter.ts'
@@ -107,4 +107,15 @@ test('ORT keeps fp16 weights half: the optimised train model holds no float32 co
   // per layer q, o, gate, up, down (k and v are 64 x 128), the embedding and the head
   assert.equal(big.length, 2 * 5 + 2, 'the weight matrices are in the optimised model')
   for (const t of big) assert.equal(t.dataType, DataType.FLOAT16, `${t.name} [${(t.dims ?? []).join(',')}] was widened`)
+})
+
+test('weight Casts are listed first, so that ORT (which walks the newest input first) runs each right at its Gemm', () => {
+  const { half } = models('F16')
+  const graph = buildDecodeGraph(half, {})
+  const m = onnxProto.onnx.ModelProto.decode(graph.model.bytes)
+  const halfInits = new Set(m.graph!.initializer!.filter((t) => t.dataType === DataType.FLOAT16).map((t) => t.name))
+  const nodes = m.graph!.node!
+  const casts = nodes.flatMap((n, i) => n.opType === 'Cast' && halfInits.has(n.input![0]!) ? [i] : [])
+  assert.equal(casts.length, 2 * 7 + 2 * 2 + 1 + 1, 'one Cast per linear weight, per norm and for the head')
+  assert.deepEqual(casts, casts.map((_, i) => i), 'the weight Casts open the node list')
 })
