@@ -1,6 +1,7 @@
 // fedit eval: held-out loss of a model (+ adapter) on instruction data, overall and per category.
 import { CliError } from '../cli-error.ts'
 import { parseFlags } from '../flags.ts'
+import { checkMemory } from '../memory-check.ts'
 import { choiceFlag, deviceFlag, numberFlag, required } from '../flag-values.ts'
 import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
 import { loadTokenizerFor } from '../../trainer/tokenizer.ts'
@@ -22,11 +23,14 @@ evaluated on its held-out lines 1-80 (FedIT's test split, never used by fedit tr
 whole. --split all uses every record. --limit N takes the first N of them.
   --json       print {"evalLoss", "perplexity", "byCategory": {...}, "examples"} (+ "rougeL" with --rouge)
   --rouge N    also ROUGE-L F of greedy responses against the references on the first N examples
-  --max-length default 512 (as training); longer examples are shortened the same way`
+  --max-length default 512 (as training); longer examples are shortened the same way
+  --max-memory SIZE  stop before starting when the run's memory estimate exceeds SIZE (e.g. 16G; default:
+               this machine's memory)`
 
 export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, { strings: ['model', 'adapter', 'data', 'limit', 'split', 'rouge', 'max-length',
-    'truncation', 'micro-batch', 'max-tokens', 'device', 'threads'], booleans: ['json', 'skip-malformed'] })
+    'truncation', 'micro-batch', 'max-tokens', 'device', 'threads', 'max-memory'],
+    booleans: ['json', 'skip-malformed'] })
   const modelPath = required(f, 'model', 'PATH')
   const data = required(f, 'data', 'FILE')
   const limit = numberFlag(f, 'limit', { integer: true, min: 1 })
@@ -50,6 +54,8 @@ export async function run (argv: string[]): Promise<number> {
   const options = { maxLength, truncation, trainOnInputs: false }
   const { examples, stats } = await withCountProgress('data: tokenizing', records.length, 'records', 2000,
     (update) => tokenizeOrFail(tok, records, options, 'evaluation', update))
+  checkMemory(ckpt, { kind: 'eval', microBatch: micro, seq: maxLength, lora: adapter?.config }, f,
+    '--micro-batch or --max-length')
   const session = await EvalSession.create(ckpt, { lora: adapter?.config, device, threads })
   let summary
   try {

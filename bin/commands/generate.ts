@@ -1,6 +1,7 @@
 // fedit generate: text from a model (+ a LoRA adapter), greedy or sampled, streamed or as JSON.
 import { CliError } from '../cli-error.ts'
 import { parseFlags } from '../flags.ts'
+import { checkMemory } from '../memory-check.ts'
 import { deviceFlag, numberFlag, required } from '../flag-values.ts'
 import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
 import { loadTokenizerFor } from '../../trainer/tokenizer.ts'
@@ -22,11 +23,12 @@ adapters are trained with, and the output is the response. Stops at EOS or after
   --temperature T    0 (default) = greedy
   --top-p P          nucleus sampling mass (default 1)
   --seed S           sampling seed (default 0)
-  --json             print {"ids": [generated ids], "text": "..."} instead of streaming the text`
+  --json             print {"ids": [generated ids], "text": "..."} instead of streaming the text
+  --max-memory SIZE  stop before starting when the memory estimate exceeds SIZE (e.g. 16G; default: the machine's)`
 
 export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, { strings: ['model', 'adapter', 'prompt', 'instruction', 'input', 'max-tokens',
-    'temperature', 'top-p', 'seed', 'device', 'threads'], booleans: ['json'] })
+    'temperature', 'top-p', 'seed', 'device', 'threads', 'max-memory'], booleans: ['json'] })
   const modelPath = required(f, 'model', 'PATH')
   const prompt = f.strings.get('prompt')
   const instruction = f.strings.get('instruction')
@@ -47,6 +49,8 @@ export async function run (argv: string[]): Promise<number> {
   const text = instruction !== undefined ? formatPrompt(instruction, f.strings.get('input') ?? '') : prompt!
   const ids = [tok.bosId, ...tok.encode(text)]
   const json = f.booleans.has('json')
+  checkMemory(ckpt, { kind: 'generate', microBatch: 1, seq: ids.length + maxTokens, lora: adapter?.config }, f,
+    '--max-tokens or the prompt')
   const gen = await Generator.create(ckpt, { adapter, device, threads })
   const out: number[] = []
   let shown = ''

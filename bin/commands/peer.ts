@@ -3,6 +3,9 @@ import '../../node/polyfill.ts'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CliError } from '../cli-error.ts'
+import { checkMemory } from '../memory-check.ts'
+import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
+import { DEFAULT_RECIPE } from '../../trainer/train/recipe.ts'
 import { buildAggregator } from '../../trainer/aggregate/build-aggregator.ts'
 import { parseJobSpec, jobIdOf, JobSpecError } from '../../protocol/job-spec.ts'
 import { createPeer } from '../../node/peer.ts'
@@ -40,6 +43,7 @@ local data when selected, aggregates when elected, and keeps the global adapter 
   --allow FILE           private federation: only the peer ids in FILE (one per line) may connect
   --swarm-key FILE       private federation: libp2p pre-shared swarm key (make one: fedit keygen --swarm-key FILE)
   --local                many peers on one machine (demos): allow loopback; never on a public network
+  --max-memory SIZE      stop before joining when the memory estimate exceeds SIZE (e.g. 16G; default: the machine's)
   --workers N            micro-batches trained at once, each in a thread of its own (default: one per core for a
                          model under 5M weights on the CPU, else 1); 1 when several peers share the machine
   --upnp                 ask the home router for a port mapping (UPnP / NAT-PMP), so others can dial us directly
@@ -58,7 +62,7 @@ doing.`
 export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key', 'device', 'workers',
-      'metrics', 'dashboard', 'log-format', ...RELAY_FLAGS],
+      'metrics', 'dashboard', 'log-format', 'max-memory', ...RELAY_FLAGS],
     lists: ['bootstrap', 'listen'],
     booleans: ['local', 'relay', 'upnp']
   })
@@ -100,6 +104,11 @@ export async function run (argv: string[]): Promise<number> {
 
   // before the model loads: a second peer on one state folder would overwrite the first one's adapters
   try { await assertStateFolderFree(stateDir) } catch (err) { throw new CliError((err as Error).message) }
+  // the round's train session and the evaluator's eval session share the weights, not their working sets
+  const microBatch = Math.min(DEFAULT_RECIPE.microBatchSize, job.recipe.batchSize)
+  const lora = { ...job.lora, targetModules: [...job.lora.targetModules] }
+  checkMemory(loadCheckpoint(need('model')), { kind: 'train', pair: true, microBatch, seq: job.recipe.maxLength, lora },
+    f, "the job's recipe.maxLength")
   const trainer = await createLocalTrainer({ job, modelPath: need('model'), dataPath: need('data'),
     device: f.strings.get('device'), workers })
   const aggregate = aggregateFor(job.aggregation)

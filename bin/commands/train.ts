@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { CliError } from '../cli-error.ts'
 import { parseFlags } from '../flags.ts'
+import { checkMemory } from '../memory-check.ts'
 import { choiceFlag, deviceFlag, numberFlag, required, targetsFlag } from '../flag-values.ts'
 import { createProgress, withCountProgress } from '../progress.ts'
 import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
@@ -41,6 +42,8 @@ past line 80 (Dolly) keeps its lines 1-80 out of training: they are FedIT's held
   --resume                 continue the run saved in DIR (same flags)  --force  overwrite an adapter in DIR
   --skip-malformed         skip (and list) malformed data lines instead of stopping at the first
   --device cpu|cuda|webgpu --threads N   (ONNX Runtime threads of each session)
+  --max-memory SIZE        stop before starting when the run's memory estimate exceeds SIZE (e.g. 16G;
+                           default: this machine's memory)
   --workers N              micro-batches run at once, each in a thread with a session of its own (default:
                            one per core, up to the micro-batches of a step, for a model under 5M weights on the
                            CPU without --threads; else 1). The adapter is the same for any N`
@@ -49,7 +52,7 @@ export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     strings: ['model', 'data', 'out', 'steps', 'epochs', 'limit', 'lr', 'schedule', 'warmup', 'weight-decay',
       'max-grad-norm', 'batch-size', 'micro-batch', 'rank', 'alpha', 'dropout', 'targets', 'max-length', 'truncation',
-      'seed', 'checkpoint-every', 'device', 'threads', 'workers'],
+      'seed', 'checkpoint-every', 'device', 'threads', 'workers', 'max-memory'],
     booleans: ['train-on-inputs', 'resume', 'force', 'skip-malformed']
   })
   const modelPath = required(f, 'model', 'PATH')
@@ -103,7 +106,10 @@ export async function run (argv: string[]): Promise<number> {
   }
 
   // the config only (the helpers load the weights they train with; this thread lets its copy go)
-  const { config } = loadCheckpoint(modelPath)
+  const ckpt = loadCheckpoint(modelPath)
+  const { config } = ckpt
+  checkMemory(ckpt, { kind: 'train', microBatch: recipe.microBatchSize, seq: tokenize.maxLength, lora }, f,
+    '--micro-batch or --max-length')
   const tok = loadTokenizerFor(modelPath, config.vocabSize)
   const local = readLocalRecords(dataPath, { onMalformed: f.booleans.has('skip-malformed') ? 'skip' : 'reject', limit })
   for (const p of local.problems) console.error(`skipped ${p.file}:${p.line}: ${p.message}`)

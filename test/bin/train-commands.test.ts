@@ -123,7 +123,11 @@ test('bad input: one line on stderr naming the problem, non-zero exit', () => {
     [['generate', '--model', MODEL, '--prompt', 'x', '--device', 'tpu'], /--device must be one of/],
     [['eval', '--model', MODEL, '--adapter', dir, '--data', DOLLY], /adapter_config\.json: cannot read/],
     [['train', '--model', MODEL, '--data', DOLLY, '--out', dir, '--steps', '0'], /--steps must be an integer >= 1/],
-    [['train', '--model', MODEL, '--data', DOLLY, '--out', dir, '--workers', '0'], /--workers must be an integer >= 1/]
+    [['train', '--model', MODEL, '--data', DOLLY, '--out', dir, '--workers', '0'], /--workers must be an integer >= 1/],
+    [['train', '--model', MODEL, '--data', DOLLY, '--out', dir, '--max-memory', '100M'],
+      /needs about 0\.\d GB of memory \(weights .*\), more than the 0\.1 GB of --max-memory; lower --micro-batch or --max-length/],
+    [['generate', '--model', MODEL, '--prompt', 'x', '--max-memory', '100M'], /more than the 0\.1 GB .*lower --max-tokens/],
+    [['eval', '--model', MODEL, '--data', DOLLY, '--max-memory', 'lots'], /--max-memory must be a size such as 16G/]
   ]
   for (const [args, re] of cases) {
     const r = fedit(...args)

@@ -3,6 +3,7 @@
 // Only nodes that both depend on a chosen input and feed the loss get backward work.
 import type { Node, Value } from './graph.ts'
 import { GraphError } from './errors.ts'
+import type { Rule } from './rules.ts'
 import { RULES } from './rules.ts'
 import * as op from './ops.ts'
 
@@ -44,20 +45,22 @@ export function gradients (loss: Value, wrt: readonly Value[], seed?: Value): Va
   for (const n of relevant) { // already in reverse order
     const outGrads = n.outputs.map((o) => grads.get(o))
     if (outGrads.every((x) => x === undefined)) continue
-    if (n.params.vjp !== undefined) { // a composite: its own backward straight to its inputs
-      const ins = n.params.inputs as readonly Value[]
+    if ('vjp' in n.params) { // a composite: its own backward straight to its inputs
+      const ins = n.params.inputs
       const needs = ins.map((x) => active.has(x) && feedsLoss.has(x))
-      const ds = (n.params.vjp as op.Vjp)(outGrads[0]!, needs)
+      const ds = n.params.vjp(outGrads[0]!, needs)
       ins.forEach((x, i) => {
         const d = ds[i]
         if (needs[i] && d !== undefined) accumulate(x, d)
       })
       continue
     }
-    const rule = RULES[n.op]!
-    if (rule.backward === undefined) throw new GraphError(`op ${n.op} has no gradient rule (needed for ${n.outputs[0]})`)
+    const rule = RULES[n.op] as Rule
+    if (rule.backward === undefined) {
+      throw new GraphError(`op ${n.op} has no gradient rule (needed for ${n.outputs[0]})`)
+    }
     const needs = n.inputs.map((x) => active.has(x) && feedsLoss.has(x))
-    const ins = rule.backward(n as Node & { params: Record<string, any> }, outGrads, needs)
+    const ins = rule.backward(n, outGrads, needs)
     n.inputs.forEach((x, i) => {
       const d = ins[i]
       if (needs[i] && d !== undefined) accumulate(x, d)

@@ -7,6 +7,18 @@ import * as op from './ops.ts'
 import { sumTo } from './rules.ts'
 
 /**
+ * y = x W^T for a frozen W [out, in] stored in another element type (an fp16 or bf16 checkpoint under float32
+ * compute). The Cast sits right at the Gemm, and the backward (dx = dY W) casts again instead of reading the
+ * forward's: with ORT's constant folding and common-subexpression elimination off for such models (session.ts),
+ * no widened copy of a weight outlives the Gemm that reads it, so the resident weights stay the file's half-size
+ * pages. The cost is a second cast per weight in a train step.
+ */
+export function castLinear (x: Value, w: Value): Value {
+  const y = op.gemm(x, op.cast(w, x.dtype), { transB: true })
+  return op.composite('CastLinear', [x], y, (g) => [op.gemm(g, op.cast(w, x.dtype))])
+}
+
+/**
  * silu(x) = x * sigmoid(x). Backward: g * silu'(x) with silu'(x) = s + x s (1 - s) = s + y (1 - s), reusing
  * the forward's s and y: 4 passes instead of the 6 that differentiating Mul and Sigmoid separately costs.
  */
@@ -116,9 +128,12 @@ export interface CausalChunks {
 
 export function planCausalChunks (T: Value, mask: Value, chunks: number): CausalChunks {
   const g = T.graph
-  const bounds = [g.int64s([0]), ...Array.from({ length: chunks - 1 }, (_, c) => op.div(op.mul(T, g.int64s([c + 1])), g.int64s([chunks]))), T]
-  const masks = Array.from({ length: chunks }, (_, c) =>
-    op.sliceDynamic(op.sliceDynamic(mask, bounds[c]!, bounds[c + 1]!, mask.rank - 2, `T${c}/${chunks}`), bounds[0]!, bounds[c + 1]!, mask.rank - 1, `S${c}/${chunks}`))
+  const inner = Array.from({ length: chunks - 1 }, (_, c) => op.div(op.mul(T, g.int64s([c + 1])), g.int64s([chunks])))
+  const bounds = [g.int64s([0]), ...inner, T]
+  const masks = Array.from({ length: chunks }, (_, c) => {
+    const rows = op.sliceDynamic(mask, bounds[c]!, bounds[c + 1]!, mask.rank - 2, `T${c}/${chunks}`)
+    return op.sliceDynamic(rows, bounds[0]!, bounds[c + 1]!, mask.rank - 1, `S${c}/${chunks}`)
+  })
   return { chunks, T, bounds, masks }
 }
 
@@ -134,9 +149,10 @@ const blockKeys = (p: CausalChunks, x: Value, c: number): Value =>
  * eval forward 20.4 -> 16.6 ms with 4 blocks). q, k, v [B, T, heads*hd] as for ops.attention (which applies the
  * softmax scale); T >= chunks.
  */
-export function causalAttentionBlocks (q: Value, k: Value, v: Value, plan: CausalChunks, o: FusedAttentionShape): Value {
-  return op.concat(plan.masks.map((m, c) => op.attention(blockQueries(plan, q, c), blockKeys(plan, k, c), blockKeys(plan, v, c), m,
-    undefined, { ...o, totalSeq: `S${c}/${plan.chunks}` }).y), 1)
+export function causalAttentionBlocks (q: Value, k: Value, v: Value, plan: CausalChunks, o: FusedAttentionShape):
+Value {
+  return op.concat(plan.masks.map((m, c) => op.attention(blockQueries(plan, q, c), blockKeys(plan, k, c),
+    blockKeys(plan, v, c), m, undefined, { ...o, totalSeq: `S${c}/${plan.chunks}` }).y), 1)
 }
 
 /**
@@ -153,13 +169,14 @@ export function causalAttentionBlocks (q: Value, k: Value, v: Value, plan: Causa
  * the blocks' dq are concatenated and the key and value gradients (as [B, kv, hd, S_c], padded to T and summed)
  * go back to [B, T, heads*hd] by one Transpose each.
  */
-export function chunkedCausalAttention (q: Value, k: Value, v: Value, plan: CausalChunks, o: FusedAttentionShape): Value {
+export function chunkedCausalAttention (q: Value, k: Value, v: Value, plan: CausalChunks, o: FusedAttentionShape):
+Value {
   const { chunks, bounds, masks } = plan
   const { qHeads, kvHeads: kv, headDim: hd } = o
   const G = qHeads / kv
   const g = q.graph
-  const blocks = masks.map((m, c) => op.attentionWithProbs(blockQueries(plan, q, c), blockKeys(plan, k, c), blockKeys(plan, v, c), m,
-    { qHeads, kvHeads: kv, headDim: hd, totalSeq: `S${c}/${chunks}`, scale: 1 }))
+  const blocks = masks.map((m, c) => op.attentionWithProbs(blockQueries(plan, q, c), blockKeys(plan, k, c),
+    blockKeys(plan, v, c), m, { qHeads, kvHeads: kv, headDim: hd, totalSeq: `S${c}/${chunks}`, scale: 1 }))
   const y = op.concat(blocks.map((b) => b.y), 1)
   return op.composite('ChunkedCausalAttention', [q, k, v], y, (gy, [nq, nk, nv]) => {
     const swap = (x: Value): Value => op.transpose(x, [0, 1, 3, 2])
@@ -180,8 +197,10 @@ export function chunkedCausalAttention (q: Value, k: Value, v: Value, plan: Caus
     // block's score-sized work while its P and dS are in cache, where it had left every block's dk and dv for after
     // the last dq (stories260K train step -6%)
     let start = bounds[0]!
-    const rowsAfter = (x: Value, c: number, axis: number): Value => op.sliceDynamic(x, start, bounds[c + 1]!, axis, `T${c}/${chunks}`)
-    const blockRows = (x: Value, c: number, w: number): Value => op.reshape(rowsAfter(x, c, 3), [0, 0, -1, w]) // [B, kv, G*T_c, w]
+    const rowsAfter = (x: Value, c: number, axis: number): Value =>
+      op.sliceDynamic(x, start, bounds[c + 1]!, axis, `T${c}/${chunks}`)
+    const blockRows = (x: Value, c: number, w: number): Value => // [B, kv, G*T_c, w]
+      op.reshape(rowsAfter(x, c, 3), [0, 0, -1, w])
     blocks.forEach((b, c) => {
       const P = b.probs // [B, qHeads, T_c, S_c]
       // (ORT 1.30 refuses the constant dims [0, kv, -1, 0]: "product of 0 in combination with -1")
@@ -214,7 +233,8 @@ export function chunkedCausalAttention (q: Value, k: Value, v: Value, plan: Caus
       ? x
       : g.apply('Pad', [x, op.concat([g.int64s([0, 0, 0, 0, 0, 0, 0]), op.sub(start, bounds[c + 1]!)], 0)], {}, {})[0]!
     const summed = (parts: Value[]): Value => parts.map(padded).reduce((a, b) => op.add(a, b)) // [B, kv, w, T]
-    const toTokens = (x: Value): Value => op.reshapeTo(op.transpose(x, [0, 3, 1, 2]), [0, 0, kv * hd], [q.shape[0]!, q.shape[1]!, kv * hd])
+    const toTokens = (x: Value): Value =>
+      op.reshapeTo(op.transpose(x, [0, 3, 1, 2]), [0, 0, kv * hd], [q.shape[0]!, q.shape[1]!, kv * hd])
     return [
       nq ? op.reshapeTo(op.transpose(op.concat(dqs, 3), [0, 3, 1, 2, 4]), [0, 0, qHeads * hd], q.shape) : undefined,
       nk ? toTokens(summed(dks)) : undefined,

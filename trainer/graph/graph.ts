@@ -2,43 +2,17 @@
 // ONNX model. Ops are built with the functions of ops.ts; their shape rules and gradients live in rules.ts;
 // reverse-mode differentiation in autodiff.ts appends backward nodes to the same graph.
 import type { AttrValue, TensorProto } from './onnx-proto.ts'
-import { DataType, encodeModel, nodeProto, rawTensor, valueInfo } from './onnx-proto.ts'
+import { encodeModel, nodeProto, rawTensor, valueInfo } from './onnx-proto.ts'
 import { GraphError } from './errors.ts'
 import { RULES } from './rules.ts'
+import type { DType, Dim, FloatDType, Node, OpName, ParamsArg, Shape } from './types.ts'
+import { ONNX_TYPE, Value } from './types.ts'
 import { commonFolder } from './weights.ts'
 
-/** A dimension: a number when known, a symbol ('batch', 'seq', ...) when dynamic. */
-export type Dim = number | string
-export type Shape = readonly Dim[]
-export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool'
-export type FloatDType = 'float32' | 'float64'
+export type { DType, Dim, FloatDType, Node, Shape } from './types.ts'
+export { ONNX_TYPE, Value, isFloat } from './types.ts'
 
-export const ONNX_TYPE: Record<DType, number> = {
-  float32: DataType.FLOAT, float64: DataType.DOUBLE, float16: DataType.FLOAT16, bfloat16: DataType.BFLOAT16,
-  int64: DataType.INT64, int32: DataType.INT32, bool: DataType.BOOL
-}
-
-export const isFloat = (t: DType): boolean => t === 'float32' || t === 'float64' || t === 'float16' || t === 'bfloat16'
-
-export interface Node {
-  readonly op: string
-  readonly inputs: readonly Value[]
-  readonly outputs: readonly Value[]
-  readonly attrs: Readonly<Record<string, AttrValue>>
-  /** static facts the shape and gradient rules need (axes, perm, target dims...) */
-  readonly params: Readonly<Record<string, unknown>>
-}
-
-export class Value {
-  /** set when the value is a graph input, initializer or named output; otherwise a generated name */
-  name: string | undefined
-  producer: Node | undefined
-  /** int64 constant contents when known at build time (shapes, axes) */
-  ints: readonly number[] | undefined
-  constructor (readonly graph: Graph, readonly id: number, readonly dtype: DType, readonly shape: Shape) {}
-  get rank (): number { return this.shape.length }
-  toString (): string { return `${this.name ?? `t${this.id}`}:${this.dtype}[${this.shape.join(',')}]` }
-}
+const hexOf = (d: ArrayBufferView): string => Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('hex')
 
 type Initializer = { value: Value, proto: (name: string) => TensorProto }
 
@@ -56,6 +30,8 @@ export interface BuiltModel {
   readonly externalFiles: readonly string[]
   /** folder external locations are relative to, when there are any */
   readonly externalFolder: string | undefined
+  /** some frozen weight is stored in fp16 or bf16 (the session keeps ORT from widening it: session.ts) */
+  readonly halfWeights: boolean
 }
 
 export class Graph {
@@ -101,7 +77,7 @@ export class Graph {
   /** Constant tensor from typed data (deduplicated by content for small constants). */
   constant (dtype: DType, shape: readonly number[], data: ArrayBufferView, ints?: readonly number[]): Value {
     const small = data.byteLength <= 64
-    const key = small ? `${dtype}|${shape.join(',')}|${Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex')}` : ''
+    const key = small ? `${dtype}|${shape.join(',')}|${hexOf(data)}` : ''
     if (small && this.constCache.has(key)) return this.constCache.get(key)!
     const v = this.initializer(`const_${this.nextId}`, dtype, shape, (n) => rawTensor(n, ONNX_TYPE[dtype], shape, data))
     v.ints = ints
@@ -122,13 +98,15 @@ export class Graph {
   }
 
   /** Adds a node whose outputs' types and shapes come from the op's rule. */
-  apply (op: string, inputs: readonly Value[], attrs: Record<string, AttrValue> = {}, params: Record<string, unknown> = {}): Value[] {
+  apply<K extends OpName> (op: K, inputs: readonly Value[], attrs: Record<string, AttrValue>,
+    ...rest: ParamsArg<K>): Value[] {
     const rule = RULES[op]
     if (rule === undefined) throw new GraphError(`no rule for op ${op}`)
     for (const x of inputs) if (x.graph !== this) throw new GraphError(`${op}: input ${x} belongs to another graph`)
+    const params = (rest[0] ?? {}) as Node<K>['params']
     const types = rule.infer(inputs, attrs, params)
     const outputs = types.map(([dtype, shape]) => this.value(dtype, shape))
-    const node: Node = { op, inputs, outputs, attrs, params }
+    const node = { op, inputs, outputs, attrs, params } as Node
     for (const o of outputs) o.producer = node
     this.nodes.push(node)
     return outputs
@@ -177,16 +155,26 @@ export class Graph {
     // gradient: the walk to it ran the whole backward, and every other layer's weight gradients came after it,
     // reading activations long evicted from cache. Leaves listed last and in reverse make the walk take them
     // in creation order, each as soon as its inputs exist (stories260K train step -6%).
-    const ordered = [...kept.filter((n) => !isLeaf(n)), ...kept.filter(isLeaf).reverse()]
+    // The walk takes a node's most recently listed input first: a Cast of a half-precision weight, listed after
+    // the activation its Gemm multiplies, would run before that activation's whole subgraph, and every layer's
+    // widened weight would be alive at once (a 7B decode graph went past 17 GiB). Listed first, each such Cast
+    // runs right before the Gemm that reads it.
+    const isHalf = (v: Value): boolean => v.dtype === 'float16' || v.dtype === 'bfloat16'
+    const weightCast = (n: Node): boolean => n.op === 'Cast' && n.inputs[0]!.producer === undefined && isHalf(n.inputs[0]!)
+    const rest = kept.filter((n) => !weightCast(n))
+    const ordered = [...kept.filter(weightCast), ...rest.filter((n) => !isLeaf(n)), ...rest.filter(isLeaf).reverse()]
     const nodes = ordered.map((n, i) =>
-      nodeProto(n.op, n.inputs.map(nameOf), n.outputs.map(nameOf), n.attrs as Record<string, AttrValue>, `n${i}_${n.op}`))
-    const initializers = this.initializers.filter((i) => seen.has(i.value)).map((i) => i.proto(i.value.name!))
+      nodeProto(n.op, n.inputs.map(nameOf), n.outputs.map(nameOf), { ...n.attrs }, `n${i}_${n.op}`))
+    const usedInits = this.initializers.filter((i) => seen.has(i.value))
+    const initializers = usedInits.map((i) => i.proto(i.value.name!))
+    const halfWeights = usedInits.some((i) => i.value.dtype === 'float16' || i.value.dtype === 'bfloat16')
     const fixed = (s: Shape): Dim[] => [...s]
     const bytes = encodeModel({
       nodes,
       initializers,
       inputs: this.inputs.map((v) => valueInfo(v.name!, ONNX_TYPE[v.dtype], fixed(v.shape))),
-      outputs: Object.entries(outputs).map(([name, v]) => valueInfo(name, ONNX_TYPE[v.dtype], fixed(v.shape).map((d) => typeof d === 'number' ? d : null))),
+      outputs: Object.entries(outputs).map(([name, v]) =>
+        valueInfo(name, ONNX_TYPE[v.dtype], fixed(v.shape).map((d) => typeof d === 'number' ? d : null))),
       opset: opts.opset ?? 18,
       irVersion: (opts.opset ?? 18) >= 21 ? 10 : 8,
       name: opts.name
@@ -196,7 +184,8 @@ export class Graph {
       inputNames: this.inputs.map((v) => v.name!),
       outputNames: outNames,
       externalFiles: [...this.externalFiles],
-      externalFolder: this.externalFolder
+      externalFolder: this.externalFolder,
+      halfWeights
     }
   }
 }

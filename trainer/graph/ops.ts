@@ -2,9 +2,11 @@
 // Graph.apply. Numbers are accepted wherever a tensor is, as scalar constants of the other operand's float type.
 import type { AttrValue } from './onnx-proto.ts'
 import { float } from './onnx-proto.ts'
-import type { DType, Dim, Shape, Value } from './graph.ts'
-import { ONNX_TYPE } from './graph.ts'
+import type { AttentionOptions, DType, Dim, OpName, ParamsArg, Shape, Value, Vjp } from './types.ts'
+import { ONNX_TYPE } from './types.ts'
 import { GraphError } from './errors.ts'
+
+export type { AttentionOptions, Vjp } from './types.ts'
 
 export type Operand = Value | number
 
@@ -16,8 +18,9 @@ function pair (a: Operand, b: Operand): [Value, Value] {
   const like = (typeof a === 'number' ? b : a) as Value
   return [lift(a, like), lift(b, like)]
 }
-const one = (op: string, inputs: Value[], attrs: Record<string, AttrValue> = {}, params: Record<string, unknown> = {}): Value =>
-  inputs[0]!.graph.apply(op, inputs, attrs, params)[0]!
+type Attrs = Record<string, AttrValue>
+const one = <K extends OpName>(op: K, inputs: Value[], attrs: Attrs = {}, ...p: ParamsArg<K>): Value =>
+  inputs[0]!.graph.apply(op, inputs, attrs, ...p)[0]!
 
 // ---- elementwise -------------------------------------------------------------------------------
 export const add = (a: Operand, b: Operand): Value => one('Add', pair(a, b))
@@ -39,8 +42,6 @@ export const where = (cond: Value, a: Operand, b: Operand): Value => one('Where'
 export const cast = (x: Value, to: DType): Value => x.dtype === to ? x : one('Cast', [x], { to: ONNX_TYPE[to] }, { to })
 export const identity = (x: Value): Value => one('Identity', [x])
 
-/** Backward of a composite: gradients of its inputs from the gradient of its output (undefined where not needed). */
-export type Vjp = (g: Value, needs: readonly boolean[]) => Array<Value | undefined>
 /**
  * Marks `out`, built from standard ops over `inputs`, as a composite with a hand-written backward `vjp`:
  * autodiff calls `vjp` instead of differentiating the inner nodes (which it may then share with the forward,
@@ -75,48 +76,65 @@ export function gemm (a: Value, b: Value, o: GemmOptions = {}): Value {
   if (o.transA === true) attrs.transA = 1
   if (o.transB === true) attrs.transB = 1
   if (o.alpha !== undefined && o.alpha !== 1) attrs.alpha = float(o.alpha)
-  return one('Gemm', o.c !== undefined ? [a, b, o.c] : [a, b], attrs, { transA: o.transA === true, transB: o.transB === true, alpha: o.alpha ?? 1 })
+  const params = { transA: o.transA === true, transB: o.transB === true, alpha: o.alpha ?? 1 }
+  return one('Gemm', o.c !== undefined ? [a, b, o.c] : [a, b], attrs, params)
 }
 
 // ---- reductions and normalisation ----------------------------------------------------------------
-const norm = (axes: readonly number[], rank: number): number[] => axes.map((a) => a < 0 ? a + rank : a).sort((x, y) => x - y)
-export const reduceSum = (x: Value, axes: readonly number[], keepdims = true): Value =>
-  one('ReduceSum', [x, x.graph.int64s(norm(axes, x.rank))], { keepdims: keepdims ? 1 : 0 }, { axes: norm(axes, x.rank), keepdims })
-export const reduceMean = (x: Value, axes: readonly number[], keepdims = true): Value =>
-  one('ReduceMean', [x, x.graph.int64s(norm(axes, x.rank))], { keepdims: keepdims ? 1 : 0 }, { axes: norm(axes, x.rank), keepdims })
-export const reduceMax = (x: Value, axes: readonly number[], keepdims = true): Value =>
-  one('ReduceMax', [x, x.graph.int64s(norm(axes, x.rank))], { keepdims: keepdims ? 1 : 0 }, { axes: norm(axes, x.rank), keepdims })
-export const softmax = (x: Value, axis = -1): Value => one('Softmax', [x], { axis }, { axis: axis < 0 ? axis + x.rank : axis })
-export const logSoftmax = (x: Value, axis = -1): Value => one('LogSoftmax', [x], { axis }, { axis: axis < 0 ? axis + x.rank : axis })
+const norm = (axes: readonly number[], rank: number): number[] =>
+  axes.map((a) => a < 0 ? a + rank : a).sort((x, y) => x - y)
+type Reduction = (x: Value, axes: readonly number[], keepdims?: boolean) => Value
+const reduction = (op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax'): Reduction => (x, axes, keepdims = true) => {
+  const ax = norm(axes, x.rank)
+  return one(op, [x, x.graph.int64s(ax)], { keepdims: keepdims ? 1 : 0 }, { axes: ax, keepdims })
+}
+export const reduceSum = reduction('ReduceSum')
+export const reduceMean = reduction('ReduceMean')
+export const reduceMax = reduction('ReduceMax')
+const axisOf = (axis: number, x: Value): number => axis < 0 ? axis + x.rank : axis
+export const softmax = (x: Value, axis = -1): Value => one('Softmax', [x], { axis }, { axis: axisOf(axis, x) })
+export const logSoftmax = (x: Value, axis = -1): Value => one('LogSoftmax', [x], { axis }, { axis: axisOf(axis, x) })
 
 // ---- shape ------------------------------------------------------------------------------------
 /** ONNX Reshape: 0 copies the input dim, -1 is inferred */
-export const reshape = (x: Value, dims: readonly number[]): Value => one('Reshape', [x, x.graph.int64s(dims)], {}, { dims })
+export const reshape = (x: Value, dims: readonly number[]): Value =>
+  one('Reshape', [x, x.graph.int64s(dims)], {}, { dims })
 /** Reshape by constant dims (0 copies the input's dim, -1 is inferred) whose result the caller knows: `staticShape` */
-export const reshapeTo = (x: Value, dims: readonly number[], staticShape: Shape): Value => one('Reshape', [x, x.graph.int64s(dims)], {}, { to: staticShape })
+export const reshapeTo = (x: Value, dims: readonly number[], staticShape: Shape): Value =>
+  one('Reshape', [x, x.graph.int64s(dims)], {}, { to: staticShape })
 /** Reshape to a shape computed at run time (an int64 [rank] value) */
-export const reshapeLike = (x: Value, shape: Value, staticShape: Shape): Value => one('Reshape', [x, shape], {}, { to: staticShape })
-export const transpose = (x: Value, perm: readonly number[]): Value => one('Transpose', [x], { perm: [...perm] }, { perm })
-export const unsqueeze = (x: Value, axes: readonly number[]): Value => one('Unsqueeze', [x, x.graph.int64s(axes)], {}, { axes })
-export const squeeze = (x: Value, axes: readonly number[]): Value => one('Squeeze', [x, x.graph.int64s(axes)], {}, { axes })
-export const concat = (xs: readonly Value[], axis: number): Value => one('Concat', [...xs], { axis }, { axis: axis < 0 ? axis + xs[0]!.rank : axis })
+export const reshapeLike = (x: Value, shape: Value, staticShape: Shape): Value =>
+  one('Reshape', [x, shape], {}, { to: staticShape })
+export const transpose = (x: Value, perm: readonly number[]): Value =>
+  one('Transpose', [x], { perm: [...perm] }, { perm })
+export const unsqueeze = (x: Value, axes: readonly number[]): Value =>
+  one('Unsqueeze', [x, x.graph.int64s(axes)], {}, { axes })
+export const squeeze = (x: Value, axes: readonly number[]): Value =>
+  one('Squeeze', [x, x.graph.int64s(axes)], {}, { axes })
+export const concat = (xs: readonly Value[], axis: number): Value =>
+  one('Concat', [...xs], { axis }, { axis: axisOf(axis, xs[0]!) })
 /** numpy x[start:end] along each axis (step 1); end may be large (to the end) */
 export function slice (x: Value, starts: readonly number[], ends: readonly number[], axes: readonly number[]): Value {
   const g = x.graph
-  return one('Slice', [x, g.int64s(starts), g.int64s(ends), g.int64s(axes)], {}, { starts, ends, axes: axes.map((a) => a < 0 ? a + x.rank : a) })
+  const params = { starts, ends, axes: axes.map((a) => axisOf(a, x)) }
+  return one('Slice', [x, g.int64s(starts), g.int64s(ends), g.int64s(axes)], {}, params)
 }
 /** Slice with run-time start/end (int64 [1] values) along one axis, e.g. a KV cache window */
 export const sliceDynamic = (x: Value, start: Value, end: Value, axis: number, size: Dim): Value =>
   one('Slice', [x, start, end, x.graph.int64s([axis])], {}, { dynamic: true, axis, size })
 export const shapeOf = (x: Value): Value => one('Shape', [x])
 /** dims [start, end) of x's run-time shape */
-export const shapeSlice = (x: Value, start: number, end: number): Value => one('Shape', [x], { start, end }, { start, end })
-export const expand = (x: Value, shape: Value, staticShape: Shape): Value => one('Expand', [x, shape], {}, { to: staticShape })
-export const gather = (data: Value, indices: Value, axis = 0): Value => one('Gather', [data, indices], { axis }, { axis })
+export const shapeSlice = (x: Value, start: number, end: number): Value =>
+  one('Shape', [x], { start, end }, { start, end })
+export const expand = (x: Value, shape: Value, staticShape: Shape): Value =>
+  one('Expand', [x, shape], {}, { to: staticShape })
+export const gather = (data: Value, indices: Value, axis = 0): Value =>
+  one('Gather', [data, indices], { axis }, { axis })
 export const gatherElements = (data: Value, indices: Value, axis: number): Value =>
-  one('GatherElements', [data, indices], { axis }, { axis: axis < 0 ? axis + data.rank : axis })
+  one('GatherElements', [data, indices], { axis }, { axis: axisOf(axis, data) })
 /** int64 [0, n) where n is an int64 scalar value */
-export const range = (start: Value, limit: Value, delta: Value, size: Dim): Value => one('Range', [start, limit, delta], {}, { size })
+export const range = (start: Value, limit: Value, delta: Value, size: Dim): Value =>
+  one('Range', [start, limit, delta], {}, { size })
 
 // ---- fused forward-only ops (ONNX opset 23; no gradient rules: decode and eval graphs only) -----------------
 /** RMSNormalization over the last axis (y = x / sqrt(mean(x^2) + eps) * w) */
@@ -133,23 +151,25 @@ export function rmsNormWithInvStd (x: Value, w: Value, eps: number): { y: Value,
 /** rotate-half rotary embedding of 3-D x [B, T, heads*hd]; cos/sin [maxPos, hd/2]; positions int64 [B, T] */
 export const rotaryEmbedding = (x: Value, cos: Value, sin: Value, positions: Value, heads: number): Value =>
   one('RotaryEmbedding', [x, cos, sin, positions], { num_heads: heads })
-export interface AttentionOptions { qHeads: number, kvHeads: number, headDim: number, totalSeq: Dim }
 /**
  * Scaled dot-product attention (softmax scale 1/sqrt(hd), grouped-query heads) on 3-D q/k/v with an additive
  * mask broadcastable to [B, qHeads, T, S] and, optionally, a KV cache; returns y [B, T, qHeads*hd] and, with a
  * cache, the present key and value [B, kvHeads, S, hd].
  */
-export function attention (q: Value, k: Value, v: Value, mask: Value, past: { key: Value, value: Value } | undefined, o: AttentionOptions): { y: Value, key?: Value, value?: Value } {
+export function attention (q: Value, k: Value, v: Value, mask: Value, past: { key: Value, value: Value } | undefined,
+  o: AttentionOptions): { y: Value, key?: Value, value?: Value } {
   const inputs = past !== undefined ? [q, k, v, mask, past.key, past.value] : [q, k, v, mask]
-  const [y, key, value] = q.graph.apply('Attention', inputs, { q_num_heads: o.qHeads, kv_num_heads: o.kvHeads }, { ...o })
+  const attrs = { q_num_heads: o.qHeads, kv_num_heads: o.kvHeads }
+  const [y, key, value] = q.graph.apply('Attention', inputs, attrs, { ...o })
   return { y: y!, key, value }
 }
 /**
  * Attention without a cache that also returns its softmax weights P [B, qHeads, T, S] (qk_matmul_output_mode 3)
  * and the keys and values in head layout [B, kvHeads, S, hd]: what a backward needs. `scale` multiplies q k^T.
  */
-export function attentionWithProbs (q: Value, k: Value, v: Value, mask: Value, o: AttentionOptions & { scale: number }): { y: Value, key: Value, value: Value, probs: Value } {
-  const [y, key, value, probs] = q.graph.apply('Attention', [q, k, v, mask],
-    { q_num_heads: o.qHeads, kv_num_heads: o.kvHeads, qk_matmul_output_mode: 3, scale: float(o.scale) }, { ...o, probs: true })
+export function attentionWithProbs (q: Value, k: Value, v: Value, mask: Value, o: AttentionOptions & { scale: number }):
+{ y: Value, key: Value, value: Value, probs: Value } {
+  const attrs = { q_num_heads: o.qHeads, kv_num_heads: o.kvHeads, qk_matmul_output_mode: 3, scale: float(o.scale) }
+  const [y, key, value, probs] = q.graph.apply('Attention', [q, k, v, mask], attrs, { ...o, probs: true })
   return { y: y!, key: key!, value: value!, probs: probs! }
 }

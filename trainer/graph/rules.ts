@@ -2,14 +2,16 @@
 // (gradients of its inputs from the gradients of its outputs), side by side, one entry per op.
 // Backward rules receive `needs[i]` and build only the gradients that are wanted (frozen weights get none).
 import type { AttrValue } from './onnx-proto.ts'
-import type { DType, Dim, Shape, Value, Node } from './graph.ts'
-import { isFloat } from './graph.ts'
+import type { DType, Dim, Node, OpName, OpParams, Reduce, Shape, Value } from './types.ts'
+import { isFloat } from './types.ts'
 import { GraphError } from './errors.ts'
 import * as op from './ops.ts'
 
-type Infer = (inputs: readonly Value[], attrs: Readonly<Record<string, AttrValue>>, params: Readonly<Record<string, any>>) => Array<[DType, Shape]>
-type Backward = (n: Node & { params: Record<string, any> }, grads: ReadonlyArray<Value | undefined>, needs: readonly boolean[]) => Array<Value | undefined>
-export interface Rule { infer: Infer, backward?: Backward }
+type Attrs = Readonly<Record<string, AttrValue>>
+type Infer<K extends OpName> = (inputs: readonly Value[], attrs: Attrs, params: OpParams[K]) => Array<[DType, Shape]>
+type Backward<K extends OpName> = (n: Node<K>, grads: ReadonlyArray<Value | undefined>, needs: readonly boolean[]) =>
+  Array<Value | undefined>
+export interface Rule<K extends OpName = OpName> { infer: Infer<K>, backward?: Backward<K> }
 
 // ---- shape helpers ------------------------------------------------------------------------------
 let fresh = 0
@@ -23,8 +25,9 @@ export function broadcast (a: Shape, b: Shape): Dim[] {
     const y = b[b.length - n + i] ?? 1
     if (x === 1) out.push(y)
     else if (y === 1 || x === y) out.push(x)
-    else if (typeof x === 'number' && typeof y === 'number') throw new GraphError(`cannot broadcast [${a.join(',')}] with [${b.join(',')}]`)
-    else out.push(typeof x === 'number' ? x : y) // symbolic: assume they agree at run time
+    else if (typeof x === 'number' && typeof y === 'number') {
+      throw new GraphError(`cannot broadcast [${a.join(',')}] with [${b.join(',')}]`)
+    } else out.push(typeof x === 'number' ? x : y) // symbolic: assume they agree at run time
   }
   return out
 }
@@ -39,17 +42,20 @@ export function sumTo (grad: Value, x: Value): Value {
   return g
 }
 
-const same: Infer = (xs) => [[xs[0]!.dtype, xs[0]!.shape]]
-const bcast: Infer = (xs) => [[xs[0]!.dtype, broadcast(xs[0]!.shape, xs[1]!.shape)]]
-const boolBcast: Infer = (xs) => [['bool', broadcast(xs[0]!.shape, xs[1]!.shape)]]
-const reduced: Infer = (xs, _a, p) => [[xs[0]!.dtype, p.keepdims === true
+const same = (xs: readonly Value[]): Array<[DType, Shape]> => [[xs[0]!.dtype, xs[0]!.shape]]
+const bcast = (xs: readonly Value[]): Array<[DType, Shape]> => [[xs[0]!.dtype, broadcast(xs[0]!.shape, xs[1]!.shape)]]
+const boolBcast = (xs: readonly Value[]): Array<[DType, Shape]> => [['bool', broadcast(xs[0]!.shape, xs[1]!.shape)]]
+const reduced = (xs: readonly Value[], _a: Attrs, p: Reduce): Array<[DType, Shape]> => [[xs[0]!.dtype, p.keepdims
+
   ? xs[0]!.shape.map((d, i) => p.axes.includes(i) ? 1 : d)
   : xs[0]!.shape.filter((_, i) => !p.axes.includes(i))]]
 
 /** element count of the reduced axes, as a float constant or, for dynamic dims, computed at run time */
 function reducedCount (x: Value, axes: readonly number[]): Value {
   const dims = axes.map((a) => x.shape[a]!)
-  if (dims.every((d) => typeof d === 'number')) return x.graph.scalar((dims as number[]).reduce((a, b) => a * b, 1), x.dtype)
+  if (dims.every((d) => typeof d === 'number')) {
+    return x.graph.scalar((dims as number[]).reduce((a, b) => a * b, 1), x.dtype)
+  }
   const sizes = op.gather(op.shapeOf(x), x.graph.int64s(axes), 0)
   return op.cast(x.graph.apply('ReduceProd', [sizes], { keepdims: 0 }, { axes: [0], keepdims: false })[0]!, x.dtype)
 }
@@ -61,11 +67,23 @@ function unreduce (g: Value, x: Value, axes: readonly number[], keepdims: boolea
 const swapLast = (x: Value): Value => op.transpose(x, [...Array(x.rank - 2).keys(), x.rank - 1, x.rank - 2])
 const none = (): Array<Value | undefined> => []
 
-export const RULES: Record<string, Rule> = {
+/** every op's rule, typed by its params */
+export const RULES: { readonly [K in OpName]: Rule<K> } = {
   // ---- elementwise ------------------------------------------------------------------------------
-  Add: { infer: bcast, backward: ({ inputs: [a, b] }, [g], [na, nb]) => [na ? sumTo(g!, a!) : undefined, nb ? sumTo(g!, b!) : undefined] },
-  Sub: { infer: bcast, backward: ({ inputs: [a, b] }, [g], [na, nb]) => [na ? sumTo(g!, a!) : undefined, nb ? sumTo(op.neg(g!), b!) : undefined] },
-  Mul: { infer: bcast, backward: ({ inputs: [a, b] }, [g], [na, nb]) => [na ? sumTo(op.mul(g!, b!), a!) : undefined, nb ? sumTo(op.mul(g!, a!), b!) : undefined] },
+  Add: {
+    infer: bcast,
+    backward: ({ inputs: [a, b] }, [g], [na, nb]) => [na ? sumTo(g!, a!) : undefined, nb ? sumTo(g!, b!) : undefined]
+  },
+  Sub: {
+    infer: bcast,
+    backward: ({ inputs: [a, b] }, [g], [na, nb]) =>
+      [na ? sumTo(g!, a!) : undefined, nb ? sumTo(op.neg(g!), b!) : undefined]
+  },
+  Mul: {
+    infer: bcast,
+    backward: ({ inputs: [a, b] }, [g], [na, nb]) =>
+      [na ? sumTo(op.mul(g!, b!), a!) : undefined, nb ? sumTo(op.mul(g!, a!), b!) : undefined]
+  },
   Div: { // y = a / b: da = g / b, db = -g * y / b
     infer: bcast,
     backward: ({ inputs: [a, b], outputs: [y] }, [g], [na, nb]) => {
@@ -139,25 +157,27 @@ export const RULES: Record<string, Rule> = {
   ReduceSum: { infer: reduced, backward: ({ inputs: [x], params: p }, [g]) => [unreduce(g!, x!, p.axes, p.keepdims)] },
   ReduceMean: {
     infer: reduced,
-    backward: ({ inputs: [x], params: p }, [g]) => [unreduce(op.div(g!, reducedCount(x!, p.axes)), x!, p.axes, p.keepdims)]
+    backward: ({ inputs: [x], params: p }, [g]) =>
+      [unreduce(op.div(g!, reducedCount(x!, p.axes)), x!, p.axes, p.keepdims)]
   },
   ReduceMax: { infer: reduced }, // used for numerics only (stop-gradient)
   ReduceProd: { infer: reduced },
   Softmax: { // dx = y * (g - sum(g * y))
     infer: same,
-    backward: ({ outputs: [y], params: { axis } }, [g]) => [op.mul(y!, op.sub(g!, op.reduceSum(op.mul(g!, y!), [axis], true)))]
+    backward: ({ outputs: [y], params: { axis } }, [g]) =>
+      [op.mul(y!, op.sub(g!, op.reduceSum(op.mul(g!, y!), [axis], true)))]
   },
   LogSoftmax: { // dx = g - exp(y) * sum(g)
     infer: same,
-    backward: ({ outputs: [y], params: { axis } }, [g]) => [op.sub(g!, op.mul(op.exp(y!), op.reduceSum(g!, [axis], true)))]
+    backward: ({ outputs: [y], params: { axis } }, [g]) =>
+      [op.sub(g!, op.mul(op.exp(y!), op.reduceSum(g!, [axis], true)))]
   },
 
   // ---- shape --------------------------------------------------------------------------------------
   Reshape: {
-    infer: ([x, s], _a, p) => {
-      if (p.to !== undefined) return [[x!.dtype, p.to]]
-      const dims: number[] = p.dims
-      const out: Dim[] = dims.map((d, i) => d === 0 ? x!.shape[i]! : d)
+    infer: ([x], _a, p) => {
+      if ('to' in p) return [[x!.dtype, p.to]]
+      const out: Dim[] = p.dims.map((d, i) => d === 0 ? x!.shape[i]! : d)
       const minus = out.indexOf(-1)
       if (minus >= 0) {
         const known = x!.shape.every((d) => typeof d === 'number') && out.every((d) => typeof d === 'number')
@@ -165,7 +185,6 @@ export const RULES: Record<string, Rule> = {
           ? (x!.shape as number[]).reduce((a, b) => a * b, 1) / -(out as number[]).reduce((a, b) => a * b, 1)
           : unknownDim()
       }
-      void s
       return [[x!.dtype, out]]
     },
     backward: ({ inputs: [x] }, [g]) => {
@@ -195,7 +214,10 @@ export const RULES: Record<string, Rule> = {
     backward: ({ inputs: [x] }, [g]) => [op.reshapeLike(g!, op.shapeOf(x!), x!.shape)]
   },
   Squeeze: {
-    infer: ([x], _a, p) => [[x!.dtype, x!.shape.filter((_, i) => !p.axes.map((a: number) => a < 0 ? a + x!.rank : a).includes(i))]],
+    infer: ([x], _a, p) => {
+      const axes = p.axes.map((a) => a < 0 ? a + x!.rank : a)
+      return [[x!.dtype, x!.shape.filter((_, i) => !axes.includes(i))]]
+    },
     backward: ({ inputs: [x] }, [g]) => [op.reshapeLike(g!, op.shapeOf(x!), x!.shape)]
   },
   Expand: {
@@ -206,12 +228,15 @@ export const RULES: Record<string, Rule> = {
     infer: (xs, _a, p) => {
       const out = [...xs[0]!.shape]
       const sizes = xs.map((x) => x.shape[p.axis]!)
-      out[p.axis] = sizes.every((d) => typeof d === 'number') ? (sizes as number[]).reduce((a, b) => a + b, 0) : unknownDim()
+      const known = sizes.every((d) => typeof d === 'number')
+      out[p.axis] = known ? (sizes as number[]).reduce((a, b) => a + b, 0) : unknownDim()
       return [[xs[0]!.dtype, out]]
     },
     backward: ({ inputs, params: { axis } }, [g], needs) => {
       const sizes = inputs.map((x) => x.shape[axis]!)
-      if (!sizes.every((d) => typeof d === 'number')) throw new GraphError('concat backward needs static sizes along the axis')
+      if (!sizes.every((d) => typeof d === 'number')) {
+        throw new GraphError('concat backward needs static sizes along the axis')
+      }
       let start = 0
       return inputs.map((_, i) => {
         const s = start
@@ -222,25 +247,32 @@ export const RULES: Record<string, Rule> = {
   },
   Slice: { // gradient: g padded with zeros back to x's extent
     infer: ([x], _a, p) => {
-      if (p.dynamic === true) return [[x!.dtype, x!.shape.map((d, i) => i === p.axis ? p.size : d)]]
+      if ('dynamic' in p) return [[x!.dtype, x!.shape.map((d, i) => i === p.axis ? p.size : d)]]
       const out = [...x!.shape]
-      p.axes.forEach((ax: number, i: number) => {
+      p.axes.forEach((ax, i) => {
         const d = x!.shape[ax]!
-        if (typeof d !== 'number') { out[ax] = p.starts[i] >= 0 && p.ends[i] >= 0 && p.ends[i] < 2 ** 31 ? p.ends[i] - p.starts[i] : unknownDim(); return }
+        const [start, end] = [p.starts[i]!, p.ends[i]!]
+        if (typeof d !== 'number') {
+          out[ax] = start >= 0 && end >= 0 && end < 2 ** 31 ? end - start : unknownDim()
+          return
+        }
         const clamp = (v: number): number => Math.max(0, Math.min(d, v < 0 ? v + d : v))
-        out[ax] = Math.max(0, clamp(p.ends[i]) - clamp(p.starts[i]))
+        out[ax] = Math.max(0, clamp(end) - clamp(start))
       })
       return [[x!.dtype, out]]
     },
     backward: ({ inputs: [x], params: p }, [g]) => {
-      if (p.dynamic === true) throw new GraphError('no gradient through a run-time slice')
+      if ('dynamic' in p) throw new GraphError('no gradient through a run-time slice')
       const pads = new Array<number>(2 * x!.rank).fill(0)
-      p.axes.forEach((ax: number, i: number) => {
+      p.axes.forEach((ax, i) => {
         const d = x!.shape[ax]!
-        const toEnd = p.ends[i] >= 2 ** 31 - 1 || (typeof d === 'number' && p.ends[i] >= d)
-        if (typeof d !== 'number' && (p.starts[i] < 0 || !toEnd)) throw new GraphError('slice backward on a dynamic axis needs start >= 0 and end = to the end')
-        const start = p.starts[i] < 0 ? p.starts[i] + (d as number) : p.starts[i]
-        const end = toEnd ? d : (p.ends[i] < 0 ? p.ends[i] + (d as number) : p.ends[i])
+        const [s, e] = [p.starts[i]!, p.ends[i]!]
+        const toEnd = e >= 2 ** 31 - 1 || (typeof d === 'number' && e >= d)
+        if (typeof d !== 'number' && (s < 0 || !toEnd)) {
+          throw new GraphError('slice backward on a dynamic axis needs start >= 0 and end = to the end')
+        }
+        const start = s < 0 ? s + (d as number) : s
+        const end = toEnd ? d : (e < 0 ? e + (d as number) : e)
         pads[ax] = start
         pads[x!.rank + ax] = toEnd ? 0 : (d as number) - (end as number)
       })
@@ -269,14 +301,19 @@ export const RULES: Record<string, Rule> = {
   ScatterElements: { infer: same },
 
   // ---- fused forward-only ops (opset 23) for graphs without a backward (decode, eval) ----------------
-  // Their equality with the standard-op compositions the train graph differentiates: test/trainer/model/fused-graphs.test.ts.
+  // Their equality with the standard-op compositions the train graph differentiates:
+  // test/trainer/model/fused-graphs.test.ts.
   RMSNormalization: { infer: same },
   SimplifiedLayerNormalization: { infer: ([x]) => [[x!.dtype, x!.shape], ['float32', [...x!.shape.slice(0, -1), 1]]] },
   RotaryEmbedding: { infer: same },
-  Attention: { // 3-D q [B, T, nh*hd], k/v [B, T, nkv*hd], [past [B, nkv, P, hd]] -> y [B, T, nh*hd], [present [B, nkv, S, hd]]
-    infer: ([q, , , , pastK], _a, p) => [[q!.dtype, q!.shape], [q!.dtype, [q!.shape[0]!, p.kvHeads, p.totalSeq, p.headDim]],
-      [q!.dtype, [q!.shape[0]!, p.kvHeads, p.totalSeq, p.headDim]]].concat(p.probs === true ? [[q!.dtype, [q!.shape[0]!, p.qHeads, q!.shape[1]!, p.totalSeq]]] : [])
-      .slice(0, p.probs === true ? 4 : pastK !== undefined ? 3 : 1) as Array<[DType, Shape]>
+  // 3-D q [B, T, nh*hd], k/v [B, T, nkv*hd], [past [B, nkv, P, hd]] -> y [B, T, nh*hd], [present [B, nkv, S, hd]]
+  Attention: {
+    infer: ([q, , , , pastK], _a, p) => {
+      const present: [DType, Shape] = [q!.dtype, [q!.shape[0]!, p.kvHeads, p.totalSeq, p.headDim]]
+      const probs: [DType, Shape] = [q!.dtype, [q!.shape[0]!, p.qHeads, q!.shape[1]!, p.totalSeq]]
+      const all: Array<[DType, Shape]> = [[q!.dtype, q!.shape], present, present, probs]
+      return all.slice(0, p.probs === true ? 4 : pastK !== undefined ? 3 : 1)
+    }
   }, // with params.probs, a 4th output: the softmax weights [B, qHeads, T, S] (qk_matmul_output_mode 3)
 
   // ---- no gradient: integer and boolean plumbing ------------------------------------------------------

@@ -6,8 +6,9 @@
 import { copyFileSync, linkSync, mkdirSync, realpathSync } from 'node:fs'
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import type { LlamaCheckpoint, WeightRef } from '../model/config.ts'
-import type { Graph, Value } from './graph.ts'
-import { ONNX_TYPE } from './graph.ts'
+import type { Graph } from './graph.ts'
+import type { Value } from './types.ts'
+import { ONNX_TYPE } from './types.ts'
 import { externalTensor, rawTensor } from './onnx-proto.ts'
 import { ExternalDataError } from './errors.ts'
 import { cast } from './ops.ts'
@@ -15,19 +16,34 @@ import { cast } from './ops.ts'
 const DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const
 const BYTES = { F32: 4, F16: 2, BF16: 2 } as const
 
-/** Adds `ref` as an initializer named `name`; returns it converted to the graph's float type. */
+/** Adds `ref` as an initializer named `name`; returns it converted to the graph's float type (for small weights). */
 export function weight (g: Graph, name: string, ref: WeightRef): Value {
+  return cast(storedWeight(g, name, ref), g.float)
+}
+
+/**
+ * Adds `ref` as an initializer named `name` in the element type it is stored in: a half-precision weight stays
+ * half (its user casts where it reads it, see composites.castLinear), so that ORT reads it in place from the
+ * file's pages, shared by every session of the process, instead of holding a widened private copy.
+ */
+export function storedWeight (g: Graph, name: string, ref: WeightRef): Value {
   const dtype = DTYPE[ref.dtype]
   const n = ref.shape.reduce((a, b) => a * b, 1)
   let v: Value
   if (ref.source.kind === 'memory') {
     if (ref.dtype !== 'F32') throw new ExternalDataError(`${name}: in-memory weights must be F32, got ${ref.dtype}`)
-    if (ref.source.data.length !== n) throw new ExternalDataError(`${name}: shape [${ref.shape.join(',')}] needs ${n} values, memory holds ${ref.source.data.length}`)
+    if (ref.source.data.length !== n) {
+      const held = ref.source.data.length
+      throw new ExternalDataError(`${name}: shape [${ref.shape.join(',')}] needs ${n} values, memory holds ${held}`)
+    }
     const data = ref.source.data
     v = g.initializer(name, 'float32', ref.shape, (nm) => rawTensor(nm, ONNX_TYPE.float32, ref.shape, data))
   } else {
     const src = ref.source
-    if (src.byteLength !== n * BYTES[ref.dtype]) throw new ExternalDataError(`${name}: ${src.path} holds ${src.byteLength} bytes at offset ${src.offset}, shape [${ref.shape.join(',')}] ${ref.dtype} needs ${n * BYTES[ref.dtype]}`)
+    if (src.byteLength !== n * BYTES[ref.dtype]) {
+      throw new ExternalDataError(`${name}: ${src.path} holds ${src.byteLength} bytes at offset ${src.offset}, ` +
+        `shape [${ref.shape.join(',')}] ${ref.dtype} needs ${n * BYTES[ref.dtype]}`)
+    }
     let real: string
     try {
       real = realpathSync(src.path) // a symlink (e.g. the Hugging Face cache) is followed to the real blob
@@ -40,7 +56,7 @@ export function weight (g: Graph, name: string, ref: WeightRef): Value {
       return externalTensor(nm, ONNX_TYPE[dtype], ref.shape, relative(folder, real), src.offset, src.byteLength)
     })
   }
-  return cast(v, g.float)
+  return v
 }
 
 /** The deepest folder holding every file (ORT resolves external locations relative to it). */
@@ -61,7 +77,8 @@ export type StageMode = 'hardlink' | 'copy' | 'hardlink-or-copy'
  * Fallback for weight files ORT will not read in place: hardlinks (or copies) every file a checkpoint's
  * weights point into under `dir`, and returns the checkpoint with its file sources moved there.
  */
-export function stageWeightFiles (ckpt: LlamaCheckpoint, dir: string, mode: StageMode = 'hardlink-or-copy'): LlamaCheckpoint {
+export function stageWeightFiles (ckpt: LlamaCheckpoint, dir: string, mode: StageMode = 'hardlink-or-copy'):
+LlamaCheckpoint {
   mkdirSync(dir, { recursive: true })
   const moved = new Map<string, string>()
   const place = (path: string): string => {
@@ -82,7 +99,8 @@ export function stageWeightFiles (ckpt: LlamaCheckpoint, dir: string, mode: Stag
   }
   const weights = new Map<string, WeightRef>()
   for (const [name, ref] of ckpt.weights) {
-    weights.set(name, ref.source.kind === 'file' ? { ...ref, source: { ...ref.source, path: place(ref.source.path) } } : ref)
+    const src = ref.source
+    weights.set(name, src.kind === 'file' ? { ...ref, source: { ...src, path: place(src.path) } } : ref)
   }
   return { ...ckpt, weights }
 }

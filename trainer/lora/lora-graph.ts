@@ -11,17 +11,20 @@ import { loraName, loraScale } from './adapter.ts'
 import type { DropoutSite } from './dropout-masks.ts'
 
 export interface LoraGraphOptions {
-  /**
-   * apply the config's dropout (training; its keep-masks are graph inputs, see dropout-masks.ts); off for evaluation
-   * and generation
-   */
+  /** apply the config's dropout (training; its keep-masks are graph inputs, see dropout-masks.ts); off for
+   *  evaluation and generation */
   readonly train?: boolean
   /** merge LoRA into weights up to this many elements (default MERGED_LORA_MAX_WEIGHTS; 0 = never) */
   readonly mergedMaxWeights?: number
 }
 
-export interface LoraSite { readonly name: string, readonly value: Value, readonly layer: number,
-  readonly module: LinearModule, readonly part: 'A' | 'B' }
+export interface LoraSite {
+  readonly name: string
+  readonly value: Value
+  readonly layer: number
+  readonly module: LinearModule
+  readonly part: 'A' | 'B'
+}
 
 /**
  * Weights up to this many elements (256 x 256) get LoRA merged into them each run instead of the low-rank
@@ -39,7 +42,7 @@ export const MERGED_LORA_MAX_WEIGHTS = 1 << 16
  * 64x172 0.28 -> 0.20 ms, 64x64 0.12 both, 32x64 0.08 -> 0.10 ms.
  */
 function mergedLora (x: Value, w: Value, a: Value, b: Value, scale: number): Value {
-  const merged = op.gemm(b, a, { alpha: scale, c: w }) // W + scale B A
+  const merged = op.gemm(b, a, { alpha: scale, c: op.cast(w, x.dtype) }) // W + scale B A (a small W: cast whole)
   const y = op.gemm(x, merged, { transB: true })
   const [out, inp] = w.shape as [number, number]
   const r = a.shape[0] as number
@@ -53,14 +56,17 @@ function mergedLora (x: Value, w: Value, a: Value, b: Value, scale: number): Val
       ]
     }
     const dw = op.gemm(g, x, { transA: true }) // [out, in]
-    return [dx, na ? op.gemm(b, dw, { transA: true, alpha: scale }) : undefined, nb
-      ? op.gemm(dw, a, { transB: true, alpha: scale }) : undefined]
+    return [
+      dx,
+      na ? op.gemm(b, dw, { transA: true, alpha: scale }) : undefined,
+      nb ? op.gemm(dw, a, { transB: true, alpha: scale }) : undefined
+    ]
   })
 }
 
 /** A linear hook adding LoRA to the configured modules; `sites` lists the graph inputs it created, in order. */
-export function loraLinear (g: Graph, cfg: LoraConfig,
-  o: LoraGraphOptions = {}): { linear: LinearHook, sites: LoraSite[], masks: DropoutSite[] } {
+export function loraLinear (g: Graph, cfg: LoraConfig, o: LoraGraphOptions = {}):
+{ linear: LinearHook, sites: LoraSite[], masks: DropoutSite[] } {
   const sites: LoraSite[] = []
   const masks: DropoutSite[] = []
   const scale = loraScale(cfg)
@@ -71,8 +77,8 @@ export function loraLinear (g: Graph, cfg: LoraConfig,
     const [out, inp] = w.shape as [number, number]
     const a = g.input(loraName(layer, module, 'A'), g.float, [cfg.r, inp])
     const b = g.input(loraName(layer, module, 'B'), g.float, [out, cfg.r])
-    sites.push({ name: a.name!, value: a, layer, module, part: 'A' },
-      { name: b.name!, value: b, layer, module, part: 'B' })
+    sites.push({ name: a.name!, value: a, layer, module, part: 'A' })
+    sites.push({ name: b.name!, value: b, layer, module, part: 'B' })
     // a small weight without dropout: y = x (W + scale B A)^T, one Gemm instead of three (mergedLora); large
     // weights keep the low-rank branch, its sum with the base product done by the branch Gemm's C
     if (p === 0 && out * inp <= (o.mergedMaxWeights ?? MERGED_LORA_MAX_WEIGHTS)) return mergedLora(x, w, a, b, scale)

@@ -5,21 +5,24 @@
 import type { Graph, Value } from '../graph/graph.ts'
 import * as op from '../graph/ops.ts'
 import * as composites from '../graph/composites.ts'
-import { weight } from '../graph/weights.ts'
-import type { LinearModule, LlamaCheckpoint, LlamaConfig } from './config.ts'
+import { storedWeight, weight } from '../graph/weights.ts'
+import type { LinearModule, LlamaCheckpoint, LlamaConfig, WeightRef } from './config.ts'
 import { linearWeightName } from './config.ts'
 
 /** y = x W^T for x [N, in] and a frozen W [out, in]; a hook may add to it (LoRA) or replace it. */
 export type LinearHook = (x: Value, w: Value, layer: number, module: LinearModule) => Value
-export const plainLinear: LinearHook = (x, w) => op.gemm(x, w, { transB: true })
+export const plainLinear: LinearHook = (x, w) => frozenLinear(x, w)
+/** y = x W^T for a frozen W in its stored type (a half-precision W is cast at the Gemm: composites.castLinear) */
+export const frozenLinear = (x: Value, w: Value): Value =>
+  w.dtype === x.dtype ? op.gemm(x, w, { transB: true }) : composites.castLinear(x, w)
 
 export interface LayerWeights {
   readonly attnNorm: Value // [dim]
   readonly mlpNorm: Value // [dim]
-  readonly linear: Readonly<Record<LinearModule, Value>> // [out, in]
+  readonly linear: Readonly<Record<LinearModule, Value>> // [out, in], in their stored type (frozenLinear)
 }
 export interface LlamaWeights {
-  readonly embed: Value // [vocab, dim]
+  readonly embed: Value // [vocab, dim], in its stored type (rows are gathered, then cast)
   readonly layers: readonly LayerWeights[]
   readonly norm: Value // [dim]
   readonly lmHead: Value // [vocab, dim] (the embedding when tied)
@@ -27,23 +30,29 @@ export interface LlamaWeights {
   readonly sin: Value
 }
 
-/** Registers a checkpoint's weights as frozen initializers of `g`. */
+/**
+ * Registers a checkpoint's weights as frozen initializers of `g`: the norms in the graph's float type, the
+ * embedding and linear weights as stored (half-precision weights stay half; their users cast what they read).
+ */
 export function llamaWeights (g: Graph, ckpt: LlamaCheckpoint): LlamaWeights {
   const c = ckpt.config
-  const w = (name: string): Value => {
-    const ref = ckpt.weights.get(name)
-    if (ref === undefined) throw new Error(`${ckpt.origin}: missing weight ${name}`)
-    return weight(g, name, ref)
+  const ref = (name: string): WeightRef => {
+    const r = ckpt.weights.get(name)
+    if (r === undefined) throw new Error(`${ckpt.origin}: missing weight ${name}`)
+    return r
   }
+  const w = (name: string): Value => weight(g, name, ref(name))
+  const stored = (name: string): Value => storedWeight(g, name, ref(name))
   const layers = Array.from({ length: c.nLayers }, (_, l) => ({
     attnNorm: w(`model.layers.${l}.input_layernorm.weight`),
     mlpNorm: w(`model.layers.${l}.post_attention_layernorm.weight`),
     linear: Object.fromEntries((['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const)
-      .map((m) => [m, w(linearWeightName(l, m))])) as Record<LinearModule, Value>
+      .map((m) => [m, stored(linearWeightName(l, m))])) as Record<LinearModule, Value>
   }))
-  const embed = w('model.embed_tokens.weight')
+  const embed = stored('model.embed_tokens.weight')
   const [cos, sin] = ropeTables(g, c)
-  return { embed, layers, norm: w('model.norm.weight'), lmHead: c.tiedEmbeddings ? embed : w('lm_head.weight'), cos, sin }
+  const lmHead = c.tiedEmbeddings ? embed : stored('lm_head.weight')
+  return { embed, layers, norm: w('model.norm.weight'), lmHead, cos, sin }
 }
 
 /** cos/sin of position * inv_freq, duplicated over both halves (HF's rotate-half convention). */
@@ -83,7 +92,9 @@ export function rotateHalfMatrix (g: Graph, headDim: number): Value {
     r[(j + half) * headDim + j] = -1 // out[j] = -x[j + half]
     r[j * headDim + j + half] = 1 // out[j + half] = x[j]
   }
-  return g.float === 'float64' ? g.constant('float64', [headDim, headDim], r) : g.constant('float32', [headDim, headDim], Float32Array.from(r))
+  return g.float === 'float64'
+    ? g.constant('float64', [headDim, headDim], r)
+    : g.constant('float32', [headDim, headDim], Float32Array.from(r))
 }
 
 /** x * cos + rotate_half(x) * sin, with rotate_half(x) = x @ R (see rotateHalfMatrix) */
@@ -102,7 +113,8 @@ export interface Context {
   readonly rot: Value // [headDim, headDim] rotate_half as a matrix
   readonly mask: Value // [B, 1, 1, T, S] additive (0 or -1e9)
   readonly linear: LinearHook
-  /** train graphs: rotary embedding and attention on ONNX's opset-23 ops, with hand-written backwards (float32, no cache) */
+  /** train graphs: rotary embedding and attention on ONNX's opset-23 ops, with hand-written backwards (float32,
+   *  no cache) */
   readonly rotary?: RotaryContext
   /** present when the graph uses ONNX opset-23 fused forward ops (no backward: eval and decode graphs) */
   readonly fused?: FusedContext
@@ -130,15 +142,18 @@ export interface KV { readonly key: Value, readonly value: Value } // [B, nKv, S
 const dyn = (ctx: Context, tail: number[]): Value => op.concat([ctx.bt, ctx.bt.graph.int64s(tail)], 0)
 
 /** Causal self-attention with grouped-query heads (G = nHeads / nKvHeads query heads share a key/value head). */
-export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV): { out: Value, present: KV } {
+export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV):
+{ out: Value, present: KV } {
   const { c } = ctx
   const hd = c.dim / c.nHeads
   const kv = c.nKvHeads
   const G = c.nHeads / kv
   const lin = (m: LinearModule, v: Value): Value => ctx.linear(v, lw.linear[m], layer, m)
-  if (ctx.rotary !== undefined && past === undefined) { // train graphs: RotaryEmbedding + Attention ops, hand-written backwards
+  // train graphs: RotaryEmbedding + Attention ops, hand-written backwards
+  if (ctx.rotary !== undefined && past === undefined) {
     const r = ctx.rotary
-    const flat = (m: LinearModule, heads: number): Value => op.reshapeLike(lin(m, x), dyn(ctx, [heads * hd]), ['B', 'T', heads * hd])
+    const flat = (m: LinearModule, heads: number): Value =>
+      op.reshapeLike(lin(m, x), dyn(ctx, [heads * hd]), ['B', 'T', heads * hd])
     const q3 = composites.rotaryEmbedding(flat('q_proj', c.nHeads), r.cosQ, r.sinQ, r.positions, c.nHeads)
     const k3 = composites.rotaryEmbedding(flat('k_proj', kv), r.cos, r.sin, r.positions, kv)
     const v3 = flat('v_proj', kv)
@@ -158,9 +173,10 @@ export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: numb
     v = op.concat([past.value, v], 2)
   }
   // q heads h = j*G + g use kv head j: fold g into the query axis, so one plain batched matmul serves GQA
-  const qg = op.reshape(op.transpose(op.reshape(q, [0, 0, kv, G, hd]), [0, 2, 3, 1, 4]), [0, 0, -1, hd]) // (B, nkv, G*T, hd)
+  const qg = op.reshape(op.transpose(op.reshape(q, [0, 0, kv, G, hd]), [0, 2, 3, 1, 4]), [0, 0, -1, hd]) // B,nkv,G*T,hd
   const o = composites.softmaxAttention(qg, k, v, (scores) => { // scores (B, nkv, G*T, S)
-    const s5 = op.reshapeLike(scores, op.concat([op.shapeSlice(qg, 0, 2), x.graph.int64s([G, -1]), op.shapeSlice(k, 2, 3)], 0), ['B', kv, G, 'T', 'S'])
+    const dims = op.concat([op.shapeSlice(qg, 0, 2), x.graph.int64s([G, -1]), op.shapeSlice(k, 2, 3)], 0)
+    const s5 = op.reshapeLike(scores, dims, ['B', kv, G, 'T', 'S'])
     const probs = op.softmax(op.add(s5, ctx.mask), -1) // (B, nkv, G, T, S)
     return op.reshapeLike(probs, op.shapeOf(scores), scores.shape)
   }) // (B, nkv, G*T, hd)
@@ -180,7 +196,8 @@ export function mlp (ctx: Context, x: Value, lw: LayerWeights, layer: number): V
  * grouped-query heads, an additive mask and the KV cache): a handful of nodes per layer instead of ~40, which is
  * what per-token decoding of a small model pays for. Forward only.
  */
-export function fusedAttention (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV): { out: Value, present: KV } {
+export function fusedAttention (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV):
+{ out: Value, present: KV } {
   const { c } = ctx
   const f = ctx.fused!
   const hd = c.dim / c.nHeads
@@ -196,14 +213,18 @@ export function fusedAttention (ctx: Context, x: Value, lw: LayerWeights, layer:
     : op.attention(q, k, v, f.mask, past, { ...shape, totalSeq: 'S' })
   // without a cache (eval) the present key/value are unused; built in the cache layout anyway, they are pruned
   const heads = (t: Value): Value => op.transpose(op.reshape(t, [0, 0, kv, hd]), [0, 2, 1, 3]) // (B, nkv, T, hd)
-  return { out: ctx.linear(op.reshape(y, [-1, c.dim]), lw.linear.o_proj, layer, 'o_proj'), present: { key: key ?? heads(k), value: value ?? heads(v) } }
+  const out = ctx.linear(op.reshape(y, [-1, c.dim]), lw.linear.o_proj, layer, 'o_proj')
+  return { out, present: { key: key ?? heads(k), value: value ?? heads(v) } }
 }
 
 // eval/decode graphs: the opset-23 op; train graphs on ORT's CPU ops (ctx.rotary): the fused forward that returns r
 const norm = (ctx: Context, x: Value, w: Value): Value =>
-  ctx.fused !== undefined ? op.rmsNormalization(x, w, ctx.c.normEps) : rmsNorm(x, w, ctx.c.normEps, { fusedForward: ctx.rotary !== undefined })
+  ctx.fused !== undefined
+    ? op.rmsNormalization(x, w, ctx.c.normEps)
+    : rmsNorm(x, w, ctx.c.normEps, { fusedForward: ctx.rotary !== undefined })
 
-export function block (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV): { out: Value, present: KV } {
+export function block (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV):
+{ out: Value, present: KV } {
   const xn = norm(ctx, x, lw.attnNorm)
   const a = ctx.fused !== undefined ? fusedAttention(ctx, xn, lw, layer, past) : attention(ctx, xn, lw, layer, past)
   const h = op.add(x, a.out) // (N, dim)
@@ -230,7 +251,8 @@ export interface DecoderOutputs {
 }
 
 /** Masks and rotary tables for the current positions, shared by every layer. */
-export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'>, inp: DecoderInputs, linear: LinearHook = plainLinear): Context {
+export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'>, inp: DecoderInputs,
+  linear: LinearHook = plainLinear): Context {
   const g = inp.inputIds.graph
   const bt = op.shapeOf(inp.inputIds) // [B, T]
   const T = op.shapeSlice(inp.inputIds, 1, 2) // [1]
@@ -264,17 +286,25 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
     : undefined
   const rotary: RotaryContext | undefined = inp.attentionOp === true && inp.past === undefined
     ? {
-        positions: positions(), cos: half(w.cos), sin: half(w.sin), cosQ: op.mul(half(w.cos), scale), sinQ: op.mul(half(w.sin), scale),
+        positions: positions(),
+        cos: half(w.cos),
+        sin: half(w.sin),
+        cosQ: op.mul(half(w.cos), scale),
+        sinQ: op.mul(half(w.sin), scale),
         chunks: composites.planCausalChunks(T, mask4, blocks)
       }
     : undefined
-  return { c, bt, cos, sin, cosQ: op.mul(cos, scale), sinQ: op.mul(sin, scale), rot: rotateHalfMatrix(g, hd), mask, linear, fused, rotary }
+  const rotation = rotateHalfMatrix(g, hd)
+  const [cosQ, sinQ] = [op.mul(cos, scale), op.mul(sin, scale)]
+  return { c, bt, cos, sin, cosQ, sinQ, rot: rotation, mask, linear, fused, rotary }
 }
 
 /** The decoder stack; the caller adds the head (all positions for losses, the last one for generation). */
-export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, linear: LinearHook = plainLinear): DecoderOutputs {
+export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, linear: LinearHook = plainLinear):
+DecoderOutputs {
   const ctx = makeContext(c, w, inp, linear)
-  let x = op.reshape(op.gather(w.embed, inp.inputIds, 0), [-1, c.dim]) // (B*T, dim)
+  const rows = op.cast(op.gather(w.embed, inp.inputIds, 0), inp.inputIds.graph.float) // gathered, then cast
+  let x = op.reshape(rows, [-1, c.dim]) // (B*T, dim)
   const present: KV[] = []
   w.layers.forEach((lw, l) => {
     const r = block(ctx, x, lw, l, inp.past?.[l])
@@ -285,4 +315,4 @@ export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, li
 }
 
 /** logits = hidden @ lm_head^T */
-export const lmHead = (w: LlamaWeights, hidden: Value): Value => op.gemm(hidden, w.lmHead, { transB: true })
+export const lmHead = (w: LlamaWeights, hidden: Value): Value => frozenLinear(hidden, w.lmHead)
