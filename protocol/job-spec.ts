@@ -2,7 +2,7 @@
 // normalised spec (defaults filled in), so formatting and key order of job.json do not matter.
 import { createHash } from 'node:crypto'
 import type { AggregationSpec, ClipSpec, CombineSpec, FilterSpec } from './aggregation-spec.ts'
-import { FEDAVG, ROBUST_DEFAULT } from './aggregation-spec.ts'
+import { FEDAVG, ROBUST_DEFAULT, threatUnholdable } from './aggregation-spec.ts'
 import type { Json } from './canonical-json.ts'
 import { canonicalJson } from './canonical-json.ts'
 import { DEFAULT_MAX_ADAPTER_BYTES } from './limits.ts'
@@ -118,6 +118,8 @@ export function validateJobSpec (raw: unknown, source = 'job'): JobSpec {
   const peersPerRound = int(j.peersPerRound, 'peersPerRound', 1, 1024)
   const minPeers = int(j.minPeers ?? peersPerRound, 'minPeers', 1, 1024)
   const aggregation = parseAggregation(j.aggregation ?? 'fedavg', fail)
+  const unholdable = threatUnholdable(aggregation, peersPerRound)
+  if (unholdable !== undefined) fail('peersPerRound', `${peersPerRound} cannot hold the aggregation's threat: ${unholdable}`)
   const roundDeadlineSeconds = num(j.roundDeadlineSeconds ?? 600, 'roundDeadlineSeconds', 0.1, 7 * 24 * 3600)
   const maxAdapterBytes = int(j.maxAdapterBytes ?? DEFAULT_MAX_ADAPTER_BYTES, 'maxAdapterBytes', 1024, DEFAULT_MAX_ADAPTER_BYTES)
   return { version: 1, name, baseModel, lora, recipe, rounds, peersPerRound, minPeers, aggregation, roundDeadlineSeconds, maxAdapterBytes }
@@ -131,6 +133,7 @@ function parseAggregation (raw: unknown, fail: Fail): AggregationSpec {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail('aggregation', 'must be "fedavg", "robust" or an object {space, clip, filters, combine, allowMixedRanks}')
   const a = raw as Record<string, unknown>
   const pos = (v: unknown, f: string): number => typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fail(f, 'must be a positive number')
+  const unit = (v: unknown, f: string): number => typeof v === 'number' && v > 0 && v <= 1 ? v : fail(f, 'must be a number in (0, 1]')
   if (a.space !== 'factors' && a.space !== 'product') fail('aggregation.space', 'must be "factors" or "product"')
   const c = (a.clip ?? { kind: 'none' }) as Record<string, unknown>
   let clip: ClipSpec
@@ -141,14 +144,25 @@ function parseAggregation (raw: unknown, fail: Fail): AggregationSpec {
   if (!Array.isArray(a.filters ?? [])) fail('aggregation.filters', 'must be an array')
   const filters: FilterSpec[] = ((a.filters ?? []) as Array<Record<string, unknown>>).map((f, i) => {
     const p = `aggregation.filters[${i}]`
-    if (f?.kind === 'norm') return { kind: 'norm', multiple: pos(f.multiple, `${p}.multiple`) }
+    if (f?.kind === 'norm') {
+      const multiple = pos(f.multiple, `${p}.multiple`)
+      if (f.minMultiple === undefined) return { kind: 'norm', multiple }
+      const min = f.minMultiple
+      if (typeof min !== 'number' || !(min >= 0 && min < multiple)) fail(`${p}.minMultiple`, 'must be a number in [0, multiple)')
+      return { kind: 'norm', multiple, minMultiple: min as number }
+    }
     if (f?.kind === 'cosine') return { kind: 'cosine', maxDistance: pos(f.maxDistance, `${p}.maxDistance`) }
     if (f?.kind === 'krum') {
       if (!Number.isSafeInteger(f.f) || (f.f as number) < 0) fail(`${p}.f`, 'must be an integer >= 0')
       if (!Number.isSafeInteger(f.keep) || (f.keep as number) < 1) fail(`${p}.keep`, 'must be an integer >= 1')
       return { kind: 'krum', f: f.f as number, keep: f.keep as number }
     }
-    return fail(`${p}.kind`, 'must be "norm", "cosine" or "krum"')
+    if (f?.kind === 'duplicate') return { kind: 'duplicate', maxCosine: unit(f.maxCosine, `${p}.maxCosine`) }
+    if (f?.kind === 'history') {
+      if (!Number.isSafeInteger(f.minRounds) || (f.minRounds as number) < 1) fail(`${p}.minRounds`, 'must be an integer >= 1')
+      return { kind: 'history', maxCosine: unit(f.maxCosine, `${p}.maxCosine`), minRounds: f.minRounds as number }
+    }
+    return fail(`${p}.kind`, 'must be "norm", "cosine", "krum", "duplicate" or "history"')
   })
   const cb = (a.combine ?? { kind: 'mean' }) as Record<string, unknown>
   let combine: CombineSpec
@@ -162,5 +176,7 @@ function parseAggregation (raw: unknown, fail: Fail): AggregationSpec {
   const allowMixedRanks = a.allowMixedRanks ?? false
   if (typeof allowMixedRanks !== 'boolean') fail('aggregation.allowMixedRanks', 'must be true or false')
   if (allowMixedRanks === true && a.space !== 'product') fail('aggregation.allowMixedRanks', 'needs space "product"')
-  return { space: a.space as 'factors' | 'product', clip, filters, combine, allowMixedRanks: allowMixedRanks as boolean }
+  const f = a.f ?? 0
+  if (typeof f !== 'number' || !(f >= 0 && f < 0.5)) fail('aggregation.f', 'must be a number in [0, 0.5) (the fraction of hostile trainers)')
+  return { space: a.space as 'factors' | 'product', clip, filters, combine, allowMixedRanks: allowMixedRanks as boolean, ...(f as number > 0 ? { f: f as number } : {}) }
 }

@@ -23,6 +23,10 @@ export function checkAggregationSpec (spec: AggregationSpec): string | undefined
     } else if (f.kind === 'krum') {
       if (!Number.isSafeInteger(f.f) || f.f < 0) return `krum f ${f.f} must be a non-negative integer`
       if (!Number.isSafeInteger(f.keep) || f.keep < 1) return `krum keep ${f.keep} must be a positive integer`
+    } else if (f.kind === 'duplicate' || f.kind === 'history') {
+      if (!(f.maxCosine > 0 && f.maxCosine <= 1)) return `${f.kind} filter maxCosine ${f.maxCosine} must be in (0, 1]`
+      if (f.kind === 'history' && !(Number.isSafeInteger(f.minRounds) && f.minRounds >= 1)) return `history filter minRounds ${f.minRounds} must be a positive integer`
+      if (f.kind === 'history' && spec.space === 'product') return 'the history filter sketches flat factor deltas, which product space does not build'
     } else {
       return `unknown filter '${String((f as { kind: unknown }).kind)}'`
     }
@@ -33,6 +37,7 @@ export function checkAggregationSpec (spec: AggregationSpec): string | undefined
   } else if (c.kind !== 'mean' && c.kind !== 'median') {
     return `unknown combine '${String((c as { kind: unknown }).kind)}'`
   }
+  if (spec.f !== undefined && !(spec.f >= 0 && spec.f < 0.5)) return `threat f ${spec.f} must be in [0, 0.5): a Byzantine majority cannot be outvoted`
   if (spec.space === 'product' && c.kind !== 'mean') return `product space supports only the 'mean' combine, not '${c.kind}'`
   return undefined
 }

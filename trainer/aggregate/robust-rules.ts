@@ -104,3 +104,25 @@ export function krumOutliers (gram: ArrayLike<number>, m: number, spec: Extract<
   })
   return out.sort((a, b) => a.index - b.index)
 }
+
+/**
+ * Near-copies: every update whose cosine similarity with another is >= maxCosine (from the m x m Gram matrix).
+ * Honest peers train on different data and never agree that closely; Sybils sending one crafted update do, and
+ * would otherwise outvote any trim smaller than their number. A zero delta has no direction and is never a copy.
+ */
+export function nearCopies (gram: ArrayLike<number>, m: number, maxCosine: number, order: readonly string[]): Exclusion[] {
+  const out: Exclusion[] = []
+  for (let i = 0; i < m; i++) {
+    let best = -Infinity; let partner = -1
+    for (let j = 0; j < m; j++) {
+      const d = gram[i * m + i] * gram[j * m + j]
+      if (j === i || !(d > 0)) continue
+      const c = gram[i * m + j] / Math.sqrt(d)
+      if (c > best) { best = c; partner = j }
+    }
+    if (partner >= 0 && best >= maxCosine) {
+      out.push({ index: i, kind: DecisionKind.NearCopy, reason: `near-copy of ${order[partner]}'s update (cosine ${fmt(best)} >= ${maxCosine})` })
+    }
+  }
+  return out
+}
