@@ -4,13 +4,17 @@
 export type ClipSpec =
   | { readonly kind: 'none' }
   | { readonly kind: 'fixed', readonly bound: number } // scale each update delta to norm <= bound
-  | { readonly kind: 'median', readonly multiple: number } // bound = multiple x median norm of the round
+  // bound = multiple x median norm of the round; with mads, at most median + mads x the norms' spread (1.4826 MAD,
+  // the standard deviation of a normal sample): honest norms cluster, so the bound follows them instead of 3x
+  | { readonly kind: 'median', readonly multiple: number, readonly mads?: number }
 
 export type FilterSpec =
   // drop deltas with norm > multiple x median norm, and (when set) norm < minMultiple x median norm (free riders sending
   // nothing). Judges the norm as sent, before clipping (a clip at the same multiple would otherwise hide every outlier).
   | { readonly kind: 'norm', readonly multiple: number, readonly minMultiple?: number }
-  | { readonly kind: 'cosine', readonly maxDistance: number } // drop deltas with cosine distance to the coordinate-wise median > maxDistance
+  // drop deltas with cosine distance to the coordinate-wise median > maxDistance, and (with mads) cosine below the
+  // round's median cosine - mads x the cosines' spread (1.4826 MAD)
+  | { readonly kind: 'cosine', readonly maxDistance: number, readonly mads?: number }
   | { readonly kind: 'krum', readonly f: number, readonly keep: number } // Multi-Krum: keep the `keep` best (keep = 1 is Krum), assuming f byzantine
   // drop every update of a group whose pairwise cosine similarity is >= maxCosine: honest peers train on different
   // data and never send near-copies, Sybils copying one crafted update do
@@ -51,7 +55,7 @@ export function threatUnholdable (spec: AggregationSpec, perRound: number): stri
   const b = byzantineCount(perRound, spec.f)
   if (b === 0 || perRound >= 2 * b + 1) return undefined
   return `tolerating f = ${spec.f} (${b} hostile of ${perRound}) needs at least ${2 * b + 1} trainers per round: ` +
-    `${perRound === 2 ? 'two disagreeing updates exclude each other and the round fails' : 'the hostile could be a majority'}`
+    `${perRound === 2 ? 'two disagreeing updates exclude each other and the round fails' : 'the hostile could tie or outnumber the honest'}`
 }
 
 /** The paper's rule, for reproducing FedIT. */
@@ -63,10 +67,10 @@ export const FEDAVG: AggregationSpec = { space: 'factors', clip: { kind: 'none' 
  * residuals agree across rounds, clip to 3x the median norm, trimmed mean dropping at least ceil(f·n) at each end. */
 export const ROBUST_DEFAULT: AggregationSpec = {
   space: 'factors',
-  clip: { kind: 'median', multiple: 3 },
+  clip: { kind: 'median', multiple: 3, mads: 3 },
   filters: [
-    { kind: 'duplicate', maxCosine: 0.99 }, { kind: 'norm', multiple: 3, minMultiple: 0.1 }, { kind: 'cosine', maxDistance: 1 },
-    { kind: 'history', maxCosine: 0.5, minRounds: 2 }
+    { kind: 'duplicate', maxCosine: 0.99 }, { kind: 'norm', multiple: 3, minMultiple: 0.1 }, { kind: 'cosine', maxDistance: 1, mads: 3 },
+    { kind: 'history', maxCosine: 0.5, minRounds: 1 }
   ],
   combine: { kind: 'trimmed-mean', beta: 0.2 },
   allowMixedRanks: false,

@@ -139,7 +139,10 @@ function parseAggregation (raw: unknown, fail: Fail): AggregationSpec {
   let clip: ClipSpec
   if (c.kind === 'none') clip = { kind: 'none' }
   else if (c.kind === 'fixed') clip = { kind: 'fixed', bound: pos(c.bound, 'aggregation.clip.bound') }
-  else if (c.kind === 'median') clip = { kind: 'median', multiple: pos(c.multiple, 'aggregation.clip.multiple') }
+  else if (c.kind === 'median') {
+    const multiple = pos(c.multiple, 'aggregation.clip.multiple')
+    clip = c.mads === undefined ? { kind: 'median', multiple } : { kind: 'median', multiple, mads: pos(c.mads, 'aggregation.clip.mads') }
+  }
   else return fail('aggregation.clip.kind', 'must be "none", "fixed" or "median"')
   if (!Array.isArray(a.filters ?? [])) fail('aggregation.filters', 'must be an array')
   const filters: FilterSpec[] = ((a.filters ?? []) as Array<Record<string, unknown>>).map((f, i) => {
@@ -151,7 +154,10 @@ function parseAggregation (raw: unknown, fail: Fail): AggregationSpec {
       if (typeof min !== 'number' || !(min >= 0 && min < multiple)) fail(`${p}.minMultiple`, 'must be a number in [0, multiple)')
       return { kind: 'norm', multiple, minMultiple: min as number }
     }
-    if (f?.kind === 'cosine') return { kind: 'cosine', maxDistance: pos(f.maxDistance, `${p}.maxDistance`) }
+    if (f?.kind === 'cosine') {
+      const maxDistance = pos(f.maxDistance, `${p}.maxDistance`)
+      return f.mads === undefined ? { kind: 'cosine', maxDistance } : { kind: 'cosine', maxDistance, mads: pos(f.mads, `${p}.mads`) }
+    }
     if (f?.kind === 'krum') {
       if (!Number.isSafeInteger(f.f) || (f.f as number) < 0) fail(`${p}.f`, 'must be an integer >= 0')
       if (!Number.isSafeInteger(f.keep) || (f.keep as number) < 1) fail(`${p}.keep`, 'must be an integer >= 1')

@@ -12,6 +12,7 @@ export function checkAggregationSpec (spec: AggregationSpec): string | undefined
   const clip = spec.clip
   if (clip.kind === 'fixed' && !(clip.bound > 0 && Number.isFinite(clip.bound))) return `clip bound ${clip.bound} must be a positive number`
   if (clip.kind === 'median' && !(clip.multiple > 0 && Number.isFinite(clip.multiple))) return `clip multiple ${clip.multiple} must be a positive number`
+  if (clip.kind === 'median' && clip.mads !== undefined && !(clip.mads > 0 && Number.isFinite(clip.mads))) return `clip mads ${clip.mads} must be a positive number`
   if (clip.kind !== 'none' && clip.kind !== 'fixed' && clip.kind !== 'median') return `unknown clip '${String((clip as { kind: unknown }).kind)}'`
   for (const f of spec.filters) {
     if (f.kind === 'norm') {
@@ -19,6 +20,7 @@ export function checkAggregationSpec (spec: AggregationSpec): string | undefined
       if (f.minMultiple !== undefined && !(f.minMultiple >= 0 && f.minMultiple < f.multiple)) return `norm filter minMultiple ${f.minMultiple} must be in [0, multiple)`
     } else if (f.kind === 'cosine') {
       if (!(f.maxDistance >= 0 && f.maxDistance <= 2)) return `cosine filter maxDistance ${f.maxDistance} must be in [0, 2]`
+      if (f.mads !== undefined && !(f.mads > 0 && Number.isFinite(f.mads))) return `cosine filter mads ${f.mads} must be a positive number`
       if (spec.space === 'product') return 'the cosine filter needs the coordinate-wise median, which product space does not build'
     } else if (f.kind === 'krum') {
       if (!Number.isSafeInteger(f.f) || f.f < 0) return `krum f ${f.f} must be a non-negative integer`

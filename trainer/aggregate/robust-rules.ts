@@ -24,6 +24,11 @@ export interface ClipOutcome {
   readonly reasons: readonly (string | undefined)[]
 }
 
+/** 1.4826 x the median absolute deviation from med: a normal sample's standard deviation, robust to outliers. */
+export function spread (xs: ArrayLike<number>, med = median(xs)): number {
+  return 1.4826 * median(Float64Array.from(xs, (x) => Math.abs(x - med)))
+}
+
 /** Scale each delta down to at most the bound: fixed, or `multiple` x the median norm of these updates. */
 export function clipScales (norms: ArrayLike<number>, spec: ClipSpec): ClipOutcome {
   const n = norms.length
@@ -31,8 +36,12 @@ export function clipScales (norms: ArrayLike<number>, spec: ClipSpec): ClipOutco
   const reasons: (string | undefined)[] = new Array(n).fill(undefined)
   if (spec.kind === 'none' || n === 0) return { scales, reasons }
   const med = spec.kind === 'median' ? median(norms) : NaN
-  const bound = spec.kind === 'fixed' ? spec.bound : spec.multiple * med
-  const why = spec.kind === 'fixed' ? `fixed bound ${fmt(bound)}` : `${spec.multiple} x median ${fmt(med)}`
+  let bound = spec.kind === 'fixed' ? spec.bound : spec.multiple * med
+  let why = spec.kind === 'fixed' ? `fixed bound ${fmt(bound)}` : `${spec.multiple} x median ${fmt(med)}`
+  if (spec.kind === 'median' && spec.mads !== undefined) {
+    const sd = spread(norms, med)
+    if (med + spec.mads * sd < bound) { bound = med + spec.mads * sd; why = `median ${fmt(med)} + ${spec.mads} x spread ${fmt(sd)}` }
+  }
   for (let i = 0; i < n; i++) {
     if (norms[i] > bound && norms[i] > 0) {
       scales[i] = bound / norms[i]
@@ -63,11 +72,15 @@ export function normOutliers (norms: ArrayLike<number>, spec: Extract<FilterSpec
 export function cosineOutliers (dots: ArrayLike<number>, norms: ArrayLike<number>, centreNorm: number,
   spec: Extract<FilterSpec, { kind: 'cosine' }>, centreName = 'the coordinate-wise median'): Exclusion[] {
   const out: Exclusion[] = []
+  const cos = Float64Array.from(dots, (d, i) => norms[i] * centreNorm > 0 ? d / (norms[i] * centreNorm) : 0)
+  const med = median(cos)
+  const low = spec.mads !== undefined ? med - spec.mads * spread(cos, med) : -Infinity
   for (let i = 0; i < dots.length; i++) {
-    const denom = norms[i] * centreNorm
-    const dist = denom > 0 ? 1 - dots[i] / denom : 1
+    const dist = 1 - cos[i]
     if (dist > spec.maxDistance) {
       out.push({ index: i, kind: DecisionKind.CosineOutlier, reason: `cosine distance ${fmt(dist)} to ${centreName} > ${spec.maxDistance}` })
+    } else if (cos[i] < low) {
+      out.push({ index: i, kind: DecisionKind.CosineOutlier, reason: `cosine ${fmt(cos[i])} to ${centreName} < median ${fmt(med)} - ${spec.mads} x spread` })
     }
   }
   return out
