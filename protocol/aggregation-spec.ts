@@ -61,15 +61,17 @@ export function threatUnholdable (spec: AggregationSpec, perRound: number): stri
 /** The paper's rule, for reproducing FedIT. */
 export const FEDAVG: AggregationSpec = { space: 'factors', clip: { kind: 'none' }, filters: [], combine: { kind: 'mean' }, allowMixedRanks: false }
 
-/** The default for open networks, tolerating a quarter of each round's trainers hostile (f 0.25; chosen by measurement,
- * see docs/performance.md): drop near-copies (cosine >= 0.99), drop norm outliers (above 3x or below 0.1x the
- * median), drop updates pointing away from the coordinate-wise median (cosine distance > 1), drop colluders whose
- * residuals agree across rounds, clip to 3x the median norm, trimmed mean dropping at least ceil(f·n) at each end. */
+/** The default for open networks, tolerating a quarter of each round's trainers hostile (f 0.25; chosen by
+ * measurement, see docs/performance.md): drop norm outliers (above 3x or below 0.1x the median); drop near-copies
+ * (cosine >= 0.99; after the norm filter, so a scaled copy of an honest update does not take the original with it);
+ * drop updates pointing away from the coordinate-wise median (cosine distance > 1; a bound at the round's median
+ * cosine - 3 spreads also exists, but excluded 10% of honest peers on the category split); drop colluders whose residuals agree across rounds; clip to the smaller of 3x the median norm
+ * and median + 3 spreads; trimmed mean dropping at least ceil(f·n) at each end. */
 export const ROBUST_DEFAULT: AggregationSpec = {
   space: 'factors',
   clip: { kind: 'median', multiple: 3, mads: 3 },
   filters: [
-    { kind: 'duplicate', maxCosine: 0.99 }, { kind: 'norm', multiple: 3, minMultiple: 0.1 }, { kind: 'cosine', maxDistance: 1, mads: 3 },
+    { kind: 'norm', multiple: 3, minMultiple: 0.1 }, { kind: 'duplicate', maxCosine: 0.99 }, { kind: 'cosine', maxDistance: 1 },
     { kind: 'history', maxCosine: 0.5, minRounds: 1 }
   ],
   combine: { kind: 'trimmed-mean', beta: 0.2 },

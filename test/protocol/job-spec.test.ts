@@ -71,7 +71,7 @@ test('the threat parameter: robust tolerates f 0.25 and refuses a round size tha
 test('the new filters and spread bounds round-trip through job.json', () => {
   const agg = {
     space: 'factors', clip: { kind: 'median', multiple: 3, mads: 3 }, combine: { kind: 'trimmed-mean', beta: 0.2 }, f: 0.25,
-    filters: [{ kind: 'duplicate', maxCosine: 0.99 }, { kind: 'norm', multiple: 3, minMultiple: 0.1 }, { kind: 'cosine', maxDistance: 1, mads: 3 },
+    filters: [{ kind: 'norm', multiple: 3, minMultiple: 0.1 }, { kind: 'duplicate', maxCosine: 0.99 }, { kind: 'cosine', maxDistance: 1, mads: 3 },
       { kind: 'history', maxCosine: 0.5, minRounds: 1 }]
   }
   assert.deepEqual(parseJobSpec(JSON.stringify({ ...base, aggregation: agg })).aggregation, { ...ROBUST_DEFAULT, ...agg, allowMixedRanks: false })
