@@ -38,12 +38,24 @@ export interface CraftInput {
 export type ModelAttack = 'alie' | 'ipm' | 'ipm10' | 'minmax' | 'minsum' | 'copies' | 'drift' | 'inflate'
 
 // --------------------------------------------------------------------------- vector helpers
-const dot = (a: Float64Array, b: Float64Array): number => { let s = 0; for (let k = 0; k < a.length; k++) s += a[k] * b[k]; return s }
+function dot (a: Float64Array, b: Float64Array): number {
+  let s = 0
+  for (let k = 0; k < a.length; k++) s += a[k] * b[k]
+  return s
+}
 const norm = (a: Float64Array): number => Math.sqrt(dot(a, a))
-const axpy = (y: Float64Array, a: number, x: Float64Array): Float64Array => { for (let k = 0; k < y.length; k++) y[k] += a * x[k]; return y }
+/** y += a·x, in place; returns y */
+function axpy (y: Float64Array, a: number, x: Float64Array): Float64Array {
+  for (let k = 0; k < y.length; k++) y[k] += a * x[k]
+  return y
+}
 const scaled = (x: Float64Array, a: number): Float64Array => x.map((v) => v * a)
 const unit = (x: Float64Array): Float64Array => { const n = norm(x); return n > 0 ? scaled(x, 1 / n) : x.slice() }
-const dist2 = (a: Float64Array, b: Float64Array): number => { let s = 0; for (let k = 0; k < a.length; k++) { const d = a[k] - b[k]; s += d * d } return s }
+function dist2 (a: Float64Array, b: Float64Array): number {
+  let s = 0
+  for (let k = 0; k < a.length; k++) { const d = a[k] - b[k]; s += d * d }
+  return s
+}
 /** x without its component along the unit vector u */
 const orth = (x: Float64Array, u: Float64Array): Float64Array => axpy(x.slice(), -dot(x, u), u)
 
@@ -67,7 +79,8 @@ function medianOf (xs: readonly number[]): number {
 export function normalQuantile (p: number): number {
   const cdf = (x: number): number => {
     const t = 1 / (1 + 0.3275911 * Math.abs(x) / Math.SQRT2)
-    const e = 1 - t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-x * x / 2)
+    const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    const e = 1 - poly * Math.exp(-x * x / 2)
     return 0.5 * (1 + (x >= 0 ? e : -e))
   }
   let lo = -10; let hi = 10
