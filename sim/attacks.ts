@@ -1,7 +1,8 @@
 // Model-poisoning attacks from the literature, as pure functions over flat update deltas (factor space, the
 // tensors of the global adapter in its order). The colluders see `known` honest deltas: every honest update of
 // the round (omniscient, the standard worst case) or only their own honestly trained ones (non-omniscient), and
-// they know the job's aggregation spec. Each returns one crafted delta per attacker.
+// they know the job's aggregation spec. Each returns one crafted delta per attacker. The papers' attackers all
+// send one vector; against a spec with a near-copy filter they jitter it just below that filter's threshold.
 //   alie     Baruch et al. 2019: mean - z·std per coordinate (against the mean's sign), z from n and m
 //   ipm      Xie et al. 2020, inner-product manipulation: -eps·mean (eps 0.5; ipm10: eps 10)
 //   minmax   Shejwalkar & Houmansadr 2021: mean + gamma·p (p = -std/|std|), the largest gamma whose distance to
@@ -132,7 +133,7 @@ function copyAllowance (spec: AggregationSpec): number {
 
 /** Spread m copies of one vector apart, each by an independent Gaussian jitter, so their pairwise cosine is ~c. */
 function jitter (v: Float64Array, m: number, c: number, seed: number): Float64Array[] {
-  if (c >= 1) return Array.from({ length: m }, () => v.slice())
+  if (c >= 1 || m === 1) return Array.from({ length: m }, () => v.slice())
   const eps = Math.sqrt(1 / c - 1) // |e|/|v| for cos(v + e1, v + e2) = 1 / (1 + eps^2)
   const rng = createRng(deriveSeed(seed, 'jitter'))
   const nv = norm(v)
@@ -151,11 +152,10 @@ export function craft (attack: ModelAttack, x: CraftInput): Float64Array[] {
   switch (attack) {
     case 'alie': {
       const z = alieZ(x.n, m)
-      const v = mean.map((mu, k) => mu - Math.sign(mu) * z * std[k])
-      return Array.from({ length: m }, () => v.slice())
+      return jitter(mean.map((mu, k) => mu - Math.sign(mu) * z * std[k]), m, copyAllowance(x.spec), x.seed)
     }
-    case 'ipm': case 'inflate': return Array.from({ length: m }, () => scaled(mean, -0.5))
-    case 'ipm10': return Array.from({ length: m }, () => scaled(mean, -10))
+    case 'ipm': case 'inflate': return jitter(scaled(mean, -0.5), m, copyAllowance(x.spec), x.seed)
+    case 'ipm10': return jitter(scaled(mean, -10), m, copyAllowance(x.spec), x.seed)
     case 'minmax': case 'minsum': {
       const p = scaled(unit(std), -1)
       const k = x.known
@@ -167,8 +167,7 @@ export function craft (attack: ModelAttack, x: CraftInput): Float64Array[] {
         return attack === 'minmax' ? k.every((a) => dist2(v, a) <= bound) : k.reduce((s, a) => s + dist2(v, a), 0) <= bound
       }
       const g = largestGamma(ok, 10 * Math.max(...norms))
-      const v = axpy(mean.slice(), g, p)
-      return Array.from({ length: m }, () => v.slice())
+      return jitter(axpy(mean.slice(), g, p), m, copyAllowance(x.spec), x.seed)
     }
     case 'copies': {
       // the median stands in for the coordinate-wise median the spec measures cosines against

@@ -27,11 +27,13 @@ import { craft, flatDelta, hiddenDirection, withDelta } from './attacks.ts'
 import { corruptUpdate } from './attack-trainer.ts'
 import { backdoorRecords, backdoorSuccess } from './backdoor.ts'
 
-/** The rules a case can run: the job presets, the coordinate-wise median, and the default before the threat parameter. */
+/** The rules a case can run: the job presets, the coordinate-wise median, the default without its memory, and the
+ * default before the threat parameter (robust-v1). */
 export const RULES: Record<string, AggregationSpec> = {
   robust: ROBUST_DEFAULT,
   fedavg: FEDAVG,
   median: { space: 'factors', clip: { kind: 'none' }, filters: [], combine: { kind: 'median' }, allowMixedRanks: false },
+  'robust-no-history': { ...ROBUST_DEFAULT, filters: ROBUST_DEFAULT.filters.filter((f) => f.kind !== 'history') },
   'robust-v1': {
     space: 'factors', clip: { kind: 'median', multiple: 3 }, filters: [{ kind: 'norm', multiple: 3, minMultiple: 0.1 }, { kind: 'cosine', maxDistance: 1 }],
     combine: { kind: 'trimmed-mean', beta: 0.2 }, allowMixedRanks: false
