@@ -144,3 +144,10 @@ test('the robust aggregate and its history are a deterministic function of the i
   assert.deepEqual([...a.history!.entries()].sort(), [...b.history!.entries()].sort())
   assert.deepEqual(a.decisions.map((d) => d.kind), [...b.decisions].reverse().map((d) => d.kind))
 })
+
+test('specs the defences cannot run are refused up front', () => {
+  const product: AggregationSpec = { ...FEDAVG, space: 'product', filters: [{ kind: 'history', maxCosine: 0.5, minRounds: 1 }] }
+  assert.throws(() => buildAggregator(product), /history filter sketches flat factor deltas/)
+  assert.throws(() => buildAggregator({ ...ROBUST_DEFAULT, f: 0.5 }), /threat f 0.5 must be in \[0, 0.5\)/)
+  assert.throws(() => buildAggregator({ ...FEDAVG, filters: [{ kind: 'duplicate', maxCosine: 0 }] }), /duplicate filter maxCosine 0 must be in \(0, 1\]/)
+})
