@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { runMatrix } from '../../sim/poisoning.ts'
 
-test('robust default against 2 of 8 colluding spec-tuned copies on real training: within 2% of clean', { timeout: 240_000 }, async () => {
+test('robust default against 2 of 8 colluding spec-tuned copies on real training: within 2% of clean', { timeout: 400_000 }, async () => {
   const rows = await runMatrix({
     rounds: 2, localSteps: 3, maxLength: 128, limitPerPeer: 60,
     settings: [{ peers: 8, malicious: 2, partition: 'iid' }],
