@@ -3,6 +3,7 @@
 import type { PartitionMethod } from '../trainer/data/partition.ts'
 import type { LoraConfig } from '../trainer/lora/adapter.ts'
 import { DEFAULT_LORA } from '../trainer/lora/adapter.ts'
+import { ROBUST_DEFAULT, threatUnholdable } from '../protocol/aggregation-spec.ts'
 
 export const ATTACKS = ['scale', 'signflip', 'noise', 'alie', 'ipm', 'ipm10', 'minmax', 'minsum', 'copies', 'drift', 'backdoor', 'inflate'] as const
 export type Attack = typeof ATTACKS[number]
@@ -125,6 +126,8 @@ export function checkConfig (c: SimConfig): void {
   if (!PARTITIONS.includes(c.partition)) fail('partition', `must be one of ${PARTITIONS.join(', ')}, got ${c.partition}`)
   if (!(c.alpha > 0 && Number.isFinite(c.alpha))) fail('alpha', `must be a positive number, got ${c.alpha}`)
   if (c.aggregation !== 'fedavg' && c.aggregation !== 'robust') fail('aggregation', `must be fedavg or robust, got ${String(c.aggregation)}`)
+  const unholdable = c.aggregation === 'robust' ? threatUnholdable(ROBUST_DEFAULT, c.perRound) : undefined
+  if (unholdable !== undefined) fail('per-round', `${c.perRound} is too few for --aggregation robust: ${unholdable}`)
   if (!(c.learningRate > 0 && c.learningRate < 10)) fail('lr', `must be a number in (0, 10), got ${c.learningRate}`)
   if (!(c.deadlineSeconds >= 1)) fail('deadline', `must be at least 1 second, got ${c.deadlineSeconds}`)
   if (!(c.dropRate >= 0 && c.dropRate < 1)) fail('drop-rate', `must be a probability in [0, 1), got ${c.dropRate}`)
