@@ -1,12 +1,48 @@
-// bench/poisoning (issue 5, in training): stories260K on Dolly, 8 peers all training every round, 2 of them
-// sending scaled (x100) or sign-flipped updates. Prints the final held-out loss of the robust default under
-// attack against the clean run (robustVsCleanPercent: within 5% is the target), with plain FedAvg beside it.
-// Usage: npm run bench -- poisoning [rounds] [localSteps]
-import { runPoisoning } from '../sim/poisoning.ts'
+// bench/poisoning: the poisoning matrix. Attacks from the literature (sim/attacks.ts, sim/backdoor.ts) x
+// aggregation rules x settings (2 of 8 and 3 of 10 IID, 4 of 10 on Shepherd's category split), stories260K on
+// Dolly, every peer training every round. Targets for the default rule ('robust'): every attack within 2% of its
+// clean loss at 2 of 8 and 3 of 10, benign exclusions <= 5%, drift share <= 10% of the clean movement.
+// Prints one JSON line per case as it finishes (stderr: the rounds), then the matrix as the last line.
+// Usage: npm run bench -- poisoning [--rounds 5] [--local-steps 10] [--settings 0,1,2] [--rules robust,fedavg]
+//        [--attacks alie,ipm,...] [--fedavg-attacks] [--non-omniscient]
+import { flagValue, numberFlag } from './lib/args.ts'
+import type { CaseSpec, MatrixAttack } from '../sim/poisoning.ts'
+import { MATRIX_ATTACKS, RULES, SETTINGS, runMatrix } from '../sim/poisoning.ts'
 
-const rounds = Number(process.argv[2] ?? 5)
-const localSteps = Number(process.argv[3] ?? 10)
+const list = (name: string, dflt: readonly string[]): string[] => flagValue(name)?.split(',').filter((x) => x !== '') ??
+  [...dflt]
+const rounds = numberFlag('rounds', 5)
+const localSteps = numberFlag('local-steps', 10)
+const settings = list('settings', ['0', '1', '2']).map((i) => {
+  const s = SETTINGS[Number(i)]
+  if (s === undefined) {
+    throw new Error(`--settings: no setting ${i} (0: 2 of 8 iid, 1: 3 of 10 iid, 2: 4 of 10 non-iid)`)
+  }
+  return s
+})
+const rules = list('rules', ['robust', 'fedavg'])
+for (const r of rules) {
+  if (RULES[r] === undefined) throw new Error(`--rules: unknown rule ${r} (one of ${Object.keys(RULES).join(', ')})`)
+}
+const attacks = list('attacks', MATRIX_ATTACKS) as MatrixAttack[]
+for (const a of attacks) {
+  if (!MATRIX_ATTACKS.includes(a) && a !== 'scale' && a !== 'signflip') {
+    throw new Error(`--attacks: unknown attack ${a}`)
+  }
+}
+// every attack against the first rule; the other rules see them only with --fedavg-attacks (their clean runs
+// always: the clean price)
+const cases: CaseSpec[] = rules.flatMap((rule, i) => i === 0 || process.argv.includes('--fedavg-attacks')
+  ? attacks.map((attack) => ({ attack, knowledge: 'omniscient' as const, rule }))
+  : [{ rule, knowledge: 'omniscient' as const }])
+if (process.argv.includes('--non-omniscient')) {
+  for (const attack of attacks) {
+    if (attack !== 'backdoor') cases.push({ attack, knowledge: 'colluders', rule: rules[0]! })
+  }
+}
 const t0 = Date.now()
-const r = await runPoisoning({ rounds, localSteps, maxLength: 128, limitPerPeer: 200, attacks: ['scale', 'signflip'],
-  fedavg: true, log: (l) => { console.error(l) } })
-console.log(JSON.stringify({ bench: 'poisoning', rounds, localSteps, ...r, seconds: (Date.now() - t0) / 1000 }))
+const rows = await runMatrix({ rounds, localSteps, maxLength: 128, limitPerPeer: 200, settings, cases, log: (l) => {
+  console.error(l)
+} },
+  (row) => { console.log(JSON.stringify({ case: row })) })
+console.log(JSON.stringify({ bench: 'poisoning', rounds, localSteps, seconds: (Date.now() - t0) / 1000, cases: rows }))

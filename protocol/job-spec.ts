@@ -2,7 +2,7 @@
 // normalised spec (defaults filled in), so formatting and key order of job.json do not matter.
 import { createHash } from 'node:crypto'
 import type { AggregationSpec, ClipSpec, CombineSpec, FilterSpec } from './aggregation-spec.ts'
-import { FEDAVG, ROBUST_DEFAULT } from './aggregation-spec.ts'
+import { FEDAVG, ROBUST_DEFAULT, threatUnholdable } from './aggregation-spec.ts'
 import type { Json } from './canonical-json.ts'
 import { canonicalJson } from './canonical-json.ts'
 import { DEFAULT_MAX_ADAPTER_BYTES } from './limits.ts'
@@ -69,16 +69,13 @@ export function parseJobSpec (text: string, source = 'job.json'): JobSpec {
 export function validateJobSpec (raw: unknown, source = 'job'): JobSpec {
   const fail = (field: string, what: string): never => { throw new JobSpecError(`${source}: "${field}" ${what}`) }
   const obj = (v: unknown, field: string): Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v)
-      ? v as Record<string, unknown>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown>
       : fail(field, 'must be an object')
   const int = (v: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number =>
-    Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
-      ? v as number
+    Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max ? v as number
       : fail(field, `must be an integer in [${min}, ${max}]`)
   const num = (v: unknown, field: string, min: number, max: number): number =>
-    typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max
-      ? v
+    typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max ? v
       : fail(field, `must be a number in [${min}, ${max}]`)
   const str = (v: unknown, field: string, re: RegExp, what: string): string =>
     typeof v === 'string' && re.test(v) ? v : fail(field, what)
@@ -105,8 +102,7 @@ export function validateJobSpec (raw: unknown, source = 'job'): JobSpec {
     fail('lora.targetModules', 'must be a non-empty array')
   }
   const targets = (l.targetModules as unknown[]).map((m, i) =>
-    LORA_TARGETS.includes(m as LoraTarget)
-      ? m as LoraTarget
+    LORA_TARGETS.includes(m as LoraTarget) ? m as LoraTarget
       : fail(`lora.targetModules[${i}]`, `must be one of ${LORA_TARGETS.join(', ')}`))
   if (new Set(targets).size !== targets.length) fail('lora.targetModules', 'has duplicates')
   const lora: JobLora = {
@@ -133,13 +129,15 @@ export function validateJobSpec (raw: unknown, source = 'job'): JobSpec {
   const peersPerRound = int(j.peersPerRound, 'peersPerRound', 1, 1024)
   const minPeers = int(j.minPeers ?? peersPerRound, 'minPeers', 1, 1024)
   const aggregation = parseAggregation(j.aggregation ?? 'fedavg', fail)
-  const roundDeadlineSeconds = num(j.roundDeadlineSeconds ?? 600, 'roundDeadlineSeconds', 0.1, 7 * 24 * 3600)
-  const maxAdapterBytes =
-    int(j.maxAdapterBytes ?? DEFAULT_MAX_ADAPTER_BYTES, 'maxAdapterBytes', 1024, DEFAULT_MAX_ADAPTER_BYTES)
-  return {
-    version: 1, name, baseModel, lora, recipe, rounds, peersPerRound, minPeers, aggregation, roundDeadlineSeconds,
-    maxAdapterBytes
+  const unholdable = threatUnholdable(aggregation, peersPerRound)
+  if (unholdable !== undefined) {
+    fail('peersPerRound', `${peersPerRound} cannot hold the aggregation's threat: ${unholdable}`)
   }
+  const roundDeadlineSeconds = num(j.roundDeadlineSeconds ?? 600, 'roundDeadlineSeconds', 0.1, 7 * 24 * 3600)
+  const maxAdapterBytes = int(j.maxAdapterBytes ?? DEFAULT_MAX_ADAPTER_BYTES, 'maxAdapterBytes', 1024,
+    DEFAULT_MAX_ADAPTER_BYTES)
+  return { version: 1, name, baseModel, lora, recipe, rounds, peersPerRound, minPeers, aggregation,
+    roundDeadlineSeconds, maxAdapterBytes }
 }
 
 type Fail = (field: string, what: string) => never
@@ -152,26 +150,51 @@ function parseAggregation (raw: unknown, fail: Fail): AggregationSpec {
       'must be "fedavg", "robust" or an object {space, clip, filters, combine, allowMixedRanks}')
   }
   const a = raw as Record<string, unknown>
-  const pos = (v: unknown, f: string): number =>
-    typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fail(f, 'must be a positive number')
+  const pos = (v: unknown, f: string): number => typeof v === 'number' && Number.isFinite(v) && v > 0 ? v
+    : fail(f, 'must be a positive number')
+  const unit = (v: unknown, f: string): number => typeof v === 'number' && v > 0 && v <= 1 ? v
+    : fail(f, 'must be a number in (0, 1]')
   if (a.space !== 'factors' && a.space !== 'product') fail('aggregation.space', 'must be "factors" or "product"')
   const c = (a.clip ?? { kind: 'none' }) as Record<string, unknown>
   let clip: ClipSpec
   if (c.kind === 'none') clip = { kind: 'none' }
   else if (c.kind === 'fixed') clip = { kind: 'fixed', bound: pos(c.bound, 'aggregation.clip.bound') }
-  else if (c.kind === 'median') clip = { kind: 'median', multiple: pos(c.multiple, 'aggregation.clip.multiple') }
+  else if (c.kind === 'median') {
+    const multiple = pos(c.multiple, 'aggregation.clip.multiple')
+    clip = c.mads === undefined ? { kind: 'median', multiple }
+      : { kind: 'median', multiple, mads: pos(c.mads, 'aggregation.clip.mads') }
+  }
   else return fail('aggregation.clip.kind', 'must be "none", "fixed" or "median"')
   if (!Array.isArray(a.filters ?? [])) fail('aggregation.filters', 'must be an array')
   const filters: FilterSpec[] = ((a.filters ?? []) as Array<Record<string, unknown>>).map((f, i) => {
     const p = `aggregation.filters[${i}]`
-    if (f?.kind === 'norm') return { kind: 'norm', multiple: pos(f.multiple, `${p}.multiple`) }
-    if (f?.kind === 'cosine') return { kind: 'cosine', maxDistance: pos(f.maxDistance, `${p}.maxDistance`) }
+    if (f?.kind === 'norm') {
+      const multiple = pos(f.multiple, `${p}.multiple`)
+      if (f.minMultiple === undefined) return { kind: 'norm', multiple }
+      const min = f.minMultiple
+      if (typeof min !== 'number' || !(min >= 0 && min < multiple)) {
+        fail(`${p}.minMultiple`, 'must be a number in [0, multiple)')
+      }
+      return { kind: 'norm', multiple, minMultiple: min as number }
+    }
+    if (f?.kind === 'cosine') {
+      const maxDistance = pos(f.maxDistance, `${p}.maxDistance`)
+      return f.mads === undefined ? { kind: 'cosine', maxDistance }
+        : { kind: 'cosine', maxDistance, mads: pos(f.mads, `${p}.mads`) }
+    }
     if (f?.kind === 'krum') {
       if (!Number.isSafeInteger(f.f) || (f.f as number) < 0) fail(`${p}.f`, 'must be an integer >= 0')
       if (!Number.isSafeInteger(f.keep) || (f.keep as number) < 1) fail(`${p}.keep`, 'must be an integer >= 1')
       return { kind: 'krum', f: f.f as number, keep: f.keep as number }
     }
-    return fail(`${p}.kind`, 'must be "norm", "cosine" or "krum"')
+    if (f?.kind === 'duplicate') return { kind: 'duplicate', maxCosine: unit(f.maxCosine, `${p}.maxCosine`) }
+    if (f?.kind === 'history') {
+      if (!Number.isSafeInteger(f.minRounds) || (f.minRounds as number) < 1) {
+        fail(`${p}.minRounds`, 'must be an integer >= 1')
+      }
+      return { kind: 'history', maxCosine: unit(f.maxCosine, `${p}.maxCosine`), minRounds: f.minRounds as number }
+    }
+    return fail(`${p}.kind`, 'must be "norm", "cosine", "krum", "duplicate" or "history"')
   })
   const cb = (a.combine ?? { kind: 'mean' }) as Record<string, unknown>
   let combine: CombineSpec
@@ -187,6 +210,10 @@ function parseAggregation (raw: unknown, fail: Fail): AggregationSpec {
   const allowMixedRanks = a.allowMixedRanks ?? false
   if (typeof allowMixedRanks !== 'boolean') fail('aggregation.allowMixedRanks', 'must be true or false')
   if (allowMixedRanks === true && a.space !== 'product') fail('aggregation.allowMixedRanks', 'needs space "product"')
-  const space = a.space as 'factors' | 'product'
-  return { space, clip, filters, combine, allowMixedRanks: allowMixedRanks as boolean }
+  const f = a.f ?? 0
+  if (typeof f !== 'number' || !(f >= 0 && f < 0.5)) {
+    fail('aggregation.f', 'must be a number in [0, 0.5) (the fraction of hostile trainers)')
+  }
+  return { space: a.space as 'factors' | 'product', clip, filters, combine, allowMixedRanks: allowMixedRanks as boolean,
+    ...(f as number > 0 ? { f: f as number } : {}) }
 }

@@ -3,9 +3,11 @@
 import type { PartitionMethod } from '../trainer/data/partition.ts'
 import type { LoraConfig } from '../trainer/lora/adapter.ts'
 import { DEFAULT_LORA } from '../trainer/lora/adapter.ts'
+import { ROBUST_DEFAULT, threatUnholdable } from '../protocol/aggregation-spec.ts'
 
-export type Attack = 'scale' | 'signflip' | 'noise'
-export const ATTACKS: readonly Attack[] = ['scale', 'signflip', 'noise']
+export const ATTACKS = ['scale', 'signflip', 'noise', 'alie', 'ipm', 'ipm10', 'minmax', 'minsum', 'copies', 'drift',
+  'backdoor', 'inflate'] as const
+export type Attack = typeof ATTACKS[number]
 export const PARTITIONS: readonly PartitionMethod[] = ['iid', 'shepherd-categories', 'shepherd-quantity', 'dirichlet']
 /** 'real': LoRA training with ONNX Runtime in worker threads; 'fake': instant, no learning (protocol-only runs) */
 export type TrainerKind = 'real' | 'fake'
@@ -131,11 +133,15 @@ export function checkConfig (c: SimConfig): void {
   if (c.aggregation !== 'fedavg' && c.aggregation !== 'robust') {
     fail('aggregation', `must be fedavg or robust, got ${String(c.aggregation)}`)
   }
+  const unholdable = c.aggregation === 'robust' ? threatUnholdable(ROBUST_DEFAULT, c.perRound) : undefined
+  if (unholdable !== undefined) fail('per-round', `${c.perRound} is too few for --aggregation robust: ${unholdable}`)
   if (!(c.learningRate > 0 && c.learningRate < 10)) fail('lr', `must be a number in (0, 10), got ${c.learningRate}`)
   if (!(c.deadlineSeconds >= 1)) fail('deadline', `must be at least 1 second, got ${c.deadlineSeconds}`)
   if (!(c.dropRate >= 0 && c.dropRate < 1)) fail('drop-rate', `must be a probability in [0, 1), got ${c.dropRate}`)
   int(c.malicious, 'malicious', 0, c.peers - 1)
-  if (!ATTACKS.includes(c.attack)) fail('attack', `must be one of ${ATTACKS.join(', ')}, got ${String(c.attack)}`)
+  if (!(ATTACKS as readonly string[]).includes(c.attack)) {
+    fail('attack', `must be one of ${ATTACKS.join(', ')}, got ${String(c.attack)}`)
+  }
   if (c.killAggregatorAt !== undefined) {
     int(c.killAggregatorAt, 'kill-aggregator-at', 1, c.rounds)
     if (c.peers - 1 < c.perRound) {

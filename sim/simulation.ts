@@ -23,7 +23,8 @@ import { shareTrainingPool, pickLocalPeers, mainCategories } from './peer-data.t
 import { createEvaluator } from './held-out-evaluator.ts'
 import type { HeldOutLoss } from './held-out-evaluator.ts'
 import { createSimTrainer } from './trainer-source.ts'
-import { createAttackTrainer } from './attack-trainer.ts'
+import { createAttackTrainer, createCollusion } from './attack-trainer.ts'
+import { backdoorRecords } from './backdoor.ts'
 import { startInProcessFleet } from './fleet-in-process.ts'
 import { startProcessFleet } from './fleet-processes.ts'
 import type { Fleet } from './fleet.ts'
@@ -102,9 +103,11 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
 
     // ---------------------------------------------------------------- the federation
     if (c.inProcess) {
+      const collusion = createCollusion(job.aggregation, c.perRound, c.seed)
       for (const s of shares) {
-        const t = await makeTrainer(s.records)
-        trainers.push(malicious.has(s.index) ? createAttackTrainer(t, c.attack) : t)
+        const bad = malicious.has(s.index)
+        const t = await makeTrainer(bad && c.attack === 'backdoor' ? backdoorRecords(s.records, c.seed) : s.records)
+        trainers.push(bad ? createAttackTrainer(t, c.attack, collusion) : t)
       }
       fleet = await startInProcessFleet({ job, jobId, trainers, samples: shares.map((s) => s.records.length), dir: work,
         seed: c.seed })

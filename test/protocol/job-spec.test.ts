@@ -51,3 +51,30 @@ test('canonical JSON sorts keys at every depth', () => {
   assert.equal(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: 'x' }], c: null } }), '{"a":{"c":null,"d":[1,{"y":"x","z":0}]},"b":1}')
   assert.throws(() => canonicalJson({ x: Number.NaN }), RangeError)
 })
+
+test('the threat parameter: robust tolerates f 0.25 and refuses a round size that cannot hold it, in one line', () => {
+  assert.equal(parseJobSpec(JSON.stringify({ ...base, aggregation: 'robust' })).aggregation.f, 0.25)
+  for (const peersPerRound of [1, 2]) {
+    const text = JSON.stringify({ ...base, peersPerRound, minPeers: 2, aggregation: 'robust' })
+    assert.throws(() => parseJobSpec(text), (e: Error) => e instanceof JobSpecError && !e.message.includes('\n') &&
+      /job\.json: "peersPerRound" \d cannot hold the aggregation's threat: tolerating f = 0.25 \(1 hostile of \d\) needs at least 3 trainers per round/.test(e.message))
+  }
+  assert.match(String((() => { try { parseJobSpec(JSON.stringify({ ...base, peersPerRound: 2, aggregation: 'robust' })) } catch (e) { return (e as Error).message } })()),
+    /two disagreeing updates exclude each other/)
+  assert.equal(parseJobSpec(JSON.stringify({ ...base, peersPerRound: 2 })).aggregation, FEDAVG) // no threat, no refusal
+  const custom = { space: 'factors', combine: { kind: 'trimmed-mean', beta: 0.1 }, f: 0.3 }
+  assert.equal(parseJobSpec(JSON.stringify({ ...base, peersPerRound: 10, aggregation: custom })).aggregation.f, 0.3)
+  assert.throws(() => parseJobSpec(JSON.stringify({ ...base, peersPerRound: 4, aggregation: custom })), /"peersPerRound" 4 .*\(2 hostile of 4\) needs at least 5 trainers per round: the hostile could tie or outnumber the honest/)
+  assert.throws(() => parseJobSpec(JSON.stringify({ ...base, aggregation: { ...custom, f: 0.5 } })), /"aggregation\.f" must be a number in \[0, 0\.5\)/)
+})
+
+test('the new filters and spread bounds round-trip through job.json', () => {
+  const agg = {
+    space: 'factors', clip: { kind: 'median', multiple: 3, mads: 3 }, combine: { kind: 'trimmed-mean', beta: 0.2 }, f: 0.25,
+    filters: [{ kind: 'norm', multiple: 3, minMultiple: 0.1 }, { kind: 'duplicate', maxCosine: 0.99 }, { kind: 'cosine', maxDistance: 1, mads: 3 },
+      { kind: 'history', maxCosine: 0.5, minRounds: 1 }]
+  }
+  assert.deepEqual(parseJobSpec(JSON.stringify({ ...base, aggregation: agg })).aggregation, { ...ROBUST_DEFAULT, ...agg, allowMixedRanks: false })
+  assert.throws(() => parseJobSpec(JSON.stringify({ ...base, aggregation: { ...agg, filters: [{ kind: 'history', maxCosine: 0.5 }] } })), /"aggregation\.filters\[0\]\.minRounds"/)
+  assert.throws(() => parseJobSpec(JSON.stringify({ ...base, aggregation: { ...agg, filters: [{ kind: 'duplicate', maxCosine: 2 }] } })), /"aggregation\.filters\[0\]\.maxCosine" must be a number in \(0, 1\]/)
+})

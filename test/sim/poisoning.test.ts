@@ -1,17 +1,24 @@
-// Issue 5 in training, small: 8 peers on stories260K/Dolly, 2 of them sending updates scaled x100 every
-// round; the robust default's held-out loss stays within 5% of the clean run (bench/poisoning: the full
-// version with sign flips and FedAvg's figures).
+// The poisoning matrix in small, on real training: 8 peers on stories260K/Dolly, 2 of them Sybils sending
+// spec-tuned copies every round (the attack that moved the previous default by +5.8% in 5 rounds). The robust
+// default keeps the final held-out loss within 2% of its clean run and excludes no honest peer
+// (bench/poisoning: the whole matrix).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { runPoisoning } from '../../sim/poisoning.ts'
+import { runMatrix } from '../../sim/poisoning.ts'
 
-test('robust default under a x100 scaling attack by 2 of 8 peers stays within 5% of the clean run',
-  { timeout: 150_000 }, async () => {
-  const r = await runPoisoning({ rounds: 2, localSteps: 4, maxLength: 128, limitPerPeer: 60, attacks: ['scale'],
-    fedavg: false })
-  const scale = r.attacks.scale!
-  assert.ok(r.clean.robust.evalLoss < r.base, 'the clean federation learns')
-  assert.ok(Math.abs(scale.robustVsCleanPercent) <= 5,
-    `robust under attack ${scale.robust.evalLoss} vs clean ${r.clean.robust.evalLoss}`)
-  assert.ok(scale.robust.excludedMalicious >= 2, 'the attackers were excluded')
+test('robust default against 2 of 8 colluding spec-tuned copies on real training: within 2% of clean',
+  { timeout: 400_000 }, async () => {
+  const rows = await runMatrix({
+    rounds: 2, localSteps: 3, maxLength: 128, limitPerPeer: 60,
+    settings: [{ peers: 8, malicious: 2, partition: 'iid' }],
+    cases: [{ attack: 'copies', knowledge: 'omniscient', rule: 'robust' }]
+  })
+  const [clean, copies] = rows
+  assert.equal(clean!.attack, 'none')
+  assert.equal(copies!.attack, 'copies')
+  assert.equal(copies!.cleanLoss, clean!.finalLoss)
+  assert.ok(copies!.worsePct <= 2,
+    `copies: ${copies!.finalLoss} vs clean ${clean!.finalLoss} (${copies!.worsePct.toFixed(2)}%)`)
+  assert.equal(copies!.benignExcluded, 0)
+  assert.equal(copies!.maliciousTotal, 4)
 })

@@ -32,3 +32,8 @@ test('the job every peer joins validates, and labels sort', () => {
   assert.equal(peerLabel(3, 10), 'p03')
   assert.equal(peerLabel(7, 100), 'p07')
 })
+
+test('--aggregation robust with 2 trainers per round is refused in one line (it cannot hold its threat)', () => {
+  assert.throws(() => resolveConfig({ inProcess: true, aggregation: 'robust', perRound: 2 }),
+    /^SimConfigError: --per-round 2 is too few for --aggregation robust: tolerating f = 0.25 .*two disagreeing updates exclude each other/)
+})

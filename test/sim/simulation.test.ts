@@ -52,3 +52,17 @@ test('--kill-aggregator-at 1: the failover completes every round', { timeout: 60
     throw err
   }
 })
+
+// the fake trainer (seeded small deltas): this checks the colluders' wiring through real peers; the attacks on real
+// training are test/sim/poisoning.test.ts and bench/poisoning
+test('--malicious 2 --attack drift: colluders share their deltas across rounds and robust rounds still complete', { timeout: 120_000 }, async () => {
+  const lines: string[] = []
+  const c = small({ peers: 5, perRound: 5, malicious: 2, attack: 'drift', aggregation: 'robust', trainer: 'fake' })
+  const { report } = await runSimulation(c, { log: (l) => lines.push(l) })
+  assert.deepEqual(validateReport(report), [])
+  assert.deepEqual(report.rounds.map((r) => r.round), [1, 2])
+  assert.equal(report.faults!.malicious.length, 2)
+  assert.equal(report.faults!.attack, 'drift')
+  assert.ok(report.rounds.every((r) => r.included.length >= 3), 'the honest majority is kept')
+  assert.ok(lines.some((l) => /\[malicious: drift\]/.test(l)))
+})

@@ -18,6 +18,9 @@ export function checkAggregationSpec (spec: AggregationSpec): string | undefined
   if (clip.kind === 'median' && !(clip.multiple > 0 && Number.isFinite(clip.multiple))) {
     return `clip multiple ${clip.multiple} must be a positive number`
   }
+  if (clip.kind === 'median' && clip.mads !== undefined && !(clip.mads > 0 && Number.isFinite(clip.mads))) {
+    return `clip mads ${clip.mads} must be a positive number`
+  }
   if (clip.kind !== 'none' && clip.kind !== 'fixed' && clip.kind !== 'median') {
     return `unknown clip '${String((clip as { kind: unknown }).kind)}'`
   }
@@ -33,12 +36,23 @@ export function checkAggregationSpec (spec: AggregationSpec): string | undefined
       if (!(f.maxDistance >= 0 && f.maxDistance <= 2)) {
         return `cosine filter maxDistance ${f.maxDistance} must be in [0, 2]`
       }
+      if (f.mads !== undefined && !(f.mads > 0 && Number.isFinite(f.mads))) {
+        return `cosine filter mads ${f.mads} must be a positive number`
+      }
       if (spec.space === 'product') {
         return 'the cosine filter needs the coordinate-wise median, which product space does not build'
       }
     } else if (f.kind === 'krum') {
       if (!Number.isSafeInteger(f.f) || f.f < 0) return `krum f ${f.f} must be a non-negative integer`
       if (!Number.isSafeInteger(f.keep) || f.keep < 1) return `krum keep ${f.keep} must be a positive integer`
+    } else if (f.kind === 'duplicate' || f.kind === 'history') {
+      if (!(f.maxCosine > 0 && f.maxCosine <= 1)) return `${f.kind} filter maxCosine ${f.maxCosine} must be in (0, 1]`
+      if (f.kind === 'history' && !(Number.isSafeInteger(f.minRounds) && f.minRounds >= 1)) {
+        return `history filter minRounds ${f.minRounds} must be a positive integer`
+      }
+      if (f.kind === 'history' && spec.space === 'product') {
+        return 'the history filter sketches flat factor deltas, which product space does not build'
+      }
     } else {
       return `unknown filter '${String((f as { kind: unknown }).kind)}'`
     }
@@ -48,6 +62,9 @@ export function checkAggregationSpec (spec: AggregationSpec): string | undefined
     if (!(c.beta >= 0 && c.beta < 0.5)) return `trimmed mean beta ${c.beta} must be in [0, 0.5)`
   } else if (c.kind !== 'mean' && c.kind !== 'median') {
     return `unknown combine '${String((c as { kind: unknown }).kind)}'`
+  }
+  if (spec.f !== undefined && !(spec.f >= 0 && spec.f < 0.5)) {
+    return `threat f ${spec.f} must be in [0, 0.5): a Byzantine majority cannot be outvoted`
   }
   if (spec.space === 'product' && c.kind !== 'mean') {
     return `product space supports only the 'mean' combine, not '${c.kind}'`

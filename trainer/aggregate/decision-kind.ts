@@ -19,6 +19,8 @@ export enum DecisionKind {
   NormTooSmall = 'norm_too_small',
   CosineOutlier = 'cosine_outlier',
   KrumRejected = 'krum_rejected',
+  NearCopy = 'near_copy', // nearly the same update as another peer's this round (Sybil copies)
+  HistoryColluder = 'history_colluder', // its residuals across rounds agree with another peer's (a repeated hidden bias)
   Undecidable = 'undecidable' // two updates that disagree: too few to tell which one is the outlier
 }
 

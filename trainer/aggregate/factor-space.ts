@@ -9,6 +9,7 @@ import { firstNonFinite, sumSquaresOfDifference } from './delta-set.ts'
 import type { OrderRule } from './coordinate-stats.ts'
 import { deltaGram, orderStatisticPass, trimCount, weightedMeanInto } from './coordinate-stats.ts'
 import { GlobalAdapterError } from './errors.ts'
+import { SKETCH_DIM, addSketch } from './history.ts'
 
 export function factorSpace (adapters: readonly Adapter[], global: Adapter): UpdateSpace {
   const names = [...global.tensors.keys()]
@@ -48,6 +49,11 @@ export function factorSpace (adapters: readonly Adapter[], global: Adapter): Upd
     norms,
     nonFinite,
     gram: (members, scales) => deltaGram(subset(members, scales)),
+    sketch (i, scale) {
+      const acc = new Float64Array(SKETCH_DIM)
+      addSketch(acc, rows[i], base, scale)
+      return acc
+    },
     medianDots (members, scales, next?: CombineSpec) {
       const dots = new Float64Array(members.length)
       const stat = next !== undefined ? orderRule(next, members.length) : undefined

@@ -6,7 +6,12 @@ import type { UpdateSpace } from './update-space.ts'
 import type { Exclusion } from './robust-rules.ts'
 import { DecisionKind, fmt } from './decision-kind.ts'
 import { validateStructure } from './validate.ts'
-import { clipScales, cosineOutliers, krumOutliers, normOutliers } from './robust-rules.ts'
+import { clipScales, cosineOutliers, krumOutliers, median, nearCopies, normOutliers } from './robust-rules.ts'
+import type { CombineSpec } from '../../protocol/aggregation-spec.ts'
+import { byzantineCount } from '../../protocol/aggregation-spec.ts'
+import type { JobHistory } from './history.ts'
+import { trimCount } from './coordinate-stats.ts'
+import { SKETCH_DIM, addSketch, historyOutliers, nextHistory } from './history.ts'
 import { factorSpace } from './factor-space.ts'
 import { productSpace } from './product-space.ts'
 import { AggregationSpecError } from './errors.ts'
@@ -74,19 +79,26 @@ function runOrdered (spec: AggregationSpec, updates: readonly ClientUpdate[],
       return unchanged(updates, ctx, outcome, 'two disagreeing updates')
     }
   }
+  const valid = [...members] // passed validation: their residuals go into the job's history
+  const peerOf = (s: number): string => updates[structural[s]].peer
   for (const f of members.length < 3 ? [] : spec.filters) {
     let excl: Exclusion[]
-    if (f.kind === 'norm') {
+    if (f.kind === 'duplicate') {
+      excl = nearCopies(space.gram(members, scales), members.length, f.maxCosine, members.map(peerOf))
+    } else if (f.kind === 'history') {
+      excl = historyOutliers(members.map(peerOf), ctx.history, f.maxCosine, f.minRounds)
+    } else if (f.kind === 'norm') {
       excl = normOutliers(members.map((s) => space.norms[s]), f)
     } else if (f.kind === 'cosine') {
       if (space.medianDots === undefined) {
         throw new AggregationSpecError('the cosine filter needs a coordinate-wise median (factor space)')
       }
-      const { dots, centreNorm } = space.medianDots(members, scales, spec.combine)
+      const { dots, centreNorm } = space.medianDots(members, scales,
+        effectiveCombine(spec.combine, members.length, spec.f))
       excl = cosineOutliers(dots, members.map((s) => space.norms[s] * scales[s]), centreNorm, f)
     } else {
-      excl = krumOutliers(space.gram(members, scales), members.length, f,
-        members.map((s) => updates[structural[s]].peer))
+      const kf = { ...f, f: Math.max(f.f, byzantineCount(members.length, spec.f)) }
+      excl = krumOutliers(space.gram(members, scales), members.length, kf, members.map(peerOf))
     }
     const out = new Set<number>()
     for (const e of excl) {
@@ -96,11 +108,17 @@ function runOrdered (spec: AggregationSpec, updates: readonly ClientUpdate[],
     members = members.filter((_, t) => !out.has(t))
     if (members.length === 0) return unchanged(updates, ctx, outcome, `every update was filtered out (${f.kind})`)
   }
-  // combine: sample-weighted for the mean, equal weights for the order statistics
-  const samples = members.map((s) => updates[structural[s]].samples)
+  // combine: sample-weighted for the mean, equal weights for the order statistics. Under a threat (f > 0) a claim
+  // counts for at most the round's median claim: one peer claiming 1e6 samples would otherwise be the mean.
+  const claims = members.map((s) => updates[structural[s]].samples)
+  const cap = (spec.f ?? 0) > 0 ? median(claims) : Infinity
+  const samples = claims.map((x) => Math.min(x, cap))
   const total = samples.reduce((a, b) => a + b, 0)
   const weights = spec.combine.kind === 'mean' ? samples.map((x) => x / total) : samples.map(() => 1 / members.length)
-  const adapter = space.combine(members, scales, weights, spec.combine)
+  const combine = effectiveCombine(spec.combine, members.length, spec.f)
+  const adapter = space.combine(members, scales, weights, combine)
+  const history = spec.filters.some((f) => f.kind === 'history')
+    ? historyAfter(space, valid, scales, peerOf, adapter, ctx) : undefined
   const memberOf = new Map(members.map((s, t) => [structural[s], t]))
   const decisions: Decision[] = updates.map((u, i) => {
     const t = memberOf.get(i)
@@ -114,10 +132,34 @@ function runOrdered (spec: AggregationSpec, updates: readonly ClientUpdate[],
     const o = outcome[i]!
     return { peer: u.peer, included: false, kind: o.kind, reason: o.reason }
   })
-  const rule = spec.combine.kind === 'trimmed-mean' ? `trimmed mean (beta ${spec.combine.beta})` : spec.combine.kind
-  return { adapter, decisions, unchanged: false,
-    summary: `${rule} of ${members.length} of ${n} updates in ${spec.space} space (median ` +
-    `norm ${fmt(medianOf(space.norms, members))})` }
+  const rule = combine.kind === 'trimmed-mean' ? `trimmed mean (${trimText(members.length, combine.beta)} per side)`
+    : combine.kind
+  const summary = `${rule} of ${members.length} of ${n} updates in ${spec.space} space (median ` +
+    `norm ${fmt(medianOf(space.norms, members))})`
+  return { adapter, decisions, unchanged: false, summary, ...(history !== undefined ? { history } : {}) }
+}
+
+/** The combine rule with its trim raised to the threat: at least ceil(f·m) values dropped at each end. */
+function effectiveCombine (c: CombineSpec, m: number, f: number | undefined): CombineSpec {
+  if (c.kind !== 'trimmed-mean') return c
+  const b = byzantineCount(m, f)
+  return b / m > c.beta ? { kind: 'trimmed-mean', beta: b / m } : c
+}
+
+function trimText (m: number, beta: number): string {
+  return String(trimCount(m, beta))
+}
+
+/** Each valid update's residual against the aggregate step, added to the job's history (factor space only). */
+function historyAfter (space: UpdateSpace, valid: readonly number[], scales: Float64Array,
+  peerOf: (s: number) => string,
+  adapter: AggregationResult['adapter'], ctx: AggregationContext): JobHistory | undefined {
+  if (space.sketch === undefined) return undefined
+  const names = [...ctx.global.tensors.keys()]
+  const step = new Float64Array(SKETCH_DIM)
+  addSketch(step, names.map((n) => adapter.tensors.get(n)!.data), names.map((n) => ctx.global.tensors.get(n)!.data), 1)
+  const sent = new Map(valid.map((s) => [peerOf(s), space.sketch!(s, scales[s])]))
+  return nextHistory(ctx.history, sent, step)
 }
 
 function medianOf (norms: Float64Array, members: readonly number[]): number {

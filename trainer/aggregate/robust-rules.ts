@@ -24,6 +24,11 @@ export interface ClipOutcome {
   readonly reasons: readonly (string | undefined)[]
 }
 
+/** 1.4826 x the median absolute deviation from med: a normal sample's standard deviation, robust to outliers. */
+export function spread (xs: ArrayLike<number>, med = median(xs)): number {
+  return 1.4826 * median(Float64Array.from(xs, (x) => Math.abs(x - med)))
+}
+
 /** Scale each delta down to at most the bound: fixed, or `multiple` x the median norm of these updates. */
 export function clipScales (norms: ArrayLike<number>, spec: ClipSpec): ClipOutcome {
   const n = norms.length
@@ -31,8 +36,15 @@ export function clipScales (norms: ArrayLike<number>, spec: ClipSpec): ClipOutco
   const reasons: (string | undefined)[] = new Array(n).fill(undefined)
   if (spec.kind === 'none' || n === 0) return { scales, reasons }
   const med = spec.kind === 'median' ? median(norms) : NaN
-  const bound = spec.kind === 'fixed' ? spec.bound : spec.multiple * med
-  const why = spec.kind === 'fixed' ? `fixed bound ${fmt(bound)}` : `${spec.multiple} x median ${fmt(med)}`
+  let bound = spec.kind === 'fixed' ? spec.bound : spec.multiple * med
+  let why = spec.kind === 'fixed' ? `fixed bound ${fmt(bound)}` : `${spec.multiple} x median ${fmt(med)}`
+  if (spec.kind === 'median' && spec.mads !== undefined) {
+    const sd = spread(norms, med)
+    if (med + spec.mads * sd < bound) {
+      bound = med + spec.mads * sd
+      why = `median ${fmt(med)} + ${spec.mads} x spread ${fmt(sd)}`
+    }
+  }
   for (let i = 0; i < n; i++) {
     if (norms[i] > bound && norms[i] > 0) {
       scales[i] = bound / norms[i]
@@ -65,12 +77,17 @@ export function normOutliers (norms: ArrayLike<number>, spec: Extract<FilterSpec
 export function cosineOutliers (dots: ArrayLike<number>, norms: ArrayLike<number>, centreNorm: number,
   spec: Extract<FilterSpec, { kind: 'cosine' }>, centreName = 'the coordinate-wise median'): Exclusion[] {
   const out: Exclusion[] = []
+  const cos = Float64Array.from(dots, (d, i) => norms[i] * centreNorm > 0 ? d / (norms[i] * centreNorm) : 0)
+  const med = median(cos)
+  const low = spec.mads !== undefined ? med - spec.mads * spread(cos, med) : -Infinity
   for (let i = 0; i < dots.length; i++) {
-    const denom = norms[i] * centreNorm
-    const dist = denom > 0 ? 1 - dots[i] / denom : 1
+    const dist = 1 - cos[i]
     if (dist > spec.maxDistance) {
       out.push({ index: i, kind: DecisionKind.CosineOutlier,
         reason: `cosine distance ${fmt(dist)} to ${centreName} > ${spec.maxDistance}` })
+    } else if (cos[i] < low) {
+      out.push({ index: i, kind: DecisionKind.CosineOutlier,
+        reason: `cosine ${fmt(cos[i])} to ${centreName} < median ${fmt(med)} - ${spec.mads} x spread` })
     }
   }
   return out
@@ -108,4 +125,28 @@ export function krumOutliers (gram: ArrayLike<number>, m: number, spec: Extract<
     }
   })
   return out.sort((a, b) => a.index - b.index)
+}
+
+/**
+ * Near-copies: every update whose cosine similarity with another is >= maxCosine (from the m x m Gram matrix).
+ * Honest peers train on different data and never agree that closely; Sybils sending one crafted update do, and
+ * would otherwise outvote any trim smaller than their number. A zero delta has no direction and is never a copy.
+ */
+export function nearCopies (gram: ArrayLike<number>, m: number, maxCosine: number,
+  order: readonly string[]): Exclusion[] {
+  const out: Exclusion[] = []
+  for (let i = 0; i < m; i++) {
+    let best = -Infinity; let partner = -1
+    for (let j = 0; j < m; j++) {
+      const d = gram[i * m + i] * gram[j * m + j]
+      if (j === i || !(d > 0)) continue
+      const c = gram[i * m + j] / Math.sqrt(d)
+      if (c > best) { best = c; partner = j }
+    }
+    if (partner >= 0 && best >= maxCosine) {
+      out.push({ index: i, kind: DecisionKind.NearCopy,
+        reason: `near-copy of ${order[partner]}'s update (cosine ${fmt(best)} >= ${maxCosine})` })
+    }
+  }
+  return out
 }

@@ -1,6 +1,7 @@
 // The aggregation interface the aggregator role (node/) calls. The rules behind it are pure functions over adapters.
 import type { Adapter } from '../lora/adapter.ts'
 import type { DecisionKind } from './decision-kind.ts'
+import type { JobHistory } from './history.ts'
 
 export interface ClientUpdate {
   readonly peer: string // peer id (string form)
@@ -19,6 +20,9 @@ export interface AggregationContext {
    * largest believable `samples` claim (a FedAvg weight is only as honest as its claim); default DEFAULT_MAX_SAMPLES
    */
   readonly maxSamples?: number
+  /** what the aggregator remembers of each peer from the job's earlier rounds (the previous result's `history`);
+   * read by the spec's history filter, absent in a job's first round */
+  readonly history?: JobHistory
 }
 
 export const DEFAULT_MAX_SAMPLES = 1_000_000
@@ -42,6 +46,8 @@ export interface AggregationResult {
   readonly unchanged: boolean
   /** one line for the round log: what was combined how, or why the global adapter was kept */
   readonly summary: string
+  /** the history to pass to the next round, when the spec keeps one (its history filter) */
+  readonly history?: JobHistory
 }
 
 export type AggregateFn = (updates: readonly ClientUpdate[], ctx: AggregationContext) => AggregationResult

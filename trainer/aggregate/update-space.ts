@@ -18,6 +18,8 @@ export interface UpdateSpace {
    */
   medianDots?: (members: readonly number[], scales: ArrayLike<number>, next?: CombineSpec) => { dots: Float64Array,
     centreNorm: number }
+  /** count sketch (history.ts) of update i's delta times scale; undefined in a space without flat deltas */
+  sketch?: (i: number, scale: number) => Float64Array
   /** global + the rule applied to the members' scaled deltas; weights (per member, summing to 1) are used by 'mean' */
   combine (members: readonly number[], scales: ArrayLike<number>, weights: ArrayLike<number>,
     rule: CombineSpec): Adapter
