@@ -106,7 +106,7 @@ function checkTensors (tensors: ReadonlyMap<string, Tensor>, c: LoraConfig, file
     if ((block === 'mlp') !== (mod === 'gate_proj' || mod === 'up_proj' || mod === 'down_proj')) fail(`unexpected tensor ${name}`)
     if (!c.targetModules.includes(mod)) fail(`tensor ${name} is for ${mod}, which is not in target_modules`)
     const layer = Number(layerText)
-    if (model !== undefined && layer >= model.nLayers) fail(`tensor ${name} is for layer ${layer} but the model has ${model.nLayers}`)
+    if (model !== undefined && layer >= model.nLayers) fail(`tensor ${name} is for layer ${layer} but the model has ${model.nLayers} layers (0-${model.nLayers - 1})`)
     if (t.shape.length !== 2 || t.data.length !== t.shape[0]! * t.shape[1]!) fail(`tensor ${name} is not a matrix`)
     for (let i = 0; i < t.data.length; i++) if (!Number.isFinite(t.data[i])) fail(`tensor ${name} has a non-finite value`)
     const key = `${layer}.${mod}`
