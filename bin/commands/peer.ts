@@ -11,6 +11,8 @@ import { readBootstrapFile, parseBootstrapAddr } from '../../bootstrap/bootstrap
 import { parseFlags } from '../flags.ts'
 import { numberFlag } from '../flag-values.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
+import { checkModelPin, ModelPinError } from '../../node/model-pin.ts'
+import { CheckpointError } from '../../trainer/checkpoint/errors.ts'
 import type { AggregateFn } from '../../trainer/aggregate/types.ts'
 import type { AggregationSpec } from '../../protocol/aggregation-spec.ts'
 
@@ -20,7 +22,8 @@ export const help = `usage: fedit peer --job FILE --model PATH --data FILE (--bo
 Joins the job described by FILE: finds its other members through the DHT, trains LoRA adapters on the
 local data when selected, aggregates when elected, and keeps the global adapter in DIR. One log line per round.
   --job FILE             job.json (base model, LoRA config, recipe, rounds, aggregation)
-  --model PATH           the base model (Hugging Face folder or llama2.c checkpoint)
+  --model PATH           the base model (Hugging Face folder or llama2.c checkpoint); its weights must hash to
+                         the job's baseModel.sha256 (hashed once, then cached in the state folder)
   --data FILE            local instruction data (jsonl or jsonl.gz)
   --bootstrap MULTIADDR  bootstrap addresses (/ip4/.../tcp/.../p2p/<id>), or --bootstrap-file with one per line
   --listen MULTIADDR     addresses to listen on (default /ip4/0.0.0.0/tcp/0)
@@ -52,9 +55,15 @@ export async function run (argv: string[]): Promise<number> {
   if (f.strings.has('swarm-key')) { try { swarmKey = readSwarmKeyFile(f.strings.get('swarm-key')!) } catch (err) { throw new CliError((err as Error).message) } }
   const stateDir = f.strings.get('state') ?? 'fedit-state'
 
-  const trainer = await createLocalTrainer({ job, modelPath: need('model'), dataPath: need('data'), device: f.strings.get('device'), workers })
-  const aggregate = aggregateFor(job.aggregation)
   const stamp = (): string => new Date().toISOString().slice(11, 19)
+  const modelPath = need('model')
+  try {
+    await checkModelPin(job, modelPath, stateDir, (line) => { console.log(`${stamp()} ${line}`) })
+  } catch (err) {
+    throw err instanceof ModelPinError || err instanceof CheckpointError ? new CliError(err.message) : err
+  }
+  const trainer = await createLocalTrainer({ job, modelPath, dataPath: need('data'), device: f.strings.get('device'), workers })
+  const aggregate = aggregateFor(job.aggregation)
   const peer = createPeer({
     job, jobId: jobIdOf(job), trainer, aggregate, stateDir,
     listen: f.lists.get('listen'), bootstrap, local: f.booleans.has('local'), allowList, swarmKey,
