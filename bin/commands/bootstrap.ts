@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { CliError } from '../cli-error.ts'
 import { loadOrCreateKey, readKeyFile } from '../../node/identity.ts'
 import { startBootstrap, dialableAddrs } from '../../bootstrap/bootstrap-node.ts'
+import { ConnectionLog } from '../../bootstrap/connection-log.ts'
 import { parseFlags } from '../flags.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
 
@@ -16,7 +17,8 @@ Runs a bootstrap node (a fedit DHT server) and prints its multiaddrs, one per li
   --swarm-key FILE       private federation: the federation's swarm key (fedit keygen --swarm-key FILE)
   --allow FILE           private federation: only the peer ids in FILE (one per line, # comments) may connect
   --local                many nodes on one machine (tests, demos): allow loopback, never on a public network
-Stops cleanly on Ctrl-C / SIGTERM.`
+Logs peers connecting and leaving (one line each, at most 5 per 10 s, then a count). Stops cleanly on
+Ctrl-C / SIGTERM.`
 
 export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, { strings: ['key', 'swarm-key', 'allow'], lists: ['listen'], booleans: ['local'] })
@@ -36,10 +38,18 @@ export async function run (argv: string[]): Promise<number> {
   }
   const host = await startBootstrap({ privateKey: key, listen: f.lists.get('listen'), local: f.booleans.has('local'), swarmKey, allowList })
   for (const a of dialableAddrs(host)) console.log(a)
+  const stamp = (): string => new Date().toISOString().slice(11, 19)
+  const connections = new ConnectionLog()
+  const total = (): number => host.getPeers().length
+  const show = (lines: string[]): void => { for (const l of lines) console.log(`${stamp()} ${l}`) }
+  host.addEventListener('peer:connect', (e) => { show(connections.event(Date.now(), 'connected', e.detail.toString(), total())) })
+  host.addEventListener('peer:disconnect', (e) => { show(connections.event(Date.now(), 'left', e.detail.toString(), total())) })
+  const flusher = setInterval(() => { show(connections.flush(Date.now(), total())) }, 2000)
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
   })
+  clearInterval(flusher)
   await host.stop()
   return 0
 }

@@ -12,6 +12,8 @@ import { parseFlags } from '../flags.ts'
 import { numberFlag } from '../flag-values.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
 import { checkModelPin, ModelPinError } from '../../node/model-pin.ts'
+import { watchPeer } from '../../node/peer-watch.ts'
+import { dataNotes } from '../data-notes.ts'
 import { CheckpointError } from '../../trainer/checkpoint/errors.ts'
 import type { AggregateFn } from '../../trainer/aggregate/types.ts'
 import type { AggregationSpec } from '../../protocol/aggregation-spec.ts'
@@ -62,7 +64,9 @@ export async function run (argv: string[]): Promise<number> {
   } catch (err) {
     throw err instanceof ModelPinError || err instanceof CheckpointError ? new CliError(err.message) : err
   }
-  const trainer = await createLocalTrainer({ job, modelPath, dataPath: need('data'), device: f.strings.get('device'), workers })
+  const dataPath = need('data')
+  const trainer = await createLocalTrainer({ job, modelPath, dataPath, device: f.strings.get('device'), workers })
+  for (const line of dataNotes(dataPath, trainer.stats)) console.log(`${stamp()} ${line}`)
   const aggregate = aggregateFor(job.aggregation)
   const peer = createPeer({
     job, jobId: jobIdOf(job), trainer, aggregate, stateDir,
@@ -74,8 +78,10 @@ export async function run (argv: string[]): Promise<number> {
     process.once('SIGINT', () => resolve('interrupted'))
     process.once('SIGTERM', () => resolve('terminated'))
   })
+  let unwatch = (): void => {}
   try {
     await peer.start()
+    unwatch = watchPeer(peer, { minPeers: job.minPeers, bootstrap, local: f.booleans.has('local'), log: (line) => { console.log(`${stamp()} ${line}`) } })
     console.log(`${stamp()} global adapter: ${join(stateDir, 'global')}`)
     const done = new Promise<string>((resolve) => {
       if (peer.global.round >= job.rounds) resolve('done')
@@ -90,6 +96,7 @@ export async function run (argv: string[]): Promise<number> {
       console.log(`${stamp()} ${why}; stopping (state is saved, restart with the same --state to rejoin)`)
     }
   } finally {
+    unwatch()
     await peer.stop()
     await trainer.close()
   }
