@@ -1,29 +1,38 @@
-// The member role, every round: follow the round's announce (taking its base first when we are behind),
-// train from the global adapter when selected and push the update to the aggregator, then take the
-// aggregator's RoundResult.
+// The member role, every round: follow the round's announce (standing on its base first when we are
+// behind), train from the global adapter when selected and push the update to the aggregator, then take
+// the aggregator's RoundResult (or, when two attempts published, the earlier one's). It reads and moves
+// the round only through RoundState (round-state.ts); it reacts to two of its events: 'adopted' (replay
+// kept announces) and 'collectorOpened' (we aggregate and selected ourselves: train our own update).
 import { createHash } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { RoundAnnounce, RoundResult, UpdateHeader } from '../protocol/messages.ts'
-import { Reject } from '../protocol/validation.ts'
+import type { RoundAnnounce, RoundResult, UpdateAck, UpdateHeader } from '../protocol/messages.ts'
+import { RejectReason, withDetail } from '../protocol/reject-reason.ts'
 import { checkAnnounce } from '../protocol/round-rules.ts'
 import { ROUND_WINDOW } from '../protocol/limits.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import { encodeAdapter, sha256Hex } from './adapter-codec.ts'
-import { pushUpdate, withRetries } from './transfer.ts'
+import { withRetries } from './transfer.ts'
 import { nextTokensPerSecond } from './throughput.ts'
-import { RoundStage } from './round-stage.ts'
 import { roundInfoOf } from './round-info.ts'
 import { hex, unhex } from './hex.ts'
-import type { PeerCore } from './peer-core.ts'
-import type { CatchUp } from './catch-up.ts'
-import type { AggregatorRole } from './aggregator-role.ts'
+import { fetchGlobal } from './global-fetch.ts'
+import type { PeerContext } from './peer-context.ts'
+import type { Collector, RoundState } from './round-state.ts'
 
 /** The per-peer, per-round training seed: reproducible, different for every peer and round. */
 export function trainSeed (jobSeed: number, round: number, peer: string): number {
   return createHash('sha256').update(`${jobSeed}/${round}/${peer}`).digest().readUInt32BE(0) >>> 1
 }
 
-interface Trained { readonly round: number, readonly baseHash: string, readonly adapter: Adapter, readonly bytes: Uint8Array, readonly hash: string, readonly samples: number, readonly trainLoss: number }
+interface Trained {
+  readonly round: number
+  readonly baseHash: string
+  readonly adapter: Adapter
+  readonly bytes: Uint8Array
+  readonly hash: string
+  readonly samples: number
+  readonly trainLoss: number
+}
 
 export class MemberRole {
   /** measured from our trainer's results, advertised in Hello */
@@ -40,100 +49,147 @@ export class MemberRole {
    */
   private deferred: Array<{ readonly a: RoundAnnounce, readonly sender: string }> = []
 
-  constructor (private readonly core: PeerCore, private readonly catchUp: CatchUp, private readonly aggregator: AggregatorRole) {
-    this.samples = core.opts.samples ?? 0
+  constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {
+    this.samples = ctx.opts.samples ?? 0
+    state.events.on('adopted', ({ round }) => { this.replayDeferred(round) })
+    state.events.on('collectorOpened', (c) => { this.trainOwn(c) })
   }
 
   async onAnnounce (a: RoundAnnounce, sender: string): Promise<void> {
-    const core = this.core
+    const { ctx, state } = this
     const now = Date.now()
     const baseHash = hex(a.baseHash)
-    const known = new Set(core.view!.live(now)) // the sender counts only if it is live (sends Hellos)
-    const check = checkAnnounce(a, baseHash, { sender, completedRound: core.completed, acceptedAttempt: core.cur.round === a.round ? core.cur.accepted : -1, knownMembers: known, nowMs: now })
+    const known = new Set(ctx.view!.live(now)) // the sender counts only if it is live (sends Hellos)
+    const cur = state.current
+    const acceptedAttempt = cur.round === a.round ? cur.accepted : -1
+    const check = checkAnnounce(a, baseHash,
+      { sender, completedRound: state.completed, acceptedAttempt, knownMembers: known, nowMs: now })
     if (!check.ok) {
-      if (check.reason === 'round_out_of_window' && a.round <= core.completed + 2 * ROUND_WINDOW && known.has(sender)) {
+      if (check.reason === RejectReason.RoundOutOfWindow && a.round <= state.completed + 2 * ROUND_WINDOW &&
+        known.has(sender)) {
         this.deferred.push({ a, sender })
         if (this.deferred.length > 4) this.deferred.shift()
       }
-      core.events.emit('rejected', { from: sender, reason: check.reason, where: 'announce' })
+      ctx.reject(sender, check.reason, 'announce')
       return
     }
-    if (a.round !== core.completed + 1 || baseHash !== core.globalHash) {
+    if (a.round !== state.completed + 1 || baseHash !== state.globalHash) {
       // we are behind (or forked): take the elected aggregator's base before following its round
-      const g = await this.catchUp.fetchGlobal(baseHash, [sender])
-      if (g === undefined) { core.events.emit('rejected', { from: sender, reason: Reject.BadField + ': unknown base', where: 'announce' }); return }
+      const g = await fetchGlobal(ctx, baseHash, [sender])
+      if (g === undefined) { ctx.reject(sender, withDetail(RejectReason.BadField, 'unknown base'), 'announce'); return }
       // results may have come in while we fetched: never step back to an older global
-      if (core.stopped || core.completed >= a.round || (core.cur.round === a.round && core.cur.accepted >= a.attempt)) return
-      if (core.completed !== a.round - 1 || core.globalHash !== baseHash) {
-        core.setGlobal(a.round - 1, baseHash, g.bytes, g.adapter)
-        core.persist(undefined)
-        core.cur = core.freshRound(a.round)
+      const now2 = state.current
+      if (ctx.stopped || state.completed >= a.round || (now2.round === a.round && now2.accepted >= a.attempt)) return
+      if (state.completed !== a.round - 1 || state.globalHash !== baseHash) {
+        state.standOnBase(a.round, baseHash, g.bytes, g.adapter)
       }
     }
-    core.acceptAnnounce(a, sender, now)
-    if (core.collector !== undefined && core.collector.attempt < a.attempt) core.dropCollector() // superseded
-    if (a.selected.includes(core.peerId)) await this.trainAndSubmit(a.round, a.attempt, sender)
-    else core.setStage(RoundStage.AwaitResult)
+    state.acceptAnnounce(a, sender, now)
+    if (state.collector !== undefined && state.collector.attempt < a.attempt) state.dropCollector() // superseded
+    if (a.selected.includes(ctx.peerId)) await this.trainAndSubmit(a.round, a.attempt, sender)
+    else state.awaitResult()
   }
 
-  /** Announces kept for rounds past `round` are checked afresh (window, election, deadline) now that we stand on it. */
-  replayDeferred (round: number): void {
+  /** Announces kept for rounds past `round` are checked afresh (window, election, deadline) now we stand on it. */
+  private replayDeferred (round: number): void {
     const replay = this.deferred.filter((d) => d.a.round > round).sort((x, y) => x.a.round - y.a.round)
     this.deferred = []
-    if (replay.length > 0) {
-      void (async () => { for (const d of replay) await this.onAnnounce(d.a, d.sender).catch((e: Error) => this.core.log(`announce: ${e.message}`)) })()
-    }
+    if (replay.length === 0) return
+    void (async () => {
+      for (const d of replay) {
+        await this.onAnnounce(d.a, d.sender).catch((e: Error) => { this.ctx.log(`announce: ${e.message}`) })
+      }
+    })()
   }
 
-  async trainAndSubmit (round: number, attempt: number, aggregator: string): Promise<void> {
-    const core = this.core
-    const baseHash = core.globalHash
+  /** We opened a collector and selected ourselves: train our own update for it. */
+  private trainOwn (c: Collector): void {
+    if (!c.selected.has(this.ctx.peerId)) return
+    this.trainAndSubmit(c.round, c.attempt, this.ctx.peerId).catch((e: Error) => {
+      this.ctx.log(`local training failed: ${e.message}`)
+    })
+  }
+
+  private async trainAndSubmit (round: number, attempt: number, aggregator: string): Promise<void> {
+    const { ctx, state } = this
+    const baseHash = state.globalHash
     let t = this.trained
     if (t === undefined || t.round !== round || t.baseHash !== baseHash) {
-      core.setStage(RoundStage.Training)
-      const res = await core.opts.trainer.train({ round, base: core.globalAdapter, seed: trainSeed(core.opts.job.recipe.seed, round, core.peerId), signal: core.abort.signal })
+      state.training()
+      const seed = trainSeed(ctx.opts.job.recipe.seed, round, ctx.peerId)
+      const res = await ctx.opts.trainer.train({ round, base: state.globalAdapter, seed, signal: ctx.abort.signal })
       const bytes = encodeAdapter(res.adapter)
-      t = { round, baseHash, adapter: res.adapter, bytes, hash: sha256Hex(bytes), samples: res.samples, trainLoss: res.trainLoss }
+      const { adapter, samples, trainLoss } = res
+      t = { round, baseHash, adapter, bytes, hash: sha256Hex(bytes), samples, trainLoss }
       this.tokensPerSecond = nextTokensPerSecond(this.tokensPerSecond, res)
       this.samples = res.samples
       this.trained = t // a failover attempt of the same round reuses it instead of training again
-      core.log(`round ${round}: trained on ${t.samples} examples in ${res.seconds.toFixed(1)} s, loss ${t.trainLoss.toFixed(4)}, ${Math.round(res.tokens / Math.max(res.seconds, 1e-9))} tok/s`)
-      core.events.emit('trained', { round, attempt, samples: t.samples, trainLoss: t.trainLoss })
+      const tps = Math.round(res.tokens / Math.max(res.seconds, 1e-9))
+      ctx.log(`round ${round}: trained on ${t.samples} examples in ${res.seconds.toFixed(1)} s, ` +
+        `loss ${t.trainLoss.toFixed(4)}, ${tps} tok/s`)
+      ctx.events.emit('trained', { round, attempt, samples: t.samples, trainLoss: t.trainLoss })
     }
-    if (core.stopped || core.cur.round !== round || core.cur.accepted !== attempt) return // superseded meanwhile
-    if (aggregator === core.peerId) {
-      this.aggregator.addOwnUpdate(round, attempt, { baseHash, bytes: t.bytes, samples: t.samples, trainLoss: t.trainLoss })
+    const superseded = (): boolean => state.current.round !== round || state.current.accepted !== attempt
+    if (ctx.stopped || superseded()) return // superseded meanwhile
+    if (aggregator === ctx.peerId) {
+      state.offerOwnUpdate({ round, attempt, baseHash, bytes: t.bytes, samples: t.samples, trainLoss: t.trainLoss })
       return
     }
-    core.setStage(RoundStage.Pushing)
-    const header: UpdateHeader = { jobId: core.opts.jobId, round, attempt, baseHash: unhex(baseHash), samples: t.samples, trainLoss: t.trainLoss, size: BigInt(t.bytes.byteLength), adapterHash: unhex(t.hash) }
+    state.pushing()
+    const header: UpdateHeader = {
+      jobId: ctx.opts.jobId,
+      round,
+      attempt,
+      baseHash: unhex(baseHash),
+      samples: t.samples,
+      trainLoss: t.trainLoss,
+      size: BigInt(t.bytes.byteLength),
+      adapterHash: unhex(t.hash)
+    }
     try {
       // each attempt gets a limit sized to the update (5 s at least, 250 kB/s), not the whole transfer timeout:
       // a push stuck on a connection that is going away (seen under load in bench/round) is retried while the
       // aggregator still collects, instead of after its deadline
-      const attemptMs = Math.min(core.timing.transferTimeoutMs, Math.max(5000, t.bytes.byteLength / 250))
-      const ack = await withRetries(3, async () => await pushUpdate(core.libp2p, peerIdFromString(aggregator), header, t.bytes, attemptMs))
-      if (!ack.accepted) core.log(`round ${round}: aggregator refused our update (${ack.reason})`)
+      const attemptMs = Math.min(ctx.timing.transferTimeoutMs, Math.max(5000, t.bytes.byteLength / 250))
+      const to = peerIdFromString(aggregator)
+      const bytes = t.bytes
+      const push = async (): Promise<UpdateAck> =>
+        await ctx.transport.pushUpdate(ctx.libp2p, to, header, bytes, attemptMs)
+      const ack = await withRetries(3, push)
+      if (!ack.accepted) ctx.log(`round ${round}: aggregator refused our update (${ack.reason})`)
     } catch (err) {
-      if (!core.stopped) core.log(`round ${round}: could not push our update (${(err as Error).message})`)
+      if (!ctx.stopped) ctx.log(`round ${round}: could not push our update (${(err as Error).message})`)
     }
-    if (core.cur.round === round && core.cur.accepted === attempt) core.setStage(RoundStage.AwaitResult)
+    if (!superseded()) state.awaitResult()
   }
 
   async onResult (r: RoundResult, sender: string): Promise<void> {
-    const core = this.core
-    if (this.catchUp.isEarlierAttempt(r)) { await this.catchUp.preferEarlierAttempt(r, sender); return }
-    if (r.round <= core.completed) return // already have it (gossip may deliver twice)
-    const reject = (reason: string): void => { core.events.emit('rejected', { from: sender, reason, where: 'result' }) }
-    if (r.round === core.completed + 1) {
-      if (hex(r.baseHash) !== core.globalHash) { reject('wrong_base'); return }
-      const expected = core.cur.round === r.round ? core.cur.aggregators.get(r.attempt) : undefined
+    const { ctx, state } = this
+    if (state.isEarlierAttempt(r)) { await this.preferEarlierAttempt(r, sender); return }
+    if (r.round <= state.completed) return // already have it (gossip may deliver twice)
+    const reject = (reason: RejectReason): void => { ctx.reject(sender, reason, 'result') }
+    if (r.round === state.completed + 1) {
+      if (hex(r.baseHash) !== state.globalHash) { reject(RejectReason.WrongBase); return }
+      const expected = state.current.round === r.round ? state.current.aggregators.get(r.attempt) : undefined
       // without its announce (missed it) we take a result from a live member; with it, only from its aggregator
-      if (expected !== undefined ? expected !== sender : !core.view!.isLive(sender, Date.now())) { reject('not_aggregator'); return }
-    } else if (!core.view!.isLive(sender, Date.now())) { reject('unknown_sender'); return }
+      if (expected !== undefined ? expected !== sender : !ctx.view!.isLive(sender, Date.now())) {
+        reject(RejectReason.NotAggregator)
+        return
+      }
+    } else if (!ctx.view!.isLive(sender, Date.now())) { reject(RejectReason.UnknownSender); return }
     const hash = hex(r.newHash)
-    const g = await this.catchUp.fetchGlobal(hash, [sender])
-    if (g === undefined) { reject('adapter_unavailable'); return }
-    core.adopt(r.round, hash, g.bytes, g.adapter, roundInfoOf(r, sender), hex(r.baseHash))
+    const g = await fetchGlobal(ctx, hash, [sender])
+    if (g === undefined) { reject(RejectReason.AdapterUnavailable); return }
+    state.adopt(r.round, hash, g.bytes, g.adapter, roundInfoOf(r, sender), hex(r.baseHash))
+  }
+
+  /** The earlier attempt wins everywhere: we switch to its result and drop whatever we began on the other. */
+  private async preferEarlierAttempt (r: RoundResult, sender: string): Promise<void> {
+    const { ctx, state } = this
+    if (!ctx.view!.isLive(sender, Date.now())) { ctx.reject(sender, RejectReason.UnknownSender, 'result'); return }
+    const g = await fetchGlobal(ctx, hex(r.newHash), [sender])
+    if (g === undefined) { ctx.reject(sender, RejectReason.AdapterUnavailable, 'result'); return }
+    if (ctx.stopped || !state.isEarlierAttempt(r)) return // moved on (or switched) while fetching
+    state.followEarlierAttempt(roundInfoOf(r, sender), g.bytes, g.adapter)
   }
 }

@@ -1,0 +1,51 @@
+// Every reason a peer refuses something from the network: a gossip message, an announce, a result, an
+// update push or an adapter fetch. One enum (gossipsub's src/types.ts keeps its RejectReason the same way),
+// so validators, rules, logs and the rounds log's `excluded[].reason` share one vocabulary and code compares
+// against members, never literals. Values are short snake_case labels (log and metric labels); where a
+// detail helps, it follows as "label: detail" (see withDetail).
+export enum RejectReason {
+  // ---- schema (protocol/validation.ts): any message, stream header or request
+  Oversized = 'oversized',
+  Malformed = 'malformed',
+  WrongJob = 'wrong_job',
+  Unsigned = 'unsigned',
+  NotAllowed = 'not_allowed',
+  BadField = 'bad_field',
+  // ---- an announce against where we stand (protocol/round-rules.ts checkAnnounce)
+  StaleRound = 'stale_round',
+  RoundOutOfWindow = 'round_out_of_window',
+  StaleAttempt = 'stale_attempt',
+  NotElected = 'not_elected',
+  UnknownMembers = 'unknown_members',
+  PastDeadline = 'past_deadline',
+  // ---- an update push against the aggregator's round (protocol/round-rules.ts checkUpdate)
+  WrongRound = 'wrong_round',
+  WrongBase = 'wrong_base',
+  NotSelected = 'not_selected',
+  Duplicate = 'duplicate',
+  Late = 'late',
+  NotAggregating = 'not_aggregating',
+  // ---- an adapter's bytes (node/adapter-codec.ts decodeAdapter)
+  Corrupt = 'corrupt',
+  BadTensors = 'bad_tensors',
+  NonFinite = 'non_finite',
+  /** a selected member whose update never arrived (a round's `excluded[].reason`) */
+  NoUpdate = 'no_update',
+  /** an update the aggregation rule left out, when the rule gave no reason of its own */
+  Excluded = 'excluded',
+  // ---- a round result (node/member-role.ts onResult)
+  NotAggregator = 'not_aggregator',
+  UnknownSender = 'unknown_sender',
+  AdapterUnavailable = 'adapter_unavailable',
+  // ---- transfer streams (node/transfer.ts)
+  NotFound = 'not_found',
+  HashMismatch = 'hash_mismatch',
+  Truncated = 'truncated',
+  Timeout = 'timeout',
+  StreamError = 'stream_error'
+}
+
+/** "label" or "label: detail", the shape of every reason string in logs, events and round results. */
+export function withDetail (reason: RejectReason, detail?: string): string {
+  return detail === undefined ? reason : `${reason}: ${detail}`
+}
