@@ -101,6 +101,21 @@ export class AggregatorRole {
     this.maybeFinish(c)
   }
 
+  /**
+   * Closes the collector once every selected member that has not answered is gone (its Hellos stopped, as
+   * the live set says): a crashed trainer costs a few Hello intervals, not the round's whole deadline.
+   */
+  closeIfOnlyGoneRemain (now: number): void {
+    const { ctx } = this
+    const c = this.state.collector
+    if (c === undefined || c.closed) return
+    const waiting = [...c.selected].filter((p) => !c.received.has(p))
+    if (waiting.length === 0 || waiting.some((p) => ctx.view!.isLive(p, now))) return
+    for (const p of waiting) if (!c.rejected.has(p)) c.rejected.set(p, RejectReason.Gone)
+    ctx.log(`round ${c.round}: ${waiting.map((p) => p.slice(-6)).join(',')} stopped sending Hellos; not waiting for them`)
+    this.finish(c)
+  }
+
   private maybeFinish (c: Collector): void {
     if (c.received.size === c.selected.size) this.finish(c)
   }

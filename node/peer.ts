@@ -233,6 +233,7 @@ export class Peer {
     if (state.completed >= this.opts.job.rounds) return
     const r = state.completed + 1
     state.enterRound(r)
+    if (state.collector !== undefined) this.aggregator.closeIfOnlyGoneRemain(now) // our own training moves the stage on
     if (state.stage === RoundStage.Collecting || state.stage === RoundStage.Aggregating) return
     let members: readonly string[]
     const announce = state.current.announce
@@ -250,7 +251,12 @@ export class Peer {
     }
     const settleMs = r === state.firstRound ? this.timing.settleMs : 0
     const silenceMs = this.opts.job.roundDeadlineSeconds * 1000
-    const due = dueAttempt(state.current, now, { silenceMs, graceMs: this.timing.graceMs, settleMs })
+    const view = ctx.view
+    const gone = (attempt: number): boolean => {
+      const a = electAggregator(members, state.globalHash, r, attempt)
+      return a === undefined || !view.isLive(a, now)
+    }
+    const due = dueAttempt(state.current, now, { silenceMs, graceMs: this.timing.graceMs, settleMs }, gone)
     if (due === undefined || electAggregator(members, state.globalHash, r, due) !== this.peerId) return
     // a quorum already finished round r (we restarted behind, or missed its result): aggregating it again
     // would fork the job; maybeCatchUp fetches their adapter instead
