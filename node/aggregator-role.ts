@@ -42,7 +42,8 @@ export class AggregatorRole {
     }
     const c = {
       round, attempt, baseHash, selected: new Set(selected), received: new Map(), rejected: new Map(), deadlineMs,
-      startedAt: now
+      // a failover round took from its first announce (the attempt that failed included), not from ours
+      startedAt: attempt > 0 ? Math.min(now, state.current.firstAnnounceAt ?? state.current.since) : now
     }
     const failover = attempt > 0 ? ` (failover ${attempt})` : ''
     ctx.log(`round ${round}${failover}: aggregating; selected ${selected.map((s) => s.slice(-6)).join(',')}`)
