@@ -26,7 +26,8 @@ export class AggregatorRole {
   run (round: number, attempt: number, members: readonly string[]): void {
     const { ctx, state } = this
     const now = Date.now()
-    const live = members.filter((m) => ctx.view!.isLive(m, now)) // a silent peer is not worth waiting for
+    // a silent peer is not worth waiting for (frozen members: a deterministic run selects among all of them)
+    const live = ctx.opts.members !== undefined ? members : members.filter((m) => ctx.view!.isLive(m, now))
     const baseHash = state.globalHash
     const { job } = ctx.opts
     const selected = this.select({ members: live, k: job.peersPerRound, prevGlobalHash: baseHash, round, attempt })

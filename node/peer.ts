@@ -233,18 +233,21 @@ export class Peer {
     if (state.completed >= this.opts.job.rounds) return
     const r = state.completed + 1
     state.enterRound(r)
-    if (state.collector !== undefined) this.aggregator.closeIfOnlyGoneRemain(now) // our own training moves the stage on
+    const frozen = this.opts.members
+    // (not with frozen members: a flapping view must not change a deterministic run)
+    if (state.collector !== undefined && frozen === undefined) this.aggregator.closeIfOnlyGoneRemain(now) // our own training moves the stage on
     if (state.stage === RoundStage.Collecting || state.stage === RoundStage.Aggregating) return
     let members: readonly string[]
     const announce = state.current.announce
     if (announce === undefined) {
       const live = ctx.view.live(now)
-      if (live.length < this.opts.job.minPeers) {
+      const ready = frozen === undefined ? live.length >= this.opts.job.minPeers : r > 1 || frozen.every((m) => live.includes(m))
+      if (!ready) {
         state.gathering(now)
         return
       }
       state.roundDue(now)
-      members = live
+      members = frozen ?? live
     } else {
       // keep the announced members (silent aggregator included) so every member computes the same order
       members = announce.members
@@ -254,7 +257,7 @@ export class Peer {
     const view = ctx.view
     const gone = (attempt: number): boolean => {
       const a = electAggregator(members, state.globalHash, r, attempt)
-      return a === undefined || !view.isLive(a, now)
+      return a === undefined || (frozen === undefined && !view.isLive(a, now))
     }
     const due = dueAttempt(state.current, now, { silenceMs, graceMs: this.timing.graceMs, settleMs }, gone)
     if (due === undefined || electAggregator(members, state.globalHash, r, due) !== this.peerId) return

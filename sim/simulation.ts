@@ -90,7 +90,9 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
         const t = await makeTrainer(s.records)
         trainers.push(malicious.has(s.index) ? createAttackTrainer(t, c.attack) : t)
       }
-      fleet = await startInProcessFleet({ job, jobId, trainers, samples: shares.map((s) => s.records.length), dir: work, seed: c.seed })
+      // membership frozen unless the run kills peers (frozen members' crashes cost deadlines)
+      const frozen = c.killAggregatorAt === undefined && c.dropRate === 0
+      fleet = await startInProcessFleet({ job, jobId, trainers, samples: shares.map((s) => s.records.length), dir: work, seed: c.seed, frozen })
     } else {
       const probe = await makeTrainer(shares[0]!.records.slice(0, 1)) // only for the job's adapter layout
       const layout = layoutOf(probe.initialAdapter(c.seed))

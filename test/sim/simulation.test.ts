@@ -48,3 +48,13 @@ test('--kill-aggregator-at 1: the failover completes every round', { timeout: 60
     throw err
   }
 })
+
+test('an in-process run is deterministic: the same seed gives the same aggregators, trainers and adapters', { timeout: 300_000 }, async () => {
+  // membership is frozen before round 1, so a loaded machine's late Hellos cannot change the elections; the
+  // deadline is far above a round's training (a round closes when all answered), so no attempt times out
+  const story = async (): Promise<unknown> => {
+    const { report } = await runSimulation(small({ deadlineSeconds: 120 }), { log: () => {} })
+    return { rounds: report.rounds.map((r) => [r.round, r.attempt, r.aggregator, [...r.included].sort()]), final: report.final.hash }
+  }
+  assert.deepEqual(await story(), await story())
+})
