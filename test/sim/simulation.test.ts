@@ -31,7 +31,7 @@ test('a 4-peer, 2-round in-process simulation writes a report that validates', {
   }
 })
 
-test('--kill-aggregator-at 1: the failover completes every round', { timeout: 60_000 }, async (t) => {
+test('--kill-aggregator-at 1: the failover completes every round', { timeout: 150_000 }, async (t) => {
   const lines: string[] = []
   try {
     const { report } = await runSimulation(small({ peers: 5, killAggregatorAt: 1 }), { log: (l) => lines.push(l) })
