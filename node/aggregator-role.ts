@@ -26,7 +26,8 @@ export class AggregatorRole {
   run (round: number, attempt: number, members: readonly string[]): void {
     const { ctx, state } = this
     const now = Date.now()
-    const live = members.filter((m) => ctx.view!.isLive(m, now)) // a silent peer is not worth waiting for
+    // a silent peer is not worth waiting for (frozen members: a deterministic run selects among all of them)
+    const live = ctx.opts.members !== undefined ? members : members.filter((m) => ctx.view!.isLive(m, now))
     const baseHash = state.globalHash
     const { job } = ctx.opts
     const selected = this.select({ members: live, k: job.peersPerRound, prevGlobalHash: baseHash, round, attempt })
@@ -42,7 +43,8 @@ export class AggregatorRole {
     }
     const c = {
       round, attempt, baseHash, selected: new Set(selected), received: new Map(), rejected: new Map(), deadlineMs,
-      startedAt: now
+      // a failover round took from its first announce (the attempt that failed included), not from ours
+      startedAt: attempt > 0 ? Math.min(now, state.current.firstAnnounceAt ?? state.current.since) : now
     }
     const failover = attempt > 0 ? ` (failover ${attempt})` : ''
     ctx.log(`round ${round}${failover}: aggregating; selected ${selected.map((s) => s.slice(-6)).join(',')}`)
@@ -99,6 +101,21 @@ export class AggregatorRole {
     const { samples, round, baseHash, trainLoss } = u
     c.received.set(ctx.peerId, { peer: ctx.peerId, samples, round, baseHash, adapter: d.adapter, trainLoss })
     this.maybeFinish(c)
+  }
+
+  /**
+   * Closes the collector once every selected member that has not answered is gone (its Hellos stopped, as
+   * the live set says): a crashed trainer costs a few Hello intervals, not the round's whole deadline.
+   */
+  closeIfOnlyGoneRemain (now: number): void {
+    const { ctx } = this
+    const c = this.state.collector
+    if (c === undefined || c.closed) return
+    const waiting = [...c.selected].filter((p) => !c.received.has(p))
+    if (waiting.length === 0 || waiting.some((p) => ctx.view!.isLive(p, now))) return
+    for (const p of waiting) if (!c.rejected.has(p)) c.rejected.set(p, RejectReason.Gone)
+    ctx.log(`round ${c.round}: ${waiting.map((p) => p.slice(-6)).join(',')} stopped sending Hellos; not waiting for them`)
+    this.finish(c)
   }
 
   private maybeFinish (c: Collector): void {

@@ -5,6 +5,8 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { FeditHost } from './host.ts'
 
+const DIAL_TIMEOUT_MS = 5000
+
 export async function jobCid (jobId: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`/fedit/job/${jobId}`)))
 }
@@ -36,7 +38,10 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
       for await (const p of host.contentRouting.findProviders(cid, { signal: q })) {
         if (p.id.toString() === self || host.getConnections(p.id).length > 0) continue
         if (p.multiaddrs.length > 0) await host.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
-        host.dial(p.id, { signal: q }).catch(() => {})
+        // a signal of its own per dial: every pending dial queues peer-store writes that listen on its signal,
+        // and a dozen dials to members who left (no answer until the timeout) on one shared signal exceeded
+        // its 10 listeners (MaxListenersExceededWarning on joining a job with a history)
+        host.dial(p.id, { signal: AbortSignal.any([opts.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) }).catch(() => {})
         found++
       }
     } catch (err) {

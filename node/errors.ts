@@ -18,3 +18,8 @@ export class StateError extends Error {
 export class SwarmKeyError extends Error {
   constructor (message: string) { super(message); this.name = 'SwarmKeyError' }
 }
+
+/** a --listen address the host could not bind (port taken, address not on this machine) */
+export class ListenError extends Error {
+  constructor (message: string) { super(message); this.name = 'ListenError' }
+}

@@ -24,6 +24,7 @@ import { MAX_GOSSIP_BYTES } from '../protocol/limits.ts'
 import { parseSwarmKey } from './swarm-key.ts'
 import { natServices, natTransports, natListen } from './nat-traversal.ts'
 import type { RelayLimits } from './nat-traversal.ts'
+import { ListenError } from './errors.ts'
 
 export type FeditServices = {
   identify: Identify
@@ -69,6 +70,28 @@ export interface HostOptions {
 }
 
 export async function createHost (opts: HostOptions): Promise<FeditHost> {
+  try {
+    return await startLibp2p(opts)
+  } catch (err) {
+    throw listenError(err) ?? err
+  }
+}
+
+/**
+ * libp2p reports a listen address it could not bind with every address's error and stack in one message;
+ * the user needs one line per address: which one, and why (EADDRINUSE: the port is taken).
+ */
+function listenError (err: unknown): ListenError | undefined {
+  if (!(err instanceof Error) || err.name !== 'UnsupportedListenAddressesError') return undefined
+  const failed = [...err.message.matchAll(/^\s+(\/\S+): (?:\w*Error: )?(.*)$/gm)].map(([, addr, why]) => {
+    const reason = /EADDRINUSE/.test(why!) ? 'the port is in use (another program or fedit node holds it)'
+      : /EADDRNOTAVAIL/.test(why!) ? 'the address is not one of this machine\'s' : why!.replace(/^listen \w+: /, '')
+    return `cannot listen on ${addr}: ${reason}`
+  })
+  return new ListenError(failed.length > 0 ? `${failed.join('; ')}; choose another --listen` : err.message.split('\n')[0]!)
+}
+
+async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
   const local = opts.local === true
   const allow = opts.allowList
   const denied = (peer: PeerId): boolean => allow !== undefined && !allow.has(peer.toString())

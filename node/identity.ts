@@ -8,7 +8,8 @@ import { IdentityError } from './errors.ts'
 
 export async function createKeyFile (path: string, overwrite = false): Promise<PrivateKey> {
   if (!overwrite && existsSync(path)) {
-    throw new IdentityError(`${path} already exists (remove it first to make a new identity)`)
+    throw new IdentityError(`${path} already exists; use --force to replace it with a new identity (its peer id ` +
+      `changes)`)
   }
   const key = await generateKeyPair('Ed25519')
   writeFileAtomicSync(path, privateKeyToProtobuf(key), 0o600)

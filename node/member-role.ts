@@ -59,7 +59,8 @@ export class MemberRole {
     const { ctx, state } = this
     const now = Date.now()
     const baseHash = hex(a.baseHash)
-    const known = new Set(ctx.view!.live(now)) // the sender counts only if it is live (sends Hellos)
+    // the sender counts only if it is live (sends Hellos), or one of the frozen members of a deterministic run
+    const known = new Set([...ctx.view!.live(now), ...(ctx.opts.members ?? [])])
     const cur = state.current
     const acceptedAttempt = cur.round === a.round ? cur.accepted : -1
     const check = checkAnnounce(a, baseHash,

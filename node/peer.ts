@@ -248,24 +248,33 @@ export class Peer {
     if (state.completed >= this.opts.job.rounds) return
     const r = state.completed + 1
     state.enterRound(r)
+    const frozen = this.opts.members
+    // (not with frozen members: a flapping view must not change a deterministic run)
+    if (state.collector !== undefined && frozen === undefined) this.aggregator.closeIfOnlyGoneRemain(now) // our own training moves the stage on
     if (state.stage === RoundStage.Collecting || state.stage === RoundStage.Aggregating) return
     let members: readonly string[]
     const announce = state.current.announce
     if (announce === undefined) {
       const live = ctx.view.live(now)
-      if (live.length < this.opts.job.minPeers) {
+      const ready = frozen === undefined ? live.length >= this.opts.job.minPeers : r > 1 || frozen.every((m) => live.includes(m))
+      if (!ready) {
         state.gathering(now)
         return
       }
       state.roundDue(now)
-      members = live
+      members = frozen ?? live
     } else {
       // keep the announced members (silent aggregator included) so every member computes the same order
       members = announce.members
     }
     const settleMs = r === state.firstRound ? this.timing.settleMs : 0
     const silenceMs = this.opts.job.roundDeadlineSeconds * 1000
-    const due = dueAttempt(state.current, now, { silenceMs, graceMs: this.timing.graceMs, settleMs })
+    const view = ctx.view
+    const gone = (attempt: number): boolean => {
+      const a = electAggregator(members, state.globalHash, r, attempt)
+      return a === undefined || (frozen === undefined && !view.isLive(a, now))
+    }
+    const due = dueAttempt(state.current, now, { silenceMs, graceMs: this.timing.graceMs, settleMs }, gone)
     if (due === undefined) return
     const attempt = this.reachableAttempt(members, r, due)
     if (attempt <= state.current.accepted || state.current.announcedByMe.has(attempt)) return

@@ -61,6 +61,8 @@ interface CurrentRound {
   readonly aggregators: ReadonlyMap<number, string>
   /** attempts this peer announced itself */
   readonly announcedByMe: ReadonlySet<number>
+  /** when the round's first announce (any attempt) was followed: a failover round's duration counts from it */
+  readonly firstAnnounceAt?: number
 }
 
 interface MutableRound {
@@ -70,6 +72,7 @@ interface MutableRound {
   announce?: CurrentRound['announce']
   readonly aggregators: Map<number, string>
   readonly announcedByMe: Set<number>
+  firstAnnounceAt?: number
 }
 
 /** The aggregator's round in progress: RoundState opens and closes it, the aggregator role fills it. */
@@ -222,6 +225,7 @@ export class RoundState {
     const cur = this.cur
     cur.accepted = a.attempt
     cur.aggregators.set(a.attempt, aggregator)
+    cur.firstAnnounceAt ??= now
     const members = [...a.members]
     const selected = [...a.selected]
     cur.announce = { attempt: a.attempt, aggregator, members, selected, deadlineMs: Number(a.deadlineMs) }

@@ -41,7 +41,8 @@ export function newSwarmKey (): Uint8Array {
 /** Writes a new swarm key file (mode 0600); refuses to overwrite unless told. */
 export function createSwarmKeyFile (path: string, overwrite = false): Uint8Array {
   if (!overwrite && existsSync(path)) {
-    throw new SwarmKeyError(`${path} already exists (remove it first to make a new swarm key)`)
+    throw new SwarmKeyError(`${path} already exists; use --force to replace it with a new swarm key (every member ` +
+      `then needs the new file)`)
   }
   const key = newSwarmKey()
   writeFileAtomicSync(path, key, 0o600)

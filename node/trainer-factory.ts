@@ -1,11 +1,11 @@
 // The one place `fedit peer` gets its LocalTrainer: the ONNX LoRA trainer in a worker thread, set up from the
 // job's LoRA config and recipe (local steps or epochs per round, from each round's base adapter).
-import type { LocalTrainer } from '../trainer/local-trainer.ts'
 import type { JobSpec } from '../protocol/job-spec.ts'
 import type { Device } from '../trainer/graph/session.ts'
 import { DEVICES } from '../trainer/graph/session.ts'
 import { DeviceUnavailableError } from '../trainer/graph/errors.ts'
 import { createWorkerTrainer } from '../trainer/train/worker-trainer.ts'
+import type { WorkerTrainer } from '../trainer/train/worker-trainer.ts'
 
 export interface TrainerFactoryOptions {
   readonly job: JobSpec
@@ -20,7 +20,7 @@ export interface TrainerFactoryOptions {
   readonly workers?: number
 }
 
-export async function createLocalTrainer (opts: TrainerFactoryOptions): Promise<LocalTrainer> {
+export async function createLocalTrainer (opts: TrainerFactoryOptions): Promise<WorkerTrainer> {
   const device = (opts.device ?? 'cpu') as Device
   if (!DEVICES.includes(device)) {
     throw new DeviceUnavailableError(`unknown device '${device}' (choose ${DEVICES.join(', ')})`)

@@ -33,25 +33,30 @@ export class ChunkReader {
     this.it = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array | Iterable<Uint8Array>>
   }
 
-  private aborted?: { signal: AbortSignal, promise: Promise<never> }
-
-  /** One listener per signal, not one per chunk. */
-  private abortOf (signal: AbortSignal): Promise<never> {
-    if (this.aborted?.signal !== signal) {
-      const promise = new Promise<never>((_resolve, reject) => {
-        signal.addEventListener('abort', () => { reject(new TransferError(RejectReason.Timeout)) }, { once: true })
-      })
-      promise.catch(() => {})
-      this.aborted = { signal, promise }
+  /**
+   * The stream's next message, or a TransferError('timeout') when `signal` aborts first. The abort listener
+   * lives for this read only: racing every read against one promise per signal kept each message reachable
+   * (the race's reaction on that promise holds its result) until the signal fired, so a transfer held every
+   * chunk it had read, already copied out, until its timeout (+64 MiB for 64 MiB read).
+   */
+  private async nextMessage (signal: AbortSignal): Promise<IteratorResult<Uint8Array | Iterable<Uint8Array>>> {
+    signal.throwIfAborted()
+    let onAbort = (): void => {}
+    const aborted = new Promise<never>((_resolve, reject) => {
+      onAbort = () => { reject(new TransferError(RejectReason.Timeout)) }
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+    try {
+      return await Promise.race([this.it.next(), aborted])
+    } finally {
+      signal.removeEventListener('abort', onAbort)
     }
-    return this.aborted.promise
   }
 
   /** Next chunk (at most `max` bytes, a view into the muxer's buffer), or undefined at end of stream. */
   private async next (max: number, signal: AbortSignal): Promise<Uint8Array | undefined> {
     while (this.head >= this.segments.length) {
-      signal.throwIfAborted()
-      const r = await Promise.race([this.it.next(), this.abortOf(signal)])
+      const r = await this.nextMessage(signal)
       if (r.done === true) return undefined
       this.segments = r.value instanceof Uint8Array ? [r.value] : [...r.value]
       this.head = 0

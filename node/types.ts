@@ -66,6 +66,12 @@ export interface PeerOptions
   readonly device?: string
   /** local examples, advertised in Hello */
   readonly samples?: number
+  /**
+   * Deterministic mode (the in-process simulation): the job's members, fixed before round 1. Round 1 waits
+   * until all of them are live; every round elects and selects among exactly them, never from a live set
+   * that a loaded machine makes flap, so the same seed gives the same adapters. Crashes then cost deadlines.
+   */
+  readonly members?: readonly string[]
   /** default libp2pTransport (transfer.ts) */
   readonly transport?: Transport
 }

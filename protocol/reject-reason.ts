@@ -31,6 +31,8 @@ export enum RejectReason {
   NonFinite = 'non_finite',
   /** a selected member whose update never arrived (a round's `excluded[].reason`) */
   NoUpdate = 'no_update',
+  /** a selected member that stopped sending Hellos before its update came (the round did not wait for it) */
+  Gone = 'gone',
   /** an update the aggregation rule left out, when the rule gave no reason of its own */
   Excluded = 'excluded',
   // ---- a round result (node/member-role.ts onResult)

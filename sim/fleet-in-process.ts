@@ -8,6 +8,7 @@ import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { JobSpec } from '../protocol/job-spec.ts'
 import { startBootstrap, dialableAddrs } from '../bootstrap/bootstrap-node.ts'
 import { createPeer } from '../node/peer.ts'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Peer, PeerTiming } from '../node/peer.ts'
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
 import { buildAggregator } from '../trainer/aggregate/build-aggregator.ts'
@@ -27,6 +28,8 @@ export interface InProcessOptions {
   readonly dir: string
   readonly seed: number
   readonly timing?: Partial<PeerTiming>
+  /** deterministic mode: membership frozen before round 1 (PeerOptions.members) */
+  readonly frozen?: boolean
 }
 
 export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> {
@@ -42,12 +45,18 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
   const dead = new Set<string>()
   const announced = new Set<string>()
   const results = new ResultChoice()
-  for (let i = 0; i < o.trainers.length; i++) {
-    // identities from the seed: the same run elects the same aggregators
+  // identities from the seed: the same run elects the same aggregators
+  const keys = await Promise.all(o.trainers.map(async (_, i) => {
     const seed = new Uint8Array(32)
     new DataView(seed.buffer).setUint32(0, deriveSeed(o.seed, `peer:${i}`))
+    return await generateKeyPairFromSeed('Ed25519', seed)
+  }))
+  // membership frozen before round 1: a loaded machine's flapping live sets cannot change who is elected or
+  // selected, so the same seed gives the same adapters
+  const members = o.frozen === true ? keys.map((k) => peerIdFromPrivateKey(k).toString()) : undefined
+  for (let i = 0; i < o.trainers.length; i++) {
     const p = createPeer({
-      job: o.job, jobId: o.jobId, privateKey: await generateKeyPairFromSeed('Ed25519', seed),
+      job: o.job, jobId: o.jobId, privateKey: keys[i]!, members,
       trainer: o.trainers[i]!, aggregate, stateDir: join(o.dir, `p${i}`),
       listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: bootAddrs, local: true,
       timing: { ...IN_PROCESS_TIMING, transferTimeoutMs: Math.max(30_000, o.job.roundDeadlineSeconds * 1000),

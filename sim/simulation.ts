@@ -1,11 +1,11 @@
 // `fedit simulate`: a bootstrap and N peers on 127.0.0.1 run federated instruction tuning on Dolly-15k, while
 // this orchestrator prints progress, scores every round's global adapter on the held-out split with its own
 // evaluator, injects the faults and attacks asked for, trains the baselines, and writes the report.
-import { createHash } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { loadCheckpoint } from '../trainer/checkpoint/load.ts'
+import { modelHash } from '../trainer/checkpoint/model-hash.ts'
 import { loadTokenizerFor } from '../trainer/tokenizer.ts'
 import { readDolly } from '../trainer/data/readers.ts'
 import { splitHeldOut } from '../trainer/data/split.ts'
@@ -53,15 +53,6 @@ export interface SimulationHooks {
   readonly log?: (line: string) => void
 }
 
-/** sha256 of the model file (or, for a folder, of its file names and sizes: cheap and enough to tell models apart). */
-function modelFingerprint (path: string): string {
-  const h = createHash('sha256')
-  if (statSync(path).isDirectory()) for (const f of readdirSync(path)
-    .sort()) h.update(`${f}:${statSync(join(path, f)).size}\n`)
-  else h.update(readFileSync(path))
-  return h.digest('hex')
-}
-
 export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}): Promise<SimulationResult> {
   const t0 = Date.now()
   const stamp = (): string => `[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s]`
@@ -98,7 +89,7 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
       kind: c.trainer, modelPath: c.modelPath, model: ckpt.config, records, lora: c.lora, learningRate: c.learningRate,
       batchSize: c.batchSize, microBatch: c.microBatch, localSteps: c.localSteps, maxLength: c.maxLength, threads: 1
     })
-    const job = validateJobSpec(jobJson(c, modelId, modelFingerprint(c.modelPath)), 'simulated job')
+    const job = validateJobSpec(jobJson(c, modelId, await modelHash(c.modelPath)), 'simulated job')
     const jobId = jobIdOf(job)
 
     // ---------------------------------------------------------------- the federation
@@ -109,8 +100,11 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
         const t = await makeTrainer(bad && c.attack === 'backdoor' ? backdoorRecords(s.records, c.seed) : s.records)
         trainers.push(bad ? createAttackTrainer(t, c.attack, collusion) : t)
       }
-      fleet = await startInProcessFleet({ job, jobId, trainers, samples: shares.map((s) => s.records.length), dir: work,
-        seed: c.seed })
+      // membership frozen unless the run kills peers (frozen members' crashes cost deadlines)
+      const frozen = c.killAggregatorAt === undefined && c.dropRate === 0
+      fleet = await startInProcessFleet({
+        job, jobId, trainers, samples: shares.map((s) => s.records.length), dir: work, seed: c.seed, frozen
+      })
     } else {
       const probe = await makeTrainer(shares[0]!.records.slice(0, 1)) // only for the job's adapter layout
       const layout = layoutOf(probe.initialAdapter(c.seed))

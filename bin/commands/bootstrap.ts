@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { CliError } from '../cli-error.ts'
 import { loadOrCreateKey, readKeyFile } from '../../node/identity.ts'
 import { startBootstrap, dialableAddrs } from '../../bootstrap/bootstrap-node.ts'
+import { ConnectionLog } from '../../bootstrap/connection-log.ts'
 import { parseFlags } from '../flags.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
 import { parseListenAddr } from '../../node/observe/http-listen.ts'
@@ -31,7 +32,8 @@ peers behind NATs that nobody can dial reserve a slot on it and are reached thro
                          by default); its address goes to stderr, so stdout stays the list of multiaddrs
   --no-relay             do not relay for peers behind NATs (--local: no relay unless a --relay-* flag is given)
 ${relayHelp}
-Stops cleanly on Ctrl-C / SIGTERM.`
+Logs peers connecting and leaving (one line each, at most 5 per 10 s, then a count). Stops cleanly on
+Ctrl-C / SIGTERM.`
 
 export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
@@ -75,6 +77,7 @@ export async function run (argv: string[]): Promise<number> {
     swarmKey, allowList, relay, metrics: metrics?.libp2p
   })
   let endpoint: HttpEndpoint | undefined
+  let flusher: NodeJS.Timeout | undefined
   try {
     if (metrics !== undefined && metricsAddr !== undefined) {
       registerBootstrapMetrics(metrics.registry, host)
@@ -87,11 +90,23 @@ export async function run (argv: string[]): Promise<number> {
       const time = relay.durationSeconds === 0 ? 'no time limit' : `${relay.durationSeconds} s`
       console.error(`relay: up to ${relay.maxReservations} reservations; each relayed connection ${data}, ${time}`)
     }
+    const stamp = (): string => new Date().toISOString().slice(11, 19)
+    const connections = new ConnectionLog()
+    const total = (): number => host.getPeers().length
+    const show = (lines: string[]): void => { for (const l of lines) console.log(`${stamp()} ${l}`) }
+    host.addEventListener('peer:connect', (e) => {
+      show(connections.event(Date.now(), 'connected', e.detail.toString(), total()))
+    })
+    host.addEventListener('peer:disconnect', (e) => {
+      show(connections.event(Date.now(), 'left', e.detail.toString(), total()))
+    })
+    flusher = setInterval(() => { show(connections.flush(Date.now(), total())) }, 2000)
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)
     })
   } finally {
+    clearInterval(flusher)
     await endpoint?.close()
     await host.stop()
   }

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { CliError } from '../cli-error.ts'
+import { prepareOutputDir } from '../output-dir.ts'
 import { parseFlags } from '../flags.ts'
 import { choiceFlag, required } from '../flag-values.ts'
 import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
@@ -27,6 +28,7 @@ export async function run (argv: string[]): Promise<number> {
   if (existsSync(join(out, 'config.json')) && !f.booleans.has('force')) {
     throw new CliError(`${out} already holds a model (config.json); use --force to overwrite it`)
   }
+  prepareOutputDir(out)
   const ckpt = loadCheckpoint(modelPath)
   const tok = loadTokenizerFor(modelPath, ckpt.config.vocabSize)
   const adapter = loadAdapter(adapterDir, ckpt.config)

@@ -15,6 +15,10 @@ import { parseFlags } from '../flags.ts'
 import { numberFlag } from '../flag-values.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
 import { RELAY_FLAGS, relayHelp, relayLimits } from '../relay-flags.ts'
+import { checkModelPin, ModelPinError } from '../../node/model-pin.ts'
+import { watchPeer } from '../../node/peer-watch.ts'
+import { dataNotes } from '../data-notes.ts'
+import { CheckpointError } from '../../trainer/checkpoint/errors.ts'
 import type { AggregateFn } from '../../trainer/aggregate/types.ts'
 import type { AggregationSpec } from '../../protocol/aggregation-spec.ts'
 import { parseListenAddr, ListenAddrError } from '../../node/observe/http-listen.ts'
@@ -35,7 +39,8 @@ export const help = `usage: fedit peer --job FILE --model PATH --data FILE
 Joins the job described by FILE: finds its other members through the DHT, trains LoRA adapters on the
 local data when selected, aggregates when elected, and keeps the global adapter in DIR. One log line per round.
   --job FILE             job.json (base model, LoRA config, recipe, rounds, aggregation)
-  --model PATH           the base model (Hugging Face folder or llama2.c checkpoint)
+  --model PATH           the base model (Hugging Face folder or llama2.c checkpoint); its weights must hash to
+                         the job's baseModel.sha256 (hashed once, then cached in the state folder)
   --data FILE            local instruction data (jsonl or jsonl.gz)
   --bootstrap MULTIADDR  bootstrap addresses (/ip4/.../tcp/.../p2p/<id>), or --bootstrap-file with one per line
   --listen MULTIADDR     addresses to listen on (default /ip4/0.0.0.0/tcp/0)
@@ -104,17 +109,24 @@ export async function run (argv: string[]): Promise<number> {
 
   // before the model loads: a second peer on one state folder would overwrite the first one's adapters
   try { await assertStateFolderFree(stateDir) } catch (err) { throw new CliError((err as Error).message) }
-  // the round's train session and the evaluator's eval session share the weights, not their working sets
-  const microBatch = Math.min(DEFAULT_RECIPE.microBatchSize, job.recipe.batchSize)
-  const lora = { ...job.lora, targetModules: [...job.lora.targetModules] }
-  checkMemory(loadCheckpoint(need('model')), { kind: 'train', pair: true, microBatch, seq: job.recipe.maxLength, lora },
-    f, "the job's recipe.maxLength")
-  const trainer = await createLocalTrainer({ job, modelPath: need('model'), dataPath: need('data'),
-    device: f.strings.get('device'), workers })
-  const aggregate = aggregateFor(job.aggregation)
   const jobId = jobIdOf(job)
   let peerId = ''
   const log = makeLogger(format, () => peerId === '' ? {} : { peer: peerId })
+  const modelPath = need('model')
+  try {
+    await checkModelPin(job, modelPath, stateDir, log)
+  } catch (err) {
+    throw err instanceof ModelPinError || err instanceof CheckpointError ? new CliError(err.message) : err
+  }
+  // the round's train session and the evaluator's eval session share the weights, not their working sets
+  const microBatch = Math.min(DEFAULT_RECIPE.microBatchSize, job.recipe.batchSize)
+  const lora = { ...job.lora, targetModules: [...job.lora.targetModules] }
+  checkMemory(loadCheckpoint(modelPath), { kind: 'train', pair: true, microBatch, seq: job.recipe.maxLength, lora },
+    f, "the job's recipe.maxLength")
+  const dataPath = need('data')
+  const trainer = await createLocalTrainer({ job, modelPath, dataPath, device: f.strings.get('device'), workers })
+  for (const line of dataNotes(dataPath, trainer.stats)) log(line)
+  const aggregate = aggregateFor(job.aggregation)
   const metrics = metricsAddr !== undefined ? createMetricsRegistry() : undefined
   const peer = createPeer({
     job, jobId, trainer, aggregate, stateDir,
@@ -129,6 +141,7 @@ export async function run (argv: string[]): Promise<number> {
     process.once('SIGTERM', () => resolve('terminated'))
   })
   let obs: Observability | undefined
+  let unwatch = (): void => {}
   try {
     obs = await startObservability({
       peer, job, jobId, stateDir, dashboard: dashboardAddr,
@@ -138,6 +151,7 @@ export async function run (argv: string[]): Promise<number> {
     })
     await peer.start()
     peerId = peer.peerId
+    unwatch = watchPeer(peer, { minPeers: job.minPeers, bootstrap, local: f.booleans.has('local'), log })
     log(`global adapter: ${join(stateDir, 'global')}`)
     if (obs.metricsUrl !== undefined) log(`metrics: ${obs.metricsUrl}`)
     if (obs.dashboardUrl !== undefined) log(`dashboard: ${obs.dashboardUrl}`)
@@ -159,6 +173,7 @@ export async function run (argv: string[]): Promise<number> {
     }
   } finally {
     await obs?.close()
+    unwatch()
     await peer.stop()
     await trainer.close()
   }

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { CliError } from '../cli-error.ts'
+import { prepareOutputDir } from '../output-dir.ts'
 import { parseFlags } from '../flags.ts'
 import { checkMemory } from '../memory-check.ts'
 import { choiceFlag, deviceFlag, numberFlag, required, targetsFlag } from '../flag-values.ts'
@@ -18,7 +19,7 @@ import { defaultStepWorkers, ThreadedStepRunner } from '../../trainer/train/thre
 import { readLocalRecords, someExamples, tokenizeOrFail } from '../../trainer/train/local-data.ts'
 import type { InstructionRecord } from '../../trainer/data/record.ts'
 import type { TokenizedExample, TokenizeOptions, TokenizeStats } from '../../trainer/data/tokenize-example.ts'
-import { resolveRecipe, RecipeError } from '../../trainer/train/recipe.ts'
+import { resolveRecipe, RecipeError, describeBatch } from '../../trainer/train/recipe.ts'
 import type { RunLength } from '../../trainer/train/step-plan.ts'
 import { runSteps, TrainingRun } from '../../trainer/train/train-loop.ts'
 import { loadTrainState, saveTrainState, settingsMismatch, TRAIN_STATE_FILE } from '../../trainer/train/train-state.ts'
@@ -104,6 +105,7 @@ export async function run (argv: string[]): Promise<number> {
       throw new CliError(`${out} holds an interrupted run; use --resume to continue it or --force to start over`)
     }
   }
+  prepareOutputDir(out)
 
   // the config only (the helpers load the weights they train with; this thread lets its copy go)
   const ckpt = loadCheckpoint(modelPath)
@@ -144,9 +146,8 @@ export async function run (argv: string[]): Promise<number> {
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
     console.error(`training ${runner.totalSteps} steps${startStep > 0 ? ` from step ${startStep}` : ''} ` +
-      `(batch ${recipe.batchSize} = ${microBatches} x ` +
-      `micro-batch ${recipe.microBatchSize}${workers > 1 ? `, ${workers} at once` : ''}, lr ${recipe.learningRate}, ` +
-      `LoRA r ${lora.r})`)
+      `(${describeBatch(recipe)}${workers > 1 ? `, ${workers} at once` : ''}, lr ${recipe.learningRate}, LoRA ` +
+      `r ${lora.r})`)
     const progress = createProgress('train', runner.totalSteps)
     progress.update({ step: startStep })
     let last = NaN

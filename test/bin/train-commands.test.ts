@@ -56,7 +56,7 @@ test('train --workers 2 runs micro-batches side by side and writes the same adap
     const out = tmp()
     const r = fedit(...TRAIN, '--steps', '2', '--out', out, '--workers', w)
     assert.equal(r.code, 0, r.err)
-    assert.match(r.err, w === '2' ? /2 x micro-batch 4, 2 at once/ : /2 x micro-batch 4, lr/)
+    assert.match(r.err, w === '2' ? /2 micro-batches of 4, 2 at once/ : /2 micro-batches of 4, lr/)
     return readFileSync(join(out, 'adapter_model.safetensors'))
   })
   assert.ok(outs[0]!.equals(outs[1]!), 'the adapters differ')
@@ -136,5 +136,19 @@ test('bad input: one line on stderr naming the problem, non-zero exit', () => {
     assert.equal(lines.length, 1, `${args.join(' ')}: ${r.err}`)
     assert.match(lines[0]!, re)
     assert.doesNotMatch(r.err, /\n\s+at /)
+  }
+})
+
+test('train and merge check --out before any work: a file there is one line, at once', () => {
+  const file = join(tmp(), 'taken')
+  writeFileSync(file, 'not a folder')
+  for (const [cmd, args] of [['train', [...TRAIN, '--steps', '3']], ['merge', ['merge', '--model', MODEL, '--adapter', 'nowhere']]] as const) {
+    for (const out of [file, join(file, 'sub')]) {
+      const r = fedit(...args, '--out', out)
+      assert.notEqual(r.code, 0, `${cmd} --out ${out}`)
+      assert.equal(r.err.trim().split('\n').length, 1, r.err)
+      assert.match(r.err, new RegExp(`^fedit ${cmd}: --out ${out}`), r.err)
+      assert.doesNotMatch(r.err, /training|data:/)
+    }
   }
 })

@@ -39,3 +39,12 @@ test('no attempt that is followed already, that we announced, or past the last',
   assert.equal(dueAttempt(round(), 10_000 + MAX_ATTEMPTS * 1000, T), undefined)
   assert.equal(dueAttempt(round(), 10_000 + (MAX_ATTEMPTS - 1) * 1000, T), MAX_ATTEMPTS - 1)
 })
+
+test('an accepted announce whose aggregator is gone: the next attempt at once, skipping gone aggregators', () => {
+  const r = round({ accepted: 0, announce: { deadlineMs: 70_000 } })
+  assert.equal(dueAttempt(r, 12_000, T, (a) => a === 0), 1, 'no wait for deadline + grace')
+  assert.equal(dueAttempt(r, 12_000, T, (a) => a <= 2), 3, 'attempts whose aggregator is gone are skipped')
+  assert.equal(dueAttempt(r, 12_000, T, () => false), undefined, 'a live aggregator keeps its deadline')
+  assert.equal(dueAttempt(round({ accepted: 0, announce: { deadlineMs: 70_000 }, announcedByMe: new Set([1]) }), 12_000, T, (a) => a === 0), undefined)
+  assert.equal(dueAttempt(r, 12_000, T, () => true), undefined, 'nobody left to aggregate')
+})

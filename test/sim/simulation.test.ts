@@ -35,7 +35,7 @@ test('a 4-peer, 2-round in-process simulation writes a report that validates', {
   }
 })
 
-test('--kill-aggregator-at 1: the failover completes every round', { timeout: 60_000 }, async (t) => {
+test('--kill-aggregator-at 1: the failover completes every round', { timeout: 150_000 }, async (t) => {
   const lines: string[] = []
   try {
     const { report } = await runSimulation(small({ peers: 5, killAggregatorAt: 1 }), { log: (l) => lines.push(l) })
@@ -65,4 +65,14 @@ test('--malicious 2 --attack drift: colluders share their deltas across rounds a
   assert.equal(report.faults!.attack, 'drift')
   assert.ok(report.rounds.every((r) => r.included.length >= 3), 'the honest majority is kept')
   assert.ok(lines.some((l) => /\[malicious: drift\]/.test(l)))
+})
+
+test('an in-process run is deterministic: the same seed gives the same aggregators, trainers and adapters', { timeout: 300_000 }, async () => {
+  // membership is frozen before round 1, so a loaded machine's late Hellos cannot change the elections; the
+  // deadline is far above a round's training (a round closes when all answered), so no attempt times out
+  const story = async (): Promise<unknown> => {
+    const { report } = await runSimulation(small({ deadlineSeconds: 120 }), { log: () => {} })
+    return { rounds: report.rounds.map((r) => [r.round, r.attempt, r.aggregator, [...r.included].sort()]), final: report.final.hash }
+  }
+  assert.deepEqual(await story(), await story())
 })

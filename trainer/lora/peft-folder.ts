@@ -126,7 +126,7 @@ function checkTensors (tensors: ReadonlyMap<string, Tensor>, c: LoraConfig, file
     if (!c.targetModules.includes(mod)) fail(`tensor ${name} is for ${mod}, which is not in target_modules`)
     const layer = Number(layerText)
     if (model !== undefined && layer >= model.nLayers) {
-      fail(`tensor ${name} is for layer ${layer} but the model has ${model.nLayers}`)
+      fail(`tensor ${name} is for layer ${layer} but the model has ${model.nLayers} layers (0-${model.nLayers - 1})`)
     }
     if (t.shape.length !== 2 || t.data.length !== t.shape[0]! * t.shape[1]!) fail(`tensor ${name} is not a matrix`)
     for (let i = 0; i < t.data.length; i++) {

@@ -67,3 +67,12 @@ export function resolveRecipe (r: TrainRecipe = {}): ResolvedRecipe {
   else if (!(out.length.epochs > 0)) throw new RecipeError(`epochs must be a positive number, got ${out.length.epochs}`)
   return { ...out, microBatchSize: Math.min(out.microBatchSize, out.batchSize) }
 }
+
+/** How a step's batch splits into micro-batches, for the user: "batch 10 in 2 micro-batches: 1 of 8 rows, 1 of 2". */
+export function describeBatch (r: Pick<ResolvedRecipe, 'batchSize' | 'microBatchSize'>): string {
+  const full = Math.floor(r.batchSize / r.microBatchSize)
+  const rest = r.batchSize % r.microBatchSize
+  if (full === 1 && rest === 0) return `batch ${r.batchSize} in one micro-batch`
+  if (rest === 0) return `batch ${r.batchSize} in ${full} micro-batches of ${r.microBatchSize}`
+  return `batch ${r.batchSize} in ${full + 1} micro-batches: ${full} of ${r.microBatchSize} rows, 1 of ${rest}`
+}

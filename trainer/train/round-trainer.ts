@@ -4,7 +4,7 @@
 // these for the main thread; a test or a script may run one directly.
 import type { Adapter, LoraConfig } from '../lora/adapter.ts'
 import type { LlamaConfig } from '../model/config.ts'
-import type { InstructionRecord } from '../data/record.ts'
+import type { DataProblem, InstructionRecord } from '../data/record.ts'
 import type { TokenizedExample, TokenizeOptions, TokenizeStats } from '../data/tokenize-example.ts'
 import type { EvalResult, TrainResult } from '../local-trainer.ts'
 import type { SessionPool, SessionSettings } from './session-pool.ts'
@@ -39,7 +39,12 @@ export interface RoundTrainerSpec {
   readonly workers?: number
 }
 
-export interface DataStats { readonly train: TokenizeStats, readonly eval?: TokenizeStats }
+export interface DataStats {
+  readonly train: TokenizeStats
+  readonly eval?: TokenizeStats
+  /** read from a data file: its split rule and the malformed lines skipped */
+  readonly file?: { readonly records: number, readonly rule: string, readonly problems: readonly DataProblem[] }
+}
 
 export class RoundTrainer {
   private constructor (
@@ -59,11 +64,14 @@ export class RoundTrainer {
     const { ckpt, tok } = pool.model(spec.modelPath)
     let train = spec.records
     let test = spec.evalRecords
+    let file: DataStats['file']
     if (train === undefined) {
       if (spec.dataPath === undefined) throw new RangeError('give records or a dataPath')
       const local = readLocalRecords(spec.dataPath, { onMalformed: 'skip' })
       train = local.train
       test ??= local.rule.startsWith('held-out') ? local.test : undefined
+      file = { records: local.train.length + (local.rule.startsWith('held-out') ? local.test.length : 0),
+        rule: local.rule, problems: local.problems }
     }
     const tr = tokenizeOrFail(tok, train, spec.tokenize ?? {}, 'training')
     const ev = test !== undefined && test.length > 0 ? tokenizeOrFail(tok, test,
@@ -77,7 +85,7 @@ export class RoundTrainer {
     if (helpers === undefined) await pool.acquireTrain(spec.modelPath, spec.lora, s)
     if (ev !== undefined) await pool.acquireEval(spec.modelPath, spec.lora, s)
     return new RoundTrainer(pool, helpers, spec, recipe, tr.examples, ev?.examples, ckpt.config,
-      { train: tr.stats, eval: ev?.stats })
+      { train: tr.stats, eval: ev?.stats, file })
   }
 
   get hasEval (): boolean { return this.evalExamples !== undefined }

@@ -104,7 +104,7 @@ test('broken adapter folders get one-line errors naming the file', () => {
     assert.throws(() => loadAdapter(dir), oneLine(/"lm_head" is not one of/))
   withCfg({ use_rslora: true }); assert.throws(() => loadAdapter(dir), oneLine(/use_rslora/))
   withCfg({})
-  assert.throws(() => loadAdapter(dir, { ...ck.config, nLayers: 2 }), oneLine(/layer [2-4] but the model has 2/))
+  assert.throws(() => loadAdapter(dir, { ...ck.config, nLayers: 2 }), oneLine(/layer [2-4] but the model has 2 layers \(0-1\)$/))
   const weights = join(dir, 'adapter_model.safetensors')
   const bytes = readFileSync(weights)
   writeFileSync(weights, bytes.subarray(0, bytes.length - 16))

@@ -1,0 +1,49 @@
+// Discovery on joining a job whose earlier members left: their provider records still point at them, and
+// every dial to them waits for its timeout. libp2p queues peer-store writes for each pending dial that listen
+// on the dial's signal; with one signal shared by all of a round's dials, a dozen such members gave
+// MaxListenersExceededWarning on every join (seen with real peers; here the host is a stand-in that does
+// what libp2p's dial does with the signal, so the count of pending dials is exact).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import '../../node/polyfill.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
+import { runDiscovery } from '../../node/discovery.ts'
+import type { FeditHost } from '../../node/host.ts'
+import { until } from './net-fixture.ts'
+
+test('a dozen pending dials to members who left raise no MaxListenersExceededWarning', async () => {
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => { warnings.push(`${w.name}: ${w.message}`) }
+  process.on('warning', onWarning)
+  const gone: PeerId[] = []
+  for (let i = 0; i < 12; i++) gone.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')))
+  const pending = new Set<PeerId>()
+  const host = {
+    peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')),
+    contentRouting: {
+      provide: async () => {},
+      findProviders: async function * () { for (const id of gone) yield { id, multiaddrs: [] } }
+    },
+    getConnections: () => [],
+    peerStore: { merge: async () => {} },
+    // a member who left never answers: the dial ends when its signal aborts, with a listener per queued write
+    dial: async (id: PeerId, o: { signal: AbortSignal }) => {
+      pending.add(id)
+      await new Promise((resolve, reject) => {
+        for (let k = 0; k < 2; k++) o.signal.addEventListener('abort', () => { reject(o.signal.reason) }, { once: true })
+      }).finally(() => pending.delete(id))
+    }
+  } as unknown as FeditHost
+  const stop = new AbortController()
+  try {
+    void runDiscovery(host, { jobId: 'ab'.repeat(32), intervalMs: 1000, signal: stop.signal })
+    await until(() => pending.size === gone.length, 10_000, 'every member who left to be dialled')
+    await new Promise((resolve) => setImmediate(resolve)) // warnings are emitted on the next tick
+    assert.deepEqual(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')), [])
+  } finally {
+    stop.abort()
+    process.off('warning', onWarning)
+  }
+})
