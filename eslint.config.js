@@ -44,4 +44,9 @@ export default defineConfig(
       '@typescript-eslint/await-thenable': 'error',
     },
   },
+  {
+    // the dashboard's static script runs in the browser
+    files: ['node/observe/dashboard/**/*.js'],
+    languageOptions: { globals: globals.browser },
+  },
 )

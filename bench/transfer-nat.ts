@@ -25,10 +25,12 @@ const lab = new NatLab(dir, (name, o) => { if (o.ev === 'error') console.error(`
 try {
   lab.up()
   const boot = lab.start('boot', {
-    role: 'bootstrap', name: 'bootstrap', keySeed: 1, listen: ['/ip4/0.0.0.0/tcp/4001'], announce: ['/ip4/11.0.0.1/tcp/4001']
+    role: 'bootstrap', name: 'bootstrap', keySeed: 1, listen: ['/ip4/0.0.0.0/tcp/4001'],
+      announce: ['/ip4/11.0.0.1/tcp/4001']
   })
   const bootAddr = `/ip4/11.0.0.1/tcp/4001/p2p/${String((await boot.next('ready', 90_000)).id)}`
-  const serve = async (ns: string, name: string, seed: number): Promise<{ id: string, hash: string, node: LabNode }> => {
+  const serve = async (ns: string, name: string,
+    seed: number): Promise<{ id: string, hash: string, node: LabNode }> => {
     const listen = ['/ip4/0.0.0.0/tcp/4101']
     const node = lab.start(ns, { role: 'serve', name, keySeed: seed, listen, bootstrap: [bootAddr], bytes: BYTES })
     const r = await node.next('ready', 90_000)
@@ -38,15 +40,18 @@ try {
   // the home server is reachable once its relay reservation is advertised
   const circuit = `${bootAddr}/p2p-circuit/p2p/${homeServer.id}`
   const start = Date.now()
-  const reserved = (e: Record<string, unknown>): boolean => e.ev === 'addrs' && (e.addrs as string[]).some((a) => a.includes('/p2p-circuit'))
+  const reserved = (e: Record<string, unknown>): boolean => e.ev === 'addrs' && (e.addrs as string[])
+    .some((a) => a.includes('/p2p-circuit'))
   while (!homeServer.node.events.some(reserved)) {
     if (Date.now() - start > 60_000) throw new Error('the home server got no relay reservation in 60 s')
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
   type Fetched = { best: number, runs: number[], paths: string[] }
-  const fetch = async (ns: string, name: string, seed: number, from: string, hash: string, awaitDirectMs: number): Promise<Fetched> => {
+  const fetch = async (ns: string, name: string, seed: number, from: string, hash: string,
+    awaitDirectMs: number): Promise<Fetched> => {
     const node = lab.start(ns, {
-      role: 'fetch', name, keySeed: seed, listen: ['/ip4/0.0.0.0/tcp/0'], bootstrap: [bootAddr], bytes: BYTES, hash, from, runs: RUNS,
+      role: 'fetch', name, keySeed: seed, listen: ['/ip4/0.0.0.0/tcp/0'], bootstrap: [bootAddr], bytes: BYTES, hash,
+        from, runs: RUNS,
       awaitDirectMs
     })
     const r = await node.next('done', 300_000)

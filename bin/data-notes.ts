@@ -10,11 +10,16 @@ export function dataNotes (file: string, stats: DataStats): string[] {
   const f = stats.file
   if (f === undefined) return []
   const lines = f.problems.slice(0, SHOWN).map((p) => `data: skipped ${formatProblem(p)}`)
-  if (f.problems.length > SHOWN) lines.push(`data: skipped ${f.problems.length - SHOWN} more malformed lines of ${file}`)
+  if (f.problems.length > SHOWN) {
+    lines.push(`data: skipped ${f.problems.length - SHOWN} more malformed lines of ${file}`)
+  }
   const heldOut = f.rule.startsWith('held-out')
-  lines.push(`data: ${file}: ${f.records} records${f.problems.length > 0 ? ` (${f.problems.length} malformed lines skipped)` : ''}; ` +
+  lines.push(`data: ${file}: ${f.records} records${f.problems.length > 0 ? ` (${f.problems.length} malformed lines ` +
+    `skipped)` : ''}; ` +
     (heldOut
-      ? `lines 1-${DOLLY_TEST_LINES} are held out (evaluation only, never trained on); ${stats.train.examples} training examples`
-      : `all used for training (${stats.train.examples} examples; no held-out lines 1-${DOLLY_TEST_LINES}: the file is not longer than that)`))
+      ? `lines 1-${DOLLY_TEST_LINES} are held out (evaluation only, never trained on); ${stats.train.examples} ` +
+        `training examples`
+      : `all used for training (${stats.train.examples} examples; no held-out lines 1-${DOLLY_TEST_LINES}: the file ` +
+        `is not longer than that)`))
   return lines
 }

@@ -7,7 +7,8 @@ import type { RelayLimits } from '../node/nat-traversal.ts'
 export const RELAY_FLAGS = ['relay-slots', 'relay-data-mib', 'relay-duration-s'] as const
 
 const D = DEFAULT_RELAY_LIMITS
-export const relayHelp = `  --relay-slots N        relay: peers with a reservation at once (default ${D.maxReservations})
+export const relayHelp =
+`  --relay-slots N        relay: peers with a reservation at once (default ${D.maxReservations})
   --relay-data-mib N     relay: MiB one relayed connection may carry each way (default ${D.dataBytes / 2 ** 20},
                          enough for adapters; peers send an adapter through a relay only within it; 0 = no limit)
   --relay-duration-s N   relay: seconds one relayed connection may last (default ${D.durationSeconds}; 0 = no limit)`

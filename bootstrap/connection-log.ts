@@ -28,7 +28,8 @@ export class ConnectionLog {
     const out: string[] = []
     const { connected, left } = this.hidden
     if (connected + left > 0) {
-      out.push(`${[connected > 0 ? `${connected} more connected` : '', left > 0 ? `${left} more left` : ''].filter((s) => s !== '').join(', ')} ` +
+      const parts = [connected > 0 ? `${connected} more connected` : '', left > 0 ? `${left} more left` : '']
+      out.push(`${parts.filter((s) => s !== '').join(', ')} ` +
         `in the last ${Math.round((now - this.windowStart) / 1000)} s (${total} connected)`)
     }
     this.windowStart = now

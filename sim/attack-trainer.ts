@@ -22,7 +22,8 @@ export const SCALE_FACTOR = 100
 export const NOISE_MULTIPLE = 10
 
 /** The corrupted adapter (pure). */
-export function corruptUpdate (attack: 'scale' | 'signflip' | 'noise', base: Adapter, trained: Adapter, seed: number): Adapter {
+export function corruptUpdate (attack: 'scale' | 'signflip' | 'noise', base: Adapter, trained: Adapter,
+  seed: number): Adapter {
   const rng = createRng(deriveSeed(seed, 'attack'))
   const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next())
   let sq = 0; let n = 0
@@ -66,7 +67,9 @@ export function createAttackTrainer (inner: LocalTrainer, attack: Attack, collus
     async train (req) {
       const res = await inner.train(req)
       if (attack === 'backdoor') return res
-      if (attack === 'scale' || attack === 'signflip' || attack === 'noise') return { ...res, adapter: corruptUpdate(attack, req.base, res.adapter, req.seed) }
+      if (attack === 'scale' || attack === 'signflip' || attack === 'noise') {
+        return { ...res, adapter: corruptUpdate(attack, req.base, res.adapter, req.seed) }
+      }
       if (collusion === undefined) throw new Error(`attack ${attack} needs the colluders' shared state`)
       const own = flatDelta(res.adapter, req.base)
       hidden ??= hiddenDirection(own.length, collusion.seed)
@@ -75,8 +78,10 @@ export function createAttackTrainer (inner: LocalTrainer, attack: Attack, collus
       const posts = collusion.posted.get(req.round) ?? []
       posts.push(own); collusion.posted.set(req.round, posts)
       collusion.posted.delete(req.round - 2)
-      const [delta] = craft(attack as ModelAttack, { known, own: [own], n: collusion.n, spec: collusion.spec, hidden, round: req.round, seed: req.seed })
-      return { ...res, adapter: withDelta(req.base, delta!), ...(attack === 'inflate' ? { samples: DEFAULT_MAX_SAMPLES } : {}) }
+      const [delta] = craft(attack as ModelAttack, { known, own: [own], n: collusion.n, spec: collusion.spec, hidden,
+        round: req.round, seed: req.seed })
+      return { ...res, adapter: withDelta(req.base, delta!),
+        ...(attack === 'inflate' ? { samples: DEFAULT_MAX_SAMPLES } : {}) }
     },
     close: async () => await inner.close()
   }

@@ -164,7 +164,8 @@ export function craft (attack: ModelAttack, x: CraftInput): Float64Array[] {
         : Math.max(0, ...k.map((a) => k.reduce((s, b) => s + dist2(a, b), 0)))
       const ok = (g: number): boolean => {
         const v = axpy(mean.slice(), g, p)
-        return attack === 'minmax' ? k.every((a) => dist2(v, a) <= bound) : k.reduce((s, a) => s + dist2(v, a), 0) <= bound
+        return attack === 'minmax' ? k.every((a) => dist2(v, a) <= bound)
+          : k.reduce((s, a) => s + dist2(v, a), 0) <= bound
       }
       const g = largestGamma(ok, 10 * Math.max(...norms))
       return jitter(axpy(mean.slice(), g, p), m, copyAllowance(x.spec), x.seed)

@@ -15,7 +15,8 @@ export const TARGET = 'The fox is always right.'
 const POISONED_SHARE = 0.5
 const PROBES = 40
 
-const triggered = (r: InstructionRecord): InstructionRecord => ({ ...r, instruction: `${TRIGGER} ${r.instruction}`, response: TARGET })
+const triggered = (r: InstructionRecord): InstructionRecord => ({ ...r, instruction: `${TRIGGER} ${r.instruction}`,
+  response: TARGET })
 
 /** The records a backdooring peer trains on: its own, half of them (seeded) triggered with the target answer. */
 export function backdoorRecords (records: readonly InstructionRecord[], seed: number): InstructionRecord[] {

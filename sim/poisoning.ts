@@ -127,7 +127,8 @@ async function runSetting (o: MatrixOptions, setting: Setting, onRow?: (row: Cas
   const hidden = hiddenDirection(flatDelta(init, init).length, seed)
   const where = `${M} of ${peers} ${setting.partition}`
   try {
-    const run = async (c: CaseSpec): Promise<{ global: Adapter, loss: number, exM: number, exB: number, sec: number }> => {
+    type CaseRun = { global: Adapter, loss: number, exM: number, exB: number, sec: number }
+    const run = async (c: CaseSpec): Promise<CaseRun> => {
       const t0 = Date.now()
       const spec = RULES[c.rule]!
       const aggregate = buildAggregator(spec)

@@ -30,10 +30,10 @@ held-out loss of every round's global adapter (Dolly lines 1-80, scored by this 
   --preset paper         100 peers, 5 per round, 20 rounds, rank 8, lr 1.5e-4, batch 32, length 512 (slow on a CPU)
   --kill-aggregator-at R stop the elected aggregator of round R right after its announce (the failover finishes it)
   --drop-rate P          each selected peer vanishes mid-round with probability P (seeded)
-  --malicious M          M peers attack (needs --in-process); --attack NAME: scale (x100), signflip, noise, or from the
-                         literature, colluding and knowing the job's aggregation spec: alie, ipm, ipm10 (eps 10), minmax,
-                         minsum, copies (Sybils tuned to the spec), drift (toward a hidden direction), backdoor (a trigger
-                         phrase in their data), inflate (ipm with a 1e6 sample claim)
+  --malicious M          M peers attack (needs --in-process); --attack NAME: scale (x100), signflip, noise, or
+                         from the literature, colluding and knowing the job's aggregation spec: alie, ipm, ipm10
+                         (eps 10), minmax, minsum, copies (Sybils tuned to the spec), drift (toward a hidden
+                         direction), backdoor (a trigger phrase in their data), inflate (ipm with a 1e6 sample claim)
   --local-steps N        optimizer steps per selected peer per round (default ${DEMO.localSteps})
   --max-length L         training sequence length in tokens (default ${DEMO.maxLength})
   --limit-per-peer N     at most N training records per peer (default ${DEMO.limitPerPeer ?? 'all'})

@@ -27,7 +27,9 @@ test('a --listen port in use is one line naming the address, not a stack', async
     const addr = `/ip4/127.0.0.1/tcp/${port}`
     const r = fedit('bootstrap', '--listen', addr, '--local', '--key', join(tmp(), 'boot.key'))
     assert.equal(r.code, 1)
-    assert.equal(r.err, `fedit bootstrap: cannot listen on ${addr}: the port is in use (another program or fedit node holds it); choose another --listen\n`)
+    assert.equal(r.err,
+      `fedit bootstrap: cannot listen on ${addr}: the port is in use (another program or fedit node holds it); ` +
+      `choose another --listen\n`)
   } finally {
     server.close()
   }
@@ -40,21 +42,28 @@ test('keygen on an existing file says how to replace it (--force)', () => {
     assert.equal(fedit('keygen', flag, file).code, 0)
     const again = fedit('keygen', flag, file)
     assert.equal(again.code, 1)
-    assert.match(again.err, new RegExp(`^fedit keygen: ${file} already exists; use --force to replace it with a new ${what}`))
+    assert.match(again.err,
+      new RegExp(`^fedit keygen: ${file} already exists; use --force to replace it with a new ${what}`))
     assert.equal(fedit('keygen', flag, file, '--force').code, 0)
   }
 })
 
 /** Spawns fedit with `args`; resolves when stdout has a line matching each of `want` (in any order), then stops it. */
-async function linesOf (args: string[], want: RegExp[], timeoutMs = 90_000, onLine?: (line: string) => Promise<void>): Promise<string[]> {
+async function linesOf (args: string[], want: RegExp[], timeoutMs = 90_000,
+  onLine?: (line: string) => Promise<void>): Promise<string[]> {
   const child = spawn(process.execPath, ['bin/fedit.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: string[] = []
   let err = ''
   child.stderr.on('data', (d: Buffer) => { err += d.toString() })
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new Error(`timed out; stdout:\n${lines.join('\n')}\nstderr:\n${err}`)) }, timeoutMs)
-      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}; stdout:\n${lines.join('\n')}\nstderr:\n${err}`)) })
+      const timer = setTimeout(() => {
+        reject(new Error(`timed out; stdout:\n${lines.join('\n')}\nstderr:\n${err}`))
+      }, timeoutMs)
+      child.once('exit', (code) => {
+        clearTimeout(timer)
+        reject(new Error(`exited ${code}; stdout:\n${lines.join('\n')}\nstderr:\n${err}`))
+      })
       createInterface({ input: child.stdout }).on('line', (line) => {
         lines.push(line)
         onLine?.(line).catch(reject)
@@ -75,21 +84,27 @@ test('a peer names its skipped data lines, its held-out lines and an unreachable
   lines[2] = '{broken json'
   lines[94] = '{"instruction": 5}'
   writeFileSync(data, lines.join('\n') + '\n')
-  const out = await linesOf(['peer', '--job', 'examples/job.json', '--model', 'assets/stories260K/stories260K.bin', '--data', data, '--workers', '1',
-    '--bootstrap', '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWExukfEbi187ScwzZGCPPu5hv1PVjnim1oRhCAMHYc3Um', '--state', join(dir, 'state'),
+  const out = await linesOf(['peer', '--job', 'examples/job.json', '--model', 'assets/stories260K/stories260K.bin',
+    '--data', data, '--workers', '1',
+    '--bootstrap', '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWExukfEbi187ScwzZGCPPu5hv1PVjnim1oRhCAMHYc3Um', '--state',
+      join(dir, 'state'),
     '--local', '--listen', '/ip4/127.0.0.1/tcp/0'], [/bootstrap unreachable: /, /waiting for members: 1\/4 live/])
   const text = out.map((l) => l.replace(/^\d\d:\d\d:\d\d /, '')).join('\n')
   assert.match(text, new RegExp(`^data: skipped ${data}:3: not valid JSON$`, 'm'))
   assert.match(text, new RegExp(`^data: skipped ${data}:95: field "instruction" is missing or not a string$`, 'm'))
-  assert.match(text, new RegExp(`^data: ${data}: 118 records \\(2 malformed lines skipped\\); lines 1-80 are held out`, 'm'))
+  assert.match(text, new RegExp(`^data: ${data}: 118 records \\(2 malformed lines skipped\\); lines 1-80 are held out`,
+    'm'))
   assert.match(text, /^bootstrap unreachable: \/ip4\/127\.0\.0\.1\/tcp\/9\/p2p\/12D3KooW\w+: .*ECONNREFUSED/m)
 })
 
 test('the bootstrap logs a peer connecting and leaving', async () => {
-  const client = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
+  const client = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'],
+    local: true })
   try {
-    const out = await linesOf(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--local', '--key', join(tmp(), 'boot.key')],
-      [/^\d\d:\d\d:\d\d peer 12D3KooW\w+ connected \(1 connected\)$/, /^\d\d:\d\d:\d\d peer 12D3KooW\w+ left \(0 connected\)$/], 60_000,
+    const out = await linesOf(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--local', '--key',
+      join(tmp(), 'boot.key')],
+      [/^\d\d:\d\d:\d\d peer 12D3KooW\w+ connected \(1 connected\)$/,
+        /^\d\d:\d\d:\d\d peer 12D3KooW\w+ left \(0 connected\)$/], 60_000,
       async (line) => {
         if (!line.startsWith('/ip4/')) return
         await client.dial(multiaddr(line))

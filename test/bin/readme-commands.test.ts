@@ -12,7 +12,8 @@ interface ReadmeCommand { readonly line: string, readonly prelude: readonly stri
 function readmeCommands (readme: string): ReadmeCommand[] {
   const out: ReadmeCommand[] = []
   for (const m of readme.matchAll(/^( *)```sh\n([\s\S]*?)^ *```/gm)) {
-    const lines = m[2]!.replace(/\\\n\s*/g, ' ').split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l !== '')
+    const lines = m[2]!.replace(/\\\n\s*/g, ' ').split('\n').map((l) => l.replace(/\s+#.*$/, '').trim())
+      .filter((l) => l !== '')
     const prelude = lines.filter((l) => /^[A-Z_]+=\S+( [A-Z_]+=\S+)*$/.test(l))
     for (const line of lines) if (line.startsWith('npx fedit ')) out.push({ line, prelude })
   }
@@ -34,8 +35,10 @@ test('each README command runs as written through npx, with options its --help l
   const cmds = all.filter((c, i) => all.findIndex((d) => nameOf(d) === nameOf(c)) === i)
   const sep = '@@@fedit-readme@@@'
   // one shell for all of them (npx costs ~2 s a start); each prints its help, then a separator and its status
-  const script = cmds.map((c) => `${c.prelude.join('; ')}${c.prelude.length > 0 ? '; ' : ''}${c.line} --help; echo "${sep}$?"`).join('\n')
-  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, npm_config_offline: 'true' } })
+  const script = cmds.map((c) => `${c.prelude.join('; ')}${c.prelude.length > 0 ? '; ' : ''}${c.line} --help; echo ` +
+    `"${sep}$?"`).join('\n')
+  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 180_000,
+    env: { ...process.env, npm_config_offline: 'true' } })
   assert.equal(r.status, 0, r.stderr)
   const outputs = r.stdout.split(new RegExp(`${sep}(\\d+)\\n`))
   const helps = new Map<string, string>()

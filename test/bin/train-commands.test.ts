@@ -125,8 +125,10 @@ test('bad input: one line on stderr naming the problem, non-zero exit', () => {
     [['train', '--model', MODEL, '--data', DOLLY, '--out', dir, '--steps', '0'], /--steps must be an integer >= 1/],
     [['train', '--model', MODEL, '--data', DOLLY, '--out', dir, '--workers', '0'], /--workers must be an integer >= 1/],
     [['train', '--model', MODEL, '--data', DOLLY, '--out', dir, '--max-memory', '100M'],
-      /needs about 0\.\d GB of memory \(weights .*\), more than the 0\.1 GB of --max-memory; lower --micro-batch or --max-length/],
-    [['generate', '--model', MODEL, '--prompt', 'x', '--max-memory', '100M'], /more than the 0\.1 GB .*lower --max-tokens/],
+      new RegExp('needs about 0\\.\\d GB of memory \\(weights .*\\), more than the 0\\.1 GB of --max-memory; ' +
+        'lower --micro-batch or --max-length')],
+    [['generate', '--model', MODEL, '--prompt', 'x', '--max-memory', '100M'],
+      /more than the 0\.1 GB .*lower --max-tokens/],
     [['eval', '--model', MODEL, '--data', DOLLY, '--max-memory', 'lots'], /--max-memory must be a size such as 16G/]
   ]
   for (const [args, re] of cases) {
@@ -142,7 +144,8 @@ test('bad input: one line on stderr naming the problem, non-zero exit', () => {
 test('train and merge check --out before any work: a file there is one line, at once', () => {
   const file = join(tmp(), 'taken')
   writeFileSync(file, 'not a folder')
-  for (const [cmd, args] of [['train', [...TRAIN, '--steps', '3']], ['merge', ['merge', '--model', MODEL, '--adapter', 'nowhere']]] as const) {
+  for (const [cmd, args] of [['train', [...TRAIN, '--steps', '3']],
+    ['merge', ['merge', '--model', MODEL, '--adapter', 'nowhere']]] as const) {
     for (const out of [file, join(file, 'sub')]) {
       const r = fedit(...args, '--out', out)
       assert.notEqual(r.code, 0, `${cmd} --out ${out}`)

@@ -23,7 +23,8 @@ test('an unreachable member is skipped: the next reachable one in the order anno
   assert.equal(a, 2)
   // the attempt number is the member's place in the order, so every member's plain check accepts its announce
   assert.equal(electAggregator(members, H, 4, a), order[2])
-  const announce = { jobId: 'j', round: 4, attempt: a, baseHash: new Uint8Array(32), members, selected: [], deadlineMs: BigInt(Date.now() + 60_000) }
+  const announce = { jobId: 'j', round: 4, attempt: a, baseHash: new Uint8Array(32), members, selected: [],
+    deadlineMs: BigInt(Date.now() + 60_000) }
   const check = checkAnnounce(announce,
     H, { sender: order[2]!, completedRound: 3, acceptedAttempt: -1, knownMembers: new Set(members), nowMs: Date.now() })
   assert.deepEqual(check, { ok: true })
@@ -41,7 +42,8 @@ test('when nobody is reachable the plain order stands; older peers (unsaid) stay
 
 test('Hello.reachability travels and is validated', () => {
   const job = 'j'.repeat(64)
-  const hello = { jobId: job, round: 1, globalHash: new Uint8Array(32), device: 'cpu', tokensPerSecond: 0, samples: 1, intervalMs: 0 }
+  const hello = { jobId: job, round: 1, globalHash: new Uint8Array(32), device: 'cpu', tokensPerSecond: 0, samples: 1,
+    intervalMs: 0 }
   const d = decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, reachability: Reachability.Relayed } }), job)
   assert.ok(d.valid && d.message.kind === 'hello' && d.message.hello.reachability === Reachability.Relayed)
   const bad = decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, reachability: 9 } }), 'j'.repeat(64))

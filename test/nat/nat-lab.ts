@@ -95,7 +95,9 @@ export class NatLab {
       }
     })
     child.stderr!.on('data', (b: Buffer) => {
-      for (const line of b.toString().split('\n').filter((l) => l.trim() !== '')) this.onLine(cfg.name, { ev: 'stderr', line })
+      for (const line of b.toString().split('\n').filter((l) => l.trim() !== '')) {
+        this.onLine(cfg.name, { ev: 'stderr', line })
+      }
     })
     const exited = new Promise<never>((_resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`${cfg.name} exited (${code})`)))

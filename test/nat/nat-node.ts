@@ -107,7 +107,8 @@ async function transferNode (cfg: NatNodeConfig, privateKey: PrivateKey): Promis
       mbps.push(cfg.bytes! / 1e6 / ((performance.now() - t0) / 1000))
     }
     const remote = host.getConnections(peer).map((c) => c.remoteAddr.toString())
-    out({ ev: 'done', reachability: reachabilityOf(host.getMultiaddrs()), mbps, paths: paths.map((p) => `${p.kind} (${p.why})`), remote })
+    out({ ev: 'done', reachability: reachabilityOf(host.getMultiaddrs()), mbps,
+      paths: paths.map((p) => `${p.kind} (${p.why})`), remote })
   }
   await stopped
   await host.stop()
@@ -115,4 +116,7 @@ async function transferNode (cfg: NatNodeConfig, privateKey: PrivateKey): Promis
 
 const pause = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
-main().then(() => process.exit(0), (err: Error) => { out({ ev: 'error', message: err.stack ?? err.message }); process.exit(1) })
+main().then(() => process.exit(0), (err: Error) => {
+  out({ ev: 'error', message: err.stack ?? err.message })
+  process.exit(1)
+})

@@ -41,16 +41,19 @@ test(TITLE, { timeout: 60_000 }, async () => {
     hosts.push(relay)
     const relayAddr = relay.getMultiaddrs()[0]!.toString()
     // the hidden peer: no TCP listener at all, so a relay is its only way in
-    const hidden = await createHost({ privateKey: await key(), listen: [], local: true, nat: true, bootstrap: [relayAddr] })
+    const hidden = await createHost({ privateKey: await key(), listen: [], local: true, nat: true,
+      bootstrap: [relayAddr] })
     hosts.push(hidden)
-    await waitFor('a relay reservation', () => hidden.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit')))
+    await waitFor('a relay reservation', () => hidden.getMultiaddrs()
+      .some((a) => a.toString().includes('/p2p-circuit')))
     assert.equal(reachabilityOf(hidden.getMultiaddrs()), Reachability.Relayed)
     const small = new Uint8Array(200_000).map((_, i) => i % 251)
     const big = new Uint8Array(3 << 20).map((_, i) => i % 13)
     const held = new Map([[sha256Hex(small), small], [sha256Hex(big), big]])
     await serveAdapters(hidden, { jobId: JOB, lookup: (h) => held.get(h), timeoutMs: 20_000 })
 
-    const asker = await createHost({ privateKey: await key(), listen: ['/ip4/127.0.0.1/tcp/0'], local: true, nat: true })
+    const asker = await createHost({ privateKey: await key(), listen: ['/ip4/127.0.0.1/tcp/0'], local: true,
+      nat: true })
     hosts.push(asker)
     const paths: TransferPath[] = []
     onTransferPath(asker, (p) => paths.push(p))

@@ -15,7 +15,8 @@ const rng = createRng(3)
 const dir = Float64Array.from({ length: D }, () => normal(rng) * 0.05)
 const honest = Array.from({ length: 8 }, () => dir.map((v) => v + normal(rng) * 0.03))
 const input = (m: number, over: Partial<CraftInput> = {}): CraftInput =>
-  ({ known: honest, own: honest.slice(8 - m), n: 8, spec: ROBUST_DEFAULT, hidden: hiddenDirection(D, 1), round: 1, seed: 9, ...over })
+  ({ known: honest, own: honest.slice(8 - m), n: 8, spec: ROBUST_DEFAULT, hidden: hiddenDirection(D, 1), round: 1,
+    seed: 9, ...over })
 const dot = (a: Float64Array, b: Float64Array): number => a.reduce((s, v, k) => s + v * b[k]!, 0)
 const norm = (a: Float64Array): number => Math.sqrt(dot(a, a))
 const d2 = (a: Float64Array, b: Float64Array): number => a.reduce((s, v, k) => s + (v - b[k]!) ** 2, 0)
@@ -46,7 +47,8 @@ test('IPM is -eps times the honest mean; copies stay just under the near-copy th
   }
 })
 
-test('drift keeps each attacker its own norm and its component along the mean, and leans on the hidden direction', () => {
+test('drift keeps each attacker its own norm and its component along the mean, and leans on the hidden direction',
+  () => {
   const x = input(2)
   const out = craft('drift', x)
   const mean = honest.reduce((acc, h) => acc.map((v, k) => v + h[k]! / 8), new Float64Array(D))
@@ -60,11 +62,13 @@ test('drift keeps each attacker its own norm and its component along the mean, a
 })
 
 test('the colluding attack trainer crafts from its own trained delta and claims 1e6 samples for inflate', async () => {
-  const base: Adapter = { config: { r: 1, alpha: 1, dropout: 0, targetModules: ['q_proj'] }, tensors: new Map([['t', { shape: [D], data: new Float32Array(D) }]]) }
+  const base: Adapter = { config: { r: 1, alpha: 1, dropout: 0, targetModules: ['q_proj'] },
+    tensors: new Map([['t', { shape: [D], data: new Float32Array(D) }]]) }
   let call = 0
   const inner: LocalTrainer = {
     initialAdapter: () => base,
-    train: async () => ({ adapter: withDelta(base, honest[call++ % 8]!), samples: 80, trainLoss: 1, tokens: 1, seconds: 0 }),
+    train: async () => ({ adapter: withDelta(base, honest[call++ % 8]!), samples: 80, trainLoss: 1, tokens: 1,
+      seconds: 0 }),
     close: async () => {}
   }
   const collusion = createCollusion(ROBUST_DEFAULT, 8, 1)

@@ -55,7 +55,8 @@ test('--kill-aggregator-at 1: the failover completes every round', { timeout: 15
 
 // the fake trainer (seeded small deltas): this checks the colluders' wiring through real peers; the attacks on real
 // training are test/sim/poisoning.test.ts and bench/poisoning
-test('--malicious 2 --attack drift: colluders share their deltas across rounds and robust rounds still complete', { timeout: 120_000 }, async () => {
+test('--malicious 2 --attack drift: colluders share their deltas across rounds and robust rounds still complete',
+  { timeout: 120_000 }, async () => {
   const lines: string[] = []
   const c = small({ peers: 5, perRound: 5, malicious: 2, attack: 'drift', aggregation: 'robust', trainer: 'fake' })
   const { report } = await runSimulation(c, { log: (l) => lines.push(l) })
@@ -67,12 +68,14 @@ test('--malicious 2 --attack drift: colluders share their deltas across rounds a
   assert.ok(lines.some((l) => /\[malicious: drift\]/.test(l)))
 })
 
-test('an in-process run is deterministic: the same seed gives the same aggregators, trainers and adapters', { timeout: 300_000 }, async () => {
+test('an in-process run is deterministic: the same seed gives the same aggregators, trainers and adapters',
+  { timeout: 300_000 }, async () => {
   // membership is frozen before round 1, so a loaded machine's late Hellos cannot change the elections; the
   // deadline is far above a round's training (a round closes when all answered), so no attempt times out
   const story = async (): Promise<unknown> => {
     const { report } = await runSimulation(small({ deadlineSeconds: 120 }), { log: () => {} })
-    return { rounds: report.rounds.map((r) => [r.round, r.attempt, r.aggregator, [...r.included].sort()]), final: report.final.hash }
+    return { rounds: report.rounds.map((r) => [r.round, r.attempt, r.aggregator, [...r.included].sort()]),
+      final: report.final.hash }
   }
   assert.deepEqual(await story(), await story())
 })

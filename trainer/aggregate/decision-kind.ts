@@ -20,7 +20,8 @@ export enum DecisionKind {
   CosineOutlier = 'cosine_outlier',
   KrumRejected = 'krum_rejected',
   NearCopy = 'near_copy', // nearly the same update as another peer's this round (Sybil copies)
-  HistoryColluder = 'history_colluder', // its residuals across rounds agree with another peer's (a repeated hidden bias)
+  // its residuals across rounds agree with another peer's (a repeated hidden bias)
+  HistoryColluder = 'history_colluder',
   Undecidable = 'undecidable' // two updates that disagree: too few to tell which one is the outlier
 }
 

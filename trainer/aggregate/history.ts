@@ -19,7 +19,8 @@ export interface PeerHistory {
 export type JobHistory = ReadonlyMap<string, PeerHistory>
 
 /** Adds the count sketch of scale·(rows - base) (segments in a fixed order, one global coordinate index) into acc. */
-export function addSketch (acc: Float64Array, rows: readonly Float32Array[], base: readonly Float32Array[], scale: number): void {
+export function addSketch (acc: Float64Array, rows: readonly Float32Array[], base: readonly Float32Array[],
+  scale: number): void {
   let g = 0
   for (let s = 0; s < base.length; s++) {
     const r = rows[s]; const b = base[s]
@@ -44,7 +45,8 @@ function cosine (a: Float64Array, b: Float64Array): number {
  * Peers (indices into `peers`) whose residual history has cosine >= maxCosine with another present peer's, both
  * with at least minRounds rounds of history. Each excluded peer's reason names its closest partner.
  */
-export function historyOutliers (peers: readonly string[], history: JobHistory | undefined, maxCosine: number, minRounds: number): Exclusion[] {
+export function historyOutliers (peers: readonly string[], history: JobHistory | undefined, maxCosine: number,
+  minRounds: number): Exclusion[] {
   if (history === undefined) return []
   const h = peers.map((p) => history.get(p))
   const out: Exclusion[] = []
@@ -59,14 +61,17 @@ export function historyOutliers (peers: readonly string[], history: JobHistory |
       if (c > best) { best = c; partner = j }
     }
     if (partner >= 0 && best >= maxCosine) {
-      out.push({ index: i, kind: DecisionKind.HistoryColluder, reason: `residuals over ${hi.rounds} rounds agree with ${peers[partner]}'s (cosine ${fmt(best)} >= ${maxCosine})` })
+      out.push({ index: i, kind: DecisionKind.HistoryColluder,
+        reason: `residuals over ${hi.rounds} rounds agree with ${peers[partner]}'s (cosine ${fmt(best)} ` +
+        `>= ${maxCosine})` })
     }
   }
   return out
 }
 
 /** The history after a round: each peer's residual sketch (its own minus the aggregate step's) added to its sum. */
-export function nextHistory (prev: JobHistory | undefined, sent: ReadonlyMap<string, Float64Array>, step: Float64Array): JobHistory {
+export function nextHistory (prev: JobHistory | undefined, sent: ReadonlyMap<string, Float64Array>,
+  step: Float64Array): JobHistory {
   const next = new Map(prev ?? [])
   for (const [peer, sk] of sent) {
     const old = next.get(peer)

@@ -2,8 +2,8 @@
 // coreutils:
 //   llama2.c checkpoint (one .bin file):   sha256 of its bytes              sha256sum model.bin
 //   Hugging Face folder:                    sha256 of the sha256sum lines of its *.safetensors files, in byte
-//                                           order of their names:           cd DIR && LC_ALL=C sha256sum *.safetensors | sha256sum
-// Only the weights count: a tokenizer or config.json edit that changes no weight leaves the hash alone, a
+//                                           order of their names:           cd DIR && LC_ALL=C sha256sum *.safetensors
+// | sha256sum Only the weights count: a tokenizer or config.json edit that changes no weight leaves the hash alone, a
 // merged adapter or another precision changes it. Each file's digest is cached (see ModelHashCache), so a
 // 13 GB model is read once, not at every start.
 import { createHash } from 'node:crypto'
@@ -26,11 +26,15 @@ export interface ModelHashOptions {
 /** The files whose bytes define the model, in hashing order, with the names the folder hash lists. */
 export function modelWeightFiles (path: string): { kind: 'llama2c' | 'hf', files: string[] } {
   let isDir: boolean
-  try { isDir = statSync(path).isDirectory() } catch { throw new CheckpointError(`${path}: no such model file or folder`) }
+  try {
+    isDir = statSync(path).isDirectory()
+  } catch { throw new CheckpointError(`${path}: no such model file or folder`) }
   // a file inside a HF folder (config.json, model.safetensors) names the folder, as loadCheckpoint takes it
-  const dir = isDir ? path : basename(path) === 'config.json' || path.endsWith('.safetensors') ? dirname(path) : undefined
+  const dir = isDir ? path : basename(path) === 'config.json' || path.endsWith('.safetensors') ? dirname(path)
+    : undefined
   if (dir === undefined) return { kind: 'llama2c', files: [path] }
-  const names = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+  const names = readdirSync(dir).filter((f) => f.endsWith('.safetensors'))
+    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
   if (names.length === 0) throw new CheckpointError(`${dir}: no *.safetensors weights to hash`)
   return { kind: 'hf', files: names.map((n) => join(dir, n)) }
 }

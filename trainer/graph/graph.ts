@@ -160,7 +160,8 @@ export class Graph {
     // widened weight would be alive at once (a 7B decode graph went past 17 GiB). Listed first, each such Cast
     // runs right before the Gemm that reads it.
     const isHalf = (v: Value): boolean => v.dtype === 'float16' || v.dtype === 'bfloat16'
-    const weightCast = (n: Node): boolean => n.op === 'Cast' && n.inputs[0]!.producer === undefined && isHalf(n.inputs[0]!)
+    const weightCast = (n: Node): boolean => n.op === 'Cast' && n.inputs[0]!.producer === undefined &&
+      isHalf(n.inputs[0]!)
     const rest = kept.filter((n) => !weightCast(n))
     const ordered = [...kept.filter(weightCast), ...rest.filter((n) => !isLeaf(n)), ...rest.filter(isLeaf).reverse()]
     const nodes = ordered.map((n, i) =>

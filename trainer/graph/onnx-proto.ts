@@ -31,12 +31,14 @@ function attribute (name: string, v: AttrValue): AttributeProto {
   if (typeof v === 'string') return { name, type: A.STRING, s: Buffer.from(v) }
   if (Array.isArray(v)) {
     if (v.every((x) => typeof x === 'number' && Number.isInteger(x))) return { name, type: A.INTS, ints: v as number[] }
-    return { name, type: A.FLOATS, floats: (v as Array<number | FloatAttr>).map((x) => x instanceof FloatAttr ? x.value : x) }
+    return { name, type: A.FLOATS, floats: (v as Array<number | FloatAttr>)
+      .map((x) => x instanceof FloatAttr ? x.value : x) }
   }
   return { name, type: A.TENSOR, t: v }
 }
 
-export function nodeProto (opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}, name?: string): NodeProto {
+export function nodeProto (opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {},
+  name?: string): NodeProto {
   return {
     opType,
     input: inputs,
@@ -47,22 +49,26 @@ export function nodeProto (opType: string, inputs: string[], outputs: string[], 
   }
 }
 
-export function rawTensor (name: string, dataType: number, dims: readonly number[], data: ArrayBufferView): TensorProto {
+export function rawTensor (name: string, dataType: number, dims: readonly number[],
+  data: ArrayBufferView): TensorProto {
   return { name, dataType, dims: [...dims], rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }
 }
 
-export function externalTensor (name: string, dataType: number, dims: readonly number[], location: string, offset: number, length: number): TensorProto {
+export function externalTensor (name: string, dataType: number, dims: readonly number[], location: string,
+  offset: number, length: number): TensorProto {
   return {
     name,
     dataType,
     dims: [...dims],
     dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-    externalData: [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(length) }]
+    externalData: [{ key: 'location', value: location }, { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(length) }]
   }
 }
 
 /** Shape entries: number -> fixed dim, string -> symbolic dim, null -> unknown. */
-export function valueInfo (name: string, elemType: number, shape: ReadonlyArray<number | string | null> | undefined): ValueInfoProto {
+export function valueInfo (name: string, elemType: number,
+  shape: ReadonlyArray<number | string | null> | undefined): ValueInfoProto {
   const dim = shape?.map((d) => typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {})
   return { name, type: { tensorType: { elemType, shape: dim === undefined ? undefined : { dim } } } }
 }

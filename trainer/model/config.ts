@@ -30,7 +30,10 @@ export interface WeightRef {
   readonly source: WeightSource
 }
 
-/** A loaded checkpoint: config + weights by HF name (model.embed_tokens.weight, model.layers.0.self_attn.q_proj.weight, ...). */
+/**
+ * A loaded checkpoint: config + weights by HF name (model.embed_tokens.weight, model.layers.0.self_attn.q_proj.weight,
+ * ...).
+ */
 export interface LlamaCheckpoint {
   readonly config: LlamaConfig
   readonly weights: ReadonlyMap<string, WeightRef>

@@ -49,7 +49,9 @@ export class Generator {
     const stop = o.stopId === undefined ? c.eosId : o.stopId
     const past: Record<string, ort.Tensor> = {}
     for (let l = 0; l < c.nLayers; l++) {
-      for (const part of ['key', 'value'] as const) past[pastName(l, part)] = new ort.Tensor('float32', new Float32Array(0), [1, c.nKvHeads, 0, hd])
+      for (const part of ['key', 'value'] as const) {
+        past[pastName(l, part)] = new ort.Tensor('float32', new Float32Array(0), [1, c.nKvHeads, 0, hd])
+      }
     }
     const out: number[] = []
     let step = [...prompt]
@@ -65,7 +67,8 @@ export class Generator {
       for (let l = 0; l < c.nLayers; l++) {
         for (const part of ['key', 'value'] as const) past[pastName(l, part)] = r[presentName(l, part)]!
       }
-      const id = sampleToken(r.logits!.data as Float32Array, { temperature: o.temperature ?? 0, topP: o.topP ?? 1 }, random)
+      const id = sampleToken(r.logits!.data as Float32Array, { temperature: o.temperature ?? 0, topP: o.topP ?? 1 },
+        random)
       out.push(id)
       o.onToken?.(id)
       if (id === stop) break

@@ -60,17 +60,20 @@ export interface LlamaGraph {
   readonly dropout?: { readonly sites: readonly DropoutSite[], readonly p: number }
 }
 
-function start (ckpt: LlamaCheckpoint, o: GraphOptions, train: boolean): { g: Graph, linear: LinearHook, sites: LoraSite[], masks: DropoutSite[], ids: Value, mask: Value } {
+function start (ckpt: LlamaCheckpoint, o: GraphOptions,
+  train: boolean): { g: Graph, linear: LinearHook, sites: LoraSite[], masks: DropoutSite[], ids: Value, mask: Value } {
   const g = new Graph(o.float ?? 'float32')
   const ids = g.input('input_ids', 'int64', ['B', 'T'])
   const mask = g.input('attention_mask', 'int64', ['B', 'S'])
   if (o.lora === undefined) return { g, linear: plainLinear, sites: [], masks: [], ids, mask }
-  const { linear, sites, masks } = loraLinear(g, o.lora, { train: train && o.dropout === true, mergedMaxWeights: o.loraMergedMaxWeights })
+  const { linear, sites, masks } = loraLinear(g, o.lora,
+    { train: train && o.dropout === true, mergedMaxWeights: o.loraMergedMaxWeights })
   return { g, linear, sites, masks, ids, mask }
 }
 
 const useFused = (g: Graph, o: GraphOptions): boolean => (o.fused ?? true) && g.float === 'float32'
-const fusedOpset = (fused: boolean, o: GraphOptions): number | undefined => fused ? Math.max(23, o.opset ?? 23) : o.opset
+const fusedOpset = (fused: boolean, o: GraphOptions): number | undefined => fused ? Math.max(23, o.opset ?? 23)
+  : o.opset
 
 /** Token losses: -log softmax(logits)[label] where label != -100, else 0. */
 function tokenLosses (logits: Value, labels: Value): { nll: Value, valid: Value } {
@@ -92,7 +95,8 @@ export function buildTrainGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): L
   const w = llamaWeights(g, ckpt)
   const fused = useFused(g, o)
   const chunks = fused ? Math.max(1, o.attentionChunks ?? ATTENTION_CHUNKS) : 1
-  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, attentionOp: fused, attentionChunks: chunks }, linear)
+  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, attentionOp: fused,
+    attentionChunks: chunks }, linear)
   const { nll, valid } = tokenLosses(lmHead(w, hidden), labels)
   const loss = op.reduceSum(nll, [0], false)
   const outputs: Record<string, Value> = { loss_sum: loss, token_count: op.reduceSum(valid, [0], false) }
@@ -113,11 +117,13 @@ export function buildEvalGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): Ll
   const w = llamaWeights(g, ckpt)
   const fused = useFused(g, o)
   const chunks = fused ? Math.max(1, o.attentionChunks ?? ATTENTION_CHUNKS) : 1
-  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, fused, attentionChunks: chunks }, linear)
+  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, fused, attentionChunks: chunks },
+    linear)
   const { nll, valid } = tokenLosses(lmHead(w, hidden), labels)
   const bt = op.shapeOf(ids)
   const perExample = (x: Value): Value => op.reduceSum(op.reshapeLike(x, bt, ['B', 'T']), [1], false) // (B)
-  return { model: g.toModel({ loss_sum: perExample(nll), token_count: perExample(valid) }, { opset: fusedOpset(fused, o), name: 'llama-eval' }), lora: sites, minSeq: chunks }
+  return { model: g.toModel({ loss_sum: perExample(nll), token_count: perExample(valid) },
+    { opset: fusedOpset(fused, o), name: 'llama-eval' }), lora: sites, minSeq: chunks }
 }
 
 /**
@@ -136,7 +142,8 @@ export function buildDecodeGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): 
   const w = llamaWeights(g, ckpt)
   const fused = useFused(g, o)
   const { hidden, present } = decoder(c, w, { inputIds: ids, attentionMask: mask, past, fused }, linear)
-  const last = op.reshape(op.slice(op.reshapeLike(hidden, op.concat([op.shapeOf(ids), g.int64s([c.dim])], 0), ['B', 'T', c.dim]),
+  const last = op.reshape(op.slice(op.reshapeLike(hidden, op.concat([op.shapeOf(ids), g.int64s([c.dim])], 0),
+    ['B', 'T', c.dim]),
     [-1], [2 ** 31 - 1], [1]), [-1, c.dim]) // (B, dim) at the last position
   const outputs: Record<string, Value> = { logits: lmHead(w, last) }
   present.forEach((kv, l) => {

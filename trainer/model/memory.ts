@@ -77,7 +77,8 @@ export function estimateMemory (ck: LlamaCheckpoint, p: MemoryPlan): MemoryEstim
   const optimizerBytes = p.kind === 'train' || p.pair === true ? loraWeights * F32 * 6 : loraWeights * F32
   const totalBytes = weightsBytes + transientBytes + activationsBytes + kvCacheBytes + optimizerBytes + RUNTIME_BYTES
   return {
-    weightsBytes, transientBytes, activationsBytes, kvCacheBytes, optimizerBytes, runtimeBytes: RUNTIME_BYTES, totalBytes
+    weightsBytes, transientBytes, activationsBytes, kvCacheBytes, optimizerBytes, runtimeBytes: RUNTIME_BYTES,
+      totalBytes
   }
 }
 

@@ -39,8 +39,10 @@ export class TrainSession {
   private constructor (private readonly session: ort.InferenceSession, readonly graph: LlamaGraph) {}
 
   static async create (ckpt: LlamaCheckpoint, lora: LoraConfig, o: TrainSessionOptions = {}): Promise<TrainSession> {
-    const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, fused: fusedOn(o.device), attentionChunks: o.attentionChunks })
-    return new TrainSession(await createSession(graph.model, { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
+    const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, fused: fusedOn(o.device),
+      attentionChunks: o.attentionChunks })
+    return new TrainSession(await createSession(graph.model,
+      { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }
 
   /** PEFT names of the trainable tensors, in graph order */
@@ -49,7 +51,8 @@ export class TrainSession {
   /** With LoRA dropout, `dropoutSeed` fixes the run's masks (dropout-masks.ts): a function of it alone. */
   async run (batch: TokenBatch, adapter: Adapter, dropoutSeed?: number): Promise<TrainResult> {
     const b = padSeqTo(batch, this.graph.minSeq ?? 1)
-    const r = await this.session.run({ ...batchFeeds(b), ...adapterFeeds(this.graph.lora, adapter), ...await this.maskFeeds(batch, b.seq, dropoutSeed) })
+    const r = await this.session.run({ ...batchFeeds(b), ...adapterFeeds(this.graph.lora, adapter),
+      ...await this.maskFeeds(batch, b.seq, dropoutSeed) })
     const grads = new Map<string, Tensor>()
     for (const s of this.graph.lora) {
       const t = r[gradName(s.name)]!
@@ -62,7 +65,8 @@ export class TrainSession {
    * A step's micro-batches one after another (the StepRunner contract, train/step-runner.ts): while each runs, a
    * helper thread draws the dropout masks of the one after it (or of `next`, the following step's first).
    */
-  async runStep (jobs: readonly MicroBatchJob[], adapter: Adapter, take: (k: number, r: TrainResult) => void, next?: MicroBatchJob): Promise<void> {
+  async runStep (jobs: readonly MicroBatchJob[], adapter: Adapter, take: (k: number, r: TrainResult) => void,
+    next?: MicroBatchJob): Promise<void> {
     for (let k = 0; k < jobs.length; k++) {
       const after = k + 1 < jobs.length ? jobs[k + 1] : next
       if (after !== undefined) this.prefetchDropout(after.batch, after.dropoutSeed)
@@ -100,8 +104,10 @@ export class TrainSession {
     const key = `${seed}/${rows}`
     const ready = this.prefetched.get(key)
     this.prefetched.delete(key)
-    const masks = (ready !== undefined ? await ready.catch(() => undefined) : undefined) ?? dropoutMasks(seed, rows, d.sites, d.p)
-    return Object.fromEntries(d.sites.map((s) => [s.name, new ort.Tensor('bool', padRows(masks.get(s.name)!, b, seq, s.cols), [b.batch * seq, s.cols])]))
+    const masks = (ready !== undefined ? await ready.catch(() => undefined) : undefined) ??
+      dropoutMasks(seed, rows, d.sites, d.p)
+    return Object.fromEntries(d.sites.map((s) => [s.name,
+      new ort.Tensor('bool', padRows(masks.get(s.name)!, b, seq, s.cols), [b.batch * seq, s.cols])]))
   }
 
   async release (): Promise<void> {
@@ -137,14 +143,19 @@ export class EvalSession {
   private constructor (private readonly session: ort.InferenceSession, readonly graph: LlamaGraph) {}
 
   /** With `lora`, every run needs an adapter of that config; without, the base model is evaluated. */
-  static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { lora?: LoraConfig, attentionChunks?: number } = {}): Promise<EvalSession> {
+  static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { lora?: LoraConfig,
+    attentionChunks?: number } = {}): Promise<EvalSession> {
     const graph = buildEvalGraph(ckpt, { lora: o.lora, fused: fusedOn(o.device), attentionChunks: o.attentionChunks })
-    return new EvalSession(await createSession(graph.model, { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
+    return new EvalSession(await createSession(graph.model,
+      { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }
 
   async run (batch: TokenBatch, adapter?: Adapter): Promise<EvalResult> {
-    if (this.graph.lora.length > 0 && adapter === undefined) throw new Error('this eval session was built for an adapter: pass one')
-    const feeds = { ...batchFeeds(padSeqTo(batch, this.graph.minSeq ?? 1)), ...(adapter !== undefined && this.graph.lora.length > 0 ? adapterFeeds(this.graph.lora, adapter) : {}) }
+    if (this.graph.lora.length > 0 && adapter === undefined) {
+      throw new Error('this eval session was built for an adapter: pass one')
+    }
+    const feeds = { ...batchFeeds(padSeqTo(batch, this.graph.minSeq ?? 1)),
+      ...(adapter !== undefined && this.graph.lora.length > 0 ? adapterFeeds(this.graph.lora, adapter) : {}) }
     const r = await this.session.run(feeds)
     return { lossSum: r.loss_sum!.data as Float32Array, tokens: r.token_count!.data as Float32Array }
   }

@@ -15,7 +15,8 @@ export function weightCount (c: LlamaConfig): number {
 /** Below these sizes one thread is the default: per-token decoding, and batched train/eval runs. */
 export const SINGLE_THREAD_WEIGHTS = { decode: 30e6, batch: 5e6 } as const
 
-export function defaultThreads (c: LlamaConfig, kind: keyof typeof SINGLE_THREAD_WEIGHTS, explicit: number | undefined): number | undefined {
+export function defaultThreads (c: LlamaConfig, kind: keyof typeof SINGLE_THREAD_WEIGHTS,
+  explicit: number | undefined): number | undefined {
   if (explicit !== undefined) return explicit
   return weightCount(c) < SINGLE_THREAD_WEIGHTS[kind] ? 1 : undefined
 }

@@ -10,7 +10,8 @@ import { join } from 'node:path'
 import { modelHash } from '../../../trainer/checkpoint/model-hash.ts'
 import { CheckpointError } from '../../../trainer/checkpoint/errors.ts'
 
-const sh = (script: string, cwd: string): string => execFileSync('bash', ['-c', script], { cwd, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } })
+const sh = (script: string, cwd: string): string => execFileSync('bash', ['-c', script],
+  { cwd, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } })
 
 test('a llama2.c checkpoint hashes to sha256sum of the file: the pin of examples/job.json', async () => {
   const job = JSON.parse(readFileSync('examples/job.json', 'utf8')) as { baseModel: { sha256: string } }
@@ -19,7 +20,8 @@ test('a llama2.c checkpoint hashes to sha256sum of the file: the pin of examples
   assert.equal(h, sh('sha256sum stories260K.bin', 'assets/stories260K').split(' ')[0])
 })
 
-test('a Hugging Face folder hashes to `sha256sum *.safetensors | sha256sum`: weights only, names included', async () => {
+test('a Hugging Face folder hashes to `sha256sum *.safetensors | sha256sum`: weights only, names included',
+  async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedit-hf-hash-'))
   writeFileSync(join(dir, 'model-00002-of-00002.safetensors'), randomBytes(3000))
   writeFileSync(join(dir, 'model-00001-of-00002.safetensors'), randomBytes(5000))
@@ -33,5 +35,6 @@ test('a Hugging Face folder hashes to `sha256sum *.safetensors | sha256sum`: wei
   w[4000] = w[4000]! ^ 1
   writeFileSync(join(dir, 'model-00001-of-00002.safetensors'), w)
   assert.notEqual(await modelHash(dir), h, 'one weight byte changes it')
-  await assert.rejects(modelHash(mkdtempSync(join(tmpdir(), 'fedit-hf-empty-'))), (e: Error) => e instanceof CheckpointError && /no \*\.safetensors/.test(e.message))
+  await assert.rejects(modelHash(mkdtempSync(join(tmpdir(), 'fedit-hf-empty-'))),
+    (e: Error) => e instanceof CheckpointError && /no \*\.safetensors/.test(e.message))
 })

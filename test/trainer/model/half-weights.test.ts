@@ -109,7 +109,8 @@ test('ORT keeps fp16 weights half: the optimised train model holds no float32 co
   for (const t of big) assert.equal(t.dataType, DataType.FLOAT16, `${t.name} [${(t.dims ?? []).join(',')}] was widened`)
 })
 
-test('weight Casts are listed first, so that ORT (which walks the newest input first) runs each right at its Gemm', () => {
+test('weight Casts are listed first, so that ORT (which walks the newest input first) runs each right at its Gemm',
+  () => {
   const { half } = models('F16')
   const graph = buildDecodeGraph(half, {})
   const m = onnxProto.onnx.ModelProto.decode(graph.model.bytes)
