@@ -1,11 +1,12 @@
 // bench/scale: how a job's cost grows with its size (npm run bench -- scale [--peers 25,50,100] [--rounds 3]
-// [--idle-s 20] [--profile FILE]). Each point runs in a fresh child process: PEERS peers in that one process with
-// the instant test-double trainer run ROUNDS rounds, then stay joined to the finished job (Hellos, gossipsub,
-// DHT, discovery: what an idle member pays) for an idle window. Per point: rounds completed, protocol overhead
-// per round, gossip delivery p99 of the announces and event-loop lag p99 while the rounds run; CPU per idle peer
-// (process CPU time over the idle window / peers / window: CPU time, so less sensitive to a loaded machine than
-// wall time), RSS per peer and connections per peer at the end of the window. --profile FILE (one point only)
-// writes a CPU profile of the idle window (read it with `node scripts/profile-packages.mjs FILE`).
+// [--settle-s 30] [--idle-s 20] [--profile FILE]). Each point runs in a fresh child process: PEERS peers in
+// that one process with the instant test-double trainer run ROUNDS rounds, then stay joined to the finished job
+// (Hellos, gossipsub, DHT, discovery: what an idle member pays) for a settle period and an idle window. Per
+// point: rounds the job completed, protocol overhead per round, gossip delivery p99 of the announces and
+// event-loop lag p99 while the rounds run; CPU per idle peer (process CPU time over the idle window / peers /
+// window: CPU time, so less sensitive to a loaded machine than wall time), RSS per peer and connections per
+// peer at the end of the window. --profile FILE (one point only) writes a CPU profile of the idle window (read
+// it with `node scripts/profile-packages.mjs FILE`).
 import '../node/polyfill.ts'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -38,6 +39,9 @@ interface Point {
 
 const ROUNDS = numberFlag('rounds', 3)
 const IDLE_S = numberFlag('idle-s', 20)
+// between the rounds and the idle window: peers behind catch up and the discovery walks, fast while new members
+// were found, back off; without it the window measured the job's start-up tail, not its steady state
+const SETTLE_S = numberFlag('settle-s', 30)
 const point = flagValue('point')
 // rounds start once 5 members are live, not all N: on a loaded machine a late Hello (TTL 3 heartbeats) drops a
 // member from some views, and waiting for every one of N to be live at once stalled 20 peers for minutes; the
@@ -45,6 +49,7 @@ const point = flagValue('point')
 const MIN_PEERS = 5
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a positive integer, got ${ROUNDS}`)
 if (!(IDLE_S > 0)) throw new Error(`--idle-s must be a positive number of seconds, got ${IDLE_S}`)
+if (!(SETTLE_S >= 0)) throw new Error(`--settle-s must be a number of seconds >= 0, got ${SETTLE_S}`)
 
 if (point === undefined) await drive()
 else await runPoint(Number(point))
@@ -58,13 +63,13 @@ async function drive (): Promise<void> {
   if (flagValue('profile') !== undefined && list.length !== 1) throw new Error('--profile needs exactly one --peers')
   const points: Point[] = []
   for (const n of list) {
-    const pass = ['--rounds', String(ROUNDS), '--idle-s', String(IDLE_S)]
+    const pass = ['--rounds', String(ROUNDS), '--idle-s', String(IDLE_S), '--settle-s', String(SETTLE_S)]
     const prof = flagValue('profile')
     if (prof !== undefined) pass.push('--profile', prof)
     points.push(await child(n, pass))
     console.error(`scale ${n}: ${JSON.stringify(points.at(-1))}`)
   }
-  console.log(JSON.stringify({ bench: 'scale', rounds: ROUNDS, idleS: IDLE_S, points }))
+  console.log(JSON.stringify({ bench: 'scale', rounds: ROUNDS, settleS: SETTLE_S, idleS: IDLE_S, points }))
 }
 
 async function child (n: number, pass: string[]): Promise<Point> {
@@ -91,7 +96,7 @@ async function child (n: number, pass: string[]): Promise<Point> {
 
 /** start-up, rounds and idle window together; generous, as the machine may be loaded */
 function pointLimitMs (n: number): number {
-  return 60_000 + n * 1500 + ROUNDS * 60_000 + IDLE_S * 1000
+  return 60_000 + n * 1500 + ROUNDS * 60_000 + (SETTLE_S + IDLE_S) * 1000
 }
 
 async function runPoint (PEERS: number): Promise<void> {
@@ -136,13 +141,15 @@ async function runPoint (PEERS: number): Promise<void> {
   const lag = monitorEventLoopDelay({ resolution: 10 })
   lag.enable()
   const tRounds = Date.now()
-  const done = (): boolean => peers.every((p) => p.global.round >= ROUNDS)
-  const roundsBy = deadline - IDLE_S * 1000
+  // the job's progress: the rounds its aggregators completed (a peer behind catches up in the idle window)
+  const jobRound = (): number => Math.max(...peers.map((p) => p.global.round))
+  const done = (): boolean => jobRound() >= ROUNDS
+  const roundsBy = deadline - (SETTLE_S + IDLE_S) * 1000
   await until(() => done() || Date.now() >= roundsBy)
   lag.disable()
   if (!done()) error = `${ROUNDS} rounds did not complete in ${Math.round((Date.now() - tRounds) / 1000)} s`
-  const roundsCompleted = Math.min(...peers.map((p) => p.global.round))
-  const rounds = peers[0]!.rounds
+  const roundsCompleted = jobRound()
+  const rounds = peers.find((p) => p.global.round === roundsCompleted)!.rounds
   const overheadMs = rounds.length > 0
     ? Math.round(rounds.reduce((s, r) => s + r.seconds * 1000, 0) / rounds.length)
     : null
@@ -152,6 +159,7 @@ async function runPoint (PEERS: number): Promise<void> {
   const gossipP99Ms = lat.length > 0 ? lat[Math.min(lat.length - 1, Math.floor(0.99 * lat.length))]! : null
 
   // the idle window: the job is done (or stuck), every peer stays joined
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_S * 1000))
   const prof = flagValue('profile') !== undefined ? new Session() : undefined
   if (prof !== undefined) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start') }
   const cpu0 = process.cpuUsage()
