@@ -21,6 +21,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { DHT_PROTOCOL } from '../protocol/topics.ts'
 import { MAX_GOSSIP_BYTES } from '../protocol/limits.ts'
 import { parseSwarmKey } from './swarm-key.ts'
+import { JOB_GOSSIP_PARAMS } from './gossip-params.ts'
 
 export type FeditServices = {
   identify: Identify
@@ -87,6 +88,7 @@ export async function createHost (opts: HostOptions): Promise<FeditHost> {
         ...(local ? { peerInfoMapper: passthroughMapper } : {})
       }),
       pubsub: gossipsub({
+        ...JOB_GOSSIP_PARAMS,
         globalSignaturePolicy: StrictSign,
         emitSelf: false,
         allowPublishToZeroTopicPeers: true, // a lone peer's heartbeat is not an error
