@@ -1,0 +1,196 @@
+// bench/scale: how a job's cost grows with its size (npm run bench -- scale [--peers 25,50,100] [--rounds 3]
+// [--settle-s 30] [--idle-s 20] [--profile FILE]). Each point runs in a fresh child process: PEERS peers in
+// that one process with the instant test-double trainer run ROUNDS rounds, then stay joined to the finished job
+// (Hellos, gossipsub, DHT, discovery: what an idle member pays) for a settle period and an idle window. Per
+// point: rounds the job completed, protocol overhead per round, gossip delivery p99 of the announces and
+// event-loop lag p99 while the rounds run; CPU per idle peer (process CPU time over the idle window / peers /
+// window: CPU time, so less sensitive to a loaded machine than wall time), RSS per peer and connections per
+// peer at the end of the window. --profile FILE (one point only) writes a CPU profile of the idle window (read
+// it with `node scripts/profile-packages.mjs FILE`).
+import '../node/polyfill.ts'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { validateJobSpec, jobIdOf } from '../protocol/job-spec.ts'
+import { startBootstrap, dialableAddrs } from '../bootstrap/bootstrap-node.ts'
+import { createPeer } from '../node/peer.ts'
+import type { Peer } from '../node/peer.ts'
+import { createFakeTrainer } from '../node/testing/fake-trainer.ts'
+import { buildAggregator } from '../trainer/aggregate/build-aggregator.ts'
+import { FEDAVG } from '../protocol/aggregation-spec.ts'
+import { flagValue, numberFlag } from './lib/args.ts'
+
+interface Point {
+  peers: number
+  roundsCompleted: number
+  overheadMs: number | null
+  gossipP99Ms: number | null
+  loopLagP99Ms: number
+  cpuPerIdlePeerPct: number
+  rssPerPeerMB: number
+  connsPerPeer: number
+  error?: string
+}
+
+const ROUNDS = numberFlag('rounds', 3)
+const IDLE_S = numberFlag('idle-s', 20)
+// between the rounds and the idle window: peers behind catch up and the discovery walks, fast while new members
+// were found, back off; without it the window measured the job's start-up tail, not its steady state
+const SETTLE_S = numberFlag('settle-s', 30)
+const point = flagValue('point')
+// rounds start once 5 members are live, not all N: on a loaded machine a late Hello (TTL 3 heartbeats) drops a
+// member from some views, and waiting for every one of N to be live at once stalled 20 peers for minutes; the
+// peers still joining take part from the next round, and every peer is joined for the idle window
+const MIN_PEERS = 5
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a positive integer, got ${ROUNDS}`)
+if (!(IDLE_S > 0)) throw new Error(`--idle-s must be a positive number of seconds, got ${IDLE_S}`)
+if (!(SETTLE_S >= 0)) throw new Error(`--settle-s must be a number of seconds >= 0, got ${SETTLE_S}`)
+
+if (point === undefined) await drive()
+else await runPoint(Number(point))
+
+/** one child per point, one at a time: a fresh heap, event loop and CPU clock for each */
+async function drive (): Promise<void> {
+  const list = (flagValue('peers') ?? '25,50,100').split(',').map(Number)
+  if (list.some((n) => !Number.isInteger(n) || n < 2)) {
+    throw new Error('--peers must be a list like 25,50,100 (each >= 2)')
+  }
+  if (flagValue('profile') !== undefined && list.length !== 1) throw new Error('--profile needs exactly one --peers')
+  const points: Point[] = []
+  for (const n of list) {
+    const pass = ['--rounds', String(ROUNDS), '--idle-s', String(IDLE_S), '--settle-s', String(SETTLE_S)]
+    const prof = flagValue('profile')
+    if (prof !== undefined) pass.push('--profile', prof)
+    points.push(await child(n, pass))
+    console.error(`scale ${n}: ${JSON.stringify(points.at(-1))}`)
+  }
+  console.log(JSON.stringify({ bench: 'scale', rounds: ROUNDS, settleS: SETTLE_S, idleS: IDLE_S, points }))
+}
+
+async function child (n: number, pass: string[]): Promise<Point> {
+  const self = fileURLToPath(import.meta.url)
+  const args = ['--expose-gc', '--import', 'tsx', self, '--point', String(n), ...pass]
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  proc.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  // the child bounds its own waits; this is the backstop for a child that hangs anyway
+  const limitMs = pointLimitMs(n) + 60_000
+  const killer = setTimeout(() => { proc.kill('SIGKILL') }, limitMs)
+  const code = await new Promise<number | null>((resolve) => { proc.on('close', resolve) })
+  clearTimeout(killer)
+  const last = out.trim().split('\n').at(-1) ?? ''
+  try {
+    return JSON.parse(last) as Point
+  } catch {
+    return {
+      peers: n, roundsCompleted: 0, overheadMs: null, gossipP99Ms: null, loopLagP99Ms: NaN, cpuPerIdlePeerPct: NaN,
+      rssPerPeerMB: NaN, connsPerPeer: NaN, error: `point process exited ${code ?? 'by signal'} without a result`
+    }
+  }
+}
+
+/** start-up, rounds and idle window together; generous, as the machine may be loaded */
+function pointLimitMs (n: number): number {
+  return 60_000 + n * 1500 + ROUNDS * 60_000 + (SETTLE_S + IDLE_S) * 1000
+}
+
+async function runPoint (PEERS: number): Promise<void> {
+  const gc = (): void => { (globalThis as { gc?: () => void }).gc?.() }
+  gc()
+  const rss0 = process.memoryUsage().rss
+  const job = validateJobSpec({
+    name: 'bench-scale',
+    baseModel: { id: 'stories260K', sha256: '0'.repeat(64) },
+    lora: { r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'] },
+    recipe: { learningRate: 1e-3, batchSize: 2, localSteps: 1, maxLength: 32, seed: 1 },
+    rounds: ROUNDS, peersPerRound: 5, minPeers: MIN_PEERS, roundDeadlineSeconds: 10
+  })
+  const jobId = jobIdOf(job)
+  const dir = mkdtempSync(join(tmpdir(), 'fedit-bench-scale-'))
+  const boot = await startBootstrap({
+    privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true
+  })
+  const peers: Peer[] = []
+  const announces = new Map<string, { sent?: number, received: number[] }>()
+  const deadline = Date.now() + pointLimitMs(PEERS)
+  let error: string | undefined
+  for (let i = 0; i < PEERS; i++) {
+    const p = createPeer({
+      job, jobId,
+      trainer: createFakeTrainer({ lora: { ...job.lora }, layers: 4, dim: 64 }),
+      aggregate: buildAggregator(FEDAVG),
+      stateDir: join(dir, `p${i}`),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: dialableAddrs(boot),
+      local: true
+    })
+    p.events.on('announce', (a) => {
+      const k = `${a.round}/${a.attempt}`
+      const e = announces.get(k) ?? { received: [] }
+      if (a.mine) e.sent = a.at; else e.received.push(a.at)
+      announces.set(k, e)
+    })
+    await p.start()
+    peers.push(p)
+  }
+  const lag = monitorEventLoopDelay({ resolution: 10 })
+  lag.enable()
+  const tRounds = Date.now()
+  // the job's progress: the rounds its aggregators completed (a peer behind catches up in the idle window)
+  const jobRound = (): number => Math.max(...peers.map((p) => p.global.round))
+  const done = (): boolean => jobRound() >= ROUNDS
+  const roundsBy = deadline - (SETTLE_S + IDLE_S) * 1000
+  await until(() => done() || Date.now() >= roundsBy)
+  lag.disable()
+  if (!done()) error = `${ROUNDS} rounds did not complete in ${Math.round((Date.now() - tRounds) / 1000)} s`
+  const roundsCompleted = jobRound()
+  const rounds = peers.find((p) => p.global.round === roundsCompleted)!.rounds
+  const overheadMs = rounds.length > 0
+    ? Math.round(rounds.reduce((s, r) => s + r.seconds * 1000, 0) / rounds.length)
+    : null
+  const lat: number[] = []
+  for (const e of announces.values()) if (e.sent !== undefined) for (const r of e.received) lat.push(r - e.sent)
+  lat.sort((a, b) => a - b)
+  const gossipP99Ms = lat.length > 0 ? lat[Math.min(lat.length - 1, Math.floor(0.99 * lat.length))]! : null
+
+  // the idle window: the job is done (or stuck), every peer stays joined
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_S * 1000))
+  const prof = flagValue('profile') !== undefined ? new Session() : undefined
+  if (prof !== undefined) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start') }
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  await new Promise((resolve) => setTimeout(resolve, IDLE_S * 1000))
+  const cpu = process.cpuUsage(cpu0)
+  const wallMs = performance.now() - t0
+  if (prof !== undefined) {
+    writeFileSync(flagValue('profile')!, JSON.stringify((await prof.post('Profiler.stop')).profile))
+  }
+  const connsPerPeer = peers.reduce((s, p) => s + p.libp2p.getConnections().length, 0) / PEERS
+  gc()
+  const rssPerPeerMB = (process.memoryUsage().rss - rss0) / 2 ** 20 / PEERS
+  const cpuPerIdlePeerPct = (cpu.user + cpu.system) / 1000 / wallMs / PEERS * 100
+  await Promise.race([
+    Promise.all(peers.map(async (p) => await p.stop())).then(async () => await boot.stop()),
+    new Promise((resolve) => setTimeout(resolve, 30_000))
+  ])
+  rmSync(dir, { recursive: true, force: true })
+  const result: Point = {
+    peers: PEERS, roundsCompleted, overheadMs, gossipP99Ms,
+    loopLagP99Ms: Math.round(lag.percentile(99) / 1e6),
+    cpuPerIdlePeerPct: +cpuPerIdlePeerPct.toFixed(2),
+    rssPerPeerMB: +rssPerPeerMB.toFixed(1),
+    connsPerPeer: +connsPerPeer.toFixed(1),
+    ...(error !== undefined ? { error } : {})
+  }
+  console.log(JSON.stringify(result))
+  process.exit(0)
+}
+
+async function until (cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((resolve) => setTimeout(resolve, 100))
+}
