@@ -132,7 +132,8 @@ export class AggregatorRole {
       trainLoss,
       bytes: BigInt(c.bytes),
       seconds: (Date.now() - c.startedAt) / 1000,
-      adapterBytes: BigInt(bytes.byteLength)
+      adapterBytes: BigInt(bytes.byteLength),
+      updates: []
     }
     const info = roundInfoOf(result, core.peerId)
     core.adopt(c.round, hash, bytes, res.adapter, info, c.baseHash) // before publishing, so fetches find it

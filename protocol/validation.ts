@@ -1,7 +1,7 @@
 // Schema checks of everything that arrives: decode never throws out of here, it returns a result with a
 // reason. Reasons are short snake_case labels (they double as log/metric labels and exclusion reasons),
 // optionally followed by ": detail".
-import { Hello, RoundAnnounce, RoundMessage, RoundResult, UpdateHeader, AdapterRequest } from './messages.ts'
+import { Attestation, Hello, RoundAnnounce, RoundMessage, RoundResult, UpdateHeader, AdapterRequest } from './messages.ts'
 import { HASH_BYTES, MAX_ATTEMPTS, MAX_GOSSIP_BYTES, MAX_HEADER_BYTES, MAX_HELLO_INTERVAL_MS, MAX_MEMBERS, MAX_PEER_ID_CHARS, MAX_REASON_CHARS } from './limits.ts'
 
 export type Validation<T> = { readonly valid: true, readonly message: T } | { readonly valid: false, readonly reason: string }
@@ -19,6 +19,7 @@ export type DecodedRoundMessage =
   | { readonly kind: 'hello', readonly hello: Hello }
   | { readonly kind: 'announce', readonly announce: RoundAnnounce }
   | { readonly kind: 'result', readonly result: RoundResult }
+  | { readonly kind: 'attestation', readonly attestation: Attestation }
 
 const bad = (reason: string, detail?: string): { valid: false, reason: string } =>
   ({ valid: false, reason: detail === undefined ? reason : `${reason}: ${detail}` })
@@ -43,10 +44,10 @@ function decodeSafe<T> (fn: () => T): T | undefined {
 /** Decodes and schema-checks one gossip message of job `jobId`. */
 export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation<DecodedRoundMessage> {
   if (data.byteLength > MAX_GOSSIP_BYTES) return bad(Reject.Oversized, `${data.byteLength} > ${MAX_GOSSIP_BYTES} bytes`)
-  const limits = { limits: { announce: { members: MAX_MEMBERS, selected: MAX_MEMBERS } as never, result: { selected: MAX_MEMBERS, included: MAX_MEMBERS, excluded: MAX_MEMBERS } as never } }
+  const limits = { limits: { announce: { members: MAX_MEMBERS, selected: MAX_MEMBERS } as never, result: { selected: MAX_MEMBERS, included: MAX_MEMBERS, excluded: MAX_MEMBERS, updates: MAX_MEMBERS } as never } }
   const m = decodeSafe(() => RoundMessage.decode(data, limits))
   if (m === undefined) return bad(Reject.Malformed, 'not a RoundMessage')
-  const set = [m.hello, m.announce, m.result].filter((x) => x !== undefined).length
+  const set = [m.hello, m.announce, m.result, m.attestation].filter((x) => x !== undefined).length
   if (set !== 1) return bad(Reject.Malformed, `${set} payloads set, expected 1`)
   if (m.hello !== undefined) {
     const h = m.hello
@@ -68,6 +69,17 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
     if (a.members.length === 0 || !a.selected.every((s) => a.members.includes(s))) return bad(Reject.BadField, 'selected not a subset of members')
     return { valid: true, message: { kind: 'announce', announce: a } }
   }
+  if (m.attestation !== undefined) {
+    const t = m.attestation
+    if (t.jobId !== jobId) return bad(Reject.WrongJob)
+    if (t.round < 1) return bad(Reject.BadField, 'round')
+    if (t.attempt >= MAX_ATTEMPTS) return bad(Reject.BadField, 'attempt')
+    if (t.baseHash.byteLength !== HASH_BYTES || t.newHash.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'hash')
+    if (!isPeerIdString(t.aggregator)) return bad(Reject.BadField, 'aggregator')
+    if (t.reason.length > MAX_REASON_CHARS) return bad(Reject.BadField, 'reason too long')
+    if (t.signature.byteLength === 0) return bad(Reject.BadField, 'unsigned attestation')
+    return { valid: true, message: { kind: 'attestation', attestation: t } }
+  }
   const r = m.result!
   if (r.jobId !== jobId) return bad(Reject.WrongJob)
   if (r.round < 1) return bad(Reject.BadField, 'round')
@@ -76,6 +88,7 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
   const e = peerList(r.selected, 'selected') ?? peerList(r.included, 'included') ?? peerList(r.excluded.map((x) => x.peer), 'excluded')
   if (e !== undefined) return bad(Reject.BadField, e)
   if (r.included.length === 0) return bad(Reject.BadField, 'no included peer')
+  if (r.updates.some((u) => !isPeerIdString(u.author) || u.hash.byteLength !== HASH_BYTES)) return bad(Reject.BadField, 'updates')
   if (r.excluded.some((x) => x.reason.length > MAX_REASON_CHARS)) return bad(Reject.BadField, 'reason too long')
   if (!Number.isFinite(r.trainLoss) || !Number.isFinite(r.seconds) || r.seconds < 0) return bad(Reject.BadField, 'metrics')
   return { valid: true, message: { kind: 'result', result: r } }

@@ -34,7 +34,7 @@ test('malformed, oversized, wrong-job and inconsistent messages are rejected wit
   assert.match(reason(RoundMessage.encode({ announce: announce({ baseHash: new Uint8Array(3) }) })), /^bad_field: baseHash/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ selected: ['12D3KooWZz'] }) })), /subset/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ members: ['not a peer id!'] }) })), /not a peer id/)
-  assert.match(reason(RoundMessage.encode({ result: { jobId: job, round: 1, attempt: 0, baseHash: H, newHash: H, selected: [], included: [], excluded: [], trainLoss: 0, bytes: 0n, seconds: 1, adapterBytes: 0n } })), /no included/)
+  assert.match(reason(RoundMessage.encode({ result: { jobId: job, round: 1, attempt: 0, baseHash: H, newHash: H, selected: [], included: [], excluded: [], trainLoss: 0, bytes: 0n, seconds: 1, adapterBytes: 0n, updates: [] } })), /no included/)
 })
 
 test('update headers: size cap and hash length', () => {
