@@ -75,7 +75,7 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
     if (t.round < 1) return bad(Reject.BadField, 'round')
     if (t.attempt >= MAX_ATTEMPTS) return bad(Reject.BadField, 'attempt')
     if (t.baseHash.byteLength !== HASH_BYTES || t.newHash.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'hash')
-    if (!isPeerIdString(t.aggregator)) return bad(Reject.BadField, 'aggregator')
+    if (!isPeerIdString(t.aggregator) || !isPeerIdString(t.witness)) return bad(Reject.BadField, 'aggregator or witness')
     if (t.reason.length > MAX_REASON_CHARS) return bad(Reject.BadField, 'reason too long')
     if (t.signature.byteLength === 0) return bad(Reject.BadField, 'unsigned attestation')
     return { valid: true, message: { kind: 'attestation', attestation: t } }

@@ -8,6 +8,7 @@ import { checkResult } from '../../protocol/result-rules.ts'
 import type { ResultContext } from '../../protocol/result-rules.ts'
 import type { Attestation, RoundResult, UpdateCommit } from '../../protocol/messages.ts'
 import { RejectReason } from '../../protocol/reject-reason.ts'
+import { contradictionEvidence, equivocationEvidence, verifyEvidence } from '../../protocol/evidence.ts'
 
 const job = 'c'.repeat(64)
 const base = new Uint8Array(32).fill(1)
@@ -56,7 +57,7 @@ test('results and attestations are signed over their bytes; equivocation is two 
   assert.equal(isEquivocation(r1, r2), true)
   assert.equal(isEquivocation(r1, { ...r1 }), false)
   assert.equal(isEquivocation(r1, { ...r2, attempt: 1 }), false)
-  const at: Attestation = { jobId: job, round: 1, attempt: 0, aggregator: agg.id, baseHash: base, newHash: r1.newHash, agree: true, reason: '', signature: new Uint8Array(0) }
+  const at: Attestation = { jobId: job, round: 1, attempt: 0, aggregator: agg.id, baseHash: base, newHash: r1.newHash, agree: true, reason: '', signature: new Uint8Array(0), witness: w.id }
   at.signature = await sign(w.key, attestationStatement(at))
   assert.equal(await verifySigned(w.id, attestationStatement(at), at.signature), true)
   assert.equal(await verifySigned(w.id, attestationStatement({ ...at, agree: false }), at.signature), false)
@@ -89,4 +90,25 @@ test('a result is considered only from the announced aggregator, for the next ro
   assert.equal(check(r({ attempt: 1 })), RejectReason.NoAnnounce)
   assert.equal(check(r({}), { sender: 'rogue' }), RejectReason.NotAggregator)
   assert.equal(check(r({}), { excluded: new Set(['agg']) }), RejectReason.Excluded)
+})
+
+test('evidence proves itself: two signed results for one attempt, or a result a quorum of witnesses signed against', async () => {
+  const agg = await identity()
+  const ws = [await identity(), await identity(), await identity()]
+  const signed = async (r: RoundResult): Promise<RoundResult> => ({ ...r, signature: await sign(agg.key, resultStatement(r)) })
+  const r1 = await signed(result([await commit(agg, 1, 2)]))
+  const r2 = await signed({ ...r1, newHash: new Uint8Array(32).fill(8) })
+  assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, r2), 2), true)
+  assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, r1), 2), false) // the same result twice
+  assert.equal(await verifyEvidence(equivocationEvidence(ws[0]!.id, r1, r2), 2), false) // blames someone else
+  assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, { ...r2, signature: r1.signature }), 2), false) // forged
+  const against = async (w: typeof ws[number], agree = false): Promise<Attestation> => {
+    const a: Attestation = { jobId: job, round: 1, attempt: 0, aggregator: agg.id, baseHash: base, newHash: r1.newHash, agree, reason: RejectReason.HashMismatch, signature: new Uint8Array(0), witness: w.id }
+    return { ...a, signature: await sign(w.key, attestationStatement(a)) }
+  }
+  const two = [await against(ws[0]!), await against(ws[1]!)]
+  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, two), 2), true)
+  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, two[0]!]), 2), false) // one witness twice
+  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, await against(ws[2]!, true)]), 2), false)
+  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, { ...two[1]!, witness: ws[2]!.id }]), 2), false)
 })
