@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { writeFileAtomic } from '../trainer/atomic-write.ts'
 import type { Evidence } from '../protocol/evidence.ts'
 import { verifyEvidence } from '../protocol/evidence.ts'
+import { verifySigned } from './signatures.ts'
 
 export class EvidenceStore {
   private readonly offenders = new Set<string>()
@@ -19,14 +20,14 @@ export class EvidenceStore {
     for (const f of readdirSync(this.dir).filter((n) => n.endsWith('.json'))) {
       try {
         const e = JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as Evidence
-        if (await verifyEvidence(e, this.quorum)) this.offenders.add(e.offender)
+        if (await verifyEvidence(e, this.quorum, verifySigned)) this.offenders.add(e.offender)
       } catch {}
     }
   }
 
   /** Keeps `e` (when it proves itself) and excludes its offender. Returns false for evidence that does not hold. */
   async add (e: Evidence): Promise<boolean> {
-    if (!await verifyEvidence(e, this.quorum)) return false
+    if (!await verifyEvidence(e, this.quorum, verifySigned)) return false
     this.offenders.add(e.offender)
     mkdirSync(this.dir, { recursive: true })
     await writeFileAtomic(join(this.dir, `${e.kind}-r${e.round}-a${e.attempt}-${e.offender.slice(-12)}.json`), JSON.stringify(e, null, 1) + '\n')

@@ -4,7 +4,8 @@
 // and the new adapter's hash are exactly what we computed.
 import type { PrivateKey } from '@libp2p/interface'
 import type { Attestation, RoundResult, UpdateCommit } from '../protocol/messages.ts'
-import { attestationStatement, checkCommitments, sign } from '../protocol/signed-update.ts'
+import { attestationStatement, checkCommitments } from '../protocol/signed-update.ts'
+import { sign, verifySigned } from './signatures.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import type { AggregateFn, ClientUpdate } from '../trainer/aggregate/types.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
@@ -37,7 +38,7 @@ export async function judgeResult (d: WitnessDeps, r: RoundResult, aggregator: s
   const t0 = performance.now()
   let bytes = 0
   const verdict = (agree: boolean, reason = ''): Verdict => ({ agree, reason, bytes, seconds: (performance.now() - t0) / 1000 })
-  const commits = await checkCommitments(r)
+  const commits = await checkCommitments(r, verifySigned)
   if (!commits.ok) return verdict(false, commits.reason)
   const named: UpdateCommit[] = [...r.updates, ...r.excluded.flatMap((x) => x.update === undefined ? [] : [x.update])]
   const updates: ClientUpdate[] = []

@@ -3,7 +3,8 @@
 //   equivocation: two results one aggregator signed for one (round, attempt), with different adapters;
 //   contradicted: a result its aggregator signed, and a quorum of that attempt's witnesses signed disagreeing.
 import { Attestation, RoundResult } from './messages.ts'
-import { attestationStatement, resultStatement, verifySigned } from './signed-update.ts'
+import { attestationStatement, resultStatement } from './signed-update.ts'
+import type { VerifyFn } from './signed-update.ts'
 import { isEquivocation } from './witness-rules.ts'
 import { RejectReason } from './reject-reason.ts'
 
@@ -30,7 +31,7 @@ export function contradictionEvidence (offender: string, r: RoundResult, against
 }
 
 /** Does the evidence prove what it says? `quorum`: disagreeing attestations needed (contradicted). */
-export async function verifyEvidence (e: Evidence, quorum: number): Promise<boolean> {
+export async function verifyEvidence (e: Evidence, quorum: number, verifySigned: VerifyFn): Promise<boolean> {
   try {
     const results = e.results.map((s) => RoundResult.decode(unb64(s)))
     for (const r of results) if (!await verifySigned(e.offender, resultStatement(r), r.signature)) return false

@@ -1,9 +1,7 @@
 // Signed statements: an author's update, an aggregator's result, a witness's attestation. Each signature covers
 // a domain label and the message's protobuf bytes with the signature field empty (protons writes fields in a
 // fixed order, so the bytes are the same on every peer), and is checked against the public key inside the
-// signer's peer id (Ed25519 ids carry it), so anyone can check it later: a result kept as evidence stays proof.
-import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+// signer's peer id (node/signatures.ts), so anyone can check it later: a result kept as evidence stays proof.
 import { Attestation, RoundResult } from './messages.ts'
 import type { UpdateCommit } from './messages.ts'
 import { RejectReason } from './reject-reason.ts'
@@ -33,30 +31,18 @@ function labelled (label: string, body: Uint8Array): Uint8Array {
   return out
 }
 
-export async function sign (key: PrivateKey, statement: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await key.sign(statement))
-}
+/** Does `signature` over `statement` come from peer `signer`'s key? (node/signatures.ts: verifySigned) */
+export type VerifyFn = (signer: string, statement: Uint8Array, signature: Uint8Array | undefined) => Promise<boolean>
 
-/** Does `signature` over `statement` come from the key of peer id `signer`? False for ids without an inline key. */
-export async function verifySigned (signer: string, statement: Uint8Array, signature: Uint8Array | undefined): Promise<boolean> {
-  if (signature === undefined || signature.byteLength === 0 || signature.byteLength > 1024) return false
-  try {
-    const key = peerIdFromString(signer).publicKey
-    return key !== undefined && await key.verify(statement, signature)
-  } catch {
-    return false
-  }
-}
-
-export async function verifyUpdateCommit (jobId: string, round: number, attempt: number, baseHash: string, c: UpdateCommit): Promise<boolean> {
-  return await verifySigned(c.author, updateStatement(jobId, round, attempt, baseHash, hexOf(c.hash), c.samples), c.signature)
+export async function verifyUpdateCommit (verify: VerifyFn, jobId: string, round: number, attempt: number, baseHash: string, c: UpdateCommit): Promise<boolean> {
+  return await verify(c.author, updateStatement(jobId, round, attempt, baseHash, hexOf(c.hash), c.samples), c.signature)
 }
 
 /**
  * The result commits to its updates: one signed commitment per included author, in the order of `included`,
  * each valid for this round, attempt and base; an excluded update, when the result names one, is signed too.
  */
-export async function checkCommitments (r: RoundResult): Promise<Check> {
+export async function checkCommitments (r: RoundResult, verify: VerifyFn): Promise<Check> {
   const bad = (detail: string): Check => ({ ok: false, reason: `${RejectReason.BadCommitment}: ${detail}` })
   if (r.updates.length !== r.included.length) return bad(`${r.updates.length} commitments for ${r.included.length} included`)
   const base = hexOf(r.baseHash)
@@ -64,11 +50,11 @@ export async function checkCommitments (r: RoundResult): Promise<Check> {
     const c = r.updates[i]!
     if (c.author !== r.included[i]) return bad(`commitment ${i} is by another author`)
     if (c.hash.byteLength !== 32) return bad(`commitment ${i} hash`)
-    if (!await verifyUpdateCommit(r.jobId, r.round, r.attempt, base, c)) return { ok: false, reason: `${RejectReason.BadSignature}: update of ${c.author.slice(-6)}` }
+    if (!await verifyUpdateCommit(verify, r.jobId, r.round, r.attempt, base, c)) return { ok: false, reason: `${RejectReason.BadSignature}: update of ${c.author.slice(-6)}` }
   }
   for (const x of r.excluded) {
     if (x.update === undefined) continue
-    if (x.update.author !== x.peer || !await verifyUpdateCommit(r.jobId, r.round, r.attempt, base, x.update)) return { ok: false, reason: `${RejectReason.BadSignature}: excluded update of ${x.peer.slice(-6)}` }
+    if (x.update.author !== x.peer || !await verifyUpdateCommit(verify, r.jobId, r.round, r.attempt, base, x.update)) return { ok: false, reason: `${RejectReason.BadSignature}: excluded update of ${x.peer.slice(-6)}` }
   }
   return { ok: true }
 }

@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { attestationStatement, checkCommitments, resultStatement, sign, updateStatement, verifySigned } from '../../protocol/signed-update.ts'
+import { attestationStatement, checkCommitments, resultStatement, updateStatement } from '../../protocol/signed-update.ts'
+import { sign, verifySigned } from '../../node/signatures.ts'
 import { attests, isEquivocation, tally } from '../../protocol/witness-rules.ts'
 import { checkResult } from '../../protocol/result-rules.ts'
 import type { ResultContext } from '../../protocol/result-rules.ts'
@@ -32,8 +33,8 @@ function result (updates: UpdateCommit[], over: Partial<RoundResult> = {}): Roun
 test('a result commits to signed updates; any forged, moved or re-dated commitment is caught', async () => {
   const [a, b] = [await identity(), await identity()]
   const ups = [await commit(a, 1, 2), await commit(b, 1, 3)]
-  assert.deepEqual(await checkCommitments(result(ups)), { ok: true })
-  const reason = async (r: RoundResult): Promise<string> => { const c = await checkCommitments(r); return c.ok ? 'ok' : c.reason.split(':')[0]! }
+  assert.deepEqual(await checkCommitments(result(ups), verifySigned), { ok: true })
+  const reason = async (r: RoundResult): Promise<string> => { const c = await checkCommitments(r, verifySigned); return c.ok ? 'ok' : c.reason.split(':')[0]! }
   assert.equal(await reason(result([ups[0]!, { ...ups[1]!, samples: 1000 }])), RejectReason.BadSignature) // inflated weight
   assert.equal(await reason(result([ups[0]!, { ...ups[1]!, hash: new Uint8Array(32).fill(9) }])), RejectReason.BadSignature) // swapped update
   assert.equal(await reason(result([ups[0]!, { ...ups[1]!, author: a.id }], { included: [a.id, a.id] })), RejectReason.BadSignature)
@@ -98,17 +99,17 @@ test('evidence proves itself: two signed results for one attempt, or a result a 
   const signed = async (r: RoundResult): Promise<RoundResult> => ({ ...r, signature: await sign(agg.key, resultStatement(r)) })
   const r1 = await signed(result([await commit(agg, 1, 2)]))
   const r2 = await signed({ ...r1, newHash: new Uint8Array(32).fill(8) })
-  assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, r2), 2), true)
-  assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, r1), 2), false) // the same result twice
-  assert.equal(await verifyEvidence(equivocationEvidence(ws[0]!.id, r1, r2), 2), false) // blames someone else
-  assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, { ...r2, signature: r1.signature }), 2), false) // forged
+  assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, r2), 2, verifySigned), true)
+  assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, r1), 2, verifySigned), false) // the same result twice
+  assert.equal(await verifyEvidence(equivocationEvidence(ws[0]!.id, r1, r2), 2, verifySigned), false) // blames someone else
+  assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, { ...r2, signature: r1.signature }), 2, verifySigned), false) // forged
   const against = async (w: typeof ws[number], agree = false): Promise<Attestation> => {
     const a: Attestation = { jobId: job, round: 1, attempt: 0, aggregator: agg.id, baseHash: base, newHash: r1.newHash, agree, reason: RejectReason.HashMismatch, signature: new Uint8Array(0), witness: w.id }
     return { ...a, signature: await sign(w.key, attestationStatement(a)) }
   }
   const two = [await against(ws[0]!), await against(ws[1]!)]
-  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, two), 2), true)
-  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, two[0]!]), 2), false) // one witness twice
-  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, await against(ws[2]!, true)]), 2), false)
-  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, { ...two[1]!, witness: ws[2]!.id }]), 2), false)
+  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, two), 2, verifySigned), true)
+  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, two[0]!]), 2, verifySigned), false) // one witness twice
+  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, await against(ws[2]!, true)]), 2, verifySigned), false)
+  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, { ...two[1]!, witness: ws[2]!.id }]), 2, verifySigned), false)
 })
