@@ -47,10 +47,3 @@ export const RejectReason = {
 } as const
 
 export type RejectReason = typeof RejectReason[keyof typeof RejectReason]
-
-const ALL = new Set<string>(Object.values(RejectReason))
-
-/** Is `s` (or its label before ': detail') one of the reasons? Checks a reason that came over the wire. */
-export function isRejectReason (s: string): boolean {
-  return ALL.has(s.split(':')[0]!)
-}
