@@ -21,7 +21,10 @@ export class CatchUp {
   /** the furthest (round, hash) past ours that a quorum of live peers report in their Hellos */
   quorumAhead (now: number): ReturnType<MemberView['ahead']> {
     const view = this.core.view!
-    return view.ahead(this.core.completed, catchUpQuorum(view.live(now).length), now)
+    // only members that count (membership price paid, old enough, no evidence), and at least the witness quorum
+    const counted = this.core.countedMembers(this.core.completed + 1, now)
+    const quorum = Math.max(catchUpQuorum(counted.length), Math.min(this.core.opts.job.witnesses.quorum, counted.length - 1))
+    return view.ahead(this.core.completed, quorum, now, (p) => counted.includes(p))
   }
 
   /** Behind the others (missed results, restarted): fetch the global adapter that a quorum of live peers report. */
@@ -41,7 +44,12 @@ export class CatchUp {
     if (!catchUpDue({ aheadRound: ahead.round, completed: core.completed, since: core.cur.since, announcedDeadlineMs: core.cur.announce?.deadlineMs, graceMs: core.timing.graceMs, now })) return
     this.catchingUp = true
     this.fetchGlobal(ahead.hash, ahead.holders)
-      .then((g) => { if (g !== undefined) core.adopt(ahead.round, ahead.hash, g.bytes, g.adapter, undefined) })
+      .then((g) => {
+        if (g === undefined || core.completed >= ahead.round || !/^[0-9a-f]{64}$/.test(ahead.beacon)) return
+        core.trust.beacon = ahead.beacon
+        void core.store.saveBeacon(ahead.round, ahead.beacon).catch(() => {})
+        core.adopt(ahead.round, ahead.hash, g.bytes, g.adapter, undefined)
+      })
       .catch(() => {})
       .finally(() => { this.catchingUp = false })
   }

@@ -4,11 +4,12 @@
 import { createHash } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { RoundAnnounce, RoundResult, UpdateHeader } from '../protocol/messages.ts'
-import { Reject } from '../protocol/validation.ts'
-import { checkAnnounce } from '../protocol/round-rules.ts'
 import { ROUND_WINDOW } from '../protocol/limits.ts'
+import { RejectReason } from '../protocol/reject-reason.ts'
+import { updateStatement } from '../protocol/signed-update.ts'
+import { sign } from './signatures.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
-import { encodeAdapter, sha256Hex } from './adapter-codec.ts'
+import { decodeAdapter, encodeAdapter, sha256Hex } from './adapter-codec.ts'
 import { pushUpdate, withRetries } from './transfer.ts'
 import { nextTokensPerSecond } from './throughput.ts'
 import { RoundStage } from './round-stage.ts'
@@ -48,28 +49,21 @@ export class MemberRole {
     const core = this.core
     const now = Date.now()
     const baseHash = hex(a.baseHash)
-    const known = new Set(core.view!.live(now)) // the sender counts only if it is live (sends Hellos)
-    const check = checkAnnounce(a, baseHash, { sender, completedRound: core.completed, acceptedAttempt: core.cur.round === a.round ? core.cur.accepted : -1, knownMembers: known, nowMs: now })
+    const counted = new Set(core.countedMembers(a.round, now))
+    const cur = core.cur.round === a.round ? core.cur : undefined
+    const progress = { since: cur?.since ?? now, accepted: cur?.accepted ?? -1, acceptedDeadlineMs: cur?.announce?.deadlineMs }
+    const timing = { silenceMs: core.opts.job.roundDeadlineSeconds * 1000, graceMs: core.timing.graceMs, settleMs: a.round === core.firstRound ? core.timing.settleMs : 0 }
+    const check = core.trust.checkAnnounce(a, sender, core.completed, progress.accepted, progress, timing, counted, now)
     if (!check.ok) {
-      if (check.reason === 'round_out_of_window' && a.round <= core.completed + 2 * ROUND_WINDOW && known.has(sender)) {
+      if (check.reason === RejectReason.RoundOutOfWindow && a.round <= core.completed + ROUND_WINDOW && counted.has(sender)) {
         this.deferred.push({ a, sender })
         if (this.deferred.length > 4) this.deferred.shift()
       }
-      core.events.emit('rejected', { from: sender, reason: check.reason, where: 'announce' })
+      core.events.emit('rejected', { from: sender, reason: check.reason, where: 'announce', round: a.round })
       return
     }
-    if (a.round !== core.completed + 1 || baseHash !== core.globalHash) {
-      // we are behind (or forked): take the elected aggregator's base before following its round
-      const g = await this.catchUp.fetchGlobal(baseHash, [sender])
-      if (g === undefined) { core.events.emit('rejected', { from: sender, reason: Reject.BadField + ': unknown base', where: 'announce' }); return }
-      // results may have come in while we fetched: never step back to an older global
-      if (core.stopped || core.completed >= a.round || (core.cur.round === a.round && core.cur.accepted >= a.attempt)) return
-      if (core.completed !== a.round - 1 || core.globalHash !== baseHash) {
-        core.setGlobal(a.round - 1, baseHash, g.bytes, g.adapter)
-        core.persist(undefined)
-        core.cur = core.freshRound(a.round)
-      }
-    }
+    // we stand elsewhere (behind, or forked): catching up is by confirmed results, never by an announce's word
+    if (baseHash !== core.globalHash) { core.events.emit('rejected', { from: sender, reason: RejectReason.WrongBase, where: 'announce', round: a.round }); return }
     core.acceptAnnounce(a, sender, now)
     if (core.collector !== undefined && core.collector.attempt < a.attempt) core.dropCollector() // superseded
     if (a.selected.includes(core.peerId)) await this.trainAndSubmit(a.round, a.attempt, sender)
@@ -102,11 +96,12 @@ export class MemberRole {
     }
     if (core.stopped || core.cur.round !== round || core.cur.accepted !== attempt) return // superseded meanwhile
     if (aggregator === core.peerId) {
-      this.aggregator.addOwnUpdate(round, attempt, { baseHash, bytes: t.bytes, samples: t.samples, trainLoss: t.trainLoss })
+      await this.aggregator.addOwnUpdate(round, attempt, { baseHash, bytes: t.bytes, samples: t.samples, trainLoss: t.trainLoss })
       return
     }
     core.setStage(RoundStage.Pushing)
-    const header: UpdateHeader = { jobId: core.opts.jobId, round, attempt, baseHash: unhex(baseHash), samples: t.samples, trainLoss: t.trainLoss, size: BigInt(t.bytes.byteLength), adapterHash: unhex(t.hash) }
+    const signature = await sign(core.key, updateStatement(core.opts.jobId, round, attempt, baseHash, t.hash, t.samples))
+    const header: UpdateHeader = { jobId: core.opts.jobId, round, attempt, baseHash: unhex(baseHash), samples: t.samples, trainLoss: t.trainLoss, size: BigInt(t.bytes.byteLength), adapterHash: unhex(t.hash), signature }
     try {
       // each attempt gets a limit sized to the update (5 s at least, 250 kB/s), not the whole transfer timeout:
       // a push stuck on a connection that is going away (seen under load in bench/round) is retried while the
@@ -120,20 +115,42 @@ export class MemberRole {
     if (core.cur.round === round && core.cur.accepted === attempt) core.setStage(RoundStage.AwaitResult)
   }
 
+  /** A result from the network: the trust checks, then its witnesses' quorum ('confirmed' -> adoptConfirmed). */
   async onResult (r: RoundResult, sender: string): Promise<void> {
     const core = this.core
-    if (this.catchUp.isEarlierAttempt(r)) { await this.catchUp.preferEarlierAttempt(r, sender); return }
-    if (r.round <= core.completed) return // already have it (gossip may deliver twice)
-    const reject = (reason: string): void => { core.events.emit('rejected', { from: sender, reason, where: 'result' }) }
-    if (r.round === core.completed + 1) {
-      if (hex(r.baseHash) !== core.globalHash) { reject('wrong_base'); return }
-      const expected = core.cur.round === r.round ? core.cur.aggregators.get(r.attempt) : undefined
-      // without its announce (missed it) we take a result from a live member; with it, only from its aggregator
-      if (expected !== undefined ? expected !== sender : !core.view!.isLive(sender, Date.now())) { reject('not_aggregator'); return }
-    } else if (!core.view!.isLive(sender, Date.now())) { reject('unknown_sender'); return }
+    const f = core.cur.round === r.round ? core.cur.followed : undefined
+    // only the attempt we follow: a superseded attempt's late result is never taken (no fork between attempts)
+    const followed = new Map(f === undefined ? [] : [[f.attempt, f]])
+    await core.trust.onResult(r, sender, followed)
+  }
+
+  /** A result its witnesses confirmed: fetch its adapter (verified by hash) and adopt it. */
+  async adoptConfirmed (r: RoundResult, aggregator: string): Promise<void> {
+    const core = this.core
+    if (r.round !== core.completed + 1 || hex(r.baseHash) !== core.globalHash || core.stopped) return
     const hash = hex(r.newHash)
-    const g = await this.catchUp.fetchGlobal(hash, [sender])
-    if (g === undefined) { reject('adapter_unavailable'); return }
-    core.adopt(r.round, hash, g.bytes, g.adapter, roundInfoOf(r, sender), hex(r.baseHash))
+    const own = core.trust.served(hash)
+    const g = own !== undefined ? { bytes: own, adapter: undefined } : await this.catchUp.fetchGlobal(hash, [aggregator])
+    if (g === undefined) { core.events.emit('rejected', { from: aggregator, reason: RejectReason.AdapterUnavailable, where: 'result', round: r.round }); return }
+    if (r.round !== core.completed + 1 || core.stopped) return // adopted meanwhile
+    let adapter = g.adapter
+    if (adapter === undefined) {
+      const d = decodeAdapter(g.bytes, core.layout, core.maxAdapterBytes)
+      if (!d.ok) return
+      adapter = d.adapter
+    }
+    core.trust.advance(r, aggregator)
+    void core.store.saveBeacon(r.round, core.trust.beacon).catch((e: Error) => core.log(`state: could not save the beacon (${e.message})`))
+    core.adopt(r.round, hash, g.bytes, adapter, roundInfoOf(r, aggregator), hex(r.baseHash))
+  }
+
+  /** Evidence against the aggregator of the attempt we follow: it is over; the clock moves to the next attempt. */
+  failOver (round: number, attempt: number): void {
+    const core = this.core
+    const a = core.cur.announce
+    if (core.cur.round !== round || a === undefined || a.attempt !== attempt) return
+    core.cur.announce = { ...a, deadlineMs: Date.now() - core.timing.graceMs - 1 }
+    if (core.collector?.round === round && core.collector.attempt === attempt) core.dropCollector()
+    core.setStage(RoundStage.AwaitAnnounce)
   }
 }

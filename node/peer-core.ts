@@ -4,6 +4,7 @@
 // catch-up.ts; peer.ts wires them to the host and the round clock.
 import type { EventEmitter } from 'node:events'
 import { RoundMessage } from '../protocol/messages.ts'
+import type { UpdateCommit } from '../protocol/messages.ts'
 import type { ClientUpdate } from '../trainer/aggregate/types.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import type { FeditHost } from './host.ts'
@@ -16,6 +17,9 @@ import { formatRound } from './round-info.ts'
 import type { RoundInfo } from './round-info.ts'
 import { roundsTopic } from '../protocol/topics.ts'
 import type { PeerEvents, PeerOptions, PeerTiming } from './peer.ts'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Trust, FollowedAttempt } from './trust.ts'
+import type { MembershipBook } from './membership-book.ts'
 
 export interface CurrentRound {
   readonly round: number
@@ -24,6 +28,8 @@ export interface CurrentRound {
   accepted: number
   announce?: { readonly attempt: number, readonly aggregator: string, readonly members: readonly string[], readonly selected: readonly string[], readonly deadlineMs: number }
   readonly aggregators: Map<number, string>
+  /** the announce of the attempt we follow: only its aggregator's result is considered */
+  followed?: FollowedAttempt & { readonly attempt: number }
   readonly announcedByMe: Set<number>
 }
 
@@ -33,7 +39,8 @@ export interface Collector {
   readonly attempt: number
   readonly baseHash: string
   readonly selected: ReadonlySet<string>
-  readonly received: Map<string, ClientUpdate & { trainLoss: number }>
+  readonly received: Map<string, ClientUpdate & { trainLoss: number, commit: UpdateCommit, bytes: Uint8Array }>
+  readonly members: readonly string[]
   readonly rejected: Map<string, string>
   readonly deadlineMs: number
   readonly startedAt: number
@@ -48,6 +55,9 @@ export class PeerCore {
   readonly log: (line: string) => void
   host?: FeditHost
   view?: MemberView
+  key!: PrivateKey
+  trust!: Trust
+  book!: MembershipBook
   layout!: AdapterLayout
   stage = RoundStage.Gathering
   completed = 0
@@ -101,8 +111,14 @@ export class PeerCore {
   acceptAnnounce (a: { readonly round: number, readonly attempt: number, readonly members: readonly string[], readonly selected: readonly string[], readonly deadlineMs: bigint }, aggregator: string, now: number): void {
     this.cur.accepted = a.attempt
     this.cur.aggregators.set(a.attempt, aggregator)
+    this.cur.followed = { attempt: a.attempt, aggregator, members: [...a.members] }
     this.cur.announce = { attempt: a.attempt, aggregator, members: [...a.members], selected: [...a.selected], deadlineMs: Number(a.deadlineMs) }
     this.events.emit('announce', { round: a.round, attempt: a.attempt, aggregator, selected: [...a.selected], members: [...a.members], at: now, mine: aggregator === this.peerId })
+  }
+
+  /** live members that count in round `round` (membership price paid, old enough, no evidence against them) */
+  countedMembers (round: number, now: number): string[] {
+    return this.view!.live(now).filter((m) => this.book.counts(m, round, this.peerId))
   }
 
   dropCollector (): void {

@@ -17,10 +17,11 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
 import type { JobSpec } from '../protocol/job-spec.ts'
-import { electAggregator, selectRandomK } from '../protocol/election.ts'
+import { selectRandomK } from '../protocol/election.ts'
 import type { SelectFn } from '../protocol/election.ts'
 import { decodeRoundMessage, Reject } from '../protocol/validation.ts'
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
+import type { RoundResult } from '../protocol/messages.ts'
 import type { AggregateFn } from '../trainer/aggregate/types.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import { createHost } from './host.ts'
@@ -39,6 +40,11 @@ import { PeerCore } from './peer-core.ts'
 import { MemberRole } from './member-role.ts'
 import { AggregatorRole } from './aggregator-role.ts'
 import { CatchUp } from './catch-up.ts'
+import { Trust } from './trust.ts'
+import { MembershipBook } from './membership-book.ts'
+import { OPEN_JOB_MEMBERSHIP, PRIVATE_JOB_MEMBERSHIP, solvePow } from '../protocol/membership.ts'
+import { fetchAdapter, withRetries } from './transfer.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
 
 export { trainSeed } from './member-role.ts'
 
@@ -83,7 +89,7 @@ export interface PeerOptions extends Pick<HostOptions, 'listen' | 'bootstrap' | 
    * before it publishes the RoundResult, so a test can make that result arrive late (after a failover
    * attempt's) deterministically.
    */
-  readonly beforePublishResult?: (info: RoundInfo) => Promise<void>
+  readonly beforePublishResult?: (info: RoundInfo, result: RoundResult) => Promise<void>
 }
 
 export interface AnnounceEvent {
@@ -102,7 +108,7 @@ export interface PeerEvents {
   trained: [{ readonly round: number, readonly attempt: number, readonly samples: number, readonly trainLoss: number }]
   result: [RoundInfo]
   /** a message, update or adapter from the network was refused */
-  rejected: [{ readonly from: string, readonly reason: string, readonly where: 'gossip' | 'update' | 'adapter' | 'announce' | 'result' }]
+  rejected: [{ readonly from: string, readonly reason: string, readonly where: 'gossip' | 'hello' | 'update' | 'adapter' | 'announce' | 'result' | 'attestation', readonly round?: number }]
   stage: [RoundStage]
   done: []
 }
@@ -116,6 +122,7 @@ export class Peer {
   private readonly aggregator: AggregatorRole
   private readonly catchUp: CatchUp
   private ticker?: NodeJS.Timeout
+  private powNonce = 0n
 
   constructor (opts: PeerOptions) {
     this.opts = opts
@@ -133,7 +140,7 @@ export class Peer {
     // the roles call each other only as the rounds run, never while being built
     this.core = new PeerCore(opts, this.timing, this.events, (round) => { this.member.replayDeferred(round) })
     this.catchUp = new CatchUp(this.core)
-    this.aggregator = new AggregatorRole(this.core, opts.select ?? selectRandomK, async (round, attempt) => { await this.member.trainAndSubmit(round, attempt, this.core.peerId) })
+    this.aggregator = new AggregatorRole(this.core, async (round, attempt) => { await this.member.trainAndSubmit(round, attempt, this.core.peerId) })
     this.member = new MemberRole(this.core, this.catchUp, this.aggregator)
   }
 
@@ -175,9 +182,29 @@ export class Peer {
     }
     core.firstRound = core.completed + 1
     core.cur = core.freshRound(core.completed + 1)
+    core.key = key
+    core.trust = new Trust({
+      job, jobId: this.opts.jobId, stateDir: this.opts.stateDir, aggregate: this.opts.aggregate, select: this.opts.select ?? selectRandomK,
+      self: () => this.peerId,
+      key: () => key,
+      log: core.log,
+      reject: (from, reason, where, round) => { this.events.emit('rejected', { from, reason, where, round }) },
+      publish: async (msg) => { await core.publish(msg) },
+      fetch: async (from, hash) => await withRetries(2, async () => await fetchAdapter(this.libp2p, peerIdFromString(from), hash, { jobId: this.opts.jobId, maxBytes: core.maxAdapterBytes, timeoutMs: this.timing.transferTimeoutMs })),
+      standing: () => ({ completed: core.completed, hash: core.globalHash, adapter: core.globalAdapter, layout: core.layout, maxAdapterBytes: core.maxAdapterBytes })
+    })
+    await core.trust.evidence.load()
+    core.trust.events.on('confirmed', ({ result, aggregator }) => { this.member.adoptConfirmed(result, aggregator).catch((e: Error) => core.log(`result: ${e.message}`)) })
+    core.trust.events.on('failover', (f) => { this.member.failOver(f.round, f.attempt) })
+    const beacon = core.store.loadBeacon(core.completed)
+    if (beacon !== undefined) core.trust.beacon = beacon
+    // an allow-listed peer's owner vouches for every identity: no proof of work, no age
+    const price = this.opts.allowList !== undefined ? PRIVATE_JOB_MEMBERSHIP : job.membership ?? OPEN_JOB_MEMBERSHIP
+    core.book = new MembershipBook(this.opts.jobId, price, core.completed, core.trust.excluded)
     const host = core.host = await createHost({ privateKey: key, listen: this.opts.listen, bootstrap: this.opts.bootstrap, local: this.opts.local, allowList: this.opts.allowList, swarmKey: this.opts.swarmKey })
     core.view = new MemberView(this.peerId, this.timing.memberTtlMs)
-    await serveAdapters(host, { jobId: this.opts.jobId, lookup: (h) => core.adapters.get(h), timeoutMs: this.timing.transferTimeoutMs })
+    this.powNonce = solvePow(this.opts.jobId, this.peerId, price.powBits)
+    await serveAdapters(host, { jobId: this.opts.jobId, lookup: (h) => core.adapters.get(h) ?? core.trust.served(h), timeoutMs: this.timing.transferTimeoutMs })
     await serveUpdates(host, {
       jobId: this.opts.jobId,
       maxBytes: core.maxAdapterBytes,
@@ -228,9 +255,16 @@ export class Peer {
     switch (d.message.kind) {
       case 'hello': {
         const h = d.message.hello
-        core.view?.hello(from, h.round, hex(h.globalHash), Date.now(), { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }, h.intervalMs)
+        const now = Date.now()
+        const view = core.view!
+        const unpaid = core.book.hello(from, h.powNonce ?? 0n, core.completed, view.isLive(from, now))
+        if (unpaid !== undefined) { this.events.emit('rejected', { from, reason: unpaid, where: 'hello', round: h.round }); break }
+        // the sender's interval counts only up to the one the job sets at the membership we see
+        const cap = helloIntervalMs(this.timing.heartbeatMs, view.live(now).length + 1)
+        view.hello(from, h.round, hex(h.globalHash), now, { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }, Math.min(h.intervalMs, cap), hex(h.beacon))
         break
       }
+      case 'attestation': core.trust.onAttestation(d.message.attestation, from).catch((e: Error) => core.log(`attestation: ${e.message}`)); break
       case 'announce': this.member.onAnnounce(d.message.announce, from).catch((e: Error) => core.log(`announce: ${e.message}`)); break
       case 'result': this.member.onResult(d.message.result, from).catch((e: Error) => core.log(`result: ${e.message}`)); break
     }
@@ -241,7 +275,7 @@ export class Peer {
     const now = Date.now()
     const intervalMs = helloIntervalMs(this.timing.heartbeatMs, core.view?.live(now).length ?? 1)
     core.nextHello = now + intervalMs
-    void core.publish({ hello: { jobId: this.opts.jobId, round: core.completed, globalHash: unhex(core.globalHash), device: this.opts.device ?? 'cpu', tokensPerSecond: this.member.tokensPerSecond, samples: this.member.samples, intervalMs } })
+    void core.publish({ hello: { jobId: this.opts.jobId, round: core.completed, globalHash: unhex(core.globalHash), device: this.opts.device ?? 'cpu', tokensPerSecond: this.member.tokensPerSecond, samples: this.member.samples, intervalMs, powNonce: this.powNonce, beacon: unhex(core.trust.beacon) } })
   }
 
   // ------------------------------------------------------------------ the round clock
@@ -256,8 +290,9 @@ export class Peer {
     if (core.cur.round !== r) core.cur = core.freshRound(r)
     if (core.stage === RoundStage.Collecting || core.stage === RoundStage.Aggregating) return
     let members: readonly string[]
+    const counted = core.countedMembers(r, now)
     if (core.cur.announce === undefined) {
-      const live = core.view.live(now)
+      const live = counted
       if (live.length < this.opts.job.minPeers) {
         core.cur.since = now
         core.setStage(RoundStage.Gathering)
@@ -267,11 +302,15 @@ export class Peer {
       members = live
     } else {
       // keep the announced members (silent aggregator included) so every member computes the same order
-      members = core.cur.announce.members
+      members = core.cur.announce.members.filter((m) => !core.trust.excluded.has(m))
     }
     const settleMs = r === core.firstRound ? this.timing.settleMs : 0
-    const due = dueAttempt(core.cur, now, { silenceMs: this.opts.job.roundDeadlineSeconds * 1000, graceMs: this.timing.graceMs, settleMs })
-    if (due === undefined || electAggregator(members, core.globalHash, r, due) !== this.peerId) return
+    const silenceMs = this.opts.job.roundDeadlineSeconds * 1000
+    // a signed result of the attempt we follow is being witnessed: one more silence before failing over
+    const a = core.cur.announce
+    if (a !== undefined && core.trust.awaiting(r, a.attempt) && now < a.deadlineMs + this.timing.graceMs + silenceMs) return
+    const due = dueAttempt(core.cur, now, { silenceMs, graceMs: this.timing.graceMs, settleMs })
+    if (due === undefined || core.trust.order(members, r)[due] !== this.peerId) return
     // a quorum already finished round r (we restarted behind, or missed its result): aggregating it again
     // would fork the job; maybeCatchUp fetches their adapter instead
     if (this.catchUp.quorumAhead(now) !== undefined) return

@@ -94,6 +94,11 @@ export class Trust {
 
   served (hash: string): Uint8Array | undefined { return this.serving.get(hash)?.bytes }
 
+  /** Does a signed result of this attempt wait for its witnesses? (the clock gives them time before failing over) */
+  awaiting (round: number, attempt: number): boolean {
+    return this.gate.pendingOf(round).some((p) => p.result.attempt === attempt && p.state === 'pending')
+  }
+
   /**
    * Is announce `a` from `sender` one to follow? Round window, the shared attempt clock (due, deadline, members we
    * count), then the sender's place in the order and the selection, by the beacon.
@@ -104,7 +109,8 @@ export class Trust {
     if (a.round > this.h.job.rounds) return no(RejectReason.JobFinished)
     if (a.round <= completed) return no(RejectReason.StaleRound)
     if (a.round > completed + 1) return no(RejectReason.RoundOutOfWindow)
-    const clock = checkAttemptClock(a, { progress, timing, toleranceMs: timing.graceMs, nowMs: now, eligible: counted })
+    // peers adopt a result up to a fetch apart: the tolerance is a grace and half a silence
+    const clock = checkAttemptClock(a, { progress, timing, toleranceMs: timing.graceMs + timing.silenceMs / 2, nowMs: now, eligible: counted })
     if (!clock.ok) return clock
     if (a.attempt <= acceptedAttempt) return no(RejectReason.StaleAttempt)
     return checkElection(a, sender, this.beacon, this.h.job.peersPerRound, this.h.select)

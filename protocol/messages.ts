@@ -13,6 +13,7 @@ export interface Hello {
   tokensPerSecond: number
   samples: number
   intervalMs: number
+  beacon: Uint8Array<ArrayBuffer>
   powNonce?: bigint
 }
 
@@ -61,6 +62,11 @@ export namespace Hello {
           w.uint32(obj.intervalMs)
         }
 
+        if ((obj.beacon != null && obj.beacon.byteLength > 0)) {
+          w.uint32(74)
+          w.bytes(obj.beacon)
+        }
+
         if (obj.powNonce != null) {
           w.uint32(64)
           w.uint64(obj.powNonce)
@@ -77,7 +83,8 @@ export namespace Hello {
           device: '',
           tokensPerSecond: 0,
           samples: 0,
-          intervalMs: 0
+          intervalMs: 0,
+          beacon: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -112,6 +119,10 @@ export namespace Hello {
             }
             case 7: {
               obj.intervalMs = reader.uint32()
+              break
+            }
+            case 9: {
+              obj.beacon = reader.bytes()
               break
             }
             case 8: {
@@ -182,6 +193,13 @@ export namespace Hello {
               }
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.beacon`,
+                value: reader.bytes()
+              }
+              break
+            }
             case 8: {
               yield {
                 field: `${prefix}.powNonce`,
@@ -236,6 +254,11 @@ export namespace Hello {
     value: number
   }
 
+  export interface HelloBeaconFieldEvent {
+    field: '$.beacon'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface HelloPowNonceFieldEvent {
     field: '$.powNonce'
     value: bigint
@@ -249,7 +272,7 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloJobIdFieldEvent | HelloRoundFieldEvent | HelloGlobalHashFieldEvent | HelloDeviceFieldEvent | HelloTokensPerSecondFieldEvent | HelloSamplesFieldEvent | HelloIntervalMsFieldEvent | HelloPowNonceFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloJobIdFieldEvent | HelloRoundFieldEvent | HelloGlobalHashFieldEvent | HelloDeviceFieldEvent | HelloTokensPerSecondFieldEvent | HelloSamplesFieldEvent | HelloIntervalMsFieldEvent | HelloBeaconFieldEvent | HelloPowNonceFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
   }
 }
@@ -1796,6 +1819,11 @@ export namespace RoundMessage {
     value: number
   }
 
+  export interface RoundMessageHelloBeaconFieldEvent {
+    field: '$.hello.beacon'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface RoundMessageHelloPowNonceFieldEvent {
     field: '$.hello.powNonce'
     value: bigint
@@ -2018,7 +2046,7 @@ export namespace RoundMessage {
     return decodeMessage(buf, RoundMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageHelloPowNonceFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultExcludedUpdateAuthorFieldEvent | RoundMessageResultExcludedUpdateHashFieldEvent | RoundMessageResultExcludedUpdateSamplesFieldEvent | RoundMessageResultExcludedUpdateSignatureFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent | RoundMessageResultUpdatesAuthorFieldEvent | RoundMessageResultUpdatesHashFieldEvent | RoundMessageResultUpdatesSamplesFieldEvent | RoundMessageResultUpdatesSignatureFieldEvent | RoundMessageResultSignatureFieldEvent | RoundMessageAttestationJobIdFieldEvent | RoundMessageAttestationRoundFieldEvent | RoundMessageAttestationAttemptFieldEvent | RoundMessageAttestationAggregatorFieldEvent | RoundMessageAttestationBaseHashFieldEvent | RoundMessageAttestationNewHashFieldEvent | RoundMessageAttestationAgreeFieldEvent | RoundMessageAttestationReasonFieldEvent | RoundMessageAttestationSignatureFieldEvent | RoundMessageAttestationWitnessFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageHelloBeaconFieldEvent | RoundMessageHelloPowNonceFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultExcludedUpdateAuthorFieldEvent | RoundMessageResultExcludedUpdateHashFieldEvent | RoundMessageResultExcludedUpdateSamplesFieldEvent | RoundMessageResultExcludedUpdateSignatureFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent | RoundMessageResultUpdatesAuthorFieldEvent | RoundMessageResultUpdatesHashFieldEvent | RoundMessageResultUpdatesSamplesFieldEvent | RoundMessageResultUpdatesSignatureFieldEvent | RoundMessageResultSignatureFieldEvent | RoundMessageAttestationJobIdFieldEvent | RoundMessageAttestationRoundFieldEvent | RoundMessageAttestationAttemptFieldEvent | RoundMessageAttestationAggregatorFieldEvent | RoundMessageAttestationBaseHashFieldEvent | RoundMessageAttestationNewHashFieldEvent | RoundMessageAttestationAgreeFieldEvent | RoundMessageAttestationReasonFieldEvent | RoundMessageAttestationSignatureFieldEvent | RoundMessageAttestationWitnessFieldEvent> {
     return streamMessage(buf, RoundMessage.codec(), opts)
   }
 }

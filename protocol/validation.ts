@@ -52,7 +52,7 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
   if (m.hello !== undefined) {
     const h = m.hello
     if (h.jobId !== jobId) return bad(Reject.WrongJob)
-    if (h.globalHash.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'globalHash')
+    if (h.globalHash.byteLength !== HASH_BYTES || h.beacon.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'globalHash or beacon')
     if (!Number.isFinite(h.tokensPerSecond) || h.tokensPerSecond < 0) return bad(Reject.BadField, 'tokensPerSecond')
     if (h.device.length > 32) return bad(Reject.BadField, 'device')
     if (h.intervalMs > MAX_HELLO_INTERVAL_MS) return bad(Reject.BadField, 'intervalMs')

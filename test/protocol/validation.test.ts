@@ -28,7 +28,7 @@ test('malformed, oversized, wrong-job and inconsistent messages are rejected wit
   assert.match(reason(new Uint8Array(MAX_GOSSIP_BYTES + 1)), /^oversized/)
   assert.match(reason(RoundMessage.encode({})), /^malformed: 0 payloads/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ jobId: 'other' }) })), /^wrong_job/)
-  const hello = { jobId: job, round: 1, globalHash: H, device: 'cpu', tokensPerSecond: 0, samples: 1 }
+  const hello = { jobId: job, round: 1, globalHash: H, device: 'cpu', tokensPerSecond: 0, samples: 1, beacon: H }
   assert.equal(decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, intervalMs: MAX_HELLO_INTERVAL_MS } }), job).valid, true)
   assert.match(reason(RoundMessage.encode({ hello: { ...hello, intervalMs: MAX_HELLO_INTERVAL_MS + 1 } })), /^bad_field: intervalMs/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ baseHash: new Uint8Array(3) }) })), /^bad_field: baseHash/)
