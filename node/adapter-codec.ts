@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto'
 import type { Adapter, LoraConfig } from '../trainer/lora/adapter.ts'
 import type { Tensor } from '../trainer/tensor.ts'
 import { encodeSafetensors, parseSafetensorsHeader, toFloat32 } from '../trainer/safetensors.ts'
+import { RejectReason as R, withDetail } from '../protocol/reject-reason.ts'
 
 /** The names and shapes every adapter of a job has (taken from the job's round-0 adapter). */
 export interface AdapterLayout {
@@ -14,7 +15,10 @@ export interface AdapterLayout {
   readonly byteLength: number
 }
 
-export type DecodedAdapter = { readonly ok: true, readonly adapter: Adapter } | { readonly ok: false, readonly reason: string }
+export type DecodedAdapter =
+  | { readonly ok: true, readonly adapter: Adapter }
+  | { readonly ok: false, readonly reason: string }
+const no = (reason: R, detail: string): DecodedAdapter => ({ ok: false, reason: withDetail(reason, detail) })
 
 export function encodeAdapter (adapter: Adapter): Uint8Array {
   return encodeSafetensors(adapter.tensors, {}, 'F32')
@@ -33,22 +37,26 @@ export function layoutOf (adapter: Adapter): AdapterLayout {
 }
 
 export function decodeAdapter (bytes: Uint8Array, layout: AdapterLayout, maxBytes: number): DecodedAdapter {
-  if (bytes.byteLength > maxBytes) return { ok: false, reason: `oversized: ${bytes.byteLength} > ${maxBytes} bytes` }
+  if (bytes.byteLength > maxBytes) return no(R.Oversized, `${bytes.byteLength} > ${maxBytes} bytes`)
   let header
   try {
     header = parseSafetensorsHeader(bytes, bytes.byteLength)
   } catch (err) {
-    return { ok: false, reason: `corrupt: ${(err as Error).message}` }
+    return no(R.Corrupt, (err as Error).message)
   }
-  if (header.entries.length !== layout.shapes.size) return { ok: false, reason: `bad_tensors: ${header.entries.length} tensors, expected ${layout.shapes.size}` }
+  if (header.entries.length !== layout.shapes.size) {
+    return no(R.BadTensors, `${header.entries.length} tensors, expected ${layout.shapes.size}`)
+  }
   const tensors = new Map<string, Tensor>()
   for (const e of header.entries) {
     const want = layout.shapes.get(e.name)
-    if (want === undefined) return { ok: false, reason: `bad_tensors: unexpected tensor ${e.name.slice(0, 80)}` }
-    if (e.dtype !== 'F32') return { ok: false, reason: `bad_tensors: ${e.name} is ${e.dtype}, expected F32` }
-    if (e.shape.length !== want.length || e.shape.some((d, i) => d !== want[i])) return { ok: false, reason: `bad_tensors: ${e.name} has shape [${e.shape.join(',')}], expected [${want.join(',')}]` }
+    if (want === undefined) return no(R.BadTensors, `unexpected tensor ${e.name.slice(0, 80)}`)
+    if (e.dtype !== 'F32') return no(R.BadTensors, `${e.name} is ${e.dtype}, expected F32`)
+    if (e.shape.length !== want.length || e.shape.some((d, i) => d !== want[i])) {
+      return no(R.BadTensors, `${e.name} has shape [${e.shape.join(',')}], expected [${want.join(',')}]`)
+    }
     const data = toFloat32(bytes.subarray(e.offset, e.offset + e.byteLength), 'F32')
-    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return { ok: false, reason: `non_finite: ${e.name}[${i}]` }
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return no(R.NonFinite, `${e.name}[${i}]`)
     tensors.set(e.name, { shape: [...e.shape], data })
   }
   return { ok: true, adapter: { config: layout.config, tensors } }

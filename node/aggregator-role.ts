@@ -1,99 +1,117 @@
 // The aggregator role, when this peer is elected (or fails over for a silent one): announce the round over the
 // members it counts, with the beacon's selection; collect the selected members' signed updates until all
 // answered or the deadline; aggregate them in canonical order; publish the signed RoundResult committing to
-// every update it received, and serve those updates to the round's witnesses. It adopts its own result only
-// when the witnesses confirm it, like every member.
+// every update it took, and serve those updates to the round's witnesses. It adopts its own result only when
+// the witnesses confirm it, like every member (trust.ts). The collector is opened and closed by RoundState
+// (round-state.ts); this role fills it, and takes our own update from its 'ownUpdate' event.
 import type { RoundAnnounce, RoundResult, UpdateHeader } from '../protocol/messages.ts'
 import { checkUpdate } from '../protocol/round-rules.ts'
 import type { Check } from '../protocol/round-rules.ts'
-import { updateStatement } from '../protocol/signed-update.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
+import { updateStatement } from '../protocol/signed-update.ts'
 import { decodeAdapter, sha256Hex } from './adapter-codec.ts'
 import { aggregateRound } from './round-aggregate.ts'
 import { sign, verifySigned } from './signatures.ts'
-import { RoundStage } from './round-stage.ts'
-import { roundInfoOf } from './round-info.ts'
 import { hex, unhex } from './hex.ts'
-import type { Collector, PeerCore } from './peer-core.ts'
-
-/** this peer's own update, trained as a selected member of the round it aggregates */
-export interface OwnUpdate {
-  readonly baseHash: string
-  readonly bytes: Uint8Array
-  readonly samples: number
-  readonly trainLoss: number
-}
+import type { PeerContext } from './peer-context.ts'
+import type { Collector, OwnUpdate, RoundState } from './round-state.ts'
 
 export class AggregatorRole {
-  constructor (
-    private readonly core: PeerCore,
-    /** trains our own update when we select ourselves (the member role does it, then calls addOwnUpdate) */
-    private readonly trainOwn: (round: number, attempt: number) => Promise<void>
-  ) {}
+  constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {
+    state.events.on('ownUpdate', (u) => { this.addOwnUpdate(u).catch((e: Error) => { ctx.log(`own update: ${e.message}`) }) })
+  }
 
+  /** Announces attempt `attempt` of round `round` among `members` (those we count) and opens its collector. */
   run (round: number, attempt: number, members: readonly string[]): void {
-    const core = this.core
+    const { ctx, state } = this
     const now = Date.now()
-    core.cur.announcedByMe.add(attempt)
     const listed = [...members].sort()
     // receivers recompute the selection from the listed members and the beacon: it is the rule's, not ours
-    const selected = [...core.trust.selection(listed, round, attempt)].sort()
-    const deadlineMs = now + core.opts.job.roundDeadlineSeconds * 1000
-    const a: RoundAnnounce = { jobId: core.opts.jobId, round, attempt, baseHash: unhex(core.globalHash), members: listed, selected, deadlineMs: BigInt(deadlineMs) }
-    const c: Collector = { round, attempt, baseHash: core.globalHash, selected: new Set(selected), received: new Map(), rejected: new Map(), members: listed, deadlineMs, startedAt: now, bytes: 0, closed: false }
-    if (core.collector?.timer !== undefined) clearTimeout(core.collector.timer)
-    core.collector = c
-    c.timer = setTimeout(() => { void this.finish(c) }, deadlineMs - now)
-    core.acceptAnnounce(a, core.peerId, now)
-    core.setStage(RoundStage.Collecting)
-    core.log(`round ${round}${attempt > 0 ? ` (failover ${attempt})` : ''}: aggregating; selected ${selected.map((s) => s.slice(-6)).join(',')}`)
-    void core.publish({ announce: a })
-    if (c.selected.has(core.peerId)) this.trainOwn(round, attempt).catch((e: Error) => core.log(`local training failed: ${e.message}`))
+    const selected = [...ctx.trust.selection(listed, round, attempt)].sort()
+    const baseHash = state.globalHash
+    const deadlineMs = now + ctx.opts.job.roundDeadlineSeconds * 1000
+    const a: RoundAnnounce = {
+      jobId: ctx.opts.jobId,
+      round,
+      attempt,
+      baseHash: unhex(baseHash),
+      members: listed,
+      selected,
+      deadlineMs: BigInt(deadlineMs)
+    }
+    const c = {
+      round, attempt, baseHash, selected: new Set(selected), received: new Map(), rejected: new Map(), members: listed,
+      deadlineMs, startedAt: now
+    }
+    const failover = attempt > 0 ? ` (failover ${attempt})` : ''
+    ctx.log(`round ${round}${failover}: aggregating; selected ${selected.map((s) => s.slice(-6)).join(',')}`)
+    void ctx.publish({ announce: a })
+    // opening it tells the member role, which trains our own update when we selected ourselves
+    state.openCollector(c, a, now, (open) => { void this.finish(open) })
   }
 
   admitUpdate (sender: string, h: UpdateHeader): Check {
-    const c = this.core.collector
-    if (c === undefined) return { ok: false, reason: 'not_aggregating' }
-    return checkUpdate(h, hex(h.baseHash), { sender, round: c.round, attempt: c.attempt, baseHash: c.baseHash, selected: c.selected, received: new Set(c.received.keys()), deadlineMs: c.deadlineMs, nowMs: Date.now(), closed: c.closed })
+    const c = this.state.collector
+    if (c === undefined) return { ok: false, reason: RejectReason.NotAggregating }
+    return checkUpdate(h, hex(h.baseHash), {
+      sender,
+      round: c.round,
+      attempt: c.attempt,
+      baseHash: c.baseHash,
+      selected: c.selected,
+      received: new Set(c.received.keys()),
+      deadlineMs: c.deadlineMs,
+      nowMs: Date.now(),
+      closed: c.closed
+    })
   }
 
   async acceptUpdate (sender: string, h: UpdateHeader, bytes: Uint8Array): Promise<Check> {
-    const core = this.core
-    // the author's signature over (job, round, attempt, base, hash, samples): witnesses check it again
-    const statement = updateStatement(core.opts.jobId, h.round, h.attempt, hex(h.baseHash), hex(h.adapterHash), h.samples)
-    if (!await verifySigned(sender, statement, h.signature)) { this.rejectUpdate(sender, RejectReason.BadSignature); return { ok: false, reason: RejectReason.BadSignature } }
+    const { ctx } = this
+    // the author's signature over (job, round, attempt, base, hash, samples): the witnesses check it again
+    const statement = updateStatement(ctx.opts.jobId, h.round, h.attempt, hex(h.baseHash), hex(h.adapterHash), h.samples)
+    if (!await verifySigned(sender, statement, h.signature)) {
+      this.rejectUpdate(sender, RejectReason.BadSignature)
+      return { ok: false, reason: RejectReason.BadSignature }
+    }
     const again = this.admitUpdate(sender, h) // the body took time: still open? not a duplicate meanwhile?
     if (!again.ok) return again
-    const c = core.collector!
-    const d = decodeAdapter(bytes, core.layout, core.maxAdapterBytes)
+    const c = this.state.collector!
+    const d = decodeAdapter(bytes, ctx.layout, ctx.maxAdapterBytes)
     if (!d.ok) { this.rejectUpdate(sender, d.reason); return { ok: false, reason: d.reason } }
     c.bytes += bytes.byteLength
-    const commit = { author: sender, hash: h.adapterHash, samples: h.samples, signature: h.signature! }
-    c.received.set(sender, { peer: sender, samples: h.samples, round: h.round, baseHash: c.baseHash, adapter: d.adapter, trainLoss: h.trainLoss, commit, bytes })
+    const { samples, round, trainLoss } = h
+    const commit = { author: sender, hash: h.adapterHash, samples, signature: h.signature! }
+    c.received.set(sender, { peer: sender, samples, round, baseHash: c.baseHash, adapter: d.adapter, trainLoss, commit, bytes })
     c.rejected.delete(sender)
     this.maybeFinish(c)
     return { ok: true }
   }
 
   rejectUpdate (sender: string, reason: string): void {
-    const c = this.core.collector
-    this.core.events.emit('rejected', { from: sender, reason, where: 'update', round: c?.round })
+    const c = this.state.collector
+    this.ctx.reject(sender, reason, 'update', c?.round)
     if (c !== undefined && c.selected.has(sender) && !c.received.has(sender)) c.rejected.set(sender, reason)
   }
 
   /** Our own update for the round we collect, if that round (and attempt) is still open. */
-  async addOwnUpdate (round: number, attempt: number, u: OwnUpdate): Promise<void> {
-    const core = this.core
-    const c = core.collector
-    if (c === undefined || c.round !== round || c.attempt !== attempt || c.closed) return
-    // our own update passes the same checks as anyone's
-    const d = decodeAdapter(u.bytes, core.layout, core.maxAdapterBytes)
-    if (!d.ok) { this.rejectUpdate(core.peerId, d.reason); return }
+  private async addOwnUpdate (u: OwnUpdate): Promise<void> {
+    const { ctx } = this
+    const open = (): Collector | undefined => {
+      const c = this.state.collector
+      return c === undefined || c.round !== u.round || c.attempt !== u.attempt || c.closed ? undefined : c
+    }
+    if (open() === undefined) return
+    // our own update passes the same checks as anyone's, and is signed like anyone's
+    const d = decodeAdapter(u.bytes, ctx.layout, ctx.maxAdapterBytes)
+    if (!d.ok) { this.rejectUpdate(ctx.peerId, d.reason); return }
     const hash = sha256Hex(u.bytes)
-    const signature = await sign(core.key, updateStatement(core.opts.jobId, round, attempt, u.baseHash, hash, u.samples))
-    if (c.closed) return
-    const commit = { author: core.peerId, hash: unhex(hash), samples: u.samples, signature }
-    c.received.set(core.peerId, { peer: core.peerId, samples: u.samples, round, baseHash: u.baseHash, adapter: d.adapter, trainLoss: u.trainLoss, commit, bytes: u.bytes })
+    const signature = await sign(ctx.key, updateStatement(ctx.opts.jobId, u.round, u.attempt, u.baseHash, hash, u.samples))
+    const c = open()
+    if (c === undefined) return
+    const { samples, round, baseHash, trainLoss } = u
+    const commit = { author: ctx.peerId, hash: unhex(hash), samples, signature }
+    c.received.set(ctx.peerId, { peer: ctx.peerId, samples, round, baseHash, adapter: d.adapter, trainLoss, commit, bytes: u.bytes })
     this.maybeFinish(c)
   }
 
@@ -102,22 +120,19 @@ export class AggregatorRole {
   }
 
   private async finish (c: Collector): Promise<void> {
-    const core = this.core
-    if (c.closed || core.collector !== c) return
-    c.closed = true
-    clearTimeout(c.timer)
-    if (core.completed !== c.round - 1 || core.stopped) return
-    core.setStage(RoundStage.Aggregating)
+    const { ctx, state } = this
+    if (!state.closeCollector(c)) return
+    if (state.completed !== c.round - 1 || ctx.stopped) return
+    state.aggregating()
     const updates = [...c.received.values()]
     const fail = (why: string): void => {
-      core.log(`round ${c.round}: no result (${why}); the next in the failover order will retry`)
-      core.collector = undefined
-      core.setStage(RoundStage.AwaitResult)
+      ctx.log(`round ${c.round}: no result (${why}); the next in the failover order will retry`)
+      state.abandonCollector()
     }
     if (updates.length === 0) { fail('no updates'); return }
     let res
     try {
-      res = aggregateRound(core.opts.aggregate, updates, { round: c.round, baseHash: c.baseHash, global: core.globalAdapter })
+      res = aggregateRound(ctx.opts.aggregate, updates, { round: c.round, baseHash: c.baseHash, global: state.globalAdapter })
     } catch (err) {
       fail(`aggregation failed: ${(err as Error).message}`)
       return
@@ -125,14 +140,16 @@ export class AggregatorRole {
     const included = res.decisions.filter((d) => d.included).map((d) => d.peer).sort()
     if (included.length === 0) { fail('every update was excluded'); return }
     const excluded = [
-      ...res.decisions.filter((d) => !d.included).map((d) => ({ peer: d.peer, reason: (d.reason ?? 'excluded').slice(0, 200), update: c.received.get(d.peer)!.commit })),
-      ...[...c.selected].filter((p) => !c.received.has(p)).map((p) => ({ peer: p, reason: c.rejected.get(p) ?? 'no_update' }))
+      ...res.decisions.filter((d) => !d.included).map((d) =>
+        ({ peer: d.peer, reason: (d.reason ?? RejectReason.Excluded).slice(0, 200), update: c.received.get(d.peer)!.commit })),
+      ...[...c.selected].filter((p) => !c.received.has(p))
+        .map((p) => ({ peer: p, reason: c.rejected.get(p) ?? RejectReason.NoUpdate }))
     ]
     const inc = updates.filter((u) => included.includes(u.peer))
     const samples = inc.reduce((s, u) => s + u.samples, 0)
     const trainLoss = inc.reduce((s, u) => s + u.trainLoss * u.samples, 0) / samples
     const result: RoundResult = {
-      jobId: core.opts.jobId,
+      jobId: ctx.opts.jobId,
       round: c.round,
       attempt: c.attempt,
       baseHash: unhex(c.baseHash),
@@ -146,10 +163,9 @@ export class AggregatorRole {
       adapterBytes: BigInt(res.bytes.byteLength),
       updates: included.map((p) => c.received.get(p)!.commit)
     }
-    core.setStage(RoundStage.AwaitResult)
-    await core.opts.beforePublishResult?.(roundInfoOf(result, core.peerId), result)
-    if (core.stopped) return
+    state.awaitResult()
+    ctx.log(`round ${c.round}: result ${res.hash.slice(0, 12)} (${included.length} included) published; awaiting its witnesses`)
     const served = new Map(updates.map((u) => [hex(u.commit.hash), u.bytes]))
-    await core.trust.publishOwn(result, served, res.bytes, { aggregator: core.peerId, members: c.members })
+    await ctx.trust.publishOwn(result, served, res.bytes, { aggregator: ctx.peerId, members: c.members })
   }
 }

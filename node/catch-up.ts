@@ -1,54 +1,53 @@
-// Standing on the same global adapter as the others: fetching a global adapter from whoever holds it,
-// catching up with a quorum that is ahead of us, and the fork choice between two attempts' results
-// (the decisions themselves are pure, in global-choice.ts).
-import { peerIdFromString } from '@libp2p/peer-id'
-import type { RoundResult } from '../protocol/messages.ts'
-import type { Adapter } from '../trainer/lora/adapter.ts'
-import { decodeAdapter } from './adapter-codec.ts'
-import { fetchAdapter, withRetries } from './transfer.ts'
+// Standing on the same global adapter as the others, from their Hellos: catching up with a quorum that is
+// ahead of us, and (the job done) following the others when they hold another adapter for our last round.
+// The decisions are pure, in global-choice.ts; the writes are RoundState's catchUp and followOthers.
 import type { MemberView } from './member-view.ts'
-import { RoundStage } from './round-stage.ts'
-import { formatRound, roundInfoOf } from './round-info.ts'
-import { hex } from './hex.ts'
-import { catchUpDue, catchUpQuorum, followAtSameRound, isEarlierAttempt } from './global-choice.ts'
-import type { PeerCore } from './peer-core.ts'
+import { catchUpDue, catchUpQuorum, followAtSameRound } from './global-choice.ts'
+import { fetchGlobal } from './global-fetch.ts'
+import type { PeerContext } from './peer-context.ts'
+import type { RoundState } from './round-state.ts'
 
 export class CatchUp {
   private catchingUp = false
 
-  constructor (private readonly core: PeerCore) {}
+  constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {}
 
   /** the furthest (round, hash) past ours that a quorum of live peers report in their Hellos */
   quorumAhead (now: number): ReturnType<MemberView['ahead']> {
-    const view = this.core.view!
+    const { ctx, state } = this
     // only members that count (membership price paid, old enough, no evidence), and at least the witness quorum
-    const counted = this.core.countedMembers(this.core.completed + 1, now)
-    const quorum = Math.max(catchUpQuorum(counted.length), Math.min(this.core.opts.job.witnesses.quorum, counted.length - 1))
-    return view.ahead(this.core.completed, quorum, now, (p) => counted.includes(p))
+    const counted = ctx.countedMembers(state.completed + 1, now)
+    const quorum = Math.max(catchUpQuorum(counted.length), Math.min(ctx.opts.job.witnesses.quorum, counted.length - 1))
+    return ctx.view!.ahead(state.completed, quorum, now, (p) => counted.includes(p))
   }
 
   /** Behind the others (missed results, restarted): fetch the global adapter that a quorum of live peers report. */
   maybeCatchUp (now: number): void {
-    const core = this.core
-    if (this.catchingUp || core.view === undefined) return
+    const { ctx, state } = this
+    if (this.catchingUp || ctx.view === undefined) return
     const ahead = this.quorumAhead(now)
     if (ahead === undefined) { this.maybeFollow(now); return }
-    if (core.collector !== undefined) {
+    if (state.collector !== undefined) {
       // a quorum is past the round we collect for: its result was made elsewhere (a failover that overtook us)
-      core.log(`round ${core.collector.round}: the others are at round ${ahead.round} already; no result from us`)
-      clearTimeout(core.collector.timer)
-      core.collector.closed = true
-      core.collector = undefined
-      core.setStage(RoundStage.AwaitResult)
+      ctx.log(`round ${state.collector.round}: the others are at round ${ahead.round} already; no result from us`)
+      state.abandonCollector()
     }
-    if (!catchUpDue({ aheadRound: ahead.round, completed: core.completed, since: core.cur.since, announcedDeadlineMs: core.cur.announce?.deadlineMs, graceMs: core.timing.graceMs, now })) return
+    const cur = state.current
+    const due = catchUpDue({
+      aheadRound: ahead.round,
+      completed: state.completed,
+      since: cur.since,
+      announcedDeadlineMs: cur.announce?.deadlineMs,
+      graceMs: ctx.timing.graceMs,
+      now
+    })
+    if (!due) return
     this.catchingUp = true
-    this.fetchGlobal(ahead.hash, ahead.holders)
+    fetchGlobal(ctx, ahead.hash, ahead.holders)
       .then((g) => {
-        if (g === undefined || core.completed >= ahead.round || !/^[0-9a-f]{64}$/.test(ahead.beacon)) return
-        core.trust.beacon = ahead.beacon
-        void core.store.saveBeacon(ahead.round, ahead.beacon).catch(() => {})
-        core.adopt(ahead.round, ahead.hash, g.bytes, g.adapter, undefined)
+        if (g === undefined || state.completed >= ahead.round || !/^[0-9a-f]{64}$/.test(ahead.beacon)) return
+        ctx.trust.setBeacon(ahead.round, ahead.beacon) // the seed the same quorum reports with the adapter
+        state.catchUp(ahead.round, ahead.hash, g.bytes, g.adapter)
       })
       .catch(() => {})
       .finally(() => { this.catchingUp = false })
@@ -56,83 +55,19 @@ export class CatchUp {
 
   /** The job is done and we do not know our adapter's attempt: take the one the others hold (global-choice.ts). */
   private maybeFollow (now: number): void {
-    const core = this.core
-    if (core.completed < core.opts.job.rounds || core.view === undefined) return
-    const round = core.completed
-    const atOurRound = core.view.statuses(now).filter((s) => s.round === round)
-    const hash = followAtSameRound({ completed: round, hash: core.globalHash, attempt: core.globalAttempt, base: core.globalBase }, atOurRound, catchUpQuorum(core.view.live(now).length))
+    const { ctx, state } = this
+    if (state.completed < ctx.opts.job.rounds || ctx.view === undefined) return
+    const round = state.completed
+    const atOurRound = ctx.view.statuses(now).filter((s) => s.round === round)
+    const hash = followAtSameRound(state.standing, atOurRound, catchUpQuorum(ctx.view.live(now).length))
     if (hash === undefined) return
     this.catchingUp = true
-    this.fetchGlobal(hash, atOurRound.filter((s) => s.hash === hash).map((s) => s.peer))
+    fetchGlobal(ctx, hash, atOurRound.filter((s) => s.hash === hash).map((s) => s.peer))
       .then((g) => {
-        if (g === undefined || core.stopped || core.completed !== round || core.globalAttempt !== -1) return
-        core.setGlobal(round, hash, g.bytes, g.adapter)
-        core.persist(undefined)
-        core.nextHello = 0
-        core.log(`round ${round}: the others hold another adapter for it; following them (global ${hash.slice(0, 12)})`)
+        if (g === undefined || ctx.stopped || state.completed !== round || state.standing.attempt !== -1) return
+        state.followOthers(round, hash, g.bytes, g.adapter)
       })
       .catch(() => {})
       .finally(() => { this.catchingUp = false })
-  }
-
-  /**
-   * Fetches and verifies a global adapter from the first source that has it: members whose Hello says they
-   * hold it (in random order) before `from` (the aggregator that made it), so the members of a job do not
-   * all fetch a new adapter from one peer at once; the hash check makes any holder as good as another.
-   */
-  async fetchGlobal (hash: string, from: readonly string[]): Promise<{ bytes: Uint8Array, adapter: Adapter } | undefined> {
-    const core = this.core
-    const holders = (core.view?.holdersOf(hash, Date.now()) ?? []).filter((p) => !from.includes(p))
-    for (let i = holders.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [holders[i], holders[j]] = [holders[j]!, holders[i]!] }
-    const sources = [...new Set([...holders, ...from])].filter((p) => p !== core.peerId)
-    for (const p of sources) {
-      try {
-        const bytes = await withRetries(3, async () => await fetchAdapter(core.libp2p, peerIdFromString(p), hash, { jobId: core.opts.jobId, maxBytes: core.maxAdapterBytes, timeoutMs: core.timing.transferTimeoutMs }))
-        const d = decodeAdapter(bytes, core.layout, core.maxAdapterBytes)
-        if (d.ok) {
-          await core.opts.afterFetch?.(hash)
-          return { bytes, adapter: d.adapter }
-        }
-        core.events.emit('rejected', { from: p, reason: d.reason, where: 'adapter' })
-      } catch (err) {
-        if (core.stopped) return undefined
-        core.log(`fetch of ${hash.slice(0, 12)} from ${p.slice(-6)} failed: ${(err as Error).message}`)
-        core.events.emit('rejected', { from: p, reason: (err as { reason?: string }).reason ?? 'stream_error', where: 'adapter' })
-      }
-    }
-    return undefined
-  }
-
-  /** A result for the round we completed, from an earlier attempt than the one we adopted, on the same base. */
-  isEarlierAttempt (r: RoundResult): boolean {
-    const core = this.core
-    return isEarlierAttempt(
-      { round: r.round, attempt: r.attempt, baseHash: hex(r.baseHash), newHash: hex(r.newHash) },
-      { completed: core.completed, hash: core.globalHash, attempt: core.globalAttempt, base: core.globalBase }
-    )
-  }
-
-  /** The earlier attempt wins everywhere: we switch to its result and drop whatever we began on the other. */
-  async preferEarlierAttempt (r: RoundResult, sender: string): Promise<void> {
-    const core = this.core
-    if (!core.view!.isLive(sender, Date.now())) { core.events.emit('rejected', { from: sender, reason: 'unknown_sender', where: 'result' }); return }
-    const hash = hex(r.newHash)
-    const g = await this.fetchGlobal(hash, [sender])
-    if (g === undefined) { core.events.emit('rejected', { from: sender, reason: 'adapter_unavailable', where: 'result' }); return }
-    if (core.stopped || !this.isEarlierAttempt(r)) return // moved on (or switched) while fetching
-    const info = roundInfoOf(r, sender)
-    core.setGlobal(r.round, hash, g.bytes, g.adapter)
-    core.globalAttempt = r.attempt
-    const last = core.roundLog.length - 1
-    if (last >= 0 && core.roundLog[last]!.round === r.round) core.roundLog[last] = info
-    else core.roundLog.push(info)
-    core.persist(info)
-    core.dropCollector()
-    core.cur = core.freshRound(r.round + 1)
-    core.log(`round ${r.round}: two attempts published a result; keeping the earlier one`)
-    core.log(formatRound(info, core.peerId))
-    core.events.emit('result', info)
-    core.nextHello = 0
-    core.setStage(r.round >= core.opts.job.rounds ? RoundStage.Done : RoundStage.AwaitAnnounce)
   }
 }

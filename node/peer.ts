@@ -2,33 +2,33 @@
 // when elected (or when failing over for a silent aggregator). Many peers can live in one process (the
 // simulation, tests): nothing here is global.
 //
-// Round r (completed = r - 1, global adapter hash h):
-//   order = electionOrder(members, h, r); order[a] announces attempt a when attempt a is due:
+// Round r (completed = r - 1, beacon b: the seed no one chooses, protocol/seeds.ts):
+//   order = electionOrder(members that count, b, r); order[a] announces attempt a when attempt a is due:
 //     a = 0 right after enough members are live; a + 1 when attempt a stays silent (no announce for one
 //     deadline) or its aggregator publishes no result by deadline + grace.
-//   selected members train from h and push their update; the aggregator aggregates at the deadline (or
-//   when all answered), stores the new global adapter and publishes RoundResult; members fetch it by hash.
+//   selected members train from the global adapter and push their signed update; the aggregator aggregates at
+//   the deadline (or when all answered) and publishes a signed RoundResult; its witnesses recompute it and attest;
+//   members (the aggregator too) adopt it with a quorum of agreeing attestations (trust.ts).
 //
-// This file is the peer's public face, its start and stop, the round clock and the gossip dispatch; the
-// shared state is peer-core.ts, the roles member-role.ts, aggregator-role.ts and catch-up.ts.
+// This file is the peer's public face, its start and stop, the round clock and the gossip dispatch. The
+// round's state and its transitions are round-state.ts (the only writer of the global adapter); the roles
+// (member-role.ts, aggregator-role.ts, catch-up.ts) act on its events; docs/round.md walks one round.
 import './polyfill.ts'
 import { EventEmitter } from 'node:events'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
-import type { PrivateKey } from '@libp2p/interface'
-import type { JobSpec } from '../protocol/job-spec.ts'
 import { selectRandomK } from '../protocol/election.ts'
-import type { SelectFn } from '../protocol/election.ts'
-import { decodeRoundMessage, Reject } from '../protocol/validation.ts'
-import type { LocalTrainer } from '../trainer/local-trainer.ts'
-import type { RoundResult } from '../protocol/messages.ts'
-import type { AggregateFn } from '../trainer/aggregate/types.ts'
+import { OPEN_JOB_MEMBERSHIP, PRIVATE_JOB_MEMBERSHIP, solvePow } from '../protocol/membership.ts'
+import { decodeRoundMessage } from '../protocol/validation.ts'
+import type { DecodedRoundMessage } from '../protocol/validation.ts'
+import { RejectReason } from '../protocol/reject-reason.ts'
+import { roundsTopic } from '../protocol/topics.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import { createHost } from './host.ts'
-import type { FeditHost, HostOptions } from './host.ts'
+import type { FeditHost } from './host.ts'
 import { loadOrCreateKey } from './identity.ts'
-import { decodeAdapter, encodeAdapter, layoutOf, sha256Hex } from './adapter-codec.ts'
-import { serveAdapters, serveUpdates } from './transfer.ts'
+import { decodeAdapter, encodeAdapter, layoutOf, peftConfigJson, sha256Hex } from './adapter-codec.ts'
+import { libp2pTransport, serveAdapters, serveUpdates } from './transfer.ts'
 import { runDiscovery } from './discovery.ts'
 import { helloIntervalMs, MemberView } from './member-view.ts'
 import type { MemberStatus } from './member-view.ts'
@@ -36,93 +36,36 @@ import { RoundStage } from './round-stage.ts'
 import type { RoundInfo } from './round-info.ts'
 import { hex, unhex } from './hex.ts'
 import { dueAttempt } from './round-clock.ts'
-import { PeerCore } from './peer-core.ts'
+import { StateStore } from './state-store.ts'
+import { PeerContext } from './peer-context.ts'
+import { RoundState } from './round-state.ts'
 import { MemberRole } from './member-role.ts'
 import { AggregatorRole } from './aggregator-role.ts'
 import { CatchUp } from './catch-up.ts'
 import { Trust } from './trust.ts'
 import { MembershipBook } from './membership-book.ts'
-import { OPEN_JOB_MEMBERSHIP, PRIVATE_JOB_MEMBERSHIP, solvePow } from '../protocol/membership.ts'
-import { fetchAdapter, withRetries } from './transfer.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { withRetries } from './transfer.ts'
+import type { PeerEvents, PeerOptions, PeerTiming } from './types.ts'
 
 export { trainSeed } from './member-role.ts'
-
-export interface PeerTiming {
-  /** between Hello heartbeats */
-  readonly heartbeatMs: number
-  /** a member without a Hello for this long is no longer live */
-  readonly memberTtlMs: number
-  /** how often the round clock is checked */
-  readonly tickMs: number
-  /** after enough members are live, wait this long before round 1 so every view has them */
-  readonly settleMs: number
-  /** extra wait for a RoundResult after the deadline before failing over */
-  readonly graceMs: number
-  readonly discoveryIntervalMs: number
-  readonly transferTimeoutMs: number
-}
-
-/** listen, bootstrap, local (many peers on 127.0.0.1), allowList and swarmKey go to the host as they are */
-export interface PeerOptions extends Pick<HostOptions, 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey'> {
-  readonly job: JobSpec
-  readonly jobId: string
-  /** the peer does not close it: the caller owns it */
-  readonly trainer: LocalTrainer
-  readonly aggregate: AggregateFn
-  readonly stateDir: string
-  /** default: stateDir/identity.key, created on first run */
-  readonly privateKey?: PrivateKey
-  readonly select?: SelectFn
-  readonly timing?: Partial<PeerTiming>
-  readonly logger?: (line: string) => void
-  readonly device?: string
-  /** local examples, advertised in Hello */
-  readonly samples?: number
-  /**
-   * TEST SEAM, leave unset outside tests: awaited after a global adapter arrived and verified, before
-   * fetchGlobal hands it on, so a test can hold a member behind (a slow fetch) deterministically.
-   */
-  readonly afterFetch?: (hash: string) => Promise<void>
-  /**
-   * TEST SEAM, leave unset outside tests: awaited after this peer aggregated a round and adopted its result,
-   * before it publishes the RoundResult, so a test can make that result arrive late (after a failover
-   * attempt's) deterministically.
-   */
-  readonly beforePublishResult?: (info: RoundInfo, result: RoundResult) => Promise<void>
-}
-
-export interface AnnounceEvent {
-  readonly round: number
-  readonly attempt: number
-  readonly aggregator: string
-  readonly selected: readonly string[]
-  readonly members: readonly string[]
-  /** Date.now() when this peer published (aggregator) or received (member) it */
-  readonly at: number
-  readonly mine: boolean
-}
-
-export interface PeerEvents {
-  announce: [AnnounceEvent]
-  trained: [{ readonly round: number, readonly attempt: number, readonly samples: number, readonly trainLoss: number }]
-  result: [RoundInfo]
-  /** a message, update or adapter from the network was refused */
-  rejected: [{ readonly from: string, readonly reason: string, readonly where: 'gossip' | 'hello' | 'update' | 'adapter' | 'announce' | 'result' | 'attestation', readonly round?: number }]
-  stage: [RoundStage]
-  done: []
-}
+export type { AnnounceEvent, PeerEvents, PeerOptions, PeerTiming, Transport } from './types.ts'
 
 export class Peer {
   readonly events = new EventEmitter<PeerEvents>()
   readonly timing: PeerTiming
   private readonly opts: PeerOptions
-  private readonly core: PeerCore
+  private readonly ctx: PeerContext
+  private readonly store: StateStore
+  private readonly state: RoundState
   private readonly member: MemberRole
   private readonly aggregator: AggregatorRole
   private readonly catchUp: CatchUp
-  private ticker?: NodeJS.Timeout
+  /** gossip decoded once, by the validator, for the handler (gossipsub hands both the same Message) */
+  private readonly decoded = new WeakMap<Message, DecodedRoundMessage>()
+  private nextHello = 0
   private powNonce = 0n
+  private ticker?: NodeJS.Timeout
 
   constructor (opts: PeerOptions) {
     this.opts = opts
@@ -137,180 +80,227 @@ export class Peer {
       discoveryIntervalMs: opts.timing?.discoveryIntervalMs ?? 10_000,
       transferTimeoutMs: opts.timing?.transferTimeoutMs ?? Math.max(30_000, deadlineMs)
     }
-    // the roles call each other only as the rounds run, never while being built
-    this.core = new PeerCore(opts, this.timing, this.events, (round) => { this.member.replayDeferred(round) })
-    this.catchUp = new CatchUp(this.core)
-    this.aggregator = new AggregatorRole(this.core, async (round, attempt) => { await this.member.trainAndSubmit(round, attempt, this.core.peerId) })
-    this.member = new MemberRole(this.core, this.catchUp, this.aggregator)
+    const ctx = this.ctx = new PeerContext(opts, this.timing, this.events, opts.transport ?? libp2pTransport,
+      roundsTopic(opts.jobId))
+    this.store = new StateStore(opts.stateDir, opts.jobId)
+    const state = this.state =
+      new RoundState({ store: this.store, rounds: opts.job.rounds, log: ctx.log, self: () => ctx.peerId })
+    // the public events the state emits, forwarded before any role reacts
+    state.events.on('announce', (e) => { this.events.emit('announce', e) })
+    state.events.on('result', (i) => { this.events.emit('result', i) })
+    state.events.on('stage', (s) => { this.events.emit('stage', s) })
+    state.events.on('done', () => { this.events.emit('done') })
+    // a new global adapter: tell the others at once
+    state.events.on('adopted', () => { this.nextHello = 0 })
+    state.events.on('followed', () => { this.nextHello = 0 })
+    this.catchUp = new CatchUp(ctx, state)
+    this.aggregator = new AggregatorRole(ctx, state)
+    this.member = new MemberRole(ctx, state)
   }
 
   // ------------------------------------------------------------------ public face
-  get peerId (): string { return this.core.peerId }
-  get libp2p (): FeditHost { return this.core.libp2p }
-  get stage (): RoundStage { return this.core.stage }
+  get peerId (): string { return this.ctx.peerId }
+  get libp2p (): FeditHost { return this.ctx.libp2p }
+  get stage (): RoundStage { return this.state.stage }
   /** the current global adapter, its hash and the number of rounds it has seen */
   get global (): { readonly round: number, readonly hash: string, readonly adapter: Adapter } {
-    return { round: this.core.completed, hash: this.core.globalHash, adapter: this.core.globalAdapter }
+    return { round: this.state.completed, hash: this.state.globalHash, adapter: this.state.globalAdapter }
   }
 
   /** completed rounds this peer took part in or saw, in DESIGN.md's report shape */
-  get rounds (): readonly RoundInfo[] { return this.core.roundLog }
+  get rounds (): readonly RoundInfo[] { return this.state.rounds }
   multiaddrs (): string[] { return this.libp2p.getMultiaddrs().map(String) }
-  members (): string[] { return this.core.view?.live(Date.now()) ?? [] }
+  members (): string[] { return this.ctx.view?.live(Date.now()) ?? [] }
   /** what the live members last said of themselves (round, hash, capabilities) */
-  memberStatus (): MemberStatus[] { return this.core.view?.statuses(Date.now()) ?? [] }
+  memberStatus (): MemberStatus[] { return this.ctx.view?.statuses(Date.now()) ?? [] }
   /** the training speed this peer advertises (tokens/s, 0 until it trained) */
   get measuredTokensPerSecond (): number { return this.member.tokensPerSecond }
 
   async start (): Promise<void> {
     const { job } = this.opts
-    const core = this.core
-    const key = this.opts.privateKey ?? await loadOrCreateKey(core.store.keyPath)
+    const { ctx, state, store } = this
+    const key = this.opts.privateKey ?? await loadOrCreateKey(store.keyPath)
     const initial = this.opts.trainer.initialAdapter(job.recipe.seed)
-    core.layout = layoutOf(initial)
-    const saved = core.store.load()
+    ctx.layout = layoutOf(initial)
+    const cfg = peftConfigJson(ctx.layout.config, job.baseModel.id)
+    const saved = store.load()
     if (saved !== undefined) {
-      const d = decodeAdapter(saved.bytes, core.layout, core.maxAdapterBytes)
+      const d = decodeAdapter(saved.bytes, ctx.layout, ctx.maxAdapterBytes)
       if (!d.ok) throw new Error(`saved global adapter does not fit the job: ${d.reason}`)
-      core.setGlobal(saved.round, saved.hash, saved.bytes, d.adapter)
-      core.roundLog = core.store.loadRounds()
-      core.log(`resuming at round ${saved.round} (global ${saved.hash.slice(0, 12)})`)
+      state.begin({ ...saved, adapter: d.adapter }, cfg, { rounds: store.loadRounds() })
+      ctx.log(`resuming at round ${saved.round} (global ${saved.hash.slice(0, 12)})`)
     } else {
       const bytes = encodeAdapter(initial)
-      core.setGlobal(0, sha256Hex(bytes), bytes, initial)
-      core.persist(undefined)
+      state.begin({ round: 0, hash: sha256Hex(bytes), bytes, adapter: initial }, cfg)
     }
-    core.firstRound = core.completed + 1
-    core.cur = core.freshRound(core.completed + 1)
-    core.key = key
-    core.trust = new Trust({
-      job, jobId: this.opts.jobId, stateDir: this.opts.stateDir, aggregate: this.opts.aggregate, select: this.opts.select ?? selectRandomK,
+    ctx.key = key
+    ctx.trust = new Trust({
+      job,
+      jobId: this.opts.jobId,
+      stateDir: this.opts.stateDir,
+      aggregate: this.opts.aggregate,
+      select: this.opts.select ?? selectRandomK,
       self: () => this.peerId,
       key: () => key,
-      log: core.log,
-      reject: (from, reason, where, round) => { this.events.emit('rejected', { from, reason, where, round }) },
-      publish: async (msg) => { await core.publish(msg) },
-      fetch: async (from, hash) => await withRetries(2, async () => await fetchAdapter(this.libp2p, peerIdFromString(from), hash, { jobId: this.opts.jobId, maxBytes: core.maxAdapterBytes, timeoutMs: this.timing.transferTimeoutMs })),
-      standing: () => ({ completed: core.completed, hash: core.globalHash, adapter: core.globalAdapter, layout: core.layout, maxAdapterBytes: core.maxAdapterBytes })
+      log: ctx.log,
+      saveBeacon: async (round, b) => { await store.saveBeacon(round, b) },
+      reject: (from, reason, where, round) => { ctx.reject(from, reason, where, round) },
+      publish: async (msg) => { await ctx.publish(msg) },
+      fetch: async (from, hash) => await withRetries(2, async () => await ctx.transport.fetchAdapter(ctx.libp2p,
+        peerIdFromString(from), hash, { jobId: this.opts.jobId, maxBytes: ctx.maxAdapterBytes, timeoutMs: this.timing.transferTimeoutMs })),
+      standing: () => ({ completed: state.completed, hash: state.globalHash, adapter: state.globalAdapter, layout: ctx.layout, maxAdapterBytes: ctx.maxAdapterBytes })
     })
-    await core.trust.evidence.load()
-    core.trust.events.on('confirmed', ({ result, aggregator }) => { this.member.adoptConfirmed(result, aggregator).catch((e: Error) => core.log(`result: ${e.message}`)) })
-    core.trust.events.on('failover', (f) => { this.member.failOver(f.round, f.attempt) })
-    const beacon = core.store.loadBeacon(core.completed)
-    if (beacon !== undefined) core.trust.beacon = beacon
+    await ctx.trust.evidence.load()
+    const beacon = store.loadBeacon(state.completed)
+    if (beacon !== undefined) ctx.trust.beacon = beacon
+    ctx.trust.events.on('confirmed', ({ result, aggregator }) => {
+      this.member.adoptConfirmed(result, aggregator).catch((e: Error) => { ctx.log(`result: ${e.message}`) })
+    })
+    ctx.trust.events.on('failover', (f) => { state.attemptFailed(f.round, f.attempt, Date.now(), this.timing.graceMs) })
     // an allow-listed peer's owner vouches for every identity: no proof of work, no age
     const price = this.opts.allowList !== undefined ? PRIVATE_JOB_MEMBERSHIP : job.membership ?? OPEN_JOB_MEMBERSHIP
-    core.book = new MembershipBook(this.opts.jobId, price, core.completed, core.trust.excluded)
-    const host = core.host = await createHost({ privateKey: key, listen: this.opts.listen, bootstrap: this.opts.bootstrap, local: this.opts.local, allowList: this.opts.allowList, swarmKey: this.opts.swarmKey })
-    core.view = new MemberView(this.peerId, this.timing.memberTtlMs)
+    ctx.book = new MembershipBook(this.opts.jobId, price, state.completed, ctx.trust.excluded)
+    const { listen, bootstrap, local, allowList, swarmKey } = this.opts
+    const host = ctx.host = await createHost({ privateKey: key, listen, bootstrap, local, allowList, swarmKey })
+    ctx.view = new MemberView(this.peerId, this.timing.memberTtlMs)
     this.powNonce = solvePow(this.opts.jobId, this.peerId, price.powBits)
-    await serveAdapters(host, { jobId: this.opts.jobId, lookup: (h) => core.adapters.get(h) ?? core.trust.served(h), timeoutMs: this.timing.transferTimeoutMs })
+    const { jobId } = this.opts
+    const timeoutMs = this.timing.transferTimeoutMs
+    await serveAdapters(host, { jobId, lookup: (h) => state.adapterBytes(h) ?? ctx.trust.served(h), timeoutMs })
     await serveUpdates(host, {
-      jobId: this.opts.jobId,
-      maxBytes: core.maxAdapterBytes,
-      timeoutMs: this.timing.transferTimeoutMs,
+      jobId,
+      maxBytes: ctx.maxAdapterBytes,
+      timeoutMs,
       admit: (sender, h) => this.aggregator.admitUpdate(sender, h),
       accept: async (sender, h, bytes) => await this.aggregator.acceptUpdate(sender, h, bytes),
       onReject: (sender, reason) => { this.aggregator.rejectUpdate(sender, reason) }
     })
     const pubsub = host.services.pubsub
-    pubsub.topicValidators.set(core.topic, (_from, msg) => this.validateGossip(msg))
+    pubsub.topicValidators.set(ctx.topic, (_from, msg) => this.validateGossip(msg))
     pubsub.addEventListener('message', (evt) => { this.onGossip(evt.detail) })
-    pubsub.subscribe(core.topic)
-    runDiscovery(host, { jobId: this.opts.jobId, intervalMs: this.timing.discoveryIntervalMs, signal: core.abort.signal, onError: (e) => core.log(`discovery: ${e.message}`) }).catch(() => {})
+    pubsub.subscribe(ctx.topic)
+    const discovery = {
+      jobId,
+      intervalMs: this.timing.discoveryIntervalMs,
+      signal: ctx.abort.signal,
+      onError: (e: Error) => { ctx.log(`discovery: ${e.message}`) }
+    }
+    runDiscovery(host, discovery).catch(() => {})
     this.ticker = setInterval(() => { this.tick() }, this.timing.tickMs)
-    core.log(`peer ${this.peerId} in job ${this.opts.jobId.slice(0, 12)}… at round ${core.completed}/${job.rounds}; listening on ${this.multiaddrs().join(' ')}`)
+    ctx.log(`peer ${this.peerId} in job ${jobId.slice(0, 12)}… at round ${state.completed}/${job.rounds}; ` +
+      `listening on ${this.multiaddrs().join(' ')}`)
   }
 
   async stop (): Promise<void> {
-    const core = this.core
-    if (core.stopped) return
-    core.stopped = true
+    const { ctx, state } = this
+    if (ctx.stopped) return
+    ctx.stopped = true
+    state.stop()
     clearInterval(this.ticker)
-    if (core.collector?.timer !== undefined) clearTimeout(core.collector.timer)
-    core.abort.abort()
-    await core.host?.stop()
-    await core.saving
+    ctx.abort.abort()
+    await ctx.host?.stop()
+    await state.saved()
   }
 
   // ------------------------------------------------------------------ gossip
   private validateGossip (msg: Message): TopicValidatorResult {
     const from = msg.type === 'signed' ? msg.from.toString() : 'unsigned'
     const reject = (reason: string): TopicValidatorResult => {
-      this.events.emit('rejected', { from, reason, where: 'gossip' })
+      this.ctx.reject(from, reason, 'gossip')
       return TopicValidatorResult.Reject
     }
-    if (msg.type !== 'signed') return reject(Reject.Unsigned)
-    if (this.opts.allowList !== undefined && !this.opts.allowList.has(from)) return reject(Reject.NotAllowed)
+    if (msg.type !== 'signed') return reject(RejectReason.Unsigned)
+    if (this.opts.allowList !== undefined && !this.opts.allowList.has(from)) return reject(RejectReason.NotAllowed)
     const d = decodeRoundMessage(msg.data, this.opts.jobId)
-    return d.valid ? TopicValidatorResult.Accept : reject(d.reason)
+    if (!d.valid) return reject(d.reason)
+    this.decoded.set(msg, d.message)
+    return TopicValidatorResult.Accept
   }
 
   private onGossip (msg: Message): void {
-    const core = this.core
-    if (msg.topic !== core.topic || msg.type !== 'signed' || core.stopped) return
-    const d = decodeRoundMessage(msg.data, this.opts.jobId)
-    if (!d.valid) return
+    const { ctx } = this
+    if (msg.topic !== ctx.topic || msg.type !== 'signed' || ctx.stopped) return
+    const m = this.decoded.get(msg) // only what our validator accepted reaches here
+    if (m === undefined) return
+    this.decoded.delete(msg)
     const from = msg.from.toString()
-    switch (d.message.kind) {
+    switch (m.kind) {
       case 'hello': {
-        const h = d.message.hello
+        const h = m.hello
         const now = Date.now()
-        const view = core.view!
-        const unpaid = core.book.hello(from, h.powNonce ?? 0n, core.completed, view.isLive(from, now))
-        if (unpaid !== undefined) { this.events.emit('rejected', { from, reason: unpaid, where: 'hello', round: h.round }); break }
+        const view = ctx.view!
+        const unpaid = ctx.book.hello(from, h.powNonce ?? 0n, this.state.completed, view.isLive(from, now))
+        if (unpaid !== undefined) { ctx.reject(from, unpaid, 'hello', h.round); break }
         // the sender's interval counts only up to the one the job sets at the membership we see
         const cap = helloIntervalMs(this.timing.heartbeatMs, view.live(now).length + 1)
-        view.hello(from, h.round, hex(h.globalHash), now, { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }, Math.min(h.intervalMs, cap), hex(h.beacon))
+        const caps = { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }
+        view.hello(from, h.round, hex(h.globalHash), now, caps, Math.min(h.intervalMs, cap), hex(h.beacon))
         break
       }
-      case 'attestation': core.trust.onAttestation(d.message.attestation, from).catch((e: Error) => core.log(`attestation: ${e.message}`)); break
-      case 'announce': this.member.onAnnounce(d.message.announce, from).catch((e: Error) => core.log(`announce: ${e.message}`)); break
-      case 'result': this.member.onResult(d.message.result, from).catch((e: Error) => core.log(`result: ${e.message}`)); break
+      case 'attestation':
+        ctx.trust.onAttestation(m.attestation, from).catch((e: Error) => { ctx.log(`attestation: ${e.message}`) })
+        break
+      case 'announce':
+        this.member.onAnnounce(m.announce, from).catch((e: Error) => { ctx.log(`announce: ${e.message}`) })
+        break
+      case 'result':
+        this.member.onResult(m.result, from).catch((e: Error) => { ctx.log(`result: ${e.message}`) })
+        break
     }
   }
 
   private sendHello (): void {
-    const core = this.core
+    const { ctx, state } = this
     const now = Date.now()
-    const intervalMs = helloIntervalMs(this.timing.heartbeatMs, core.view?.live(now).length ?? 1)
-    core.nextHello = now + intervalMs
-    void core.publish({ hello: { jobId: this.opts.jobId, round: core.completed, globalHash: unhex(core.globalHash), device: this.opts.device ?? 'cpu', tokensPerSecond: this.member.tokensPerSecond, samples: this.member.samples, intervalMs, powNonce: this.powNonce, beacon: unhex(core.trust.beacon) } })
+    const intervalMs = helloIntervalMs(this.timing.heartbeatMs, ctx.view?.live(now).length ?? 1)
+    this.nextHello = now + intervalMs
+    void ctx.publish({
+      hello: {
+        jobId: this.opts.jobId,
+        round: state.completed,
+        globalHash: unhex(state.globalHash),
+        device: this.opts.device ?? 'cpu',
+        tokensPerSecond: this.member.tokensPerSecond,
+        samples: this.member.samples,
+        intervalMs,
+        powNonce: this.powNonce,
+        beacon: unhex(ctx.trust.beacon)
+      }
+    })
   }
 
   // ------------------------------------------------------------------ the round clock
   private tick (): void {
-    const core = this.core
-    if (core.stopped || core.view === undefined) return
+    const { ctx, state } = this
+    if (ctx.stopped || ctx.view === undefined) return
     const now = Date.now()
-    if (now >= core.nextHello) this.sendHello()
+    if (now >= this.nextHello) this.sendHello()
     this.catchUp.maybeCatchUp(now)
-    if (core.completed >= this.opts.job.rounds) return
-    const r = core.completed + 1
-    if (core.cur.round !== r) core.cur = core.freshRound(r)
-    if (core.stage === RoundStage.Collecting || core.stage === RoundStage.Aggregating) return
+    if (state.completed >= this.opts.job.rounds) return
+    const r = state.completed + 1
+    state.enterRound(r)
+    if (state.stage === RoundStage.Collecting || state.stage === RoundStage.Aggregating) return
     let members: readonly string[]
-    const counted = core.countedMembers(r, now)
-    if (core.cur.announce === undefined) {
-      const live = counted
+    const announce = state.current.announce
+    if (announce === undefined) {
+      const live = ctx.countedMembers(r, now)
       if (live.length < this.opts.job.minPeers) {
-        core.cur.since = now
-        core.setStage(RoundStage.Gathering)
+        state.gathering(now)
         return
       }
-      if (core.stage === RoundStage.Gathering) { core.cur.since = now; core.setStage(RoundStage.AwaitAnnounce) }
+      state.roundDue(now)
       members = live
     } else {
       // keep the announced members (silent aggregator included) so every member computes the same order
-      members = core.cur.announce.members.filter((m) => !core.trust.excluded.has(m))
+      members = announce.members.filter((m) => !ctx.trust.excluded.has(m))
     }
-    const settleMs = r === core.firstRound ? this.timing.settleMs : 0
+    const settleMs = r === state.firstRound ? this.timing.settleMs : 0
     const silenceMs = this.opts.job.roundDeadlineSeconds * 1000
     // a signed result of the attempt we follow is being witnessed: one more silence before failing over
-    const a = core.cur.announce
-    if (a !== undefined && core.trust.awaiting(r, a.attempt) && now < a.deadlineMs + this.timing.graceMs + silenceMs) return
-    const due = dueAttempt(core.cur, now, { silenceMs, graceMs: this.timing.graceMs, settleMs })
-    if (due === undefined || core.trust.order(members, r)[due] !== this.peerId) return
+    const witnessing = announce !== undefined && ctx.trust.awaiting(r, announce.attempt)
+    if (witnessing && now < announce.deadlineMs + this.timing.graceMs + silenceMs) return
+    const due = dueAttempt(state.current, now, { silenceMs, graceMs: this.timing.graceMs, settleMs })
+    if (due === undefined || ctx.trust.order(members, r)[due] !== this.peerId) return
     // a quorum already finished round r (we restarted behind, or missed its result): aggregating it again
     // would fork the job; maybeCatchUp fetches their adapter instead
     if (this.catchUp.quorumAhead(now) !== undefined) return

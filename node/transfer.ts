@@ -11,6 +11,8 @@ import { ADAPTER_PROTOCOL, UPDATE_PROTOCOL } from '../protocol/topics.ts'
 import { MAX_HEADER_BYTES } from '../protocol/limits.ts'
 import { decodeAdapterRequest, decodeUpdateHeader } from '../protocol/validation.ts'
 import type { Check } from '../protocol/round-rules.ts'
+import { RejectReason } from '../protocol/reject-reason.ts'
+import type { FetchOptions, Transport } from './types.ts'
 import { TransferError } from './errors.ts'
 import { BodyHasher } from './body-hasher.ts'
 import { hex, unhex } from './hex.ts'
@@ -35,7 +37,9 @@ export class ChunkReader {
   /** One listener per signal, not one per chunk. */
   private abortOf (signal: AbortSignal): Promise<never> {
     if (this.aborted?.signal !== signal) {
-      const promise = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(new TransferError('timeout')), { once: true }))
+      const promise = new Promise<never>((_resolve, reject) => {
+        signal.addEventListener('abort', () => { reject(new TransferError(RejectReason.Timeout)) }, { once: true })
+      })
       promise.catch(() => {})
       this.aborted = { signal, promise }
     }
@@ -62,7 +66,9 @@ export class ChunkReader {
     let got = 0
     while (got < target.byteLength) {
       const c = await this.next(target.byteLength - got, signal)
-      if (c === undefined) throw new TransferError('truncated', `stream ended after ${got} of ${target.byteLength} bytes`)
+      if (c === undefined) {
+        throw new TransferError(RejectReason.Truncated, `stream ended after ${got} of ${target.byteLength} bytes`)
+      }
       if (c.byteLength === 0) continue
       target.set(c, got)
       got += c.byteLength
@@ -74,7 +80,7 @@ export class ChunkReader {
     const len = new Uint8Array(4)
     await this.readInto(len, signal)
     const n = new DataView(len.buffer).getUint32(0)
-    if (n > max) throw new TransferError('oversized', `frame of ${n} bytes > ${max}`)
+    if (n > max) throw new TransferError(RejectReason.Oversized, `frame of ${n} bytes > ${max}`)
     const body = new Uint8Array(n)
     await this.readInto(body, signal)
     return body
@@ -95,7 +101,9 @@ export async function sendChunked (stream: Stream, bytes: Uint8Array, signal: Ab
 }
 
 /** Reads `size` bytes and checks their sha256 against `hashHex`. */
-export async function receiveBody (reader: ChunkReader, size: number, hashHex: string, signal: AbortSignal): Promise<Uint8Array> {
+export async function receiveBody (
+  reader: ChunkReader, size: number, hashHex: string, signal: AbortSignal
+): Promise<Uint8Array> {
   const h = new BodyHasher(size)
   try {
     await reader.readInto(h.body, signal, (got) => { h.filled(got) })
@@ -103,7 +111,9 @@ export async function receiveBody (reader: ChunkReader, size: number, hashHex: s
     h.drop()
     throw err
   }
-  if (await h.digest() !== hashHex) throw new TransferError('hash_mismatch', 'adapter bytes do not match their sha256')
+  if (await h.digest() !== hashHex) {
+    throw new TransferError(RejectReason.HashMismatch, 'adapter bytes do not match their sha256')
+  }
   return h.body
 }
 
@@ -122,7 +132,9 @@ export async function serveAdapters (host: Libp2p, opts: AdapterServeOptions): P
     try {
       const q = decodeAdapterRequest(await new ChunkReader(stream).readFrame(signal), opts.jobId)
       const bytes = q.valid ? opts.lookup(hex(q.message.hash)) : undefined
-      const reply = AdapterResponse.encode(bytes === undefined ? { found: false, reason: q.valid ? 'not_found' : q.reason } : { found: true, size: BigInt(bytes.byteLength) })
+      const reply = AdapterResponse.encode(bytes === undefined
+        ? { found: false, reason: q.valid ? RejectReason.NotFound : q.reason }
+        : { found: true, size: BigInt(bytes.byteLength) })
       stream.send(frame(reply))
       if (bytes !== undefined) await sendChunked(stream, bytes, signal)
       await stream.close({ signal })
@@ -132,28 +144,26 @@ export async function serveAdapters (host: Libp2p, opts: AdapterServeOptions): P
   }, { maxInboundStreams: 16 })
 }
 
-export interface FetchOptions {
-  readonly jobId: string
-  readonly maxBytes: number
-  readonly timeoutMs: number
-}
-
 /** Fetches a global adapter by hash from one peer; throws TransferError (reason: not_found, hash_mismatch, ...). */
-export async function fetchAdapter (host: Libp2p, from: PeerId, hashHex: string, opts: FetchOptions): Promise<Uint8Array> {
+export async function fetchAdapter (
+  host: Libp2p, from: PeerId, hashHex: string, opts: FetchOptions
+): Promise<Uint8Array> {
   const signal = AbortSignal.timeout(opts.timeoutMs)
   const stream = await host.dialProtocol(from, ADAPTER_PROTOCOL, { signal, negotiateFully: false })
   try {
     stream.send(frame(AdapterRequest.encode({ jobId: opts.jobId, hash: unhex(hashHex) })))
     const reader = new ChunkReader(stream)
     const r = AdapterResponse.decode(await reader.readFrame(signal))
-    if (!r.found) throw new TransferError(r.reason === '' ? 'not_found' : r.reason.slice(0, 100))
-    if (r.size <= 0n || r.size > BigInt(opts.maxBytes)) throw new TransferError('oversized', `adapter of ${r.size} bytes > cap ${opts.maxBytes}`)
+    if (!r.found) throw new TransferError(r.reason === '' ? RejectReason.NotFound : r.reason.slice(0, 100))
+    if (r.size <= 0n || r.size > BigInt(opts.maxBytes)) {
+      throw new TransferError(RejectReason.Oversized, `adapter of ${r.size} bytes > cap ${opts.maxBytes}`)
+    }
     const body = await receiveBody(reader, Number(r.size), hashHex, signal)
     await stream.close({ signal }).catch(() => {})
     return body
   } catch (err) {
     stream.abort(err as Error)
-    throw err instanceof TransferError ? err : new TransferError('stream_error', (err as Error).message)
+    throw err instanceof TransferError ? err : new TransferError(RejectReason.StreamError, (err as Error).message)
   }
 }
 
@@ -189,8 +199,8 @@ export async function serveUpdates (host: Libp2p, opts: UpdateServeOptions): Pro
       try {
         body = await receiveBody(reader, Number(h.message.size), hex(h.message.adapterHash), signal)
       } catch (err) {
-        const reason = err instanceof TransferError ? err.reason : 'stream_error'
-        if (reason === 'hash_mismatch') { await refuse(reason); return }
+        const reason = err instanceof TransferError ? err.reason : RejectReason.StreamError
+        if (reason === RejectReason.HashMismatch) { await refuse(reason); return }
         opts.onReject?.(sender, reason)
         stream.abort(err as Error)
         return
@@ -200,14 +210,16 @@ export async function serveUpdates (host: Libp2p, opts: UpdateServeOptions): Pro
       stream.send(frame(UpdateAck.encode({ accepted: true })))
       await stream.close({ signal })
     } catch (err) {
-      opts.onReject?.(sender, err instanceof TransferError ? err.reason : 'stream_error')
+      opts.onReject?.(sender, err instanceof TransferError ? err.reason : RejectReason.StreamError)
       stream.abort(err as Error)
     }
   }, { maxInboundStreams: 64 })
 }
 
 /** Pushes an update; resolves with the aggregator's ack, throws TransferError when the stream breaks. */
-export async function pushUpdate (host: Libp2p, to: PeerId, header: UpdateHeader, bytes: Uint8Array, timeoutMs: number): Promise<UpdateAck> {
+export async function pushUpdate (
+  host: Libp2p, to: PeerId, header: UpdateHeader, bytes: Uint8Array, timeoutMs: number
+): Promise<UpdateAck> {
   const signal = AbortSignal.timeout(timeoutMs)
   const stream = await host.dialProtocol(to, UPDATE_PROTOCOL, { signal, negotiateFully: false })
   try {
@@ -219,12 +231,18 @@ export async function pushUpdate (host: Libp2p, to: PeerId, header: UpdateHeader
     return ack
   } catch (err) {
     stream.abort(err as Error)
-    throw err instanceof TransferError ? err : new TransferError('stream_error', (err as Error).message)
+    throw err instanceof TransferError ? err : new TransferError(RejectReason.StreamError, (err as Error).message)
   }
 }
 
+const RETRYABLE: readonly string[] = [RejectReason.StreamError, RejectReason.Truncated, RejectReason.Timeout]
+
 /** Retries `fn` (a transfer) on broken streams, not on a definite refusal. */
-export async function withRetries<T> (attempts: number, fn: (attempt: number) => Promise<T>, retryable = (e: unknown): boolean => !(e instanceof TransferError) || ['stream_error', 'truncated', 'timeout'].includes(e.reason)): Promise<T> {
+export async function withRetries<T> (
+  attempts: number,
+  fn: (attempt: number) => Promise<T>,
+  retryable = (e: unknown): boolean => !(e instanceof TransferError) || RETRYABLE.includes(e.reason)
+): Promise<T> {
   let last: unknown
   for (let i = 0; i < attempts; i++) {
     try { return await fn(i) } catch (err) {
@@ -233,4 +251,11 @@ export async function withRetries<T> (attempts: number, fn: (attempt: number) =>
     }
   }
   throw last
+}
+
+/** The transport of a real peer: gossipsub for round messages, the two streams above for adapters. */
+export const libp2pTransport: Transport = {
+  publish: async (host, topic, data) => { await host.services.pubsub.publish(topic, data) },
+  fetchAdapter,
+  pushUpdate
 }

@@ -43,6 +43,8 @@ export interface TrustHost {
   publish: (msg: Parameters<typeof RoundMessage.encode>[0]) => Promise<void>
   /** bytes of `hash` from peer `from`, sha256-checked */
   fetch: (from: string, hash: string) => Promise<Uint8Array>
+  /** keeps the beacon of the round after `round` in the state folder */
+  saveBeacon: (round: number, beacon: string) => Promise<void>
   /** our global adapter (the base of the round after it) */
   standing: () => { readonly completed: number, readonly hash: string, readonly adapter: Adapter, readonly layout: AdapterLayout, readonly maxAdapterBytes: number }
 }
@@ -87,9 +89,15 @@ export class Trust {
 
   /** A result of ours or another's was adopted: the next round's seed follows from it. */
   advance (r: RoundResult, aggregator: string): void {
-    this.beacon = nextBeacon(this.beacon, aggregator, r.updates.map((u) => ({ author: u.author, hash: hex(u.hash) })))
+    this.setBeacon(r.round, nextBeacon(this.beacon, aggregator, r.updates.map((u) => ({ author: u.author, hash: hex(u.hash) }))))
     this.gate.forget(r.round)
     for (const [k, v] of this.serving) if (v.round < r.round) this.serving.delete(k)
+  }
+
+  /** The seed of the round after `round` (a confirmed result's, or a catch-up's), saved with the state. */
+  setBeacon (round: number, beacon: string): void {
+    this.beacon = beacon
+    this.h.saveBeacon(round, beacon).catch((e: Error) => { this.h.log(`state: beacon not saved (${e.message})`) })
   }
 
   served (hash: string): Uint8Array | undefined { return this.serving.get(hash)?.bytes }
@@ -105,7 +113,7 @@ export class Trust {
    */
   checkAnnounce (a: RoundAnnounce, sender: string, completed: number, acceptedAttempt: number, progress: RoundProgress, timing: AttemptTiming, counted: ReadonlySet<string>, now: number): Check {
     const no = (reason: string): Check => ({ ok: false, reason })
-    if (this.excluded.has(sender)) return no(RejectReason.Excluded)
+    if (this.excluded.has(sender)) return no(RejectReason.Offender)
     if (a.round > this.h.job.rounds) return no(RejectReason.JobFinished)
     if (a.round <= completed) return no(RejectReason.StaleRound)
     if (a.round > completed + 1) return no(RejectReason.RoundOutOfWindow)

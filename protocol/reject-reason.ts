@@ -1,49 +1,69 @@
-// Why a peer refused something from the network: one label each, shared by the checks, the logs
-// ("rejected <reason> from <peer> round <n>"), the events and the exclusions a result lists.
-export const RejectReason = {
-  // schema (protocol/validation.ts)
-  Oversized: 'oversized',
-  Malformed: 'malformed',
-  WrongJob: 'wrong_job',
-  Unsigned: 'unsigned',
-  NotAllowed: 'not_allowed',
-  BadField: 'bad_field',
-  // where the round stands
-  StaleRound: 'stale_round',
-  RoundOutOfWindow: 'round_out_of_window',
-  JobFinished: 'job_finished',
-  StaleAttempt: 'stale_attempt',
-  WrongRound: 'wrong_round',
-  WrongBase: 'wrong_base',
-  // the shared attempt clock (protocol/attempt-clock.ts)
-  NotElected: 'not_elected',
-  AttemptNotDue: 'attempt_not_due',
-  UnknownMembers: 'unknown_members',
-  PrunedMembers: 'pruned_members',
-  PastDeadline: 'past_deadline',
-  DeadlineTooFar: 'deadline_too_far',
-  BadSelection: 'bad_selection',
-  // results (protocol/result-rules.ts)
-  NoAnnounce: 'no_announce',
-  NotAggregator: 'not_aggregator',
-  Excluded: 'excluded',
-  // membership (protocol/membership.ts)
-  BadProofOfWork: 'bad_proof_of_work',
-  TooYoung: 'too_young',
-  UnknownSender: 'unknown_sender',
-  // updates at the aggregator
-  NotSelected: 'not_selected',
-  Duplicate: 'duplicate',
-  Late: 'late',
-  // signatures, witnesses, evidence (protocol/signed-update.ts, protocol/witness-rules.ts)
-  BadSignature: 'bad_signature',
-  BadCommitment: 'bad_commitment',
-  NotWitness: 'not_witness',
-  UpdateUnavailable: 'update_unavailable',
-  AdapterUnavailable: 'adapter_unavailable',
-  HashMismatch: 'hash_mismatch',
-  Equivocation: 'equivocation',
-  Contradicted: 'contradicted'
-} as const
+// Every reason a peer refuses something from the network: a gossip message, an announce, a result, an
+// update push or an adapter fetch. One enum (gossipsub's src/types.ts keeps its RejectReason the same way),
+// so validators, rules, logs and the rounds log's `excluded[].reason` share one vocabulary and code compares
+// against members, never literals. Values are short snake_case labels (log and metric labels); where a
+// detail helps, it follows as "label: detail" (see withDetail).
+export enum RejectReason {
+  // ---- schema (protocol/validation.ts): any message, stream header or request
+  Oversized = 'oversized',
+  Malformed = 'malformed',
+  WrongJob = 'wrong_job',
+  Unsigned = 'unsigned',
+  NotAllowed = 'not_allowed',
+  BadField = 'bad_field',
+  // ---- an announce against where we stand (protocol/round-rules.ts checkAnnounce)
+  StaleRound = 'stale_round',
+  RoundOutOfWindow = 'round_out_of_window',
+  StaleAttempt = 'stale_attempt',
+  NotElected = 'not_elected',
+  UnknownMembers = 'unknown_members',
+  PastDeadline = 'past_deadline',
+  // ---- an update push against the aggregator's round (protocol/round-rules.ts checkUpdate)
+  WrongRound = 'wrong_round',
+  WrongBase = 'wrong_base',
+  NotSelected = 'not_selected',
+  Duplicate = 'duplicate',
+  Late = 'late',
+  NotAggregating = 'not_aggregating',
+  // ---- an adapter's bytes (node/adapter-codec.ts decodeAdapter)
+  Corrupt = 'corrupt',
+  BadTensors = 'bad_tensors',
+  NonFinite = 'non_finite',
+  /** a selected member whose update never arrived (a round's `excluded[].reason`) */
+  NoUpdate = 'no_update',
+  /** an update the aggregation rule left out, when the rule gave no reason of its own */
+  Excluded = 'excluded',
+  // ---- a round result (node/member-role.ts onResult)
+  NotAggregator = 'not_aggregator',
+  UnknownSender = 'unknown_sender',
+  AdapterUnavailable = 'adapter_unavailable',
+  // ---- transfer streams (node/transfer.ts)
+  NotFound = 'not_found',
+  HashMismatch = 'hash_mismatch',
+  Truncated = 'truncated',
+  Timeout = 'timeout',
+  StreamError = 'stream_error',
+  // ---- rounds that trust no one (DESIGN.md): the shared attempt clock (protocol/attempt-clock.ts)
+  JobFinished = 'job_finished',
+  AttemptNotDue = 'attempt_not_due',
+  PrunedMembers = 'pruned_members',
+  DeadlineTooFar = 'deadline_too_far',
+  BadSelection = 'bad_selection',
+  // ---- results and witnesses (protocol/result-rules.ts, protocol/signed-update.ts, node/trust.ts)
+  NoAnnounce = 'no_announce',
+  BadSignature = 'bad_signature',
+  BadCommitment = 'bad_commitment',
+  NotWitness = 'not_witness',
+  UpdateUnavailable = 'update_unavailable',
+  Equivocation = 'equivocation',
+  Contradicted = 'contradicted',
+  /** a peer with evidence against it (excluded for the rest of the job) */
+  Offender = 'offender',
+  // ---- membership (protocol/membership.ts)
+  BadProofOfWork = 'bad_proof_of_work'
+}
 
-export type RejectReason = typeof RejectReason[keyof typeof RejectReason]
+/** "label" or "label: detail", the shape of every reason string in logs, events and round results. */
+export function withDetail (reason: RejectReason, detail?: string): string {
+  return detail === undefined ? reason : `${reason}: ${detail}`
+}

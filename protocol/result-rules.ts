@@ -20,7 +20,7 @@ export interface ResultContext {
 
 export function checkResult (r: RoundResult, baseHash: string, ctx: ResultContext): Check {
   const no = (reason: RejectReason): Check => ({ ok: false, reason })
-  if (ctx.excluded.has(ctx.sender)) return no(RejectReason.Excluded)
+  if (ctx.excluded.has(ctx.sender)) return no(RejectReason.Offender)
   if (r.round > ctx.totalRounds) return no(RejectReason.JobFinished)
   if (r.round <= ctx.completedRound) return no(RejectReason.StaleRound)
   if (r.round > ctx.completedRound + 1) return no(RejectReason.RoundOutOfWindow)

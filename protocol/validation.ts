@@ -1,19 +1,15 @@
 // Schema checks of everything that arrives: decode never throws out of here, it returns a result with a
-// reason. Reasons are short snake_case labels (they double as log/metric labels and exclusion reasons),
-// optionally followed by ": detail".
+// reason, a RejectReason label optionally followed by ": detail" (reject-reason.ts).
 import { Attestation, Hello, RoundAnnounce, RoundMessage, RoundResult, UpdateHeader, AdapterRequest } from './messages.ts'
-import { HASH_BYTES, MAX_ATTEMPTS, MAX_GOSSIP_BYTES, MAX_HEADER_BYTES, MAX_HELLO_INTERVAL_MS, MAX_MEMBERS, MAX_PEER_ID_CHARS, MAX_REASON_CHARS } from './limits.ts'
+import {
+  HASH_BYTES, MAX_ATTEMPTS, MAX_GOSSIP_BYTES, MAX_HEADER_BYTES, MAX_HELLO_INTERVAL_MS, MAX_MEMBERS, MAX_PEER_ID_CHARS,
+  MAX_REASON_CHARS
+} from './limits.ts'
+import { RejectReason as Reject, withDetail } from './reject-reason.ts'
 
-export type Validation<T> = { readonly valid: true, readonly message: T } | { readonly valid: false, readonly reason: string }
-
-export const Reject = {
-  Oversized: 'oversized',
-  Malformed: 'malformed',
-  WrongJob: 'wrong_job',
-  Unsigned: 'unsigned',
-  NotAllowed: 'not_allowed',
-  BadField: 'bad_field'
-} as const
+export type Validation<T> =
+  | { readonly valid: true, readonly message: T }
+  | { readonly valid: false, readonly reason: string }
 
 export type DecodedRoundMessage =
   | { readonly kind: 'hello', readonly hello: Hello }
@@ -21,8 +17,8 @@ export type DecodedRoundMessage =
   | { readonly kind: 'result', readonly result: RoundResult }
   | { readonly kind: 'attestation', readonly attestation: Attestation }
 
-const bad = (reason: string, detail?: string): { valid: false, reason: string } =>
-  ({ valid: false, reason: detail === undefined ? reason : `${reason}: ${detail}` })
+const bad = (reason: Reject, detail?: string): { valid: false, reason: string } =>
+  ({ valid: false, reason: withDetail(reason, detail) })
 
 const PEER_ID = new RegExp(`^[1-9A-HJ-NP-Za-km-z]{1,${MAX_PEER_ID_CHARS}}$`) // base58btc
 
@@ -44,7 +40,12 @@ function decodeSafe<T> (fn: () => T): T | undefined {
 /** Decodes and schema-checks one gossip message of job `jobId`. */
 export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation<DecodedRoundMessage> {
   if (data.byteLength > MAX_GOSSIP_BYTES) return bad(Reject.Oversized, `${data.byteLength} > ${MAX_GOSSIP_BYTES} bytes`)
-  const limits = { limits: { announce: { members: MAX_MEMBERS, selected: MAX_MEMBERS } as never, result: { selected: MAX_MEMBERS, included: MAX_MEMBERS, excluded: MAX_MEMBERS, updates: MAX_MEMBERS } as never } }
+  const limits = {
+    limits: {
+      announce: { members: MAX_MEMBERS, selected: MAX_MEMBERS } as never,
+      result: { selected: MAX_MEMBERS, included: MAX_MEMBERS, excluded: MAX_MEMBERS, updates: MAX_MEMBERS } as never
+    }
+  }
   const m = decodeSafe(() => RoundMessage.decode(data, limits))
   if (m === undefined) return bad(Reject.Malformed, 'not a RoundMessage')
   const set = [m.hello, m.announce, m.result, m.attestation].filter((x) => x !== undefined).length
@@ -52,7 +53,9 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
   if (m.hello !== undefined) {
     const h = m.hello
     if (h.jobId !== jobId) return bad(Reject.WrongJob)
-    if (h.globalHash.byteLength !== HASH_BYTES || h.beacon.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'globalHash or beacon')
+    if (h.globalHash.byteLength !== HASH_BYTES || h.beacon.byteLength !== HASH_BYTES) {
+      return bad(Reject.BadField, 'globalHash or beacon')
+    }
     if (!Number.isFinite(h.tokensPerSecond) || h.tokensPerSecond < 0) return bad(Reject.BadField, 'tokensPerSecond')
     if (h.device.length > 32) return bad(Reject.BadField, 'device')
     if (h.intervalMs > MAX_HELLO_INTERVAL_MS) return bad(Reject.BadField, 'intervalMs')
@@ -66,7 +69,9 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
     if (a.baseHash.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'baseHash')
     const e = peerList(a.members, 'members') ?? peerList(a.selected, 'selected')
     if (e !== undefined) return bad(Reject.BadField, e)
-    if (a.members.length === 0 || !a.selected.every((s) => a.members.includes(s))) return bad(Reject.BadField, 'selected not a subset of members')
+    if (a.members.length === 0 || !a.selected.every((s) => a.members.includes(s))) {
+      return bad(Reject.BadField, 'selected not a subset of members')
+    }
     return { valid: true, message: { kind: 'announce', announce: a } }
   }
   if (m.attestation !== undefined) {
@@ -85,23 +90,32 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
   if (r.round < 1) return bad(Reject.BadField, 'round')
   if (r.attempt >= MAX_ATTEMPTS) return bad(Reject.BadField, 'attempt')
   if (r.baseHash.byteLength !== HASH_BYTES || r.newHash.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'hash')
-  const e = peerList(r.selected, 'selected') ?? peerList(r.included, 'included') ?? peerList(r.excluded.map((x) => x.peer), 'excluded')
+  const e = peerList(r.selected, 'selected') ?? peerList(r.included, 'included') ??
+    peerList(r.excluded.map((x) => x.peer), 'excluded')
   if (e !== undefined) return bad(Reject.BadField, e)
   if (r.included.length === 0) return bad(Reject.BadField, 'no included peer')
   if (r.updates.some((u) => !isPeerIdString(u.author) || u.hash.byteLength !== HASH_BYTES)) return bad(Reject.BadField, 'updates')
   if (r.excluded.some((x) => x.reason.length > MAX_REASON_CHARS)) return bad(Reject.BadField, 'reason too long')
-  if (!Number.isFinite(r.trainLoss) || !Number.isFinite(r.seconds) || r.seconds < 0) return bad(Reject.BadField, 'metrics')
+  if (!Number.isFinite(r.trainLoss) || !Number.isFinite(r.seconds) || r.seconds < 0) {
+    return bad(Reject.BadField, 'metrics')
+  }
   return { valid: true, message: { kind: 'result', result: r } }
 }
 
-/** Decodes and schema-checks an update header (the aggregator then checks it against its round, see round-rules). */
-export function decodeUpdateHeader (data: Uint8Array, jobId: string, maxAdapterBytes: number): Validation<UpdateHeader> {
+/** Decodes and schema-checks an update header (the aggregator then checks it against its round: round-rules). */
+export function decodeUpdateHeader (
+  data: Uint8Array, jobId: string, maxAdapterBytes: number
+): Validation<UpdateHeader> {
   if (data.byteLength > MAX_HEADER_BYTES) return bad(Reject.Oversized)
   const h = decodeSafe(() => UpdateHeader.decode(data))
   if (h === undefined) return bad(Reject.Malformed, 'not an UpdateHeader')
   if (h.jobId !== jobId) return bad(Reject.WrongJob)
-  if (h.adapterHash.byteLength !== HASH_BYTES || h.baseHash.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'hash')
-  if (h.size <= 0n || h.size > BigInt(maxAdapterBytes)) return bad(Reject.Oversized, `adapter of ${h.size} bytes, cap ${maxAdapterBytes}`)
+  if (h.adapterHash.byteLength !== HASH_BYTES || h.baseHash.byteLength !== HASH_BYTES) {
+    return bad(Reject.BadField, 'hash')
+  }
+  if (h.size <= 0n || h.size > BigInt(maxAdapterBytes)) {
+    return bad(Reject.Oversized, `adapter of ${h.size} bytes, cap ${maxAdapterBytes}`)
+  }
   if (h.samples < 1) return bad(Reject.BadField, 'samples')
   if (!Number.isFinite(h.trainLoss)) return bad(Reject.BadField, 'trainLoss')
   return { valid: true, message: h }

@@ -5,7 +5,11 @@
 // others once they have switched.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { roundInfoOf } from '../../node/round-info.ts'
 import type { RoundInfo } from '../../node/round-info.ts'
+import { RoundMessage } from '../../protocol/messages.ts'
+import { libp2pTransport } from '../../node/transfer.ts'
+import type { Transport } from '../../node/types.ts'
 import { testJob, startNet, until } from './net-fixture.ts'
 
 test('when two attempts of a round both publish a result, every peer keeps the earlier attempt\'s', { timeout: 60_000 }, async () => {
@@ -14,14 +18,21 @@ test('when two attempts of a round both publish a result, every peer keeps the e
   let held: RoundInfo | undefined
   let release!: () => void
   const released = new Promise<void>((resolve) => { release = resolve })
-  const beforePublishResult = async (info: RoundInfo): Promise<void> => {
-    if (info.attempt !== 0) return
-    held = info
-    await released
+  // a transport that holds back the publish of an attempt-0 result (its aggregator has adopted it already)
+  const transport: Transport = {
+    ...libp2pTransport,
+    publish: async (host, topic, data) => {
+      const r = RoundMessage.decode(data).result
+      if (r !== undefined && r.attempt === 0) {
+        held = roundInfoOf(r, host.peerId.toString())
+        await released
+      }
+      await libp2pTransport.publish(host, topic, data)
+    }
   }
   // with these identities attempts 0 and 1 select different trainers (so make different adapters), and
   // attempt 1 does not select the held aggregator (which has finished the round and would not train)
-  const net = await startNet(4, job, jobId, { beforePublishResult }, 76)
+  const net = await startNet(4, job, jobId, { transport }, 76)
   try {
     await until(() => held !== undefined, 20_000, 'the elected aggregator to aggregate round 1')
     const first = held!

@@ -8,6 +8,8 @@ import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { SelectFn } from '../../protocol/election.ts'
 import type { Peer } from '../../node/peer.ts'
+import { libp2pTransport } from '../../node/transfer.ts'
+import type { Transport } from '../../node/types.ts'
 import { testJob, startNet, until } from './net-fixture.ts'
 
 const SEED_BASE = 40
@@ -38,12 +40,20 @@ test('a member two results behind still trains in the round it was selected for,
     return g
   }
   let holding = true // once the test lets go, later fetches (round 3's result) pass at once
-  const afterFetch = async (hash: string): Promise<void> => { if (holding && !released.has(hash)) await gate(hash).promise }
+  // a transport whose adapter fetches complete, then wait for the gate of their hash
+  const transport: Transport = {
+    ...libp2pTransport,
+    fetchAdapter: async (host, from, hash, opts) => {
+      const bytes = await libp2pTransport.fetchAdapter(host, from, hash, opts)
+      if (holding && !released.has(hash)) await gate(hash).promise
+      return bytes
+    }
+  }
   const release = (hash: string): void => { released.add(hash); gate(hash).resolve() }
 
   const net = await startNet(0, job, jobId, { select }, SEED_BASE)
   try {
-    for (let i = 0; i < 4; i++) await net.addPeer(i === LATE ? { afterFetch } : {})
+    for (let i = 0; i < 4; i++) await net.addPeer(i === LATE ? { transport } : {})
     const m = net.peers[LATE]!
     assert.equal(m.peerId, late)
     const others = net.peers.filter((p) => p !== m)

@@ -90,7 +90,7 @@ test('a result is considered only from the announced aggregator, for the next ro
   assert.equal(check(r({}), {}, 'ff'.repeat(32)), RejectReason.WrongBase)
   assert.equal(check(r({ attempt: 1 })), RejectReason.NoAnnounce)
   assert.equal(check(r({}), { sender: 'rogue' }), RejectReason.NotAggregator)
-  assert.equal(check(r({}), { excluded: new Set(['agg']) }), RejectReason.Excluded)
+  assert.equal(check(r({}), { excluded: new Set(['agg']) }), RejectReason.Offender)
 })
 
 test('evidence proves itself: two signed results for one attempt, or a result a quorum of witnesses signed against', async () => {

@@ -1,0 +1,60 @@
+// What a peer's roles share that is not the round's state: the options, the host and its transport, the
+// member view, the adapter layout, the public events and the log. Set once at start (peer.ts) and then
+// only read; the round's state (global adapter, current round, stage, collector) is round-state.ts's.
+import type { EventEmitter } from 'node:events'
+import { RoundMessage } from '../protocol/messages.ts'
+import type { FeditHost } from './host.ts'
+import type { AdapterLayout } from './adapter-codec.ts'
+import type { MemberView } from './member-view.ts'
+import type { PeerEvents, PeerOptions, PeerTiming, RejectedEvent, Transport } from './types.ts'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Trust } from './trust.ts'
+import type { MembershipBook } from './membership-book.ts'
+
+export class PeerContext {
+  readonly topic: string
+  readonly log: (line: string) => void
+  readonly abort = new AbortController()
+  host?: FeditHost
+  view?: MemberView
+  key!: PrivateKey
+  /** the trust rules: beacon, checks, witnesses, evidence (trust.ts) */
+  trust!: Trust
+  /** who counts: membership price and age (membership-book.ts) */
+  book!: MembershipBook
+  layout!: AdapterLayout
+  stopped = false
+
+  constructor (
+    readonly opts: PeerOptions,
+    readonly timing: PeerTiming,
+    readonly events: EventEmitter<PeerEvents>,
+    readonly transport: Transport,
+    topic: string
+  ) {
+    this.topic = topic
+    this.log = opts.logger ?? (() => {})
+  }
+
+  get peerId (): string { return this.host?.peerId.toString() ?? '' }
+  get libp2p (): FeditHost { if (this.host === undefined) throw new Error('peer not started'); return this.host }
+  get maxAdapterBytes (): number { return Math.min(this.opts.job.maxAdapterBytes, this.layout.byteLength) }
+
+  /** a message, update or adapter from `from` was refused: the public 'rejected' event */
+  reject (from: string, reason: string, where: RejectedEvent['where'], round?: number): void {
+    this.events.emit('rejected', { from, reason, where, ...(round !== undefined ? { round } : {}) })
+  }
+
+  /** live members that count in round `round` (membership price paid, old enough, no evidence against them) */
+  countedMembers (round: number, now: number): string[] {
+    return this.view!.live(now).filter((m) => this.book.counts(m, round, this.peerId))
+  }
+
+  async publish (msg: Parameters<typeof RoundMessage.encode>[0]): Promise<void> {
+    try {
+      await this.transport.publish(this.libp2p, this.topic, RoundMessage.encode(msg))
+    } catch (err) {
+      if (!this.stopped) this.log(`publish failed: ${(err as Error).message}`)
+    }
+  }
+}

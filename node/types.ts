@@ -1,0 +1,106 @@
+// The peer's options, events and the transport it is given: types only, imported by every node/ file that
+// needs them and importing none of the peer's behaviour (so no import circle through peer.ts).
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { JobSpec } from '../protocol/job-spec.ts'
+import type { SelectFn } from '../protocol/election.ts'
+import type { UpdateAck, UpdateHeader } from '../protocol/messages.ts'
+import type { LocalTrainer } from '../trainer/local-trainer.ts'
+import type { AggregateFn } from '../trainer/aggregate/types.ts'
+import type { FeditHost, HostOptions } from './host.ts'
+import type { RoundInfo } from './round-info.ts'
+import type { RoundStage } from './round-stage.ts'
+
+export interface PeerTiming {
+  /** between Hello heartbeats */
+  readonly heartbeatMs: number
+  /** a member without a Hello for this long is no longer live */
+  readonly memberTtlMs: number
+  /** how often the round clock is checked */
+  readonly tickMs: number
+  /** after enough members are live, wait this long before round 1 so every view has them */
+  readonly settleMs: number
+  /** extra wait for a RoundResult after the deadline before failing over */
+  readonly graceMs: number
+  readonly discoveryIntervalMs: number
+  readonly transferTimeoutMs: number
+}
+
+export interface FetchOptions {
+  readonly jobId: string
+  readonly maxBytes: number
+  readonly timeoutMs: number
+}
+
+/**
+ * How a peer's round messages and adapters travel: gossip publish, the adapter fetch and the update push.
+ * The peer uses libp2pTransport (transfer.ts) unless given another; tests wrap it to hold a transfer back
+ * (a slow fetch, a late result) deterministically. Every implementation must verify what it returns
+ * (libp2pTransport checks each body's sha256 against the hash asked for).
+ */
+export interface Transport {
+  /** publishes an encoded RoundMessage on `topic` */
+  publish: (host: FeditHost, topic: string, data: Uint8Array) => Promise<void>
+  /** a global adapter by hash from one peer; throws TransferError (reason: not_found, hash_mismatch, ...) */
+  fetchAdapter: (host: FeditHost, from: PeerId, hashHex: string, opts: FetchOptions) => Promise<Uint8Array>
+  /** pushes an update; resolves with the aggregator's ack, throws TransferError when the stream breaks */
+  pushUpdate: (
+    host: FeditHost, to: PeerId, header: UpdateHeader, bytes: Uint8Array, timeoutMs: number
+  ) => Promise<UpdateAck>
+}
+
+/** listen, bootstrap, local (many peers on 127.0.0.1), allowList and swarmKey go to the host as they are */
+export interface PeerOptions extends Pick<HostOptions, 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey'> {
+  readonly job: JobSpec
+  readonly jobId: string
+  /** the peer does not close it: the caller owns it */
+  readonly trainer: LocalTrainer
+  readonly aggregate: AggregateFn
+  readonly stateDir: string
+  /** default: stateDir/identity.key, created on first run */
+  readonly privateKey?: PrivateKey
+  readonly select?: SelectFn
+  readonly timing?: Partial<PeerTiming>
+  readonly logger?: (line: string) => void
+  readonly device?: string
+  /** local examples, advertised in Hello */
+  readonly samples?: number
+  /** default libp2pTransport (transfer.ts) */
+  readonly transport?: Transport
+}
+
+export interface AnnounceEvent {
+  readonly round: number
+  readonly attempt: number
+  readonly aggregator: string
+  readonly selected: readonly string[]
+  readonly members: readonly string[]
+  /** Date.now() when this peer published (aggregator) or received (member) it */
+  readonly at: number
+  readonly mine: boolean
+}
+
+interface TrainedEvent {
+  readonly round: number
+  readonly attempt: number
+  readonly samples: number
+  readonly trainLoss: number
+}
+
+export interface RejectedEvent {
+  readonly from: string
+  /** a RejectReason label, optionally with ": detail" (protocol/reject-reason.ts) */
+  readonly reason: string
+  readonly where: 'gossip' | 'hello' | 'update' | 'adapter' | 'announce' | 'result' | 'attestation'
+  /** the round the refused message spoke of, when it named one */
+  readonly round?: number
+}
+
+export interface PeerEvents {
+  announce: [AnnounceEvent]
+  trained: [TrainedEvent]
+  result: [RoundInfo]
+  /** a message, update or adapter from the network was refused */
+  rejected: [RejectedEvent]
+  stage: [RoundStage]
+  done: []
+}
