@@ -60,8 +60,9 @@ export class MemberRole {
     const { ctx, state } = this
     const now = Date.now()
     const baseHash = hex(a.baseHash)
-    const counted = new Set(ctx.countedMembers(a.round, now))
     const cur = state.current.round === a.round ? state.current : undefined
+    // a failover lists the attempt we followed's members, its silent aggregator included (same order everywhere)
+    const counted = new Set([...ctx.countedMembers(a.round, now), ...cur?.announce?.members ?? []])
     const progress = { since: cur?.since ?? now, accepted: cur?.accepted ?? -1, acceptedDeadlineMs: cur?.announce?.deadlineMs }
     const timing = {
       silenceMs: ctx.opts.job.roundDeadlineSeconds * 1000,
