@@ -113,6 +113,8 @@ export class Peer {
   members (): string[] { return this.ctx.view?.live(Date.now()) ?? [] }
   /** what the live members last said of themselves (round, hash, capabilities) */
   memberStatus (): MemberStatus[] { return this.ctx.view?.statuses(Date.now()) ?? [] }
+  /** peers this one holds evidence against (excluded from elections, selection and witnessing) */
+  excluded (): string[] { return [...this.ctx.trust.excluded] }
   /** the training speed this peer advertises (tokens/s, 0 until it trained) */
   get measuredTokensPerSecond (): number { return this.member.tokensPerSecond }
 

@@ -61,6 +61,8 @@ export async function run (argv: string[]): Promise<number> {
     device: f.strings.get('device'),
     logger: (line) => { console.log(`${stamp()} ${line}`) }
   })
+  // every refusal in one line, so an operator sees an attack as it happens
+  peer.events.on('rejected', (r) => { console.log(`${stamp()} rejected ${r.reason} from ${r.from} round ${r.round ?? '-'} (${r.where})`) })
   const stopSignal = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('interrupted'))
     process.once('SIGTERM', () => resolve('terminated'))
