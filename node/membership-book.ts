@@ -1,12 +1,12 @@
 // Who counts in this job, for this peer: the price of membership (protocol/membership.ts) applied to the Hellos
 // we hear. A peer counts once its Hello carried a valid proof of work and it has been live for the job's age in
-// rounds (an absence longer than its TTL starts the age again); peers with evidence against them never count.
+// rounds; peers with evidence against them never count.
 import type { MembershipSpec } from '../protocol/membership.ts'
 import { oldEnough, verifyPow } from '../protocol/membership.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 
 export class MembershipBook {
-  /** peer -> the rounds we had completed when we last began to see it live */
+  /** peer -> the rounds we had completed when we first heard it */
   private readonly since = new Map<string, number>()
   private readonly paid = new Map<string, bigint>()
 
@@ -18,13 +18,14 @@ export class MembershipBook {
     readonly excluded: ReadonlySet<string>
   ) {}
 
-  /** A Hello from `peer`; `wasLive`: our view had it live before. Returns a reason when it does not pay. */
-  hello (peer: string, nonce: bigint, completed: number, wasLive: boolean): RejectReason | undefined {
+  /** A Hello from `peer`. Returns a reason when it does not pay. */
+  hello (peer: string, nonce: bigint, completed: number): RejectReason | undefined {
     if (this.paid.get(peer) !== nonce) {
       if (!verifyPow(this.jobId, peer, nonce, this.spec.powBits)) return RejectReason.BadProofOfWork
       this.paid.set(peer, nonce)
     }
-    if (!wasLive || !this.since.has(peer)) this.since.set(peer, completed)
+    // age counts from the first Hello: a Hello late under load must not make a member young again
+    if (!this.since.has(peer)) this.since.set(peer, completed)
     return undefined
   }
 

@@ -231,7 +231,7 @@ export class Peer {
         const h = m.hello
         const now = Date.now()
         const view = ctx.view!
-        const unpaid = ctx.book.hello(from, h.powNonce ?? 0n, this.state.completed, view.isLive(from, now))
+        const unpaid = ctx.book.hello(from, h.powNonce ?? 0n, this.state.completed)
         if (unpaid !== undefined) { ctx.reject(from, unpaid, 'hello', h.round); break }
         // the sender's interval counts only up to the one the job sets at the membership we see
         const cap = helloIntervalMs(this.timing.heartbeatMs, view.live(now).length + 1)
@@ -285,13 +285,13 @@ export class Peer {
     let members: readonly string[]
     const announce = state.current.announce
     if (announce === undefined) {
-      const live = ctx.countedMembers(r, now)
-      if (live.length < this.opts.job.minPeers) {
+      // the job starts once enough peers are live; the election runs over those that count
+      if (ctx.view.live(now).length < this.opts.job.minPeers) {
         state.gathering(now)
         return
       }
       state.roundDue(now)
-      members = live
+      members = ctx.countedMembers(r, now)
     } else {
       // keep the announced members (silent aggregator included) so every member computes the same order
       members = announce.members.filter((m) => !ctx.trust.excluded.has(m))

@@ -27,6 +27,7 @@ import { sign } from '../../node/signatures.ts'
 import type { Peer, Transport } from '../../node/peer.ts'
 import { buildAggregator } from '../../trainer/aggregate/build-aggregator.ts'
 import type { AggregateFn } from '../../trainer/aggregate/types.ts'
+import { createFakeTrainer } from '../../node/testing/fake-trainer.ts'
 import { testJob, startNet, until } from './net-fixture.ts'
 import type { Net } from './net-fixture.ts'
 
@@ -66,42 +67,41 @@ async function idsOf (n: number, seedBase: number): Promise<string[]> {
 }
 
 test('an outsider with fresh, fake, unpaid or young identities gains nothing', { timeout: 120_000 }, async () => {
-  const { job, jobId } = testJob({ rounds: 3, minPeers: 4, peersPerRound: 3, membership: { powBits: 8, minAgeRounds: 2 } })
-  const net = await startNet(4, job, jobId, {}, 60)
+  const { job, jobId } = testJob({ rounds: 4, minPeers: 4, peersPerRound: 3, membership: { powBits: 8, minAgeRounds: 2 } })
+  // trainers that take a little while, so the attacks land while rounds are open
+  const lora = { ...job.lora, targetModules: [...job.lora.targetModules] }
+  const net = await startNet(0, job, jobId, {}, 60)
+  for (let i = 0; i < 4; i++) await net.addPeer({ trainer: createFakeTrainer({ lora, samples: 5 + i, delayMs: 400 }) })
   const topic = roundsTopic(jobId)
   const reasons = collectReasons(net.peers)
   const rogues: FeditHost[] = []
   try {
+    // a paid identity, two fake ones claiming the last round, and a phantom that pays nothing; connected now,
+    // heard from only after round 1 (so none is a founder)
+    const [r, ...fakes] = await Promise.all([rogue(net, topic), rogue(net, topic), rogue(net, topic), rogue(net, topic)])
+    rogues.push(r!.host, ...fakes.map((f) => f.host))
     await until(() => net.peers.every((p) => p.global.round >= 1), 40_000, 'round 1')
-    // joined after round 1: a paid identity, two fake ones claiming round 3, and a phantom that pays nothing
-    const r = await rogue(net, topic)
-    rogues.push(r.host)
-    const fakes = [await rogue(net, topic), await rogue(net, topic)]
-    rogues.push(...fakes.map((f) => f.host))
     const honestIds = net.peers.map((p) => p.peerId)
     const pub = async (from: FeditHost, m: Parameters<typeof RoundMessage.encode>[0]): Promise<void> => {
       await from.services.pubsub.publish(topic, RoundMessage.encode(m)).catch(() => {})
     }
     const hello = (id: string, round: number, globalHash: Uint8Array<ArrayBuffer>, pow: boolean): Parameters<typeof RoundMessage.encode>[0] =>
       ({ hello: { jobId, round, globalHash, beacon: H(5), device: 'cpu', tokensPerSecond: 1e6, samples: 100, intervalMs: 30_000, powNonce: pow ? solvePow(jobId, id, 8) : 1n } })
-    const phantom = { host: await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true }) }
-    rogues.push(phantom.host)
-    phantom.host.services.pubsub.subscribe(topic)
-    for (const p of net.peers) await phantom.host.dial(multiaddr(p.multiaddrs()[0]!))
+    const phantom = fakes.pop()!
     const attack = async (): Promise<void> => {
       const c = Math.min(...net.peers.map((p) => p.global.round))
       const base = new Uint8Array(Buffer.from(net.peers[0]!.global.hash, 'hex'))
-      const result = (round: number): RoundResult => ({ jobId, round, attempt: 0, baseHash: base, newHash: H(9), selected: [r.id], included: [r.id], excluded: [], trainLoss: 0.01, bytes: 1n, seconds: 1, adapterBytes: 1n, updates: [] })
+      const result = (round: number): RoundResult => ({ jobId, round, attempt: 0, baseHash: base, newHash: H(9), selected: [r!.id], included: [r!.id], excluded: [], trainLoss: 0.01, bytes: 1n, seconds: 1, adapterBytes: 1n, updates: [] })
       const announce = (over: Partial<RoundAnnounce>): RoundAnnounce => ({ jobId, round: c + 1, attempt: 0, baseHash: base, members: honestIds, selected: honestIds.slice(0, 3), deadlineMs: BigInt(Date.now() + 1500), ...over })
-      await pub(r.host, hello(r.id, c, base, true))
-      for (const f of fakes) await pub(f.host, hello(f.id, 3, H(6), true))
-      await pub(phantom.host, hello(phantom.host.peerId.toString(), c, base, false))
-      await pub(r.host, { result: result(c + 1) }) // the current round
-      await pub(r.host, { result: result(c + 2) }) // a far round
-      await pub(r.host, { result: result(3000) }) // past the job's end
-      await pub(r.host, { announce: announce({ attempt: 5 }) })
-      await pub(r.host, { announce: announce({ deadlineMs: BigInt(Date.now() + 86_400_000) }) })
-      await pub(r.host, { announce: announce({ members: [...honestIds, r.id].sort() }) })
+      await pub(r!.host, hello(r!.id, c, base, true))
+      for (const f of fakes) await pub(f.host, hello(f.id, job.rounds, H(6), true))
+      await pub(phantom.host, hello(phantom.id, c, base, false))
+      await pub(r!.host, { result: result(c + 1) }) // the current round
+      await pub(r!.host, { result: result(c + 2) }) // a far round
+      await pub(r!.host, { result: result(3000) }) // past the job's end
+      await pub(r!.host, { announce: announce({ attempt: 5 }) })
+      await pub(r!.host, { announce: announce({ deadlineMs: BigInt(Date.now() + 86_400_000) }) })
+      await pub(r!.host, { announce: announce({ members: [...honestIds, r!.id].sort() }) })
     }
     for (let i = 0; i < 200 && net.peers.some((p) => p.global.round < job.rounds); i++) {
       await attack()
@@ -113,7 +113,7 @@ test('an outsider with fresh, fake, unpaid or young identities gains nothing', {
       RejectReason.AttemptNotDue, RejectReason.DeadlineTooFar, RejectReason.UnknownMembers]
     await until(() => expected.every((x) => reasons.has(x)), 10_000, `rejections (seen: ${[...reasons].join(', ')})`)
     assert.ok(reasons.has(RejectReason.NoAnnounce) || reasons.has(RejectReason.NotAggregator), [...reasons].join(', '))
-    assertHonestEnd(net.peers, job, new Set([r.id, ...fakes.map((f) => f.id), phantom.host.peerId.toString()]))
+    assertHonestEnd(net.peers, job, new Set([r!.id, ...fakes.map((f) => f.id), phantom.id]))
     assert.ok(net.peers.every((p) => p.global.hash !== Buffer.from(H(6)).toString('hex')), 'moved by fake Hellos')
   } finally {
     await Promise.all(rogues.map(async (h) => await h.stop()))
