@@ -139,7 +139,7 @@ export class Trust {
     const reject = (reason: string): void => { this.h.reject(sender, reason, 'result', r.round) }
     const announced = new Map([...followed].map(([a, f]) => [a, f.aggregator]))
     const c = checkResult(r, hex(r.baseHash), { sender, completedRound: st.completed, totalRounds: this.h.job.rounds, globalHash: st.hash, announced, excluded: this.excluded })
-    if (!c.ok) { if (c.reason !== RejectReason.StaleRound) reject(c.reason); return }
+    if (!c.ok) { reject(c.reason); return }
     if (!await verifySigned(sender, resultStatement(r), r.signature)) { reject(RejectReason.BadSignature); return }
     const commits = await checkCommitments(r, verifySigned)
     if (!commits.ok) { reject(commits.reason); return }

@@ -39,14 +39,14 @@ function collectReasons (peers: readonly Peer[]): Set<string> {
   return reasons
 }
 
-/** every honest peer finished on one adapter, made only by honest aggregators from honest updates */
-function assertHonestEnd (honest: readonly Peer[], job: JobSpec, bad: ReadonlySet<string>): void {
+/** every honest peer finished on one adapter, made only by honest aggregators (and, `trainers`, honest updates) */
+function assertHonestEnd (honest: readonly Peer[], job: JobSpec, bad: ReadonlySet<string>, trainers = true): void {
   assert.ok(honest.every((p) => p.global.round === job.rounds))
   assert.equal(new Set(honest.map((p) => p.global.hash)).size, 1, 'one global adapter')
   for (const p of honest) {
     for (const r of p.rounds) {
       assert.ok(!bad.has(r.aggregator), `round ${r.round} adopted from ${r.aggregator}`)
-      assert.ok(r.included.every((x) => !bad.has(x)))
+      if (trainers) assert.ok(r.included.every((x) => !bad.has(x)), `round ${r.round} included an update of theirs`)
     }
   }
 }
@@ -54,7 +54,8 @@ function assertHonestEnd (honest: readonly Peer[], job: JobSpec, bad: ReadonlySe
 async function rogue (net: Net, topic: string): Promise<{ host: FeditHost, id: string }> {
   const host = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
   host.services.pubsub.subscribe(topic)
-  for (const p of net.peers) await host.dial(multiaddr(p.multiaddrs()[0]!))
+  // a dial may time out on a loaded machine: the rogue needs only some of them
+  for (const p of net.peers) await host.dial(multiaddr(p.multiaddrs()[0]!)).catch(() => {})
   await until(() => host.services.pubsub.getSubscribers(topic).length >= 2, 10_000, 'the rogue to see the topic')
   return { host, id: host.peerId.toString() }
 }
@@ -78,8 +79,9 @@ test('an outsider with fresh, fake, unpaid or young identities gains nothing', {
   try {
     // a paid identity, two fake ones claiming the last round, and a phantom that pays nothing; connected now,
     // heard from only after round 1 (so none is a founder)
-    const [r, ...fakes] = await Promise.all([rogue(net, topic), rogue(net, topic), rogue(net, topic), rogue(net, topic)])
-    rogues.push(r!.host, ...fakes.map((f) => f.host))
+    const r = await rogue(net, topic)
+    const fakes = [await rogue(net, topic), await rogue(net, topic), await rogue(net, topic)]
+    rogues.push(r.host, ...fakes.map((f) => f.host))
     await until(() => net.peers.every((p) => p.global.round >= 1), 40_000, 'round 1')
     const honestIds = net.peers.map((p) => p.peerId)
     const pub = async (from: FeditHost, m: Parameters<typeof RoundMessage.encode>[0]): Promise<void> => {
@@ -91,17 +93,17 @@ test('an outsider with fresh, fake, unpaid or young identities gains nothing', {
     const attack = async (): Promise<void> => {
       const c = Math.min(...net.peers.map((p) => p.global.round))
       const base = new Uint8Array(Buffer.from(net.peers[0]!.global.hash, 'hex'))
-      const result = (round: number): RoundResult => ({ jobId, round, attempt: 0, baseHash: base, newHash: H(9), selected: [r!.id], included: [r!.id], excluded: [], trainLoss: 0.01, bytes: 1n, seconds: 1, adapterBytes: 1n, updates: [] })
+      const result = (round: number): RoundResult => ({ jobId, round, attempt: 0, baseHash: base, newHash: H(9), selected: [r.id], included: [r.id], excluded: [], trainLoss: 0.01, bytes: 1n, seconds: 1, adapterBytes: 1n, updates: [] })
       const announce = (over: Partial<RoundAnnounce>): RoundAnnounce => ({ jobId, round: c + 1, attempt: 0, baseHash: base, members: honestIds, selected: honestIds.slice(0, 3), deadlineMs: BigInt(Date.now() + 1500), ...over })
-      await pub(r!.host, hello(r!.id, c, base, true))
+      await pub(r.host, hello(r.id, c, base, true))
       for (const f of fakes) await pub(f.host, hello(f.id, job.rounds, H(6), true))
       await pub(phantom.host, hello(phantom.id, c, base, false))
-      await pub(r!.host, { result: result(c + 1) }) // the current round
-      await pub(r!.host, { result: result(c + 2) }) // a far round
-      await pub(r!.host, { result: result(3000) }) // past the job's end
-      await pub(r!.host, { announce: announce({ attempt: 5 }) })
-      await pub(r!.host, { announce: announce({ deadlineMs: BigInt(Date.now() + 86_400_000) }) })
-      await pub(r!.host, { announce: announce({ members: [...honestIds, r!.id].sort() }) })
+      await pub(r.host, { result: result(c + 1) }) // the current round
+      await pub(r.host, { result: result(c + 2) }) // a far round
+      await pub(r.host, { result: result(3000) }) // past the job's end
+      await pub(r.host, { announce: announce({ attempt: 5 }) })
+      await pub(r.host, { announce: announce({ deadlineMs: BigInt(Date.now() + 86_400_000) }) })
+      await pub(r.host, { announce: announce({ members: [...honestIds, r.id].sort() }) })
     }
     for (let i = 0; i < 200 && net.peers.some((p) => p.global.round < job.rounds); i++) {
       await attack()
@@ -113,7 +115,7 @@ test('an outsider with fresh, fake, unpaid or young identities gains nothing', {
       RejectReason.AttemptNotDue, RejectReason.DeadlineTooFar, RejectReason.UnknownMembers]
     await until(() => expected.every((x) => reasons.has(x)), 10_000, `rejections (seen: ${[...reasons].join(', ')})`)
     assert.ok(reasons.has(RejectReason.NoAnnounce) || reasons.has(RejectReason.NotAggregator), [...reasons].join(', '))
-    assertHonestEnd(net.peers, job, new Set([r!.id, ...fakes.map((f) => f.id), phantom.id]))
+    assertHonestEnd(net.peers, job, new Set([r.id, ...fakes.map((f) => f.id), phantom.id]))
     assert.ok(net.peers.every((p) => p.global.hash !== Buffer.from(H(6)).toString('hex')), 'moved by fake Hellos')
   } finally {
     await Promise.all(rogues.map(async (h) => await h.stop()))
@@ -157,7 +159,8 @@ test('an elected aggregator that publishes a garbage adapter is contradicted, ex
     await until(() => honest.every((p) => p.global.round === job.rounds), 90_000, 'the job to complete without the bad aggregator')
     assert.ok(reasons.has(RejectReason.Contradicted), [...reasons].join(', '))
     assertConvicted(honest, net, bad, RejectReason.Contradicted)
-    assertHonestEnd(honest, job, new Set([bad.peerId]))
+    // its own update may be in round 1 (trained before it was convicted): it is its aggregate that was garbage
+    assertHonestEnd(honest, job, new Set([bad.peerId]), false)
     assert.ok(honest.every((p) => p.rounds.every((r) => r.round === 1 || !r.selected.includes(bad.peerId))), 'the offender is not selected again')
   } finally {
     await net.close()
@@ -187,7 +190,7 @@ test('an elected aggregator that signs two results for one attempt is convicted 
     await until(() => honest.every((p) => p.global.round === job.rounds), 90_000, 'the job to complete without the equivocator')
     assert.ok(reasons.has(RejectReason.Equivocation), [...reasons].join(', '))
     assertConvicted(honest, net, bad, RejectReason.Equivocation)
-    assertHonestEnd(honest, job, new Set([bad.peerId]))
+    assertHonestEnd(honest, job, new Set([bad.peerId]), false)
   } finally {
     await net.close()
   }
