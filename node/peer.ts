@@ -158,6 +158,7 @@ export class Peer {
     ctx.trust.events.on('confirmed', ({ result, aggregator }) => {
       this.member.adoptConfirmed(result, aggregator).catch((e: Error) => { ctx.log(`result: ${e.message}`) })
     })
+    ctx.trust.events.on('witnessed', (w) => { this.events.emit('witnessed', w) })
     ctx.trust.events.on('failover', (f) => { state.attemptFailed(f.round, f.attempt, Date.now(), this.timing.graceMs) })
     // an allow-listed peer's owner vouches for every identity: no proof of work, no age
     const price = this.opts.allowList !== undefined ? PRIVATE_JOB_MEMBERSHIP : job.membership ?? OPEN_JOB_MEMBERSHIP

@@ -101,6 +101,8 @@ export interface PeerEvents {
   result: [RoundInfo]
   /** a message, update or adapter from the network was refused */
   rejected: [RejectedEvent]
+  /** we witnessed a result: the update bytes we fetched and the seconds the recompute took (bench round) */
+  witnessed: [{ readonly round: number, readonly bytes: number, readonly seconds: number }]
   stage: [RoundStage]
   done: []
 }
