@@ -48,6 +48,7 @@ export class AggregatorRole {
     void ctx.publish({ announce: a })
     // opening it tells the member role, which trains our own update when we selected ourselves
     state.openCollector(c, a, now, (open) => { void this.finish(open) })
+    ctx.trust.noteAnnounce(round, attempt, { aggregator: ctx.peerId, members: listed })
   }
 
   admitUpdate (sender: string, h: UpdateHeader): Check {

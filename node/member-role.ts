@@ -82,6 +82,7 @@ export class MemberRole {
     // we stand elsewhere (behind, or forked): catching up is by confirmed results, never by an announce's word
     if (baseHash !== state.globalHash) { ctx.reject(sender, RejectReason.WrongBase, 'announce', a.round); return }
     state.acceptAnnounce(a, sender, now)
+    ctx.trust.noteAnnounce(a.round, a.attempt, { aggregator: sender, members: a.members })
     if (state.collector !== undefined && state.collector.attempt < a.attempt) state.dropCollector() // superseded
     if (a.selected.includes(ctx.peerId)) await this.trainAndSubmit(a.round, a.attempt, sender)
     else state.awaitResult()
@@ -164,10 +165,7 @@ export class MemberRole {
 
   /** A result from the network: the trust checks, then its witnesses' quorum ('confirmed' -> adoptConfirmed). */
   async onResult (r: RoundResult, sender: string): Promise<void> {
-    const a = this.state.current.round === r.round ? this.state.current.announce : undefined
-    // only the attempt we follow: a superseded attempt's late result is never taken (no fork between attempts)
-    const followed = new Map(a === undefined ? [] : [[a.attempt, { aggregator: a.aggregator, members: a.members }]])
-    await this.ctx.trust.onResult(r, sender, followed)
+    await this.ctx.trust.onResult(r, sender)
   }
 
   /** A result its witnesses confirmed: fetch its adapter (verified by hash), move the beacon on and adopt it. */

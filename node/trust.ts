@@ -67,6 +67,8 @@ export class Trust {
   beacon: string
   private readonly gate: ResultGate
   private readonly judged = new Set<string>()
+  /** every announce of the current round we checked and followed, by attempt (a result of any of them may come) */
+  private followed = { round: 0, attempts: new Map<number, FollowedAttempt>() }
   /** update and adapter bytes we serve to our witnesses until the round is final, by hash */
   private readonly serving = new Map<string, { readonly round: number, readonly bytes: Uint8Array }>()
 
@@ -85,6 +87,12 @@ export class Trust {
 
   selection (members: readonly string[], round: number, attempt: number): string[] {
     return this.h.select({ members, k: this.h.job.peersPerRound, prevGlobalHash: this.beacon, round, attempt })
+  }
+
+  /** We followed (or made) the announce of `attempt`: a result of that attempt may be taken and witnessed. */
+  noteAnnounce (round: number, attempt: number, f: FollowedAttempt): void {
+    if (this.followed.round !== round) this.followed = { round, attempts: new Map() }
+    this.followed.attempts.set(attempt, f)
   }
 
   /** A result of ours or another's was adopted: the next round's seed follows from it. */
@@ -133,8 +141,13 @@ export class Trust {
     await this.h.publish({ result: signed })
   }
 
-  /** A result from the network. `followed`: the announce of its attempt we followed (undefined: none). */
-  async onResult (r: RoundResult, sender: string, followed: ReadonlyMap<number, FollowedAttempt>): Promise<void> {
+  /**
+   * A result from the network, for any attempt of the round whose announce we followed: under load peers may
+   * follow different attempts for a while, and witnesses that judged only their own left every result short
+   * of a quorum (seen: a round that never ended).
+   */
+  async onResult (r: RoundResult, sender: string): Promise<void> {
+    const followed = this.followed.round === r.round ? this.followed.attempts : new Map<number, FollowedAttempt>()
     const st = this.h.standing()
     const reject = (reason: string): void => { this.h.reject(sender, reason, 'result', r.round) }
     const announced = new Map([...followed].map(([a, f]) => [a, f.aggregator]))
