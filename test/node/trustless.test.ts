@@ -68,7 +68,7 @@ async function idsOf (n: number, seedBase: number): Promise<string[]> {
 }
 
 test('an outsider with fresh, fake, unpaid or young identities gains nothing', { timeout: 120_000 }, async () => {
-  const { job, jobId } = testJob({ rounds: 3, minPeers: 4, peersPerRound: 3, membership: { powBits: 8, minAgeRounds: 2 } })
+  const { job, jobId } = testJob({ rounds: 4, minPeers: 4, peersPerRound: 3, membership: { powBits: 8, minAgeRounds: 2 } })
   // trainers that take a little while, so the attacks land while rounds are open
   const lora = { ...job.lora, targetModules: [...job.lora.targetModules] }
   const net = await startNet(0, job, jobId, {}, 60)
@@ -77,12 +77,12 @@ test('an outsider with fresh, fake, unpaid or young identities gains nothing', {
   const reasons = collectReasons(net.peers)
   const rogues: FeditHost[] = []
   try {
-    // a paid identity, two fake ones claiming the last round, and a phantom that pays nothing; connected now,
-    // heard from only after round 1 (so none is a founder)
+    await until(() => net.peers.every((p) => p.global.round >= 1), 40_000, 'round 1')
+    // joined after round 1 (so none is a founder): a paid identity, two fake ones claiming the last round, and a
+    // phantom that pays nothing
     const r = await rogue(net, topic)
     const fakes = [await rogue(net, topic), await rogue(net, topic), await rogue(net, topic)]
     rogues.push(r.host, ...fakes.map((f) => f.host))
-    await until(() => net.peers.every((p) => p.global.round >= 1), 40_000, 'round 1')
     const honestIds = net.peers.map((p) => p.peerId)
     const pub = async (from: FeditHost, m: Parameters<typeof RoundMessage.encode>[0]): Promise<void> => {
       await from.services.pubsub.publish(topic, RoundMessage.encode(m)).catch(() => {})
