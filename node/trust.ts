@@ -147,7 +147,13 @@ export class Trust {
    * of a quorum (seen: a round that never ended).
    */
   async onResult (r: RoundResult, sender: string): Promise<void> {
-    const followed = this.followed.round === r.round ? this.followed.attempts : new Map<number, FollowedAttempt>()
+    const followed = new Map(this.followed.round === r.round ? this.followed.attempts : [])
+    // an attempt whose announce we missed or refused as stale counts when its sender holds that place in the
+    // order over the members we followed: otherwise peers following different attempts never reach a quorum
+    const any = [...followed.values()][0]
+    if (any !== undefined && !followed.has(r.attempt) && electionOrder(any.members, this.beacon, r.round)[r.attempt] === sender) {
+      followed.set(r.attempt, { aggregator: sender, members: any.members })
+    }
     const st = this.h.standing()
     const reject = (reason: string): void => { this.h.reject(sender, reason, 'result', r.round) }
     const announced = new Map([...followed].map(([a, f]) => [a, f.aggregator]))

@@ -112,9 +112,11 @@ test('an outsider with fresh, fake, unpaid or young identities gains nothing', {
     await until(() => net.peers.every((p) => p.global.round === job.rounds), 60_000, 'the job to complete')
     await attack() // and once more on the finished job
     const expected = [RejectReason.BadProofOfWork, RejectReason.RoundOutOfWindow, RejectReason.JobFinished,
-      RejectReason.AttemptNotDue, RejectReason.DeadlineTooFar, RejectReason.UnknownMembers]
+      RejectReason.DeadlineTooFar, RejectReason.UnknownMembers]
     await until(() => expected.every((x) => reasons.has(x)), 10_000, `rejections (seen: ${[...reasons].join(', ')})`)
     assert.ok(reasons.has(RejectReason.NoAnnounce) || reasons.has(RejectReason.NotAggregator), [...reasons].join(', '))
+    // attempt 5 is refused as not due while the round is young, as not the rogue's place once it is due
+    assert.ok(reasons.has(RejectReason.AttemptNotDue) || reasons.has(RejectReason.NotElected), [...reasons].join(', '))
     assertHonestEnd(net.peers, job, new Set([r.id, ...fakes.map((f) => f.id), phantom.id]))
     assert.ok(net.peers.every((p) => p.global.hash !== Buffer.from(H(6)).toString('hex')), 'moved by fake Hellos')
   } finally {
