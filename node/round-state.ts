@@ -23,6 +23,8 @@
 //  Coll./Aggr.      abandonCollector  no result from us  collectorClosed, stage  AwaitResult
 //  any              dropCollector     a later attempt    collectorClosed         (unchanged)
 //  any              adopt(...)        a verified result  result, adopted, stage  AwaitAnnounce or Done (+done)
+//  any              attemptFailed     evidence against   stage                   AwaitAnnounce
+//                                     its aggregator
 //  any              catchUp(...)      a quorum is ahead  adopted, stage          AwaitAnnounce or Done (+done)
 //  any              followEarlierAttempt (fork choice)   result, followed, stage AwaitAnnounce or Done
 //  Done             followOthers      same round, the    followed                Done
@@ -31,7 +33,7 @@
 //
 // docs/round.md walks one round through these transitions.
 import { EventEmitter } from 'node:events'
-import type { RoundResult } from '../protocol/messages.ts'
+import type { RoundResult, UpdateCommit } from '../protocol/messages.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import type { ClientUpdate } from '../trainer/aggregate/types.ts'
 import type { StateStore } from './state-store.ts'
@@ -75,13 +77,18 @@ interface MutableRound {
   firstAnnounceAt?: number
 }
 
+/** an update the aggregator took: decoded, with its author's signed commitment and its bytes (served to witnesses) */
+export type ReceivedUpdate = ClientUpdate & { readonly trainLoss: number, readonly commit: UpdateCommit, readonly bytes: Uint8Array }
+
 /** The aggregator's round in progress: RoundState opens and closes it, the aggregator role fills it. */
 export interface Collector {
   readonly round: number
   readonly attempt: number
   readonly baseHash: string
   readonly selected: ReadonlySet<string>
-  readonly received: Map<string, ClientUpdate & { trainLoss: number }>
+  readonly received: Map<string, ReceivedUpdate>
+  /** the members the announce listed (the witness draw's) */
+  readonly members: readonly string[]
   /** reason per selected member whose push was refused */
   readonly rejected: Map<string, string>
   readonly deadlineMs: number
@@ -296,6 +303,18 @@ export class RoundState {
       open.closed = true
       this.events.emit('collectorClosed', open)
     }
+  }
+
+  /**
+   * The attempt we follow is over before its deadline (evidence against its aggregator): the clock (round-clock.ts)
+   * makes the next attempt due at once, and our collector for it, if any, goes.
+   */
+  attemptFailed (round: number, attempt: number, now: number, graceMs: number): void {
+    const a = this.cur.announce
+    if (this.cur.round !== round || a === undefined || a.attempt !== attempt) return
+    this.cur.announce = { ...a, deadlineMs: now - graceMs - 1 }
+    if (this.collecting?.round === round && this.collecting.attempt === attempt) this.dropCollector()
+    this.setStage(RoundStage.AwaitAnnounce)
   }
 
   /** Takes a verified global adapter of round `round` as ours (`base`: the global it was made from, if known). */

@@ -66,7 +66,7 @@ test('a member two results behind still trains in the round it was selected for,
     const trained: number[] = []
     m.events.on('trained', (t) => { trained.push(t.round) })
     let deferredFrom: string | undefined
-    m.events.on('rejected', (r) => { if (r.where === 'announce' && r.reason === 'round_out_of_window') deferredFrom ??= r.from })
+    m.events.on('rejected', (r) => { if (r.where === 'announce' && r.reason === 'round_out_of_window' && r.round === 3) deferredFrom ??= r.from })
 
     // the round-3 announce reaches the late member while it still stands on round 0
     await until(() => deferredFrom !== undefined, 20_000, 'the round-3 announce to reach the late member out of its window')

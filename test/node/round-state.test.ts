@@ -63,7 +63,7 @@ test('RoundState: transitions move the stage and emit their events; the global n
     let fired = 0
     const c = state.openCollector({
       round: 1, attempt: 0, baseHash: g0.hash, selected: new Set([SELF]), received: new Map(), rejected: new Map(),
-      deadlineMs, startedAt: now
+      members: [SELF], deadlineMs, startedAt: now
     }, a, now, () => { fired++ })
     assert.equal(state.stage, RoundStage.Collecting)
     assert.equal(state.current.accepted, 0)
