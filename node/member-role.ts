@@ -74,9 +74,11 @@ export class MemberRole {
       settleMs: a.round === state.firstRound ? ctx.timing.settleMs : 0
     }
     const check = ctx.trust.checkAnnounce(a, sender, state.completed, progress, timing, counted, now,
-      (m) => ctx.passedOver(m, now))
+      (m) => ctx.passedOver(m, now, ctx.timing.heartbeatMs))
     if (!check.ok) {
-      if (check.reason === RejectReason.RoundOutOfWindow && a.round <= state.completed + ROUND_WINDOW &&
+      // kept up to two windows ahead: announces are taken for round completed + 1 only now, and a member two
+      // results behind (round completed + 3 announced) must still keep the round it was selected for
+      if (check.reason === RejectReason.RoundOutOfWindow && a.round <= state.completed + 2 * ROUND_WINDOW &&
         counted.has(sender)) {
         this.deferred.push({ a, sender })
         if (this.deferred.length > 4) this.deferred.shift()

@@ -49,14 +49,21 @@ export class PeerContext {
     this.events.emit('rejected', { from, reason, where, ...(round !== undefined ? { round } : {}) })
   }
 
-  /** member m's Hellos stopped (never in a frozen-membership run, where every member is expected) */
-  gone (m: string, now: number): boolean {
-    return this.opts.members === undefined && this.view?.isLive(m, now) !== true
+  /**
+   * member m's Hellos stopped, or will have within `slackMs` (never in a frozen-membership run, where every
+   * member is expected)
+   */
+  gone (m: string, now: number, slackMs = 0): boolean {
+    return this.opts.members === undefined && this.view?.isLive(m, now + slackMs) !== true
   }
 
-  /** no one waits for member m's attempt: it is gone, or its last Hello said no one can reach it */
-  passedOver (m: string, now: number): boolean {
-    return this.gone(m, now) || !isElectable(this.reach?.reachabilityOf(m, this.peerId) ?? 0)
+  /**
+   * No one waits for member m's attempt: it is gone, or its last Hello said no one can reach it. A receiver
+   * checking an announce passes a Hello interval of slack: the sender's view may have lost m's last Hello a
+   * little before ours did (it gossips once; refused here, the failover would wait out the deadline).
+   */
+  passedOver (m: string, now: number, slackMs = 0): boolean {
+    return this.gone(m, now, slackMs) || !isElectable(this.reach?.reachabilityOf(m, this.peerId) ?? 0)
   }
 
   /** live members that count in round `round` (membership price paid, old enough, no evidence against them) */

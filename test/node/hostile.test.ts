@@ -48,7 +48,7 @@ test('hostile messages and poisoned updates are rejected and the network keeps g
       ['malformed', new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3])],
       ['oversized', new Uint8Array(MAX_GOSSIP_BYTES + 100).fill(1)],
       ['wrong_job', RoundMessage.encode({ hello: { jobId: 'e'.repeat(64), round: 9, globalHash: hash, device: 'cpu', tokensPerSecond: 0, samples: 1, intervalMs: 0, reachability: 0, beacon: hash } })],
-      ['announce', RoundMessage.encode({ announce: { jobId, round: 1, attempt: 0, baseHash: hash, members: [rogueId], selected: [rogueId], deadlineMs: BigInt(Date.now() + 60_000) } })],
+      ['announce', RoundMessage.encode({ announce: { jobId, round: 1, attempt: 0, baseHash: hash, members: [rogueId], selected: [rogueId], deadlineMs: BigInt(Date.now() + job.roundDeadlineSeconds * 500) } })],
       ['result', RoundMessage.encode({ result: { jobId, round: 1, attempt: 0, baseHash: hash, newHash: new Uint8Array(32).fill(9), selected: [rogueId], included: [rogueId], excluded: [], trainLoss: 0, bytes: 1n, seconds: 1, adapterBytes: 1n, updates: [] } })]
     ]
     for (const [, data] of sends) await rogue.services.pubsub.publish(topic, data)
