@@ -18,7 +18,9 @@ import type { Collector, OwnUpdate, RoundState } from './round-state.ts'
 
 export class AggregatorRole {
   constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {
-    state.events.on('ownUpdate', (u) => { this.addOwnUpdate(u).catch((e: Error) => { ctx.log(`own update: ${e.message}`) }) })
+    state.events.on('ownUpdate', (u) => {
+      this.addOwnUpdate(u).catch((e: Error) => { ctx.log(`own update: ${e.message}`) })
+    })
   }
 
   /** Announces attempt `attempt` of round `round` among `members` (those we count) and opens its collector. */
@@ -72,7 +74,8 @@ export class AggregatorRole {
   async acceptUpdate (sender: string, h: UpdateHeader, bytes: Uint8Array): Promise<Check> {
     const { ctx } = this
     // the author's signature over (job, round, attempt, base, hash, samples): the witnesses check it again
-    const statement = updateStatement(ctx.opts.jobId, h.round, h.attempt, hex(h.baseHash), hex(h.adapterHash), h.samples)
+    const statement = updateStatement(ctx.opts.jobId, h.round, h.attempt, hex(h.baseHash), hex(h.adapterHash),
+      h.samples)
     if (!await verifySigned(sender, statement, h.signature)) {
       this.rejectUpdate(sender, RejectReason.BadSignature)
       return { ok: false, reason: RejectReason.BadSignature }
@@ -85,7 +88,8 @@ export class AggregatorRole {
     c.bytes += bytes.byteLength
     const { samples, round, trainLoss } = h
     const commit = { author: sender, hash: h.adapterHash, samples, signature: h.signature! }
-    c.received.set(sender, { peer: sender, samples, round, baseHash: c.baseHash, adapter: d.adapter, trainLoss, commit, bytes })
+    c.received.set(sender, { peer: sender, samples, round, baseHash: c.baseHash, adapter: d.adapter, trainLoss, commit,
+      bytes })
     c.rejected.delete(sender)
     this.maybeFinish(c)
     return { ok: true }
@@ -109,12 +113,14 @@ export class AggregatorRole {
     const d = decodeAdapter(u.bytes, ctx.layout, ctx.maxAdapterBytes)
     if (!d.ok) { this.rejectUpdate(ctx.peerId, d.reason); return }
     const hash = sha256Hex(u.bytes)
-    const signature = await sign(ctx.key, updateStatement(ctx.opts.jobId, u.round, u.attempt, u.baseHash, hash, u.samples))
+    const signature = await sign(ctx.key, updateStatement(ctx.opts.jobId, u.round, u.attempt, u.baseHash, hash,
+      u.samples))
     const c = open()
     if (c === undefined) return
     const { samples, round, baseHash, trainLoss } = u
     const commit = { author: ctx.peerId, hash: unhex(hash), samples, signature }
-    c.received.set(ctx.peerId, { peer: ctx.peerId, samples, round, baseHash, adapter: d.adapter, trainLoss, commit, bytes: u.bytes })
+    c.received.set(ctx.peerId, { peer: ctx.peerId, samples, round, baseHash, adapter: d.adapter, trainLoss, commit,
+      bytes: u.bytes })
     this.maybeFinish(c)
   }
 
@@ -129,8 +135,9 @@ export class AggregatorRole {
     const waiting = [...c.selected].filter((p) => !c.received.has(p))
     if (waiting.length === 0 || waiting.some((p) => ctx.view!.isLive(p, now))) return
     for (const p of waiting) if (!c.rejected.has(p)) c.rejected.set(p, RejectReason.Gone)
-    ctx.log(`round ${c.round}: ${waiting.map((p) => p.slice(-6)).join(',')} stopped sending Hellos; not waiting for them`)
-    this.finish(c)
+    ctx.log(`round ${c.round}: ${waiting.map((p) => p.slice(-6)).join(',')} stopped sending Hellos; ` +
+      'not waiting for them')
+    void this.finish(c)
   }
 
   private maybeFinish (c: Collector): void {
@@ -150,7 +157,8 @@ export class AggregatorRole {
     if (updates.length === 0) { fail('no updates'); return }
     let res
     try {
-      res = aggregateRound(ctx.opts.aggregate, updates, { round: c.round, baseHash: c.baseHash, global: state.globalAdapter })
+      res = aggregateRound(ctx.opts.aggregate, updates, { round: c.round, baseHash: c.baseHash,
+        global: state.globalAdapter })
     } catch (err) {
       fail(`aggregation failed: ${(err as Error).message}`)
       return
@@ -159,7 +167,8 @@ export class AggregatorRole {
     if (included.length === 0) { fail('every update was excluded'); return }
     const excluded = [
       ...res.decisions.filter((d) => !d.included).map((d) =>
-        ({ peer: d.peer, reason: (d.reason ?? RejectReason.Excluded).slice(0, 200), update: c.received.get(d.peer)!.commit })),
+        ({ peer: d.peer, reason: (d.reason ?? RejectReason.Excluded).slice(0, 200),
+          update: c.received.get(d.peer)!.commit })),
       ...[...c.selected].filter((p) => !c.received.has(p))
         .map((p) => ({ peer: p, reason: c.rejected.get(p) ?? RejectReason.NoUpdate }))
     ]
@@ -182,7 +191,8 @@ export class AggregatorRole {
       updates: included.map((p) => c.received.get(p)!.commit)
     }
     state.awaitResult()
-    ctx.log(`round ${c.round}: result ${res.hash.slice(0, 12)} (${included.length} included) published; awaiting its witnesses`)
+    ctx.log(`round ${c.round}: result ${res.hash.slice(0, 12)} (${included.length} included) published; awaiting its ` +
+      `witnesses`)
     const served = new Map(updates.map((u) => [hex(u.commit.hash), u.bytes]))
     await ctx.trust.publishOwn(result, served, res.bytes, { aggregator: ctx.peerId, members: c.members })
   }

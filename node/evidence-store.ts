@@ -21,7 +21,7 @@ export class EvidenceStore {
       try {
         const e = JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as Evidence
         if (await verifyEvidence(e, this.quorum, verifySigned)) this.offenders.add(e.offender)
-      } catch {}
+      } catch { /* an unreadable or invalid file is no evidence: skipped */ }
     }
   }
 
@@ -30,7 +30,8 @@ export class EvidenceStore {
     if (!await verifyEvidence(e, this.quorum, verifySigned)) return false
     this.offenders.add(e.offender)
     mkdirSync(this.dir, { recursive: true })
-    await writeFileAtomic(join(this.dir, `${e.kind}-r${e.round}-a${e.attempt}-${e.offender.slice(-12)}.json`), JSON.stringify(e, null, 1) + '\n')
+    await writeFileAtomic(join(this.dir, `${e.kind}-r${e.round}-a${e.attempt}-${e.offender.slice(-12)}.json`),
+      JSON.stringify(e, null, 1) + '\n')
     return true
   }
 }

@@ -42,14 +42,17 @@ export class MemberView {
   constructor (readonly self: string, readonly ttlMs: number) {}
 
   /** `intervalMs`: the Hello interval the member announced (0 = unsaid: the view's own TTL) */
-  hello (peer: string, round: number, hash: string, now: number, capabilities?: Capabilities, intervalMs = 0, beacon = ''): void {
+  hello (peer: string, round: number, hash: string, now: number, capabilities?: Capabilities, intervalMs = 0,
+    beacon = ''): void {
     const ttlMs = Math.max(this.ttlMs, INTERVALS_PER_TTL * Math.min(intervalMs, MAX_HELLO_INTERVAL_MS))
-    this.seen.set(peer, { peer, round, hash, beacon, seenAt: now, ttlMs, ...(capabilities !== undefined ? { capabilities } : {}) })
+    this.seen.set(peer, { peer, round, hash, beacon, seenAt: now, ttlMs,
+      ...(capabilities !== undefined ? { capabilities } : {}) })
   }
 
   /** the live members' last Hellos (self excluded), sorted by peer id */
   statuses (now: number): MemberStatus[] {
-    return [...this.seen.values()].filter((s) => fresh(s, now) && s.peer !== this.self).sort((a, b) => a.peer < b.peer ? -1 : 1)
+    return [...this.seen.values()].filter((s) => fresh(s, now) && s.peer !== this.self)
+      .sort((a, b) => a.peer < b.peer ? -1 : 1)
   }
 
   forget (peer: string): void {
@@ -70,7 +73,9 @@ export class MemberView {
   }
 
   /** the furthest (round, hash, beacon) that at least `quorum` live peers (those `counts`) report beyond `round` */
-  ahead (round: number, quorum: number, now: number, counts: (peer: string) => boolean = () => true): { round: number, hash: string, beacon: string, holders: string[] } | undefined {
+  ahead (round: number, quorum: number, now: number,
+    counts: (peer: string) => boolean = () => true): { round: number, hash: string, beacon: string,
+    holders: string[] } | undefined {
     const groups = new Map<string, string[]>()
     for (const s of this.seen.values()) {
       if (s.round <= round || !fresh(s, now) || !counts(s.peer)) continue

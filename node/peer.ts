@@ -156,8 +156,10 @@ export class Peer {
       reject: (from, reason, where, round) => { ctx.reject(from, reason, where, round) },
       publish: async (msg) => { await ctx.publish(msg) },
       fetch: async (from, hash) => await withRetries(2, async () => await ctx.transport.fetchAdapter(ctx.libp2p,
-        peerIdFromString(from), hash, { jobId: this.opts.jobId, maxBytes: ctx.maxAdapterBytes, timeoutMs: this.timing.transferTimeoutMs })),
-      standing: () => ({ completed: state.completed, hash: state.globalHash, adapter: state.globalAdapter, layout: ctx.layout, maxAdapterBytes: ctx.maxAdapterBytes })
+        peerIdFromString(from), hash, { jobId: this.opts.jobId, maxBytes: ctx.maxAdapterBytes,
+        timeoutMs: this.timing.transferTimeoutMs })),
+      standing: () => ({ completed: state.completed, hash: state.globalHash, adapter: state.globalAdapter,
+        layout: ctx.layout, maxAdapterBytes: ctx.maxAdapterBytes })
     })
     await ctx.trust.evidence.load()
     const beacon = store.loadBeacon(state.completed)
@@ -297,8 +299,9 @@ export class Peer {
     const r = state.completed + 1
     state.enterRound(r)
     const frozen = this.opts.members
-    // (not with frozen members: a flapping view must not change a deterministic run)
-    if (state.collector !== undefined && frozen === undefined) this.aggregator.closeIfOnlyGoneRemain(now) // our own training moves the stage on
+    // our own training moves the stage on (not with frozen members: a flapping view must not change a
+    // deterministic run)
+    if (state.collector !== undefined && frozen === undefined) this.aggregator.closeIfOnlyGoneRemain(now)
     if (state.stage === RoundStage.Collecting || state.stage === RoundStage.Aggregating) return
     let members: readonly string[]
     const announce = state.current.announce

@@ -29,13 +29,15 @@ export class ResultGate {
    * A result that passed the window, announce and signature checks. Returns the earlier result when the same
    * aggregator already signed another for this attempt (equivocation), else the entry with its tally so far.
    */
-  addResult (r: RoundResult, aggregator: string, witnesses: readonly string[]): { readonly equivocated?: RoundResult, readonly entry?: PendingResult } {
+  addResult (r: RoundResult, aggregator: string, witnesses: readonly string[]): { readonly equivocated?: RoundResult,
+    readonly entry?: PendingResult } {
     for (const p of this.pending.values()) {
       if (p.aggregator === aggregator && p.result.round === r.round && p.result.attempt === r.attempt) {
         return isEquivocation(p.result, r) ? { equivocated: p.result } : { entry: p }
       }
     }
-    const entry: PendingResult = { result: r, aggregator, witnesses, verdicts: new Map(), against: [], state: 'pending' }
+    const entry: PendingResult = { result: r, aggregator, witnesses, verdicts: new Map(), against: [],
+      state: 'pending' }
     this.pending.set(keyOf(r.round, r.attempt, hex(r.newHash)), entry)
     const early = this.early
     this.early = []

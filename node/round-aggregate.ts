@@ -17,7 +17,8 @@ export function byAuthor<T extends { readonly peer: string }> (updates: readonly
   return [...updates].sort((a, b) => a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0)
 }
 
-export function aggregateRound (aggregate: AggregateFn, updates: readonly ClientUpdate[], ctx: AggregationContext): RoundAggregate {
+export function aggregateRound (aggregate: AggregateFn, updates: readonly ClientUpdate[],
+  ctx: AggregationContext): RoundAggregate {
   const res = aggregate(byAuthor(updates), ctx)
   const bytes = encodeAdapter(res.adapter)
   return { adapter: res.adapter, bytes, hash: sha256Hex(bytes), decisions: res.decisions }

@@ -30,7 +30,7 @@
 //
 // docs/round.md walks one round through these transitions.
 import { EventEmitter } from 'node:events'
-import type { RoundResult, UpdateCommit } from '../protocol/messages.ts'
+import type { UpdateCommit } from '../protocol/messages.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import type { ClientUpdate } from '../trainer/aggregate/types.ts'
 import type { StateStore } from './state-store.ts'
@@ -73,7 +73,8 @@ interface MutableRound {
 }
 
 /** an update the aggregator took: decoded, with its author's signed commitment and its bytes (served to witnesses) */
-export type ReceivedUpdate = ClientUpdate & { readonly trainLoss: number, readonly commit: UpdateCommit, readonly bytes: Uint8Array }
+export type ReceivedUpdate = ClientUpdate & { readonly trainLoss: number, readonly commit: UpdateCommit,
+  readonly bytes: Uint8Array }
 
 /** The aggregator's round in progress: RoundState opens and closes it, the aggregator role fills it. */
 export interface Collector {

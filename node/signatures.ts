@@ -8,7 +8,8 @@ export async function sign (key: PrivateKey, statement: Uint8Array): Promise<Uin
 }
 
 /** Does `signature` over `statement` come from the key of peer id `signer`? False for ids without an inline key. */
-export async function verifySigned (signer: string, statement: Uint8Array, signature: Uint8Array | undefined): Promise<boolean> {
+export async function verifySigned (signer: string, statement: Uint8Array,
+  signature: Uint8Array | undefined): Promise<boolean> {
   if (signature === undefined || signature.byteLength === 0 || signature.byteLength > 1024) return false
   try {
     const key = peerIdFromString(signer).publicKey

@@ -81,7 +81,8 @@ export class StateStore {
     if (!existsSync(p)) return undefined
     try {
       const b = JSON.parse(readFileSync(p, 'utf8')) as { round?: unknown, beacon?: unknown }
-      return b.round === completed && typeof b.beacon === 'string' && /^[0-9a-f]{64}$/.test(b.beacon) ? b.beacon : undefined
+      return b.round === completed && typeof b.beacon === 'string' && /^[0-9a-f]{64}$/.test(b.beacon) ? b.beacon
+        : undefined
     } catch { return undefined }
   }
 

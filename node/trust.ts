@@ -46,7 +46,8 @@ export interface TrustHost {
   /** keeps the beacon of the round after `round` in the state folder */
   saveBeacon: (round: number, beacon: string) => Promise<void>
   /** our global adapter (the base of the round after it) */
-  standing: () => { readonly completed: number, readonly hash: string, readonly adapter: Adapter, readonly layout: AdapterLayout, readonly maxAdapterBytes: number }
+  standing: () => { readonly completed: number, readonly hash: string, readonly adapter: Adapter,
+    readonly layout: AdapterLayout, readonly maxAdapterBytes: number }
 }
 
 /** an announce we checked and followed: who aggregates that attempt, over which members */
@@ -97,7 +98,8 @@ export class Trust {
 
   /** A result of ours or another's was adopted: the next round's seed follows from it. */
   advance (r: RoundResult, aggregator: string): void {
-    this.setBeacon(r.round, nextBeacon(this.beacon, aggregator, r.updates.map((u) => ({ author: u.author, hash: hex(u.hash) }))))
+    this.setBeacon(r.round, nextBeacon(this.beacon, aggregator,
+      r.updates.map((u) => ({ author: u.author, hash: hex(u.hash) }))))
     this.gate.forget(r.round)
     for (const [k, v] of this.serving) if (v.round < r.round) this.serving.delete(k)
   }
@@ -140,7 +142,8 @@ export class Trust {
   }
 
   /** Signs our round's result and serves its updates and adapter to the witnesses; the gate takes it like anyone's. */
-  async publishOwn (r: RoundResult, updates: ReadonlyMap<string, Uint8Array>, adapter: Uint8Array, followed: FollowedAttempt): Promise<void> {
+  async publishOwn (r: RoundResult, updates: ReadonlyMap<string, Uint8Array>, adapter: Uint8Array,
+    followed: FollowedAttempt): Promise<void> {
     for (const [hash, bytes] of updates) this.serving.set(hash, { round: r.round, bytes })
     this.serving.set(hex(r.newHash), { round: r.round, bytes: adapter })
     const signed = { ...r, signature: await sign(this.h.key(), resultStatement(r)) }
@@ -158,13 +161,15 @@ export class Trust {
     // an attempt whose announce we missed or refused as stale counts when its sender holds that place in the
     // order over the members we followed: otherwise peers following different attempts never reach a quorum
     const any = [...followed.values()][0]
-    if (any !== undefined && !followed.has(r.attempt) && electionOrder(any.members, this.beacon, r.round)[r.attempt] === sender) {
+    if (any !== undefined && !followed.has(r.attempt) &&
+      electionOrder(any.members, this.beacon, r.round)[r.attempt] === sender) {
       followed.set(r.attempt, { aggregator: sender, members: any.members })
     }
     const st = this.h.standing()
     const reject = (reason: string): void => { this.h.reject(sender, reason, 'result', r.round) }
     const announced = new Map([...followed].map(([a, f]) => [a, f.aggregator]))
-    const c = checkResult(r, hex(r.baseHash), { sender, completedRound: st.completed, totalRounds: this.h.job.rounds, globalHash: st.hash, announced, excluded: this.excluded })
+    const c = checkResult(r, hex(r.baseHash), { sender, completedRound: st.completed, totalRounds: this.h.job.rounds,
+      globalHash: st.hash, announced, excluded: this.excluded })
     if (!c.ok) { reject(c.reason); return }
     if (!await verifySigned(sender, resultStatement(r), r.signature)) { reject(RejectReason.BadSignature); return }
     const commits = await checkCommitments(r, verifySigned)
@@ -173,14 +178,18 @@ export class Trust {
   }
 
   private take (r: RoundResult, aggregator: string, f: FollowedAttempt): void {
-    const witnesses = witnessesOf(f.members.filter((m) => !this.excluded.has(m)), this.beacon, r.round, r.attempt, aggregator, this.h.job.witnesses.count)
+    const witnesses = witnessesOf(f.members.filter((m) => !this.excluded.has(m)), this.beacon, r.round, r.attempt,
+      aggregator, this.h.job.witnesses.count)
     const { equivocated, entry } = this.gate.addResult(r, aggregator, witnesses)
     if (equivocated !== undefined) {
-      void this.convict(equivocationEvidence(aggregator, equivocated, r), r.round, r.attempt, 'two results for one attempt')
+      void this.convict(equivocationEvidence(aggregator, equivocated, r), r.round, r.attempt,
+        'two results for one attempt')
       return
     }
     if (entry === undefined) return
-    if (witnesses.includes(this.h.self())) void this.witness(r, aggregator).catch((e: Error) => { this.h.log(`witness: ${e.message}`) })
+    if (witnesses.includes(this.h.self())) void this.witness(r, aggregator).catch((e: Error) => {
+      this.h.log(`witness: ${e.message}`)
+    })
     this.settle(entry)
   }
 
@@ -190,10 +199,14 @@ export class Trust {
     this.judged.add(key)
     const st = this.h.standing()
     if (hex(r.baseHash) !== st.hash) return // we stand elsewhere: cannot judge
-    const v = await judgeResult({ jobId: this.h.jobId, peerId: this.h.self(), key: this.h.key(), layout: st.layout, maxAdapterBytes: st.maxAdapterBytes, aggregate: this.h.aggregate, fetch: this.h.fetch }, r, aggregator, st.adapter)
+    const v = await judgeResult({ jobId: this.h.jobId, peerId: this.h.self(), key: this.h.key(), layout: st.layout,
+      maxAdapterBytes: st.maxAdapterBytes, aggregate: this.h.aggregate, fetch: this.h.fetch }, r, aggregator,
+      st.adapter)
     this.events.emit('witnessed', { round: r.round, bytes: v.bytes, seconds: v.seconds })
-    this.h.log(`round ${r.round}: witnessed attempt ${r.attempt} of ${aggregator.slice(-6)}: ${v.agree ? 'agree' : `disagree (${v.reason})`}`)
-    const a = await attestation({ jobId: this.h.jobId, peerId: this.h.self(), key: this.h.key(), layout: st.layout, maxAdapterBytes: st.maxAdapterBytes, aggregate: this.h.aggregate, fetch: this.h.fetch }, r, aggregator, v)
+    this.h.log(`round ${r.round}: witnessed attempt ${r.attempt} ` +
+      `of ${aggregator.slice(-6)}: ${v.agree ? 'agree' : `disagree (${v.reason})`}`)
+    const a = await attestation({ jobId: this.h.jobId, peerId: this.h.self(), key: this.h.key(), layout: st.layout,
+      maxAdapterBytes: st.maxAdapterBytes, aggregate: this.h.aggregate, fetch: this.h.fetch }, r, aggregator, v)
     const p = this.gate.addAttestation(a)
     await this.h.publish({ attestation: a })
     if (p !== undefined) this.settle(p)
@@ -202,17 +215,22 @@ export class Trust {
   async onAttestation (a: Attestation, sender: string): Promise<void> {
     if (a.witness !== sender) { this.h.reject(sender, RejectReason.NotWitness, 'attestation', a.round); return }
     if (a.round <= this.h.standing().completed || a.round > this.h.standing().completed + ROUND_WINDOW) return
-    if (!await verifySigned(sender, attestationStatement(a), a.signature)) { this.h.reject(sender, RejectReason.BadSignature, 'attestation', a.round); return }
+    if (!await verifySigned(sender, attestationStatement(a), a.signature)) {
+      this.h.reject(sender, RejectReason.BadSignature, 'attestation', a.round)
+      return
+    }
     const p = this.gate.addAttestation(a)
     if (p !== undefined) this.settle(p)
   }
 
   private settle (p: PendingResult): void {
     if (p.state === 'confirmed') this.events.emit('confirmed', { result: p.result, aggregator: p.aggregator })
-    else if (p.state === 'contradicted') void this.convict(contradictionEvidence(p.aggregator, p.result, p.against), p.result.round, p.result.attempt, `contradicted by ${p.against.length} witnesses`)
+    else if (p.state === 'contradicted') void this.convict(contradictionEvidence(p.aggregator, p.result, p.against),
+      p.result.round, p.result.attempt, `contradicted by ${p.against.length} witnesses`)
   }
 
-  private async convict (e: Parameters<EvidenceStore['add']>[0], round: number, attempt: number, why: string): Promise<void> {
+  private async convict (e: Parameters<EvidenceStore['add']>[0], round: number, attempt: number,
+    why: string): Promise<void> {
     if (this.excluded.has(e.offender)) return
     if (!await this.evidence.add(e)) return
     this.h.log(`round ${round}: evidence against ${e.offender} (${e.kind}: ${why}); excluded for the rest of the job`)

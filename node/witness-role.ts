@@ -34,10 +34,12 @@ export interface Verdict {
 }
 
 /** Recomputes result `r` of `aggregator` on `base` (our global adapter, the result's base). */
-export async function judgeResult (d: WitnessDeps, r: RoundResult, aggregator: string, base: Adapter): Promise<Verdict> {
+export async function judgeResult (d: WitnessDeps, r: RoundResult, aggregator: string,
+  base: Adapter): Promise<Verdict> {
   const t0 = performance.now()
   let bytes = 0
-  const verdict = (agree: boolean, reason = ''): Verdict => ({ agree, reason, bytes, seconds: (performance.now() - t0) / 1000 })
+  const verdict = (agree: boolean, reason = ''): Verdict => ({ agree, reason, bytes,
+    seconds: (performance.now() - t0) / 1000 })
   const commits = await checkCommitments(r, verifySigned)
   if (!commits.ok) return verdict(false, commits.reason)
   const named: UpdateCommit[] = [...r.updates, ...r.excluded.flatMap((x) => x.update === undefined ? [] : [x.update])]
@@ -51,7 +53,10 @@ export async function judgeResult (d: WitnessDeps, r: RoundResult, aggregator: s
     }
     bytes += body.byteLength
     const a = decodeAdapter(body, d.layout, d.maxAdapterBytes)
-    if (!a.ok) return verdict(false, `${RejectReason.BadCommitment}: update of ${c.author.slice(-6)} does not decode (${a.reason})`)
+    if (!a.ok) {
+      return verdict(false,
+        `${RejectReason.BadCommitment}: update of ${c.author.slice(-6)} does not decode (${a.reason})`)
+    }
     updates.push({ peer: c.author, samples: c.samples, round: r.round, baseHash: hex(r.baseHash), adapter: a.adapter })
   }
   let mine
@@ -61,12 +66,19 @@ export async function judgeResult (d: WitnessDeps, r: RoundResult, aggregator: s
     return verdict(false, `${RejectReason.HashMismatch}: aggregation failed (${(err as Error).message})`)
   }
   const included = mine.decisions.filter((x) => x.included).map((x) => x.peer).sort().join()
-  if (included !== [...r.included].sort().join()) return verdict(false, `${RejectReason.BadCommitment}: included set differs from the rule's`)
-  if (mine.hash !== hex(r.newHash)) return verdict(false, `${RejectReason.HashMismatch}: recomputed ${mine.hash.slice(0, 12)}`)
+  if (included !== [...r.included].sort().join()) {
+    return verdict(false, `${RejectReason.BadCommitment}: included set differs from the rule's`)
+  }
+  if (mine.hash !== hex(r.newHash)) {
+    return verdict(false, `${RejectReason.HashMismatch}: recomputed ${mine.hash.slice(0, 12)}`)
+  }
   return verdict(true)
 }
 
-export async function attestation (d: WitnessDeps, r: RoundResult, aggregator: string, v: Verdict): Promise<Attestation> {
-  const a: Attestation = { jobId: d.jobId, round: r.round, attempt: r.attempt, aggregator, baseHash: r.baseHash, newHash: r.newHash, agree: v.agree, reason: v.reason.slice(0, 200), signature: new Uint8Array(0), witness: d.peerId }
+export async function attestation (d: WitnessDeps, r: RoundResult, aggregator: string,
+  v: Verdict): Promise<Attestation> {
+  const a: Attestation = { jobId: d.jobId, round: r.round, attempt: r.attempt, aggregator, baseHash: r.baseHash,
+    newHash: r.newHash, agree: v.agree, reason: v.reason.slice(0, 200), signature: new Uint8Array(0),
+    witness: d.peerId }
   return { ...a, signature: await sign(d.key, attestationStatement(a)) }
 }

@@ -9,13 +9,15 @@ export type ClipSpec =
   | { readonly kind: 'median', readonly multiple: number, readonly mads?: number }
 
 export type FilterSpec =
-  // drop deltas with norm > multiple x median norm, and (when set) norm < minMultiple x median norm (free riders sending
-  // nothing). Judges the norm as sent, before clipping (a clip at the same multiple would otherwise hide every outlier).
+  // drop deltas with norm > multiple x median norm, and (when set) norm < minMultiple x median norm (free riders
+  // sending nothing). Judges the norm as sent, before clipping (a clip at the same multiple would otherwise hide
+  // every outlier).
   | { readonly kind: 'norm', readonly multiple: number, readonly minMultiple?: number }
   // drop deltas with cosine distance to the coordinate-wise median > maxDistance, and (with mads) cosine below the
   // round's median cosine - mads x the cosines' spread (1.4826 MAD)
   | { readonly kind: 'cosine', readonly maxDistance: number, readonly mads?: number }
-  | { readonly kind: 'krum', readonly f: number, readonly keep: number } // Multi-Krum: keep the `keep` best (keep = 1 is Krum), assuming f byzantine
+  // Multi-Krum: keep the `keep` best (keep = 1 is Krum), assuming f byzantine
+  | { readonly kind: 'krum', readonly f: number, readonly keep: number }
   // drop every update of a group whose pairwise cosine similarity is >= maxCosine: honest peers train on different
   // data and never send near-copies, Sybils copying one crafted update do
   | { readonly kind: 'duplicate', readonly maxCosine: number }
@@ -30,7 +32,8 @@ export type CombineSpec =
   | { readonly kind: 'trimmed-mean', readonly beta: number } // drop the beta fraction at each end, per coordinate
 
 export interface AggregationSpec {
-  /** 'factors': average A and B separately (the paper's FedAvg); 'product': average B·A and re-factor to rank r by truncated SVD.
+  /** 'factors': average A and B separately (the paper's FedAvg); 'product': average B·A and re-factor to rank r by
+   * truncated SVD.
    * 'product' supports clip, the norm and krum filters and the mean combine (median, trimmed mean and cosine need every
    * coordinate of the dense [out, in] deltas, which is what product space avoids building). */
   readonly space: 'factors' | 'product'
@@ -67,8 +70,9 @@ export const FEDAVG: AggregationSpec = { space: 'factors', clip: { kind: 'none' 
  * measurement, see docs/performance.md): drop norm outliers (above 3x or below 0.1x the median); drop near-copies
  * (cosine >= 0.99; after the norm filter, so a scaled copy of an honest update does not take the original with it);
  * drop updates pointing away from the coordinate-wise median (cosine distance > 1; a bound at the round's median
- * cosine - 3 spreads also exists, but excluded 10% of honest peers on the category split); drop colluders whose residuals agree across rounds; clip to the smaller of 3x the median norm
- * and median + 3 spreads; trimmed mean dropping at least ceil(f·n) at each end. */
+ * cosine - 3 spreads also exists, but excluded 10% of honest peers on the category split); drop colluders whose
+ * residuals agree across rounds; clip to the smaller of 3x the median norm and median + 3 spreads; trimmed mean
+ * dropping at least ceil(f·n) at each end. */
 export const ROBUST_DEFAULT: AggregationSpec = {
   space: 'factors',
   clip: { kind: 'median', multiple: 3, mads: 3 },

@@ -74,10 +74,14 @@ export function checkAttemptClock (a: RoundAnnounce, ctx: ClockContext): Check {
   }
   const deadline = Number(a.deadlineMs)
   if (deadline < ctx.nowMs) return no(RejectReason.PastDeadline)
-  if (deadline > ctx.nowMs + ctx.timing.silenceMs + ctx.toleranceMs) return no(RejectReason.DeadlineTooFar, `${Math.round((deadline - ctx.nowMs) / 1000)} s ahead`)
+  if (deadline > ctx.nowMs + ctx.timing.silenceMs + ctx.toleranceMs) {
+    return no(RejectReason.DeadlineTooFar, `${Math.round((deadline - ctx.nowMs) / 1000)} s ahead`)
+  }
   const unknown = a.members.filter((m) => !ctx.eligible.has(m))
   if (unknown.length > 0) return no(RejectReason.UnknownMembers, `${unknown.length} of ${a.members.length}`)
-  if (a.members.length * 2 < ctx.eligible.size) return no(RejectReason.PrunedMembers, `${a.members.length} of ${ctx.eligible.size} known`)
+  if (a.members.length * 2 < ctx.eligible.size) {
+    return no(RejectReason.PrunedMembers, `${a.members.length} of ${ctx.eligible.size} known`)
+  }
   return { ok: true }
 }
 

@@ -23,11 +23,13 @@ const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64')
 const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
 
 export function equivocationEvidence (offender: string, a: RoundResult, b: RoundResult): Evidence {
-  return { kind: RejectReason.Equivocation, offender, round: a.round, attempt: a.attempt, results: [a, b].map((r) => b64(RoundResult.encode(r))), attestations: [] }
+  return { kind: RejectReason.Equivocation, offender, round: a.round, attempt: a.attempt, results: [a, b]
+    .map((r) => b64(RoundResult.encode(r))), attestations: [] }
 }
 
 export function contradictionEvidence (offender: string, r: RoundResult, against: readonly Attestation[]): Evidence {
-  return { kind: RejectReason.Contradicted, offender, round: r.round, attempt: r.attempt, results: [b64(RoundResult.encode(r))], attestations: against.map((a) => b64(Attestation.encode(a))) }
+  return { kind: RejectReason.Contradicted, offender, round: r.round, attempt: r.attempt,
+    results: [b64(RoundResult.encode(r))], attestations: against.map((a) => b64(Attestation.encode(a))) }
 }
 
 /** Does the evidence prove what it says? `quorum`: disagreeing attestations needed (contradicted). */

@@ -51,7 +51,11 @@ export function oldEnough (firstSeen: number, round: number, minAgeRounds: numbe
   return firstSeen <= ourStart || round - 1 - firstSeen >= minAgeRounds
 }
 
-/** How long a member's Hello keeps it live: `intervals` of its interval, capped by the job's interval at our membership. */
-export function helloTtlMs (claimedIntervalMs: number, jobIntervalMs: number, baseTtlMs: number, intervals: number): number {
+/**
+ * How long a member's Hello keeps it live: `intervals` of its interval, capped by the job's interval at our
+ * membership.
+ */
+export function helloTtlMs (claimedIntervalMs: number, jobIntervalMs: number, baseTtlMs: number,
+  intervals: number): number {
   return Math.max(baseTtlMs, intervals * Math.min(claimedIntervalMs, jobIntervalMs))
 }

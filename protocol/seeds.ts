@@ -26,15 +26,23 @@ export function nextBeacon (prev: string, aggregator: string, included: readonly
 }
 
 /** Witnesses of an attempt: the first `w` of the seeded order over the members, its aggregator left out. */
-export function witnessesOf (members: readonly string[], beacon: string, round: number, attempt: number, aggregator: string, w: number): string[] {
-  return electionOrder(members.filter((m) => m !== aggregator), `${beacon}/witness/${attempt}`, round).slice(0, Math.max(0, w))
+export function witnessesOf (members: readonly string[], beacon: string, round: number, attempt: number,
+  aggregator: string, w: number): string[] {
+  return electionOrder(members.filter((m) => m !== aggregator), `${beacon}/witness/${attempt}`, round)
+    .slice(0, Math.max(0, w))
 }
 
 /** The announce's sender is order[attempt] over its members and its selection is the rule's, both from the beacon. */
-export function checkElection (a: RoundAnnounce, sender: string, beacon: string, k: number, select: SelectFn = selectRandomK): Check {
-  if (electionOrder(a.members, beacon, a.round)[a.attempt] !== sender) return { ok: false, reason: RejectReason.NotElected }
-  const expected = [...select({ members: a.members, k, prevGlobalHash: beacon, round: a.round, attempt: a.attempt })].sort()
+export function checkElection (a: RoundAnnounce, sender: string, beacon: string, k: number,
+  select: SelectFn = selectRandomK): Check {
+  if (electionOrder(a.members, beacon, a.round)[a.attempt] !== sender) {
+    return { ok: false, reason: RejectReason.NotElected }
+  }
+  const expected = [...select({ members: a.members, k, prevGlobalHash: beacon, round: a.round, attempt: a.attempt })]
+    .sort()
   const got = [...a.selected].sort()
-  if (expected.length !== got.length || expected.some((s, i) => s !== got[i])) return { ok: false, reason: RejectReason.BadSelection }
+  if (expected.length !== got.length || expected.some((s, i) => s !== got[i])) {
+    return { ok: false, reason: RejectReason.BadSelection }
+  }
   return { ok: true }
 }

@@ -11,7 +11,8 @@ const enc = new TextEncoder()
 const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
 /** What an author signs for its update: the job, round, attempt, base, the update's hash and its sample count. */
-export function updateStatement (jobId: string, round: number, attempt: number, baseHash: string, updateHash: string, samples: number): Uint8Array {
+export function updateStatement (jobId: string, round: number, attempt: number, baseHash: string, updateHash: string,
+  samples: number): Uint8Array {
   return enc.encode(`fedit/update/1\n${jobId}\n${round}\n${attempt}\n${baseHash}\n${updateHash}\n${samples}`)
 }
 
@@ -34,7 +35,8 @@ function labelled (label: string, body: Uint8Array): Uint8Array {
 /** Does `signature` over `statement` come from peer `signer`'s key? (node/signatures.ts: verifySigned) */
 export type VerifyFn = (signer: string, statement: Uint8Array, signature: Uint8Array | undefined) => Promise<boolean>
 
-export async function verifyUpdateCommit (verify: VerifyFn, jobId: string, round: number, attempt: number, baseHash: string, c: UpdateCommit): Promise<boolean> {
+export async function verifyUpdateCommit (verify: VerifyFn, jobId: string, round: number, attempt: number,
+  baseHash: string, c: UpdateCommit): Promise<boolean> {
   return await verify(c.author, updateStatement(jobId, round, attempt, baseHash, hexOf(c.hash), c.samples), c.signature)
 }
 
@@ -44,17 +46,23 @@ export async function verifyUpdateCommit (verify: VerifyFn, jobId: string, round
  */
 export async function checkCommitments (r: RoundResult, verify: VerifyFn): Promise<Check> {
   const bad = (detail: string): Check => ({ ok: false, reason: `${RejectReason.BadCommitment}: ${detail}` })
-  if (r.updates.length !== r.included.length) return bad(`${r.updates.length} commitments for ${r.included.length} included`)
+  if (r.updates.length !== r.included.length) {
+    return bad(`${r.updates.length} commitments for ${r.included.length} included`)
+  }
   const base = hexOf(r.baseHash)
   for (let i = 0; i < r.updates.length; i++) {
     const c = r.updates[i]!
     if (c.author !== r.included[i]) return bad(`commitment ${i} is by another author`)
     if (c.hash.byteLength !== 32) return bad(`commitment ${i} hash`)
-    if (!await verifyUpdateCommit(verify, r.jobId, r.round, r.attempt, base, c)) return { ok: false, reason: `${RejectReason.BadSignature}: update of ${c.author.slice(-6)}` }
+    if (!await verifyUpdateCommit(verify, r.jobId, r.round, r.attempt, base, c)) {
+      return { ok: false, reason: `${RejectReason.BadSignature}: update of ${c.author.slice(-6)}` }
+    }
   }
   for (const x of r.excluded) {
     if (x.update === undefined) continue
-    if (x.update.author !== x.peer || !await verifyUpdateCommit(verify, r.jobId, r.round, r.attempt, base, x.update)) return { ok: false, reason: `${RejectReason.BadSignature}: excluded update of ${x.peer.slice(-6)}` }
+    if (x.update.author !== x.peer || !await verifyUpdateCommit(verify, r.jobId, r.round, r.attempt, base, x.update)) {
+      return { ok: false, reason: `${RejectReason.BadSignature}: excluded update of ${x.peer.slice(-6)}` }
+    }
   }
   return { ok: true }
 }

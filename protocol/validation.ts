@@ -84,7 +84,9 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
     if (t.round < 1) return bad(Reject.BadField, 'round')
     if (t.attempt >= MAX_ATTEMPTS) return bad(Reject.BadField, 'attempt')
     if (t.baseHash.byteLength !== HASH_BYTES || t.newHash.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'hash')
-    if (!isPeerIdString(t.aggregator) || !isPeerIdString(t.witness)) return bad(Reject.BadField, 'aggregator or witness')
+    if (!isPeerIdString(t.aggregator) || !isPeerIdString(t.witness)) {
+      return bad(Reject.BadField, 'aggregator or witness')
+    }
     if (t.reason.length > MAX_REASON_CHARS) return bad(Reject.BadField, 'reason too long')
     if (t.signature.byteLength === 0) return bad(Reject.BadField, 'unsigned attestation')
     return { valid: true, message: { kind: 'attestation', attestation: t } }
@@ -98,7 +100,9 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
     peerList(r.excluded.map((x) => x.peer), 'excluded')
   if (e !== undefined) return bad(Reject.BadField, e)
   if (r.included.length === 0) return bad(Reject.BadField, 'no included peer')
-  if (r.updates.some((u) => !isPeerIdString(u.author) || u.hash.byteLength !== HASH_BYTES)) return bad(Reject.BadField, 'updates')
+  if (r.updates.some((u) => !isPeerIdString(u.author) || u.hash.byteLength !== HASH_BYTES)) {
+    return bad(Reject.BadField, 'updates')
+  }
   if (r.excluded.some((x) => x.reason.length > MAX_REASON_CHARS)) return bad(Reject.BadField, 'reason too long')
   if (!Number.isFinite(r.trainLoss) || !Number.isFinite(r.seconds) || r.seconds < 0) {
     return bad(Reject.BadField, 'metrics')
