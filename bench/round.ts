@@ -1,6 +1,7 @@
 // bench/round: 20 peers in one process with an instant test-double trainer (npm run bench -- round [PEERS]).
 // Protocol overhead per round (announce to result on the aggregator), gossip delivery latency of the announces,
-// RSS per peer, Hellos heard per peer per second.
+// RSS per peer, Hellos heard per peer per second, and the witnesses' price: update bytes they fetch and seconds
+// they spend recomputing, per round, against the round's wall time.
 // ROUND_DEBUG=1 prints every peer's log lines to stderr.
 import '../node/polyfill.ts'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -49,6 +50,7 @@ if (process.env.ROUND_DEBUG === '1') {
   }, 2000).unref()
 }
 const rejected = new Map<string, number>()
+let witnessBytes = 0; let witnessSeconds = 0; let witnessChecks = 0
 const announces = new Map<string, { sent?: number, received: number[] }>()
 for (let i = 0; i < PEERS; i++) {
   const p = createPeer({
@@ -68,6 +70,7 @@ for (let i = 0; i < PEERS; i++) {
     rejected.set(`${r.where}:${r.reason.split(':')[0]}`,
       (rejected.get(`${r.where}:${r.reason.split(':')[0]}`) ?? 0) + 1)
   })
+  p.events.on('witnessed', (w) => { witnessBytes += w.bytes; witnessSeconds += w.seconds; witnessChecks++ })
   p.events.on('announce', (a) => {
     const k = `${a.round}/${a.attempt}`
     const e = announces.get(k) ?? { received: [] }
@@ -104,6 +107,7 @@ await new Promise<void>((resolve, reject) => {
 })
 lag.disable()
 const hellosPerPeerPerSec = hellos / ((Date.now() - t0) / 1000)
+const roundWallMs = (Date.now() - t0) / ROUNDS
 if (prof !== undefined) {
   writeFileSync(process.env.ROUND_PROF!, JSON.stringify((await prof.post('Profiler.stop')).profile))
 }
@@ -126,6 +130,11 @@ console.log(JSON.stringify({ bench: 'round', peers: PEERS, rounds: ROUNDS, overh
   // what explains the figures: failover attempts, refusals, and how late the shared event loop ran timers
   // while the rounds ran (every hop of every message waits for it; the machine's other load shows here)
   failovers: rounds.filter((r) => r.attempt > 0).length,
+  witnessChecksPerRound: +(witnessChecks / ROUNDS).toFixed(1),
+  witnessBytesPerRound: Math.round(witnessBytes / ROUNDS),
+  witnessSecondsPerRound: +(witnessSeconds / ROUNDS).toFixed(3),
+  // one witness's recompute against a round's wall time (they run in parallel on their own machines)
+  witnessShareOfRound: +((witnessSeconds / Math.max(1, witnessChecks)) / (roundWallMs / 1000)).toFixed(3),
   hellosPerPeerPerSec: +hellosPerPeerPerSec.toFixed(1),
   rejected: Object.fromEntries(rejected),
   loopLagP50Ms: +(lag.percentile(50) / 1e6).toFixed(0),

@@ -14,8 +14,11 @@ export class CatchUp {
 
   /** the furthest (round, hash) past ours that a quorum of live peers report in their Hellos */
   quorumAhead (now: number): ReturnType<MemberView['ahead']> {
-    const view = this.ctx.view!
-    return view.ahead(this.state.completed, catchUpQuorum(view.live(now).length), now)
+    const { ctx, state } = this
+    // only members that count (membership price paid, old enough, no evidence), and at least the witness quorum
+    const counted = ctx.countedMembers(state.completed + 1, now)
+    const quorum = Math.max(catchUpQuorum(counted.length), Math.min(ctx.opts.job.witnesses.quorum, counted.length - 1))
+    return ctx.view!.ahead(state.completed, quorum, now, (p) => counted.includes(p))
   }
 
   /** Behind the others (missed results, restarted): fetch the global adapter that a quorum of live peers report. */
@@ -41,7 +44,11 @@ export class CatchUp {
     if (!due) return
     this.catchingUp = true
     fetchGlobal(ctx, ahead.hash, ahead.holders)
-      .then((g) => { if (g !== undefined) state.catchUp(ahead.round, ahead.hash, g.bytes, g.adapter) })
+      .then((g) => {
+        if (g === undefined || state.completed >= ahead.round || !/^[0-9a-f]{64}$/.test(ahead.beacon)) return
+        ctx.trust.setBeacon(ahead.round, ahead.beacon) // the seed the same quorum reports with the adapter
+        state.catchUp(ahead.round, ahead.hash, g.bytes, g.adapter)
+      })
       .catch(() => {})
       .finally(() => { this.catchingUp = false })
   }

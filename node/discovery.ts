@@ -41,7 +41,8 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
         // a signal of its own per dial: every pending dial queues peer-store writes that listen on its signal,
         // and a dozen dials to members who left (no answer until the timeout) on one shared signal exceeded
         // its 10 listeners (MaxListenersExceededWarning on joining a job with a history)
-        host.dial(p.id, { signal: AbortSignal.any([opts.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) }).catch(() => {})
+        host.dial(p.id, { signal: AbortSignal.any([opts.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
+          .catch(() => {})
         found++
       }
     } catch (err) {

@@ -41,19 +41,6 @@ export interface Standing {
   readonly base: string
 }
 
-export interface ResultClaim {
-  readonly round: number
-  readonly attempt: number
-  readonly baseHash: string
-  readonly newHash: string
-}
-
-/** A result for the round we completed, from an earlier attempt than ours, on the same base, with another
- * adapter: it wins. */
-export function isEarlierAttempt (r: ResultClaim, g: Standing): boolean {
-  return r.round === g.completed && g.attempt > r.attempt && r.baseHash === g.base && r.newHash !== g.hash
-}
-
 /**
  * A peer that does not know which attempt made its adapter (it caught up through Hellos, or restarted) cannot
  * apply the fork choice; once the job is done (no later announce will rebase it) it follows the others: the

@@ -88,7 +88,8 @@ function listenError (err: unknown): ListenError | undefined {
       : /EADDRNOTAVAIL/.test(why!) ? 'the address is not one of this machine\'s' : why!.replace(/^listen \w+: /, '')
     return `cannot listen on ${addr}: ${reason}`
   })
-  return new ListenError(failed.length > 0 ? `${failed.join('; ')}; choose another --listen` : err.message.split('\n')[0]!)
+  return new ListenError(failed.length > 0 ? `${failed.join('; ')}; choose another --listen`
+    : err.message.split('\n')[0]!)
 }
 
 async function startLibp2p (opts: HostOptions): Promise<FeditHost> {

@@ -1,16 +1,17 @@
-// The member role, every round: follow the round's announce (standing on its base first when we are
-// behind), train from the global adapter when selected and push the update to the aggregator, then take
-// the aggregator's RoundResult (or, when two attempts published, the earlier one's). It reads and moves
+// The member role, every round: follow the round's announce when the trust rules allow it, train from the
+// global adapter when selected and push the signed update to the aggregator, then hand the aggregator's
+// RoundResult to the trust rules and adopt it once its witnesses confirm it (trust.ts). It reads and moves
 // the round only through RoundState (round-state.ts); it reacts to two of its events: 'adopted' (replay
 // kept announces) and 'collectorOpened' (we aggregate and selected ourselves: train our own update).
 import { createHash } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { RoundAnnounce, RoundResult, UpdateAck, UpdateHeader } from '../protocol/messages.ts'
-import { RejectReason, withDetail } from '../protocol/reject-reason.ts'
-import { checkAnnounce } from '../protocol/round-rules.ts'
+import { RejectReason } from '../protocol/reject-reason.ts'
 import { ROUND_WINDOW } from '../protocol/limits.ts'
+import { updateStatement } from '../protocol/signed-update.ts'
+import { sign } from './signatures.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
-import { encodeAdapter, sha256Hex } from './adapter-codec.ts'
+import { decodeAdapter, encodeAdapter, sha256Hex } from './adapter-codec.ts'
 import { withRetries } from './transfer.ts'
 import { nextTokensPerSecond } from './throughput.ts'
 import { roundInfoOf } from './round-info.ts'
@@ -59,33 +60,36 @@ export class MemberRole {
     const { ctx, state } = this
     const now = Date.now()
     const baseHash = hex(a.baseHash)
-    // the sender counts only if it is live (sends Hellos), or one of the frozen members of a deterministic run
-    const known = new Set([...ctx.view!.live(now), ...(ctx.opts.members ?? [])])
-    const cur = state.current
-    const acceptedAttempt = cur.round === a.round ? cur.accepted : -1
-    const check = checkAnnounce(a, baseHash,
-      { sender, completedRound: state.completed, acceptedAttempt, knownMembers: known, nowMs: now })
+    const cur = state.current.round === a.round ? state.current : undefined
+    // a failover lists the attempt we followed's members, its silent aggregator included (same order everywhere);
+    // the frozen members of a deterministic run count too
+    const counted = new Set([...ctx.countedMembers(a.round, now), ...cur?.announce?.members ?? [],
+      ...ctx.opts.members ?? []])
+    const progress = {
+      since: cur?.since ?? now, accepted: cur?.accepted ?? -1, acceptedDeadlineMs: cur?.announce?.deadlineMs
+    }
+    const timing = {
+      silenceMs: ctx.opts.job.roundDeadlineSeconds * 1000,
+      graceMs: ctx.timing.graceMs,
+      settleMs: a.round === state.firstRound ? ctx.timing.settleMs : 0
+    }
+    const check = ctx.trust.checkAnnounce(a, sender, state.completed, progress, timing, counted, now,
+      (m) => ctx.passedOver(m, now, ctx.timing.heartbeatMs))
     if (!check.ok) {
+      // kept up to two windows ahead: announces are taken for round completed + 1 only now, and a member two
+      // results behind (round completed + 3 announced) must still keep the round it was selected for
       if (check.reason === RejectReason.RoundOutOfWindow && a.round <= state.completed + 2 * ROUND_WINDOW &&
-        known.has(sender)) {
+        counted.has(sender)) {
         this.deferred.push({ a, sender })
         if (this.deferred.length > 4) this.deferred.shift()
       }
-      ctx.reject(sender, check.reason, 'announce')
+      ctx.reject(sender, check.reason, 'announce', a.round)
       return
     }
-    if (a.round !== state.completed + 1 || baseHash !== state.globalHash) {
-      // we are behind (or forked): take the elected aggregator's base before following its round
-      const g = await fetchGlobal(ctx, baseHash, [sender])
-      if (g === undefined) { ctx.reject(sender, withDetail(RejectReason.BadField, 'unknown base'), 'announce'); return }
-      // results may have come in while we fetched: never step back to an older global
-      const now2 = state.current
-      if (ctx.stopped || state.completed >= a.round || (now2.round === a.round && now2.accepted >= a.attempt)) return
-      if (state.completed !== a.round - 1 || state.globalHash !== baseHash) {
-        state.standOnBase(a.round, baseHash, g.bytes, g.adapter)
-      }
-    }
+    // we stand elsewhere (behind, or forked): catching up is by confirmed results, never by an announce's word
+    if (baseHash !== state.globalHash) { ctx.reject(sender, RejectReason.WrongBase, 'announce', a.round); return }
     state.acceptAnnounce(a, sender, now)
+    ctx.trust.noteAnnounce(a.round, a.attempt, { aggregator: sender, members: a.members })
     if (state.collector !== undefined && state.collector.attempt < a.attempt) state.dropCollector() // superseded
     if (a.selected.includes(ctx.peerId)) await this.trainAndSubmit(a.round, a.attempt, sender)
     else state.awaitResult()
@@ -137,6 +141,7 @@ export class MemberRole {
       return
     }
     state.pushing()
+    const signature = await sign(ctx.key, updateStatement(ctx.opts.jobId, round, attempt, baseHash, t.hash, t.samples))
     const header: UpdateHeader = {
       jobId: ctx.opts.jobId,
       round,
@@ -145,7 +150,8 @@ export class MemberRole {
       samples: t.samples,
       trainLoss: t.trainLoss,
       size: BigInt(t.bytes.byteLength),
-      adapterHash: unhex(t.hash)
+      adapterHash: unhex(t.hash),
+      signature
     }
     try {
       // each attempt gets a limit sized to the update (5 s at least, 250 kB/s), not the whole transfer timeout:
@@ -164,33 +170,25 @@ export class MemberRole {
     if (!superseded()) state.awaitResult()
   }
 
+  /** A result from the network: the trust checks, then its witnesses' quorum ('confirmed' -> adoptConfirmed). */
   async onResult (r: RoundResult, sender: string): Promise<void> {
-    const { ctx, state } = this
-    if (state.isEarlierAttempt(r)) { await this.preferEarlierAttempt(r, sender); return }
-    if (r.round <= state.completed) return // already have it (gossip may deliver twice)
-    const reject = (reason: RejectReason): void => { ctx.reject(sender, reason, 'result') }
-    if (r.round === state.completed + 1) {
-      if (hex(r.baseHash) !== state.globalHash) { reject(RejectReason.WrongBase); return }
-      const expected = state.current.round === r.round ? state.current.aggregators.get(r.attempt) : undefined
-      // without its announce (missed it) we take a result from a live member; with it, only from its aggregator
-      if (expected !== undefined ? expected !== sender : !ctx.view!.isLive(sender, Date.now())) {
-        reject(RejectReason.NotAggregator)
-        return
-      }
-    } else if (!ctx.view!.isLive(sender, Date.now())) { reject(RejectReason.UnknownSender); return }
-    const hash = hex(r.newHash)
-    const g = await fetchGlobal(ctx, hash, [sender])
-    if (g === undefined) { reject(RejectReason.AdapterUnavailable); return }
-    state.adopt(r.round, hash, g.bytes, g.adapter, roundInfoOf(r, sender), hex(r.baseHash))
+    await this.ctx.trust.onResult(r, sender)
   }
 
-  /** The earlier attempt wins everywhere: we switch to its result and drop whatever we began on the other. */
-  private async preferEarlierAttempt (r: RoundResult, sender: string): Promise<void> {
+  /** A result its witnesses confirmed: fetch its adapter (verified by hash), move the beacon on and adopt it. */
+  async adoptConfirmed (r: RoundResult, aggregator: string): Promise<void> {
     const { ctx, state } = this
-    if (!ctx.view!.isLive(sender, Date.now())) { ctx.reject(sender, RejectReason.UnknownSender, 'result'); return }
-    const g = await fetchGlobal(ctx, hex(r.newHash), [sender])
-    if (g === undefined) { ctx.reject(sender, RejectReason.AdapterUnavailable, 'result'); return }
-    if (ctx.stopped || !state.isEarlierAttempt(r)) return // moved on (or switched) while fetching
-    state.followEarlierAttempt(roundInfoOf(r, sender), g.bytes, g.adapter)
+    if (r.round !== state.completed + 1 || hex(r.baseHash) !== state.globalHash || ctx.stopped) return
+    const hash = hex(r.newHash)
+    const own = ctx.trust.served(hash)
+    let g = own === undefined ? await fetchGlobal(ctx, hash, [aggregator]) : undefined
+    if (own !== undefined) {
+      const d = decodeAdapter(own, ctx.layout, ctx.maxAdapterBytes)
+      if (d.ok) g = { bytes: own, adapter: d.adapter }
+    }
+    if (g === undefined) { ctx.reject(aggregator, RejectReason.AdapterUnavailable, 'result', r.round); return }
+    if (r.round !== state.completed + 1 || ctx.stopped) return // adopted meanwhile
+    ctx.trust.advance(r, aggregator)
+    state.adopt(r.round, hash, g.bytes, g.adapter, roundInfoOf(r, aggregator), hex(r.baseHash))
   }
 }

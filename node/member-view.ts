@@ -28,6 +28,8 @@ export interface MemberStatus {
   readonly peer: string
   readonly round: number
   readonly hash: string
+  /** the seed of its next round (hex), '' when unsaid */
+  readonly beacon: string
   readonly seenAt: number
   /** live until seenAt + ttlMs */
   readonly ttlMs: number
@@ -40,10 +42,11 @@ export class MemberView {
   constructor (readonly self: string, readonly ttlMs: number) {}
 
   /** `intervalMs`: the Hello interval the member announced (0 = unsaid: the view's own TTL) */
-  hello (peer: string, round: number, hash: string, now: number, capabilities?: Capabilities, intervalMs = 0): void {
+  hello (peer: string, round: number, hash: string, now: number, capabilities?: Capabilities, intervalMs = 0,
+    beacon = ''): void {
     const ttlMs = Math.max(this.ttlMs, INTERVALS_PER_TTL * Math.min(intervalMs, MAX_HELLO_INTERVAL_MS))
-    const caps = capabilities !== undefined ? { capabilities } : {}
-    this.seen.set(peer, { peer, round, hash, seenAt: now, ttlMs, ...caps })
+    this.seen.set(peer, { peer, round, hash, beacon, seenAt: now, ttlMs,
+      ...(capabilities !== undefined ? { capabilities } : {}) })
   }
 
   /** the live members' last Hellos (self excluded), sorted by peer id */
@@ -69,19 +72,21 @@ export class MemberView {
     return s !== undefined && fresh(s, now)
   }
 
-  /** the furthest (round, hash) that at least `quorum` live peers report beyond `round`, with who holds it */
-  ahead (round: number, quorum: number, now: number): { round: number, hash: string, holders: string[] } | undefined {
+  /** the furthest (round, hash, beacon) that at least `quorum` live peers (those `counts`) report beyond `round` */
+  ahead (round: number, quorum: number, now: number,
+    counts: (peer: string) => boolean = () => true): { round: number, hash: string, beacon: string,
+    holders: string[] } | undefined {
     const groups = new Map<string, string[]>()
     for (const s of this.seen.values()) {
-      if (s.round <= round || !fresh(s, now)) continue
-      const k = `${s.round}/${s.hash}`
+      if (s.round <= round || !fresh(s, now) || !counts(s.peer)) continue
+      const k = `${s.round}/${s.hash}/${s.beacon}`
       groups.set(k, [...(groups.get(k) ?? []), s.peer])
     }
-    let best: { round: number, hash: string, holders: string[] } | undefined
+    let best: { round: number, hash: string, beacon: string, holders: string[] } | undefined
     for (const [k, holders] of groups) {
       if (holders.length < quorum) continue
-      const [r, hash] = k.split('/') as [string, string]
-      if (best === undefined || Number(r) > best.round) best = { round: Number(r), hash, holders }
+      const [r, hash, beacon] = k.split('/') as [string, string, string]
+      if (best === undefined || Number(r) > best.round) best = { round: Number(r), hash, beacon, holders }
     }
     return best
   }

@@ -24,7 +24,8 @@ export class StateDigestCache implements FileDigestCache {
     this.entries = {}
     if (typeof parsed === 'object' && parsed !== null) {
       for (const [path, e] of Object.entries(parsed as Record<string, Partial<Entry>>)) {
-        if (typeof e?.size === 'number' && typeof e.mtimeMs === 'number' && typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256)) {
+        if (typeof e?.size === 'number' && typeof e.mtimeMs === 'number' && typeof e.sha256 === 'string' &&
+          /^[0-9a-f]{64}$/.test(e.sha256)) {
           this.entries[path] = { size: e.size, mtimeMs: e.mtimeMs, sha256: e.sha256 }
         }
       }
@@ -47,13 +48,19 @@ export function modelHashCache (stateDir: string): StateDigestCache {
 }
 
 /** Resolves when `modelPath` hashes to the job's baseModel.sha256; throws ModelPinError (one line) when not. */
-export async function checkModelPin (job: JobSpec, modelPath: string, stateDir: string, log?: (line: string) => void): Promise<void> {
+export async function checkModelPin (job: JobSpec, modelPath: string, stateDir: string,
+  log?: (line: string) => void): Promise<void> {
   const got = await modelHash(modelPath, {
     cache: modelHashCache(stateDir),
-    onHashing: (file, bytes) => { if (bytes > 256 << 20) log?.(`hashing ${file} (${(bytes / 2 ** 30).toFixed(1)} GB; once, then cached in ${stateDir})`) }
+    onHashing: (file, bytes) => {
+      if (bytes > 256 << 20) {
+        log?.(`hashing ${file} (${(bytes / 2 ** 30).toFixed(1)} GB; once, then cached in ${stateDir})`)
+      }
+    }
   })
   if (got !== job.baseModel.sha256) {
     throw new ModelPinError(`${modelPath} is not the job's base model: its weights hash to ${got.slice(0, 16)}…, ` +
-      `the job pins ${job.baseModel.id} at ${job.baseModel.sha256.slice(0, 16)}… (baseModel.sha256; see README "Joining as a peer")`)
+      `the job pins ${job.baseModel.id} at ${job.baseModel.sha256.slice(0, 16)}… (baseModel.sha256; see README ` +
+        `"Joining as a peer")`)
   }
 }

@@ -7,6 +7,11 @@ import type { FeditHost } from './host.ts'
 import type { AdapterLayout } from './adapter-codec.ts'
 import type { MemberView } from './member-view.ts'
 import type { PeerEvents, PeerOptions, PeerTiming, RejectedEvent, Transport } from './types.ts'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Trust } from './trust.ts'
+import type { MembershipBook } from './membership-book.ts'
+import type { ReachabilityMonitor } from './reachability.ts'
+import { isElectable } from '../protocol/election.ts'
 
 export class PeerContext {
   readonly topic: string
@@ -14,6 +19,13 @@ export class PeerContext {
   readonly abort = new AbortController()
   host?: FeditHost
   view?: MemberView
+  key!: PrivateKey
+  /** the trust rules: beacon, checks, witnesses, evidence (trust.ts) */
+  trust!: Trust
+  /** who counts: membership price and age (membership-book.ts) */
+  book!: MembershipBook
+  /** what this peer knows of its own and the others' reachability (reachability.ts) */
+  reach?: ReachabilityMonitor
   layout!: AdapterLayout
   stopped = false
 
@@ -33,8 +45,30 @@ export class PeerContext {
   get maxAdapterBytes (): number { return Math.min(this.opts.job.maxAdapterBytes, this.layout.byteLength) }
 
   /** a message, update or adapter from `from` was refused: the public 'rejected' event */
-  reject (from: string, reason: string, where: RejectedEvent['where']): void {
-    this.events.emit('rejected', { from, reason, where })
+  reject (from: string, reason: string, where: RejectedEvent['where'], round?: number): void {
+    this.events.emit('rejected', { from, reason, where, ...(round !== undefined ? { round } : {}) })
+  }
+
+  /**
+   * member m's Hellos stopped, or will have within `slackMs` (never in a frozen-membership run, where every
+   * member is expected)
+   */
+  gone (m: string, now: number, slackMs = 0): boolean {
+    return this.opts.members === undefined && this.view?.isLive(m, now + slackMs) !== true
+  }
+
+  /**
+   * No one waits for member m's attempt: it is gone, or its last Hello said no one can reach it. A receiver
+   * checking an announce passes a Hello interval of slack: the sender's view may have lost m's last Hello a
+   * little before ours did (it gossips once; refused here, the failover would wait out the deadline).
+   */
+  passedOver (m: string, now: number, slackMs = 0): boolean {
+    return this.gone(m, now, slackMs) || !isElectable(this.reach?.reachabilityOf(m, this.peerId) ?? 0)
+  }
+
+  /** live members that count in round `round` (membership price paid, old enough, no evidence against them) */
+  countedMembers (round: number, now: number): string[] {
+    return this.view!.live(now).filter((m) => this.book.counts(m, round, this.peerId))
   }
 
   async publish (msg: Parameters<typeof RoundMessage.encode>[0]): Promise<void> {

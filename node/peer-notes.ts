@@ -50,7 +50,10 @@ export class PeerNotes {
 
   private cause (s: PeerObservation): string {
     const needsLocal = !this.o.local && this.o.bootstrapLooksLocal
-    if (!s.bootstrapConnected) return `the bootstrap does not answer (see "bootstrap unreachable" above)${needsLocal ? '; on one machine you also need --local' : ''}`
+    if (!s.bootstrapConnected) {
+      return `the bootstrap does not answer (see "bootstrap unreachable" above)${needsLocal ? '; on one machine you ' +
+        'also need --local' : ''}`
+    }
     if (needsLocal) return 'on one machine you need --local (loopback and private addresses are refused without it)'
     return 'nobody else is in this job yet (every member must run the same job.json: its hash is the job id)'
   }

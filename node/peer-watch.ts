@@ -22,9 +22,11 @@ export interface PeerWatchOptions {
 export function watchPeer (peer: Peer, o: PeerWatchOptions): () => void {
   const addrs = o.bootstrap.map((a) => multiaddr(a))
   const looksLocal = (a: Multiaddr): boolean => { try { return isLoopback(a) || isPrivate(a) } catch { return false } }
-  const notes = new PeerNotes({ minPeers: o.minPeers, startedAt: Date.now(), local: o.local, bootstrapLooksLocal: addrs.some(looksLocal), noPeersAfterMs: o.noPeersAfterMs })
+  const notes = new PeerNotes({ minPeers: o.minPeers, startedAt: Date.now(), local: o.local,
+    bootstrapLooksLocal: addrs.some(looksLocal), noPeersAfterMs: o.noPeersAfterMs })
   const ids = addrs.map((a) => a.getComponents().find((c) => c.name === 'p2p')?.value)
-  const connected = (): boolean => ids.some((id) => id !== undefined && peer.libp2p.getConnections().some((c) => c.remotePeer.toString() === id))
+  const connected = (): boolean => ids.some((id) => id !== undefined && peer.libp2p.getConnections()
+    .some((c) => c.remotePeer.toString() === id))
   const said = new Map<number, string>() // bootstrap index -> last reason logged ('' = reached)
   const stop = new AbortController()
   let lastDial = 0
@@ -58,7 +60,9 @@ export function watchPeer (peer: Peer, o: PeerWatchOptions): () => void {
       lastDial = now
       void dialAll()
     }
-    for (const line of notes.observe({ now, live: peer.members().length, stage: peer.stage, bootstrapConnected })) o.log(line)
+    for (const line of notes.observe({ now, live: peer.members().length, stage: peer.stage, bootstrapConnected })) {
+      o.log(line)
+    }
   }
   const timer = setInterval(tick, o.tickMs ?? 1000)
   return () => { stop.abort(); clearInterval(timer) }

@@ -2,12 +2,13 @@
 // when elected (or when failing over for a silent aggregator). Many peers can live in one process (the
 // simulation, tests): nothing here is global.
 //
-// Round r (completed = r - 1, global adapter hash h):
-//   order = electionOrder(members, h, r); order[a] announces attempt a when attempt a is due:
+// Round r (completed = r - 1, beacon b: the seed no one chooses, protocol/seeds.ts):
+//   order = electionOrder(members that count, b, r); order[a] announces attempt a when attempt a is due:
 //     a = 0 right after enough members are live; a + 1 when attempt a stays silent (no announce for one
 //     deadline) or its aggregator publishes no result by deadline + grace.
-//   selected members train from h and push their update; the aggregator aggregates at the deadline (or
-//   when all answered), stores the new global adapter and publishes RoundResult; members fetch it by hash.
+//   selected members train from the global adapter and push their signed update; the aggregator aggregates at
+//   the deadline (or when all answered) and publishes a signed RoundResult; its witnesses recompute it and attest;
+//   members (the aggregator too) adopt it with a quorum of agreeing attestations (trust.ts).
 //
 // This file is the peer's public face, its start and stop, the round clock and the gossip dispatch. The
 // round's state and its transitions are round-state.ts (the only writer of the global adapter); the roles
@@ -16,7 +17,8 @@ import './polyfill.ts'
 import { EventEmitter } from 'node:events'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
-import { electAggregator, electableAttempt, electionOrder, isElectable, selectRandomK } from '../protocol/election.ts'
+import { electableAttempt, selectRandomK } from '../protocol/election.ts'
+import { OPEN_JOB_MEMBERSHIP, PRIVATE_JOB_MEMBERSHIP, solvePow } from '../protocol/membership.ts'
 import { decodeRoundMessage } from '../protocol/validation.ts'
 import type { DecodedRoundMessage } from '../protocol/validation.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
@@ -43,6 +45,10 @@ import { AggregatorRole } from './aggregator-role.ts'
 import { CatchUp } from './catch-up.ts'
 import { ReachabilityMonitor } from './reachability.ts'
 import type { PathCounts } from './reachability.ts'
+import { Trust } from './trust.ts'
+import { MembershipBook } from './membership-book.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { withRetries } from './transfer.ts'
 import type { PeerEvents, PeerOptions, PeerTiming } from './types.ts'
 
 export { trainSeed } from './member-role.ts'
@@ -61,8 +67,8 @@ export class Peer {
   /** gossip decoded once, by the validator, for the handler (gossipsub hands both the same Message) */
   private readonly decoded = new WeakMap<Message, DecodedRoundMessage>()
   private nextHello = 0
+  private powNonce = 0n
   private ticker?: NodeJS.Timeout
-  private reach?: ReachabilityMonitor
 
   constructor (opts: PeerOptions) {
     this.opts = opts
@@ -91,7 +97,7 @@ export class Peer {
     state.events.on('adopted', () => { this.nextHello = 0 })
     state.events.on('followed', () => { this.nextHello = 0 })
     this.catchUp = new CatchUp(ctx, state)
-    this.aggregator = new AggregatorRole(ctx, state, opts.select ?? selectRandomK)
+    this.aggregator = new AggregatorRole(ctx, state)
     this.member = new MemberRole(ctx, state)
   }
 
@@ -110,12 +116,14 @@ export class Peer {
   members (): string[] { return this.ctx.view?.live(Date.now()) ?? [] }
   /** what the live members last said of themselves (round, hash, capabilities) */
   memberStatus (): MemberStatus[] { return this.ctx.view?.statuses(Date.now()) ?? [] }
+  /** peers this one holds evidence against (excluded from elections, selection and witnessing) */
+  excluded (): string[] { return [...this.ctx.trust.excluded] }
   /** the training speed this peer advertises (tokens/s, 0 until it trained) */
   get measuredTokensPerSecond (): number { return this.member.tokensPerSecond }
   /** what this peer's Hellos say of its reachability (protocol/election.ts Reachability) */
-  get reachability (): number { return this.reach?.current ?? 0 }
+  get reachability (): number { return this.ctx.reach?.current ?? 0 }
   /** how many adapter transfers this peer started went direct or through a relay, and their bytes */
-  get transferPaths (): Readonly<PathCounts> | undefined { return this.reach?.paths }
+  get transferPaths (): Readonly<PathCounts> | undefined { return this.ctx.reach?.paths }
 
   async start (): Promise<void> {
     const { job } = this.opts
@@ -134,16 +142,47 @@ export class Peer {
       const bytes = encodeAdapter(initial)
       state.begin({ round: 0, hash: sha256Hex(bytes), bytes, adapter: initial }, cfg)
     }
+    ctx.key = key
+    ctx.trust = new Trust({
+      job,
+      jobId: this.opts.jobId,
+      stateDir: this.opts.stateDir,
+      aggregate: this.opts.aggregate,
+      select: this.opts.select ?? selectRandomK,
+      self: () => this.peerId,
+      key: () => key,
+      log: ctx.log,
+      saveBeacon: async (round, b) => { await store.saveBeacon(round, b) },
+      reject: (from, reason, where, round) => { ctx.reject(from, reason, where, round) },
+      publish: async (msg) => { await ctx.publish(msg) },
+      fetch: async (from, hash) => await withRetries(2, async () => await ctx.transport.fetchAdapter(ctx.libp2p,
+        peerIdFromString(from), hash, { jobId: this.opts.jobId, maxBytes: ctx.maxAdapterBytes,
+        timeoutMs: this.timing.transferTimeoutMs })),
+      standing: () => ({ completed: state.completed, hash: state.globalHash, adapter: state.globalAdapter,
+        layout: ctx.layout, maxAdapterBytes: ctx.maxAdapterBytes })
+    })
+    await ctx.trust.evidence.load()
+    const beacon = store.loadBeacon(state.completed)
+    if (beacon !== undefined) ctx.trust.beacon = beacon
+    ctx.trust.events.on('confirmed', ({ result, aggregator }) => {
+      this.member.adoptConfirmed(result, aggregator).catch((e: Error) => { ctx.log(`result: ${e.message}`) })
+    })
+    ctx.trust.events.on('witnessed', (w) => { this.events.emit('witnessed', w) })
+    ctx.trust.events.on('failover', (f) => { state.attemptFailed(f.round, f.attempt, Date.now(), this.timing.graceMs) })
+    // an allow-listed peer's owner vouches for every identity: no proof of work, no age
+    const price = this.opts.allowList !== undefined ? PRIVATE_JOB_MEMBERSHIP : job.membership ?? OPEN_JOB_MEMBERSHIP
+    ctx.book = new MembershipBook(this.opts.jobId, price, state.completed, ctx.trust.excluded)
     const o = this.opts
     const host = ctx.host = await createHost({
       privateKey: key, listen: o.listen, bootstrap: o.bootstrap, local: o.local, allowList: o.allowList,
       swarmKey: o.swarmKey, metrics: o.metrics, nat: o.nat, relay: o.relay, upnp: o.upnp
     })
-    this.reach = new ReachabilityMonitor(host, o.nat ?? o.local !== true, (line) => { ctx.log(line) })
+    ctx.reach = new ReachabilityMonitor(host, o.nat ?? o.local !== true, (line) => { ctx.log(line) })
     ctx.view = new MemberView(this.peerId, this.timing.memberTtlMs)
+    this.powNonce = solvePow(this.opts.jobId, this.peerId, price.powBits)
     const { jobId } = this.opts
     const timeoutMs = this.timing.transferTimeoutMs
-    await serveAdapters(host, { jobId, lookup: (h) => state.adapterBytes(h), timeoutMs })
+    await serveAdapters(host, { jobId, lookup: (h) => state.adapterBytes(h) ?? ctx.trust.served(h), timeoutMs })
     await serveUpdates(host, {
       jobId,
       maxBytes: ctx.maxAdapterBytes,
@@ -174,7 +213,7 @@ export class Peer {
     ctx.stopped = true
     state.stop()
     clearInterval(this.ticker)
-    this.reach?.stop()
+    this.ctx.reach?.stop()
     ctx.abort.abort()
     await ctx.host?.stop()
     await state.saved()
@@ -205,11 +244,20 @@ export class Peer {
     switch (m.kind) {
       case 'hello': {
         const h = m.hello
-        this.reach?.heardFrom(from, h.reachability)
+        ctx.reach?.heardFrom(from, h.reachability)
+        const now = Date.now()
+        const view = ctx.view!
+        const unpaid = ctx.book.hello(from, h.powNonce ?? 0n, this.state.completed)
+        if (unpaid !== undefined) { ctx.reject(from, unpaid, 'hello', h.round); break }
+        // the sender's interval counts only up to the one the job sets at the membership we see
+        const cap = helloIntervalMs(this.timing.heartbeatMs, view.live(now).length + 1)
         const caps = { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }
-        ctx.view?.hello(from, h.round, hex(h.globalHash), Date.now(), caps, h.intervalMs)
+        view.hello(from, h.round, hex(h.globalHash), now, caps, Math.min(h.intervalMs, cap), hex(h.beacon))
         break
       }
+      case 'attestation':
+        ctx.trust.onAttestation(m.attestation, from).catch((e: Error) => { ctx.log(`attestation: ${e.message}`) })
+        break
       case 'announce':
         this.member.onAnnounce(m.announce, from).catch((e: Error) => { ctx.log(`announce: ${e.message}`) })
         break
@@ -233,7 +281,9 @@ export class Peer {
         tokensPerSecond: this.member.tokensPerSecond,
         samples: this.member.samples,
         intervalMs,
-        reachability: this.reachability
+        reachability: this.reachability,
+        powNonce: this.powNonce,
+        beacon: unhex(ctx.trust.beacon)
       }
     })
   }
@@ -249,47 +299,46 @@ export class Peer {
     const r = state.completed + 1
     state.enterRound(r)
     const frozen = this.opts.members
-    // (not with frozen members: a flapping view must not change a deterministic run)
-    if (state.collector !== undefined && frozen === undefined) this.aggregator.closeIfOnlyGoneRemain(now) // our own training moves the stage on
+    // our own training moves the stage on (not with frozen members: a flapping view must not change a
+    // deterministic run)
+    if (state.collector !== undefined && frozen === undefined) this.aggregator.closeIfOnlyGoneRemain(now)
     if (state.stage === RoundStage.Collecting || state.stage === RoundStage.Aggregating) return
     let members: readonly string[]
     const announce = state.current.announce
     if (announce === undefined) {
       const live = ctx.view.live(now)
-      const ready = frozen === undefined ? live.length >= this.opts.job.minPeers : r > 1 || frozen.every((m) => live.includes(m))
+      const ready = frozen === undefined ? live.length >= this.opts.job.minPeers
+        : r > 1 || frozen.every((m) => live.includes(m))
+      // the job starts once enough peers are live; the election runs over those that count
       if (!ready) {
         state.gathering(now)
         return
       }
       state.roundDue(now)
-      members = frozen ?? live
+      members = frozen ?? ctx.countedMembers(r, now)
     } else {
       // keep the announced members (silent aggregator included) so every member computes the same order
-      members = announce.members
+      members = announce.members.filter((m) => !ctx.trust.excluded.has(m))
     }
     const settleMs = r === state.firstRound ? this.timing.settleMs : 0
     const silenceMs = this.opts.job.roundDeadlineSeconds * 1000
-    const view = ctx.view
-    const gone = (attempt: number): boolean => {
-      const a = electAggregator(members, state.globalHash, r, attempt)
-      return a === undefined || (frozen === undefined && !view.isLive(a, now))
-    }
+    // everyone elects by the beacon's order: an attempt whose aggregator is gone is due at once (a crash costs a
+    // few Hello intervals), and members that said they are unreachable are skipped; receivers accept both
+    // (ctx.passedOver in trust.checkAnnounce)
+    const order = ctx.trust.order(members, r)
+    const gone = (attempt: number): boolean => order[attempt] === undefined || ctx.gone(order[attempt], now)
+    // a signed result of the attempt we follow is being witnessed: one more silence before failing over
+    const witnessing = announce !== undefined && ctx.trust.awaiting(r, announce.attempt)
+    if (witnessing && now < announce.deadlineMs + this.timing.graceMs + silenceMs) return
     const due = dueAttempt(state.current, now, { silenceMs, graceMs: this.timing.graceMs, settleMs }, gone)
     if (due === undefined) return
-    const attempt = this.reachableAttempt(members, r, due)
-    if (attempt <= state.current.accepted || state.current.announcedByMe.has(attempt)) return
-    if (electAggregator(members, state.globalHash, r, attempt) !== this.peerId) return
+    const attempt = electableAttempt(order, due, (m) => !ctx.passedOver(m, now))
+    if (attempt >= MAX_ATTEMPTS || attempt <= state.current.accepted || state.current.announcedByMe.has(attempt)) return
+    if (order[attempt] !== this.peerId) return
     // a quorum already finished round r (we restarted behind, or missed its result): aggregating it again
     // would fork the job; maybeCatchUp fetches their adapter instead
     if (this.catchUp.quorumAhead(now) !== undefined) return
     this.aggregator.run(r, attempt, members)
-  }
-
-  /** DESIGN.md "Elections that stay live": members that said they are unreachable are skipped in the order */
-  private reachableAttempt (members: readonly string[], round: number, due: number): number {
-    const order = electionOrder(members, this.state.globalHash, round)
-    const a = electableAttempt(order, due, (m) => isElectable(this.reach?.reachabilityOf(m, this.peerId) ?? 0))
-    return a < MAX_ATTEMPTS ? a : due
   }
 }
 

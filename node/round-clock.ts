@@ -29,7 +29,8 @@ export interface ClockTiming {
  * The attempt that is due to be announced now, or undefined when none is (not yet, too many, or done).
  * `gone(a)`: attempt a's aggregator is no longer live (its Hellos stopped).
  */
-export function dueAttempt (r: RoundClock, now: number, t: ClockTiming, gone: (attempt: number) => boolean = () => false): number | undefined {
+export function dueAttempt (r: RoundClock, now: number, t: ClockTiming,
+  gone: (attempt: number) => boolean = () => false): number | undefined {
   let due: number
   if (r.announce === undefined) {
     const elapsed = now - r.since - t.settleMs

@@ -13,8 +13,6 @@
 //  AwaitAnnounce    acceptAnnounce    a member's follow  announce                (Training or AwaitResult)
 //  AwaitAnnounce    openCollector     we aggregate       announce, stage,        Collecting
 //                                                        collectorOpened
-//  AwaitAnnounce    standOnBase       behind: the        global                  (unchanged)
-//                                     announce's base
 //  AwaitAnnounce    training()        selected           stage                   Training
 //  Training         pushing()         update trained     stage                   Pushing
 //  Training/Pushing awaitResult()     update sent        stage                   AwaitResult
@@ -23,23 +21,22 @@
 //  Coll./Aggr.      abandonCollector  no result from us  collectorClosed, stage  AwaitResult
 //  any              dropCollector     a later attempt    collectorClosed         (unchanged)
 //  any              adopt(...)        a verified result  result, adopted, stage  AwaitAnnounce or Done (+done)
+//  any              attemptFailed     evidence against   stage                   AwaitAnnounce
+//                                     its aggregator
 //  any              catchUp(...)      a quorum is ahead  adopted, stage          AwaitAnnounce or Done (+done)
-//  any              followEarlierAttempt (fork choice)   result, followed, stage AwaitAnnounce or Done
 //  Done             followOthers      same round, the    followed                Done
 //                                     others' adapter
 //  (offerOwnUpdate: our own update for the round we collect; emits ownUpdate, writes nothing)
 //
 // docs/round.md walks one round through these transitions.
 import { EventEmitter } from 'node:events'
-import type { RoundResult } from '../protocol/messages.ts'
+import type { UpdateCommit } from '../protocol/messages.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import type { ClientUpdate } from '../trainer/aggregate/types.ts'
 import type { StateStore } from './state-store.ts'
 import { RoundStage } from './round-stage.ts'
 import { formatRound } from './round-info.ts'
 import type { RoundInfo } from './round-info.ts'
-import { hex } from './hex.ts'
-import { isEarlierAttempt } from './global-choice.ts'
 import type { Standing } from './global-choice.ts'
 import type { AnnounceEvent } from './types.ts'
 
@@ -75,13 +72,19 @@ interface MutableRound {
   firstAnnounceAt?: number
 }
 
+/** an update the aggregator took: decoded, with its author's signed commitment and its bytes (served to witnesses) */
+export type ReceivedUpdate = ClientUpdate & { readonly trainLoss: number, readonly commit: UpdateCommit,
+  readonly bytes: Uint8Array }
+
 /** The aggregator's round in progress: RoundState opens and closes it, the aggregator role fills it. */
 export interface Collector {
   readonly round: number
   readonly attempt: number
   readonly baseHash: string
   readonly selected: ReadonlySet<string>
-  readonly received: Map<string, ClientUpdate & { trainLoss: number }>
+  readonly received: Map<string, ReceivedUpdate>
+  /** the members the announce listed (the witness draw's) */
+  readonly members: readonly string[]
   /** reason per selected member whose push was refused */
   readonly rejected: Map<string, string>
   readonly deadlineMs: number
@@ -181,12 +184,6 @@ export class RoundState {
 
   /** bytes of a global adapter we hold, by hash (what /fedit/adapter serves) */
   adapterBytes (hash: string): Uint8Array | undefined { return this.served.get(hash) }
-  /** A result for the round we completed, from an earlier attempt than the one we adopted, on the same base. */
-  isEarlierAttempt (r: RoundResult): boolean {
-    return isEarlierAttempt({ round: r.round, attempt: r.attempt, baseHash: hex(r.baseHash), newHash: hex(r.newHash) },
-      this.standing)
-  }
-
   /** resolves once every save begun so far is on disk */
   async saved (): Promise<void> { await this.saving }
 
@@ -231,13 +228,6 @@ export class RoundState {
     cur.announce = { attempt: a.attempt, aggregator, members, selected, deadlineMs: Number(a.deadlineMs) }
     const mine = aggregator === this.deps.self()
     this.events.emit('announce', { round: a.round, attempt: a.attempt, aggregator, selected, members, at: now, mine })
-  }
-
-  /** Behind (or forked) when an announce came: stand on its base, round - 1, before following it. */
-  standOnBase (round: number, hash: string, bytes: Uint8Array, adapter: Adapter): void {
-    this.setGlobal(round - 1, hash, bytes, adapter)
-    this.persist(undefined)
-    this.cur = fresh(round)
   }
 
   training (): void { this.setStage(RoundStage.Training) }
@@ -298,6 +288,18 @@ export class RoundState {
     }
   }
 
+  /**
+   * The attempt we follow is over before its deadline (evidence against its aggregator): the clock (round-clock.ts)
+   * makes the next attempt due at once, and our collector for it, if any, goes.
+   */
+  attemptFailed (round: number, attempt: number, now: number, graceMs: number): void {
+    const a = this.cur.announce
+    if (this.cur.round !== round || a === undefined || a.attempt !== attempt) return
+    this.cur.announce = { ...a, deadlineMs: now - graceMs - 1 }
+    if (this.collecting?.round === round && this.collecting.attempt === attempt) this.dropCollector()
+    this.setStage(RoundStage.AwaitAnnounce)
+  }
+
   /** Takes a verified global adapter of round `round` as ours (`base`: the global it was made from, if known). */
   adopt (round: number, hash: string, bytes: Uint8Array, adapter: Adapter, info: RoundInfo | undefined,
     base = ''): void {
@@ -320,23 +322,6 @@ export class RoundState {
   /** A quorum of live peers is past us: take the adapter they report (no result of ours to log). */
   catchUp (round: number, hash: string, bytes: Uint8Array, adapter: Adapter): void {
     this.adopt(round, hash, bytes, adapter, undefined)
-  }
-
-  /** The earlier attempt of our completed round wins everywhere: switch to its result (fork choice). */
-  followEarlierAttempt (info: RoundInfo, bytes: Uint8Array, adapter: Adapter): void {
-    this.setGlobal(info.round, info.hash, bytes, adapter)
-    this.attempt = info.attempt
-    const last = this.log.length - 1
-    if (last >= 0 && this.log[last]!.round === info.round) this.log[last] = info
-    else this.log.push(info)
-    this.persist(info)
-    this.dropCollector()
-    this.cur = fresh(info.round + 1)
-    this.deps.log(`round ${info.round}: two attempts published a result; keeping the earlier one`)
-    this.deps.log(formatRound(info, this.deps.self()))
-    this.events.emit('result', info)
-    this.events.emit('followed', { round: info.round, hash: info.hash })
-    this.setStage(info.round >= this.deps.rounds ? RoundStage.Done : RoundStage.AwaitAnnounce)
   }
 
   /** The job is done and we do not know our adapter's attempt: take the one the others hold. */

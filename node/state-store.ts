@@ -6,6 +6,8 @@
 //   state.json                            {jobId, round, hash}: written last, so a crash never points at a
 //                                         missing adapter
 //   rounds.json                           the log of rounds (RoundInfo[])
+//   beacon.json                           {round, beacon}: the seed of round `round` + 1 (protocol/seeds.ts)
+//   evidence/                             evidence against peers (node/evidence-store.ts)
 // Every write is atomic (temp file + rename).
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -71,6 +73,21 @@ export class StateStore {
 
   async saveRounds (rounds: readonly RoundInfo[]): Promise<void> {
     await writeFileAtomic(this.roundsPath, JSON.stringify(rounds, null, 1) + '\n')
+  }
+
+  /** The saved seed of the round after `completed`, if it was saved at that round. */
+  loadBeacon (completed: number): string | undefined {
+    const p = join(this.dir, 'beacon.json')
+    if (!existsSync(p)) return undefined
+    try {
+      const b = JSON.parse(readFileSync(p, 'utf8')) as { round?: unknown, beacon?: unknown }
+      return b.round === completed && typeof b.beacon === 'string' && /^[0-9a-f]{64}$/.test(b.beacon) ? b.beacon
+        : undefined
+    } catch { return undefined }
+  }
+
+  async saveBeacon (round: number, beacon: string): Promise<void> {
+    await writeFileAtomic(join(this.dir, 'beacon.json'), JSON.stringify({ round, beacon }) + '\n')
   }
 
   private prune (current: string): void {

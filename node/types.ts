@@ -98,7 +98,9 @@ export interface RejectedEvent {
   readonly from: string
   /** a RejectReason label, optionally with ": detail" (protocol/reject-reason.ts) */
   readonly reason: string
-  readonly where: 'gossip' | 'update' | 'adapter' | 'announce' | 'result'
+  readonly where: 'gossip' | 'hello' | 'update' | 'adapter' | 'announce' | 'result' | 'attestation'
+  /** the round the refused message spoke of, when it named one */
+  readonly round?: number
 }
 
 export interface PeerEvents {
@@ -107,6 +109,8 @@ export interface PeerEvents {
   result: [RoundInfo]
   /** a message, update or adapter from the network was refused */
   rejected: [RejectedEvent]
+  /** we witnessed a result: the update bytes we fetched and the seconds the recompute took (bench round) */
+  witnessed: [{ readonly round: number, readonly bytes: number, readonly seconds: number }]
   stage: [RoundStage]
   done: []
 }

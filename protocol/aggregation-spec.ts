@@ -10,9 +10,8 @@ export type ClipSpec =
 
 export type FilterSpec =
   // drop deltas with norm > multiple x median norm, and (when set) norm < minMultiple x median norm (free riders
-  // sending
-  // nothing). Judges the norm as sent, before clipping (a clip at the same multiple would otherwise hide every
-  // outlier).
+  // sending nothing). Judges the norm as sent, before clipping (a clip at the same multiple would otherwise hide
+  // every outlier).
   | { readonly kind: 'norm', readonly multiple: number, readonly minMultiple?: number }
   // drop deltas with cosine distance to the coordinate-wise median > maxDistance, and (with mads) cosine below the
   // round's median cosine - mads x the cosines' spread (1.4826 MAD)
@@ -72,8 +71,8 @@ export const FEDAVG: AggregationSpec = { space: 'factors', clip: { kind: 'none' 
  * (cosine >= 0.99; after the norm filter, so a scaled copy of an honest update does not take the original with it);
  * drop updates pointing away from the coordinate-wise median (cosine distance > 1; a bound at the round's median
  * cosine - 3 spreads also exists, but excluded 10% of honest peers on the category split); drop colluders whose
- * residuals agree across rounds; clip to the smaller of 3x the median norm
- * and median + 3 spreads; trimmed mean dropping at least ceil(f·n) at each end. */
+ * residuals agree across rounds; clip to the smaller of 3x the median norm and median + 3 spreads; trimmed mean
+ * dropping at least ceil(f·n) at each end. */
 export const ROBUST_DEFAULT: AggregationSpec = {
   space: 'factors',
   clip: { kind: 'median', multiple: 3, mads: 3 },

@@ -6,6 +6,10 @@ import { FEDAVG, ROBUST_DEFAULT, threatUnholdable } from './aggregation-spec.ts'
 import type { Json } from './canonical-json.ts'
 import { canonicalJson } from './canonical-json.ts'
 import { DEFAULT_MAX_ADAPTER_BYTES } from './limits.ts'
+import type { MembershipSpec } from './membership.ts'
+import { OPEN_JOB_MEMBERSHIP } from './membership.ts'
+import type { WitnessSpec } from './witness-rules.ts'
+import { DEFAULT_WITNESSES } from './witness-rules.ts'
 
 /** The LLaMA linear modules LoRA may wrap (same names as trainer/model/config.ts LINEAR_MODULES). */
 export const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const
@@ -43,6 +47,10 @@ export interface JobSpec {
   /** seconds from announce until updates are late; also how long members wait before failing over */
   readonly roundDeadlineSeconds: number
   readonly maxAdapterBytes: number
+  /** who confirms each round's result (protocol/witness-rules.ts) */
+  readonly witnesses: WitnessSpec
+  /** the price of an identity in an open job (protocol/membership.ts); an allow-listed peer skips it */
+  readonly membership: MembershipSpec
 }
 
 export class JobSpecError extends Error {
@@ -87,7 +95,7 @@ export function validateJobSpec (raw: unknown, source = 'job'): JobSpec {
 
   const j = obj(raw, '(top level)')
   known(j, '', ['version', 'name', 'baseModel', 'lora', 'recipe', 'rounds', 'peersPerRound', 'minPeers', 'aggregation',
-    'roundDeadlineSeconds', 'maxAdapterBytes'])
+    'roundDeadlineSeconds', 'maxAdapterBytes', 'witnesses', 'membership'])
   if (j.version !== undefined && j.version !== 1) fail('version', 'must be 1')
   const name = str(j.name, 'name', /^[\w.\- ]{1,100}$/, 'must be 1-100 letters, digits, spaces, ._-')
   const bm = obj(j.baseModel, 'baseModel')
@@ -136,8 +144,22 @@ export function validateJobSpec (raw: unknown, source = 'job'): JobSpec {
   const roundDeadlineSeconds = num(j.roundDeadlineSeconds ?? 600, 'roundDeadlineSeconds', 0.1, 7 * 24 * 3600)
   const maxAdapterBytes = int(j.maxAdapterBytes ?? DEFAULT_MAX_ADAPTER_BYTES, 'maxAdapterBytes', 1024,
     DEFAULT_MAX_ADAPTER_BYTES)
+  const w = obj(j.witnesses ?? {}, 'witnesses')
+  known(w, 'witnesses.', ['count', 'quorum'])
+  const wCount = int(w.count ?? DEFAULT_WITNESSES.count, 'witnesses.count', 0, 64)
+  const witnesses: WitnessSpec = {
+    count: wCount,
+    quorum: int(w.quorum ?? Math.min(DEFAULT_WITNESSES.quorum, wCount), 'witnesses.quorum', Math.min(1, wCount),
+      Math.max(wCount, 1))
+  }
+  const ms = obj(j.membership ?? {}, 'membership')
+  known(ms, 'membership.', ['powBits', 'minAgeRounds'])
+  const membership: MembershipSpec = {
+    powBits: int(ms.powBits ?? OPEN_JOB_MEMBERSHIP.powBits, 'membership.powBits', 0, 40),
+    minAgeRounds: int(ms.minAgeRounds ?? OPEN_JOB_MEMBERSHIP.minAgeRounds, 'membership.minAgeRounds', 0, 1000)
+  }
   return { version: 1, name, baseModel, lora, recipe, rounds, peersPerRound, minPeers, aggregation,
-    roundDeadlineSeconds, maxAdapterBytes }
+    roundDeadlineSeconds, maxAdapterBytes, witnesses, membership }
 }
 
 type Fail = (field: string, what: string) => never

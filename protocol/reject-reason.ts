@@ -46,7 +46,25 @@ export enum RejectReason {
   Timeout = 'timeout',
   StreamError = 'stream_error',
   /** the only path is a relay whose remaining data limit cannot carry the adapter (node/transfer-path.ts) */
-  RelayLimit = 'relay_limit'
+  RelayLimit = 'relay_limit',
+  // ---- rounds that trust no one (DESIGN.md): the shared attempt clock (protocol/attempt-clock.ts)
+  JobFinished = 'job_finished',
+  AttemptNotDue = 'attempt_not_due',
+  PrunedMembers = 'pruned_members',
+  DeadlineTooFar = 'deadline_too_far',
+  BadSelection = 'bad_selection',
+  // ---- results and witnesses (protocol/result-rules.ts, protocol/signed-update.ts, node/trust.ts)
+  NoAnnounce = 'no_announce',
+  BadSignature = 'bad_signature',
+  BadCommitment = 'bad_commitment',
+  NotWitness = 'not_witness',
+  UpdateUnavailable = 'update_unavailable',
+  Equivocation = 'equivocation',
+  Contradicted = 'contradicted',
+  /** a peer with evidence against it (excluded for the rest of the job) */
+  Offender = 'offender',
+  // ---- membership (protocol/membership.ts)
+  BadProofOfWork = 'bad_proof_of_work'
 }
 
 /** "label" or "label: detail", the shape of every reason string in logs, events and round results. */

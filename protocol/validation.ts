@@ -1,7 +1,9 @@
 // Schema checks of everything that arrives: decode never throws out of here, it returns a result with a
 // reason, a RejectReason label optionally followed by ": detail" (reject-reason.ts).
 import { MAX_REACHABILITY } from './election.ts'
-import { Hello, RoundAnnounce, RoundMessage, RoundResult, UpdateHeader, AdapterRequest } from './messages.ts'
+import {
+  Attestation, Hello, RoundAnnounce, RoundMessage, RoundResult, UpdateHeader, AdapterRequest
+} from './messages.ts'
 import {
   HASH_BYTES, MAX_ATTEMPTS, MAX_GOSSIP_BYTES, MAX_HEADER_BYTES, MAX_HELLO_INTERVAL_MS, MAX_MEMBERS, MAX_PEER_ID_CHARS,
   MAX_REASON_CHARS
@@ -16,6 +18,7 @@ export type DecodedRoundMessage =
   | { readonly kind: 'hello', readonly hello: Hello }
   | { readonly kind: 'announce', readonly announce: RoundAnnounce }
   | { readonly kind: 'result', readonly result: RoundResult }
+  | { readonly kind: 'attestation', readonly attestation: Attestation }
 
 const bad = (reason: Reject, detail?: string): { valid: false, reason: string } =>
   ({ valid: false, reason: withDetail(reason, detail) })
@@ -43,17 +46,19 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
   const limits = {
     limits: {
       announce: { members: MAX_MEMBERS, selected: MAX_MEMBERS } as never,
-      result: { selected: MAX_MEMBERS, included: MAX_MEMBERS, excluded: MAX_MEMBERS } as never
+      result: { selected: MAX_MEMBERS, included: MAX_MEMBERS, excluded: MAX_MEMBERS, updates: MAX_MEMBERS } as never
     }
   }
   const m = decodeSafe(() => RoundMessage.decode(data, limits))
   if (m === undefined) return bad(Reject.Malformed, 'not a RoundMessage')
-  const set = [m.hello, m.announce, m.result].filter((x) => x !== undefined).length
+  const set = [m.hello, m.announce, m.result, m.attestation].filter((x) => x !== undefined).length
   if (set !== 1) return bad(Reject.Malformed, `${set} payloads set, expected 1`)
   if (m.hello !== undefined) {
     const h = m.hello
     if (h.jobId !== jobId) return bad(Reject.WrongJob)
-    if (h.globalHash.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'globalHash')
+    if (h.globalHash.byteLength !== HASH_BYTES || h.beacon.byteLength !== HASH_BYTES) {
+      return bad(Reject.BadField, 'globalHash or beacon')
+    }
     if (!Number.isFinite(h.tokensPerSecond) || h.tokensPerSecond < 0) return bad(Reject.BadField, 'tokensPerSecond')
     if (h.device.length > 32) return bad(Reject.BadField, 'device')
     if (h.intervalMs > MAX_HELLO_INTERVAL_MS) return bad(Reject.BadField, 'intervalMs')
@@ -73,6 +78,19 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
     }
     return { valid: true, message: { kind: 'announce', announce: a } }
   }
+  if (m.attestation !== undefined) {
+    const t = m.attestation
+    if (t.jobId !== jobId) return bad(Reject.WrongJob)
+    if (t.round < 1) return bad(Reject.BadField, 'round')
+    if (t.attempt >= MAX_ATTEMPTS) return bad(Reject.BadField, 'attempt')
+    if (t.baseHash.byteLength !== HASH_BYTES || t.newHash.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'hash')
+    if (!isPeerIdString(t.aggregator) || !isPeerIdString(t.witness)) {
+      return bad(Reject.BadField, 'aggregator or witness')
+    }
+    if (t.reason.length > MAX_REASON_CHARS) return bad(Reject.BadField, 'reason too long')
+    if (t.signature.byteLength === 0) return bad(Reject.BadField, 'unsigned attestation')
+    return { valid: true, message: { kind: 'attestation', attestation: t } }
+  }
   const r = m.result!
   if (r.jobId !== jobId) return bad(Reject.WrongJob)
   if (r.round < 1) return bad(Reject.BadField, 'round')
@@ -82,6 +100,9 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
     peerList(r.excluded.map((x) => x.peer), 'excluded')
   if (e !== undefined) return bad(Reject.BadField, e)
   if (r.included.length === 0) return bad(Reject.BadField, 'no included peer')
+  if (r.updates.some((u) => !isPeerIdString(u.author) || u.hash.byteLength !== HASH_BYTES)) {
+    return bad(Reject.BadField, 'updates')
+  }
   if (r.excluded.some((x) => x.reason.length > MAX_REASON_CHARS)) return bad(Reject.BadField, 'reason too long')
   if (!Number.isFinite(r.trainLoss) || !Number.isFinite(r.seconds) || r.seconds < 0) {
     return bad(Reject.BadField, 'metrics')

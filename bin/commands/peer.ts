@@ -136,6 +136,8 @@ export async function run (argv: string[]): Promise<number> {
     metrics: metrics?.libp2p,
     logger: log
   })
+  // every refusal in one line, so an operator sees an attack as it happens
+  peer.events.on('rejected', (r) => { log(`rejected ${r.reason} from ${r.from} round ${r.round ?? '-'} (${r.where})`) })
   const stopSignal = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('interrupted'))
     process.once('SIGTERM', () => resolve('terminated'))

@@ -4,7 +4,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
 import { electableAttempt, electAggregator, electionOrder, isElectable, Reachability } from '../../protocol/election.ts'
-import { checkAnnounce } from '../../protocol/round-rules.ts'
+import { checkAttemptClock } from '../../protocol/attempt-clock.ts'
+import { checkElection } from '../../protocol/seeds.ts'
 import { decodeRoundMessage } from '../../protocol/validation.ts'
 import { RoundMessage } from '../../protocol/messages.ts'
 import { reachabilityOf } from '../../node/reachability.ts'
@@ -23,11 +24,19 @@ test('an unreachable member is skipped: the next reachable one in the order anno
   assert.equal(a, 2)
   // the attempt number is the member's place in the order, so every member's plain check accepts its announce
   assert.equal(electAggregator(members, H, 4, a), order[2])
+  // receivers accept it at once: the attempts before it (the clock's due one, 0, included) are passed over
+  const now = Date.now()
   const announce = { jobId: 'j', round: 4, attempt: a, baseHash: new Uint8Array(32), members, selected: [],
-    deadlineMs: BigInt(Date.now() + 60_000) }
-  const check = checkAnnounce(announce,
-    H, { sender: order[2]!, completedRound: 3, acceptedAttempt: -1, knownMembers: new Set(members), nowMs: Date.now() })
-  assert.deepEqual(check, { ok: true })
+    deadlineMs: BigInt(now + 30_000) }
+  type Clock = ReturnType<typeof checkAttemptClock>
+  const clock = (passedOver: (k: number) => boolean): Clock => checkAttemptClock(announce, {
+    progress: { since: now, accepted: -1 }, timing: { silenceMs: 60_000, graceMs: 2_000, settleMs: 0 },
+      toleranceMs: 2_000,
+    nowMs: now, eligible: new Set(members), passedOver
+  })
+  assert.deepEqual(clock((k) => said.get(order[k]!) === Reachability.Unreachable), { ok: true })
+  assert.equal(clock(() => false).ok, false)
+  assert.deepEqual(checkElection({ ...announce, selected: [] }, order[2]!, H, 0, () => []), { ok: true })
   // a later failover goes on from there, skipping the unreachable again
   said.set(order[3]!, Reachability.Unreachable)
   assert.equal(electableAttempt(order, 3, (m) => isElectable(said.get(m)!)), 4)
@@ -42,8 +51,8 @@ test('when nobody is reachable the plain order stands; older peers (unsaid) stay
 
 test('Hello.reachability travels and is validated', () => {
   const job = 'j'.repeat(64)
-  const hello = { jobId: job, round: 1, globalHash: new Uint8Array(32), device: 'cpu', tokensPerSecond: 0, samples: 1,
-    intervalMs: 0 }
+  const hello = { jobId: job, round: 1, globalHash: new Uint8Array(32), beacon: new Uint8Array(32), device: 'cpu',
+    tokensPerSecond: 0, samples: 1, intervalMs: 0 }
   const d = decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, reachability: Reachability.Relayed } }), job)
   assert.ok(d.valid && d.message.kind === 'hello' && d.message.hello.reachability === Reachability.Relayed)
   const bad = decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, reachability: 9 } }), 'j'.repeat(64))

@@ -1,8 +1,7 @@
-// Two attempts of one round both publish a result: the elected aggregator's (attempt 0) is held back until
-// the failover attempt has published and every other peer adopted it; when attempt 0's result then arrives,
-// every peer switches to it (the earlier attempt wins), so the job ends on one global adapter, not forked.
-// A peer that joined late and caught up through Hellos does not know its adapter's attempt: it follows the
-// others once they have switched.
+// Two attempts of one round both publish a result: the elected aggregator's (attempt 0) is held back until the
+// failover attempt's result was confirmed by its witnesses and adopted. A result is considered only for the
+// attempt a member follows, and an aggregator adopts its own result only once confirmed, so the late attempt-0
+// result is never taken: every peer, its aggregator too, ends on the failover's adapter (the job never forks).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { roundInfoOf } from '../../node/round-info.ts'
@@ -12,13 +11,13 @@ import { libp2pTransport } from '../../node/transfer.ts'
 import type { Transport } from '../../node/types.ts'
 import { testJob, startNet, until } from './net-fixture.ts'
 
-test('when two attempts of a round both publish a result, every peer keeps the earlier attempt\'s', { timeout: 60_000 }, async () => {
+test('when a superseded attempt publishes late, every peer keeps the confirmed failover result', { timeout: 60_000 }, async () => {
   const { job, jobId } = testJob({ rounds: 1, minPeers: 4, peersPerRound: 2, roundDeadlineSeconds: 3 })
-  // the attempt-0 aggregator adopts its result at once but publishes it only when the test lets go
+  // the attempt-0 aggregator publishes its result only when the test lets go
   let held: RoundInfo | undefined
   let release!: () => void
   const released = new Promise<void>((resolve) => { release = resolve })
-  // a transport that holds back the publish of an attempt-0 result (its aggregator has adopted it already)
+  // a transport that holds back the publish of an attempt-0 result
   const transport: Transport = {
     ...libp2pTransport,
     publish: async (host, topic, data) => {
@@ -45,23 +44,24 @@ test('when two attempts of a round both publish a result, every peer keeps the e
     assert.ok(later.attempt > first.attempt, `the others adopted a later attempt (${later.attempt})`)
     assert.notEqual(later.hash, first.hash, 'precondition: the two attempts made different adapters')
     for (const p of others) assert.equal(p.global.hash, later.hash)
-    assert.equal(elected.global.hash, first.hash, 'forked until the held result arrives')
     const late = await net.addPeer()
     await until(() => late.global.round === 1, 20_000, 'a late peer to catch up with the others')
     assert.equal(late.global.hash, later.hash, 'the late peer caught up with the failover result')
+    // the held aggregator never adopted its own unconfirmed result: it follows the confirmed one
+    await until(() => elected.global.round === 1, 20_000, 'the held aggregator to adopt the confirmed result')
 
-    // the earlier attempt's result arrives last: every peer ends on it
+    // the superseded attempt's result arrives last: no one takes it
+    const refused = new Set<string>()
+    for (const p of net.peers) {
+      p.events.on('rejected', (r) => { if (r.from === elected.peerId && r.reason === 'stale_round') refused.add(p.peerId) })
+    }
     release()
-    await until(() => net.peers.every((p) => p.global.hash === first.hash), 10_000, 'every peer to switch to the attempt-0 adapter')
-    assert.equal(first.attempt, 0)
-    assert.equal(late.rounds.length, 0, 'the late peer saw no result, it caught up')
+    await until(() => others.every((p) => refused.has(p.peerId)), 20_000, 'the others to refuse the late result')
+    for (const p of net.peers) assert.equal(p.global.hash, later.hash)
     for (const p of [elected, ...others]) {
-      assert.equal(p.global.round, 1)
       const log = p.rounds.filter((r) => r.round === 1)
       assert.equal(log.length, 1, 'one entry for round 1 in the rounds log')
-      assert.equal(log[0]!.attempt, 0)
-      assert.equal(log[0]!.hash, first.hash)
-      assert.equal(log[0]!.aggregator, elected.peerId)
+      assert.equal(log[0]!.hash, later.hash)
     }
   } finally {
     release()

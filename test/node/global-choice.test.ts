@@ -1,7 +1,7 @@
-// Which global adapter a peer stands on (node/global-choice.ts): catch-up quorum and timing, fork choice.
+// Which global adapter a peer stands on (node/global-choice.ts): catch-up quorum and timing, following the others.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { catchUpDue, catchUpQuorum, followAtSameRound, isEarlierAttempt } from '../../node/global-choice.ts'
+import { catchUpDue, catchUpQuorum, followAtSameRound } from '../../node/global-choice.ts'
 import type { CatchUpInput, Standing } from '../../node/global-choice.ts'
 
 test('catch-up quorum: two peers, or every other one when fewer', () => {
@@ -21,19 +21,6 @@ test('catch up at once from two rounds behind; from one only once the result is 
   const announced = { ...one, announcedDeadlineMs: 5000 } // with an announce: its deadline + grace
   assert.equal(catchUpDue({ ...announced, now: 5499 }), false)
   assert.equal(catchUpDue({ ...announced, now: 5500 }), true)
-})
-
-test('fork choice: an earlier attempt of the round we completed, on our base, with another adapter, wins', () => {
-  const g: Standing = { completed: 4, hash: 'h1', attempt: 1, base: 'b' }
-  const r = { round: 4, attempt: 0, baseHash: 'b', newHash: 'h0' }
-  assert.equal(isEarlierAttempt(r, g), true)
-  assert.equal(isEarlierAttempt({ ...r, attempt: 1 }, g), false, 'the same attempt')
-  assert.equal(isEarlierAttempt({ ...r, attempt: 2 }, g), false, 'a later attempt')
-  assert.equal(isEarlierAttempt({ ...r, newHash: 'h1' }, g), false, 'the adapter we hold')
-  assert.equal(isEarlierAttempt({ ...r, baseHash: 'other' }, g), false, 'another base')
-  assert.equal(isEarlierAttempt({ ...r, round: 3 }, g), false, 'an older round')
-  assert.equal(isEarlierAttempt({ ...r, round: 5 }, g), false, 'the next round')
-  assert.equal(isEarlierAttempt(r, { ...g, attempt: -1, base: '' }), false, 'unknown standing (caught up, restored): never replaced')
 })
 
 test('a done peer that does not know its attempt follows what most live peers at its round hold', () => {

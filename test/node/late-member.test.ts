@@ -1,7 +1,12 @@
 // A member that falls two results behind (its fetches of the round 1 and 2 adapters are held back) while
-// the others go on and select it for round 3: the round-3 announce arrives out of its window, is kept, and
-// replayed once it adopts a result, so it still trains in round 3 (the aggregator does not wait out its
-// deadline); and a base it fetched for an older announce never steps its global adapter back.
+// the others go on and select it for round 3: the round-3 announce arrives out of its window and is kept. A
+// member never follows an announce's base (it catches up to what a quorum of counted members hold, through
+// their Hellos, once its fetch is let go), then replays the kept announce and still trains in round 3 (the
+// aggregator does not wait out its deadline); and a base it fetched never steps its global adapter back.
+// Known limit (not tested here): had the late member itself been round 3's first aggregator, the others fail
+// over past it, and its own attempt clock (round 3 began for it only when it caught up) refuses the kept
+// failover announce as not yet due: it then misses round 3's training but adopts its confirmed result.
+// The job (and so the beacon's election) is the one where the kept announce is attempt 0's.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
@@ -15,8 +20,8 @@ import { testJob, startNet, until } from './net-fixture.ts'
 const SEED_BASE = 40
 const LATE = 3 // index of the member held behind; with these identities it aggregates none of rounds 1..3
 
-test('a member two results behind still trains in the round it was selected for, and never steps its global back', { timeout: 60_000 }, async () => {
-  const deadlineSeconds = 4
+test('a member two results behind still trains in the round it was selected for, and never steps its global back', { timeout: 90_000 }, async () => {
+  const deadlineSeconds = 10
   const { job, jobId } = testJob({ rounds: 3, minPeers: 4, peersPerRound: 2, roundDeadlineSeconds: deadlineSeconds })
   // the fixture's identities: peer i has the key seeded with SEED_BASE + i + 1
   const late = peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(SEED_BASE + LATE + 1))).toString()
@@ -66,7 +71,7 @@ test('a member two results behind still trains in the round it was selected for,
     const trained: number[] = []
     m.events.on('trained', (t) => { trained.push(t.round) })
     let deferredFrom: string | undefined
-    m.events.on('rejected', (r) => { if (r.where === 'announce' && r.reason === 'round_out_of_window') deferredFrom ??= r.from })
+    m.events.on('rejected', (r) => { if (r.where === 'announce' && r.reason === 'round_out_of_window' && r.round === 3) deferredFrom ??= r.from })
 
     // the round-3 announce reaches the late member while it still stands on round 0
     await until(() => deferredFrom !== undefined, 20_000, 'the round-3 announce to reach the late member out of its window')
@@ -97,6 +102,7 @@ test('a member two results behind still trains in the round it was selected for,
     assert.ok(r3.selected.includes(late))
     assert.ok(r3.included.includes(late), `late member included in round 3 (excluded: ${JSON.stringify(r3.excluded)})`)
     assert.ok(!r3.excluded.some((x) => x.peer === late))
+    assert.equal(r3.attempt, 0, 'precondition: round 3 went to its first aggregator')
     assert.ok(r3.seconds < deadlineSeconds / 2, `round 3 took ${r3.seconds} s, deadline ${deadlineSeconds} s`)
     // (b) the late member's global round never went down
     for (let i = 1; i < seen.length; i++) {

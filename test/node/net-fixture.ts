@@ -69,6 +69,8 @@ export async function startNet (n: number, job: JobSpec, jobId: string, over: Pa
       ...over,
       ...o
     })
+    const log = netLogger(`p${i - 1}`)
+    if (log !== undefined) p.events.on('rejected', (r) => { if (r.where !== 'gossip') log(`rejected ${r.reason} from ${r.from.slice(-6)} round ${r.round ?? '-'} (${r.where})`) })
     await p.start()
     peers.push(p)
     return p

@@ -1,3 +1,4 @@
+/* global document, EventSource */
 // The dashboard's page script: plain browser JavaScript, no build step. It reads the peer's snapshot from
 // /events (server-sent events; /api/status once if they are unavailable) and draws it. Every value from the
 // network is set as text (textContent, SVG attributes), never as HTML.

@@ -1,0 +1,76 @@
+// Which results of the current round wait for their witnesses, and what the attestations say of them: the
+// gate a result passes before it becomes the global adapter (DESIGN.md "Verifiable rounds"). Pure
+// bookkeeping: the caller checks signatures and windows first, then acts on what the gate answers.
+import type { Attestation, RoundResult } from '../protocol/messages.ts'
+import { attests, isEquivocation, tally } from '../protocol/witness-rules.ts'
+import type { Tally } from '../protocol/witness-rules.ts'
+import { hex } from './hex.ts'
+
+export interface PendingResult {
+  readonly result: RoundResult
+  readonly aggregator: string
+  readonly witnesses: readonly string[]
+  /** witness -> agrees (the first attestation of each witness counts) */
+  readonly verdicts: Map<string, boolean>
+  readonly against: Attestation[]
+  state: Tally
+}
+
+/** attestations heard before their result (gossip has no order), at most this many */
+const EARLY_CAP = 64
+
+export class ResultGate {
+  private readonly pending = new Map<string, PendingResult>()
+  private early: Attestation[] = []
+
+  constructor (private readonly quorum: number) {}
+
+  /**
+   * A result that passed the window, announce and signature checks. Returns the earlier result when the same
+   * aggregator already signed another for this attempt (equivocation), else the entry with its tally so far.
+   */
+  addResult (r: RoundResult, aggregator: string, witnesses: readonly string[]): { readonly equivocated?: RoundResult,
+    readonly entry?: PendingResult } {
+    for (const p of this.pending.values()) {
+      if (p.aggregator === aggregator && p.result.round === r.round && p.result.attempt === r.attempt) {
+        return isEquivocation(p.result, r) ? { equivocated: p.result } : { entry: p }
+      }
+    }
+    const entry: PendingResult = { result: r, aggregator, witnesses, verdicts: new Map(), against: [],
+      state: 'pending' }
+    this.pending.set(keyOf(r.round, r.attempt, hex(r.newHash)), entry)
+    const early = this.early
+    this.early = []
+    for (const a of early) if (this.addAttestation(a) === undefined) this.early.push(a)
+    entry.state = tally(entry.verdicts, witnesses, this.quorum)
+    return { entry }
+  }
+
+  /** A verified attestation (signed by a.witness); undefined when its result has not come yet (kept a while). */
+  addAttestation (a: Attestation): PendingResult | undefined {
+    const p = this.pending.get(keyOf(a.round, a.attempt, hex(a.newHash)))
+    if (p === undefined || !attests(a, p.result, p.aggregator)) {
+      if (p === undefined) { this.early.push(a); if (this.early.length > EARLY_CAP) this.early.shift() }
+      return undefined
+    }
+    if (!p.witnesses.includes(a.witness) || p.verdicts.has(a.witness)) return p
+    p.verdicts.set(a.witness, a.agree)
+    if (!a.agree) p.against.push(a)
+    p.state = tally(p.verdicts, p.witnesses, this.quorum)
+    return p
+  }
+
+  pendingOf (round: number): PendingResult[] {
+    return [...this.pending.values()].filter((p) => p.result.round === round)
+  }
+
+  /** Drops everything of rounds up to `round` (adopted, or moved past). */
+  forget (round: number): void {
+    for (const [k, p] of this.pending) if (p.result.round <= round) this.pending.delete(k)
+    this.early = this.early.filter((a) => a.round > round)
+  }
+}
+
+function keyOf (round: number, attempt: number, newHash: string): string {
+  return `${round}/${attempt}/${newHash}`
+}

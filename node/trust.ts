@@ -1,0 +1,240 @@
+// The checks that make a round's result trustworthy, for one peer (DESIGN.md "Rounds that trust no one"):
+// the beacon seed and who it elects, selects and draws as witnesses; the announce check (window, shared
+// attempt clock, members we count, election and selection); results from the announced aggregator only,
+// signed, committing to signed updates; witnessing when drawn; the quorum gate; evidence and exclusion.
+// The roles call it; it calls back through TrustHost and its events ('confirmed': adopt it; 'failover': the
+// attempt is dead, move to the next).
+import { EventEmitter } from 'node:events'
+import { join } from 'node:path'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Attestation, RoundAnnounce, RoundMessage, RoundResult } from '../protocol/messages.ts'
+import type { JobSpec } from '../protocol/job-spec.ts'
+import type { SelectFn } from '../protocol/election.ts'
+import { electionOrder } from '../protocol/election.ts'
+import { checkAttemptClock } from '../protocol/attempt-clock.ts'
+import type { AttemptTiming, RoundProgress } from '../protocol/attempt-clock.ts'
+import { checkElection, genesisBeacon, nextBeacon, witnessesOf } from '../protocol/seeds.ts'
+import { checkResult } from '../protocol/result-rules.ts'
+import { attestationStatement, checkCommitments, resultStatement } from '../protocol/signed-update.ts'
+import { contradictionEvidence, equivocationEvidence } from '../protocol/evidence.ts'
+import { RejectReason } from '../protocol/reject-reason.ts'
+import { ROUND_WINDOW } from '../protocol/limits.ts'
+import type { Check } from '../protocol/round-rules.ts'
+import type { AggregateFn } from '../trainer/aggregate/types.ts'
+import type { Adapter } from '../trainer/lora/adapter.ts'
+import type { AdapterLayout } from './adapter-codec.ts'
+import { ResultGate } from './result-gate.ts'
+import type { PendingResult } from './result-gate.ts'
+import { EvidenceStore } from './evidence-store.ts'
+import { attestation, judgeResult } from './witness-role.ts'
+import { sign, verifySigned } from './signatures.ts'
+import { hex } from './hex.ts'
+
+export interface TrustHost {
+  readonly job: JobSpec
+  readonly jobId: string
+  readonly stateDir: string
+  readonly aggregate: AggregateFn
+  readonly select: SelectFn
+  self: () => string
+  key: () => PrivateKey
+  log: (line: string) => void
+  reject: (from: string, reason: string, where: 'announce' | 'result' | 'attestation', round: number) => void
+  publish: (msg: Parameters<typeof RoundMessage.encode>[0]) => Promise<void>
+  /** bytes of `hash` from peer `from`, sha256-checked */
+  fetch: (from: string, hash: string) => Promise<Uint8Array>
+  /** keeps the beacon of the round after `round` in the state folder */
+  saveBeacon: (round: number, beacon: string) => Promise<void>
+  /** our global adapter (the base of the round after it) */
+  standing: () => { readonly completed: number, readonly hash: string, readonly adapter: Adapter,
+    readonly layout: AdapterLayout, readonly maxAdapterBytes: number }
+}
+
+/** an announce we checked and followed: who aggregates that attempt, over which members */
+export interface FollowedAttempt { readonly aggregator: string, readonly members: readonly string[] }
+
+export interface WitnessCost { readonly round: number, readonly bytes: number, readonly seconds: number }
+
+export interface TrustEvents {
+  confirmed: [{ readonly result: RoundResult, readonly aggregator: string }]
+  failover: [{ readonly round: number, readonly attempt: number, readonly offender: string, readonly why: string }]
+  witnessed: [WitnessCost]
+}
+
+export class Trust {
+  readonly events = new EventEmitter<TrustEvents>()
+  readonly evidence: EvidenceStore
+  /** the seed of round completed + 1 */
+  beacon: string
+  private readonly gate: ResultGate
+  private readonly judged = new Set<string>()
+  /** every announce of the current round we checked and followed, by attempt (a result of any of them may come) */
+  private followed = { round: 0, attempts: new Map<number, FollowedAttempt>() }
+  /** update and adapter bytes we serve to our witnesses until the round is final, by hash */
+  private readonly serving = new Map<string, { readonly round: number, readonly bytes: Uint8Array }>()
+
+  constructor (private readonly h: TrustHost) {
+    this.evidence = new EvidenceStore(join(h.stateDir, 'evidence'), h.job.witnesses.quorum)
+    this.gate = new ResultGate(h.job.witnesses.quorum)
+    this.beacon = genesisBeacon(h.jobId)
+  }
+
+  get excluded (): ReadonlySet<string> { return this.evidence.excluded }
+
+  /** The aggregator order of round `round` over `members` (those we count), by the beacon. */
+  order (members: readonly string[], round: number): string[] {
+    return electionOrder(members.filter((m) => !this.excluded.has(m)), this.beacon, round)
+  }
+
+  selection (members: readonly string[], round: number, attempt: number): string[] {
+    return this.h.select({ members, k: this.h.job.peersPerRound, prevGlobalHash: this.beacon, round, attempt })
+  }
+
+  /** We followed (or made) the announce of `attempt`: a result of that attempt may be taken and witnessed. */
+  noteAnnounce (round: number, attempt: number, f: FollowedAttempt): void {
+    if (this.followed.round !== round) this.followed = { round, attempts: new Map() }
+    this.followed.attempts.set(attempt, f)
+  }
+
+  /** A result of ours or another's was adopted: the next round's seed follows from it. */
+  advance (r: RoundResult, aggregator: string): void {
+    this.setBeacon(r.round, nextBeacon(this.beacon, aggregator,
+      r.updates.map((u) => ({ author: u.author, hash: hex(u.hash) }))))
+    this.gate.forget(r.round)
+    for (const [k, v] of this.serving) if (v.round < r.round) this.serving.delete(k)
+  }
+
+  /** The seed of the round after `round` (a confirmed result's, or a catch-up's), saved with the state. */
+  setBeacon (round: number, beacon: string): void {
+    this.beacon = beacon
+    this.h.saveBeacon(round, beacon).catch((e: Error) => { this.h.log(`state: beacon not saved (${e.message})`) })
+  }
+
+  served (hash: string): Uint8Array | undefined { return this.serving.get(hash)?.bytes }
+
+  /** Does a signed result of this attempt wait for its witnesses? (the clock gives them time before failing over) */
+  awaiting (round: number, attempt: number): boolean {
+    return this.gate.pendingOf(round).some((p) => p.result.attempt === attempt && p.state === 'pending')
+  }
+
+  /**
+   * Is announce `a` from `sender` one to follow? Round window, the shared attempt clock (due, deadline, members we
+   * count), then the sender's place in the order and the selection, by the beacon. `passedOver(m)`: member m
+   * is gone or said it is unreachable, so its attempt need not time out before the next is due.
+   */
+  checkAnnounce (a: RoundAnnounce, sender: string, completed: number, progress: RoundProgress, timing: AttemptTiming,
+    counted: ReadonlySet<string>, now: number, passedOver: (member: string) => boolean = () => false): Check {
+    const no = (reason: string): Check => ({ ok: false, reason })
+    if (this.excluded.has(sender)) return no(RejectReason.Offender)
+    if (a.round > this.h.job.rounds) return no(RejectReason.JobFinished)
+    if (a.round <= completed) return no(RejectReason.StaleRound)
+    if (a.round > completed + 1) return no(RejectReason.RoundOutOfWindow)
+    // peers adopt a result up to a fetch apart: the tolerance is a grace and half a silence
+    // an attempt passed over is one whose place in the order (the one checkElection checks) is such a member
+    const order = electionOrder(a.members, this.beacon, a.round)
+    const clock = checkAttemptClock(a, {
+      progress, timing, toleranceMs: timing.graceMs + timing.silenceMs / 2, nowMs: now, eligible: counted,
+      passedOver: (k) => order[k] !== undefined && passedOver(order[k])
+    })
+    if (!clock.ok) return clock
+    if (a.attempt <= progress.accepted) return no(RejectReason.StaleAttempt)
+    return checkElection(a, sender, this.beacon, this.h.job.peersPerRound, this.h.select)
+  }
+
+  /** Signs our round's result and serves its updates and adapter to the witnesses; the gate takes it like anyone's. */
+  async publishOwn (r: RoundResult, updates: ReadonlyMap<string, Uint8Array>, adapter: Uint8Array,
+    followed: FollowedAttempt): Promise<void> {
+    for (const [hash, bytes] of updates) this.serving.set(hash, { round: r.round, bytes })
+    this.serving.set(hex(r.newHash), { round: r.round, bytes: adapter })
+    const signed = { ...r, signature: await sign(this.h.key(), resultStatement(r)) }
+    this.take(signed, this.h.self(), followed)
+    await this.h.publish({ result: signed })
+  }
+
+  /**
+   * A result from the network, for any attempt of the round whose announce we followed: under load peers may
+   * follow different attempts for a while, and witnesses that judged only their own left every result short
+   * of a quorum (seen: a round that never ended).
+   */
+  async onResult (r: RoundResult, sender: string): Promise<void> {
+    const followed = new Map(this.followed.round === r.round ? this.followed.attempts : [])
+    // an attempt whose announce we missed or refused as stale counts when its sender holds that place in the
+    // order over the members we followed: otherwise peers following different attempts never reach a quorum
+    const any = [...followed.values()][0]
+    if (any !== undefined && !followed.has(r.attempt) &&
+      electionOrder(any.members, this.beacon, r.round)[r.attempt] === sender) {
+      followed.set(r.attempt, { aggregator: sender, members: any.members })
+    }
+    const st = this.h.standing()
+    const reject = (reason: string): void => { this.h.reject(sender, reason, 'result', r.round) }
+    const announced = new Map([...followed].map(([a, f]) => [a, f.aggregator]))
+    const c = checkResult(r, hex(r.baseHash), { sender, completedRound: st.completed, totalRounds: this.h.job.rounds,
+      globalHash: st.hash, announced, excluded: this.excluded })
+    if (!c.ok) { reject(c.reason); return }
+    if (!await verifySigned(sender, resultStatement(r), r.signature)) { reject(RejectReason.BadSignature); return }
+    const commits = await checkCommitments(r, verifySigned)
+    if (!commits.ok) { reject(commits.reason); return }
+    this.take(r, sender, followed.get(r.attempt)!)
+  }
+
+  private take (r: RoundResult, aggregator: string, f: FollowedAttempt): void {
+    const witnesses = witnessesOf(f.members.filter((m) => !this.excluded.has(m)), this.beacon, r.round, r.attempt,
+      aggregator, this.h.job.witnesses.count)
+    const { equivocated, entry } = this.gate.addResult(r, aggregator, witnesses)
+    if (equivocated !== undefined) {
+      void this.convict(equivocationEvidence(aggregator, equivocated, r), r.round, r.attempt,
+        'two results for one attempt')
+      return
+    }
+    if (entry === undefined) return
+    if (witnesses.includes(this.h.self())) void this.witness(r, aggregator).catch((e: Error) => {
+      this.h.log(`witness: ${e.message}`)
+    })
+    this.settle(entry)
+  }
+
+  private async witness (r: RoundResult, aggregator: string): Promise<void> {
+    const key = `${r.round}/${r.attempt}/${hex(r.newHash)}`
+    if (this.judged.has(key)) return
+    this.judged.add(key)
+    const st = this.h.standing()
+    if (hex(r.baseHash) !== st.hash) return // we stand elsewhere: cannot judge
+    const v = await judgeResult({ jobId: this.h.jobId, peerId: this.h.self(), key: this.h.key(), layout: st.layout,
+      maxAdapterBytes: st.maxAdapterBytes, aggregate: this.h.aggregate, fetch: this.h.fetch }, r, aggregator,
+      st.adapter)
+    this.events.emit('witnessed', { round: r.round, bytes: v.bytes, seconds: v.seconds })
+    this.h.log(`round ${r.round}: witnessed attempt ${r.attempt} ` +
+      `of ${aggregator.slice(-6)}: ${v.agree ? 'agree' : `disagree (${v.reason})`}`)
+    const a = await attestation({ jobId: this.h.jobId, peerId: this.h.self(), key: this.h.key(), layout: st.layout,
+      maxAdapterBytes: st.maxAdapterBytes, aggregate: this.h.aggregate, fetch: this.h.fetch }, r, aggregator, v)
+    const p = this.gate.addAttestation(a)
+    await this.h.publish({ attestation: a })
+    if (p !== undefined) this.settle(p)
+  }
+
+  async onAttestation (a: Attestation, sender: string): Promise<void> {
+    if (a.witness !== sender) { this.h.reject(sender, RejectReason.NotWitness, 'attestation', a.round); return }
+    if (a.round <= this.h.standing().completed || a.round > this.h.standing().completed + ROUND_WINDOW) return
+    if (!await verifySigned(sender, attestationStatement(a), a.signature)) {
+      this.h.reject(sender, RejectReason.BadSignature, 'attestation', a.round)
+      return
+    }
+    const p = this.gate.addAttestation(a)
+    if (p !== undefined) this.settle(p)
+  }
+
+  private settle (p: PendingResult): void {
+    if (p.state === 'confirmed') this.events.emit('confirmed', { result: p.result, aggregator: p.aggregator })
+    else if (p.state === 'contradicted') void this.convict(contradictionEvidence(p.aggregator, p.result, p.against),
+      p.result.round, p.result.attempt, `contradicted by ${p.against.length} witnesses`)
+  }
+
+  private async convict (e: Parameters<EvidenceStore['add']>[0], round: number, attempt: number,
+    why: string): Promise<void> {
+    if (this.excluded.has(e.offender)) return
+    if (!await this.evidence.add(e)) return
+    this.h.log(`round ${round}: evidence against ${e.offender} (${e.kind}: ${why}); excluded for the rest of the job`)
+    this.h.reject(e.offender, e.kind, 'result', round)
+    this.events.emit('failover', { round, attempt, offender: e.offender, why })
+  }
+}

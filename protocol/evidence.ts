@@ -1,0 +1,54 @@
+// Evidence against a peer, kept in the state folder and shown to anyone: self-contained and checkable
+// without trusting whoever kept it (every piece is signed by its author).
+//   equivocation: two results one aggregator signed for one (round, attempt), with different adapters;
+//   contradicted: a result its aggregator signed, and a quorum of that attempt's witnesses signed disagreeing.
+import { Attestation, RoundResult } from './messages.ts'
+import { attestationStatement, resultStatement } from './signed-update.ts'
+import type { VerifyFn } from './signed-update.ts'
+import { isEquivocation } from './witness-rules.ts'
+import { RejectReason } from './reject-reason.ts'
+
+export interface Evidence {
+  readonly kind: typeof RejectReason.Equivocation | typeof RejectReason.Contradicted
+  readonly offender: string
+  readonly round: number
+  readonly attempt: number
+  /** base64 of the signed RoundResult(s) */
+  readonly results: readonly string[]
+  /** contradicted: base64 of the disagreeing Attestations */
+  readonly attestations: readonly string[]
+}
+
+const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64')
+const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
+
+export function equivocationEvidence (offender: string, a: RoundResult, b: RoundResult): Evidence {
+  return { kind: RejectReason.Equivocation, offender, round: a.round, attempt: a.attempt, results: [a, b]
+    .map((r) => b64(RoundResult.encode(r))), attestations: [] }
+}
+
+export function contradictionEvidence (offender: string, r: RoundResult, against: readonly Attestation[]): Evidence {
+  return { kind: RejectReason.Contradicted, offender, round: r.round, attempt: r.attempt,
+    results: [b64(RoundResult.encode(r))], attestations: against.map((a) => b64(Attestation.encode(a))) }
+}
+
+/** Does the evidence prove what it says? `quorum`: disagreeing attestations needed (contradicted). */
+export async function verifyEvidence (e: Evidence, quorum: number, verifySigned: VerifyFn): Promise<boolean> {
+  try {
+    const results = e.results.map((s) => RoundResult.decode(unb64(s)))
+    for (const r of results) if (!await verifySigned(e.offender, resultStatement(r), r.signature)) return false
+    if (e.kind === RejectReason.Equivocation) return results.length === 2 && isEquivocation(results[0]!, results[1]!)
+    const r = results[0]
+    if (results.length !== 1 || r === undefined) return false
+    const signers = new Set<string>()
+    for (const s of e.attestations) {
+      const a = Attestation.decode(unb64(s))
+      if (a.agree || a.round !== r.round || a.attempt !== r.attempt || a.aggregator !== e.offender) return false
+      if (!await verifySigned(a.witness, attestationStatement(a), a.signature)) return false
+      signers.add(a.witness)
+    }
+    return signers.size >= quorum
+  } catch {
+    return false
+  }
+}
