@@ -14,13 +14,16 @@ import { StateStore } from '../../node/state-store.ts'
 import type { AnnounceEvent } from '../../node/peer.ts'
 import { testJob, startNet, until } from './net-fixture.ts'
 
-test('a peer one round behind a finished job, elected for that round, catches up instead of aggregating it', { timeout: 60_000 }, async () => {
+test('a peer one round behind a finished job, elected for that round, catches up instead of aggregating it',
+  { timeout: 60_000 }, async () => {
   const { job, jobId } = testJob({ rounds: 2, minPeers: 4, peersPerRound: 3 })
   const net = await startNet(4, job, jobId, {}, 60)
   try {
     // the round-1 global adapter, taken as each peer adopts it
     let round1: Uint8Array | undefined
-    net.peers[0]!.events.on('result', (info) => { if (info.round === 1) round1 = encodeAdapter(net.peers[0]!.global.adapter) })
+    net.peers[0]!.events.on('result', (info) => {
+      if (info.round === 1) round1 = encodeAdapter(net.peers[0]!.global.adapter)
+    })
     await until(() => net.peers.every((p) => p.global.round === job.rounds), 30_000, 'the job to finish')
     assert.ok(round1 !== undefined, 'peer 0 saw round 1')
     const hash1 = net.peers[0]!.rounds.find((r) => r.round === 1)!.hash
@@ -38,7 +41,8 @@ test('a peer one round behind a finished job, elected for that round, catches up
 
     // its state: round 1 done, as a crash after round 1 leaves it
     const stateDir = join(net.dir, 'behind')
-    await new StateStore(stateDir, jobId).saveGlobal({ round: 1, hash: hash1, bytes: round1 }, peftConfigJson({ ...job.lora }, job.baseModel.id))
+    await new StateStore(stateDir, jobId).saveGlobal({ round: 1, hash: hash1, bytes: round1 },
+      peftConfigJson({ ...job.lora }, job.baseModel.id))
     const mine: AnnounceEvent[] = []
     const behind = await net.addPeer({ privateKey: key, stateDir })
     behind.events.on('announce', (a) => { if (a.mine) mine.push(a) })

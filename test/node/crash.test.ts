@@ -36,7 +36,8 @@ async function crashNet (): Promise<{ net: Net, announced: Promise<AnnounceEvent
   return { net, announced }
 }
 
-test('a selected trainer that dies is not waited for: the round closes once its Hellos stop', { timeout: 90_000 }, async () => {
+test('a selected trainer that dies is not waited for: the round closes once its Hellos stop', { timeout: 90_000 },
+  async () => {
   const { net, announced } = await crashNet()
   try {
     const a = await announced
@@ -56,7 +57,8 @@ test('a selected trainer that dies is not waited for: the round closes once its 
   }
 })
 
-test('a dead aggregator is replaced once its Hellos stop, not after deadline + grace', { timeout: 90_000 }, async () => {
+test('a dead aggregator is replaced once its Hellos stop, not after deadline + grace', { timeout: 90_000 },
+  async () => {
   const { net, announced } = await crashNet()
   try {
     const a = await announced
@@ -72,7 +74,8 @@ test('a dead aggregator is replaced once its Hellos stop, not after deadline + g
     assert.ok(Date.now() - killedAt < DEADLINE_S * 1000 / 2, 'replaced long before the deadline')
     // the round's recorded duration runs from its first announce (attempt 0's), not from the failover's own:
     // that came at least one Hello TTL (1.5 s) after the first
-    assert.ok(r.seconds * 1000 >= adoptedAt - a.at - 1000, `round 1 recorded ${r.seconds} s; it took ${(adoptedAt - a.at) / 1000} s`)
+    assert.ok(r.seconds * 1000 >= adoptedAt - a.at - 1000,
+      `round 1 recorded ${r.seconds} s; it took ${(adoptedAt - a.at) / 1000} s`)
     assert.equal(new Set(alive.map((p) => p.global.hash)).size, 1)
   } finally {
     await net.close()

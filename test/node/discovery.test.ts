@@ -32,7 +32,9 @@ test('a dozen pending dials to members who left raise no MaxListenersExceededWar
     dial: async (id: PeerId, o: { signal: AbortSignal }) => {
       pending.add(id)
       await new Promise((resolve, reject) => {
-        for (let k = 0; k < 2; k++) o.signal.addEventListener('abort', () => { reject(o.signal.reason) }, { once: true })
+        for (let k = 0; k < 2; k++) o.signal.addEventListener('abort', () => {
+          reject(o.signal.reason)
+        }, { once: true })
       }).finally(() => pending.delete(id))
     }
   } as unknown as FeditHost

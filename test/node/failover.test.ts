@@ -7,7 +7,8 @@ import { testJob, startNet, until } from './net-fixture.ts'
 import type { AnnounceEvent } from '../../node/peer.ts'
 
 test('a silent aggregator is replaced by the next in the failover order', { timeout: 60_000 }, async () => {
-  const { job, jobId } = testJob({ rounds: 1, roundDeadlineSeconds: 3 }) // room for a loaded machine: attempt 1 must not time out too
+  // room for a loaded machine: attempt 1 must not time out too
+  const { job, jobId } = testJob({ rounds: 1, roundDeadlineSeconds: 3 })
   const net = await startNet(6, job, jobId, {}, 10)
   try {
     await until(() => net.peers.every((p) => p.members().length === 6), 20_000, 'all peers to see 6 members')
@@ -22,7 +23,9 @@ test('a silent aggregator is replaced by the next in the failover order', { time
           if (a.round !== 1 || a.attempt !== 0) return
           if (a.mine) first = a
           else heard.add(p.peerId)
-          if (first !== undefined && heard.size === net.peers.length - 1) net.peers.find((q) => q.peerId === first!.aggregator)!.stop().then(resolve, resolve)
+          if (first !== undefined && heard.size === net.peers.length - 1) {
+            net.peers.find((q) => q.peerId === first!.aggregator)!.stop().then(resolve, resolve)
+          }
         })
       }
     })

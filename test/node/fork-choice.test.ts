@@ -11,7 +11,8 @@ import { libp2pTransport } from '../../node/transfer.ts'
 import type { Transport } from '../../node/types.ts'
 import { testJob, startNet, until } from './net-fixture.ts'
 
-test('when a superseded attempt publishes late, every peer keeps the confirmed failover result', { timeout: 60_000 }, async () => {
+test('when a superseded attempt publishes late, every peer keeps the confirmed failover result', { timeout: 60_000 },
+  async () => {
   const { job, jobId } = testJob({ rounds: 1, minPeers: 4, peersPerRound: 2, roundDeadlineSeconds: 3 })
   // the attempt-0 aggregator publishes its result only when the test lets go
   let held: RoundInfo | undefined
@@ -39,7 +40,8 @@ test('when a superseded attempt publishes late, every peer keeps the confirmed f
     const others = net.peers.filter((p) => p !== elected)
 
     // the others hear no result, fail over, and adopt the later attempt's result
-    await until(() => others.every((p) => p.global.round === 1), 20_000, 'the others to adopt a failover result of round 1')
+    await until(() => others.every((p) => p.global.round === 1), 20_000,
+      'the others to adopt a failover result of round 1')
     const later = others[0]!.rounds.find((r) => r.round === 1)!
     assert.ok(later.attempt > first.attempt, `the others adopted a later attempt (${later.attempt})`)
     assert.notEqual(later.hash, first.hash, 'precondition: the two attempts made different adapters')
@@ -53,7 +55,9 @@ test('when a superseded attempt publishes late, every peer keeps the confirmed f
     // the superseded attempt's result arrives last: no one takes it
     const refused = new Set<string>()
     for (const p of net.peers) {
-      p.events.on('rejected', (r) => { if (r.from === elected.peerId && r.reason === 'stale_round') refused.add(p.peerId) })
+      p.events.on('rejected', (r) => {
+        if (r.from === elected.peerId && r.reason === 'stale_round') refused.add(p.peerId)
+      })
     }
     release()
     await until(() => others.every((p) => refused.has(p.peerId)), 20_000, 'the others to refuse the late result')

@@ -12,7 +12,8 @@ test('catch-up quorum: two peers, or every other one when fewer', () => {
 })
 
 test('catch up at once from two rounds behind; from one only once the result is overdue', () => {
-  const base: CatchUpInput = { aheadRound: 3, completed: 1, since: 1000, announcedDeadlineMs: undefined, graceMs: 500, now: 1000 }
+  const base: CatchUpInput = { aheadRound: 3, completed: 1, since: 1000, announcedDeadlineMs: undefined, graceMs: 500,
+    now: 1000 }
   assert.equal(catchUpDue(base), true)
   const one = { ...base, aheadRound: 2 }
   assert.equal(catchUpDue(one), false) // no announce: due a grace after the round became due
@@ -33,7 +34,9 @@ test('a done peer that does not know its attempt follows what most live peers at
   assert.equal(followAtSameRound(unknown, at('hA'), 2), undefined, 'one peer is not a quorum of two')
   assert.equal(followAtSameRound(unknown, at('hA'), 1), undefined, '1 against our 1: stay')
   assert.equal(followAtSameRound(unknown, at('hA', 'hA'), 1), 'hA', 'a quorum of one among two others')
-  assert.equal(followAtSameRound(unknown, at('hC', 'hC', 'hA', 'hA'), 2), 'hA', 'a tie between others: the smaller hash')
-  assert.equal(followAtSameRound({ ...unknown, attempt: 1 }, at('hA', 'hA', 'hA'), 2), undefined, 'a peer that knows its attempt keeps the fork choice')
+  assert.equal(followAtSameRound(unknown, at('hC', 'hC', 'hA', 'hA'), 2), 'hA',
+    'a tie between others: the smaller hash')
+  assert.equal(followAtSameRound({ ...unknown, attempt: 1 }, at('hA', 'hA', 'hA'), 2), undefined,
+    'a peer that knows its attempt keeps the fork choice')
   assert.equal(followAtSameRound(unknown, [], 1), undefined)
 })

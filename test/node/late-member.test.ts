@@ -20,11 +20,13 @@ import { testJob, startNet, until } from './net-fixture.ts'
 const SEED_BASE = 40
 const LATE = 3 // index of the member held behind; with these identities it aggregates none of rounds 1..3
 
-test('a member two results behind still trains in the round it was selected for, and never steps its global back', { timeout: 90_000 }, async () => {
+test('a member two results behind still trains in the round it was selected for, and never steps its global back',
+  { timeout: 90_000 }, async () => {
   const deadlineSeconds = 10
   const { job, jobId } = testJob({ rounds: 3, minPeers: 4, peersPerRound: 2, roundDeadlineSeconds: deadlineSeconds })
   // the fixture's identities: peer i has the key seeded with SEED_BASE + i + 1
-  const late = peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(SEED_BASE + LATE + 1))).toString()
+  const late = peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32)
+    .fill(SEED_BASE + LATE + 1))).toString()
   // rounds 1 and 2 go on without the late member; round 3 needs it
   const select: SelectFn = ({ members, k, round }) => {
     const others = members.filter((m) => m !== late).sort()
@@ -65,16 +67,21 @@ test('a member two results behind still trains in the round it was selected for,
 
     // every global round the late member stands on, after each of its events
     const seen: Array<{ event: string, round: number }> = [{ event: 'start', round: m.global.round }]
-    for (const e of ['stage', 'announce', 'trained', 'result', 'rejected'] as const) m.events.on(e, () => { seen.push({ event: e, round: m.global.round }) })
+    for (const e of ['stage', 'announce', 'trained', 'result', 'rejected'] as const) m.events.on(e, () => {
+      seen.push({ event: e, round: m.global.round })
+    })
     const hashes = new Map<number, string>() // round -> new global hash, as the others adopt it
     for (const p of others) p.events.on('result', (r) => { hashes.set(r.round, r.hash) })
     const trained: number[] = []
     m.events.on('trained', (t) => { trained.push(t.round) })
     let deferredFrom: string | undefined
-    m.events.on('rejected', (r) => { if (r.where === 'announce' && r.reason === 'round_out_of_window' && r.round === 3) deferredFrom ??= r.from })
+    m.events.on('rejected', (r) => {
+      if (r.where === 'announce' && r.reason === 'round_out_of_window' && r.round === 3) deferredFrom ??= r.from
+    })
 
     // the round-3 announce reaches the late member while it still stands on round 0
-    await until(() => deferredFrom !== undefined, 20_000, 'the round-3 announce to reach the late member out of its window')
+    await until(() => deferredFrom !== undefined, 20_000,
+      'the round-3 announce to reach the late member out of its window')
     assert.equal(m.global.round, 0, 'still held behind')
     const h1 = hashes.get(1)
     const h2 = hashes.get(2)
@@ -93,7 +100,9 @@ test('a member two results behind still trains in the round it was selected for,
     assert.ok(agg !== undefined, 'the round-3 announce came from one of the others')
     await until(() => agg.rounds.some((r) => r.round === 3), 20_000, 'round 3 at its aggregator')
     const log: Peer['rounds'] = agg.rounds
-    assert.ok(log.every((r) => r.aggregator !== late), `precondition: the late member aggregates no round (aggregators ${log.map((r) => r.aggregator.slice(-6)).join(',')})`)
+    assert.ok(log.every((r) => r.aggregator !== late),
+      `precondition: the late member aggregates no round ` +
+      `(aggregators ${log.map((r) => r.aggregator.slice(-6)).join(',')})`)
     const r3 = log.find((r) => r.round === 3)
     assert.ok(r3 !== undefined)
     assert.equal(r3.aggregator, deferredFrom)
@@ -106,7 +115,9 @@ test('a member two results behind still trains in the round it was selected for,
     assert.ok(r3.seconds < deadlineSeconds / 2, `round 3 took ${r3.seconds} s, deadline ${deadlineSeconds} s`)
     // (b) the late member's global round never went down
     for (let i = 1; i < seen.length; i++) {
-      assert.ok(seen[i]!.round >= seen[i - 1]!.round, `global stepped back from round ${seen[i - 1]!.round} to ${seen[i]!.round} at '${seen[i]!.event}' (${JSON.stringify(seen)})`)
+      assert.ok(seen[i]!.round >= seen[i - 1]!.round,
+        `global stepped back from round ${seen[i - 1]!.round} to ${seen[i]!.round} at '${seen[i]!.event}' ` +
+        `(${JSON.stringify(seen)})`)
     }
     assert.ok(seen.some((s) => s.round === 2), 'it stood on round 2 before round 3')
     await until(() => net.peers.every((p) => p.global.round === 3), 10_000, 'round 3 on every peer')

@@ -29,7 +29,8 @@ export function testJob (over: Record<string, unknown> = {}): { job: JobSpec, jo
   return { job, jobId: jobIdOf(job) }
 }
 
-export const FAST: Partial<PeerTiming> = { heartbeatMs: 300, memberTtlMs: 1500, tickMs: 100, settleMs: 600, graceMs: 800, discoveryIntervalMs: 1000, transferTimeoutMs: 5000 }
+export const FAST: Partial<PeerTiming> = { heartbeatMs: 300, memberTtlMs: 1500, tickMs: 100, settleMs: 600,
+  graceMs: 800, discoveryIntervalMs: 1000, transferTimeoutMs: 5000 }
 
 /** FEDIT_NET_LOG=1 prints every test peer's log lines (to see a failed network test's story) */
 export function netLogger (name: string): ((line: string) => void) | undefined {
@@ -47,9 +48,11 @@ export interface Net {
   close (): Promise<void>
 }
 
-export async function startNet (n: number, job: JobSpec, jobId: string, over: Partial<PeerOptions> = {}, seedBase = 0): Promise<Net> {
+export async function startNet (n: number, job: JobSpec, jobId: string, over: Partial<PeerOptions> = {},
+  seedBase = 0): Promise<Net> {
   const dir = mkdtempSync(join(tmpdir(), 'fedit-net-'))
-  const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
+  const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'],
+    local: true })
   const bootAddrs = dialableAddrs(boot)
   const peers: Peer[] = []
   let i = 0
@@ -70,7 +73,11 @@ export async function startNet (n: number, job: JobSpec, jobId: string, over: Pa
       ...o
     })
     const log = netLogger(`p${i - 1}`)
-    if (log !== undefined) p.events.on('rejected', (r) => { if (r.where !== 'gossip') log(`rejected ${r.reason} from ${r.from.slice(-6)} round ${r.round ?? '-'} (${r.where})`) })
+    if (log !== undefined) p.events.on('rejected', (r) => {
+      if (r.where !== 'gossip') {
+        log(`rejected ${r.reason} from ${r.from.slice(-6)} round ${r.round ?? '-'} (${r.where})`)
+      }
+    })
     await p.start()
     peers.push(p)
     return p

@@ -6,7 +6,8 @@ import { PeerNotes } from '../../node/peer-notes.ts'
 import { RoundStage } from '../../node/round-stage.ts'
 import { ConnectionLog } from '../../bootstrap/connection-log.ts'
 
-const at = (now: number, live: number, stage = RoundStage.Gathering, bootstrapConnected = true) => ({ now, live, stage, bootstrapConnected })
+const at = (now: number, live: number, stage = RoundStage.Gathering, bootstrapConnected = true) => ({ now, live, stage,
+  bootstrapConnected })
 
 test('a gathering peer says how many members are live, once per change, and when rounds can start', () => {
   const n = new PeerNotes({ minPeers: 4, startedAt: 0, local: true, bootstrapLooksLocal: true })
@@ -20,9 +21,12 @@ test('a gathering peer says how many members are live, once per change, and when
 test('no peers after 30 s names the likely cause: --local, the bootstrap, or another job', () => {
   const cases = [
     [{ local: false, bootstrapLooksLocal: true }, true, /: on one machine you need --local/],
-    [{ local: false, bootstrapLooksLocal: true }, false, /: the bootstrap does not answer .*; on one machine you also need --local$/],
-    [{ local: true, bootstrapLooksLocal: true }, false, /: the bootstrap does not answer \(see "bootstrap unreachable" above\)$/],
-    [{ local: false, bootstrapLooksLocal: false }, true, /: nobody else is in this job yet \(every member must run the same job.json/]
+    [{ local: false, bootstrapLooksLocal: true }, false,
+      /: the bootstrap does not answer .*; on one machine you also need --local$/],
+    [{ local: true, bootstrapLooksLocal: true }, false,
+      /: the bootstrap does not answer \(see "bootstrap unreachable" above\)$/],
+    [{ local: false, bootstrapLooksLocal: false }, true,
+      /: nobody else is in this job yet \(every member must run the same job.json/]
   ] as const
   for (const [o, connected, re] of cases) {
     const n = new PeerNotes({ minPeers: 2, startedAt: 0, ...o })
@@ -40,7 +44,8 @@ test('the bootstrap logs connects and leaves one line each, at most 5 per window
   const lines: string[] = []
   for (let i = 0; i < 8; i++) lines.push(...log.event(10_000 + i, 'connected', `p${i}`, i + 1))
   lines.push(...log.event(10_100, 'left', 'p0', 7))
-  assert.deepEqual(lines, ['peer p0 connected (1 connected)', 'peer p1 connected (2 connected)', 'peer p2 connected (3 connected)',
+  assert.deepEqual(lines, ['peer p0 connected (1 connected)', 'peer p1 connected (2 connected)',
+    'peer p2 connected (3 connected)',
     'peer p3 connected (4 connected)', 'peer p4 connected (5 connected)'])
   assert.deepEqual(log.flush(15_000, 7), [], 'the window is not over')
   assert.deepEqual(log.flush(20_000, 7), ['3 more connected, 1 more left in the last 10 s (7 connected)'])

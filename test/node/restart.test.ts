@@ -12,7 +12,8 @@ import { buildAggregator } from '../../trainer/aggregate/build-aggregator.ts'
 import { FEDAVG } from '../../protocol/aggregation-spec.ts'
 import { testJob, startNet, until, FAST, netLogger } from './net-fixture.ts'
 
-test('a peer restarted with its --state rejoins the job where it stands (clean stop, then a crash)', { timeout: 90_000 }, async () => {
+test('a peer restarted with its --state rejoins the job where it stands (clean stop, then a crash)',
+  { timeout: 90_000 }, async () => {
   const { job, jobId } = testJob({ rounds: 4, minPeers: 4, peersPerRound: 3 })
   const net = await startNet(4, job, jobId, {}, 30)
   const stateDir = join(net.dir, 'restarting')
@@ -21,10 +22,16 @@ test('a peer restarted with its --state rejoins the job where it stands (clean s
     job, jobId, stateDir: dir,
     trainer: createFakeTrainer({ lora: { ...job.lora }, samples: 7 }),
     aggregate: buildAggregator(FEDAVG),
-    listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: net.bootAddrs, local: true, timing: FAST, logger: netLogger(`r-${dir.split('/').pop()}`)
+    listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: net.bootAddrs, local: true, timing: FAST,
+      logger: netLogger(`r-${dir.split('/').pop()}`)
   })
   const started: Peer[] = []
-  const start = async (dir: string): Promise<Peer> => { const p = createPeer(opts(dir)); started.push(p); await p.start(); return p }
+  const start = async (dir: string): Promise<Peer> => {
+    const p = createPeer(opts(dir))
+    started.push(p)
+    await p.start()
+    return p
+  }
   try {
     const first = await start(stateDir)
     const id = first.peerId
@@ -44,14 +51,16 @@ test('a peer restarted with its --state rejoins the job where it stands (clean s
     assert.equal(second.global.hash, at.hash, 'global hash reloaded')
     assert.equal(second.rounds.length, at.rounds, 'rounds log reloaded')
     assert.deepEqual(second.rounds.map((r) => r.round), first.rounds.map((r) => r.round))
-    await until(() => [...net.peers, second].every((p) => p.global.round === job.rounds), 40_000, 'every peer, the restarted one too, to finish the job')
+    await until(() => [...net.peers, second].every((p) => p.global.round === job.rounds), 40_000,
+      'every peer, the restarted one too, to finish the job')
     assert.equal(new Set([...net.peers, second].map((p) => p.global.hash)).size, 1, 'one global adapter')
     await second.stop()
 
     // crash: start from the snapshot, which is behind the job: it catches up with the others
     const third = await start(crashDir)
     assert.equal(third.peerId, id)
-    assert.ok(third.global.round < job.rounds, `snapshot at round ${third.global.round}`) // its save may not have landed yet: round 0 is a fair crash too
+    // its save may not have landed yet: round 0 is a fair crash too
+    assert.ok(third.global.round < job.rounds, `snapshot at round ${third.global.round}`)
     await until(() => third.global.round === job.rounds, 20_000, 'the crashed peer to catch up')
     assert.equal(third.global.hash, net.peers[0]!.global.hash)
   } finally {

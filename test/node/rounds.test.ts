@@ -3,7 +3,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { testJob, startNet, until } from './net-fixture.ts'
 
-test('6 peers discover each other through the DHT and complete 3 rounds with rotating aggregators', { timeout: 60_000 }, async () => {
+test('6 peers discover each other through the DHT and complete 3 rounds with rotating aggregators', { timeout: 60_000 },
+  async () => {
   const { job, jobId } = testJob({ rounds: 3 })
   const net = await startNet(6, job, jobId)
   try {
@@ -26,7 +27,9 @@ test('6 peers discover each other through the DHT and complete 3 rounds with rot
     // capabilities: a peer that trained advertises the speed its trainer measured, and the others see it
     const trainedPeers = net.peers.filter((p) => p.measuredTokensPerSecond > 0)
     assert.ok(trainedPeers.length >= 3, 'peers that trained measured their speed')
-    await until(() => trainedPeers.every((t) => net.peers.some((o) => o.memberStatus().find((s) => s.peer === t.peerId)?.capabilities?.tokensPerSecond === t.measuredTokensPerSecond)), 5_000, 'the measured tokens/s in the others\' view')
+    await until(() => trainedPeers.every((t) => net.peers.some((o) => o.memberStatus()
+      .find((s) => s.peer === t.peerId)?.capabilities?.tokensPerSecond === t.measuredTokensPerSecond)), 5_000,
+      'the measured tokens/s in the others\' view')
     // identities are fixed, so the elections are the same every run (checked: they rotate)
     assert.ok(aggregators.size >= 2, `aggregators: ${[...aggregators].join(', ')}`)
   } finally {

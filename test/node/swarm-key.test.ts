@@ -11,7 +11,8 @@ import type { FeditHost } from '../../node/host.ts'
 import { createSwarmKeyFile, newSwarmKey, parseSwarmKey, readSwarmKeyFile } from '../../node/swarm-key.ts'
 
 const host = async (swarmKey?: Uint8Array): Promise<FeditHost> =>
-  await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true, ...(swarmKey !== undefined ? { swarmKey } : {}) })
+  await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true,
+    ...(swarmKey !== undefined ? { swarmKey } : {}) })
 
 test('with the swarm key a node connects; without it or with another key it cannot', { timeout: 30_000 }, async () => {
   const key = newSwarmKey()
@@ -25,7 +26,8 @@ test('with the swarm key a node connects; without it or with another key it cann
     for (const [name, outsider] of [['no key', noKey!], ['another key', otherKey!]] as const) {
       // without the key the far side never completes the first exchange: the dial fails (or hangs until aborted)
       await assert.rejects(outsider.dial(addr, { signal: AbortSignal.timeout(1500) }), `${name}: dial in must fail`)
-      await assert.rejects(member!.dial(multiaddr(outsider.getMultiaddrs()[0]!), { signal: AbortSignal.timeout(1500) }), `${name}: dial out must fail`)
+      await assert.rejects(member!.dial(multiaddr(outsider.getMultiaddrs()[0]!), { signal: AbortSignal.timeout(1500) }),
+        `${name}: dial out must fail`)
       assert.equal(outsider.getConnections(member!.peerId).length, 0)
     }
   } finally {
@@ -43,7 +45,8 @@ test('swarm key files: written 0600, read back, bad ones refused with file and l
     assert.throws(() => createSwarmKeyFile(path), /already exists/)
     const bad = join(dir, 'bad.key')
     writeFileSync(bad, '/key/swarm/psk/1.0.0/\n/base16/\nabc\n')
-    assert.throws(() => readSwarmKeyFile(bad), (e: Error) => e.name === 'SwarmKeyError' && /bad\.key:3: expected 64 hex digits/.test(e.message))
+    assert.throws(() => readSwarmKeyFile(bad), (e: Error) => e.name === 'SwarmKeyError' &&
+      /bad\.key:3: expected 64 hex digits/.test(e.message))
     assert.throws(() => parseSwarmKey(new TextEncoder().encode('hello'), 'x'), /x:1: expected/)
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -16,44 +16,56 @@ import { until } from './net-fixture.ts'
 
 const JOB = 'a'.repeat(64)
 async function host (allowList?: Set<string>): Promise<FeditHost> {
-  return await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true, allowList })
+  return await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true,
+    allowList })
 }
 
-test('fetch by hash: verified, corrupt refused, oversized refused, unknown not found', { timeout: 20_000 }, async () => {
+test('fetch by hash: verified, corrupt refused, oversized refused, unknown not found', { timeout: 20_000 },
+  async () => {
   const [a, b] = [await host(), await host()]
   try {
     const good = new Uint8Array(randomBytes(3 * (1 << 20) + 17))
     const goodHash = sha256Hex(good)
     const liarHash = 'b'.repeat(64) // the server claims these bytes under a hash they do not have
-    await serveAdapters(a, { jobId: JOB, timeoutMs: 5000, lookup: (h) => h === goodHash || h === liarHash ? good : undefined })
+    await serveAdapters(a, { jobId: JOB, timeoutMs: 5000, lookup: (h) => h === goodHash || h === liarHash ? good
+      : undefined })
     await b.dial(multiaddr(a.getMultiaddrs()[0]!))
     const got = await fetchAdapter(b, a.peerId, goodHash, { jobId: JOB, maxBytes: 8 << 20, timeoutMs: 5000 })
     assert.equal(sha256Hex(got), goodHash)
-    await assert.rejects(fetchAdapter(b, a.peerId, liarHash, { jobId: JOB, maxBytes: 8 << 20, timeoutMs: 5000 }), (e: TransferError) => e.reason === 'hash_mismatch')
-    await assert.rejects(fetchAdapter(b, a.peerId, goodHash, { jobId: JOB, maxBytes: 1 << 20, timeoutMs: 5000 }), (e: TransferError) => e.reason === 'oversized')
-    await assert.rejects(fetchAdapter(b, a.peerId, 'c'.repeat(64), { jobId: JOB, maxBytes: 8 << 20, timeoutMs: 5000 }), (e: TransferError) => e.reason === 'not_found')
+    await assert.rejects(fetchAdapter(b, a.peerId, liarHash, { jobId: JOB, maxBytes: 8 << 20, timeoutMs: 5000 }),
+      (e: TransferError) => e.reason === 'hash_mismatch')
+    await assert.rejects(fetchAdapter(b, a.peerId, goodHash, { jobId: JOB, maxBytes: 1 << 20, timeoutMs: 5000 }),
+      (e: TransferError) => e.reason === 'oversized')
+    await assert.rejects(fetchAdapter(b, a.peerId, 'c'.repeat(64), { jobId: JOB, maxBytes: 8 << 20, timeoutMs: 5000 }),
+      (e: TransferError) => e.reason === 'not_found')
   } finally {
     await a.stop(); await b.stop()
   }
 })
 
-test('update push: refused before the body when not admitted; a corrupt body is refused; good ones acked', { timeout: 20_000 }, async () => {
+test('update push: refused before the body when not admitted; a corrupt body is refused; good ones acked',
+  { timeout: 20_000 }, async () => {
   const [agg, member] = [await host(), await host()]
   try {
     const taken: number[] = []
     await serveUpdates(agg, {
       jobId: JOB, maxBytes: 1 << 20, timeoutMs: 5000,
       admit: (_s, h) => h.round === 1 ? { ok: true } : { ok: false, reason: 'wrong_round' },
-      accept: async (_s, h, bytes) => { taken.push(bytes.byteLength); return h.samples > 0 ? { ok: true } : { ok: false, reason: 'x' } }
+      accept: async (_s, h, bytes) => {
+        taken.push(bytes.byteLength)
+        return h.samples > 0 ? { ok: true } : { ok: false, reason: 'x' }
+      }
     })
     await member.dial(multiaddr(agg.getMultiaddrs()[0]!))
     const body = new Uint8Array(randomBytes(200_000))
-    const header = { jobId: JOB, round: 1, attempt: 0, baseHash: new Uint8Array(32), samples: 3, trainLoss: 1, size: BigInt(body.length), adapterHash: new Uint8Array(Buffer.from(sha256Hex(body), 'hex')) }
+    const header = { jobId: JOB, round: 1, attempt: 0, baseHash: new Uint8Array(32), samples: 3, trainLoss: 1,
+      size: BigInt(body.length), adapterHash: new Uint8Array(Buffer.from(sha256Hex(body), 'hex')) }
     assert.deepEqual(await pushUpdate(member, agg.peerId, header, body, 5000), { accepted: true, reason: '' })
     assert.equal((await pushUpdate(member, agg.peerId, { ...header, round: 2 }, body, 5000)).reason, 'wrong_round')
     const corrupt = body.slice(); corrupt[100]! ^= 1
     assert.equal((await pushUpdate(member, agg.peerId, header, corrupt, 5000)).reason, 'hash_mismatch')
-    assert.match((await pushUpdate(member, agg.peerId, { ...header, size: 2n << 20n }, body, 5000)).reason, /^oversized/)
+    assert.match((await pushUpdate(member, agg.peerId, { ...header, size: 2n << 20n }, body, 5000)).reason,
+      /^oversized/)
     assert.deepEqual(taken, [200_000])
   } finally {
     await agg.stop(); await member.stop()
@@ -62,7 +74,10 @@ test('update push: refused before the body when not admitted; a corrupt body is 
 
 test('withRetries retries broken transfers but not refusals', async () => {
   let n = 0
-  assert.equal(await withRetries(3, async () => { if (++n < 3) throw new TransferError('truncated'); return 'ok' }), 'ok')
+  assert.equal(await withRetries(3, async () => {
+    if (++n < 3) throw new TransferError('truncated')
+    return 'ok'
+  }), 'ok')
   n = 0
   await assert.rejects(withRetries(3, async () => { n++; throw new TransferError('hash_mismatch') }))
   assert.equal(n, 1)
@@ -77,9 +92,14 @@ test('adapter codec: round trip, and wrong names, shapes, dtypes, NaN and trunca
   assert.ok(d.ok)
   assert.equal(sha256Hex(encodeAdapter(d.adapter)), sha256Hex(bytes))
   const other = createFakeTrainer({ lora: { ...DEFAULT_LORA, targetModules: ['q_proj', 'k_proj'] } }).initialAdapter(1)
-  const wide = createFakeTrainer({ lora: { ...DEFAULT_LORA, targetModules: ['q_proj', 'v_proj'] }, dim: 8 }).initialAdapter(1)
-  const nan = new Map(a.tensors); const [n0, t0] = [...a.tensors][0]!; nan.set(n0, { shape: t0.shape, data: t0.data.map(() => Number.NaN) })
-  const reason = (b: Uint8Array, cap = 1 << 20): string => { const r = decodeAdapter(b, layout, cap); return r.ok ? 'ok' : r.reason }
+  const wide = createFakeTrainer({ lora: { ...DEFAULT_LORA, targetModules: ['q_proj', 'v_proj'] }, dim: 8 })
+    .initialAdapter(1)
+  const nan = new Map(a.tensors); const [n0, t0] = [...a.tensors][0]!;
+    nan.set(n0, { shape: t0.shape, data: t0.data.map(() => Number.NaN) })
+  const reason = (b: Uint8Array, cap = 1 << 20): string => {
+    const r = decodeAdapter(b, layout, cap)
+    return r.ok ? 'ok' : r.reason
+  }
   assert.match(reason(encodeAdapter(other)), /^bad_tensors: unexpected/)
   assert.match(reason(encodeAdapter(wide)), /^bad_tensors: .* has shape/)
   assert.match(reason(encodeAdapter({ config: a.config, tensors: nan })), /^non_finite/)
@@ -91,7 +111,8 @@ test('allow-list: an outsider can neither connect nor be connected to', { timeou
   const keys = [await generateKeyPair('Ed25519'), await generateKeyPair('Ed25519')]
   const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
   const allow = new Set(keys.map((k) => peerIdFromPrivateKey(k).toString()))
-  const mk = async (k: typeof keys[0]): Promise<FeditHost> => await createHost({ privateKey: k, listen: ['/ip4/127.0.0.1/tcp/0'], local: true, allowList: allow })
+  const mk = async (k: typeof keys[0]): Promise<FeditHost> => await createHost({ privateKey: k,
+    listen: ['/ip4/127.0.0.1/tcp/0'], local: true, allowList: allow })
   const [a, b] = [await mk(keys[0]!), await mk(keys[1]!)]
   const outsider = await host()
   try {
@@ -99,7 +120,8 @@ test('allow-list: an outsider can neither connect nor be connected to', { timeou
     assert.equal(b.getConnections(a.peerId).length, 1)
     // the outsider's handshake may complete on its side before `a` drops it: what matters is that nothing stays open
     await outsider.dial(multiaddr(a.getMultiaddrs()[0]!)).catch(() => {})
-    await until(() => a.getConnections(outsider.peerId).length === 0 && outsider.getConnections(a.peerId).length === 0, 5000, 'the outsider to be dropped')
+    await until(() => a.getConnections(outsider.peerId).length === 0 && outsider.getConnections(a.peerId).length === 0,
+      5000, 'the outsider to be dropped')
     await assert.rejects(outsider.dialProtocol(multiaddr(a.getMultiaddrs()[0]!), '/fedit/adapter/1.0.0'))
     await assert.rejects(a.dial(multiaddr(outsider.getMultiaddrs()[0]!)))
     assert.equal(a.getConnections(outsider.peerId).length, 0)

@@ -52,7 +52,8 @@ function assertHonestEnd (honest: readonly Peer[], job: JobSpec, bad: ReadonlySe
 }
 
 async function rogue (net: Net, topic: string): Promise<{ host: FeditHost, id: string }> {
-  const host = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
+  const host = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'],
+    local: true })
   host.services.pubsub.subscribe(topic)
   // a dial may time out on a loaded machine: the rogue needs only some of them
   for (const p of net.peers) await host.dial(multiaddr(p.multiaddrs()[0]!)).catch(() => {})
@@ -63,12 +64,16 @@ async function rogue (net: Net, topic: string): Promise<{ host: FeditHost, id: s
 /** ids of the identities startNet gives peers seedBase + 1, + 2, ... (so a test can pick who is elected) */
 async function idsOf (n: number, seedBase: number): Promise<string[]> {
   const ids: string[] = []
-  for (let i = 0; i < n; i++) ids.push(peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(seedBase + i + 1))).toString())
+  for (let i = 0; i < n; i++) {
+    ids.push(peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(seedBase + i + 1)))
+      .toString())
+  }
   return ids
 }
 
 test('an outsider with fresh, fake, unpaid or young identities gains nothing', { timeout: 120_000 }, async () => {
-  const { job, jobId } = testJob({ rounds: 6, minPeers: 4, peersPerRound: 3, membership: { powBits: 8, minAgeRounds: 2 } })
+  const { job, jobId } = testJob({ rounds: 6, minPeers: 4, peersPerRound: 3,
+    membership: { powBits: 8, minAgeRounds: 2 } })
   // trainers that take a little while, so the attacks land while rounds are open
   const lora = { ...job.lora, targetModules: [...job.lora.targetModules] }
   const net = await startNet(0, job, jobId, {}, 60)
@@ -87,14 +92,20 @@ test('an outsider with fresh, fake, unpaid or young identities gains nothing', {
     const pub = async (from: FeditHost, m: Parameters<typeof RoundMessage.encode>[0]): Promise<void> => {
       await from.services.pubsub.publish(topic, RoundMessage.encode(m)).catch(() => {})
     }
-    const hello = (id: string, round: number, globalHash: Uint8Array<ArrayBuffer>, pow: boolean): Parameters<typeof RoundMessage.encode>[0] =>
-      ({ hello: { jobId, round, globalHash, beacon: H(5), reachability: 0, device: 'cpu', tokensPerSecond: 1e6, samples: 100, intervalMs: 30_000, powNonce: pow ? solvePow(jobId, id, 8) : 1n } })
+    const hello = (id: string, round: number, globalHash: Uint8Array<ArrayBuffer>,
+      pow: boolean): Parameters<typeof RoundMessage.encode>[0] =>
+      ({ hello: { jobId, round, globalHash, beacon: H(5), reachability: 0, device: 'cpu', tokensPerSecond: 1e6,
+        samples: 100, intervalMs: 30_000, powNonce: pow ? solvePow(jobId, id, 8) : 1n } })
     const phantom = fakes.pop()!
     const attack = async (): Promise<void> => {
       const c = Math.min(...net.peers.map((p) => p.global.round))
       const base = new Uint8Array(Buffer.from(net.peers[0]!.global.hash, 'hex'))
-      const result = (round: number): RoundResult => ({ jobId, round, attempt: 0, baseHash: base, newHash: H(9), selected: [r.id], included: [r.id], excluded: [], trainLoss: 0.01, bytes: 1n, seconds: 1, adapterBytes: 1n, updates: [] })
-      const announce = (over: Partial<RoundAnnounce>): RoundAnnounce => ({ jobId, round: c + 1, attempt: 0, baseHash: base, members: honestIds, selected: honestIds.slice(0, 3), deadlineMs: BigInt(Date.now() + 1500), ...over })
+      const result = (round: number): RoundResult => ({ jobId, round, attempt: 0, baseHash: base, newHash: H(9),
+        selected: [r.id], included: [r.id], excluded: [], trainLoss: 0.01, bytes: 1n, seconds: 1, adapterBytes: 1n,
+        updates: [] })
+      const announce = (over: Partial<RoundAnnounce>): RoundAnnounce => ({ jobId, round: c + 1, attempt: 0,
+        baseHash: base, members: honestIds, selected: honestIds.slice(0, 3), deadlineMs: BigInt(Date.now() + 1500),
+        ...over })
       await pub(r.host, hello(r.id, c, base, true))
       for (const f of fakes) await pub(f.host, hello(f.id, job.rounds, H(6), true))
       await pub(phantom.host, hello(phantom.id, c, base, false))
@@ -127,7 +138,8 @@ test('an outsider with fresh, fake, unpaid or young identities gains nothing', {
 })
 
 /** a job of 5 whose round-1 aggregator (attempt 0, by the genesis beacon) is `bad` and built by `over` */
-async function netWithBadElected (seedBase: number, job: JobSpec, jobId: string, over: (key: PrivateKey) => { aggregate?: AggregateFn, transport?: Transport }): Promise<{ net: Net, bad: Peer }> {
+async function netWithBadElected (seedBase: number, job: JobSpec, jobId: string,
+  over: (key: PrivateKey) => { aggregate?: AggregateFn, transport?: Transport }): Promise<{ net: Net, bad: Peer }> {
   const ids = await idsOf(5, seedBase)
   const elected = electionOrder(ids, genesisBeacon(jobId), 1)[0]!
   const net = await startNet(0, job, jobId, {}, seedBase)
@@ -143,12 +155,15 @@ async function netWithBadElected (seedBase: number, job: JobSpec, jobId: string,
 function assertConvicted (honest: readonly Peer[], net: Net, bad: Peer, kind: string): void {
   for (const p of honest) assert.deepEqual(p.excluded(), [bad.peerId], 'every honest peer excludes the offender')
   const dirs = readdirSync(net.dir).map((d) => join(net.dir, d, 'evidence')).filter((d) => existsSync(d))
-  assert.ok(dirs.some((d) => readdirSync(d).some((f) => f.startsWith(`${kind}-r1-a0-`))), 'evidence kept in the state folder')
+  assert.ok(dirs.some((d) => readdirSync(d).some((f) => f.startsWith(`${kind}-r1-a0-`))),
+    'evidence kept in the state folder')
   for (const p of honest) assert.ok(p.rounds[0]!.attempt > 0, 'round 1 completed by failover')
 }
 
-test('an elected aggregator that publishes a garbage adapter is contradicted, excluded and failed over', { timeout: 120_000 }, async () => {
-  const { job, jobId } = testJob({ rounds: 2, minPeers: 5, peersPerRound: 3, roundDeadlineSeconds: 3, membership: { powBits: 8, minAgeRounds: 2 } })
+test('an elected aggregator that publishes a garbage adapter is contradicted, excluded and failed over',
+  { timeout: 120_000 }, async () => {
+  const { job, jobId } = testJob({ rounds: 2, minPeers: 5, peersPerRound: 3, roundDeadlineSeconds: 3,
+    membership: { powBits: 8, minAgeRounds: 2 } })
   const honestAggregate = buildAggregator(FEDAVG)
   const garbage: AggregateFn = (updates, ctx) => {
     const res = honestAggregate(updates, ctx)
@@ -159,19 +174,23 @@ test('an elected aggregator that publishes a garbage adapter is contradicted, ex
   const honest = net.peers.filter((p) => p !== bad)
   const reasons = collectReasons(honest)
   try {
-    await until(() => honest.every((p) => p.global.round === job.rounds), 90_000, 'the job to complete without the bad aggregator')
+    await until(() => honest.every((p) => p.global.round === job.rounds), 90_000,
+      'the job to complete without the bad aggregator')
     assert.ok(reasons.has(RejectReason.Contradicted), [...reasons].join(', '))
     assertConvicted(honest, net, bad, RejectReason.Contradicted)
     // its own update may be in round 1 (trained before it was convicted): it is its aggregate that was garbage
     assertHonestEnd(honest, job, new Set([bad.peerId]), false)
-    assert.ok(honest.every((p) => p.rounds.every((r) => r.round === 1 || !r.selected.includes(bad.peerId))), 'the offender is not selected again')
+    assert.ok(honest.every((p) => p.rounds.every((r) => r.round === 1 || !r.selected.includes(bad.peerId))),
+      'the offender is not selected again')
   } finally {
     await net.close()
   }
 })
 
-test('an elected aggregator that signs two results for one attempt is convicted of equivocation', { timeout: 120_000 }, async () => {
-  const { job, jobId } = testJob({ rounds: 1, minPeers: 5, peersPerRound: 3, roundDeadlineSeconds: 3, membership: { powBits: 8, minAgeRounds: 2 } })
+test('an elected aggregator that signs two results for one attempt is convicted of equivocation', { timeout: 120_000 },
+  async () => {
+  const { job, jobId } = testJob({ rounds: 1, minPeers: 5, peersPerRound: 3, roundDeadlineSeconds: 3,
+    membership: { powBits: 8, minAgeRounds: 2 } })
   const { net, bad } = await netWithBadElected(90, job, jobId, (key) => ({
     transport: {
       ...libp2pTransport,
@@ -190,7 +209,8 @@ test('an elected aggregator that signs two results for one attempt is convicted 
   const honest = net.peers.filter((p) => p !== bad)
   const reasons = collectReasons(honest)
   try {
-    await until(() => honest.every((p) => p.global.round === job.rounds), 90_000, 'the job to complete without the equivocator')
+    await until(() => honest.every((p) => p.global.round === job.rounds), 90_000,
+      'the job to complete without the equivocator')
     assert.ok(reasons.has(RejectReason.Equivocation), [...reasons].join(', '))
     assertConvicted(honest, net, bad, RejectReason.Equivocation)
     assertHonestEnd(honest, job, new Set([bad.peerId]), false)

@@ -17,12 +17,18 @@ import { hex, unhex } from '../../node/hex.ts'
 
 const jobId = 'd'.repeat(64)
 
-async function honestRound (): Promise<{ r: RoundResult, served: Map<string, Uint8Array>, deps: Parameters<typeof judgeResult>[0], base: ReturnType<ReturnType<typeof createFakeTrainer>['initialAdapter']>, agg: string }> {
+type FakeAdapter = ReturnType<ReturnType<typeof createFakeTrainer>['initialAdapter']>
+interface HonestRound {
+  r: RoundResult, served: Map<string, Uint8Array>, deps: Parameters<typeof judgeResult>[0], base: FakeAdapter
+  agg: string
+}
+async function honestRound (): Promise<HonestRound> {
   const t = createFakeTrainer({ lora: { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj'] } })
   const base = t.initialAdapter(1)
   const baseHash = sha256Hex(encodeAdapter(base))
   const served = new Map<string, Uint8Array>()
-  const keys = await Promise.all([1, 2, 3, 4].map(async (i) => await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(i))))
+  const keys = await Promise.all([1, 2, 3, 4].map(async (i) => await generateKeyPairFromSeed('Ed25519',
+    new Uint8Array(32).fill(i))))
   const ids = keys.map((k) => peerIdFromPrivateKey(k).toString())
   const updates = []
   const commits = new Map<string, RoundResult['updates'][number]>()
@@ -32,32 +38,46 @@ async function honestRound (): Promise<{ r: RoundResult, served: Map<string, Uin
     const h = sha256Hex(bytes)
     served.set(h, bytes)
     updates.push({ peer: ids[i]!, samples: 5 + i, round: 1, baseHash, adapter: a })
-    commits.set(ids[i]!, { author: ids[i]!, hash: unhex(h), samples: 5 + i, signature: await sign(keys[i]!, updateStatement(jobId, 1, 0, baseHash, h, 5 + i)) })
+    commits.set(ids[i]!, { author: ids[i]!, hash: unhex(h), samples: 5 + i,
+      signature: await sign(keys[i]!, updateStatement(jobId, 1, 0, baseHash, h, 5 + i)) })
   }
   const aggregate = buildAggregator(FEDAVG)
   const out = aggregateRound(aggregate, updates, { round: 1, baseHash, global: base })
   const included = out.decisions.filter((d) => d.included).map((d) => d.peer).sort()
-  const r: RoundResult = { jobId, round: 1, attempt: 0, baseHash: unhex(baseHash), newHash: unhex(out.hash), selected: [...ids.slice(0, 3)].sort(), included, excluded: [], trainLoss: 1, bytes: 0n, seconds: 1, adapterBytes: 0n, updates: included.map((p) => commits.get(p)!) }
-  const deps = { jobId, peerId: ids[3]!, key: keys[3]!, layout: layoutOf(base), maxAdapterBytes: 1 << 20, aggregate, fetch: async (_from: string, h: string) => { const b = served.get(h); if (b === undefined) throw new Error('not_found'); return b } }
+  const r: RoundResult = { jobId, round: 1, attempt: 0, baseHash: unhex(baseHash), newHash: unhex(out.hash),
+    selected: [...ids.slice(0, 3)].sort(), included, excluded: [], trainLoss: 1, bytes: 0n, seconds: 1,
+    adapterBytes: 0n, updates: included.map((p) => commits.get(p)!) }
+  const deps = { jobId, peerId: ids[3]!, key: keys[3]!, layout: layoutOf(base), maxAdapterBytes: 1 << 20, aggregate,
+    fetch: async (_from: string, h: string) => { const b = served.get(h);
+    if (b === undefined) throw new Error('not_found'); return b } }
   return { r, served, deps, base, agg: ids[0]! }
 }
 
-test('a witness agrees with an honest result and catches a changed adapter, a dropped update and a missing one', async () => {
+test('a witness agrees with an honest result and catches a changed adapter, a dropped update and a missing one',
+  async () => {
   const { r, served, deps, base, agg } = await honestRound()
   const ok = await judgeResult(deps, r, agg, base)
   assert.equal(ok.agree, true, ok.reason)
   assert.ok(ok.bytes > 0)
-  const label = async (x: RoundResult): Promise<string> => { const v = await judgeResult(deps, x, agg, base); assert.equal(v.agree, false); return v.reason.split(':')[0]! }
+  const label = async (x: RoundResult): Promise<string> => {
+    const v = await judgeResult(deps, x, agg, base)
+    assert.equal(v.agree, false)
+    return v.reason.split(':')[0]!
+  }
   assert.equal(await label({ ...r, newHash: new Uint8Array(32).fill(3) }), RejectReason.HashMismatch)
   // an honest update moved to "excluded" with a made-up reason: the rule would have included it
   const moved = r.updates[1]!
-  assert.equal(await label({ ...r, included: r.included.filter((p) => p !== moved.author), updates: r.updates.filter((u) => u !== moved), excluded: [{ peer: moved.author, reason: 'norm', update: moved }] }), RejectReason.BadCommitment)
-  assert.equal(await label({ ...r, updates: [{ ...r.updates[0]!, samples: 999 }, ...r.updates.slice(1)] }), RejectReason.BadSignature)
+  assert.equal(await label({ ...r, included: r.included.filter((p) => p !== moved.author),
+    updates: r.updates.filter((u) => u !== moved), excluded: [{ peer: moved.author, reason: 'norm', update: moved }] }),
+    RejectReason.BadCommitment)
+  assert.equal(await label({ ...r, updates: [{ ...r.updates[0]!, samples: 999 }, ...r.updates.slice(1)] }),
+    RejectReason.BadSignature)
   served.delete(hex(r.updates[2]!.hash))
   assert.equal(await label(r), RejectReason.UpdateUnavailable)
 })
 
-test('the gate: a quorum of drawn witnesses confirms, attestations may come first, a second signed result is equivocation', async () => {
+test('the gate: a quorum of drawn witnesses confirms, attestations may come first, a second signed result is ' +
+  'equivocation', async () => {
   const { r, deps, base, agg } = await honestRound()
   const v = await judgeResult(deps, r, agg, base)
   const a = await attestation(deps, r, agg, v)

@@ -10,10 +10,12 @@ const timing = { silenceMs: 10_000, graceMs: 2_000, settleMs: 0 }
 const T0 = 1_000_000
 
 function announce (over: Partial<RoundAnnounce> = {}): RoundAnnounce {
-  return { jobId: 'j', round: 3, attempt: 0, baseHash: new Uint8Array(32), members, selected: [], deadlineMs: BigInt(T0 + 10_000), ...over }
+  return { jobId: 'j', round: 3, attempt: 0, baseHash: new Uint8Array(32), members, selected: [],
+    deadlineMs: BigInt(T0 + 10_000), ...over }
 }
 function ctx (over: Partial<ClockContext> = {}): ClockContext {
-  return { progress: { since: T0, accepted: -1 }, timing, toleranceMs: 2_000, nowMs: T0, eligible: new Set(members), ...over }
+  return { progress: { since: T0, accepted: -1 }, timing, toleranceMs: 2_000, nowMs: T0, eligible: new Set(members),
+    ...over }
 }
 const reason = (c: ReturnType<typeof checkAttemptClock>): string => c.ok ? 'ok' : c.reason.split(':')[0]!
 
@@ -29,25 +31,31 @@ test('attempt a is due a silences after the round, or after the followed attempt
 
 test('an announce for an attempt that is not due is refused; within the tolerance it passes', () => {
   assert.equal(reason(checkAttemptClock(announce({ attempt: 1 }), ctx())), RejectReason.AttemptNotDue)
-  assert.equal(reason(checkAttemptClock(announce({ attempt: 1, deadlineMs: BigInt(T0 + 18_000) }), ctx({ nowMs: T0 + 8_500 }))), 'ok')
-  assert.equal(reason(checkAttemptClock(announce({ attempt: 5 }), ctx({ nowMs: T0 + 20_000 }))), RejectReason.AttemptNotDue)
+  assert.equal(reason(checkAttemptClock(announce({ attempt: 1, deadlineMs: BigInt(T0 + 18_000) }),
+    ctx({ nowMs: T0 + 8_500 }))), 'ok')
+  assert.equal(reason(checkAttemptClock(announce({ attempt: 5 }), ctx({ nowMs: T0 + 20_000 }))),
+    RejectReason.AttemptNotDue)
   assert.equal(reason(checkAttemptClock(announce(), ctx())), 'ok')
 })
 
 test('the deadline must be ahead and within one silence (+ tolerance)', () => {
   assert.equal(reason(checkAttemptClock(announce({ deadlineMs: BigInt(T0 - 1) }), ctx())), RejectReason.PastDeadline)
   assert.equal(reason(checkAttemptClock(announce({ deadlineMs: BigInt(T0 + 12_000) }), ctx())), 'ok')
-  assert.equal(reason(checkAttemptClock(announce({ deadlineMs: BigInt(T0 + 12_001) }), ctx())), RejectReason.DeadlineTooFar)
-  assert.equal(reason(checkAttemptClock(announce({ deadlineMs: BigInt(T0 + 86_400_000) }), ctx())), RejectReason.DeadlineTooFar)
+  assert.equal(reason(checkAttemptClock(announce({ deadlineMs: BigInt(T0 + 12_001) }), ctx())),
+    RejectReason.DeadlineTooFar)
+  assert.equal(reason(checkAttemptClock(announce({ deadlineMs: BigInt(T0 + 86_400_000) }), ctx())),
+    RejectReason.DeadlineTooFar)
 })
 
 test('every listed member must be known, and the list must hold at least half of those we know', () => {
-  assert.equal(reason(checkAttemptClock(announce({ members: [...members, '12D3KooWEve'] }), ctx())), RejectReason.UnknownMembers)
+  assert.equal(reason(checkAttemptClock(announce({ members: [...members, '12D3KooWEve'] }), ctx())),
+    RejectReason.UnknownMembers)
   assert.equal(reason(checkAttemptClock(announce({ members: members.slice(0, 2) }), ctx())), 'ok')
   assert.equal(reason(checkAttemptClock(announce({ members: members.slice(0, 1) }), ctx())), RejectReason.PrunedMembers)
 })
 
-test('an attempt ahead of the clock passes only when every attempt before it is passed over (gone or unreachable)', () => {
+test('an attempt ahead of the clock passes only when every attempt before it is passed over (gone or unreachable)',
+  () => {
   // at T0 the clock makes attempt 0 due; attempt 2 is early unless attempts 0 and 1 are both passed over
   const early = announce({ attempt: 2 })
   assert.equal(reason(checkAttemptClock(early, ctx({ passedOver: (k) => k === 0 }))), RejectReason.AttemptNotDue)

@@ -30,9 +30,12 @@ test('selection: k distinct members, deterministic, varying with the seed', () =
   assert.equal(s.length, 3)
   assert.equal(new Set(s).size, 3)
   assert.ok(s.every((x) => members.includes(x)))
-  assert.deepEqual(selectRandomK({ members: [...members].reverse(), k: 3, prevGlobalHash: h(1), round: 1, attempt: 0 }), s)
+  assert.deepEqual(selectRandomK({ members: [...members].reverse(), k: 3, prevGlobalHash: h(1), round: 1, attempt: 0 }),
+    s)
   assert.equal(selectRandomK({ members, k: 10, prevGlobalHash: h(1), round: 1, attempt: 0 }).length, 6)
   const all = new Set<string>()
-  for (let i = 0; i < 20; i++) selectRandomK({ members, k: 3, prevGlobalHash: h(i), round: 1, attempt: 0 }).forEach((x) => all.add(x))
+  for (let i = 0; i < 20; i++) {
+    selectRandomK({ members, k: 3, prevGlobalHash: h(i), round: 1, attempt: 0 }).forEach((x) => all.add(x))
+  }
   assert.equal(all.size, 6)
 })

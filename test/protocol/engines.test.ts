@@ -7,7 +7,8 @@ import semver from 'semver'
 
 test('every locked package runs on the oldest Node that package.json admits', () => {
   const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { engines: { node: string } }
-  const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as { packages: Record<string, { engines?: { node?: string } | string[] }> }
+  const lock = JSON.parse(readFileSync('package-lock.json',
+    'utf8')) as { packages: Record<string, { engines?: { node?: string } | string[] }> }
   const oldest = semver.minVersion(pkg.engines.node)
   assert.ok(oldest !== null)
   const wanting = Object.entries(lock.packages)

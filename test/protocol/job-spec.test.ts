@@ -18,7 +18,9 @@ test('defaults are filled in and the id ignores key order, formatting and module
   assert.equal(a.minPeers, 3)
   assert.deepEqual(a.aggregation, FEDAVG)
   assert.deepEqual(a.lora.targetModules, ['q_proj', 'v_proj'])
-  const reordered = { peersPerRound: 3, rounds: 3, recipe: base.recipe, lora: { ...base.lora, targetModules: ['q_proj', 'v_proj'] }, baseModel: base.baseModel, name: 'demo', aggregation: 'fedavg' }
+  const reordered = { peersPerRound: 3, rounds: 3, recipe: base.recipe,
+    lora: { ...base.lora, targetModules: ['q_proj', 'v_proj'] }, baseModel: base.baseModel, name: 'demo',
+    aggregation: 'fedavg' }
   const b = parseJobSpec(JSON.stringify(reordered, null, 2))
   assert.equal(jobIdOf(a), jobIdOf(b))
   assert.match(jobIdOf(a), /^[0-9a-f]{64}$/)
@@ -36,10 +38,12 @@ test('bad fields give one-line errors naming the source and field', () => {
     [{ ...base, recipe: { ...base.recipe, localEpochs: 1 } }, /exactly one of localSteps, localEpochs/],
     [{ ...base, baseModel: { id: 'x', sha256: 'zz' } }, /"baseModel\.sha256" must be 64/],
     [{ ...base, extra: 1 }, /"extra" is not a known field/],
-    [{ ...base, aggregation: { space: 'factors', combine: { kind: 'trimmed-mean', beta: 0.7 } } }, /"aggregation\.combine\.beta"/]
+    [{ ...base, aggregation: { space: 'factors', combine: { kind: 'trimmed-mean', beta: 0.7 } } },
+      /"aggregation\.combine\.beta"/]
   ]
   for (const [spec, re] of cases) {
-    assert.throws(() => parseJobSpec(JSON.stringify(spec)), (e: Error) => e instanceof JobSpecError && re.test(e.message) && !e.message.includes('\n'))
+    assert.throws(() => parseJobSpec(JSON.stringify(spec)), (e: Error) => e instanceof JobSpecError &&
+      re.test(e.message) && !e.message.includes('\n'))
   }
 })
 
@@ -48,7 +52,8 @@ test('a JSON syntax error names the line', () => {
 })
 
 test('canonical JSON sorts keys at every depth', () => {
-  assert.equal(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: 'x' }], c: null } }), '{"a":{"c":null,"d":[1,{"y":"x","z":0}]},"b":1}')
+  assert.equal(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: 'x' }], c: null } }),
+    '{"a":{"c":null,"d":[1,{"y":"x","z":0}]},"b":1}')
   assert.throws(() => canonicalJson({ x: Number.NaN }), RangeError)
 })
 
@@ -59,22 +64,35 @@ test('the threat parameter: robust tolerates f 0.25 and refuses a round size tha
     assert.throws(() => parseJobSpec(text), (e: Error) => e instanceof JobSpecError && !e.message.includes('\n') &&
       /job\.json: "peersPerRound" \d cannot hold the aggregation's threat: tolerating f = 0.25 \(1 hostile of \d\) needs at least 3 trainers per round/.test(e.message))
   }
-  assert.match(String((() => { try { parseJobSpec(JSON.stringify({ ...base, peersPerRound: 2, aggregation: 'robust' })) } catch (e) { return (e as Error).message } })()),
+  assert.match(String((() => {
+    try {
+      parseJobSpec(JSON.stringify({ ...base, peersPerRound: 2, aggregation: 'robust' }))
+    } catch (e) { return (e as Error).message }
+  })()),
     /two disagreeing updates exclude each other/)
   assert.equal(parseJobSpec(JSON.stringify({ ...base, peersPerRound: 2 })).aggregation, FEDAVG) // no threat, no refusal
   const custom = { space: 'factors', combine: { kind: 'trimmed-mean', beta: 0.1 }, f: 0.3 }
   assert.equal(parseJobSpec(JSON.stringify({ ...base, peersPerRound: 10, aggregation: custom })).aggregation.f, 0.3)
-  assert.throws(() => parseJobSpec(JSON.stringify({ ...base, peersPerRound: 4, aggregation: custom })), /"peersPerRound" 4 .*\(2 hostile of 4\) needs at least 5 trainers per round: the hostile could tie or outnumber the honest/)
-  assert.throws(() => parseJobSpec(JSON.stringify({ ...base, aggregation: { ...custom, f: 0.5 } })), /"aggregation\.f" must be a number in \[0, 0\.5\)/)
+  assert.throws(() => parseJobSpec(JSON.stringify({ ...base, peersPerRound: 4, aggregation: custom })),
+    /"peersPerRound" 4 .*\(2 hostile of 4\) needs at least 5 trainers per round: the hostile could tie or outnumber the honest/)
+  assert.throws(() => parseJobSpec(JSON.stringify({ ...base, aggregation: { ...custom, f: 0.5 } })),
+    /"aggregation\.f" must be a number in \[0, 0\.5\)/)
 })
 
 test('the new filters and spread bounds round-trip through job.json', () => {
   const agg = {
-    space: 'factors', clip: { kind: 'median', multiple: 3, mads: 3 }, combine: { kind: 'trimmed-mean', beta: 0.2 }, f: 0.25,
-    filters: [{ kind: 'norm', multiple: 3, minMultiple: 0.1 }, { kind: 'duplicate', maxCosine: 0.99 }, { kind: 'cosine', maxDistance: 1, mads: 3 },
+    space: 'factors', clip: { kind: 'median', multiple: 3, mads: 3 }, combine: { kind: 'trimmed-mean', beta: 0.2 },
+      f: 0.25,
+    filters: [{ kind: 'norm', multiple: 3, minMultiple: 0.1 }, { kind: 'duplicate', maxCosine: 0.99 },
+      { kind: 'cosine', maxDistance: 1, mads: 3 },
       { kind: 'history', maxCosine: 0.5, minRounds: 1 }]
   }
-  assert.deepEqual(parseJobSpec(JSON.stringify({ ...base, aggregation: agg })).aggregation, { ...ROBUST_DEFAULT, ...agg, allowMixedRanks: false })
-  assert.throws(() => parseJobSpec(JSON.stringify({ ...base, aggregation: { ...agg, filters: [{ kind: 'history', maxCosine: 0.5 }] } })), /"aggregation\.filters\[0\]\.minRounds"/)
-  assert.throws(() => parseJobSpec(JSON.stringify({ ...base, aggregation: { ...agg, filters: [{ kind: 'duplicate', maxCosine: 2 }] } })), /"aggregation\.filters\[0\]\.maxCosine" must be a number in \(0, 1\]/)
+  assert.deepEqual(parseJobSpec(JSON.stringify({ ...base, aggregation: agg })).aggregation,
+    { ...ROBUST_DEFAULT, ...agg, allowMixedRanks: false })
+  assert.throws(() => parseJobSpec(JSON.stringify({ ...base,
+    aggregation: { ...agg, filters: [{ kind: 'history', maxCosine: 0.5 }] } })),
+    /"aggregation\.filters\[0\]\.minRounds"/)
+  assert.throws(() => parseJobSpec(JSON.stringify({ ...base,
+    aggregation: { ...agg, filters: [{ kind: 'duplicate', maxCosine: 2 }] } })),
+    /"aggregation\.filters\[0\]\.maxCosine" must be a number in \(0, 1\]/)
 })

@@ -45,7 +45,8 @@ test('job spec: witnesses and membership defaults, and their bounds', () => {
   const spec = validateJobSpec(raw)
   assert.deepEqual(spec.witnesses, { count: 3, quorum: 2 })
   assert.deepEqual(spec.membership, { powBits: 16, minAgeRounds: 2 })
-  const custom = validateJobSpec({ ...raw, witnesses: { count: 5, quorum: 3 }, membership: { powBits: 8, minAgeRounds: 0 } })
+  const custom = validateJobSpec({ ...raw, witnesses: { count: 5, quorum: 3 },
+    membership: { powBits: 8, minAgeRounds: 0 } })
   assert.deepEqual([custom.witnesses, custom.membership], [{ count: 5, quorum: 3 }, { powBits: 8, minAgeRounds: 0 }])
   assert.throws(() => validateJobSpec({ ...raw, witnesses: { count: 3, quorum: 4 } }), /witnesses.quorum/)
   assert.throws(() => validateJobSpec({ ...raw, membership: { powBits: 99 } }), /membership.powBits/)

@@ -38,12 +38,15 @@ test('receivers check the sender\'s place in the order and the selection against
   const b = genesisBeacon('job')
   const order = electionOrder(members, b, 2)
   const selected = selectRandomK({ members, k: 3, prevGlobalHash: b, round: 2, attempt: 1 })
-  const a: RoundAnnounce = { jobId: 'j', round: 2, attempt: 1, baseHash: new Uint8Array(32), members, selected, deadlineMs: 0n }
+  const a: RoundAnnounce = { jobId: 'j', round: 2, attempt: 1, baseHash: new Uint8Array(32), members, selected,
+    deadlineMs: 0n }
   assert.deepEqual(checkElection(a, order[1]!, b, 3), { ok: true })
   assert.deepEqual(checkElection({ ...a, selected: [...selected].reverse() }, order[1]!, b, 3), { ok: true })
   assert.deepEqual(checkElection(a, order[0]!, b, 3), { ok: false, reason: RejectReason.NotElected })
   const chosen = [order[1]!, ...members.filter((m) => m !== order[1]).slice(0, 2)].sort()
   const cheat = chosen.join() === [...selected].sort().join() ? members.slice(3) : chosen
-  assert.deepEqual(checkElection({ ...a, selected: cheat }, order[1]!, b, 3), { ok: false, reason: RejectReason.BadSelection })
-  assert.deepEqual(checkElection({ ...a, selected: selected.slice(0, 2) }, order[1]!, b, 3), { ok: false, reason: RejectReason.BadSelection })
+  assert.deepEqual(checkElection({ ...a, selected: cheat }, order[1]!, b, 3),
+    { ok: false, reason: RejectReason.BadSelection })
+  assert.deepEqual(checkElection({ ...a, selected: selected.slice(0, 2) }, order[1]!, b, 3),
+    { ok: false, reason: RejectReason.BadSelection })
 })

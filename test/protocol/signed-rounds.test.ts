@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { attestationStatement, checkCommitments, resultStatement, updateStatement } from '../../protocol/signed-update.ts'
+import { attestationStatement, checkCommitments, resultStatement,
+  updateStatement } from '../../protocol/signed-update.ts'
 import { sign, verifySigned } from '../../node/signatures.ts'
 import { attests, isEquivocation, tally } from '../../protocol/witness-rules.ts'
 import { checkResult } from '../../protocol/result-rules.ts'
@@ -20,32 +21,45 @@ async function identity (): Promise<{ key: Awaited<ReturnType<typeof generateKey
   return { key, id: peerIdFromPrivateKey(key).toString() }
 }
 
-async function commit (who: Awaited<ReturnType<typeof identity>>, round: number, fill: number, samples = 10): Promise<UpdateCommit> {
+async function commit (who: Awaited<ReturnType<typeof identity>>, round: number, fill: number,
+  samples = 10): Promise<UpdateCommit> {
   const hash = new Uint8Array(32).fill(fill)
-  const signature = await sign(who.key, updateStatement(job, round, 0, baseHex, Buffer.from(hash).toString('hex'), samples))
+  const signature = await sign(who.key, updateStatement(job, round, 0, baseHex, Buffer.from(hash).toString('hex'),
+    samples))
   return { author: who.id, hash, samples, signature }
 }
 
 function result (updates: UpdateCommit[], over: Partial<RoundResult> = {}): RoundResult {
-  return { jobId: job, round: 1, attempt: 0, baseHash: base, newHash: new Uint8Array(32).fill(5), selected: updates.map((u) => u.author), included: updates.map((u) => u.author), excluded: [], trainLoss: 1, bytes: 1n, seconds: 1, adapterBytes: 1n, updates, ...over }
+  return { jobId: job, round: 1, attempt: 0, baseHash: base, newHash: new Uint8Array(32).fill(5),
+    selected: updates.map((u) => u.author), included: updates.map((u) => u.author), excluded: [], trainLoss: 1,
+    bytes: 1n, seconds: 1, adapterBytes: 1n, updates, ...over }
 }
 
 test('a result commits to signed updates; any forged, moved or re-dated commitment is caught', async () => {
   const [a, b] = [await identity(), await identity()]
   const ups = [await commit(a, 1, 2), await commit(b, 1, 3)]
   assert.deepEqual(await checkCommitments(result(ups), verifySigned), { ok: true })
-  const reason = async (r: RoundResult): Promise<string> => { const c = await checkCommitments(r, verifySigned); return c.ok ? 'ok' : c.reason.split(':')[0]! }
-  assert.equal(await reason(result([ups[0]!, { ...ups[1]!, samples: 1000 }])), RejectReason.BadSignature) // inflated weight
-  assert.equal(await reason(result([ups[0]!, { ...ups[1]!, hash: new Uint8Array(32).fill(9) }])), RejectReason.BadSignature) // swapped update
-  assert.equal(await reason(result([ups[0]!, { ...ups[1]!, author: a.id }], { included: [a.id, a.id] })), RejectReason.BadSignature)
+  const reason = async (r: RoundResult): Promise<string> => {
+    const c = await checkCommitments(r, verifySigned)
+    return c.ok ? 'ok' : c.reason.split(':')[0]!
+  }
+  // inflated weight
+  assert.equal(await reason(result([ups[0]!, { ...ups[1]!, samples: 1000 }])), RejectReason.BadSignature)
+  // swapped update
+  const swapped = { ...ups[1]!, hash: new Uint8Array(32).fill(9) }
+  assert.equal(await reason(result([ups[0]!, swapped])), RejectReason.BadSignature)
+  assert.equal(await reason(result([ups[0]!, { ...ups[1]!, author: a.id }], { included: [a.id, a.id] })),
+    RejectReason.BadSignature)
   assert.equal(await reason(result(ups, { round: 2 })), RejectReason.BadSignature) // an old round's update replayed
   assert.equal(await reason(result(ups.slice(0, 1), { included: [a.id, b.id] })), RejectReason.BadCommitment)
   assert.equal(await reason(result(ups, { included: [b.id, a.id] })), RejectReason.BadCommitment)
   const outsider = await commit(await identity(), 1, 4)
-  assert.equal(await reason(result(ups, { excluded: [{ peer: b.id, reason: 'norm', update: outsider }] })), RejectReason.BadSignature)
+  assert.equal(await reason(result(ups, { excluded: [{ peer: b.id, reason: 'norm', update: outsider }] })),
+    RejectReason.BadSignature)
 })
 
-test('results and attestations are signed over their bytes; equivocation is two signed results for one attempt', async () => {
+test('results and attestations are signed over their bytes; equivocation is two signed results for one attempt',
+  async () => {
   const agg = await identity()
   const w = await identity()
   const ups = [await commit(agg, 1, 2)]
@@ -58,7 +72,8 @@ test('results and attestations are signed over their bytes; equivocation is two 
   assert.equal(isEquivocation(r1, r2), true)
   assert.equal(isEquivocation(r1, { ...r1 }), false)
   assert.equal(isEquivocation(r1, { ...r2, attempt: 1 }), false)
-  const at: Attestation = { jobId: job, round: 1, attempt: 0, aggregator: agg.id, baseHash: base, newHash: r1.newHash, agree: true, reason: '', signature: new Uint8Array(0), witness: w.id }
+  const at: Attestation = { jobId: job, round: 1, attempt: 0, aggregator: agg.id, baseHash: base, newHash: r1.newHash,
+    agree: true, reason: '', signature: new Uint8Array(0), witness: w.id }
   at.signature = await sign(w.key, attestationStatement(at))
   assert.equal(await verifySigned(w.id, attestationStatement(at), at.signature), true)
   assert.equal(await verifySigned(w.id, attestationStatement({ ...at, agree: false }), at.signature), false)
@@ -80,9 +95,13 @@ test('tally: a quorum of the drawn witnesses confirms or contradicts; others do 
 })
 
 test('a result is considered only from the announced aggregator, for the next round, within the job', () => {
-  const ctx: ResultContext = { sender: 'agg', completedRound: 3, totalRounds: 5, globalHash: baseHex, announced: new Map([[0, 'agg']]), excluded: new Set() }
+  const ctx: ResultContext = { sender: 'agg', completedRound: 3, totalRounds: 5, globalHash: baseHex,
+    announced: new Map([[0, 'agg']]), excluded: new Set() }
   const r = (over: Partial<RoundResult>): RoundResult => result([], { round: 4, ...over })
-  const check = (x: RoundResult, c: Partial<ResultContext> = {}, b = baseHex): string => { const k = checkResult(x, b, { ...ctx, ...c }); return k.ok ? 'ok' : k.reason }
+  const check = (x: RoundResult, c: Partial<ResultContext> = {}, b = baseHex): string => {
+    const k = checkResult(x, b, { ...ctx, ...c })
+    return k.ok ? 'ok' : k.reason
+  }
   assert.equal(check(r({})), 'ok')
   assert.equal(check(r({ round: 3000 })), RejectReason.JobFinished)
   assert.equal(check(r({ round: 5 })), RejectReason.RoundOutOfWindow)
@@ -93,23 +112,33 @@ test('a result is considered only from the announced aggregator, for the next ro
   assert.equal(check(r({}), { excluded: new Set(['agg']) }), RejectReason.Offender)
 })
 
-test('evidence proves itself: two signed results for one attempt, or a result a quorum of witnesses signed against', async () => {
+test('evidence proves itself: two signed results for one attempt, or a result a quorum of witnesses signed against',
+  async () => {
   const agg = await identity()
   const ws = [await identity(), await identity(), await identity()]
-  const signed = async (r: RoundResult): Promise<RoundResult> => ({ ...r, signature: await sign(agg.key, resultStatement(r)) })
+  const signed = async (r: RoundResult): Promise<RoundResult> => ({ ...r,
+    signature: await sign(agg.key, resultStatement(r)) })
   const r1 = await signed(result([await commit(agg, 1, 2)]))
   const r2 = await signed({ ...r1, newHash: new Uint8Array(32).fill(8) })
   assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, r2), 2, verifySigned), true)
-  assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, r1), 2, verifySigned), false) // the same result twice
-  assert.equal(await verifyEvidence(equivocationEvidence(ws[0]!.id, r1, r2), 2, verifySigned), false) // blames someone else
-  assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, { ...r2, signature: r1.signature }), 2, verifySigned), false) // forged
+  // the same result twice
+  assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, r1), 2, verifySigned), false)
+  // blames someone else
+  assert.equal(await verifyEvidence(equivocationEvidence(ws[0]!.id, r1, r2), 2, verifySigned), false)
+  // forged
+  const forged = { ...r2, signature: r1.signature }
+  assert.equal(await verifyEvidence(equivocationEvidence(agg.id, r1, forged), 2, verifySigned), false)
   const against = async (w: typeof ws[number], agree = false): Promise<Attestation> => {
-    const a: Attestation = { jobId: job, round: 1, attempt: 0, aggregator: agg.id, baseHash: base, newHash: r1.newHash, agree, reason: RejectReason.HashMismatch, signature: new Uint8Array(0), witness: w.id }
+    const a: Attestation = { jobId: job, round: 1, attempt: 0, aggregator: agg.id, baseHash: base, newHash: r1.newHash,
+      agree, reason: RejectReason.HashMismatch, signature: new Uint8Array(0), witness: w.id }
     return { ...a, signature: await sign(w.key, attestationStatement(a)) }
   }
   const two = [await against(ws[0]!), await against(ws[1]!)]
   assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, two), 2, verifySigned), true)
-  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, two[0]!]), 2, verifySigned), false) // one witness twice
-  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, await against(ws[2]!, true)]), 2, verifySigned), false)
-  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, { ...two[1]!, witness: ws[2]!.id }]), 2, verifySigned), false)
+  // one witness twice
+  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, two[0]!]), 2, verifySigned), false)
+  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, await against(ws[2]!, true)]), 2,
+    verifySigned), false)
+  assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, { ...two[1]!, witness: ws[2]!.id }]), 2,
+    verifySigned), false)
 })

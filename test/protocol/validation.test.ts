@@ -12,7 +12,8 @@ const HEX = '07'.repeat(32)
 const members = ['12D3KooWAa', '12D3KooWBb', '12D3KooWCc', '12D3KooWDd']
 
 function announce (over: Partial<RoundAnnounce> = {}): RoundAnnounce {
-  return { jobId: job, round: 1, attempt: 0, baseHash: H, members, selected: members.slice(0, 2), deadlineMs: BigInt(Date.now() + 10_000), ...over }
+  return { jobId: job, round: 1, attempt: 0, baseHash: H, members, selected: members.slice(0, 2),
+    deadlineMs: BigInt(Date.now() + 10_000), ...over }
 }
 
 test('a well-formed announce decodes', () => {
@@ -22,18 +23,28 @@ test('a well-formed announce decodes', () => {
 })
 
 test('malformed, oversized, wrong-job and inconsistent messages are rejected with reasons', () => {
-  const reason = (b: Uint8Array): string => { const r = decodeRoundMessage(b, job); assert.equal(r.valid, false); return r.valid ? '' : r.reason }
+  const reason = (b: Uint8Array): string => {
+    const r = decodeRoundMessage(b, job)
+    assert.equal(r.valid, false)
+    return r.valid ? '' : r.reason
+  }
   assert.match(reason(new Uint8Array([0xff, 0xff, 0xff, 0x01, 0x02])), /^malformed/)
   assert.match(reason(new Uint8Array(MAX_GOSSIP_BYTES + 1)), /^oversized/)
   assert.match(reason(RoundMessage.encode({})), /^malformed: 0 payloads/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ jobId: 'other' }) })), /^wrong_job/)
-  const hello = { jobId: job, round: 1, globalHash: H, device: 'cpu', tokensPerSecond: 0, samples: 1, reachability: 0, beacon: H }
-  assert.equal(decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, intervalMs: MAX_HELLO_INTERVAL_MS } }), job).valid, true)
-  assert.match(reason(RoundMessage.encode({ hello: { ...hello, intervalMs: MAX_HELLO_INTERVAL_MS + 1 } })), /^bad_field: intervalMs/)
-  assert.match(reason(RoundMessage.encode({ announce: announce({ baseHash: new Uint8Array(3) }) })), /^bad_field: baseHash/)
+  const hello = { jobId: job, round: 1, globalHash: H, device: 'cpu', tokensPerSecond: 0, samples: 1, reachability: 0,
+    beacon: H }
+  assert.equal(decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, intervalMs: MAX_HELLO_INTERVAL_MS } }),
+    job).valid, true)
+  assert.match(reason(RoundMessage.encode({ hello: { ...hello, intervalMs: MAX_HELLO_INTERVAL_MS + 1 } })),
+    /^bad_field: intervalMs/)
+  assert.match(reason(RoundMessage.encode({ announce: announce({ baseHash: new Uint8Array(3) }) })),
+    /^bad_field: baseHash/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ selected: ['12D3KooWZz'] }) })), /subset/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ members: ['not a peer id!'] }) })), /not a peer id/)
-  assert.match(reason(RoundMessage.encode({ result: { jobId: job, round: 1, attempt: 0, baseHash: H, newHash: H, selected: [], included: [], excluded: [], trainLoss: 0, bytes: 0n, seconds: 1, adapterBytes: 0n, updates: [] } })), /no included/)
+  assert.match(reason(RoundMessage.encode({ result: { jobId: job, round: 1, attempt: 0, baseHash: H, newHash: H,
+    selected: [], included: [], excluded: [], trainLoss: 0, bytes: 0n, seconds: 1, adapterBytes: 0n, updates: [] } })),
+    /no included/)
 })
 
 test('update headers: size cap and hash length', () => {
@@ -46,7 +57,8 @@ test('update headers: size cap and hash length', () => {
 test('update rules: late, duplicate, wrong-round and unselected updates are refused', () => {
   const h = { jobId: job, round: 2, attempt: 0, baseHash: H, samples: 5, trainLoss: 1, size: 100n, adapterHash: H }
   const now = 1000
-  const ctx = { sender: 'A', round: 2, attempt: 0, baseHash: HEX, selected: new Set(['A', 'B']), received: new Set<string>(), deadlineMs: 2000, nowMs: now, closed: false }
+  const ctx = { sender: 'A', round: 2, attempt: 0, baseHash: HEX, selected: new Set(['A', 'B']),
+    received: new Set<string>(), deadlineMs: 2000, nowMs: now, closed: false }
   assert.deepEqual(checkUpdate(h, HEX, ctx), { ok: true })
   assert.deepEqual(checkUpdate({ ...h, round: 1 }, HEX, ctx), { ok: false, reason: 'wrong_round' })
   assert.deepEqual(checkUpdate(h, '00', ctx), { ok: false, reason: 'wrong_base' })

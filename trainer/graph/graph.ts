@@ -10,7 +10,7 @@ import { ONNX_TYPE, Value } from './types.ts'
 import { commonFolder } from './weights.ts'
 
 export type { DType, Dim, FloatDType, Node, Shape } from './types.ts'
-export { ONNX_TYPE, Value, isFloat } from './types.ts'
+export { Value } from './types.ts'
 
 const hexOf = (d: ArrayBufferView): string => Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('hex')
 

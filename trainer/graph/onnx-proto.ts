@@ -12,7 +12,6 @@ export type AttributeProto = onnxProto.onnx.IAttributeProto
 export const DataType = {
   FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, BFLOAT16: 16
 } as const
-export type DataTypeCode = typeof DataType[keyof typeof DataType]
 
 /** JS cannot tell 2.0 from 2: wrap a number that must be a FLOAT attribute. */
 export class FloatAttr {

@@ -90,7 +90,6 @@ const reduction = (op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax'): Reduction => (
 }
 export const reduceSum = reduction('ReduceSum')
 export const reduceMean = reduction('ReduceMean')
-export const reduceMax = reduction('ReduceMax')
 const axisOf = (axis: number, x: Value): number => axis < 0 ? axis + x.rank : axis
 export const softmax = (x: Value, axis = -1): Value => one('Softmax', [x], { axis }, { axis: axisOf(axis, x) })
 export const logSoftmax = (x: Value, axis = -1): Value => one('LogSoftmax', [x], { axis }, { axis: axisOf(axis, x) })

@@ -12,8 +12,6 @@ export type Shape = readonly Dim[]
 export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool'
 /** element types of activations and gradients (float64 for gradient checks) */
 export type FloatDType = 'float32' | 'float64'
-/** element types a frozen weight may be stored in */
-export type HalfDType = 'float16' | 'bfloat16'
 
 export const ONNX_TYPE: Record<DType, number> = {
   float32: DataType.FLOAT,

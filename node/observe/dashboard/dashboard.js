@@ -1,4 +1,3 @@
-/* global document, EventSource */
 // The dashboard's page script: plain browser JavaScript, no build step. It reads the peer's snapshot from
 // /events (server-sent events; /api/status once if they are unavailable) and draws it. Every value from the
 // network is set as text (textContent, SVG attributes), never as HTML.
