@@ -16,8 +16,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { keySeed, NatLab, natLabMissing } from './nat-lab.ts'
 import type { NatNodeConfig } from './nat-lab.ts'
 import { validateJobSpec } from '../../protocol/job-spec.ts'
-import { createFakeTrainer } from '../../node/testing/fake-trainer.ts'
-import { encodeAdapter, sha256Hex } from '../../node/adapter-codec.ts'
+import { jobIdOf } from '../../protocol/job-spec.ts'
+import { genesisBeacon } from '../../protocol/seeds.ts'
 import { electionOrder } from '../../protocol/election.ts'
 import type { PathCounts } from '../../node/reachability.ts'
 
@@ -46,15 +46,14 @@ const PEERS = [
 
 /** Key seeds for the peers such that round 1 elects home1: a home peer aggregates whatever else happens. */
 async function seedsElectingHome1 (): Promise<number[]> {
-  const job = validateJobSpec(JOB)
-  const initial = createFakeTrainer({ lora: { ...job.lora }, dim: DIM, layers: LAYERS }).initialAdapter(job.recipe.seed)
-  const h0 = sha256Hex(encodeAdapter(initial))
+  // round 1 is elected by the job's genesis beacon (protocol/seeds.ts), the same on every peer
+  const beacon = genesisBeacon(jobIdOf(validateJobSpec(JOB)))
   const idOf = async (s: number): Promise<string> =>
     peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', keySeed(s))).toString()
   const others = [await idOf(11), await idOf(13), await idOf(14)]
   for (let s = 20; s < 120; s++) {
     const home1 = await idOf(s)
-    if (electionOrder([...others, home1], h0, 1)[0] === home1) return [11, s, 13, 14]
+    if (electionOrder([...others, home1], beacon, 1)[0] === home1) return [11, s, 13, 14]
   }
   throw new Error('no seed elects home1 in 100 tries')
 }

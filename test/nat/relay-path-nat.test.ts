@@ -52,8 +52,8 @@ test(TITLE, { timeout: 60_000 }, async () => {
     const held = new Map([[sha256Hex(small), small], [sha256Hex(big), big]])
     await serveAdapters(hidden, { jobId: JOB, lookup: (h) => held.get(h), timeoutMs: 20_000 })
 
-    const asker = await createHost({ privateKey: await key(), listen: ['/ip4/127.0.0.1/tcp/0'], local: true,
-      nat: true })
+    // no listener either: DCUtR cannot turn the relayed connection into a direct one mid-test (it did, under load)
+    const asker = await createHost({ privateKey: await key(), listen: [], local: true, nat: true })
     hosts.push(asker)
     const paths: TransferPath[] = []
     onTransferPath(asker, (p) => paths.push(p))
