@@ -72,12 +72,12 @@ async function idsOf (n: number, seedBase: number): Promise<string[]> {
 }
 
 test('an outsider with fresh, fake, unpaid or young identities gains nothing', { timeout: 120_000 }, async () => {
-  const { job, jobId } = testJob({ rounds: 6, minPeers: 4, peersPerRound: 3,
+  const { job, jobId } = testJob({ rounds: 8, minPeers: 4, peersPerRound: 3,
     membership: { powBits: 8, minAgeRounds: 2 } })
   // trainers that take a little while, so the attacks land while rounds are open
   const lora = { ...job.lora, targetModules: [...job.lora.targetModules] }
   const net = await startNet(0, job, jobId, {}, 60)
-  for (let i = 0; i < 4; i++) await net.addPeer({ trainer: createFakeTrainer({ lora, samples: 5 + i, delayMs: 400 }) })
+  for (let i = 0; i < 4; i++) await net.addPeer({ trainer: createFakeTrainer({ lora, samples: 5 + i, delayMs: 800 }) })
   const topic = roundsTopic(jobId)
   const reasons = collectReasons(net.peers)
   const rogues: FeditHost[] = []
@@ -97,8 +97,12 @@ test('an outsider with fresh, fake, unpaid or young identities gains nothing', {
       ({ hello: { jobId, round, globalHash, beacon: H(5), reachability: 0, device: 'cpu', tokensPerSecond: 1e6,
         samples: 100, intervalMs: 30_000, powNonce: pow ? solvePow(jobId, id, 8) : 1n } })
     const phantom = fakes.pop()!
+    // a far round inside the job exists only while the job has 2 rounds to go: on a loaded machine the rogues may
+    // join late, so the far-round check is asserted only when one was sent
+    let farSent = false
     const attack = async (): Promise<void> => {
       const c = Math.min(...net.peers.map((p) => p.global.round))
+      if (c + 2 <= job.rounds) farSent = true
       const base = new Uint8Array(Buffer.from(net.peers[0]!.global.hash, 'hex'))
       const result = (round: number): RoundResult => ({ jobId, round, attempt: 0, baseHash: base, newHash: H(9),
         selected: [r.id], included: [r.id], excluded: [], trainLoss: 0.01, bytes: 1n, seconds: 1, adapterBytes: 1n,
@@ -116,16 +120,17 @@ test('an outsider with fresh, fake, unpaid or young identities gains nothing', {
       await pub(r.host, { announce: announce({ deadlineMs: BigInt(Date.now() + 86_400_000) }) })
       await pub(r.host, { announce: announce({ members: [...honestIds, r.id].sort() }) })
     }
-    const expected = [RejectReason.BadProofOfWork, RejectReason.RoundOutOfWindow, RejectReason.JobFinished,
-      RejectReason.DeadlineTooFar, RejectReason.UnknownMembers]
-    const seenAll = (): boolean => expected.every((x) => reasons.has(x))
+    const always = [RejectReason.BadProofOfWork, RejectReason.JobFinished, RejectReason.DeadlineTooFar,
+      RejectReason.UnknownMembers]
+    const expected = (): RejectReason[] => farSent ? [...always, RejectReason.RoundOutOfWindow] : always
+    const seenAll = (): boolean => expected().every((x) => reasons.has(x))
     for (let i = 0; i < 120 && net.peers.some((p) => p.global.round < job.rounds) && !seenAll(); i++) {
       await attack()
       await new Promise((resolve) => setTimeout(resolve, 500)) // pacing the attacker, not waiting for a state
     }
     await until(() => net.peers.every((p) => p.global.round === job.rounds), 60_000, 'the job to complete')
     await attack() // and once more on the finished job
-    await until(() => expected.every((x) => reasons.has(x)), 10_000, `rejections (seen: ${[...reasons].join(', ')})`)
+    await until(seenAll, 10_000, `rejections (seen: ${[...reasons].join(', ')}; far round sent: ${farSent})`)
     assert.ok(reasons.has(RejectReason.NoAnnounce) || reasons.has(RejectReason.NotAggregator), [...reasons].join(', '))
     // attempt 5 is refused as not due while the round is young, as not the rogue's place once it is due
     assert.ok(reasons.has(RejectReason.AttemptNotDue) || reasons.has(RejectReason.NotElected), [...reasons].join(', '))
