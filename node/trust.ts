@@ -232,7 +232,16 @@ export class Trust {
   private async convict (e: Parameters<EvidenceStore['add']>[0], round: number, attempt: number,
     why: string): Promise<void> {
     if (this.excluded.has(e.offender)) return
-    if (!await this.evidence.add(e)) return
+    let kept: boolean
+    try {
+      kept = await this.evidence.add(e)
+    } catch (err) {
+      // verified evidence excludes its offender in memory before the write; a failed write (a full disk, or the
+      // state folder of a stopping peer removed) loses only the record, never the peer (convict is not awaited)
+      this.h.log(`round ${round}: evidence against ${e.offender} not saved: ${(err as Error).message}`)
+      kept = this.excluded.has(e.offender)
+    }
+    if (!kept) return
     this.h.log(`round ${round}: evidence against ${e.offender} (${e.kind}: ${why}); excluded for the rest of the job`)
     this.h.reject(e.offender, e.kind, 'result', round)
     this.events.emit('failover', { round, attempt, offender: e.offender, why })
