@@ -122,7 +122,8 @@ export class MemberRole {
     if (t === undefined || t.round !== round || t.baseHash !== baseHash) {
       state.training()
       const seed = trainSeed(ctx.opts.job.recipe.seed, round, ctx.peerId)
-      const res = await ctx.opts.trainer.train({ round, base: state.globalAdapter, seed, signal: ctx.abort.signal })
+      const res = await ctx.opts.trainer.train({ round, base: state.globalAdapter, seed, signal: ctx.abort.signal,
+        onStep: (s) => { ctx.events.emit('trainStep', { round, ...s }) } })
       const bytes = encodeAdapter(res.adapter)
       const { adapter, samples, trainLoss } = res
       t = { round, baseHash, adapter, bytes, hash: sha256Hex(bytes), samples, trainLoss }

@@ -4,7 +4,7 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { JobSpec } from '../protocol/job-spec.ts'
 import type { SelectFn } from '../protocol/election.ts'
 import type { UpdateAck, UpdateHeader } from '../protocol/messages.ts'
-import type { LocalTrainer } from '../trainer/local-trainer.ts'
+import type { LocalTrainer, TrainStep } from '../trainer/local-trainer.ts'
 import type { AggregateFn } from '../trainer/aggregate/types.ts'
 import type { FeditHost, HostOptions } from './host.ts'
 import type { RoundInfo } from './round-info.ts'
@@ -105,6 +105,8 @@ export interface RejectedEvent {
 
 export interface PeerEvents {
   announce: [AnnounceEvent]
+  /** one optimizer step of this peer's own training ended */
+  trainStep: [TrainStep & { readonly round: number }]
   trained: [TrainedEvent]
   result: [RoundInfo]
   /** a message, update or adapter from the network was refused */

@@ -9,6 +9,17 @@ export interface TrainRequest {
   /** per-round, per-peer seed (data order, dropout) so runs are reproducible */
   readonly seed: number
   readonly signal?: AbortSignal
+  /** each optimizer step as it ends, so a peer can show where its round's training stands */
+  readonly onStep?: (s: TrainStep) => void
+}
+
+export interface TrainStep {
+  /** optimizer steps done, 1-based */
+  readonly step: number
+  readonly totalSteps: number
+  /** this step's token-mean loss */
+  readonly loss: number
+  readonly tokensPerSec: number
 }
 
 export interface TrainResult {

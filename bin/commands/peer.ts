@@ -10,6 +10,7 @@ import { buildAggregator } from '../../trainer/aggregate/build-aggregator.ts'
 import { parseJobSpec, jobIdOf, JobSpecError } from '../../protocol/job-spec.ts'
 import { createPeer } from '../../node/peer.ts'
 import { createLocalTrainer } from '../../node/trainer-factory.ts'
+import { logTrainingProgress } from '../training-log.ts'
 import { readBootstrapFile, parseBootstrapAddr } from '../../bootstrap/bootstrap-list.ts'
 import { parseFlags } from '../flags.ts'
 import { numberFlag } from '../flag-values.ts'
@@ -138,6 +139,7 @@ export async function run (argv: string[]): Promise<number> {
   })
   // every refusal in one line, so an operator sees an attack as it happens
   peer.events.on('rejected', (r) => { log(`rejected ${r.reason} from ${r.from} round ${r.round ?? '-'} (${r.where})`) })
+  const unlogTraining = logTrainingProgress(peer.events, log)
   const stopSignal = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('interrupted'))
     process.once('SIGTERM', () => resolve('terminated'))
@@ -176,6 +178,7 @@ export async function run (argv: string[]): Promise<number> {
   } finally {
     await obs?.close()
     unwatch()
+    unlogTraining()
     await peer.stop()
     await trainer.close()
   }

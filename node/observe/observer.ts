@@ -32,6 +32,9 @@ export class PeerObserver {
       if (s === RoundStage.Training) {
         this.training.activeRound = this.current?.round ?? peer.global.round + 1
         this.training.startedAt = Date.now()
+        this.training.step = 0
+        this.training.totalSteps = undefined
+        this.training.stepLoss = undefined
       } else {
         this.training.activeRound = undefined
       }
@@ -41,6 +44,14 @@ export class PeerObserver {
       if (this.current !== undefined && this.current.round > a.round) return
       this.current = { round: a.round, attempt: a.attempt, aggregator: a.aggregator, selected: [...a.selected] }
       if (a.mine) this.electionWins++
+      this.changed()
+    })
+    e.on('trainStep', (st) => {
+      const tr = this.training
+      if (tr.activeRound !== st.round) return
+      tr.step = st.step
+      tr.totalSteps = st.totalSteps
+      tr.stepLoss = st.loss
       this.changed()
     })
     e.on('trained', (t) => {

@@ -22,7 +22,12 @@ export interface TrainingSnapshot {
   readonly activeRound?: number
   /** Date.now() when the current training began */
   readonly startedAt?: number
-  /** the previous training's wall time: an estimate of this one's (no step callback reaches the peer) */
+  /** optimizer steps of the current training done so far, of totalSteps (from the trainer's step callback) */
+  readonly step?: number
+  readonly totalSteps?: number
+  /** the latest step's loss */
+  readonly stepLoss?: number
+  /** the previous training's wall time */
   readonly lastSeconds?: number
   readonly lastRound?: number
   readonly lastLoss?: number
@@ -73,7 +78,6 @@ export const ROUNDS_KEPT = 500
 /** Human-readable lines of a snapshot (fedit status without --json); pure. */
 export function formatSnapshot (s: PeerSnapshot): string {
   const short = (p: string): string => p.slice(-6)
-  const fixed = (x: number | undefined, d: number): string => x === undefined ? '?' : x.toFixed(d)
   const failover = (a: number | undefined): string => a !== undefined && a > 0 ? ` (failover ${a})` : ''
   const lines: string[] = []
   lines.push(`peer      ${s.peerId}${s.running ? '' : ' (not running: from the state folder)'}`)
@@ -97,9 +101,7 @@ export function formatSnapshot (s: PeerSnapshot): string {
   }
   const t = s.training
   if (t !== undefined) {
-    const now = t.activeRound !== undefined
-      ? `training round ${t.activeRound} for ${((s.at - (t.startedAt ?? s.at)) / 1000).toFixed(0)} s; `
-      : ''
+    const now = t.activeRound !== undefined ? `training round ${t.activeRound}: ${trainingNow(t, s.at)}; ` : ''
     const last = t.lastRound !== undefined
       ? `last: round ${t.lastRound}, loss ${fixed(t.lastLoss, 4)}, ${t.lastSamples ?? '?'} examples, ` +
         `${fixed(t.lastSeconds, 1)} s; `
@@ -123,4 +125,19 @@ export function formatSnapshot (s: PeerSnapshot): string {
       `${r.seconds.toFixed(1)} s, ${(r.bytes / 1e6).toFixed(2)} MB, global ${r.hash.slice(0, 12)}`)
   }
   return lines.join('\n')
+}
+
+/** Where the current training stands: steps, the latest loss and the time left at the steps' pace so far. */
+export function trainingNow (t: TrainingSnapshot, at: number): string {
+  const elapsed = (at - (t.startedAt ?? at)) / 1000
+  if (t.step === undefined || t.totalSteps === undefined || t.step === 0) {
+    return `${elapsed.toFixed(0)} s, no step yet`
+  }
+  const eta = elapsed / t.step * (t.totalSteps - t.step)
+  return `step ${t.step}/${t.totalSteps}, loss ${fixed(t.stepLoss, 4)}, ` +
+    `${elapsed.toFixed(0)} s, ETA ${eta.toFixed(0)} s`
+}
+
+function fixed (x: number | undefined, d: number): string {
+  return x === undefined ? '?' : x.toFixed(d)
 }

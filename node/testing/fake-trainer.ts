@@ -20,6 +20,7 @@ export interface FakeTrainerOptions {
   readonly tokensPerSecond?: number
 }
 
+const FAKE_STEPS = 4
 
 export function createFakeTrainer (opts: FakeTrainerOptions): LocalTrainer & { calls: number } {
   const layers = opts.layers ?? 2
@@ -40,8 +41,12 @@ export function createFakeTrainer (opts: FakeTrainerOptions): LocalTrainer & { c
   }
   async function train (req: TrainRequest): Promise<TrainResult> {
     state.calls++
-    if (opts.delayMs !== undefined && opts.delayMs > 0) {
-      await new Promise((resolve) => setTimeout(resolve, opts.delayMs))
+    // pretends to take FAKE_STEPS optimizer steps over its delay, reporting each as the real trainer does
+    for (let step = 1; step <= FAKE_STEPS; step++) {
+      if (opts.delayMs !== undefined && opts.delayMs > 0) {
+        await new Promise((resolve) => setTimeout(resolve, opts.delayMs! / FAKE_STEPS))
+      }
+      req.onStep?.({ step, totalSteps: FAKE_STEPS, loss: 2 / (1 + req.round), tokensPerSec: opts.tokensPerSecond ?? 0 })
     }
     const rand = mulberry32(req.seed)
     const tensors = new Map<string, Tensor>()

@@ -47,6 +47,8 @@ test(NAME, { timeout: 120_000 }, async () => {
   let trainedRounds = 0
   let announced = 0
   p0.events.on('trained', () => { trainedRounds++ })
+  const steps: number[] = []
+  p0.events.on('trainStep', (s) => { steps.push(s.step) })
   p0.events.on('announce', (a) => { if (a.mine) announced++ })
   const dir0 = join(net.dir, 'p0')
   const obs = await startObservability({
@@ -129,6 +131,9 @@ test(NAME, { timeout: 120_000 }, async () => {
     assert.equal(m.value('fedit_election_wins_total'), announced)
     assert.ok(announced >= p0.rounds.filter((r) => r.aggregator === p0.peerId).length)
     assert.equal(m.value('fedit_train_rounds_total'), trainedRounds)
+    // every trained round reported its steps as they ended (the fake trainer takes 4)
+    assert.deepEqual(steps, Array.from({ length: trainedRounds }, () => [1, 2, 3, 4]).flat())
+    assert.equal(live.training?.activeRound, undefined)
     assert.ok(m.value('fedit_train_tokens_per_second')! > 0)
     // libp2p's own: bytes by protocol (our adapter transfers among them when peer 0 pushed or served one)
     const byProtocol = m.all('libp2p_data_transfer_bytes_total').map((s) => s.labels.protocol!)
@@ -157,6 +162,9 @@ test(NAME, { timeout: 120_000 }, async () => {
       }
       assert.equal(await page.$eval('#round-number', (e) => e.textContent), '3')
       assert.equal(await page.$eval('#stage', (e) => e.textContent), 'done')
+      // idle: the training bar is empty, not full
+      assert.equal(await page.$eval('#train-bar', (e) => (e as HTMLElement).style.width), '0%')
+      assert.equal(await page.$eval('#train-now', (e) => e.textContent), 'not training now')
       assert.equal(await page.$eval('#global-hash', (e) => e.textContent), p0.global.hash)
       const memberRows = await page.$$eval('#members tbody tr', (rows) => rows.map((r) => r.getAttribute('data-peer')))
       assert.deepEqual(memberRows, [...ids].sort())

@@ -95,10 +95,19 @@ export async function createWorkerTrainer (o: WorkerTrainerOptions): Promise<Wor
       req.signal?.throwIfAborted()
       const onAbort = (): void => { void worker.client.call('cancel', { peer }).catch(() => {}) }
       req.signal?.addEventListener('abort', onAbort, { once: true })
+      const onStep = req.onStep
+      const offStep = onStep !== undefined
+        ? worker.client.on('progress', (p: TrainProgress & { peer: number }) => {
+          if (p.peer === peer && p.round === req.round) {
+            onStep({ step: p.step, totalSteps: p.totalSteps, loss: p.loss, tokensPerSec: p.tokensPerSec })
+          }
+        })
+        : () => {}
       try {
         return await worker.client.call<TrainResult>('train',
           { peer, round: req.round, base: req.base, seed: req.seed })
       } finally {
+        offStep()
         req.signal?.removeEventListener('abort', onAbort)
       }
     },

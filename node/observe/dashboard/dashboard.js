@@ -70,12 +70,19 @@ function drawTraining (s) {
   const bar = $('train-bar')
   if (t.activeRound !== undefined && t.startedAt !== undefined) {
     const elapsed = (s.at - t.startedAt) / 1000
-    const est = t.lastSeconds
-    bar.style.width = est ? `${Math.min(95, (100 * elapsed) / est).toFixed(0)}%` : '50%'
-    $('train-now').textContent = `training round ${t.activeRound}: ${elapsed.toFixed(0)} s` +
-      (est ? ` of about ${est.toFixed(0)} s (last round's time)` : '')
+    if (t.step > 0 && t.totalSteps > 0) {
+      // the trainer's own steps: done / total, and the time left at this round's pace
+      const eta = elapsed / t.step * (t.totalSteps - t.step)
+      bar.style.width = `${((100 * t.step) / t.totalSteps).toFixed(0)}%`
+      $('train-now').textContent = `training round ${t.activeRound}: step ${t.step}/${t.totalSteps}, ` +
+        `loss ${fmt(t.stepLoss, 4)}, ${elapsed.toFixed(0)} s, ETA ${eta.toFixed(0)} s`
+    } else {
+      bar.style.width = '0%'
+      $('train-now').textContent = `training round ${t.activeRound}: ${elapsed.toFixed(0)} s, first step running`
+    }
   } else {
-    bar.style.width = t.roundsTrained > 0 ? '100%' : '0%'
+    // idle: an empty bar (a full one read as "training, almost done")
+    bar.style.width = '0%'
     $('train-now').textContent = t.roundsTrained > 0 ? 'not training now' : 'not selected yet'
   }
   $('train-last').textContent = t.lastRound !== undefined

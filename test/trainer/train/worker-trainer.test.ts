@@ -25,11 +25,15 @@ test('worker trainer: a round through LocalTrainer, main thread responsive, shar
     let ticks = 0
     const timer = setInterval(() => { ticks++ }, 10)
     const t0 = Date.now()
-    const [ra, rb] = await Promise.all([a.train({ round: 1, base, seed: 11 }), b.train({ round: 1, base, seed: 11 })])
+    const steps: Array<[number, number]> = []
+    const [ra, rb] = await Promise.all([a.train({ round: 1, base, seed: 11 }),
+      b.train({ round: 1, base, seed: 11, onStep: (s) => { steps.push([s.step, s.totalSteps]) } })])
     const ms = Date.now() - t0
     clearInterval(timer)
     assert.ok(ticks >= Math.min(5, ms / 40), `main thread ticked ${ticks} times in ${ms} ms`)
     assert.deepEqual(progress.map((p) => [p.round, p.step]), [[1, 1], [1, 2], [1, 3], [1, 4]])
+    // a request's own step callback hears its steps only (b's, not a's, on the shared worker)
+    assert.deepEqual(steps, [[1, 4], [2, 4], [3, 4], [4, 4]])
     assert.equal(ra.samples, 24) // 4 steps x 8 > 24 examples: each seen
     assert.ok(ra.trainLoss > 0 && ra.tokens > 0 && ra.seconds > 0)
     assert.ok(!Buffer.from(encodeSafetensors(ra.adapter.tensors))
