@@ -244,7 +244,6 @@ export class Peer {
     switch (m.kind) {
       case 'hello': {
         const h = m.hello
-        ctx.reach?.heardFrom(from, h.reachability)
         const now = Date.now()
         const view = ctx.view!
         const unpaid = ctx.book.hello(from, h.powNonce ?? 0n, this.state.completed)
@@ -252,7 +251,8 @@ export class Peer {
         // the sender's interval counts only up to the one the job sets at the membership we see
         const cap = helloIntervalMs(this.timing.heartbeatMs, view.live(now).length + 1)
         const caps = { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }
-        view.hello(from, h.round, hex(h.globalHash), now, caps, Math.min(h.intervalMs, cap), hex(h.beacon))
+        view.hello(from, h.round, hex(h.globalHash), now, caps, Math.min(h.intervalMs, cap), hex(h.beacon),
+          h.reachability)
         break
       }
       case 'attestation':

@@ -67,6 +67,8 @@ async function main (): Promise<void> {
     ev: 'done',
     id: peer.peerId,
     reachability: peer.reachability,
+    // the others' reachability as their last Hellos said it (what `fedit status` and the dashboard show)
+    members: Object.fromEntries(peer.memberStatus().map((m) => [m.peer, m.reachability])),
     global: peer.global.hash,
     rounds: peer.rounds.map((r) => ({ round: r.round, aggregator: r.aggregator, included: r.included, bytes: r.bytes,
       seconds: r.seconds })),
