@@ -82,7 +82,8 @@ const JOB_ID = '0'.repeat(64)
 
 /** bench/transfer-nat: serve a random blob, or fetch it `runs` times and report MB/s and the path taken */
 async function transferNode (cfg: NatNodeConfig, privateKey: PrivateKey): Promise<void> {
-  const host = await createHost({ privateKey, listen: cfg.listen, bootstrap: cfg.bootstrap, nat: true })
+  const host = await createHost({ privateKey, listen: cfg.listen, bootstrap: cfg.bootstrap, nat: true,
+    upnp: cfg.upnp })
   host.addEventListener('self:peer:update', () => { out({ ev: 'addrs', addrs: host.getMultiaddrs().map(String) }) })
   if (cfg.role === 'serve') {
     const blob = new Uint8Array(cfg.bytes!)
