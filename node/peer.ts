@@ -174,8 +174,8 @@ export class Peer {
     ctx.book = new MembershipBook(this.opts.jobId, price, state.completed, ctx.trust.excluded)
     const o = this.opts
     const host = ctx.host = await createHost({
-      privateKey: key, listen: o.listen, bootstrap: o.bootstrap, local: o.local, allowList: o.allowList,
-      swarmKey: o.swarmKey, metrics: o.metrics, nat: o.nat, relay: o.relay, upnp: o.upnp
+      privateKey: key, listen: o.listen, announce: o.announce, bootstrap: o.bootstrap, local: o.local,
+      allowList: o.allowList, swarmKey: o.swarmKey, metrics: o.metrics, nat: o.nat, relay: o.relay, upnp: o.upnp
     })
     ctx.reach = new ReachabilityMonitor(host, o.nat ?? o.local !== true, (line) => { ctx.log(line) })
     ctx.view = new MemberView(this.peerId, this.timing.memberTtlMs)

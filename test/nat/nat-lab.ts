@@ -19,7 +19,10 @@ export interface NatNodeConfig {
   readonly listen: string[]
   readonly announce?: string[]
   readonly bootstrap?: string[]
+  /** bootstrap: its relay's limits (default DEFAULT_RELAY_LIMITS); serve: relay for others (--relay) */
   readonly relay?: RelayLimits
+  /** bootstrap: no relay (fedit bootstrap --no-relay) */
+  readonly noRelay?: boolean
   /** ask the home router for a port mapping (UPnP, --upnp) */
   readonly upnp?: boolean
   readonly job?: Record<string, unknown>
