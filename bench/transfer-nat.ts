@@ -5,11 +5,13 @@
 //                 (a TCP hole punch between two NATed js peers cannot succeed on Node 20, see DESIGN.md)
 //   holePunched   a public peer reaches a home peer through the relay, and DCUtR upgrades that connection
 //                 to a direct one (the home peer dials back); the fetch goes on the upgraded connection
+//   upnpMapped    a home peer run with --upnp got a port mapping from its router (miniupnpd, where installed):
+//                 a peer behind another NAT dials the router's public address and port, straight through
 // Each variant reports the path its transfers took. Usage: npm run bench -- transfer-nat (as root).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { NatLab, natLabMissing } from '../test/nat/nat-lab.ts'
+import { miniupnpdMissing, NatLab, natLabMissing } from '../test/nat/nat-lab.ts'
 import type { LabNode } from '../test/nat/nat-lab.ts'
 
 const BYTES = 40 * 1000 * 1000
@@ -29,10 +31,11 @@ try {
       announce: ['/ip4/11.0.0.1/tcp/4001']
   })
   const bootAddr = `/ip4/11.0.0.1/tcp/4001/p2p/${String((await boot.next('ready', 90_000)).id)}`
-  const serve = async (ns: string, name: string,
-    seed: number): Promise<{ id: string, hash: string, node: LabNode }> => {
-    const listen = ['/ip4/0.0.0.0/tcp/4101']
-    const node = lab.start(ns, { role: 'serve', name, keySeed: seed, listen, bootstrap: [bootAddr], bytes: BYTES })
+  const serve = async (ns: string, name: string, seed: number,
+    port = 4101, upnp = false): Promise<{ id: string, hash: string, node: LabNode }> => {
+    const listen = [`/ip4/0.0.0.0/tcp/${port}`]
+    const node = lab.start(ns, { role: 'serve', name, keySeed: seed, listen, bootstrap: [bootAddr], bytes: BYTES,
+      upnp })
     const r = await node.next('ready', 90_000)
     return { id: String(r.id), hash: String(r.hash), node }
   }
@@ -63,7 +66,23 @@ try {
   const direct = await fetch('h2', 'fetch-direct', 31, `/ip4/11.0.0.4/tcp/4101/p2p/${pubServer.id}`, pubServer.hash, 0)
   const relayed = await fetch('h2', 'fetch-relayed', 32, circuit, homeServer.hash, 0)
   const punched = await fetch('pub', 'fetch-punched', 33, circuit, homeServer.hash, 30_000)
-  const variants = { direct, relayed, 'hole-punched': punched }
+  const upnpSkipped = miniupnpdMissing()
+  let mapped: Fetched | undefined
+  if (upnpSkipped === undefined) {
+    const router = lab.upnpRouter(1)
+    const upnpServer = await serve('h1', 'serve-home1-upnp', 23, 4102, true)
+    const until = Date.now() + 60_000
+    while (!router.events.some((e) => String(e.line).includes('redirecting port 4102 to 10.1.0.2'))) {
+      if (Date.now() > until) throw new Error('home1 got no UPnP port mapping in 60 s')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    mapped = await fetch('h2', 'fetch-upnp', 34, `/ip4/11.0.0.11/tcp/4102/p2p/${upnpServer.id}`, upnpServer.hash, 0)
+  } else {
+    console.error(`bench transfer-nat: no upnpMapped variant: ${upnpSkipped}`)
+  }
+  const variants = {
+    direct, relayed, 'hole-punched': punched, ...(mapped !== undefined ? { 'upnp-mapped': mapped } : {})
+  }
   console.error(`MB/s per run: ${Object.entries(variants).map(([k, v]) => `${k} ${v.runs.join(' ')}`).join('; ')}`)
   console.error(`paths: ${Object.entries(variants).map(([k, v]) => `${k} ${v.paths.join('; ')}`).join(' | ')}`)
   console.log(JSON.stringify({
@@ -75,7 +94,11 @@ try {
     holePunchedMBps: punched.best,
     relayedRatio: +(relayed.best / direct.best).toFixed(3),
     holePunchedRatio: +(punched.best / direct.best).toFixed(3),
-    paths: { direct: direct.paths, relayed: relayed.paths, holePunched: punched.paths }
+    ...(mapped !== undefined
+      ? { upnpMappedMBps: mapped.best, upnpMappedRatio: +(mapped.best / direct.best).toFixed(3) }
+      : {}),
+    paths: { direct: direct.paths, relayed: relayed.paths, holePunched: punched.paths,
+      ...(mapped !== undefined ? { upnpMapped: mapped.paths } : {}) }
   }))
 } finally {
   await lab.close()

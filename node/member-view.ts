@@ -34,6 +34,8 @@ export interface MemberStatus {
   /** live until seenAt + ttlMs */
   readonly ttlMs: number
   readonly capabilities?: Capabilities
+  /** what its last Hello said of its reachability (protocol/election.ts Reachability; 0 = unsaid) */
+  readonly reachability: number
 }
 
 export class MemberView {
@@ -43,9 +45,9 @@ export class MemberView {
 
   /** `intervalMs`: the Hello interval the member announced (0 = unsaid: the view's own TTL) */
   hello (peer: string, round: number, hash: string, now: number, capabilities?: Capabilities, intervalMs = 0,
-    beacon = ''): void {
+    beacon = '', reachability = 0): void {
     const ttlMs = Math.max(this.ttlMs, INTERVALS_PER_TTL * Math.min(intervalMs, MAX_HELLO_INTERVAL_MS))
-    this.seen.set(peer, { peer, round, hash, beacon, seenAt: now, ttlMs,
+    this.seen.set(peer, { peer, round, hash, beacon, seenAt: now, ttlMs, reachability,
       ...(capabilities !== undefined ? { capabilities } : {}) })
   }
 
@@ -53,6 +55,11 @@ export class MemberView {
   statuses (now: number): MemberStatus[] {
     return [...this.seen.values()].filter((s) => fresh(s, now) && s.peer !== this.self)
       .sort((a, b) => a.peer < b.peer ? -1 : 1)
+  }
+
+  /** what member `peer`'s last Hello said of its reachability, live or not (0 = unsaid or never heard) */
+  reachabilityOf (peer: string): number {
+    return this.seen.get(peer)?.reachability ?? 0
   }
 
   forget (peer: string): void {

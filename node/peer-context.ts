@@ -63,7 +63,12 @@ export class PeerContext {
    * little before ours did (it gossips once; refused here, the failover would wait out the deadline).
    */
   passedOver (m: string, now: number, slackMs = 0): boolean {
-    return this.gone(m, now, slackMs) || !isElectable(this.reach?.reachabilityOf(m, this.peerId) ?? 0)
+    return this.gone(m, now, slackMs) || !isElectable(this.reachabilityOf(m))
+  }
+
+  /** as this peer knows it: itself from its addresses, the others from their last Hello (member-view.ts) */
+  reachabilityOf (m: string): number {
+    return m === this.peerId ? this.reach?.current ?? 0 : this.view?.reachabilityOf(m) ?? 0
   }
 
   /** live members that count in round `round` (membership price paid, old enough, no evidence against them) */

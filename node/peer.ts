@@ -174,8 +174,8 @@ export class Peer {
     ctx.book = new MembershipBook(this.opts.jobId, price, state.completed, ctx.trust.excluded)
     const o = this.opts
     const host = ctx.host = await createHost({
-      privateKey: key, listen: o.listen, bootstrap: o.bootstrap, local: o.local, allowList: o.allowList,
-      swarmKey: o.swarmKey, metrics: o.metrics, nat: o.nat, relay: o.relay, upnp: o.upnp
+      privateKey: key, listen: o.listen, announce: o.announce, bootstrap: o.bootstrap, local: o.local,
+      allowList: o.allowList, swarmKey: o.swarmKey, metrics: o.metrics, nat: o.nat, relay: o.relay, upnp: o.upnp
     })
     ctx.reach = new ReachabilityMonitor(host, o.nat ?? o.local !== true, (line) => { ctx.log(line) })
     ctx.view = new MemberView(this.peerId, this.timing.memberTtlMs)
@@ -244,7 +244,6 @@ export class Peer {
     switch (m.kind) {
       case 'hello': {
         const h = m.hello
-        ctx.reach?.heardFrom(from, h.reachability)
         const now = Date.now()
         const view = ctx.view!
         const unpaid = ctx.book.hello(from, h.powNonce ?? 0n, this.state.completed)
@@ -252,7 +251,8 @@ export class Peer {
         // the sender's interval counts only up to the one the job sets at the membership we see
         const cap = helloIntervalMs(this.timing.heartbeatMs, view.live(now).length + 1)
         const caps = { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }
-        view.hello(from, h.round, hex(h.globalHash), now, caps, Math.min(h.intervalMs, cap), hex(h.beacon))
+        view.hello(from, h.round, hex(h.globalHash), now, caps, Math.min(h.intervalMs, cap), hex(h.beacon),
+          h.reachability)
         break
       }
       case 'attestation':

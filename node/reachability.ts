@@ -27,6 +27,18 @@ export function describeReachability (code: number): string {
   }
 }
 
+/** one word for status lines and the dashboard's member list */
+export function reachabilityWord (code: number): MemberReachability {
+  switch (code) {
+    case Reachability.Public: return 'public'
+    case Reachability.Relayed: return 'relayed'
+    case Reachability.Unreachable: return 'unreachable'
+    default: return 'unsaid'
+  }
+}
+
+export type MemberReachability = 'public' | 'relayed' | 'unreachable' | 'unsaid'
+
 export interface PathCounts { direct: number, relayed: number, directBytes: number, relayedBytes: number }
 
 /** Watches one host: its reachability (logged on change) and the paths of its adapter transfers (counted, logged). */
@@ -49,18 +61,6 @@ export class ReachabilityMonitor {
 
   /** what the next Hello says */
   get current (): number { return this.code }
-
-  /** what the members' Hellos said (the others' reachability, for the election) */
-  private readonly heard = new Map<string, number>()
-
-  heardFrom (peer: string, reachability: number): void {
-    this.heard.set(peer, reachability)
-  }
-
-  /** as this peer knows it: itself from its addresses, the others from their last Hello */
-  reachabilityOf (peer: string, self: string): number {
-    return peer === self ? this.code : this.heard.get(peer) ?? Reachability.Unsaid
-  }
 
   stop (): void {
     this.host.removeEventListener('self:peer:update', this.update)

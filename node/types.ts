@@ -48,10 +48,10 @@ export interface Transport {
   ) => Promise<UpdateAck>
 }
 
-/** listen, bootstrap, local (many peers on 127.0.0.1), allowList, swarmKey and metrics go to the host as they are */
+/** listen, announce, bootstrap, local (many peers on 127.0.0.1), allowList, swarmKey, metrics, ... go to the host */
 export interface PeerOptions
-  extends Pick<HostOptions, 'listen' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey' | 'metrics' | 'nat' | 'relay'
-    | 'upnp'> {
+  extends Pick<HostOptions, 'listen' | 'announce' | 'bootstrap' | 'local' | 'allowList' | 'swarmKey' | 'metrics'
+    | 'nat' | 'relay' | 'upnp'> {
   readonly job: JobSpec
   readonly jobId: string
   /** the peer does not close it: the caller owns it */

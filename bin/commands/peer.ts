@@ -32,7 +32,8 @@ import { makeLogger, parseLogFormat } from '../log-format.ts'
 
 export const help = `usage: fedit peer --job FILE --model PATH --data FILE
                   (--bootstrap MULTIADDR... | --bootstrap-file FILE)
-                  [--listen MULTIADDR...] [--state DIR] [--allow FILE] [--swarm-key FILE] [--local]
+                  [--listen MULTIADDR...] [--announce MULTIADDR...] [--state DIR] [--allow FILE]
+                  [--swarm-key FILE] [--local]
                   [--device cpu|cuda|webgpu] [--workers N]
                   [--metrics HOST:PORT] [--dashboard HOST:PORT] [--log-format text|json]
                   [--upnp] [--relay [--relay-slots N] [--relay-data-mib N] [--relay-duration-s N]]
@@ -45,6 +46,8 @@ local data when selected, aggregates when elected, and keeps the global adapter 
   --data FILE            local instruction data (jsonl or jsonl.gz)
   --bootstrap MULTIADDR  bootstrap addresses (/ip4/.../tcp/.../p2p/<id>), or --bootstrap-file with one per line
   --listen MULTIADDR     addresses to listen on (default /ip4/0.0.0.0/tcp/0)
+  --announce MULTIADDR   an address others reach this peer at, advertised as it is (a relay's public address:
+                         other peers find a relay through the DHT by the addresses it had when they met it)
   --state DIR            identity, global adapter (PEFT folder DIR/global), rounds log (default ./fedit-state)
   --allow FILE           private federation: only the peer ids in FILE (one per line) may connect
   --swarm-key FILE       private federation: libp2p pre-shared swarm key (make one: fedit keygen --swarm-key FILE)
@@ -69,7 +72,7 @@ export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key', 'device', 'workers',
       'metrics', 'dashboard', 'log-format', 'max-memory', ...RELAY_FLAGS],
-    lists: ['bootstrap', 'listen'],
+    lists: ['bootstrap', 'listen', 'announce'],
     booleans: ['local', 'relay', 'upnp']
   })
   const relay = f.booleans.has('relay') ? relayLimits(f) : undefined
@@ -131,7 +134,8 @@ export async function run (argv: string[]): Promise<number> {
   const metrics = metricsAddr !== undefined ? createMetricsRegistry() : undefined
   const peer = createPeer({
     job, jobId, trainer, aggregate, stateDir,
-    listen: f.lists.get('listen'), bootstrap, local: f.booleans.has('local'), allowList, swarmKey,
+    listen: f.lists.get('listen'), announce: f.lists.get('announce'), bootstrap, local: f.booleans.has('local'),
+    allowList, swarmKey,
     relay, upnp: f.booleans.has('upnp'),
     device: f.strings.get('device'),
     metrics: metrics?.libp2p,

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events'
 import type { JobSpec } from '../../protocol/job-spec.ts'
 import type { Peer } from '../peer.ts'
 import { RoundStage } from '../round-stage.ts'
+import { reachabilityWord } from '../reachability.ts'
 import { ROUNDS_KEPT } from './snapshot.ts'
 import type { MemberSnapshot, PeerSnapshot, TrainingSnapshot } from './snapshot.ts'
 
@@ -102,11 +103,13 @@ export class PeerObserver {
       tokensPerSecond: m.capabilities?.tokensPerSecond ?? 0,
       samples: m.capabilities?.samples ?? 0,
       role: role(m.peer),
-      lastSeenMs: now - m.seenAt
+      lastSeenMs: now - m.seenAt,
+      reachability: reachabilityWord(m.reachability)
     }))
     const self: MemberSnapshot = {
       peer: p.peerId, self: true, round: g.round, hash: g.hash, device: '', tokensPerSecond: p.measuredTokensPerSecond,
-      samples: this.training.lastSamples ?? 0, role: role(p.peerId), lastSeenMs: 0
+      samples: this.training.lastSamples ?? 0, role: role(p.peerId), lastSeenMs: 0,
+      reachability: reachabilityWord(p.reachability)
     }
     const members = [self, ...others].sort((a, b) => a.peer < b.peer ? -1 : 1)
     return {

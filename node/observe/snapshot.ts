@@ -1,6 +1,7 @@
 // What a peer shows of itself (fedit status, the dashboard, the control socket): one JSON shape, built by
 // the observer while the peer runs and from the state folder alone when it is stopped.
 import type { RoundInfo } from '../round-info.ts'
+import type { MemberReachability } from '../reachability.ts'
 
 export interface MemberSnapshot {
   readonly peer: string
@@ -15,6 +16,8 @@ export interface MemberSnapshot {
   readonly role: 'aggregator' | 'selected' | 'member'
   /** ms since its last Hello (0 for this peer) */
   readonly lastSeenMs: number
+  /** what its last Hello said (this peer: what its next one says): dialable directly, through a relay only, ... */
+  readonly reachability: MemberReachability
 }
 
 export interface TrainingSnapshot {
@@ -96,7 +99,7 @@ export function formatSnapshot (s: PeerSnapshot): string {
   }
   if (s.running) {
     const role = (m: MemberSnapshot): string => m.role === 'member' ? `r${m.round}` : m.role
-    const who = s.members.map((m) => `${short(m.peer)}${m.self ? '*' : ''}(${role(m)})`)
+    const who = s.members.map((m) => `${short(m.peer)}${m.self ? '*' : ''}(${role(m)}, ${m.reachability})`)
     lines.push(`members   ${s.members.length} live: ${who.join(' ')}`)
   }
   const t = s.training

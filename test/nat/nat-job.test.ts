@@ -109,6 +109,12 @@ test(TITLE, { skip: missing, timeout: 300_000 }, async () => {
     const reach = new Map(done.map((d) => [name(d.id), d.reachability]))
     assert.equal(reach.get('pub'), 1, 'pub is public')
     for (const h of ['home1', 'home2', 'home3-symmetric']) assert.equal(reach.get(h), 2, `${h} reachable via the relay`)
+    // and each peer knows the others' from their Hellos (memberStatus: `fedit status`, the dashboard)
+    for (const d of done) {
+      const heard = Object.entries(d.members as Record<string, number>).map(([id, r]) => [name(id), r] as const)
+      assert.deepEqual(heard.filter(([n]) => n !== 'bootstrap').sort(),
+        [...reach].filter(([n]) => n !== name(d.id)).sort(), `what ${name(d.id)} heard of the others`)
+    }
     const paths = new Map(done.map((d) => [name(d.id), d.paths as PathCounts]))
     const total = { direct: 0, relayed: 0, directBytes: 0, relayedBytes: 0 }
     for (const p of paths.values()) for (const k of Object.keys(total) as Array<keyof PathCounts>) total[k] += p[k]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Real NATs on one machine, in network namespaces (root; iproute2 and nftables). Usage: nat-lab.sh up|down TAG
+# Real NATs on one machine, in network namespaces (root; iproute2 and nftables). Usage: nat-lab.sh up|down TAG,
+# or nat-lab.sh upnp TAG N DIR: runs miniupnpd (Debian's miniupnpd-nftables) on router rN, in the foreground
 #   TAG-inet  a bridge: the "internet" (11.0.0.0/24)
 #   TAG-boot  11.0.0.1  bootstrap + relay          TAG-pub  11.0.0.4  a public peer
 #   TAG-rN    11.0.0.1N a home router, masquerading for TAG-hN (10.N.0.2 behind 10.N.0.1), N = 1..3
@@ -46,6 +47,7 @@ table ip filter {
   chain guard { type filter hook forward priority 0; policy drop;
     iifname "in0" accept
     ct state established,related accept
+    ct status dnat accept
   }
 }
 EOF
@@ -53,7 +55,45 @@ EOF
 }
 
 down() {
-  for n in inet boot pub r1 r2 r3 h1 h2 h3; do ip netns del "$T-$n" 2>/dev/null || true; done
+  for n in inet boot pub r1 r2 r3 h1 h2 h3; do
+    # whatever still runs in our namespaces (a daemon a crashed test left) goes with them
+    ip netns pids "$T-$n" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$T-$n" 2>/dev/null || true
+  done
 }
 
-"$cmd"
+# A UPnP IGD on home router rN: it answers SSDP searches on the home side (in0) and maps ports on the
+# internet side (e0) into the chains below (DNAT; the guard above lets DNATed connections through). Its own
+# config, pid and lease files in DIR; no system service involved.
+upnp() {
+  local n=${1:?router number} dir=${2:?folder}
+  ip netns exec "$T-r$n" nft -f - <<EOF
+table inet fedit_upnp {
+  chain forward { type filter hook forward priority 0; policy accept; jump miniupnpd; }
+  chain miniupnpd { }
+  chain prerouting { type nat hook prerouting priority -100; policy accept; jump prerouting_miniupnpd; }
+  chain postrouting { type nat hook postrouting priority 100; policy accept; jump postrouting_miniupnpd; }
+  chain prerouting_miniupnpd { }
+  chain postrouting_miniupnpd { }
+}
+EOF
+  cat >"$dir/miniupnpd-r$n.conf" <<EOF
+ext_ifname=e0
+listening_ip=in0
+http_port=5000
+enable_upnp=yes
+enable_natpmp=yes
+secure_mode=yes
+system_uptime=yes
+lease_file=$dir/miniupnpd-r$n.leases
+upnp_table_name=fedit_upnp
+upnp_nat_table_name=fedit_upnp
+uuid=fed17000-0000-4000-8000-00000000000$n
+allow 1024-65535 10.$n.0.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF
+  exec ip netns exec "$T-r$n" miniupnpd -d -f "$dir/miniupnpd-r$n.conf" -P "$dir/miniupnpd-r$n.pid"
+}
+
+
+"$cmd" "${@:3}"

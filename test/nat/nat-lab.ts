@@ -19,7 +19,12 @@ export interface NatNodeConfig {
   readonly listen: string[]
   readonly announce?: string[]
   readonly bootstrap?: string[]
+  /** bootstrap: its relay's limits (default DEFAULT_RELAY_LIMITS); serve: relay for others (--relay) */
   readonly relay?: RelayLimits
+  /** bootstrap: no relay (fedit bootstrap --no-relay) */
+  readonly noRelay?: boolean
+  /** ask the home router for a port mapping (UPnP, --upnp) */
+  readonly upnp?: boolean
   readonly job?: Record<string, unknown>
   /** the fake trainer's pretend model: width and layers set the adapter's size */
   readonly dim?: number
@@ -45,6 +50,14 @@ export function natLabMissing (): string | undefined {
   if (process.getuid?.() !== 0) return 'network namespaces need root (CI runs as root)'
   if (spawnSync('ip', ['-V']).status !== 0) return 'iproute2 (ip) is not installed'
   if (spawnSync('nft', ['--version']).status !== 0) return 'nftables (nft) is not installed (.ci/run installs it)'
+  return undefined
+}
+
+/** why the lab's UPnP router cannot run here (miniupnpd missing), or undefined when it can */
+export function miniupnpdMissing (): string | undefined {
+  if (spawnSync('miniupnpd', ['--version']).error !== undefined) {
+    return 'miniupnpd is not installed (Debian: miniupnpd-nftables; .ci/run installs it)'
+  }
   return undefined
 }
 
@@ -78,7 +91,16 @@ export class NatLab {
     const path = join(this.dir, `${cfg.name}.json`)
     writeFileSync(path, JSON.stringify(cfg))
     const argv = ['netns', 'exec', `${this.tag}-${ns}`, process.execPath, '--import', 'tsx', NODE, path]
-    const child = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+    return this.track(cfg.name, spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'] }))
+  }
+
+  /** runs miniupnpd on home router rN (a UPnP IGD answering on the home side); its log lines are 'log' events */
+  upnpRouter (n: number): LabNode {
+    const child = spawn('bash', [SCRIPT, 'upnp', this.tag, String(n), this.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    return this.track(`miniupnpd-r${n}`, child)
+  }
+
+  private track (name: string, child: ChildProcess): LabNode {
     const events: Array<Record<string, unknown>> = []
     const waiters: Array<{ ev: string, resolve: (o: Record<string, unknown>) => void }> = []
     let buf = ''
@@ -90,21 +112,23 @@ export class NatLab {
         let o: Record<string, unknown>
         try { o = JSON.parse(line) } catch { o = { ev: 'log', line } }
         events.push(o)
-        this.onLine(cfg.name, o)
+        this.onLine(name, o)
         for (const w of waiters.filter((x) => x.ev === o.ev)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(o) }
       }
     })
     child.stderr!.on('data', (b: Buffer) => {
       for (const line of b.toString().split('\n').filter((l) => l.trim() !== '')) {
-        this.onLine(cfg.name, { ev: 'stderr', line })
+        const o = { ev: 'stderr', line }
+        events.push(o)
+        this.onLine(name, o)
       }
     })
     const exited = new Promise<never>((_resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`${cfg.name} exited (${code})`)))
+      child.once('exit', (code) => reject(new Error(`${name} exited (${code})`)))
     })
     exited.catch(() => {})
     const node: LabNode = {
-      name: cfg.name,
+      name: name,
       events,
       child,
       async next (ev, timeoutMs) {
@@ -116,7 +140,7 @@ export class NatLab {
             new Promise<Record<string, unknown>>((resolve) => { waiters.push({ ev, resolve }) }),
             exited,
             new Promise<never>((_resolve, reject) => {
-              timer = setTimeout(() => reject(new Error(`${cfg.name}: no '${ev}' within ${timeoutMs} ms`)), timeoutMs)
+              timer = setTimeout(() => reject(new Error(`${name}: no '${ev}' within ${timeoutMs} ms`)), timeoutMs)
             })
           ])
         } finally { clearTimeout(timer) }

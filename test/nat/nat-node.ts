@@ -34,7 +34,7 @@ async function main (): Promise<void> {
   const cfg = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as NatNodeConfig
   const privateKey = await generateKeyPairFromSeed('Ed25519', keySeed(cfg.keySeed))
   if (cfg.role === 'bootstrap') {
-    const relay = cfg.relay ?? DEFAULT_RELAY_LIMITS
+    const relay = cfg.noRelay === true ? undefined : cfg.relay ?? DEFAULT_RELAY_LIMITS
     const host = await startBootstrap({ privateKey, listen: cfg.listen, announce: cfg.announce, relay })
     out({ ev: 'ready', id: host.peerId.toString() })
     await stopped
@@ -67,6 +67,8 @@ async function main (): Promise<void> {
     ev: 'done',
     id: peer.peerId,
     reachability: peer.reachability,
+    // the others' reachability as their last Hellos said it (what `fedit status` and the dashboard show)
+    members: Object.fromEntries(peer.memberStatus().map((m) => [m.peer, m.reachability])),
     global: peer.global.hash,
     rounds: peer.rounds.map((r) => ({ round: r.round, aggregator: r.aggregator, included: r.included, bytes: r.bytes,
       seconds: r.seconds })),
@@ -80,7 +82,9 @@ const JOB_ID = '0'.repeat(64)
 
 /** bench/transfer-nat: serve a random blob, or fetch it `runs` times and report MB/s and the path taken */
 async function transferNode (cfg: NatNodeConfig, privateKey: PrivateKey): Promise<void> {
-  const host = await createHost({ privateKey, listen: cfg.listen, bootstrap: cfg.bootstrap, nat: true })
+  const host = await createHost({ privateKey, listen: cfg.listen, announce: cfg.announce, bootstrap: cfg.bootstrap,
+    nat: true,
+    upnp: cfg.upnp, relay: cfg.relay })
   host.addEventListener('self:peer:update', () => { out({ ev: 'addrs', addrs: host.getMultiaddrs().map(String) }) })
   if (cfg.role === 'serve') {
     const blob = new Uint8Array(cfg.bytes!)

@@ -4,6 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { HELLOS_PER_HEARTBEAT, helloIntervalMs, MemberView } from '../../node/member-view.ts'
 import { MAX_HELLO_INTERVAL_MS } from '../../protocol/limits.ts'
+import { Reachability } from '../../protocol/election.ts'
 
 test('a member is live for the TTL, or for 3 of its announced intervals if longer (at most 3 x the cap)', () => {
   const v = new MemberView('me', 6000)
@@ -30,4 +31,14 @@ test('Hello interval: the heartbeat up to HELLOS_PER_HEARTBEAT members, then in 
   assert.equal(helloIntervalMs(2000, 1024), Math.min(MAX_HELLO_INTERVAL_MS, 64_000))
   // each peer hears about HELLOS_PER_HEARTBEAT Hellos per base heartbeat while the cap allows
   for (const n of [64, 128, 256]) assert.equal(n / (helloIntervalMs(2000, n) / 2000), HELLOS_PER_HEARTBEAT)
+})
+
+test('a member\'s reachability is what its last Hello said, kept past its liveness', () => {
+  const v = new MemberView('me', 6000)
+  v.hello('a', 1, 'h', 0, undefined, 0, '', Reachability.Relayed)
+  v.hello('b', 1, 'h', 0)
+  assert.deepEqual(v.statuses(0).map((s) => [s.peer, s.reachability]), [['a', Reachability.Relayed], ['b', 0]])
+  v.hello('a', 2, 'h', 1000, undefined, 0, '', Reachability.Public)
+  assert.equal(v.reachabilityOf('a'), Reachability.Public)
+  assert.equal(v.reachabilityOf('nobody'), Reachability.Unsaid)
 })

@@ -12,7 +12,7 @@ import { jsonLogRecord } from '../../bin/log-format.ts'
 import { formatRound } from '../../node/round-info.ts'
 import { controlSocketPath, queryControl, serveControl } from '../../node/observe/control-socket.ts'
 import { formatSnapshot } from '../../node/observe/snapshot.ts'
-import type { PeerSnapshot } from '../../node/observe/snapshot.ts'
+import type { MemberSnapshot, PeerSnapshot } from '../../node/observe/snapshot.ts'
 
 test('--metrics / --dashboard addresses: loopback by default, one-line errors', () => {
   assert.deepEqual(parseListenAddr('9464', '--metrics'), { host: '127.0.0.1', port: 9464 })
@@ -79,9 +79,16 @@ test('the control socket: answers GET /status, replaces a stale socket, refuses 
   }
 })
 
-test('fedit status text names the stage, the round\'s aggregator and the last results', () => {
+const member = (peer: string, self: boolean, role: MemberSnapshot['role'],
+  reachability: MemberSnapshot['reachability']): MemberSnapshot =>
+  ({ peer, self, round: 1, hash: 'c'.repeat(64), device: 'cpu', tokensPerSecond: 0, samples: 4, role, lastSeenMs: 0,
+    reachability })
+
+test('fedit status text names the stage, the aggregator, the members\' reachability, the last results', () => {
   const text = formatSnapshot({
     ...SNAP, jobName: 'demo', jobRounds: 5, completed: 1, stage: 'await_result',
+    members: [member('12D3KooWxxxxxxSELFID', true, 'selected', 'public'),
+      member('12D3KooWxxxxxxAGGREG', false, 'aggregator', 'relayed')],
     current: {
       round: 2, attempt: 1, aggregator: '12D3KooWxxxxxxAGGREG',
       selected: ['12D3KooWxxxxxxAGGREG', '12D3KooWxxxxxxOTHERS']
@@ -93,6 +100,7 @@ test('fedit status text names the stage, the round\'s aggregator and the last re
   })
   assert.match(text, /^round +1\/5 completed; stage await_result$/m)
   assert.match(text, /^current +round 2 \(failover 1\): aggregator AGGREG, selected AGGREG,OTHERS$/m)
+  assert.match(text, /^members +2 live: SELFID\*\(selected, public\) AGGREG\(aggregator, relayed\)$/m)
   assert.ok(text.split('\n').includes('  round 1: aggregator OTHERS, included 1/2 excluded bbbbbb(no_update), ' +
     'trainLoss 1.5000, 3.0 s, 2.00 MB, global cccccccccccc'), text)
 })

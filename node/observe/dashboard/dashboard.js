@@ -92,6 +92,14 @@ function drawTraining (s) {
     : ''
 }
 
+// what each word in the members' "reachable" column means (node/reachability.ts)
+const REACH_TITLES = {
+  public: 'others can dial it directly (an address AutoNAT confirmed)',
+  relayed: 'reached through a relay only (a /p2p-circuit address)',
+  unreachable: 'no confirmed address and no relay reservation: not electable as aggregator',
+  unsaid: 'not measured (a local test network, or an older peer)'
+}
+
 function drawMembers (s) {
   const tb = document.querySelector('#members tbody')
   tb.textContent = ''
@@ -104,6 +112,7 @@ function drawMembers (s) {
       el('td', { class: 'num' }, m.round),
       el('td', { class: 'num' }, Math.round(m.tokensPerSecond)),
       el('td', { class: 'num' }, m.samples),
+      el('td', { class: `reach-${m.reachability}`, title: REACH_TITLES[m.reachability] || '' }, m.reachability),
       el('td', { class: 'num' }, m.self ? '–' : `${secondsText(m.lastSeenMs)} ago`))
     tb.append(tr)
   }
