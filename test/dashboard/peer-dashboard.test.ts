@@ -163,7 +163,8 @@ test(NAME, { timeout: 120_000 }, async () => {
       assert.equal(await page.$eval('#round-number', (e) => e.textContent), '3')
       assert.equal(await page.$eval('#stage', (e) => e.textContent), 'done')
       // idle: the training bar is empty, not full
-      assert.equal(await page.$eval('#train-bar', (e) => (e as HTMLElement).style.width), '0%')
+      const barWidth = await page.$eval('#train-bar', (e) => (e as unknown as { style: { width: string } }).style.width)
+      assert.equal(barWidth, '0%')
       assert.equal(await page.$eval('#train-now', (e) => e.textContent), 'not training now')
       assert.equal(await page.$eval('#global-hash', (e) => e.textContent), p0.global.hash)
       const memberRows = await page.$$eval('#members tbody tr', (rows) => rows.map((r) => r.getAttribute('data-peer')))
