@@ -5,7 +5,7 @@
 // kept announces) and 'collectorOpened' (we aggregate and selected ourselves: train our own update).
 import { createHash } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { RoundAnnounce, RoundResult, UpdateAck, UpdateHeader } from '../protocol/messages.ts'
+import type { Attestation, RoundAnnounce, RoundResult, UpdateAck, UpdateHeader } from '../protocol/messages.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import { ROUND_WINDOW } from '../protocol/limits.ts'
 import { updateStatement } from '../protocol/signed-update.ts'
@@ -175,8 +175,12 @@ export class MemberRole {
     await this.ctx.trust.onResult(r, sender)
   }
 
-  /** A result its witnesses confirmed: fetch its adapter (verified by hash), move the beacon on and adopt it. */
-  async adoptConfirmed (r: RoundResult, aggregator: string): Promise<void> {
+  /**
+   * A result its witnesses confirmed: fetch its adapter (verified by hash), move the beacon on and adopt it; the
+   * result, its members and attestations join our chain (what a peer behind checks, chain-rules.ts).
+   */
+  async adoptConfirmed (r: RoundResult, aggregator: string, members: readonly string[],
+    attestations: readonly Attestation[]): Promise<void> {
     const { ctx, state } = this
     if (r.round !== state.completed + 1 || hex(r.baseHash) !== state.globalHash || ctx.stopped) return
     const hash = hex(r.newHash)
@@ -190,5 +194,7 @@ export class MemberRole {
     if (r.round !== state.completed + 1 || ctx.stopped) return // adopted meanwhile
     ctx.trust.advance(r, aggregator)
     state.adopt(r.round, hash, g.bytes, g.adapter, roundInfoOf(r, aggregator), hex(r.baseHash))
+    ctx.chain.append([{ result: r, aggregator, members: [...members], attestations: [...attestations],
+      powNonces: members.map((m) => ctx.book.nonceOf(m)) }])
   }
 }

@@ -56,7 +56,8 @@ export interface FollowedAttempt { readonly aggregator: string, readonly members
 export interface WitnessCost { readonly round: number, readonly bytes: number, readonly seconds: number }
 
 export interface TrustEvents {
-  confirmed: [{ readonly result: RoundResult, readonly aggregator: string }]
+  confirmed: [{ readonly result: RoundResult, readonly aggregator: string, readonly members: readonly string[],
+    readonly attestations: readonly Attestation[] }]
   failover: [{ readonly round: number, readonly attempt: number, readonly offender: string, readonly why: string }]
   witnessed: [WitnessCost]
 }
@@ -102,6 +103,12 @@ export class Trust {
       r.updates.map((u) => ({ author: u.author, hash: hex(u.hash) }))))
     this.gate.forget(r.round)
     for (const [k, v] of this.serving) if (v.round < r.round) this.serving.delete(k)
+  }
+
+  /** We caught up to `round` by a checked chain (catch-up.ts): its seed, recomputed along the chain, is ours. */
+  caughtUp (round: number, beacon: string): void {
+    this.setBeacon(round, beacon)
+    this.gate.forget(round)
   }
 
   /** The seed of the round after `round` (a confirmed result's, or a catch-up's), saved with the state. */
@@ -180,7 +187,7 @@ export class Trust {
   private take (r: RoundResult, aggregator: string, f: FollowedAttempt): void {
     const witnesses = witnessesOf(f.members.filter((m) => !this.excluded.has(m)), this.beacon, r.round, r.attempt,
       aggregator, this.h.job.witnesses.count)
-    const { equivocated, entry } = this.gate.addResult(r, aggregator, witnesses)
+    const { equivocated, entry } = this.gate.addResult(r, aggregator, witnesses, f.members)
     if (equivocated !== undefined) {
       void this.convict(equivocationEvidence(aggregator, equivocated, r), r.round, r.attempt,
         'two results for one attempt')
@@ -224,7 +231,10 @@ export class Trust {
   }
 
   private settle (p: PendingResult): void {
-    if (p.state === 'confirmed') this.events.emit('confirmed', { result: p.result, aggregator: p.aggregator })
+    if (p.state === 'confirmed') {
+      this.events.emit('confirmed', { result: p.result, aggregator: p.aggregator, members: p.members,
+        attestations: p.agreeing })
+    }
     else if (p.state === 'contradicted') void this.convict(contradictionEvidence(p.aggregator, p.result, p.against),
       p.result.round, p.result.attempt, `contradicted by ${p.against.length} witnesses`)
   }
