@@ -22,18 +22,25 @@ import type { RoundState } from './round-state.ts'
 
 interface Source { readonly peer: string, readonly round: number }
 
+/** a chain answer is small: a server that holds the stream open holds us back this long at most */
+const chainTimeoutMs = (ctx: PeerContext): number => Math.min(ctx.timing.transferTimeoutMs, 10_000)
+
 export class CatchUp {
   private catchingUp = false
   /** servers whose chain did not check or fell short, passed over until the time given */
   private readonly passed = new Map<string, number>()
-  /** the job's first point, when we do not know the seed of our next round (restored without it): the chain is
-   * then checked from round 1 */
+  /** the job's first point (round 0, the initial adapter, the genesis beacon): every chain checks from it */
   private genesis?: ChainPoint
+  /** we do not know the seed of our next round (a state restored without it): check chains from `genesis` */
+  private fromStart = false
 
   constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {}
 
-  /** Our beacon is unknown (a state folder without it): check chains from the job's start, `genesis`. */
-  checkFromStart (genesis: ChainPoint): void { this.genesis = genesis }
+  /** The job's first point; `fromStart`: our beacon is unknown (a state folder without it), check from there. */
+  setGenesis (genesis: ChainPoint, fromStart: boolean): void {
+    this.genesis = genesis
+    this.fromStart = fromStart
+  }
 
   /**
    * A catch-up is under way, or a member we have not yet refused claims a round past ours: do not aggregate a
@@ -41,12 +48,16 @@ export class CatchUp {
    */
   holdsBack (now: number): boolean { return this.catchingUp || this.sources(now).length > 0 }
 
-  /** Members whose Hello claims a round past ours, furthest first (a claim only: their chain is checked). */
+  /**
+   * Members that count (paid and old enough: a fresh identity cannot hold us back) whose Hello claims a round
+   * past ours, furthest first (a claim only: their chain is checked).
+   */
   private sources (now: number): Source[] {
     const { ctx, state } = this
-    if (state.completed >= ctx.opts.job.rounds) return []
-    return (ctx.view?.statuses(now) ?? [])
-      .filter((s) => s.round > state.completed && s.peer !== ctx.peerId && !ctx.trust.excluded.has(s.peer) &&
+    if (state.completed >= ctx.opts.job.rounds || ctx.view === undefined) return []
+    const counted = new Set(ctx.countedMembers(state.completed + 1, now))
+    return ctx.view.statuses(now)
+      .filter((s) => s.round > state.completed && s.peer !== ctx.peerId && counted.has(s.peer) &&
         (this.passed.get(s.peer) ?? 0) <= now)
       .map((s) => ({ peer: s.peer, round: s.round }))
       .sort((a, b) => b.round - a.round)
@@ -84,22 +95,32 @@ export class CatchUp {
   private async fromSources (sources: readonly Source[]): Promise<void> {
     const { ctx, state } = this
     const completed = state.completed
-    const start: ChainPoint = this.genesis ?? { round: completed, hash: state.globalHash, beacon: ctx.trust.beacon }
+    const here: ChainPoint = { round: completed, hash: state.globalHash, beacon: ctx.trust.beacon }
+    const start = this.fromStart && this.genesis !== undefined ? this.genesis : here
     for (const s of sources.slice(0, 3)) {
       if (ctx.stopped || state.completed !== completed) return
-      const got = await this.chainFrom(s, start)
-      if (got === undefined || got.links.length === 0) continue
+      let got = await this.chainFrom(s, start)
+      if (got === 'elsewhere' && this.genesis !== undefined) {
+        // the others' chain does not run through our adapter (we adopted a result they did not): their whole
+        // chain, checked from the job's start, says where the job stands
+        ctx.log(`catch-up: the chain of ${s.peer.slice(-6)} is not on our adapter; checking it from round 1`)
+        got = await this.chainFrom(s, this.genesis)
+      }
+      if (got === undefined || got === 'elsewhere') continue
       const last = got.links[got.links.length - 1]!
       if (!await this.crossChecked(last, got.before, s, sources)) continue
       if (await this.adopt(got.links, got.head, s.peer)) return
     }
   }
 
-  /** The checked links `s` serves from `start` on (paged), or undefined when its first link does not check. */
+  /**
+   * The checked links `s` serves from `start` on (paged); undefined when its first link does not check,
+   * 'elsewhere' when it checks but is not on our adapter.
+   */
   private async chainFrom (s: Source, start: ChainPoint): Promise<{ links: ChainLink[], head: ChainPoint,
-    before: ChainPoint } | undefined> {
+    before: ChainPoint } | 'elsewhere' | undefined> {
     const { ctx } = this
-    const opts = { jobId: ctx.opts.jobId, timeoutMs: ctx.timing.transferTimeoutMs }
+    const opts = { jobId: ctx.opts.jobId, timeoutMs: chainTimeoutMs(ctx) }
     const links: ChainLink[] = []
     let head = start
     let before = start
@@ -117,6 +138,8 @@ export class CatchUp {
         pass((err as { reason?: string }).reason ?? RejectReason.StreamError)
         break
       }
+      if (links.length === 0 && start.round > 0 && page[0]?.result?.round === start.round + 1 &&
+        hex(page[0].result.baseHash) !== start.hash) return 'elsewhere'
       const c = await checkChain(page, head, this.rules)
       if (c.valid.length > 0) before = c.before
       links.push(...c.valid)
@@ -143,7 +166,7 @@ export class CatchUp {
     let theirs: ChainLink[]
     try {
       theirs = await fetchChain(ctx.libp2p, peerIdFromString(other.peer), round, 1,
-        { jobId: ctx.opts.jobId, timeoutMs: ctx.timing.transferTimeoutMs })
+        { jobId: ctx.opts.jobId, timeoutMs: chainTimeoutMs(ctx) })
     } catch { return true } // a peer that cannot answer says nothing against it
     if (theirs.length === 0 || hex(theirs[0]!.result?.newHash ?? new Uint8Array()) === hex(last.result!.newHash)) {
       return true
@@ -169,7 +192,7 @@ export class CatchUp {
     ctx.trust.caughtUp(head.round, head.beacon) // first: the state's adopted event replays kept announces
     state.catchUp(head.round, head.hash, g.bytes, g.adapter)
     ctx.chain.append(links)
-    this.genesis = undefined
+    this.fromStart = false
     return true
   }
 

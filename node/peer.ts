@@ -167,10 +167,9 @@ export class Peer {
     ctx.chain = new ChainStore(this.opts.stateDir, ctx.log)
     ctx.chain.load()
     const beacon = store.loadBeacon(state.completed)
+    this.catchUp.setGenesis({ round: 0, hash: sha256Hex(encodeAdapter(initial)), beacon: ctx.trust.beacon },
+      beacon === undefined && state.completed > 0)
     if (beacon !== undefined) ctx.trust.beacon = beacon
-    else if (state.completed > 0) {
-      this.catchUp.checkFromStart({ round: 0, hash: sha256Hex(encodeAdapter(initial)), beacon: ctx.trust.beacon })
-    }
     ctx.trust.events.on('confirmed', ({ result, aggregator, members, attestations }) => {
       this.member.adoptConfirmed(result, aggregator, members, attestations)
         .catch((e: Error) => { ctx.log(`result: ${e.message}`) })
