@@ -274,6 +274,9 @@ export class Peer {
       case 'result':
         this.member.onResult(m.result, from).catch((e: Error) => { ctx.log(`result: ${e.message}`) })
         break
+      case 'complaint':
+        ctx.trust.onComplaint(m.complaint, from).catch((e: Error) => { ctx.log(`complaint: ${e.message}`) })
+        break
     }
   }
 

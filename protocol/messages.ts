@@ -1679,11 +1679,327 @@ export namespace Attestation {
   }
 }
 
+export interface Complaint {
+  jobId: string
+  aggregator: string
+  update?: UpdateCommit
+  receipt: Uint8Array<ArrayBuffer>
+  result?: RoundResult
+}
+
+export namespace Complaint {
+  let _codec: Codec<Complaint, Partial<Complaint>>
+
+  export const codec = (): Codec<Complaint, Partial<Complaint>> => {
+    if (_codec == null) {
+      _codec = message<Complaint, Partial<Complaint>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.jobId != null && obj.jobId !== '')) {
+          w.uint32(10)
+          w.string(obj.jobId)
+        }
+
+        if ((obj.aggregator != null && obj.aggregator !== '')) {
+          w.uint32(18)
+          w.string(obj.aggregator)
+        }
+
+        if (obj.update != null) {
+          w.uint32(26)
+          UpdateCommit.codec().encode(obj.update, w)
+        }
+
+        if ((obj.receipt != null && obj.receipt.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.receipt)
+        }
+
+        if (obj.result != null) {
+          w.uint32(42)
+          RoundResult.codec().encode(obj.result, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          jobId: '',
+          aggregator: '',
+          receipt: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.jobId = reader.string()
+              break
+            }
+            case 2: {
+              obj.aggregator = reader.string()
+              break
+            }
+            case 3: {
+              obj.update = UpdateCommit.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.update
+              })
+              break
+            }
+            case 4: {
+              obj.receipt = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.result = RoundResult.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.result
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.jobId`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.aggregator`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield * UpdateCommit.codec().stream(reader, reader.uint32(), `${prefix}.update`, {
+                limits: opts.limits?.update
+              })
+
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.receipt`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield * RoundResult.codec().stream(reader, reader.uint32(), `${prefix}.result`, {
+                limits: opts.limits?.result
+              })
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ComplaintJobIdFieldEvent {
+    field: '$.jobId'
+    value: string
+  }
+
+  export interface ComplaintAggregatorFieldEvent {
+    field: '$.aggregator'
+    value: string
+  }
+
+  export interface ComplaintUpdateAuthorFieldEvent {
+    field: '$.update.author'
+    value: string
+  }
+
+  export interface ComplaintUpdateHashFieldEvent {
+    field: '$.update.hash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ComplaintUpdateSamplesFieldEvent {
+    field: '$.update.samples'
+    value: number
+  }
+
+  export interface ComplaintUpdateSignatureFieldEvent {
+    field: '$.update.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ComplaintReceiptFieldEvent {
+    field: '$.receipt'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ComplaintResultJobIdFieldEvent {
+    field: '$.result.jobId'
+    value: string
+  }
+
+  export interface ComplaintResultRoundFieldEvent {
+    field: '$.result.round'
+    value: number
+  }
+
+  export interface ComplaintResultAttemptFieldEvent {
+    field: '$.result.attempt'
+    value: number
+  }
+
+  export interface ComplaintResultBaseHashFieldEvent {
+    field: '$.result.baseHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ComplaintResultNewHashFieldEvent {
+    field: '$.result.newHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ComplaintResultSelectedFieldEvent {
+    field: '$.result.selected[]'
+    index: number
+    value: string
+  }
+
+  export interface ComplaintResultIncludedFieldEvent {
+    field: '$.result.included[]'
+    index: number
+    value: string
+  }
+
+  export interface ComplaintResultExcludedPeerFieldEvent {
+    field: '$.result.excluded[].peer'
+    value: string
+    index: number
+  }
+
+  export interface ComplaintResultExcludedReasonFieldEvent {
+    field: '$.result.excluded[].reason'
+    value: string
+    index: number
+  }
+
+  export interface ComplaintResultExcludedUpdateAuthorFieldEvent {
+    field: '$.result.excluded[].update.author'
+    value: string
+    index: number
+  }
+
+  export interface ComplaintResultExcludedUpdateHashFieldEvent {
+    field: '$.result.excluded[].update.hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ComplaintResultExcludedUpdateSamplesFieldEvent {
+    field: '$.result.excluded[].update.samples'
+    value: number
+    index: number
+  }
+
+  export interface ComplaintResultExcludedUpdateSignatureFieldEvent {
+    field: '$.result.excluded[].update.signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ComplaintResultTrainLossFieldEvent {
+    field: '$.result.trainLoss'
+    value: number
+  }
+
+  export interface ComplaintResultBytesFieldEvent {
+    field: '$.result.bytes'
+    value: bigint
+  }
+
+  export interface ComplaintResultSecondsFieldEvent {
+    field: '$.result.seconds'
+    value: number
+  }
+
+  export interface ComplaintResultAdapterBytesFieldEvent {
+    field: '$.result.adapterBytes'
+    value: bigint
+  }
+
+  export interface ComplaintResultUpdatesAuthorFieldEvent {
+    field: '$.result.updates[].author'
+    value: string
+    index: number
+  }
+
+  export interface ComplaintResultUpdatesHashFieldEvent {
+    field: '$.result.updates[].hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ComplaintResultUpdatesSamplesFieldEvent {
+    field: '$.result.updates[].samples'
+    value: number
+    index: number
+  }
+
+  export interface ComplaintResultUpdatesSignatureFieldEvent {
+    field: '$.result.updates[].signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ComplaintResultSignatureFieldEvent {
+    field: '$.result.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Complaint>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Complaint.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Complaint>): Complaint {
+    return decodeMessage(buf, Complaint.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Complaint>): Generator<ComplaintJobIdFieldEvent | ComplaintAggregatorFieldEvent | ComplaintUpdateAuthorFieldEvent | ComplaintUpdateHashFieldEvent | ComplaintUpdateSamplesFieldEvent | ComplaintUpdateSignatureFieldEvent | ComplaintReceiptFieldEvent | ComplaintResultJobIdFieldEvent | ComplaintResultRoundFieldEvent | ComplaintResultAttemptFieldEvent | ComplaintResultBaseHashFieldEvent | ComplaintResultNewHashFieldEvent | ComplaintResultSelectedFieldEvent | ComplaintResultIncludedFieldEvent | ComplaintResultExcludedPeerFieldEvent | ComplaintResultExcludedReasonFieldEvent | ComplaintResultExcludedUpdateAuthorFieldEvent | ComplaintResultExcludedUpdateHashFieldEvent | ComplaintResultExcludedUpdateSamplesFieldEvent | ComplaintResultExcludedUpdateSignatureFieldEvent | ComplaintResultTrainLossFieldEvent | ComplaintResultBytesFieldEvent | ComplaintResultSecondsFieldEvent | ComplaintResultAdapterBytesFieldEvent | ComplaintResultUpdatesAuthorFieldEvent | ComplaintResultUpdatesHashFieldEvent | ComplaintResultUpdatesSamplesFieldEvent | ComplaintResultUpdatesSignatureFieldEvent | ComplaintResultSignatureFieldEvent> {
+    return streamMessage(buf, Complaint.codec(), opts)
+  }
+}
+
 export interface RoundMessage {
   hello?: Hello
   announce?: RoundAnnounce
   result?: RoundResult
   attestation?: Attestation
+  complaint?: Complaint
 }
 
 export namespace RoundMessage {
@@ -1714,6 +2030,11 @@ export namespace RoundMessage {
         if (obj.attestation != null) {
           w.uint32(34)
           Attestation.codec().encode(obj.attestation, w)
+        }
+
+        if (obj.complaint != null) {
+          w.uint32(42)
+          Complaint.codec().encode(obj.complaint, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1749,6 +2070,12 @@ export namespace RoundMessage {
             case 4: {
               obj.attestation = Attestation.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.attestation
+              })
+              break
+            }
+            case 5: {
+              obj.complaint = Complaint.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.complaint
               })
               break
             }
@@ -1791,6 +2118,13 @@ export namespace RoundMessage {
             case 4: {
               yield * Attestation.codec().stream(reader, reader.uint32(), `${prefix}.attestation`, {
                 limits: opts.limits?.attestation
+              })
+
+              break
+            }
+            case 5: {
+              yield * Complaint.codec().stream(reader, reader.uint32(), `${prefix}.complaint`, {
+                limits: opts.limits?.complaint
               })
 
               break
@@ -2066,6 +2400,163 @@ export namespace RoundMessage {
     value: string
   }
 
+  export interface RoundMessageComplaintJobIdFieldEvent {
+    field: '$.complaint.jobId'
+    value: string
+  }
+
+  export interface RoundMessageComplaintAggregatorFieldEvent {
+    field: '$.complaint.aggregator'
+    value: string
+  }
+
+  export interface RoundMessageComplaintUpdateAuthorFieldEvent {
+    field: '$.complaint.update.author'
+    value: string
+  }
+
+  export interface RoundMessageComplaintUpdateHashFieldEvent {
+    field: '$.complaint.update.hash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundMessageComplaintUpdateSamplesFieldEvent {
+    field: '$.complaint.update.samples'
+    value: number
+  }
+
+  export interface RoundMessageComplaintUpdateSignatureFieldEvent {
+    field: '$.complaint.update.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundMessageComplaintReceiptFieldEvent {
+    field: '$.complaint.receipt'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundMessageComplaintResultJobIdFieldEvent {
+    field: '$.complaint.result.jobId'
+    value: string
+  }
+
+  export interface RoundMessageComplaintResultRoundFieldEvent {
+    field: '$.complaint.result.round'
+    value: number
+  }
+
+  export interface RoundMessageComplaintResultAttemptFieldEvent {
+    field: '$.complaint.result.attempt'
+    value: number
+  }
+
+  export interface RoundMessageComplaintResultBaseHashFieldEvent {
+    field: '$.complaint.result.baseHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundMessageComplaintResultNewHashFieldEvent {
+    field: '$.complaint.result.newHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundMessageComplaintResultSelectedFieldEvent {
+    field: '$.complaint.result.selected[]'
+    index: number
+    value: string
+  }
+
+  export interface RoundMessageComplaintResultIncludedFieldEvent {
+    field: '$.complaint.result.included[]'
+    index: number
+    value: string
+  }
+
+  export interface RoundMessageComplaintResultExcludedPeerFieldEvent {
+    field: '$.complaint.result.excluded[].peer'
+    value: string
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultExcludedReasonFieldEvent {
+    field: '$.complaint.result.excluded[].reason'
+    value: string
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultExcludedUpdateAuthorFieldEvent {
+    field: '$.complaint.result.excluded[].update.author'
+    value: string
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultExcludedUpdateHashFieldEvent {
+    field: '$.complaint.result.excluded[].update.hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultExcludedUpdateSamplesFieldEvent {
+    field: '$.complaint.result.excluded[].update.samples'
+    value: number
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultExcludedUpdateSignatureFieldEvent {
+    field: '$.complaint.result.excluded[].update.signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultTrainLossFieldEvent {
+    field: '$.complaint.result.trainLoss'
+    value: number
+  }
+
+  export interface RoundMessageComplaintResultBytesFieldEvent {
+    field: '$.complaint.result.bytes'
+    value: bigint
+  }
+
+  export interface RoundMessageComplaintResultSecondsFieldEvent {
+    field: '$.complaint.result.seconds'
+    value: number
+  }
+
+  export interface RoundMessageComplaintResultAdapterBytesFieldEvent {
+    field: '$.complaint.result.adapterBytes'
+    value: bigint
+  }
+
+  export interface RoundMessageComplaintResultUpdatesAuthorFieldEvent {
+    field: '$.complaint.result.updates[].author'
+    value: string
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultUpdatesHashFieldEvent {
+    field: '$.complaint.result.updates[].hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultUpdatesSamplesFieldEvent {
+    field: '$.complaint.result.updates[].samples'
+    value: number
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultUpdatesSignatureFieldEvent {
+    field: '$.complaint.result.updates[].signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultSignatureFieldEvent {
+    field: '$.complaint.result.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<RoundMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RoundMessage.codec())
   }
@@ -2074,7 +2565,7 @@ export namespace RoundMessage {
     return decodeMessage(buf, RoundMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageHelloBeaconFieldEvent | RoundMessageHelloPowNonceFieldEvent | RoundMessageHelloReachabilityFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultExcludedUpdateAuthorFieldEvent | RoundMessageResultExcludedUpdateHashFieldEvent | RoundMessageResultExcludedUpdateSamplesFieldEvent | RoundMessageResultExcludedUpdateSignatureFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent | RoundMessageResultUpdatesAuthorFieldEvent | RoundMessageResultUpdatesHashFieldEvent | RoundMessageResultUpdatesSamplesFieldEvent | RoundMessageResultUpdatesSignatureFieldEvent | RoundMessageResultSignatureFieldEvent | RoundMessageAttestationJobIdFieldEvent | RoundMessageAttestationRoundFieldEvent | RoundMessageAttestationAttemptFieldEvent | RoundMessageAttestationAggregatorFieldEvent | RoundMessageAttestationBaseHashFieldEvent | RoundMessageAttestationNewHashFieldEvent | RoundMessageAttestationAgreeFieldEvent | RoundMessageAttestationReasonFieldEvent | RoundMessageAttestationSignatureFieldEvent | RoundMessageAttestationWitnessFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageHelloBeaconFieldEvent | RoundMessageHelloPowNonceFieldEvent | RoundMessageHelloReachabilityFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultExcludedUpdateAuthorFieldEvent | RoundMessageResultExcludedUpdateHashFieldEvent | RoundMessageResultExcludedUpdateSamplesFieldEvent | RoundMessageResultExcludedUpdateSignatureFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent | RoundMessageResultUpdatesAuthorFieldEvent | RoundMessageResultUpdatesHashFieldEvent | RoundMessageResultUpdatesSamplesFieldEvent | RoundMessageResultUpdatesSignatureFieldEvent | RoundMessageResultSignatureFieldEvent | RoundMessageAttestationJobIdFieldEvent | RoundMessageAttestationRoundFieldEvent | RoundMessageAttestationAttemptFieldEvent | RoundMessageAttestationAggregatorFieldEvent | RoundMessageAttestationBaseHashFieldEvent | RoundMessageAttestationNewHashFieldEvent | RoundMessageAttestationAgreeFieldEvent | RoundMessageAttestationReasonFieldEvent | RoundMessageAttestationSignatureFieldEvent | RoundMessageAttestationWitnessFieldEvent | RoundMessageComplaintJobIdFieldEvent | RoundMessageComplaintAggregatorFieldEvent | RoundMessageComplaintUpdateAuthorFieldEvent | RoundMessageComplaintUpdateHashFieldEvent | RoundMessageComplaintUpdateSamplesFieldEvent | RoundMessageComplaintUpdateSignatureFieldEvent | RoundMessageComplaintReceiptFieldEvent | RoundMessageComplaintResultJobIdFieldEvent | RoundMessageComplaintResultRoundFieldEvent | RoundMessageComplaintResultAttemptFieldEvent | RoundMessageComplaintResultBaseHashFieldEvent | RoundMessageComplaintResultNewHashFieldEvent | RoundMessageComplaintResultSelectedFieldEvent | RoundMessageComplaintResultIncludedFieldEvent | RoundMessageComplaintResultExcludedPeerFieldEvent | RoundMessageComplaintResultExcludedReasonFieldEvent | RoundMessageComplaintResultExcludedUpdateAuthorFieldEvent | RoundMessageComplaintResultExcludedUpdateHashFieldEvent | RoundMessageComplaintResultExcludedUpdateSamplesFieldEvent | RoundMessageComplaintResultExcludedUpdateSignatureFieldEvent | RoundMessageComplaintResultTrainLossFieldEvent | RoundMessageComplaintResultBytesFieldEvent | RoundMessageComplaintResultSecondsFieldEvent | RoundMessageComplaintResultAdapterBytesFieldEvent | RoundMessageComplaintResultUpdatesAuthorFieldEvent | RoundMessageComplaintResultUpdatesHashFieldEvent | RoundMessageComplaintResultUpdatesSamplesFieldEvent | RoundMessageComplaintResultUpdatesSignatureFieldEvent | RoundMessageComplaintResultSignatureFieldEvent> {
     return streamMessage(buf, RoundMessage.codec(), opts)
   }
 }
@@ -2354,6 +2845,7 @@ export namespace UpdateHeader {
 export interface UpdateAck {
   accepted: boolean
   reason: string
+  receipt?: Uint8Array<ArrayBuffer>
 }
 
 export namespace UpdateAck {
@@ -2374,6 +2866,11 @@ export namespace UpdateAck {
         if ((obj.reason != null && obj.reason !== '')) {
           w.uint32(18)
           w.string(obj.reason)
+        }
+
+        if (obj.receipt != null) {
+          w.uint32(26)
+          w.bytes(obj.receipt)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -2397,6 +2894,10 @@ export namespace UpdateAck {
             }
             case 2: {
               obj.reason = reader.string()
+              break
+            }
+            case 3: {
+              obj.receipt = reader.bytes()
               break
             }
             default: {
@@ -2428,6 +2929,13 @@ export namespace UpdateAck {
               }
               break
             }
+            case 3: {
+              yield {
+                field: `${prefix}.receipt`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2450,6 +2958,11 @@ export namespace UpdateAck {
     value: string
   }
 
+  export interface UpdateAckReceiptFieldEvent {
+    field: '$.receipt'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<UpdateAck>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, UpdateAck.codec())
   }
@@ -2458,7 +2971,7 @@ export namespace UpdateAck {
     return decodeMessage(buf, UpdateAck.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<UpdateAck>): Generator<UpdateAckAcceptedFieldEvent | UpdateAckReasonFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<UpdateAck>): Generator<UpdateAckAcceptedFieldEvent | UpdateAckReasonFieldEvent | UpdateAckReceiptFieldEvent> {
     return streamMessage(buf, UpdateAck.codec(), opts)
   }
 }
