@@ -9,6 +9,7 @@ import { checkUpdate } from '../protocol/round-rules.ts'
 import type { Check } from '../protocol/round-rules.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import { updateStatement } from '../protocol/signed-update.ts'
+import { receiptStatement } from '../protocol/complaint.ts'
 import { decodeAdapter, sha256Hex } from './adapter-codec.ts'
 import { aggregateRound } from './round-aggregate.ts'
 import { sign, verifySigned } from './signatures.ts'
@@ -71,7 +72,9 @@ export class AggregatorRole {
     })
   }
 
-  async acceptUpdate (sender: string, h: UpdateHeader, bytes: Uint8Array): Promise<Check> {
+  /** Takes a pushed update; taken, the answer carries our signed receipt (its author's proof should we drop it). */
+  async acceptUpdate (sender: string, h: UpdateHeader, bytes: Uint8Array):
+  Promise<Check & { readonly receipt?: Uint8Array<ArrayBuffer> }> {
     const { ctx } = this
     // the author's signature over (job, round, attempt, base, hash, samples): the witnesses check it again
     const statement = updateStatement(ctx.opts.jobId, h.round, h.attempt, hex(h.baseHash), hex(h.adapterHash),
@@ -91,8 +94,10 @@ export class AggregatorRole {
     c.received.set(sender, { peer: sender, samples, round, baseHash: c.baseHash, adapter: d.adapter, trainLoss, commit,
       bytes })
     c.rejected.delete(sender)
+    const receipt = await sign(ctx.key, receiptStatement(ctx.opts.jobId, h.round, h.attempt, hex(h.baseHash), sender,
+      hex(h.adapterHash), samples))
     this.maybeFinish(c)
-    return { ok: true }
+    return { ok: true, receipt }
   }
 
   rejectUpdate (sender: string, reason: string): void {

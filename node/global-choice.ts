@@ -1,17 +1,17 @@
 // Which global adapter a peer stands on, when the others' differs from ours: pure decisions.
-//   catch up: a quorum of live peers reports a later round than ours (we restarted behind, or missed results);
+//   catch up: when to ask for the chain of confirmed results past ours (catch-up.ts checks it);
 //   fork choice: two attempts of one round both published a result (the elected aggregator's arrived after
 //     the failover one's); every peer keeps the earlier attempt's, so the job does not fork.
 
-/** How many live peers must report a (round, hash) past ours before we take it: two, or fewer when there are
- * fewer others. */
+/** How many live peers must hold an adapter for our round before a peer that does not know its attempt
+ * follows them (followAtSameRound): two, or fewer when there are fewer others. */
 export function catchUpQuorum (liveMembers: number): number {
   const others = liveMembers - 1
   return Math.min(2, Math.max(1, others))
 }
 
 export interface CatchUpInput {
-  /** the round a quorum of live peers reports, past ours */
+  /** the furthest round a member claims, past ours */
   readonly aheadRound: number
   readonly completed: number
   /** when our current round became due */
@@ -23,7 +23,7 @@ export interface CatchUpInput {
 }
 
 /**
- * Whether to fetch the quorum's adapter now. One round behind is normal while a result is being fetched: from
+ * Whether to ask for the chain past ours now. One round behind is normal while a result is being fetched: from
  * one round behind, only once the result is overdue (the announced deadline and the grace have passed, or
  * no announce came for a grace); from further behind at once.
  */

@@ -5,11 +5,14 @@
 // kept announces) and 'collectorOpened' (we aggregate and selected ourselves: train our own update).
 import { createHash } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { RoundAnnounce, RoundResult, UpdateAck, UpdateHeader } from '../protocol/messages.ts'
+import type {
+  Attestation, Complaint, RoundAnnounce, RoundResult, UpdateAck, UpdateCommit, UpdateHeader
+} from '../protocol/messages.ts'
+import { checkComplaint, receiptStatement } from '../protocol/complaint.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import { ROUND_WINDOW } from '../protocol/limits.ts'
 import { updateStatement } from '../protocol/signed-update.ts'
-import { sign } from './signatures.ts'
+import { sign, verifySigned } from './signatures.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import { decodeAdapter, encodeAdapter, sha256Hex } from './adapter-codec.ts'
 import { withRetries } from './transfer.ts'
@@ -41,6 +44,11 @@ export class MemberRole {
   /** examples in our last round (or opts.samples until we trained), advertised in Hello */
   samples: number
   private trained?: Trained
+  /** the aggregators' receipts for our updates, by `round/attempt` (protocol/complaint.ts) */
+  private readonly receipts = new Map<string, { readonly aggregator: string, readonly update: UpdateCommit,
+    readonly receipt: Uint8Array<ArrayBuffer> }>()
+  /** our update pushes in flight, by `round/attempt` (settled, never rejected) */
+  private readonly pushes = new Map<string, Promise<void>>()
   /**
    * An announce for a round too far ahead of us (we are still fetching earlier results): gossip delivers it
    * once, so it is kept and checked again each time we adopt a result. Without it a member a result or two
@@ -163,21 +171,66 @@ export class MemberRole {
       const bytes = t.bytes
       const push = async (): Promise<UpdateAck> =>
         await ctx.transport.pushUpdate(ctx.libp2p, to, header, bytes, attemptMs)
-      const ack = await withRetries(3, push)
-      if (!ack.accepted) ctx.log(`round ${round}: aggregator refused our update (${ack.reason})`)
+      const pushed = withRetries(3, push).then(async (ack) => {
+        if (!ack.accepted) ctx.log(`round ${round}: aggregator refused our update (${ack.reason})`)
+        else await this.keepReceipt(aggregator, ack, { author: ctx.peerId, hash: unhex(t.hash), samples: t.samples,
+          signature }, round, attempt, baseHash)
+      })
+      // the aggregator may publish its result before our ack is back: onResult waits for the receipt
+      const key = `${round}/${attempt}`
+      this.pushes.set(key, pushed.catch(() => {}))
+      try { await pushed } finally { this.pushes.delete(key) }
     } catch (err) {
       if (!ctx.stopped) ctx.log(`round ${round}: could not push our update (${(err as Error).message})`)
     }
     if (!superseded()) state.awaitResult()
   }
 
-  /** A result from the network: the trust checks, then its witnesses' quorum ('confirmed' -> adoptConfirmed). */
-  async onResult (r: RoundResult, sender: string): Promise<void> {
-    await this.ctx.trust.onResult(r, sender)
+  /** The aggregator's signed receipt for our update: should its result leave the update out, it convicts it. */
+  private async keepReceipt (aggregator: string, ack: UpdateAck, update: UpdateCommit, round: number,
+    attempt: number, baseHash: string): Promise<void> {
+    const { ctx } = this
+    const statement = receiptStatement(ctx.opts.jobId, round, attempt, baseHash, ctx.peerId, hex(update.hash),
+      update.samples)
+    if (!await verifySigned(aggregator, statement, ack.receipt)) {
+      ctx.log(`round ${round}: no valid receipt from ${aggregator.slice(-6)} (a drop of our update could not be ` +
+        'proven)')
+      return
+    }
+    for (const k of this.receipts.keys()) if (Number(k.split('/')[0]) < round) this.receipts.delete(k)
+    this.receipts.set(`${round}/${attempt}`, { aggregator, update, receipt: ack.receipt! })
   }
 
-  /** A result its witnesses confirmed: fetch its adapter (verified by hash), move the beacon on and adopt it. */
-  async adoptConfirmed (r: RoundResult, aggregator: string): Promise<void> {
+  /**
+   * A result from the network: first, did its aggregator leave out an update of ours it gave a receipt for? Then
+   * the complaint (self-verifying evidence) goes out and the result is not taken. Else the trust checks and its
+   * witnesses' quorum ('confirmed' -> adoptConfirmed).
+   */
+  async onResult (r: RoundResult, sender: string): Promise<void> {
+    const { ctx } = this
+    await this.pushes.get(`${r.round}/${r.attempt}`)
+    const held = this.receipts.get(`${r.round}/${r.attempt}`)
+    if (held !== undefined && held.aggregator === sender) {
+      const complaint: Complaint = { jobId: ctx.opts.jobId, aggregator: sender, update: held.update,
+        receipt: held.receipt, result: r }
+      if ((await checkComplaint(complaint, verifySigned)).ok) {
+        this.receipts.delete(`${r.round}/${r.attempt}`)
+        ctx.log(`round ${r.round}: ${sender.slice(-6)} took our update and left it out of its result; complaining`)
+        // out first: the others must hear it before the result's witnesses confirm it
+        await ctx.publish({ complaint })
+        await ctx.trust.onComplaint(complaint, ctx.peerId)
+        return
+      }
+    }
+    await ctx.trust.onResult(r, sender)
+  }
+
+  /**
+   * A result its witnesses confirmed: fetch its adapter (verified by hash), move the beacon on and adopt it; the
+   * result, its members and attestations join our chain (what a peer behind checks, chain-rules.ts).
+   */
+  async adoptConfirmed (r: RoundResult, aggregator: string, members: readonly string[],
+    attestations: readonly Attestation[]): Promise<void> {
     const { ctx, state } = this
     if (r.round !== state.completed + 1 || hex(r.baseHash) !== state.globalHash || ctx.stopped) return
     const hash = hex(r.newHash)
@@ -188,8 +241,11 @@ export class MemberRole {
       if (d.ok) g = { bytes: own, adapter: d.adapter }
     }
     if (g === undefined) { ctx.reject(aggregator, RejectReason.AdapterUnavailable, 'result', r.round); return }
-    if (r.round !== state.completed + 1 || ctx.stopped) return // adopted meanwhile
+    // adopted meanwhile, or a complaint convicted its aggregator while we fetched
+    if (r.round !== state.completed + 1 || ctx.stopped || ctx.trust.excluded.has(aggregator)) return
     ctx.trust.advance(r, aggregator)
     state.adopt(r.round, hash, g.bytes, g.adapter, roundInfoOf(r, aggregator), hex(r.baseHash))
+    ctx.chain.append([{ result: r, aggregator, members: [...members], attestations: [...attestations],
+      powNonces: members.map((m) => ctx.book.nonceOf(m)) }])
   }
 }

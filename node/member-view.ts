@@ -79,25 +79,6 @@ export class MemberView {
     return s !== undefined && fresh(s, now)
   }
 
-  /** the furthest (round, hash, beacon) that at least `quorum` live peers (those `counts`) report beyond `round` */
-  ahead (round: number, quorum: number, now: number,
-    counts: (peer: string) => boolean = () => true): { round: number, hash: string, beacon: string,
-    holders: string[] } | undefined {
-    const groups = new Map<string, string[]>()
-    for (const s of this.seen.values()) {
-      if (s.round <= round || !fresh(s, now) || !counts(s.peer)) continue
-      const k = `${s.round}/${s.hash}/${s.beacon}`
-      groups.set(k, [...(groups.get(k) ?? []), s.peer])
-    }
-    let best: { round: number, hash: string, beacon: string, holders: string[] } | undefined
-    for (const [k, holders] of groups) {
-      if (holders.length < quorum) continue
-      const [r, hash, beacon] = k.split('/') as [string, string, string]
-      if (best === undefined || Number(r) > best.round) best = { round: Number(r), hash, beacon, holders }
-    }
-    return best
-  }
-
   holdersOf (hash: string, now: number): string[] {
     return [...this.seen.values()].filter((s) => s.hash === hash && fresh(s, now)).map((s) => s.peer)
   }

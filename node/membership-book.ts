@@ -29,6 +29,9 @@ export class MembershipBook {
     return undefined
   }
 
+  /** The proof of work `peer` showed (0 when we never heard a paying Hello from it): chain links carry it. */
+  nonceOf (peer: string): bigint { return this.paid.get(peer) ?? 0n }
+
   /** Does `peer` count in round `round` (elected, selected, witness)? `self`: this peer's own id. */
   counts (peer: string, round: number, self: string): boolean {
     if (this.excluded.has(peer)) return false

@@ -11,6 +11,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { Trust } from './trust.ts'
 import type { MembershipBook } from './membership-book.ts'
 import type { ReachabilityMonitor } from './reachability.ts'
+import type { ChainStore } from './chain-store.ts'
 import { isElectable } from '../protocol/election.ts'
 
 export class PeerContext {
@@ -24,6 +25,8 @@ export class PeerContext {
   trust!: Trust
   /** who counts: membership price and age (membership-book.ts) */
   book!: MembershipBook
+  /** the confirmed rounds we adopted, with their proof (chain-store.ts) */
+  chain!: ChainStore
   /** what this peer knows of its own and the others' reachability (reachability.ts) */
   reach?: ReachabilityMonitor
   layout!: AdapterLayout

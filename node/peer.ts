@@ -43,6 +43,8 @@ import { RoundState } from './round-state.ts'
 import { MemberRole } from './member-role.ts'
 import { AggregatorRole } from './aggregator-role.ts'
 import { CatchUp } from './catch-up.ts'
+import { ChainStore } from './chain-store.ts'
+import { serveChain } from './chain-sync.ts'
 import { ReachabilityMonitor } from './reachability.ts'
 import type { PathCounts } from './reachability.ts'
 import { Trust } from './trust.ts'
@@ -162,10 +164,15 @@ export class Peer {
         layout: ctx.layout, maxAdapterBytes: ctx.maxAdapterBytes })
     })
     await ctx.trust.evidence.load()
+    ctx.chain = new ChainStore(this.opts.stateDir, ctx.log)
+    ctx.chain.load()
     const beacon = store.loadBeacon(state.completed)
+    this.catchUp.setGenesis({ round: 0, hash: sha256Hex(encodeAdapter(initial)), beacon: ctx.trust.beacon },
+      beacon === undefined && state.completed > 0)
     if (beacon !== undefined) ctx.trust.beacon = beacon
-    ctx.trust.events.on('confirmed', ({ result, aggregator }) => {
-      this.member.adoptConfirmed(result, aggregator).catch((e: Error) => { ctx.log(`result: ${e.message}`) })
+    ctx.trust.events.on('confirmed', ({ result, aggregator, members, attestations }) => {
+      this.member.adoptConfirmed(result, aggregator, members, attestations)
+        .catch((e: Error) => { ctx.log(`result: ${e.message}`) })
     })
     ctx.trust.events.on('witnessed', (w) => { this.events.emit('witnessed', w) })
     ctx.trust.events.on('failover', (f) => { state.attemptFailed(f.round, f.attempt, Date.now(), this.timing.graceMs) })
@@ -180,6 +187,7 @@ export class Peer {
     ctx.reach = new ReachabilityMonitor(host, o.nat ?? o.local !== true, (line) => { ctx.log(line) })
     ctx.view = new MemberView(this.peerId, this.timing.memberTtlMs)
     this.powNonce = solvePow(this.opts.jobId, this.peerId, price.powBits)
+    ctx.book.hello(this.peerId, this.powNonce, state.completed) // our own proof goes into our chain's links
     const { jobId } = this.opts
     const timeoutMs = this.timing.transferTimeoutMs
     await serveAdapters(host, { jobId, lookup: (h) => state.adapterBytes(h) ?? ctx.trust.served(h), timeoutMs })
@@ -191,6 +199,7 @@ export class Peer {
       accept: async (sender, h, bytes) => await this.aggregator.acceptUpdate(sender, h, bytes),
       onReject: (sender, reason) => { this.aggregator.rejectUpdate(sender, reason) }
     })
+    await serveChain(host, { jobId, links: (from, max) => ctx.chain.from(from, max), timeoutMs })
     const pubsub = host.services.pubsub
     pubsub.topicValidators.set(ctx.topic, (_from, msg) => this.validateGossip(msg))
     pubsub.addEventListener('message', (evt) => { this.onGossip(evt.detail) })
@@ -217,6 +226,7 @@ export class Peer {
     ctx.abort.abort()
     await ctx.host?.stop()
     await state.saved()
+    await ctx.chain?.saved()
   }
 
   // ------------------------------------------------------------------ gossip
@@ -263,6 +273,9 @@ export class Peer {
         break
       case 'result':
         this.member.onResult(m.result, from).catch((e: Error) => { ctx.log(`result: ${e.message}`) })
+        break
+      case 'complaint':
+        ctx.trust.onComplaint(m.complaint, from).catch((e: Error) => { ctx.log(`complaint: ${e.message}`) })
         break
     }
   }
@@ -335,9 +348,9 @@ export class Peer {
     const attempt = electableAttempt(order, due, (m) => !ctx.passedOver(m, now))
     if (attempt >= MAX_ATTEMPTS || attempt <= state.current.accepted || state.current.announcedByMe.has(attempt)) return
     if (order[attempt] !== this.peerId) return
-    // a quorum already finished round r (we restarted behind, or missed its result): aggregating it again
-    // would fork the job; maybeCatchUp fetches their adapter instead
-    if (this.catchUp.quorumAhead(now) !== undefined) return
+    // we are catching up by a checked chain (restarted behind, or missed results): round r may be finished
+    // already, and aggregating it again would fork the job
+    if (this.catchUp.holdsBack(now)) return
     this.aggregator.run(r, attempt, members)
   }
 }

@@ -10,9 +10,13 @@ export interface PendingResult {
   readonly result: RoundResult
   readonly aggregator: string
   readonly witnesses: readonly string[]
+  /** the members of the followed announce (the election and the witness draw ran over them): kept for the chain */
+  readonly members: readonly string[]
   /** witness -> agrees (the first attestation of each witness counts) */
   readonly verdicts: Map<string, boolean>
   readonly against: Attestation[]
+  /** the agreeing attestations: with the result, the proof a peer behind checks (protocol/chain-rules.ts) */
+  readonly agreeing: Attestation[]
   state: Tally
 }
 
@@ -29,15 +33,15 @@ export class ResultGate {
    * A result that passed the window, announce and signature checks. Returns the earlier result when the same
    * aggregator already signed another for this attempt (equivocation), else the entry with its tally so far.
    */
-  addResult (r: RoundResult, aggregator: string, witnesses: readonly string[]): { readonly equivocated?: RoundResult,
-    readonly entry?: PendingResult } {
+  addResult (r: RoundResult, aggregator: string, witnesses: readonly string[], members: readonly string[]): {
+    readonly equivocated?: RoundResult, readonly entry?: PendingResult } {
     for (const p of this.pending.values()) {
       if (p.aggregator === aggregator && p.result.round === r.round && p.result.attempt === r.attempt) {
         return isEquivocation(p.result, r) ? { equivocated: p.result } : { entry: p }
       }
     }
-    const entry: PendingResult = { result: r, aggregator, witnesses, verdicts: new Map(), against: [],
-      state: 'pending' }
+    const entry: PendingResult = { result: r, aggregator, witnesses, members, verdicts: new Map(), against: [],
+      agreeing: [], state: 'pending' }
     this.pending.set(keyOf(r.round, r.attempt, hex(r.newHash)), entry)
     const early = this.early
     this.early = []
@@ -56,6 +60,7 @@ export class ResultGate {
     if (!p.witnesses.includes(a.witness) || p.verdicts.has(a.witness)) return p
     p.verdicts.set(a.witness, a.agree)
     if (!a.agree) p.against.push(a)
+    else p.agreeing.push(a)
     p.state = tally(p.verdicts, p.witnesses, this.quorum)
     return p
   }

@@ -319,7 +319,7 @@ export class RoundState {
     this.enterNext(round)
   }
 
-  /** A quorum of live peers is past us: take the adapter they report (no result of ours to log). */
+  /** A checked chain of confirmed results is past us (catch-up.ts): take its head (no result of ours to log). */
   catchUp (round: number, hash: string, bytes: Uint8Array, adapter: Adapter): void {
     this.adopt(round, hash, bytes, adapter, undefined)
   }

@@ -182,7 +182,8 @@ export interface UpdateServeOptions {
   /** checked on the header before any adapter byte is read */
   readonly admit: (sender: string, header: UpdateHeader) => Check
   /** the verified bytes; returns whether the update was taken */
-  readonly accept: (sender: string, header: UpdateHeader, bytes: Uint8Array) => Promise<Check>
+  readonly accept: (sender: string, header: UpdateHeader, bytes: Uint8Array) =>
+  Promise<Check & { readonly receipt?: Uint8Array<ArrayBuffer> }>
   /** a refused or broken push, for logs and the round's exclusions */
   readonly onReject?: (sender: string, reason: string) => void
 }
@@ -214,7 +215,7 @@ export async function serveUpdates (host: Libp2p, opts: UpdateServeOptions): Pro
       }
       const taken = await opts.accept(sender, h.message, body)
       if (!taken.ok) { await refuse(taken.reason); return }
-      stream.send(frame(UpdateAck.encode({ accepted: true })))
+      stream.send(frame(UpdateAck.encode({ accepted: true, receipt: taken.receipt })))
       await stream.close({ signal })
     } catch (err) {
       opts.onReject?.(sender, err instanceof TransferError ? err.reason : RejectReason.StreamError)

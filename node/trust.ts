@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
-import type { Attestation, RoundAnnounce, RoundMessage, RoundResult } from '../protocol/messages.ts'
+import type { Attestation, Complaint, RoundAnnounce, RoundMessage, RoundResult } from '../protocol/messages.ts'
 import type { JobSpec } from '../protocol/job-spec.ts'
 import type { SelectFn } from '../protocol/election.ts'
 import { electionOrder } from '../protocol/election.ts'
@@ -16,7 +16,8 @@ import type { AttemptTiming, RoundProgress } from '../protocol/attempt-clock.ts'
 import { checkElection, genesisBeacon, nextBeacon, witnessesOf } from '../protocol/seeds.ts'
 import { checkResult } from '../protocol/result-rules.ts'
 import { attestationStatement, checkCommitments, resultStatement } from '../protocol/signed-update.ts'
-import { contradictionEvidence, equivocationEvidence } from '../protocol/evidence.ts'
+import { contradictionEvidence, droppedEvidence, equivocationEvidence } from '../protocol/evidence.ts'
+import { checkComplaint } from '../protocol/complaint.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import { ROUND_WINDOW } from '../protocol/limits.ts'
 import type { Check } from '../protocol/round-rules.ts'
@@ -39,7 +40,8 @@ export interface TrustHost {
   self: () => string
   key: () => PrivateKey
   log: (line: string) => void
-  reject: (from: string, reason: string, where: 'announce' | 'result' | 'attestation', round: number) => void
+  reject: (from: string, reason: string, where: 'announce' | 'result' | 'attestation' | 'complaint',
+    round: number) => void
   publish: (msg: Parameters<typeof RoundMessage.encode>[0]) => Promise<void>
   /** bytes of `hash` from peer `from`, sha256-checked */
   fetch: (from: string, hash: string) => Promise<Uint8Array>
@@ -56,7 +58,8 @@ export interface FollowedAttempt { readonly aggregator: string, readonly members
 export interface WitnessCost { readonly round: number, readonly bytes: number, readonly seconds: number }
 
 export interface TrustEvents {
-  confirmed: [{ readonly result: RoundResult, readonly aggregator: string }]
+  confirmed: [{ readonly result: RoundResult, readonly aggregator: string, readonly members: readonly string[],
+    readonly attestations: readonly Attestation[] }]
   failover: [{ readonly round: number, readonly attempt: number, readonly offender: string, readonly why: string }]
   witnessed: [WitnessCost]
 }
@@ -102,6 +105,12 @@ export class Trust {
       r.updates.map((u) => ({ author: u.author, hash: hex(u.hash) }))))
     this.gate.forget(r.round)
     for (const [k, v] of this.serving) if (v.round < r.round) this.serving.delete(k)
+  }
+
+  /** We caught up to `round` by a checked chain (catch-up.ts): its seed, recomputed along the chain, is ours. */
+  caughtUp (round: number, beacon: string): void {
+    this.setBeacon(round, beacon)
+    this.gate.forget(round)
   }
 
   /** The seed of the round after `round` (a confirmed result's, or a catch-up's), saved with the state. */
@@ -180,7 +189,7 @@ export class Trust {
   private take (r: RoundResult, aggregator: string, f: FollowedAttempt): void {
     const witnesses = witnessesOf(f.members.filter((m) => !this.excluded.has(m)), this.beacon, r.round, r.attempt,
       aggregator, this.h.job.witnesses.count)
-    const { equivocated, entry } = this.gate.addResult(r, aggregator, witnesses)
+    const { equivocated, entry } = this.gate.addResult(r, aggregator, witnesses, f.members)
     if (equivocated !== undefined) {
       void this.convict(equivocationEvidence(aggregator, equivocated, r), r.round, r.attempt,
         'two results for one attempt')
@@ -223,8 +232,30 @@ export class Trust {
     if (p !== undefined) this.settle(p)
   }
 
+  /**
+   * A trainer's complaint that an aggregator took its update (signed receipt) and left it out of its signed result:
+   * self-verifying evidence (protocol/complaint.ts). Without a valid receipt it is logged, never acted on.
+   */
+  async onComplaint (c: Complaint, sender: string): Promise<void> {
+    const round = c.result?.round ?? 0
+    if (this.excluded.has(c.aggregator)) return
+    const check = await checkComplaint(c, verifySigned)
+    if (!check.ok) {
+      this.h.log(`round ${round}: complaint from ${sender.slice(-6)} not acted on (${check.reason})`)
+      this.h.reject(sender, check.reason, 'complaint', round)
+      return
+    }
+    await this.convict(droppedEvidence(c), round, c.result!.attempt,
+      `took the update of ${c.update!.author.slice(-6)} and left it out`)
+  }
+
   private settle (p: PendingResult): void {
-    if (p.state === 'confirmed') this.events.emit('confirmed', { result: p.result, aggregator: p.aggregator })
+    // evidence came first (a complaint): its witnesses' agreement does not make the result good
+    if (this.excluded.has(p.aggregator)) return
+    if (p.state === 'confirmed') {
+      this.events.emit('confirmed', { result: p.result, aggregator: p.aggregator, members: p.members,
+        attestations: p.agreeing })
+    }
     else if (p.state === 'contradicted') void this.convict(contradictionEvidence(p.aggregator, p.result, p.against),
       p.result.round, p.result.attempt, `contradicted by ${p.against.length} witnesses`)
   }

@@ -98,7 +98,8 @@ export interface RejectedEvent {
   readonly from: string
   /** a RejectReason label, optionally with ": detail" (protocol/reject-reason.ts) */
   readonly reason: string
-  readonly where: 'gossip' | 'hello' | 'update' | 'adapter' | 'announce' | 'result' | 'attestation'
+  readonly where: 'gossip' | 'hello' | 'update' | 'adapter' | 'announce' | 'result' | 'attestation' | 'chain' |
+    'complaint'
   /** the round the refused message spoke of, when it named one */
   readonly round?: number
 }

@@ -1,15 +1,18 @@
 // Evidence against a peer, kept in the state folder and shown to anyone: self-contained and checkable
 // without trusting whoever kept it (every piece is signed by its author).
 //   equivocation: two results one aggregator signed for one (round, attempt), with different adapters;
-//   contradicted: a result its aggregator signed, and a quorum of that attempt's witnesses signed disagreeing.
-import { Attestation, RoundResult } from './messages.ts'
+//   contradicted: a result its aggregator signed, and a quorum of that attempt's witnesses signed disagreeing;
+//   dropped_update: a receipt its aggregator signed for an update, and its signed result that omits it.
+import { Attestation, Complaint, RoundResult } from './messages.ts'
+import { checkComplaint } from './complaint.ts'
 import { attestationStatement, resultStatement } from './signed-update.ts'
 import type { VerifyFn } from './signed-update.ts'
 import { isEquivocation } from './witness-rules.ts'
 import { RejectReason } from './reject-reason.ts'
 
 export interface Evidence {
-  readonly kind: typeof RejectReason.Equivocation | typeof RejectReason.Contradicted
+  readonly kind: typeof RejectReason.Equivocation | typeof RejectReason.Contradicted |
+    typeof RejectReason.DroppedUpdate
   readonly offender: string
   readonly round: number
   readonly attempt: number
@@ -17,6 +20,8 @@ export interface Evidence {
   readonly results: readonly string[]
   /** contradicted: base64 of the disagreeing Attestations */
   readonly attestations: readonly string[]
+  /** dropped_update: base64 of the Complaint (receipt and update) */
+  readonly complaint?: string
 }
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64')
@@ -32,12 +37,22 @@ export function contradictionEvidence (offender: string, r: RoundResult, against
     results: [b64(RoundResult.encode(r))], attestations: against.map((a) => b64(Attestation.encode(a))) }
 }
 
+export function droppedEvidence (c: Complaint): Evidence {
+  const r = c.result!
+  return { kind: RejectReason.DroppedUpdate, offender: c.aggregator, round: r.round, attempt: r.attempt,
+    results: [b64(RoundResult.encode(r))], attestations: [], complaint: b64(Complaint.encode(c)) }
+}
+
 /** Does the evidence prove what it says? `quorum`: disagreeing attestations needed (contradicted). */
 export async function verifyEvidence (e: Evidence, quorum: number, verifySigned: VerifyFn): Promise<boolean> {
   try {
     const results = e.results.map((s) => RoundResult.decode(unb64(s)))
     for (const r of results) if (!await verifySigned(e.offender, resultStatement(r), r.signature)) return false
     if (e.kind === RejectReason.Equivocation) return results.length === 2 && isEquivocation(results[0]!, results[1]!)
+    if (e.kind === RejectReason.DroppedUpdate) {
+      const c = Complaint.decode(unb64(e.complaint ?? ''))
+      return c.aggregator === e.offender && (await checkComplaint(c, verifySigned)).ok
+    }
     const r = results[0]
     if (results.length !== 1 || r === undefined) return false
     const signers = new Set<string>()

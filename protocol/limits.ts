@@ -20,3 +20,7 @@ export const MAX_ATTEMPTS = 16
 export const HASH_BYTES = 32
 /** Longest Hello interval a peer may announce (its interval grows with membership, node/member-view.ts). */
 export const MAX_HELLO_INTERVAL_MS = 30_000
+/** Most chain links one /fedit/chain answer carries (the asker pages through longer chains). */
+export const MAX_CHAIN_LINKS = 32
+/** Largest /fedit/chain answer (32 links of a few KB; a 1024-member announce list is ~60 KB). */
+export const MAX_CHAIN_FRAME_BYTES = 4 * 1024 * 1024

@@ -1679,11 +1679,327 @@ export namespace Attestation {
   }
 }
 
+export interface Complaint {
+  jobId: string
+  aggregator: string
+  update?: UpdateCommit
+  receipt: Uint8Array<ArrayBuffer>
+  result?: RoundResult
+}
+
+export namespace Complaint {
+  let _codec: Codec<Complaint, Partial<Complaint>>
+
+  export const codec = (): Codec<Complaint, Partial<Complaint>> => {
+    if (_codec == null) {
+      _codec = message<Complaint, Partial<Complaint>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.jobId != null && obj.jobId !== '')) {
+          w.uint32(10)
+          w.string(obj.jobId)
+        }
+
+        if ((obj.aggregator != null && obj.aggregator !== '')) {
+          w.uint32(18)
+          w.string(obj.aggregator)
+        }
+
+        if (obj.update != null) {
+          w.uint32(26)
+          UpdateCommit.codec().encode(obj.update, w)
+        }
+
+        if ((obj.receipt != null && obj.receipt.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.receipt)
+        }
+
+        if (obj.result != null) {
+          w.uint32(42)
+          RoundResult.codec().encode(obj.result, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          jobId: '',
+          aggregator: '',
+          receipt: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.jobId = reader.string()
+              break
+            }
+            case 2: {
+              obj.aggregator = reader.string()
+              break
+            }
+            case 3: {
+              obj.update = UpdateCommit.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.update
+              })
+              break
+            }
+            case 4: {
+              obj.receipt = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.result = RoundResult.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.result
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.jobId`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.aggregator`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield * UpdateCommit.codec().stream(reader, reader.uint32(), `${prefix}.update`, {
+                limits: opts.limits?.update
+              })
+
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.receipt`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield * RoundResult.codec().stream(reader, reader.uint32(), `${prefix}.result`, {
+                limits: opts.limits?.result
+              })
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ComplaintJobIdFieldEvent {
+    field: '$.jobId'
+    value: string
+  }
+
+  export interface ComplaintAggregatorFieldEvent {
+    field: '$.aggregator'
+    value: string
+  }
+
+  export interface ComplaintUpdateAuthorFieldEvent {
+    field: '$.update.author'
+    value: string
+  }
+
+  export interface ComplaintUpdateHashFieldEvent {
+    field: '$.update.hash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ComplaintUpdateSamplesFieldEvent {
+    field: '$.update.samples'
+    value: number
+  }
+
+  export interface ComplaintUpdateSignatureFieldEvent {
+    field: '$.update.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ComplaintReceiptFieldEvent {
+    field: '$.receipt'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ComplaintResultJobIdFieldEvent {
+    field: '$.result.jobId'
+    value: string
+  }
+
+  export interface ComplaintResultRoundFieldEvent {
+    field: '$.result.round'
+    value: number
+  }
+
+  export interface ComplaintResultAttemptFieldEvent {
+    field: '$.result.attempt'
+    value: number
+  }
+
+  export interface ComplaintResultBaseHashFieldEvent {
+    field: '$.result.baseHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ComplaintResultNewHashFieldEvent {
+    field: '$.result.newHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ComplaintResultSelectedFieldEvent {
+    field: '$.result.selected[]'
+    index: number
+    value: string
+  }
+
+  export interface ComplaintResultIncludedFieldEvent {
+    field: '$.result.included[]'
+    index: number
+    value: string
+  }
+
+  export interface ComplaintResultExcludedPeerFieldEvent {
+    field: '$.result.excluded[].peer'
+    value: string
+    index: number
+  }
+
+  export interface ComplaintResultExcludedReasonFieldEvent {
+    field: '$.result.excluded[].reason'
+    value: string
+    index: number
+  }
+
+  export interface ComplaintResultExcludedUpdateAuthorFieldEvent {
+    field: '$.result.excluded[].update.author'
+    value: string
+    index: number
+  }
+
+  export interface ComplaintResultExcludedUpdateHashFieldEvent {
+    field: '$.result.excluded[].update.hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ComplaintResultExcludedUpdateSamplesFieldEvent {
+    field: '$.result.excluded[].update.samples'
+    value: number
+    index: number
+  }
+
+  export interface ComplaintResultExcludedUpdateSignatureFieldEvent {
+    field: '$.result.excluded[].update.signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ComplaintResultTrainLossFieldEvent {
+    field: '$.result.trainLoss'
+    value: number
+  }
+
+  export interface ComplaintResultBytesFieldEvent {
+    field: '$.result.bytes'
+    value: bigint
+  }
+
+  export interface ComplaintResultSecondsFieldEvent {
+    field: '$.result.seconds'
+    value: number
+  }
+
+  export interface ComplaintResultAdapterBytesFieldEvent {
+    field: '$.result.adapterBytes'
+    value: bigint
+  }
+
+  export interface ComplaintResultUpdatesAuthorFieldEvent {
+    field: '$.result.updates[].author'
+    value: string
+    index: number
+  }
+
+  export interface ComplaintResultUpdatesHashFieldEvent {
+    field: '$.result.updates[].hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ComplaintResultUpdatesSamplesFieldEvent {
+    field: '$.result.updates[].samples'
+    value: number
+    index: number
+  }
+
+  export interface ComplaintResultUpdatesSignatureFieldEvent {
+    field: '$.result.updates[].signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ComplaintResultSignatureFieldEvent {
+    field: '$.result.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Complaint>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Complaint.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Complaint>): Complaint {
+    return decodeMessage(buf, Complaint.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Complaint>): Generator<ComplaintJobIdFieldEvent | ComplaintAggregatorFieldEvent | ComplaintUpdateAuthorFieldEvent | ComplaintUpdateHashFieldEvent | ComplaintUpdateSamplesFieldEvent | ComplaintUpdateSignatureFieldEvent | ComplaintReceiptFieldEvent | ComplaintResultJobIdFieldEvent | ComplaintResultRoundFieldEvent | ComplaintResultAttemptFieldEvent | ComplaintResultBaseHashFieldEvent | ComplaintResultNewHashFieldEvent | ComplaintResultSelectedFieldEvent | ComplaintResultIncludedFieldEvent | ComplaintResultExcludedPeerFieldEvent | ComplaintResultExcludedReasonFieldEvent | ComplaintResultExcludedUpdateAuthorFieldEvent | ComplaintResultExcludedUpdateHashFieldEvent | ComplaintResultExcludedUpdateSamplesFieldEvent | ComplaintResultExcludedUpdateSignatureFieldEvent | ComplaintResultTrainLossFieldEvent | ComplaintResultBytesFieldEvent | ComplaintResultSecondsFieldEvent | ComplaintResultAdapterBytesFieldEvent | ComplaintResultUpdatesAuthorFieldEvent | ComplaintResultUpdatesHashFieldEvent | ComplaintResultUpdatesSamplesFieldEvent | ComplaintResultUpdatesSignatureFieldEvent | ComplaintResultSignatureFieldEvent> {
+    return streamMessage(buf, Complaint.codec(), opts)
+  }
+}
+
 export interface RoundMessage {
   hello?: Hello
   announce?: RoundAnnounce
   result?: RoundResult
   attestation?: Attestation
+  complaint?: Complaint
 }
 
 export namespace RoundMessage {
@@ -1714,6 +2030,11 @@ export namespace RoundMessage {
         if (obj.attestation != null) {
           w.uint32(34)
           Attestation.codec().encode(obj.attestation, w)
+        }
+
+        if (obj.complaint != null) {
+          w.uint32(42)
+          Complaint.codec().encode(obj.complaint, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1749,6 +2070,12 @@ export namespace RoundMessage {
             case 4: {
               obj.attestation = Attestation.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.attestation
+              })
+              break
+            }
+            case 5: {
+              obj.complaint = Complaint.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.complaint
               })
               break
             }
@@ -1791,6 +2118,13 @@ export namespace RoundMessage {
             case 4: {
               yield * Attestation.codec().stream(reader, reader.uint32(), `${prefix}.attestation`, {
                 limits: opts.limits?.attestation
+              })
+
+              break
+            }
+            case 5: {
+              yield * Complaint.codec().stream(reader, reader.uint32(), `${prefix}.complaint`, {
+                limits: opts.limits?.complaint
               })
 
               break
@@ -2066,6 +2400,163 @@ export namespace RoundMessage {
     value: string
   }
 
+  export interface RoundMessageComplaintJobIdFieldEvent {
+    field: '$.complaint.jobId'
+    value: string
+  }
+
+  export interface RoundMessageComplaintAggregatorFieldEvent {
+    field: '$.complaint.aggregator'
+    value: string
+  }
+
+  export interface RoundMessageComplaintUpdateAuthorFieldEvent {
+    field: '$.complaint.update.author'
+    value: string
+  }
+
+  export interface RoundMessageComplaintUpdateHashFieldEvent {
+    field: '$.complaint.update.hash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundMessageComplaintUpdateSamplesFieldEvent {
+    field: '$.complaint.update.samples'
+    value: number
+  }
+
+  export interface RoundMessageComplaintUpdateSignatureFieldEvent {
+    field: '$.complaint.update.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundMessageComplaintReceiptFieldEvent {
+    field: '$.complaint.receipt'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundMessageComplaintResultJobIdFieldEvent {
+    field: '$.complaint.result.jobId'
+    value: string
+  }
+
+  export interface RoundMessageComplaintResultRoundFieldEvent {
+    field: '$.complaint.result.round'
+    value: number
+  }
+
+  export interface RoundMessageComplaintResultAttemptFieldEvent {
+    field: '$.complaint.result.attempt'
+    value: number
+  }
+
+  export interface RoundMessageComplaintResultBaseHashFieldEvent {
+    field: '$.complaint.result.baseHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundMessageComplaintResultNewHashFieldEvent {
+    field: '$.complaint.result.newHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundMessageComplaintResultSelectedFieldEvent {
+    field: '$.complaint.result.selected[]'
+    index: number
+    value: string
+  }
+
+  export interface RoundMessageComplaintResultIncludedFieldEvent {
+    field: '$.complaint.result.included[]'
+    index: number
+    value: string
+  }
+
+  export interface RoundMessageComplaintResultExcludedPeerFieldEvent {
+    field: '$.complaint.result.excluded[].peer'
+    value: string
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultExcludedReasonFieldEvent {
+    field: '$.complaint.result.excluded[].reason'
+    value: string
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultExcludedUpdateAuthorFieldEvent {
+    field: '$.complaint.result.excluded[].update.author'
+    value: string
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultExcludedUpdateHashFieldEvent {
+    field: '$.complaint.result.excluded[].update.hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultExcludedUpdateSamplesFieldEvent {
+    field: '$.complaint.result.excluded[].update.samples'
+    value: number
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultExcludedUpdateSignatureFieldEvent {
+    field: '$.complaint.result.excluded[].update.signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultTrainLossFieldEvent {
+    field: '$.complaint.result.trainLoss'
+    value: number
+  }
+
+  export interface RoundMessageComplaintResultBytesFieldEvent {
+    field: '$.complaint.result.bytes'
+    value: bigint
+  }
+
+  export interface RoundMessageComplaintResultSecondsFieldEvent {
+    field: '$.complaint.result.seconds'
+    value: number
+  }
+
+  export interface RoundMessageComplaintResultAdapterBytesFieldEvent {
+    field: '$.complaint.result.adapterBytes'
+    value: bigint
+  }
+
+  export interface RoundMessageComplaintResultUpdatesAuthorFieldEvent {
+    field: '$.complaint.result.updates[].author'
+    value: string
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultUpdatesHashFieldEvent {
+    field: '$.complaint.result.updates[].hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultUpdatesSamplesFieldEvent {
+    field: '$.complaint.result.updates[].samples'
+    value: number
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultUpdatesSignatureFieldEvent {
+    field: '$.complaint.result.updates[].signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface RoundMessageComplaintResultSignatureFieldEvent {
+    field: '$.complaint.result.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<RoundMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RoundMessage.codec())
   }
@@ -2074,7 +2565,7 @@ export namespace RoundMessage {
     return decodeMessage(buf, RoundMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageHelloBeaconFieldEvent | RoundMessageHelloPowNonceFieldEvent | RoundMessageHelloReachabilityFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultExcludedUpdateAuthorFieldEvent | RoundMessageResultExcludedUpdateHashFieldEvent | RoundMessageResultExcludedUpdateSamplesFieldEvent | RoundMessageResultExcludedUpdateSignatureFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent | RoundMessageResultUpdatesAuthorFieldEvent | RoundMessageResultUpdatesHashFieldEvent | RoundMessageResultUpdatesSamplesFieldEvent | RoundMessageResultUpdatesSignatureFieldEvent | RoundMessageResultSignatureFieldEvent | RoundMessageAttestationJobIdFieldEvent | RoundMessageAttestationRoundFieldEvent | RoundMessageAttestationAttemptFieldEvent | RoundMessageAttestationAggregatorFieldEvent | RoundMessageAttestationBaseHashFieldEvent | RoundMessageAttestationNewHashFieldEvent | RoundMessageAttestationAgreeFieldEvent | RoundMessageAttestationReasonFieldEvent | RoundMessageAttestationSignatureFieldEvent | RoundMessageAttestationWitnessFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageHelloBeaconFieldEvent | RoundMessageHelloPowNonceFieldEvent | RoundMessageHelloReachabilityFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultExcludedUpdateAuthorFieldEvent | RoundMessageResultExcludedUpdateHashFieldEvent | RoundMessageResultExcludedUpdateSamplesFieldEvent | RoundMessageResultExcludedUpdateSignatureFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent | RoundMessageResultUpdatesAuthorFieldEvent | RoundMessageResultUpdatesHashFieldEvent | RoundMessageResultUpdatesSamplesFieldEvent | RoundMessageResultUpdatesSignatureFieldEvent | RoundMessageResultSignatureFieldEvent | RoundMessageAttestationJobIdFieldEvent | RoundMessageAttestationRoundFieldEvent | RoundMessageAttestationAttemptFieldEvent | RoundMessageAttestationAggregatorFieldEvent | RoundMessageAttestationBaseHashFieldEvent | RoundMessageAttestationNewHashFieldEvent | RoundMessageAttestationAgreeFieldEvent | RoundMessageAttestationReasonFieldEvent | RoundMessageAttestationSignatureFieldEvent | RoundMessageAttestationWitnessFieldEvent | RoundMessageComplaintJobIdFieldEvent | RoundMessageComplaintAggregatorFieldEvent | RoundMessageComplaintUpdateAuthorFieldEvent | RoundMessageComplaintUpdateHashFieldEvent | RoundMessageComplaintUpdateSamplesFieldEvent | RoundMessageComplaintUpdateSignatureFieldEvent | RoundMessageComplaintReceiptFieldEvent | RoundMessageComplaintResultJobIdFieldEvent | RoundMessageComplaintResultRoundFieldEvent | RoundMessageComplaintResultAttemptFieldEvent | RoundMessageComplaintResultBaseHashFieldEvent | RoundMessageComplaintResultNewHashFieldEvent | RoundMessageComplaintResultSelectedFieldEvent | RoundMessageComplaintResultIncludedFieldEvent | RoundMessageComplaintResultExcludedPeerFieldEvent | RoundMessageComplaintResultExcludedReasonFieldEvent | RoundMessageComplaintResultExcludedUpdateAuthorFieldEvent | RoundMessageComplaintResultExcludedUpdateHashFieldEvent | RoundMessageComplaintResultExcludedUpdateSamplesFieldEvent | RoundMessageComplaintResultExcludedUpdateSignatureFieldEvent | RoundMessageComplaintResultTrainLossFieldEvent | RoundMessageComplaintResultBytesFieldEvent | RoundMessageComplaintResultSecondsFieldEvent | RoundMessageComplaintResultAdapterBytesFieldEvent | RoundMessageComplaintResultUpdatesAuthorFieldEvent | RoundMessageComplaintResultUpdatesHashFieldEvent | RoundMessageComplaintResultUpdatesSamplesFieldEvent | RoundMessageComplaintResultUpdatesSignatureFieldEvent | RoundMessageComplaintResultSignatureFieldEvent> {
     return streamMessage(buf, RoundMessage.codec(), opts)
   }
 }
@@ -2354,6 +2845,7 @@ export namespace UpdateHeader {
 export interface UpdateAck {
   accepted: boolean
   reason: string
+  receipt?: Uint8Array<ArrayBuffer>
 }
 
 export namespace UpdateAck {
@@ -2374,6 +2866,11 @@ export namespace UpdateAck {
         if ((obj.reason != null && obj.reason !== '')) {
           w.uint32(18)
           w.string(obj.reason)
+        }
+
+        if (obj.receipt != null) {
+          w.uint32(26)
+          w.bytes(obj.receipt)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -2397,6 +2894,10 @@ export namespace UpdateAck {
             }
             case 2: {
               obj.reason = reader.string()
+              break
+            }
+            case 3: {
+              obj.receipt = reader.bytes()
               break
             }
             default: {
@@ -2428,6 +2929,13 @@ export namespace UpdateAck {
               }
               break
             }
+            case 3: {
+              yield {
+                field: `${prefix}.receipt`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2450,6 +2958,11 @@ export namespace UpdateAck {
     value: string
   }
 
+  export interface UpdateAckReceiptFieldEvent {
+    field: '$.receipt'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<UpdateAck>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, UpdateAck.codec())
   }
@@ -2458,7 +2971,7 @@ export namespace UpdateAck {
     return decodeMessage(buf, UpdateAck.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<UpdateAck>): Generator<UpdateAckAcceptedFieldEvent | UpdateAckReasonFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<UpdateAck>): Generator<UpdateAckAcceptedFieldEvent | UpdateAckReasonFieldEvent | UpdateAckReceiptFieldEvent> {
     return streamMessage(buf, UpdateAck.codec(), opts)
   }
 }
@@ -2707,5 +3220,889 @@ export namespace AdapterResponse {
 
   export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AdapterResponse>): Generator<AdapterResponseFoundFieldEvent | AdapterResponseSizeFieldEvent | AdapterResponseReasonFieldEvent> {
     return streamMessage(buf, AdapterResponse.codec(), opts)
+  }
+}
+
+export interface ChainLink {
+  result?: RoundResult
+  aggregator: string
+  members: string[]
+  powNonces: bigint[]
+  attestations: Attestation[]
+}
+
+export namespace ChainLink {
+  let _codec: Codec<ChainLink, Partial<ChainLink>>
+
+  export const codec = (): Codec<ChainLink, Partial<ChainLink>> => {
+    if (_codec == null) {
+      _codec = message<ChainLink, Partial<ChainLink>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.result != null) {
+          w.uint32(10)
+          RoundResult.codec().encode(obj.result, w)
+        }
+
+        if ((obj.aggregator != null && obj.aggregator !== '')) {
+          w.uint32(18)
+          w.string(obj.aggregator)
+        }
+
+        if (obj.members != null && obj.members.length > 0) {
+          for (const value of obj.members) {
+            w.uint32(26)
+            w.string(value)
+          }
+        }
+
+        if (obj.powNonces != null && obj.powNonces.length > 0) {
+          for (const value of obj.powNonces) {
+            w.uint32(32)
+            w.uint64(value)
+          }
+        }
+
+        if (obj.attestations != null && obj.attestations.length > 0) {
+          for (const value of obj.attestations) {
+            w.uint32(42)
+            Attestation.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          aggregator: '',
+          members: [],
+          powNonces: [],
+          attestations: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.result = RoundResult.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.result
+              })
+              break
+            }
+            case 2: {
+              obj.aggregator = reader.string()
+              break
+            }
+            case 3: {
+              if (opts.limits?.members != null && obj.members.length === opts.limits.members) {
+                throw new MaxLengthError('Decode error - repeated field "members" had too many elements')
+              }
+
+              obj.members.push(reader.string())
+              break
+            }
+            case 4: {
+              if (opts.limits?.powNonces != null && obj.powNonces.length === opts.limits.powNonces) {
+                throw new MaxLengthError('Decode error - repeated field "powNonces" had too many elements')
+              }
+
+              obj.powNonces.push(reader.uint64())
+              break
+            }
+            case 5: {
+              if (opts.limits?.attestations != null && obj.attestations.length === opts.limits.attestations) {
+                throw new MaxLengthError('Decode error - repeated field "attestations" had too many elements')
+              }
+
+              obj.attestations.push(Attestation.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.attestations$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          members: 0,
+          powNonces: 0,
+          attestations: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield * RoundResult.codec().stream(reader, reader.uint32(), `${prefix}.result`, {
+                limits: opts.limits?.result
+              })
+
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.aggregator`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              if (opts.limits?.members != null && obj.members === opts.limits.members) {
+                throw new MaxLengthError('Streaming decode error - repeated field "members" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.members[]`,
+                index: obj.members,
+                value: reader.string()
+              }
+
+              obj.members++
+
+              break
+            }
+            case 4: {
+              if (opts.limits?.powNonces != null && obj.powNonces === opts.limits.powNonces) {
+                throw new MaxLengthError('Streaming decode error - repeated field "powNonces" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.powNonces[]`,
+                index: obj.powNonces,
+                value: reader.uint64()
+              }
+
+              obj.powNonces++
+
+              break
+            }
+            case 5: {
+              if (opts.limits?.attestations != null && obj.attestations === opts.limits.attestations) {
+                throw new MaxLengthError('Streaming decode error - repeated field "attestations" had too many elements')
+              }
+
+              for (const evt of Attestation.codec().stream(reader, reader.uint32(), `${prefix}.attestations[]`, {
+                limits: opts.limits?.attestations$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.attestations
+                }
+              }
+
+              obj.attestations++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ChainLinkResultJobIdFieldEvent {
+    field: '$.result.jobId'
+    value: string
+  }
+
+  export interface ChainLinkResultRoundFieldEvent {
+    field: '$.result.round'
+    value: number
+  }
+
+  export interface ChainLinkResultAttemptFieldEvent {
+    field: '$.result.attempt'
+    value: number
+  }
+
+  export interface ChainLinkResultBaseHashFieldEvent {
+    field: '$.result.baseHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ChainLinkResultNewHashFieldEvent {
+    field: '$.result.newHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ChainLinkResultSelectedFieldEvent {
+    field: '$.result.selected[]'
+    index: number
+    value: string
+  }
+
+  export interface ChainLinkResultIncludedFieldEvent {
+    field: '$.result.included[]'
+    index: number
+    value: string
+  }
+
+  export interface ChainLinkResultExcludedPeerFieldEvent {
+    field: '$.result.excluded[].peer'
+    value: string
+    index: number
+  }
+
+  export interface ChainLinkResultExcludedReasonFieldEvent {
+    field: '$.result.excluded[].reason'
+    value: string
+    index: number
+  }
+
+  export interface ChainLinkResultExcludedUpdateAuthorFieldEvent {
+    field: '$.result.excluded[].update.author'
+    value: string
+    index: number
+  }
+
+  export interface ChainLinkResultExcludedUpdateHashFieldEvent {
+    field: '$.result.excluded[].update.hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainLinkResultExcludedUpdateSamplesFieldEvent {
+    field: '$.result.excluded[].update.samples'
+    value: number
+    index: number
+  }
+
+  export interface ChainLinkResultExcludedUpdateSignatureFieldEvent {
+    field: '$.result.excluded[].update.signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainLinkResultTrainLossFieldEvent {
+    field: '$.result.trainLoss'
+    value: number
+  }
+
+  export interface ChainLinkResultBytesFieldEvent {
+    field: '$.result.bytes'
+    value: bigint
+  }
+
+  export interface ChainLinkResultSecondsFieldEvent {
+    field: '$.result.seconds'
+    value: number
+  }
+
+  export interface ChainLinkResultAdapterBytesFieldEvent {
+    field: '$.result.adapterBytes'
+    value: bigint
+  }
+
+  export interface ChainLinkResultUpdatesAuthorFieldEvent {
+    field: '$.result.updates[].author'
+    value: string
+    index: number
+  }
+
+  export interface ChainLinkResultUpdatesHashFieldEvent {
+    field: '$.result.updates[].hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainLinkResultUpdatesSamplesFieldEvent {
+    field: '$.result.updates[].samples'
+    value: number
+    index: number
+  }
+
+  export interface ChainLinkResultUpdatesSignatureFieldEvent {
+    field: '$.result.updates[].signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainLinkResultSignatureFieldEvent {
+    field: '$.result.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ChainLinkAggregatorFieldEvent {
+    field: '$.aggregator'
+    value: string
+  }
+
+  export interface ChainLinkMembersFieldEvent {
+    field: '$.members[]'
+    index: number
+    value: string
+  }
+
+  export interface ChainLinkPowNoncesFieldEvent {
+    field: '$.powNonces[]'
+    index: number
+    value: bigint
+  }
+
+  export interface ChainLinkAttestationsJobIdFieldEvent {
+    field: '$.attestations[].jobId'
+    value: string
+    index: number
+  }
+
+  export interface ChainLinkAttestationsRoundFieldEvent {
+    field: '$.attestations[].round'
+    value: number
+    index: number
+  }
+
+  export interface ChainLinkAttestationsAttemptFieldEvent {
+    field: '$.attestations[].attempt'
+    value: number
+    index: number
+  }
+
+  export interface ChainLinkAttestationsAggregatorFieldEvent {
+    field: '$.attestations[].aggregator'
+    value: string
+    index: number
+  }
+
+  export interface ChainLinkAttestationsBaseHashFieldEvent {
+    field: '$.attestations[].baseHash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainLinkAttestationsNewHashFieldEvent {
+    field: '$.attestations[].newHash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainLinkAttestationsAgreeFieldEvent {
+    field: '$.attestations[].agree'
+    value: boolean
+    index: number
+  }
+
+  export interface ChainLinkAttestationsReasonFieldEvent {
+    field: '$.attestations[].reason'
+    value: string
+    index: number
+  }
+
+  export interface ChainLinkAttestationsSignatureFieldEvent {
+    field: '$.attestations[].signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainLinkAttestationsWitnessFieldEvent {
+    field: '$.attestations[].witness'
+    value: string
+    index: number
+  }
+
+  export function encode (obj: Partial<ChainLink>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ChainLink.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChainLink>): ChainLink {
+    return decodeMessage(buf, ChainLink.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChainLink>): Generator<ChainLinkResultJobIdFieldEvent | ChainLinkResultRoundFieldEvent | ChainLinkResultAttemptFieldEvent | ChainLinkResultBaseHashFieldEvent | ChainLinkResultNewHashFieldEvent | ChainLinkResultSelectedFieldEvent | ChainLinkResultIncludedFieldEvent | ChainLinkResultExcludedPeerFieldEvent | ChainLinkResultExcludedReasonFieldEvent | ChainLinkResultExcludedUpdateAuthorFieldEvent | ChainLinkResultExcludedUpdateHashFieldEvent | ChainLinkResultExcludedUpdateSamplesFieldEvent | ChainLinkResultExcludedUpdateSignatureFieldEvent | ChainLinkResultTrainLossFieldEvent | ChainLinkResultBytesFieldEvent | ChainLinkResultSecondsFieldEvent | ChainLinkResultAdapterBytesFieldEvent | ChainLinkResultUpdatesAuthorFieldEvent | ChainLinkResultUpdatesHashFieldEvent | ChainLinkResultUpdatesSamplesFieldEvent | ChainLinkResultUpdatesSignatureFieldEvent | ChainLinkResultSignatureFieldEvent | ChainLinkAggregatorFieldEvent | ChainLinkMembersFieldEvent | ChainLinkPowNoncesFieldEvent | ChainLinkAttestationsJobIdFieldEvent | ChainLinkAttestationsRoundFieldEvent | ChainLinkAttestationsAttemptFieldEvent | ChainLinkAttestationsAggregatorFieldEvent | ChainLinkAttestationsBaseHashFieldEvent | ChainLinkAttestationsNewHashFieldEvent | ChainLinkAttestationsAgreeFieldEvent | ChainLinkAttestationsReasonFieldEvent | ChainLinkAttestationsSignatureFieldEvent | ChainLinkAttestationsWitnessFieldEvent> {
+    return streamMessage(buf, ChainLink.codec(), opts)
+  }
+}
+
+export interface ChainRequest {
+  jobId: string
+  fromRound: number
+  maxLinks: number
+}
+
+export namespace ChainRequest {
+  let _codec: Codec<ChainRequest, Partial<ChainRequest>>
+
+  export const codec = (): Codec<ChainRequest, Partial<ChainRequest>> => {
+    if (_codec == null) {
+      _codec = message<ChainRequest, Partial<ChainRequest>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.jobId != null && obj.jobId !== '')) {
+          w.uint32(10)
+          w.string(obj.jobId)
+        }
+
+        if ((obj.fromRound != null && obj.fromRound !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.fromRound)
+        }
+
+        if ((obj.maxLinks != null && obj.maxLinks !== 0)) {
+          w.uint32(24)
+          w.uint32(obj.maxLinks)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          jobId: '',
+          fromRound: 0,
+          maxLinks: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.jobId = reader.string()
+              break
+            }
+            case 2: {
+              obj.fromRound = reader.uint32()
+              break
+            }
+            case 3: {
+              obj.maxLinks = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.jobId`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.fromRound`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.maxLinks`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ChainRequestJobIdFieldEvent {
+    field: '$.jobId'
+    value: string
+  }
+
+  export interface ChainRequestFromRoundFieldEvent {
+    field: '$.fromRound'
+    value: number
+  }
+
+  export interface ChainRequestMaxLinksFieldEvent {
+    field: '$.maxLinks'
+    value: number
+  }
+
+  export function encode (obj: Partial<ChainRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ChainRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChainRequest>): ChainRequest {
+    return decodeMessage(buf, ChainRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChainRequest>): Generator<ChainRequestJobIdFieldEvent | ChainRequestFromRoundFieldEvent | ChainRequestMaxLinksFieldEvent> {
+    return streamMessage(buf, ChainRequest.codec(), opts)
+  }
+}
+
+export interface ChainResponse {
+  links: ChainLink[]
+  reason: string
+}
+
+export namespace ChainResponse {
+  let _codec: Codec<ChainResponse, Partial<ChainResponse>>
+
+  export const codec = (): Codec<ChainResponse, Partial<ChainResponse>> => {
+    if (_codec == null) {
+      _codec = message<ChainResponse, Partial<ChainResponse>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.links != null && obj.links.length > 0) {
+          for (const value of obj.links) {
+            w.uint32(10)
+            ChainLink.codec().encode(value, w)
+          }
+        }
+
+        if ((obj.reason != null && obj.reason !== '')) {
+          w.uint32(18)
+          w.string(obj.reason)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          links: [],
+          reason: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.links != null && obj.links.length === opts.limits.links) {
+                throw new MaxLengthError('Decode error - repeated field "links" had too many elements')
+              }
+
+              obj.links.push(ChainLink.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.links$
+              }))
+              break
+            }
+            case 2: {
+              obj.reason = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          links: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.links != null && obj.links === opts.limits.links) {
+                throw new MaxLengthError('Streaming decode error - repeated field "links" had too many elements')
+              }
+
+              for (const evt of ChainLink.codec().stream(reader, reader.uint32(), `${prefix}.links[]`, {
+                limits: opts.limits?.links$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.links
+                }
+              }
+
+              obj.links++
+
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.reason`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ChainResponseLinksResultJobIdFieldEvent {
+    field: '$.links[].result.jobId'
+    value: string
+    index: number
+  }
+
+  export interface ChainResponseLinksResultRoundFieldEvent {
+    field: '$.links[].result.round'
+    value: number
+    index: number
+  }
+
+  export interface ChainResponseLinksResultAttemptFieldEvent {
+    field: '$.links[].result.attempt'
+    value: number
+    index: number
+  }
+
+  export interface ChainResponseLinksResultBaseHashFieldEvent {
+    field: '$.links[].result.baseHash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainResponseLinksResultNewHashFieldEvent {
+    field: '$.links[].result.newHash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainResponseLinksResultSelectedFieldEvent {
+    field: '$.links[].result.selected[]'
+    index: number
+    value: string
+  }
+
+  export interface ChainResponseLinksResultIncludedFieldEvent {
+    field: '$.links[].result.included[]'
+    index: number
+    value: string
+  }
+
+  export interface ChainResponseLinksResultExcludedPeerFieldEvent {
+    field: '$.links[].result.excluded[].peer'
+    value: string
+    index: number
+  }
+
+  export interface ChainResponseLinksResultExcludedReasonFieldEvent {
+    field: '$.links[].result.excluded[].reason'
+    value: string
+    index: number
+  }
+
+  export interface ChainResponseLinksResultExcludedUpdateAuthorFieldEvent {
+    field: '$.links[].result.excluded[].update.author'
+    value: string
+    index: number
+  }
+
+  export interface ChainResponseLinksResultExcludedUpdateHashFieldEvent {
+    field: '$.links[].result.excluded[].update.hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainResponseLinksResultExcludedUpdateSamplesFieldEvent {
+    field: '$.links[].result.excluded[].update.samples'
+    value: number
+    index: number
+  }
+
+  export interface ChainResponseLinksResultExcludedUpdateSignatureFieldEvent {
+    field: '$.links[].result.excluded[].update.signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainResponseLinksResultTrainLossFieldEvent {
+    field: '$.links[].result.trainLoss'
+    value: number
+    index: number
+  }
+
+  export interface ChainResponseLinksResultBytesFieldEvent {
+    field: '$.links[].result.bytes'
+    value: bigint
+    index: number
+  }
+
+  export interface ChainResponseLinksResultSecondsFieldEvent {
+    field: '$.links[].result.seconds'
+    value: number
+    index: number
+  }
+
+  export interface ChainResponseLinksResultAdapterBytesFieldEvent {
+    field: '$.links[].result.adapterBytes'
+    value: bigint
+    index: number
+  }
+
+  export interface ChainResponseLinksResultUpdatesAuthorFieldEvent {
+    field: '$.links[].result.updates[].author'
+    value: string
+    index: number
+  }
+
+  export interface ChainResponseLinksResultUpdatesHashFieldEvent {
+    field: '$.links[].result.updates[].hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainResponseLinksResultUpdatesSamplesFieldEvent {
+    field: '$.links[].result.updates[].samples'
+    value: number
+    index: number
+  }
+
+  export interface ChainResponseLinksResultUpdatesSignatureFieldEvent {
+    field: '$.links[].result.updates[].signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainResponseLinksResultSignatureFieldEvent {
+    field: '$.links[].result.signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainResponseLinksAggregatorFieldEvent {
+    field: '$.links[].aggregator'
+    value: string
+    index: number
+  }
+
+  export interface ChainResponseLinksMembersFieldEvent {
+    field: '$.links[].members[]'
+    index: number
+    value: string
+  }
+
+  export interface ChainResponseLinksPowNoncesFieldEvent {
+    field: '$.links[].powNonces[]'
+    index: number
+    value: bigint
+  }
+
+  export interface ChainResponseLinksAttestationsJobIdFieldEvent {
+    field: '$.links[].attestations[].jobId'
+    value: string
+    index: number
+  }
+
+  export interface ChainResponseLinksAttestationsRoundFieldEvent {
+    field: '$.links[].attestations[].round'
+    value: number
+    index: number
+  }
+
+  export interface ChainResponseLinksAttestationsAttemptFieldEvent {
+    field: '$.links[].attestations[].attempt'
+    value: number
+    index: number
+  }
+
+  export interface ChainResponseLinksAttestationsAggregatorFieldEvent {
+    field: '$.links[].attestations[].aggregator'
+    value: string
+    index: number
+  }
+
+  export interface ChainResponseLinksAttestationsBaseHashFieldEvent {
+    field: '$.links[].attestations[].baseHash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainResponseLinksAttestationsNewHashFieldEvent {
+    field: '$.links[].attestations[].newHash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainResponseLinksAttestationsAgreeFieldEvent {
+    field: '$.links[].attestations[].agree'
+    value: boolean
+    index: number
+  }
+
+  export interface ChainResponseLinksAttestationsReasonFieldEvent {
+    field: '$.links[].attestations[].reason'
+    value: string
+    index: number
+  }
+
+  export interface ChainResponseLinksAttestationsSignatureFieldEvent {
+    field: '$.links[].attestations[].signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainResponseLinksAttestationsWitnessFieldEvent {
+    field: '$.links[].attestations[].witness'
+    value: string
+    index: number
+  }
+
+  export interface ChainResponseReasonFieldEvent {
+    field: '$.reason'
+    value: string
+  }
+
+  export function encode (obj: Partial<ChainResponse>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ChainResponse.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChainResponse>): ChainResponse {
+    return decodeMessage(buf, ChainResponse.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChainResponse>): Generator<ChainResponseLinksResultJobIdFieldEvent | ChainResponseLinksResultRoundFieldEvent | ChainResponseLinksResultAttemptFieldEvent | ChainResponseLinksResultBaseHashFieldEvent | ChainResponseLinksResultNewHashFieldEvent | ChainResponseLinksResultSelectedFieldEvent | ChainResponseLinksResultIncludedFieldEvent | ChainResponseLinksResultExcludedPeerFieldEvent | ChainResponseLinksResultExcludedReasonFieldEvent | ChainResponseLinksResultExcludedUpdateAuthorFieldEvent | ChainResponseLinksResultExcludedUpdateHashFieldEvent | ChainResponseLinksResultExcludedUpdateSamplesFieldEvent | ChainResponseLinksResultExcludedUpdateSignatureFieldEvent | ChainResponseLinksResultTrainLossFieldEvent | ChainResponseLinksResultBytesFieldEvent | ChainResponseLinksResultSecondsFieldEvent | ChainResponseLinksResultAdapterBytesFieldEvent | ChainResponseLinksResultUpdatesAuthorFieldEvent | ChainResponseLinksResultUpdatesHashFieldEvent | ChainResponseLinksResultUpdatesSamplesFieldEvent | ChainResponseLinksResultUpdatesSignatureFieldEvent | ChainResponseLinksResultSignatureFieldEvent | ChainResponseLinksAggregatorFieldEvent | ChainResponseLinksMembersFieldEvent | ChainResponseLinksPowNoncesFieldEvent | ChainResponseLinksAttestationsJobIdFieldEvent | ChainResponseLinksAttestationsRoundFieldEvent | ChainResponseLinksAttestationsAttemptFieldEvent | ChainResponseLinksAttestationsAggregatorFieldEvent | ChainResponseLinksAttestationsBaseHashFieldEvent | ChainResponseLinksAttestationsNewHashFieldEvent | ChainResponseLinksAttestationsAgreeFieldEvent | ChainResponseLinksAttestationsReasonFieldEvent | ChainResponseLinksAttestationsSignatureFieldEvent | ChainResponseLinksAttestationsWitnessFieldEvent | ChainResponseReasonFieldEvent> {
+    return streamMessage(buf, ChainResponse.codec(), opts)
   }
 }

@@ -64,7 +64,19 @@ export enum RejectReason {
   /** a peer with evidence against it (excluded for the rest of the job) */
   Offender = 'offender',
   // ---- membership (protocol/membership.ts)
-  BadProofOfWork = 'bad_proof_of_work'
+  BadProofOfWork = 'bad_proof_of_work',
+  // ---- catching up by a chain of confirmed results (protocol/chain-rules.ts, node/catch-up.ts)
+  /** a link that does not follow the one before it (round, base adapter) */
+  ChainBroken = 'chain_broken',
+  /** a link without a quorum of valid agreeing attestations from the witnesses its beacon draws */
+  ChainNoQuorum = 'chain_no_quorum',
+  /** a server whose chain stops short of the round its Hello claims (truncated or stale) */
+  ChainShort = 'chain_short',
+  // ---- complaints (protocol/complaint.ts)
+  /** an aggregator's signed result omits an update it signed a receipt for (evidence) */
+  DroppedUpdate = 'dropped_update',
+  /** a complaint without a valid receipt, or about an update the result does name: logged, not acted on */
+  BadComplaint = 'bad_complaint'
 }
 
 /** "label" or "label: detail", the shape of every reason string in logs, events and round results. */

@@ -8,3 +8,5 @@ export const DHT_PROTOCOL = '/fedit/kad/1.0.0'
 export function roundsTopic (jobId: string): string {
   return `/fedit/${jobId}/rounds`
 }
+/** the chain of confirmed rounds, for a peer that is behind (node/chain-sync.ts) */
+export const CHAIN_PROTOCOL = '/fedit/chain/1.0.0'

@@ -2,7 +2,7 @@
 // reason, a RejectReason label optionally followed by ": detail" (reject-reason.ts).
 import { MAX_REACHABILITY } from './election.ts'
 import {
-  Attestation, Hello, RoundAnnounce, RoundMessage, RoundResult, UpdateHeader, AdapterRequest
+  Attestation, Complaint, Hello, RoundAnnounce, RoundMessage, RoundResult, UpdateHeader, AdapterRequest
 } from './messages.ts'
 import {
   HASH_BYTES, MAX_ATTEMPTS, MAX_GOSSIP_BYTES, MAX_HEADER_BYTES, MAX_HELLO_INTERVAL_MS, MAX_MEMBERS, MAX_PEER_ID_CHARS,
@@ -19,6 +19,7 @@ export type DecodedRoundMessage =
   | { readonly kind: 'announce', readonly announce: RoundAnnounce }
   | { readonly kind: 'result', readonly result: RoundResult }
   | { readonly kind: 'attestation', readonly attestation: Attestation }
+  | { readonly kind: 'complaint', readonly complaint: Complaint }
 
 const bad = (reason: Reject, detail?: string): { valid: false, reason: string } =>
   ({ valid: false, reason: withDetail(reason, detail) })
@@ -51,7 +52,7 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
   }
   const m = decodeSafe(() => RoundMessage.decode(data, limits))
   if (m === undefined) return bad(Reject.Malformed, 'not a RoundMessage')
-  const set = [m.hello, m.announce, m.result, m.attestation].filter((x) => x !== undefined).length
+  const set = [m.hello, m.announce, m.result, m.attestation, m.complaint].filter((x) => x !== undefined).length
   if (set !== 1) return bad(Reject.Malformed, `${set} payloads set, expected 1`)
   if (m.hello !== undefined) {
     const h = m.hello
@@ -91,7 +92,19 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
     if (t.signature.byteLength === 0) return bad(Reject.BadField, 'unsigned attestation')
     return { valid: true, message: { kind: 'attestation', attestation: t } }
   }
-  const r = m.result!
+  if (m.complaint !== undefined) {
+    const c = m.complaint
+    if (c.jobId !== jobId) return bad(Reject.WrongJob)
+    if (!isPeerIdString(c.aggregator) || c.update === undefined || !isPeerIdString(c.update.author) ||
+      c.update.hash.byteLength !== HASH_BYTES || c.result === undefined) return bad(Reject.BadField, 'complaint')
+    const r = checkResultSchema(c.result, jobId)
+    return r.valid ? { valid: true, message: { kind: 'complaint', complaint: c } } : r
+  }
+  const r = checkResultSchema(m.result!, jobId)
+  return r.valid ? { valid: true, message: { kind: 'result', result: r.message } } : r
+}
+
+function checkResultSchema (r: RoundResult, jobId: string): Validation<RoundResult> {
   if (r.jobId !== jobId) return bad(Reject.WrongJob)
   if (r.round < 1) return bad(Reject.BadField, 'round')
   if (r.attempt >= MAX_ATTEMPTS) return bad(Reject.BadField, 'attempt')
@@ -107,7 +120,7 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
   if (!Number.isFinite(r.trainLoss) || !Number.isFinite(r.seconds) || r.seconds < 0) {
     return bad(Reject.BadField, 'metrics')
   }
-  return { valid: true, message: { kind: 'result', result: r } }
+  return { valid: true, message: r }
 }
 
 /** Decodes and schema-checks an update header (the aggregator then checks it against its round: round-rules). */

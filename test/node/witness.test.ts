@@ -83,7 +83,7 @@ test('the gate: a quorum of drawn witnesses confirms, attestations may come firs
   const a = await attestation(deps, r, agg, v)
   const gate = new ResultGate(2)
   assert.equal(gate.addAttestation(a), undefined) // before its result: kept
-  const { entry } = gate.addResult(r, agg, [deps.peerId, 'w2', 'w3'])
+  const { entry } = gate.addResult(r, agg, [deps.peerId, 'w2', 'w3'], [agg, deps.peerId, 'w2', 'w3'])
   assert.equal(entry?.state, 'pending')
   assert.equal(entry?.verdicts.get(deps.peerId), true)
   gate.addAttestation({ ...a, witness: 'not-drawn' })
@@ -91,7 +91,7 @@ test('the gate: a quorum of drawn witnesses confirms, attestations may come firs
   gate.addAttestation({ ...a, witness: 'w2' })
   assert.equal(entry?.state, 'confirmed')
   const other = { ...r, newHash: new Uint8Array(32).fill(4) }
-  assert.equal(gate.addResult(other, agg, [])?.equivocated, r)
+  assert.equal(gate.addResult(other, agg, [], [])?.equivocated, r)
   gate.forget(1)
   assert.deepEqual(gate.pendingOf(1), [])
 })
