@@ -6,7 +6,7 @@ import { CliError } from '../cli-error.ts'
 import { prepareOutputDir } from '../output-dir.ts'
 import { parseFlags } from '../flags.ts'
 import { checkMemory } from '../memory-check.ts'
-import { choiceFlag, deviceFlag, numberFlag, required, targetsFlag } from '../flag-values.ts'
+import { choiceFlag, deviceFlag, numberFlag, precisionFlag, required, targetsFlag } from '../flag-values.ts'
 import { createProgress, withCountProgress } from '../progress.ts'
 import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
 import { loadTokenizerFor } from '../../trainer/tokenizer.ts'
@@ -43,6 +43,8 @@ past line 80 (Dolly) keeps its lines 1-80 out of training: they are FedIT's held
   --resume                 continue the run saved in DIR (same flags)  --force  overwrite an adapter in DIR
   --skip-malformed         skip (and list) malformed data lines instead of stopping at the first
   --device cpu|cuda|webgpu --threads N   (ONNX Runtime threads of each session)
+  --precision auto|fp32|fp16|bf16   compute precision (default auto: the checkpoint's on a GPU, fp32 on the
+                           CPU); fp16 trains with dynamic loss scaling; bf16 needs a GPU
   --max-memory SIZE        stop before starting when the run's memory estimate exceeds SIZE (e.g. 16G;
                            default: this machine's memory)
   --workers N              micro-batches run at once, each in a thread with a session of its own (default:
@@ -53,7 +55,7 @@ export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     strings: ['model', 'data', 'out', 'steps', 'epochs', 'limit', 'lr', 'schedule', 'warmup', 'weight-decay',
       'max-grad-norm', 'batch-size', 'micro-batch', 'rank', 'alpha', 'dropout', 'targets', 'max-length', 'truncation',
-      'seed', 'checkpoint-every', 'device', 'threads', 'workers', 'max-memory'],
+      'seed', 'checkpoint-every', 'device', 'threads', 'workers', 'max-memory', 'precision'],
     booleans: ['train-on-inputs', 'resume', 'force', 'skip-malformed']
   })
   const modelPath = required(f, 'model', 'PATH')
@@ -110,6 +112,7 @@ export async function run (argv: string[]): Promise<number> {
   // the config only (the helpers load the weights they train with; this thread lets its copy go)
   const ckpt = loadCheckpoint(modelPath)
   const { config } = ckpt
+  const precision = precisionFlag(f, device, ckpt)
   checkMemory(ckpt, { kind: 'train', microBatch: recipe.microBatchSize, seq: tokenize.maxLength, lora }, f,
     '--micro-batch or --max-length')
   const tok = loadTokenizerFor(modelPath, config.vocabSize)
@@ -130,7 +133,7 @@ export async function run (argv: string[]): Promise<number> {
   const microBatches = Math.ceil(recipe.batchSize / recipe.microBatchSize)
   const workers = workersFlag ?? defaultStepWorkers(config, { device, threads, microBatchesPerStep: microBatches })
   // sessions in helper threads (one each): this thread stays free for the progress bar and Ctrl-C
-  const stepRunner = await ThreadedStepRunner.open({ modelPath, lora, device, threads }, workers)
+  const stepRunner = await ThreadedStepRunner.open({ modelPath, lora, device, threads, precision }, workers)
   try {
     const { examples, stats } = await tokenizeTraining(stepRunner, tok, local.train, tokenize)
     const runner = new TrainingRun(stepRunner, examples, recipe, from)
@@ -147,7 +150,7 @@ export async function run (argv: string[]): Promise<number> {
     process.once('SIGTERM', onSignal)
     console.error(`training ${runner.totalSteps} steps${startStep > 0 ? ` from step ${startStep}` : ''} ` +
       `(${describeBatch(recipe)}${workers > 1 ? `, ${workers} at once` : ''}, lr ${recipe.learningRate}, LoRA ` +
-      `r ${lora.r})`)
+      `r ${lora.r}${precision !== 'fp32' ? `, ${precision} compute` : ''})`)
     const progress = createProgress('train', runner.totalSteps)
     progress.update({ step: startStep })
     let last = NaN
@@ -157,8 +160,10 @@ export async function run (argv: string[]): Promise<number> {
         yieldBetweenSteps: true, // lets Ctrl-C in between steps
         onStep: (s) => {
           last = s.loss
+          const scale = s.lossScale !== undefined ? `, loss scale ${s.lossScale}${s.skipped === true
+            ? ' (overflow: step skipped)' : ''}` : ''
           progress.update({ step: s.step, loss: s.loss, tokensPerSec: s.tokensPerSec,
-            note: `lr ${s.lr.toExponential(2)}` })
+            note: `lr ${s.lr.toExponential(2)}${scale}` })
           if (s.step % every === 0 && s.step < s.totalSteps) saveTrainState(stateFile, runner.state(), settings)
         }
       })

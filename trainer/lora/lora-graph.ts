@@ -71,6 +71,19 @@ export function loraLinear (g: Graph, cfg: LoraConfig, o: LoraGraphOptions = {})
   const masks: DropoutSite[] = []
   const scale = loraScale(cfg)
   const p = o.train === true ? cfg.dropout : 0
+  const lowRank = (x: Value, w: Value, a: Value, b: Value, base: Value, layer: number, module: LinearModule):
+  Value => {
+    const [out, inp] = w.shape as [number, number]
+    // a small weight without dropout: y = x (W + scale B A)^T, one Gemm instead of three (mergedLora); large
+    // weights keep the low-rank branch, its sum with the base product done by the branch Gemm's C
+    if (p === 0 && out * inp <= (o.mergedMaxWeights ?? MERGED_LORA_MAX_WEIGHTS)) return mergedLora(x, w, a, b, scale)
+    if (p === 0) return op.gemm(op.gemm(x, a, { transB: true }), b, { transB: true, alpha: scale, c: base })
+    // inverted dropout on the branch's input: keep-mask input [N, in], the 1 / (1 - p) folded into B's Gemm
+    const keep = g.input(`${loraName(layer, module, 'A')}.dropout_keep`, 'bool', [x.shape[0]!, inp])
+    masks.push({ name: keep.name!, cols: inp })
+    const h = op.gemm(op.where(keep, x, 0), a, { transB: true }) // (N, r)
+    return op.gemm(h, b, { transB: true, alpha: scale / (1 - p), c: base }) // (N, out)
+  }
   const linear: LinearHook = (x, w, layer, module) => {
     const base = plainLinear(x, w, layer, module)
     if (!cfg.targetModules.includes(module)) return base
@@ -79,15 +92,9 @@ export function loraLinear (g: Graph, cfg: LoraConfig, o: LoraGraphOptions = {})
     const b = g.input(loraName(layer, module, 'B'), g.float, [out, cfg.r])
     sites.push({ name: a.name!, value: a, layer, module, part: 'A' })
     sites.push({ name: b.name!, value: b, layer, module, part: 'B' })
-    // a small weight without dropout: y = x (W + scale B A)^T, one Gemm instead of three (mergedLora); large
-    // weights keep the low-rank branch, its sum with the base product done by the branch Gemm's C
-    if (p === 0 && out * inp <= (o.mergedMaxWeights ?? MERGED_LORA_MAX_WEIGHTS)) return mergedLora(x, w, a, b, scale)
-    if (p === 0) return op.gemm(op.gemm(x, a, { transB: true }), b, { transB: true, alpha: scale, c: base })
-    // inverted dropout on the branch's input: keep-mask input [N, in], the 1 / (1 - p) folded into B's Gemm
-    const keep = g.input(`${a.name!}.dropout_keep`, 'bool', [x.shape[0]!, inp])
-    masks.push({ name: keep.name!, cols: inp })
-    const h = op.gemm(op.where(keep, x, 0), a, { transB: true }) // (N, r)
-    return op.gemm(h, b, { transB: true, alpha: scale / (1 - p), c: base }) // (N, out)
+    // the LoRA tensors stay float32 (so do their gradients, through the Cast's backward); half activations get
+    // them narrowed where they are read
+    return lowRank(x, w, op.cast(a, x.dtype), op.cast(b, x.dtype), base, layer, module)
   }
   return { linear, sites, masks }
 }

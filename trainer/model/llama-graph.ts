@@ -2,7 +2,7 @@
 // attention (multi-head or grouped-query, causal + padding mask, optional KV cache), SwiGLU MLP, block, model.
 // Activations stay 2-D [N = B*T, dim] between blocks so every linear layer is one Gemm on the [out, in] weight;
 // attention alone reshapes to heads. Linear layers go through a hook, so LoRA wraps the model from outside.
-import type { Graph, Value } from '../graph/graph.ts'
+import type { DType, Graph, Value } from '../graph/graph.ts'
 import * as op from '../graph/ops.ts'
 import * as composites from '../graph/composites.ts'
 import { storedWeight, weight } from '../graph/weights.ts'
@@ -113,6 +113,8 @@ export interface Context {
   readonly rot: Value // [headDim, headDim] rotate_half as a matrix
   readonly mask: Value // [B, 1, 1, T, S] additive (0 or -1e9)
   readonly linear: LinearHook
+  /** the element type of activations (the graph's float, or float16/bfloat16: graphs.ts, precision.ts) */
+  readonly compute: DType
   /** train graphs: rotary embedding and attention on ONNX's opset-23 ops, with hand-written backwards (float32,
    *  no cache) */
   readonly rotary?: RotaryContext
@@ -177,7 +179,8 @@ export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: numb
   const o = composites.softmaxAttention(qg, k, v, (scores) => { // scores (B, nkv, G*T, S)
     const dims = op.concat([op.shapeSlice(qg, 0, 2), x.graph.int64s([G, -1]), op.shapeSlice(k, 2, 3)], 0)
     const s5 = op.reshapeLike(scores, dims, ['B', kv, G, 'T', 'S'])
-    const probs = op.softmax(op.add(s5, ctx.mask), -1) // (B, nkv, G, T, S)
+    // half-precision scores are widened for the mask and the softmax (fp32 island), the weights narrowed again
+    const probs = op.cast(op.softmax(op.add(op.cast(s5, ctx.mask.dtype), ctx.mask), -1), s5.dtype) // (B,nkv,G,T,S)
     return op.reshapeLike(probs, op.shapeOf(scores), scores.shape)
   }) // (B, nkv, G*T, hd)
   const o5 = op.reshape(o, [0, 0, G, -1, hd]) // (B, nkv, G, T, hd)
@@ -217,11 +220,14 @@ export function fusedAttention (ctx: Context, x: Value, lw: LayerWeights, layer:
   return { out, present: { key: key ?? heads(k), value: value ?? heads(v) } }
 }
 
-// eval/decode graphs: the opset-23 op; train graphs on ORT's CPU ops (ctx.rotary): the fused forward that returns r
-const norm = (ctx: Context, x: Value, w: Value): Value =>
-  ctx.fused !== undefined
+// eval/decode graphs: the opset-23 op; train graphs on ORT's CPU ops (ctx.rotary): the fused forward that returns r.
+// Half-precision activations are normalised in float32 (the weight's type) and narrowed after.
+const norm = (ctx: Context, x: Value, w: Value): Value => {
+  if (x.dtype !== w.dtype) return op.cast(rmsNorm(op.cast(x, w.dtype), w, ctx.c.normEps), x.dtype)
+  return ctx.fused !== undefined
     ? op.rmsNormalization(x, w, ctx.c.normEps)
     : rmsNorm(x, w, ctx.c.normEps, { fusedForward: ctx.rotary !== undefined })
+}
 
 export function block (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV):
 { out: Value, present: KV } {
@@ -240,6 +246,8 @@ export interface DecoderInputs {
   /** train graphs: attention and rotary embedding on opset-23 ops and RMSNorm's fused forward, each with a
    *  hand-written backward (ORT's CPU provider; emit with opset >= 23) */
   readonly attentionOp?: boolean
+  /** activations' element type (default: the graph's float); half types use the standard-op forms */
+  readonly compute?: DType
   /** with attentionOp, or fused without a cache: causal attention in this many query blocks
    *  (composites.chunkedCausalAttention, composites.causalAttentionBlocks); every sequence fed must then be at
    *  least this long */
@@ -294,16 +302,18 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
         chunks: composites.planCausalChunks(T, mask4, blocks)
       }
     : undefined
-  const rotation = rotateHalfMatrix(g, hd)
-  const [cosQ, sinQ] = [op.mul(cos, scale), op.mul(sin, scale)]
-  return { c, bt, cos, sin, cosQ, sinQ, rot: rotation, mask, linear, fused, rotary }
+  const compute = inp.compute ?? g.float
+  const narrow = (x: Value): Value => op.cast(x, compute) // rotary tables in the activations' type
+  const rotation = narrow(rotateHalfMatrix(g, hd))
+  const [cosQ, sinQ] = [narrow(op.mul(cos, scale)), narrow(op.mul(sin, scale))]
+  return { c, bt, cos: narrow(cos), sin: narrow(sin), cosQ, sinQ, rot: rotation, mask, linear, compute, fused, rotary }
 }
 
 /** The decoder stack; the caller adds the head (all positions for losses, the last one for generation). */
 export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, linear: LinearHook = plainLinear):
 DecoderOutputs {
   const ctx = makeContext(c, w, inp, linear)
-  const rows = op.cast(op.gather(w.embed, inp.inputIds, 0), inp.inputIds.graph.float) // gathered, then cast
+  const rows = op.cast(op.gather(w.embed, inp.inputIds, 0), ctx.compute) // gathered, then cast
   let x = op.reshape(rows, [-1, c.dim]) // (B*T, dim)
   const present: KV[] = []
   w.layers.forEach((lw, l) => {
