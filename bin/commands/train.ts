@@ -45,6 +45,8 @@ past line 80 (Dolly) keeps its lines 1-80 out of training: they are FedIT's held
   --device cpu|cuda|webgpu --threads N   (ONNX Runtime threads of each session)
   --precision auto|fp32|fp16|bf16   compute precision (default auto: the checkpoint's on a GPU, fp32 on the
                            CPU); fp16 trains with dynamic loss scaling; bf16 needs a GPU
+  --recompute              recompute each layer's activations in the backward instead of keeping them: less
+                           memory at long sequences (--max-length), the same gradients
   --max-memory SIZE        stop before starting when the run's memory estimate exceeds SIZE (e.g. 16G;
                            default: this machine's memory)
   --workers N              micro-batches run at once, each in a thread with a session of its own (default:
@@ -56,7 +58,7 @@ export async function run (argv: string[]): Promise<number> {
     strings: ['model', 'data', 'out', 'steps', 'epochs', 'limit', 'lr', 'schedule', 'warmup', 'weight-decay',
       'max-grad-norm', 'batch-size', 'micro-batch', 'rank', 'alpha', 'dropout', 'targets', 'max-length', 'truncation',
       'seed', 'checkpoint-every', 'device', 'threads', 'workers', 'max-memory', 'precision'],
-    booleans: ['train-on-inputs', 'resume', 'force', 'skip-malformed']
+    booleans: ['train-on-inputs', 'resume', 'force', 'skip-malformed', 'recompute']
   })
   const modelPath = required(f, 'model', 'PATH')
   const dataPath = required(f, 'data', 'FILE')
@@ -113,8 +115,9 @@ export async function run (argv: string[]): Promise<number> {
   const ckpt = loadCheckpoint(modelPath)
   const { config } = ckpt
   const precision = precisionFlag(f, device, ckpt)
-  checkMemory(ckpt, { kind: 'train', microBatch: recipe.microBatchSize, seq: tokenize.maxLength, lora }, f,
-    '--micro-batch or --max-length')
+  const recompute = f.booleans.has('recompute')
+  checkMemory(ckpt, { kind: 'train', microBatch: recipe.microBatchSize, seq: tokenize.maxLength, lora, recompute }, f,
+    recompute ? '--micro-batch or --max-length' : '--micro-batch or --max-length, or use --recompute')
   const tok = loadTokenizerFor(modelPath, config.vocabSize)
   const local = readLocalRecords(dataPath, { onMalformed: f.booleans.has('skip-malformed') ? 'skip' : 'reject', limit })
   for (const p of local.problems) console.error(`skipped ${p.file}:${p.line}: ${p.message}`)
@@ -133,7 +136,8 @@ export async function run (argv: string[]): Promise<number> {
   const microBatches = Math.ceil(recipe.batchSize / recipe.microBatchSize)
   const workers = workersFlag ?? defaultStepWorkers(config, { device, threads, microBatchesPerStep: microBatches })
   // sessions in helper threads (one each): this thread stays free for the progress bar and Ctrl-C
-  const stepRunner = await ThreadedStepRunner.open({ modelPath, lora, device, threads, precision }, workers)
+  const stepRunner = await ThreadedStepRunner.open({ modelPath, lora, device, threads, precision, recompute },
+    workers)
   try {
     const { examples, stats } = await tokenizeTraining(stepRunner, tok, local.train, tokenize)
     const runner = new TrainingRun(stepRunner, examples, recipe, from)

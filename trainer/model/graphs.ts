@@ -46,6 +46,8 @@ export interface GraphOptions {
   /** compute precision (resolved, precision.ts; default fp32): fp16/bf16 activations and Gemms, with RMSNorm,
    *  softmax, the loss and the LoRA tensors in float32; half graphs use the standard-op forms, not the fused ops */
   readonly precision?: Precision
+  /** train graph: per-layer activation recomputation (llama-graph.recomputedBlock) */
+  readonly recompute?: boolean
 }
 
 /**
@@ -113,7 +115,7 @@ export function buildTrainGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): L
   const fused = useFused(g, o)
   const chunks = fused ? Math.max(1, o.attentionChunks ?? ATTENTION_CHUNKS) : 1
   const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, attentionOp: fused,
-    attentionChunks: chunks, compute: computeOf(g, o) }, linear)
+    attentionChunks: chunks, compute: computeOf(g, o), recompute: o.recompute }, linear)
   const { nll, valid } = tokenLosses(lmHead(w, hidden), labels)
   const loss = op.reduceSum(nll, [0], false)
   const outputs: Record<string, Value> = { loss_sum: loss, token_count: op.reduceSum(valid, [0], false) }

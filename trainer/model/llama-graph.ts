@@ -5,6 +5,7 @@
 import type { DType, Graph, Value } from '../graph/graph.ts'
 import * as op from '../graph/ops.ts'
 import * as composites from '../graph/composites.ts'
+import { gradients } from '../graph/autodiff.ts'
 import { storedWeight, weight } from '../graph/weights.ts'
 import type { LinearModule, LlamaCheckpoint, LlamaConfig, WeightRef } from './config.ts'
 import { linearWeightName } from './config.ts'
@@ -248,6 +249,8 @@ export interface DecoderInputs {
   readonly attentionOp?: boolean
   /** activations' element type (default: the graph's float); half types use the standard-op forms */
   readonly compute?: DType
+  /** train graphs: each layer's backward recomputes its forward from the layer's input (recomputedBlock) */
+  readonly recompute?: boolean
   /** with attentionOp, or fused without a cache: causal attention in this many query blocks
    *  (composites.chunkedCausalAttention, composites.causalAttentionBlocks); every sequence fed must then be at
    *  least this long */
@@ -317,11 +320,49 @@ DecoderOutputs {
   let x = op.reshape(rows, [-1, c.dim]) // (B*T, dim)
   const present: KV[] = []
   w.layers.forEach((lw, l) => {
+    if (inp.recompute === true && inp.past === undefined) {
+      x = recomputedBlock(ctx, x, lw, l)
+      return
+    }
     const r = block(ctx, x, lw, l, inp.past?.[l])
     x = r.out
     present.push(r.present)
   })
   return { hidden: norm(ctx, x, w.norm), present }
+}
+
+/**
+ * A layer whose backward recomputes its forward (activation checkpointing): only the layer's input is kept from
+ * the forward to the backward, instead of every activation inside it (at long sequences the attention's softmax
+ * weights alone are B heads T^2 per layer). The backward builds the layer again from its input and differentiates
+ * that copy. The copy's input is the input reshaped to the shape of the arriving gradient: a data dependency (a
+ * Reshape costs no copy) that keeps ORT, which orders nodes by a depth-first walk from the outputs, from running
+ * the copy early and holding its activations anyway. The layer's trainable inputs (LoRA tensors: float graph
+ * inputs it reads) are the composite's inputs too, so their gradients come from the copy. No KV cache output.
+ */
+function recomputedBlock (ctx: Context, x: Value, lw: LayerWeights, layer: number): Value {
+  const out = block(ctx, x, lw, layer).out
+  const params = trainableInputs(out, x)
+  return op.composite('RecomputedBlock', [x, ...params], out, (g) => {
+    const again = op.reshapeLike(x, op.shapeOf(g), x.shape)
+    return gradients(block(ctx, again, lw, layer).out, [again, ...params], g)
+  })
+}
+
+/** float graph inputs (LoRA tensors) that `out` reads, walking back no further than `from` */
+function trainableInputs (out: Value, from: Value): Value[] {
+  const inputs = new Set(out.graph.inputs)
+  const found: Value[] = []
+  const seen = new Set<Value>([from])
+  const stack = [out]
+  while (stack.length > 0) {
+    const v = stack.pop()!
+    if (seen.has(v)) continue
+    seen.add(v)
+    if (inputs.has(v) && (v.dtype === 'float32' || v.dtype === 'float64')) found.push(v)
+    if (v.producer !== undefined) stack.push(...v.producer.inputs)
+  }
+  return found.sort((a, b) => a.id - b.id)
 }
 
 /** logits = hidden @ lm_head^T */

@@ -33,6 +33,8 @@ export interface TrainSessionOptions extends SessionOptions {
   readonly attentionChunks?: number
   /** compute precision (precision.ts; default auto) */
   readonly precision?: PrecisionChoice
+  /** per-layer activation recomputation: less memory at long sequences, one more forward per step */
+  readonly recompute?: boolean
 }
 
 export class TrainSession {
@@ -44,7 +46,8 @@ export class TrainSession {
 
   static async create (ckpt: LlamaCheckpoint, lora: LoraConfig, o: TrainSessionOptions = {}): Promise<TrainSession> {
     const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, fused: fusedOn(o.device),
-      attentionChunks: o.attentionChunks, precision: resolvePrecision(o.precision, o.device, ckpt) })
+      attentionChunks: o.attentionChunks, precision: resolvePrecision(o.precision, o.device, ckpt),
+      recompute: o.recompute })
     return new TrainSession(await createSession(graph.model,
       { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }

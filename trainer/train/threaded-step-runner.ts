@@ -17,7 +17,7 @@ import type { MicroBatchJob, StepRunner } from './step-runner.ts'
 import { InOrder } from './step-runner.ts'
 
 export interface StepWorkerSpec
-  extends Pick<TrainSessionOptions, 'device' | 'threads' | 'dropout' | 'attentionChunks' | 'precision'> {
+  extends Pick<TrainSessionOptions, 'device' | 'threads' | 'dropout' | 'attentionChunks' | 'precision' | 'recompute'> {
   readonly modelPath: string
   readonly lora: LoraConfig
 }
