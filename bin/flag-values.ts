@@ -4,7 +4,9 @@ import type { Flags } from './flags.ts'
 import type { Device } from '../trainer/graph/session.ts'
 import { DEVICES } from '../trainer/graph/session.ts'
 import { LINEAR_MODULES } from '../trainer/model/config.ts'
-import type { LinearModule } from '../trainer/model/config.ts'
+import type { LinearModule, LlamaCheckpoint } from '../trainer/model/config.ts'
+import type { Precision } from '../trainer/model/precision.ts'
+import { parsePrecision, PrecisionError, resolvePrecision } from '../trainer/model/precision.ts'
 
 export function required (f: Flags, name: string, what: string): string {
   const v = f.strings.get(name)
@@ -54,4 +56,14 @@ export function choiceFlag<T extends string> (f: Flags, name: string, choices: r
     throw new CliError(`--${name} must be one of ${choices.join(', ')}, got '${v}'`, 2)
   }
   return v as T
+}
+
+/**
+ * --precision auto|fp32|fp16|bf16 resolved for this device and checkpoint (trainer/model/precision.ts): a wrong
+ * value, or bf16 on the CPU, is one line before any session is built.
+ */
+export function precisionFlag (f: Flags, device: Device, ckpt: LlamaCheckpoint): Precision {
+  try {
+    return resolvePrecision(parsePrecision(f.strings.get('precision') ?? 'auto'), device, ckpt)
+  } catch (err) { throw err instanceof PrecisionError ? new CliError(err.message, 2) : err }
 }

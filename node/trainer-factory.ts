@@ -6,6 +6,7 @@ import { DEVICES } from '../trainer/graph/session.ts'
 import { DeviceUnavailableError } from '../trainer/graph/errors.ts'
 import { createWorkerTrainer } from '../trainer/train/worker-trainer.ts'
 import type { WorkerTrainer } from '../trainer/train/worker-trainer.ts'
+import type { PrecisionChoice } from '../trainer/model/precision.ts'
 
 export interface TrainerFactoryOptions {
   readonly job: JobSpec
@@ -14,6 +15,8 @@ export interface TrainerFactoryOptions {
   /** local training data (jsonl, optionally .gz) */
   readonly dataPath: string
   readonly device?: string
+  /** compute precision (the job's recipe.precision, else --precision; default auto) */
+  readonly precision?: PrecisionChoice
   /** ORT threads (default: one per core) */
   readonly threads?: number
   /** micro-batches at once in helper threads (default: one per core for a small model, see ThreadedStepRunner) */
@@ -38,6 +41,7 @@ export async function createLocalTrainer (opts: TrainerFactoryOptions): Promise<
     },
     maxLength: r.maxLength,
     device,
+    precision: opts.job.recipe.precision ?? opts.precision,
     threads: opts.threads,
     workers: opts.workers
   })

@@ -30,7 +30,14 @@ export interface TrainingRecipe {
   readonly localEpochs?: number
   readonly maxLength: number
   readonly seed: number
+  /** compute precision every member trains at (auto, fp32, fp16, bf16); absent: each peer's --precision */
+  readonly precision?: 'auto' | 'fp32' | 'fp16' | 'bf16'
 }
+
+const PRECISIONS = ['auto', 'fp32', 'fp16', 'bf16'] as const
+const precisionOf = (v: unknown, fail: (field: string, what: string) => never): typeof PRECISIONS[number] =>
+  (PRECISIONS as readonly unknown[]).includes(v) ? v as typeof PRECISIONS[number]
+    : fail('recipe.precision', `must be one of ${PRECISIONS.join(', ')}`)
 
 export interface JobSpec {
   readonly version: 1
@@ -121,7 +128,7 @@ export function validateJobSpec (raw: unknown, source = 'job'): JobSpec {
     targetModules: LORA_TARGETS.filter((m) => targets.includes(m))
   }
   const rc = obj(j.recipe, 'recipe')
-  known(rc, 'recipe.', ['learningRate', 'batchSize', 'localSteps', 'localEpochs', 'maxLength', 'seed'])
+  known(rc, 'recipe.', ['learningRate', 'batchSize', 'localSteps', 'localEpochs', 'maxLength', 'seed', 'precision'])
   if ((rc.localSteps === undefined) === (rc.localEpochs === undefined)) {
     fail('recipe', 'needs exactly one of localSteps, localEpochs')
   }
@@ -131,7 +138,8 @@ export function validateJobSpec (raw: unknown, source = 'job'): JobSpec {
     ...(rc.localSteps !== undefined ? { localSteps: int(rc.localSteps, 'recipe.localSteps', 1, 1e6) } : {}),
     ...(rc.localEpochs !== undefined ? { localEpochs: num(rc.localEpochs, 'recipe.localEpochs', 1e-3, 1000) } : {}),
     maxLength: int(rc.maxLength, 'recipe.maxLength', 8, 1 << 20),
-    seed: int(rc.seed ?? 0, 'recipe.seed', 0, 2 ** 31 - 1)
+    seed: int(rc.seed ?? 0, 'recipe.seed', 0, 2 ** 31 - 1),
+    ...(rc.precision !== undefined ? { precision: precisionOf(rc.precision, fail) } : {})
   }
   const rounds = int(j.rounds, 'rounds', 1, 1e6)
   const peersPerRound = int(j.peersPerRound, 'peersPerRound', 1, 1024)

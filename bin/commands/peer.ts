@@ -13,7 +13,11 @@ import { createLocalTrainer } from '../../node/trainer-factory.ts'
 import { logTrainingProgress } from '../training-log.ts'
 import { readBootstrapFile, parseBootstrapAddr } from '../../bootstrap/bootstrap-list.ts'
 import { parseFlags } from '../flags.ts'
-import { numberFlag } from '../flag-values.ts'
+import { deviceFlag, numberFlag } from '../flag-values.ts'
+import type { Flags } from '../flags.ts'
+import type { LlamaCheckpoint } from '../../trainer/model/config.ts'
+import type { PrecisionChoice } from '../../trainer/model/precision.ts'
+import { parsePrecision, PrecisionError, resolvePrecision } from '../../trainer/model/precision.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
 import { RELAY_FLAGS, relayHelp, relayLimits } from '../relay-flags.ts'
 import { checkModelPin, ModelPinError } from '../../node/model-pin.ts'
@@ -34,7 +38,7 @@ export const help = `usage: fedit peer --job FILE --model PATH --data FILE
                   (--bootstrap MULTIADDR... | --bootstrap-file FILE)
                   [--listen MULTIADDR...] [--announce MULTIADDR...] [--state DIR] [--allow FILE]
                   [--swarm-key FILE] [--local]
-                  [--device cpu|cuda|webgpu] [--workers N]
+                  [--device cpu|cuda|webgpu] [--precision auto|fp32|fp16|bf16] [--workers N]
                   [--metrics HOST:PORT] [--dashboard HOST:PORT] [--log-format text|json]
                   [--upnp] [--relay [--relay-slots N] [--relay-data-mib N] [--relay-duration-s N]]
 
@@ -53,6 +57,8 @@ local data when selected, aggregates when elected, and keeps the global adapter 
   --swarm-key FILE       private federation: libp2p pre-shared swarm key (make one: fedit keygen --swarm-key FILE)
   --local                many peers on one machine (demos): allow loopback; never on a public network
   --max-memory SIZE      stop before joining when the memory estimate exceeds SIZE (e.g. 16G; default: the machine's)
+  --precision P          compute precision: auto (default: the checkpoint's on a GPU, fp32 on the CPU), fp32,
+                         fp16 or bf16 (GPU only); a job whose recipe.precision pins one trains at that
   --workers N            micro-batches trained at once, each in a thread of its own (default: one per core for a
                          model under 5M weights on the CPU, else 1); 1 when several peers share the machine
   --upnp                 ask the home router for a port mapping (UPnP / NAT-PMP), so others can dial us directly
@@ -70,7 +76,7 @@ doing.`
 
 export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
-    strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key', 'device', 'workers',
+    strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key', 'device', 'precision', 'workers',
       'metrics', 'dashboard', 'log-format', 'max-memory', ...RELAY_FLAGS],
     lists: ['bootstrap', 'listen', 'announce'],
     booleans: ['local', 'relay', 'upnp']
@@ -125,10 +131,13 @@ export async function run (argv: string[]): Promise<number> {
   // the round's train session and the evaluator's eval session share the weights, not their working sets
   const microBatch = Math.min(DEFAULT_RECIPE.microBatchSize, job.recipe.batchSize)
   const lora = { ...job.lora, targetModules: [...job.lora.targetModules] }
-  checkMemory(loadCheckpoint(modelPath), { kind: 'train', pair: true, microBatch, seq: job.recipe.maxLength, lora },
+  const ckpt = loadCheckpoint(modelPath)
+  checkMemory(ckpt, { kind: 'train', pair: true, microBatch, seq: job.recipe.maxLength, lora },
     f, "the job's recipe.maxLength")
+  const precision = jobPrecision(job.recipe.precision, f, ckpt)
   const dataPath = need('data')
-  const trainer = await createLocalTrainer({ job, modelPath, dataPath, device: f.strings.get('device'), workers })
+  const trainer = await createLocalTrainer({ job, modelPath, dataPath, device: f.strings.get('device'), workers,
+    precision })
   for (const line of dataNotes(dataPath, trainer.stats)) log(line)
   const aggregate = aggregateFor(job.aggregation)
   const metrics = metricsAddr !== undefined ? createMetricsRegistry() : undefined
@@ -201,4 +210,20 @@ function aggregateFor (spec: AggregationSpec): AggregateFn {
   } catch (err) {
     throw new CliError(`job aggregation: ${(err as Error).message}`)
   }
+}
+
+/**
+ * The precision this peer trains at: the job's recipe.precision when it pins one (a different --precision is a
+ * one-line error), else --precision; checked for this device before the trainer starts.
+ */
+function jobPrecision (pinned: PrecisionChoice | undefined, f: Flags, ckpt: LlamaCheckpoint): PrecisionChoice {
+  const flag = f.strings.get('precision')
+  if (pinned !== undefined && flag !== undefined && flag !== pinned) {
+    throw new CliError(`--precision ${flag}: this job's recipe pins precision ${pinned}`, 2)
+  }
+  try {
+    const choice = parsePrecision(pinned ?? flag ?? 'auto')
+    resolvePrecision(choice, deviceFlag(f), ckpt)
+    return choice
+  } catch (err) { throw err instanceof PrecisionError ? new CliError(err.message, 2) : err }
 }

@@ -6,7 +6,7 @@ import { CliError } from '../cli-error.ts'
 import { prepareOutputDir } from '../output-dir.ts'
 import { parseFlags } from '../flags.ts'
 import { checkMemory } from '../memory-check.ts'
-import { choiceFlag, deviceFlag, numberFlag, required, targetsFlag } from '../flag-values.ts'
+import { choiceFlag, deviceFlag, numberFlag, precisionFlag, required, targetsFlag } from '../flag-values.ts'
 import { createProgress, withCountProgress } from '../progress.ts'
 import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
 import { loadTokenizerFor } from '../../trainer/tokenizer.ts'
@@ -43,6 +43,10 @@ past line 80 (Dolly) keeps its lines 1-80 out of training: they are FedIT's held
   --resume                 continue the run saved in DIR (same flags)  --force  overwrite an adapter in DIR
   --skip-malformed         skip (and list) malformed data lines instead of stopping at the first
   --device cpu|cuda|webgpu --threads N   (ONNX Runtime threads of each session)
+  --precision auto|fp32|fp16|bf16   compute precision (default auto: the checkpoint's on a GPU, fp32 on the
+                           CPU); fp16 trains with dynamic loss scaling; bf16 needs a GPU
+  --recompute              recompute each layer's activations in the backward instead of keeping them: less
+                           memory at long sequences (--max-length), the same gradients
   --max-memory SIZE        stop before starting when the run's memory estimate exceeds SIZE (e.g. 16G;
                            default: this machine's memory)
   --workers N              micro-batches run at once, each in a thread with a session of its own (default:
@@ -53,8 +57,8 @@ export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     strings: ['model', 'data', 'out', 'steps', 'epochs', 'limit', 'lr', 'schedule', 'warmup', 'weight-decay',
       'max-grad-norm', 'batch-size', 'micro-batch', 'rank', 'alpha', 'dropout', 'targets', 'max-length', 'truncation',
-      'seed', 'checkpoint-every', 'device', 'threads', 'workers', 'max-memory'],
-    booleans: ['train-on-inputs', 'resume', 'force', 'skip-malformed']
+      'seed', 'checkpoint-every', 'device', 'threads', 'workers', 'max-memory', 'precision'],
+    booleans: ['train-on-inputs', 'resume', 'force', 'skip-malformed', 'recompute']
   })
   const modelPath = required(f, 'model', 'PATH')
   const dataPath = required(f, 'data', 'FILE')
@@ -110,8 +114,10 @@ export async function run (argv: string[]): Promise<number> {
   // the config only (the helpers load the weights they train with; this thread lets its copy go)
   const ckpt = loadCheckpoint(modelPath)
   const { config } = ckpt
-  checkMemory(ckpt, { kind: 'train', microBatch: recipe.microBatchSize, seq: tokenize.maxLength, lora }, f,
-    '--micro-batch or --max-length')
+  const precision = precisionFlag(f, device, ckpt)
+  const recompute = f.booleans.has('recompute')
+  checkMemory(ckpt, { kind: 'train', microBatch: recipe.microBatchSize, seq: tokenize.maxLength, lora, recompute }, f,
+    recompute ? '--micro-batch or --max-length' : '--micro-batch or --max-length, or use --recompute')
   const tok = loadTokenizerFor(modelPath, config.vocabSize)
   const local = readLocalRecords(dataPath, { onMalformed: f.booleans.has('skip-malformed') ? 'skip' : 'reject', limit })
   for (const p of local.problems) console.error(`skipped ${p.file}:${p.line}: ${p.message}`)
@@ -130,7 +136,8 @@ export async function run (argv: string[]): Promise<number> {
   const microBatches = Math.ceil(recipe.batchSize / recipe.microBatchSize)
   const workers = workersFlag ?? defaultStepWorkers(config, { device, threads, microBatchesPerStep: microBatches })
   // sessions in helper threads (one each): this thread stays free for the progress bar and Ctrl-C
-  const stepRunner = await ThreadedStepRunner.open({ modelPath, lora, device, threads }, workers)
+  const stepRunner = await ThreadedStepRunner.open({ modelPath, lora, device, threads, precision, recompute },
+    workers)
   try {
     const { examples, stats } = await tokenizeTraining(stepRunner, tok, local.train, tokenize)
     const runner = new TrainingRun(stepRunner, examples, recipe, from)
@@ -147,7 +154,7 @@ export async function run (argv: string[]): Promise<number> {
     process.once('SIGTERM', onSignal)
     console.error(`training ${runner.totalSteps} steps${startStep > 0 ? ` from step ${startStep}` : ''} ` +
       `(${describeBatch(recipe)}${workers > 1 ? `, ${workers} at once` : ''}, lr ${recipe.learningRate}, LoRA ` +
-      `r ${lora.r})`)
+      `r ${lora.r}${precision !== 'fp32' ? `, ${precision} compute` : ''})`)
     const progress = createProgress('train', runner.totalSteps)
     progress.update({ step: startStep })
     let last = NaN
@@ -157,8 +164,10 @@ export async function run (argv: string[]): Promise<number> {
         yieldBetweenSteps: true, // lets Ctrl-C in between steps
         onStep: (s) => {
           last = s.loss
+          const scale = s.lossScale !== undefined ? `, loss scale ${s.lossScale}${s.skipped === true
+            ? ' (overflow: step skipped)' : ''}` : ''
           progress.update({ step: s.step, loss: s.loss, tokensPerSec: s.tokensPerSec,
-            note: `lr ${s.lr.toExponential(2)}` })
+            note: `lr ${s.lr.toExponential(2)}${scale}` })
           if (s.step % every === 0 && s.step < s.totalSteps) saveTrainState(stateFile, runner.state(), settings)
         }
       })

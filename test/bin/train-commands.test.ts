@@ -129,7 +129,10 @@ test('bad input: one line on stderr naming the problem, non-zero exit', () => {
         'lower --micro-batch or --max-length')],
     [['generate', '--model', MODEL, '--prompt', 'x', '--max-memory', '100M'],
       /more than the 0\.1 GB .*lower --max-tokens/],
-    [['eval', '--model', MODEL, '--data', DOLLY, '--max-memory', 'lots'], /--max-memory must be a size such as 16G/]
+    [['eval', '--model', MODEL, '--data', DOLLY, '--max-memory', 'lots'], /--max-memory must be a size such as 16G/],
+    [['train', '--model', MODEL, '--data', DOLLY, '--out', dir, '--precision', 'bf16'],
+      /--precision bf16 needs a GPU \(--device cuda\)/],
+    [['generate', '--model', MODEL, '--prompt', 'x', '--precision', 'half'], /--precision must be one of auto, fp32/]
   ]
   for (const [args, re] of cases) {
     const r = fedit(...args)

@@ -27,6 +27,12 @@ test('defaults are filled in and the id ignores key order, formatting and module
   assert.notEqual(jobIdOf(a), jobIdOf(parseJobSpec(JSON.stringify({ ...base, rounds: 4 }))))
 })
 
+test('a recipe may pin the compute precision; absent, it stays out of the spec (and of the job id)', () => {
+  const pinned = { ...base, recipe: { ...base.recipe, precision: 'fp16' } }
+  assert.equal(parseJobSpec(JSON.stringify(pinned)).recipe.precision, 'fp16')
+  assert.equal('precision' in parseJobSpec(JSON.stringify(base)).recipe, false)
+})
+
 test('named aggregation rules expand to their spec', () => {
   assert.deepEqual(parseJobSpec(JSON.stringify({ ...base, aggregation: 'robust' })).aggregation, ROBUST_DEFAULT)
 })
@@ -38,6 +44,7 @@ test('bad fields give one-line errors naming the source and field', () => {
     [{ ...base, recipe: { ...base.recipe, localEpochs: 1 } }, /exactly one of localSteps, localEpochs/],
     [{ ...base, baseModel: { id: 'x', sha256: 'zz' } }, /"baseModel\.sha256" must be 64/],
     [{ ...base, extra: 1 }, /"extra" is not a known field/],
+    [{ ...base, recipe: { ...base.recipe, precision: 'half' } }, /"recipe\.precision" must be one of auto, fp32/],
     [{ ...base, aggregation: { space: 'factors', combine: { kind: 'trimmed-mean', beta: 0.7 } } },
       /"aggregation\.combine\.beta"/]
   ]

@@ -71,23 +71,43 @@ export function loraLinear (g: Graph, cfg: LoraConfig, o: LoraGraphOptions = {})
   const masks: DropoutSite[] = []
   const scale = loraScale(cfg)
   const p = o.train === true ? cfg.dropout : 0
-  const linear: LinearHook = (x, w, layer, module) => {
-    const base = plainLinear(x, w, layer, module)
-    if (!cfg.targetModules.includes(module)) return base
+  // a module's inputs are made once: a layer built again (activation recomputation, llama-graph.ts) reads the same
+  const keeps = new Map<string, Value>()
+  const inputs = new Map<string, { a: Value, b: Value }>()
+  const lowRank = (x: Value, w: Value, a: Value, b: Value, base: Value, layer: number, module: LinearModule):
+  Value => {
     const [out, inp] = w.shape as [number, number]
-    const a = g.input(loraName(layer, module, 'A'), g.float, [cfg.r, inp])
-    const b = g.input(loraName(layer, module, 'B'), g.float, [out, cfg.r])
-    sites.push({ name: a.name!, value: a, layer, module, part: 'A' })
-    sites.push({ name: b.name!, value: b, layer, module, part: 'B' })
     // a small weight without dropout: y = x (W + scale B A)^T, one Gemm instead of three (mergedLora); large
     // weights keep the low-rank branch, its sum with the base product done by the branch Gemm's C
     if (p === 0 && out * inp <= (o.mergedMaxWeights ?? MERGED_LORA_MAX_WEIGHTS)) return mergedLora(x, w, a, b, scale)
     if (p === 0) return op.gemm(op.gemm(x, a, { transB: true }), b, { transB: true, alpha: scale, c: base })
     // inverted dropout on the branch's input: keep-mask input [N, in], the 1 / (1 - p) folded into B's Gemm
-    const keep = g.input(`${a.name!}.dropout_keep`, 'bool', [x.shape[0]!, inp])
-    masks.push({ name: keep.name!, cols: inp })
+    const keepName = `${loraName(layer, module, 'A')}.dropout_keep`
+    let keep = keeps.get(keepName)
+    if (keep === undefined) {
+      keep = g.input(keepName, 'bool', [x.shape[0]!, inp])
+      keeps.set(keepName, keep)
+      masks.push({ name: keepName, cols: inp })
+    }
     const h = op.gemm(op.where(keep, x, 0), a, { transB: true }) // (N, r)
     return op.gemm(h, b, { transB: true, alpha: scale / (1 - p), c: base }) // (N, out)
+  }
+  const linear: LinearHook = (x, w, layer, module) => {
+    const base = plainLinear(x, w, layer, module)
+    if (!cfg.targetModules.includes(module)) return base
+    const [out, inp] = w.shape as [number, number]
+    const key = loraName(layer, module, 'A')
+    let made = inputs.get(key)
+    if (made === undefined) {
+      made = { a: g.input(key, g.float, [cfg.r, inp]), b: g.input(loraName(layer, module, 'B'), g.float, [out, cfg.r]) }
+      inputs.set(key, made)
+      sites.push({ name: made.a.name!, value: made.a, layer, module, part: 'A' })
+      sites.push({ name: made.b.name!, value: made.b, layer, module, part: 'B' })
+    }
+    const { a, b } = made
+    // the LoRA tensors stay float32 (so do their gradients, through the Cast's backward); half activations get
+    // them narrowed where they are read
+    return lowRank(x, w, op.cast(a, x.dtype), op.cast(b, x.dtype), base, layer, module)
   }
   return { linear, sites, masks }
 }

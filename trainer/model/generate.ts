@@ -9,6 +9,8 @@ import { sampleToken, seededRandom } from './sampler.ts'
 import { adapterFeeds } from './feeds.ts'
 import { defaultThreads } from './threads.ts'
 import { fusedOn } from './sessions.ts'
+import type { PrecisionChoice } from './precision.ts'
+import { resolvePrecision } from './precision.ts'
 
 export interface GenerateOptions {
   readonly maxTokens: number
@@ -26,18 +28,22 @@ export class Generator {
   private constructor (
     private readonly session: ort.InferenceSession,
     private readonly ckpt: LlamaCheckpoint,
-    private readonly loraFeeds: Record<string, ort.Tensor>
+    private readonly loraFeeds: Record<string, ort.Tensor>,
+    private readonly cacheDType: 'float32' | 'float16'
   ) {}
 
   /**
    * Builds the decode graph (with the adapter's LoRA inputs when given) and its session. Without an explicit
    * thread count a small model decodes on one thread (see threads.ts).
    */
-  static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { adapter?: Adapter } = {}): Promise<Generator> {
-    const graph = buildDecodeGraph(ckpt, { lora: o.adapter?.config, fused: fusedOn(o.device) })
+  static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { adapter?: Adapter,
+    precision?: PrecisionChoice } = {}): Promise<Generator> {
+    const graph = buildDecodeGraph(ckpt, { lora: o.adapter?.config, fused: fusedOn(o.device),
+      precision: resolvePrecision(o.precision, o.device, ckpt) })
     const threads = defaultThreads(ckpt.config, 'decode', o.threads)
     const session = await createSession(graph.model, { ...o, threads })
-    return new Generator(session, ckpt, o.adapter !== undefined ? adapterFeeds(graph.lora, o.adapter) : {})
+    return new Generator(session, ckpt, o.adapter !== undefined ? adapterFeeds(graph.lora, o.adapter) : {},
+      graph.cacheDType ?? 'float32')
   }
 
   /** Generated ids only (the prompt is not repeated); the prompt should start with BOS. */
@@ -50,7 +56,8 @@ export class Generator {
     const past: Record<string, ort.Tensor> = {}
     for (let l = 0; l < c.nLayers; l++) {
       for (const part of ['key', 'value'] as const) {
-        past[pastName(l, part)] = new ort.Tensor('float32', new Float32Array(0), [1, c.nKvHeads, 0, hd])
+        const empty = this.cacheDType === 'float16' ? new Uint16Array(0) : new Float32Array(0)
+        past[pastName(l, part)] = new ort.Tensor(this.cacheDType, empty, [1, c.nKvHeads, 0, hd])
       }
     }
     const out: number[] = []

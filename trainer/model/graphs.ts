@@ -3,7 +3,7 @@
 //
 // Labels are aligned with positions: labels[b, t] is the id expected AFTER input_ids[b, t] (so for a token
 // sequence s: input_ids = s[:-1], labels = s[1:] with -100 where no loss is wanted: prompt, padding).
-import type { BuiltModel, FloatDType, Value } from '../graph/graph.ts'
+import type { BuiltModel, DType, FloatDType, Value } from '../graph/graph.ts'
 import { Graph } from '../graph/graph.ts'
 import { gradients } from '../graph/autodiff.ts'
 import * as op from '../graph/ops.ts'
@@ -16,11 +16,15 @@ import type { LlamaCheckpoint } from './config.ts'
 import type { KV, LinearHook } from './llama-graph.ts'
 import { decoder, lmHead, llamaWeights, plainLinear } from './llama-graph.ts'
 import { IGNORE_INDEX } from '../data/tokenize-example.ts'
+import type { Precision } from './precision.ts'
+import { computeDType } from './precision.ts'
 
 export { IGNORE_INDEX } // one definition, the data pipeline's
 export const gradName = (input: string): string => `${input}.grad`
 export const pastName = (layer: number, part: 'key' | 'value'): string => `past.${layer}.${part}`
 export const presentName = (layer: number, part: 'key' | 'value'): string => `present.${layer}.${part}`
+/** fp16 train graphs' input: the loss is multiplied by it before differentiating (dynamic loss scaling) */
+export const LOSS_SCALE = 'loss_scale'
 
 export interface GraphOptions {
   readonly lora?: LoraConfig
@@ -39,6 +43,11 @@ export interface GraphOptions {
   /** train and eval graphs with fused attention: causal attention in this many query blocks (default
    *  ATTENTION_CHUNKS; 1 = the whole square); LlamaGraph.minSeq tells callers to pad shorter batches */
   readonly attentionChunks?: number
+  /** compute precision (resolved, precision.ts; default fp32): fp16/bf16 activations and Gemms, with RMSNorm,
+   *  softmax, the loss and the LoRA tensors in float32; half graphs use the standard-op forms, not the fused ops */
+  readonly precision?: Precision
+  /** train graph: per-layer activation recomputation (llama-graph.recomputedBlock) */
+  readonly recompute?: boolean
 }
 
 /**
@@ -58,6 +67,12 @@ export interface LlamaGraph {
   readonly minSeq?: number
   /** train graph with LoRA dropout: the keep-mask inputs (bool [B*T, in]) and the drop probability */
   readonly dropout?: { readonly sites: readonly DropoutSite[], readonly p: number }
+  /** the compute precision it was built for */
+  readonly precision: Precision
+  /** fp16 train graphs: gradients are of loss_sum times the LOSS_SCALE input (divide them by it) */
+  readonly lossScale?: boolean
+  /** decode graphs: the element type of the KV cache's inputs and outputs */
+  readonly cacheDType?: 'float32' | 'float16'
 }
 
 function start (ckpt: LlamaCheckpoint, o: GraphOptions,
@@ -71,12 +86,16 @@ function start (ckpt: LlamaCheckpoint, o: GraphOptions,
   return { g, linear, sites, masks, ids, mask }
 }
 
-const useFused = (g: Graph, o: GraphOptions): boolean => (o.fused ?? true) && g.float === 'float32'
+const useFused = (g: Graph, o: GraphOptions): boolean => (o.fused ?? true) && g.float === 'float32' &&
+  (o.precision ?? 'fp32') === 'fp32'
+const computeOf = (g: Graph, o: GraphOptions): DType =>
+  o.precision !== undefined && o.precision !== 'fp32' ? computeDType(o.precision) : g.float
 const fusedOpset = (fused: boolean, o: GraphOptions): number | undefined => fused ? Math.max(23, o.opset ?? 23)
   : o.opset
 
 /** Token losses: -log softmax(logits)[label] where label != -100, else 0. */
-function tokenLosses (logits: Value, labels: Value): { nll: Value, valid: Value } {
+function tokenLosses (half: Value, labels: Value): { nll: Value, valid: Value } {
+  const logits = op.cast(half, half.graph.float) // the loss in the graph's float (a no-op but for half compute)
   const flat = op.reshape(labels, [-1]) // (N)
   const validB = op.not(op.equal(flat, op.int64(labels.graph, IGNORE_INDEX)))
   const safe = op.unsqueeze(op.where(validB, flat, op.int64(labels.graph, 0)), [1]) // (N, 1)
@@ -96,16 +115,22 @@ export function buildTrainGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): L
   const fused = useFused(g, o)
   const chunks = fused ? Math.max(1, o.attentionChunks ?? ATTENTION_CHUNKS) : 1
   const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, attentionOp: fused,
-    attentionChunks: chunks }, linear)
+    attentionChunks: chunks, compute: computeOf(g, o), recompute: o.recompute }, linear)
   const { nll, valid } = tokenLosses(lmHead(w, hidden), labels)
   const loss = op.reduceSum(nll, [0], false)
   const outputs: Record<string, Value> = { loss_sum: loss, token_count: op.reduceSum(valid, [0], false) }
-  const grads = gradients(loss, sites.map((s) => s.value))
+  // fp16's range ends at 65504 and its smallest normal is 6e-5: small gradients of half activations flush to zero
+  // unless the loss is scaled up first (the training loop divides, and skips steps that overflowed)
+  const lossScale = o.precision === 'fp16'
+  const seed = lossScale ? g.input(LOSS_SCALE, loss.dtype, []) : undefined
+  const grads = gradients(loss, sites.map((s) => s.value), seed)
   sites.forEach((s, i) => { outputs[gradName(s.name)] = grads[i]! })
   return {
     model: g.toModel(outputs, { opset: fusedOpset(fused, o), name: 'llama-train' }),
     lora: sites,
     minSeq: chunks,
+    precision: o.precision ?? 'fp32',
+    ...(lossScale ? { lossScale } : {}),
     ...(masks.length > 0 ? { dropout: { sites: masks, p: o.lora!.dropout } } : {})
   }
 }
@@ -117,13 +142,14 @@ export function buildEvalGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): Ll
   const w = llamaWeights(g, ckpt)
   const fused = useFused(g, o)
   const chunks = fused ? Math.max(1, o.attentionChunks ?? ATTENTION_CHUNKS) : 1
-  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, fused, attentionChunks: chunks },
-    linear)
+  const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, fused, attentionChunks: chunks,
+    compute: computeOf(g, o) }, linear)
   const { nll, valid } = tokenLosses(lmHead(w, hidden), labels)
   const bt = op.shapeOf(ids)
   const perExample = (x: Value): Value => op.reduceSum(op.reshapeLike(x, bt, ['B', 'T']), [1], false) // (B)
   return { model: g.toModel({ loss_sum: perExample(nll), token_count: perExample(valid) },
-    { opset: fusedOpset(fused, o), name: 'llama-eval' }), lora: sites, minSeq: chunks }
+    { opset: fusedOpset(fused, o), name: 'llama-eval' }), lora: sites, minSeq: chunks,
+  precision: o.precision ?? 'fp32' }
 }
 
 /**
@@ -135,20 +161,25 @@ export function buildDecodeGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): 
   const { g, linear, sites, ids, mask } = start(ckpt, o, false)
   const c = ckpt.config
   const hd = c.dim / c.nHeads
-  const past: KV[] = Array.from({ length: c.nLayers }, (_, l) => ({
-    key: g.input(pastName(l, 'key'), g.float, ['B', c.nKvHeads, 'P', hd]),
-    value: g.input(pastName(l, 'value'), g.float, ['B', c.nKvHeads, 'P', hd])
-  }))
+  // the cache follows the compute precision, but for bfloat16, which onnxruntime-node cannot hold in JS: its cache
+  // crosses the graph's boundary as float32 (cast in and out)
+  const compute = computeOf(g, o)
+  const cacheDType = compute === 'float16' ? 'float16' : 'float32'
+  const cacheInput = (l: number, part: 'key' | 'value'): Value =>
+    op.cast(g.input(pastName(l, part), cacheDType, ['B', c.nKvHeads, 'P', hd]), compute)
+  const past: KV[] = Array.from({ length: c.nLayers }, (_, l) => ({ key: cacheInput(l, 'key'),
+    value: cacheInput(l, 'value') }))
   const w = llamaWeights(g, ckpt)
   const fused = useFused(g, o)
-  const { hidden, present } = decoder(c, w, { inputIds: ids, attentionMask: mask, past, fused }, linear)
+  const { hidden, present } = decoder(c, w, { inputIds: ids, attentionMask: mask, past, fused, compute }, linear)
   const last = op.reshape(op.slice(op.reshapeLike(hidden, op.concat([op.shapeOf(ids), g.int64s([c.dim])], 0),
     ['B', 'T', c.dim]),
     [-1], [2 ** 31 - 1], [1]), [-1, c.dim]) // (B, dim) at the last position
-  const outputs: Record<string, Value> = { logits: lmHead(w, last) }
+  const outputs: Record<string, Value> = { logits: op.cast(lmHead(w, last), g.float) }
   present.forEach((kv, l) => {
-    outputs[presentName(l, 'key')] = kv.key
-    outputs[presentName(l, 'value')] = kv.value
+    outputs[presentName(l, 'key')] = op.cast(kv.key, cacheDType)
+    outputs[presentName(l, 'value')] = op.cast(kv.value, cacheDType)
   })
-  return { model: g.toModel(outputs, { opset: fusedOpset(fused, o), name: 'llama-decode' }), lora: sites }
+  return { model: g.toModel(outputs, { opset: fusedOpset(fused, o), name: 'llama-decode' }), lora: sites,
+    precision: o.precision ?? 'fp32', cacheDType }
 }

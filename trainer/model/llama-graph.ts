@@ -2,9 +2,10 @@
 // attention (multi-head or grouped-query, causal + padding mask, optional KV cache), SwiGLU MLP, block, model.
 // Activations stay 2-D [N = B*T, dim] between blocks so every linear layer is one Gemm on the [out, in] weight;
 // attention alone reshapes to heads. Linear layers go through a hook, so LoRA wraps the model from outside.
-import type { Graph, Value } from '../graph/graph.ts'
+import type { DType, Graph, Value } from '../graph/graph.ts'
 import * as op from '../graph/ops.ts'
 import * as composites from '../graph/composites.ts'
+import { gradients } from '../graph/autodiff.ts'
 import { storedWeight, weight } from '../graph/weights.ts'
 import type { LinearModule, LlamaCheckpoint, LlamaConfig, WeightRef } from './config.ts'
 import { linearWeightName } from './config.ts'
@@ -113,6 +114,8 @@ export interface Context {
   readonly rot: Value // [headDim, headDim] rotate_half as a matrix
   readonly mask: Value // [B, 1, 1, T, S] additive (0 or -1e9)
   readonly linear: LinearHook
+  /** the element type of activations (the graph's float, or float16/bfloat16: graphs.ts, precision.ts) */
+  readonly compute: DType
   /** train graphs: rotary embedding and attention on ONNX's opset-23 ops, with hand-written backwards (float32,
    *  no cache) */
   readonly rotary?: RotaryContext
@@ -177,7 +180,8 @@ export function attention (ctx: Context, x: Value, lw: LayerWeights, layer: numb
   const o = composites.softmaxAttention(qg, k, v, (scores) => { // scores (B, nkv, G*T, S)
     const dims = op.concat([op.shapeSlice(qg, 0, 2), x.graph.int64s([G, -1]), op.shapeSlice(k, 2, 3)], 0)
     const s5 = op.reshapeLike(scores, dims, ['B', kv, G, 'T', 'S'])
-    const probs = op.softmax(op.add(s5, ctx.mask), -1) // (B, nkv, G, T, S)
+    // half-precision scores are widened for the mask and the softmax (fp32 island), the weights narrowed again
+    const probs = op.cast(op.softmax(op.add(op.cast(s5, ctx.mask.dtype), ctx.mask), -1), s5.dtype) // (B,nkv,G,T,S)
     return op.reshapeLike(probs, op.shapeOf(scores), scores.shape)
   }) // (B, nkv, G*T, hd)
   const o5 = op.reshape(o, [0, 0, G, -1, hd]) // (B, nkv, G, T, hd)
@@ -217,11 +221,14 @@ export function fusedAttention (ctx: Context, x: Value, lw: LayerWeights, layer:
   return { out, present: { key: key ?? heads(k), value: value ?? heads(v) } }
 }
 
-// eval/decode graphs: the opset-23 op; train graphs on ORT's CPU ops (ctx.rotary): the fused forward that returns r
-const norm = (ctx: Context, x: Value, w: Value): Value =>
-  ctx.fused !== undefined
+// eval/decode graphs: the opset-23 op; train graphs on ORT's CPU ops (ctx.rotary): the fused forward that returns r.
+// Half-precision activations are normalised in float32 (the weight's type) and narrowed after.
+const norm = (ctx: Context, x: Value, w: Value): Value => {
+  if (x.dtype !== w.dtype) return op.cast(rmsNorm(op.cast(x, w.dtype), w, ctx.c.normEps), x.dtype)
+  return ctx.fused !== undefined
     ? op.rmsNormalization(x, w, ctx.c.normEps)
     : rmsNorm(x, w, ctx.c.normEps, { fusedForward: ctx.rotary !== undefined })
+}
 
 export function block (ctx: Context, x: Value, lw: LayerWeights, layer: number, past?: KV):
 { out: Value, present: KV } {
@@ -240,6 +247,10 @@ export interface DecoderInputs {
   /** train graphs: attention and rotary embedding on opset-23 ops and RMSNorm's fused forward, each with a
    *  hand-written backward (ORT's CPU provider; emit with opset >= 23) */
   readonly attentionOp?: boolean
+  /** activations' element type (default: the graph's float); half types use the standard-op forms */
+  readonly compute?: DType
+  /** train graphs: each layer's backward recomputes its forward from the layer's input (recomputedBlock) */
+  readonly recompute?: boolean
   /** with attentionOp, or fused without a cache: causal attention in this many query blocks
    *  (composites.chunkedCausalAttention, composites.causalAttentionBlocks); every sequence fed must then be at
    *  least this long */
@@ -294,24 +305,64 @@ export function makeContext (c: LlamaConfig, w: Pick<LlamaWeights, 'cos' | 'sin'
         chunks: composites.planCausalChunks(T, mask4, blocks)
       }
     : undefined
-  const rotation = rotateHalfMatrix(g, hd)
-  const [cosQ, sinQ] = [op.mul(cos, scale), op.mul(sin, scale)]
-  return { c, bt, cos, sin, cosQ, sinQ, rot: rotation, mask, linear, fused, rotary }
+  const compute = inp.compute ?? g.float
+  const narrow = (x: Value): Value => op.cast(x, compute) // rotary tables in the activations' type
+  const rotation = narrow(rotateHalfMatrix(g, hd))
+  const [cosQ, sinQ] = [narrow(op.mul(cos, scale)), narrow(op.mul(sin, scale))]
+  return { c, bt, cos: narrow(cos), sin: narrow(sin), cosQ, sinQ, rot: rotation, mask, linear, compute, fused, rotary }
 }
 
 /** The decoder stack; the caller adds the head (all positions for losses, the last one for generation). */
 export function decoder (c: LlamaConfig, w: LlamaWeights, inp: DecoderInputs, linear: LinearHook = plainLinear):
 DecoderOutputs {
   const ctx = makeContext(c, w, inp, linear)
-  const rows = op.cast(op.gather(w.embed, inp.inputIds, 0), inp.inputIds.graph.float) // gathered, then cast
+  const rows = op.cast(op.gather(w.embed, inp.inputIds, 0), ctx.compute) // gathered, then cast
   let x = op.reshape(rows, [-1, c.dim]) // (B*T, dim)
   const present: KV[] = []
   w.layers.forEach((lw, l) => {
+    if (inp.recompute === true && inp.past === undefined) {
+      x = recomputedBlock(ctx, x, lw, l)
+      return
+    }
     const r = block(ctx, x, lw, l, inp.past?.[l])
     x = r.out
     present.push(r.present)
   })
   return { hidden: norm(ctx, x, w.norm), present }
+}
+
+/**
+ * A layer whose backward recomputes its forward (activation checkpointing): only the layer's input is kept from
+ * the forward to the backward, instead of every activation inside it (at long sequences the attention's softmax
+ * weights alone are B heads T^2 per layer). The backward builds the layer again from its input and differentiates
+ * that copy. The copy's input is the input reshaped to the shape of the arriving gradient: a data dependency (a
+ * Reshape costs no copy) that keeps ORT, which orders nodes by a depth-first walk from the outputs, from running
+ * the copy early and holding its activations anyway. The layer's trainable inputs (LoRA tensors: float graph
+ * inputs it reads) are the composite's inputs too, so their gradients come from the copy. No KV cache output.
+ */
+function recomputedBlock (ctx: Context, x: Value, lw: LayerWeights, layer: number): Value {
+  const out = block(ctx, x, lw, layer).out
+  const params = trainableInputs(out, x)
+  return op.composite('RecomputedBlock', [x, ...params], out, (g) => {
+    const again = op.reshapeLike(x, op.shapeOf(g), x.shape)
+    return gradients(block(ctx, again, lw, layer).out, [again, ...params], g)
+  })
+}
+
+/** float graph inputs (LoRA tensors) that `out` reads, walking back no further than `from` */
+function trainableInputs (out: Value, from: Value): Value[] {
+  const inputs = new Set(out.graph.inputs)
+  const found: Value[] = []
+  const seen = new Set<Value>([from])
+  const stack = [out]
+  while (stack.length > 0) {
+    const v = stack.pop()!
+    if (seen.has(v)) continue
+    seen.add(v)
+    if (inputs.has(v) && (v.dtype === 'float32' || v.dtype === 'float64')) found.push(v)
+    if (v.producer !== undefined) stack.push(...v.producer.inputs)
+  }
+  return found.sort((a, b) => a.id - b.id)
 }
 
 /** logits = hidden @ lm_head^T */

@@ -23,6 +23,8 @@ export interface MemoryPlan {
   readonly lora?: LoraConfig
   /** a train and an eval session in one process (fedit peer): the weights once, both working sets */
   readonly pair?: boolean
+  /** train: per-layer activation recomputation (each layer keeps its input; one layer's activations at a time) */
+  readonly recompute?: boolean
 }
 
 export interface MemoryEstimate {
@@ -61,7 +63,8 @@ export function estimateMemory (ck: LlamaCheckpoint, p: MemoryPlan): MemoryEstim
   // output, the residual, gate, up, silu and their product (~9 dim-wide and 4 hidden-wide float32 rows)
   const savedPerLayer = N * (9 * c.dim + 2 * kvDim + 4 * c.hiddenDim) * F32 + scores
   const working = N * (3 * c.dim + 3 * c.hiddenDim) * F32 + 2 * scores
-  const train = c.nLayers * savedPerLayer + working + 3 * logits
+  const train = (p.recompute === true ? c.nLayers * N * c.dim * F32 + savedPerLayer : c.nLayers * savedPerLayer) +
+    working + 3 * logits
   const inference = working + 2 * logits
   let activationsBytes = p.kind === 'train' ? train : inference
   if (p.pair === true) activationsBytes = train + inference

@@ -7,7 +7,9 @@ import type { SessionOptions } from '../graph/session.ts'
 import { createSession } from '../graph/session.ts'
 import type { LlamaCheckpoint } from './config.ts'
 import type { LlamaGraph } from './graphs.ts'
-import { buildEvalGraph, buildTrainGraph, gradName } from './graphs.ts'
+import { buildEvalGraph, buildTrainGraph, gradName, LOSS_SCALE } from './graphs.ts'
+import type { PrecisionChoice } from './precision.ts'
+import { resolvePrecision } from './precision.ts'
 import type { TokenBatch } from './feeds.ts'
 import { adapterFeeds, batchFeeds, padSeqTo } from './feeds.ts'
 import { defaultThreads } from './threads.ts'
@@ -29,6 +31,10 @@ export interface TrainSessionOptions extends SessionOptions {
   readonly dropout?: boolean
   /** query blocks of the causal attention (graphs.ATTENTION_CHUNKS by default; 1 = the whole square) */
   readonly attentionChunks?: number
+  /** compute precision (precision.ts; default auto) */
+  readonly precision?: PrecisionChoice
+  /** per-layer activation recomputation: less memory at long sequences, one more forward per step */
+  readonly recompute?: boolean
 }
 
 export class TrainSession {
@@ -40,7 +46,8 @@ export class TrainSession {
 
   static async create (ckpt: LlamaCheckpoint, lora: LoraConfig, o: TrainSessionOptions = {}): Promise<TrainSession> {
     const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, fused: fusedOn(o.device),
-      attentionChunks: o.attentionChunks })
+      attentionChunks: o.attentionChunks, precision: resolvePrecision(o.precision, o.device, ckpt),
+      recompute: o.recompute })
     return new TrainSession(await createSession(graph.model,
       { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }
@@ -48,15 +55,27 @@ export class TrainSession {
   /** PEFT names of the trainable tensors, in graph order */
   get names (): string[] { return this.graph.lora.map((s) => s.name) }
 
-  /** With LoRA dropout, `dropoutSeed` fixes the run's masks (dropout-masks.ts): a function of it alone. */
-  async run (batch: TokenBatch, adapter: Adapter, dropoutSeed?: number): Promise<TrainResult> {
+  /** true for fp16 graphs: runs take a loss scale (train-loop's LossScaler) */
+  get lossScaling (): boolean { return this.graph.lossScale === true }
+
+  /**
+   * With LoRA dropout, `dropoutSeed` fixes the run's masks (dropout-masks.ts): a function of it alone. fp16 graphs
+   * differentiate loss_sum times `lossScale` (default 1); the gradients come back divided by it (Inf or NaN where
+   * the scaled half-precision backward overflowed).
+   */
+  async run (batch: TokenBatch, adapter: Adapter, dropoutSeed?: number, lossScale = 1): Promise<TrainResult> {
     const b = padSeqTo(batch, this.graph.minSeq ?? 1)
+    const scale: Record<string, ort.Tensor> = this.graph.lossScale === true
+      ? { [LOSS_SCALE]: new ort.Tensor('float32', Float32Array.of(lossScale), []) }
+      : {}
     const r = await this.session.run({ ...batchFeeds(b), ...adapterFeeds(this.graph.lora, adapter),
-      ...await this.maskFeeds(batch, b.seq, dropoutSeed) })
+      ...await this.maskFeeds(batch, b.seq, dropoutSeed), ...scale })
     const grads = new Map<string, Tensor>()
+    const inv = this.graph.lossScale === true ? 1 / lossScale : 1
     for (const s of this.graph.lora) {
-      const t = r[gradName(s.name)]!
-      grads.set(s.name, { shape: s.value.shape as number[], data: t.data as Float32Array })
+      const data = r[gradName(s.name)]!.data as Float32Array
+      if (inv !== 1) for (let i = 0; i < data.length; i++) data[i]! *= inv
+      grads.set(s.name, { shape: s.value.shape as number[], data })
     }
     return { lossSum: Number(r.loss_sum!.data[0]), tokens: Number(r.token_count!.data[0]), grads }
   }
@@ -70,7 +89,7 @@ export class TrainSession {
     for (let k = 0; k < jobs.length; k++) {
       const after = k + 1 < jobs.length ? jobs[k + 1] : next
       if (after !== undefined) this.prefetchDropout(after.batch, after.dropoutSeed)
-      take(k, await this.run(jobs[k]!.batch, adapter, jobs[k]!.dropoutSeed))
+      take(k, await this.run(jobs[k]!.batch, adapter, jobs[k]!.dropoutSeed, jobs[k]!.lossScale))
     }
   }
 
@@ -144,8 +163,9 @@ export class EvalSession {
 
   /** With `lora`, every run needs an adapter of that config; without, the base model is evaluated. */
   static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { lora?: LoraConfig,
-    attentionChunks?: number } = {}): Promise<EvalSession> {
-    const graph = buildEvalGraph(ckpt, { lora: o.lora, fused: fusedOn(o.device), attentionChunks: o.attentionChunks })
+    attentionChunks?: number, precision?: PrecisionChoice } = {}): Promise<EvalSession> {
+    const graph = buildEvalGraph(ckpt, { lora: o.lora, fused: fusedOn(o.device), attentionChunks: o.attentionChunks,
+      precision: resolvePrecision(o.precision, o.device, ckpt) })
     return new EvalSession(await createSession(graph.model,
       { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }

@@ -30,6 +30,8 @@ export interface RoundTrainerSpec {
   readonly recipe: TrainRecipe
   readonly tokenize?: TokenizeOptions
   readonly device?: SessionSettings['device']
+  /** compute precision (precision.ts; default auto) */
+  readonly precision?: SessionSettings['precision']
   readonly threads?: number
   /**
    * micro-batches run at once, each in a helper thread with a session of its own (ThreadedStepRunner); default:
@@ -142,5 +144,5 @@ export class RoundTrainer {
 }
 
 function settings (spec: RoundTrainerSpec): SessionSettings {
-  return { device: spec.device, threads: spec.threads }
+  return { device: spec.device, threads: spec.threads, precision: spec.precision }
 }

@@ -8,10 +8,12 @@ import type { Device } from '../graph/session.ts'
 import { loadCheckpoint } from '../checkpoint/load.ts'
 import { loadTokenizerFor, type Tokenizer } from '../tokenizer.ts'
 import { EvalSession, TrainSession } from '../model/sessions.ts'
+import type { PrecisionChoice } from '../model/precision.ts'
 
 export interface SessionSettings {
   readonly device?: Device
   readonly threads?: number
+  readonly precision?: PrecisionChoice
 }
 
 interface Shared<T> { value: Promise<T>, users: number }
@@ -74,5 +76,5 @@ export class SessionPool {
 }
 
 function key (path: string, lora: LoraConfig | undefined, s: SessionSettings): string {
-  return JSON.stringify([path, lora ?? null, s.device ?? 'cpu', s.threads ?? 0])
+  return JSON.stringify([path, lora ?? null, s.device ?? 'cpu', s.threads ?? 0, s.precision ?? 'auto'])
 }

@@ -10,11 +10,15 @@ export interface MicroBatchJob {
   readonly batch: TokenBatch
   /** fixes its LoRA dropout masks (ignored without dropout) */
   readonly dropoutSeed: number
+  /** fp16 train graphs: the loss scale of this step (train-loop's LossScaler); ignored by other graphs */
+  readonly lossScale?: number
 }
 
 export interface StepRunner {
   /** PEFT names of the trainable tensors */
   readonly names: readonly string[]
+  /** its train graphs run in fp16 and take a loss scale (MicroBatchJob.lossScale) */
+  readonly lossScaling?: boolean
   /**
    * Runs `jobs` with `adapter` (read during the call, never modified) and calls `take(k, result)` for k = 0, 1, ...
    * in order. `next` is the first job of the step after, which the runner may prepare for.

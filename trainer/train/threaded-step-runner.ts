@@ -17,7 +17,7 @@ import type { MicroBatchJob, StepRunner } from './step-runner.ts'
 import { InOrder } from './step-runner.ts'
 
 export interface StepWorkerSpec
-  extends Pick<TrainSessionOptions, 'device' | 'threads' | 'dropout' | 'attentionChunks'> {
+  extends Pick<TrainSessionOptions, 'device' | 'threads' | 'dropout' | 'attentionChunks' | 'precision' | 'recompute'> {
   readonly modelPath: string
   readonly lora: LoraConfig
 }
@@ -38,7 +38,8 @@ export class ThreadedStepRunner implements StepRunner {
   private version = 0
   private closed = false
 
-  private constructor (private readonly workers: readonly WorkerClient[], readonly names: readonly string[]) {}
+  private constructor (private readonly workers: readonly WorkerClient[], readonly names: readonly string[],
+    readonly lossScaling: boolean) {}
 
   /** Starts `count` helper threads, each opening a train session of the model (in parallel). */
   static async open (spec: StepWorkerSpec, count: number): Promise<ThreadedStepRunner> {
@@ -48,8 +49,9 @@ export class ThreadedStepRunner implements StepRunner {
     const workers = Array.from({ length: count }, () => new WorkerClient(new URL('../worker/step-worker.ts',
       import.meta.url)))
     try {
-      const names = await Promise.all(workers.map(async (w) => await w.call<string[]>('open', spec)))
-      return new ThreadedStepRunner(workers, names[0]!)
+      const opened = await Promise.all(workers.map(async (w) =>
+        await w.call<{ names: string[], lossScaling: boolean }>('open', spec)))
+      return new ThreadedStepRunner(workers, opened[0]!.names, opened[0]!.lossScaling)
     } catch (err) {
       await Promise.all(workers.map(async (w) => await w.close()))
       throw err

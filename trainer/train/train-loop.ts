@@ -10,6 +10,7 @@ import type { TokenizedExample } from '../data/tokenize-example.ts'
 import type { AdamWConfig, AdamWState } from '../optim/adamw.ts'
 import { adamwStep, clipGradNorm, createAdamWState, DEFAULT_ADAMW } from '../optim/adamw.ts'
 import { lrAt } from '../optim/schedule.ts'
+import { allFinite, LossScaler } from '../optim/loss-scale.ts'
 import type { ResolvedRecipe } from './recipe.ts'
 import { microBatches, stepExamples, totalSteps } from './step-plan.ts'
 import { toTokenBatch } from './token-batch.ts'
@@ -32,6 +33,9 @@ export interface StepInfo {
   readonly seconds: number
   /** of which in the optimizer (clip + AdamW) */
   readonly optimizerSeconds: number
+  /** fp16 training: the loss scale this step ran with, and whether its gradients overflowed (step skipped) */
+  readonly lossScale?: number
+  readonly skipped?: boolean
 }
 
 /** What a checkpoint holds: enough to continue exactly. */
@@ -54,6 +58,8 @@ export class TrainingRun {
   private readonly shapes: Map<string, readonly number[]>
   private done: number
   private readonly plans = new Map<number, StepPlan>()
+  /** fp16 train graphs: dynamic loss scaling (its state lives as long as the run) */
+  private readonly scaler: LossScaler | undefined
 
   /** Starts from `from` (copied; the caller's adapter is never modified), or continues a saved state. */
   constructor (
@@ -75,6 +81,7 @@ export class TrainingRun {
     this.done = state?.step ?? 0
     this.adamCfg = { ...DEFAULT_ADAMW, lr: recipe.learningRate, weightDecay: recipe.weightDecay }
     this.totalSteps = totalSteps(recipe.length, examples.length, recipe.batchSize)
+    this.scaler = runner.lossScaling === true ? new LossScaler() : undefined
   }
 
   get step (): number { return this.done }
@@ -121,7 +128,9 @@ export class TrainingRun {
     const grads = new Map<string, Float32Array>()
     let lossSum = 0
     let tokens = 0
-    const jobs = batches.map((batch, k) => ({ batch, dropoutSeed: this.dropoutSeed(this.done, k) }))
+    const lossScale = this.scaler?.scale
+    const jobs = batches.map((batch, k) => ({ batch, dropoutSeed: this.dropoutSeed(this.done, k),
+      ...(lossScale !== undefined ? { lossScale } : {}) }))
     const after = next !== undefined ? { batch: next.batches[0]!, dropoutSeed: this.dropoutSeed(this.done + 1, 0) }
       : undefined
     // summed in micro-batch order, wherever they ran: the same floats from one thread or several
@@ -139,7 +148,9 @@ export class TrainingRun {
     const lr = lrAt(r.learningRate, { kind: r.schedule, warmupSteps: r.warmupSteps, totalSteps: this.totalSteps },
       this.done)
     let gradNorm = 0
-    if (tokens > 0) {
+    // an fp16 step whose gradients overflowed changes nothing but the scale (its data counts as seen)
+    const apply = this.scaler?.update(allFinite(grads.values())) ?? true
+    if (tokens > 0 && apply) {
       const inv = 1 / tokens
       for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i]! *= inv
       gradNorm = clipGradNorm(grads, r.maxGradNorm)
@@ -157,7 +168,8 @@ export class TrainingRun {
       lr,
       gradNorm,
       seconds: (t2 - t0) / 1000,
-      optimizerSeconds: (t2 - t1) / 1000
+      optimizerSeconds: (t2 - t1) / 1000,
+      ...(lossScale !== undefined ? { lossScale, skipped: !apply } : {})
     }
   }
 }

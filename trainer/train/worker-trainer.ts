@@ -71,6 +71,7 @@ export async function createWorkerTrainer (o: WorkerTrainerOptions): Promise<Wor
     recipe: { ...o.recipe, microBatchSize: o.microBatch ?? o.recipe.microBatchSize },
     tokenize: { maxLength: o.maxLength, truncation: o.truncation, trainOnInputs: o.trainOnInputs },
     device: o.device,
+    precision: o.precision,
     threads: o.threads,
     workers: o.workers
   }

@@ -1,7 +1,7 @@
 // A helper thread of a ThreadedStepRunner (train/threaded-step-runner.ts): one TrainSession of the model, running
-// the micro-batches it is sent. Methods: open(spec) -> names; run({job, version, adapter?, next?}) -> result;
-// tokenize({records, options}) -> {examples, stats}, with 'tokenized' {done} events (a share of the data, before
-// training). The adapter comes once per version (once per optimizer step), not with every micro-batch.
+// the micro-batches it is sent. Methods: open(spec) -> {names, lossScaling}; run({job, version, adapter?, next?})
+// -> result; tokenize({records, options}) -> {examples, stats}, with 'tokenized' {done} events (a share of the data,
+// before training). The adapter comes once per version (once per optimizer step), not with every micro-batch.
 import type { Adapter } from '../lora/adapter.ts'
 import type { TrainResult } from '../model/sessions.ts'
 import { TrainSession } from '../model/sessions.ts'
@@ -27,7 +27,7 @@ serve({
     const ckpt = loadCheckpoint(modelPath)
     model = { path: modelPath, vocabSize: ckpt.config.vocabSize }
     session = await TrainSession.create(ckpt, lora, options)
-    return session.names
+    return { names: session.names, lossScaling: session.lossScaling }
   },
   run: async (p: { job: MicroBatchJob, version: number, adapter?: Adapter,
     next?: MicroBatchJob }): Promise<TrainResult> => {
@@ -37,7 +37,7 @@ serve({
       throw new Error(`step worker holds adapter version ${current?.version ?? 'none'}, asked for ${p.version}`)
     }
     if (p.next !== undefined) session.prefetchDropout(p.next.batch, p.next.dropoutSeed)
-    const r = await session.run(p.job.batch, current.adapter, p.job.dropoutSeed)
+    const r = await session.run(p.job.batch, current.adapter, p.job.dropoutSeed, p.job.lossScale)
     // copies that own their buffers: rpc moves them to the caller instead of copying them again
     return { lossSum: r.lossSum, tokens: r.tokens, grads: new Map([...r.grads]
       .map(([k, t]) => [k, { shape: t.shape, data: Float32Array.from(t.data) }])) }

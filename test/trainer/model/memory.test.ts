@@ -22,6 +22,10 @@ test('7B fp16: weights counted once as stored; a 1 x 128 LoRA step fits 16 GB, 8
   const msg = memoryProblem(big, 24 * GB, 'this machine', '--micro-batch or --max-length')
   assert.match(msg ?? '', /^this run needs about \d+\.\d GB of memory \(weights 12\.\d GB, activations \d+\.\d GB\), /)
   assert.match(msg!, /more than the 24\.0 GB of this machine; lower --micro-batch or --max-length/)
+  // recomputation keeps one input per layer and one layer's activations: 8 x 512 then fits 24 GB
+  const again = estimateMemory(ck, { kind: 'train', microBatch: 8, seq: 512, lora, recompute: true })
+  assert.ok(again.activationsBytes < big.activationsBytes / 4, `recomputed ${again.activationsBytes / GB}`)
+  assert.equal(memoryProblem(again, 24 * GB, 'this machine', '--micro-batch'), undefined)
   // the pair shares the weights: less than two runs
   const pair = estimateMemory(ck, { kind: 'train', pair: true, microBatch: 1, seq: 128, lora })
   assert.ok(pair.totalBytes < step.totalBytes + 2 * GB)
