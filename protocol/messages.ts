@@ -886,6 +886,8 @@ export interface RoundResult {
   adapterBytes: bigint
   updates: UpdateCommit[]
   signature?: Uint8Array<ArrayBuffer>
+  historyBase?: Uint8Array<ArrayBuffer>
+  historyHash?: Uint8Array<ArrayBuffer>
 }
 
 export namespace RoundResult {
@@ -974,6 +976,16 @@ export namespace RoundResult {
         if (obj.signature != null) {
           w.uint32(114)
           w.bytes(obj.signature)
+        }
+
+        if (obj.historyBase != null) {
+          w.uint32(162)
+          w.bytes(obj.historyBase)
+        }
+
+        if (obj.historyHash != null) {
+          w.uint32(170)
+          w.bytes(obj.historyHash)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1076,6 +1088,14 @@ export namespace RoundResult {
             }
             case 14: {
               obj.signature = reader.bytes()
+              break
+            }
+            case 20: {
+              obj.historyBase = reader.bytes()
+              break
+            }
+            case 21: {
+              obj.historyHash = reader.bytes()
               break
             }
             default: {
@@ -1236,6 +1256,20 @@ export namespace RoundResult {
               }
               break
             }
+            case 20: {
+              yield {
+                field: `${prefix}.historyBase`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 21: {
+              yield {
+                field: `${prefix}.historyHash`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1370,6 +1404,16 @@ export namespace RoundResult {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface RoundResultHistoryBaseFieldEvent {
+    field: '$.historyBase'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundResultHistoryHashFieldEvent {
+    field: '$.historyHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<RoundResult>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RoundResult.codec())
   }
@@ -1378,7 +1422,7 @@ export namespace RoundResult {
     return decodeMessage(buf, RoundResult.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundResult>): Generator<RoundResultJobIdFieldEvent | RoundResultRoundFieldEvent | RoundResultAttemptFieldEvent | RoundResultBaseHashFieldEvent | RoundResultNewHashFieldEvent | RoundResultSelectedFieldEvent | RoundResultIncludedFieldEvent | RoundResultExcludedPeerFieldEvent | RoundResultExcludedReasonFieldEvent | RoundResultExcludedUpdateAuthorFieldEvent | RoundResultExcludedUpdateHashFieldEvent | RoundResultExcludedUpdateSamplesFieldEvent | RoundResultExcludedUpdateSignatureFieldEvent | RoundResultTrainLossFieldEvent | RoundResultBytesFieldEvent | RoundResultSecondsFieldEvent | RoundResultAdapterBytesFieldEvent | RoundResultUpdatesAuthorFieldEvent | RoundResultUpdatesHashFieldEvent | RoundResultUpdatesSamplesFieldEvent | RoundResultUpdatesSignatureFieldEvent | RoundResultSignatureFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundResult>): Generator<RoundResultJobIdFieldEvent | RoundResultRoundFieldEvent | RoundResultAttemptFieldEvent | RoundResultBaseHashFieldEvent | RoundResultNewHashFieldEvent | RoundResultSelectedFieldEvent | RoundResultIncludedFieldEvent | RoundResultExcludedPeerFieldEvent | RoundResultExcludedReasonFieldEvent | RoundResultExcludedUpdateAuthorFieldEvent | RoundResultExcludedUpdateHashFieldEvent | RoundResultExcludedUpdateSamplesFieldEvent | RoundResultExcludedUpdateSignatureFieldEvent | RoundResultTrainLossFieldEvent | RoundResultBytesFieldEvent | RoundResultSecondsFieldEvent | RoundResultAdapterBytesFieldEvent | RoundResultUpdatesAuthorFieldEvent | RoundResultUpdatesHashFieldEvent | RoundResultUpdatesSamplesFieldEvent | RoundResultUpdatesSignatureFieldEvent | RoundResultSignatureFieldEvent | RoundResultHistoryBaseFieldEvent | RoundResultHistoryHashFieldEvent> {
     return streamMessage(buf, RoundResult.codec(), opts)
   }
 }
@@ -1394,6 +1438,7 @@ export interface Attestation {
   reason: string
   signature: Uint8Array<ArrayBuffer>
   witness: string
+  historyHash?: Uint8Array<ArrayBuffer>
 }
 
 export namespace Attestation {
@@ -1454,6 +1499,11 @@ export namespace Attestation {
         if ((obj.witness != null && obj.witness !== '')) {
           w.uint32(82)
           w.string(obj.witness)
+        }
+
+        if (obj.historyHash != null) {
+          w.uint32(162)
+          w.bytes(obj.historyHash)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1517,6 +1567,10 @@ export namespace Attestation {
             }
             case 10: {
               obj.witness = reader.string()
+              break
+            }
+            case 20: {
+              obj.historyHash = reader.bytes()
               break
             }
             default: {
@@ -1604,6 +1658,13 @@ export namespace Attestation {
               }
               break
             }
+            case 20: {
+              yield {
+                field: `${prefix}.historyHash`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1666,6 +1727,11 @@ export namespace Attestation {
     value: string
   }
 
+  export interface AttestationHistoryHashFieldEvent {
+    field: '$.historyHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Attestation>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Attestation.codec())
   }
@@ -1674,7 +1740,7 @@ export namespace Attestation {
     return decodeMessage(buf, Attestation.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationJobIdFieldEvent | AttestationRoundFieldEvent | AttestationAttemptFieldEvent | AttestationAggregatorFieldEvent | AttestationBaseHashFieldEvent | AttestationNewHashFieldEvent | AttestationAgreeFieldEvent | AttestationReasonFieldEvent | AttestationSignatureFieldEvent | AttestationWitnessFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationJobIdFieldEvent | AttestationRoundFieldEvent | AttestationAttemptFieldEvent | AttestationAggregatorFieldEvent | AttestationBaseHashFieldEvent | AttestationNewHashFieldEvent | AttestationAgreeFieldEvent | AttestationReasonFieldEvent | AttestationSignatureFieldEvent | AttestationWitnessFieldEvent | AttestationHistoryHashFieldEvent> {
     return streamMessage(buf, Attestation.codec(), opts)
   }
 }
@@ -2016,6 +2082,16 @@ export namespace RoundMessage {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface RoundMessageResultHistoryBaseFieldEvent {
+    field: '$.result.historyBase'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundMessageResultHistoryHashFieldEvent {
+    field: '$.result.historyHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface RoundMessageAttestationJobIdFieldEvent {
     field: '$.attestation.jobId'
     value: string
@@ -2066,6 +2142,11 @@ export namespace RoundMessage {
     value: string
   }
 
+  export interface RoundMessageAttestationHistoryHashFieldEvent {
+    field: '$.attestation.historyHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<RoundMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RoundMessage.codec())
   }
@@ -2074,7 +2155,7 @@ export namespace RoundMessage {
     return decodeMessage(buf, RoundMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageHelloBeaconFieldEvent | RoundMessageHelloPowNonceFieldEvent | RoundMessageHelloReachabilityFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultExcludedUpdateAuthorFieldEvent | RoundMessageResultExcludedUpdateHashFieldEvent | RoundMessageResultExcludedUpdateSamplesFieldEvent | RoundMessageResultExcludedUpdateSignatureFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent | RoundMessageResultUpdatesAuthorFieldEvent | RoundMessageResultUpdatesHashFieldEvent | RoundMessageResultUpdatesSamplesFieldEvent | RoundMessageResultUpdatesSignatureFieldEvent | RoundMessageResultSignatureFieldEvent | RoundMessageAttestationJobIdFieldEvent | RoundMessageAttestationRoundFieldEvent | RoundMessageAttestationAttemptFieldEvent | RoundMessageAttestationAggregatorFieldEvent | RoundMessageAttestationBaseHashFieldEvent | RoundMessageAttestationNewHashFieldEvent | RoundMessageAttestationAgreeFieldEvent | RoundMessageAttestationReasonFieldEvent | RoundMessageAttestationSignatureFieldEvent | RoundMessageAttestationWitnessFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageHelloBeaconFieldEvent | RoundMessageHelloPowNonceFieldEvent | RoundMessageHelloReachabilityFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultExcludedUpdateAuthorFieldEvent | RoundMessageResultExcludedUpdateHashFieldEvent | RoundMessageResultExcludedUpdateSamplesFieldEvent | RoundMessageResultExcludedUpdateSignatureFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent | RoundMessageResultUpdatesAuthorFieldEvent | RoundMessageResultUpdatesHashFieldEvent | RoundMessageResultUpdatesSamplesFieldEvent | RoundMessageResultUpdatesSignatureFieldEvent | RoundMessageResultSignatureFieldEvent | RoundMessageResultHistoryBaseFieldEvent | RoundMessageResultHistoryHashFieldEvent | RoundMessageAttestationJobIdFieldEvent | RoundMessageAttestationRoundFieldEvent | RoundMessageAttestationAttemptFieldEvent | RoundMessageAttestationAggregatorFieldEvent | RoundMessageAttestationBaseHashFieldEvent | RoundMessageAttestationNewHashFieldEvent | RoundMessageAttestationAgreeFieldEvent | RoundMessageAttestationReasonFieldEvent | RoundMessageAttestationSignatureFieldEvent | RoundMessageAttestationWitnessFieldEvent | RoundMessageAttestationHistoryHashFieldEvent> {
     return streamMessage(buf, RoundMessage.codec(), opts)
   }
 }
