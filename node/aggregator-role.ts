@@ -157,7 +157,7 @@ export class AggregatorRole {
       state.abandonCollector()
     }
     if (updates.length === 0) { fail('no updates'); return }
-    const prior = await this.priorHistory(c.round)
+    const prior = await this.priorHistory()
     if (state.collector !== c || ctx.stopped) return // superseded while we fetched it
     let res
     try {
@@ -166,6 +166,10 @@ export class AggregatorRole {
     } catch (err) {
       fail(`aggregation failed: ${(err as Error).message}`)
       return
+    }
+    if (prior.lost && res.history !== undefined) {
+      ctx.log(`round ${c.round}: the job's history ${state.historyHash?.slice(0, 12) ?? '(unknown to us)'} cannot ` +
+        'be had; this result starts from an empty one (a reset its witnesses refuse if they hold it)')
     }
     const included = res.decisions.filter((d) => d.included).map((d) => d.peer).sort()
     if (included.length === 0) { fail('every update was excluded'); return }
@@ -210,14 +214,12 @@ export class AggregatorRole {
    * and the result says so; its witnesses refuse that reset if they can get the named history
    * (protocol/history-rules.ts).
    */
-  private async priorHistory (round: number): Promise<{ readonly base: string, readonly value?: JobHistory }> {
+  private async priorHistory (): Promise<{ readonly base: string, readonly value?: JobHistory,
+    readonly lost: boolean }> {
     const { ctx, state } = this
     const known = state.historyHash
-    if (known === '') return { base: '' }
+    if (known === '') return { base: '', lost: false }
     const held = known === undefined ? undefined : await getHistory(ctx, state, known, [], state.globalHash)
-    if (held !== undefined) return { base: known!, value: held.value }
-    ctx.log(`round ${round}: the job's history ${known === undefined ? '(unknown to us)' : known.slice(0, 12)} ` +
-      'cannot be had; this result starts from an empty one (a reset its witnesses refuse if they hold it)')
-    return { base: '' }
+    return held !== undefined ? { base: known!, value: held.value, lost: false } : { base: '', lost: true }
   }
 }

@@ -61,7 +61,7 @@ export async function judgeResult (d: WitnessDeps, r: RoundResult, aggregator: s
     return verdict(false, `${RejectReason.HistoryForged}: starts from ${startsFrom.slice(0, 12)}, not the previous ` +
       `result's ${prior === '' ? '(empty)' : prior!.slice(0, 12)}`)
   }
-  if (hb.kind === 'reset' && await d.history(hb.wiped, [aggregator]) !== undefined) {
+  if (hb.kind === 'reset' && hb.wiped !== undefined && await d.history(hb.wiped, [aggregator]) !== undefined) {
     return verdict(false, `${RejectReason.HistoryReset}: history ${hb.wiped.slice(0, 12)} can be had`)
   }
   if (hb.kind === 'continue' && hb.hash !== '') {

@@ -8,15 +8,18 @@
 export type HistoryBaseCheck =
   /** the result starts from the history we know (hash '' : the empty one) */
   | { readonly kind: 'continue', readonly hash: string }
-  /** the empty history instead of the non-empty one we know: only when that one cannot be had */
-  | { readonly kind: 'reset', readonly wiped: string }
-  /** we do not know our global's history (restored or caught up): we cannot judge */
+  /**
+   * the empty history instead of the non-empty one we know (`wiped`): only when that one cannot be had; or we do
+   * not know ours (restored, caught up: `wiped` undefined), and cannot contest it
+   */
+  | { readonly kind: 'reset', readonly wiped: string | undefined }
+  /** a non-empty history while we do not know our global's (restored or caught up): we cannot judge */
   | { readonly kind: 'unknown' }
   /** a history that is not the previous result's */
   | { readonly kind: 'forged' }
 
 export function checkHistoryBase (known: string | undefined, named: string): HistoryBaseCheck {
-  if (known === undefined) return { kind: 'unknown' }
+  if (known === undefined) return named === '' ? { kind: 'reset', wiped: undefined } : { kind: 'unknown' }
   if (named === known) return { kind: 'continue', hash: known }
   if (named === '') return { kind: 'reset', wiped: known }
   return { kind: 'forged' }

@@ -101,8 +101,11 @@ test('a witness recomputes the job history: it refuses a forged start, a wiped e
   assert.equal(await judge(reset.r, r1.historyHash), 'agree')
   // the named history cannot be had from its aggregator either: no agreement
   assert.equal(await judge(r2.r, r1.historyHash), RejectReason.HistoryUnavailable)
-  // we do not know which history our global came with (restored, caught up): we cannot judge
+  // we do not know which history our global came with (restored, caught up): we cannot judge a named one, and
+  // cannot contest a reset
   assert.equal(await judge(r2.r, undefined), 'abstain')
+  holds = true
+  assert.equal(await judge(reset.r, undefined), 'agree')
 })
 
 test('a history blob decodes to what was encoded and refuses bad bytes', () => {
