@@ -5,9 +5,12 @@
 // Prints one JSON line per case as it finishes (stderr: the rounds), then the matrix as the last line.
 // Usage: npm run bench -- poisoning [--rounds 5] [--local-steps 10] [--settings 0,1,2] [--rules robust,fedavg]
 //        [--attacks alie,ipm,...] [--fedavg-attacks] [--non-omniscient]
+// Attacks named '-blind' (alie-blind, ipm-blind, minmax-blind, minsum-blind) see only their colluders' own benign
+// training; --non-omniscient adds the blind variant of every model attack.
 import { flagValue, numberFlag } from './lib/args.ts'
 import type { CaseSpec, MatrixAttack } from '../sim/poisoning.ts'
 import { MATRIX_ATTACKS, RULES, SETTINGS, runMatrix } from '../sim/poisoning.ts'
+import { isBlind } from '../sim/attacks.ts'
 
 const list = (name: string, dflt: readonly string[]): string[] => flagValue(name)?.split(',').filter((x) => x !== '') ??
   [...dflt]
@@ -26,7 +29,7 @@ for (const r of rules) {
 }
 const attacks = list('attacks', MATRIX_ATTACKS) as MatrixAttack[]
 for (const a of attacks) {
-  if (!MATRIX_ATTACKS.includes(a) && a !== 'scale' && a !== 'signflip') {
+  if (!MATRIX_ATTACKS.includes(a) && !isBlind(a) && a !== 'scale' && a !== 'signflip') {
     throw new Error(`--attacks: unknown attack ${a}`)
   }
 }
@@ -37,7 +40,10 @@ const cases: CaseSpec[] = rules.flatMap((rule, i) => i === 0 || process.argv.inc
   : [{ rule, knowledge: 'omniscient' as const }])
 if (process.argv.includes('--non-omniscient')) {
   for (const attack of attacks) {
-    if (attack !== 'backdoor') cases.push({ attack, knowledge: 'colluders', rule: rules[0]! })
+    // the data attack needs no knowledge; the naive ones use none; blind names are non-omniscient already
+    if (!['backdoor', 'scale', 'signflip'].includes(attack) && !isBlind(attack)) {
+      cases.push({ attack, knowledge: 'colluders', rule: rules[0]! })
+    }
   }
 }
 const t0 = Date.now()

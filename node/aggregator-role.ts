@@ -14,8 +14,10 @@ import { decodeAdapter, sha256Hex } from './adapter-codec.ts'
 import { aggregateRound } from './round-aggregate.ts'
 import { sign, verifySigned } from './signatures.ts'
 import { hex, unhex } from './hex.ts'
+import { getHistory } from './history-fetch.ts'
 import type { PeerContext } from './peer-context.ts'
 import type { Collector, OwnUpdate, RoundState } from './round-state.ts'
+import type { JobHistory } from '../trainer/aggregate/history.ts'
 
 export class AggregatorRole {
   constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {
@@ -160,13 +162,19 @@ export class AggregatorRole {
       state.abandonCollector()
     }
     if (updates.length === 0) { fail('no updates'); return }
+    const prior = await this.priorHistory()
+    if (state.collector !== c || ctx.stopped) return // superseded while we fetched it
     let res
     try {
       res = aggregateRound(ctx.opts.aggregate, updates, { round: c.round, baseHash: c.baseHash,
-        global: state.globalAdapter })
+        global: state.globalAdapter, ...(prior.value !== undefined ? { history: prior.value } : {}) })
     } catch (err) {
       fail(`aggregation failed: ${(err as Error).message}`)
       return
+    }
+    if (prior.lost && res.history !== undefined) {
+      ctx.log(`round ${c.round}: the job's history ${state.historyHash?.slice(0, 12) ?? '(unknown to us)'} cannot ` +
+        'be had; this result starts from an empty one (a reset its witnesses refuse if they hold it)')
     }
     const included = res.decisions.filter((d) => d.included).map((d) => d.peer).sort()
     if (included.length === 0) { fail('every update was excluded'); return }
@@ -193,12 +201,30 @@ export class AggregatorRole {
       bytes: BigInt(c.bytes),
       seconds: (Date.now() - c.startedAt) / 1000,
       adapterBytes: BigInt(res.bytes.byteLength),
-      updates: included.map((p) => c.received.get(p)!.commit)
+      updates: included.map((p) => c.received.get(p)!.commit),
+      ...(prior.base !== '' ? { historyBase: unhex(prior.base) } : {}),
+      ...(res.history !== undefined ? { historyHash: unhex(res.history.hash) } : {})
     }
     state.awaitResult()
     ctx.log(`round ${c.round}: result ${res.hash.slice(0, 12)} (${included.length} included) published; awaiting its ` +
       `witnesses`)
     const served = new Map(updates.map((u) => [hex(u.commit.hash), u.bytes]))
+    if (res.history !== undefined) served.set(res.history.hash, res.history.bytes)
     await ctx.trust.publishOwn(result, served, res.bytes, { aggregator: ctx.peerId, members: c.members })
+  }
+
+  /**
+   * The history this round starts from: the one our global's result named, from our store or its holders.
+   * When it cannot be had (or we do not know it: a restart, a catch-up) the round starts from the empty one,
+   * and the result says so; its witnesses refuse that reset if they can get the named history
+   * (protocol/history-rules.ts).
+   */
+  private async priorHistory (): Promise<{ readonly base: string, readonly value?: JobHistory,
+    readonly lost: boolean }> {
+    const { ctx, state } = this
+    const known = state.historyHash
+    if (known === '') return { base: '', lost: false }
+    const held = known === undefined ? undefined : await getHistory(ctx, state, known, [], state.globalHash)
+    return held !== undefined ? { base: known!, value: held.value, lost: false } : { base: '', lost: true }
   }
 }

@@ -14,6 +14,7 @@ import { MAX_CHAIN_LINKS } from '../protocol/limits.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import { catchUpDue, catchUpQuorum, followAtSameRound } from './global-choice.ts'
 import { fetchGlobal } from './global-fetch.ts'
+import { getHistory } from './history-fetch.ts'
 import { fetchChain } from './chain-sync.ts'
 import { verifySigned } from './signatures.ts'
 import { hex } from './hex.ts'
@@ -182,6 +183,10 @@ export class CatchUp {
     const { ctx, state } = this
     const g = await fetchGlobal(ctx, head.hash, [server])
     if (g === undefined || ctx.stopped || state.completed >= head.round) return false
+    // the job's history the head's result names (the next aggregator and its witnesses start from it)
+    const historyHash = hex(links[links.length - 1]!.result!.historyHash ?? new Uint8Array(0))
+    const held = await getHistory(ctx, state, historyHash, [server], head.hash)
+    if (ctx.stopped || state.completed >= head.round) return false
     if (state.collector !== undefined && state.collector.round <= head.round) {
       // the round we collect for was confirmed elsewhere (a failover that overtook us): no result from us
       ctx.log(`round ${state.collector.round}: confirmed without us; no result from us`)
@@ -190,7 +195,8 @@ export class CatchUp {
     ctx.log(`caught up to round ${head.round} by a chain of ${links.length} confirmed results from ` +
       `${server.slice(-6)} (global ${head.hash.slice(0, 12)})`)
     ctx.trust.caughtUp(head.round, head.beacon) // first: the state's adopted event replays kept announces
-    state.catchUp(head.round, head.hash, g.bytes, g.adapter)
+    state.catchUp(head.round, head.hash, g.bytes, g.adapter,
+      { hash: historyHash, ...(held !== undefined ? { held } : {}) })
     ctx.chain.append(links)
     this.fromStart = false
     return true

@@ -20,6 +20,8 @@ import { nextTokensPerSecond } from './throughput.ts'
 import { roundInfoOf } from './round-info.ts'
 import { hex, unhex } from './hex.ts'
 import { fetchGlobal } from './global-fetch.ts'
+import { getHistory } from './history-fetch.ts'
+import { decodeHistory } from '../trainer/aggregate/history-codec.ts'
 import type { PeerContext } from './peer-context.ts'
 import type { Collector, RoundState } from './round-state.ts'
 
@@ -241,10 +243,19 @@ export class MemberRole {
       if (d.ok) g = { bytes: own, adapter: d.adapter }
     }
     if (g === undefined) { ctx.reject(aggregator, RejectReason.AdapterUnavailable, 'result', r.round); return }
+    // the job's history after the round, which the next aggregator and its witnesses start from: from the
+    // aggregator (or members that took it); without it we still adopt, and the next round may have to reset it
+    const historyHash = hex(r.historyHash ?? new Uint8Array(0))
+    const ownHistory = ctx.trust.served(historyHash)
+    const dh = ownHistory === undefined ? undefined : decodeHistory(ownHistory)
+    const held = dh?.ok === true ? { bytes: ownHistory!, value: dh.history }
+      : await getHistory(ctx, state, historyHash, [aggregator], hash)
+    if (held === undefined) ctx.log(`round ${r.round}: the job's history ${historyHash.slice(0, 12)} could not be had`)
     // adopted meanwhile, or a complaint convicted its aggregator while we fetched
     if (r.round !== state.completed + 1 || ctx.stopped || ctx.trust.excluded.has(aggregator)) return
     ctx.trust.advance(r, aggregator)
-    state.adopt(r.round, hash, g.bytes, g.adapter, roundInfoOf(r, aggregator), hex(r.baseHash))
+    state.adopt(r.round, hash, g.bytes, g.adapter, roundInfoOf(r, aggregator), hex(r.baseHash),
+      { hash: historyHash, ...(held !== undefined ? { held } : {}) })
     ctx.chain.append([{ result: r, aggregator, members: [...members], attestations: [...attestations],
       powNonces: members.map((m) => ctx.book.nonceOf(m)) }])
   }

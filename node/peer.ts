@@ -25,6 +25,7 @@ import { RejectReason } from '../protocol/reject-reason.ts'
 import { roundsTopic } from '../protocol/topics.ts'
 import { MAX_ATTEMPTS } from '../protocol/limits.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
+import type { JobHistory } from '../trainer/aggregate/history.ts'
 import { createHost } from './host.ts'
 import type { FeditHost } from './host.ts'
 import { loadOrCreateKey } from './identity.ts'
@@ -45,6 +46,7 @@ import { AggregatorRole } from './aggregator-role.ts'
 import { CatchUp } from './catch-up.ts'
 import { ChainStore } from './chain-store.ts'
 import { serveChain } from './chain-sync.ts'
+import { getHistory } from './history-fetch.ts'
 import { ReachabilityMonitor } from './reachability.ts'
 import type { PathCounts } from './reachability.ts'
 import { Trust } from './trust.ts'
@@ -112,6 +114,13 @@ export class Peer {
     return { round: this.state.completed, hash: this.state.globalHash, adapter: this.state.globalAdapter }
   }
 
+  /** the job's per-peer history that goes with our global adapter (hash '' : empty; undefined: unknown to us) */
+  get jobHistory (): { readonly hash: string | undefined, readonly value?: JobHistory } {
+    const hash = this.state.historyHash
+    const held = hash === undefined ? undefined : this.state.heldHistory(hash)
+    return { hash, ...(held !== undefined ? { value: held.value } : {}) }
+  }
+
   /** completed rounds this peer took part in or saw, in DESIGN.md's report shape */
   get rounds (): readonly RoundInfo[] { return this.state.rounds }
   multiaddrs (): string[] { return this.libp2p.getMultiaddrs().map(String) }
@@ -160,8 +169,9 @@ export class Peer {
       fetch: async (from, hash) => await withRetries(2, async () => await ctx.transport.fetchAdapter(ctx.libp2p,
         peerIdFromString(from), hash, { jobId: this.opts.jobId, maxBytes: ctx.maxAdapterBytes,
         timeoutMs: this.timing.transferTimeoutMs })),
+      history: async (hash, from) => (await getHistory(ctx, state, hash, from, state.globalHash))?.value,
       standing: () => ({ completed: state.completed, hash: state.globalHash, adapter: state.globalAdapter,
-        layout: ctx.layout, maxAdapterBytes: ctx.maxAdapterBytes })
+        layout: ctx.layout, maxAdapterBytes: ctx.maxAdapterBytes, historyHash: state.historyHash })
     })
     await ctx.trust.evidence.load()
     ctx.chain = new ChainStore(this.opts.stateDir, ctx.log)
@@ -190,7 +200,10 @@ export class Peer {
     ctx.book.hello(this.peerId, this.powNonce, state.completed) // our own proof goes into our chain's links
     const { jobId } = this.opts
     const timeoutMs = this.timing.transferTimeoutMs
-    await serveAdapters(host, { jobId, lookup: (h) => state.adapterBytes(h) ?? ctx.trust.served(h), timeoutMs })
+    // global adapters and job histories by hash: ours, and those of our own result until the round is final
+    const lookup = (h: string): Uint8Array | undefined =>
+      state.adapterBytes(h) ?? state.heldHistory(h)?.bytes ?? ctx.trust.served(h)
+    await serveAdapters(host, { jobId, lookup, timeoutMs })
     await serveUpdates(host, {
       jobId,
       maxBytes: ctx.maxAdapterBytes,

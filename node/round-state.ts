@@ -33,6 +33,7 @@ import { EventEmitter } from 'node:events'
 import type { UpdateCommit } from '../protocol/messages.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import type { ClientUpdate } from '../trainer/aggregate/types.ts'
+import type { JobHistory } from '../trainer/aggregate/history.ts'
 import type { StateStore } from './state-store.ts'
 import { RoundStage } from './round-stage.ts'
 import { formatRound } from './round-info.ts'
@@ -143,6 +144,15 @@ interface RoundStateDeps {
 /** global adapters we keep serving: members a round behind may still fetch the previous one */
 const SERVED = 3
 
+/** a job history blob we hold, checked (hash and decode) */
+export interface HeldHistory { readonly bytes: Uint8Array, readonly value: JobHistory }
+
+/**
+ * The history that goes with an adopted global adapter: its hash ('' : the empty history) and, when we could
+ * fetch it, its blob. undefined (a catch-up, a restart): we do not know it until the next result we adopt.
+ */
+export interface AdoptedHistory { readonly hash: string, readonly held?: HeldHistory }
+
 export class RoundState {
   readonly events = new EventEmitter<RoundEvents>()
   private stageNow = RoundStage.Gathering
@@ -157,6 +167,9 @@ export class RoundState {
   private attempt = -1
   private base = ''
   private readonly served = new Map<string, Uint8Array>() // hash -> bytes
+  /** the hash of our global's history ('' : empty), undefined when unknown (protocol/history-rules.ts) */
+  private historyNow: string | undefined = ''
+  private readonly histories = new Map<string, HeldHistory>() // hash -> blob, the last SERVED held
   private log: RoundInfo[] = []
   private cur: MutableRound = fresh(1)
   private collecting?: Collector & { closed: boolean, timer?: NodeJS.Timeout }
@@ -184,6 +197,10 @@ export class RoundState {
 
   /** bytes of a global adapter we hold, by hash (what /fedit/adapter serves) */
   adapterBytes (hash: string): Uint8Array | undefined { return this.served.get(hash) }
+  /** the hash of the history that goes with our global ('' : the empty one; undefined: unknown) */
+  get historyHash (): string | undefined { return this.historyNow }
+  /** a job history we hold, by hash (served like adapters) */
+  heldHistory (hash: string): HeldHistory | undefined { return this.histories.get(hash) }
   /** resolves once every save begun so far is on disk */
   async saved (): Promise<void> { await this.saving }
 
@@ -193,6 +210,8 @@ export class RoundState {
     saved?: { readonly rounds: RoundInfo[] }): void {
     this.peftConfig = peftConfig
     this.setGlobal(g.round, g.hash, g.bytes, g.adapter)
+    // a restored global's history is not kept on disk: unknown until the next adopted result brings one
+    this.historyNow = g.round === 0 ? '' : undefined
     if (saved !== undefined) this.log = saved.rounds
     else this.persist(undefined)
     this.first = g.round + 1
@@ -300,11 +319,19 @@ export class RoundState {
     this.setStage(RoundStage.AwaitAnnounce)
   }
 
-  /** Takes a verified global adapter of round `round` as ours (`base`: the global it was made from, if known). */
+  /**
+   * Takes a verified global adapter of round `round` as ours (`base`: the global it was made from, if known;
+   * `history`: the job history its result names, undefined when we do not know it).
+   */
   adopt (round: number, hash: string, bytes: Uint8Array, adapter: Adapter, info: RoundInfo | undefined,
-    base = ''): void {
+    base = '', history?: AdoptedHistory): void {
     if (round <= this.completedRound || this.stopped) return
     this.setGlobal(round, hash, bytes, adapter)
+    this.historyNow = history?.hash
+    if (history?.held !== undefined) {
+      this.histories.set(history.hash, history.held)
+      while (this.histories.size > SERVED) this.histories.delete(this.histories.keys().next().value!)
+    }
     this.attempt = info !== undefined && base !== '' ? info.attempt : -1
     this.base = base
     if (info !== undefined) this.log.push(info)
@@ -320,13 +347,14 @@ export class RoundState {
   }
 
   /** A checked chain of confirmed results is past us (catch-up.ts): take its head (no result of ours to log). */
-  catchUp (round: number, hash: string, bytes: Uint8Array, adapter: Adapter): void {
-    this.adopt(round, hash, bytes, adapter, undefined)
+  catchUp (round: number, hash: string, bytes: Uint8Array, adapter: Adapter, history?: AdoptedHistory): void {
+    this.adopt(round, hash, bytes, adapter, undefined, '', history)
   }
 
   /** The job is done and we do not know our adapter's attempt: take the one the others hold. */
   followOthers (round: number, hash: string, bytes: Uint8Array, adapter: Adapter): void {
     this.setGlobal(round, hash, bytes, adapter)
+    this.historyNow = undefined
     this.persist(undefined)
     this.events.emit('followed', { round, hash })
     this.deps.log(`round ${round}: the others hold another adapter for it; ` +

@@ -23,6 +23,7 @@ import { ROUND_WINDOW } from '../protocol/limits.ts'
 import type { Check } from '../protocol/round-rules.ts'
 import type { AggregateFn } from '../trainer/aggregate/types.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
+import type { JobHistory } from '../trainer/aggregate/history.ts'
 import type { AdapterLayout } from './adapter-codec.ts'
 import { ResultGate } from './result-gate.ts'
 import type { PendingResult } from './result-gate.ts'
@@ -47,9 +48,11 @@ export interface TrustHost {
   fetch: (from: string, hash: string) => Promise<Uint8Array>
   /** keeps the beacon of the round after `round` in the state folder */
   saveBeacon: (round: number, beacon: string) => Promise<void>
-  /** our global adapter (the base of the round after it) */
+  /** the job history `hash` from our store, `from`, or members on our global (node/history-fetch.ts) */
+  history: (hash: string, from: readonly string[]) => Promise<JobHistory | undefined>
+  /** our global adapter (the base of the round after it) and the history its result named */
   standing: () => { readonly completed: number, readonly hash: string, readonly adapter: Adapter,
-    readonly layout: AdapterLayout, readonly maxAdapterBytes: number }
+    readonly layout: AdapterLayout, readonly maxAdapterBytes: number, readonly historyHash: string | undefined }
 }
 
 /** an announce we checked and followed: who aggregates that attempt, over which members */
@@ -208,14 +211,17 @@ export class Trust {
     this.judged.add(key)
     const st = this.h.standing()
     if (hex(r.baseHash) !== st.hash) return // we stand elsewhere: cannot judge
-    const v = await judgeResult({ jobId: this.h.jobId, peerId: this.h.self(), key: this.h.key(), layout: st.layout,
-      maxAdapterBytes: st.maxAdapterBytes, aggregate: this.h.aggregate, fetch: this.h.fetch }, r, aggregator,
-      st.adapter)
+    const deps = { jobId: this.h.jobId, peerId: this.h.self(), key: this.h.key(), layout: st.layout,
+      maxAdapterBytes: st.maxAdapterBytes, aggregate: this.h.aggregate, fetch: this.h.fetch, history: this.h.history }
+    const v = await judgeResult(deps, r, aggregator, st.adapter, st.historyHash)
+    if (v.abstain === true) {
+      this.h.log(`round ${r.round}: cannot witness attempt ${r.attempt} of ${aggregator.slice(-6)}: ${v.reason}`)
+      return
+    }
     this.events.emit('witnessed', { round: r.round, bytes: v.bytes, seconds: v.seconds })
     this.h.log(`round ${r.round}: witnessed attempt ${r.attempt} ` +
       `of ${aggregator.slice(-6)}: ${v.agree ? 'agree' : `disagree (${v.reason})`}`)
-    const a = await attestation({ jobId: this.h.jobId, peerId: this.h.self(), key: this.h.key(), layout: st.layout,
-      maxAdapterBytes: st.maxAdapterBytes, aggregate: this.h.aggregate, fetch: this.h.fetch }, r, aggregator, v)
+    const a = await attestation(deps, r, aggregator, v)
     const p = this.gate.addAttestation(a)
     await this.h.publish({ attestation: a })
     if (p !== undefined) this.settle(p)

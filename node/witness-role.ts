@@ -1,7 +1,9 @@
 // The witness role: when the seeded draw makes us a witness of a result, fetch the updates it names from its
 // aggregator (who serves them until the round is final), check their signatures, recompute the filters and the
 // aggregate from our own copy of the base, and publish a signed Attestation: agree only when the included set
-// and the new adapter's hash are exactly what we computed.
+// and the new adapter's hash are exactly what we computed. The job's history the result starts from must be the
+// previous result's (or a reset nobody can contest, protocol/history-rules.ts), and the history after it must be
+// the one we computed, bit for bit.
 import type { PrivateKey } from '@libp2p/interface'
 import type { Attestation, RoundResult, UpdateCommit } from '../protocol/messages.ts'
 import { attestationStatement, checkCommitments } from '../protocol/signed-update.ts'
@@ -13,6 +15,8 @@ import { decodeAdapter } from './adapter-codec.ts'
 import type { AdapterLayout } from './adapter-codec.ts'
 import { aggregateRound } from './round-aggregate.ts'
 import { hex } from './hex.ts'
+import { checkHistoryBase } from '../protocol/history-rules.ts'
+import type { JobHistory } from '../trainer/aggregate/history.ts'
 
 export interface WitnessDeps {
   readonly jobId: string
@@ -23,25 +27,47 @@ export interface WitnessDeps {
   readonly aggregate: AggregateFn
   /** the bytes of `hash` from `from` (sha256-checked by the transfer) */
   readonly fetch: (from: string, hash: string) => Promise<Uint8Array>
+  /** the job history `hash` (not '') from our store, `from`, or members on our global; undefined: none had it */
+  readonly history: (hash: string, from: readonly string[]) => Promise<JobHistory | undefined>
 }
 
 export interface Verdict {
   readonly agree: boolean
+  /** we cannot judge (we do not know which history our global came with): no attestation */
+  readonly abstain?: boolean
   readonly reason: string
   /** update bytes fetched, and the seconds the whole check took: the price of witnessing (bench round) */
   readonly bytes: number
   readonly seconds: number
 }
 
-/** Recomputes result `r` of `aggregator` on `base` (our global adapter, the result's base). */
+/**
+ * Recomputes result `r` of `aggregator` on `base` (our global adapter, the result's base) and `prior` (the hash of
+ * the history our global's result named, '' : the empty one, undefined: unknown to us).
+ */
 export async function judgeResult (d: WitnessDeps, r: RoundResult, aggregator: string,
-  base: Adapter): Promise<Verdict> {
+  base: Adapter, prior: string | undefined): Promise<Verdict> {
   const t0 = performance.now()
   let bytes = 0
   const verdict = (agree: boolean, reason = ''): Verdict => ({ agree, reason, bytes,
     seconds: (performance.now() - t0) / 1000 })
   const commits = await checkCommitments(r, verifySigned)
   if (!commits.ok) return verdict(false, commits.reason)
+  const startsFrom = hex(r.historyBase ?? new Uint8Array(0))
+  const hb = checkHistoryBase(prior, startsFrom)
+  let history: JobHistory | undefined
+  if (hb.kind === 'unknown') return { ...verdict(false, 'the history our global came with is unknown'), abstain: true }
+  if (hb.kind === 'forged') {
+    return verdict(false, `${RejectReason.HistoryForged}: starts from ${startsFrom.slice(0, 12)}, not the previous ` +
+      `result's ${prior === '' ? '(empty)' : prior!.slice(0, 12)}`)
+  }
+  if (hb.kind === 'reset' && hb.wiped !== undefined && await d.history(hb.wiped, [aggregator]) !== undefined) {
+    return verdict(false, `${RejectReason.HistoryReset}: history ${hb.wiped.slice(0, 12)} can be had`)
+  }
+  if (hb.kind === 'continue' && hb.hash !== '') {
+    history = await d.history(hb.hash, [aggregator])
+    if (history === undefined) return verdict(false, `${RejectReason.HistoryUnavailable}: ${hb.hash.slice(0, 12)}`)
+  }
   const named: UpdateCommit[] = [...r.updates, ...r.excluded.flatMap((x) => x.update === undefined ? [] : [x.update])]
   const updates: ClientUpdate[] = []
   for (const c of named) {
@@ -61,7 +87,8 @@ export async function judgeResult (d: WitnessDeps, r: RoundResult, aggregator: s
   }
   let mine
   try {
-    mine = aggregateRound(d.aggregate, updates, { round: r.round, baseHash: hex(r.baseHash), global: base })
+    mine = aggregateRound(d.aggregate, updates, { round: r.round, baseHash: hex(r.baseHash), global: base,
+      ...(history !== undefined ? { history } : {}) })
   } catch (err) {
     return verdict(false, `${RejectReason.HashMismatch}: aggregation failed (${(err as Error).message})`)
   }
@@ -72,6 +99,10 @@ export async function judgeResult (d: WitnessDeps, r: RoundResult, aggregator: s
   if (mine.hash !== hex(r.newHash)) {
     return verdict(false, `${RejectReason.HashMismatch}: recomputed ${mine.hash.slice(0, 12)}`)
   }
+  const after = mine.history?.hash ?? ''
+  if (after !== hex(r.historyHash ?? new Uint8Array(0))) {
+    return verdict(false, `${RejectReason.HistoryMismatch}: recomputed ${after === '' ? '(none)' : after.slice(0, 12)}`)
+  }
   return verdict(true)
 }
 
@@ -79,6 +110,6 @@ export async function attestation (d: WitnessDeps, r: RoundResult, aggregator: s
   v: Verdict): Promise<Attestation> {
   const a: Attestation = { jobId: d.jobId, round: r.round, attempt: r.attempt, aggregator, baseHash: r.baseHash,
     newHash: r.newHash, agree: v.agree, reason: v.reason.slice(0, 200), signature: new Uint8Array(0),
-    witness: d.peerId }
+    witness: d.peerId, ...(r.historyHash !== undefined ? { historyHash: r.historyHash } : {}) }
   return { ...a, signature: await sign(d.key, attestationStatement(a)) }
 }

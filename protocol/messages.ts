@@ -886,6 +886,8 @@ export interface RoundResult {
   adapterBytes: bigint
   updates: UpdateCommit[]
   signature?: Uint8Array<ArrayBuffer>
+  historyBase?: Uint8Array<ArrayBuffer>
+  historyHash?: Uint8Array<ArrayBuffer>
 }
 
 export namespace RoundResult {
@@ -974,6 +976,16 @@ export namespace RoundResult {
         if (obj.signature != null) {
           w.uint32(114)
           w.bytes(obj.signature)
+        }
+
+        if (obj.historyBase != null) {
+          w.uint32(162)
+          w.bytes(obj.historyBase)
+        }
+
+        if (obj.historyHash != null) {
+          w.uint32(170)
+          w.bytes(obj.historyHash)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1076,6 +1088,14 @@ export namespace RoundResult {
             }
             case 14: {
               obj.signature = reader.bytes()
+              break
+            }
+            case 20: {
+              obj.historyBase = reader.bytes()
+              break
+            }
+            case 21: {
+              obj.historyHash = reader.bytes()
               break
             }
             default: {
@@ -1236,6 +1256,20 @@ export namespace RoundResult {
               }
               break
             }
+            case 20: {
+              yield {
+                field: `${prefix}.historyBase`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 21: {
+              yield {
+                field: `${prefix}.historyHash`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1370,6 +1404,16 @@ export namespace RoundResult {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface RoundResultHistoryBaseFieldEvent {
+    field: '$.historyBase'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundResultHistoryHashFieldEvent {
+    field: '$.historyHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<RoundResult>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RoundResult.codec())
   }
@@ -1378,7 +1422,7 @@ export namespace RoundResult {
     return decodeMessage(buf, RoundResult.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundResult>): Generator<RoundResultJobIdFieldEvent | RoundResultRoundFieldEvent | RoundResultAttemptFieldEvent | RoundResultBaseHashFieldEvent | RoundResultNewHashFieldEvent | RoundResultSelectedFieldEvent | RoundResultIncludedFieldEvent | RoundResultExcludedPeerFieldEvent | RoundResultExcludedReasonFieldEvent | RoundResultExcludedUpdateAuthorFieldEvent | RoundResultExcludedUpdateHashFieldEvent | RoundResultExcludedUpdateSamplesFieldEvent | RoundResultExcludedUpdateSignatureFieldEvent | RoundResultTrainLossFieldEvent | RoundResultBytesFieldEvent | RoundResultSecondsFieldEvent | RoundResultAdapterBytesFieldEvent | RoundResultUpdatesAuthorFieldEvent | RoundResultUpdatesHashFieldEvent | RoundResultUpdatesSamplesFieldEvent | RoundResultUpdatesSignatureFieldEvent | RoundResultSignatureFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundResult>): Generator<RoundResultJobIdFieldEvent | RoundResultRoundFieldEvent | RoundResultAttemptFieldEvent | RoundResultBaseHashFieldEvent | RoundResultNewHashFieldEvent | RoundResultSelectedFieldEvent | RoundResultIncludedFieldEvent | RoundResultExcludedPeerFieldEvent | RoundResultExcludedReasonFieldEvent | RoundResultExcludedUpdateAuthorFieldEvent | RoundResultExcludedUpdateHashFieldEvent | RoundResultExcludedUpdateSamplesFieldEvent | RoundResultExcludedUpdateSignatureFieldEvent | RoundResultTrainLossFieldEvent | RoundResultBytesFieldEvent | RoundResultSecondsFieldEvent | RoundResultAdapterBytesFieldEvent | RoundResultUpdatesAuthorFieldEvent | RoundResultUpdatesHashFieldEvent | RoundResultUpdatesSamplesFieldEvent | RoundResultUpdatesSignatureFieldEvent | RoundResultSignatureFieldEvent | RoundResultHistoryBaseFieldEvent | RoundResultHistoryHashFieldEvent> {
     return streamMessage(buf, RoundResult.codec(), opts)
   }
 }
@@ -1394,6 +1438,7 @@ export interface Attestation {
   reason: string
   signature: Uint8Array<ArrayBuffer>
   witness: string
+  historyHash?: Uint8Array<ArrayBuffer>
 }
 
 export namespace Attestation {
@@ -1454,6 +1499,11 @@ export namespace Attestation {
         if ((obj.witness != null && obj.witness !== '')) {
           w.uint32(82)
           w.string(obj.witness)
+        }
+
+        if (obj.historyHash != null) {
+          w.uint32(162)
+          w.bytes(obj.historyHash)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1517,6 +1567,10 @@ export namespace Attestation {
             }
             case 10: {
               obj.witness = reader.string()
+              break
+            }
+            case 20: {
+              obj.historyHash = reader.bytes()
               break
             }
             default: {
@@ -1604,6 +1658,13 @@ export namespace Attestation {
               }
               break
             }
+            case 20: {
+              yield {
+                field: `${prefix}.historyHash`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1666,6 +1727,11 @@ export namespace Attestation {
     value: string
   }
 
+  export interface AttestationHistoryHashFieldEvent {
+    field: '$.historyHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Attestation>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Attestation.codec())
   }
@@ -1674,7 +1740,7 @@ export namespace Attestation {
     return decodeMessage(buf, Attestation.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationJobIdFieldEvent | AttestationRoundFieldEvent | AttestationAttemptFieldEvent | AttestationAggregatorFieldEvent | AttestationBaseHashFieldEvent | AttestationNewHashFieldEvent | AttestationAgreeFieldEvent | AttestationReasonFieldEvent | AttestationSignatureFieldEvent | AttestationWitnessFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationJobIdFieldEvent | AttestationRoundFieldEvent | AttestationAttemptFieldEvent | AttestationAggregatorFieldEvent | AttestationBaseHashFieldEvent | AttestationNewHashFieldEvent | AttestationAgreeFieldEvent | AttestationReasonFieldEvent | AttestationSignatureFieldEvent | AttestationWitnessFieldEvent | AttestationHistoryHashFieldEvent> {
     return streamMessage(buf, Attestation.codec(), opts)
   }
 }
@@ -1981,6 +2047,16 @@ export namespace Complaint {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface ComplaintResultHistoryBaseFieldEvent {
+    field: '$.result.historyBase'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ComplaintResultHistoryHashFieldEvent {
+    field: '$.result.historyHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Complaint>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Complaint.codec())
   }
@@ -1989,7 +2065,7 @@ export namespace Complaint {
     return decodeMessage(buf, Complaint.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Complaint>): Generator<ComplaintJobIdFieldEvent | ComplaintAggregatorFieldEvent | ComplaintUpdateAuthorFieldEvent | ComplaintUpdateHashFieldEvent | ComplaintUpdateSamplesFieldEvent | ComplaintUpdateSignatureFieldEvent | ComplaintReceiptFieldEvent | ComplaintResultJobIdFieldEvent | ComplaintResultRoundFieldEvent | ComplaintResultAttemptFieldEvent | ComplaintResultBaseHashFieldEvent | ComplaintResultNewHashFieldEvent | ComplaintResultSelectedFieldEvent | ComplaintResultIncludedFieldEvent | ComplaintResultExcludedPeerFieldEvent | ComplaintResultExcludedReasonFieldEvent | ComplaintResultExcludedUpdateAuthorFieldEvent | ComplaintResultExcludedUpdateHashFieldEvent | ComplaintResultExcludedUpdateSamplesFieldEvent | ComplaintResultExcludedUpdateSignatureFieldEvent | ComplaintResultTrainLossFieldEvent | ComplaintResultBytesFieldEvent | ComplaintResultSecondsFieldEvent | ComplaintResultAdapterBytesFieldEvent | ComplaintResultUpdatesAuthorFieldEvent | ComplaintResultUpdatesHashFieldEvent | ComplaintResultUpdatesSamplesFieldEvent | ComplaintResultUpdatesSignatureFieldEvent | ComplaintResultSignatureFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Complaint>): Generator<ComplaintJobIdFieldEvent | ComplaintAggregatorFieldEvent | ComplaintUpdateAuthorFieldEvent | ComplaintUpdateHashFieldEvent | ComplaintUpdateSamplesFieldEvent | ComplaintUpdateSignatureFieldEvent | ComplaintReceiptFieldEvent | ComplaintResultJobIdFieldEvent | ComplaintResultRoundFieldEvent | ComplaintResultAttemptFieldEvent | ComplaintResultBaseHashFieldEvent | ComplaintResultNewHashFieldEvent | ComplaintResultSelectedFieldEvent | ComplaintResultIncludedFieldEvent | ComplaintResultExcludedPeerFieldEvent | ComplaintResultExcludedReasonFieldEvent | ComplaintResultExcludedUpdateAuthorFieldEvent | ComplaintResultExcludedUpdateHashFieldEvent | ComplaintResultExcludedUpdateSamplesFieldEvent | ComplaintResultExcludedUpdateSignatureFieldEvent | ComplaintResultTrainLossFieldEvent | ComplaintResultBytesFieldEvent | ComplaintResultSecondsFieldEvent | ComplaintResultAdapterBytesFieldEvent | ComplaintResultUpdatesAuthorFieldEvent | ComplaintResultUpdatesHashFieldEvent | ComplaintResultUpdatesSamplesFieldEvent | ComplaintResultUpdatesSignatureFieldEvent | ComplaintResultSignatureFieldEvent | ComplaintResultHistoryBaseFieldEvent | ComplaintResultHistoryHashFieldEvent> {
     return streamMessage(buf, Complaint.codec(), opts)
   }
 }
@@ -2350,6 +2426,16 @@ export namespace RoundMessage {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface RoundMessageResultHistoryBaseFieldEvent {
+    field: '$.result.historyBase'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundMessageResultHistoryHashFieldEvent {
+    field: '$.result.historyHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface RoundMessageAttestationJobIdFieldEvent {
     field: '$.attestation.jobId'
     value: string
@@ -2398,6 +2484,11 @@ export namespace RoundMessage {
   export interface RoundMessageAttestationWitnessFieldEvent {
     field: '$.attestation.witness'
     value: string
+  }
+
+  export interface RoundMessageAttestationHistoryHashFieldEvent {
+    field: '$.attestation.historyHash'
+    value: Uint8Array<ArrayBuffer>
   }
 
   export interface RoundMessageComplaintJobIdFieldEvent {
@@ -2557,6 +2648,16 @@ export namespace RoundMessage {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface RoundMessageComplaintResultHistoryBaseFieldEvent {
+    field: '$.complaint.result.historyBase'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RoundMessageComplaintResultHistoryHashFieldEvent {
+    field: '$.complaint.result.historyHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<RoundMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RoundMessage.codec())
   }
@@ -2565,7 +2666,7 @@ export namespace RoundMessage {
     return decodeMessage(buf, RoundMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageHelloBeaconFieldEvent | RoundMessageHelloPowNonceFieldEvent | RoundMessageHelloReachabilityFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultExcludedUpdateAuthorFieldEvent | RoundMessageResultExcludedUpdateHashFieldEvent | RoundMessageResultExcludedUpdateSamplesFieldEvent | RoundMessageResultExcludedUpdateSignatureFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent | RoundMessageResultUpdatesAuthorFieldEvent | RoundMessageResultUpdatesHashFieldEvent | RoundMessageResultUpdatesSamplesFieldEvent | RoundMessageResultUpdatesSignatureFieldEvent | RoundMessageResultSignatureFieldEvent | RoundMessageAttestationJobIdFieldEvent | RoundMessageAttestationRoundFieldEvent | RoundMessageAttestationAttemptFieldEvent | RoundMessageAttestationAggregatorFieldEvent | RoundMessageAttestationBaseHashFieldEvent | RoundMessageAttestationNewHashFieldEvent | RoundMessageAttestationAgreeFieldEvent | RoundMessageAttestationReasonFieldEvent | RoundMessageAttestationSignatureFieldEvent | RoundMessageAttestationWitnessFieldEvent | RoundMessageComplaintJobIdFieldEvent | RoundMessageComplaintAggregatorFieldEvent | RoundMessageComplaintUpdateAuthorFieldEvent | RoundMessageComplaintUpdateHashFieldEvent | RoundMessageComplaintUpdateSamplesFieldEvent | RoundMessageComplaintUpdateSignatureFieldEvent | RoundMessageComplaintReceiptFieldEvent | RoundMessageComplaintResultJobIdFieldEvent | RoundMessageComplaintResultRoundFieldEvent | RoundMessageComplaintResultAttemptFieldEvent | RoundMessageComplaintResultBaseHashFieldEvent | RoundMessageComplaintResultNewHashFieldEvent | RoundMessageComplaintResultSelectedFieldEvent | RoundMessageComplaintResultIncludedFieldEvent | RoundMessageComplaintResultExcludedPeerFieldEvent | RoundMessageComplaintResultExcludedReasonFieldEvent | RoundMessageComplaintResultExcludedUpdateAuthorFieldEvent | RoundMessageComplaintResultExcludedUpdateHashFieldEvent | RoundMessageComplaintResultExcludedUpdateSamplesFieldEvent | RoundMessageComplaintResultExcludedUpdateSignatureFieldEvent | RoundMessageComplaintResultTrainLossFieldEvent | RoundMessageComplaintResultBytesFieldEvent | RoundMessageComplaintResultSecondsFieldEvent | RoundMessageComplaintResultAdapterBytesFieldEvent | RoundMessageComplaintResultUpdatesAuthorFieldEvent | RoundMessageComplaintResultUpdatesHashFieldEvent | RoundMessageComplaintResultUpdatesSamplesFieldEvent | RoundMessageComplaintResultUpdatesSignatureFieldEvent | RoundMessageComplaintResultSignatureFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageHelloBeaconFieldEvent | RoundMessageHelloPowNonceFieldEvent | RoundMessageHelloReachabilityFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultExcludedUpdateAuthorFieldEvent | RoundMessageResultExcludedUpdateHashFieldEvent | RoundMessageResultExcludedUpdateSamplesFieldEvent | RoundMessageResultExcludedUpdateSignatureFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent | RoundMessageResultUpdatesAuthorFieldEvent | RoundMessageResultUpdatesHashFieldEvent | RoundMessageResultUpdatesSamplesFieldEvent | RoundMessageResultUpdatesSignatureFieldEvent | RoundMessageResultSignatureFieldEvent | RoundMessageResultHistoryBaseFieldEvent | RoundMessageResultHistoryHashFieldEvent | RoundMessageAttestationJobIdFieldEvent | RoundMessageAttestationRoundFieldEvent | RoundMessageAttestationAttemptFieldEvent | RoundMessageAttestationAggregatorFieldEvent | RoundMessageAttestationBaseHashFieldEvent | RoundMessageAttestationNewHashFieldEvent | RoundMessageAttestationAgreeFieldEvent | RoundMessageAttestationReasonFieldEvent | RoundMessageAttestationSignatureFieldEvent | RoundMessageAttestationWitnessFieldEvent | RoundMessageAttestationHistoryHashFieldEvent | RoundMessageComplaintJobIdFieldEvent | RoundMessageComplaintAggregatorFieldEvent | RoundMessageComplaintUpdateAuthorFieldEvent | RoundMessageComplaintUpdateHashFieldEvent | RoundMessageComplaintUpdateSamplesFieldEvent | RoundMessageComplaintUpdateSignatureFieldEvent | RoundMessageComplaintReceiptFieldEvent | RoundMessageComplaintResultJobIdFieldEvent | RoundMessageComplaintResultRoundFieldEvent | RoundMessageComplaintResultAttemptFieldEvent | RoundMessageComplaintResultBaseHashFieldEvent | RoundMessageComplaintResultNewHashFieldEvent | RoundMessageComplaintResultSelectedFieldEvent | RoundMessageComplaintResultIncludedFieldEvent | RoundMessageComplaintResultExcludedPeerFieldEvent | RoundMessageComplaintResultExcludedReasonFieldEvent | RoundMessageComplaintResultExcludedUpdateAuthorFieldEvent | RoundMessageComplaintResultExcludedUpdateHashFieldEvent | RoundMessageComplaintResultExcludedUpdateSamplesFieldEvent | RoundMessageComplaintResultExcludedUpdateSignatureFieldEvent | RoundMessageComplaintResultTrainLossFieldEvent | RoundMessageComplaintResultBytesFieldEvent | RoundMessageComplaintResultSecondsFieldEvent | RoundMessageComplaintResultAdapterBytesFieldEvent | RoundMessageComplaintResultUpdatesAuthorFieldEvent | RoundMessageComplaintResultUpdatesHashFieldEvent | RoundMessageComplaintResultUpdatesSamplesFieldEvent | RoundMessageComplaintResultUpdatesSignatureFieldEvent | RoundMessageComplaintResultSignatureFieldEvent | RoundMessageComplaintResultHistoryBaseFieldEvent | RoundMessageComplaintResultHistoryHashFieldEvent> {
     return streamMessage(buf, RoundMessage.codec(), opts)
   }
 }
@@ -3542,6 +3643,16 @@ export namespace ChainLink {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface ChainLinkResultHistoryBaseFieldEvent {
+    field: '$.result.historyBase'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ChainLinkResultHistoryHashFieldEvent {
+    field: '$.result.historyHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface ChainLinkAggregatorFieldEvent {
     field: '$.aggregator'
     value: string
@@ -3619,6 +3730,12 @@ export namespace ChainLink {
     index: number
   }
 
+  export interface ChainLinkAttestationsHistoryHashFieldEvent {
+    field: '$.attestations[].historyHash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
   export function encode (obj: Partial<ChainLink>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ChainLink.codec())
   }
@@ -3627,7 +3744,7 @@ export namespace ChainLink {
     return decodeMessage(buf, ChainLink.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChainLink>): Generator<ChainLinkResultJobIdFieldEvent | ChainLinkResultRoundFieldEvent | ChainLinkResultAttemptFieldEvent | ChainLinkResultBaseHashFieldEvent | ChainLinkResultNewHashFieldEvent | ChainLinkResultSelectedFieldEvent | ChainLinkResultIncludedFieldEvent | ChainLinkResultExcludedPeerFieldEvent | ChainLinkResultExcludedReasonFieldEvent | ChainLinkResultExcludedUpdateAuthorFieldEvent | ChainLinkResultExcludedUpdateHashFieldEvent | ChainLinkResultExcludedUpdateSamplesFieldEvent | ChainLinkResultExcludedUpdateSignatureFieldEvent | ChainLinkResultTrainLossFieldEvent | ChainLinkResultBytesFieldEvent | ChainLinkResultSecondsFieldEvent | ChainLinkResultAdapterBytesFieldEvent | ChainLinkResultUpdatesAuthorFieldEvent | ChainLinkResultUpdatesHashFieldEvent | ChainLinkResultUpdatesSamplesFieldEvent | ChainLinkResultUpdatesSignatureFieldEvent | ChainLinkResultSignatureFieldEvent | ChainLinkAggregatorFieldEvent | ChainLinkMembersFieldEvent | ChainLinkPowNoncesFieldEvent | ChainLinkAttestationsJobIdFieldEvent | ChainLinkAttestationsRoundFieldEvent | ChainLinkAttestationsAttemptFieldEvent | ChainLinkAttestationsAggregatorFieldEvent | ChainLinkAttestationsBaseHashFieldEvent | ChainLinkAttestationsNewHashFieldEvent | ChainLinkAttestationsAgreeFieldEvent | ChainLinkAttestationsReasonFieldEvent | ChainLinkAttestationsSignatureFieldEvent | ChainLinkAttestationsWitnessFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChainLink>): Generator<ChainLinkResultJobIdFieldEvent | ChainLinkResultRoundFieldEvent | ChainLinkResultAttemptFieldEvent | ChainLinkResultBaseHashFieldEvent | ChainLinkResultNewHashFieldEvent | ChainLinkResultSelectedFieldEvent | ChainLinkResultIncludedFieldEvent | ChainLinkResultExcludedPeerFieldEvent | ChainLinkResultExcludedReasonFieldEvent | ChainLinkResultExcludedUpdateAuthorFieldEvent | ChainLinkResultExcludedUpdateHashFieldEvent | ChainLinkResultExcludedUpdateSamplesFieldEvent | ChainLinkResultExcludedUpdateSignatureFieldEvent | ChainLinkResultTrainLossFieldEvent | ChainLinkResultBytesFieldEvent | ChainLinkResultSecondsFieldEvent | ChainLinkResultAdapterBytesFieldEvent | ChainLinkResultUpdatesAuthorFieldEvent | ChainLinkResultUpdatesHashFieldEvent | ChainLinkResultUpdatesSamplesFieldEvent | ChainLinkResultUpdatesSignatureFieldEvent | ChainLinkResultSignatureFieldEvent | ChainLinkResultHistoryBaseFieldEvent | ChainLinkResultHistoryHashFieldEvent | ChainLinkAggregatorFieldEvent | ChainLinkMembersFieldEvent | ChainLinkPowNoncesFieldEvent | ChainLinkAttestationsJobIdFieldEvent | ChainLinkAttestationsRoundFieldEvent | ChainLinkAttestationsAttemptFieldEvent | ChainLinkAttestationsAggregatorFieldEvent | ChainLinkAttestationsBaseHashFieldEvent | ChainLinkAttestationsNewHashFieldEvent | ChainLinkAttestationsAgreeFieldEvent | ChainLinkAttestationsReasonFieldEvent | ChainLinkAttestationsSignatureFieldEvent | ChainLinkAttestationsWitnessFieldEvent | ChainLinkAttestationsHistoryHashFieldEvent> {
     return streamMessage(buf, ChainLink.codec(), opts)
   }
 }
@@ -4011,6 +4128,18 @@ export namespace ChainResponse {
     index: number
   }
 
+  export interface ChainResponseLinksResultHistoryBaseFieldEvent {
+    field: '$.links[].result.historyBase'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChainResponseLinksResultHistoryHashFieldEvent {
+    field: '$.links[].result.historyHash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
   export interface ChainResponseLinksAggregatorFieldEvent {
     field: '$.links[].aggregator'
     value: string
@@ -4089,6 +4218,12 @@ export namespace ChainResponse {
     index: number
   }
 
+  export interface ChainResponseLinksAttestationsHistoryHashFieldEvent {
+    field: '$.links[].attestations[].historyHash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
   export interface ChainResponseReasonFieldEvent {
     field: '$.reason'
     value: string
@@ -4102,7 +4237,7 @@ export namespace ChainResponse {
     return decodeMessage(buf, ChainResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChainResponse>): Generator<ChainResponseLinksResultJobIdFieldEvent | ChainResponseLinksResultRoundFieldEvent | ChainResponseLinksResultAttemptFieldEvent | ChainResponseLinksResultBaseHashFieldEvent | ChainResponseLinksResultNewHashFieldEvent | ChainResponseLinksResultSelectedFieldEvent | ChainResponseLinksResultIncludedFieldEvent | ChainResponseLinksResultExcludedPeerFieldEvent | ChainResponseLinksResultExcludedReasonFieldEvent | ChainResponseLinksResultExcludedUpdateAuthorFieldEvent | ChainResponseLinksResultExcludedUpdateHashFieldEvent | ChainResponseLinksResultExcludedUpdateSamplesFieldEvent | ChainResponseLinksResultExcludedUpdateSignatureFieldEvent | ChainResponseLinksResultTrainLossFieldEvent | ChainResponseLinksResultBytesFieldEvent | ChainResponseLinksResultSecondsFieldEvent | ChainResponseLinksResultAdapterBytesFieldEvent | ChainResponseLinksResultUpdatesAuthorFieldEvent | ChainResponseLinksResultUpdatesHashFieldEvent | ChainResponseLinksResultUpdatesSamplesFieldEvent | ChainResponseLinksResultUpdatesSignatureFieldEvent | ChainResponseLinksResultSignatureFieldEvent | ChainResponseLinksAggregatorFieldEvent | ChainResponseLinksMembersFieldEvent | ChainResponseLinksPowNoncesFieldEvent | ChainResponseLinksAttestationsJobIdFieldEvent | ChainResponseLinksAttestationsRoundFieldEvent | ChainResponseLinksAttestationsAttemptFieldEvent | ChainResponseLinksAttestationsAggregatorFieldEvent | ChainResponseLinksAttestationsBaseHashFieldEvent | ChainResponseLinksAttestationsNewHashFieldEvent | ChainResponseLinksAttestationsAgreeFieldEvent | ChainResponseLinksAttestationsReasonFieldEvent | ChainResponseLinksAttestationsSignatureFieldEvent | ChainResponseLinksAttestationsWitnessFieldEvent | ChainResponseReasonFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChainResponse>): Generator<ChainResponseLinksResultJobIdFieldEvent | ChainResponseLinksResultRoundFieldEvent | ChainResponseLinksResultAttemptFieldEvent | ChainResponseLinksResultBaseHashFieldEvent | ChainResponseLinksResultNewHashFieldEvent | ChainResponseLinksResultSelectedFieldEvent | ChainResponseLinksResultIncludedFieldEvent | ChainResponseLinksResultExcludedPeerFieldEvent | ChainResponseLinksResultExcludedReasonFieldEvent | ChainResponseLinksResultExcludedUpdateAuthorFieldEvent | ChainResponseLinksResultExcludedUpdateHashFieldEvent | ChainResponseLinksResultExcludedUpdateSamplesFieldEvent | ChainResponseLinksResultExcludedUpdateSignatureFieldEvent | ChainResponseLinksResultTrainLossFieldEvent | ChainResponseLinksResultBytesFieldEvent | ChainResponseLinksResultSecondsFieldEvent | ChainResponseLinksResultAdapterBytesFieldEvent | ChainResponseLinksResultUpdatesAuthorFieldEvent | ChainResponseLinksResultUpdatesHashFieldEvent | ChainResponseLinksResultUpdatesSamplesFieldEvent | ChainResponseLinksResultUpdatesSignatureFieldEvent | ChainResponseLinksResultSignatureFieldEvent | ChainResponseLinksResultHistoryBaseFieldEvent | ChainResponseLinksResultHistoryHashFieldEvent | ChainResponseLinksAggregatorFieldEvent | ChainResponseLinksMembersFieldEvent | ChainResponseLinksPowNoncesFieldEvent | ChainResponseLinksAttestationsJobIdFieldEvent | ChainResponseLinksAttestationsRoundFieldEvent | ChainResponseLinksAttestationsAttemptFieldEvent | ChainResponseLinksAttestationsAggregatorFieldEvent | ChainResponseLinksAttestationsBaseHashFieldEvent | ChainResponseLinksAttestationsNewHashFieldEvent | ChainResponseLinksAttestationsAgreeFieldEvent | ChainResponseLinksAttestationsReasonFieldEvent | ChainResponseLinksAttestationsSignatureFieldEvent | ChainResponseLinksAttestationsWitnessFieldEvent | ChainResponseLinksAttestationsHistoryHashFieldEvent | ChainResponseReasonFieldEvent> {
     return streamMessage(buf, ChainResponse.codec(), opts)
   }
 }

@@ -63,6 +63,15 @@ export enum RejectReason {
   Contradicted = 'contradicted',
   /** a peer with evidence against it (excluded for the rest of the job) */
   Offender = 'offender',
+  // ---- the job's history (protocol/history-rules.ts, node/witness-role.ts)
+  /** a result starts from a history that is not the previous result's */
+  HistoryForged = 'history_forged',
+  /** a result starts from the empty history while the previous one can be had */
+  HistoryReset = 'history_reset',
+  /** the history a result names cannot be fetched from its aggregator */
+  HistoryUnavailable = 'history_unavailable',
+  /** the history after the round is not what the witness recomputed */
+  HistoryMismatch = 'history_mismatch',
   // ---- membership (protocol/membership.ts)
   BadProofOfWork = 'bad_proof_of_work',
   // ---- catching up by a chain of confirmed results (protocol/chain-rules.ts, node/catch-up.ts)

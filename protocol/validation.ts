@@ -90,6 +90,7 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
     }
     if (t.reason.length > MAX_REASON_CHARS) return bad(Reject.BadField, 'reason too long')
     if (t.signature.byteLength === 0) return bad(Reject.BadField, 'unsigned attestation')
+    if (!optionalHash(t.historyHash)) return bad(Reject.BadField, 'historyHash')
     return { valid: true, message: { kind: 'attestation', attestation: t } }
   }
   if (m.complaint !== undefined) {
@@ -109,6 +110,7 @@ function checkResultSchema (r: RoundResult, jobId: string): Validation<RoundResu
   if (r.round < 1) return bad(Reject.BadField, 'round')
   if (r.attempt >= MAX_ATTEMPTS) return bad(Reject.BadField, 'attempt')
   if (r.baseHash.byteLength !== HASH_BYTES || r.newHash.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'hash')
+  if (!optionalHash(r.historyBase) || !optionalHash(r.historyHash)) return bad(Reject.BadField, 'history hash')
   const e = peerList(r.selected, 'selected') ?? peerList(r.included, 'included') ??
     peerList(r.excluded.map((x) => x.peer), 'excluded')
   if (e !== undefined) return bad(Reject.BadField, e)
@@ -149,4 +151,9 @@ export function decodeAdapterRequest (data: Uint8Array, jobId: string): Validati
   if (q.jobId !== jobId) return bad(Reject.WrongJob)
   if (q.hash.byteLength !== HASH_BYTES) return bad(Reject.BadField, 'hash')
   return { valid: true, message: q }
+}
+
+/** an optional hash field: absent, or exactly a sha256 (an empty one would be a second way to say "none") */
+function optionalHash (h: Uint8Array | undefined): boolean {
+  return h === undefined || h.byteLength === HASH_BYTES
 }

@@ -34,16 +34,19 @@ export function tally (verdicts: ReadonlyMap<string, boolean>, witnesses: readon
   return 'pending'
 }
 
-/** Does attestation `a` speak of result `r`? */
+/** Does attestation `a` speak of result `r`? (the job's history after it included: a witness vouches for both) */
 export function attests (a: Attestation, r: RoundResult, aggregator: string): boolean {
   return a.round === r.round && a.attempt === r.attempt && a.aggregator === aggregator &&
-    same(a.baseHash, r.baseHash) && same(a.newHash, r.newHash)
+    same(a.baseHash, r.baseHash) && same(a.newHash, r.newHash) && same(a.historyHash ?? NONE, r.historyHash ?? NONE)
 }
 
 /** Two results signed by one aggregator for one (round, attempt) that differ: it equivocated. */
 export function isEquivocation (a: RoundResult, b: RoundResult): boolean {
-  return a.jobId === b.jobId && a.round === b.round && a.attempt === b.attempt && !same(a.newHash, b.newHash)
+  return a.jobId === b.jobId && a.round === b.round && a.attempt === b.attempt &&
+    (!same(a.newHash, b.newHash) || !same(a.historyHash ?? NONE, b.historyHash ?? NONE))
 }
+
+const NONE = new Uint8Array(0)
 
 function same (x: Uint8Array, y: Uint8Array): boolean {
   return x.byteLength === y.byteLength && x.every((v, i) => v === y[i])

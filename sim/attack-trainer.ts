@@ -5,7 +5,10 @@
 //   noise:    trained + N(0, 10 * rms(delta))  (garbage of plausible shape)
 //   alie, ipm, ipm10, minmax, minsum, copies, drift, inflate: the attacks of sim/attacks.ts, non-omniscient: the
 //             colluders know their own honestly trained deltas (this round's own, the previous round's of all of
-//             them, shared through one Collusion) and the job's aggregation spec
+//             them, shared through one Collusion) and the job's aggregation spec. A simulated peer sees no
+//             other peer's update before sending its own, so in a simulation every one of these is the blind
+//             variant; alie-blind, ipm-blind, minmax-blind, minsum-blind name it so (the same attack here; in
+//             bench poisoning the plain names are the omniscient variant)
 //   backdoor: a data attack; the peer's trainer is built on backdoored records (sim/backdoor.ts), nothing here
 // The aggregation rule decides whether such updates are excluded; the report shows its decisions.
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
@@ -16,7 +19,7 @@ import { DEFAULT_MAX_SAMPLES } from '../trainer/aggregate/types.ts'
 import { createRng, deriveSeed } from '../trainer/rng.ts'
 import type { Attack } from './sim-config.ts'
 import type { ModelAttack } from './attacks.ts'
-import { craft, flatDelta, hiddenDirection, withDelta } from './attacks.ts'
+import { blindBase, craft, flatDelta, hiddenDirection, isBlind, withDelta } from './attacks.ts'
 
 export const SCALE_FACTOR = 100
 export const NOISE_MULTIPLE = 10
@@ -78,7 +81,8 @@ export function createAttackTrainer (inner: LocalTrainer, attack: Attack, collus
       const posts = collusion.posted.get(req.round) ?? []
       posts.push(own); collusion.posted.set(req.round, posts)
       collusion.posted.delete(req.round - 2)
-      const [delta] = craft(attack as ModelAttack, { known, own: [own], n: collusion.n, spec: collusion.spec, hidden,
+      const model = isBlind(attack) ? blindBase(attack) : attack as ModelAttack
+      const [delta] = craft(model, { known, own: [own], n: collusion.n, spec: collusion.spec, hidden,
         round: req.round, seed: req.seed })
       return { ...res, adapter: withDelta(req.base, delta!),
         ...(attack === 'inflate' ? { samples: DEFAULT_MAX_SAMPLES } : {}) }

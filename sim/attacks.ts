@@ -14,6 +14,8 @@
 //            off-mean part toward a hidden direction fixed for the job (a backdoor channel); as aligned as the
 //            spec's near-copy threshold allows
 //   inflate  weight-claim inflation: an ipm delta claiming the largest believable sample count
+// The '-blind' names (alie-blind, ipm-blind, minmax-blind, minsum-blind) are the papers' partial-knowledge
+// setting: the colluders estimate the honest mean and spread from their own benign training alone.
 import type { AggregationSpec } from '../protocol/aggregation-spec.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import type { Tensor } from '../trainer/tensor.ts'
@@ -37,6 +39,13 @@ export interface CraftInput {
 }
 
 export type ModelAttack = 'alie' | 'ipm' | 'ipm10' | 'minmax' | 'minsum' | 'copies' | 'drift' | 'inflate'
+
+/** attacks crafted from the colluders' own benign deltas only (non-omniscient) */
+export const BLIND_ATTACKS = ['alie-blind', 'ipm-blind', 'minmax-blind', 'minsum-blind'] as const
+export type BlindAttack = typeof BLIND_ATTACKS[number]
+export const isBlind = (a: string): a is BlindAttack => (BLIND_ATTACKS as readonly string[]).includes(a)
+/** the attack a blind name crafts (from less knowledge) */
+export const blindBase = (a: BlindAttack): ModelAttack => a.slice(0, -'-blind'.length) as ModelAttack
 
 // --------------------------------------------------------------------------- vector helpers
 function dot (a: Float64Array, b: Float64Array): number {

@@ -22,8 +22,8 @@ import { DEMO, peerLabel } from './sim-config.ts'
 import { shareTrainingPool } from './peer-data.ts'
 import { createSimTrainer } from './trainer-source.ts'
 import { createEvaluator } from './held-out-evaluator.ts'
-import type { Knowledge, ModelAttack } from './attacks.ts'
-import { craft, flatDelta, hiddenDirection, withDelta } from './attacks.ts'
+import type { BlindAttack, Knowledge, ModelAttack } from './attacks.ts'
+import { blindBase, craft, flatDelta, hiddenDirection, isBlind, withDelta } from './attacks.ts'
 import { corruptUpdate } from './attack-trainer.ts'
 import { backdoorRecords, backdoorSuccess } from './backdoor.ts'
 
@@ -42,9 +42,10 @@ export const RULES: Record<string, AggregationSpec> = {
   }
 }
 
-export type MatrixAttack = ModelAttack | 'backdoor' | 'scale' | 'signflip'
+export type MatrixAttack = ModelAttack | BlindAttack | 'backdoor' | 'scale' | 'signflip'
+/** the matrix's attacks: omniscient (they see the round's honest updates) unless named '-blind' */
 export const MATRIX_ATTACKS: readonly MatrixAttack[] = ['alie', 'ipm', 'ipm10', 'minmax', 'minsum', 'copies', 'drift',
-  'backdoor', 'inflate']
+  'backdoor', 'inflate', 'alie-blind', 'minmax-blind']
 
 export interface Setting {
   readonly peers: number
@@ -73,7 +74,7 @@ export interface MatrixOptions {
 }
 
 export interface CaseRow {
-  readonly attack: string // 'none', or the attack name ('-local' when non-omniscient)
+  readonly attack: string // 'none', or the attack name ('-blind' when non-omniscient)
   readonly malicious: number
   readonly peers: number
   readonly partition: string
@@ -93,7 +94,8 @@ export interface CaseRow {
 }
 
 export function caseName (c: CaseSpec): string {
-  return c.attack === undefined ? 'none' : c.knowledge === 'colluders' ? `${c.attack}-local` : c.attack
+  if (c.attack === undefined) return 'none'
+  return c.knowledge === 'colluders' && !isBlind(c.attack) ? `${c.attack}-blind` : c.attack
 }
 
 export async function runMatrix (o: MatrixOptions, onRow?: (row: CaseRow) => void): Promise<CaseRow[]> {
@@ -143,13 +145,15 @@ async function runSetting (o: MatrixOptions, setting: Setting, onRow?: (row: Cas
         }))
         const adapters = trained.map((r) => r.adapter)
         const samples = trained.map((r) => r.samples)
-        const a = c.attack
+        const named = c.attack
+        const blind = named !== undefined && (isBlind(named) || c.knowledge === 'colluders')
+        const a = named !== undefined && isBlind(named) ? blindBase(named) : named
         if (a === 'scale' || a === 'signflip') {
           for (let i = peers - M; i < peers; i++) adapters[i] = corruptUpdate(a, global, adapters[i]!, seed + round)
         } else if (a !== undefined && a !== 'backdoor') {
           const deltas = adapters.map((x) => flatDelta(x, global))
           const own = deltas.slice(peers - M)
-          const known = c.knowledge === 'omniscient' ? deltas : own
+          const known = blind ? own : deltas
           const crafted = craft(a, { known, own, n: peers, spec, hidden, round, seed: seed + round })
           crafted.forEach((d, k) => { adapters[peers - M + k] = withDelta(global, d) })
           if (a === 'inflate') for (let i = peers - M; i < peers; i++) samples[i] = DEFAULT_MAX_SAMPLES

@@ -4,9 +4,10 @@ import type { PartitionMethod } from '../trainer/data/partition.ts'
 import type { LoraConfig } from '../trainer/lora/adapter.ts'
 import { DEFAULT_LORA } from '../trainer/lora/adapter.ts'
 import { ROBUST_DEFAULT, threatUnholdable } from '../protocol/aggregation-spec.ts'
+import { BLIND_ATTACKS } from './attacks.ts'
 
 export const ATTACKS = ['scale', 'signflip', 'noise', 'alie', 'ipm', 'ipm10', 'minmax', 'minsum', 'copies', 'drift',
-  'backdoor', 'inflate'] as const
+  'backdoor', 'inflate', ...BLIND_ATTACKS] as const
 export type Attack = typeof ATTACKS[number]
 export const PARTITIONS: readonly PartitionMethod[] = ['iid', 'shepherd-categories', 'shepherd-quantity', 'dirichlet']
 /** 'real': LoRA training with ONNX Runtime in worker threads; 'fake': instant, no learning (protocol-only runs) */

@@ -49,18 +49,18 @@ async function honestRound (): Promise<HonestRound> {
     adapterBytes: 0n, updates: included.map((p) => commits.get(p)!) }
   const deps = { jobId, peerId: ids[3]!, key: keys[3]!, layout: layoutOf(base), maxAdapterBytes: 1 << 20, aggregate,
     fetch: async (_from: string, h: string) => { const b = served.get(h);
-    if (b === undefined) throw new Error('not_found'); return b } }
+    if (b === undefined) throw new Error('not_found'); return b }, history: async () => undefined }
   return { r, served, deps, base, agg: ids[0]! }
 }
 
 test('a witness agrees with an honest result and catches a changed adapter, a dropped update and a missing one',
   async () => {
   const { r, served, deps, base, agg } = await honestRound()
-  const ok = await judgeResult(deps, r, agg, base)
+  const ok = await judgeResult(deps, r, agg, base, '')
   assert.equal(ok.agree, true, ok.reason)
   assert.ok(ok.bytes > 0)
   const label = async (x: RoundResult): Promise<string> => {
-    const v = await judgeResult(deps, x, agg, base)
+    const v = await judgeResult(deps, x, agg, base, '')
     assert.equal(v.agree, false)
     return v.reason.split(':')[0]!
   }
@@ -79,7 +79,7 @@ test('a witness agrees with an honest result and catches a changed adapter, a dr
 test('the gate: a quorum of drawn witnesses confirms, attestations may come first, a second signed result is ' +
   'equivocation', async () => {
   const { r, deps, base, agg } = await honestRound()
-  const v = await judgeResult(deps, r, agg, base)
+  const v = await judgeResult(deps, r, agg, base, '')
   const a = await attestation(deps, r, agg, v)
   const gate = new ResultGate(2)
   assert.equal(gate.addAttestation(a), undefined) // before its result: kept

@@ -7,10 +7,14 @@ import type { Exclusion } from './robust-rules.ts'
 import { DecisionKind, fmt } from './decision-kind.ts'
 
 export const SKETCH_DIM = 1024
+/** peers a job's history keeps (8 KiB each): past it, the longest unseen go first, so the blob stays <= 8 MiB */
+export const MAX_HISTORY_PEERS = 1024
 
 export interface PeerHistory {
   /** rounds whose residual is summed in */
   readonly rounds: number
+  /** the last round whose residual is summed in */
+  readonly last: number
   /** count sketch of the summed residuals (length SKETCH_DIM) */
   readonly sketch: Float64Array
 }
@@ -69,15 +73,23 @@ export function historyOutliers (peers: readonly string[], history: JobHistory |
   return out
 }
 
-/** The history after a round: each peer's residual sketch (its own minus the aggregate step's) added to its sum. */
+/**
+ * The history after round `round`: each peer's residual sketch (its own minus the aggregate step's) added to its
+ * sum. Past MAX_HISTORY_PEERS, the peers seen longest ago leave (ties by id): a peer still training is never one.
+ */
 export function nextHistory (prev: JobHistory | undefined, sent: ReadonlyMap<string, Float64Array>,
-  step: Float64Array): JobHistory {
+  step: Float64Array, round: number): JobHistory {
   const next = new Map(prev ?? [])
   for (const [peer, sk] of sent) {
     const old = next.get(peer)
     const sum = old === undefined ? new Float64Array(SKETCH_DIM) : Float64Array.from(old.sketch)
     for (let k = 0; k < SKETCH_DIM; k++) sum[k] += sk[k] - step[k]
-    next.set(peer, { rounds: (old?.rounds ?? 0) + 1, sketch: sum })
+    next.set(peer, { rounds: (old?.rounds ?? 0) + 1, last: round, sketch: sum })
+  }
+  if (next.size > MAX_HISTORY_PEERS) {
+    const gone = [...next].sort(([a, x], [b, y]) => x.last - y.last || (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, next.size - MAX_HISTORY_PEERS)
+    for (const [p] of gone) next.delete(p)
   }
   return next
 }

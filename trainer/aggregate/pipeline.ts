@@ -159,7 +159,7 @@ function historyAfter (space: UpdateSpace, valid: readonly number[], scales: Flo
   const step = new Float64Array(SKETCH_DIM)
   addSketch(step, names.map((n) => adapter.tensors.get(n)!.data), names.map((n) => ctx.global.tensors.get(n)!.data), 1)
   const sent = new Map(valid.map((s) => [peerOf(s), space.sketch!(s, scales[s])]))
-  return nextHistory(ctx.history, sent, step)
+  return nextHistory(ctx.history, sent, step, ctx.round)
 }
 
 function medianOf (norms: Float64Array, members: readonly number[]): number {
