@@ -16,7 +16,8 @@ import type { AttemptTiming, RoundProgress } from '../protocol/attempt-clock.ts'
 import { checkElection, genesisBeacon, nextBeacon, witnessesOf } from '../protocol/seeds.ts'
 import { checkResult } from '../protocol/result-rules.ts'
 import { attestationStatement, checkCommitments, resultStatement } from '../protocol/signed-update.ts'
-import { contradictionEvidence, equivocationEvidence } from '../protocol/evidence.ts'
+import { contradictionEvidence, equivocationEvidence, falseAttestations,
+  witnessEquivocationEvidence } from '../protocol/evidence.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import { ROUND_WINDOW } from '../protocol/limits.ts'
 import type { Check } from '../protocol/round-rules.ts'
@@ -26,6 +27,7 @@ import type { AdapterLayout } from './adapter-codec.ts'
 import { ResultGate } from './result-gate.ts'
 import type { PendingResult } from './result-gate.ts'
 import { EvidenceStore } from './evidence-store.ts'
+import type { Evidence } from '../protocol/evidence.ts'
 import { attestation, judgeResult } from './witness-role.ts'
 import { sign, verifySigned } from './signatures.ts'
 import { hex } from './hex.ts'
@@ -100,7 +102,9 @@ export class Trust {
   advance (r: RoundResult, aggregator: string): void {
     this.setBeacon(r.round, nextBeacon(this.beacon, aggregator,
       r.updates.map((u) => ({ author: u.author, hash: hex(u.hash) }))))
-    this.gate.forget(r.round)
+    // the adopted round stays one round longer: a witness's attestation heard after the quorum still counts
+    // as evidence against it when it lied (nothing of that round is adopted again: the roles check the round)
+    this.gate.forget(r.round - 1)
     for (const [k, v] of this.serving) if (v.round < r.round) this.serving.delete(k)
   }
 
@@ -214,7 +218,8 @@ export class Trust {
 
   async onAttestation (a: Attestation, sender: string): Promise<void> {
     if (a.witness !== sender) { this.h.reject(sender, RejectReason.NotWitness, 'attestation', a.round); return }
-    if (a.round <= this.h.standing().completed || a.round > this.h.standing().completed + ROUND_WINDOW) return
+    const completed = this.h.standing().completed
+    if (a.round < completed || a.round > completed + ROUND_WINDOW) return
     if (!await verifySigned(sender, attestationStatement(a), a.signature)) {
       this.h.reject(sender, RejectReason.BadSignature, 'attestation', a.round)
       return
@@ -224,13 +229,23 @@ export class Trust {
   }
 
   private settle (p: PendingResult): void {
+    // a witness that signed both verdicts, or a recomputation claim the quorum refuted: convicted, the round goes on
+    for (const [a, b] of p.equivocations.splice(0)) {
+      void this.convict(witnessEquivocationEvidence(a, b), a.round, a.attempt, 'two opposite attestations')
+    }
+    if (p.state !== 'pending') {
+      const drawn = p.witnesses.flatMap((w) => p.signed.get(w) ?? [])
+      for (const e of falseAttestations(drawn, this.h.job.witnesses.quorum)) {
+        if (!this.excluded.has(e.offender)) void this.convict(e, e.round, e.attempt, 'refuted by the other witnesses')
+      }
+    }
     if (p.state === 'confirmed') this.events.emit('confirmed', { result: p.result, aggregator: p.aggregator })
     else if (p.state === 'contradicted') void this.convict(contradictionEvidence(p.aggregator, p.result, p.against),
       p.result.round, p.result.attempt, `contradicted by ${p.against.length} witnesses`)
   }
 
-  private async convict (e: Parameters<EvidenceStore['add']>[0], round: number, attempt: number,
-    why: string): Promise<void> {
+  /** Keeps evidence and excludes its offender; an aggregator's conviction fails its attempt over, a witness's not. */
+  private async convict (e: Evidence, round: number, attempt: number, why: string): Promise<void> {
     if (this.excluded.has(e.offender)) return
     let kept: boolean
     try {
@@ -243,7 +258,8 @@ export class Trust {
     }
     if (!kept) return
     this.h.log(`round ${round}: evidence against ${e.offender} (${e.kind}: ${why}); excluded for the rest of the job`)
-    this.h.reject(e.offender, e.kind, 'result', round)
-    this.events.emit('failover', { round, attempt, offender: e.offender, why })
+    const asWitness = e.kind === RejectReason.WitnessEquivocation || e.kind === RejectReason.FalseAttestation
+    this.h.reject(e.offender, e.kind, asWitness ? 'attestation' : 'result', round)
+    if (!asWitness) this.events.emit('failover', { round, attempt, offender: e.offender, why })
   }
 }

@@ -61,6 +61,10 @@ export enum RejectReason {
   UpdateUnavailable = 'update_unavailable',
   Equivocation = 'equivocation',
   Contradicted = 'contradicted',
+  /** a witness that signed two opposite attestations of one result */
+  WitnessEquivocation = 'witness_equivocation',
+  /** a witness whose recomputation claim a quorum of the result's other witnesses signed the opposite of */
+  FalseAttestation = 'false_attestation',
   /** a peer with evidence against it (excluded for the rest of the job) */
   Offender = 'offender',
   // ---- membership (protocol/membership.ts)
