@@ -330,7 +330,11 @@ export class Peer {
     // a signed result of the attempt we follow is being witnessed: one more silence before failing over
     const witnessing = announce !== undefined && ctx.trust.awaiting(r, announce.attempt)
     if (witnessing && now < announce.deadlineMs + this.timing.graceMs + silenceMs) return
-    const due = dueAttempt(state.current, now, { silenceMs, graceMs: this.timing.graceMs, settleMs }, gone)
+    // the clock starts when the others' did (ctx.sharedSince), not when we happened to adopt the last result
+    const shared = ctx.sharedSince(r)
+    const clock = shared === undefined || shared >= state.current.since ? state.current
+      : { ...state.current, since: shared }
+    const due = dueAttempt(clock, now, { silenceMs, graceMs: this.timing.graceMs, settleMs }, gone)
     if (due === undefined) return
     const attempt = electableAttempt(order, due, (m) => !ctx.passedOver(m, now))
     if (attempt >= MAX_ATTEMPTS || attempt <= state.current.accepted || state.current.announcedByMe.has(attempt)) return
