@@ -315,10 +315,10 @@ export class Peer {
         return
       }
       state.roundDue(now)
-      members = frozen ?? ctx.countedMembers(r, now)
+      members = ctx.trust.eligible(frozen ?? ctx.countedMembers(r, now))
     } else {
       // keep the announced members (silent aggregator included) so every member computes the same order
-      members = announce.members.filter((m) => !ctx.trust.excluded.has(m))
+      members = ctx.trust.eligible(announce.members)
     }
     const settleMs = r === state.firstRound ? this.timing.settleMs : 0
     const silenceMs = this.opts.job.roundDeadlineSeconds * 1000

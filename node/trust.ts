@@ -83,9 +83,17 @@ export class Trust {
 
   get excluded (): ReadonlySet<string> { return this.evidence.excluded }
 
+  /**
+   * Who an election runs over: the members listed, less those we hold evidence against. The one rule for the
+   * order we follow (order), the members we announce (peer.ts) and the announces we accept (checkAnnounce).
+   */
+  eligible (members: readonly string[]): string[] {
+    return members.filter((m) => !this.excluded.has(m))
+  }
+
   /** The aggregator order of round `round` over `members` (those we count), by the beacon. */
   order (members: readonly string[], round: number): string[] {
-    return electionOrder(members.filter((m) => !this.excluded.has(m)), this.beacon, round)
+    return electionOrder(this.eligible(members), this.beacon, round)
   }
 
   selection (members: readonly string[], round: number, attempt: number): string[] {
@@ -133,9 +141,11 @@ export class Trust {
     if (a.round > this.h.job.rounds) return no(RejectReason.JobFinished)
     if (a.round <= completed) return no(RejectReason.StaleRound)
     if (a.round > completed + 1) return no(RejectReason.RoundOutOfWindow)
+    // the order checkElection checks is then the one we follow ourselves (this.order over the same list)
+    if (this.eligible(a.members).length !== a.members.length) return no(RejectReason.ListsOffender)
     // peers adopt a result up to a fetch apart: the tolerance is a grace and half a silence
     // an attempt passed over is one whose place in the order (the one checkElection checks) is such a member
-    const order = electionOrder(a.members, this.beacon, a.round)
+    const order = this.order(a.members, a.round)
     const clock = checkAttemptClock(a, {
       progress, timing, toleranceMs: timing.graceMs + timing.silenceMs / 2, nowMs: now, eligible: counted,
       passedOver: (k) => order[k] !== undefined && passedOver(order[k])
@@ -166,7 +176,7 @@ export class Trust {
     // order over the members we followed: otherwise peers following different attempts never reach a quorum
     const any = [...followed.values()][0]
     if (any !== undefined && !followed.has(r.attempt) &&
-      electionOrder(any.members, this.beacon, r.round)[r.attempt] === sender) {
+      this.order(any.members, r.round)[r.attempt] === sender) {
       followed.set(r.attempt, { aggregator: sender, members: any.members })
     }
     const st = this.h.standing()

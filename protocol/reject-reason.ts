@@ -67,6 +67,8 @@ export enum RejectReason {
   FalseAttestation = 'false_attestation',
   /** a peer with evidence against it (excluded for the rest of the job) */
   Offender = 'offender',
+  /** an announce whose members include a peer we hold evidence against (its order is not the one we follow) */
+  ListsOffender = 'lists_offender',
   // ---- membership (protocol/membership.ts)
   BadProofOfWork = 'bad_proof_of_work'
 }
