@@ -6,7 +6,7 @@ import { DEFAULT_LORA } from '../trainer/lora/adapter.ts'
 import { ROBUST_DEFAULT, threatUnholdable } from '../protocol/aggregation-spec.ts'
 
 export const ATTACKS = ['scale', 'signflip', 'noise', 'alie', 'ipm', 'ipm10', 'minmax', 'minsum', 'copies', 'drift',
-  'backdoor', 'inflate'] as const
+  'backdoor', 'inflate', 'aggregator-garbage', 'witness-liar'] as const
 export type Attack = typeof ATTACKS[number]
 export const PARTITIONS: readonly PartitionMethod[] = ['iid', 'shepherd-categories', 'shepherd-quantity', 'dirichlet']
 /** 'real': LoRA training with ONNX Runtime in worker threads; 'fake': instant, no learning (protocol-only runs) */

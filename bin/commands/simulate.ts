@@ -33,7 +33,9 @@ held-out loss of every round's global adapter (Dolly lines 1-80, scored by this 
   --malicious M          M peers attack (needs --in-process); --attack NAME: scale (x100), signflip, noise, or
                          from the literature, colluding and knowing the job's aggregation spec: alie, ipm, ipm10
                          (eps 10), minmax, minsum, copies (Sybils tuned to the spec), drift (toward a hidden
-                         direction), backdoor (a trigger phrase in their data), inflate (ipm with a 1e6 sample claim)
+                         direction), backdoor (a trigger phrase in their data), inflate (ipm with a 1e6 sample claim);
+                         in a role: aggregator-garbage (its results name another adapter), witness-liar (its
+                         attestations all disagree); the report lists who was convicted
   --local-steps N        optimizer steps per selected peer per round (default ${DEMO.localSteps})
   --max-length L         training sequence length in tokens (default ${DEMO.maxLength})
   --limit-per-peer N     at most N training records per peer (default ${DEMO.limitPerPeer ?? 'all'})
