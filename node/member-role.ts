@@ -66,7 +66,7 @@ export class MemberRole {
     const counted = new Set([...ctx.countedMembers(a.round, now), ...cur?.announce?.members ?? [],
       ...ctx.opts.members ?? []])
     const progress = {
-      since: Math.min(cur?.since ?? now, ctx.sharedSince(a.round) ?? Infinity), accepted: cur?.accepted ?? -1,
+      since: Math.min(cur?.since ?? now, ctx.sharedSince(a.round, now) ?? Infinity), accepted: cur?.accepted ?? -1,
       acceptedDeadlineMs: cur?.announce?.deadlineMs
     }
     const timing = {

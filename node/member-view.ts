@@ -58,18 +58,21 @@ export class MemberView {
   }
 
   /**
-   * When `k` of the peers that `counts` (self aside) had said they stand on round `round` or later: the k-th
-   * earliest of the first Hellos saying so. Peers send one as soon as they adopt a result, so this is when round
-   * + 1 became due for them, as every member heard it; fewer than k liars cannot move it earlier.
+   * When a majority of the live peers that `counts` (self aside) had said they stand on round `round` or later:
+   * the middle one of the first Hellos saying so. Peers send one as soon as they adopt a result, so this is when
+   * round + 1 became due for most of them, as every member heard it; a minority of liars claiming a far round
+   * early cannot move it. Undefined while no majority said so.
    */
-  reachedAt (round: number, k: number, counts: (peer: string) => boolean): number | undefined {
+  reachedAt (round: number, now: number, counts: (peer: string) => boolean): number | undefined {
     const times: number[] = []
     for (const [peer, list] of this.reached) {
-      if (peer === this.self || !counts(peer)) continue
+      const s = this.seen.get(peer)
+      if (peer === this.self || s === undefined || !fresh(s, now) || !counts(peer)) continue
       const t = list.filter((x) => x.round >= round).map((x) => x.at)
-      if (t.length > 0) times.push(Math.min(...t))
+      times.push(t.length > 0 ? Math.min(...t) : Infinity)
     }
-    return k >= 1 ? times.sort((a, b) => a - b)[k - 1] : undefined
+    const at = times.sort((a, b) => a - b)[Math.floor(times.length / 2)]
+    return at === undefined || at === Infinity ? undefined : at
   }
 
   /** the live members' last Hellos (self excluded), sorted by peer id */

@@ -331,7 +331,7 @@ export class Peer {
     const witnessing = announce !== undefined && ctx.trust.awaiting(r, announce.attempt)
     if (witnessing && now < announce.deadlineMs + this.timing.graceMs + silenceMs) return
     // the clock starts when the others' did (ctx.sharedSince), not when we happened to adopt the last result
-    const shared = ctx.sharedSince(r)
+    const shared = ctx.sharedSince(r, now)
     const clock = shared === undefined || shared >= state.current.since ? state.current
       : { ...state.current, since: shared }
     const due = dueAttempt(clock, now, { silenceMs, graceMs: this.timing.graceMs, settleMs }, gone)

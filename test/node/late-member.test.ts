@@ -4,7 +4,7 @@
 // their Hellos, once its fetch is let go), then replays the kept announce and still trains in round 3 (the
 // aggregator does not wait out its deadline); and a base it fetched never steps its global adapter back.
 // With these identities the late member is first in line for round 3: the others wait one silence for its
-// announce and fail over to attempt 1. Its attempt clock starts when a quorum of the others adopted round 2
+// announce and fail over to attempt 1. Its attempt clock starts when most of the others adopted round 2
 // (their Hellos, ctx.sharedSince), not when it caught up, so it takes that failover as due and trains in it
 // instead of announcing attempt 0 itself. The round deadline is the job's usual 4 s.
 import { test } from 'node:test'
@@ -89,9 +89,10 @@ test('a member two results behind still trains in the round it was selected for,
 
     // round 2's adapter arrives first: the member adopts it (and replays the kept announce) ...
     release(h2)
-    // (a catch-up begun while the others stood one round ahead may be fetching round 1's first: under load the
-    // round-1 result is overdue before round 2's comes; then both go, the order left to the catch-up)
-    await until(() => m.global.round >= 2 || (gates.has(h1) && !gates.has(h2)), 5_000,
+    // (a catch-up begun while the others stood one round ahead may be fetching round 1's first, and the next
+    // waits for it: under load the round-1 result is overdue before round 2's comes; then both go, the order left
+    // to the catch-up; the global still never steps back, checked below)
+    await until(() => m.global.round >= 2 || gates.has(h1), 5_000,
       'the late member to adopt round 2, or to be fetching round 1 first')
     // ... then round 1's: too old to take now
     release(h1)
