@@ -76,7 +76,8 @@ export class MemberRole {
     const counted = new Set([...ctx.countedMembers(a.round, now), ...cur?.announce?.members ?? [],
       ...ctx.opts.members ?? []])
     const progress = {
-      since: cur?.since ?? now, accepted: cur?.accepted ?? -1, acceptedDeadlineMs: cur?.announce?.deadlineMs
+      since: Math.min(cur?.since ?? now, ctx.sharedSince(a.round, now) ?? Infinity), accepted: cur?.accepted ?? -1,
+      acceptedDeadlineMs: cur?.announce?.deadlineMs
     }
     const timing = {
       silenceMs: ctx.opts.job.roundDeadlineSeconds * 1000,

@@ -40,6 +40,8 @@ export interface MemberStatus {
 
 export class MemberView {
   private readonly seen = new Map<string, MemberStatus>()
+  /** peer -> when we first heard it stand on each of its last few rounds */
+  private readonly reached = new Map<string, Array<{ readonly round: number, readonly at: number }>>()
 
   constructor (readonly self: string, readonly ttlMs: number) {}
 
@@ -49,6 +51,30 @@ export class MemberView {
     const ttlMs = Math.max(this.ttlMs, INTERVALS_PER_TTL * Math.min(intervalMs, MAX_HELLO_INTERVAL_MS))
     this.seen.set(peer, { peer, round, hash, beacon, seenAt: now, ttlMs, reachability,
       ...(capabilities !== undefined ? { capabilities } : {}) })
+    const reached = this.reached.get(peer) ?? []
+    if (!reached.some((x) => x.round === round)) {
+      reached.push({ round, at: now })
+      if (reached.length > REACHED_KEPT) reached.shift()
+      this.reached.set(peer, reached)
+    }
+  }
+
+  /**
+   * When a majority of the live peers that `counts` (self aside) had said they stand on round `round` or later:
+   * the middle one of the first Hellos saying so. Peers send one as soon as they adopt a result, so this is when
+   * round + 1 became due for most of them, as every member heard it; a minority of liars claiming a far round
+   * early cannot move it. Undefined while no majority said so.
+   */
+  reachedAt (round: number, now: number, counts: (peer: string) => boolean): number | undefined {
+    const times: number[] = []
+    for (const [peer, list] of this.reached) {
+      const s = this.seen.get(peer)
+      if (peer === this.self || s === undefined || !fresh(s, now) || !counts(peer)) continue
+      const t = list.filter((x) => x.round >= round).map((x) => x.at)
+      times.push(t.length > 0 ? Math.min(...t) : Infinity)
+    }
+    const at = times.sort((a, b) => a - b)[Math.floor(times.length / 2)]
+    return at === undefined || at === Infinity ? undefined : at
   }
 
   /** the live members' last Hellos (self excluded), sorted by peer id */
@@ -64,6 +90,7 @@ export class MemberView {
 
   forget (peer: string): void {
     this.seen.delete(peer)
+    this.reached.delete(peer)
   }
 
   /** live members, self included, sorted */
@@ -83,5 +110,8 @@ export class MemberView {
     return [...this.seen.values()].filter((s) => s.hash === hash && fresh(s, now)).map((s) => s.peer)
   }
 }
+
+/** rounds remembered per peer for reachedAt (the current and the few before it are all the clock asks for) */
+const REACHED_KEPT = 4
 
 const fresh = (s: MemberStatus, now: number): boolean => now - s.seenAt <= s.ttlMs

@@ -47,6 +47,17 @@ export class PeerContext {
   get libp2p (): FeditHost { if (this.host === undefined) throw new Error('peer not started'); return this.host }
   get maxAdapterBytes (): number { return Math.min(this.opts.job.maxAdapterBytes, this.layout.byteLength) }
 
+  /**
+   * When round `round` became due for the counted others (a majority of them had adopted round - 1): the
+   * attempt clock's shared start. A member that adopted late (a held-back fetch, a catch-up) would otherwise start
+   * the round's clock on its own late observation and refuse the others' failover as not due. Undefined for
+   * round 1 (due when enough members are live) or while no majority said so.
+   */
+  sharedSince (round: number, now: number): number | undefined {
+    if (round < 2 || this.view === undefined) return undefined
+    return this.view.reachedAt(round - 1, now, (m) => this.book.counts(m, round, this.peerId))
+  }
+
   /** a message, update or adapter from `from` was refused: the public 'rejected' event */
   reject (from: string, reason: string, where: RejectedEvent['where'], round?: number): void {
     this.events.emit('rejected', { from, reason, where, ...(round !== undefined ? { round } : {}) })

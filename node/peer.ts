@@ -341,10 +341,10 @@ export class Peer {
         return
       }
       state.roundDue(now)
-      members = frozen ?? ctx.countedMembers(r, now)
+      members = ctx.trust.eligible(frozen ?? ctx.countedMembers(r, now))
     } else {
       // keep the announced members (silent aggregator included) so every member computes the same order
-      members = announce.members.filter((m) => !ctx.trust.excluded.has(m))
+      members = ctx.trust.eligible(announce.members)
     }
     const settleMs = r === state.firstRound ? this.timing.settleMs : 0
     const silenceMs = this.opts.job.roundDeadlineSeconds * 1000
@@ -356,7 +356,11 @@ export class Peer {
     // a signed result of the attempt we follow is being witnessed: one more silence before failing over
     const witnessing = announce !== undefined && ctx.trust.awaiting(r, announce.attempt)
     if (witnessing && now < announce.deadlineMs + this.timing.graceMs + silenceMs) return
-    const due = dueAttempt(state.current, now, { silenceMs, graceMs: this.timing.graceMs, settleMs }, gone)
+    // the clock starts when the others' did (ctx.sharedSince), not when we happened to adopt the last result
+    const shared = ctx.sharedSince(r, now)
+    const clock = shared === undefined || shared >= state.current.since ? state.current
+      : { ...state.current, since: shared }
+    const due = dueAttempt(clock, now, { silenceMs, graceMs: this.timing.graceMs, settleMs }, gone)
     if (due === undefined) return
     const attempt = electableAttempt(order, due, (m) => !ctx.passedOver(m, now))
     if (attempt >= MAX_ATTEMPTS || attempt <= state.current.accepted || state.current.announcedByMe.has(attempt)) return

@@ -17,8 +17,15 @@ export interface PendingResult {
   readonly against: Attestation[]
   /** the agreeing attestations: with the result, the proof a peer behind checks (protocol/chain-rules.ts) */
   readonly agreeing: Attestation[]
+  /** the first attestation of each signer (drawn or not, up to SIGNERS_CAP): a second, opposite one is kept */
+  readonly signed: Map<string, Attestation>
+  /** pairs of opposite attestations one signer signed of this result, not yet acted on (the caller drains it) */
+  readonly equivocations: Array<readonly [Attestation, Attestation]>
   state: Tally
 }
+
+/** signers remembered per result: the drawn witnesses and a few others (a crowd of keys costs nothing more) */
+const SIGNERS_CAP = 32
 
 /** attestations heard before their result (gossip has no order), at most this many */
 const EARLY_CAP = 64
@@ -41,7 +48,7 @@ export class ResultGate {
       }
     }
     const entry: PendingResult = { result: r, aggregator, witnesses, members, verdicts: new Map(), against: [],
-      agreeing: [], state: 'pending' }
+      agreeing: [], signed: new Map(), equivocations: [], state: 'pending' }
     this.pending.set(keyOf(r.round, r.attempt, hex(r.newHash)), entry)
     const early = this.early
     this.early = []
@@ -56,6 +63,13 @@ export class ResultGate {
     if (p === undefined || !attests(a, p.result, p.aggregator)) {
       if (p === undefined) { this.early.push(a); if (this.early.length > EARLY_CAP) this.early.shift() }
       return undefined
+    }
+    const first = p.signed.get(a.witness)
+    if (first === undefined && (p.witnesses.includes(a.witness) || p.signed.size < SIGNERS_CAP)) {
+      p.signed.set(a.witness, a)
+    }
+    if (first !== undefined && first.agree !== a.agree && !p.equivocations.some(([x]) => x.witness === a.witness)) {
+      p.equivocations.push([first, a])
     }
     if (!p.witnesses.includes(a.witness) || p.verdicts.has(a.witness)) return p
     p.verdicts.set(a.witness, a.agree)

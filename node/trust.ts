@@ -16,7 +16,8 @@ import type { AttemptTiming, RoundProgress } from '../protocol/attempt-clock.ts'
 import { checkElection, genesisBeacon, nextBeacon, witnessesOf } from '../protocol/seeds.ts'
 import { checkResult } from '../protocol/result-rules.ts'
 import { attestationStatement, checkCommitments, resultStatement } from '../protocol/signed-update.ts'
-import { contradictionEvidence, droppedEvidence, equivocationEvidence } from '../protocol/evidence.ts'
+import { contradictionEvidence, droppedEvidence, equivocationEvidence, falseAttestations,
+  witnessEquivocationEvidence } from '../protocol/evidence.ts'
 import { checkComplaint } from '../protocol/complaint.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import { ROUND_WINDOW } from '../protocol/limits.ts'
@@ -28,6 +29,7 @@ import type { AdapterLayout } from './adapter-codec.ts'
 import { ResultGate } from './result-gate.ts'
 import type { PendingResult } from './result-gate.ts'
 import { EvidenceStore } from './evidence-store.ts'
+import type { Evidence } from '../protocol/evidence.ts'
 import { attestation, judgeResult } from './witness-role.ts'
 import { sign, verifySigned } from './signatures.ts'
 import { hex } from './hex.ts'
@@ -87,9 +89,17 @@ export class Trust {
 
   get excluded (): ReadonlySet<string> { return this.evidence.excluded }
 
+  /**
+   * Who an election runs over: the members listed, less those we hold evidence against. The one rule for the
+   * order we follow (order), the members we announce (peer.ts) and the announces we accept (checkAnnounce).
+   */
+  eligible (members: readonly string[]): string[] {
+    return members.filter((m) => !this.excluded.has(m))
+  }
+
   /** The aggregator order of round `round` over `members` (those we count), by the beacon. */
   order (members: readonly string[], round: number): string[] {
-    return electionOrder(members.filter((m) => !this.excluded.has(m)), this.beacon, round)
+    return electionOrder(this.eligible(members), this.beacon, round)
   }
 
   selection (members: readonly string[], round: number, attempt: number): string[] {
@@ -106,7 +116,9 @@ export class Trust {
   advance (r: RoundResult, aggregator: string): void {
     this.setBeacon(r.round, nextBeacon(this.beacon, aggregator,
       r.updates.map((u) => ({ author: u.author, hash: hex(u.hash) }))))
-    this.gate.forget(r.round)
+    // the adopted round stays one round longer: a witness's attestation heard after the quorum still counts
+    // as evidence against it when it lied (nothing of that round is adopted again: the roles check the round)
+    this.gate.forget(r.round - 1)
     for (const [k, v] of this.serving) if (v.round < r.round) this.serving.delete(k)
   }
 
@@ -141,9 +153,11 @@ export class Trust {
     if (a.round > this.h.job.rounds) return no(RejectReason.JobFinished)
     if (a.round <= completed) return no(RejectReason.StaleRound)
     if (a.round > completed + 1) return no(RejectReason.RoundOutOfWindow)
+    // the order checkElection checks is then the one we follow ourselves (this.order over the same list)
+    if (this.eligible(a.members).length !== a.members.length) return no(RejectReason.ListsOffender)
     // peers adopt a result up to a fetch apart: the tolerance is a grace and half a silence
     // an attempt passed over is one whose place in the order (the one checkElection checks) is such a member
-    const order = electionOrder(a.members, this.beacon, a.round)
+    const order = this.order(a.members, a.round)
     const clock = checkAttemptClock(a, {
       progress, timing, toleranceMs: timing.graceMs + timing.silenceMs / 2, nowMs: now, eligible: counted,
       passedOver: (k) => order[k] !== undefined && passedOver(order[k])
@@ -174,7 +188,7 @@ export class Trust {
     // order over the members we followed: otherwise peers following different attempts never reach a quorum
     const any = [...followed.values()][0]
     if (any !== undefined && !followed.has(r.attempt) &&
-      electionOrder(any.members, this.beacon, r.round)[r.attempt] === sender) {
+      this.order(any.members, r.round)[r.attempt] === sender) {
       followed.set(r.attempt, { aggregator: sender, members: any.members })
     }
     const st = this.h.standing()
@@ -229,7 +243,8 @@ export class Trust {
 
   async onAttestation (a: Attestation, sender: string): Promise<void> {
     if (a.witness !== sender) { this.h.reject(sender, RejectReason.NotWitness, 'attestation', a.round); return }
-    if (a.round <= this.h.standing().completed || a.round > this.h.standing().completed + ROUND_WINDOW) return
+    const completed = this.h.standing().completed
+    if (a.round < completed || a.round > completed + ROUND_WINDOW) return
     if (!await verifySigned(sender, attestationStatement(a), a.signature)) {
       this.h.reject(sender, RejectReason.BadSignature, 'attestation', a.round)
       return
@@ -256,6 +271,16 @@ export class Trust {
   }
 
   private settle (p: PendingResult): void {
+    // a witness that signed both verdicts, or a recomputation claim the quorum refuted: convicted, the round goes on
+    for (const [a, b] of p.equivocations.splice(0)) {
+      void this.convict(witnessEquivocationEvidence(a, b), a.round, a.attempt, 'two opposite attestations')
+    }
+    if (p.state !== 'pending') {
+      const drawn = p.witnesses.flatMap((w) => p.signed.get(w) ?? [])
+      for (const e of falseAttestations(drawn, this.h.job.witnesses.quorum)) {
+        if (!this.excluded.has(e.offender)) void this.convict(e, e.round, e.attempt, 'refuted by the other witnesses')
+      }
+    }
     // evidence came first (a complaint): its witnesses' agreement does not make the result good
     if (this.excluded.has(p.aggregator)) return
     if (p.state === 'confirmed') {
@@ -266,8 +291,8 @@ export class Trust {
       p.result.round, p.result.attempt, `contradicted by ${p.against.length} witnesses`)
   }
 
-  private async convict (e: Parameters<EvidenceStore['add']>[0], round: number, attempt: number,
-    why: string): Promise<void> {
+  /** Keeps evidence and excludes its offender; an aggregator's conviction fails its attempt over, a witness's not. */
+  private async convict (e: Evidence, round: number, attempt: number, why: string): Promise<void> {
     if (this.excluded.has(e.offender)) return
     let kept: boolean
     try {
@@ -280,7 +305,8 @@ export class Trust {
     }
     if (!kept) return
     this.h.log(`round ${round}: evidence against ${e.offender} (${e.kind}: ${why}); excluded for the rest of the job`)
-    this.h.reject(e.offender, e.kind, 'result', round)
-    this.events.emit('failover', { round, attempt, offender: e.offender, why })
+    const asWitness = e.kind === RejectReason.WitnessEquivocation || e.kind === RejectReason.FalseAttestation
+    this.h.reject(e.offender, e.kind, asWitness ? 'attestation' : 'result', round)
+    if (!asWitness) this.events.emit('failover', { round, attempt, offender: e.offender, why })
   }
 }

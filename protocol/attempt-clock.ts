@@ -21,7 +21,7 @@ export interface AttemptTiming {
 }
 
 export interface RoundProgress {
-  /** when the round became due for us */
+  /** when the round became due for us: the earliest of our own start and the others' (node: ctx.sharedSince) */
   readonly since: number
   /** the attempt whose announce we follow, -1: none */
   readonly accepted: number

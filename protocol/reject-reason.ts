@@ -61,6 +61,10 @@ export enum RejectReason {
   UpdateUnavailable = 'update_unavailable',
   Equivocation = 'equivocation',
   Contradicted = 'contradicted',
+  /** a witness that signed two opposite attestations of one result */
+  WitnessEquivocation = 'witness_equivocation',
+  /** a witness whose recomputation claim a quorum of the result's other witnesses signed the opposite of */
+  FalseAttestation = 'false_attestation',
   /** a peer with evidence against it (excluded for the rest of the job) */
   Offender = 'offender',
   // ---- the job's history (protocol/history-rules.ts, node/witness-role.ts)
@@ -72,6 +76,8 @@ export enum RejectReason {
   HistoryUnavailable = 'history_unavailable',
   /** the history after the round is not what the witness recomputed */
   HistoryMismatch = 'history_mismatch',
+  /** an announce whose members include a peer we hold evidence against (its order is not the one we follow) */
+  ListsOffender = 'lists_offender',
   // ---- membership (protocol/membership.ts)
   BadProofOfWork = 'bad_proof_of_work',
   // ---- catching up by a chain of confirmed results (protocol/chain-rules.ts, node/catch-up.ts)

@@ -3,6 +3,7 @@
 // contradict it. With fewer members than witnesses + 1 the quorum shrinks to the witnesses there are (a job of
 // two members has one witness, a job of one none: it trusts itself).
 import type { Attestation, RoundResult } from './messages.ts'
+import { RejectReason } from './reject-reason.ts'
 
 export interface WitnessSpec {
   /** witnesses drawn per attempt (job spec, default 3) */
@@ -38,6 +39,24 @@ export function tally (verdicts: ReadonlyMap<string, boolean>, witnesses: readon
 export function attests (a: Attestation, r: RoundResult, aggregator: string): boolean {
   return a.round === r.round && a.attempt === r.attempt && a.aggregator === aggregator &&
     same(a.baseHash, r.baseHash) && same(a.newHash, r.newHash) && same(a.historyHash ?? NONE, r.historyHash ?? NONE)
+}
+
+/** Does attestation `a` speak of the same result as `b` (round, attempt, aggregator, base, new adapter)? */
+export function sameSubject (a: Attestation, b: Attestation): boolean {
+  return a.jobId === b.jobId && a.round === b.round && a.attempt === b.attempt && a.aggregator === b.aggregator &&
+    same(a.baseHash, b.baseHash) && same(a.newHash, b.newHash)
+}
+
+/**
+ * Does the attestation claim what a recomputation decides (the same on every machine), so that a quorum saying
+ * the opposite refutes it? Agreeing always does; disagreeing only for a mismatch found in the bytes. "An update
+ * could not be fetched" does not: the aggregator may have served one witness and not another.
+ */
+export function isRecomputationClaim (a: Attestation): boolean {
+  if (a.agree) return true
+  const label = a.reason.split(':')[0]
+  return label === RejectReason.HashMismatch || label === RejectReason.BadCommitment ||
+    label === RejectReason.BadSignature
 }
 
 /** Two results signed by one aggregator for one (round, attempt) that differ: it equivocated. */

@@ -12,6 +12,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Peer, PeerTiming } from '../node/peer.ts'
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
 import { buildAggregator } from '../trainer/aggregate/build-aggregator.ts'
+import { CONVICTIONS, roleAttackTransport } from './role-attacks.ts'
+import type { RoleAttack } from './role-attacks.ts'
 import { deriveSeed } from '../trainer/rng.ts'
 import type { Fleet, FleetEvents } from './fleet.ts'
 import { ResultChoice } from './fleet.ts'
@@ -30,6 +32,8 @@ export interface InProcessOptions {
   readonly timing?: Partial<PeerTiming>
   /** deterministic mode: membership frozen before round 1 (PeerOptions.members) */
   readonly frozen?: boolean
+  /** peers (by index) that attack in a role: as aggregator or witness (sim/role-attacks.ts) */
+  readonly roleAttacks?: ReadonlyMap<number, RoleAttack>
 }
 
 export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> {
@@ -55,6 +59,7 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
   // selected, so the same seed gives the same adapters
   const members = o.frozen === true ? keys.map((k) => peerIdFromPrivateKey(k).toString()) : undefined
   for (let i = 0; i < o.trainers.length; i++) {
+    const role = o.roleAttacks?.get(i)
     const p = createPeer({
       job: o.job, jobId: o.jobId, privateKey: keys[i]!, members,
       trainer: o.trainers[i]!, aggregate, stateDir: join(o.dir, `p${i}`),
@@ -62,6 +67,7 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
       timing: { ...IN_PROCESS_TIMING, transferTimeoutMs: Math.max(30_000, o.job.roundDeadlineSeconds * 1000),
         ...o.timing },
       samples: o.samples[i],
+      ...(role !== undefined ? { transport: roleAttackTransport(role, keys[i]!) } : {}),
       logger: (line) => { appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} ${line}\n`) }
     })
     p.events.on('announce', (a) => {
@@ -73,6 +79,9 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
     p.events.on('rejected', (r) => {
       appendFileSync(join(o.dir, 'logs', `p${i}.log`),
         `${stamp()} rejected ${r.where} from ${r.from.slice(-6)}: ${r.reason}\n`)
+      if (CONVICTIONS.has(r.reason)) {
+        events.emit('convicted', { by: p.peerId, offender: r.from, kind: r.reason, round: r.round ?? 0 })
+      }
     })
     p.events.on('trained', (t) => {
       events.emit('trained', { peer: p.peerId, round: t.round, trainLoss: t.trainLoss, samples: t.samples })

@@ -25,6 +25,8 @@ export interface FleetEvents {
    * attempt's result for it (fork choice: two attempts of the round both published one); see ResultChoice
    */
   result: [{ readonly info: RoundInfo, readonly adapter: () => Promise<Adapter> }]
+  /** a peer convicted `offender` (evidence kept, excluded for the rest of the job): `kind` is the evidence's */
+  convicted: [{ readonly by: string, readonly offender: string, readonly kind: string, readonly round: number }]
   /** something worth a line of progress (a peer's own log line, a warning) */
   note: [string]
 }

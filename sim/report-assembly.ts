@@ -14,6 +14,8 @@ export interface RunPieces {
   readonly finalHash: string
   readonly peers: readonly PeerEntry[]
   readonly killed: ReadonlyArray<{ peer: string, round: number, why: string }>
+  /** peers convicted on evidence, by peer id */
+  readonly convicted?: ReadonlyArray<{ peer: string, kind: string, round: number }>
   readonly baselines?: SimulationReport['baselines']
   readonly responses?: SimulationReport['responses']
   readonly seconds: number
@@ -57,7 +59,9 @@ export function assembleReport (p: RunPieces): SimulationReport {
     ...(p.baselines !== undefined ? { baselines: p.baselines } : {}),
     peers: p.peers.map((e) => ({ ...e })),
     faults: { killed: p.killed.map((k) => ({ ...k, peer: name(k.peer) })), malicious,
-      ...(malicious.length > 0 ? { attack: c.attack } : {}) },
+      ...(malicious.length > 0 ? { attack: c.attack } : {}),
+      ...(p.convicted !== undefined && p.convicted.length > 0
+        ? { convicted: p.convicted.map((x) => ({ ...x, peer: name(x.peer) })) } : {}) },
     ...(p.responses !== undefined ? { responses: p.responses } : {}),
     seconds: p.seconds
   }

@@ -35,7 +35,9 @@ export interface SimulationReport {
     verdict?: { beatsBase: boolean, beatsLocal: Record<string, boolean>, gapToCentralizedPercent?: number }
   }
   peers?: PeerEntry[]
-  faults?: { killed: Array<{ peer: string, round: number, why: string }>, malicious: string[], attack?: string }
+  faults?: { killed: Array<{ peer: string, round: number, why: string }>, malicious: string[], attack?: string,
+    /** peers convicted on evidence (a contradicted or equivocating aggregator, a lying witness), each once */
+    convicted?: Array<{ peer: string, kind: string, round: number }> }
   responses?: Array<{ instruction: string, category: string, reference: string, answers: Record<string, string> }>
   seconds?: number
 }

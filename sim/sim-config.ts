@@ -7,7 +7,7 @@ import { ROBUST_DEFAULT, threatUnholdable } from '../protocol/aggregation-spec.t
 import { BLIND_ATTACKS } from './attacks.ts'
 
 export const ATTACKS = ['scale', 'signflip', 'noise', 'alie', 'ipm', 'ipm10', 'minmax', 'minsum', 'copies', 'drift',
-  'backdoor', 'inflate', ...BLIND_ATTACKS] as const
+  'backdoor', 'inflate', ...BLIND_ATTACKS, 'aggregator-garbage', 'witness-liar'] as const
 export type Attack = typeof ATTACKS[number]
 export const PARTITIONS: readonly PartitionMethod[] = ['iid', 'shepherd-categories', 'shepherd-quantity', 'dirichlet']
 /** 'real': LoRA training with ONNX Runtime in worker threads; 'fake': instant, no learning (protocol-only runs) */

@@ -24,6 +24,8 @@ import { createEvaluator } from './held-out-evaluator.ts'
 import type { HeldOutLoss } from './held-out-evaluator.ts'
 import { createSimTrainer } from './trainer-source.ts'
 import { createAttackTrainer, createCollusion } from './attack-trainer.ts'
+import { isRoleAttack } from './role-attacks.ts'
+import type { RoleAttack } from './role-attacks.ts'
 import { backdoorRecords } from './backdoor.ts'
 import { startInProcessFleet } from './fleet-in-process.ts'
 import { startProcessFleet } from './fleet-processes.ts'
@@ -95,15 +97,19 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
     // ---------------------------------------------------------------- the federation
     if (c.inProcess) {
       const collusion = createCollusion(job.aggregation, c.perRound, c.seed)
+      const roleAttacks = new Map<number, RoleAttack>()
       for (const s of shares) {
         const bad = malicious.has(s.index)
         const t = await makeTrainer(bad && c.attack === 'backdoor' ? backdoorRecords(s.records, c.seed) : s.records)
-        trainers.push(bad ? createAttackTrainer(t, c.attack, collusion) : t)
+        // an aggregator or witness attack trains honestly and lies in what it publishes
+        if (bad && isRoleAttack(c.attack)) roleAttacks.set(s.index, c.attack)
+        trainers.push(bad && !isRoleAttack(c.attack) ? createAttackTrainer(t, c.attack, collusion) : t)
       }
       // membership frozen unless the run kills peers (frozen members' crashes cost deadlines)
       const frozen = c.killAggregatorAt === undefined && c.dropRate === 0
       fleet = await startInProcessFleet({
-        job, jobId, trainers, samples: shares.map((s) => s.records.length), dir: work, seed: c.seed, frozen
+        job, jobId, trainers, samples: shares.map((s) => s.records.length), dir: work, seed: c.seed, frozen,
+        roleAttacks
       })
     } else {
       const probe = await makeTrainer(shares[0]!.records.slice(0, 1)) // only for the job's adapter layout
@@ -148,6 +154,13 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
       log(`  ${name(t.peer)} trained round ${t.round}: ${t.samples} examples, train loss ${t.trainLoss.toFixed(4)}`)
     })
     f.events.on('note', (n) => { log(`  ${n}`) })
+    // each offender once: the first peer to convict it says what for
+    const convicted = new Map<string, { peer: string, kind: string, round: number }>()
+    f.events.on('convicted', (x) => {
+      if (convicted.has(x.offender)) return
+      convicted.set(x.offender, { peer: x.offender, kind: x.kind, round: x.round })
+      log(`  ${name(x.offender)} convicted in round ${x.round} (${x.kind}): evidence kept, excluded for the rest`)
+    })
 
     const results = new Map<number, { info: RoundInfo, eval: HeldOutLoss, adapter: Adapter }>()
     let evals: Promise<void> = Promise.resolve()
@@ -227,6 +240,7 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
       categories: { ...s.counts }, ...(malicious.has(s.index) ? { malicious: true } : {}) }))
     const report = assembleReport({
       config: c, model: modelId, base, rounds: [...results.values()], finalAdapter, finalHash, peers, killed, baselines,
+      convicted: [...convicted.values()],
       responses: responses?.map((r) => ({ ...r, answers: { ...r.answers } })), seconds: (Date.now() - t0) / 1000
     })
     const rows = [baseRow, ...localRows, fedRow, ...(centralRow !== undefined ? [centralRow] : [])]

@@ -36,6 +36,8 @@ held-out loss of every round's global adapter (Dolly lines 1-80, scored by this 
                          direction), backdoor (a trigger phrase in their data), inflate (ipm with a 1e6 sample claim);
                          a peer sees no other update before sending, so these craft from the colluders' own training
                          (the -blind names say so: alie-blind, ipm-blind, minmax-blind, minsum-blind)
+                         in a role: aggregator-garbage (its results name another adapter), witness-liar (its
+                         attestations all disagree); the report lists who was convicted
   --local-steps N        optimizer steps per selected peer per round (default ${DEMO.localSteps})
   --max-length L         training sequence length in tokens (default ${DEMO.maxLength})
   --limit-per-peer N     at most N training records per peer (default ${DEMO.limitPerPeer ?? 'all'})

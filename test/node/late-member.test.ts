@@ -3,10 +3,10 @@
 // member never follows an announce's base (it catches up to what a quorum of counted members hold, through
 // their Hellos, once its fetch is let go), then replays the kept announce and still trains in round 3 (the
 // aggregator does not wait out its deadline); and a base it fetched never steps its global adapter back.
-// Known limit (not tested here): had the late member itself been round 3's first aggregator, the others fail
-// over past it, and its own attempt clock (round 3 began for it only when it caught up) refuses the kept
-// failover announce as not yet due: it then misses round 3's training but adopts its confirmed result.
-// The job (and so the beacon's election) is the one where the kept announce is attempt 0's.
+// With these identities the late member is first in line for round 3: the others wait one silence for its
+// announce and fail over to attempt 1. Its attempt clock starts when most of the others adopted round 2
+// (their Hellos, ctx.sharedSince), not when it caught up, so it takes that failover as due and trains in it
+// instead of announcing attempt 0 itself. The round deadline is the job's usual 4 s.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
@@ -22,7 +22,7 @@ const LATE = 3 // index of the member held behind; with these identities it aggr
 
 test('a member two results behind still trains in the round it was selected for, and never steps its global back',
   { timeout: 90_000 }, async () => {
-  const deadlineSeconds = 10
+  const deadlineSeconds = 4
   const { job, jobId } = testJob({ rounds: 3, minPeers: 4, peersPerRound: 2, roundDeadlineSeconds: deadlineSeconds })
   // the fixture's identities: peer i has the key seeded with SEED_BASE + i + 1
   const late = peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32)
@@ -89,12 +89,16 @@ test('a member two results behind still trains in the round it was selected for,
 
     // round 2's adapter arrives first: the member adopts it (and replays the kept announce) ...
     release(h2)
-    await until(() => m.global.round >= 2, 5_000, 'the late member to adopt round 2')
-    // ... then round 1's, fetched as the base of the round-2 announce it followed: too old to take now
+    // (a catch-up begun while the others stood one round ahead may be fetching round 1's first, and the next
+    // waits for it: under load the round-1 result is overdue before round 2's comes; then both go, the order left
+    // to the catch-up; the global still never steps back, checked below)
+    await until(() => m.global.round >= 2 || gates.has(h1), 5_000,
+      'the late member to adopt round 2, or to be fetching round 1 first')
+    // ... then round 1's: too old to take now
     release(h1)
     holding = false
     for (const g of gates.keys()) release(g)
-    await new Promise((resolve) => setImmediate(resolve)) // what the released fetches do next runs on microtasks
+    await until(() => m.global.round >= 2, 5_000, 'the late member to adopt round 2')
 
     const agg = others.find((p) => p.peerId === deferredFrom)
     assert.ok(agg !== undefined, 'the round-3 announce came from one of the others')
@@ -111,8 +115,9 @@ test('a member two results behind still trains in the round it was selected for,
     assert.ok(r3.selected.includes(late))
     assert.ok(r3.included.includes(late), `late member included in round 3 (excluded: ${JSON.stringify(r3.excluded)})`)
     assert.ok(!r3.excluded.some((x) => x.peer === late))
-    assert.equal(r3.attempt, 0, 'precondition: round 3 went to its first aggregator')
-    assert.ok(r3.seconds < deadlineSeconds / 2, `round 3 took ${r3.seconds} s, deadline ${deadlineSeconds} s`)
+    assert.equal(r3.attempt, 1, 'precondition: the late member was first in line, the others failed over')
+    // every selected member answered: the aggregator closed its collection then, not at its deadline
+    assert.deepEqual([...r3.included].sort(), [...r3.selected].sort(), 'every selected member was included')
     // (b) the late member's global round never went down
     for (let i = 1; i < seen.length; i++) {
       assert.ok(seen[i]!.round >= seen[i - 1]!.round,

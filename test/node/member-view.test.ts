@@ -40,3 +40,26 @@ test('a member\'s reachability is what its last Hello said, kept past its livene
   assert.equal(v.reachabilityOf('a'), Reachability.Public)
   assert.equal(v.reachabilityOf('nobody'), Reachability.Unsaid)
 })
+
+test('the shared start of a round: when a majority of live counted peers first said they stood on the round before',
+  () => {
+  const v = new MemberView('me', 60_000)
+  v.hello('a', 1, 'h1', 1000)
+  v.hello('a', 2, 'h2', 5000) // adopted round 2 at 5 s
+  v.hello('a', 2, 'h2', 7000) // later Hellos of the same round move nothing
+  v.hello('b', 2, 'h2', 5200)
+  v.hello('liar', 2, 'x', 100) // claims round 2 long before anyone: a minority of liars does not move it
+  v.hello('c', 3, 'h3', 9000) // jumped straight past it
+  v.hello('d', 1, 'h1', 4000) // still behind
+  v.hello('me', 2, 'h2', 8000) // our own (late) view is not evidence
+  const honest = (p: string): boolean => p !== 'liar'
+  // a, b, c, d: the majority's (3rd earliest of 4) first word of round 2 or later
+  assert.equal(v.reachedAt(2, 10_000, honest), 9000)
+  // with the liar: 5 peers, the 3rd earliest, which a single liar moved only to the next honest report
+  assert.equal(v.reachedAt(2, 10_000, () => true), 5200)
+  assert.equal(v.reachedAt(3, 10_000, honest), undefined, 'no majority stands on round 3 yet')
+  v.forget('d')
+  assert.equal(v.reachedAt(2, 10_000, honest), 5200)
+  // peers no longer live do not count
+  assert.equal(v.reachedAt(2, 65_201, honest), 9000) // b's last Hello (5.2 s) is past the TTL
+})

@@ -4,11 +4,7 @@
 // completes, and each attack ends in a named RejectReason or in evidence and exclusion.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync } from 'node:fs'
-import { join } from 'node:path'
-import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { RoundMessage } from '../../protocol/messages.ts'
 import type { RoundAnnounce, RoundResult } from '../../protocol/messages.ts'
@@ -20,7 +16,6 @@ import { resultStatement } from '../../protocol/signed-update.ts'
 import { RejectReason } from '../../protocol/reject-reason.ts'
 import { FEDAVG } from '../../protocol/aggregation-spec.ts'
 import type { JobSpec } from '../../protocol/job-spec.ts'
-import { createHost } from '../../node/host.ts'
 import type { FeditHost } from '../../node/host.ts'
 import { libp2pTransport } from '../../node/transfer.ts'
 import { sign } from '../../node/signatures.ts'
@@ -30,46 +25,7 @@ import type { AggregateFn } from '../../trainer/aggregate/types.ts'
 import { createFakeTrainer } from '../../node/testing/fake-trainer.ts'
 import { testJob, startNet, until } from './net-fixture.ts'
 import type { Net } from './net-fixture.ts'
-
-const H = (fill: number): Uint8Array<ArrayBuffer> => new Uint8Array(32).fill(fill)
-
-function collectReasons (peers: readonly Peer[]): Set<string> {
-  const reasons = new Set<string>()
-  for (const p of peers) p.events.on('rejected', (r) => { reasons.add(r.reason.split(':')[0]!) })
-  return reasons
-}
-
-/** every honest peer finished on one adapter, made only by honest aggregators (and, `trainers`, honest updates) */
-function assertHonestEnd (honest: readonly Peer[], job: JobSpec, bad: ReadonlySet<string>, trainers = true): void {
-  assert.ok(honest.every((p) => p.global.round === job.rounds))
-  assert.equal(new Set(honest.map((p) => p.global.hash)).size, 1, 'one global adapter')
-  for (const p of honest) {
-    for (const r of p.rounds) {
-      assert.ok(!bad.has(r.aggregator), `round ${r.round} adopted from ${r.aggregator}`)
-      if (trainers) assert.ok(r.included.every((x) => !bad.has(x)), `round ${r.round} included an update of theirs`)
-    }
-  }
-}
-
-async function rogue (net: Net, topic: string): Promise<{ host: FeditHost, id: string }> {
-  const host = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'],
-    local: true })
-  host.services.pubsub.subscribe(topic)
-  // a dial may time out on a loaded machine: the rogue needs only some of them
-  for (const p of net.peers) await host.dial(multiaddr(p.multiaddrs()[0]!)).catch(() => {})
-  await until(() => host.services.pubsub.getSubscribers(topic).length >= 2, 10_000, 'the rogue to see the topic')
-  return { host, id: host.peerId.toString() }
-}
-
-/** ids of the identities startNet gives peers seedBase + 1, + 2, ... (so a test can pick who is elected) */
-async function idsOf (n: number, seedBase: number): Promise<string[]> {
-  const ids: string[] = []
-  for (let i = 0; i < n; i++) {
-    ids.push(peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(seedBase + i + 1)))
-      .toString())
-  }
-  return ids
-}
+import { untilEvidence, assertHonestEnd, collectReasons, H, idsOf, rogue } from './trust-fixture.ts'
 
 test('an outsider with fresh, fake, unpaid or young identities gains nothing', { timeout: 120_000 }, async () => {
   const { job, jobId } = testJob({ rounds: 8, minPeers: 4, peersPerRound: 3,
@@ -157,11 +113,8 @@ async function netWithBadElected (seedBase: number, job: JobSpec, jobId: string,
   return { net, bad: bad! }
 }
 
-function assertConvicted (honest: readonly Peer[], net: Net, bad: Peer, kind: string): void {
-  for (const p of honest) assert.deepEqual(p.excluded(), [bad.peerId], 'every honest peer excludes the offender')
-  const dirs = readdirSync(net.dir).map((d) => join(net.dir, d, 'evidence')).filter((d) => existsSync(d))
-  assert.ok(dirs.some((d) => readdirSync(d).some((f) => f.startsWith(`${kind}-r1-a0-`))),
-    'evidence kept in the state folder')
+async function assertConvicted (honest: readonly Peer[], net: Net, bad: Peer, kind: string): Promise<void> {
+  await untilEvidence(honest, net, bad.peerId, kind, 1)
   for (const p of honest) assert.ok(p.rounds[0]!.attempt > 0, 'round 1 completed by failover')
 }
 
@@ -182,7 +135,7 @@ test('an elected aggregator that publishes a garbage adapter is contradicted, ex
     await until(() => honest.every((p) => p.global.round === job.rounds), 90_000,
       'the job to complete without the bad aggregator')
     assert.ok(reasons.has(RejectReason.Contradicted), [...reasons].join(', '))
-    assertConvicted(honest, net, bad, RejectReason.Contradicted)
+    await assertConvicted(honest, net, bad, RejectReason.Contradicted)
     // its own update may be in round 1 (trained before it was convicted): it is its aggregate that was garbage
     assertHonestEnd(honest, job, new Set([bad.peerId]), false)
     assert.ok(honest.every((p) => p.rounds.every((r) => r.round === 1 || !r.selected.includes(bad.peerId))),
@@ -217,7 +170,7 @@ test('an elected aggregator that signs two results for one attempt is convicted 
     await until(() => honest.every((p) => p.global.round === job.rounds), 90_000,
       'the job to complete without the equivocator')
     assert.ok(reasons.has(RejectReason.Equivocation), [...reasons].join(', '))
-    assertConvicted(honest, net, bad, RejectReason.Equivocation)
+    await assertConvicted(honest, net, bad, RejectReason.Equivocation)
     assertHonestEnd(honest, job, new Set([bad.peerId]), false)
   } finally {
     await net.close()

@@ -10,7 +10,8 @@ import { checkResult } from '../../protocol/result-rules.ts'
 import type { ResultContext } from '../../protocol/result-rules.ts'
 import type { Attestation, RoundResult, UpdateCommit } from '../../protocol/messages.ts'
 import { RejectReason } from '../../protocol/reject-reason.ts'
-import { contradictionEvidence, equivocationEvidence, verifyEvidence } from '../../protocol/evidence.ts'
+import { contradictionEvidence, equivocationEvidence, falseAttestations, verifyEvidence,
+  witnessEquivocationEvidence } from '../../protocol/evidence.ts'
 
 const job = 'c'.repeat(64)
 const base = new Uint8Array(32).fill(1)
@@ -141,4 +142,42 @@ test('evidence proves itself: two signed results for one attempt, or a result a 
     verifySigned), false)
   assert.equal(await verifyEvidence(contradictionEvidence(agg.id, r1, [two[0]!, { ...two[1]!, witness: ws[2]!.id }]), 2,
     verifySigned), false)
+})
+
+test('evidence against a witness: two opposite attestations, or a recomputation claim a quorum refuted', async () => {
+  const agg = await identity()
+  const ws = [await identity(), await identity(), await identity()]
+  const att = async (w: typeof ws[number], agree: boolean, reason = RejectReason.HashMismatch as string,
+    over: Partial<Attestation> = {}): Promise<Attestation> => {
+    const a: Attestation = { jobId: job, round: 2, attempt: 1, aggregator: agg.id, baseHash: base,
+      newHash: new Uint8Array(32).fill(5), agree, reason: agree ? '' : reason, signature: new Uint8Array(0),
+      witness: w.id, ...over }
+    return { ...a, signature: await sign(w.key, attestationStatement(a)) }
+  }
+  const ok = async (e: Parameters<typeof verifyEvidence>[0]): Promise<boolean> =>
+    await verifyEvidence(e, 2, verifySigned)
+  const yes = await att(ws[0]!, true)
+  assert.equal(await ok(witnessEquivocationEvidence(yes, await att(ws[0]!, false))), true)
+  assert.equal(await ok(witnessEquivocationEvidence(yes, await att(ws[0]!, true))), false, 'the same verdict twice')
+  assert.equal(await ok(witnessEquivocationEvidence(yes, await att(ws[1]!, false))), false, 'two witnesses')
+  assert.equal(await ok(witnessEquivocationEvidence(yes, await att(ws[0]!, false, RejectReason.HashMismatch,
+    { newHash: new Uint8Array(32).fill(6) }))), false, 'two different results')
+  // one liar among three: the quorum's agreement refutes its mismatch claim
+  const liar = await att(ws[2]!, false, `${RejectReason.HashMismatch}: recomputed 0123`)
+  const honest = [yes, await att(ws[1]!, true)]
+  const found = falseAttestations([...honest, liar], 2)
+  assert.deepEqual(found.map((e) => [e.kind, e.offender]), [[RejectReason.FalseAttestation, ws[2]!.id]])
+  assert.equal(await ok(found[0]!), true)
+  // refuted by one only, or by a forged attestation: no evidence
+  assert.deepEqual(falseAttestations([honest[0]!, liar], 2), [])
+  assert.equal(await ok({ ...found[0]!, attestations: found[0]!.attestations.slice(0, 2) }), false)
+  const forged = { ...honest[1]!, witness: ws[0]!.id }
+  assert.deepEqual(falseAttestations([honest[0]!, forged, liar], 2), [], 'two claims by one signer count once')
+  // "could not fetch an update" is not a recomputation claim: the aggregator may have served some witnesses only
+  assert.deepEqual(falseAttestations([...honest, await att(ws[2]!, false, RejectReason.UpdateUnavailable)], 2), [])
+  // an agreeing witness of a result a quorum refuted by recomputation is refuted too
+  const against = [await att(ws[0]!, false), await att(ws[1]!, false, RejectReason.BadCommitment)]
+  const colluder = falseAttestations([...against, await att(ws[2]!, true)], 2)
+  assert.deepEqual(colluder.map((e) => e.offender), [ws[2]!.id])
+  assert.equal(await ok(colluder[0]!), true)
 })

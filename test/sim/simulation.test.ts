@@ -79,3 +79,30 @@ test('an in-process run is deterministic: the same seed gives the same aggregato
   }
   assert.deepEqual(await story(), await story())
 })
+
+// attacks in a role, on real training: the peers' witnesses catch them, the round goes on, the job still learns
+for (const attack of ['aggregator-garbage', 'witness-liar'] as const) {
+  test(`--malicious 2 --attack ${attack}: convicted on evidence, every round completes, the job still learns`,
+    { timeout: 240_000 }, async (t) => {
+    const lines: string[] = []
+    try {
+      const c = small({ peers: 5, rounds: 3, perRound: 2, malicious: 2, attack, deadlineSeconds: 10 })
+      const { report } = await runSimulation(c, { log: (l) => lines.push(l) })
+      assert.deepEqual(validateReport(report), [])
+      assert.deepEqual(report.rounds.map((r) => r.round), [1, 2, 3])
+      const bad = new Set(report.faults!.malicious)
+      const convicted = report.faults!.convicted ?? []
+      assert.ok(convicted.length > 0 && convicted.every((x) => bad.has(x.peer)), JSON.stringify(convicted))
+      const kind = attack === 'aggregator-garbage' ? 'contradicted' : 'false_attestation'
+      assert.ok(convicted.every((x) => x.kind === kind), JSON.stringify(convicted))
+      // no adopted round is a liar's: a garbage aggregator's round was failed over
+      assert.ok(report.rounds.every((r) => !bad.has(r.aggregator)), 'a round adopted from an attacker')
+      if (attack === 'aggregator-garbage') assert.ok(report.rounds.some((r) => (r.attempt ?? 0) > 0), 'a failover')
+      assert.ok(report.final.evalLoss < report.base.evalLoss, 'the job still learns')
+      assert.ok(lines.some((l) => /convicted in round/.test(l)))
+    } catch (err) {
+      t.diagnostic(`simulation log:\n${lines.join('\n')}`)
+      throw err
+    }
+  })
+}
