@@ -35,7 +35,7 @@ import type { Adapter } from '../trainer/lora/adapter.ts'
 import type { ClientUpdate } from '../trainer/aggregate/types.ts'
 import type { StateStore } from './state-store.ts'
 import { RoundStage } from './round-stage.ts'
-import { formatRound } from './round-info.ts'
+import { formatRound, missedRounds } from './round-info.ts'
 import type { RoundInfo } from './round-info.ts'
 import type { Standing } from './global-choice.ts'
 import type { AnnounceEvent } from './types.ts'
@@ -194,7 +194,7 @@ export class RoundState {
     this.peftConfig = peftConfig
     this.setGlobal(g.round, g.hash, g.bytes, g.adapter)
     if (saved !== undefined) this.log = saved.rounds
-    else this.persist(undefined)
+    else this.persist(false)
     this.first = g.round + 1
     this.cur = fresh(g.round + 1)
   }
@@ -304,16 +304,20 @@ export class RoundState {
   adopt (round: number, hash: string, bytes: Uint8Array, adapter: Adapter, info: RoundInfo | undefined,
     base = ''): void {
     if (round <= this.completedRound || this.stopped) return
+    // a catch-up past rounds we never saw: the rounds log says so, one entry each, instead of a gap
+    const missed = info === undefined ? missedRounds(this.completedRound + 1, round, hash) : []
     this.setGlobal(round, hash, bytes, adapter)
     this.attempt = info !== undefined && base !== '' ? info.attempt : -1
     this.base = base
     if (info !== undefined) this.log.push(info)
-    this.persist(info)
+    this.log.push(...missed)
+    this.persist(info !== undefined || missed.length > 0)
     if (this.collecting !== undefined && this.collecting.round <= round) this.dropCollector()
     this.cur = fresh(round + 1)
     this.deps.log(info !== undefined
       ? formatRound(info, this.deps.self())
-      : `caught up to round ${round} (global ${hash.slice(0, 12)})`)
+      : `caught up to round ${round} (global ${hash.slice(0, 12)}; missed ${missed.length === 1 ? 'round'
+        : `rounds ${missed[0]!.round}-`}${round})`)
     if (info !== undefined) this.events.emit('result', info)
     this.events.emit('adopted', { round, info })
     this.enterNext(round)
@@ -327,7 +331,7 @@ export class RoundState {
   /** The job is done and we do not know our adapter's attempt: take the one the others hold. */
   followOthers (round: number, hash: string, bytes: Uint8Array, adapter: Adapter): void {
     this.setGlobal(round, hash, bytes, adapter)
-    this.persist(undefined)
+    this.persist(false)
     this.events.emit('followed', { round, hash })
     this.deps.log(`round ${round}: the others hold another adapter for it; ` +
       `following them (global ${hash.slice(0, 12)})`)
@@ -364,15 +368,16 @@ export class RoundState {
     this.events.emit('global', { round, hash })
   }
 
-  private persist (info: RoundInfo | undefined): void {
+  /** saves the global adapter, and the rounds log when `rounds` (it changed) */
+  private persist (rounds: boolean): void {
     const g = { round: this.completedRound, hash: this.hash, bytes: this.served.get(this.hash)! }
-    const rounds = [...this.log]
+    const log = [...this.log]
     const cfg = this.peftConfig
     const store = this.deps.store
     // saves run one after another, in order, off the network path
     this.saving = this.saving.then(async () => {
       await store.saveGlobal(g, cfg)
-      if (info !== undefined) await store.saveRounds(rounds)
+      if (rounds) await store.saveRounds(log)
     }).catch((err: Error) => { this.deps.log(`state: could not save (${err.message})`) })
   }
 }
