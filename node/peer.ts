@@ -247,7 +247,7 @@ export class Peer {
         ctx.reach?.heardFrom(from, h.reachability)
         const now = Date.now()
         const view = ctx.view!
-        const unpaid = ctx.book.hello(from, h.powNonce ?? 0n, this.state.completed)
+        const unpaid = ctx.book.hello(from, h.powNonce ?? 0n, this.state.completed, h.round)
         if (unpaid !== undefined) { ctx.reject(from, unpaid, 'hello', h.round); break }
         // the sender's interval counts only up to the one the job sets at the membership we see
         const cap = helloIntervalMs(this.timing.heartbeatMs, view.live(now).length + 1)
