@@ -88,7 +88,10 @@ export function registerPeerMetrics (registry: Registry, peer: Peer, observer: P
     help: 'the last round each peer aggregated (the aggregator of round N has the value N)',
     labelNames: ['peer'],
     registers,
-    collect () { this.reset(); for (const r of observer.snapshot().rounds) this.set({ peer: r.aggregator }, r.round) }
+    collect () {
+      this.reset()
+      for (const r of observer.snapshot().rounds) if (r.missed !== true) this.set({ peer: r.aggregator }, r.round)
+    }
   })
   const trainLoss = new Gauge({ name: 'fedit_train_loss', help: 'this peer\'s loss in its last training', registers })
   const trainSamples = new Gauge({ name: 'fedit_train_samples', help: 'examples of its last training', registers })
