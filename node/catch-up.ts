@@ -1,5 +1,5 @@
 // Standing on the same global adapter as the others, from their Hellos: catching up with a quorum that is
-// ahead of us, and (the job done) following the others when they hold another adapter for our last round.
+// ahead of us, and (the job done) following the others when most hold another adapter for our last round.
 // The decisions are pure, in global-choice.ts; the writes are RoundState's catchUp and followOthers.
 import type { MemberView } from './member-view.ts'
 import { catchUpDue, catchUpQuorum, followAtSameRound } from './global-choice.ts'
@@ -53,7 +53,7 @@ export class CatchUp {
       .finally(() => { this.catchingUp = false })
   }
 
-  /** The job is done and we do not know our adapter's attempt: take the one the others hold (global-choice.ts). */
+  /** The job is done and most live peers at our round hold another adapter: take it (global-choice.ts). */
   private maybeFollow (now: number): void {
     const { ctx, state } = this
     if (state.completed < ctx.opts.job.rounds || ctx.view === undefined) return
@@ -64,7 +64,7 @@ export class CatchUp {
     this.catchingUp = true
     fetchGlobal(ctx, hash, atOurRound.filter((s) => s.hash === hash).map((s) => s.peer))
       .then((g) => {
-        if (g === undefined || ctx.stopped || state.completed !== round || state.standing.attempt !== -1) return
+        if (g === undefined || ctx.stopped || state.completed !== round || state.globalHash === hash) return
         state.followOthers(round, hash, g.bytes, g.adapter)
       })
       .catch(() => {})

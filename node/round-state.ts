@@ -24,7 +24,7 @@
 //  any              attemptFailed     evidence against   stage                   AwaitAnnounce
 //                                     its aggregator
 //  any              catchUp(...)      a quorum is ahead  adopted, stage          AwaitAnnounce or Done (+done)
-//  Done             followOthers      same round, the    followed                Done
+//  Done             followOthers      same round, most   followed                Done
 //                                     others' adapter
 //  (offerOwnUpdate: our own update for the round we collect; emits ownUpdate, writes nothing)
 //
@@ -150,9 +150,9 @@ export class RoundState {
   private hash = ''
   private adapter!: Adapter
   /**
-   * Which result made our global adapter: its attempt and base. Two attempts of one round can both publish
-   * (the elected aggregator's result arrives after the failover one also finished); every peer then keeps
-   * the earlier attempt's, so the job does not fork. -1: unknown (restored or caught up), never replaced.
+   * Which result made our global adapter: its attempt and base (-1 and '': unknown, restored or caught up).
+   * Two attempts of one round can both be confirmed; peers that adopted different ones of the last round
+   * follow the majority once the job is done (global-choice.ts followAtSameRound).
    */
   private attempt = -1
   private base = ''
@@ -328,9 +328,11 @@ export class RoundState {
     this.adopt(round, hash, bytes, adapter, undefined)
   }
 
-  /** The job is done and we do not know our adapter's attempt: take the one the others hold. */
+  /** The job is done and most live peers hold another adapter for our last round: take theirs. */
   followOthers (round: number, hash: string, bytes: Uint8Array, adapter: Adapter): void {
     this.setGlobal(round, hash, bytes, adapter)
+    this.attempt = -1 // the others' result, whichever attempt made it
+    this.base = ''
     this.persist(false)
     this.events.emit('followed', { round, hash })
     this.deps.log(`round ${round}: the others hold another adapter for it; ` +
