@@ -4,7 +4,7 @@
 // asks another member for the head's link to cross-check it, and adopts the adapter the last checked result
 // names, fetched from anyone and checked by hash. A Hello only says whom to ask: a server whose chain does not
 // check (forged, wrong adapter, truncated, stale) is logged with its reason and passed over for a while.
-// The job done, a peer that does not know its adapter's attempt follows the others (global-choice.ts).
+// The job done, a peer follows the adapter most live peers at its round hold (global-choice.ts).
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { ChainLink } from '../protocol/messages.ts'
 import { checkChain, checkLink } from '../protocol/chain-rules.ts'
@@ -202,7 +202,7 @@ export class CatchUp {
     return true
   }
 
-  /** The job is done and we do not know our adapter's attempt: take the one the others hold (global-choice.ts). */
+  /** The job is done and most live peers at our round hold another adapter: take it (global-choice.ts). */
   private maybeFollow (now: number): void {
     const { ctx, state } = this
     if (state.completed < ctx.opts.job.rounds || ctx.view === undefined) return
@@ -213,7 +213,7 @@ export class CatchUp {
     this.catchingUp = true
     fetchGlobal(ctx, hash, atOurRound.filter((s) => s.hash === hash).map((s) => s.peer))
       .then((g) => {
-        if (g === undefined || ctx.stopped || state.completed !== round || state.standing.attempt !== -1) return
+        if (g === undefined || ctx.stopped || state.completed !== round || state.globalHash === hash) return
         state.followOthers(round, hash, g.bytes, g.adapter)
       })
       .catch(() => {})

@@ -1,10 +1,10 @@
 // Which global adapter a peer stands on, when the others' differs from ours: pure decisions.
 //   catch up: when to ask for the chain of confirmed results past ours (catch-up.ts checks it);
-//   fork choice: two attempts of one round both published a result (the elected aggregator's arrived after
-//     the failover one's); every peer keeps the earlier attempt's, so the job does not fork.
+//   follow at the end: two attempts of the last round were both confirmed and peers adopted different ones;
+//     once the job is done every peer follows the adapter most of them hold.
 
-/** How many live peers must hold an adapter for our round before a peer that does not know its attempt
- * follows them (followAtSameRound): two, or fewer when there are fewer others. */
+/** How many live peers must hold another adapter for our round before a finished peer follows them
+ * (followAtSameRound, with a strict majority too): two, or fewer when there are fewer others. */
 export function catchUpQuorum (liveMembers: number): number {
   const others = liveMembers - 1
   return Math.min(2, Math.max(1, others))
@@ -42,15 +42,16 @@ export interface Standing {
 }
 
 /**
- * A peer that does not know which attempt made its adapter (it caught up through Hellos, or restarted) cannot
- * apply the fork choice; once the job is done (no later announce will rebase it) it follows the others: the
- * adapter most live peers at our round hold, when a quorum holds it and strictly more peers than ours (we
- * count for ours). Peers that know their attempt never move by this rule, so it cannot oscillate.
+ * Once the job is done (no later announce will rebase anyone), a peer follows the others: the adapter most live
+ * peers at our round hold, when a quorum holds it and strictly more peers than ours (we count for ours); so
+ * the majority never moves and the rule cannot oscillate. It applies whether or not we know which attempt made
+ * ours: two attempts of the last round can both be confirmed (each by its own witnesses, the late first
+ * aggregator's and the failover's), and peers that adopted different ones stayed forked for good (the earlier
+ * attempt's fork choice is gone; seen once in the hostile test under load).
  */
 export function followAtSameRound (
   g: Standing, atOurRound: ReadonlyArray<{ readonly hash: string }>, quorum: number
 ): string | undefined {
-  if (g.attempt !== -1) return undefined
   const counts = new Map<string, number>([[g.hash, 1]])
   for (const s of atOurRound) counts.set(s.hash, (counts.get(s.hash) ?? 0) + 1)
   let best = g.hash

@@ -51,6 +51,8 @@ export class MemberRole {
     readonly receipt: Uint8Array<ArrayBuffer> }>()
   /** our update pushes in flight, by `round/attempt` (settled, never rejected) */
   private readonly pushes = new Map<string, Promise<void>>()
+  /** the training in progress, if any: a failover attempt of its round waits for it instead of training again */
+  private training?: { readonly round: number, readonly baseHash: string, readonly done: Promise<Trained> }
   /**
    * An announce for a round too far ahead of us (we are still fetching earlier results): gossip delivers it
    * once, so it is kept and checked again each time we adopt a result. Without it a member a result or two
@@ -102,8 +104,12 @@ export class MemberRole {
     state.acceptAnnounce(a, sender, now)
     ctx.trust.noteAnnounce(a.round, a.attempt, { aggregator: sender, members: a.members })
     if (state.collector !== undefined && state.collector.attempt < a.attempt) state.dropCollector() // superseded
-    if (a.selected.includes(ctx.peerId)) await this.trainAndSubmit(a.round, a.attempt, sender)
-    else state.awaitResult()
+    if (a.selected.includes(ctx.peerId)) {
+      // training takes a while: say for whom (the aggregator's own "aggregating" line says it for itself)
+      ctx.log(`round ${a.round}${a.attempt > 0 ? ` (failover ${a.attempt})` : ''}: selected by ${sender.slice(-6)}; ` +
+        'training')
+      await this.trainAndSubmit(a.round, a.attempt, sender)
+    } else state.awaitResult()
   }
 
   /** Announces kept for rounds past `round` are checked afresh (window, election, deadline) now we stand on it. */
@@ -131,20 +137,13 @@ export class MemberRole {
     const baseHash = state.globalHash
     let t = this.trained
     if (t === undefined || t.round !== round || t.baseHash !== baseHash) {
-      state.training()
-      const seed = trainSeed(ctx.opts.job.recipe.seed, round, ctx.peerId)
-      const res = await ctx.opts.trainer.train({ round, base: state.globalAdapter, seed, signal: ctx.abort.signal,
-        onStep: (s) => { ctx.events.emit('trainStep', { round, ...s }) } })
-      const bytes = encodeAdapter(res.adapter)
-      const { adapter, samples, trainLoss } = res
-      t = { round, baseHash, adapter, bytes, hash: sha256Hex(bytes), samples, trainLoss }
-      this.tokensPerSecond = nextTokensPerSecond(this.tokensPerSecond, res)
-      this.samples = res.samples
-      this.trained = t // a failover attempt of the same round reuses it instead of training again
-      const tps = Math.round(res.tokens / Math.max(res.seconds, 1e-9))
-      ctx.log(`round ${round}: trained on ${t.samples} examples in ${res.seconds.toFixed(1)} s, ` +
-        `loss ${t.trainLoss.toFixed(4)}, ${tps} tok/s`)
-      ctx.events.emit('trained', { round, attempt, samples: t.samples, trainLoss: t.trainLoss })
+      // a failover attempt of the same round reuses the update, even one still in training (its aggregator was
+      // killed while we trained: training twice made the failover wait for a second run)
+      const inflight = this.training
+      const run = inflight?.round === round && inflight.baseHash === baseHash
+        ? inflight.done
+        : this.train(round, attempt, baseHash)
+      t = await run
     }
     const superseded = (): boolean => state.current.round !== round || state.current.accepted !== attempt
     if (ctx.stopped || superseded()) return // superseded meanwhile
@@ -202,6 +201,29 @@ export class MemberRole {
     }
     for (const k of this.receipts.keys()) if (Number(k.split('/')[0]) < round) this.receipts.delete(k)
     this.receipts.set(`${round}/${attempt}`, { aggregator, update, receipt: ack.receipt! })
+  }
+
+  private async train (round: number, attempt: number, baseHash: string): Promise<Trained> {
+    const { ctx, state } = this
+    const done = (async (): Promise<Trained> => {
+      state.training()
+      const seed = trainSeed(ctx.opts.job.recipe.seed, round, ctx.peerId)
+      const res = await ctx.opts.trainer.train({ round, base: state.globalAdapter, seed, signal: ctx.abort.signal,
+        onStep: (s) => { ctx.events.emit('trainStep', { round, ...s }) } })
+      const bytes = encodeAdapter(res.adapter)
+      const { adapter, samples, trainLoss } = res
+      const t = { round, baseHash, adapter, bytes, hash: sha256Hex(bytes), samples, trainLoss }
+      this.tokensPerSecond = nextTokensPerSecond(this.tokensPerSecond, res)
+      this.samples = res.samples
+      this.trained = t
+      const tps = Math.round(res.tokens / Math.max(res.seconds, 1e-9))
+      ctx.log(`round ${round}: trained on ${t.samples} examples in ${res.seconds.toFixed(1)} s, ` +
+        `loss ${t.trainLoss.toFixed(4)}, ${tps} tok/s`)
+      ctx.events.emit('trained', { round, attempt, samples: t.samples, trainLoss: t.trainLoss })
+      return t
+    })()
+    this.training = { round, baseHash, done }
+    try { return await done } finally { if (this.training?.done === done) this.training = undefined }
   }
 
   /**

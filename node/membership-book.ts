@@ -18,16 +18,33 @@ export class MembershipBook {
     readonly excluded: ReadonlySet<string>
   ) {}
 
-  /** A Hello from `peer`. Returns a reason when it does not pay. */
-  hello (peer: string, nonce: bigint, completed: number): RejectReason | undefined {
+  /**
+   * Started with no round done: undefined until the first Hello. 0: we are a founder (the first Hello we heard
+   * was at round 0). Else we joined a job in progress: the latest round a member reported in its first Hello,
+   * which is about when the others first heard us, so our own age counts from there, as theirs does. (Counted
+   * as a founder, a late joiner elected itself by an order no one else held: "round 9: aggregating" while the
+   * elected aggregator announced it too.)
+   */
+  private joinedAt: number | undefined
+
+  /** A Hello from `peer` (`theirRound`: the rounds it reports done). Returns a reason when it does not pay. */
+  hello (peer: string, nonce: bigint, completed: number, theirRound: number): RejectReason | undefined {
     if (this.paid.get(peer) !== nonce) {
       if (!verifyPow(this.jobId, peer, nonce, this.spec.powBits)) return RejectReason.BadProofOfWork
       this.paid.set(peer, nonce)
     }
     // age counts from the first Hello: a Hello late under load must not make a member young again
-    if (!this.since.has(peer)) this.since.set(peer, completed)
+    if (!this.since.has(peer)) {
+      this.since.set(peer, completed)
+      if (this.ourStart === 0 && completed === 0 && this.joinedAt !== 0) {
+        this.joinedAt = Math.max(this.joinedAt ?? 0, theirRound)
+      }
+    }
     return undefined
   }
+
+  /** Our own proof of work, which our chain's links carry (not a Hello: it must not make us a founder). */
+  ownProof (self: string, nonce: bigint): void { this.paid.set(self, nonce) }
 
   /** The proof of work `peer` showed (0 when we never heard a paying Hello from it): chain links carry it. */
   nonceOf (peer: string): bigint { return this.paid.get(peer) ?? 0n }
@@ -36,7 +53,10 @@ export class MembershipBook {
   counts (peer: string, round: number, self: string): boolean {
     if (this.excluded.has(peer)) return false
     // others judge our age from when they first saw us: we count ourselves the same way
-    if (peer === self) return oldEnough(this.ourStart, round, this.spec.minAgeRounds, this.ourStart === 0 ? 0 : -1)
+    if (peer === self) {
+      const start = this.ourStart === 0 ? this.joinedAt ?? 0 : this.ourStart
+      return oldEnough(start, round, this.spec.minAgeRounds, start === 0 ? 0 : -1)
+    }
     const s = this.since.get(peer)
     return s !== undefined && oldEnough(s, round, this.spec.minAgeRounds, this.ourStart)
   }

@@ -197,7 +197,7 @@ export class Peer {
     ctx.reach = new ReachabilityMonitor(host, o.nat ?? o.local !== true, (line) => { ctx.log(line) })
     ctx.view = new MemberView(this.peerId, this.timing.memberTtlMs)
     this.powNonce = solvePow(this.opts.jobId, this.peerId, price.powBits)
-    ctx.book.hello(this.peerId, this.powNonce, state.completed) // our own proof goes into our chain's links
+    ctx.book.ownProof(this.peerId, this.powNonce)
     const { jobId } = this.opts
     const timeoutMs = this.timing.transferTimeoutMs
     // global adapters and job histories by hash: ours, and those of our own result until the round is final
@@ -269,7 +269,7 @@ export class Peer {
         const h = m.hello
         const now = Date.now()
         const view = ctx.view!
-        const unpaid = ctx.book.hello(from, h.powNonce ?? 0n, this.state.completed)
+        const unpaid = ctx.book.hello(from, h.powNonce ?? 0n, this.state.completed, h.round)
         if (unpaid !== undefined) { ctx.reject(from, unpaid, 'hello', h.round); break }
         // the sender's interval counts only up to the one the job sets at the membership we see
         const cap = helloIntervalMs(this.timing.heartbeatMs, view.live(now).length + 1)

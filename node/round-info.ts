@@ -18,8 +18,24 @@ export interface RoundInfo {
   readonly bytes: number
   /** sample-weighted mean training loss of the included updates */
   readonly trainLoss: number
-  /** sha256 of the new global adapter */
+  /** sha256 of the new global adapter ('' for a missed round before the one caught up to) */
   readonly hash: string
+  /**
+   * true: this peer did not see the round's result (it was stopped, or fell behind) and caught up past it from
+   * the adapter a quorum of live peers reports. Who aggregated and trained is unknown (attempt -1, empty lists,
+   * zeros); the round caught up to carries the adapter's hash, the rounds before it ''.
+   */
+  readonly missed?: true
+}
+
+/** The entries of rounds `from`..`to` that a peer caught up past, standing on `hash` at round `to`. */
+export function missedRounds (from: number, to: number, hash: string): RoundInfo[] {
+  const out: RoundInfo[] = []
+  for (let round = from; round <= to; round++) {
+    out.push(Object.freeze({ round, attempt: -1, aggregator: '', selected: [], included: [], excluded: [], seconds: 0,
+      bytes: 0, trainLoss: 0, hash: round === to ? hash : '', missed: true as const }))
+  }
+  return out
 }
 
 export function roundInfoOf (r: RoundResult, aggregator: string): RoundInfo {
@@ -39,6 +55,9 @@ export function roundInfoOf (r: RoundResult, aggregator: string): RoundInfo {
 
 /** One log line per round. */
 export function formatRound (i: RoundInfo, self: string): string {
+  if (i.missed === true) {
+    return `round ${i.round}: missed${i.hash !== '' ? ` (caught up: global ${i.hash.slice(0, 12)})` : ''}`
+  }
   const short = (p: string): string => p.slice(-6)
   const excluded = i.excluded.map((x) => `${short(x.peer)}(${x.reason})`).join(',')
   const ex = i.excluded.length === 0 ? '' : ` excluded=${excluded}`

@@ -24,7 +24,7 @@
 //  any              attemptFailed     evidence against   stage                   AwaitAnnounce
 //                                     its aggregator
 //  any              catchUp(...)      a quorum is ahead  adopted, stage          AwaitAnnounce or Done (+done)
-//  Done             followOthers      same round, the    followed                Done
+//  Done             followOthers      same round, most   followed                Done
 //                                     others' adapter
 //  (offerOwnUpdate: our own update for the round we collect; emits ownUpdate, writes nothing)
 //
@@ -36,7 +36,7 @@ import type { ClientUpdate } from '../trainer/aggregate/types.ts'
 import type { JobHistory } from '../trainer/aggregate/history.ts'
 import type { StateStore } from './state-store.ts'
 import { RoundStage } from './round-stage.ts'
-import { formatRound } from './round-info.ts'
+import { formatRound, missedRounds } from './round-info.ts'
 import type { RoundInfo } from './round-info.ts'
 import type { Standing } from './global-choice.ts'
 import type { AnnounceEvent } from './types.ts'
@@ -160,9 +160,9 @@ export class RoundState {
   private hash = ''
   private adapter!: Adapter
   /**
-   * Which result made our global adapter: its attempt and base. Two attempts of one round can both publish
-   * (the elected aggregator's result arrives after the failover one also finished); every peer then keeps
-   * the earlier attempt's, so the job does not fork. -1: unknown (restored or caught up), never replaced.
+   * Which result made our global adapter: its attempt and base (-1 and '': unknown, restored or caught up).
+   * Two attempts of one round can both be confirmed; peers that adopted different ones of the last round
+   * follow the majority once the job is done (global-choice.ts followAtSameRound).
    */
   private attempt = -1
   private base = ''
@@ -213,7 +213,7 @@ export class RoundState {
     // a restored global's history is not kept on disk: unknown until the next adopted result brings one
     this.historyNow = g.round === 0 ? '' : undefined
     if (saved !== undefined) this.log = saved.rounds
-    else this.persist(undefined)
+    else this.persist(false)
     this.first = g.round + 1
     this.cur = fresh(g.round + 1)
   }
@@ -326,6 +326,8 @@ export class RoundState {
   adopt (round: number, hash: string, bytes: Uint8Array, adapter: Adapter, info: RoundInfo | undefined,
     base = '', history?: AdoptedHistory): void {
     if (round <= this.completedRound || this.stopped) return
+    // a catch-up past rounds we never saw: the rounds log says so, one entry each, instead of a gap
+    const missed = info === undefined ? missedRounds(this.completedRound + 1, round, hash) : []
     this.setGlobal(round, hash, bytes, adapter)
     this.historyNow = history?.hash
     if (history?.held !== undefined) {
@@ -335,12 +337,14 @@ export class RoundState {
     this.attempt = info !== undefined && base !== '' ? info.attempt : -1
     this.base = base
     if (info !== undefined) this.log.push(info)
-    this.persist(info)
+    this.log.push(...missed)
+    this.persist(info !== undefined || missed.length > 0)
     if (this.collecting !== undefined && this.collecting.round <= round) this.dropCollector()
     this.cur = fresh(round + 1)
     this.deps.log(info !== undefined
       ? formatRound(info, this.deps.self())
-      : `caught up to round ${round} (global ${hash.slice(0, 12)})`)
+      : `caught up to round ${round} (global ${hash.slice(0, 12)}; missed ${missed.length === 1 ? 'round'
+        : `rounds ${missed[0]!.round}-`}${round})`)
     if (info !== undefined) this.events.emit('result', info)
     this.events.emit('adopted', { round, info })
     this.enterNext(round)
@@ -351,11 +355,13 @@ export class RoundState {
     this.adopt(round, hash, bytes, adapter, undefined, '', history)
   }
 
-  /** The job is done and we do not know our adapter's attempt: take the one the others hold. */
+  /** The job is done and most live peers hold another adapter for our last round: take theirs. */
   followOthers (round: number, hash: string, bytes: Uint8Array, adapter: Adapter): void {
     this.setGlobal(round, hash, bytes, adapter)
     this.historyNow = undefined
-    this.persist(undefined)
+    this.attempt = -1 // the others' result, whichever attempt made it
+    this.base = ''
+    this.persist(false)
     this.events.emit('followed', { round, hash })
     this.deps.log(`round ${round}: the others hold another adapter for it; ` +
       `following them (global ${hash.slice(0, 12)})`)
@@ -392,15 +398,16 @@ export class RoundState {
     this.events.emit('global', { round, hash })
   }
 
-  private persist (info: RoundInfo | undefined): void {
+  /** saves the global adapter, and the rounds log when `rounds` (it changed) */
+  private persist (rounds: boolean): void {
     const g = { round: this.completedRound, hash: this.hash, bytes: this.served.get(this.hash)! }
-    const rounds = [...this.log]
+    const log = [...this.log]
     const cfg = this.peftConfig
     const store = this.deps.store
     // saves run one after another, in order, off the network path
     this.saving = this.saving.then(async () => {
       await store.saveGlobal(g, cfg)
-      if (info !== undefined) await store.saveRounds(rounds)
+      if (rounds) await store.saveRounds(log)
     }).catch((err: Error) => { this.deps.log(`state: could not save (${err.message})`) })
   }
 }

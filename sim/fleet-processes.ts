@@ -109,6 +109,7 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
     })
     const ids: string[] = new Array(o.shares.length).fill('')
     const dead = new Set<number>()
+    let exitedEarly: string | undefined
     const announced = new Set<string>()
     const results = new ResultChoice()
     const shortToId = (s: string): string => ids.find((id) => id.endsWith(s)) ?? s
@@ -154,13 +155,17 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
           `${s.label}: ${line.replace(/^\d\d:\d\d:\d\d /, '')}`)
       })
       child.once('exit', (code, signal) => {
+        if (ids[i] === '') exitedEarly ??= `${s.label} exited (${signal ?? code}) before it started: ` +
+          `see ${join(o.dir, 'logs', `${s.label}.log`)}`
         if (!dead.has(i) && code !== 0) {
           events.emit('note', `${s.label} exited (${signal ?? code}); see ${join(o.dir, 'logs', `${s.label}.log`)}`)
         }
       })
     })
-    await poll(() => ids.every((id) => id !== '') ? true : undefined, o.startTimeoutMs ?? 120_000,
-      'every peer process to start')
+    await poll(() => {
+      if (exitedEarly !== undefined) throw new Error(exitedEarly)
+      return ids.every((id) => id !== '') ? true : undefined
+    }, o.startTimeoutMs ?? 120_000, 'every peer process to start')
     return {
       events,
       ids,

@@ -68,7 +68,7 @@ export function registerPeerMetrics (registry: Registry, peer: Peer, observer: P
   gauge('fedit_rounds_completed', 'rounds completed: the round of this peer\'s global adapter', (s) => s.completed)
   gauge('fedit_job_rounds', 'rounds the job runs', (s) => s.jobRounds)
   gauge('fedit_round_train_loss', 'sample-weighted mean training loss of the last completed round',
-    (s) => s.rounds.at(-1)?.trainLoss)
+    (s) => s.rounds.findLast((r) => r.missed !== true)?.trainLoss)
   gauge('fedit_members_live', 'live members of the job this peer sees (itself included)', (s) => s.members.length)
   gauge('fedit_connections', 'open libp2p connections', (s) => s.reachability?.connections ?? 0)
   gauge('fedit_train_tokens_per_second', 'this peer\'s measured training speed (0 until it trained)',
@@ -88,7 +88,10 @@ export function registerPeerMetrics (registry: Registry, peer: Peer, observer: P
     help: 'the last round each peer aggregated (the aggregator of round N has the value N)',
     labelNames: ['peer'],
     registers,
-    collect () { this.reset(); for (const r of observer.snapshot().rounds) this.set({ peer: r.aggregator }, r.round) }
+    collect () {
+      this.reset()
+      for (const r of observer.snapshot().rounds) if (r.missed !== true) this.set({ peer: r.aggregator }, r.round)
+    }
   })
   const trainLoss = new Gauge({ name: 'fedit_train_loss', help: 'this peer\'s loss in its last training', registers })
   const trainSamples = new Gauge({ name: 'fedit_train_samples', help: 'examples of its last training', registers })

@@ -1,5 +1,6 @@
 // What a peer shows of itself (fedit status, the dashboard, the control socket): one JSON shape, built by
 // the observer while the peer runs and from the state folder alone when it is stopped.
+import { formatRound } from '../round-info.ts'
 import type { RoundInfo } from '../round-info.ts'
 import type { MemberReachability } from '../reachability.ts'
 
@@ -120,6 +121,7 @@ export function formatSnapshot (s: PeerSnapshot): string {
   const recent = s.rounds.slice(-5)
   if (recent.length > 0) lines.push('last results:')
   for (const r of recent) {
+    if (r.missed === true) { lines.push(`  ${formatRound(r, '')}`); continue }
     const ex = r.excluded.length > 0
       ? ` excluded ${r.excluded.map((x) => `${short(x.peer)}(${x.reason})`).join(',')}`
       : ''

@@ -65,17 +65,19 @@ test('a dead aggregator is replaced once its Hellos stop, not after deadline + g
     const killedAt = Date.now()
     await net.peers.find((p) => p.peerId === a.aggregator)!.stop()
     const alive: Peer[] = net.peers.filter((p) => p.peerId !== a.aggregator)
-    let adoptedAt = 0 // when the failover aggregator adopted its own result
-    for (const p of alive) p.events.on('result', (info) => { if (info.aggregator === p.peerId) adoptedAt = Date.now() })
+    let failoverAt = 0 // when the failover aggregator announced its attempt
+    for (const p of alive) p.events.on('announce', (e) => { if (e.mine && e.attempt > 0) failoverAt ||= e.at })
     await until(() => alive.every((p) => p.global.round === 1), 45_000, 'round 1 to complete after the failover')
     const r = alive[0]!.rounds[0]!
     assert.equal(r.attempt, 1)
     assert.ok(!r.included.includes(a.aggregator))
     assert.ok(Date.now() - killedAt < DEADLINE_S * 1000 / 2, 'replaced long before the deadline')
-    // the round's recorded duration runs from its first announce (attempt 0's), not from the failover's own:
-    // that came at least one Hello TTL (1.5 s) after the first
-    assert.ok(r.seconds * 1000 >= adoptedAt - a.at - 1000,
-      `round 1 recorded ${r.seconds} s; it took ${(adoptedAt - a.at) / 1000} s`)
+    // the round's recorded duration runs from its first announce (attempt 0's, which every peer held before the
+    // kill), not from the failover's own: that came at least one Hello TTL (1.5 s) after the kill. (Compared with
+    // adoption it was flaky under load: the witnesses' confirmation comes after the recorded publish.)
+    assert.ok(failoverAt > killedAt)
+    assert.ok(r.seconds * 1000 >= failoverAt - killedAt,
+      `round 1 recorded ${r.seconds} s; its failover was announced ${(failoverAt - killedAt) / 1000} s after the kill`)
     assert.equal(new Set(alive.map((p) => p.global.hash)).size, 1)
   } finally {
     await net.close()

@@ -24,7 +24,7 @@ test('catch up at once from two rounds behind; from one only once the result is 
   assert.equal(catchUpDue({ ...announced, now: 5500 }), true)
 })
 
-test('a done peer that does not know its attempt follows what most live peers at its round hold', () => {
+test('a done peer follows what most live peers at its round hold', () => {
   const unknown: Standing = { completed: 3, hash: 'hB', attempt: -1, base: '' }
   const at = (...hs: string[]): Array<{ hash: string }> => hs.map((hash) => ({ hash }))
   assert.equal(followAtSameRound(unknown, at('hA', 'hA', 'hA'), 2), 'hA')
@@ -36,7 +36,11 @@ test('a done peer that does not know its attempt follows what most live peers at
   assert.equal(followAtSameRound(unknown, at('hA', 'hA'), 1), 'hA', 'a quorum of one among two others')
   assert.equal(followAtSameRound(unknown, at('hC', 'hC', 'hA', 'hA'), 2), 'hA',
     'a tie between others: the smaller hash')
-  assert.equal(followAtSameRound({ ...unknown, attempt: 1 }, at('hA', 'hA', 'hA'), 2), undefined,
-    'a peer that knows its attempt keeps the fork choice')
+  // two attempts of the last round both confirmed: the peers that adopted the minority's follow the majority,
+  // whichever attempt made theirs; the majority stays
+  assert.equal(followAtSameRound({ ...unknown, attempt: 1 }, at('hA', 'hA', 'hA'), 2), 'hA')
+  assert.equal(followAtSameRound({ ...unknown, attempt: 0 }, at('hA', 'hA', 'hA'), 2), 'hA')
+  assert.equal(followAtSameRound({ completed: 3, hash: 'hA', attempt: 0, base: 'h0' }, at('hA', 'hA', 'hB'), 2),
+    undefined)
   assert.equal(followAtSameRound(unknown, [], 1), undefined)
 })

@@ -75,9 +75,10 @@ test('hostile messages and poisoned updates are rejected and the network keeps g
     assert.ok(reasons.has('unknown_members') || reasons.has('not_elected') || reasons.has('stale_round'),
       `forged announce not refused: ${[...reasons].join(', ')}`)
     assert.ok(honest.every((p) => p.rounds.every((r) => r.aggregator !== rogueId)), 'a forged result was taken')
-    assert.equal(new Set(honest.map((p) => p.global.hash)).size, 1)
+    // two attempts of the last round may both be confirmed under load: once done, the peers follow the majority
+    await until(() => new Set(honest.map((p) => p.global.hash)).size === 1, 20_000, 'one global adapter')
     const log = honest[0]!.rounds
-    for (const r of log) {
+    for (const r of log.filter((x) => x.missed !== true)) { // a round it caught up past: no result seen
       assert.ok(!r.included.includes(poisoner.peerId))
       assert.match(r.excluded.find((x) => x.peer === poisoner.peerId)?.reason ?? '', /non_finite/)
     }

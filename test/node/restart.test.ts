@@ -3,7 +3,7 @@
 // the others to the same final global adapter.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { cpSync, statSync } from 'node:fs'
+import { cpSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { createPeer } from '../../node/peer.ts'
 import type { Peer, PeerOptions } from '../../node/peer.ts'
@@ -54,15 +54,30 @@ test('a peer restarted with its --state rejoins the job where it stands (clean s
     await until(() => [...net.peers, second].every((p) => p.global.round === job.rounds), 40_000,
       'every peer, the restarted one too, to finish the job')
     assert.equal(new Set([...net.peers, second].map((p) => p.global.hash)).size, 1, 'one global adapter')
+    // the rounds it was away for are in its rounds log too, marked missed: no gap, each round once
+    const all = Array.from({ length: job.rounds }, (_, i) => i + 1)
+    assert.deepEqual(second.rounds.map((r) => r.round), all, JSON.stringify(second.rounds))
+    const missed = second.rounds.filter((r) => r.missed === true)
+    assert.ok(missed.length >= 1 && missed[0]!.round === at.round + 1, JSON.stringify(missed))
+    // a round it caught up to carries the adapter it adopted: the one the others made for that round
+    const caughtUp = missed.filter((r) => r.hash !== '')
+    assert.ok(caughtUp.length >= 1)
+    for (const c of caughtUp) {
+      assert.equal(c.hash, net.peers[0]!.rounds.find((r) => r.round === c.round)?.hash, `round ${c.round}`)
+    }
     await second.stop()
+    assert.deepEqual(JSON.parse(readFileSync(join(stateDir, 'rounds.json'), 'utf8')), second.rounds)
 
     // crash: start from the snapshot, which is behind the job: it catches up with the others
     const third = await start(crashDir)
     assert.equal(third.peerId, id)
     // its save may not have landed yet: round 0 is a fair crash too
     assert.ok(third.global.round < job.rounds, `snapshot at round ${third.global.round}`)
+    const from = third.global.round
     await until(() => third.global.round === job.rounds, 20_000, 'the crashed peer to catch up')
     assert.equal(third.global.hash, net.peers[0]!.global.hash)
+    assert.deepEqual(third.rounds.filter((r) => r.round > from).map((r) => r.round),
+      all.filter((r) => r > from), 'the rounds it caught up past are logged')
   } finally {
     for (const p of started) await p.stop()
     await net.close()

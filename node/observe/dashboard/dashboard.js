@@ -125,7 +125,8 @@ function drawTimeline (s) {
   const maxSec = Math.max(1e-9, ...s.rounds.map((r) => r.seconds))
   for (const r of [...s.rounds].reverse()) {
     const tr = el('tr', { 'data-round': r.round, 'data-attempt': r.attempt })
-    tr.append(el('td', { class: 'num round' }, r.round + (r.attempt > 0 ? ` (failover ${r.attempt})` : '')))
+    tr.append(el('td', { class: 'num round' }, r.round + (r.attempt > 0 ? ` (failover ${r.attempt})` : '') +
+      (r.missed === true ? ' (missed: caught up)' : '')))
     const agg = el('td', { class: 'aggregator' })
     peerCell(agg, r.aggregator, s.peerId)
     tr.append(agg)
@@ -152,7 +153,8 @@ function drawTimeline (s) {
 function drawLoss (s) {
   const svg = $('loss-chart')
   svg.textContent = ''
-  const pts = s.rounds.filter((r) => Number.isFinite(r.trainLoss)).map((r) => [r.round, r.trainLoss])
+  const pts = s.rounds.filter((r) => r.missed !== true && Number.isFinite(r.trainLoss))
+    .map((r) => [r.round, r.trainLoss])
   const W = 720; const H = 240; const L = 56; const R = 16; const T = 14; const B = 34
   if (pts.length === 0) {
     svg.append(el('svg:text', { x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'no completed round yet'))
