@@ -6,6 +6,7 @@ import './polyfill.ts'
 import { createHash } from 'node:crypto'
 import { createLibp2p } from 'libp2p'
 import type { ComponentLogger, Libp2p, Metrics, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { tcp } from '@libp2p/tcp'
 import { preSharedKey } from '@libp2p/pnet'
 import { noise } from '@libp2p/noise'
@@ -25,6 +26,7 @@ import { parseSwarmKey } from './swarm-key.ts'
 import { natServices, natTransports, natListen } from './nat-traversal.ts'
 import type { RelayLimits } from './nat-traversal.ts'
 import { ListenError } from './errors.ts'
+import { duplicateInbound, pairState } from './one-connection.ts'
 
 export type FeditServices = {
   identify: Identify
@@ -97,6 +99,10 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
   const allow = opts.allowList
   const denied = (peer: PeerId): boolean => allow !== undefined && !allow.has(peer.toString())
   const nat = { enabled: opts.nat ?? !local, relay: opts.relay, upnp: opts.upnp === true }
+  // set once createLibp2p returns; before that no one has our address, so there is nothing to deduplicate
+  const started: { host?: Libp2p } = {}
+  const duplicate = (peer: PeerId, addr: Multiaddr): boolean => started.host !== undefined &&
+    duplicateInbound(started.host.peerId.toString(), peer.toString(), pairState(started.host, peer, addr))
   const host = await createLibp2p({
     privateKey: opts.privateKey,
     ...(opts.metrics !== undefined ? { metrics: opts.metrics } : {}),
@@ -114,7 +120,8 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
       // loopback and private addresses are the whole point of a LAN/local run; the default gater denies them
       ...(local ? { denyDialMultiaddr: () => false } : {}),
       denyDialPeer: denied,
-      denyInboundEncryptedConnection: denied,
+      // at most one direct connection per pair (one-connection.ts): simultaneous dials from both ends
+      denyInboundEncryptedConnection: (peer, conn) => denied(peer) || duplicate(peer, conn.remoteAddr),
       denyOutboundEncryptedConnection: denied
     },
     connectionManager: local ? { allow: ['/ip4/127.0.0.1/ipcidr/32'] } : {},
@@ -147,6 +154,7 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
       ...natServices(nat)
     }
   })
+  started.host = host
   return host as unknown as FeditHost
 }
 
