@@ -12,7 +12,7 @@ import type { FeditHost } from './host.ts'
 
 const DIAL_TIMEOUT_MS = 5000
 /** gossipsub's mesh degree D (6) with two to spare, so one member leaving does not leave the mesh short */
-export const TARGET_MEMBERS = 8
+const TARGET_MEMBERS = 8
 /** provider records live 48 h in kad-dht; re-providing every 5 min replaces the closest peers that left */
 const REPROVIDE_MS = 5 * 60_000
 

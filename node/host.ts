@@ -6,7 +6,6 @@ import './polyfill.ts'
 import { createHash } from 'node:crypto'
 import { createLibp2p } from 'libp2p'
 import type { ComponentLogger, Libp2p, Metrics, PeerId, PrivateKey } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
 import { tcp } from '@libp2p/tcp'
 import { preSharedKey } from '@libp2p/pnet'
 import { noise } from '@libp2p/noise'
@@ -26,7 +25,7 @@ import { parseSwarmKey } from './swarm-key.ts'
 import { natServices, natTransports, natListen } from './nat-traversal.ts'
 import type { RelayLimits } from './nat-traversal.ts'
 import { ListenError } from './errors.ts'
-import { duplicateInbound, pairState } from './one-connection.ts'
+import { PairGate } from './one-connection.ts'
 
 export type FeditServices = {
   identify: Identify
@@ -99,10 +98,11 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
   const allow = opts.allowList
   const denied = (peer: PeerId): boolean => allow !== undefined && !allow.has(peer.toString())
   const nat = { enabled: opts.nat ?? !local, relay: opts.relay, upnp: opts.upnp === true }
-  // set once createLibp2p returns; before that no one has our address, so there is nothing to deduplicate
-  const started: { host?: Libp2p } = {}
-  const duplicate = (peer: PeerId, addr: Multiaddr): boolean => started.host !== undefined &&
-    duplicateInbound(started.host.peerId.toString(), peer.toString(), pairState(started.host, peer, addr))
+  // attached once createLibp2p returns; before that no one has our address, so there is nothing to deduplicate.
+  // Not where AutoNAT runs: with it on, the NAT lab's public peer was never confirmed public (test/nat/nat-job),
+  // though a dial-back after identify passes the gate in test/node/one-connection; not yet understood.
+  const pairs = new PairGate()
+  const gate = !(nat.enabled || nat.relay !== undefined)
   const host = await createLibp2p({
     privateKey: opts.privateKey,
     ...(opts.metrics !== undefined ? { metrics: opts.metrics } : {}),
@@ -121,8 +121,8 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
       ...(local ? { denyDialMultiaddr: () => false } : {}),
       denyDialPeer: denied,
       // at most one direct connection per pair (one-connection.ts): simultaneous dials from both ends
-      denyInboundEncryptedConnection: (peer, conn) => denied(peer) || duplicate(peer, conn.remoteAddr),
-      denyOutboundEncryptedConnection: denied
+      denyInboundEncryptedConnection: (peer, conn) => denied(peer) || (gate && pairs.refuses(peer, conn.remoteAddr)),
+      denyOutboundEncryptedConnection: (peer, conn) => denied(peer) || (gate && pairs.abandons(peer, conn.remoteAddr))
     },
     connectionManager: local ? { allow: ['/ip4/127.0.0.1/ipcidr/32'] } : {},
     // libp2p's connection monitor opens a ping stream on every connection every 10 s and aborts the connection
@@ -154,7 +154,7 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
       ...natServices(nat)
     }
   })
-  started.host = host
+  pairs.attach(host)
   return host as unknown as FeditHost
 }
 
