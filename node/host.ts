@@ -99,8 +99,8 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
   const denied = (peer: PeerId): boolean => allow !== undefined && !allow.has(peer.toString())
   const nat = { enabled: opts.nat ?? !local, relay: opts.relay, upnp: opts.upnp === true }
   // attached once createLibp2p returns; before that no one has our address, so there is nothing to deduplicate.
-  // Not where AutoNAT runs: with it on, the NAT lab's public peer was never confirmed public (test/nat/nat-job),
-  // though a dial-back after identify passes the gate in test/node/one-connection; not yet understood.
+  // Not where AutoNAT runs: its dial-back is a deliberate second connection (the NAT lab's public peer was never
+  // confirmed public with the gate on; letting confirmed connections be doubled did not fix that, not understood)
   const pairs = new PairGate()
   const gate = !(nat.enabled || nat.relay !== undefined)
   const host = await createLibp2p({

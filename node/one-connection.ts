@@ -5,27 +5,24 @@
 // 23 of ~160 pairs held two connections, one inbound and one outbound on each side, nearly all opened by those
 // pings. Both stay open for good, each with its own yamux keep-alive, gossipsub streams and noise session.
 //
-// The fix is in the connection gater, when an inbound connection has been encrypted and its remote is known, before
-// any stream runs on it (closing a duplicate later would cut gossipsub's streams, which it does not reopen): the
-// peer with the smaller id refuses an inbound connection from a peer it is dialling, or whose connection it dialled
-// is not yet confirmed by that peer (no identify answer on it yet: a dialler counts its connection open before the
-// other side has checked it, as the muxer is selected optimistically). The larger id never refuses, so a pair never
-// loses both (a rule on each side, "refuse when a connection is open already", lost both in a test of simultaneous
-// dials). A connection both sides confirmed is never competed with: a second dial then is deliberate (AutoNAT's
-// dial-back to check an address forces a new connection; refusing it kept a public peer from being confirmed).
-// The larger id also drops its own dial when, by the time that dial is encrypted, the smaller's unconfirmed
-// connection has opened at its end (its dial was queued or sent before that connection arrived): every rule drops
-// only the larger id's dial. Relayed connections and peers we hold one to are left alone (DCUtR dials both ways
-// on purpose while the relayed connection stands). A dial refused this way fails at its dialler, which is then
-// dialled by the other side.
-import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
+// The fix is in the connection gater, when a connection has been encrypted and its remote is known, before any
+// stream runs on it (closing a duplicate later would cut gossipsub's streams, which it does not reopen). Every rule
+// drops only the larger peer id's dial, so a pair never loses both: the smaller id refuses an inbound connection
+// from a peer it is dialling or has dialled in the last RACE_MS, and the larger id abandons its own dial when the
+// smaller's connection opened at its end meanwhile (its dial was queued or sent before). A rule on each side,
+// "refuse when a connection is open already", lost both in a test of simultaneous dials: a dialler counts its
+// connection open before the other side has checked it (the muxer is selected optimistically). AutoNAT's dial-back
+// opens a second connection on purpose, which these rules refuse: host.ts turns the gate on only where AutoNAT is
+// off (local runs, tests, the simulation). Relayed connections and peers we hold one to are left alone (DCUtR dials
+// both ways on purpose while the relayed connection stands).
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** what a gater knows about one remote peer when its inbound connection asks to be admitted */
 export interface PairState {
   /** the inbound connection comes through a relay */
   readonly inboundRelayed: boolean
-  /** we hold an open direct connection to the peer that we dialled and the peer has not confirmed yet */
+  /** we hold an open direct connection to the peer that we dialled, opened within RACE_MS */
   readonly dialled: boolean
   /** we hold a relayed (limited) connection to the peer */
   readonly relayed: boolean
@@ -41,18 +38,15 @@ export function duplicateInbound (self: string, remote: string, s: PairState): b
 
 const isCircuit = (a: Multiaddr): boolean => a.toString().includes('/p2p-circuit')
 
-/** an unconfirmed connection older than this is not racing anyone (its peer never answered identify) */
+/** a connection older than this is not racing anyone: a later second dial is deliberate or a redial */
 const RACE_MS = 30_000
 
-/** The gater's view of a host: which of its outbound connections the other side has confirmed. */
+/** The gater's view of a host's connections and pending dials. */
 export class PairGate {
   private host?: Libp2p
-  private readonly confirmed = new WeakSet<Connection>()
 
   attach (host: Libp2p): void {
     this.host = host
-    // the peer answered identify on the connection: it holds the connection open at its end too
-    host.addEventListener('peer:identify', (e) => { this.confirmed.add(e.detail.connection) })
   }
 
   /** whether an inbound connection from `remote` (encrypted, not yet upgraded) is refused as a duplicate */
@@ -64,14 +58,14 @@ export class PairGate {
 
   /**
    * whether our own dial to `remote` (encrypted, not yet upgraded) is dropped: the larger id gives way to the
-   * smaller's connection that opened at our end while our dial was on its way (it was queued or sent before)
+   * smaller's recent connection that opened at our end while our dial was on its way (queued or sent before)
    */
   abandons (remote: PeerId, addr: Multiaddr): boolean {
     const host = this.host
     if (host === undefined || isCircuit(addr) || host.peerId.toString() < remote.toString()) return false
     const now = Date.now()
     return host.getConnections(remote).some((c) => c.status === 'open' && c.direction === 'inbound' &&
-      c.limits === undefined && !isCircuit(c.remoteAddr) && !this.confirmed.has(c) && now - c.timeline.open < RACE_MS)
+      c.limits === undefined && !isCircuit(c.remoteAddr) && now - c.timeline.open < RACE_MS)
   }
 
   private pairState (host: Libp2p, remote: PeerId, inboundAddr: Multiaddr): PairState {
@@ -80,7 +74,7 @@ export class PairGate {
     return {
       inboundRelayed: isCircuit(inboundAddr),
       dialled: open.some((c) => c.direction === 'outbound' && c.limits === undefined && !isCircuit(c.remoteAddr) &&
-        !this.confirmed.has(c) && now - c.timeline.open < RACE_MS),
+        now - c.timeline.open < RACE_MS),
       relayed: open.some((c) => c.limits !== undefined || isCircuit(c.remoteAddr)),
       // a dial to relay addresses only does not compete with a direct inbound connection
       dialling: host.getDialQueue().some((d) => d.peerId?.equals(remote) === true &&

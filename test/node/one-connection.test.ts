@@ -56,30 +56,6 @@ test('two hosts dialling each other at the same moment end with one connection',
   }
 })
 
-test('a deliberate second connection (AutoNAT\'s dial-back) passes once the first is confirmed', async () => {
-  const hosts: FeditHost[] = []
-  try {
-    for (let i = 0; i < 2; i++) {
-      hosts.push(await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'],
-        local: true }))
-    }
-    // the smaller id dials first, as a peer asking an AutoNAT server to check its address does
-    const [small, large] = (hosts[0]!.peerId.toString() < hosts[1]!.peerId.toString() ? hosts : [...hosts].reverse()) as
-      [FeditHost, FeditHost]
-    const identified = new Promise<void>((resolve) => {
-      small.addEventListener('peer:identify', () => { resolve() }, { once: true })
-    })
-    await small.dial(large.getMultiaddrs(), { signal: AbortSignal.timeout(10_000) })
-    await identified
-    const back = await large.dial(small.getMultiaddrs(), { force: true, signal: AbortSignal.timeout(10_000) })
-    assert.equal(back.status, 'open')
-    await until(() => small.getConnections(large.peerId).filter(direct).length === 2, 10_000,
-      'the dial-back to open at the smaller id')
-  } finally {
-    await Promise.all(hosts.map(async (h) => await h.stop()))
-  }
-})
-
 test('in a settled 6-peer job each pair holds at most one direct connection', async () => {
   const { job, jobId } = testJob({ rounds: 1 })
   const net = await startNet(6, job, jobId)
