@@ -5,8 +5,8 @@
 // point: rounds the job completed, protocol overhead per round, gossip delivery p99 of the announces and
 // event-loop lag p99 while the rounds run; CPU per idle peer (process CPU time over the idle window / peers /
 // window: CPU time, so less sensitive to a loaded machine than wall time), RSS per peer and connections per
-// peer at the end of the window. --profile FILE (one point only) writes a CPU profile of the idle window (read
-// it with `node scripts/profile-packages.mjs FILE`).
+// peer at the end of the window, and the pairs of peers holding two connections to each other. --profile FILE
+// (one point only) writes a CPU profile of the idle window (read it with `node scripts/profile-packages.mjs FILE`).
 import '../node/polyfill.ts'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -34,6 +34,8 @@ interface Point {
   cpuPerIdlePeerPct: number
   rssPerPeerMB: number
   connsPerPeer: number
+  /** pairs of peers holding more than one connection to each other */
+  duplicatePairs: number
   error?: string
 }
 
@@ -89,7 +91,8 @@ async function child (n: number, pass: string[]): Promise<Point> {
   } catch {
     return {
       peers: n, roundsCompleted: 0, overheadMs: null, gossipP99Ms: null, loopLagP99Ms: NaN, cpuPerIdlePeerPct: NaN,
-      rssPerPeerMB: NaN, connsPerPeer: NaN, error: `point process exited ${code ?? 'by signal'} without a result`
+      rssPerPeerMB: NaN, connsPerPeer: NaN, duplicatePairs: NaN,
+      error: `point process exited ${code ?? 'by signal'} without a result`
     }
   }
 }
@@ -171,6 +174,7 @@ async function runPoint (PEERS: number): Promise<void> {
     writeFileSync(flagValue('profile')!, JSON.stringify((await prof.post('Profiler.stop')).profile))
   }
   const connsPerPeer = peers.reduce((s, p) => s + p.libp2p.getConnections().length, 0) / PEERS
+  const duplicatePairs = peers.reduce((s, p) => s + duplicates(p), 0) / 2
   gc()
   const rssPerPeerMB = (process.memoryUsage().rss - rss0) / 2 ** 20 / PEERS
   const cpuPerIdlePeerPct = (cpu.user + cpu.system) / 1000 / wallMs / PEERS * 100
@@ -185,10 +189,20 @@ async function runPoint (PEERS: number): Promise<void> {
     cpuPerIdlePeerPct: +cpuPerIdlePeerPct.toFixed(2),
     rssPerPeerMB: +rssPerPeerMB.toFixed(1),
     connsPerPeer: +connsPerPeer.toFixed(1),
+    duplicatePairs,
     ...(error !== undefined ? { error } : {})
   }
   console.log(JSON.stringify(result))
   process.exit(0)
+}
+
+/** remote peers `p` holds more than one open connection to (each pair counts at both its ends) */
+function duplicates (p: Peer): number {
+  const per = new Map<string, number>()
+  for (const c of p.libp2p.getConnections()) {
+    if (c.status === 'open') per.set(c.remotePeer.toString(), (per.get(c.remotePeer.toString()) ?? 0) + 1)
+  }
+  return [...per.values()].filter((n) => n > 1).length
 }
 
 async function until (cond: () => boolean): Promise<void> {

@@ -1,11 +1,20 @@
 // Job discovery over the fedit DHT: every member provides a CID derived from the job id and looks up the
-// other providers, then dials them so gossipsub can mesh the job's topic.
+// other providers, then dials some of them so gossipsub can mesh the job's topic. A member needs a handful of
+// members connected, not all of them: gossipsub keeps a mesh of D = 6 and relays Hellos and round messages to the
+// rest, so discovery dials until `targetMembers` are connected and then only re-provides now and then. Transfers
+// dial the aggregator and the trainers directly when a round needs them (transfer-path.ts).
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { FeditHost } from './host.ts'
 
 const DIAL_TIMEOUT_MS = 5000
+/** gossipsub's mesh degree D (6) with two to spare, so one member leaving does not leave the mesh short */
+const TARGET_MEMBERS = 8
+/** provider records live 48 h in kad-dht; re-providing every 5 min replaces the closest peers that left */
+const REPROVIDE_MS = 5 * 60_000
 
 export async function jobCid (jobId: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`/fedit/job/${jobId}`)))
@@ -15,8 +24,12 @@ export interface DiscoveryOptions {
   readonly jobId: string
   /** between rounds of provide + findProviders; the first ones come faster */
   readonly intervalMs: number
-  /** while a round finds no one new, the wait doubles up to this (default 6 x intervalMs) */
+  /** while a round finds no one new, or enough members are connected, the wait doubles up to this (6 x intervalMs) */
   readonly maxIntervalMs?: number
+  /** members of the job we are connected to (default: none, so every provider found is dialled) */
+  readonly connectedMembers?: () => number
+  /** stop dialling new members once this many are connected (default TARGET_MEMBERS) */
+  readonly targetMembers?: number
   readonly signal: AbortSignal
   readonly onError?: (err: Error) => void
 }
@@ -25,25 +38,41 @@ export interface DiscoveryOptions {
 export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Promise<void> {
   const cid = await jobCid(opts.jobId)
   const self = host.peerId.toString()
+  const connected = opts.connectedMembers ?? (() => 0)
+  const target = opts.targetMembers ?? TARGET_MEMBERS
   // a newcomer finds the members and dials them itself, so members already meshed need not walk the DHT
   // often: each walk is a burst of DHT messages and peer-store writes (with 20 peers in one process, a
   // fixed 2 s interval kept the event loop busy and slowed every round message)
   const maxInterval = opts.maxIntervalMs ?? opts.intervalMs * 6
   let interval = Math.min(500, opts.intervalMs)
+  let nextProvide = 0
   while (!opts.signal.aborted) {
     let found = 0
     try {
       const q = AbortSignal.any([opts.signal, AbortSignal.timeout(Math.max(5000, opts.intervalMs))])
-      await host.contentRouting.provide(cid, { signal: q })
-      for await (const p of host.contentRouting.findProviders(cid, { signal: q })) {
-        if (p.id.toString() === self || host.getConnections(p.id).length > 0) continue
-        if (p.multiaddrs.length > 0) await host.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
-        // a signal of its own per dial: every pending dial queues peer-store writes that listen on its signal,
-        // and a dozen dials to members who left (no answer until the timeout) on one shared signal exceeded
-        // its 10 listeners (MaxListenersExceededWarning on joining a job with a history)
-        host.dial(p.id, { signal: AbortSignal.any([opts.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
-          .catch(() => {})
-        found++
+      const need = target - connected()
+      // while the job is short of members the DHT is still forming: provide on each walk so the closest peers
+      // to the job's key, which change as peers join, hold our record
+      if (need > 0 || Date.now() >= nextProvide) {
+        await host.contentRouting.provide(cid, { signal: q })
+        nextProvide = need > 0 ? 0 : Date.now() + REPROVIDE_MS
+      }
+      if (need > 0) {
+        const fresh: Array<{ id: PeerId, multiaddrs: Multiaddr[] }> = []
+        for await (const p of host.contentRouting.findProviders(cid, { signal: q })) {
+          if (p.id.toString() === self || host.getConnections(p.id).length > 0) continue
+          fresh.push(p)
+        }
+        // a random share of them: members who all found the same providers first would otherwise crowd them
+        for (const p of shuffle(fresh).slice(0, need)) {
+          if (p.multiaddrs.length > 0) await host.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
+          // a signal of its own per dial: every pending dial queues peer-store writes that listen on its signal,
+          // and a dozen dials to members who left (no answer until the timeout) on one shared signal exceeded
+          // its 10 listeners (MaxListenersExceededWarning on joining a job with a history)
+          host.dial(p.id, { signal: AbortSignal.any([opts.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
+            .catch(() => {})
+          found++
+        }
       }
     } catch (err) {
       if (!opts.signal.aborted) opts.onError?.(err as Error)
@@ -51,6 +80,16 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
     await sleep(interval, opts.signal)
     interval = found > 0 ? Math.min(opts.intervalMs, interval * 2) : Math.min(maxInterval, interval * 2)
   }
+}
+
+function shuffle<T> (xs: T[]): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    const t = xs[i]!
+    xs[i] = xs[j]!
+    xs[j] = t
+  }
+  return xs
 }
 
 function sleep (ms: number, signal: AbortSignal): Promise<void> {

@@ -25,6 +25,7 @@ import { parseSwarmKey } from './swarm-key.ts'
 import { natServices, natTransports, natListen } from './nat-traversal.ts'
 import type { RelayLimits } from './nat-traversal.ts'
 import { ListenError } from './errors.ts'
+import { PairGate } from './one-connection.ts'
 
 export type FeditServices = {
   identify: Identify
@@ -97,6 +98,11 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
   const allow = opts.allowList
   const denied = (peer: PeerId): boolean => allow !== undefined && !allow.has(peer.toString())
   const nat = { enabled: opts.nat ?? !local, relay: opts.relay, upnp: opts.upnp === true }
+  // attached once createLibp2p returns; before that no one has our address, so there is nothing to deduplicate.
+  // Not where AutoNAT runs: its dial-back is a deliberate second connection (the NAT lab's public peer was never
+  // confirmed public with the gate on; letting confirmed connections be doubled did not fix that, not understood)
+  const pairs = new PairGate()
+  const gate = !(nat.enabled || nat.relay !== undefined)
   const host = await createLibp2p({
     privateKey: opts.privateKey,
     ...(opts.metrics !== undefined ? { metrics: opts.metrics } : {}),
@@ -114,8 +120,9 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
       // loopback and private addresses are the whole point of a LAN/local run; the default gater denies them
       ...(local ? { denyDialMultiaddr: () => false } : {}),
       denyDialPeer: denied,
-      denyInboundEncryptedConnection: denied,
-      denyOutboundEncryptedConnection: denied
+      // at most one direct connection per pair (one-connection.ts): simultaneous dials from both ends
+      denyInboundEncryptedConnection: (peer, conn) => denied(peer) || (gate && pairs.refuses(peer, conn.remoteAddr)),
+      denyOutboundEncryptedConnection: (peer, conn) => denied(peer) || (gate && pairs.abandons(peer, conn.remoteAddr))
     },
     connectionManager: local ? { allow: ['/ip4/127.0.0.1/ipcidr/32'] } : {},
     // libp2p's connection monitor opens a ping stream on every connection every 10 s and aborts the connection
@@ -147,6 +154,7 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
       ...natServices(nat)
     }
   })
+  pairs.attach(host)
   return host as unknown as FeditHost
 }
 

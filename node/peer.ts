@@ -221,6 +221,7 @@ export class Peer {
       jobId,
       intervalMs: this.timing.discoveryIntervalMs,
       signal: ctx.abort.signal,
+      connectedMembers: () => pubsub.getSubscribers(ctx.topic).length,
       onError: (e: Error) => { ctx.log(`discovery: ${e.message}`) }
     }
     runDiscovery(host, discovery).catch(() => {})

@@ -53,7 +53,7 @@ export function choosePath (conns: readonly Connection[], bytes: number): PathCh
 export async function openForTransfer (
   host: Libp2p, peer: PeerId, protocol: string, bytes: number, signal: AbortSignal
 ): Promise<{ stream: Stream, path: TransferPath }> {
-  if (host.getConnections(peer).every((c) => c.status !== 'open')) await host.dial(peer, { signal })
+  if (host.getConnections(peer).every((c) => c.status !== 'open')) await dialOrJoin(host, peer, signal)
   let choice = choosePath(host.getConnections(peer), bytes)
   if ('refused' in choice) {
     await Promise.all(host.getConnections(peer).filter(isRelayed).map(async (c) => { await c.close().catch(() => {}) }))
@@ -63,6 +63,19 @@ export async function openForTransfer (
   }
   const stream = await choice.conn.newStream(protocol, { signal, negotiateFully: false, runOnLimitedConnection: true })
   return { stream, path: { peer: peer.toString(), protocol, kind: choice.kind, why: choice.why, bytes } }
+}
+
+/**
+ * Dials `peer`; when the peer dialled us at the same moment, its gater refused our dial in favour of its own
+ * (one-connection.ts): the connection it opened is ours to use, so a failed dial looks for it before failing.
+ */
+async function dialOrJoin (host: Libp2p, peer: PeerId, signal: AbortSignal): Promise<void> {
+  try {
+    await host.dial(peer, { signal })
+  } catch (err) {
+    if (host.getConnections(peer).some((c) => c.status === 'open')) return
+    throw err
+  }
 }
 
 function mib (n: number): string {

@@ -49,3 +49,37 @@ test('a dozen pending dials to members who left raise no MaxListenersExceededWar
     process.off('warning', onWarning)
   }
 })
+
+test('discovery dials only up to the target of connected members, then stops looking', async () => {
+  const others: PeerId[] = []
+  for (let i = 0; i < 12; i++) others.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')))
+  const dialled = new Set<string>()
+  let provides = 0
+  let lookups = 0
+  const host = {
+    peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')),
+    contentRouting: {
+      provide: async () => { provides++ },
+      findProviders: async function * () { lookups++; for (const id of others) yield { id, multiaddrs: [] } }
+    },
+    // a dialled member counts as connected, as once its connection opens and it subscribes
+    getConnections: (id: PeerId) => dialled.has(id.toString()) ? [{}] : [],
+    peerStore: { merge: async () => {} },
+    dial: async (id: PeerId) => { dialled.add(id.toString()) }
+  } as unknown as FeditHost
+  const stop = new AbortController()
+  try {
+    void runDiscovery(host, { jobId: 'cd'.repeat(32), intervalMs: 100, maxIntervalMs: 100, targetMembers: 5,
+      connectedMembers: () => dialled.size, signal: stop.signal })
+    await until(() => dialled.size >= 5, 10_000, 'five members to be dialled')
+    const [p, l] = [provides, lookups]
+    // several more walks' worth of time: connected to the target, it neither looks up nor dials; it provides once
+    // more (the walk that reached the target), then not for REPROVIDE_MS
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    assert.equal(dialled.size, 5)
+    assert.equal(lookups, l)
+    assert.ok(provides <= p + 1, `${provides - p} provides after reaching the target`)
+  } finally {
+    stop.abort()
+  }
+})
