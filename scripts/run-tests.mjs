@@ -17,6 +17,10 @@ const filters = process.argv.slice(2)
 const files = walk(join(root, 'test')).map((p) => relative(root, p)).sort()
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
 if (files.length === 0) { console.error('no test files matched'); process.exit(1) }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
+// two test files at a time: most of the suite waits on sockets and timers, so a second file fills the idle core
+// (FEDIT_TEST_CONCURRENCY=1 runs them one by one)
+const concurrency = Number(process.env.FEDIT_TEST_CONCURRENCY ?? 2)
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec',
+  `--test-concurrency=${concurrency}`, ...files],
   { cwd: root, stdio: 'inherit', env: { ...process.env, FEDIT_TEST: '1' } })
 process.exit(r.status ?? 1)

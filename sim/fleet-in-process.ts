@@ -83,6 +83,7 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
         events.emit('convicted', { by: p.peerId, offender: r.from, kind: r.reason, round: r.round ?? 0 })
       }
     })
+    p.events.on('witnessed', (w) => { events.emit('witnessed', { peer: p.peerId, ...w }) })
     p.events.on('trained', (t) => {
       events.emit('trained', { peer: p.peerId, round: t.round, trainLoss: t.trainLoss, samples: t.samples })
     })

@@ -27,6 +27,8 @@ export interface FleetEvents {
   result: [{ readonly info: RoundInfo, readonly adapter: () => Promise<Adapter> }]
   /** a peer convicted `offender` (evidence kept, excluded for the rest of the job): `kind` is the evidence's */
   convicted: [{ readonly by: string, readonly offender: string, readonly kind: string, readonly round: number }]
+  /** a peer witnessed a result: the update bytes it fetched and the seconds its recompute took (in-process only) */
+  witnessed: [{ readonly peer: string, readonly round: number, readonly bytes: number, readonly seconds: number }]
   /** something worth a line of progress (a peer's own log line, a warning) */
   note: [string]
 }

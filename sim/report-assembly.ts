@@ -16,6 +16,8 @@ export interface RunPieces {
   readonly killed: ReadonlyArray<{ peer: string, round: number, why: string }>
   /** peers convicted on evidence, by peer id */
   readonly convicted?: ReadonlyArray<{ peer: string, kind: string, round: number }>
+  /** every witness check of a result (in-process runs) */
+  readonly witnessed?: readonly WitnessCheck[]
   readonly baselines?: SimulationReport['baselines']
   readonly responses?: SimulationReport['responses']
   readonly seconds: number
@@ -23,6 +25,26 @@ export interface RunPieces {
 
 const lc = (h: HeldOutLoss): { evalLoss: number, byCategory: Record<string, number> } => ({ evalLoss: h.evalLoss,
   byCategory: { ...h.byCategory } })
+
+export interface WitnessCheck { readonly round: number, readonly bytes: number, readonly seconds: number }
+
+/**
+ * The witnesses' price: checks and update bytes per round, one check's seconds, and that against a round's
+ * wall time (announce to result; the witnesses of a round recompute side by side, each on its own machine).
+ */
+export function witnessPrice (checks: readonly WitnessCheck[],
+  rounds: readonly RoundInfo[]): SimulationReport['witnesses'] | undefined {
+  if (checks.length === 0 || rounds.length === 0) return undefined
+  const perCheck = checks.reduce((a, w) => a + w.seconds, 0) / checks.length
+  const roundSeconds = rounds.reduce((a, r) => a + r.seconds, 0) / rounds.length
+  const r3 = (x: number): number => Math.round(x * 1000) / 1000
+  return {
+    checksPerRound: r3(checks.length / rounds.length),
+    bytesPerRound: Math.round(checks.reduce((a, w) => a + w.bytes, 0) / rounds.length),
+    secondsPerCheck: r3(perCheck),
+    shareOfRound: r3(roundSeconds > 0 ? perCheck / roundSeconds : 0)
+  }
+}
 
 export function assembleReport (p: RunPieces): SimulationReport {
   const label = new Map(p.peers.map((e) => [e.id, e.label]))
@@ -42,6 +64,7 @@ export function assembleReport (p: RunPieces): SimulationReport {
   }))
   const last = p.rounds.length === 0 ? p.base : [...p.rounds].sort((a, b) => b.info.round - a.info.round)[0]!.eval
   const malicious = p.peers.filter((e) => e.malicious === true).map((e) => e.label)
+  const witnesses = witnessPrice(p.witnessed ?? [], p.rounds.map((r) => r.info))
   return {
     config: {
       peers: c.peers, rounds: c.rounds, perRound: c.perRound, partition: c.partition, aggregation: c.aggregation,
@@ -62,6 +85,7 @@ export function assembleReport (p: RunPieces): SimulationReport {
       ...(malicious.length > 0 ? { attack: c.attack } : {}),
       ...(p.convicted !== undefined && p.convicted.length > 0
         ? { convicted: p.convicted.map((x) => ({ ...x, peer: name(x.peer) })) } : {}) },
+    ...(witnesses !== undefined ? { witnesses } : {}),
     ...(p.responses !== undefined ? { responses: p.responses } : {}),
     seconds: p.seconds
   }

@@ -38,6 +38,8 @@ export interface SimulationReport {
   faults?: { killed: Array<{ peer: string, round: number, why: string }>, malicious: string[], attack?: string,
     /** peers convicted on evidence (a contradicted or equivocating aggregator, a lying witness), each once */
     convicted?: Array<{ peer: string, kind: string, round: number }> }
+  /** what witnessing results cost (in-process runs): one check's seconds against a round's wall time */
+  witnesses?: { checksPerRound: number, bytesPerRound: number, secondsPerCheck: number, shareOfRound: number }
   responses?: Array<{ instruction: string, category: string, reference: string, answers: Record<string, string> }>
   seconds?: number
 }

@@ -33,6 +33,7 @@ import type { Fleet } from './fleet.ts'
 import { baselinePlan, runBaselines } from './baselines.ts'
 import { generateResponses, pickPrompts } from './responses.ts'
 import { assembleReport } from './report-assembly.ts'
+import type { WitnessCheck } from './report-assembly.ts'
 import type { SimulationReport, PeerEntry } from './report.ts'
 import { lossTable, responsesTable, verdictLines, verdictOf } from './tables.ts'
 import type { LossRow } from './tables.ts'
@@ -162,6 +163,9 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
       log(`  ${name(x.offender)} convicted in round ${x.round} (${x.kind}): evidence kept, excluded for the rest`)
     })
 
+    const witnessed: WitnessCheck[] = []
+    f.events.on('witnessed', (w) => { witnessed.push(w) })
+
     const results = new Map<number, { info: RoundInfo, eval: HeldOutLoss, adapter: Adapter }>()
     let evals: Promise<void> = Promise.resolve()
     const budgetMs = 90_000 + c.rounds * (3 * c.deadlineSeconds * 1000 + 15_000)
@@ -240,9 +244,14 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
       categories: { ...s.counts }, ...(malicious.has(s.index) ? { malicious: true } : {}) }))
     const report = assembleReport({
       config: c, model: modelId, base, rounds: [...results.values()], finalAdapter, finalHash, peers, killed, baselines,
-      convicted: [...convicted.values()],
+      convicted: [...convicted.values()], witnessed,
       responses: responses?.map((r) => ({ ...r, answers: { ...r.answers } })), seconds: (Date.now() - t0) / 1000
     })
+    const w = report.witnesses
+    if (w !== undefined) {
+      log(`witnesses: ${w.checksPerRound} checks a round, ${(w.bytesPerRound / 1e6).toFixed(1)} MB of updates, ` +
+        `${w.secondsPerCheck.toFixed(2)} s a check: ${(100 * w.shareOfRound).toFixed(1)}% of a round's time`)
+    }
     const rows = [baseRow, ...localRows, fedRow, ...(centralRow !== undefined ? [centralRow] : [])]
     const parts = [lossTable(rows, baseRow)]
     if (baselines?.verdict !== undefined) parts.push(verdictLines(baselines.verdict, fedRow, baseRow, localRows))
