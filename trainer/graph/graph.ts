@@ -8,7 +8,7 @@ import { RULES } from './rules.ts'
 import type { DType, Dim, FloatDType, Node, OpName, ParamsArg, Shape } from './types.ts'
 import { ONNX_TYPE, Value } from './types.ts'
 import { commonFolder } from './weights.ts'
-import { bfloat16Bits, float16Bits } from './half-bits.ts'
+import { float32ToBfloat16, float32ToFloat16 } from '../safetensors.ts'
 
 export type { DType, Dim, FloatDType, Node, Shape } from './types.ts'
 export { Value } from './types.ts'
@@ -89,8 +89,8 @@ export class Graph {
   /** A float scalar (or any-shape filled) constant in the given float type (default: the graph's). */
   scalar (x: number, dtype: DType = this.float): Value {
     const data = dtype === 'float64' ? Float64Array.of(x) : dtype === 'float32' ? Float32Array.of(x)
-      : dtype === 'float16' ? Uint16Array.of(float16Bits(x)) : dtype === 'bfloat16' ? Uint16Array.of(bfloat16Bits(x))
-        : undefined
+      : dtype === 'float16' ? Uint16Array.of(float32ToFloat16(x))
+        : dtype === 'bfloat16' ? Uint16Array.of(float32ToBfloat16(x)) : undefined
     if (data === undefined) throw new GraphError(`scalar constants of ${dtype} are not supported`)
     return this.constant(dtype, [], data)
   }

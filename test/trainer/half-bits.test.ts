@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { bfloat16Bits, float16Bits } from '../../../trainer/graph/half-bits.ts'
+import { float32ToBfloat16 as bfloat16Bits, float32ToFloat16 as float16Bits } from '../../trainer/safetensors.ts'
 
 test('fp16 and bf16 bit patterns round to nearest even, with Inf, NaN and subnormals', () => {
   const f16: Array<[number, number]> = [[1, 0x3c00], [-2, 0xc000], [0.5, 0x3800], [65504, 0x7bff], [65520, 0x7c00],
