@@ -4,7 +4,8 @@
 //   its members paid the job's price (proof of work in the link, allow-list when the job has one);
 //   its aggregator is order[attempt] over those members by the beacon we computed, and signed the result, which
 //   commits to signed updates;
-//   a full quorum of the witnesses that beacon draws (never the aggregator) signed agreeing attestations of it.
+//   a full quorum of the witnesses that beacon draws (never the aggregator) signed agreeing attestations of it
+//   (a round of fewer members than a full quorum needs: all it drew, if it lists at least the job's minPeers).
 // The next beacon follows from the link's included updates, so the chain's seeds are recomputed, never taken.
 // Pure: the caller passes the signature check.
 import type { ChainLink } from './messages.ts'
@@ -12,7 +13,7 @@ import type { JobSpec } from './job-spec.ts'
 import { electionOrder } from './election.ts'
 import { verifyPow } from './membership.ts'
 import { nextBeacon, witnessesOf } from './seeds.ts'
-import { attests } from './witness-rules.ts'
+import { attests, effectiveQuorum } from './witness-rules.ts'
 import { attestationStatement, checkCommitments, resultStatement } from './signed-update.ts'
 import type { VerifyFn } from './signed-update.ts'
 import { HASH_BYTES, MAX_MEMBERS, MAX_PEER_ID_CHARS } from './limits.ts'
@@ -64,10 +65,13 @@ export async function checkLink (l: ChainLink, at: ChainPoint, ctx: ChainContext
   if (!await ctx.verify(l.aggregator, resultStatement(r), r.signature)) return no(RejectReason.BadSignature, 'result')
   const commits = await checkCommitments(r, ctx.verify)
   if (!commits.ok) return { ok: false, reason: commits.reason }
-  // a full quorum, never the shrunken one of a tiny round: two identities must not confirm each other
-  const quorum = Math.max(1, ctx.job.witnesses.quorum)
   const drawn = witnessesOf(m.filter((p) => !ctx.excluded.has(p)), at.beacon, r.round, r.attempt, l.aggregator,
     ctx.job.witnesses.count)
+  // the job's full quorum; a round of fewer members than that needs (a small job's first rounds) confirms with
+  // every witness it drew, as the live gate does, only when it lists at least the job's minPeers members: no
+  // round starts with fewer, so forging one takes as many paid identities as the job's author asked for
+  const full = Math.max(1, ctx.job.witnesses.quorum)
+  const quorum = m.length >= ctx.job.minPeers ? Math.max(1, effectiveQuorum(drawn.length, full)) : full
   const agreeing = new Set<string>()
   for (const a of l.attestations.slice(0, drawn.length)) {
     if (!a.agree || !drawn.includes(a.witness) || agreeing.has(a.witness) || !attests(a, r, l.aggregator)) continue

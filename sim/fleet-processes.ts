@@ -87,7 +87,18 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
     return child
   }
   writeFileAtomicSync(join(o.dir, 'logs', '.keep'), '')
+  // Ctrl-C or a kill of `fedit simulate` takes its peer and bootstrap processes with it (they outlived it,
+  // idle but holding ports, state folders and a test runner waiting on them); then the signal does its default
+  const onSignal = (sig: NodeJS.Signals): void => {
+    for (const ch of children) ch.kill('SIGKILL')
+    unwatch()
+    process.kill(process.pid, sig)
+  }
+  const unwatch = (): void => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal) }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   const stopAll = async (): Promise<void> => {
+    unwatch()
     await Promise.all(children.map(async (ch) => {
       if (ch.exitCode !== null || ch.signalCode !== null) return
       const gone = new Promise((resolve) => ch.once('exit', resolve))

@@ -113,15 +113,14 @@ test('a late joiner catches up by a checked chain; a lying member and two fake i
       beacon = nextBeacon(beacon, l.aggregator, l.result!.updates.map((u) => ({ author: u.author, hash: hex(u.hash) })))
     }
 
-    // the joiner's adapter fetches fail until it heard the liars' claims, so it asks them before it is done
-    const joiner: { peer?: Peer } = {}
-    const heard = (): boolean => [a.id, bad.peerId].every((id) =>
-      joiner.peer?.memberStatus().some((s) => s.peer === id && s.round > FAR) === true)
-    const late = joiner.peer = await net.addPeer({ transport: { ...libp2pTransport, fetchAdapter: async (...args) => {
+    // the joiner's adapter fetches fail until it refused both liars' chains, so it asks each of them (a refused
+    // server is passed over for a while, and the next try asks the others) before it can be done
+    const refused = new Map<string, Set<string>>()
+    const heard = (): boolean => refused.has(a.id) && refused.has(bad.peerId)
+    const late = await net.addPeer({ transport: { ...libp2pTransport, fetchAdapter: async (...args) => {
       if (!heard()) throw new TransferError(RejectReason.NotFound, 'held back by the test')
       return await libp2pTransport.fetchAdapter(...args)
     } } })
-    const refused = new Map<string, Set<string>>()
     late.events.on('rejected', (e) => {
       if (e.where !== 'chain') return
       refused.set(e.from, (refused.get(e.from) ?? new Set()).add(e.reason.split(':')[0]!))
