@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { keySeed, NatLab, natLabMissing } from './nat-lab.ts'
+import { keySeed, keepLabLog, NatLab, natLabMissing } from './nat-lab.ts'
 import type { NatNodeConfig } from './nat-lab.ts'
 import { validateJobSpec } from '../../protocol/job-spec.ts'
 import { jobIdOf } from '../../protocol/job-spec.ts'
@@ -67,11 +67,7 @@ test(TITLE, { skip: missing, timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedit-nat-'))
   const t0 = Date.now()
   const log: string[] = []
-  const lab = new NatLab(dir, (name, o) => {
-    const at = ((Date.now() - t0) / 1000).toFixed(2).padStart(6)
-    if (o.ev === 'log' || o.ev === 'stderr') log.push(`${at} ${name.padEnd(16)} ${String(o.line)}`)
-    if (o.ev === 'error') log.push(`${name} failed: ${String(o.message)}`)
-  })
+  const lab = new NatLab(dir, keepLabLog(log, 16))
   try {
     lab.up()
     const seeds = await seedsElectingHome1()

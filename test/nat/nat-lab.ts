@@ -69,6 +69,21 @@ export interface LabNode {
   next (ev: string, timeoutMs: number): Promise<Record<string, unknown>>
 }
 
+/**
+ * A lab's line handler that keeps the nodes' log lines, addresses and failures in `log`, each stamped with the
+ * seconds since the call (for the post-mortem a failed NAT test prints).
+ */
+export function keepLabLog (log: string[], width = 14): (name: string, o: Record<string, unknown>) => void {
+  const t0 = Date.now()
+  return (name, o) => {
+    const at = ((Date.now() - t0) / 1000).toFixed(2).padStart(6)
+    const who = name.padEnd(width)
+    if (o.ev === 'log' || o.ev === 'stderr') log.push(`${at} ${who} ${String(o.line)}`)
+    if (o.ev === 'addrs') log.push(`${at} ${who} addrs ${(o.addrs as string[]).join(' ')}`)
+    if (o.ev === 'error') log.push(`${at} ${name} failed: ${String(o.message)}`)
+  }
+}
+
 export class NatLab {
   readonly tag = `fx${process.pid.toString(36).slice(-4)}`
   readonly nodes: LabNode[] = []

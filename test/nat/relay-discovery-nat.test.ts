@@ -13,7 +13,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { NatLab, natLabMissing } from './nat-lab.ts'
+import { keepLabLog, NatLab, natLabMissing } from './nat-lab.ts'
 import { DEFAULT_RELAY_LIMITS } from '../../node/nat-traversal.ts'
 
 const missing = natLabMissing()
@@ -23,14 +23,8 @@ const TITLE = 'a home peer finds a relay through the DHT (the bootstrap relays n
 
 test(TITLE, { skip: missing, timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedit-relay-dht-'))
-  const t0 = Date.now()
   const log: string[] = []
-  const lab = new NatLab(dir, (name, o) => {
-    const at = ((Date.now() - t0) / 1000).toFixed(2).padStart(6)
-    if (o.ev === 'log' || o.ev === 'stderr') log.push(`${at} ${name.padEnd(14)} ${String(o.line)}`)
-    if (o.ev === 'addrs') log.push(`${at} ${name.padEnd(14)} addrs ${(o.addrs as string[]).join(' ')}`)
-    if (o.ev === 'error') log.push(`${at} ${name} failed: ${String(o.message)}`)
-  })
+  const lab = new NatLab(dir, keepLabLog(log))
   try {
     lab.up()
     const boot = lab.start('boot', {

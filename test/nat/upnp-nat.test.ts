@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { miniupnpdMissing, NatLab, natLabMissing } from './nat-lab.ts'
+import { miniupnpdMissing, keepLabLog, NatLab, natLabMissing } from './nat-lab.ts'
 import type { LabNode } from './nat-lab.ts'
 import { reachabilityOf } from '../../node/reachability.ts'
 import { Reachability } from '../../protocol/election.ts'
@@ -37,13 +37,8 @@ const TITLE = 'UPnP: a home peer with --upnp gets a mapping from its router, is 
 
 test(TITLE, { skip: missing, timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedit-upnp-'))
-  const t0 = Date.now()
   const log: string[] = []
-  const lab = new NatLab(dir, (name, o) => {
-    const at = ((Date.now() - t0) / 1000).toFixed(2).padStart(6)
-    if (o.ev === 'log' || o.ev === 'stderr') log.push(`${at} ${name.padEnd(14)} ${String(o.line)}`)
-    if (o.ev === 'error') log.push(`${at} ${name} failed: ${String(o.message)}`)
-  })
+  const lab = new NatLab(dir, keepLabLog(log))
   try {
     lab.up()
     const router = lab.upnpRouter(1)
