@@ -61,6 +61,13 @@ export class MemberRole {
    * forged one costs a re-check, nothing more.
    */
   private deferred: Array<{ readonly a: RoundAnnounce, readonly sender: string }> = []
+  /**
+   * An announce of our next round that lists members we do not count yet: a peer that joins while the first
+   * announce is on its way hears it before the Hellos of those it lists. Without it that peer neither trained
+   * nor witnessed the round, and a 3-peer job whose draw named it as a witness waited out the whole deadline
+   * (the process-fleet test's hang). Checked again, in full, when the members we count grow; a few at most.
+   */
+  private waitingMembers: Array<{ readonly a: RoundAnnounce, readonly sender: string, readonly counted: number }> = []
 
   constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {
     this.samples = ctx.opts.samples ?? 0
@@ -96,6 +103,12 @@ export class MemberRole {
         this.deferred.push({ a, sender })
         if (this.deferred.length > 4) this.deferred.shift()
       }
+      if (check.reason.startsWith(RejectReason.UnknownMembers) && a.round === state.completed + 1 &&
+        Number(a.deadlineMs) > now) {
+        this.waitingMembers = this.waitingMembers.filter((w) => w.sender !== sender) // the latest per sender
+        this.waitingMembers.push({ a, sender, counted: counted.size })
+        if (this.waitingMembers.length > 4) this.waitingMembers.shift()
+      }
       ctx.reject(sender, check.reason, 'announce', a.round)
       return
     }
@@ -110,6 +123,22 @@ export class MemberRole {
         'training')
       await this.trainAndSubmit(a.round, a.attempt, sender)
     } else state.awaitResult()
+  }
+
+  /** A Hello was heard: announces that listed members we did not count are checked again once we count more. */
+  membersChanged (): void {
+    if (this.waitingMembers.length === 0) return
+    const now = Date.now()
+    const next = this.state.completed + 1
+    const live = this.waitingMembers.filter((w) => w.a.round === next && Number(w.a.deadlineMs) > now)
+    const counted = this.ctx.countedMembers(next, now).length
+    const replay = live.filter((w) => counted > w.counted)
+    this.waitingMembers = live.filter((w) => counted <= w.counted)
+    void (async () => {
+      for (const w of replay) {
+        await this.onAnnounce(w.a, w.sender).catch((e: Error) => { this.ctx.log(`announce: ${e.message}`) })
+      }
+    })()
   }
 
   /** Announces kept for rounds past `round` are checked afresh (window, election, deadline) now we stand on it. */

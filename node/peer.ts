@@ -168,7 +168,7 @@ export class Peer {
       publish: async (msg) => { await ctx.publish(msg) },
       fetch: async (from, hash) => await withRetries(2, async () => await ctx.transport.fetchAdapter(ctx.libp2p,
         peerIdFromString(from), hash, { jobId: this.opts.jobId, maxBytes: ctx.maxAdapterBytes,
-        timeoutMs: this.timing.transferTimeoutMs })),
+        timeoutMs: this.timing.transferTimeoutMs, what: 'update' })),
       history: async (hash, from) => (await getHistory(ctx, state, hash, from, state.globalHash))?.value,
       standing: () => ({ completed: state.completed, hash: state.globalHash, adapter: state.globalAdapter,
         layout: ctx.layout, maxAdapterBytes: ctx.maxAdapterBytes, historyHash: state.historyHash })
@@ -277,6 +277,7 @@ export class Peer {
         const caps = { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }
         view.hello(from, h.round, hex(h.globalHash), now, caps, Math.min(h.intervalMs, cap), hex(h.beacon),
           h.reachability)
+        this.member.membersChanged()
         break
       }
       case 'attestation':

@@ -81,7 +81,6 @@ export class ReachabilityMonitor {
     this.paths[kind]++
     this.paths[kind === 'direct' ? 'directBytes' : 'relayedBytes'] += p.bytes
     if (!this.measured) return
-    const what = p.protocol.includes('update') ? 'update push to' : 'adapter fetch from'
-    this.log(`transfer: ${what} ${p.peer.slice(-6)} ${kind} (${p.why})`)
+    this.log(`transfer: ${p.what} ${p.peer.slice(-6)} ${kind} (${p.why})`)
   }
 }

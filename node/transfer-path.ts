@@ -11,6 +11,8 @@ export type PathKind = 'direct' | 'relayed'
 export interface TransferPath {
   readonly peer: string
   readonly protocol: string
+  /** what travels, in words: 'update push to', 'history fetch from', ... */
+  readonly what: string
   readonly kind: PathKind
   readonly why: string
   readonly bytes: number
@@ -51,7 +53,7 @@ export function choosePath (conns: readonly Connection[], bytes: number): PathCh
  * its data limit is closed and redialled once (a fresh relayed connection starts with the relay's full limit).
  */
 export async function openForTransfer (
-  host: Libp2p, peer: PeerId, protocol: string, bytes: number, signal: AbortSignal
+  host: Libp2p, peer: PeerId, protocol: string, bytes: number, signal: AbortSignal, what = protocol
 ): Promise<{ stream: Stream, path: TransferPath }> {
   if (host.getConnections(peer).every((c) => c.status !== 'open')) await dialOrJoin(host, peer, signal)
   let choice = choosePath(host.getConnections(peer), bytes)
@@ -62,7 +64,7 @@ export async function openForTransfer (
     if ('refused' in choice) throw new TransferError(RejectReason.RelayLimit, choice.refused)
   }
   const stream = await choice.conn.newStream(protocol, { signal, negotiateFully: false, runOnLimitedConnection: true })
-  return { stream, path: { peer: peer.toString(), protocol, kind: choice.kind, why: choice.why, bytes } }
+  return { stream, path: { peer: peer.toString(), protocol, what, kind: choice.kind, why: choice.why, bytes } }
 }
 
 /**

@@ -155,7 +155,8 @@ export async function fetchAdapter (
   host: Libp2p, from: PeerId, hashHex: string, opts: FetchOptions
 ): Promise<Uint8Array> {
   const signal = AbortSignal.timeout(opts.timeoutMs)
-  const { stream, path } = await openForTransfer(host, from, ADAPTER_PROTOCOL, opts.maxBytes, signal)
+  const { stream, path } = await openForTransfer(host, from, ADAPTER_PROTOCOL, opts.maxBytes, signal,
+    `${opts.what ?? 'adapter'} fetch from`)
   reportPath(host, path)
   try {
     stream.send(frame(AdapterRequest.encode({ jobId: opts.jobId, hash: unhex(hashHex) })))
@@ -229,7 +230,8 @@ export async function pushUpdate (
   host: Libp2p, to: PeerId, header: UpdateHeader, bytes: Uint8Array, timeoutMs: number
 ): Promise<UpdateAck> {
   const signal = AbortSignal.timeout(Math.ceil(timeoutMs)) // AbortSignal.timeout throws on a fraction
-  const { stream, path } = await openForTransfer(host, to, UPDATE_PROTOCOL, bytes.byteLength, signal)
+  const { stream, path } = await openForTransfer(host, to, UPDATE_PROTOCOL, bytes.byteLength, signal,
+    'update push to')
   reportPath(host, path)
   try {
     stream.send(frame(UpdateHeader.encode(header)))

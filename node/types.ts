@@ -29,6 +29,8 @@ export interface FetchOptions {
   readonly jobId: string
   readonly maxBytes: number
   readonly timeoutMs: number
+  /** what is fetched, for the transfer log: the global adapter (default), a trainer's update, the job's history */
+  readonly what?: 'adapter' | 'update' | 'history'
 }
 
 /**
