@@ -224,7 +224,7 @@ export class CatchUp {
     const { ctx, state } = this
     if (state.completed < ctx.opts.job.rounds || ctx.view === undefined || this.genesis === undefined) return
     const round = state.completed
-    const counted = new Set(ctx.countedMembers(round, now))
+    const counted = new Set(ctx.countedMembers(round + 1, now)) // as sources(): those that count past our round
     const ask = ctx.view.statuses(now)
       .filter((s) => s.round === round && s.hash !== state.globalHash && s.peer !== ctx.peerId &&
         counted.has(s.peer) && (this.passed.get(s.peer) ?? 0) <= now)
