@@ -65,10 +65,9 @@ test('a witness that hears a valid complaint before it signs refuses the result'
   const verdicts: Attestation[] = []
   for (const p of honest) {
     p.libp2p.services.pubsub.addEventListener('message', (e) => {
-      try {
-        const a = RoundMessage.decode(e.detail.data).attestation
-        if (a?.round === 1 && a.aggregator === elected) verdicts.push(a)
-      } catch {}
+      let a: Attestation | undefined
+      try { a = RoundMessage.decode(e.detail.data).attestation } catch { return } // another topic's bytes
+      if (a?.round === 1 && a.aggregator === elected) verdicts.push(a)
     })
   }
   try {
