@@ -13,7 +13,7 @@ import type { SelectFn } from '../protocol/election.ts'
 import { electionOrder } from '../protocol/election.ts'
 import { attemptReached, checkAttemptClock } from '../protocol/attempt-clock.ts'
 import type { AttemptTiming, RoundProgress } from '../protocol/attempt-clock.ts'
-import { checkElection, genesisBeacon, nextBeacon, witnessesOf } from '../protocol/seeds.ts'
+import { checkElection, checkResultSelection, genesisBeacon, nextBeacon, witnessesOf } from '../protocol/seeds.ts'
 import { checkResult } from '../protocol/result-rules.ts'
 import { attestationStatement, checkCommitments, resultStatement } from '../protocol/signed-update.ts'
 import { contradictionEvidence, droppedEvidence, equivocationEvidence, falseAttestations,
@@ -205,10 +205,14 @@ export class Trust {
     const c = checkResult(r, hex(r.baseHash), { sender, completedRound: st.completed, totalRounds: this.h.job.rounds,
       globalHash: st.hash, announced, excluded: this.excluded })
     if (!c.ok) { reject(c.reason); return }
+    const f = followed.get(r.attempt)!
+    // who trained is the beacon's choice, as the announce check and a peer behind (chain-rules.ts) hold it
+    const selection = checkResultSelection(r, f.members, this.beacon, this.h.job.peersPerRound, this.h.select)
+    if (!selection.ok) { reject(selection.reason); return }
     if (!await verifySigned(sender, resultStatement(r), r.signature)) { reject(RejectReason.BadSignature); return }
     const commits = await checkCommitments(r, verifySigned)
     if (!commits.ok) { reject(commits.reason); return }
-    this.take(r, sender, followed.get(r.attempt)!, unfollowed)
+    this.take(r, sender, f, unfollowed)
   }
 
   /**

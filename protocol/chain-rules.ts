@@ -19,7 +19,7 @@ import type { JobSpec } from './job-spec.ts'
 import { electionOrder } from './election.ts'
 import type { SelectFn } from './election.ts'
 import { verifyPow } from './membership.ts'
-import { nextBeacon, witnessesOf } from './seeds.ts'
+import { checkResultSelection, nextBeacon, witnessesOf } from './seeds.ts'
 import { attests, effectiveQuorum } from './witness-rules.ts'
 import { attestationStatement, checkCommitments, resultStatement } from './signed-update.ts'
 import type { VerifyFn } from './signed-update.ts'
@@ -72,16 +72,8 @@ export async function checkLink (l: ChainLink, at: ChainPoint, ctx: ChainContext
   if (electionOrder(m, at.beacon, r.round)[r.attempt] !== l.aggregator) {
     return no(RejectReason.NotElected, `round ${r.round} attempt ${r.attempt}`)
   }
-  const selected = [...ctx.select({ members: m, k: ctx.job.peersPerRound, prevGlobalHash: at.beacon, round: r.round,
-    attempt: r.attempt })].sort()
-  const listed = [...r.selected].sort()
-  if (listed.length !== selected.length || listed.some((p, i) => p !== selected[i])) {
-    return no(RejectReason.BadSelection, `round ${r.round} attempt ${r.attempt}`)
-  }
-  const drawn = new Set(selected)
-  if (r.included.some((p) => !drawn.has(p)) || r.excluded.some((x) => !drawn.has(x.peer))) {
-    return no(RejectReason.BadSelection, `round ${r.round}: a trainer not selected`)
-  }
+  const selection = checkResultSelection(r, m, at.beacon, ctx.job.peersPerRound, ctx.select)
+  if (!selection.ok) return selection
   if (!await ctx.verify(l.aggregator, resultStatement(r), r.signature)) return no(RejectReason.BadSignature, 'result')
   const commits = await checkCommitments(r, ctx.verify)
   if (!commits.ok) return { ok: false, reason: commits.reason }
