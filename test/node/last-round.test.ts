@@ -3,19 +3,20 @@
 // are still on round 0 (their fetch of the failover's adapter is held), so they confirm and adopt attempt 0. Once
 // the job is done every peer ends on attempt 0 by the fixed rule (lower attempt first), checked as a chain link,
 // although most peers held the other (a count of Hellos would have kept attempt 1). A member that then claims an
-// unconfirmed "lower" result of the round is asked, refused (chain_no_quorum) and moves no one.
+// unconfirmed "lower" result of the round is asked, refused (chain_no_quorum) and moves no one; so does one its
+// witnesses confirmed with a selection of the aggregator's choosing (bad_selection).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { RoundMessage } from '../../protocol/messages.ts'
-import type { RoundResult } from '../../protocol/messages.ts'
+import type { Attestation, ChainLink, RoundResult } from '../../protocol/messages.ts'
 import { roundsTopic } from '../../protocol/topics.ts'
 import { electionOrder, selectRandomK } from '../../protocol/election.ts'
 import { genesisBeacon, witnessesOf } from '../../protocol/seeds.ts'
 import { solvePow } from '../../protocol/membership.ts'
-import { resultStatement } from '../../protocol/signed-update.ts'
+import { attestationStatement, resultStatement } from '../../protocol/signed-update.ts'
 import { RejectReason } from '../../protocol/reject-reason.ts'
 import { createHost } from '../../node/host.ts'
 import { serveChain } from '../../node/chain-sync.ts'
@@ -23,8 +24,27 @@ import { libp2pTransport } from '../../node/transfer.ts'
 import { sign } from '../../node/signatures.ts'
 import { hex } from '../../node/hex.ts'
 import type { Transport } from '../../node/types.ts'
+import type { Peer } from '../../node/peer.ts'
+import type { PrivateKey } from '@libp2p/interface'
 import { idsOf } from './trust-fixture.ts'
 import { testJob, startNet, until } from './net-fixture.ts'
+
+/** a member with its own paid identity whose Hellos claim round 1 on another adapter, and which serves `link` */
+async function claimer (jobId: string, peers: readonly Peer[], link: ChainLink): Promise<{ id: string,
+  stop: () => Promise<void> }> {
+  const key = await generateKeyPair('Ed25519')
+  const id = peerIdFromPrivateKey(key).toString()
+  const host = await createHost({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
+  await serveChain(host, { jobId, links: (from) => from === 1 ? [link] : [], timeoutMs: 5000 })
+  const topic = roundsTopic(jobId)
+  host.services.pubsub.subscribe(topic)
+  for (const p of peers) await host.dial(multiaddr(p.multiaddrs()[0]!)).catch(() => {})
+  const hello = RoundMessage.encode({ hello: { jobId, round: 1, globalHash: link.result!.newHash, beacon:
+    new Uint8Array(32), reachability: 0, device: 'cpu', tokensPerSecond: 1, samples: 1, intervalMs: 300,
+  powNonce: solvePow(jobId, id, POW_BITS) } })
+  const timer = setInterval(() => { host.services.pubsub.publish(topic, hello).catch(() => {}) }, 300)
+  return { id, stop: async () => { clearInterval(timer); await host.stop() } }
+}
 
 // with these identities: order[0] and order[1] select different trainers, attempt 1 does not select order[0], and
 // two of attempt 0's witnesses are neither attempt 1's aggregator nor needed for its quorum
@@ -69,8 +89,7 @@ test('two confirmed results of the last round: every peer ends on the lower atte
   }
   const byId = (id: string): (typeof net.peers)[number] => net.peers.find((p) => p.peerId === id)!
   const early = net.peers.filter((p) => !late.includes(p.peerId))
-  let rogue: Awaited<ReturnType<typeof createHost>> | undefined
-  let hellos: NodeJS.Timeout | undefined
+  const claimers: Array<{ stop: () => Promise<void> }> = []
   try {
     await until(() => held !== undefined, 30_000, 'the elected aggregator to aggregate the last round')
     await until(() => early.every((p) => p.global.round === 1), 30_000, 'four peers to adopt the failover result')
@@ -95,40 +114,42 @@ test('two confirmed results of the last round: every peer ends on the lower atte
       assert.equal(log[0]!.aggregator, first)
     }
 
-    // a member (paid, counted) claims the round with a "lower" result of attempt 0 that the elected aggregator
-    // signed but no witness confirmed
-    const key = await generateKeyPair('Ed25519')
-    const rogueId = peerIdFromPrivateKey(key).toString()
-    rogue = await createHost({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
-    const seed = SEED_BASE + ids.indexOf(first!) + 1 // startNet's identities
-    const firstKey = await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(seed))
+    // two members (paid, counted) each claim the round with a "lower" result of attempt 0 that the elected
+    // aggregator signed: one no witness confirmed; the other its two late witnesses did confirm, colluding on
+    // who trains (a selection the beacon does not give)
+    const keyOf = async (id: string): Promise<PrivateKey> => // startNet's identities
+      await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(SEED_BASE + ids.indexOf(id) + 1))
     const selected = selectRandomK({ members, k: job.peersPerRound, prevGlobalHash: beacon, round: 1, attempt: 0 })
-    const lower: RoundResult = { ...held!, newHash: new Uint8Array(32), selected, included: [], updates: [],
-      excluded: [], signature: undefined }
-    const link = { result: { ...lower, signature: await sign(firstKey, resultStatement(lower)) }, aggregator: first!,
-      members, powNonces: members.map((m) => solvePow(jobId, m, POW_BITS)), attestations: [] }
-    await serveChain(rogue, { jobId, links: (from) => from === 1 ? [link] : [], timeoutMs: 5000 })
-    const topic = roundsTopic(jobId)
-    rogue.services.pubsub.subscribe(topic)
-    for (const p of net.peers) await rogue.dial(multiaddr(p.multiaddrs()[0]!)).catch(() => {})
-    const refused = new Set<string>()
+    const lowerLink = async (fill: number, chosen: string[], attesters: readonly string[]): Promise<ChainLink> => {
+      const lower: RoundResult = { ...held!, newHash: new Uint8Array(32).fill(fill), selected: chosen, included: [],
+        updates: [], excluded: [], signature: undefined }
+      const attestations = await Promise.all(attesters.map(async (witness) => {
+        const a: Attestation = { jobId, round: 1, attempt: 0, aggregator: first!, baseHash: lower.baseHash,
+          newHash: lower.newHash, agree: true, reason: '', witness, signature: new Uint8Array(0) }
+        return { ...a, signature: await sign(await keyOf(witness), attestationStatement(a)) }
+      }))
+      return { result: { ...lower, signature: await sign(await keyOf(first!), resultStatement(lower)) },
+        aggregator: first!, members, powNonces: members.map((m) => solvePow(jobId, m, POW_BITS)), attestations }
+    }
+    assert.ok(hex(held!.newHash) > '01'.repeat(32), 'precondition: the forged results are the lower ones')
+    const refused = new Map<string, Set<string>>()
     for (const p of net.peers) {
       p.events.on('rejected', (e) => {
-        if (e.from === rogueId && e.where === 'chain') refused.add(e.reason.split(':')[0]!)
+        if (e.where === 'chain') refused.set(e.from, (refused.get(e.from) ?? new Set()).add(e.reason.split(':')[0]!))
       })
     }
-    const zero = new Uint8Array(32)
-    const hello = RoundMessage.encode({ hello: { jobId, round: 1, globalHash: zero, beacon: zero, reachability: 0,
-      device: 'cpu', tokensPerSecond: 1, samples: 1, intervalMs: 300, powNonce: solvePow(jobId, rogueId, POW_BITS) } })
-    const r = rogue
-    hellos = setInterval(() => { r.services.pubsub.publish(topic, hello).catch(() => {}) }, 300)
-    await until(() => refused.has(RejectReason.ChainNoQuorum), 30_000, 'the unconfirmed lower result to be refused')
-    for (const p of net.peers) assert.equal(p.global.hash, hex(held!.newHash), 'no one moved to it')
+    const unconfirmed = await claimer(jobId, net.peers, await lowerLink(0, selected, []))
+    const chosen = members.filter((m) => !selected.includes(m)).slice(0, job.peersPerRound).sort()
+    const colluded = await claimer(jobId, net.peers, await lowerLink(1, chosen, late))
+    claimers.push(unconfirmed, colluded)
+    await until(() => refused.get(unconfirmed.id)?.has(RejectReason.ChainNoQuorum) === true &&
+      refused.get(colluded.id)?.has(RejectReason.BadSelection) === true, 30_000,
+    `both lower results to be refused (${JSON.stringify([...refused].map(([k, v]) => [k.slice(-6), [...v]]))})`)
+    for (const p of net.peers) assert.equal(p.global.hash, hex(held!.newHash), 'no one moved to them')
   } finally {
     releaseFirst()
     releaseLate()
-    clearInterval(hellos)
-    await rogue?.stop()
+    for (const c of claimers) await c.stop()
     await net.close()
   }
 })
