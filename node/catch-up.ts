@@ -4,20 +4,24 @@
 // asks another member for the head's link to cross-check it, and adopts the adapter the last checked result
 // names, fetched from anyone and checked by hash. A Hello only says whom to ask: a server whose chain does not
 // check (forged, wrong adapter, truncated, stale) is logged with its reason and passed over for a while.
-// The job done, a peer follows the adapter most live peers at its round hold (global-choice.ts).
+// The job done, two attempts of the last round may both have been confirmed: every peer ends on the one a fixed
+// rule prefers (protocol/chain-rules.ts preferredResult), switching only to a result whose link it checked.
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { ChainLink } from '../protocol/messages.ts'
-import { checkChain, checkLink } from '../protocol/chain-rules.ts'
+import { checkChain, checkLink, preferredResult } from '../protocol/chain-rules.ts'
 import type { ChainContext, ChainPoint } from '../protocol/chain-rules.ts'
 import { OPEN_JOB_MEMBERSHIP } from '../protocol/membership.ts'
+import { selectRandomK } from '../protocol/election.ts'
 import { MAX_CHAIN_LINKS } from '../protocol/limits.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
-import { catchUpDue, catchUpQuorum, followAtSameRound } from './global-choice.ts'
+import { nextBeacon } from '../protocol/seeds.ts'
+import { catchUpDue } from './global-choice.ts'
 import { fetchGlobal } from './global-fetch.ts'
 import { getHistory } from './history-fetch.ts'
 import { fetchChain } from './chain-sync.ts'
 import { verifySigned } from './signatures.ts'
 import { hex } from './hex.ts'
+import { roundInfoOf } from './round-info.ts'
 import type { PeerContext } from './peer-context.ts'
 import type { RoundState } from './round-state.ts'
 
@@ -68,7 +72,7 @@ export class CatchUp {
     const { ctx, state } = this
     if (this.catchingUp || ctx.view === undefined) return
     const sources = this.sources(now)
-    if (sources.length === 0) { this.maybeFollow(now); return }
+    if (sources.length === 0) { this.maybeSettle(now); return }
     const cur = state.current
     const due = catchUpDue({
       aheadRound: sources[0]!.round,
@@ -89,7 +93,7 @@ export class CatchUp {
     const { opts } = this.ctx
     const powBits = opts.allowList !== undefined ? 0 : (opts.job.membership ?? OPEN_JOB_MEMBERSHIP).powBits
     return { jobId: opts.jobId, job: opts.job, powBits, allowList: opts.allowList, excluded: this.ctx.trust.excluded,
-      verify: verifySigned }
+      verify: verifySigned, select: opts.select ?? selectRandomK }
   }
 
   /** Tries the sources in turn until one serves a chain past ours that checks. */
@@ -125,11 +129,7 @@ export class CatchUp {
     const links: ChainLink[] = []
     let head = start
     let before = start
-    const pass = (reason: string): void => {
-      ctx.log(`catch-up: chain from ${s.peer.slice(-6)} refused at round ${head.round + 1}: ${reason}`)
-      ctx.reject(s.peer, reason, 'chain', head.round + 1)
-      this.passed.set(s.peer, Date.now() + Math.max(10_000, 10 * ctx.timing.heartbeatMs))
-    }
+    const pass = (reason: string): void => { this.refuse(s.peer, head.round + 1, reason) }
     // bounded: every page moves the head on by one link at least, and the job has a last round
     while (head.round < Math.min(s.round, ctx.opts.job.rounds)) {
       let page: ChainLink[]
@@ -152,6 +152,18 @@ export class CatchUp {
       pass(`${RejectReason.ChainShort}: round ${head.round} of ${s.round} claimed`)
     }
     return links.length === 0 ? undefined : { links, head, before }
+  }
+
+  /** `peer`'s chain did not check at `round`: logged, and the peer passed over for a while. */
+  private refuse (peer: string, round: number, reason: string): void {
+    const { ctx } = this
+    ctx.log(`catch-up: chain from ${peer.slice(-6)} refused at round ${round}: ${reason}`)
+    ctx.reject(peer, reason, 'chain', round)
+    this.passOver(peer)
+  }
+
+  private passOver (peer: string): void {
+    this.passed.set(peer, Date.now() + Math.max(10_000, 10 * this.ctx.timing.heartbeatMs))
   }
 
   /**
@@ -202,21 +214,79 @@ export class CatchUp {
     return true
   }
 
-  /** The job is done and most live peers at our round hold another adapter: take it (global-choice.ts). */
-  private maybeFollow (now: number): void {
+  /**
+   * The job is done and counted members at our round hold another adapter (their Hellos say whom to ask, never
+   * what to take): two attempts of the last round were both confirmed, a late first aggregator and its failover.
+   * Every peer ends on the one preferredResult picks, and switches only to a result whose link checks from the
+   * round before (chain-rules.ts); the holder of the other is asked nothing more for a while.
+   */
+  private maybeSettle (now: number): void {
     const { ctx, state } = this
-    if (state.completed < ctx.opts.job.rounds || ctx.view === undefined) return
+    if (state.completed < ctx.opts.job.rounds || ctx.view === undefined || this.genesis === undefined) return
     const round = state.completed
-    const atOurRound = ctx.view.statuses(now).filter((s) => s.round === round)
-    const hash = followAtSameRound(state.standing, atOurRound, catchUpQuorum(ctx.view.live(now).length))
-    if (hash === undefined) return
+    const counted = new Set(ctx.countedMembers(round + 1, now)) // as sources(): those that count past our round
+    const ask = ctx.view.statuses(now)
+      .filter((s) => s.round === round && s.hash !== state.globalHash && s.peer !== ctx.peerId &&
+        counted.has(s.peer) && (this.passed.get(s.peer) ?? 0) <= now)
+      .map((s) => s.peer)
+    if (ask.length === 0) return
     this.catchingUp = true
-    fetchGlobal(ctx, hash, atOurRound.filter((s) => s.hash === hash).map((s) => s.peer))
-      .then((g) => {
-        if (g === undefined || ctx.stopped || state.completed !== round || state.globalHash === hash) return
-        state.followOthers(round, hash, g.bytes, g.adapter)
-      })
-      .catch(() => {})
+    this.settleLast(round, ask)
+      .catch((e: Error) => { ctx.log(`end of job: ${e.message}`) })
       .finally(() => { this.catchingUp = false })
+  }
+
+  private async settleLast (round: number, peers: readonly string[]): Promise<void> {
+    const { ctx, state } = this
+    const opts = { jobId: ctx.opts.jobId, timeoutMs: chainTimeoutMs(ctx) }
+    for (const peer of peers.slice(0, 3)) {
+      if (ctx.stopped || state.completed !== round) return
+      const mine = ctx.chain.get(round)?.result
+      let theirs: ChainLink | undefined
+      try {
+        theirs = (await fetchChain(ctx.libp2p, peerIdFromString(peer), round, 1, opts))[0]
+      } catch (err) {
+        this.refuse(peer, round, (err as { reason?: string }).reason ?? RejectReason.StreamError)
+        continue
+      }
+      const r = theirs?.result
+      if (theirs === undefined || r?.round !== round) { this.refuse(peer, round, RejectReason.ChainShort); continue }
+      if (mine !== undefined && !preferredResult(r, mine)) { this.passOver(peer); continue } // it moves, not us
+      const before = await this.pointBefore(round, peer)
+      if (before === undefined) {
+        ctx.log(`end of job: cannot check the result of round ${round} that ${peer.slice(-6)} holds (no chain to ` +
+          'round before)')
+        this.passOver(peer)
+        continue
+      }
+      const c = await checkLink(theirs, before, this.rules)
+      if (!c.ok) { this.refuse(peer, round, c.reason); continue }
+      const g = await fetchGlobal(ctx, c.next.hash, [peer])
+      if (g === undefined || ctx.stopped || state.completed !== round) return
+      ctx.trust.caughtUp(round, c.next.beacon)
+      state.followOthers(round, c.next.hash, g.bytes, g.adapter, roundInfoOf(r, theirs.aggregator))
+      ctx.chain.append([theirs])
+      return
+    }
+  }
+
+  /**
+   * Where round `round` was checked from: the round before, its adapter and the beacon of `round`, recomputed
+   * along our own chain from the job's start; without one (a state folder without its chain), `server`'s chain
+   * checked from round 1.
+   */
+  private async pointBefore (round: number, server: string): Promise<ChainPoint | undefined> {
+    let p = this.genesis!
+    const ours = this.ctx.chain.from(1, round - 1)
+    if (ours.length === round - 1) {
+      for (const l of ours) {
+        const r = l.result!
+        p = { round: r.round, hash: hex(r.newHash),
+          beacon: nextBeacon(p.beacon, l.aggregator, r.updates.map((u) => ({ author: u.author, hash: hex(u.hash) }))) }
+      }
+      return p
+    }
+    const got = await this.chainFrom({ peer: server, round }, p)
+    return got === undefined || got === 'elsewhere' || got.head.round < round ? undefined : got.before
   }
 }

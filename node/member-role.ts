@@ -9,6 +9,7 @@ import type {
   Attestation, Complaint, RoundAnnounce, RoundResult, UpdateAck, UpdateCommit, UpdateHeader
 } from '../protocol/messages.ts'
 import { checkComplaint, receiptStatement } from '../protocol/complaint.ts'
+import type { AttemptTiming, RoundProgress } from '../protocol/attempt-clock.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import { ROUND_WINDOW } from '../protocol/limits.ts'
 import { updateStatement } from '../protocol/signed-update.ts'
@@ -84,15 +85,7 @@ export class MemberRole {
     // the frozen members of a deterministic run count too
     const counted = new Set([...ctx.countedMembers(a.round, now), ...cur?.announce?.members ?? [],
       ...ctx.opts.members ?? []])
-    const progress = {
-      since: Math.min(cur?.since ?? now, ctx.sharedSince(a.round, now) ?? Infinity), accepted: cur?.accepted ?? -1,
-      acceptedDeadlineMs: cur?.announce?.deadlineMs
-    }
-    const timing = {
-      silenceMs: ctx.opts.job.roundDeadlineSeconds * 1000,
-      graceMs: ctx.timing.graceMs,
-      settleMs: a.round === state.firstRound ? ctx.timing.settleMs : 0
-    }
+    const { progress, timing } = this.clockOf(a.round, now)
     const check = ctx.trust.checkAnnounce(a, sender, state.completed, progress, timing, counted, now,
       (m) => ctx.passedOver(m, now, ctx.timing.heartbeatMs))
     if (!check.ok) {
@@ -106,7 +99,7 @@ export class MemberRole {
       if (check.reason.startsWith(RejectReason.UnknownMembers) && a.round === state.completed + 1 &&
         Number(a.deadlineMs) > now) {
         this.waitingMembers = this.waitingMembers.filter((w) => w.sender !== sender) // the latest per sender
-        this.waitingMembers.push({ a, sender, counted: counted.size })
+        this.waitingMembers.push({ a, sender, counted: ctx.countedMembers(a.round, now).length })
         if (this.waitingMembers.length > 4) this.waitingMembers.shift()
       }
       ctx.reject(sender, check.reason, 'announce', a.round)
@@ -139,6 +132,22 @@ export class MemberRole {
         await this.onAnnounce(w.a, w.sender).catch((e: Error) => { this.ctx.log(`announce: ${e.message}`) })
       }
     })()
+  }
+
+  /** Our attempt clock of round `round` (protocol/attempt-clock.ts): when it became due, the announce we follow. */
+  clockOf (round: number, now: number): { readonly progress: RoundProgress, readonly timing: AttemptTiming } {
+    const { ctx, state } = this
+    const cur = state.current.round === round ? state.current : undefined
+    const progress = {
+      since: Math.min(cur?.since ?? now, ctx.sharedSince(round, now) ?? Infinity), accepted: cur?.accepted ?? -1,
+      acceptedDeadlineMs: cur?.announce?.deadlineMs
+    }
+    const timing = {
+      silenceMs: ctx.opts.job.roundDeadlineSeconds * 1000,
+      graceMs: ctx.timing.graceMs,
+      settleMs: round === state.firstRound ? ctx.timing.settleMs : 0
+    }
+    return { progress, timing }
   }
 
   /** Announces kept for rounds past `round` are checked afresh (window, election, deadline) now we stand on it. */
@@ -306,7 +315,7 @@ export class MemberRole {
     // adopted meanwhile, or a complaint convicted its aggregator while we fetched
     if (r.round !== state.completed + 1 || ctx.stopped || ctx.trust.excluded.has(aggregator)) return
     ctx.trust.advance(r, aggregator)
-    state.adopt(r.round, hash, g.bytes, g.adapter, roundInfoOf(r, aggregator), hex(r.baseHash),
+    state.adopt(r.round, hash, g.bytes, g.adapter, roundInfoOf(r, aggregator),
       { hash: historyHash, ...(held !== undefined ? { held } : {}) })
     ctx.chain.append([{ result: r, aggregator, members: [...members], attestations: [...attestations],
       powNonces: members.map((m) => ctx.book.nonceOf(m)) }])

@@ -171,7 +171,9 @@ export class Peer {
         timeoutMs: this.timing.transferTimeoutMs, what: 'update' })),
       history: async (hash, from) => (await getHistory(ctx, state, hash, from, state.globalHash))?.value,
       standing: () => ({ completed: state.completed, hash: state.globalHash, adapter: state.globalAdapter,
-        layout: ctx.layout, maxAdapterBytes: ctx.maxAdapterBytes, historyHash: state.historyHash })
+        layout: ctx.layout, maxAdapterBytes: ctx.maxAdapterBytes, historyHash: state.historyHash }),
+      clock: (round, now) => this.member.clockOf(round, now),
+      passedOver: (m, now) => ctx.passedOver(m, now, this.timing.heartbeatMs)
     })
     await ctx.trust.evidence.load()
     ctx.chain = new ChainStore(this.opts.stateDir, ctx.log)

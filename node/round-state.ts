@@ -24,8 +24,9 @@
 //  any              attemptFailed     evidence against   stage                   AwaitAnnounce
 //                                     its aggregator
 //  any              catchUp(...)      a quorum is ahead  adopted, stage          AwaitAnnounce or Done (+done)
-//  Done             followOthers      same round, most   followed                Done
-//                                     others' adapter
+//  Done             followOthers      the preferred      followed                Done
+//                                     confirmed result of
+//                                     the last round
 //  (offerOwnUpdate: our own update for the round we collect; emits ownUpdate, writes nothing)
 //
 // docs/round.md walks one round through these transitions.
@@ -38,7 +39,6 @@ import type { StateStore } from './state-store.ts'
 import { RoundStage } from './round-stage.ts'
 import { formatRound, missedRounds } from './round-info.ts'
 import type { RoundInfo } from './round-info.ts'
-import type { Standing } from './global-choice.ts'
 import type { AnnounceEvent } from './types.ts'
 
 /** What we know of the round we are in (round = completed + 1 once it is due). */
@@ -159,13 +159,6 @@ export class RoundState {
   private completedRound = 0
   private hash = ''
   private adapter!: Adapter
-  /**
-   * Which result made our global adapter: its attempt and base (-1 and '': unknown, restored or caught up).
-   * Two attempts of one round can both be confirmed; peers that adopted different ones of the last round
-   * follow the majority once the job is done (global-choice.ts followAtSameRound).
-   */
-  private attempt = -1
-  private base = ''
   private readonly served = new Map<string, Uint8Array>() // hash -> bytes
   /** the hash of our global's history ('' : empty), undefined when unknown (protocol/history-rules.ts) */
   private historyNow: string | undefined = ''
@@ -190,10 +183,6 @@ export class RoundState {
   get current (): CurrentRound { return this.cur }
   get collector (): Collector | undefined { return this.collecting }
   get rounds (): readonly RoundInfo[] { return this.log }
-  /** where we stand, for the fork choice (global-choice.ts) */
-  get standing (): Standing {
-    return { completed: this.completedRound, hash: this.hash, attempt: this.attempt, base: this.base }
-  }
 
   /** bytes of a global adapter we hold, by hash (what /fedit/adapter serves) */
   adapterBytes (hash: string): Uint8Array | undefined { return this.served.get(hash) }
@@ -320,11 +309,11 @@ export class RoundState {
   }
 
   /**
-   * Takes a verified global adapter of round `round` as ours (`base`: the global it was made from, if known;
-   * `history`: the job history its result names, undefined when we do not know it).
+   * Takes a verified global adapter of round `round` as ours (`history`: the job history its result names,
+   * undefined when we do not know it).
    */
   adopt (round: number, hash: string, bytes: Uint8Array, adapter: Adapter, info: RoundInfo | undefined,
-    base = '', history?: AdoptedHistory): void {
+    history?: AdoptedHistory): void {
     if (round <= this.completedRound || this.stopped) return
     // a catch-up past rounds we never saw: the rounds log says so, one entry each, instead of a gap
     const missed = info === undefined ? missedRounds(this.completedRound + 1, round, hash) : []
@@ -334,8 +323,6 @@ export class RoundState {
       this.histories.set(history.hash, history.held)
       while (this.histories.size > SERVED) this.histories.delete(this.histories.keys().next().value!)
     }
-    this.attempt = info !== undefined && base !== '' ? info.attempt : -1
-    this.base = base
     if (info !== undefined) this.log.push(info)
     this.log.push(...missed)
     this.persist(info !== undefined || missed.length > 0)
@@ -352,19 +339,21 @@ export class RoundState {
 
   /** A checked chain of confirmed results is past us (catch-up.ts): take its head (no result of ours to log). */
   catchUp (round: number, hash: string, bytes: Uint8Array, adapter: Adapter, history?: AdoptedHistory): void {
-    this.adopt(round, hash, bytes, adapter, undefined, '', history)
+    this.adopt(round, hash, bytes, adapter, undefined, history)
   }
 
-  /** The job is done and most live peers hold another adapter for our last round: take theirs. */
-  followOthers (round: number, hash: string, bytes: Uint8Array, adapter: Adapter): void {
+  /**
+   * The job is done and another confirmed result of our last round is the one every peer ends on (catch-up.ts,
+   * protocol/chain-rules.ts preferredResult): it replaces ours, in the rounds log too.
+   */
+  followOthers (round: number, hash: string, bytes: Uint8Array, adapter: Adapter, info: RoundInfo): void {
     this.setGlobal(round, hash, bytes, adapter)
     this.historyNow = undefined
-    this.attempt = -1 // the others' result, whichever attempt made it
-    this.base = ''
-    this.persist(false)
+    this.log = [...this.log.filter((r) => r.round !== round), info]
+    this.persist(true)
     this.events.emit('followed', { round, hash })
-    this.deps.log(`round ${round}: the others hold another adapter for it; ` +
-      `following them (global ${hash.slice(0, 12)})`)
+    this.deps.log(`round ${round}: attempt ${info.attempt} of ${info.aggregator.slice(-6)} is the confirmed result ` +
+      `every peer ends on; taking it (global ${hash.slice(0, 12)})`)
   }
 
   /** No transition after this one; saves already begun still finish (saved()). */

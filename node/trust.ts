@@ -11,9 +11,9 @@ import type { Attestation, Complaint, RoundAnnounce, RoundMessage, RoundResult }
 import type { JobSpec } from '../protocol/job-spec.ts'
 import type { SelectFn } from '../protocol/election.ts'
 import { electionOrder } from '../protocol/election.ts'
-import { checkAttemptClock } from '../protocol/attempt-clock.ts'
+import { attemptReached, checkAttemptClock } from '../protocol/attempt-clock.ts'
 import type { AttemptTiming, RoundProgress } from '../protocol/attempt-clock.ts'
-import { checkElection, genesisBeacon, nextBeacon, witnessesOf } from '../protocol/seeds.ts'
+import { checkElection, checkResultSelection, genesisBeacon, nextBeacon, witnessesOf } from '../protocol/seeds.ts'
 import { checkResult } from '../protocol/result-rules.ts'
 import { attestationStatement, checkCommitments, resultStatement } from '../protocol/signed-update.ts'
 import { contradictionEvidence, droppedEvidence, equivocationEvidence, falseAttestations,
@@ -55,7 +55,14 @@ export interface TrustHost {
   /** our global adapter (the base of the round after it) and the history its result named */
   standing: () => { readonly completed: number, readonly hash: string, readonly adapter: Adapter,
     readonly layout: AdapterLayout, readonly maxAdapterBytes: number, readonly historyHash: string | undefined }
+  /** our attempt clock of round `round` (member-role.ts clockOf) */
+  clock: (round: number, now: number) => { readonly progress: RoundProgress, readonly timing: AttemptTiming }
+  /** no one waits for member m's attempt (gone, or unreachable): peer-context.ts passedOver */
+  passedOver: (member: string, now: number) => boolean
 }
+
+/** how far ahead of ours another peer's attempt clock may run: peers adopt a result up to a fetch apart */
+const toleranceOf = (t: AttemptTiming): number => t.graceMs + t.silenceMs / 2
 
 /** an announce we checked and followed: who aggregates that attempt, over which members */
 export interface FollowedAttempt { readonly aggregator: string, readonly members: readonly string[] }
@@ -78,6 +85,8 @@ export class Trust {
   private readonly judged = new Set<string>()
   /** every announce of the current round we checked and followed, by attempt (a result of any of them may come) */
   private followed = { round: 0, attempts: new Map<number, FollowedAttempt>() }
+  /** valid complaints heard this round, `round/attempt/aggregator` -> the complainant: a witness never vouches */
+  private readonly complaints = new Map<string, string>()
   /** update and adapter bytes we serve to our witnesses until the round is final, by hash */
   private readonly serving = new Map<string, { readonly round: number, readonly bytes: Uint8Array }>()
 
@@ -120,6 +129,7 @@ export class Trust {
     // as evidence against it when it lied (nothing of that round is adopted again: the roles check the round)
     this.gate.forget(r.round - 1)
     for (const [k, v] of this.serving) if (v.round < r.round) this.serving.delete(k)
+    for (const k of this.complaints.keys()) if (Number(k.split('/')[0]) < r.round) this.complaints.delete(k)
   }
 
   /** We caught up to `round` by a checked chain (catch-up.ts): its seed, recomputed along the chain, is ours. */
@@ -155,11 +165,10 @@ export class Trust {
     if (a.round > completed + 1) return no(RejectReason.RoundOutOfWindow)
     // the order checkElection checks is then the one we follow ourselves (this.order over the same list)
     if (this.eligible(a.members).length !== a.members.length) return no(RejectReason.ListsOffender)
-    // peers adopt a result up to a fetch apart: the tolerance is a grace and half a silence
     // an attempt passed over is one whose place in the order (the one checkElection checks) is such a member
     const order = this.order(a.members, a.round)
     const clock = checkAttemptClock(a, {
-      progress, timing, toleranceMs: timing.graceMs + timing.silenceMs / 2, nowMs: now, eligible: counted,
+      progress, timing, toleranceMs: toleranceOf(timing), nowMs: now, eligible: counted,
       passedOver: (k) => order[k] !== undefined && passedOver(order[k])
     })
     if (!clock.ok) return clock
@@ -187,23 +196,40 @@ export class Trust {
     // an attempt whose announce we missed or refused as stale counts when its sender holds that place in the
     // order over the members we followed: otherwise peers following different attempts never reach a quorum
     const any = [...followed.values()][0]
-    if (any !== undefined && !followed.has(r.attempt) &&
-      this.order(any.members, r.round)[r.attempt] === sender) {
-      followed.set(r.attempt, { aggregator: sender, members: any.members })
-    }
+    const unfollowed = any !== undefined && !followed.has(r.attempt) &&
+      this.order(any.members, r.round)[r.attempt] === sender
+    if (unfollowed) followed.set(r.attempt, { aggregator: sender, members: any.members })
     const st = this.h.standing()
     const reject = (reason: string): void => { this.h.reject(sender, reason, 'result', r.round) }
     const announced = new Map([...followed].map(([a, f]) => [a, f.aggregator]))
     const c = checkResult(r, hex(r.baseHash), { sender, completedRound: st.completed, totalRounds: this.h.job.rounds,
       globalHash: st.hash, announced, excluded: this.excluded })
     if (!c.ok) { reject(c.reason); return }
+    const f = followed.get(r.attempt)!
+    // who trained is the beacon's choice, as the announce check and a peer behind (chain-rules.ts) hold it
+    const selection = checkResultSelection(r, f.members, this.beacon, this.h.job.peersPerRound, this.h.select)
+    if (!selection.ok) { reject(selection.reason); return }
     if (!await verifySigned(sender, resultStatement(r), r.signature)) { reject(RejectReason.BadSignature); return }
     const commits = await checkCommitments(r, verifySigned)
     if (!commits.ok) { reject(commits.reason); return }
-    this.take(r, sender, followed.get(r.attempt)!)
+    this.take(r, sender, f, unfollowed)
   }
 
-  private take (r: RoundResult, aggregator: string, f: FollowedAttempt): void {
+  /**
+   * Is attempt `attempt` of round `round` (over `members`) due by our clock, as an announce of it would have to be?
+   * A witness attests only such an attempt, so a link's witness quorum vouches for its attempt clock
+   * (protocol/chain-rules.ts).
+   */
+  private attemptDue (round: number, attempt: number, members: readonly string[]): Check {
+    const now = Date.now()
+    const { progress, timing } = this.h.clock(round, now)
+    const order = this.order(members, round)
+    return attemptReached(attempt, { progress, timing, toleranceMs: toleranceOf(timing), nowMs: now,
+      passedOver: (k) => order[k] !== undefined && this.h.passedOver(order[k], now) })
+  }
+
+  /** `unfollowed`: the result's announce never reached us (its sender holds that place in the order) */
+  private take (r: RoundResult, aggregator: string, f: FollowedAttempt, unfollowed = false): void {
     const witnesses = witnessesOf(f.members.filter((m) => !this.excluded.has(m)), this.beacon, r.round, r.attempt,
       aggregator, this.h.job.witnesses.count)
     const { equivocated, entry } = this.gate.addResult(r, aggregator, witnesses, f.members)
@@ -213,9 +239,12 @@ export class Trust {
       return
     }
     if (entry === undefined) return
-    if (witnesses.includes(this.h.self())) void this.witness(r, aggregator).catch((e: Error) => {
-      this.h.log(`witness: ${e.message}`)
-    })
+    const due = unfollowed ? this.attemptDue(r.round, r.attempt, f.members) : { ok: true as const }
+    if (witnesses.includes(this.h.self()) && !due.ok) {
+      this.h.log(`round ${r.round}: not witnessing attempt ${r.attempt} of ${aggregator.slice(-6)}: ${due.reason}`)
+    } else if (witnesses.includes(this.h.self())) {
+      void this.witness(r, aggregator).catch((e: Error) => { this.h.log(`witness: ${e.message}`) })
+    }
     this.settle(entry)
   }
 
@@ -227,7 +256,17 @@ export class Trust {
     if (hex(r.baseHash) !== st.hash) return // we stand elsewhere: cannot judge
     const deps = { jobId: this.h.jobId, peerId: this.h.self(), key: this.h.key(), layout: st.layout,
       maxAdapterBytes: st.maxAdapterBytes, aggregate: this.h.aggregate, fetch: this.h.fetch, history: this.h.history }
-    const v = await judgeResult(deps, r, aggregator, st.adapter, st.historyHash)
+    let v = await judgeResult(deps, r, aggregator, st.adapter, st.historyHash)
+    // a valid complaint (or other evidence) against the aggregator heard while we recomputed: we never vouch for
+    // its result, we sign our refusal (a quorum of them convicts it where the complaint did not arrive)
+    const complainant = this.complaints.get(`${r.round}/${r.attempt}/${aggregator}`)
+    if (v.agree && (complainant !== undefined || this.excluded.has(aggregator))) {
+      const reason = complainant !== undefined
+        ? `${RejectReason.DroppedUpdate}: the update of ${complainant.slice(-6)} (complaint)`
+        : `${RejectReason.Offender}: we hold evidence against ${aggregator.slice(-6)}`
+      this.h.log(`round ${r.round}: refusing to attest attempt ${r.attempt} of ${aggregator.slice(-6)}: ${reason}`)
+      v = { ...v, agree: false, reason }
+    }
     if (v.abstain === true) {
       this.h.log(`round ${r.round}: cannot witness attempt ${r.attempt} of ${aggregator.slice(-6)}: ${v.reason}`)
       return
@@ -265,6 +304,11 @@ export class Trust {
       this.h.log(`round ${round}: complaint from ${sender.slice(-6)} not acted on (${check.reason})`)
       this.h.reject(sender, check.reason, 'complaint', round)
       return
+    }
+    // a result of this round we already adopted stands (DESIGN.md "Complaints rest on receipts"): only the
+    // aggregator is convicted; one still pending is never confirmed (settle), never attested (witness)
+    if (round > this.h.standing().completed) {
+      this.complaints.set(`${round}/${c.result!.attempt}/${c.aggregator}`, c.update!.author)
     }
     await this.convict(droppedEvidence(c), round, c.result!.attempt,
       `took the update of ${c.update!.author.slice(-6)} and left it out`)

@@ -62,16 +62,8 @@ export function clockDueAttempt (p: RoundProgress, below: number, limitMs: numbe
  * at most half of those we know (so a sender can neither invent members nor prune them until it is elected).
  */
 export function checkAttemptClock (a: RoundAnnounce, ctx: ClockContext): Check {
-  const limit = ctx.nowMs + ctx.toleranceMs
-  const due = attemptDueAt(ctx.progress, a.attempt, ctx.timing)
-  if (limit < due) {
-    const passedOver = ctx.passedOver ?? (() => false)
-    for (let k = clockDueAttempt(ctx.progress, a.attempt - 1, limit, ctx.timing); k < a.attempt; k++) {
-      if (!passedOver(k)) {
-        return no(RejectReason.AttemptNotDue, `attempt ${a.attempt} due in ${Math.round(due - ctx.nowMs)} ms`)
-      }
-    }
-  }
+  const reached = attemptReached(a.attempt, ctx)
+  if (!reached.ok) return reached
   const deadline = Number(a.deadlineMs)
   if (deadline < ctx.nowMs) return no(RejectReason.PastDeadline)
   if (deadline > ctx.nowMs + ctx.timing.silenceMs + ctx.toleranceMs) {
@@ -81,6 +73,24 @@ export function checkAttemptClock (a: RoundAnnounce, ctx: ClockContext): Check {
   if (unknown.length > 0) return no(RejectReason.UnknownMembers, `${unknown.length} of ${a.members.length}`)
   if (a.members.length * 2 < ctx.eligible.size) {
     return no(RejectReason.PrunedMembers, `${a.members.length} of ${ctx.eligible.size} known`)
+  }
+  return { ok: true }
+}
+
+/**
+ * Is attempt `attempt` due by this clock (within the tolerance), or is every attempt from the clock's due one up to
+ * it passed over? The announce check's first part; a witness asks it too of a result whose announce it missed.
+ */
+export function attemptReached (attempt: number,
+  ctx: Pick<ClockContext, 'progress' | 'timing' | 'toleranceMs' | 'nowMs' | 'passedOver'>): Check {
+  const limit = ctx.nowMs + ctx.toleranceMs
+  const due = attemptDueAt(ctx.progress, attempt, ctx.timing)
+  if (limit >= due) return { ok: true }
+  const passedOver = ctx.passedOver ?? (() => false)
+  for (let k = clockDueAttempt(ctx.progress, attempt - 1, limit, ctx.timing); k < attempt; k++) {
+    if (!passedOver(k)) {
+      return no(RejectReason.AttemptNotDue, `attempt ${attempt} due in ${Math.round(due - ctx.nowMs)} ms`)
+    }
   }
   return { ok: true }
 }

@@ -4,19 +4,26 @@
 //   its members paid the job's price (proof of work in the link, allow-list when the job has one);
 //   its aggregator is order[attempt] over those members by the beacon we computed, and signed the result, which
 //   commits to signed updates;
+//   its `selected` list is the beacon's selection for that attempt (as the live announce check), and it includes
+//   or excludes only those members;
+//   the attempt clock, as far as it can be checked after the fact: the attempt is one the protocol can reach
+//   (< MAX_ATTEMPTS), and an attempt past 0 is vouched for by its witness quorum (an honest witness attests only
+//   an attempt its own clock accepted, node/trust.ts); between two confirmed attempts of one round the lower
+//   wins (preferredResult);
 //   a full quorum of the witnesses that beacon draws (never the aggregator) signed agreeing attestations of it
 //   (a round of fewer members than a full quorum needs: all it drew, if it lists at least the job's minPeers).
 // The next beacon follows from the link's included updates, so the chain's seeds are recomputed, never taken.
 // Pure: the caller passes the signature check.
-import type { ChainLink } from './messages.ts'
+import type { ChainLink, RoundResult } from './messages.ts'
 import type { JobSpec } from './job-spec.ts'
 import { electionOrder } from './election.ts'
+import type { SelectFn } from './election.ts'
 import { verifyPow } from './membership.ts'
-import { nextBeacon, witnessesOf } from './seeds.ts'
+import { checkResultSelection, nextBeacon, witnessesOf } from './seeds.ts'
 import { attests, effectiveQuorum } from './witness-rules.ts'
 import { attestationStatement, checkCommitments, resultStatement } from './signed-update.ts'
 import type { VerifyFn } from './signed-update.ts'
-import { HASH_BYTES, MAX_MEMBERS, MAX_PEER_ID_CHARS } from './limits.ts'
+import { HASH_BYTES, MAX_ATTEMPTS, MAX_MEMBERS, MAX_PEER_ID_CHARS } from './limits.ts'
 import { RejectReason, withDetail } from './reject-reason.ts'
 
 /** where a verified chain stands: the last confirmed round, its adapter's hash and the next round's beacon */
@@ -31,6 +38,8 @@ export interface ChainContext {
   /** peers we hold evidence against: left out of the witness draw, as the live peers did */
   readonly excluded: ReadonlySet<string>
   readonly verify: VerifyFn
+  /** the job's selection rule (the one the live announce check uses) */
+  readonly select: SelectFn
 }
 
 export type LinkCheck =
@@ -59,22 +68,25 @@ export async function checkLink (l: ChainLink, at: ChainPoint, ctx: ChainContext
       return no(RejectReason.BadProofOfWork, m[i]!.slice(-6))
     }
   }
+  if (r.attempt >= MAX_ATTEMPTS) return no(RejectReason.AttemptNotDue, `round ${r.round} attempt ${r.attempt}`)
   if (electionOrder(m, at.beacon, r.round)[r.attempt] !== l.aggregator) {
     return no(RejectReason.NotElected, `round ${r.round} attempt ${r.attempt}`)
   }
+  const selection = checkResultSelection(r, m, at.beacon, ctx.job.peersPerRound, ctx.select)
+  if (!selection.ok) return selection
   if (!await ctx.verify(l.aggregator, resultStatement(r), r.signature)) return no(RejectReason.BadSignature, 'result')
   const commits = await checkCommitments(r, ctx.verify)
   if (!commits.ok) return { ok: false, reason: commits.reason }
-  const drawn = witnessesOf(m.filter((p) => !ctx.excluded.has(p)), at.beacon, r.round, r.attempt, l.aggregator,
+  const witnesses = witnessesOf(m.filter((p) => !ctx.excluded.has(p)), at.beacon, r.round, r.attempt, l.aggregator,
     ctx.job.witnesses.count)
   // the job's full quorum; a round of fewer members than that needs (a small job's first rounds) confirms with
   // every witness it drew, as the live gate does, only when it lists at least the job's minPeers members: no
   // round starts with fewer, so forging one takes as many paid identities as the job's author asked for
   const full = Math.max(1, ctx.job.witnesses.quorum)
-  const quorum = m.length >= ctx.job.minPeers ? Math.max(1, effectiveQuorum(drawn.length, full)) : full
+  const quorum = m.length >= ctx.job.minPeers ? Math.max(1, effectiveQuorum(witnesses.length, full)) : full
   const agreeing = new Set<string>()
-  for (const a of l.attestations.slice(0, drawn.length)) {
-    if (!a.agree || !drawn.includes(a.witness) || agreeing.has(a.witness) || !attests(a, r, l.aggregator)) continue
+  for (const a of l.attestations.slice(0, witnesses.length)) {
+    if (!a.agree || !witnesses.includes(a.witness) || agreeing.has(a.witness) || !attests(a, r, l.aggregator)) continue
     if (await ctx.verify(a.witness, attestationStatement(a), a.signature)) agreeing.add(a.witness)
   }
   if (agreeing.size < quorum) {
@@ -105,4 +117,15 @@ Promise<CheckedChain> {
     head = c.next
   }
   return { valid: links, head, before }
+}
+
+/**
+ * Of two confirmed results of one round (a late first aggregator and its failover, each confirmed by its own
+ * witnesses), the one every peer ends on: the lower attempt (the one the clock was due for first), then the lower
+ * adapter hash. A fixed rule, so honest peers agree without counting anyone; it is applied only to a result whose
+ * link checked.
+ */
+export function preferredResult (a: RoundResult, b: RoundResult): boolean {
+  if (a.attempt !== b.attempt) return a.attempt < b.attempt
+  return hexOf(a.newHash) < hexOf(b.newHash)
 }

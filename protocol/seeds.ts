@@ -6,7 +6,7 @@
 // its output (as it could when the seed was the new adapter's hash). What it can still do, dropping received
 // updates as "no_update", is visible in every result and bounded in DESIGN.md.
 import { createHash } from 'node:crypto'
-import type { RoundAnnounce } from './messages.ts'
+import type { RoundAnnounce, RoundResult } from './messages.ts'
 import { electionOrder, selectRandomK } from './election.ts'
 import type { SelectFn } from './election.ts'
 import { RejectReason } from './reject-reason.ts'
@@ -43,6 +43,26 @@ export function checkElection (a: RoundAnnounce, sender: string, beacon: string,
   const got = [...a.selected].sort()
   if (expected.length !== got.length || expected.some((s, i) => s !== got[i])) {
     return { ok: false, reason: RejectReason.BadSelection }
+  }
+  return { ok: true }
+}
+
+/**
+ * A result lists the beacon's selection for its attempt (over the members its announce listed) and includes or
+ * excludes only those members: the same rule for a live result (node/trust.ts) and a chain link
+ * (chain-rules.ts), so a result confirmed live never breaks the chain a peer behind checks.
+ */
+export function checkResultSelection (r: RoundResult, members: readonly string[], beacon: string, k: number,
+  select: SelectFn = selectRandomK): Check {
+  const no = (detail: string): Check => ({ ok: false, reason: `${RejectReason.BadSelection}: ${detail}` })
+  const expected = [...select({ members, k, prevGlobalHash: beacon, round: r.round, attempt: r.attempt })].sort()
+  const listed = [...r.selected].sort()
+  if (listed.length !== expected.length || listed.some((p, i) => p !== expected[i])) {
+    return no(`round ${r.round} attempt ${r.attempt} lists another selection`)
+  }
+  const drawn = new Set(expected)
+  if (r.included.some((p) => !drawn.has(p)) || r.excluded.some((x) => !drawn.has(x.peer))) {
+    return no(`round ${r.round}: a trainer not selected`)
   }
   return { ok: true }
 }

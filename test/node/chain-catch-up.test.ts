@@ -15,7 +15,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Attestation, ChainResponse, RoundMessage } from '../../protocol/messages.ts'
 import type { ChainLink, RoundResult } from '../../protocol/messages.ts'
 import { roundsTopic, CHAIN_PROTOCOL } from '../../protocol/topics.ts'
-import { electionOrder } from '../../protocol/election.ts'
+import { electionOrder, selectRandomK } from '../../protocol/election.ts'
 import { genesisBeacon, nextBeacon } from '../../protocol/seeds.ts'
 import { solvePow } from '../../protocol/membership.ts'
 import { attestationStatement, resultStatement } from '../../protocol/signed-update.ts'
@@ -103,7 +103,9 @@ test('a late joiner catches up by a checked chain; a lying member and two fake i
       const round = l.result!.round
       const aggregator = electionOrder(members, beacon, round)[0]!
       const [aggKey, witKey] = aggregator === a.id ? [a.key, b.key] : [b.key, a.key]
-      const r: RoundResult = { jobId, round, attempt: 0, baseHash: l.result!.baseHash, newHash: H(8), selected: [],
+      // the selection is the beacon's (a link that lists another is refused before its quorum is counted)
+      const selected = selectRandomK({ members, k: job.peersPerRound, prevGlobalHash: beacon, round, attempt: 0 })
+      const r: RoundResult = { jobId, round, attempt: 0, baseHash: l.result!.baseHash, newHash: H(8), selected,
         included: [], excluded: [], trainLoss: 0, bytes: 0n, seconds: 0, adapterBytes: 0n, updates: [] }
       const att: Attestation = { jobId, round, attempt: 0, aggregator, baseHash: r.baseHash, newHash: r.newHash,
         agree: true, reason: '', witness: members.find((m) => m !== aggregator)!, signature: new Uint8Array(0) }

@@ -75,7 +75,7 @@ test('hostile messages and poisoned updates are rejected and the network keeps g
     assert.ok(reasons.has('unknown_members') || reasons.has('not_elected') || reasons.has('stale_round'),
       `forged announce not refused: ${[...reasons].join(', ')}`)
     assert.ok(honest.every((p) => p.rounds.every((r) => r.aggregator !== rogueId)), 'a forged result was taken')
-    // two attempts of the last round may both be confirmed under load: once done, the peers follow the majority
+    // two attempts of the last round may both be confirmed under load: once done, every peer takes the lower attempt
     await until(() => new Set(honest.map((p) => p.global.hash)).size === 1, 20_000, 'one global adapter')
     const log = honest[0]!.rounds
     for (const r of log.filter((x) => x.missed !== true)) { // a round it caught up past: no result seen

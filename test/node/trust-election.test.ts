@@ -34,7 +34,7 @@ test('an announce is checked over the members the receiver\'s own order runs ove
     const me = await who(200)
     const trust = new Trust({ job, jobId, stateDir: dir, aggregate: buildAggregator(FEDAVG), select: selectRandomK,
       self: () => me.id, key: () => me.key, log: () => {}, reject: () => {}, publish: async () => {},
-      fetch: none, history: none, saveBeacon: async () => {}, standing: none })
+      fetch: none, history: none, saveBeacon: async () => {}, standing: none, clock: none, passedOver: none })
     const crowd = await Promise.all([201, 202, 203, 204].map(async (k) => await who(k)))
     const ids = crowd.map((c) => c.id).sort()
     // the offender is first in line over the full list: every later place differs between the two lists
