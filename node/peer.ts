@@ -180,8 +180,9 @@ export class Peer {
     if (saved !== undefined) {
       const h = checkSavedHistory(store.loadHistory(), ctx.chain.get(saved.round), saved)
       if (h.ok) state.restoreHistory(h.history)
-      ctx.log(h.ok ? `resuming with the job's history ${h.history.hash === '' ? '(none kept)'
-        : h.history.hash.slice(0, 12)}` : `the saved job history is not used (${h.reason}): unknown until the next result`)
+      ctx.log(h.ok
+        ? `resuming with the job's history ${h.history.hash === '' ? '(none kept)' : h.history.hash.slice(0, 12)}`
+        : `the saved job history is not used (${h.reason}): unknown until the next result`)
     }
     const beacon = store.loadBeacon(state.completed)
     this.catchUp.setGenesis({ round: 0, hash: sha256Hex(encodeAdapter(initial)), beacon: ctx.trust.beacon },

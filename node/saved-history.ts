@@ -16,8 +16,8 @@ export function checkSavedHistory (bytes: Uint8Array | undefined, link: ChainLin
   const r = link?.result
   if (r === undefined) return { ok: false, reason: `no confirmed result of round ${saved.round} in the saved chain` }
   if (hex(r.newHash) !== saved.hash) {
-    return { ok: false, reason: `the chain's round ${saved.round} result names global ${hex(r.newHash).slice(0, 12)}, ` +
-      `not the saved ${saved.hash.slice(0, 12)}` }
+    return { ok: false, reason: `the chain's round ${saved.round} result names global ` +
+      `${hex(r.newHash).slice(0, 12)}, not the saved ${saved.hash.slice(0, 12)}` }
   }
   const named = hex(r.historyHash ?? new Uint8Array(0))
   if (named === '') return { ok: true, history: { hash: '' } } // the job keeps no history

@@ -46,7 +46,8 @@ export const RULES: Record<string, AggregationSpec> = {
 }
 
 function historyAt (maxCosine: number): AggregationSpec {
-  return { ...ROBUST_DEFAULT, filters: ROBUST_DEFAULT.filters.map((f) => f.kind === 'history' ? { ...f, maxCosine } : f) }
+  return { ...ROBUST_DEFAULT,
+    filters: ROBUST_DEFAULT.filters.map((f) => f.kind === 'history' ? { ...f, maxCosine } : f) }
 }
 
 export type MatrixAttack = ModelAttack | BlindAttack | 'backdoor' | 'scale' | 'signflip'
