@@ -9,7 +9,7 @@ import { encodeHistory } from '../../trainer/aggregate/history-codec.ts'
 import { SKETCH_DIM } from '../../trainer/aggregate/history.ts'
 import { sha256Hex } from '../../node/adapter-codec.ts'
 
-const unhex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'))
+const unhex = (h: string): Uint8Array<ArrayBuffer> => new Uint8Array(Buffer.from(h, 'hex'))
 const link = (r: Partial<RoundResult>): ChainLink => ChainLink.decode(ChainLink.encode({ result: r as RoundResult }))
 
 test('a saved history is taken back only when the saved round\'s result names it and the saved global', () => {
