@@ -45,6 +45,7 @@ import { MemberRole } from './member-role.ts'
 import { AggregatorRole } from './aggregator-role.ts'
 import { CatchUp } from './catch-up.ts'
 import { ChainStore } from './chain-store.ts'
+import { checkSavedHistory } from './saved-history.ts'
 import { serveChain } from './chain-sync.ts'
 import { getHistory } from './history-fetch.ts'
 import { ReachabilityMonitor } from './reachability.ts'
@@ -178,6 +179,13 @@ export class Peer {
     await ctx.trust.evidence.load()
     ctx.chain = new ChainStore(this.opts.stateDir, ctx.log)
     ctx.chain.load()
+    if (saved !== undefined) {
+      const h = checkSavedHistory(store.loadHistory(), ctx.chain.get(saved.round), saved)
+      if (h.ok) state.restoreHistory(h.history)
+      ctx.log(h.ok
+        ? `resuming with the job's history ${h.history.hash === '' ? '(none kept)' : h.history.hash.slice(0, 12)}`
+        : `the saved job history is not used (${h.reason}): unknown until the next result`)
+    }
     const beacon = store.loadBeacon(state.completed)
     this.catchUp.setGenesis({ round: 0, hash: sha256Hex(encodeAdapter(initial)), beacon: ctx.trust.beacon },
       beacon === undefined && state.completed > 0)

@@ -199,12 +199,18 @@ export class RoundState {
     saved?: { readonly rounds: RoundInfo[] }): void {
     this.peftConfig = peftConfig
     this.setGlobal(g.round, g.hash, g.bytes, g.adapter)
-    // a restored global's history is not kept on disk: unknown until the next adopted result brings one
+    // a restored global's history is unknown until restoreHistory vouches for the saved one or a result brings one
     this.historyNow = g.round === 0 ? '' : undefined
     if (saved !== undefined) this.log = saved.rounds
     else this.persist(false)
     this.first = g.round + 1
     this.cur = fresh(g.round + 1)
+  }
+
+  /** The history saved with the restored global, checked against the chain (saved-history.ts): ours again. */
+  restoreHistory (h: AdoptedHistory): void {
+    this.historyNow = h.hash
+    if (h.held !== undefined) this.histories.set(h.hash, h.held)
   }
 
   /** Round r is the next to complete: a fresh round record unless we are in it already. */
@@ -387,14 +393,16 @@ export class RoundState {
     this.events.emit('global', { round, hash })
   }
 
-  /** saves the global adapter, and the rounds log when `rounds` (it changed) */
+  /** saves the global adapter (with its history, when we hold it), and the rounds log when `rounds` (it changed) */
   private persist (rounds: boolean): void {
     const g = { round: this.completedRound, hash: this.hash, bytes: this.served.get(this.hash)! }
     const log = [...this.log]
     const cfg = this.peftConfig
     const store = this.deps.store
-    // saves run one after another, in order, off the network path
+    const h = this.historyNow === undefined ? undefined : this.histories.get(this.historyNow)
+    // saves run one after another, in order, off the network path; state.json (in saveGlobal) last
     this.saving = this.saving.then(async () => {
+      if (h !== undefined) await store.saveHistory(h.bytes)
       await store.saveGlobal(g, cfg)
       if (rounds) await store.saveRounds(log)
     }).catch((err: Error) => { this.deps.log(`state: could not save (${err.message})`) })

@@ -7,6 +7,8 @@
 //                                         missing adapter
 //   rounds.json                           the log of rounds (RoundInfo[])
 //   beacon.json                           {round, beacon}: the seed of round `round` + 1 (protocol/seeds.ts)
+//   history.bin                           the job's per-peer history that goes with the global (history-codec.ts),
+//                                         trusted on restart only when the chain names it (saved-history.ts)
 //   evidence/                             evidence against peers (node/evidence-store.ts)
 // Every write is atomic (temp file + rename).
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -73,6 +75,17 @@ export class StateStore {
 
   async saveRounds (rounds: readonly RoundInfo[]): Promise<void> {
     await writeFileAtomic(this.roundsPath, JSON.stringify(rounds, null, 1) + '\n')
+  }
+
+  /** The job history an earlier run kept, as bytes (unchecked: see saved-history.ts), or undefined. */
+  loadHistory (): Uint8Array | undefined {
+    const p = join(this.dir, 'history.bin')
+    if (!existsSync(p)) return undefined
+    try { return new Uint8Array(readFileSync(p)) } catch { return undefined }
+  }
+
+  async saveHistory (bytes: Uint8Array): Promise<void> {
+    await writeFileAtomic(join(this.dir, 'history.bin'), bytes)
   }
 
   /** The saved seed of the round after `completed`, if it was saved at that round. */

@@ -27,19 +27,27 @@ import { blindBase, craft, flatDelta, hiddenDirection, isBlind, withDelta } from
 import { corruptUpdate } from './attack-trainer.ts'
 import { backdoorRecords, backdoorSuccess } from './backdoor.ts'
 
-/** The rules a case can run: the job presets, the coordinate-wise median, the default without its memory, and the
- * default before the threat parameter (robust-v1). */
+/** The rules a case can run: the job presets, the coordinate-wise median, the default without its memory, with its
+ * memory's earlier threshold (0.5) and the stricter one for IID jobs (0.2), and the default before the threat
+ * parameter (robust-v1). */
 export const RULES: Record<string, AggregationSpec> = {
   robust: ROBUST_DEFAULT,
   fedavg: FEDAVG,
   median: { space: 'factors', clip: { kind: 'none' }, filters: [], combine: { kind: 'median' },
     allowMixedRanks: false },
   'robust-no-history': { ...ROBUST_DEFAULT, filters: ROBUST_DEFAULT.filters.filter((f) => f.kind !== 'history') },
+  'robust-h50': historyAt(0.5),
+  'robust-h20': historyAt(0.2),
   'robust-v1': {
     space: 'factors', clip: { kind: 'median', multiple: 3 },
       filters: [{ kind: 'norm', multiple: 3, minMultiple: 0.1 }, { kind: 'cosine', maxDistance: 1 }],
     combine: { kind: 'trimmed-mean', beta: 0.2 }, allowMixedRanks: false
   }
+}
+
+function historyAt (maxCosine: number): AggregationSpec {
+  return { ...ROBUST_DEFAULT,
+    filters: ROBUST_DEFAULT.filters.map((f) => f.kind === 'history' ? { ...f, maxCosine } : f) }
 }
 
 export type MatrixAttack = ModelAttack | BlindAttack | 'backdoor' | 'scale' | 'signflip'

@@ -172,3 +172,22 @@ test('specs the defences cannot run are refused up front', () => {
   assert.throws(() => buildAggregator({ ...FEDAVG, filters: [{ kind: 'duplicate', maxCosine: 0 }] }),
     /duplicate filter maxCosine 0 must be in \(0, 1\]/)
 })
+
+const historyAt = (maxCosine: number): AggregationSpec => ({ ...ROBUST_DEFAULT,
+  filters: ROBUST_DEFAULT.filters.map((f) => f.kind === 'history' ? { ...f, maxCosine } : f) })
+
+test('history threshold: a drift spread thin enough for the earlier 0.5 passes it and is caught by the default\'s ' +
+  '0.3; spread for 0.3 it moves the model less', () => {
+  const loose = historyAt(0.5)
+  assert.ok(ROBUST_DEFAULT.filters.some((f) => f.kind === 'history' && f.maxCosine === 0.3))
+  const passes = job(loose, loose, 5)
+  const caught = job(ROBUST_DEFAULT, loose, 5)
+  const adapted = job(ROBUST_DEFAULT, ROBUST_DEFAULT, 5)
+  assert.ok(passes.results.every((res) => hostile(res).every((d) => d.included)), 'the drift passes 0.5 in every round')
+  const out = caught.results.map((res) => hostile(res).every((d) => d.kind === DecisionKind.HistoryColluder))
+  assert.ok(out.slice(2).every((x) => x), `caught at 0.3 from round 3 on: ${JSON.stringify(out)}`)
+  for (const j of [passes, caught, adapted]) assert.ok(j.results.every((res) => benignOut(res) === 0))
+  assert.ok(caught.share < passes.share * 0.75 && adapted.share < passes.share * 0.8,
+    `hidden-direction share: ${passes.share.toFixed(3)} passing 0.5, ${caught.share.toFixed(3)} caught at 0.3, ` +
+    `${adapted.share.toFixed(3)} spread thin for 0.3`)
+})
