@@ -25,6 +25,8 @@ export interface MemoryPlan {
   readonly pair?: boolean
   /** train: per-layer activation recomputation (each layer keeps its input; one layer's activations at a time) */
   readonly recompute?: boolean
+  /** block-quantized linear weights (quantize.ts) */
+  readonly quantize?: { readonly bits: number, readonly blockSize: number }
 }
 
 export interface MemoryEstimate {
@@ -43,13 +45,29 @@ const F32 = 4
 
 const bytesOf = (r: WeightRef): number => r.shape.reduce((a, b) => a * b, 1) * (r.dtype === 'F32' ? 4 : 2)
 
+/**
+ * Quantized linear weights are private memory, held by each session (ORT packs them) and by the process's cache of
+ * codes (quantized-weights.ts): the forward codes, and a train session's transposed copy too. Copies of each
+ * weight's codes: train 4 (cache and session, each forward and transposed), pair 5 (and the eval session's
+ * forward), eval and generate 2.
+ */
+const QUANT_COPIES = { train: 4, pair: 5, eval: 2, generate: 2 } as const
+
 export function estimateMemory (ck: LlamaCheckpoint, p: MemoryPlan): MemoryEstimate {
   const c = ck.config
   let weightsBytes = 0
   let largestHalf = 0
-  for (const r of ck.weights.values()) {
+  const q = p.quantize
+  const quantized = (name: string): boolean => q !== undefined && name !== 'model.embed_tokens.weight' &&
+    (name.endsWith('_proj.weight') || name === 'lm_head.weight')
+  for (const [name, r] of ck.weights) {
+    const n = r.shape.reduce((a, b) => a * b, 1)
+    if (quantized(name)) {
+      weightsBytes += n * (q!.bits / 8 + 4 / q!.blockSize) * QUANT_COPIES[p.pair === true ? 'pair' : p.kind]
+      continue
+    }
     weightsBytes += bytesOf(r)
-    if (r.dtype !== 'F32') largestHalf = Math.max(largestHalf, r.shape.reduce((a, b) => a * b, 1))
+    if (r.dtype !== 'F32') largestHalf = Math.max(largestHalf, n)
   }
   // forward and backward casts of one weight may be alive at once
   const transientBytes = largestHalf * F32 * 2
