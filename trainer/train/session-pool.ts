@@ -48,13 +48,13 @@ export class SessionPool {
   }
 
   async acquireEval (path: string, lora: LoraConfig | undefined, s: SessionSettings): Promise<EvalSession> {
-    return await this.acquire(this.evals, key(path, lora, s),
+    return await this.acquire(this.evals, evalKey(path, lora, s),
       () => EvalSession.create(this.model(path).ckpt, { device: s.device, threads: s.threads, precision: s.precision,
         quantize: s.quantize, lora }))
   }
 
   async releaseEval (path: string, lora: LoraConfig | undefined, s: SessionSettings): Promise<void> {
-    await this.release(this.evals, key(path, lora, s))
+    await this.release(this.evals, evalKey(path, lora, s))
   }
 
   /** train and eval sessions held now */
@@ -85,3 +85,6 @@ function key (path: string, lora: LoraConfig | undefined, s: SessionSettings): s
   return JSON.stringify([path, lora ?? null, s.device ?? 'cpu', s.threads ?? 0, s.precision ?? 'auto',
     s.recompute === true, s.quantize ?? null])
 }
+/** an eval session does not recompute (it keeps no activations): trainers with and without share one */
+const evalKey = (path: string, lora: LoraConfig | undefined, s: SessionSettings): string =>
+  key(path, lora, { ...s, recompute: undefined })
