@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CliError } from '../cli-error.ts'
 import { checkMemory } from '../memory-check.ts'
-import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
+import { loadCheckpointLayout } from '../../trainer/checkpoint/load.ts'
 import { DEFAULT_RECIPE } from '../../trainer/train/recipe.ts'
 import { buildAggregator } from '../../trainer/aggregate/build-aggregator.ts'
 import { parseJobSpec, jobIdOf, JobSpecError } from '../../protocol/job-spec.ts'
@@ -15,7 +15,7 @@ import { readBootstrapFile, parseBootstrapAddr } from '../../bootstrap/bootstrap
 import { parseFlags } from '../flags.ts'
 import { deviceFlag, numberFlag, quantizeFlag } from '../flag-values.ts'
 import type { Flags } from '../flags.ts'
-import type { LlamaCheckpoint } from '../../trainer/model/config.ts'
+import type { CheckpointLayout } from '../../trainer/model/config.ts'
 import type { PrecisionChoice } from '../../trainer/model/precision.ts'
 import { parsePrecision, PrecisionError, resolvePrecision } from '../../trainer/model/precision.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
@@ -136,7 +136,8 @@ export async function run (argv: string[]): Promise<number> {
   // the round's train session and the evaluator's eval session share the weights, not their working sets
   const microBatch = Math.min(DEFAULT_RECIPE.microBatchSize, job.recipe.batchSize)
   const lora = { ...job.lora, targetModules: [...job.lora.targetModules] }
-  const ckpt = loadCheckpoint(modelPath)
+  // shapes and types only (a llama2.c file's header): the trainer worker reads the weights
+  const ckpt = loadCheckpointLayout(modelPath)
   const precision = jobPrecision(job.recipe.precision, f, ckpt)
   const recompute = f.booleans.has('recompute')
   const quantize = quantizeFlag(f, resolvePrecision(precision, deviceFlag(f), ckpt))
@@ -223,7 +224,7 @@ function aggregateFor (spec: AggregationSpec): AggregateFn {
  * The precision this peer trains at: the job's recipe.precision when it pins one (a different --precision is a
  * one-line error), else --precision; checked for this device before the trainer starts.
  */
-function jobPrecision (pinned: PrecisionChoice | undefined, f: Flags, ckpt: LlamaCheckpoint): PrecisionChoice {
+function jobPrecision (pinned: PrecisionChoice | undefined, f: Flags, ckpt: CheckpointLayout): PrecisionChoice {
   const flag = f.strings.get('precision')
   if (pinned !== undefined && flag !== undefined && flag !== pinned) {
     throw new CliError(`--precision ${flag}: this job's recipe pins precision ${pinned}`, 2)

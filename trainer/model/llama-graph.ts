@@ -51,9 +51,11 @@ export function llamaWeights (g: Graph, ckpt: LlamaCheckpoint,
   }
   const w = (name: string): Value => weight(g, name, ref(name))
   const stored = (name: string): Value => storedWeight(g, name, ref(name))
-  const linear = (name: string): Value => quantize === undefined ? stored(name)
-    : quantizedWeight(g, name, quantizedWeightOf(ref(name), name, quantize),
-      quantize.backward ? quantizedWeightOf(ref(name), name, quantize, true) : undefined)
+  const linear = (name: string): Value => {
+    if (quantize === undefined) return stored(name)
+    const q = quantizedWeightOf(ref(name), name, quantize, quantize.backward)
+    return quantizedWeight(g, name, q.forward, q.backward)
+  }
   const layers = Array.from({ length: c.nLayers }, (_, l) => ({
     attnNorm: w(`model.layers.${l}.input_layernorm.weight`),
     mlpNorm: w(`model.layers.${l}.post_attention_layernorm.weight`),

@@ -9,7 +9,7 @@
 // generate: one layer's working set and the logits); the KV cache (generate); the optimizer (LoRA weights,
 // gradients and AdamW moments, float32); and a fixed runtime overhead (Node, ORT, the tokenizer).
 import type { LoraConfig } from '../lora/adapter.ts'
-import type { LlamaCheckpoint, WeightRef } from './config.ts'
+import type { CheckpointLayout, WeightRef } from './config.ts'
 import { linearShape } from './config.ts'
 
 export type MemoryKind = 'train' | 'eval' | 'generate'
@@ -43,7 +43,8 @@ export interface MemoryEstimate {
 export const RUNTIME_BYTES = 350 * 1024 * 1024
 const F32 = 4
 
-const bytesOf = (r: WeightRef): number => r.shape.reduce((a, b) => a * b, 1) * (r.dtype === 'F32' ? 4 : 2)
+const bytesOf = (r: Pick<WeightRef, 'shape' | 'dtype'>): number =>
+  r.shape.reduce((a, b) => a * b, 1) * (r.dtype === 'F32' ? 4 : 2)
 
 /**
  * Quantized linear weights are private memory, held by each session (ORT packs them) and by the process's cache of
@@ -53,7 +54,7 @@ const bytesOf = (r: WeightRef): number => r.shape.reduce((a, b) => a * b, 1) * (
  */
 const QUANT_COPIES = { train: 4, pair: 5, eval: 2, generate: 2 } as const
 
-export function estimateMemory (ck: LlamaCheckpoint, p: MemoryPlan): MemoryEstimate {
+export function estimateMemory (ck: CheckpointLayout, p: MemoryPlan): MemoryEstimate {
   const c = ck.config
   let weightsBytes = 0
   let largestHalf = 0

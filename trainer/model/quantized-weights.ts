@@ -12,22 +12,32 @@ export interface QuantizeOptions {
 
 const done = new WeakMap<WeightRef, Map<string, QuantizedMatrix>>()
 
-/** `ref` [N, K] quantized along K, or (transposed) its transpose [K, N] quantized along N */
-export function quantizedWeightOf (ref: WeightRef, name: string, o: QuantizeOptions, transposed = false):
-QuantizedMatrix {
-  const key = `${o.bits}/${o.blockSize}/${transposed ? 'T' : ''}`
+/**
+ * `ref` [N, K] quantized along K and, with `backward`, its transpose [K, N] quantized along N (the weight is read
+ * from its file once for both)
+ */
+export function quantizedWeightOf (ref: WeightRef, name: string, o: QuantizeOptions, backward: boolean):
+{ forward: QuantizedMatrix, backward?: QuantizedMatrix } {
   let byKey = done.get(ref)
   if (byKey === undefined) {
     byKey = new Map()
     done.set(ref, byKey)
   }
-  const known = byKey.get(key)
-  if (known !== undefined) return known
+  const fKey = `${o.bits}/${o.blockSize}`
+  const bKey = `${fKey}/T`
+  let w: Float32Array | undefined
   const [rows, cols] = ref.shape as [number, number]
-  const w = readWeight(ref)
-  const q = transposed
-    ? quantizeMatrix(transposeMatrix(w, rows, cols), cols, rows, o.bits, o.blockSize, `${name} (transposed)`)
-    : quantizeMatrix(w, rows, cols, o.bits, o.blockSize, name)
-  byKey.set(key, q)
-  return q
+  const get = (key: string, make: (w: Float32Array) => QuantizedMatrix): QuantizedMatrix => {
+    let q = byKey.get(key)
+    if (q === undefined) {
+      w ??= readWeight(ref)
+      q = make(w)
+      byKey.set(key, q)
+    }
+    return q
+  }
+  const forward = get(fKey, (x) => quantizeMatrix(x, rows, cols, o.bits, o.blockSize, name))
+  if (!backward) return { forward }
+  return { forward, backward: get(bKey, (x) => quantizeMatrix(transposeMatrix(x, rows, cols), cols, rows, o.bits,
+    o.blockSize, `${name} (transposed)`)) }
 }
