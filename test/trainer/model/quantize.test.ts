@@ -4,7 +4,7 @@
 // ~0.1 %, int4 by a few % on these tiny models (64- and 128-wide rows: int4's 16 levels cost them more than 7B's).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readdirSync, realpathSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { writeRandomHf } from '../../../bench/lib/random-hf.ts'
@@ -15,6 +15,7 @@ import { Generator } from '../../../trainer/model/generate.ts'
 import { buildDecodeGraph, buildTrainGraph } from '../../../trainer/model/graphs.ts'
 import { onnx } from '../../../trainer/graph/onnx-proto.ts'
 import { estimateMemory } from '../../../trainer/model/memory.ts'
+import { quantizeCacheDir } from '../../../trainer/model/quantized-weights.ts'
 import type { QuantBits } from '../../../trainer/model/quantize.ts'
 import { dequantizeMatrix, parseQuantize, quantizeMatrix, QuantizeError } from '../../../trainer/model/quantize.ts'
 import { initAdapter } from '../../../trainer/lora/init.ts'
@@ -118,8 +119,10 @@ const C: LlamaConfig = {
   normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false, bosId: 1, eosId: 2
 }
 
-test('a random fp16 HF LLaMA: int8 and int4 against fp32, MatMulNBits forward and backward', async () => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'fedit-quantize-')), 'model')
+test('a random fp16 HF LLaMA: int8 and int4 against fp32, MatMulNBits forward and backward; codes cached', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'fedit-quantize-'))
+  process.env.FEDIT_CACHE = join(tmp, 'cache')
+  const dir = join(tmp, 'model')
   writeRandomHf(dir, C, 'F16')
   const model = loadHfCheckpoint(dir)
   const T = 24
@@ -142,6 +145,17 @@ test('a random fp16 HF LLaMA: int8 and int4 against fp32, MatMulNBits forward an
     8: { loss: 1e-2, cosine: 0.99, sameTokens: 8 },
     4: { loss: 5e-2, cosine: 0.9, sameTokens: 1 }
   })
+  // the codes of each matrix, its transpose, at each width, written once to the cache and read from there (external
+  // data: no weight is read or quantized again)
+  const cached = (): string[] => readdirSync(quantizeCacheDir()).sort()
+  const files = cached()
+  assert.equal(files.length, 2 * (2 * 7 + 1) * 2, files.join(' ')) // 2 widths, 15 matrices, and their transposes
+  const mtimes = files.map((f) => statSync(join(quantizeCacheDir(), f)).mtimeMs)
+  const again = loadHfCheckpoint(dir) // a new process's weights: nothing cached in memory
+  const graph = buildTrainGraph(again, { lora, quantize: { bits: 8, blockSize: 32 } })
+  assert.ok(graph.model.externalFiles.some((f) => f.startsWith(realpathSync(quantizeCacheDir()))))
+  assert.deepEqual(cached(), files)
+  assert.deepEqual(files.map((f) => statSync(join(quantizeCacheDir(), f)).mtimeMs), mtimes)
   // the estimate counts the codes (and their copies: memory.ts) in place of the fp16 linear weights
   const plan = { kind: 'eval' as const, microBatch: 1, seq: 64, lora }
   const linear = [...model.weights].filter(([n]) => n.endsWith('_proj.weight') || n === 'lm_head.weight')
