@@ -5,7 +5,6 @@
 // is given. Pure functions: the graph side is trainer/graph/quantized.ts.
 
 export type QuantBits = 4 | 8
-export const QUANT_BITS: readonly QuantBits[] = [8, 4]
 /** ORT's MatMulNBits kernels take power-of-two blocks of 16 and more; 32 keeps int4's error small */
 export const DEFAULT_BLOCK_SIZE = 32
 
