@@ -47,12 +47,12 @@ const bytesOf = (r: Pick<WeightRef, 'shape' | 'dtype'>): number =>
   r.shape.reduce((a, b) => a * b, 1) * (r.dtype === 'F32' ? 4 : 2)
 
 /**
- * Quantized linear weights are private memory, held by each session (ORT packs them) and by the process's cache of
- * codes (quantized-weights.ts): the forward codes, and a train session's transposed copy too. Copies of each
- * weight's codes: train 4 (cache and session, each forward and transposed), pair 5 (and the eval session's
- * forward), eval and generate 2.
+ * Quantized linear weights: each session's private copy of the codes, which ORT's MatMulNBits packs at session
+ * creation out of the codes' cache file (whose pages are then left to the page cache: measured on 2 layers of 7B,
+ * docs/performance.md), forward and, for training, transposed. Copies: train 2, pair 3 (and the eval session's
+ * forward), eval and generate 1. (In-memory checkpoints, llama2.c's small ones, hold their codes once more.)
  */
-const QUANT_COPIES = { train: 4, pair: 5, eval: 2, generate: 2 } as const
+const QUANT_COPIES = { train: 2, pair: 3, eval: 1, generate: 1 } as const
 
 export function estimateMemory (ck: CheckpointLayout, p: MemoryPlan): MemoryEstimate {
   const c = ck.config
