@@ -8,6 +8,7 @@ import type { LinearModule, LlamaCheckpoint } from '../trainer/model/config.ts'
 import type { Precision } from '../trainer/model/precision.ts'
 import { parsePrecision, PrecisionError, resolvePrecision } from '../trainer/model/precision.ts'
 import type { QuantizeOptions } from '../trainer/model/quantized-weights.ts'
+import { quantizeCacheDir } from '../trainer/model/quantized-weights.ts'
 import { DEFAULT_BLOCK_SIZE, parseQuantize, QuantizeError } from '../trainer/model/quantize.ts'
 
 export function required (f: Flags, name: string, what: string): string {
@@ -81,3 +82,6 @@ export function quantizeFlag (f: Flags, precision: Precision): QuantizeOptions |
   return { bits, blockSize: DEFAULT_BLOCK_SIZE }
 }
 
+/** the line a command shows before it builds quantized sessions (the first run of a model quantizes it: minutes) */
+export const quantizeNote = (q: QuantizeOptions): string => `base weights: int${q.bits}, blocks of ${q.blockSize} ` +
+  `(codes of a model folder cached in ${quantizeCacheDir()}; its first run quantizes it, minutes at 7B)`

@@ -2,7 +2,9 @@
 import { CliError } from '../cli-error.ts'
 import { parseFlags } from '../flags.ts'
 import { checkMemory } from '../memory-check.ts'
-import { choiceFlag, deviceFlag, numberFlag, precisionFlag, quantizeFlag, required } from '../flag-values.ts'
+import {
+  choiceFlag, deviceFlag, numberFlag, precisionFlag, quantizeFlag, quantizeNote, required
+} from '../flag-values.ts'
 import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
 import { loadTokenizerFor } from '../../trainer/tokenizer.ts'
 import { loadAdapter } from '../../trainer/lora/peft-folder.ts'
@@ -61,6 +63,7 @@ export async function run (argv: string[]): Promise<number> {
     (update) => tokenizeOrFail(tok, records, options, 'evaluation', update))
   checkMemory(ckpt, { kind: 'eval', microBatch: micro, seq: maxLength, lora: adapter?.config, quantize }, f,
     '--micro-batch or --max-length')
+  if (quantize !== undefined) console.error(quantizeNote(quantize))
   const session = await EvalSession.create(ckpt, { lora: adapter?.config, device, threads, precision, quantize })
   let summary
   try {

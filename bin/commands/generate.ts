@@ -2,7 +2,7 @@
 import { CliError } from '../cli-error.ts'
 import { parseFlags } from '../flags.ts'
 import { checkMemory } from '../memory-check.ts'
-import { deviceFlag, numberFlag, precisionFlag, quantizeFlag, required } from '../flag-values.ts'
+import { deviceFlag, numberFlag, precisionFlag, quantizeFlag, quantizeNote, required } from '../flag-values.ts'
 import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
 import { loadTokenizerFor } from '../../trainer/tokenizer.ts'
 import { loadAdapter } from '../../trainer/lora/peft-folder.ts'
@@ -58,6 +58,7 @@ export async function run (argv: string[]): Promise<number> {
   const json = f.booleans.has('json')
   checkMemory(ckpt, { kind: 'generate', microBatch: 1, seq: ids.length + maxTokens, lora: adapter?.config,
     quantize }, f, '--max-tokens or the prompt')
+  if (quantize !== undefined) console.error(quantizeNote(quantize))
   const gen = await Generator.create(ckpt, { adapter, device, threads, precision, quantize })
   const out: number[] = []
   let shown = ''

@@ -13,7 +13,7 @@ import { createLocalTrainer } from '../../node/trainer-factory.ts'
 import { logTrainingProgress } from '../training-log.ts'
 import { readBootstrapFile, parseBootstrapAddr } from '../../bootstrap/bootstrap-list.ts'
 import { parseFlags } from '../flags.ts'
-import { deviceFlag, numberFlag, quantizeFlag } from '../flag-values.ts'
+import { deviceFlag, numberFlag, quantizeFlag, quantizeNote } from '../flag-values.ts'
 import type { Flags } from '../flags.ts'
 import type { CheckpointLayout } from '../../trainer/model/config.ts'
 import type { PrecisionChoice } from '../../trainer/model/precision.ts'
@@ -144,6 +144,7 @@ export async function run (argv: string[]): Promise<number> {
   checkMemory(ckpt, { kind: 'train', pair: true, microBatch, seq: job.recipe.maxLength, lora, recompute, quantize },
     f, recompute ? "the job's recipe.maxLength" : "the job's recipe.maxLength, or use --recompute")
   const dataPath = need('data')
+  if (quantize !== undefined) log(quantizeNote(quantize))
   const trainer = await createLocalTrainer({ job, modelPath, dataPath, device: f.strings.get('device'), workers,
     precision, recompute, quantize })
   for (const line of dataNotes(dataPath, trainer.stats)) log(line)

@@ -7,7 +7,7 @@ import { prepareOutputDir } from '../output-dir.ts'
 import { parseFlags } from '../flags.ts'
 import { checkMemory } from '../memory-check.ts'
 import {
-  choiceFlag, deviceFlag, numberFlag, precisionFlag, quantizeFlag, required, targetsFlag
+  choiceFlag, deviceFlag, numberFlag, precisionFlag, quantizeFlag, quantizeNote, required, targetsFlag
 } from '../flag-values.ts'
 import { createProgress, withCountProgress } from '../progress.ts'
 import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
@@ -142,6 +142,7 @@ export async function run (argv: string[]): Promise<number> {
   const microBatches = Math.ceil(recipe.batchSize / recipe.microBatchSize)
   const workers = workersFlag ?? defaultStepWorkers(config, { device, threads, microBatchesPerStep: microBatches })
   // sessions in helper threads (one each): this thread stays free for the progress bar and Ctrl-C
+  if (quantize !== undefined) console.error(quantizeNote(quantize))
   const stepRunner = await ThreadedStepRunner.open({ modelPath, lora, device, threads, precision, recompute, quantize },
     workers)
   try {
