@@ -9,8 +9,11 @@
 // same file pages twice, which plain RSS would count twice though the memory is held once (rssMB beside them).
 // Times are CPU time (user + system, all threads) by default: on a shared machine wall time is mostly other
 // people's load; --clock wall for wall time.
+// With --quantize int8,int4 (a list; 'none' is the fp16 folder as stored), each arm runs in its own children with
+// its linear weights block-quantized at load (trainer/model/quantize.ts), and the last line compares them
+// ({"bench":"llama7b-quantize", ...}: per arm the step, forward and decode times, peaks, and ratios to 'none').
 // Usage: npm run bench -- llama7b [--layers N] [--seq T] [--threads K] [--kill-gb G] [--cache DIR] [--clock cpu|wall]
-//   [--only generate|peer]
+//   [--only generate|peer] [--quantize none,int8,int4]
 import { fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
@@ -18,6 +21,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { clockFlag, flagValue, numberFlag } from './lib/args.ts'
 import { llama2_7b, writeRandomHf } from './lib/random-hf.ts'
+import { DEFAULT_BLOCK_SIZE, parseQuantize } from '../trainer/model/quantize.ts'
 
 const layers = numberFlag('layers', 32)
 const seq = numberFlag('seq', 128)
@@ -40,9 +44,10 @@ type Phase = 'load' | 'generate' | 'train' | 'pair'
 interface ChildReport { [k: string]: number }
 
 /** Runs this file as `--child kind`, sampling its memory per phase; resolves with its report and the peaks. */
-async function runChild (kind: 'generate' | 'peer', dir: string):
+async function runChild (kind: 'generate' | 'peer', dir: string, quantize = 'none'):
 Promise<{ report: ChildReport, peaks: Map<Phase, Mem> }> {
-  const args = ['--child', kind, '--dir', dir, '--seq', String(seq), '--threads', String(threads), '--clock', clock]
+  const args = ['--child', kind, '--dir', dir, '--seq', String(seq), '--threads', String(threads), '--clock', clock,
+    '--quantize', quantize]
   const child = fork(fileURLToPath(import.meta.url), args, { execArgv: ['--import', 'tsx'], stdio: 'inherit' })
   const peaks = new Map<Phase, Mem>()
   let phase: Phase = 'load'
@@ -99,6 +104,12 @@ async function parent (): Promise<void> {
     const mb = (x: number): number => Math.round(x / MiB)
     return `${phase}: ${mb(m.pss)} MB (rss ${mb(m.rss)}, private ${mb(m.anon)})`
   }
+  const arms = (flagValue('quantize') ?? 'none').split(',')
+  arms.forEach((a) => parseQuantize(a))
+  if (arms.length > 1 || arms[0] !== 'none') {
+    await compareQuantized(dir, arms, only)
+    return
+  }
   if (only === 'peer') {
     const r = await runChild('peer', dir)
     console.log(`${peakOf(r, 'train')}; ${peakOf(r, 'pair')}`)
@@ -135,6 +146,38 @@ async function parent (): Promise<void> {
   }))
 }
 
+/** Each arm's generate and peer children (or one of them with --only); one JSON line comparing them to the first */
+async function compareQuantized (dir: string, arms: readonly string[], only: string | undefined): Promise<void> {
+  const mb = (x: number): number => Math.round(x / MiB)
+  const result: Record<string, Record<string, number>> = {}
+  for (const arm of arms) {
+    const r: Record<string, number> = {}
+    if (only !== 'peer') {
+      const gen = await runChild('generate', dir, arm)
+      const g = gen.peaks.get('generate')!
+      Object.assign(r, { generatePeakMB: mb(g.pss), generatePrivateMB: mb(g.anon),
+        prefillMs: Math.round(gen.report.prefillMs!), decodeMsPerToken: Math.round(gen.report.decodeMsPerToken!),
+        generateLoadMs: Math.round(gen.report.loadMs!) })
+    }
+    if (only !== 'generate') {
+      const peer = await runChild('peer', dir, arm)
+      const t = peer.peaks.get('train')!
+      const pair = peer.peaks.get('pair')!
+      Object.assign(r, { stepMs: Math.round(peer.report.stepMs!), forwardMs: Math.round(peer.report.forwardMs!),
+        trainPeakMB: mb(t.pss), trainPrivateMB: mb(t.anon), pairPeakMB: mb(pair.pss), pairPrivateMB: mb(pair.anon),
+        trainLoadMs: Math.round(peer.report.loadMs!) })
+    }
+    console.log(`${arm}: ${JSON.stringify(r)}`)
+    result[arm] = r
+  }
+  const base = result[arms[0]!]!
+  const ratios = Object.fromEntries(arms.slice(1).map((a) => [a, Object.fromEntries(['stepMs', 'forwardMs',
+    'decodeMsPerToken', 'trainPeakMB', 'generatePeakMB'].filter((k) => base[k] !== undefined)
+    .map((k) => [k, Number((result[a]![k]! / base[k]!).toFixed(2))]))]))
+  console.log(JSON.stringify({ bench: 'llama7b-quantize', layers, seq, threads, clock, arms: result,
+    ratiosTo: arms[0], ratios }))
+}
+
 async function child (kind: string): Promise<void> {
   const [{ loadCheckpoint }, { EvalSession, TrainSession }, { Generator }, { initAdapter }, { estimateMemory }] =
     await Promise.all([import('../trainer/checkpoint/load.ts'), import('../trainer/model/sessions.ts'),
@@ -142,16 +185,20 @@ async function child (kind: string): Promise<void> {
   const send = (m: unknown): void => { process.send!(m) }
   const { now } = clockFlag()
   const ck = loadCheckpoint(flagValue('dir')!)
+  const bits = parseQuantize(flagValue('quantize'))
+  const quantize = bits !== undefined ? { bits, blockSize: DEFAULT_BLOCK_SIZE } : undefined
+  const load0 = now()
   const V = ck.config.vocabSize
   const ids = Array.from({ length: seq + 1 }, (_, i) => 3 + (i * 7919) % (V - 3))
   if (kind === 'generate') {
-    const gen = await Generator.create(ck, { threads })
+    const gen = await Generator.create(ck, { threads, quantize })
+    const loadMs = now() - load0
     send({ phase: 'generate' })
     const times: number[] = []
     const t0 = now()
     const onToken = (): void => { times.push(now()) }
     await gen.generate(ids.slice(0, seq), { maxTokens: 9, temperature: 0, stopId: null, onToken })
-    send({ report: { prefillMs: times[0]! - t0, decodeMsPerToken: (times[8]! - times[0]!) / 8 } })
+    send({ report: { prefillMs: times[0]! - t0, decodeMsPerToken: (times[8]! - times[0]!) / 8, loadMs } })
     await gen.release()
     return
   }
@@ -166,18 +213,19 @@ async function child (kind: string): Promise<void> {
     attentionMask: new BigInt64Array(seq).fill(1n)
   }
   const estimate = estimateMemory(ck, { kind: 'train', microBatch: 1, seq, lora: cfg })
-  const train = await TrainSession.create(ck, cfg, { threads })
+  const train = await TrainSession.create(ck, cfg, { threads, quantize })
+  const loadMs = now() - load0
   send({ phase: 'train' })
   let t0 = now()
   await train.run(batch, adapter)
   const stepMs = now() - t0
-  const ev = await EvalSession.create(ck, { threads, lora: cfg })
+  const ev = await EvalSession.create(ck, { threads, lora: cfg, quantize })
   send({ phase: 'pair' })
   await train.run(batch, adapter) // the pair's peak: a step with the eval session held, then its forward
   t0 = now()
   await ev.run(batch, adapter)
   const forwardMs = now() - t0
-  send({ report: { stepMs, forwardMs, estimateMB: Math.round(estimate.totalBytes / MiB) } })
+  send({ report: { stepMs, forwardMs, estimateMB: Math.round(estimate.totalBytes / MiB), loadMs } })
   await ev.release()
   await train.release()
 }

@@ -7,6 +7,9 @@ import { LINEAR_MODULES } from '../trainer/model/config.ts'
 import type { LinearModule, LlamaCheckpoint } from '../trainer/model/config.ts'
 import type { Precision } from '../trainer/model/precision.ts'
 import { parsePrecision, PrecisionError, resolvePrecision } from '../trainer/model/precision.ts'
+import type { QuantizeOptions } from '../trainer/model/quantized-weights.ts'
+import { quantizeCacheDir } from '../trainer/model/quantized-weights.ts'
+import { DEFAULT_BLOCK_SIZE, parseQuantize, QuantizeError } from '../trainer/model/quantize.ts'
 
 export function required (f: Flags, name: string, what: string): string {
   const v = f.strings.get(name)
@@ -67,3 +70,18 @@ export function precisionFlag (f: Flags, device: Device, ckpt: LlamaCheckpoint):
     return resolvePrecision(parsePrecision(f.strings.get('precision') ?? 'auto'), device, ckpt)
   } catch (err) { throw err instanceof PrecisionError ? new CliError(err.message, 2) : err }
 }
+
+/** --quantize int8|int4|none: block-quantized frozen linear weights (trainer/model/quantize.ts), fp32 compute only */
+export function quantizeFlag (f: Flags, precision: Precision): QuantizeOptions | undefined {
+  let bits
+  try { bits = parseQuantize(f.strings.get('quantize')) } catch (err) {
+    throw err instanceof QuantizeError ? new CliError(err.message, 2) : err
+  }
+  if (bits === undefined) return undefined
+  if (precision !== 'fp32') throw new CliError(`--quantize needs fp32 compute, not --precision ${precision}`, 2)
+  return { bits, blockSize: DEFAULT_BLOCK_SIZE }
+}
+
+/** the line a command shows before it builds quantized sessions (the first run of a model quantizes it: minutes) */
+export const quantizeNote = (q: QuantizeOptions): string => `base weights: int${q.bits}, blocks of ${q.blockSize} ` +
+  `(codes of a model folder cached in ${quantizeCacheDir()}; its first run quantizes it, minutes at 7B)`

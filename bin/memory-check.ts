@@ -3,7 +3,7 @@
 import { totalmem } from 'node:os'
 import { CliError } from './cli-error.ts'
 import type { Flags } from './flags.ts'
-import type { LlamaCheckpoint } from '../trainer/model/config.ts'
+import type { CheckpointLayout } from '../trainer/model/config.ts'
 import type { MemoryPlan } from '../trainer/model/memory.ts'
 import { estimateMemory, memoryProblem } from '../trainer/model/memory.ts'
 
@@ -19,7 +19,7 @@ export function maxMemoryFlag (f: Flags): number | undefined {
 }
 
 /** Throws a one-line CliError when the estimate exceeds the budget; `lower` names the flags that shrink it. */
-export function checkMemory (ck: LlamaCheckpoint, plan: MemoryPlan, f: Flags, lower: string): void {
+export function checkMemory (ck: CheckpointLayout, plan: MemoryPlan, f: Flags, lower: string): void {
   const max = maxMemoryFlag(f)
   const limit = max ?? totalmem()
   const source = max !== undefined ? '--max-memory' : 'this machine'

@@ -7,6 +7,7 @@ import { DeviceUnavailableError } from '../trainer/graph/errors.ts'
 import { createWorkerTrainer } from '../trainer/train/worker-trainer.ts'
 import type { WorkerTrainer } from '../trainer/train/worker-trainer.ts'
 import type { PrecisionChoice } from '../trainer/model/precision.ts'
+import type { QuantizeOptions } from '../trainer/model/quantized-weights.ts'
 
 export interface TrainerFactoryOptions {
   readonly job: JobSpec
@@ -17,6 +18,10 @@ export interface TrainerFactoryOptions {
   readonly device?: string
   /** compute precision (the job's recipe.precision, else --precision; default auto) */
   readonly precision?: PrecisionChoice
+  /** per-layer activation recomputation in the train sessions (--recompute) */
+  readonly recompute?: boolean
+  /** block-quantized frozen linear weights (--quantize) */
+  readonly quantize?: QuantizeOptions
   /** ORT threads (default: one per core) */
   readonly threads?: number
   /** micro-batches at once in helper threads (default: one per core for a small model, see ThreadedStepRunner) */
@@ -42,6 +47,8 @@ export async function createLocalTrainer (opts: TrainerFactoryOptions): Promise<
     maxLength: r.maxLength,
     device,
     precision: opts.job.recipe.precision ?? opts.precision,
+    recompute: opts.recompute,
+    quantize: opts.quantize,
     threads: opts.threads,
     workers: opts.workers
   })

@@ -149,7 +149,8 @@ export function toFloat32 (raw: Uint8Array, dtype: SafetensorsDtype): Float32Arr
     case 'F16': {
       const h = new Uint16Array(copy.buffer, 0, n)
       const out = new Float32Array(n)
-      for (let i = 0; i < n; i++) out[i] = float16ToFloat32(h[i]!)
+      const table = f16Table()
+      for (let i = 0; i < n; i++) out[i] = table[h[i]!]!
       return out
     }
     case 'BF16': {
@@ -160,6 +161,14 @@ export function toFloat32 (raw: Uint8Array, dtype: SafetensorsDtype): Float32Arr
     }
     default: throw new SafetensorsError(`dtype ${dtype} is not a float type`)
   }
+}
+
+// every fp16 value as float32, built on first use: a lookup is ~20x faster than decoding each value (a 7B layer's
+// weights, read to be quantized, took seconds)
+let F16_TABLE: Float32Array | undefined
+function f16Table (): Float32Array {
+  if (F16_TABLE === undefined) F16_TABLE = Float32Array.from({ length: 65536 }, (_, h) => float16ToFloat32(h))
+  return F16_TABLE
 }
 
 const f32 = new Float32Array(1)

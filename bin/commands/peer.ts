@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CliError } from '../cli-error.ts'
 import { checkMemory } from '../memory-check.ts'
-import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
+import { loadCheckpointLayout } from '../../trainer/checkpoint/load.ts'
 import { DEFAULT_RECIPE } from '../../trainer/train/recipe.ts'
 import { buildAggregator } from '../../trainer/aggregate/build-aggregator.ts'
 import { parseJobSpec, jobIdOf, JobSpecError } from '../../protocol/job-spec.ts'
@@ -13,9 +13,9 @@ import { createLocalTrainer } from '../../node/trainer-factory.ts'
 import { logTrainingProgress } from '../training-log.ts'
 import { readBootstrapFile, parseBootstrapAddr } from '../../bootstrap/bootstrap-list.ts'
 import { parseFlags } from '../flags.ts'
-import { deviceFlag, numberFlag } from '../flag-values.ts'
+import { deviceFlag, numberFlag, quantizeFlag, quantizeNote } from '../flag-values.ts'
 import type { Flags } from '../flags.ts'
-import type { LlamaCheckpoint } from '../../trainer/model/config.ts'
+import type { CheckpointLayout } from '../../trainer/model/config.ts'
 import type { PrecisionChoice } from '../../trainer/model/precision.ts'
 import { parsePrecision, PrecisionError, resolvePrecision } from '../../trainer/model/precision.ts'
 import { readSwarmKeyFile } from '../../node/swarm-key.ts'
@@ -39,6 +39,7 @@ export const help = `usage: fedit peer --job FILE --model PATH --data FILE
                   [--listen MULTIADDR...] [--announce MULTIADDR...] [--state DIR] [--allow FILE]
                   [--swarm-key FILE] [--local]
                   [--device cpu|cuda|webgpu] [--precision auto|fp32|fp16|bf16] [--workers N]
+                  [--recompute] [--quantize int8|int4]
                   [--metrics HOST:PORT] [--dashboard HOST:PORT] [--log-format text|json]
                   [--upnp] [--relay [--relay-slots N] [--relay-data-mib N] [--relay-duration-s N]]
 
@@ -59,6 +60,10 @@ local data when selected, aggregates when elected, and keeps the global adapter 
   --max-memory SIZE      stop before joining when the memory estimate exceeds SIZE (e.g. 16G; default: the machine's)
   --precision P          compute precision: auto (default: the checkpoint's on a GPU, fp32 on the CPU), fp32,
                          fp16 or bf16 (GPU only); a job whose recipe.precision pins one trains at that
+  --recompute            recompute each layer's activations in the backward instead of keeping them: less
+                         memory at long sequences (the job's recipe.maxLength), the same gradients
+  --quantize int8|int4   the frozen linear weights block-quantized at load (QLoRA-style; fp32 compute): a
+                         faster CPU step; this peer's updates still apply to the job's unquantized model
   --workers N            micro-batches trained at once, each in a thread of its own (default: one per core for a
                          model under 5M weights on the CPU, else 1); 1 when several peers share the machine
   --upnp                 ask the home router for a port mapping (UPnP / NAT-PMP), so others can dial us directly
@@ -77,9 +82,9 @@ doing.`
 export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     strings: ['job', 'model', 'data', 'state', 'bootstrap-file', 'allow', 'swarm-key', 'device', 'precision', 'workers',
-      'metrics', 'dashboard', 'log-format', 'max-memory', ...RELAY_FLAGS],
+      'metrics', 'dashboard', 'log-format', 'max-memory', 'quantize', ...RELAY_FLAGS],
     lists: ['bootstrap', 'listen', 'announce'],
-    booleans: ['local', 'relay', 'upnp']
+    booleans: ['local', 'relay', 'upnp', 'recompute']
   })
   const relay = f.booleans.has('relay') ? relayLimits(f) : undefined
   const format = parseLogFormat(f.strings.get('log-format'))
@@ -131,13 +136,17 @@ export async function run (argv: string[]): Promise<number> {
   // the round's train session and the evaluator's eval session share the weights, not their working sets
   const microBatch = Math.min(DEFAULT_RECIPE.microBatchSize, job.recipe.batchSize)
   const lora = { ...job.lora, targetModules: [...job.lora.targetModules] }
-  const ckpt = loadCheckpoint(modelPath)
-  checkMemory(ckpt, { kind: 'train', pair: true, microBatch, seq: job.recipe.maxLength, lora },
-    f, "the job's recipe.maxLength")
+  // shapes and types only (a llama2.c file's header): the trainer worker reads the weights
+  const ckpt = loadCheckpointLayout(modelPath)
   const precision = jobPrecision(job.recipe.precision, f, ckpt)
+  const recompute = f.booleans.has('recompute')
+  const quantize = quantizeFlag(f, resolvePrecision(precision, deviceFlag(f), ckpt))
+  checkMemory(ckpt, { kind: 'train', pair: true, microBatch, seq: job.recipe.maxLength, lora, recompute, quantize },
+    f, recompute ? "the job's recipe.maxLength" : "the job's recipe.maxLength, or use --recompute")
   const dataPath = need('data')
+  if (quantize !== undefined) log(quantizeNote(quantize))
   const trainer = await createLocalTrainer({ job, modelPath, dataPath, device: f.strings.get('device'), workers,
-    precision })
+    precision, recompute, quantize })
   for (const line of dataNotes(dataPath, trainer.stats)) log(line)
   const aggregate = aggregateFor(job.aggregation)
   const metrics = metricsAddr !== undefined ? createMetricsRegistry() : undefined
@@ -216,7 +225,7 @@ function aggregateFor (spec: AggregationSpec): AggregateFn {
  * The precision this peer trains at: the job's recipe.precision when it pins one (a different --precision is a
  * one-line error), else --precision; checked for this device before the trainer starts.
  */
-function jobPrecision (pinned: PrecisionChoice | undefined, f: Flags, ckpt: LlamaCheckpoint): PrecisionChoice {
+function jobPrecision (pinned: PrecisionChoice | undefined, f: Flags, ckpt: CheckpointLayout): PrecisionChoice {
   const flag = f.strings.get('precision')
   if (pinned !== undefined && flag !== undefined && flag !== pinned) {
     throw new CliError(`--precision ${flag}: this job's recipe pins precision ${pinned}`, 2)

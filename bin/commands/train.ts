@@ -6,7 +6,9 @@ import { CliError } from '../cli-error.ts'
 import { prepareOutputDir } from '../output-dir.ts'
 import { parseFlags } from '../flags.ts'
 import { checkMemory } from '../memory-check.ts'
-import { choiceFlag, deviceFlag, numberFlag, precisionFlag, required, targetsFlag } from '../flag-values.ts'
+import {
+  choiceFlag, deviceFlag, numberFlag, precisionFlag, quantizeFlag, quantizeNote, required, targetsFlag
+} from '../flag-values.ts'
 import { createProgress, withCountProgress } from '../progress.ts'
 import { loadCheckpoint } from '../../trainer/checkpoint/load.ts'
 import { loadTokenizerFor } from '../../trainer/tokenizer.ts'
@@ -47,6 +49,8 @@ past line 80 (Dolly) keeps its lines 1-80 out of training: they are FedIT's held
                            CPU); fp16 trains with dynamic loss scaling; bf16 needs a GPU
   --recompute              recompute each layer's activations in the backward instead of keeping them: less
                            memory at long sequences (--max-length), the same gradients
+  --quantize int8|int4     the frozen linear weights block-quantized at load (QLoRA-style; fp32 compute): a
+                           faster CPU step; the adapter still applies to the unquantized model
   --max-memory SIZE        stop before starting when the run's memory estimate exceeds SIZE (e.g. 16G;
                            default: this machine's memory)
   --workers N              micro-batches run at once, each in a thread with a session of its own (default:
@@ -57,7 +61,7 @@ export async function run (argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     strings: ['model', 'data', 'out', 'steps', 'epochs', 'limit', 'lr', 'schedule', 'warmup', 'weight-decay',
       'max-grad-norm', 'batch-size', 'micro-batch', 'rank', 'alpha', 'dropout', 'targets', 'max-length', 'truncation',
-      'seed', 'checkpoint-every', 'device', 'threads', 'workers', 'max-memory', 'precision'],
+      'seed', 'checkpoint-every', 'device', 'threads', 'workers', 'max-memory', 'precision', 'quantize'],
     booleans: ['train-on-inputs', 'resume', 'force', 'skip-malformed', 'recompute']
   })
   const modelPath = required(f, 'model', 'PATH')
@@ -116,7 +120,9 @@ export async function run (argv: string[]): Promise<number> {
   const { config } = ckpt
   const precision = precisionFlag(f, device, ckpt)
   const recompute = f.booleans.has('recompute')
-  checkMemory(ckpt, { kind: 'train', microBatch: recipe.microBatchSize, seq: tokenize.maxLength, lora, recompute }, f,
+  const quantize = quantizeFlag(f, precision)
+  checkMemory(ckpt, { kind: 'train', microBatch: recipe.microBatchSize, seq: tokenize.maxLength, lora, recompute,
+    quantize }, f,
     recompute ? '--micro-batch or --max-length' : '--micro-batch or --max-length, or use --recompute')
   const tok = loadTokenizerFor(modelPath, config.vocabSize)
   const local = readLocalRecords(dataPath, { onMalformed: f.booleans.has('skip-malformed') ? 'skip' : 'reject', limit })
@@ -136,7 +142,8 @@ export async function run (argv: string[]): Promise<number> {
   const microBatches = Math.ceil(recipe.batchSize / recipe.microBatchSize)
   const workers = workersFlag ?? defaultStepWorkers(config, { device, threads, microBatchesPerStep: microBatches })
   // sessions in helper threads (one each): this thread stays free for the progress bar and Ctrl-C
-  const stepRunner = await ThreadedStepRunner.open({ modelPath, lora, device, threads, precision, recompute },
+  if (quantize !== undefined) console.error(quantizeNote(quantize))
+  const stepRunner = await ThreadedStepRunner.open({ modelPath, lora, device, threads, precision, recompute, quantize },
     workers)
   try {
     const { examples, stats } = await tokenizeTraining(stepRunner, tok, local.train, tokenize)
@@ -154,7 +161,8 @@ export async function run (argv: string[]): Promise<number> {
     process.once('SIGTERM', onSignal)
     console.error(`training ${runner.totalSteps} steps${startStep > 0 ? ` from step ${startStep}` : ''} ` +
       `(${describeBatch(recipe)}${workers > 1 ? `, ${workers} at once` : ''}, lr ${recipe.learningRate}, LoRA ` +
-      `r ${lora.r}${precision !== 'fp32' ? `, ${precision} compute` : ''})`)
+      `r ${lora.r}${precision !== 'fp32' ? `, ${precision} compute` : ''}` +
+      `${quantize !== undefined ? `, int${quantize.bits} base weights` : ''})`)
     const progress = createProgress('train', runner.totalSteps)
     progress.update({ step: startStep })
     let last = NaN

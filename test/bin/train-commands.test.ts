@@ -26,6 +26,14 @@ test('generate --json: greedy from the empty prompt is the llama2.c reference', 
   assert.match(j.text, /^Once upon a time/)
 })
 
+test('generate --quantize int8: greedy from the empty prompt keeps the reference\'s first tokens', () => {
+  const base = JSON.parse(fedit('generate', '--model', MODEL, '--prompt', '', '--max-tokens', '24', '--json').out) as
+    { ids: number[] }
+  const r = fedit('generate', '--model', MODEL, '--prompt', '', '--max-tokens', '24', '--json', '--quantize', 'int8')
+  assert.equal(r.code, 0, r.err)
+  assert.deepEqual((JSON.parse(r.out) as { ids: number[] }).ids, base.ids)
+})
+
 test('train writes a PEFT adapter, refuses to overwrite it, eval --json reads it', () => {
   const out = tmp()
   const r = fedit(...TRAIN, '--steps', '3', '--out', out)
@@ -132,7 +140,10 @@ test('bad input: one line on stderr naming the problem, non-zero exit', () => {
     [['eval', '--model', MODEL, '--data', DOLLY, '--max-memory', 'lots'], /--max-memory must be a size such as 16G/],
     [['train', '--model', MODEL, '--data', DOLLY, '--out', dir, '--precision', 'bf16'],
       /--precision bf16 needs a GPU \(--device cuda\)/],
-    [['generate', '--model', MODEL, '--prompt', 'x', '--precision', 'half'], /--precision must be one of auto, fp32/]
+    [['generate', '--model', MODEL, '--prompt', 'x', '--precision', 'half'], /--precision must be one of auto, fp32/],
+    [['generate', '--model', MODEL, '--prompt', 'x', '--quantize', 'int3'], /--quantize must be int8, int4 or none/],
+    [['eval', '--model', MODEL, '--data', DOLLY, '--quantize', 'int8', '--precision', 'fp16'],
+      /--quantize needs fp32 compute, not --precision fp16/]
   ]
   for (const [args, re] of cases) {
     const r = fedit(...args)

@@ -6,13 +6,21 @@
 // Matrices are [out, in] as in PyTorch. llama2.c rotates interleaved pairs (2i, 2i+1) in RoPE while
 // Hugging Face rotates halves (i, i + head/2): wq and wk rows are permuted here into HF's layout
 // (the same permutation as HF's convert_llama_weights_to_hf.py), so one model serves both sources.
-import { readFileSync, statSync } from 'node:fs'
-import type { LlamaCheckpoint, LlamaConfig, WeightRef } from '../model/config.ts'
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
+import type { CheckpointLayout, LlamaCheckpoint, LlamaConfig, WeightRef } from '../model/config.ts'
 import { CheckpointError } from './errors.ts'
+import { expectedWeightShapes } from './weight-shapes.ts'
 
 const HEADER_BYTES = 7 * 4
 
-export function loadLlama2c (path: string): LlamaCheckpoint {
+interface Header {
+  readonly config: LlamaConfig
+  readonly parts: ReadonlyArray<[string, number[]]>
+  readonly size: number
+}
+
+/** Reads and checks the 7-int32 header against the file's size (the weights are not read) */
+function readHeader (path: string): Header {
   let size: number
   try {
     size = statSync(path).size
@@ -20,8 +28,10 @@ export function loadLlama2c (path: string): LlamaCheckpoint {
     throw new CheckpointError(`${path}: cannot read the checkpoint file`)
   }
   if (size < HEADER_BYTES) throw new CheckpointError(`${path}: ${size} bytes is too short for a llama2.c header`)
-  const bytes = readFileSync(path)
-  const h = new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + HEADER_BYTES))
+  const head = Buffer.alloc(HEADER_BYTES)
+  const fd = openSync(path, 'r')
+  try { readSync(fd, head, 0, HEADER_BYTES, 0) } finally { closeSync(fd) }
+  const h = new Int32Array(head.buffer.slice(head.byteOffset, head.byteOffset + HEADER_BYTES))
   const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabRaw,
     seqLen] = [...h] as [number, number, number, number, number, number, number]
   const shared = vocabRaw > 0
@@ -35,16 +45,16 @@ export function loadLlama2c (path: string): LlamaCheckpoint {
   }
   if (dim % nHeads !== 0) bad('dim is not a multiple of n_heads')
   if (nHeads % nKvHeads !== 0) bad('n_heads is not a multiple of n_kv_heads')
-  const head = dim / nHeads
-  if (head % 2 !== 0) bad('head size is odd (RoPE needs pairs)')
-  const kvDim = nKvHeads * head
+  const head2 = dim / nHeads
+  if (head2 % 2 !== 0) bad('head size is odd (RoPE needs pairs)')
+  const kvDim = nKvHeads * head2
   const L = nLayers
   const parts: Array<[string, number[]]> = [['embed', [vocab, dim]], ['rms_att', [L, dim]], ['wq', [L, dim, dim]],
     ['wk', [L, kvDim, dim]],
     ['wv', [L, kvDim, dim]], ['wo', [L, dim, dim]], ['rms_ffn', [L, dim]], ['w1', [L, hiddenDim, dim]],
       ['w2', [L, dim, hiddenDim]],
-    ['w3', [L, hiddenDim, dim]], ['rms_final', [dim]], ['freq_real', [seqLen, head / 2]],
-      ['freq_imag', [seqLen, head / 2]]]
+    ['w3', [L, hiddenDim, dim]], ['rms_final', [dim]], ['freq_real', [seqLen, head2 / 2]],
+      ['freq_imag', [seqLen, head2 / 2]]]
   if (!shared) parts.push(['wcls', [vocab, dim]])
   const floats = parts.reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0)
   const expected = HEADER_BYTES + floats * 4
@@ -52,6 +62,26 @@ export function loadLlama2c (path: string): LlamaCheckpoint {
     throw new CheckpointError(`${path}: file has ${size} bytes but its header describes ${expected} ` +
       `(${size < expected ? 'truncated' : 'trailing data or wrong header'})`)
   }
+  const config: LlamaConfig = {
+    dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize: vocab, maxSeqLen: seqLen,
+    normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: shared, bosId: 1, eosId: 2
+  }
+  return { config, parts, size }
+}
+
+/** The checkpoint's config and weight shapes (all float32) from its header alone */
+export function llama2cLayout (path: string): CheckpointLayout {
+  const { config } = readHeader(path)
+  const weights = new Map([...expectedWeightShapes(config)].map(([n, shape]) => [n, { shape, dtype: 'F32' as const }]))
+  return { config, weights, origin: path }
+}
+
+export function loadLlama2c (path: string): LlamaCheckpoint {
+  const { config, parts, size } = readHeader(path)
+  const { dim, hiddenDim, nHeads, nKvHeads, vocabSize: vocab, tiedEmbeddings: shared } = config
+  const kvDim = nKvHeads * (dim / nHeads)
+  const L = config.nLayers
+  const bytes = readFileSync(path)
   const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset + HEADER_BYTES, bytes.byteOffset + size))
   const raw = new Map<string, Float32Array>()
   let off = 0
@@ -86,10 +116,6 @@ export function loadLlama2c (path: string): LlamaCheckpoint {
   put('model.norm.weight', [dim], raw.get('rms_final')!)
   if (!shared) put('lm_head.weight', [vocab, dim], raw.get('wcls')!)
 
-  const config: LlamaConfig = {
-    dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize: vocab, maxSeqLen: seqLen,
-    normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: shared, bosId: 1, eosId: 2
-  }
   return { config, weights, origin: path }
 }
 

@@ -31,7 +31,8 @@ export interface BuiltModel {
   readonly externalFiles: readonly string[]
   /** folder external locations are relative to, when there are any */
   readonly externalFolder: string | undefined
-  /** some frozen weight is stored in fp16 or bf16 (the session keeps ORT from widening it: session.ts) */
+  /** some frozen weight is stored in fp16, bf16 or block-quantized (the session keeps ORT from widening it:
+   *  session.ts; constant folding would turn a quantized weight's DequantizeLinear into an fp32 copy) */
   readonly halfWeights: boolean
 }
 
@@ -163,24 +164,27 @@ export class Graph {
     // widened weight would be alive at once (a 7B decode graph went past 17 GiB). Listed first, each such Cast
     // runs right before the Gemm that reads it.
     const isHalf = (v: Value): boolean => v.dtype === 'float16' || v.dtype === 'bfloat16'
-    const weightCast = (n: Node): boolean => n.op === 'Cast' && n.inputs[0]!.producer === undefined &&
-      isHalf(n.inputs[0]!)
+    const weightCast = (n: Node): boolean => n.inputs[0]?.producer === undefined &&
+      ((n.op === 'Cast' && isHalf(n.inputs[0]!)) || n.op === 'DequantizeLinear') // (a quantized weight's widening)
     const rest = kept.filter((n) => !weightCast(n))
     const ordered = [...kept.filter(weightCast), ...rest.filter((n) => !isLeaf(n)), ...rest.filter(isLeaf).reverse()]
     const nodes = ordered.map((n, i) =>
       nodeProto(n.op, n.inputs.map(nameOf), n.outputs.map(nameOf), { ...n.attrs }, `n${i}_${n.op}`))
     const usedInits = this.initializers.filter((i) => seen.has(i.value))
     const initializers = usedInits.map((i) => i.proto(i.value.name!))
-    const halfWeights = usedInits.some((i) => i.value.dtype === 'float16' || i.value.dtype === 'bfloat16')
+    const narrow = new Set(['float16', 'bfloat16', 'uint8', 'uint4'])
+    const halfWeights = usedInits.some((i) => narrow.has(i.value.dtype))
     const fixed = (s: Shape): Dim[] => [...s]
+    // blocked DequantizeLinear (quantized weights) is opset 21
+    const opset = Math.max(opts.opset ?? 18, kept.some((n) => n.op === 'DequantizeLinear') ? 21 : 0)
     const bytes = encodeModel({
       nodes,
       initializers,
       inputs: this.inputs.map((v) => valueInfo(v.name!, ONNX_TYPE[v.dtype], fixed(v.shape))),
       outputs: Object.entries(outputs).map(([name, v]) =>
         valueInfo(name, ONNX_TYPE[v.dtype], fixed(v.shape).map((d) => typeof d === 'number' ? d : null))),
-      opset: opts.opset ?? 18,
-      irVersion: (opts.opset ?? 18) >= 21 ? 10 : 8,
+      opset,
+      irVersion: opset >= 21 ? 10 : 8,
       name: opts.name
     })
     return {

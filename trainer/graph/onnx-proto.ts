@@ -10,7 +10,7 @@ export type AttributeProto = onnxProto.onnx.IAttributeProto
 
 /** ONNX element types we use. */
 export const DataType = {
-  FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, BFLOAT16: 16
+  FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, BFLOAT16: 16, UINT4: 21
 } as const
 
 /** JS cannot tell 2.0 from 2: wrap a number that must be a FLOAT attribute. */
@@ -36,6 +36,10 @@ function attribute (name: string, v: AttrValue): AttributeProto {
   return { name, type: A.TENSOR, t: v }
 }
 
+/** ops of ONNX Runtime's contrib domain (the rest are ONNX's default domain) */
+const CONTRIB_OPS: ReadonlySet<string> = new Set(['MatMulNBits'])
+const MS_DOMAIN = 'com.microsoft'
+
 export function nodeProto (opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {},
   name?: string): NodeProto {
   return {
@@ -43,7 +47,7 @@ export function nodeProto (opType: string, inputs: string[], outputs: string[], 
     input: inputs,
     output: outputs,
     name: name ?? `${outputs[0]}/${opType}`,
-    domain: '',
+    domain: CONTRIB_OPS.has(opType) ? MS_DOMAIN : '',
     attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v))
   }
 }
@@ -86,7 +90,8 @@ export function encodeModel (p: ModelParts): Uint8Array {
   const m = onnx.ModelProto.create({
     irVersion: p.irVersion,
     producerName: 'fedit',
-    opsetImport: [{ domain: '', version: p.opset }],
+    opsetImport: [{ domain: '', version: p.opset },
+      ...p.nodes.some((n) => n.domain === MS_DOMAIN) ? [{ domain: MS_DOMAIN, version: 1 }] : []],
     graph: { name: p.name ?? 'fedit', node: p.nodes, input: p.inputs, output: p.outputs, initializer: p.initializers }
   })
   const err = onnx.ModelProto.verify(m)

@@ -327,6 +327,10 @@ export const RULES: { readonly [K in OpName]: Rule<K> } = {
   And: { infer: boolBcast },
   Range: { infer: ([s], _a, p) => [[s!.dtype, [p.size]]] },
   ConstantOfShape: { infer: (_xs, _a, p) => [[p.dtype, p.to]] },
-  ArgMax: { infer: ([x], _a, p) => [['int64', x!.shape.map((d, i) => i === p.axis ? 1 : d)]] }
+  ArgMax: { infer: ([x], _a, p) => [['int64', x!.shape.map((d, i) => i === p.axis ? 1 : d)]] },
+
+  // ---- block-quantized frozen weights (quantized.ts): no gradient of their own, composites.quantLinear has it ----
+  MatMulNBits: { infer: ([a], _a, p) => [[a!.dtype, [...a!.shape.slice(0, -1), p.N]]] },
+  DequantizeLinear: { infer: ([x]) => [['float32', x!.shape]] }
 }
 void none

@@ -9,7 +9,8 @@ import type { Graph } from './graph.ts'
 /** A dimension: a number when known, a symbol ('batch', 'seq', ...) when dynamic. */
 export type Dim = number | string
 export type Shape = readonly Dim[]
-export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool'
+/** uint8 and uint4: block-quantized frozen weights (quantize.ts) */
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool' | 'uint8' | 'uint4'
 /** element types of activations and gradients (float64 for gradient checks) */
 export type FloatDType = 'float32' | 'float64'
 
@@ -20,7 +21,9 @@ export const ONNX_TYPE: Record<DType, number> = {
   bfloat16: DataType.BFLOAT16,
   int64: DataType.INT64,
   int32: DataType.INT32,
-  bool: DataType.BOOL
+  bool: DataType.BOOL,
+  uint8: DataType.UINT8,
+  uint4: DataType.UINT4
 }
 
 export const isFloat = (t: DType): boolean =>
@@ -91,6 +94,10 @@ export interface OpParams {
   Range: { readonly size: Dim }
   ConstantOfShape: { readonly dtype: DType, readonly to: Shape }
   ArgMax: Axis
+  /** ORT's com.microsoft MatMulNBits: y = x dequant(B)^T for a block-quantized frozen B [N, K] (quantize.ts) */
+  MatMulNBits: { readonly K: number, readonly N: number, readonly bits: number, readonly blockSize: number }
+  /** blocked dequantization (opset 21) along axis 1 of a quantized [N, K'] weight */
+  DequantizeLinear: { readonly blockSize: number }
 }
 export type OpName = keyof OpParams
 /** the params argument of an op: optional for ops that take none */

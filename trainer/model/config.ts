@@ -41,6 +41,14 @@ export interface LlamaCheckpoint {
   readonly origin: string
 }
 
+/** What a checkpoint holds, without where: its config and each weight's shape and element type (memory estimates,
+ *  precision choices; llama2c.llama2cLayout reads it from a header alone) */
+export interface CheckpointLayout {
+  readonly config: LlamaConfig
+  readonly weights: ReadonlyMap<string, Pick<WeightRef, 'shape' | 'dtype'>>
+  readonly origin: string
+}
+
 export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const
 export type LinearModule = typeof LINEAR_MODULES[number]
 

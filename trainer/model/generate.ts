@@ -11,6 +11,7 @@ import { defaultThreads } from './threads.ts'
 import { fusedOn } from './sessions.ts'
 import type { PrecisionChoice } from './precision.ts'
 import { resolvePrecision } from './precision.ts'
+import type { QuantizeOptions } from './quantized-weights.ts'
 
 export interface GenerateOptions {
   readonly maxTokens: number
@@ -37,9 +38,9 @@ export class Generator {
    * thread count a small model decodes on one thread (see threads.ts).
    */
   static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { adapter?: Adapter,
-    precision?: PrecisionChoice } = {}): Promise<Generator> {
+    precision?: PrecisionChoice, quantize?: QuantizeOptions } = {}): Promise<Generator> {
     const graph = buildDecodeGraph(ckpt, { lora: o.adapter?.config, fused: fusedOn(o.device),
-      precision: resolvePrecision(o.precision, o.device, ckpt) })
+      precision: resolvePrecision(o.precision, o.device, ckpt), quantize: o.quantize })
     const threads = defaultThreads(ckpt.config, 'decode', o.threads)
     const session = await createSession(graph.model, { ...o, threads })
     return new Generator(session, ckpt, o.adapter !== undefined ? adapterFeeds(graph.lora, o.adapter) : {},

@@ -13,11 +13,13 @@ import type { DropoutSite } from '../lora/dropout-masks.ts'
 import type { LoraSite } from '../lora/lora-graph.ts'
 import { loraLinear } from '../lora/lora-graph.ts'
 import type { LlamaCheckpoint } from './config.ts'
-import type { KV, LinearHook } from './llama-graph.ts'
+import type { KV, LinearHook, LlamaWeights } from './llama-graph.ts'
 import { decoder, lmHead, llamaWeights, plainLinear } from './llama-graph.ts'
 import { IGNORE_INDEX } from '../data/tokenize-example.ts'
 import type { Precision } from './precision.ts'
 import { computeDType } from './precision.ts'
+import type { QuantizeOptions } from './quantized-weights.ts'
+import { QuantizeError } from './quantize.ts'
 
 export { IGNORE_INDEX } // one definition, the data pipeline's
 export const gradName = (input: string): string => `${input}.grad`
@@ -48,6 +50,8 @@ export interface GraphOptions {
   readonly precision?: Precision
   /** train graph: per-layer activation recomputation (llama-graph.recomputedBlock) */
   readonly recompute?: boolean
+  /** block-quantized linear weights (quantize.ts; float32 compute only): the train graph adds their transposes */
+  readonly quantize?: QuantizeOptions
 }
 
 /**
@@ -93,6 +97,15 @@ const computeOf = (g: Graph, o: GraphOptions): DType =>
 const fusedOpset = (fused: boolean, o: GraphOptions): number | undefined => fused ? Math.max(23, o.opset ?? 23)
   : o.opset
 
+/** the weights of a graph, quantized when asked (float32 compute only: MatMulNBits takes float32 activations here) */
+function weightsOf (g: Graph, ckpt: LlamaCheckpoint, o: GraphOptions, backward: boolean): LlamaWeights {
+  if (o.quantize === undefined) return llamaWeights(g, ckpt)
+  if (g.float !== 'float32' || (o.precision ?? 'fp32') !== 'fp32') {
+    throw new QuantizeError(`--quantize needs float32 compute, not ${o.precision ?? g.float}`)
+  }
+  return llamaWeights(g, ckpt, { ...o.quantize, backward })
+}
+
 /** Token losses: -log softmax(logits)[label] where label != -100, else 0. */
 function tokenLosses (half: Value, labels: Value): { nll: Value, valid: Value } {
   const logits = op.cast(half, half.graph.float) // the loss in the graph's float (a no-op but for half compute)
@@ -111,7 +124,7 @@ function tokenLosses (half: Value, labels: Value): { nll: Value, valid: Value } 
 export function buildTrainGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): LlamaGraph {
   const { g, linear, sites, masks, ids, mask } = start(ckpt, o, true)
   const labels = g.input('labels', 'int64', ['B', 'T'])
-  const w = llamaWeights(g, ckpt)
+  const w = weightsOf(g, ckpt, o, true)
   const fused = useFused(g, o)
   const chunks = fused ? Math.max(1, o.attentionChunks ?? ATTENTION_CHUNKS) : 1
   const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, attentionOp: fused,
@@ -139,7 +152,7 @@ export function buildTrainGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): L
 export function buildEvalGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): LlamaGraph {
   const { g, linear, sites, ids, mask } = start(ckpt, o, false)
   const labels = g.input('labels', 'int64', ['B', 'T'])
-  const w = llamaWeights(g, ckpt)
+  const w = weightsOf(g, ckpt, o, false)
   const fused = useFused(g, o)
   const chunks = fused ? Math.max(1, o.attentionChunks ?? ATTENTION_CHUNKS) : 1
   const { hidden } = decoder(ckpt.config, w, { inputIds: ids, attentionMask: mask, fused, attentionChunks: chunks,
@@ -169,7 +182,7 @@ export function buildDecodeGraph (ckpt: LlamaCheckpoint, o: GraphOptions = {}): 
     op.cast(g.input(pastName(l, part), cacheDType, ['B', c.nKvHeads, 'P', hd]), compute)
   const past: KV[] = Array.from({ length: c.nLayers }, (_, l) => ({ key: cacheInput(l, 'key'),
     value: cacheInput(l, 'value') }))
-  const w = llamaWeights(g, ckpt)
+  const w = weightsOf(g, ckpt, o, false)
   const fused = useFused(g, o)
   const { hidden, present } = decoder(c, w, { inputIds: ids, attentionMask: mask, past, fused, compute }, linear)
   const last = op.reshape(op.slice(op.reshapeLike(hidden, op.concat([op.shapeOf(ids), g.int64s([c.dim])], 0),

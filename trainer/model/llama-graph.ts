@@ -7,15 +7,19 @@ import * as op from '../graph/ops.ts'
 import * as composites from '../graph/composites.ts'
 import { gradients } from '../graph/autodiff.ts'
 import { storedWeight, weight } from '../graph/weights.ts'
+import { isQuantized, quantizedWeight, quantLinear } from '../graph/quantized.ts'
+import type { QuantizeOptions } from './quantized-weights.ts'
+import { quantizedWeightOf } from './quantized-weights.ts'
 import type { LinearModule, LlamaCheckpoint, LlamaConfig, WeightRef } from './config.ts'
 import { linearWeightName } from './config.ts'
 
 /** y = x W^T for x [N, in] and a frozen W [out, in]; a hook may add to it (LoRA) or replace it. */
 export type LinearHook = (x: Value, w: Value, layer: number, module: LinearModule) => Value
 export const plainLinear: LinearHook = (x, w) => frozenLinear(x, w)
-/** y = x W^T for a frozen W in its stored type (a half-precision W is cast at the Gemm: composites.castLinear) */
-export const frozenLinear = (x: Value, w: Value): Value =>
-  w.dtype === x.dtype ? op.gemm(x, w, { transB: true }) : composites.castLinear(x, w)
+/** y = x W^T for a frozen W in its stored type (a half-precision W is cast at the Gemm: composites.castLinear; a
+ *  quantized one is multiplied as codes: quantized.quantLinear) */
+export const frozenLinear = (x: Value, w: Value): Value => isQuantized(w) ? quantLinear(x, w)
+  : w.dtype === x.dtype ? op.gemm(x, w, { transB: true }) : composites.castLinear(x, w)
 
 export interface LayerWeights {
   readonly attnNorm: Value // [dim]
@@ -34,8 +38,11 @@ export interface LlamaWeights {
 /**
  * Registers a checkpoint's weights as frozen initializers of `g`: the norms in the graph's float type, the
  * embedding and linear weights as stored (half-precision weights stay half; their users cast what they read).
+ * With `quantize`, the linear weights and an untied lm_head are block-quantized instead (the embedding stays as
+ * stored: a lookup reads a few rows), with their transposes for a backward when `quantize.backward`.
  */
-export function llamaWeights (g: Graph, ckpt: LlamaCheckpoint): LlamaWeights {
+export function llamaWeights (g: Graph, ckpt: LlamaCheckpoint,
+  quantize?: QuantizeOptions & { readonly backward: boolean }): LlamaWeights {
   const c = ckpt.config
   const ref = (name: string): WeightRef => {
     const r = ckpt.weights.get(name)
@@ -44,15 +51,20 @@ export function llamaWeights (g: Graph, ckpt: LlamaCheckpoint): LlamaWeights {
   }
   const w = (name: string): Value => weight(g, name, ref(name))
   const stored = (name: string): Value => storedWeight(g, name, ref(name))
+  const linear = (name: string): Value => {
+    if (quantize === undefined) return stored(name)
+    const q = quantizedWeightOf(ref(name), name, quantize, quantize.backward)
+    return quantizedWeight(g, name, q.forward, q.backward)
+  }
   const layers = Array.from({ length: c.nLayers }, (_, l) => ({
     attnNorm: w(`model.layers.${l}.input_layernorm.weight`),
     mlpNorm: w(`model.layers.${l}.post_attention_layernorm.weight`),
     linear: Object.fromEntries((['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const)
-      .map((m) => [m, stored(linearWeightName(l, m))])) as Record<LinearModule, Value>
+      .map((m) => [m, linear(linearWeightName(l, m))])) as Record<LinearModule, Value>
   }))
   const embed = stored('model.embed_tokens.weight')
   const [cos, sin] = ropeTables(g, c)
-  const lmHead = c.tiedEmbeddings ? embed : stored('lm_head.weight')
+  const lmHead = c.tiedEmbeddings ? embed : linear('lm_head.weight')
   return { embed, layers, norm: w('model.norm.weight'), lmHead, cos, sin }
 }
 

@@ -9,7 +9,7 @@
 // generate: one layer's working set and the logits); the KV cache (generate); the optimizer (LoRA weights,
 // gradients and AdamW moments, float32); and a fixed runtime overhead (Node, ORT, the tokenizer).
 import type { LoraConfig } from '../lora/adapter.ts'
-import type { LlamaCheckpoint, WeightRef } from './config.ts'
+import type { CheckpointLayout, WeightRef } from './config.ts'
 import { linearShape } from './config.ts'
 
 export type MemoryKind = 'train' | 'eval' | 'generate'
@@ -25,6 +25,8 @@ export interface MemoryPlan {
   readonly pair?: boolean
   /** train: per-layer activation recomputation (each layer keeps its input; one layer's activations at a time) */
   readonly recompute?: boolean
+  /** block-quantized linear weights (quantize.ts) */
+  readonly quantize?: { readonly bits: number, readonly blockSize: number }
 }
 
 export interface MemoryEstimate {
@@ -41,15 +43,32 @@ export interface MemoryEstimate {
 export const RUNTIME_BYTES = 350 * 1024 * 1024
 const F32 = 4
 
-const bytesOf = (r: WeightRef): number => r.shape.reduce((a, b) => a * b, 1) * (r.dtype === 'F32' ? 4 : 2)
+const bytesOf = (r: Pick<WeightRef, 'shape' | 'dtype'>): number =>
+  r.shape.reduce((a, b) => a * b, 1) * (r.dtype === 'F32' ? 4 : 2)
 
-export function estimateMemory (ck: LlamaCheckpoint, p: MemoryPlan): MemoryEstimate {
+/**
+ * Quantized linear weights: each session's private copy of the codes, which ORT's MatMulNBits packs at session
+ * creation out of the codes' cache file (whose pages are then left to the page cache: measured on 2 layers of 7B,
+ * docs/performance.md), forward and, for training, transposed. Copies: train 2, pair 3 (and the eval session's
+ * forward), eval and generate 1. (In-memory checkpoints, llama2.c's small ones, hold their codes once more.)
+ */
+const QUANT_COPIES = { train: 2, pair: 3, eval: 1, generate: 1 } as const
+
+export function estimateMemory (ck: CheckpointLayout, p: MemoryPlan): MemoryEstimate {
   const c = ck.config
   let weightsBytes = 0
   let largestHalf = 0
-  for (const r of ck.weights.values()) {
+  const q = p.quantize
+  const quantized = (name: string): boolean => q !== undefined && name !== 'model.embed_tokens.weight' &&
+    (name.endsWith('_proj.weight') || name === 'lm_head.weight')
+  for (const [name, r] of ck.weights) {
+    const n = r.shape.reduce((a, b) => a * b, 1)
+    if (quantized(name)) {
+      weightsBytes += n * (q!.bits / 8 + 4 / q!.blockSize) * QUANT_COPIES[p.pair === true ? 'pair' : p.kind]
+      continue
+    }
     weightsBytes += bytesOf(r)
-    if (r.dtype !== 'F32') largestHalf = Math.max(largestHalf, r.shape.reduce((a, b) => a * b, 1))
+    if (r.dtype !== 'F32') largestHalf = Math.max(largestHalf, n)
   }
   // forward and backward casts of one weight may be alive at once
   const transientBytes = largestHalf * F32 * 2

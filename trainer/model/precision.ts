@@ -5,7 +5,7 @@
 // whose provider has no native half MatMul (ORT inserts casts around fp16 ops) and no bfloat16 kernels at all.
 import type { DType } from '../graph/types.ts'
 import type { Device } from '../graph/session.ts'
-import type { LlamaCheckpoint } from './config.ts'
+import type { CheckpointLayout } from './config.ts'
 import { linearWeightName } from './config.ts'
 
 export type Precision = 'fp32' | 'fp16' | 'bf16'
@@ -22,7 +22,7 @@ export class PrecisionError extends Error {
 export const computeDType = (p: Precision): DType => p === 'fp16' ? 'float16' : p === 'bf16' ? 'bfloat16' : 'float32'
 
 /** the precision the checkpoint's linear weights are stored in */
-export function checkpointPrecision (ckpt: LlamaCheckpoint): Precision {
+export function checkpointPrecision (ckpt: CheckpointLayout): Precision {
   const dtype = ckpt.weights.get(linearWeightName(0, 'q_proj'))?.dtype
   return dtype === 'F16' ? 'fp16' : dtype === 'BF16' ? 'bf16' : 'fp32'
 }
@@ -38,7 +38,7 @@ export function parsePrecision (v: unknown, where = '--precision'): PrecisionCho
  * session is built: ONNX Runtime's CPU provider has no bfloat16 kernels (its sessions fail with NOT_IMPLEMENTED).
  */
 export function resolvePrecision (choice: PrecisionChoice | undefined, device: Device | undefined,
-  ckpt: LlamaCheckpoint): Precision {
+  ckpt: CheckpointLayout): Precision {
   const cpu = (device ?? 'cpu') === 'cpu'
   const p = choice === undefined || choice === 'auto' ? (cpu ? 'fp32' : checkpointPrecision(ckpt)) : choice
   if (p === 'bf16' && cpu) {

@@ -10,6 +10,7 @@ import type { LlamaGraph } from './graphs.ts'
 import { buildEvalGraph, buildTrainGraph, gradName, LOSS_SCALE } from './graphs.ts'
 import type { PrecisionChoice } from './precision.ts'
 import { resolvePrecision } from './precision.ts'
+import type { QuantizeOptions } from './quantized-weights.ts'
 import type { TokenBatch } from './feeds.ts'
 import { adapterFeeds, batchFeeds, padSeqTo } from './feeds.ts'
 import { defaultThreads } from './threads.ts'
@@ -35,6 +36,8 @@ export interface TrainSessionOptions extends SessionOptions {
   readonly precision?: PrecisionChoice
   /** per-layer activation recomputation: less memory at long sequences, one more forward per step */
   readonly recompute?: boolean
+  /** block-quantized frozen linear weights (quantize.ts): forward and backward on ORT's MatMulNBits */
+  readonly quantize?: QuantizeOptions
 }
 
 export class TrainSession {
@@ -47,7 +50,7 @@ export class TrainSession {
   static async create (ckpt: LlamaCheckpoint, lora: LoraConfig, o: TrainSessionOptions = {}): Promise<TrainSession> {
     const graph = buildTrainGraph(ckpt, { lora, dropout: o.dropout ?? lora.dropout > 0, fused: fusedOn(o.device),
       attentionChunks: o.attentionChunks, precision: resolvePrecision(o.precision, o.device, ckpt),
-      recompute: o.recompute })
+      recompute: o.recompute, quantize: o.quantize })
     return new TrainSession(await createSession(graph.model,
       { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }
@@ -163,9 +166,9 @@ export class EvalSession {
 
   /** With `lora`, every run needs an adapter of that config; without, the base model is evaluated. */
   static async create (ckpt: LlamaCheckpoint, o: SessionOptions & { lora?: LoraConfig,
-    attentionChunks?: number, precision?: PrecisionChoice } = {}): Promise<EvalSession> {
+    attentionChunks?: number, precision?: PrecisionChoice, quantize?: QuantizeOptions } = {}): Promise<EvalSession> {
     const graph = buildEvalGraph(ckpt, { lora: o.lora, fused: fusedOn(o.device), attentionChunks: o.attentionChunks,
-      precision: resolvePrecision(o.precision, o.device, ckpt) })
+      precision: resolvePrecision(o.precision, o.device, ckpt), quantize: o.quantize })
     return new EvalSession(await createSession(graph.model,
       { ...o, threads: defaultThreads(ckpt.config, 'batch', o.threads) }), graph)
   }

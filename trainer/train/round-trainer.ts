@@ -32,6 +32,10 @@ export interface RoundTrainerSpec {
   readonly device?: SessionSettings['device']
   /** compute precision (precision.ts; default auto) */
   readonly precision?: SessionSettings['precision']
+  /** train sessions: per-layer activation recomputation (less memory, one more forward a step) */
+  readonly recompute?: boolean
+  /** block-quantized frozen linear weights (quantize.ts) */
+  readonly quantize?: SessionSettings['quantize']
   readonly threads?: number
   /**
    * micro-batches run at once, each in a helper thread with a session of its own (ThreadedStepRunner); default:
@@ -144,5 +148,6 @@ export class RoundTrainer {
 }
 
 function settings (spec: RoundTrainerSpec): SessionSettings {
-  return { device: spec.device, threads: spec.threads, precision: spec.precision }
+  return { device: spec.device, threads: spec.threads, precision: spec.precision, recompute: spec.recompute,
+    quantize: spec.quantize }
 }

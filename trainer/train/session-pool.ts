@@ -9,11 +9,16 @@ import { loadCheckpoint } from '../checkpoint/load.ts'
 import { loadTokenizerFor, type Tokenizer } from '../tokenizer.ts'
 import { EvalSession, TrainSession } from '../model/sessions.ts'
 import type { PrecisionChoice } from '../model/precision.ts'
+import type { QuantizeOptions } from '../model/quantized-weights.ts'
 
 export interface SessionSettings {
   readonly device?: Device
   readonly threads?: number
   readonly precision?: PrecisionChoice
+  /** train sessions: per-layer activation recomputation */
+  readonly recompute?: boolean
+  /** block-quantized frozen linear weights */
+  readonly quantize?: QuantizeOptions
 }
 
 interface Shared<T> { value: Promise<T>, users: number }
@@ -43,12 +48,13 @@ export class SessionPool {
   }
 
   async acquireEval (path: string, lora: LoraConfig | undefined, s: SessionSettings): Promise<EvalSession> {
-    return await this.acquire(this.evals, key(path, lora, s),
-      () => EvalSession.create(this.model(path).ckpt, { ...s, lora }))
+    return await this.acquire(this.evals, evalKey(path, lora, s),
+      () => EvalSession.create(this.model(path).ckpt, { device: s.device, threads: s.threads, precision: s.precision,
+        quantize: s.quantize, lora }))
   }
 
   async releaseEval (path: string, lora: LoraConfig | undefined, s: SessionSettings): Promise<void> {
-    await this.release(this.evals, key(path, lora, s))
+    await this.release(this.evals, evalKey(path, lora, s))
   }
 
   /** train and eval sessions held now */
@@ -76,5 +82,9 @@ export class SessionPool {
 }
 
 function key (path: string, lora: LoraConfig | undefined, s: SessionSettings): string {
-  return JSON.stringify([path, lora ?? null, s.device ?? 'cpu', s.threads ?? 0, s.precision ?? 'auto'])
+  return JSON.stringify([path, lora ?? null, s.device ?? 'cpu', s.threads ?? 0, s.precision ?? 'auto',
+    s.recompute === true, s.quantize ?? null])
 }
+/** an eval session does not recompute (it keeps no activations): trainers with and without share one */
+const evalKey = (path: string, lora: LoraConfig | undefined, s: SessionSettings): string =>
+  key(path, lora, { ...s, recompute: undefined })

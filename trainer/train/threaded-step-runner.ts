@@ -17,7 +17,8 @@ import type { MicroBatchJob, StepRunner } from './step-runner.ts'
 import { InOrder } from './step-runner.ts'
 
 export interface StepWorkerSpec
-  extends Pick<TrainSessionOptions, 'device' | 'threads' | 'dropout' | 'attentionChunks' | 'precision' | 'recompute'> {
+  extends Pick<TrainSessionOptions,
+  'device' | 'threads' | 'dropout' | 'attentionChunks' | 'precision' | 'recompute' | 'quantize'> {
   readonly modelPath: string
   readonly lora: LoraConfig
 }

@@ -72,6 +72,8 @@ export async function createWorkerTrainer (o: WorkerTrainerOptions): Promise<Wor
     tokenize: { maxLength: o.maxLength, truncation: o.truncation, trainOnInputs: o.trainOnInputs },
     device: o.device,
     precision: o.precision,
+    recompute: o.recompute,
+    quantize: o.quantize,
     threads: o.threads,
     workers: o.workers
   }

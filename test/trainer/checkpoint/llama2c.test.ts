@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadLlama2c, permuteRotary } from '../../../trainer/checkpoint/llama2c.ts'
+import { llama2cLayout, loadLlama2c, permuteRotary } from '../../../trainer/checkpoint/llama2c.ts'
 import { CheckpointError } from '../../../trainer/checkpoint/errors.ts'
 
 const MODEL = new URL('../../../assets/stories260K/stories260K.bin', import.meta.url).pathname
@@ -15,6 +15,18 @@ test('loads stories260K with its header and shared classifier', () => {
   assert.deepEqual(ck.weights.get('model.layers.4.self_attn.k_proj.weight')!.shape, [32, 64])
   assert.equal(ck.weights.has('lm_head.weight'), false)
   assert.equal(ck.weights.size, 1 + 5 * 9 + 1)
+})
+
+test('llama2cLayout: the header alone gives loadLlama2c\'s config, shapes and types, and the same checks', () => {
+  const ck = loadLlama2c(MODEL)
+  const layout = llama2cLayout(MODEL)
+  assert.deepEqual(layout.config, ck.config)
+  const listed = (m: typeof layout.weights): string[] =>
+    [...m].map(([n, r]) => `${n} [${r.shape.join(',')}] ${r.dtype}`).sort()
+  assert.deepEqual(listed(layout.weights), listed(ck.weights))
+  const cut = join(mkdtempSync(join(tmpdir(), 'fedit-l2c-')), 'cut.bin')
+  writeFileSync(cut, readFileSync(MODEL).subarray(0, 1000))
+  assert.throws(() => llama2cLayout(cut), /truncated/)
 })
 
 test('rotary permutation is a bijection and its inverse undoes it', () => {
