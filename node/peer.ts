@@ -307,7 +307,9 @@ export class Peer {
     const now = Date.now()
     const known = ctx.view?.knownCount(now) ?? 1
     const intervalMs = helloIntervalMs(this.helloPlan, known, known > this.timing.largeJobMembers && this.hasRole(now))
-    this.nextHello = now + intervalMs
+    // quiet peers all Hello at once on adopting a result: each draws its next Hello within the second half of the
+    // interval it announces, so their Hellos spread over the interval instead of coming in bursts of the whole job
+    this.nextHello = now + (intervalMs > this.timing.heartbeatMs ? intervalMs * (0.5 + Math.random() / 2) : intervalMs)
     this.helloInterval = intervalMs
     void ctx.publish({
       hello: {
