@@ -105,7 +105,8 @@ async function child (n: number, pass: string[]): Promise<Point> {
   } catch {
     return {
       peers: n, roundsCompleted: 0, overheadMs: null, gossipP99Ms: null, loopLagP99Ms: NaN, cpuPerIdlePeerPct: NaN,
-      rssPerPeerMB: NaN, connsPerPeer: NaN, duplicatePairs: NaN, gossipInPerPeerS: NaN, liveInView: NaN, components: NaN,
+      rssPerPeerMB: NaN, connsPerPeer: NaN, duplicatePairs: NaN, gossipInPerPeerS: NaN, liveInView: NaN,
+      components: NaN,
       error: `point process exited ${code ?? 'by signal'} without a result`
     }
   }

@@ -335,7 +335,8 @@ export class Peer {
 
   private get helloPlan (): HelloPlan {
     const t = this.timing
-    return { baseMs: t.heartbeatMs, largeJobMembers: t.largeJobMembers, idleHellosPerHeartbeat: t.idleHellosPerHeartbeat }
+    return { baseMs: t.heartbeatMs, largeJobMembers: t.largeJobMembers,
+      idleHellosPerHeartbeat: t.idleHellosPerHeartbeat }
   }
 
   /**
