@@ -10,7 +10,8 @@
 // --large-job-members N: the size from which quiet peers stretch their Hello interval (node/member-view.ts; a large
 // N gives every peer the heartbeat, as before that change). gossipInPerPeerS: gossip messages each peer took in per
 // second over the idle window (Hellos, once the job is done); liveInView: the share of the job each peer's view
-// holds live at its end (1: every member in every view); components: connected groups of the job's peers.
+// holds live at its end (1: every member in every view); components: connected groups of the job's peers
+// (isolated: those with no connection to another peer of the job).
 import '../node/polyfill.ts'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -45,6 +46,8 @@ interface Point {
   liveInView: number
   /** connected groups of the job's peers, by their open connections (1: one network) */
   components: number
+  /** peers with no open connection to another peer of the job */
+  isolated: number
   error?: string
 }
 
@@ -106,7 +109,7 @@ async function child (n: number, pass: string[]): Promise<Point> {
     return {
       peers: n, roundsCompleted: 0, overheadMs: null, gossipP99Ms: null, loopLagP99Ms: NaN, cpuPerIdlePeerPct: NaN,
       rssPerPeerMB: NaN, connsPerPeer: NaN, duplicatePairs: NaN, gossipInPerPeerS: NaN, liveInView: NaN,
-      components: NaN,
+      components: NaN, isolated: NaN,
       error: `point process exited ${code ?? 'by signal'} without a result`
     }
   }
@@ -196,6 +199,9 @@ async function runPoint (PEERS: number): Promise<void> {
   const connsPerPeer = peers.reduce((s, p) => s + p.libp2p.getConnections().length, 0) / PEERS
   const duplicatePairs = peers.reduce((s, p) => s + duplicates(p), 0) / 2
   const components = groups(peers)
+  const ids = new Set(peers.map((p) => p.peerId))
+  const isolated = peers.filter((p) => !p.libp2p.getConnections().some((c) => ids.has(c.remotePeer.toString())))
+    .length
   const liveInView = peers.reduce((s, p) => s + p.members().length, 0) / PEERS / PEERS
   gc()
   const rssPerPeerMB = (process.memoryUsage().rss - rss0) / 2 ** 20 / PEERS
@@ -215,6 +221,7 @@ async function runPoint (PEERS: number): Promise<void> {
     gossipInPerPeerS: +gossipInPerPeerS.toFixed(2),
     liveInView: +liveInView.toFixed(3),
     components,
+    isolated,
     ...(error !== undefined ? { error } : {})
   }
   console.log(JSON.stringify(result))
