@@ -7,6 +7,11 @@
 // window: CPU time, so less sensitive to a loaded machine than wall time), RSS per peer and connections per
 // peer at the end of the window, and the pairs of peers holding two connections to each other. --profile FILE
 // (one point only) writes a CPU profile of the idle window (read it with `node scripts/profile-packages.mjs FILE`).
+// --large-job-members N: the size from which quiet peers stretch their Hello interval (node/member-view.ts; a large
+// N gives every peer the heartbeat, as before that change). gossipInPerPeerS: gossip messages each peer took in per
+// second over the idle window (Hellos, once the job is done); liveInView: the share of the job each peer's view
+// holds live at its end (1: every member in every view); components: connected groups of the job's peers
+// (isolated: those with no connection to another peer of the job).
 import '../node/polyfill.ts'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -36,6 +41,13 @@ interface Point {
   connsPerPeer: number
   /** pairs of peers holding more than one connection to each other */
   duplicatePairs: number
+  gossipInPerPeerS: number
+  /** the members live in a peer's view at the end of the idle window, as a share of the job, averaged over peers */
+  liveInView: number
+  /** connected groups of the job's peers, by their open connections (1: one network) */
+  components: number
+  /** peers with no open connection to another peer of the job */
+  isolated: number
   error?: string
 }
 
@@ -45,6 +57,10 @@ const IDLE_S = numberFlag('idle-s', 20)
 // were found, back off; without it the window measured the job's start-up tail, not its steady state
 const SETTLE_S = numberFlag('settle-s', 30)
 const point = flagValue('point')
+const LARGE_JOB = flagValue('large-job-members')
+if (LARGE_JOB !== undefined && !(Number(LARGE_JOB) >= 1)) {
+  throw new Error(`--large-job-members must be a number >= 1, got ${LARGE_JOB}`)
+}
 // rounds start once 5 members are live, not all N: on a loaded machine a late Hello (TTL 3 heartbeats) drops a
 // member from some views, and waiting for every one of N to be live at once stalled 20 peers for minutes; the
 // peers still joining take part from the next round, and every peer is joined for the idle window
@@ -68,6 +84,7 @@ async function drive (): Promise<void> {
     const pass = ['--rounds', String(ROUNDS), '--idle-s', String(IDLE_S), '--settle-s', String(SETTLE_S)]
     const prof = flagValue('profile')
     if (prof !== undefined) pass.push('--profile', prof)
+    if (LARGE_JOB !== undefined) pass.push('--large-job-members', LARGE_JOB)
     points.push(await child(n, pass))
     console.error(`scale ${n}: ${JSON.stringify(points.at(-1))}`)
   }
@@ -91,7 +108,8 @@ async function child (n: number, pass: string[]): Promise<Point> {
   } catch {
     return {
       peers: n, roundsCompleted: 0, overheadMs: null, gossipP99Ms: null, loopLagP99Ms: NaN, cpuPerIdlePeerPct: NaN,
-      rssPerPeerMB: NaN, connsPerPeer: NaN, duplicatePairs: NaN,
+      rssPerPeerMB: NaN, connsPerPeer: NaN, duplicatePairs: NaN, gossipInPerPeerS: NaN, liveInView: NaN,
+      components: NaN, isolated: NaN,
       error: `point process exited ${code ?? 'by signal'} without a result`
     }
   }
@@ -119,6 +137,7 @@ async function runPoint (PEERS: number): Promise<void> {
     privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], local: true
   })
   const peers: Peer[] = []
+  let gossipIn = 0
   const announces = new Map<string, { sent?: number, received: number[] }>()
   const deadline = Date.now() + pointLimitMs(PEERS)
   let error: string | undefined
@@ -130,7 +149,8 @@ async function runPoint (PEERS: number): Promise<void> {
       stateDir: join(dir, `p${i}`),
       listen: ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: dialableAddrs(boot),
-      local: true
+      local: true,
+      ...(LARGE_JOB !== undefined ? { timing: { largeJobMembers: Number(LARGE_JOB) } } : {})
     })
     p.events.on('announce', (a) => {
       const k = `${a.round}/${a.attempt}`
@@ -139,6 +159,7 @@ async function runPoint (PEERS: number): Promise<void> {
       announces.set(k, e)
     })
     await p.start()
+    p.libp2p.services.pubsub.addEventListener('message', () => { gossipIn++ })
     peers.push(p)
   }
   const lag = monitorEventLoopDelay({ resolution: 10 })
@@ -166,15 +187,22 @@ async function runPoint (PEERS: number): Promise<void> {
   const prof = flagValue('profile') !== undefined ? new Session() : undefined
   if (prof !== undefined) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start') }
   const cpu0 = process.cpuUsage()
+  const in0 = gossipIn
   const t0 = performance.now()
   await new Promise((resolve) => setTimeout(resolve, IDLE_S * 1000))
   const cpu = process.cpuUsage(cpu0)
   const wallMs = performance.now() - t0
+  const gossipInPerPeerS = (gossipIn - in0) / PEERS / (wallMs / 1000)
   if (prof !== undefined) {
     writeFileSync(flagValue('profile')!, JSON.stringify((await prof.post('Profiler.stop')).profile))
   }
   const connsPerPeer = peers.reduce((s, p) => s + p.libp2p.getConnections().length, 0) / PEERS
   const duplicatePairs = peers.reduce((s, p) => s + duplicates(p), 0) / 2
+  const components = groups(peers)
+  const ids = new Set(peers.map((p) => p.peerId))
+  const isolated = peers.filter((p) => !p.libp2p.getConnections().some((c) => ids.has(c.remotePeer.toString())))
+    .length
+  const liveInView = peers.reduce((s, p) => s + p.members().length, 0) / PEERS / PEERS
   gc()
   const rssPerPeerMB = (process.memoryUsage().rss - rss0) / 2 ** 20 / PEERS
   const cpuPerIdlePeerPct = (cpu.user + cpu.system) / 1000 / wallMs / PEERS * 100
@@ -190,10 +218,28 @@ async function runPoint (PEERS: number): Promise<void> {
     rssPerPeerMB: +rssPerPeerMB.toFixed(1),
     connsPerPeer: +connsPerPeer.toFixed(1),
     duplicatePairs,
+    gossipInPerPeerS: +gossipInPerPeerS.toFixed(2),
+    liveInView: +liveInView.toFixed(3),
+    components,
+    isolated,
     ...(error !== undefined ? { error } : {})
   }
   console.log(JSON.stringify(result))
   process.exit(0)
+}
+
+/** connected components of the peers' connection graph (connections to the bootstrap left out) */
+function groups (peers: readonly Peer[]): number {
+  const ids = new Set(peers.map((p) => p.peerId))
+  const parent = new Map([...ids].map((id) => [id, id]))
+  const find = (x: string): string => { while (parent.get(x) !== x) x = parent.get(x)!; return x }
+  for (const p of peers) {
+    for (const c of p.libp2p.getConnections()) {
+      const r = c.remotePeer.toString()
+      if (ids.has(r)) parent.set(find(p.peerId), find(r))
+    }
+  }
+  return new Set([...ids].map(find)).size
 }
 
 /** remote peers `p` holds more than one open connection to (each pair counts at both its ends) */

@@ -149,7 +149,14 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
         fastMsgIdFn: fastMessageId,
         // members reachable only through a relay still gossip with everyone (relay limits cap what it costs)
         runOnLimitedConnection: nat.enabled,
-        ...(local ? { scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1']) } } : {})
+        ...(local ? { scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1']) } } : {}),
+        // a job's topic carries a few small messages a second: a heartbeat (mesh upkeep, IHAVE gossip) every 3 s
+        // instead of 1 s, and IHAVE to max(3, a tenth of) the non-mesh peers instead of max(6, a quarter) cut an
+        // idle peer's CPU to ~0.55x (bench scale, docs/performance.md); messages still go at once to the mesh,
+        // and our own to every subscribed peer we are connected to (floodPublish)
+        heartbeatInterval: 3000,
+        Dlazy: 3,
+        gossipFactor: 0.1
       }),
       ...natServices(nat)
     }

@@ -1,19 +1,48 @@
-// Who is live in the job, from signed Hello heartbeats: a member is live while its last Hello is younger
-// than the TTL. Pure bookkeeping; the clock is passed in.
-// Every peer hears every Hello, so at a fixed interval each peer's share of the traffic (and of the signature
-// checks) grows with the membership: 512 a second at 1024 members and a 2 s heartbeat. Past HELLOS_PER_HEARTBEAT
-// members a peer stretches its interval in proportion (capped), says so in its Hellos, and the others keep it
-// live for that much longer.
+// Who is live in the job, from signed Hello heartbeats: a member is live for a few of the Hello intervals it
+// announced (at least the view's TTL). Pure bookkeeping; the clock is passed in.
+// Every peer hears every Hello, so if all Hello at the heartbeat each peer's share of the traffic (and of the
+// signature checks) grows with the membership. Past `largeJobMembers` members only the peers with a role in the
+// round (peer.ts hasRole: its aggregator and next failover candidate, its selected trainers and witnesses) keep
+// the heartbeat; the others stretch their interval so that all of them together send about `idleHellosPerHeartbeat`
+// Hellos per heartbeat, whatever the job's size. A receiver keeps a member live for INTERVALS_PER_TTL of the
+// interval it announced, capped by what the job allows at the membership the receiver knows: a liar can claim no
+// more than a quiet honest member of that job would.
 import { MAX_HELLO_INTERVAL_MS } from '../protocol/limits.ts'
+import { helloTtlMs } from '../protocol/membership.ts'
 
-/** Hellos a peer hears per base heartbeat, at most (up to the interval's cap), whatever the membership. */
-export const HELLOS_PER_HEARTBEAT = 32
 /** A member is live for this many of its announced Hello intervals (as the default TTL is 3 heartbeats). */
 export const INTERVALS_PER_TTL = 3
+/** Members a peer must know before the peers without a role stretch their Hello interval. */
+export const LARGE_JOB_MEMBERS = 16
+/** Hellos the job's peers without a role send per heartbeat, all together (up to the interval's cap). */
+export const IDLE_HELLOS_PER_HEARTBEAT = 2
+/** A member heard within this long counts as known (for the interval and its cap), live or not. */
+const KNOWN_FOR_MS = INTERVALS_PER_TTL * MAX_HELLO_INTERVAL_MS
 
-/** The Hello interval of a peer that sees `live` members: the base heartbeat, longer past HELLOS_PER_HEARTBEAT. */
-export function helloIntervalMs (baseMs: number, live: number): number {
-  return Math.max(baseMs, Math.min(MAX_HELLO_INTERVAL_MS, Math.round(baseMs * live / HELLOS_PER_HEARTBEAT)))
+export interface HelloPlan {
+  /** the heartbeat: the interval of peers with a role, and of every peer in a small job */
+  readonly baseMs: number
+  readonly largeJobMembers: number
+  readonly idleHellosPerHeartbeat: number
+}
+
+/** The interval of a quiet member in a job of `known` members: ~idleHellosPerHeartbeat a heartbeat in all, capped. */
+export function idleIntervalMs (plan: HelloPlan, known: number): number {
+  const ms = Math.round(plan.baseMs * known / Math.max(plan.idleHellosPerHeartbeat, 1e-3))
+  return Math.max(plan.baseMs, Math.min(MAX_HELLO_INTERVAL_MS, ms))
+}
+
+/**
+ * The longest interval a receiver that knows `known` members accepts: the idle one, with a margin of half the
+ * threshold (a sender may know a few more members than we do); a small job's members all Hello at the heartbeat.
+ */
+function intervalCapMs (plan: HelloPlan, known: number): number {
+  return known <= plan.largeJobMembers / 2 ? plan.baseMs : idleIntervalMs(plan, known)
+}
+
+/** Our Hello interval, knowing `known` members: the heartbeat with a role or in a small job, else the idle one. */
+export function helloIntervalMs (plan: HelloPlan, known: number, hasRole: boolean): number {
+  return hasRole || known <= plan.largeJobMembers ? plan.baseMs : idleIntervalMs(plan, known)
 }
 
 /** what a member's Hello says of its machine */
@@ -31,8 +60,8 @@ export interface MemberStatus {
   /** the seed of its next round (hex), '' when unsaid */
   readonly beacon: string
   readonly seenAt: number
-  /** live until seenAt + ttlMs */
-  readonly ttlMs: number
+  /** the Hello interval it announced (0 = unsaid); it stays live for INTERVALS_PER_TTL of them, capped */
+  readonly intervalMs: number
   readonly capabilities?: Capabilities
   /** what its last Hello said of its reachability (protocol/election.ts Reachability; 0 = unsaid) */
   readonly reachability: number
@@ -43,13 +72,20 @@ export class MemberView {
   /** peer -> when we first heard it stand on each of its last few rounds */
   private readonly reached = new Map<string, Array<{ readonly round: number, readonly at: number }>>()
 
-  constructor (readonly self: string, readonly ttlMs: number) {}
+  /** the known members and the interval cap, recomputed at most once a second (the cap is read per member) */
+  private known = { at: -Infinity, count: 1, capMs: 0 }
+
+  /**
+   * `ttlMs`: a member is live at least this long after its last Hello. `plan`: the job's Hello plan, which caps an
+   * announced interval (without it, the protocol's MAX_HELLO_INTERVAL_MS).
+   */
+  constructor (readonly self: string, readonly ttlMs: number, private readonly plan?: HelloPlan) {}
 
   /** `intervalMs`: the Hello interval the member announced (0 = unsaid: the view's own TTL) */
   hello (peer: string, round: number, hash: string, now: number, capabilities?: Capabilities, intervalMs = 0,
     beacon = '', reachability = 0): void {
-    const ttlMs = Math.max(this.ttlMs, INTERVALS_PER_TTL * Math.min(intervalMs, MAX_HELLO_INTERVAL_MS))
-    this.seen.set(peer, { peer, round, hash, beacon, seenAt: now, ttlMs, reachability,
+    if (!this.seen.has(peer)) this.known.at = -Infinity
+    this.seen.set(peer, { peer, round, hash, beacon, seenAt: now, intervalMs, reachability,
       ...(capabilities !== undefined ? { capabilities } : {}) })
     const reached = this.reached.get(peer) ?? []
     if (!reached.some((x) => x.round === round)) {
@@ -69,7 +105,7 @@ export class MemberView {
     const times: number[] = []
     for (const [peer, list] of this.reached) {
       const s = this.seen.get(peer)
-      if (peer === this.self || s === undefined || !fresh(s, now) || !counts(peer)) continue
+      if (peer === this.self || s === undefined || !this.fresh(s, now) || !counts(peer)) continue
       const t = list.filter((x) => x.round >= round).map((x) => x.at)
       times.push(t.length > 0 ? Math.min(...t) : Infinity)
     }
@@ -77,9 +113,31 @@ export class MemberView {
     return at === undefined || at === Infinity ? undefined : at
   }
 
+  /**
+   * Members heard in the last KNOWN_FOR_MS, self included, live or not: the job's size as this view knows it. It
+   * does not depend on liveness, so a quiet member's long interval cannot shrink its own cap.
+   */
+  knownCount (now: number): number { return this.knownAt(now).count }
+
+  private knownAt (now: number): { readonly count: number, readonly capMs: number } {
+    if (Math.abs(now - this.known.at) < 1000) return this.known
+    let count = 1
+    for (const s of this.seen.values()) if (s.peer !== this.self && now - s.seenAt <= KNOWN_FOR_MS) count++
+    const capMs = this.plan === undefined ? MAX_HELLO_INTERVAL_MS : intervalCapMs(this.plan, count)
+    this.known = { at: now, count, capMs }
+    return this.known
+  }
+
+  /** how long after its last Hello member `s` stays live: its announced intervals, capped at the job's */
+  ttlOf (s: MemberStatus, now: number): number {
+    return helloTtlMs(s.intervalMs, this.knownAt(now).capMs, this.ttlMs, INTERVALS_PER_TTL)
+  }
+
+  private fresh (s: MemberStatus, now: number): boolean { return now - s.seenAt <= this.ttlOf(s, now) }
+
   /** the live members' last Hellos (self excluded), sorted by peer id */
   statuses (now: number): MemberStatus[] {
-    return [...this.seen.values()].filter((s) => fresh(s, now) && s.peer !== this.self)
+    return [...this.seen.values()].filter((s) => this.fresh(s, now) && s.peer !== this.self)
       .sort((a, b) => a.peer < b.peer ? -1 : 1)
   }
 
@@ -89,6 +147,7 @@ export class MemberView {
   }
 
   forget (peer: string): void {
+    this.known.at = -Infinity
     this.seen.delete(peer)
     this.reached.delete(peer)
   }
@@ -96,22 +155,21 @@ export class MemberView {
   /** live members, self included, sorted */
   live (now: number): string[] {
     const out = [this.self]
-    for (const s of this.seen.values()) if (fresh(s, now) && s.peer !== this.self) out.push(s.peer)
+    for (const s of this.seen.values()) if (this.fresh(s, now) && s.peer !== this.self) out.push(s.peer)
     return out.sort()
   }
 
   isLive (peer: string, now: number): boolean {
     if (peer === this.self) return true
     const s = this.seen.get(peer)
-    return s !== undefined && fresh(s, now)
+    return s !== undefined && this.fresh(s, now)
   }
 
   holdersOf (hash: string, now: number): string[] {
-    return [...this.seen.values()].filter((s) => s.hash === hash && fresh(s, now)).map((s) => s.peer)
+    return [...this.seen.values()].filter((s) => s.hash === hash && this.fresh(s, now)).map((s) => s.peer)
   }
 }
 
 /** rounds remembered per peer for reachedAt (the current and the few before it are all the clock asks for) */
 const REACHED_KEPT = 4
 
-const fresh = (s: MemberStatus, now: number): boolean => now - s.seenAt <= s.ttlMs

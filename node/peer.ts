@@ -20,6 +20,7 @@ import type { Message } from '@libp2p/gossipsub'
 import { electableAttempt, selectRandomK } from '../protocol/election.ts'
 import { OPEN_JOB_MEMBERSHIP, PRIVATE_JOB_MEMBERSHIP, solvePow } from '../protocol/membership.ts'
 import { decodeRoundMessage } from '../protocol/validation.ts'
+import { witnessesOf } from '../protocol/seeds.ts'
 import type { DecodedRoundMessage } from '../protocol/validation.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import { roundsTopic } from '../protocol/topics.ts'
@@ -32,7 +33,8 @@ import { loadOrCreateKey } from './identity.ts'
 import { decodeAdapter, encodeAdapter, layoutOf, peftConfigJson, sha256Hex } from './adapter-codec.ts'
 import { libp2pTransport, serveAdapters, serveUpdates } from './transfer.ts'
 import { runDiscovery } from './discovery.ts'
-import { helloIntervalMs, MemberView } from './member-view.ts'
+import { helloIntervalMs, IDLE_HELLOS_PER_HEARTBEAT, LARGE_JOB_MEMBERS, MemberView } from './member-view.ts'
+import type { HelloPlan } from './member-view.ts'
 import type { MemberStatus } from './member-view.ts'
 import { RoundStage } from './round-stage.ts'
 import type { RoundInfo } from './round-info.ts'
@@ -72,6 +74,8 @@ export class Peer {
   /** gossip decoded once, by the validator, for the handler (gossipsub hands both the same Message) */
   private readonly decoded = new WeakMap<Message, DecodedRoundMessage>()
   private nextHello = 0
+  /** the interval our last Hello announced: the others expect the next one within it */
+  private helloInterval = Infinity
   private powNonce = 0n
   private ticker?: NodeJS.Timeout
 
@@ -82,6 +86,8 @@ export class Peer {
     this.timing = {
       heartbeatMs: hb,
       memberTtlMs: opts.timing?.memberTtlMs ?? hb * 3,
+      largeJobMembers: opts.timing?.largeJobMembers ?? LARGE_JOB_MEMBERS,
+      idleHellosPerHeartbeat: opts.timing?.idleHellosPerHeartbeat ?? IDLE_HELLOS_PER_HEARTBEAT,
       tickMs: opts.timing?.tickMs ?? Math.min(250, hb),
       settleMs: opts.timing?.settleMs ?? hb,
       graceMs: opts.timing?.graceMs ?? Math.max(1000, deadlineMs / 4),
@@ -101,6 +107,10 @@ export class Peer {
     // a new global adapter: tell the others at once
     state.events.on('adopted', () => { this.nextHello = 0 })
     state.events.on('followed', () => { this.nextHello = 0 })
+    // drawn for a role (selected, witness, next in the order) while Helloing slowly: say so at once, so the others
+    // see us at the heartbeat (and notice our failure as fast) from now on
+    state.events.on('announce', () => { this.helloIfDrawn() })
+    state.events.on('stage', (s) => { if (s === RoundStage.AwaitAnnounce) this.helloIfDrawn() })
     this.catchUp = new CatchUp(ctx, state)
     this.aggregator = new AggregatorRole(ctx, state)
     this.member = new MemberRole(ctx, state)
@@ -205,7 +215,7 @@ export class Peer {
       allowList: o.allowList, swarmKey: o.swarmKey, metrics: o.metrics, nat: o.nat, relay: o.relay, upnp: o.upnp
     })
     ctx.reach = new ReachabilityMonitor(host, o.nat ?? o.local !== true, (line) => { ctx.log(line) })
-    ctx.view = new MemberView(this.peerId, this.timing.memberTtlMs)
+    ctx.view = new MemberView(this.peerId, this.timing.memberTtlMs, this.helloPlan)
     this.powNonce = solvePow(this.opts.jobId, this.peerId, price.powBits)
     ctx.book.ownProof(this.peerId, this.powNonce)
     const { jobId } = this.opts
@@ -282,11 +292,9 @@ export class Peer {
         const view = ctx.view!
         const unpaid = ctx.book.hello(from, h.powNonce ?? 0n, this.state.completed, h.round)
         if (unpaid !== undefined) { ctx.reject(from, unpaid, 'hello', h.round); break }
-        // the sender's interval counts only up to the one the job sets at the membership we see
-        const cap = helloIntervalMs(this.timing.heartbeatMs, view.live(now).length + 1)
+        // the view caps the sender's interval at the one the job allows at the membership we know
         const caps = { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }
-        view.hello(from, h.round, hex(h.globalHash), now, caps, Math.min(h.intervalMs, cap), hex(h.beacon),
-          h.reachability)
+        view.hello(from, h.round, hex(h.globalHash), now, caps, h.intervalMs, hex(h.beacon), h.reachability)
         this.member.membersChanged()
         break
       }
@@ -308,8 +316,12 @@ export class Peer {
   private sendHello (): void {
     const { ctx, state } = this
     const now = Date.now()
-    const intervalMs = helloIntervalMs(this.timing.heartbeatMs, ctx.view?.live(now).length ?? 1)
-    this.nextHello = now + intervalMs
+    const known = ctx.view?.knownCount(now) ?? 1
+    const intervalMs = helloIntervalMs(this.helloPlan, known, known > this.timing.largeJobMembers && this.hasRole(now))
+    // quiet peers all Hello at once on adopting a result: each draws its next Hello within the second half of the
+    // interval it announces, so their Hellos spread over the interval instead of coming in bursts of the whole job
+    this.nextHello = now + (intervalMs > this.timing.heartbeatMs ? intervalMs * (0.5 + Math.random() / 2) : intervalMs)
+    this.helloInterval = intervalMs
     void ctx.publish({
       hello: {
         jobId: this.opts.jobId,
@@ -324,6 +336,41 @@ export class Peer {
         beacon: unhex(ctx.trust.beacon)
       }
     })
+  }
+
+  private helloIfDrawn (): void {
+    if (this.helloInterval > this.timing.heartbeatMs && this.ctx.view !== undefined && this.hasRole(Date.now())) {
+      this.nextHello = 0
+    }
+  }
+
+  private get helloPlan (): HelloPlan {
+    const t = this.timing
+    return { baseMs: t.heartbeatMs, largeJobMembers: t.largeJobMembers,
+      idleHellosPerHeartbeat: t.idleHellosPerHeartbeat }
+  }
+
+  /**
+   * Does the round we are in depend on us being live: are we its aggregator or the next in its order, one of its
+   * selected trainers or witnesses? With the announce we follow, by its members and attempt; before one, as
+   * attempt 0 over the members we count would draw them (the others' views may differ a little: a peer that
+   * misjudges it only Hellos a little more, or is detected a little later). Never in a finished job.
+   */
+  private hasRole (now: number): boolean {
+    const { ctx, state } = this
+    if (state.completed >= this.opts.job.rounds) return false
+    if (state.collector !== undefined) return true
+    const r = state.completed + 1
+    const a = state.current.round === r ? state.current.announce : undefined
+    const members = ctx.trust.eligible(a?.members ?? this.opts.members ?? ctx.countedMembers(r, now))
+    if (!members.includes(this.peerId)) return false
+    const attempt = a?.attempt ?? 0
+    const order = ctx.trust.order(members, r)
+    const selected = a?.selected ?? ctx.trust.selection(members, r, attempt)
+    const aggregator = a?.aggregator ?? order[attempt] ?? ''
+    return order.slice(attempt, attempt + 2).includes(this.peerId) || selected.includes(this.peerId) ||
+      witnessesOf(members, ctx.trust.beacon, r, attempt, aggregator, this.opts.job.witnesses.count)
+        .includes(this.peerId)
   }
 
   // ------------------------------------------------------------------ the round clock

@@ -15,6 +15,10 @@ export interface PeerTiming {
   readonly heartbeatMs: number
   /** a member without a Hello for this long is no longer live */
   readonly memberTtlMs: number
+  /** past this many known members, peers without a role in the round Hello less often (member-view.ts) */
+  readonly largeJobMembers: number
+  /** how many Hellos per heartbeat the peers without a role send in all, in a large job */
+  readonly idleHellosPerHeartbeat: number
   /** how often the round clock is checked */
   readonly tickMs: number
   /** after enough members are live, wait this long before round 1 so every view has them */

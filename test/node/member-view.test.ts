@@ -1,8 +1,9 @@
 // Liveness from Hellos: the TTL, a member's announced interval stretching it (capped against a hostile one), and
-// the Hello interval that keeps each peer's share of the Hello traffic flat as the membership grows.
+// the Hello interval that keeps the job's Hello traffic flat as the membership grows (quiet members stretch theirs,
+// the round's roles keep the heartbeat).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { HELLOS_PER_HEARTBEAT, helloIntervalMs, MemberView } from '../../node/member-view.ts'
+import { helloIntervalMs, IDLE_HELLOS_PER_HEARTBEAT, idleIntervalMs, MemberView } from '../../node/member-view.ts'
 import { MAX_HELLO_INTERVAL_MS } from '../../protocol/limits.ts'
 import { Reachability } from '../../protocol/election.ts'
 
@@ -22,13 +23,40 @@ test('a member is live for the TTL, or for 3 of its announced intervals if longe
   assert.equal(v.isLive('b', 46_001), false)
 })
 
-test('Hello interval: the heartbeat up to HELLOS_PER_HEARTBEAT members, then in proportion, capped', () => {
-  assert.equal(helloIntervalMs(2000, 1), 2000)
-  assert.equal(helloIntervalMs(2000, HELLOS_PER_HEARTBEAT), 2000)
-  assert.equal(helloIntervalMs(2000, 4 * HELLOS_PER_HEARTBEAT), 8000)
-  assert.equal(helloIntervalMs(2000, 1024), Math.min(MAX_HELLO_INTERVAL_MS, 64_000))
-  // each peer hears about HELLOS_PER_HEARTBEAT Hellos per base heartbeat while the cap allows
-  for (const n of [64, 128, 256]) assert.equal(n / (helloIntervalMs(2000, n) / 2000), HELLOS_PER_HEARTBEAT)
+const PLAN = { baseMs: 2000, largeJobMembers: 16, idleHellosPerHeartbeat: 2 }
+
+test('Hello interval: the heartbeat in a small job or with a role; else ~2 Hellos a heartbeat for the whole job',
+  () => {
+  assert.equal(helloIntervalMs(PLAN, 1, false), 2000)
+  assert.equal(helloIntervalMs(PLAN, 16, false), 2000)
+  assert.equal(helloIntervalMs(PLAN, 20, false), 20_000)
+  assert.equal(helloIntervalMs(PLAN, 20, true), 2000)
+  assert.equal(helloIntervalMs(PLAN, 1024, true), 2000)
+  assert.equal(helloIntervalMs(PLAN, 1024, false), MAX_HELLO_INTERVAL_MS)
+  // the quiet members of the job send IDLE_HELLOS_PER_HEARTBEAT per heartbeat in all while the cap allows
+  for (const n of [17, 24, 30]) assert.equal(n / (idleIntervalMs(PLAN, n) / 2000), IDLE_HELLOS_PER_HEARTBEAT)
+})
+
+test('a large job\'s quiet member stays live for 3 of its long intervals, capped by the job size this view knows',
+  () => {
+  const v = new MemberView('me', 6000, PLAN)
+  for (let i = 0; i < 19; i++) v.hello(`m${String(i).padStart(2, '0')}`, 1, 'h', 0, undefined, 2000)
+  assert.equal(v.knownCount(0), 20)
+  v.hello('quiet', 1, 'h', 0, undefined, 21_000) // within the cap
+  v.hello('liar', 1, 'h', 0, undefined, MAX_HELLO_INTERVAL_MS) // claims more than a job of 22 allows
+  assert.equal(v.knownCount(0), 22, 'recounted once a new member is heard')
+  const cap = idleIntervalMs(PLAN, 22)
+  assert.equal(v.isLive('quiet', 3 * 21_000), true)
+  assert.equal(v.isLive('quiet', 3 * 21_000 + 1), false)
+  assert.equal(v.isLive('liar', 3 * cap), true)
+  assert.equal(v.isLive('liar', 3 * cap + 1), false, 'a liar is live no longer than a quiet member of the job')
+  assert.equal(v.isLive('m00', 6000), true)
+  assert.equal(v.isLive('m00', 6001), false, 'a member at the heartbeat is detected in the usual TTL')
+  // a small job's view caps every interval at the heartbeat: 3 members, one claiming 30 s
+  const small = new MemberView('me', 6000, PLAN)
+  small.hello('a', 1, 'h', 0, undefined, 2000)
+  small.hello('b', 1, 'h', 0, undefined, MAX_HELLO_INTERVAL_MS)
+  assert.deepEqual(small.live(6001), ['me'])
 })
 
 test('a member\'s reachability is what its last Hello said, kept past its liveness', () => {

@@ -1,0 +1,62 @@
+// Liveness that scales: in a large job (here "large" from 4 members on) only the round's roles Hello at the
+// heartbeat; the others stretch their interval and stay live for 3 of them. 8 real peers on 127.0.0.1: the quiet
+// ones must stay in every view (elections and announce checks read it), and a killed aggregator must still be
+// replaced after the heartbeat's TTL (1.5 s), not after its quiet TTL (~29 s).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { FAST, testJob, startNet, until } from './net-fixture.ts'
+import type { AnnounceEvent, Peer } from '../../node/peer.ts'
+import { createFakeTrainer } from '../../node/testing/fake-trainer.ts'
+import { idleIntervalMs } from '../../node/member-view.ts'
+
+const PEERS = 8
+const DEADLINE_S = 60
+// 300 ms x 8 / 0.25 = 9.6 s between a quiet member's Hellos; the first round waits that long and a little more,
+// so every view (the last peer's too) has heard every quiet member once before the announce lists them
+const HEARTBEAT_MS = 300
+const TTL_MS = 1500
+const TIMING = { ...FAST, heartbeatMs: HEARTBEAT_MS, memberTtlMs: TTL_MS, largeJobMembers: 3,
+  idleHellosPerHeartbeat: 0.25, settleMs: 12_000 }
+const QUIET_MS = idleIntervalMs({ baseMs: HEARTBEAT_MS, ...TIMING }, PEERS)
+
+test('a large job\'s quiet members stay live; its killed aggregator is replaced at the heartbeat\'s pace',
+  { timeout: 180_000 }, async () => {
+  const { job, jobId } = testJob({ rounds: 1, peersPerRound: 2, minPeers: PEERS, roundDeadlineSeconds: DEADLINE_S,
+    witnesses: { count: 1, quorum: 1 } })
+  const net = await startNet(0, job, jobId, { timing: TIMING }, 60)
+  try {
+    let mine: AnnounceEvent | undefined
+    const heard = new Set<string>()
+    for (let i = 0; i < PEERS; i++) {
+      const p = await net.addPeer({ trainer: createFakeTrainer({ lora: { ...job.lora }, samples: 5, delayMs: 3000 }) })
+      p.events.on('announce', (a) => {
+        if (a.round !== 1 || a.attempt !== 0) return
+        if (a.mine) mine = a
+        else heard.add(p.peerId)
+      })
+    }
+    await until(() => mine !== undefined && heard.size === PEERS - 1, 90_000, 'round 1\'s announce at every peer')
+    const a = mine!
+    const alive: Peer[] = net.peers.filter((p) => p.peerId !== a.aggregator)
+    // the aggregator said it Hellos at the heartbeat (it did once it announced, at the latest)
+    await until(() => alive.every((p) => p.memberStatus().find((s) => s.peer === a.aggregator)?.intervalMs ===
+      HEARTBEAT_MS), 20_000, 'every view to hold the aggregator at the heartbeat')
+    // quiet members exist, and one heard longer ago than the heartbeat's TTL is still live in every view
+    await until(() => alive.every((p) => p.memberStatus().some((s) => s.intervalMs > HEARTBEAT_MS &&
+      Date.now() - s.seenAt > TTL_MS)), 30_000, 'a quiet member live past the heartbeat\'s TTL')
+    for (const p of net.peers) assert.equal(p.members().length, PEERS, `${p.peerId.slice(-6)} sees every member`)
+    const killedAt = Date.now()
+    await net.peers.find((p) => p.peerId === a.aggregator)!.stop()
+    let failoverAt = 0
+    for (const p of alive) p.events.on('announce', (e) => { if (e.mine && e.attempt > 0) failoverAt ||= e.at })
+    await until(() => alive.every((p) => p.global.round === 1), 60_000, 'round 1 to complete after the failover')
+    assert.equal(alive[0]!.rounds[0]!.attempt, 1)
+    assert.ok(failoverAt > killedAt)
+    // had the aggregator been quiet, no one would have missed it before 3 quiet intervals after its last Hello
+    assert.ok(failoverAt - killedAt < 3 * QUIET_MS - QUIET_MS,
+      `failover ${failoverAt - killedAt} ms after the kill; a quiet member's TTL is ${3 * QUIET_MS} ms`)
+    assert.equal(new Set(alive.map((p) => p.global.hash)).size, 1)
+  } finally {
+    await net.close()
+  }
+})
