@@ -20,7 +20,8 @@ export async function getHistory (ctx: PeerContext, state: RoundState, hash: str
   if (mine !== undefined) return mine
   const holders = ctx.view?.holdersOf(holdersOf, Date.now()) ?? []
   const sources = [...new Set([...from, ...holders])].filter((p) => p !== ctx.peerId).slice(0, MAX_SOURCES)
-  const opts = { jobId: ctx.opts.jobId, maxBytes: MAX_HISTORY_BYTES, timeoutMs: ctx.timing.transferTimeoutMs, what: 'history' as const }
+  const opts = { jobId: ctx.opts.jobId, maxBytes: MAX_HISTORY_BYTES, timeoutMs: ctx.timing.transferTimeoutMs,
+    what: 'history' as const }
   for (const p of sources) {
     if (ctx.stopped) return undefined
     try {

@@ -23,7 +23,7 @@ import { toTokenBatch } from '../../../trainer/train/token-batch.ts'
 import { microBatches } from '../../../trainer/train/step-plan.ts'
 import { resolveRecipe } from '../../../trainer/train/recipe.ts'
 import { runSteps, TrainingRun } from '../../../trainer/train/train-loop.ts'
-import { ckpt, LORA, trainExamples } from '../train/fixture.ts'
+import { ckpt, LORA, trainExamples, twoRowBatch } from '../train/fixture.ts'
 
 const relDiff = (a: number, b: number): number => Math.abs(a - b) / Math.max(1e-12, Math.abs(b))
 function cosine (a: Float32Array, b: Float32Array): number {
@@ -74,11 +74,7 @@ const randomFp16 = (): LlamaCheckpoint => {
 test('a random fp16 HF LLaMA: fp16 compute gives fp32\'s loss and gradients, and the same greedy tokens', async () => {
   const model = randomFp16()
   const T = 24
-  const ids = Array.from({ length: 2 * (T + 1) }, (_, i) => 3 + (i * 131) % 290)
-  const rows = (off: number): bigint[] => [...ids.slice(off, off + T), ...ids.slice(T + 1 + off, 2 * T + 1 + off)]
-    .map(BigInt)
-  const batch = { batch: 2, seq: T, inputIds: BigInt64Array.from(rows(0)), labels: BigInt64Array.from(rows(1)),
-    attentionMask: new BigInt64Array(2 * T).fill(1n) }
+  const batch = twoRowBatch(T)
   const lora: LoraConfig = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj', 'up_proj'] }
   await compare(model, lora, batch)
   // the KV cache in fp16 too: greedy decoding picks the same tokens as fp32 (random weights: clear margins)

@@ -23,7 +23,7 @@ import type { Adapter, LoraConfig } from '../../../trainer/lora/adapter.ts'
 import type { TokenBatch } from '../../../trainer/model/feeds.ts'
 import { toTokenBatch } from '../../../trainer/train/token-batch.ts'
 import { microBatches } from '../../../trainer/train/step-plan.ts'
-import { ckpt, LORA, trainExamples } from '../train/fixture.ts'
+import { ckpt, LORA, trainExamples, twoRowBatch } from '../train/fixture.ts'
 
 const relDiff = (a: number, b: number): number => Math.abs(a - b) / Math.max(1e-12, Math.abs(b))
 function cosine (a: Float32Array, b: Float32Array): number {
@@ -126,11 +126,7 @@ test('a random fp16 HF LLaMA: int8 and int4 against fp32, MatMulNBits forward an
   writeRandomHf(dir, C, 'F16')
   const model = loadHfCheckpoint(dir)
   const T = 24
-  const ids = Array.from({ length: 2 * (T + 1) }, (_, i) => 3 + (i * 131) % 290)
-  const rows = (off: number): bigint[] => [...ids.slice(off, off + T), ...ids.slice(T + 1 + off, 2 * T + 1 + off)]
-    .map(BigInt)
-  const batch = { batch: 2, seq: T, inputIds: BigInt64Array.from(rows(0)), labels: BigInt64Array.from(rows(1)),
-    attentionMask: new BigInt64Array(2 * T).fill(1n) }
+  const batch = twoRowBatch(T)
   const lora: LoraConfig = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'] }
   const quantize = { bits: 4 as const, blockSize: 32 }
   // train: forward codes for the 5 untargeted linear layers a block and the lm_head, the transposed codes for their
