@@ -127,11 +127,7 @@ export class MemberRole {
     const counted = this.ctx.countedMembers(next, now).length
     const replay = live.filter((w) => counted > w.counted)
     this.waitingMembers = live.filter((w) => counted <= w.counted)
-    void (async () => {
-      for (const w of replay) {
-        await this.onAnnounce(w.a, w.sender).catch((e: Error) => { this.ctx.log(`announce: ${e.message}`) })
-      }
-    })()
+    this.recheck(replay)
   }
 
   /** Our attempt clock of round `round` (protocol/attempt-clock.ts): when it became due, the announce we follow. */
@@ -154,10 +150,15 @@ export class MemberRole {
   private replayDeferred (round: number): void {
     const replay = this.deferred.filter((d) => d.a.round > round).sort((x, y) => x.a.round - y.a.round)
     this.deferred = []
-    if (replay.length === 0) return
+    this.recheck(replay)
+  }
+
+  /** Kept announces through the full check again, one after the other, in the order given. */
+  private recheck (kept: ReadonlyArray<{ readonly a: RoundAnnounce, readonly sender: string }>): void {
+    if (kept.length === 0) return
     void (async () => {
-      for (const d of replay) {
-        await this.onAnnounce(d.a, d.sender).catch((e: Error) => { this.ctx.log(`announce: ${e.message}`) })
+      for (const k of kept) {
+        await this.onAnnounce(k.a, k.sender).catch((e: Error) => { this.ctx.log(`announce: ${e.message}`) })
       }
     })()
   }
