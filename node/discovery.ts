@@ -7,6 +7,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { FeditHost } from './host.ts'
 
@@ -30,6 +31,12 @@ export interface DiscoveryOptions {
   readonly connectedMembers?: () => number
   /** stop dialling new members once this many are connected (default TARGET_MEMBERS) */
   readonly targetMembers?: number
+  /**
+   * bootstrap multiaddrs (with /p2p/<id>), dialled again before a walk while we hold no connection at all:
+   * libp2p's bootstrap discovery dials them once, at start, and a peer whose dial failed (its bootstrap not up
+   * yet, or too busy to finish the handshake in time) would otherwise walk an empty DHT for good
+   */
+  readonly bootstrap?: readonly string[]
   readonly signal: AbortSignal
   readonly onError?: (err: Error) => void
 }
@@ -50,6 +57,9 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
     let found = 0
     try {
       const q = AbortSignal.any([opts.signal, AbortSignal.timeout(Math.max(5000, opts.intervalMs))])
+      if ((opts.bootstrap ?? []).length > 0 && host.getConnections().length === 0) {
+        await redialBootstrap(host, opts.bootstrap!, q)
+      }
       const need = target - connected()
       // while the job is short of members the DHT is still forming: provide on each walk so the closest peers
       // to the job's key, which change as peers join, hold our record
@@ -80,6 +90,16 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
     await sleep(interval, opts.signal)
     interval = found > 0 ? Math.min(opts.intervalMs, interval * 2) : Math.min(maxInterval, interval * 2)
   }
+}
+
+/** Dials every bootstrap address at once; returns when one answers, else throws one line naming each failure. */
+async function redialBootstrap (host: FeditHost, addrs: readonly string[], signal: AbortSignal): Promise<void> {
+  const tries = await Promise.allSettled(addrs.map(async (a) => await host.dial(multiaddr(a), {
+    signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
+  })))
+  if (tries.some((t) => t.status === 'fulfilled')) return
+  const why = tries.map((t, i) => `${addrs[i]}: ${(t as PromiseRejectedResult).reason?.message ?? 'failed'}`)
+  throw new Error(`no connection, and no bootstrap answered (${why.join('; ')})`)
 }
 
 function shuffle<T> (xs: T[]): T[] {

@@ -242,6 +242,7 @@ export class Peer {
       intervalMs: this.timing.discoveryIntervalMs,
       signal: ctx.abort.signal,
       connectedMembers: () => pubsub.getSubscribers(ctx.topic).length,
+      bootstrap: o.bootstrap,
       onError: (e: Error) => { ctx.log(`discovery: ${e.message}`) }
     }
     runDiscovery(host, discovery).catch(() => {})
