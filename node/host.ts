@@ -112,7 +112,10 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
     },
     transports: [tcp(), ...natTransports(nat)],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // yamux pings each connection to find dead TCP ones; a member holds ~20-45 connections in a large job, so at the
+    // default 30 s that was ~3 frames a second per peer (bench scale's frame count); liveness of members comes from
+    // Hellos, so a dead connection found in 90 s instead of 30 s costs only a stale gossipsub peer meanwhile
+    streamMuxers: [yamux({ keepAliveInterval: 90_000 })],
     ...(opts.swarmKey !== undefined
       ? { connectionProtector: preSharedKey({ psk: parseSwarmKey(opts.swarmKey, 'swarm key') }) }
       : {}),

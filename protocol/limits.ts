@@ -18,8 +18,12 @@ export const ROUND_WINDOW = 2
 export const MAX_ATTEMPTS = 16
 /** sha256 digest length. */
 export const HASH_BYTES = 32
-/** Longest Hello interval a peer may announce (its interval grows with membership, node/member-view.ts). */
-export const MAX_HELLO_INTERVAL_MS = 30_000
+/**
+ * Longest Hello interval a peer may announce (its interval grows with membership, node/member-view.ts): the quiet
+ * members of a job send ~1 Hello a second in all up to ~120 members (at 30 s, past 30 members, the job's Hellos
+ * grew with it: 4.4 a second at 100); a quiet member that leaves is missed after up to 3 of these.
+ */
+export const MAX_HELLO_INTERVAL_MS = 120_000
 /** Most chain links one /fedit/chain answer carries (the asker pages through longer chains). */
 export const MAX_CHAIN_LINKS = 32
 /** Largest /fedit/chain answer (32 links of a few KB; a 1024-member announce list is ~60 KB). */
