@@ -12,6 +12,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { FeditHost } from './host.ts'
 
 const DIAL_TIMEOUT_MS = 5000
+/** a bootstrap that many peers dial at once (a process of 100 peers) may take long to finish each handshake */
+const BOOTSTRAP_DIAL_TIMEOUT_MS = 20_000
 /** gossipsub's mesh degree D (6) with two to spare, so one member leaving does not leave the mesh short */
 const TARGET_MEMBERS = 8
 /** provider records live 48 h in kad-dht; re-providing every 5 min replaces the closest peers that left */
@@ -58,7 +60,7 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
     try {
       const q = AbortSignal.any([opts.signal, AbortSignal.timeout(Math.max(5000, opts.intervalMs))])
       if ((opts.bootstrap ?? []).length > 0 && host.getConnections().length === 0) {
-        await redialBootstrap(host, opts.bootstrap!, q)
+        await redialBootstrap(host, opts.bootstrap!, opts.signal)
       }
       const need = target - connected()
       // while the job is short of members the DHT is still forming: provide on each walk so the closest peers
@@ -87,7 +89,9 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
     } catch (err) {
       if (!opts.signal.aborted) opts.onError?.(err as Error)
     }
-    await sleep(interval, opts.signal)
+    // a random half to one and a half of the interval: peers that started together would otherwise walk (and redial
+    // their bootstrap) in step, and a crowd of handshakes at once kept the bootstrap too slow to finish any of them
+    await sleep(interval * (0.5 + Math.random()), opts.signal)
     interval = found > 0 ? Math.min(opts.intervalMs, interval * 2) : Math.min(maxInterval, interval * 2)
   }
 }
@@ -95,7 +99,7 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
 /** Dials every bootstrap address at once; returns when one answers, else throws one line naming each failure. */
 async function redialBootstrap (host: FeditHost, addrs: readonly string[], signal: AbortSignal): Promise<void> {
   const tries = await Promise.allSettled(addrs.map(async (a) => await host.dial(multiaddr(a), {
-    signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
+    signal: AbortSignal.any([signal, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS)])
   })))
   if (tries.some((t) => t.status === 'fulfilled')) return
   const why = tries.map((t, i) => `${addrs[i]}: ${(t as PromiseRejectedResult).reason?.message ?? 'failed'}`)

@@ -127,7 +127,17 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
       denyInboundEncryptedConnection: (peer, conn) => denied(peer) || (gate && pairs.refuses(peer, conn.remoteAddr)),
       denyOutboundEncryptedConnection: (peer, conn) => denied(peer) || (gate && pairs.abandons(peer, conn.remoteAddr))
     },
-    connectionManager: local ? { allow: ['/ip4/127.0.0.1/ipcidr/32'] } : {},
+    // a process holding 50-100 peers (the simulation, bench scale) runs a loop that lags by seconds while they join:
+    // at libp2p's 6 s per address and 10 s per inbound upgrade, handshakes with the busy bootstrap timed out over and
+    // over (54 of 100 peers alone after 80 s); a slow handshake that completes beats a fast one that is retried
+    connectionManager: local
+      ? {
+          allow: ['/ip4/127.0.0.1/ipcidr/32'],
+          dialTimeout: 30_000,
+          addressDialTimeout: 20_000,
+          inboundUpgradeTimeout: 30_000
+        }
+      : {},
     // libp2p's connection monitor opens a ping stream on every connection every 10 s and aborts the connection
     // when a ping is late. A job's members are all connected to each other, so that is a stream per peer per
     // second for each peer; with 20 peers in one process (bench/round) it was a large share of the CPU, and
