@@ -105,7 +105,7 @@ async function child (n: number, pass: string[]): Promise<Point> {
   let out = ''
   proc.stdout.on('data', (d: Buffer) => { out += d.toString() })
   // the child bounds its own waits; this is the backstop for a child that hangs anyway
-  const limitMs = pointLimitMs(n) + 60_000
+  const limitMs = pointLimitMs(n) + 90_000 // + stopping the peers (30 s at most)
   const killer = setTimeout(() => { proc.kill('SIGKILL') }, limitMs)
   const code = await new Promise<number | null>((resolve) => { proc.on('close', resolve) })
   clearTimeout(killer)
@@ -125,7 +125,7 @@ async function child (n: number, pass: string[]): Promise<Point> {
 
 /** start-up, rounds and idle window together; generous, as the machine may be loaded */
 function pointLimitMs (n: number): number {
-  return 60_000 + n * 1500 + ROUNDS * 60_000 + (SETTLE_S + IDLE_S) * 1000
+  return 60_000 + n * 3000 + ROUNDS * 60_000 + (SETTLE_S + IDLE_S) * 1000
 }
 
 async function runPoint (PEERS: number): Promise<void> {

@@ -104,9 +104,12 @@ export class Peer {
     state.events.on('result', (i) => { this.events.emit('result', i) })
     state.events.on('stage', (s) => { this.events.emit('stage', s) })
     state.events.on('done', () => { this.events.emit('done') })
-    // a new global adapter: tell the others at once
-    state.events.on('adopted', () => { this.nextHello = 0 })
-    state.events.on('followed', () => { this.nextHello = 0 })
+    // a new global adapter: tell the others at once, unless we are a quiet member of a large job (Helloing slowly).
+    // All of those at once on each adoption was a burst of N Hellos, each heard ~6 times by every one of N peers;
+    // their drawn Hello carries the new round when it comes, and the aggregator and witnesses, who hold the new
+    // adapter first, Hello at the heartbeat. Drawn for a role in the next round, a quiet member says so at once
+    state.events.on('adopted', () => { this.helloOnNewGlobal() })
+    state.events.on('followed', () => { this.helloOnNewGlobal() })
     // drawn for a role (selected, witness, next in the order) while Helloing slowly: say so at once, so the others
     // see us at the heartbeat (and notice our failure as fast) from now on
     state.events.on('announce', () => { this.helloIfDrawn() })
@@ -337,6 +340,11 @@ export class Peer {
         beacon: unhex(ctx.trust.beacon)
       }
     })
+  }
+
+  private helloOnNewGlobal (): void {
+    if (this.helloInterval > this.timing.heartbeatMs) this.helloIfDrawn()
+    else this.nextHello = 0
   }
 
   private helloIfDrawn (): void {
