@@ -1,8 +1,9 @@
 // Which round results a fleet reports: the first per round, then an earlier attempt's (the peers' fork choice),
-// never a later attempt's.
+// never a later attempt's; and the in-process fleet's timers by its size.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ResultChoice } from '../../sim/fleet.ts'
+import { inProcessTiming } from '../../sim/fleet-in-process.ts'
 
 test('ResultChoice: first result per round, replaced only by an earlier attempt', () => {
   const c = new ResultChoice()
@@ -14,4 +15,18 @@ test('ResultChoice: first result per round, replaced only by an earlier attempt'
   assert.equal(c.attemptOf(1), 0)
   assert.equal(c.accept(1, 1), false)
   assert.equal(c.accept(2, 0), true, 'rounds are independent')
+})
+
+test('inProcessTiming: the small fleet keeps its quick timers; 100 peers stretch them to about the defaults', () => {
+  const small = { heartbeatMs: 500, memberTtlMs: 4000, tickMs: 100, settleMs: 2500, graceMs: 2000,
+    discoveryIntervalMs: 1000 }
+  assert.deepEqual(inProcessTiming(4), small)
+  assert.deepEqual(inProcessTiming(25), small)
+  const big = inProcessTiming(100)
+  assert.equal(big.heartbeatMs, 2000)
+  assert.equal(big.discoveryIntervalMs, 10_000)
+  assert.equal(big.tickMs, 250)
+  assert.ok(big.memberTtlMs! >= 3 * big.heartbeatMs! && big.graceMs! >= big.heartbeatMs!, JSON.stringify(big))
+  const mid = inProcessTiming(50)
+  assert.ok(mid.heartbeatMs! > 500 && mid.heartbeatMs! < 2000, JSON.stringify(mid))
 })
