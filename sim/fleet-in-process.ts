@@ -16,7 +16,8 @@ import { CONVICTIONS, roleAttackTransport } from './role-attacks.ts'
 import type { RoleAttack } from './role-attacks.ts'
 import { deriveSeed } from '../trainer/rng.ts'
 import type { Fleet, FleetEvents } from './fleet.ts'
-import { ResultChoice } from './fleet.ts'
+import { isNoteworthy, ResultChoice } from './fleet.ts'
+import { peerLabel } from './sim-config.ts'
 
 /**
  * Quicker than a peer's defaults (which suit a WAN): everything here is one loopback hop away. But all the peers
@@ -84,7 +85,11 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
         ...o.timing },
       samples: o.samples[i],
       ...(role !== undefined ? { transport: roleAttackTransport(role, keys[i]!) } : {}),
-      logger: (line) => { appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} ${line}\n`) }
+      logger: (line) => {
+        appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} ${line}\n`)
+        // as the process fleet shows them: a round that waits for its deadline says why
+        if (isNoteworthy(line)) events.emit('note', `${peerLabel(i, o.trainers.length)}: ${line}`)
+      }
     })
     p.events.on('announce', (a) => {
       const key = `${a.round}/${a.attempt}/${a.aggregator}`

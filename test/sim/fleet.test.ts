@@ -1,8 +1,8 @@
 // Which round results a fleet reports: the first per round, then an earlier attempt's (the peers' fork choice),
-// never a later attempt's; and the in-process fleet's timers by its size.
+// never a later attempt's; the in-process fleet's timers by its size; which peer log lines a run shows.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ResultChoice } from '../../sim/fleet.ts'
+import { isNoteworthy, ResultChoice } from '../../sim/fleet.ts'
 import { inProcessTiming } from '../../sim/fleet-in-process.ts'
 
 test('ResultChoice: first result per round, replaced only by an earlier attempt', () => {
@@ -29,4 +29,11 @@ test('inProcessTiming: the small fleet keeps its quick timers; 100 peers stretch
   assert.ok(big.memberTtlMs! >= 3 * big.heartbeatMs! && big.graceMs! >= big.heartbeatMs!, JSON.stringify(big))
   const mid = inProcessTiming(50)
   assert.ok(mid.heartbeatMs! > 500 && mid.heartbeatMs! < 2000, JSON.stringify(mid))
+})
+
+test('isNoteworthy: the peer log lines a run shows (why a round waits), not the routine ones', () => {
+  assert.equal(isNoteworthy('round 2: could not push our update (Unexpected EOF - stream closed)'), true)
+  assert.equal(isNoteworthy('round 1: aggregator refused our update (duplicate)'), true)
+  assert.equal(isNoteworthy('round 1: trained on 160 examples in 14.1 s, loss 4.6771, 1019 tok/s'), false)
+  assert.equal(isNoteworthy('round 3: aggregating; selected FMq9mQ,1M6ydo'), false)
 })
