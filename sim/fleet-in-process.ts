@@ -1,12 +1,12 @@
-// All peers of the simulation in this process: one bootstrap host and N createPeer()s on 127.0.0.1, each
-// with its own state directory and its own trainer (a worker thread for the real one).
+// All peers of the simulation in this process: one bootstrap host (in a thread of its own) and N createPeer()s on
+// 127.0.0.1, each with its own state directory and its own trainer (shared worker threads for the real one).
 import '../node/polyfill.ts'
 import { EventEmitter } from 'node:events'
 import { appendFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { JobSpec } from '../protocol/job-spec.ts'
-import { startBootstrap, dialableAddrs } from '../bootstrap/bootstrap-node.ts'
+import { startBootstrapThread } from './bootstrap-thread.ts'
 import { createPeer } from '../node/peer.ts'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Peer, PeerTiming } from '../node/peer.ts'
@@ -16,11 +16,28 @@ import { CONVICTIONS, roleAttackTransport } from './role-attacks.ts'
 import type { RoleAttack } from './role-attacks.ts'
 import { deriveSeed } from '../trainer/rng.ts'
 import type { Fleet, FleetEvents } from './fleet.ts'
-import { ResultChoice } from './fleet.ts'
+import { isNoteworthy, ResultChoice } from './fleet.ts'
+import { peerLabel } from './sim-config.ts'
 
-/** Quicker than a peer's defaults (which suit a WAN): everything here is one loopback hop away. */
-export const IN_PROCESS_TIMING: Partial<PeerTiming> = { heartbeatMs: 500, memberTtlMs: 4000, tickMs: 100,
-  settleMs: 2500, graceMs: 2000, discoveryIntervalMs: 1000 }
+/**
+ * Quicker than a peer's defaults (which suit a WAN): everything here is one loopback hop away. But all the peers
+ * share this process's one event loop, and what they do on a timer costs peers x rate (each Hello is heard and
+ * verified by every peer, each discovery interval is a DHT walk per peer): past 25 peers the intervals stretch with
+ * the fleet, to about the peer's defaults (2 s heartbeat, 10 s discovery) at 100. At the small fleet's timing 100
+ * peers filled the loop before round 1 (a core busy, 46 still unable to reach the bootstrap 90 s after start).
+ */
+export function inProcessTiming (peers: number): Partial<PeerTiming> {
+  const k = Math.max(1, peers / 25)
+  const heartbeatMs = Math.round(500 * k)
+  return { heartbeatMs, memberTtlMs: 8 * heartbeatMs, tickMs: Math.round(Math.min(250, 100 * k)),
+    settleMs: 5 * heartbeatMs, graceMs: 4 * heartbeatMs,
+    discoveryIntervalMs: Math.round(Math.min(10_000, 1000 * k * k)) }
+}
+
+/** Peers joined at once: 100 dialling the one bootstrap together (in this event loop) timed its handshakes out. */
+const JOIN_BATCH = 10
+/** How long a batch may take to hold a connection each before the next batch starts anyway (discovery redials). */
+const JOIN_WAIT_MS = 30_000
 
 export interface InProcessOptions {
   readonly job: JobSpec
@@ -38,9 +55,8 @@ export interface InProcessOptions {
 
 export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> {
   const events = new EventEmitter<FleetEvents>()
-  const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'],
-    local: true })
-  const bootAddrs = dialableAddrs(boot)
+  const boot = await startBootstrapThread()
+  const bootAddrs = [...boot.addrs]
   const aggregate = buildAggregator(o.job.aggregation)
   const peers: Peer[] = []
   // each peer's own log lines (as `fedit peer` prints them) go to dir/logs/p<i>.log, for post-mortems
@@ -58,17 +74,22 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
   // membership frozen before round 1: a loaded machine's flapping live sets cannot change who is elected or
   // selected, so the same seed gives the same adapters
   const members = o.frozen === true ? keys.map((k) => peerIdFromPrivateKey(k).toString()) : undefined
+  const timing = inProcessTiming(o.trainers.length)
   for (let i = 0; i < o.trainers.length; i++) {
     const role = o.roleAttacks?.get(i)
     const p = createPeer({
       job: o.job, jobId: o.jobId, privateKey: keys[i]!, members,
       trainer: o.trainers[i]!, aggregate, stateDir: join(o.dir, `p${i}`),
       listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: bootAddrs, local: true,
-      timing: { ...IN_PROCESS_TIMING, transferTimeoutMs: Math.max(30_000, o.job.roundDeadlineSeconds * 1000),
+      timing: { ...timing, transferTimeoutMs: Math.max(30_000, o.job.roundDeadlineSeconds * 1000),
         ...o.timing },
       samples: o.samples[i],
       ...(role !== undefined ? { transport: roleAttackTransport(role, keys[i]!) } : {}),
-      logger: (line) => { appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} ${line}\n`) }
+      logger: (line) => {
+        appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} ${line}\n`)
+        // as the process fleet shows them: a round that waits for its deadline says why
+        if (isNoteworthy(line)) events.emit('note', `${peerLabel(i, o.trainers.length)}: ${line}`)
+      }
     })
     p.events.on('announce', (a) => {
       const key = `${a.round}/${a.attempt}/${a.aggregator}`
@@ -95,7 +116,15 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
     })
     peers.push(p)
   }
-  await Promise.all(peers.map(async (p) => await p.start()))
+  // a batch at a time, each batch connected (to the bootstrap or a member) before the next dials in
+  for (let i = 0; i < peers.length; i += JOIN_BATCH) {
+    const batch = peers.slice(i, i + JOIN_BATCH)
+    await Promise.all(batch.map(async (p) => await p.start()))
+    const until = Date.now() + JOIN_WAIT_MS
+    while (Date.now() < until && batch.some((p) => p.libp2p.getConnections().length === 0)) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
   const byId = new Map(peers.map((p) => [p.peerId, p]))
   return {
     events,

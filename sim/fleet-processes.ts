@@ -15,7 +15,7 @@ import { writeFileAtomicSync } from '../trainer/atomic-write.ts'
 import { decodeAdapter } from '../node/adapter-codec.ts'
 import type { AdapterLayout } from '../node/adapter-codec.ts'
 import type { Fleet, FleetEvents } from './fleet.ts'
-import { ResultChoice } from './fleet.ts'
+import { isNoteworthy, ResultChoice } from './fleet.ts'
 import type { PeerShare } from './peer-data.ts'
 
 const FEDIT = fileURLToPath(new URL('../bin/fedit.js', import.meta.url))
@@ -162,7 +162,7 @@ export async function startProcessFleet (o: ProcessFleetOptions): Promise<Fleet>
           onResult(i, p.round, p.attempt).catch((err: Error) => {
             events.emit('note', `${s.label}: could not read round ${p.round} (${err.message})`)
           })
-        } else if (/could not|refused|failed|error/i.test(line)) events.emit('note',
+        } else if (isNoteworthy(line)) events.emit('note',
           `${s.label}: ${line.replace(/^\d\d:\d\d:\d\d /, '')}`)
       })
       child.once('exit', (code, signal) => {

@@ -62,3 +62,8 @@ export class ResultChoice {
   /** the attempt reported for `round`, if any */
   attemptOf (round: number): number | undefined { return this.taken.get(round) }
 }
+
+/** A peer's log line worth a line of the run's progress: why a round waits (a push that failed, a refused update). */
+export function isNoteworthy (line: string): boolean {
+  return /could not|refused|failed|error/i.test(line)
+}

@@ -97,7 +97,10 @@ export const PAPER: Partial<SimConfig> = {
   localSteps: 5,
   maxLength: 512,
   limitPerPeer: undefined,
-  deadlineSeconds: 3600
+  // not the paper's (its rounds are synchronous) but the job's default: ~20x a round's training here (5-35 s a
+  // trainer on 2 loaded cores). A selected update that never comes (a push that timed out on a loaded machine, a
+  // fork at the start) costs a round this long; at 3600 s one such update stalled a run for an hour
+  deadlineSeconds: 600
 }
 
 /** Defaults <- preset <- the given overrides; then every field checked. */

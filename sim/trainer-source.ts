@@ -1,6 +1,6 @@
 // The one place the simulation gets a peer's (or a baseline's) LocalTrainer.
 //   'real': LoRA training of the base model on the given records: ONNX Runtime in a worker thread of its own
-//           (trainer/train/worker-trainer.ts), `threads` ORT threads.
+//           (trainer/train/worker-trainer.ts), `threads` ORT threads; or on the shared workers of a pool.
 //   'fake': no learning, instant (node/testing/fake-trainer.ts), with the real model's adapter shapes so the
 //           held-out evaluator can still score it; for protocol-only runs.
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
@@ -10,6 +10,7 @@ import { initAdapter } from '../trainer/lora/init.ts'
 import { createWorkerTrainer } from '../trainer/train/worker-trainer.ts'
 import { createFakeTrainer } from '../node/testing/fake-trainer.ts'
 import type { SimConfig, TrainerKind } from './sim-config.ts'
+import type { TrainerPool } from './trainer-pool.ts'
 
 /** the simulation's training settings (as SimConfig names them), plus what the trainer is and trains on */
 export interface SimTrainerOptions
@@ -20,6 +21,8 @@ export interface SimTrainerOptions
   readonly records: readonly InstructionRecord[]
   /** ORT intra-op threads of the worker (1 when many peers share the cores) */
   readonly threads: number
+  /** real trainers: on these shared workers (default: a worker of its own) */
+  readonly pool?: TrainerPool
 }
 
 export async function createSimTrainer (o: SimTrainerOptions): Promise<LocalTrainer> {
@@ -28,7 +31,7 @@ export async function createSimTrainer (o: SimTrainerOptions): Promise<LocalTrai
     return { ...fake, train: fake.train, close: fake.close,
       initialAdapter: (seed) => initAdapter(o.model, o.lora, seed) }
   }
-  return await createWorkerTrainer({
+  const spec = {
     modelPath: o.modelPath,
     records: o.records,
     lora: o.lora,
@@ -36,5 +39,6 @@ export async function createSimTrainer (o: SimTrainerOptions): Promise<LocalTrai
     microBatch: o.microBatch,
     maxLength: o.maxLength,
     threads: o.threads
-  })
+  }
+  return o.pool !== undefined ? await o.pool.open(spec) : await createWorkerTrainer(spec)
 }

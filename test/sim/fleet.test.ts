@@ -1,8 +1,9 @@
 // Which round results a fleet reports: the first per round, then an earlier attempt's (the peers' fork choice),
-// never a later attempt's.
+// never a later attempt's; the in-process fleet's timers by its size; which peer log lines a run shows.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ResultChoice } from '../../sim/fleet.ts'
+import { isNoteworthy, ResultChoice } from '../../sim/fleet.ts'
+import { inProcessTiming } from '../../sim/fleet-in-process.ts'
 
 test('ResultChoice: first result per round, replaced only by an earlier attempt', () => {
   const c = new ResultChoice()
@@ -14,4 +15,25 @@ test('ResultChoice: first result per round, replaced only by an earlier attempt'
   assert.equal(c.attemptOf(1), 0)
   assert.equal(c.accept(1, 1), false)
   assert.equal(c.accept(2, 0), true, 'rounds are independent')
+})
+
+test('inProcessTiming: the small fleet keeps its quick timers; 100 peers stretch them to about the defaults', () => {
+  const small = { heartbeatMs: 500, memberTtlMs: 4000, tickMs: 100, settleMs: 2500, graceMs: 2000,
+    discoveryIntervalMs: 1000 }
+  assert.deepEqual(inProcessTiming(4), small)
+  assert.deepEqual(inProcessTiming(25), small)
+  const big = inProcessTiming(100)
+  assert.equal(big.heartbeatMs, 2000)
+  assert.equal(big.discoveryIntervalMs, 10_000)
+  assert.equal(big.tickMs, 250)
+  assert.ok(big.memberTtlMs! >= 3 * big.heartbeatMs! && big.graceMs! >= big.heartbeatMs!, JSON.stringify(big))
+  const mid = inProcessTiming(50)
+  assert.ok(mid.heartbeatMs! > 500 && mid.heartbeatMs! < 2000, JSON.stringify(mid))
+})
+
+test('isNoteworthy: the peer log lines a run shows (why a round waits), not the routine ones', () => {
+  assert.equal(isNoteworthy('round 2: could not push our update (Unexpected EOF - stream closed)'), true)
+  assert.equal(isNoteworthy('round 1: aggregator refused our update (duplicate)'), true)
+  assert.equal(isNoteworthy('round 1: trained on 160 examples in 14.1 s, loss 4.6771, 1019 tok/s'), false)
+  assert.equal(isNoteworthy('round 3: aggregating; selected FMq9mQ,1M6ydo'), false)
 })
