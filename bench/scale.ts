@@ -105,7 +105,7 @@ async function child (n: number, pass: string[]): Promise<Point> {
   let out = ''
   proc.stdout.on('data', (d: Buffer) => { out += d.toString() })
   // the child bounds its own waits; this is the backstop for a child that hangs anyway
-  const limitMs = pointLimitMs(n) + 90_000 // + stopping the peers (30 s at most)
+  const limitMs = pointLimitMs(n) + 180_000 // + stopping the peers (30 s at most) and timers late on a full loop
   const killer = setTimeout(() => { proc.kill('SIGKILL') }, limitMs)
   const code = await new Promise<number | null>((resolve) => { proc.on('close', resolve) })
   clearTimeout(killer)
@@ -148,6 +148,7 @@ async function runPoint (PEERS: number): Promise<void> {
   let gossipIn = 0
   const announces = new Map<string, { sent?: number, received: number[] }>()
   const deadline = Date.now() + pointLimitMs(PEERS)
+  const joinBy = Date.now() + 60_000 + PEERS * 3000
   let error: string | undefined
   for (let i = 0; i < PEERS; i++) {
     const p = createPeer({
@@ -167,7 +168,8 @@ async function runPoint (PEERS: number): Promise<void> {
       announces.set(k, e)
     })
     await p.start()
-    await firstConnection(p.libp2p, 30_000)
+    // paced, within the start-up's share of the point's time (a loaded machine must still leave time for rounds)
+    if (Date.now() < joinBy) await firstConnection(p.libp2p, Math.min(30_000, joinBy - Date.now()))
     p.libp2p.services.pubsub.addEventListener('message', () => { gossipIn++ })
     peers.push(p)
   }
