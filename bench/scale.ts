@@ -13,6 +13,8 @@
 // holds live at its end (1: every member in every view); components: connected groups of the job's peers
 // (isolated: those with no connection to another peer of the job); a point whose job is in pieces carries an error.
 // gossipP99LaterMs and loopLagP99LaterMs: the same two over the rounds after the first, once the job has formed.
+// gossipP99Ms is when peers accept an announce (after adopting the previous round); deliveryP99Ms when gossipsub
+// hands it to them.
 import '../node/polyfill.ts'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -30,6 +32,7 @@ import type { Peer } from '../node/peer.ts'
 import { createFakeTrainer } from '../node/testing/fake-trainer.ts'
 import { buildAggregator } from '../trainer/aggregate/build-aggregator.ts'
 import { FEDAVG } from '../protocol/aggregation-spec.ts'
+import { RoundMessage } from '../protocol/messages.ts'
 import { flagValue, numberFlag } from './lib/args.ts'
 
 interface Point {
@@ -40,6 +43,10 @@ interface Point {
   loopLagP99Ms: number
   /** gossipP99Ms and loopLagP99Ms over the rounds after the first (null with one round) */
   gossipP99LaterMs: number | null
+  /** announce delivery p99 as gossipsub hands the message to the peer (gossipP99Ms: as the peer accepts it, which
+   * waits for it to have adopted the previous round), all rounds and the rounds after the first */
+  deliveryP99Ms?: number | null
+  deliveryP99LaterMs?: number | null
   loopLagP99LaterMs: number | null
   cpuPerIdlePeerPct: number
   rssPerPeerMB: number
@@ -147,6 +154,9 @@ async function runPoint (PEERS: number): Promise<void> {
   const peers: Peer[] = []
   let gossipIn = 0
   const announces = new Map<string, { sent?: number, received: number[] }>()
+  // the same announces as gossipsub hands them over (validated), before a peer accepts them; only while rounds run
+  const delivered = new Map<string, { sent?: number, received: number[] }>()
+  let inRounds = true
   const deadline = Date.now() + pointLimitMs(PEERS)
   const joinBy = Date.now() + 60_000 + PEERS * 3000
   let error: string | undefined
@@ -170,7 +180,16 @@ async function runPoint (PEERS: number): Promise<void> {
     await p.start()
     // paced, within the start-up's share of the point's time (a loaded machine must still leave time for rounds)
     if (Date.now() < joinBy) await firstConnection(p.libp2p, Math.min(30_000, joinBy - Date.now()))
-    p.libp2p.services.pubsub.addEventListener('message', () => { gossipIn++ })
+    p.libp2p.services.pubsub.addEventListener('message', (evt) => {
+      gossipIn++
+      if (!inRounds || evt.detail.type !== 'signed') return
+      const a = RoundMessage.decode(evt.detail.data).announce
+      if (a === undefined) return
+      const k = `${a.round}/${a.attempt}`
+      const e = delivered.get(k) ?? { received: [] }
+      e.received.push(Date.now())
+      delivered.set(k, e)
+    })
     peers.push(p)
   }
   const lag = monitorEventLoopDelay({ resolution: 10 })
@@ -189,6 +208,8 @@ async function runPoint (PEERS: number): Promise<void> {
   })
   lag.disable()
   lagLater.disable()
+  inRounds = false
+  for (const [k, e] of delivered) e.sent = announces.get(k)?.sent
   if (!done()) error = `${ROUNDS} rounds did not complete in ${Math.round((Date.now() - tRounds) / 1000)} s`
   const roundsCompleted = jobRound()
   const rounds = peers.find((p) => p.global.round === roundsCompleted)!.rounds
@@ -197,6 +218,8 @@ async function runPoint (PEERS: number): Promise<void> {
     : null
   const gossipP99Ms = announceP99(announces, () => true)
   const gossipP99LaterMs = announceP99(announces, (round) => round >= 2)
+  const deliveryP99Ms = announceP99(delivered, () => true)
+  const deliveryP99LaterMs = announceP99(delivered, (round) => round >= 2)
 
   // the idle window: the job is done (or stuck), every peer stays joined
   await new Promise((resolve) => setTimeout(resolve, SETTLE_S * 1000))
@@ -235,6 +258,8 @@ async function runPoint (PEERS: number): Promise<void> {
     peers: PEERS, roundsCompleted, overheadMs, gossipP99Ms,
     loopLagP99Ms: Math.round(lag.percentile(99) / 1e6),
     gossipP99LaterMs,
+    deliveryP99Ms,
+    deliveryP99LaterMs,
     loopLagP99LaterMs: ROUNDS >= 2 && lagLater.count > 0 ? Math.round(lagLater.percentile(99) / 1e6) : null,
     cpuPerIdlePeerPct: +cpuPerIdlePeerPct.toFixed(2),
     rssPerPeerMB: +rssPerPeerMB.toFixed(1),

@@ -69,7 +69,13 @@ test(TITLE, { skip: missing, timeout: 120_000 }, async () => {
     const done = await fetch.next('done', 60_000)
     const paths = done.paths as string[]
     assert.ok(paths.length === 1 && paths[0]!.startsWith('direct ('), `paths: ${paths.join('; ')}`)
-    assert.deepEqual(done.remote, [`${MAPPED}/p2p/${String(served.id)}`])
+    // the fetch's connection is the mapped address, and none is relayed; not "the only connection": under load more
+    // direct ones were still open when the fetch ended (a second to the mapped port, and one from the router's
+    // masquerade port, the home peer's own dial out; 2 of 5 runs with the CPU hog), all of them the router's address
+    const remote = done.remote as string[]
+    assert.ok(remote.includes(`${MAPPED}/p2p/${String(served.id)}`), `connections: ${remote.join(' ')}`)
+    assert.ok(remote.every((a) => a.startsWith('/ip4/11.0.0.11/tcp/') && !a.includes('/p2p-circuit')),
+      `connections: ${remote.join(' ')}`)
     console.log(`# UPnP-mapped fetch of ${BYTES / 2 ** 20} MiB: ${(done.mbps as number[])[0]!.toFixed(1)} MB/s`)
   } catch (err) {
     console.log(log.join('\n'))
