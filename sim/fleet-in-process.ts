@@ -8,6 +8,7 @@ import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { JobSpec } from '../protocol/job-spec.ts'
 import { startBootstrapThread } from './bootstrap-thread.ts'
 import { createPeer } from '../node/peer.ts'
+import { firstConnection } from '../node/join-pace.ts'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Peer, PeerTiming } from '../node/peer.ts'
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
@@ -120,10 +121,7 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
   for (let i = 0; i < peers.length; i += JOIN_BATCH) {
     const batch = peers.slice(i, i + JOIN_BATCH)
     await Promise.all(batch.map(async (p) => await p.start()))
-    const until = Date.now() + JOIN_WAIT_MS
-    while (Date.now() < until && batch.some((p) => p.libp2p.getConnections().length === 0)) {
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    await Promise.all(batch.map(async (p) => await firstConnection(p.libp2p, JOIN_WAIT_MS)))
   }
   const byId = new Map(peers.map((p) => [p.peerId, p]))
   return {
