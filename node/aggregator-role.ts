@@ -5,7 +5,7 @@
 // the witnesses confirm it, like every member (trust.ts). The collector is opened and closed by RoundState
 // (round-state.ts); this role fills it, and takes our own update from its 'ownUpdate' event.
 import type { RoundAnnounce, RoundResult, UpdateHeader } from '../protocol/messages.ts'
-import { checkUpdate } from '../protocol/round-rules.ts'
+import { checkUpdate, isResend } from '../protocol/round-rules.ts'
 import type { Check } from '../protocol/round-rules.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import { updateStatement } from '../protocol/signed-update.ts'
@@ -61,6 +61,7 @@ export class AggregatorRole {
   admitUpdate (sender: string, h: UpdateHeader): Check {
     const c = this.state.collector
     if (c === undefined) return { ok: false, reason: RejectReason.NotAggregating }
+    if (this.resendOf(c, sender, h) !== undefined) return { ok: true }
     return checkUpdate(h, hex(h.baseHash), {
       sender,
       round: c.round,
@@ -74,6 +75,12 @@ export class AggregatorRole {
     })
   }
 
+  /** The receipt we gave for this very update, when the push is its author sending it again. */
+  private resendOf (c: Collector, sender: string, h: UpdateHeader): Uint8Array<ArrayBuffer> | undefined {
+    const taken = c.received.get(sender)
+    return isResend(h, hex(h.baseHash), c, taken?.commit) ? taken?.receipt : undefined
+  }
+
   /** Takes a pushed update; taken, the answer carries our signed receipt (its author's proof should we drop it). */
   async acceptUpdate (sender: string, h: UpdateHeader, bytes: Uint8Array):
   Promise<Check & { readonly receipt?: Uint8Array<ArrayBuffer> }> {
@@ -85,7 +92,13 @@ export class AggregatorRole {
       this.rejectUpdate(sender, RejectReason.BadSignature)
       return { ok: false, reason: RejectReason.BadSignature }
     }
-    const again = this.admitUpdate(sender, h) // the body took time: still open? not a duplicate meanwhile?
+    const receipt = await sign(ctx.key, receiptStatement(ctx.opts.jobId, h.round, h.attempt, hex(h.baseHash), sender,
+      hex(h.adapterHash), h.samples))
+    // the body and the signatures took time: still open? taken meanwhile (a resend: the same receipt)?
+    const before = this.state.collector
+    const resent = before === undefined ? undefined : this.resendOf(before, sender, h)
+    if (resent !== undefined) return { ok: true, receipt: resent }
+    const again = this.admitUpdate(sender, h)
     if (!again.ok) return again
     const c = this.state.collector!
     const d = decodeAdapter(bytes, ctx.layout, ctx.maxAdapterBytes)
@@ -94,10 +107,8 @@ export class AggregatorRole {
     const { samples, round, trainLoss } = h
     const commit = { author: sender, hash: h.adapterHash, samples, signature: h.signature! }
     c.received.set(sender, { peer: sender, samples, round, baseHash: c.baseHash, adapter: d.adapter, trainLoss, commit,
-      bytes })
+      bytes, receipt })
     c.rejected.delete(sender)
-    const receipt = await sign(ctx.key, receiptStatement(ctx.opts.jobId, h.round, h.attempt, hex(h.baseHash), sender,
-      hex(h.adapterHash), samples))
     this.maybeFinish(c)
     return { ok: true, receipt }
   }

@@ -26,6 +26,9 @@ import { decodeHistory } from '../trainer/aggregate/history-codec.ts'
 import type { PeerContext } from './peer-context.ts'
 import type { Collector, RoundState } from './round-state.ts'
 
+/** tries of an update push, each with twice the last one's time limit (5, 10, 20, 40 s for a small update) */
+const PUSH_TRIES = 4
+
 /** The per-peer, per-round training seed: reproducible, different for every peer and round. */
 export function trainSeed (jobSeed: number, round: number, peer: string): number {
   return createHash('sha256').update(`${jobSeed}/${round}/${peer}`).digest().readUInt32BE(0) >>> 1
@@ -204,15 +207,17 @@ export class MemberRole {
       signature
     }
     try {
-      // each attempt gets a limit sized to the update (5 s at least, 250 kB/s), not the whole transfer timeout:
-      // a push stuck on a connection that is going away (seen under load in bench/round) is retried while the
-      // aggregator still collects, instead of after its deadline
-      const attemptMs = Math.min(ctx.timing.transferTimeoutMs, Math.max(5000, t.bytes.byteLength / 250))
+      // each try gets a limit sized to the update (5 s at least, 250 kB/s), not the whole transfer timeout: a push
+      // stuck on a connection that is going away (seen under load in bench/round) is retried while the aggregator
+      // still collects. The limit doubles with each try: on a loop lagging seconds (100 peers in one process) a
+      // fixed 5 s timed out try after try on pushes that would have completed; a retry of an update that did
+      // arrive is answered with the same receipt (aggregator-role.ts resendOf)
+      const firstTryMs = Math.max(5000, t.bytes.byteLength / 250)
       const to = peerIdFromString(aggregator)
       const bytes = t.bytes
-      const push = async (): Promise<UpdateAck> =>
-        await ctx.transport.pushUpdate(ctx.libp2p, to, header, bytes, attemptMs)
-      const pushed = withRetries(3, push).then(async (ack) => {
+      const push = async (i: number): Promise<UpdateAck> => await ctx.transport.pushUpdate(ctx.libp2p, to, header,
+        bytes, Math.min(ctx.timing.transferTimeoutMs, firstTryMs * 2 ** i))
+      const pushed = withRetries(PUSH_TRIES, push).then(async (ack) => {
         if (!ack.accepted) ctx.log(`round ${round}: aggregator refused our update (${ack.reason})`)
         else await this.keepReceipt(aggregator, ack, { author: ctx.peerId, hash: unhex(t.hash), samples: t.samples,
           signature }, round, attempt, baseHash)

@@ -73,9 +73,12 @@ interface MutableRound {
   firstAnnounceAt?: number
 }
 
-/** an update the aggregator took: decoded, with its author's signed commitment and its bytes (served to witnesses) */
+/**
+ * an update the aggregator took: decoded, with its author's signed commitment, its bytes (served to witnesses) and
+ * our receipt for it (a pushed one: the same receipt answers a resend)
+ */
 export type ReceivedUpdate = ClientUpdate & { readonly trainLoss: number, readonly commit: UpdateCommit,
-  readonly bytes: Uint8Array }
+  readonly bytes: Uint8Array, readonly receipt?: Uint8Array<ArrayBuffer> }
 
 /** The aggregator's round in progress: RoundState opens and closes it, the aggregator role fills it. */
 export interface Collector {

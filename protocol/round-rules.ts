@@ -32,3 +32,26 @@ export function checkUpdate (h: UpdateHeader, baseHashHex: string, ctx: UpdateCo
   if (ctx.closed || ctx.nowMs > ctx.deadlineMs) return no(RejectReason.Late)
   return OK
 }
+
+/** What the aggregator took from a sender: the update's hash, weight and its author's signature over them. */
+export interface TakenCommit {
+  readonly hash: Uint8Array
+  readonly samples: number
+  readonly signature: Uint8Array
+}
+
+/**
+ * Is this push the update we already took from its sender, sent again? Its first ack came back late (a busy
+ * loop) or not at all, and the author retried: it is answered with the same receipt, even after the collection
+ * closed (the update was taken in time), so the author keeps its proof instead of a `duplicate` refusal.
+ */
+export function isResend (h: UpdateHeader, baseHashHex: string, ctx: Pick<UpdateContext, 'round' | 'attempt' |
+'baseHash'>, taken: TakenCommit | undefined): boolean {
+  return taken !== undefined && h.round === ctx.round && h.attempt === ctx.attempt && baseHashHex === ctx.baseHash &&
+    h.samples === taken.samples && sameBytes(h.adapterHash, taken.hash) && h.signature !== undefined &&
+    sameBytes(h.signature, taken.signature)
+}
+
+function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((x, i) => x === b[i])
+}

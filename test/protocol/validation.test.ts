@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodeRoundMessage, decodeUpdateHeader } from '../../protocol/validation.ts'
-import { checkUpdate } from '../../protocol/round-rules.ts'
+import { checkUpdate, isResend } from '../../protocol/round-rules.ts'
 import { RoundMessage, UpdateHeader } from '../../protocol/messages.ts'
 import type { RoundAnnounce } from '../../protocol/messages.ts'
 import { MAX_GOSSIP_BYTES, MAX_HELLO_INTERVAL_MS } from '../../protocol/limits.ts'
@@ -65,4 +65,20 @@ test('update rules: late, duplicate, wrong-round and unselected updates are refu
   assert.deepEqual(checkUpdate(h, HEX, { ...ctx, sender: 'C' }), { ok: false, reason: 'not_selected' })
   assert.deepEqual(checkUpdate(h, HEX, { ...ctx, received: new Set(['A']) }), { ok: false, reason: 'duplicate' })
   assert.deepEqual(checkUpdate(h, HEX, { ...ctx, nowMs: 3000 }), { ok: false, reason: 'late' })
+})
+
+test('a resend is the very update taken: same round, attempt, base, hash, weight and signature', () => {
+  const sig = new Uint8Array(64).fill(3)
+  const h = { jobId: job, round: 2, attempt: 0, baseHash: H, samples: 5, trainLoss: 1, size: 100n, adapterHash: H,
+    signature: sig }
+  const at = { round: 2, attempt: 0, baseHash: HEX }
+  const taken = { hash: H, samples: 5, signature: sig }
+  assert.equal(isResend(h, HEX, at, taken), true)
+  assert.equal(isResend(h, HEX, at, undefined), false, 'nothing taken from the sender')
+  assert.equal(isResend({ ...h, adapterHash: new Uint8Array(32).fill(8) }, HEX, at, taken), false, 'another update')
+  assert.equal(isResend({ ...h, samples: 6 }, HEX, at, taken), false, 'another weight')
+  assert.equal(isResend({ ...h, signature: new Uint8Array(64).fill(4) }, HEX, at, taken), false, 'another signature')
+  assert.equal(isResend({ ...h, signature: undefined }, HEX, at, taken), false, 'unsigned')
+  assert.equal(isResend({ ...h, attempt: 1 }, HEX, at, taken), false, 'another attempt')
+  assert.equal(isResend(h, '00', at, taken), false, 'another base')
 })
