@@ -10,6 +10,7 @@ import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { FeditHost } from './host.ts'
+import { shuffle } from './shuffle.ts'
 
 const DIAL_TIMEOUT_MS = 5000
 /** a bootstrap that many peers dial at once (a process of 100 peers) may take long to finish each handshake */
@@ -104,16 +105,6 @@ async function redialBootstrap (host: FeditHost, addrs: readonly string[], signa
   if (tries.some((t) => t.status === 'fulfilled')) return
   const why = tries.map((t, i) => `${addrs[i]}: ${(t as PromiseRejectedResult).reason?.message ?? 'failed'}`)
   throw new Error(`no connection, and no bootstrap answered (${why.join('; ')})`)
-}
-
-function shuffle<T> (xs: T[]): T[] {
-  for (let i = xs.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    const t = xs[i]!
-    xs[i] = xs[j]!
-    xs[j] = t
-  }
-  return xs
 }
 
 function sleep (ms: number, signal: AbortSignal): Promise<void> {

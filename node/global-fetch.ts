@@ -5,6 +5,7 @@ import { RejectReason } from '../protocol/reject-reason.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import { decodeAdapter } from './adapter-codec.ts'
 import { withRetries } from './transfer.ts'
+import { shuffle } from './shuffle.ts'
 import type { PeerContext } from './peer-context.ts'
 
 interface FetchedGlobal { readonly bytes: Uint8Array, readonly adapter: Adapter }
@@ -17,13 +18,7 @@ interface FetchedGlobal { readonly bytes: Uint8Array, readonly adapter: Adapter 
 export async function fetchGlobal (
   ctx: PeerContext, hash: string, from: readonly string[]
 ): Promise<FetchedGlobal | undefined> {
-  const holders = (ctx.view?.holdersOf(hash, Date.now()) ?? []).filter((p) => !from.includes(p))
-  for (let i = holders.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    const t = holders[i]!
-    holders[i] = holders[j]!
-    holders[j] = t
-  }
+  const holders = shuffle((ctx.view?.holdersOf(hash, Date.now()) ?? []).filter((p) => !from.includes(p)))
   const sources = [...new Set([...holders, ...from])].filter((p) => p !== ctx.peerId)
   const opts = { jobId: ctx.opts.jobId, maxBytes: ctx.maxAdapterBytes, timeoutMs: ctx.timing.transferTimeoutMs }
   for (const p of sources) {

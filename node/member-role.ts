@@ -21,6 +21,7 @@ import { nextTokensPerSecond } from './throughput.ts'
 import { roundInfoOf } from './round-info.ts'
 import { hex, unhex } from './hex.ts'
 import { fetchGlobal } from './global-fetch.ts'
+import { shuffle } from './shuffle.ts'
 import { getHistory } from './history-fetch.ts'
 import { decodeHistory } from '../trainer/aggregate/history-codec.ts'
 import type { PeerContext } from './peer-context.ts'
@@ -304,7 +305,10 @@ export class MemberRole {
     if (r.round !== state.completed + 1 || hex(r.baseHash) !== state.globalHash || ctx.stopped) return
     const hash = hex(r.newHash)
     const own = ctx.trust.served(hash)
-    let g = own === undefined ? await fetchGlobal(ctx, hash, [aggregator]) : undefined
+    // the witnesses that agreed computed the same bytes and serve them: the members spread over them and the
+    // aggregator instead of all fetching from it at once
+    const sources = shuffle([aggregator, ...attestations.filter((a) => a.agree).map((a) => a.witness)])
+    let g = own === undefined ? await fetchGlobal(ctx, hash, sources) : undefined
     if (own !== undefined) {
       const d = decodeAdapter(own, ctx.layout, ctx.maxAdapterBytes)
       if (d.ok) g = { bytes: own, adapter: d.adapter }
@@ -316,7 +320,7 @@ export class MemberRole {
     const ownHistory = ctx.trust.served(historyHash)
     const dh = ownHistory === undefined ? undefined : decodeHistory(ownHistory)
     const held = dh?.ok === true ? { bytes: ownHistory!, value: dh.history }
-      : await getHistory(ctx, state, historyHash, [aggregator], hash)
+      : await getHistory(ctx, state, historyHash, sources, hash)
     if (held === undefined) ctx.log(`round ${r.round}: the job's history ${historyHash.slice(0, 12)} could not be had`)
     // adopted meanwhile, or a complaint convicted its aggregator while we fetched
     if (r.round !== state.completed + 1 || ctx.stopped || ctx.trust.excluded.has(aggregator)) return

@@ -271,6 +271,11 @@ export class Trust {
       this.h.log(`round ${r.round}: cannot witness attempt ${r.attempt} of ${aggregator.slice(-6)}: ${v.reason}`)
       return
     }
+    if (v.agree && v.computed !== undefined) {
+      this.serving.set(hex(r.newHash), { round: r.round, bytes: v.computed.adapter })
+      const h = v.computed.history
+      if (h !== undefined) this.serving.set(h.hash, { round: r.round, bytes: h.bytes })
+    }
     this.events.emit('witnessed', { round: r.round, bytes: v.bytes, seconds: v.seconds })
     this.h.log(`round ${r.round}: witnessed attempt ${r.attempt} ` +
       `of ${aggregator.slice(-6)}: ${v.agree ? 'agree' : `disagree (${v.reason})`}`)
