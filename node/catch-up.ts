@@ -17,6 +17,7 @@ import { RejectReason } from '../protocol/reject-reason.ts'
 import { nextBeacon } from '../protocol/seeds.ts'
 import { catchUpDue } from './global-choice.ts'
 import { fetchGlobal } from './global-fetch.ts'
+import { shuffle } from './shuffle.ts'
 import { getHistory } from './history-fetch.ts'
 import { fetchChain } from './chain-sync.ts'
 import { verifySigned } from './signatures.ts'
@@ -61,11 +62,13 @@ export class CatchUp {
     const { ctx, state } = this
     if (state.completed >= ctx.opts.job.rounds || ctx.view === undefined) return []
     const counted = new Set(ctx.countedMembers(state.completed + 1, now))
-    return ctx.view.statuses(now)
+    const ahead = ctx.view.statuses(now)
       .filter((s) => s.round > state.completed && s.peer !== ctx.peerId && counted.has(s.peer) &&
         (this.passed.get(s.peer) ?? 0) <= now)
       .map((s) => ({ peer: s.peer, round: s.round }))
-      .sort((a, b) => b.round - a.round)
+    // the furthest first, in random order among equals: the members behind after a round (dozens, with 100 in one
+    // process) all asked the same first source at once, and its chain streams failed (stream_error)
+    return shuffle(ahead).sort((a, b) => b.round - a.round)
   }
 
   maybeCatchUp (now: number): void {
