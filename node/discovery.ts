@@ -17,6 +17,8 @@ const DIAL_TIMEOUT_MS = 5000
 const BOOTSTRAP_DIAL_TIMEOUT_MS = 20_000
 /** gossipsub's mesh degree D (6) with two to spare, so one member leaving does not leave the mesh short */
 const TARGET_MEMBERS = 8
+/** a lookup stops once it found this many providers per member still to dial, to draw them from */
+const PROVIDERS_PER_DIAL = 3
 /** provider records live 48 h in kad-dht; re-providing every 5 min replaces the closest peers that left */
 const REPROVIDE_MS = 5 * 60_000
 
@@ -47,7 +49,6 @@ export interface DiscoveryOptions {
 /** Runs until the signal aborts. */
 export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Promise<void> {
   const cid = await jobCid(opts.jobId)
-  const self = host.peerId.toString()
   const connected = opts.connectedMembers ?? (() => 0)
   const target = opts.targetMembers ?? TARGET_MEMBERS
   // a newcomer finds the members and dials them itself, so members already meshed need not walk the DHT
@@ -56,36 +57,24 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
   const maxInterval = opts.maxIntervalMs ?? opts.intervalMs * 6
   let interval = Math.min(500, opts.intervalMs)
   let nextProvide = 0
+  const walkMs = Math.max(5000, opts.intervalMs)
+  const walkSignal = (): AbortSignal => AbortSignal.any([opts.signal, AbortSignal.timeout(walkMs)])
   while (!opts.signal.aborted) {
     let found = 0
     try {
-      const q = AbortSignal.any([opts.signal, AbortSignal.timeout(Math.max(5000, opts.intervalMs))])
       if ((opts.bootstrap ?? []).length > 0 && host.getConnections().length === 0) {
         await redialBootstrap(host, opts.bootstrap!, opts.signal)
       }
       const need = target - connected()
+      // find before we provide, each with a time of its own: a newcomer needs the members more than they need its
+      // record, and with 100 peers in one process a provide (a lookup of the 20 closest peers) ran out of time walk
+      // after walk, so the lookup never ran and peers that held only the bootstrap stayed alone
+      if (need > 0) found = await dialProviders(host, cid, need, walkSignal(), opts.signal)
       // while the job is short of members the DHT is still forming: provide on each walk so the closest peers
       // to the job's key, which change as peers join, hold our record
       if (need > 0 || Date.now() >= nextProvide) {
-        await host.contentRouting.provide(cid, { signal: q })
+        await host.contentRouting.provide(cid, { signal: walkSignal() })
         nextProvide = need > 0 ? 0 : Date.now() + REPROVIDE_MS
-      }
-      if (need > 0) {
-        const fresh: Array<{ id: PeerId, multiaddrs: Multiaddr[] }> = []
-        for await (const p of host.contentRouting.findProviders(cid, { signal: q })) {
-          if (p.id.toString() === self || host.getConnections(p.id).length > 0) continue
-          fresh.push(p)
-        }
-        // a random share of them: members who all found the same providers first would otherwise crowd them
-        for (const p of shuffle(fresh).slice(0, need)) {
-          if (p.multiaddrs.length > 0) await host.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
-          // a signal of its own per dial: every pending dial queues peer-store writes that listen on its signal,
-          // and a dozen dials to members who left (no answer until the timeout) on one shared signal exceeded
-          // its 10 listeners (MaxListenersExceededWarning on joining a job with a history)
-          host.dial(p.id, { signal: AbortSignal.any([opts.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
-            .catch(() => {})
-          found++
-        }
       }
     } catch (err) {
       if (!opts.signal.aborted) opts.onError?.(err as Error)
@@ -95,6 +84,38 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
     await sleep(interval * (0.5 + Math.random()), opts.signal)
     interval = found > 0 ? Math.min(opts.intervalMs, interval * 2) : Math.min(maxInterval, interval * 2)
   }
+}
+
+/**
+ * Looks up the job's providers and dials a random share of those we are not connected to, up to `need`; returns how
+ * many it dialled. A lookup that runs out of time still dials what it found (on a busy loop the lookup seldom
+ * finishes, and its first answers are the ones that matter); it stops early once it has plenty to choose from.
+ */
+async function dialProviders (host: FeditHost, cid: CID, need: number, lookup: AbortSignal,
+  signal: AbortSignal): Promise<number> {
+  const self = host.peerId.toString()
+  const fresh: Array<{ id: PeerId, multiaddrs: Multiaddr[] }> = []
+  let failed: unknown
+  try {
+    for await (const p of host.contentRouting.findProviders(cid, { signal: lookup })) {
+      if (p.id.toString() === self || host.getConnections(p.id).length > 0) continue
+      fresh.push(p)
+      if (fresh.length >= need * PROVIDERS_PER_DIAL) break
+    }
+  } catch (err) {
+    failed = err
+  }
+  if (fresh.length === 0 && failed !== undefined) throw failed
+  // a random share of them: members who all found the same providers first would otherwise crowd them
+  const chosen = shuffle(fresh).slice(0, need)
+  for (const p of chosen) {
+    if (p.multiaddrs.length > 0) await host.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
+    // a signal of its own per dial: every pending dial queues peer-store writes that listen on its signal,
+    // and a dozen dials to members who left (no answer until the timeout) on one shared signal exceeded
+    // its 10 listeners (MaxListenersExceededWarning on joining a job with a history)
+    host.dial(p.id, { signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) }).catch(() => {})
+  }
+  return chosen.length
 }
 
 /** Dials every bootstrap address at once; returns when one answers, else throws one line naming each failure. */

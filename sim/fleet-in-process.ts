@@ -35,6 +35,24 @@ export function inProcessTiming (peers: number): Partial<PeerTiming> {
     discoveryIntervalMs: Math.round(Math.min(10_000, 1000 * k * k)) }
 }
 
+/** While the job gathers (before round 1), how often the fleet says how far the peers' views have come. */
+const GATHER_NOTE_MS = 30_000
+
+/**
+ * Round 1 waits for the job's members to be live in the views (all of them with frozen membership): a large fleet
+ * can take minutes, so say where the views stand instead of a silence.
+ */
+function gatherProgress (peers: readonly Peer[], events: EventEmitter<FleetEvents>): NodeJS.Timeout {
+  const t = setInterval(() => {
+    const live = peers.map((p) => p.members().length).sort((a, b) => a - b)
+    const connected = peers.filter((p) => p.libp2p.getConnections().length > 0).length
+    events.emit('note', `gathering: members live in the peers' views min ${live[0]}, median ` +
+      `${live[live.length >> 1]}, max ${live[live.length - 1]} of ${peers.length}; ${connected} peers connected`)
+  }, GATHER_NOTE_MS)
+  t.unref()
+  return t
+}
+
 /** Peers joined at once: 100 dialling the one bootstrap together (in this event loop) timed its handshakes out. */
 const JOIN_BATCH = 10
 /** How long a batch may take to hold a connection each before the next batch starts anyway (discovery redials). */
@@ -124,6 +142,8 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
     await Promise.all(batch.map(async (p) => await firstConnection(p.libp2p, JOIN_WAIT_MS)))
   }
   const byId = new Map(peers.map((p) => [p.peerId, p]))
+  const gathering = gatherProgress(peers, events)
+  events.once('announce', () => { clearInterval(gathering) })
   return {
     events,
     ids: peers.map((p) => p.peerId),
@@ -134,6 +154,7 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
     },
     alive: () => peers.map((p) => p.peerId).filter((id) => !dead.has(id)),
     async stop () {
+      clearInterval(gathering)
       await Promise.all(peers.map(async (p) => { dead.add(p.peerId); await p.stop() }))
       await boot.stop()
     }
