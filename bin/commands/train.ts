@@ -127,9 +127,12 @@ export async function run (argv: string[]): Promise<number> {
   const tok = loadTokenizerFor(modelPath, config.vocabSize)
   const local = readLocalRecords(dataPath, { onMalformed: f.booleans.has('skip-malformed') ? 'skip' : 'reject', limit })
   for (const p of local.problems) console.error(`skipped ${p.file}:${p.line}: ${p.message}`)
-  // everything that decides the result; a resume must match it
+  // everything that decides the result; a resume must match it. The compute precision and quantized base weights
+  // change the numbers too; they are recorded only when not the default (fp32, unquantized), so a checkpoint
+  // saved before they were recorded still resumes under the defaults
   const settings = { model: resolve(modelPath), data: resolve(dataPath), limit: limit ?? null, lora,
-    recipe: { ...recipe, microBatchSize: undefined }, tokenize }
+    recipe: { ...recipe, microBatchSize: undefined }, tokenize,
+    ...(precision !== 'fp32' ? { precision } : {}), ...(quantize !== undefined ? { quantize } : {}) }
 
   let from: ConstructorParameters<typeof TrainingRun>[3] = initAdapter(config, lora, seed)
   if (resume) {

@@ -110,6 +110,10 @@ test('Ctrl-C saves a checkpoint, --resume finishes the run', async () => {
   const wrong = fedit(...TRAIN, '--steps', '5', '--out', out, '--resume', '--lr', '1e-3')
   assert.equal(wrong.code, 1)
   assert.match(wrong.err, /cannot resume with different settings \(recipe:/)
+  // quantized base weights give other numbers: not a resume of an fp32 run
+  const quantized = fedit(...TRAIN, '--steps', '40', '--out', out, '--resume', '--quantize', 'int8')
+  assert.equal(quantized.code, 1, quantized.err)
+  assert.match(quantized.err, /cannot resume with different settings \(quantize: unset in the checkpoint/)
   const resumed = fedit(...TRAIN, '--steps', '40', '--out', out, '--resume')
   assert.equal(resumed.code, 0, resumed.err)
   assert.match(resumed.err, /training 40 steps from step [1-9]/)
