@@ -4,7 +4,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import { decodeAdapter } from './adapter-codec.ts'
-import { withRetries } from './transfer.ts'
+import { tryLimitMs, withRetries } from './transfer.ts'
+import type { FetchOptions } from './types.ts'
 import { shuffle } from './shuffle.ts'
 import type { PeerContext } from './peer-context.ts'
 
@@ -20,11 +21,13 @@ export async function fetchGlobal (
 ): Promise<FetchedGlobal | undefined> {
   const holders = shuffle((ctx.view?.holdersOf(hash, Date.now()) ?? []).filter((p) => !from.includes(p)))
   const sources = [...new Set([...holders, ...from])].filter((p) => p !== ctx.peerId)
-  const opts = { jobId: ctx.opts.jobId, maxBytes: ctx.maxAdapterBytes, timeoutMs: ctx.timing.transferTimeoutMs }
+  // a global adapter has the job's layout, so its size is known: tries sized to it, then the next source
+  const opts = (i: number): FetchOptions => ({ jobId: ctx.opts.jobId, maxBytes: ctx.maxAdapterBytes,
+    timeoutMs: tryLimitMs(ctx.layout.byteLength, i, ctx.timing.transferTimeoutMs) })
   for (const p of sources) {
     try {
       const peer = peerIdFromString(p)
-      const bytes = await withRetries(3, async () => await ctx.transport.fetchAdapter(ctx.libp2p, peer, hash, opts))
+      const bytes = await withRetries(3, async (i) => await ctx.transport.fetchAdapter(ctx.libp2p, peer, hash, opts(i)))
       const d = decodeAdapter(bytes, ctx.layout, ctx.maxAdapterBytes)
       if (d.ok) return { bytes, adapter: d.adapter }
       ctx.reject(p, d.reason, 'adapter')

@@ -16,7 +16,7 @@ import { updateStatement } from '../protocol/signed-update.ts'
 import { sign, verifySigned } from './signatures.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import { decodeAdapter, encodeAdapter, sha256Hex } from './adapter-codec.ts'
-import { withRetries } from './transfer.ts'
+import { tryLimitMs, withRetries } from './transfer.ts'
 import { nextTokensPerSecond } from './throughput.ts'
 import { roundInfoOf } from './round-info.ts'
 import { hex, unhex } from './hex.ts'
@@ -208,16 +208,13 @@ export class MemberRole {
       signature
     }
     try {
-      // each try gets a limit sized to the update (5 s at least, 250 kB/s), not the whole transfer timeout: a push
-      // stuck on a connection that is going away (seen under load in bench/round) is retried while the aggregator
-      // still collects. The limit doubles with each try: on a loop lagging seconds (100 peers in one process) a
-      // fixed 5 s timed out try after try on pushes that would have completed; a retry of an update that did
-      // arrive is answered with the same receipt (aggregator-role.ts resendOf)
-      const firstTryMs = Math.max(5000, t.bytes.byteLength / 250)
+      // each try gets a limit sized to the update and doubled with each retry (tryLimitMs), not the whole transfer
+      // timeout: a push stuck on a connection that is going away (seen under load in bench/round) is retried while
+      // the aggregator still collects; a retry of an update that did arrive gets the same receipt (resendOf)
       const to = peerIdFromString(aggregator)
       const bytes = t.bytes
       const push = async (i: number): Promise<UpdateAck> => await ctx.transport.pushUpdate(ctx.libp2p, to, header,
-        bytes, Math.min(ctx.timing.transferTimeoutMs, firstTryMs * 2 ** i))
+        bytes, tryLimitMs(bytes.byteLength, i, ctx.timing.transferTimeoutMs))
       const pushed = withRetries(PUSH_TRIES, push).then(async (ack) => {
         if (!ack.accepted) ctx.log(`round ${round}: aggregator refused our update (${ack.reason})`)
         else await this.keepReceipt(aggregator, ack, { author: ctx.peerId, hash: unhex(t.hash), samples: t.samples,

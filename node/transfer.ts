@@ -246,6 +246,15 @@ export async function pushUpdate (
   }
 }
 
+/**
+ * The time limit of try `attempt` (0, 1, ...) of a transfer of about `bytes`: 5 s at least, 250 kB/s, doubled with
+ * each retry, never past `capMs`. Not the whole transfer timeout for every try: on a loop lagging seconds (100 peers
+ * in one process) a stuck try held a push or fetch for minutes before the next try or source was asked.
+ */
+export function tryLimitMs (bytes: number, attempt: number, capMs: number): number {
+  return Math.min(capMs, Math.max(5000, bytes / 250) * 2 ** attempt)
+}
+
 const RETRYABLE: readonly string[] = [RejectReason.StreamError, RejectReason.Truncated, RejectReason.Timeout]
 
 /** Retries `fn` (a transfer) on broken streams, not on a definite refusal. */

@@ -7,7 +7,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createHost } from '../../node/host.ts'
 import type { FeditHost } from '../../node/host.ts'
-import { fetchAdapter, pushUpdate, serveAdapters, serveUpdates, withRetries } from '../../node/transfer.ts'
+import { fetchAdapter, pushUpdate, serveAdapters, serveUpdates, tryLimitMs, withRetries } from '../../node/transfer.ts'
 import { sha256Hex, encodeAdapter, decodeAdapter, layoutOf } from '../../node/adapter-codec.ts'
 import { TransferError } from '../../node/errors.ts'
 import { createFakeTrainer } from '../../node/testing/fake-trainer.ts'
@@ -81,6 +81,12 @@ test('withRetries retries broken transfers but not refusals', async () => {
   n = 0
   await assert.rejects(withRetries(3, async () => { n++; throw new TransferError('hash_mismatch') }))
   assert.equal(n, 1)
+})
+
+test('the time limit of a transfer try: 5 s at least, 250 kB/s, doubled with each retry, capped by the timeout', () => {
+  assert.deepEqual([0, 1, 2, 3].map((i) => tryLimitMs(100_000, i, 120_000)), [5000, 10_000, 20_000, 40_000])
+  assert.equal(tryLimitMs(16_777_216, 0, 600_000), 16_777_216 / 250, 'a 7B adapter: its bytes at 250 kB/s')
+  assert.equal(tryLimitMs(100_000, 5, 30_000), 30_000, 'never past the transfer timeout')
 })
 
 test('adapter codec: round trip, and wrong names, shapes, dtypes, NaN and truncation are refused', () => {
