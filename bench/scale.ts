@@ -12,12 +12,14 @@
 // second over the idle window (Hellos, once the job is done); liveInView: the share of the job each peer's view
 // holds live at its end (1: every member in every view); components: connected groups of the job's peers
 // (isolated: those with no connection to another peer of the job); a point whose job is in pieces carries an error.
+// writesPerPeerS: the process's write syscalls (/proc/self/io) in the idle window per peer per second, a count of
+// encrypted frames sent that the machine's load does not move.
 // gossipP99LaterMs and loopLagP99LaterMs: the same two over the rounds after the first, once the job has formed.
 // gossipP99Ms is when peers accept an announce (after adopting the previous round); deliveryP99Ms when gossipsub
 // hands it to them.
 import '../node/polyfill.ts'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { tmpdir } from 'node:os'
@@ -54,6 +56,8 @@ interface Point {
   /** pairs of peers holding more than one connection to each other */
   duplicatePairs: number
   gossipInPerPeerS: number
+  /** write syscalls of the process in the idle window, per peer per second: each is one encrypted frame or more */
+  writesPerPeerS: number | null
   /** the members live in a peer's view at the end of the idle window, as a share of the job, averaged over peers */
   liveInView: number
   /** connected groups of the job's peers, by their open connections (1: one network) */
@@ -123,8 +127,8 @@ async function child (n: number, pass: string[]): Promise<Point> {
     return {
       peers: n, roundsCompleted: 0, overheadMs: null, gossipP99Ms: null, loopLagP99Ms: NaN, gossipP99LaterMs: null,
       loopLagP99LaterMs: null, cpuPerIdlePeerPct: NaN,
-      rssPerPeerMB: NaN, connsPerPeer: NaN, duplicatePairs: NaN, gossipInPerPeerS: NaN, liveInView: NaN,
-      components: NaN, isolated: NaN,
+      rssPerPeerMB: NaN, connsPerPeer: NaN, duplicatePairs: NaN, gossipInPerPeerS: NaN, writesPerPeerS: null,
+      liveInView: NaN, components: NaN, isolated: NaN,
       error: `point process exited ${code ?? 'by signal'} without a result`
     }
   }
@@ -226,12 +230,16 @@ async function runPoint (PEERS: number): Promise<void> {
   const prof = flagValue('profile') !== undefined ? new Session() : undefined
   if (prof !== undefined) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start') }
   const cpu0 = process.cpuUsage()
+  const writes0 = writeSyscalls()
   const in0 = gossipIn
   const t0 = performance.now()
   await new Promise((resolve) => setTimeout(resolve, IDLE_S * 1000))
   const cpu = process.cpuUsage(cpu0)
   const wallMs = performance.now() - t0
   const gossipInPerPeerS = (gossipIn - in0) / PEERS / (wallMs / 1000)
+  const writes1 = writeSyscalls()
+  const writesPerPeerS = writes0 === undefined || writes1 === undefined ? null
+    : +((writes1 - writes0) / PEERS / (wallMs / 1000)).toFixed(1)
   if (prof !== undefined) {
     writeFileSync(flagValue('profile')!, JSON.stringify((await prof.post('Profiler.stop')).profile))
   }
@@ -266,6 +274,7 @@ async function runPoint (PEERS: number): Promise<void> {
     connsPerPeer: +connsPerPeer.toFixed(1),
     duplicatePairs,
     gossipInPerPeerS: +gossipInPerPeerS.toFixed(2),
+    writesPerPeerS,
     liveInView: +liveInView.toFixed(3),
     components,
     isolated,
@@ -311,4 +320,12 @@ function duplicates (p: Peer): number {
 
 async function until (cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((resolve) => setTimeout(resolve, 100))
+}
+
+/** The process's write syscalls so far (Linux /proc/self/io), undefined where there is no such file. */
+function writeSyscalls (): number | undefined {
+  try {
+    const m = /^syscw: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))
+    return m === null ? undefined : Number(m[1])
+  } catch { return undefined }
 }

@@ -132,14 +132,16 @@ export class CatchUp {
     const links: ChainLink[] = []
     let head = start
     let before = start
-    const pass = (reason: string): void => { this.refuse(s.peer, head.round + 1, reason) }
+    const pass = (reason: string, why?: string): void => { this.refuse(s.peer, head.round + 1, reason, why) }
     // bounded: every page moves the head on by one link at least, and the job has a last round
     while (head.round < Math.min(s.round, ctx.opts.job.rounds)) {
       let page: ChainLink[]
       try {
         page = await fetchChain(ctx.libp2p, peerIdFromString(s.peer), head.round + 1, MAX_CHAIN_LINKS, opts)
       } catch (err) {
-        pass((err as { reason?: string }).reason ?? RejectReason.StreamError)
+        // the reason is what counts against the peer; the message says why, for the log
+        const reason = (err as { reason?: string }).reason ?? RejectReason.StreamError
+        pass(reason, (err as Error).message)
         break
       }
       if (links.length === 0 && start.round > 0 && page[0]?.result?.round === start.round + 1 &&
@@ -158,9 +160,10 @@ export class CatchUp {
   }
 
   /** `peer`'s chain did not check at `round`: logged, and the peer passed over for a while. */
-  private refuse (peer: string, round: number, reason: string): void {
+  private refuse (peer: string, round: number, reason: string, why?: string): void {
     const { ctx } = this
-    ctx.log(`catch-up: chain from ${peer.slice(-6)} refused at round ${round}: ${reason}`)
+    const detail = why !== undefined && why !== '' && why !== reason ? ` (${why})` : ''
+    ctx.log(`catch-up: chain from ${peer.slice(-6)} refused at round ${round}: ${reason}${detail}`)
     ctx.reject(peer, reason, 'chain', round)
     this.passOver(peer)
   }
