@@ -6,6 +6,7 @@
 // (round-state.ts); this role fills it, and takes our own update from its 'ownUpdate' event.
 import type { RoundAnnounce, RoundResult, UpdateHeader } from '../protocol/messages.ts'
 import { checkUpdate, isResend } from '../protocol/round-rules.ts'
+import { UPDATE_PUSH_TRIES } from '../protocol/limits.ts'
 import type { Check } from '../protocol/round-rules.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import { updateStatement } from '../protocol/signed-update.ts'
@@ -18,6 +19,9 @@ import { getHistory } from './history-fetch.ts'
 import type { PeerContext } from './peer-context.ts'
 import type { Collector, OwnUpdate, RoundState } from './round-state.ts'
 import type { JobHistory } from '../trainer/aggregate/history.ts'
+
+/** resends of a taken update admitted per sender and collection: an honest author's retries (member-role.ts) */
+const MAX_RESENDS = UPDATE_PUSH_TRIES - 1
 
 export class AggregatorRole {
   constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {
@@ -61,7 +65,12 @@ export class AggregatorRole {
   admitUpdate (sender: string, h: UpdateHeader): Check {
     const c = this.state.collector
     if (c === undefined) return { ok: false, reason: RejectReason.NotAggregating }
-    if (this.resendOf(c, sender, h) !== undefined) return { ok: true }
+    if (this.resendOf(c, sender, h) !== undefined) {
+      // a resend's body is read again: as many as an honest author's retries, not a way to make us read at will
+      const n = (this.resends.get(c) ?? new Map<string, number>()).set(sender, this.resendCount(c, sender) + 1)
+      this.resends.set(c, n)
+      if (n.get(sender)! <= MAX_RESENDS) return { ok: true }
+    }
     return checkUpdate(h, hex(h.baseHash), {
       sender,
       round: c.round,
@@ -74,6 +83,11 @@ export class AggregatorRole {
       closed: c.closed
     })
   }
+
+  /** resends admitted per sender, per collector */
+  private readonly resends = new WeakMap<Collector, Map<string, number>>()
+
+  private resendCount (c: Collector, sender: string): number { return this.resends.get(c)?.get(sender) ?? 0 }
 
   /** The receipt we gave for this very update, when the push is its author sending it again. */
   private resendOf (c: Collector, sender: string, h: UpdateHeader): Uint8Array<ArrayBuffer> | undefined {

@@ -11,7 +11,7 @@ import type {
 import { checkComplaint, receiptStatement } from '../protocol/complaint.ts'
 import type { AttemptTiming, RoundProgress } from '../protocol/attempt-clock.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
-import { ROUND_WINDOW } from '../protocol/limits.ts'
+import { ROUND_WINDOW, UPDATE_PUSH_TRIES } from '../protocol/limits.ts'
 import { updateStatement } from '../protocol/signed-update.ts'
 import { sign, verifySigned } from './signatures.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
@@ -26,9 +26,6 @@ import { getHistory } from './history-fetch.ts'
 import { decodeHistory } from '../trainer/aggregate/history-codec.ts'
 import type { PeerContext } from './peer-context.ts'
 import type { Collector, RoundState } from './round-state.ts'
-
-/** tries of an update push, each with twice the last one's time limit (5, 10, 20, 40 s for a small update) */
-const PUSH_TRIES = 4
 
 /** The per-peer, per-round training seed: reproducible, different for every peer and round. */
 export function trainSeed (jobSeed: number, round: number, peer: string): number {
@@ -215,7 +212,7 @@ export class MemberRole {
       const bytes = t.bytes
       const push = async (i: number): Promise<UpdateAck> => await ctx.transport.pushUpdate(ctx.libp2p, to, header,
         bytes, tryLimitMs(bytes.byteLength, i, ctx.timing.transferTimeoutMs))
-      const pushed = withRetries(PUSH_TRIES, push).then(async (ack) => {
+      const pushed = withRetries(UPDATE_PUSH_TRIES, push).then(async (ack) => {
         if (!ack.accepted) ctx.log(`round ${round}: aggregator refused our update (${ack.reason})`)
         else await this.keepReceipt(aggregator, ack, { author: ctx.peerId, hash: unhex(t.hash), samples: t.samples,
           signature }, round, attempt, baseHash)

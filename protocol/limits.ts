@@ -28,3 +28,9 @@ export const MAX_HELLO_INTERVAL_MS = 120_000
 export const MAX_CHAIN_LINKS = 32
 /** Largest /fedit/chain answer (32 links of a few KB; a 1024-member announce list is ~60 KB). */
 export const MAX_CHAIN_FRAME_BYTES = 4 * 1024 * 1024
+
+/**
+ * Tries of an update push (node/member-role.ts; each with twice the last one's time limit). The aggregator admits
+ * that many minus one resends of an update it took, each answered with the same receipt (node/aggregator-role.ts).
+ */
+export const UPDATE_PUSH_TRIES = 4

@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { UpdateAck } from '../../protocol/messages.ts'
 import { RejectReason } from '../../protocol/reject-reason.ts'
+import { UPDATE_PUSH_TRIES } from '../../protocol/limits.ts'
 import { TransferError } from '../../node/errors.ts'
 import { libp2pTransport } from '../../node/transfer.ts'
 import type { Transport } from '../../node/types.ts'
@@ -44,6 +45,39 @@ test('an update pushed again after a lost ack is answered with the same receipt'
       assert.equal(new Set(r.included).size, r.included.length)
       for (const a of answers.filter((x) => x.round === r.round)) assert.ok(r.included.includes(a.from))
     }
+  } finally {
+    await net.close()
+  }
+})
+
+test('a member that sends its taken update again and again is refused after an honest author\'s retries',
+  { timeout: 60_000 }, async () => {
+  const { job, jobId } = testJob({ rounds: 1, minPeers: 3, peersPerRound: 3 })
+  const acks: UpdateAck[] = []
+  let flooder: string | undefined
+  const transport: Transport = {
+    ...libp2pTransport,
+    // the first member to push sends the same signed update UPDATE_PUSH_TRIES + 1 times in a row
+    pushUpdate: async (host, to, header, bytes, timeoutMs) => {
+      const me = host.peerId.toString()
+      flooder ??= me
+      if (me !== flooder) return await libp2pTransport.pushUpdate(host, to, header, bytes, timeoutMs)
+      for (let i = 0; i <= UPDATE_PUSH_TRIES; i++) {
+        acks.push(await libp2pTransport.pushUpdate(host, to, header, bytes, timeoutMs))
+      }
+      return acks[0]!
+    }
+  }
+  const net = await startNet(3, job, jobId, { transport })
+  try {
+    await until(() => net.peers.every((p) => p.global.round === 1), 40_000, 'the round on every peer')
+    assert.equal(acks.length, UPDATE_PUSH_TRIES + 1)
+    // taken, then as many resends as an honest author retries, each with the same receipt; then refused
+    const taken = acks.slice(0, UPDATE_PUSH_TRIES)
+    assert.ok(taken.every((a) => a.accepted), taken.map((a) => a.reason).join(', '))
+    assert.ok(taken.every((a) => Buffer.from(a.receipt!).equals(Buffer.from(taken[0]!.receipt!))), 'one receipt')
+    assert.deepEqual([acks.at(-1)!.accepted, acks.at(-1)!.reason], [false, RejectReason.Duplicate])
+    assert.equal(net.peers[0]!.rounds[0]!.included.filter((p) => p === flooder).length, 1, 'counted once')
   } finally {
     await net.close()
   }
