@@ -17,6 +17,8 @@ const DIAL_TIMEOUT_MS = 5000
 const BOOTSTRAP_DIAL_TIMEOUT_MS = 20_000
 /** gossipsub's mesh degree D (6) with two to spare, so one member leaving does not leave the mesh short */
 const TARGET_MEMBERS = 8
+/** a lookup or provide may take this many discovery intervals */
+const WALK_INTERVALS = 3
 /** a lookup stops once it found this many providers per member still to dial, to draw them from */
 const PROVIDERS_PER_DIAL = 3
 /** provider records live 48 h in kad-dht; re-providing every 5 min replaces the closest peers that left */
@@ -57,7 +59,9 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
   const maxInterval = opts.maxIntervalMs ?? opts.intervalMs * 6
   let interval = Math.min(500, opts.intervalMs)
   let nextProvide = 0
-  const walkMs = Math.max(5000, opts.intervalMs)
+  // a lookup's first hops are dials (handshakes): with 100 peers in one process a 10 s limit cut every lookup and
+  // every provide short, walk after walk, and a tenth of the job never found a member (round 1 waited for them)
+  const walkMs = Math.max(5000, WALK_INTERVALS * opts.intervalMs)
   const walkSignal = (): AbortSignal => AbortSignal.any([opts.signal, AbortSignal.timeout(walkMs)])
   while (!opts.signal.aborted) {
     let found = 0
