@@ -168,6 +168,13 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
         // idle peer's CPU to ~0.55x (bench scale, docs/performance.md); messages still go at once to the mesh,
         // and our own to every subscribed peer we are connected to (floodPublish)
         heartbeatInterval: 3000,
+        // each message a peer takes is forwarded to its mesh peers but one: forwarding was most of the socket writes
+        // of 100 peers in one process (profile in docs/performance.md); a mesh of 4 (3-6) instead of 6 (4-12) cut an
+        // idle peer's write syscalls to ~0.6x in bench scale. Our own messages still go to every subscribed peer
+        D: 4,
+        Dlo: 3,
+        Dhi: 6,
+        Dout: 2,
         Dlazy: 3,
         gossipFactor: 0.1
       }),

@@ -138,6 +138,10 @@ export class Peer {
   get rounds (): readonly RoundInfo[] { return this.state.rounds }
   multiaddrs (): string[] { return this.libp2p.getMultiaddrs().map(String) }
   members (): string[] { return this.ctx.view?.live(Date.now()) ?? [] }
+  /** connected peers subscribed to the job's topic (gossipsub's view; 0 before start) */
+  gossipPeers (): number {
+    try { return this.libp2p.services.pubsub.getSubscribers(this.ctx.topic).length } catch { return 0 }
+  }
   /** what the live members last said of themselves (round, hash, capabilities) */
   memberStatus (): MemberStatus[] { return this.ctx.view?.statuses(Date.now()) ?? [] }
   /** peers this one holds evidence against (excluded from elections, selection and witnessing) */

@@ -44,10 +44,17 @@ const GATHER_NOTE_MS = 30_000
  */
 function gatherProgress (peers: readonly Peer[], events: EventEmitter<FleetEvents>): NodeJS.Timeout {
   const t = setInterval(() => {
-    const live = peers.map((p) => p.members().length).sort((a, b) => a - b)
+    const views = peers.map((p) => new Set(p.members()))
+    const live = views.map((v) => v.size).sort((a, b) => a - b)
     const connected = peers.filter((p) => p.libp2p.getConnections().length > 0).length
+    // the peers fewest views hold: with their connections and the job's gossip peers, where a stuck one stands
+    const seenBy = peers.map((p, i) => ({ i, n: views.filter((v) => v.has(p.peerId)).length }))
+      .sort((a, b) => a.n - b.n).slice(0, 3)
+    const least = seenBy.map(({ i, n }) => `${peerLabel(i, peers.length)} in ${n} views, sees ${views[i]!.size}, ` +
+      `${peers[i]!.libp2p.getConnections().length} connections, ${peers[i]!.gossipPeers()} job gossip peers`)
     events.emit('note', `gathering: members live in the peers' views min ${live[0]}, median ` +
-      `${live[live.length >> 1]}, max ${live[live.length - 1]} of ${peers.length}; ${connected} peers connected`)
+      `${live[live.length >> 1]}, max ${live[live.length - 1]} of ${peers.length}; ${connected} peers connected; ` +
+      `least seen: ${least.join('; ')}`)
   }, GATHER_NOTE_MS)
   t.unref()
   return t
