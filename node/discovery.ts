@@ -12,9 +12,12 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { FeditHost } from './host.ts'
 import { shuffle } from './shuffle.ts'
 
-const DIAL_TIMEOUT_MS = 5000
-/** a bootstrap that many peers dial at once (a process of 100 peers) may take long to finish each handshake */
-const BOOTSTRAP_DIAL_TIMEOUT_MS = 20_000
+/**
+ * a member or bootstrap that many peers dial at once, or a process of 100 peers, may take long to finish each
+ * handshake: at 5 s a member's dials timed out walk after walk in such a process, and it stayed alone (the others,
+ * meshed, no longer dial anyone)
+ */
+const DIAL_TIMEOUT_MS = 20_000
 /** gossipsub's mesh degree D (6) with two to spare, so one member leaving does not leave the mesh short */
 const TARGET_MEMBERS = 8
 /** a lookup or provide may take this many discovery intervals */
@@ -73,7 +76,7 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
       // find before we provide, each with a time of its own: a newcomer needs the members more than they need its
       // record, and with 100 peers in one process a provide (a lookup of the 20 closest peers) ran out of time walk
       // after walk, so the lookup never ran and peers that held only the bootstrap stayed alone
-      if (need > 0) found = await dialProviders(host, cid, need, walkSignal(), opts.signal)
+      if (need > 0) found = await dialProviders(host, cid, need, walkSignal(), opts.signal, (e) => opts.onError?.(e))
       // while the job is short of members the DHT is still forming: provide on each walk so the closest peers
       // to the job's key, which change as peers join, hold our record
       if (need > 0 || Date.now() >= nextProvide) {
@@ -96,7 +99,7 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
  * finishes, and its first answers are the ones that matter); it stops early once it has plenty to choose from.
  */
 async function dialProviders (host: FeditHost, cid: CID, need: number, lookup: AbortSignal,
-  signal: AbortSignal): Promise<number> {
+  signal: AbortSignal, onFailed: (err: Error) => void): Promise<number> {
   const self = host.peerId.toString()
   const fresh: Array<{ id: PeerId, multiaddrs: Multiaddr[] }> = []
   let failed: unknown
@@ -112,20 +115,28 @@ async function dialProviders (host: FeditHost, cid: CID, need: number, lookup: A
   if (fresh.length === 0 && failed !== undefined) throw failed
   // a random share of them: members who all found the same providers first would otherwise crowd them
   const chosen = shuffle(fresh).slice(0, need)
+  const dials: Array<Promise<unknown>> = []
   for (const p of chosen) {
     if (p.multiaddrs.length > 0) await host.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
     // a signal of its own per dial: every pending dial queues peer-store writes that listen on its signal,
     // and a dozen dials to members who left (no answer until the timeout) on one shared signal exceeded
     // its 10 listeners (MaxListenersExceededWarning on joining a job with a history)
-    host.dial(p.id, { signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) }).catch(() => {})
+    dials.push(host.dial(p.id, { signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) }))
   }
+  // not awaited (the walk goes on), but a walk whose every dial failed says so: a peer alone should know why
+  void Promise.allSettled(dials).then((rs) => {
+    const failed = rs.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed.length > 0 && failed.length === rs.length && !signal.aborted) {
+      onFailed(new Error(`none of ${rs.length} dials to job members succeeded (${failed[0]!.reason?.message})`))
+    }
+  })
   return chosen.length
 }
 
 /** Dials every bootstrap address at once; returns when one answers, else throws one line naming each failure. */
 async function redialBootstrap (host: FeditHost, addrs: readonly string[], signal: AbortSignal): Promise<void> {
   const tries = await Promise.allSettled(addrs.map(async (a) => await host.dial(multiaddr(a), {
-    signal: AbortSignal.any([signal, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS)])
+    signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
   })))
   if (tries.some((t) => t.status === 'fulfilled')) return
   const why = tries.map((t, i) => `${addrs[i]}: ${(t as PromiseRejectedResult).reason?.message ?? 'failed'}`)
