@@ -1,6 +1,6 @@
 // Job discovery over the fedit DHT: every member provides a CID derived from the job id and looks up the
 // other providers, then dials some of them so gossipsub can mesh the job's topic. A member needs a handful of
-// members connected, not all of them: gossipsub keeps a mesh of D = 6 and relays Hellos and round messages to the
+// members connected, not all of them: gossipsub keeps a mesh of D = 4 and relays Hellos and round messages to the
 // rest, so discovery dials until `targetMembers` are connected and then only re-provides now and then. Transfers
 // dial the aggregator and the trainers directly when a round needs them (transfer-path.ts).
 import { CID } from 'multiformats/cid'
@@ -18,7 +18,7 @@ import { shuffle } from './shuffle.ts'
  * meshed, no longer dial anyone)
  */
 const DIAL_TIMEOUT_MS = 20_000
-/** gossipsub's mesh degree D (6) with two to spare, so one member leaving does not leave the mesh short */
+/** gossipsub's mesh (D 4, at most 6) with two to spare, so one member leaving does not leave the mesh short */
 const TARGET_MEMBERS = 8
 /** a lookup or provide may take this many discovery intervals */
 const WALK_INTERVALS = 3
