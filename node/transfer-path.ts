@@ -55,7 +55,7 @@ export function choosePath (conns: readonly Connection[], bytes: number): PathCh
 export async function openForTransfer (
   host: Libp2p, peer: PeerId, protocol: string, bytes: number, signal: AbortSignal, what = protocol
 ): Promise<{ stream: Stream, path: TransferPath }> {
-  if (host.getConnections(peer).every((c) => c.status !== 'open')) await dialOrJoin(host, peer, signal)
+  if (host.getConnections(peer).every((c) => c.status !== 'open')) await connect(host, peer, signal)
   let choice = choosePath(host.getConnections(peer), bytes)
   if ('refused' in choice) {
     await Promise.all(host.getConnections(peer).filter(isRelayed).map(async (c) => { await c.close().catch(() => {}) }))
@@ -65,6 +65,31 @@ export async function openForTransfer (
   }
   const stream = await choice.conn.newStream(protocol, { signal, negotiateFully: false, runOnLimitedConnection: true })
   return { stream, path: { peer: peer.toString(), protocol, what, kind: choice.kind, why: choice.why, bytes } }
+}
+
+/** how long a transfer's dial may take, whatever the try that started it allows (the handshake outlives the try) */
+const CONNECT_TIMEOUT_MS = 20_000
+
+/**
+ * Waits for a connection to `peer` while `signal` allows, but lets the dial run for CONNECT_TIMEOUT_MS: a try sized
+ * to its bytes (5 s) that also had to dial aborted the handshake with it, on a loop lagging seconds (100 peers in one
+ * process) try after try, so a push never reached its aggregator; now the next try finds the dial under way or done.
+ */
+async function connect (host: Libp2p, peer: PeerId, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted()
+  const dial = dialOrJoin(host, peer, AbortSignal.timeout(CONNECT_TIMEOUT_MS))
+  dial.catch(() => {}) // a dial that fails after the try gave up on it is the next try's to find out
+  let onAbort = (): void => {}
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  aborted.catch(() => {})
+  try {
+    await Promise.race([dial, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
 }
 
 /**
