@@ -31,7 +31,7 @@ import { createHost } from './host.ts'
 import type { FeditHost } from './host.ts'
 import { loadOrCreateKey } from './identity.ts'
 import { decodeAdapter, encodeAdapter, layoutOf, peftConfigJson, sha256Hex } from './adapter-codec.ts'
-import { libp2pTransport, serveAdapters, serveUpdates, tryLimitMs, withRetries } from './transfer.ts'
+import { libp2pTransport, serveAdapters, serveUpdates, withRetries } from './transfer.ts'
 import { runDiscovery } from './discovery.ts'
 import { helloIntervalMs, IDLE_HELLOS_PER_HEARTBEAT, LARGE_JOB_MEMBERS, MemberView } from './member-view.ts'
 import type { HelloPlan } from './member-view.ts'
@@ -183,10 +183,11 @@ export class Peer {
       saveBeacon: async (round, b) => { await store.saveBeacon(round, b) },
       reject: (from, reason, where, round) => { ctx.reject(from, reason, where, round) },
       publish: async (msg) => { await ctx.publish(msg) },
-      // an update has the job's layout too: tries sized to it (tryLimitMs)
-      fetch: async (from, hash) => await withRetries(3, async (i) => await ctx.transport.fetchAdapter(ctx.libp2p,
+      // the whole transfer timeout a try, not tryLimitMs: a witness has one source, and an update it cannot fetch
+      // is a disagreement, which a quorum of convicts the aggregator; it must not come of a loaded loop
+      fetch: async (from, hash) => await withRetries(2, async () => await ctx.transport.fetchAdapter(ctx.libp2p,
         peerIdFromString(from), hash, { jobId: this.opts.jobId, maxBytes: ctx.maxAdapterBytes,
-        timeoutMs: tryLimitMs(ctx.layout.byteLength, i, this.timing.transferTimeoutMs), what: 'update' })),
+        timeoutMs: this.timing.transferTimeoutMs, what: 'update' })),
       history: async (hash, from) => (await getHistory(ctx, state, hash, from, state.globalHash))?.value,
       standing: () => ({ completed: state.completed, hash: state.globalHash, adapter: state.globalAdapter,
         layout: ctx.layout, maxAdapterBytes: ctx.maxAdapterBytes, historyHash: state.historyHash }),
