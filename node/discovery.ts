@@ -20,6 +20,8 @@ import { shuffle } from './shuffle.ts'
 const DIAL_TIMEOUT_MS = 20_000
 /** gossipsub's mesh (D 4, at most 6) with two to spare, so one member leaving does not leave the mesh short */
 const TARGET_MEMBERS = 8
+/** walks that found nobody with an empty routing table before the bootstrap is connected to again */
+const EMPTY_WALKS_BEFORE_RECONNECT = 3
 /** a lookup or provide may take this many discovery intervals */
 const WALK_INTERVALS = 3
 /** a lookup stops once it found this many providers per member still to dial, to draw them from */
@@ -62,6 +64,7 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
   const maxInterval = opts.maxIntervalMs ?? opts.intervalMs * 6
   let interval = Math.min(500, opts.intervalMs)
   let nextProvide = 0
+  let emptyWalks = 0
   // a lookup's first hops are dials (handshakes): with 100 peers in one process a 10 s limit cut every lookup and
   // every provide short, walk after walk, and a tenth of the job never found a member (round 1 waited for them)
   const walkMs = Math.max(5000, WALK_INTERVALS * opts.intervalMs)
@@ -77,6 +80,15 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
       // record, and with 100 peers in one process a provide (a lookup of the 20 closest peers) ran out of time walk
       // after walk, so the lookup never ran and peers that held only the bootstrap stayed alone
       if (need > 0) found = await dialProviders(host, cid, need, walkSignal(), opts.signal, (e) => opts.onError?.(e))
+      // connected, yet kad-dht never took a peer into its table (its check of a new contact timed out on a busy
+      // loop): every lookup finds nothing, for good. A new connection to the bootstrap is checked again; not on the
+      // first walks, while a joining peer's table is still filling
+      emptyWalks = need > 0 && found === 0 && routingTableSize(host) === 0 ? emptyWalks + 1 : 0
+      if (emptyWalks >= EMPTY_WALKS_BEFORE_RECONNECT && (opts.bootstrap ?? []).length > 0) {
+        emptyWalks = 0
+        opts.onError?.(new Error('the DHT routing table is still empty: connecting to the bootstrap again'))
+        await reconnectBootstrap(host, opts.bootstrap!, opts.signal)
+      }
       // while the job is short of members the DHT is still forming: provide on each walk so the closest peers
       // to the job's key, which change as peers join, hold our record
       if (need > 0 || Date.now() >= nextProvide) {
@@ -131,6 +143,20 @@ async function dialProviders (host: FeditHost, cid: CID, need: number, lookup: A
     }
   })
   return chosen.length
+}
+
+/** Peers in kad-dht's routing table (undefined: this kad-dht does not say). */
+function routingTableSize (host: FeditHost): number | undefined {
+  return (host.services.dht as { routingTable?: { size: number } }).routingTable?.size
+}
+
+/** Closes our connections to the bootstrap nodes and dials them again. */
+async function reconnectBootstrap (host: FeditHost, addrs: readonly string[], signal: AbortSignal): Promise<void> {
+  // the id is the last /p2p/ part of a bootstrap address
+  const ids = new Set(addrs.map((a) => /\/p2p\/([^/]+)$/.exec(a)?.[1]).filter((id) => id !== undefined))
+  await Promise.all(host.getConnections().filter((c) => ids.has(c.remotePeer.toString()))
+    .map(async (c) => { await c.close().catch(() => {}) }))
+  await redialBootstrap(host, addrs, signal)
 }
 
 /** Dials every bootstrap address at once; returns when one answers, else throws one line naming each failure. */

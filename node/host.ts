@@ -152,7 +152,9 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
         protocol: DHT_PROTOCOL,
         // the default is client mode until a public address is seen: on a LAN or loopback nobody would serve
         clientMode: false,
-        ...(local ? { peerInfoMapper: passthroughMapper } : {})
+        // with `local` a process may hold 100 peers and lag seconds: kad-dht's 10 s to add a connected peer to its
+        // routing table ran out, the bootstrap was never added, every lookup found nothing, and the peer stayed alone
+        ...(local ? { peerInfoMapper: passthroughMapper, onPeerConnectTimeout: 60_000 } : {})
       }),
       pubsub: gossipsub({
         globalSignaturePolicy: StrictSign,
