@@ -67,9 +67,11 @@ export class AggregatorRole {
     if (c === undefined) return { ok: false, reason: RejectReason.NotAggregating }
     if (this.resendOf(c, sender, h) !== undefined) {
       // a resend's body is read again: as many as an honest author's retries, not a way to make us read at will
-      const n = (this.resends.get(c) ?? new Map<string, number>()).set(sender, this.resendCount(c, sender) + 1)
-      this.resends.set(c, n)
-      if (n.get(sender)! <= MAX_RESENDS) return { ok: true }
+      const counts = this.resends.get(c) ?? new Map<string, number>()
+      this.resends.set(c, counts)
+      const n = (counts.get(sender) ?? 0) + 1
+      counts.set(sender, n)
+      if (n <= MAX_RESENDS) return { ok: true }
     }
     return checkUpdate(h, hex(h.baseHash), {
       sender,
@@ -86,8 +88,6 @@ export class AggregatorRole {
 
   /** resends admitted per sender, per collector */
   private readonly resends = new WeakMap<Collector, Map<string, number>>()
-
-  private resendCount (c: Collector, sender: string): number { return this.resends.get(c)?.get(sender) ?? 0 }
 
   /** The receipt we gave for this very update, when the push is its author sending it again. */
   private resendOf (c: Collector, sender: string, h: UpdateHeader): Uint8Array<ArrayBuffer> | undefined {

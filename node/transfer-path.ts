@@ -5,6 +5,7 @@
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { TransferError } from './errors.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
+import { raceAbort } from './abort-race.ts'
 
 export type PathKind = 'direct' | 'relayed'
 
@@ -76,20 +77,8 @@ const CONNECT_TIMEOUT_MS = 20_000
  * process) try after try, so a push never reached its aggregator; now the next try finds the dial under way or done.
  */
 async function connect (host: Libp2p, peer: PeerId, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted()
-  const dial = dialOrJoin(host, peer, AbortSignal.timeout(CONNECT_TIMEOUT_MS))
-  dial.catch(() => {}) // a dial that fails after the try gave up on it is the next try's to find out
-  let onAbort = (): void => {}
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  aborted.catch(() => {})
-  try {
-    await Promise.race([dial, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
+  // a dial that fails after the try gave up on it is the next try's to find out
+  await raceAbort(dialOrJoin(host, peer, AbortSignal.timeout(CONNECT_TIMEOUT_MS)), signal, () => signal.reason)
 }
 
 /**

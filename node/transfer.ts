@@ -17,6 +17,7 @@ import { TransferError } from './errors.ts'
 import { BodyHasher } from './body-hasher.ts'
 import { hex, unhex } from './hex.ts'
 import { openForTransfer, reportPath } from './transfer-path.ts'
+import { raceAbort } from './abort-race.ts'
 
 /** 1 MiB writes: large enough to amortise per-chunk overhead, small enough to interleave with other streams. */
 export const CHUNK_BYTES = 1 << 20
@@ -33,24 +34,9 @@ export class ChunkReader {
     this.it = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array | Iterable<Uint8Array>>
   }
 
-  /**
-   * The stream's next message, or a TransferError('timeout') when `signal` aborts first. The abort listener
-   * lives for this read only: racing every read against one promise per signal kept each message reachable
-   * (the race's reaction on that promise holds its result) until the signal fired, so a transfer held every
-   * chunk it had read, already copied out, until its timeout (+64 MiB for 64 MiB read).
-   */
+  /** The stream's next message, or a TransferError('timeout') when `signal` aborts first (raceAbort). */
   private async nextMessage (signal: AbortSignal): Promise<IteratorResult<Uint8Array | Iterable<Uint8Array>>> {
-    signal.throwIfAborted()
-    let onAbort = (): void => {}
-    const aborted = new Promise<never>((_resolve, reject) => {
-      onAbort = () => { reject(new TransferError(RejectReason.Timeout)) }
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
-    try {
-      return await Promise.race([this.it.next(), aborted])
-    } finally {
-      signal.removeEventListener('abort', onAbort)
-    }
+    return await raceAbort(this.it.next(), signal, () => new TransferError(RejectReason.Timeout))
   }
 
   /** Next chunk (at most `max` bytes, a view into the muxer's buffer), or undefined at end of stream. */
