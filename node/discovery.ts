@@ -19,7 +19,7 @@ import { shuffle } from './shuffle.ts'
  */
 const DIAL_TIMEOUT_MS = 20_000
 /** gossipsub's mesh (D 4, at most 6) with two to spare, so one member leaving does not leave the mesh short */
-const TARGET_MEMBERS = 8
+export const TARGET_MEMBERS = 8
 /** walks that found nobody with an empty routing table before the bootstrap is connected to again */
 const EMPTY_WALKS_BEFORE_RECONNECT = 3
 /** a lookup or provide may take this many discovery intervals */

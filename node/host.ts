@@ -27,6 +27,9 @@ import type { RelayLimits } from './nat-traversal.ts'
 import { ListenError } from './errors.ts'
 import { PairGate } from './one-connection.ts'
 
+/** kad-dht's closest peers to our own id kept connected (its default 20) */
+const CLOSEST_KEPT_ALIVE = 0
+
 export type FeditServices = {
   identify: Identify
   ping: Ping
@@ -152,6 +155,11 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
         protocol: DHT_PROTOCOL,
         // the default is client mode until a public address is seen: on a LAN or loopback nobody would serve
         clientMode: false,
+        // kad-dht tags the 20 peers closest to our id keep-alive, and libp2p redials them whenever they disconnect: 20
+        // connections a member could never close, and a peer that trims one it is not close to (connection-trim.ts)
+        // is redialled at once by the other end. None: the routing table keeps its entries, and lookups dial what
+        // they need (patched in: kad-dht 16.4.5 did not pass this option on to its routing table)
+        closestPeerSetSize: CLOSEST_KEPT_ALIVE,
         // with `local` a process may hold 100 peers and lag seconds: kad-dht's 10 s to add a connected peer to its
         // routing table ran out, the bootstrap was never added, every lookup found nothing, and the peer stayed alone
         ...(local ? { peerInfoMapper: passthroughMapper, onPeerConnectTimeout: 60_000 } : {})

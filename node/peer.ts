@@ -32,7 +32,8 @@ import type { FeditHost } from './host.ts'
 import { loadOrCreateKey } from './identity.ts'
 import { decodeAdapter, encodeAdapter, layoutOf, peftConfigJson, sha256Hex } from './adapter-codec.ts'
 import { libp2pTransport, serveAdapters, serveUpdates, withRetries } from './transfer.ts'
-import { runDiscovery } from './discovery.ts'
+import { runDiscovery, TARGET_MEMBERS } from './discovery.ts'
+import { MAX_CONNECTED_PEERS, TRIM_GRACE_MS, TRIM_INTERVAL_MS, trimConnections } from './connection-trim.ts'
 import { helloIntervalMs, IDLE_HELLOS_PER_HEARTBEAT, LARGE_JOB_MEMBERS, MemberView } from './member-view.ts'
 import type { HelloPlan } from './member-view.ts'
 import type { MemberStatus } from './member-view.ts'
@@ -77,6 +78,7 @@ export class Peer {
   private helloInterval = Infinity
   private powNonce = 0n
   private ticker?: NodeJS.Timeout
+  private trim?: { readonly closed: () => number }
 
   constructor (opts: PeerOptions) {
     this.opts = opts
@@ -91,7 +93,10 @@ export class Peer {
       settleMs: opts.timing?.settleMs ?? hb,
       graceMs: opts.timing?.graceMs ?? Math.max(1000, deadlineMs / 4),
       discoveryIntervalMs: opts.timing?.discoveryIntervalMs ?? 10_000,
-      transferTimeoutMs: opts.timing?.transferTimeoutMs ?? Math.max(30_000, deadlineMs)
+      transferTimeoutMs: opts.timing?.transferTimeoutMs ?? Math.max(30_000, deadlineMs),
+      maxConnectedPeers: opts.timing?.maxConnectedPeers ?? MAX_CONNECTED_PEERS,
+      trimGraceMs: opts.timing?.trimGraceMs ?? TRIM_GRACE_MS,
+      trimIntervalMs: opts.timing?.trimIntervalMs ?? TRIM_INTERVAL_MS
     }
     const ctx = this.ctx = new PeerContext(opts, this.timing, this.events, opts.transport ?? libp2pTransport,
       roundsTopic(opts.jobId))
@@ -148,6 +153,8 @@ export class Peer {
   excluded (): string[] { return [...this.ctx.trust.excluded] }
   /** the training speed this peer advertises (tokens/s, 0 until it trained) */
   get measuredTokensPerSecond (): number { return this.member.tokensPerSecond }
+  /** peers this one disconnected to keep its connection set bounded (connection-trim.ts) */
+  get trimmedPeers (): number { return this.trim?.closed() ?? 0 }
   /** what this peer's Hellos say of its reachability (protocol/election.ts Reachability) */
   get reachability (): number { return this.ctx.reach?.current ?? 0 }
   /** how many adapter transfers this peer started went direct or through a relay, and their bytes */
@@ -250,10 +257,15 @@ export class Peer {
       intervalMs: this.timing.discoveryIntervalMs,
       signal: ctx.abort.signal,
       connectedMembers: () => pubsub.getSubscribers(ctx.topic).length,
+      // at most half the connection cap: the trim (below) must not close what discovery just dialled, walk after walk
+      targetMembers: Math.min(TARGET_MEMBERS, Math.floor(this.timing.maxConnectedPeers / 2)),
       bootstrap: o.bootstrap,
       onError: (e: Error) => { ctx.log(`discovery: ${e.message}`) }
     }
     runDiscovery(host, discovery).catch(() => {})
+    this.trim = trimConnections(host, { topic: ctx.topic, max: this.timing.maxConnectedPeers,
+      graceMs: this.timing.trimGraceMs, intervalMs: this.timing.trimIntervalMs,
+      spared: () => this.roundPeers(), signal: ctx.abort.signal })
     this.ticker = setInterval(() => { this.tick() }, this.timing.tickMs)
     ctx.log(`peer ${this.peerId} in job ${jobId.slice(0, 12)}… at round ${state.completed}/${job.rounds}; ` +
       `listening on ${this.multiaddrs().join(' ')}`)
@@ -385,6 +397,16 @@ export class Peer {
     return order.slice(attempt, attempt + 2).includes(this.peerId) || selected.includes(this.peerId) ||
       witnessesOf(members, ctx.trust.beacon, r, attempt, aggregator, this.opts.job.witnesses.count)
         .includes(this.peerId)
+  }
+
+  /** the peers the announced round exchanges adapters with: its aggregator, trainers and witnesses */
+  private roundPeers (): string[] {
+    const { ctx, state } = this
+    const a = state.current.announce
+    if (a === undefined) return []
+    const witnesses = witnessesOf(a.members, ctx.trust.beacon, state.current.round, a.attempt, a.aggregator,
+      this.opts.job.witnesses.count)
+    return [a.aggregator, ...a.selected, ...witnesses]
   }
 
   // ------------------------------------------------------------------ the round clock

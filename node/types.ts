@@ -27,6 +27,12 @@ export interface PeerTiming {
   readonly graceMs: number
   readonly discoveryIntervalMs: number
   readonly transferTimeoutMs: number
+  /** connected peers kept at most (connection-trim.ts); the mesh, the round's peers and busy links are spared */
+  readonly maxConnectedPeers: number
+  /** a connection is not trimmed for this long after it opened */
+  readonly trimGraceMs: number
+  /** between trims */
+  readonly trimIntervalMs: number
 }
 
 export interface FetchOptions {
