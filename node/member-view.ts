@@ -137,8 +137,14 @@ export class MemberView {
 
   /** the live members' last Hellos (self excluded), sorted by peer id */
   statuses (now: number): MemberStatus[] {
-    return [...this.seen.values()].filter((s) => this.fresh(s, now) && s.peer !== this.self)
-      .sort((a, b) => a.peer < b.peer ? -1 : 1)
+    return this.liveWhere(now, () => true).sort((a, b) => a.peer < b.peer ? -1 : 1)
+  }
+
+  /** the live members' last Hellos (self excluded) that `keep` selects, unsorted */
+  liveWhere (now: number, keep: (s: MemberStatus) => boolean): MemberStatus[] {
+    const out: MemberStatus[] = []
+    for (const s of this.seen.values()) if (s.peer !== this.self && keep(s) && this.fresh(s, now)) out.push(s)
+    return out
   }
 
   /** what member `peer`'s last Hello said of its reachability, live or not (0 = unsaid or never heard) */

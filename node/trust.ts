@@ -64,6 +64,9 @@ export interface TrustHost {
 /** how far ahead of ours another peer's attempt clock may run: peers adopt a result up to a fetch apart */
 const toleranceOf = (t: AttemptTiming): number => t.graceMs + t.silenceMs / 2
 
+/** election orders remembered: a round's, and a few more while views of its members differ */
+const ORDERS_KEPT = 8
+
 /** an announce we checked and followed: who aggregates that attempt, over which members */
 export interface FollowedAttempt { readonly aggregator: string, readonly members: readonly string[] }
 
@@ -87,6 +90,8 @@ export class Trust {
   private followed = { round: 0, attempts: new Map<number, FollowedAttempt>() }
   /** valid complaints heard this round, `round/attempt/aggregator` -> the complainant: a witness never vouches */
   private readonly complaints = new Map<string, string>()
+  /** the election orders last worked out, by beacon, round and members (oldest first) */
+  private readonly orders = new Map<string, readonly string[]>()
   /** update and adapter bytes we serve to our witnesses until the round is final, by hash */
   private readonly serving = new Map<string, { readonly round: number, readonly bytes: Uint8Array }>()
 
@@ -108,7 +113,16 @@ export class Trust {
 
   /** The aggregator order of round `round` over `members` (those we count), by the beacon. */
   order (members: readonly string[], round: number): string[] {
-    return electionOrder(this.eligible(members), this.beacon, round)
+    const eligible = this.eligible(members)
+    // every tick of every peer asks for the round's order again, and it costs a sha256 per member
+    const key = `${this.beacon}|${round}|${eligible.join(',')}`
+    let order = this.orders.get(key)
+    if (order === undefined) {
+      order = electionOrder(eligible, this.beacon, round)
+      if (this.orders.size >= ORDERS_KEPT) this.orders.delete(this.orders.keys().next().value!)
+      this.orders.set(key, order)
+    }
+    return [...order]
   }
 
   selection (members: readonly string[], round: number, attempt: number): string[] {
