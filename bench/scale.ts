@@ -6,7 +6,10 @@
 // event-loop lag p99 while the rounds run; CPU per idle peer (process CPU time over the idle window / peers /
 // window: CPU time, so less sensitive to a loaded machine than wall time), RSS per peer and connections per
 // peer at the end of the window, and the pairs of peers holding two connections to each other. --profile FILE
-// (one point only) writes a CPU profile of the idle window (read it with `node scripts/profile-packages.mjs FILE`).
+// (one point only) writes a CPU profile of the idle window (read it with `node scripts/profile-packages.mjs FILE`);
+// --profile-rounds FILE one of the rounds after the first.
+// roundS: each round's seconds; trimmedPerPeer: the peers each one disconnected (node/connection-trim.ts). A peer
+// alone at the end has its last log lines printed to stderr.
 // --large-job-members N: the size from which quiet peers stretch their Hello interval (node/member-view.ts; a large
 // N gives every peer the heartbeat, as before that change). gossipInPerPeerS: gossip messages each peer took in per
 // second over the idle window (Hellos, once the job is done); liveInView: the share of the job each peer's view
@@ -41,6 +44,8 @@ interface Point {
   peers: number
   roundsCompleted: number
   overheadMs: number | null
+  /** each completed round's seconds, announce to result on its aggregator (overheadMs is their mean) */
+  roundS?: number[]
   gossipP99Ms: number | null
   loopLagP99Ms: number
   /** gossipP99Ms and loopLagP99Ms over the rounds after the first (null with one round) */
@@ -53,6 +58,8 @@ interface Point {
   cpuPerIdlePeerPct: number
   rssPerPeerMB: number
   connsPerPeer: number
+  /** peers each peer disconnected to keep its connection set bounded (node/connection-trim.ts), over the point */
+  trimmedPerPeer?: number
   /** pairs of peers holding more than one connection to each other */
   duplicatePairs: number
   gossipInPerPeerS: number
@@ -95,12 +102,16 @@ async function drive (): Promise<void> {
   if (list.some((n) => !Number.isInteger(n) || n < 2)) {
     throw new Error('--peers must be a list like 25,50,100 (each >= 2)')
   }
-  if (flagValue('profile') !== undefined && list.length !== 1) throw new Error('--profile needs exactly one --peers')
+  if ((flagValue('profile') ?? flagValue('profile-rounds')) !== undefined && list.length !== 1) {
+    throw new Error('--profile and --profile-rounds need exactly one --peers')
+  }
   const points: Point[] = []
   for (const n of list) {
     const pass = ['--rounds', String(ROUNDS), '--idle-s', String(IDLE_S), '--settle-s', String(SETTLE_S)]
-    const prof = flagValue('profile')
-    if (prof !== undefined) pass.push('--profile', prof)
+    for (const flag of ['profile', 'profile-rounds']) {
+      const file = flagValue(flag)
+      if (file !== undefined) pass.push(`--${flag}`, file)
+    }
     if (LARGE_JOB !== undefined) pass.push('--large-job-members', LARGE_JOB)
     points.push(await child(n, pass))
     console.error(`scale ${n}: ${JSON.stringify(points.at(-1))}`)
@@ -164,8 +175,16 @@ async function runPoint (PEERS: number): Promise<void> {
   const deadline = Date.now() + pointLimitMs(PEERS)
   const joinBy = Date.now() + 60_000 + PEERS * 3000
   let error: string | undefined
+  // each peer's last log lines, printed for the peers that end the point alone (why they are)
+  const logs = new Map<number, string[]>()
   for (let i = 0; i < PEERS; i++) {
+    const lines: string[] = []
+    logs.set(i, lines)
     const p = createPeer({
+      logger: (line) => {
+        lines.push(`${new Date().toISOString().slice(11, 19)} ${line}`)
+        if (lines.length > 12) lines.shift()
+      },
       job, jobId,
       trainer: createFakeTrainer({ lora: { ...job.lora }, layers: 4, dim: 64 }),
       aggregate: buildAggregator(FEDAVG),
@@ -206,10 +225,20 @@ async function runPoint (PEERS: number): Promise<void> {
   const jobRound = (): number => Math.max(...peers.map((p) => p.global.round))
   const done = (): boolean => jobRound() >= ROUNDS
   const roundsBy = deadline - (SETTLE_S + IDLE_S) * 1000
+  const roundProfile = flagValue('profile-rounds') !== undefined ? new Session() : undefined
+  let profiling: Promise<unknown> | undefined
   await until(() => {
     if (jobRound() >= 1) lagLater.enable() // enabling twice is a no-op
+    if (jobRound() >= 1 && roundProfile !== undefined && profiling === undefined) {
+      roundProfile.connect()
+      profiling = roundProfile.post('Profiler.enable').then(async () => await roundProfile.post('Profiler.start'))
+    }
     return done() || Date.now() >= roundsBy
   })
+  if (profiling !== undefined) {
+    await profiling
+    writeFileSync(flagValue('profile-rounds')!, JSON.stringify((await roundProfile!.post('Profiler.stop')).profile))
+  }
   lag.disable()
   lagLater.disable()
   inRounds = false
@@ -245,10 +274,18 @@ async function runPoint (PEERS: number): Promise<void> {
   }
   const connsPerPeer = peers.reduce((s, p) => s + p.libp2p.getConnections().length, 0) / PEERS
   const duplicatePairs = peers.reduce((s, p) => s + duplicates(p), 0) / 2
+  const trimmedPerPeer = +(peers.reduce((s, p) => s + p.trimmedPeers, 0) / PEERS).toFixed(1)
   const components = groups(peers)
   const ids = new Set(peers.map((p) => p.peerId))
-  const isolated = peers.filter((p) => !p.libp2p.getConnections().some((c) => ids.has(c.remotePeer.toString())))
-    .length
+  const alone = peers.filter((p) => !p.libp2p.getConnections().some((c) => ids.has(c.remotePeer.toString())))
+  const isolated = alone.length
+  for (const p of alone) {
+    const i = peers.indexOf(p)
+    process.stderr.write(`peer ${i} (${p.peerId.slice(-6)}) alone: ${p.libp2p.getConnections().length} connections ` +
+      `(none to the job's peers), ${p.members().length} live in its view, trimmed ${p.trimmedPeers}; ` +
+      `its last lines:\n` +
+      (logs.get(i) ?? []).map((l) => `  ${l}\n`).join(''))
+  }
   const liveInView = peers.reduce((s, p) => s + p.members().length, 0) / PEERS / PEERS
   // a job in pieces costs each peer less than a whole one: its figures would flatter the code, so they are not a result
   if (components > 1) {
@@ -263,7 +300,7 @@ async function runPoint (PEERS: number): Promise<void> {
   ])
   rmSync(dir, { recursive: true, force: true })
   const result: Point = {
-    peers: PEERS, roundsCompleted, overheadMs, gossipP99Ms,
+    peers: PEERS, roundsCompleted, overheadMs, roundS: rounds.map((r) => +r.seconds.toFixed(1)), gossipP99Ms,
     loopLagP99Ms: Math.round(lag.percentile(99) / 1e6),
     gossipP99LaterMs,
     deliveryP99Ms,
@@ -272,6 +309,7 @@ async function runPoint (PEERS: number): Promise<void> {
     cpuPerIdlePeerPct: +cpuPerIdlePeerPct.toFixed(2),
     rssPerPeerMB: +rssPerPeerMB.toFixed(1),
     connsPerPeer: +connsPerPeer.toFixed(1),
+    trimmedPerPeer,
     duplicatePairs,
     gossipInPerPeerS: +gossipInPerPeerS.toFixed(2),
     writesPerPeerS,
