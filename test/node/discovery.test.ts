@@ -85,3 +85,33 @@ test('discovery dials only up to the target of connected members, then stops loo
     stop.abort()
   }
 })
+
+test('a member whose lookups find no one says so, and keeps looking at its interval instead of backing off',
+  async () => {
+    let lookups = 0
+    const host = {
+      peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')),
+      contentRouting: {
+        provide: async () => {},
+        findProviders: async function * () { lookups++; yield * [] }
+      },
+      getConnections: () => [{}], // the bootstrap: not alone, so no redial
+      services: { dht: { routingTable: { size: 1 } } },
+      peerStore: { merge: async () => {} },
+      dial: async () => {}
+    } as unknown as FeditHost
+    const said: string[] = []
+    const stop = new AbortController()
+    try {
+      // the interval is 200 ms and backing off would reach 2 s: 8 walks in 2.4 s only if the walks do not back off
+      void runDiscovery(host, { jobId: 'ef'.repeat(32), intervalMs: 200, maxIntervalMs: 2000, targetMembers: 3,
+        signal: stop.signal, onError: (e) => { said.push(e.message) } })
+      await until(() => lookups >= 8, 2400, 'eight lookups')
+      // the 1st, 2nd, 4th and 8th empty walks in a row are said, not every one
+      const lines = said.filter((l) => l.startsWith('no job member found to dial'))
+      assert.ok(lines.length >= 3 && lines.length <= 4, lines.join('\n'))
+      assert.match(lines[0]!, /0 connected of 3 wanted/)
+    } finally {
+      stop.abort()
+    }
+  })
