@@ -130,7 +130,9 @@ async function trimOnce (host: TrimHost, topic: string, max: number, graceMs: nu
   const members = new Set(host.services.pubsub.getSubscribers(topic).map(String))
   const links: LinkFacts[] = []
   for (const [peer, conns] of byPeer) {
-    const held = spared.has(peer) || mesh.has(peer) || await keptAlive(host, conns[0]!.remotePeer)
+    const dialled = conns.every((c) => c.direction === 'outbound')
+    // a peer store read per peer we could close (a member with many inbound connections is over its cap each pass)
+    const held = spared.has(peer) || mesh.has(peer) || (dialled && await keptAlive(host, conns[0]!.remotePeer))
     links.push({
       peer,
       openedAt: Math.max(...conns.map((c) => c.timeline.open)),
@@ -138,7 +140,7 @@ async function trimOnce (host: TrimHost, topic: string, max: number, graceMs: nu
         !IDLE_PROTOCOLS.test(s.protocol))),
       member: members.has(peer),
       spared: held,
-      dialled: conns.every((c) => c.direction === 'outbound')
+      dialled
     })
   }
   const close = peersToClose(links, max, Date.now(), graceMs)
