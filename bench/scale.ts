@@ -11,7 +11,8 @@
 // roundS: each round's seconds; trimmedPerPeer: the peers each one disconnected (node/connection-trim.ts). A peer
 // alone at the end has its last log lines printed to stderr.
 // --large-job-members N: the size from which quiet peers stretch their Hello interval (node/member-view.ts; a large
-// N gives every peer the heartbeat, as before that change). gossipInPerPeerS: gossip messages each peer took in per
+// N gives every peer the heartbeat, as before that change). --max-connected N: the peers' connection cap
+// (node/connection-trim.ts; a large N turns the trim off). gossipInPerPeerS: gossip messages each peer took in per
 // second over the idle window (Hellos, once the job is done); liveInView: the share of the job each peer's view
 // holds live at its end (1: every member in every view); components: connected groups of the job's peers
 // (isolated: those with no connection to another peer of the job); a point whose job is in pieces carries an error.
@@ -83,6 +84,10 @@ const LARGE_JOB = flagValue('large-job-members')
 if (LARGE_JOB !== undefined && !(Number(LARGE_JOB) >= 1)) {
   throw new Error(`--large-job-members must be a number >= 1, got ${LARGE_JOB}`)
 }
+const MAX_CONNECTED = flagValue('max-connected')
+if (MAX_CONNECTED !== undefined && !(Number(MAX_CONNECTED) >= 2)) {
+  throw new Error(`--max-connected must be a number >= 2, got ${MAX_CONNECTED}`)
+}
 // rounds start once 3/4 of the peers are live, not all N: on a loaded machine a late Hello (TTL 3 heartbeats) drops
 // a member from some views, and waiting for every one of N to be live at once stalled 20 peers for minutes. Not 5
 // either: peers join one at a time (join-pace.ts), and 100 took minutes, so with 5 the rounds were over before the
@@ -112,6 +117,7 @@ async function drive (): Promise<void> {
       if (file !== undefined) pass.push(`--${flag}`, file)
     }
     if (LARGE_JOB !== undefined) pass.push('--large-job-members', LARGE_JOB)
+    if (MAX_CONNECTED !== undefined) pass.push('--max-connected', MAX_CONNECTED)
     points.push(await child(n, pass))
     console.error(`scale ${n}: ${JSON.stringify(points.at(-1))}`)
   }
@@ -192,7 +198,10 @@ async function runPoint (PEERS: number): Promise<void> {
       listen: ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: [...boot.addrs],
       local: true,
-      ...(LARGE_JOB !== undefined ? { timing: { largeJobMembers: Number(LARGE_JOB) } } : {})
+      timing: {
+        ...(LARGE_JOB !== undefined ? { largeJobMembers: Number(LARGE_JOB) } : {}),
+        ...(MAX_CONNECTED !== undefined ? { maxConnectedPeers: Number(MAX_CONNECTED) } : {})
+      }
     })
     p.events.on('announce', (a) => {
       const k = `${a.round}/${a.attempt}`
