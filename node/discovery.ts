@@ -81,12 +81,13 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
       // record, and with 100 peers in one process a provide (a lookup of the 20 closest peers) ran out of time walk
       // after walk, so the lookup never ran and peers that held only the bootstrap stayed alone
       if (need > 0) found = await dialProviders(host, cid, need, walkSignal(), opts.signal, (e) => opts.onError?.(e))
-      // short of members and the lookup found none to dial: said on the 1st, 2nd, 4th, 8th... such walk in a row, or a
-      // peer alone shows nothing at all (one of 100 in bench scale sat with the bootstrap for minutes, its log silent)
-      fruitless = need > 0 && found === 0 ? fruitless + 1 : 0
+      // connected to no member and the lookup found none to dial: said on the 1st, 2nd, 4th, 8th... such walk in a
+      // row, or a peer alone shows nothing at all (one of 100 in bench scale sat with the bootstrap for minutes, its
+      // log silent). Not a member of a small job, connected to all the others: it finds no one new, rightly
+      fruitless = connected() === 0 && found === 0 ? fruitless + 1 : 0
       if ((fruitless & (fruitless - 1)) === 0 && fruitless > 0) {
-        opts.onError?.(new Error(`no job member found to dial (${connected()} connected of ${target} wanted, ` +
-          `${routingTableSize(host) ?? '?'} peers in the DHT routing table, ${fruitless} walks in a row)`))
+        opts.onError?.(new Error(`no job member found to dial (connected to none, ${routingTableSize(host) ?? '?'} ` +
+          `peers in the DHT routing table, ${fruitless} walks in a row)`))
       }
       // connected, yet kad-dht never took a peer into its table (its check of a new contact timed out on a busy
       // loop): every lookup finds nothing, for good. A new connection to the bootstrap is checked again; not on the
@@ -109,11 +110,11 @@ export async function runDiscovery (host: FeditHost, opts: DiscoveryOptions): Pr
     // a random half to one and a half of the interval: peers that started together would otherwise walk (and redial
     // their bootstrap) in step, and a crowd of handshakes at once kept the bootstrap too slow to finish any of them
     await sleep(interval * (0.5 + Math.random()), opts.signal)
-    // a walk that found members, or one still short of them, comes again within the interval; a settled peer's
-    // walks (only re-provides) back off to maxInterval. A peer short of members used to back off too, to 90 s
-    // between lookups on a loop lagging seconds, while it sat alone
-    const short = target - connected() > 0
-    interval = found > 0 || short ? Math.min(opts.intervalMs, interval * 2) : Math.min(maxInterval, interval * 2)
+    // a walk that found members, or a peer connected to none, comes again within the interval; otherwise the walks
+    // back off to maxInterval (a small job's members, short of the target for good, and settled peers). A peer alone
+    // used to back off too, to 90 s between lookups on a loop lagging seconds
+    const alone = connected() === 0
+    interval = found > 0 || alone ? Math.min(opts.intervalMs, interval * 2) : Math.min(maxInterval, interval * 2)
   }
 }
 

@@ -86,7 +86,7 @@ test('discovery dials only up to the target of connected members, then stops loo
   }
 })
 
-test('a member whose lookups find no one says so, and keeps looking at its interval instead of backing off',
+test('a member alone whose lookups find no one says so, and keeps looking at its interval instead of backing off',
   async () => {
     let lookups = 0
     const host = {
@@ -110,8 +110,37 @@ test('a member whose lookups find no one says so, and keeps looking at its inter
       // the 1st, 2nd, 4th and 8th empty walks in a row are said, not every one
       const lines = said.filter((l) => l.startsWith('no job member found to dial'))
       assert.ok(lines.length >= 3 && lines.length <= 4, lines.join('\n'))
-      assert.match(lines[0]!, /0 connected of 3 wanted/)
+      assert.match(lines[0]!, /connected to none, 1 peers in the DHT routing table, 1 walks in a row/)
     } finally {
       stop.abort()
     }
   })
+
+test('a member of a small job, connected to all of it, backs off though short of its target', async () => {
+  const others: PeerId[] = []
+  for (let i = 0; i < 2; i++) others.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')))
+  let lookups = 0
+  const host = {
+    peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')),
+    contentRouting: {
+      provide: async () => {},
+      findProviders: async function * () { lookups++; for (const id of others) yield { id, multiaddrs: [] } }
+    },
+    getConnections: () => [{}], // connected to both others (and the bootstrap)
+    services: { dht: { routingTable: { size: 3 } } },
+    peerStore: { merge: async () => {} },
+    dial: async () => {}
+  } as unknown as FeditHost
+  const said: string[] = []
+  const stop = new AbortController()
+  try {
+    // walking at its 100 ms interval would be ~25 lookups in 2.5 s; backing off to 2 s, 6 or fewer
+    void runDiscovery(host, { jobId: '12'.repeat(32), intervalMs: 100, maxIntervalMs: 2000, targetMembers: 5,
+      connectedMembers: () => others.length, signal: stop.signal, onError: (e) => { said.push(e.message) } })
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    assert.ok(lookups >= 2 && lookups <= 6, `${lookups} lookups`)
+    assert.deepEqual(said, [])
+  } finally {
+    stop.abort()
+  }
+})
