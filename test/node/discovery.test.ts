@@ -89,17 +89,8 @@ test('discovery dials only up to the target of connected members, then stops loo
 test('a member alone whose lookups find no one says so, and keeps looking at its interval instead of backing off',
   async () => {
     let lookups = 0
-    const host = {
-      peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')),
-      contentRouting: {
-        provide: async () => {},
-        findProviders: async function * () { lookups++; yield * [] }
-      },
-      getConnections: () => [{}], // the bootstrap: not alone, so no redial
-      services: { dht: { routingTable: { size: 1 } } },
-      peerStore: { merge: async () => {} },
-      dial: async () => {}
-    } as unknown as FeditHost
+    // connected (the bootstrap), so no redial; lookups find no one
+    const host = await connectedHost([], 1, () => { lookups++ })
     const said: string[] = []
     const stop = new AbortController()
     try {
@@ -120,17 +111,8 @@ test('a member of a small job, connected to all of it, backs off though short of
   const others: PeerId[] = []
   for (let i = 0; i < 2; i++) others.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')))
   let lookups = 0
-  const host = {
-    peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')),
-    contentRouting: {
-      provide: async () => {},
-      findProviders: async function * () { lookups++; for (const id of others) yield { id, multiaddrs: [] } }
-    },
-    getConnections: () => [{}], // connected to both others (and the bootstrap)
-    services: { dht: { routingTable: { size: 3 } } },
-    peerStore: { merge: async () => {} },
-    dial: async () => {}
-  } as unknown as FeditHost
+  // connected to both others (and the bootstrap)
+  const host = await connectedHost(others, 3, () => { lookups++ })
   const said: string[] = []
   const stop = new AbortController()
   try {
@@ -144,3 +126,19 @@ test('a member of a small job, connected to all of it, backs off though short of
     stop.abort()
   }
 })
+
+/** A stand-in host connected to every peer it asks about, whose lookups find `providers` and call `onLookup`. */
+async function connectedHost (providers: readonly PeerId[], tableSize: number, onLookup: () => void):
+Promise<FeditHost> {
+  return {
+    peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')),
+    contentRouting: {
+      provide: async () => {},
+      findProviders: async function * () { onLookup(); for (const id of providers) yield { id, multiaddrs: [] } }
+    },
+    getConnections: () => [{}],
+    services: { dht: { routingTable: { size: tableSize } } },
+    peerStore: { merge: async () => {} },
+    dial: async () => {}
+  } as unknown as FeditHost
+}
