@@ -70,6 +70,14 @@ export class MemberRole {
    * (the process-fleet test's hang). Checked again, in full, when the members we count grow; a few at most.
    */
   private waitingMembers: Array<{ readonly a: RoundAnnounce, readonly sender: string, readonly counted: number }> = []
+  /**
+   * An announce of our next round that came before our clock made its attempt due: the announcer convicted the
+   * aggregator we still follow, whose attempt it ended at once, while its witnesses' attestations reach us
+   * later or never. Refused for good, it left us out of that attempt (neither training nor witnessing), and
+   * the round waited on us until it timed out. Checked again, in full, once its attempt is due by our clock;
+   * the latest of each sender, a few at most.
+   */
+  private notDue: Array<{ readonly a: RoundAnnounce, readonly sender: string }> = []
 
   constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {
     this.samples = ctx.opts.samples ?? 0
@@ -103,6 +111,12 @@ export class MemberRole {
         this.waitingMembers.push({ a, sender, counted: ctx.countedMembers(a.round, now).length })
         if (this.waitingMembers.length > 4) this.waitingMembers.shift()
       }
+      if (check.reason.startsWith(RejectReason.AttemptNotDue) && a.round === state.completed + 1 &&
+        Number(a.deadlineMs) > now && counted.has(sender)) {
+        this.notDue = this.notDue.filter((w) => w.sender !== sender)
+        this.notDue.push({ a, sender })
+        if (this.notDue.length > 4) this.notDue.shift()
+      }
       ctx.reject(sender, check.reason, 'announce', a.round)
       return
     }
@@ -129,6 +143,17 @@ export class MemberRole {
     const replay = live.filter((w) => counted > w.counted)
     this.waitingMembers = live.filter((w) => counted <= w.counted)
     this.recheck(replay)
+  }
+
+  /** Each tick: announces refused as early are checked again once their attempt is due by our clock. */
+  recheckEarly (now: number): void {
+    if (this.notDue.length === 0) return
+    const next = this.state.completed + 1
+    const live = this.notDue.filter((w) => w.a.round === next && Number(w.a.deadlineMs) > now &&
+      w.a.attempt > this.state.current.accepted)
+    const due = live.filter((w) => this.ctx.trust.attemptDue(w.a.round, w.a.attempt, w.a.members).ok)
+    this.notDue = live.filter((w) => !due.includes(w))
+    this.recheck(due)
   }
 
   /** Our attempt clock of round `round` (protocol/attempt-clock.ts): when it became due, the announce we follow. */

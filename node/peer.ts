@@ -17,7 +17,7 @@ import './polyfill.ts'
 import { EventEmitter } from 'node:events'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
-import { electableAttempt, selectRandomK } from '../protocol/election.ts'
+import { aggregatorAt, electableAttempt, selectRandomK } from '../protocol/election.ts'
 import { OPEN_JOB_MEMBERSHIP, PRIVATE_JOB_MEMBERSHIP, solvePow } from '../protocol/membership.ts'
 import { decodeRoundMessage } from '../protocol/validation.ts'
 import { witnessesOf } from '../protocol/seeds.ts'
@@ -393,8 +393,8 @@ export class Peer {
     const attempt = a?.attempt ?? 0
     const order = ctx.trust.order(members, r)
     const selected = a?.selected ?? ctx.trust.selection(members, r, attempt)
-    const aggregator = a?.aggregator ?? order[attempt] ?? ''
-    return order.slice(attempt, attempt + 2).includes(this.peerId) || selected.includes(this.peerId) ||
+    const aggregator = a?.aggregator ?? aggregatorAt(order, attempt) ?? ''
+    return [aggregator, aggregatorAt(order, attempt + 1)].includes(this.peerId) || selected.includes(this.peerId) ||
       witnessesOf(members, ctx.trust.beacon, r, attempt, aggregator, this.opts.job.witnesses.count)
         .includes(this.peerId)
   }
@@ -417,6 +417,7 @@ export class Peer {
     if (now >= this.nextHello) this.sendHello()
     this.catchUp.maybeCatchUp(now)
     if (state.completed >= this.opts.job.rounds) return
+    this.member.recheckEarly(now)
     const r = state.completed + 1
     state.enterRound(r)
     const frozen = this.opts.members
@@ -447,7 +448,10 @@ export class Peer {
     // few Hello intervals), and members that said they are unreachable are skipped; receivers accept both
     // (ctx.passedOver in trust.checkAnnounce)
     const order = ctx.trust.order(members, r)
-    const gone = (attempt: number): boolean => order[attempt] === undefined || ctx.gone(order[attempt], now)
+    const gone = (attempt: number): boolean => {
+      const m = aggregatorAt(order, attempt)
+      return m === undefined || ctx.gone(m, now) || ctx.trust.failed(r, attempt)
+    }
     // a signed result of the attempt we follow is being witnessed: one more silence before failing over
     const witnessing = announce !== undefined && ctx.trust.awaiting(r, announce.attempt)
     if (witnessing && now < announce.deadlineMs + this.timing.graceMs + silenceMs) return
@@ -459,7 +463,7 @@ export class Peer {
     if (due === undefined) return
     const attempt = electableAttempt(order, due, (m) => !ctx.passedOver(m, now))
     if (attempt >= MAX_ATTEMPTS || attempt <= state.current.accepted || state.current.announcedByMe.has(attempt)) return
-    if (order[attempt] !== this.peerId) return
+    if (aggregatorAt(order, attempt) !== this.peerId) return
     // we are catching up by a checked chain (restarted behind, or missed results): round r may be finished
     // already, and aggregating it again would fork the job
     if (this.catchUp.holdsBack(now)) return

@@ -10,7 +10,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { Attestation, Complaint, RoundAnnounce, RoundMessage, RoundResult } from '../protocol/messages.ts'
 import type { JobSpec } from '../protocol/job-spec.ts'
 import type { SelectFn } from '../protocol/election.ts'
-import { electionOrder } from '../protocol/election.ts'
+import { aggregatorAt, electionOrder } from '../protocol/election.ts'
 import { attemptReached, checkAttemptClock } from '../protocol/attempt-clock.ts'
 import type { AttemptTiming, RoundProgress } from '../protocol/attempt-clock.ts'
 import { checkElection, checkResultSelection, genesisBeacon, nextBeacon, witnessesOf } from '../protocol/seeds.ts'
@@ -64,6 +64,12 @@ export interface TrustHost {
 /** how far ahead of ours another peer's attempt clock may run: peers adopt a result up to a fetch apart */
 const toleranceOf = (t: AttemptTiming): number => t.graceMs + t.silenceMs / 2
 
+/** is member m (an attempt's aggregator, if any) one no one waits for? */
+const passes = (m: string | undefined, passedOver: (m: string) => boolean): boolean => m !== undefined && passedOver(m)
+
+/** results of the current round kept until we can judge them (Trust.unjudged) */
+const UNJUDGED_KEPT = 8
+
 /** election orders remembered: a round's, and a few more while views of its members differ */
 const ORDERS_KEPT = 8
 
@@ -92,6 +98,22 @@ export class Trust {
   private readonly complaints = new Map<string, string>()
   /** the election orders last worked out, by beacon, round and members (oldest first) */
   private readonly orders = new Map<string, readonly string[]>()
+  /**
+   * Results of the current round we could not judge when they came: no announce of their attempt followed, or
+   * another sender in that place of the order. A peer convicts an aggregator a little later than the others (its
+   * witnesses' attestations reach it later), so its order still lists it, and the next aggregator's announce
+   * and result arrive first. Dropped, they left this peer without that conviction for good: its order stayed
+   * apart, it announced over a list naming an offender, and the round never ended (the simulation test's
+   * 225 s timeout). Judged again when we follow an announce or exclude a member; a few at most.
+   */
+  private unjudged: Array<{ readonly r: RoundResult, readonly sender: string }> = []
+  /**
+   * Attempts of the current round whose aggregator we convicted, `round/attempt`: no one waits for them. Our
+   * order drops the offender and every later place moves up one, so the attempt number alone no longer names
+   * it; a peer that convicted the aggregator of an attempt it never followed (its announce came too early for
+   * us) would otherwise wait a whole silence before the next attempt, which the others announced at once.
+   */
+  private readonly failedAttempts = new Set<string>()
   /** update and adapter bytes we serve to our witnesses until the round is final, by hash */
   private readonly serving = new Map<string, { readonly round: number, readonly bytes: Uint8Array }>()
 
@@ -133,6 +155,7 @@ export class Trust {
   noteAnnounce (round: number, attempt: number, f: FollowedAttempt): void {
     if (this.followed.round !== round) this.followed = { round, attempts: new Map() }
     this.followed.attempts.set(attempt, f)
+    this.judgeAgain()
   }
 
   /** A result of ours or another's was adopted: the next round's seed follows from it. */
@@ -144,12 +167,16 @@ export class Trust {
     this.gate.forget(r.round - 1)
     for (const [k, v] of this.serving) if (v.round < r.round) this.serving.delete(k)
     for (const k of this.complaints.keys()) if (Number(k.split('/')[0]) < r.round) this.complaints.delete(k)
+    this.unjudged = []
+    this.failedAttempts.clear()
   }
 
   /** We caught up to `round` by a checked chain (catch-up.ts): its seed, recomputed along the chain, is ours. */
   caughtUp (round: number, beacon: string): void {
     this.setBeacon(round, beacon)
     this.gate.forget(round)
+    this.unjudged = []
+    this.failedAttempts.clear()
   }
 
   /** The seed of the round after `round` (a confirmed result's, or a catch-up's), saved with the state. */
@@ -159,6 +186,11 @@ export class Trust {
   }
 
   served (hash: string): Uint8Array | undefined { return this.serving.get(hash)?.bytes }
+
+  /** Is attempt `attempt` of `round` one whose aggregator we convicted? (no one waits for it) */
+  failed (round: number, attempt: number): boolean {
+    return this.failedAttempts.has(`${round}/${attempt}`)
+  }
 
   /** Does a signed result of this attempt wait for its witnesses? (the clock gives them time before failing over) */
   awaiting (round: number, attempt: number): boolean {
@@ -183,7 +215,7 @@ export class Trust {
     const order = this.order(a.members, a.round)
     const clock = checkAttemptClock(a, {
       progress, timing, toleranceMs: toleranceOf(timing), nowMs: now, eligible: counted,
-      passedOver: (k) => order[k] !== undefined && passedOver(order[k])
+      passedOver: (k) => this.failed(a.round, k) || passes(aggregatorAt(order, k), passedOver)
     })
     if (!clock.ok) return clock
     if (a.attempt <= progress.accepted) return no(RejectReason.StaleAttempt)
@@ -211,14 +243,20 @@ export class Trust {
     // order over the members we followed: otherwise peers following different attempts never reach a quorum
     const any = [...followed.values()][0]
     const unfollowed = any !== undefined && !followed.has(r.attempt) &&
-      this.order(any.members, r.round)[r.attempt] === sender
-    if (unfollowed) followed.set(r.attempt, { aggregator: sender, members: any.members })
+      aggregatorAt(this.order(any.members, r.round), r.attempt) === sender
+    // over the members we count: its announcer listed those it held no evidence against
+    if (unfollowed) followed.set(r.attempt, { aggregator: sender, members: this.eligible(any.members) })
     const st = this.h.standing()
     const reject = (reason: string): void => { this.h.reject(sender, reason, 'result', r.round) }
     const announced = new Map([...followed].map(([a, f]) => [a, f.aggregator]))
     const c = checkResult(r, hex(r.baseHash), { sender, completedRound: st.completed, totalRounds: this.h.job.rounds,
       globalHash: st.hash, announced, excluded: this.excluded })
-    if (!c.ok) { reject(c.reason); return }
+    if (!c.ok) {
+      if ((c.reason === RejectReason.NoAnnounce || c.reason === RejectReason.NotAggregator) &&
+        r.round === st.completed + 1) this.keepUnjudged(r, sender)
+      reject(c.reason)
+      return
+    }
     const f = followed.get(r.attempt)!
     // who trained is the beacon's choice, as the announce check and a peer behind (chain-rules.ts) hold it
     const selection = checkResultSelection(r, f.members, this.beacon, this.h.job.peersPerRound, this.h.select)
@@ -229,17 +267,33 @@ export class Trust {
     this.take(r, sender, f, unfollowed)
   }
 
+  private keepUnjudged (r: RoundResult, sender: string): void {
+    this.unjudged = this.unjudged.filter((u) => u.sender !== sender || u.r.attempt !== r.attempt)
+    this.unjudged.push({ r, sender })
+    if (this.unjudged.length > UNJUDGED_KEPT) this.unjudged.shift()
+  }
+
+  /** What we know of the round grew (an announce followed, a member excluded): the kept results once more. */
+  private judgeAgain (): void {
+    if (this.unjudged.length === 0) return
+    const kept = this.unjudged
+    this.unjudged = []
+    for (const u of kept) {
+      this.onResult(u.r, u.sender).catch((e: Error) => { this.h.log(`result: ${e.message}`) })
+    }
+  }
+
   /**
    * Is attempt `attempt` of round `round` (over `members`) due by our clock, as an announce of it would have to be?
    * A witness attests only such an attempt, so a link's witness quorum vouches for its attempt clock
    * (protocol/chain-rules.ts).
    */
-  private attemptDue (round: number, attempt: number, members: readonly string[]): Check {
+  attemptDue (round: number, attempt: number, members: readonly string[]): Check {
     const now = Date.now()
     const { progress, timing } = this.h.clock(round, now)
     const order = this.order(members, round)
     return attemptReached(attempt, { progress, timing, toleranceMs: toleranceOf(timing), nowMs: now,
-      passedOver: (k) => order[k] !== undefined && this.h.passedOver(order[k], now) })
+      passedOver: (k) => this.failed(round, k) || passes(aggregatorAt(order, k), (m) => this.h.passedOver(m, now)) })
   }
 
   /** `unfollowed`: the result's announce never reached us (its sender holds that place in the order) */
@@ -370,6 +424,10 @@ export class Trust {
     this.h.log(`round ${round}: evidence against ${e.offender} (${e.kind}: ${why}); excluded for the rest of the job`)
     const asWitness = e.kind === RejectReason.WitnessEquivocation || e.kind === RejectReason.FalseAttestation
     this.h.reject(e.offender, e.kind, asWitness ? 'attestation' : 'result', round)
-    if (!asWitness) this.events.emit('failover', { round, attempt, offender: e.offender, why })
+    if (!asWitness) {
+      this.failedAttempts.add(`${round}/${attempt}`)
+      this.events.emit('failover', { round, attempt, offender: e.offender, why })
+    }
+    this.judgeAgain() // our order changed: a result kept as from no announced aggregator may be one now
   }
 }

@@ -16,7 +16,7 @@
 // Pure: the caller passes the signature check.
 import type { ChainLink, RoundResult } from './messages.ts'
 import type { JobSpec } from './job-spec.ts'
-import { electionOrder } from './election.ts'
+import { electAggregator } from './election.ts'
 import type { SelectFn } from './election.ts'
 import { verifyPow } from './membership.ts'
 import { checkResultSelection, nextBeacon, witnessesOf } from './seeds.ts'
@@ -69,7 +69,7 @@ export async function checkLink (l: ChainLink, at: ChainPoint, ctx: ChainContext
     }
   }
   if (r.attempt >= MAX_ATTEMPTS) return no(RejectReason.AttemptNotDue, `round ${r.round} attempt ${r.attempt}`)
-  if (electionOrder(m, at.beacon, r.round)[r.attempt] !== l.aggregator) {
+  if (electAggregator(m, at.beacon, r.round, r.attempt) !== l.aggregator) {
     return no(RejectReason.NotElected, `round ${r.round} attempt ${r.attempt}`)
   }
   const selection = checkResultSelection(r, m, at.beacon, ctx.job.peersPerRound, ctx.select)

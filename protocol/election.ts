@@ -14,7 +14,10 @@ function orderBy (members: readonly string[], key: (m: string) => string): strin
   return unique.sort((a, b) => keys.get(a)! < keys.get(b)! ? -1 : keys.get(a)! > keys.get(b)! ? 1 : (a < b ? -1 : 1))
 }
 
-/** The aggregator order of `round`: [0] is elected, [1] takes over when [0] is silent past the deadline, and so on. */
+/**
+ * The aggregator order of `round`: [0] is elected, [1] takes over when [0] is silent past the deadline, and so on
+ * (aggregatorAt: past the last, the order starts again).
+ */
 export function electionOrder (members: readonly string[], prevGlobalHash: string, round: number): string[] {
   return orderBy(members, (m) => rank(prevGlobalHash, 'aggregator', round, m))
 }
@@ -22,8 +25,17 @@ export function electionOrder (members: readonly string[], prevGlobalHash: strin
 export function electAggregator (
   members: readonly string[], prevGlobalHash: string, round: number, attempt = 0
 ): string | undefined {
-  const order = electionOrder(members, prevGlobalHash, round)
-  return order[attempt]
+  return aggregatorAt(electionOrder(members, prevGlobalHash, round), attempt)
+}
+
+/**
+ * Who announces attempt `attempt` over `order`: its place, counted round the order again once every member had
+ * its turn. Without the wrap a round whose attempts outran its members could never end: a job of 5 whose two
+ * convicted aggregators took attempts 0 and 1 had, over the 3 left, one attempt more (2), and when that one
+ * failed too no one was ever due again (attempt 3 had no aggregator). MAX_ATTEMPTS bounds the turns.
+ */
+export function aggregatorAt (order: readonly string[], attempt: number): string | undefined {
+  return order.length === 0 ? undefined : order[attempt % order.length]
 }
 
 export interface SelectionInput {
@@ -57,6 +69,6 @@ export function isElectable (reachability: number): boolean {
  * one from `due` on is electable, `due` itself (the plain order).
  */
 export function electableAttempt (order: readonly string[], due: number, electable: (m: string) => boolean): number {
-  for (let a = due; a < order.length; a++) if (electable(order[a]!)) return a
+  for (let a = due; a < due + order.length; a++) if (electable(aggregatorAt(order, a)!)) return a
   return due
 }

@@ -7,7 +7,7 @@
 // updates as "no_update", is visible in every result and bounded in DESIGN.md.
 import { createHash } from 'node:crypto'
 import type { RoundAnnounce, RoundResult } from './messages.ts'
-import { electionOrder, selectRandomK } from './election.ts'
+import { electAggregator, electionOrder, selectRandomK } from './election.ts'
 import type { SelectFn } from './election.ts'
 import { RejectReason } from './reject-reason.ts'
 import type { Check } from './round-rules.ts'
@@ -32,10 +32,13 @@ export function witnessesOf (members: readonly string[], beacon: string, round: 
     .slice(0, Math.max(0, w))
 }
 
-/** The announce's sender is order[attempt] over its members and its selection is the rule's, both from the beacon. */
+/**
+ * The announce's sender is aggregatorAt(order, attempt) over its members and its selection is the rule's, both
+ * from the beacon.
+ */
 export function checkElection (a: RoundAnnounce, sender: string, beacon: string, k: number,
   select: SelectFn = selectRandomK): Check {
-  if (electionOrder(a.members, beacon, a.round)[a.attempt] !== sender) {
+  if (electAggregator(a.members, beacon, a.round, a.attempt) !== sender) {
     return { ok: false, reason: RejectReason.NotElected }
   }
   const expected = [...select({ members: a.members, k, prevGlobalHash: beacon, round: a.round, attempt: a.attempt })]

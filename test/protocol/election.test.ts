@@ -1,6 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { electionOrder, electAggregator, selectRandomK } from '../../protocol/election.ts'
+import { aggregatorAt, electableAttempt, electionOrder, electAggregator, selectRandomK }
+  from '../../protocol/election.ts'
+import { checkElection } from '../../protocol/seeds.ts'
 
 const members = ['12D3KooWA', '12D3KooWB', '12D3KooWC', '12D3KooWD', '12D3KooWE', '12D3KooWF']
 const h = (i: number): string => i.toString(16).padStart(64, '0')
@@ -23,6 +25,23 @@ test('the aggregator rotates as the previous hash changes', () => {
 test('failover order: removing the elected peer promotes the next one', () => {
   const o = electionOrder(members, h(7), 3)
   assert.deepEqual(electionOrder(members.filter((m) => m !== o[0]), h(7), 3), o.slice(1))
+})
+
+test('past the last member the order starts again, so a round whose attempts outran its members still has one due',
+  () => {
+  const three = members.slice(0, 3)
+  const o = electionOrder(three, h(9), 4)
+  assert.deepEqual([3, 4, 5, 7].map((a) => aggregatorAt(o, a)), [o[0], o[1], o[2], o[1]])
+  assert.equal(electAggregator(three, h(9), 4, 3), o[0])
+  assert.equal(aggregatorAt([], 0), undefined)
+  // the announce check follows the same rule: attempt 3 is the first in line's again, and no one else's
+  const announce = (attempt: number) => ({ jobId: 'j', round: 4, attempt, baseHash: new Uint8Array(32),
+    members: three, selected: [], deadlineMs: 0n })
+  assert.deepEqual(checkElection(announce(3), o[0]!, h(9), 0, () => []), { ok: true })
+  assert.equal(checkElection(announce(3), o[2]!, h(9), 0, () => []).ok, false)
+  // skipping the unelectable goes round too: from attempt 2 (o[2] unreachable), attempt 3 (o[0] again)
+  assert.equal(electableAttempt(o, 2, (m) => m !== o[2]), 3)
+  assert.equal(electableAttempt(o, 2, () => false), 2, 'no one electable: the plain order')
 })
 
 test('selection: k distinct members, deterministic, varying with the seed', () => {
