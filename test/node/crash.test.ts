@@ -4,7 +4,7 @@
 // Hello TTL 1.5 s: both rounds must complete long before the deadline of the attempt the crash hit.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { testJob, startNet, until } from './net-fixture.ts'
+import { testJob, startNet, until, within } from './net-fixture.ts'
 import type { Net } from './net-fixture.ts'
 import type { AnnounceEvent, Peer } from '../../node/peer.ts'
 import { createFakeTrainer } from '../../node/testing/fake-trainer.ts'
@@ -40,7 +40,7 @@ test('a selected trainer that dies is not waited for: the round closes once its 
   async () => {
   const { net, announced } = await crashNet()
   try {
-    const a = await announced
+    const a = await within(announced, 30_000, 'every peer to follow attempt 0')
     const victim = a.selected.find((s) => s !== a.aggregator)!
     const killedAt = Date.now()
     await net.peers.find((p) => p.peerId === victim)!.stop()
@@ -61,7 +61,7 @@ test('a dead aggregator is replaced once its Hellos stop, not after deadline + g
   async () => {
   const { net, announced } = await crashNet()
   try {
-    const a = await announced
+    const a = await within(announced, 30_000, 'every peer to follow attempt 0')
     const killedAt = Date.now()
     await net.peers.find((p) => p.peerId === a.aggregator)!.stop()
     const alive: Peer[] = net.peers.filter((p) => p.peerId !== a.aggregator)

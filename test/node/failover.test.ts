@@ -3,10 +3,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { electionOrder } from '../../protocol/election.ts'
 import { genesisBeacon } from '../../protocol/seeds.ts'
-import { testJob, startNet, until } from './net-fixture.ts'
+import { testJob, startNet, until, within } from './net-fixture.ts'
 import type { AnnounceEvent } from '../../node/peer.ts'
 
-test('a silent aggregator is replaced by the next in the failover order', { timeout: 60_000 }, async () => {
+test('a silent aggregator is replaced by the next in the failover order', { timeout: 90_000 }, async () => {
   // room for a loaded machine: attempt 1 must not time out too
   const { job, jobId } = testJob({ rounds: 1, roundDeadlineSeconds: 3 })
   const net = await startNet(6, job, jobId, {}, 10)
@@ -29,7 +29,10 @@ test('a silent aggregator is replaced by the next in the failover order', { time
         })
       }
     })
-    await killed
+    const missing = (): string => net.peers.filter((p) => p.peerId !== first?.aggregator && !heard.has(p.peerId))
+      .map((p) => `${p.peerId.slice(-6)} (round ${p.global.round}, sees ${p.members().length} members)`).join(', ')
+    await within(killed, 30_000, () => `every peer to follow attempt 0 (${first === undefined ? 'not announced'
+      : 'announced'}; not followed by ${missing()})`)
     const dead = first!.aggregator
     const alive = net.peers.filter((p) => p.peerId !== dead)
     await until(() => alive.every((p) => p.global.round === 1), 20_000, 'round 1 to complete after failover')

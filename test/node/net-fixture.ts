@@ -93,6 +93,20 @@ export async function startNet (n: number, job: JobSpec, jobId: string, over: Pa
   }
 }
 
+/**
+ * `p`, or a rejection naming `what` after `timeoutMs`: a test waiting on an event that never comes must fail with
+ * its story and close its network, not hang (the file then ran until the runner killed it at 20 min).
+ */
+export async function within<T> (p: Promise<T>, timeoutMs: number, what: string | (() => string)): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`))
+    }, timeoutMs)
+  })
+  try { return await Promise.race([p, late]) } finally { clearTimeout(timer) }
+}
+
 /** Resolves when `cond` holds, polling each `stepMs`; rejects after `timeoutMs` with `what`. */
 export async function until (cond: () => boolean, timeoutMs: number, what: string, stepMs = 50): Promise<void> {
   const t0 = Date.now()

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import '../../node/polyfill.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createHost } from '../../node/host.ts'
+import { within } from './net-fixture.ts'
 
 const PROTOCOL = '/fedit-test/drip/1.0.0'
 const MESSAGES = 60
@@ -37,7 +38,7 @@ test('a small message leaves in one write syscall', { skip: !existsSync('/proc/s
       stream.send(new Uint8Array(200).fill(i))
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
-    await done
+    await within(done, 20_000, 'the sink to read every message')
     const perMessage = (writeSyscalls() - before) / MESSAGES
     // a frame is 1; the rest is room for the process's other writes (the test runner's output, a keep-alive)
     assert.ok(perMessage < 1.5, `${perMessage.toFixed(2)} write syscalls a message`)
