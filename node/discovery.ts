@@ -140,14 +140,17 @@ async function dialProviders (host: FeditHost, cid: CID, need: number, lookup: A
   if (fresh.length === 0 && failed !== undefined) throw failed
   // a random share of them: members who all found the same providers first would otherwise crowd them
   const chosen = shuffle(fresh).slice(0, need)
-  const dials: Array<Promise<unknown>> = []
   for (const p of chosen) {
     if (p.multiaddrs.length > 0) await host.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
-    // a signal of its own per dial: every pending dial queues peer-store writes that listen on its signal,
-    // and a dozen dials to members who left (no answer until the timeout) on one shared signal exceeded
-    // its 10 listeners (MaxListenersExceededWarning on joining a job with a history)
-    dials.push(host.dial(p.id, { signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) }))
   }
+  // every dial starts, and is watched, with no await in between: a dial that failed while the loop awaited the
+  // next peer-store write (the walk's signal timing out under load) was a rejection no one handled yet, and it
+  // ended the process (bench scale, 50 peers: DOMException TimeoutError)
+  // a signal of its own per dial: every pending dial queues peer-store writes that listen on its signal, and a
+  // dozen dials to members who left (no answer until the timeout) on one shared signal exceeded its 10 listeners
+  // (MaxListenersExceededWarning on joining a job with a history)
+  const dials = chosen.map(async (p) =>
+    await host.dial(p.id, { signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) }))
   // not awaited (the walk goes on), but a walk whose every dial failed says so: a peer alone should know why
   void Promise.allSettled(dials).then((rs) => {
     const failed = rs.filter((r): r is PromiseRejectedResult => r.status === 'rejected')

@@ -9,6 +9,7 @@ import '../../node/polyfill.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
 import { runDiscovery } from '../../node/discovery.ts'
 import type { FeditHost } from '../../node/host.ts'
 import { until } from './net-fixture.ts'
@@ -51,6 +52,41 @@ test('a dozen pending dials to members who left raise no MaxListenersExceededWar
     process.off('warning', onWarning)
   }
 })
+
+test('a dial that fails while the walk writes the next member\'s addresses is a handled failure, not a crash',
+  async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+    process.on('unhandledRejection', onUnhandled)
+    const others: PeerId[] = []
+    for (let i = 0; i < 3; i++) others.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')))
+    const said: string[] = []
+    const host = {
+      peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')),
+      contentRouting: {
+        provide: async () => {},
+        findProviders: async function * () {
+          for (const id of others) yield { id, multiaddrs: [multiaddr('/ip4/127.0.0.1/tcp/9')] }
+        }
+      },
+      getConnections: () => [],
+      // a peer-store write that waits (as behind a pending dial's queued writes on a loaded loop) ...
+      peerStore: { merge: async () => { await new Promise((resolve) => setTimeout(resolve, 30)) } },
+      // ... and a member that refuses at once (as one that left, whose port is closed)
+      dial: async () => { throw new Error('connection refused') }
+    } as unknown as FeditHost
+    const stop = new AbortController()
+    try {
+      void runDiscovery(host, { jobId: '34'.repeat(32), intervalMs: 1000, targetMembers: others.length,
+        signal: stop.signal, onError: (e) => { said.push(e.message) } })
+      await until(() => said.some((l) => l.startsWith('none of 3 dials')), 5000, 'the walk to say its dials failed')
+      await new Promise((resolve) => setTimeout(resolve, 50)) // unhandled rejections are reported after a turn
+      assert.deepEqual(unhandled, [])
+    } finally {
+      stop.abort()
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
 
 test('discovery dials only up to the target of connected members, then stops looking', async () => {
   const others: PeerId[] = []
