@@ -178,6 +178,9 @@ async function runPoint (PEERS: number): Promise<void> {
   // the same announces as gossipsub hands them over (validated), before a peer accepts them; only while rounds run
   const delivered = new Map<string, { sent?: number, received: number[] }>()
   let inRounds = true
+  // why a round is slow (stderr): when each peer adopted each round, and the announces refused while rounds ran
+  const adoptedAt = new Map<number, number[]>()
+  const refused = new Map<string, number>()
   const deadline = Date.now() + pointLimitMs(PEERS)
   const joinBy = Date.now() + 60_000 + PEERS * 3000
   let error: string | undefined
@@ -208,6 +211,14 @@ async function runPoint (PEERS: number): Promise<void> {
       const e = announces.get(k) ?? { received: [] }
       if (a.mine) e.sent = a.at; else e.received.push(a.at)
       announces.set(k, e)
+    })
+    p.events.on('result', (info) => {
+      adoptedAt.set(info.round, [...adoptedAt.get(info.round) ?? [], Date.now()])
+    })
+    p.events.on('rejected', (r) => {
+      if (!inRounds || r.where !== 'announce') return
+      const label = r.reason.split(':')[0]!
+      refused.set(label, (refused.get(label) ?? 0) + 1)
     })
     await p.start()
     // paced, within the start-up's share of the point's time (a loaded machine must still leave time for rounds)
@@ -258,6 +269,17 @@ async function runPoint (PEERS: number): Promise<void> {
   const overheadMs = rounds.length > 0
     ? Math.round(rounds.reduce((s, r) => s + r.seconds * 1000, 0) / rounds.length)
     : null
+  for (const r of rounds) {
+    const at = (adoptedAt.get(r.round) ?? []).sort((a, b) => a - b)
+    const spread = (q: number): number =>
+      at.length === 0 ? NaN : at[Math.min(at.length - 1, Math.floor(q * at.length))]! - at[0]!
+    const why = new Map<string, number>()
+    for (const x of r.excluded) why.set(x.reason.split(':')[0]!, (why.get(x.reason.split(':')[0]!) ?? 0) + 1)
+    process.stderr.write(`round ${r.round} (attempt ${r.attempt}): ${r.seconds.toFixed(1)} s, included ` +
+      `${r.included.length}, excluded ${JSON.stringify(Object.fromEntries(why))}; adopted by ${at.length} peers, ` +
+      `the median ${spread(0.5)} ms and p99 ${spread(0.99)} ms after the first\n`)
+  }
+  process.stderr.write(`announces refused while rounds ran: ${JSON.stringify(Object.fromEntries(refused))}\n`)
   const gossipP99Ms = announceP99(announces, () => true)
   const gossipP99LaterMs = announceP99(announces, (round) => round >= 2)
   const deliveryP99Ms = announceP99(delivered, () => true)
