@@ -21,6 +21,9 @@
 // gossipP99LaterMs and loopLagP99LaterMs: the same two over the rounds after the first, once the job has formed.
 // gossipP99Ms is when peers accept an announce (after adopting the previous round); deliveryP99Ms when gossipsub
 // hands it to them.
+// On stderr, why rounds are slow: each round's excluded updates by reason and how long after the first peer the
+// others adopted it, and the announces refused while rounds ran, by reason; FEDIT_SCALE_WHY=1 adds a line per
+// refusal (the first 12 of each reason) with where the refusing peer stood.
 import '../node/polyfill.ts'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -219,6 +222,11 @@ async function runPoint (PEERS: number): Promise<void> {
       if (!inRounds || r.where !== 'announce') return
       const label = r.reason.split(':')[0]!
       refused.set(label, (refused.get(label) ?? 0) + 1)
+      // who refuses and where it stands (FEDIT_SCALE_WHY=1): a few lines per reason
+      if (process.env.FEDIT_SCALE_WHY === '1' && (refused.get(label) ?? 0) <= 12) {
+        process.stderr.write(`  p${i} refused ${r.reason} from ${r.from.slice(-6)} (round ${r.round}): at round ` +
+          `${p.global.round} ${p.global.hash.slice(0, 8)}, ${p.members().length} live in its view\n`)
+      }
     })
     await p.start()
     // paced, within the start-up's share of the point's time (a loaded machine must still leave time for rounds)
