@@ -33,7 +33,7 @@ export interface WitnessDeps {
 
 export interface Verdict {
   readonly agree: boolean
-  /** we cannot judge (we do not know which history our global came with): no attestation */
+  /** we cannot judge (our global's history is unknown to us, or an update could not be had): no attestation */
   readonly abstain?: boolean
   readonly reason: string
   /** update bytes fetched, and the seconds the whole check took: the price of witnessing (bench round) */
@@ -81,7 +81,11 @@ export async function judgeResult (d: WitnessDeps, r: RoundResult, aggregator: s
     try {
       body = await d.fetch(aggregator, hex(c.hash))
     } catch (err) {
-      return verdict(false, `${RejectReason.UpdateUnavailable}: ${c.author.slice(-6)} (${(err as Error).message})`)
+      // we cannot judge, so we sign nothing: a fetch that timed out on a busy machine is no evidence, and two such
+      // disagreeing attestations would contradict an honest aggregator (convicted for the rest of the job). One that
+      // withholds updates from its witnesses gets no quorum and its attempt fails over, as a silent one's does
+      const why = `${RejectReason.UpdateUnavailable}: ${c.author.slice(-6)} (${(err as Error).message})`
+      return { ...verdict(false, why), abstain: true }
     }
     bytes += body.byteLength
     const a = decodeAdapter(body, d.layout, d.maxAdapterBytes)

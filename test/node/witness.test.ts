@@ -74,6 +74,8 @@ test('a witness agrees with an honest result and catches a changed adapter, a dr
     RejectReason.BadSignature)
   served.delete(hex(r.updates[2]!.hash))
   assert.equal(await label(r), RejectReason.UpdateUnavailable)
+  // ... which it cannot judge: it signs nothing (a timeout under load is no evidence against the aggregator)
+  assert.equal((await judgeResult(deps, r, agg, base, '')).abstain, true)
 })
 
 test('the gate: a quorum of drawn witnesses confirms, attestations may come first, a second signed result is ' +
