@@ -76,7 +76,14 @@ const ORDERS_KEPT = 8
 /** an announce we checked and followed: who aggregates that attempt, over which members */
 export interface FollowedAttempt { readonly aggregator: string, readonly members: readonly string[] }
 
-export interface WitnessCost { readonly round: number, readonly bytes: number, readonly seconds: number }
+/** one check we made as a witness: its price (bench round), and what we judged (the result's adapter hash, hex) */
+export interface WitnessCost {
+  readonly round: number
+  readonly bytes: number
+  readonly seconds: number
+  readonly hash: string
+  readonly agree: boolean
+}
 
 export interface TrustEvents {
   confirmed: [{ readonly result: RoundResult, readonly aggregator: string, readonly members: readonly string[],
@@ -344,7 +351,8 @@ export class Trust {
       const h = v.computed.history
       if (h !== undefined) this.serving.set(h.hash, { round: r.round, bytes: h.bytes })
     }
-    this.events.emit('witnessed', { round: r.round, bytes: v.bytes, seconds: v.seconds })
+    this.events.emit('witnessed', { round: r.round, bytes: v.bytes, seconds: v.seconds, hash: hex(r.newHash),
+      agree: v.agree })
     this.h.log(`round ${r.round}: witnessed attempt ${r.attempt} ` +
       `of ${aggregator.slice(-6)}: ${v.agree ? 'agree' : `disagree (${v.reason})`}`)
     const a = await attestation(deps, r, aggregator, v)

@@ -124,8 +124,12 @@ export interface PeerEvents {
   result: [RoundInfo]
   /** a message, update or adapter from the network was refused */
   rejected: [RejectedEvent]
-  /** we witnessed a result: the update bytes we fetched and the seconds the recompute took (bench round) */
-  witnessed: [{ readonly round: number, readonly bytes: number, readonly seconds: number }]
+  /**
+   * we witnessed a result: the update bytes we fetched and the seconds the recompute took (bench round), the
+   * result's adapter hash (hex) and whether we agreed
+   */
+  witnessed: [{ readonly round: number, readonly bytes: number, readonly seconds: number, readonly hash: string,
+    readonly agree: boolean }]
   stage: [RoundStage]
   done: []
 }

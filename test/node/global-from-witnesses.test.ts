@@ -33,11 +33,11 @@ test('members adopt a result from its witnesses when the aggregator withholds th
   }
   const net = await startNet(6, job, jobId, { transport })
   peers = net.peers
-  const witnessed: Array<{ by: string, round: number }> = []
+  const witnessed: Array<{ by: string, round: number, hash: string, agree: boolean }> = []
   const unavailable: Array<number | undefined> = []
   for (const p of peers) {
     p.events.on('announce', (a) => { if (a.mine) aggregatorOf.set(a.round, a.aggregator) })
-    p.events.on('witnessed', (w) => { witnessed.push({ by: p.peerId, round: w.round }) })
+    p.events.on('witnessed', (w) => { witnessed.push({ by: p.peerId, round: w.round, hash: w.hash, agree: w.agree }) })
     p.events.on('rejected', (r) => { if (r.reason === RejectReason.AdapterUnavailable) unavailable.push(r.round) })
   }
   try {
@@ -53,11 +53,13 @@ test('members adopt a result from its witnesses when the aggregator withholds th
       assert.ok(got.length > 0, `round ${r.round}: the members fetched its adapter`)
       assert.ok(got.every((f) => f.by !== r.aggregator), 'the aggregator holds its own result')
     }
-    // a witness that agreed never fetched the result it judged: it holds the bytes it computed
-    assert.ok(witnessed.length > 0, 'results were witnessed')
-    for (const w of witnessed) {
-      const hash = log.find((r) => r.round === w.round)?.hash
-      assert.ok(!fetches.some((f) => f.by === w.by && f.hash === hash), `round ${w.round}: a witness fetched it`)
+    // a witness that agreed never fetched the result it judged: it holds the bytes it computed (one that judged
+    // another attempt of the round, or disagreed, fetches the adopted one like any member: under load a round
+    // failed over and the check by round alone failed)
+    const agreed = witnessed.filter((w) => w.agree && log.some((r) => r.round === w.round && r.hash === w.hash))
+    assert.ok(agreed.length > 0, 'adopted results were witnessed')
+    for (const w of agreed) {
+      assert.ok(!fetches.some((f) => f.by === w.by && f.hash === w.hash), `round ${w.round}: a witness fetched it`)
     }
   } finally {
     await net.close()
