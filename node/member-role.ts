@@ -26,6 +26,7 @@ import { getHistory } from './history-fetch.ts'
 import { decodeHistory } from '../trainer/aggregate/history-codec.ts'
 import type { PeerContext } from './peer-context.ts'
 import type { Collector, RoundState } from './round-state.ts'
+import { keepLatest } from './kept-latest.ts'
 
 /** The per-peer, per-round training seed: reproducible, different for every peer and round. */
 export function trainSeed (jobSeed: number, round: number, peer: string): number {
@@ -107,15 +108,12 @@ export class MemberRole {
       }
       if (check.reason.startsWith(RejectReason.UnknownMembers) && a.round === state.completed + 1 &&
         Number(a.deadlineMs) > now) {
-        this.waitingMembers = this.waitingMembers.filter((w) => w.sender !== sender) // the latest per sender
-        this.waitingMembers.push({ a, sender, counted: ctx.countedMembers(a.round, now).length })
-        if (this.waitingMembers.length > 4) this.waitingMembers.shift()
+        this.waitingMembers = keepLatest(this.waitingMembers,
+          { a, sender, counted: ctx.countedMembers(a.round, now).length }, (w) => w.sender === sender, 4)
       }
       if (check.reason.startsWith(RejectReason.AttemptNotDue) && a.round === state.completed + 1 &&
         Number(a.deadlineMs) > now && counted.has(sender)) {
-        this.notDue = this.notDue.filter((w) => w.sender !== sender)
-        this.notDue.push({ a, sender })
-        if (this.notDue.length > 4) this.notDue.shift()
+        this.notDue = keepLatest(this.notDue, { a, sender }, (w) => w.sender === sender, 4)
       }
       ctx.reject(sender, check.reason, 'announce', a.round)
       return

@@ -33,6 +33,7 @@ import type { Evidence } from '../protocol/evidence.ts'
 import { attestation, judgeResult } from './witness-role.ts'
 import { sign, verifySigned } from './signatures.ts'
 import { hex } from './hex.ts'
+import { keepLatest } from './kept-latest.ts'
 
 export interface TrustHost {
   readonly job: JobSpec
@@ -63,9 +64,6 @@ export interface TrustHost {
 
 /** how far ahead of ours another peer's attempt clock may run: peers adopt a result up to a fetch apart */
 const toleranceOf = (t: AttemptTiming): number => t.graceMs + t.silenceMs / 2
-
-/** is member m (an attempt's aggregator, if any) one no one waits for? */
-const passes = (m: string | undefined, passedOver: (m: string) => boolean): boolean => m !== undefined && passedOver(m)
 
 /** results of the current round kept until we can judge them (Trust.unjudged) */
 const UNJUDGED_KEPT = 8
@@ -199,6 +197,13 @@ export class Trust {
     return this.failedAttempts.has(`${round}/${attempt}`)
   }
 
+  /** No one waits for attempt k of `round` over `order`: we convicted its aggregator, or it is passed over. */
+  private waitsForNone (round: number, order: readonly string[], k: number, passedOver: (m: string) => boolean):
+    boolean {
+    const m = aggregatorAt(order, k)
+    return this.failed(round, k) || (m !== undefined && passedOver(m))
+  }
+
   /** Does a signed result of this attempt wait for its witnesses? (the clock gives them time before failing over) */
   awaiting (round: number, attempt: number): boolean {
     return this.gate.pendingOf(round).some((p) => p.result.attempt === attempt && p.state === 'pending')
@@ -222,7 +227,7 @@ export class Trust {
     const order = this.order(a.members, a.round)
     const clock = checkAttemptClock(a, {
       progress, timing, toleranceMs: toleranceOf(timing), nowMs: now, eligible: counted,
-      passedOver: (k) => this.failed(a.round, k) || passes(aggregatorAt(order, k), passedOver)
+      passedOver: (k) => this.waitsForNone(a.round, order, k, passedOver)
     })
     if (!clock.ok) return clock
     if (a.attempt <= progress.accepted) return no(RejectReason.StaleAttempt)
@@ -260,7 +265,10 @@ export class Trust {
       globalHash: st.hash, announced, excluded: this.excluded })
     if (!c.ok) {
       if ((c.reason === RejectReason.NoAnnounce || c.reason === RejectReason.NotAggregator) &&
-        r.round === st.completed + 1) this.keepUnjudged(r, sender)
+        r.round === st.completed + 1) {
+        this.unjudged = keepLatest(this.unjudged, { r, sender },
+          (u) => u.sender === sender && u.r.attempt === r.attempt, UNJUDGED_KEPT)
+      }
       reject(c.reason)
       return
     }
@@ -272,12 +280,6 @@ export class Trust {
     const commits = await checkCommitments(r, verifySigned)
     if (!commits.ok) { reject(commits.reason); return }
     this.take(r, sender, f, unfollowed)
-  }
-
-  private keepUnjudged (r: RoundResult, sender: string): void {
-    this.unjudged = this.unjudged.filter((u) => u.sender !== sender || u.r.attempt !== r.attempt)
-    this.unjudged.push({ r, sender })
-    if (this.unjudged.length > UNJUDGED_KEPT) this.unjudged.shift()
   }
 
   /** What we know of the round grew (an announce followed, a member excluded): the kept results once more. */
@@ -300,7 +302,7 @@ export class Trust {
     const { progress, timing } = this.h.clock(round, now)
     const order = this.order(members, round)
     return attemptReached(attempt, { progress, timing, toleranceMs: toleranceOf(timing), nowMs: now,
-      passedOver: (k) => this.failed(round, k) || passes(aggregatorAt(order, k), (m) => this.h.passedOver(m, now)) })
+      passedOver: (k) => this.waitsForNone(round, order, k, (m) => this.h.passedOver(m, now)) })
   }
 
   /** `unfollowed`: the result's announce never reached us (its sender holds that place in the order) */

@@ -9,6 +9,7 @@ import type { AggregateFn } from '../trainer/aggregate/types.ts'
 import type { FeditHost, HostOptions } from './host.ts'
 import type { RoundInfo } from './round-info.ts'
 import type { RoundStage } from './round-stage.ts'
+import type { WitnessCost } from './trust.ts'
 
 export interface PeerTiming {
   /** between Hello heartbeats */
@@ -128,8 +129,7 @@ export interface PeerEvents {
    * we witnessed a result: the update bytes we fetched and the seconds the recompute took (bench round), the
    * result's adapter hash (hex) and whether we agreed
    */
-  witnessed: [{ readonly round: number, readonly bytes: number, readonly seconds: number, readonly hash: string,
-    readonly agree: boolean }]
+  witnessed: [WitnessCost]
   stage: [RoundStage]
   done: []
 }
