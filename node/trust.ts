@@ -264,8 +264,11 @@ export class Trust {
     const c = checkResult(r, hex(r.baseHash), { sender, completedRound: st.completed, totalRounds: this.h.job.rounds,
       globalHash: st.hash, announced, excluded: this.excluded })
     if (!c.ok) {
+      // kept only from a member an announce we followed listed: a stranger's results, valid or not, could
+      // otherwise push a member's out of the few kept
+      const listed = [...followed.values()].some((f) => f.members.includes(sender))
       if ((c.reason === RejectReason.NoAnnounce || c.reason === RejectReason.NotAggregator) &&
-        r.round === st.completed + 1) {
+        r.round === st.completed + 1 && listed) {
         this.unjudged = keepLatest(this.unjudged, { r, sender },
           (u) => u.sender === sender && u.r.attempt === r.attempt, UNJUDGED_KEPT)
       }
