@@ -110,6 +110,8 @@ export class MemberRole {
         Number(a.deadlineMs) > now) {
         this.waitingMembers = keepLatest(this.waitingMembers,
           { a, sender, counted: ctx.countedMembers(a.round, now).length }, (w) => w.sender === sender, 4)
+        // its sender counts every member it lists: it can hand us their Hellos now, before their next ones come
+        ctx.askMembers(sender, `its announce of round ${a.round} lists members we do not know`)
       }
       if (check.reason.startsWith(RejectReason.AttemptNotDue) && a.round === state.completed + 1 &&
         Number(a.deadlineMs) > now && counted.has(sender)) {

@@ -84,8 +84,7 @@ export class MemberView {
   /** `intervalMs`: the Hello interval the member announced (0 = unsaid: the view's own TTL) */
   hello (peer: string, round: number, hash: string, now: number, capabilities?: Capabilities, intervalMs = 0,
     beacon = '', reachability = 0): void {
-    if (!this.seen.has(peer)) this.known.at = -Infinity
-    this.seen.set(peer, { peer, round, hash, beacon, seenAt: now, intervalMs, reachability,
+    this.set({ peer, round, hash, beacon, seenAt: now, intervalMs, reachability,
       ...(capabilities !== undefined ? { capabilities } : {}) })
     const reached = this.reached.get(peer) ?? []
     if (!reached.some((x) => x.round === round)) {
@@ -93,6 +92,24 @@ export class MemberView {
       if (reached.length > REACHED_KEPT) reached.shift()
       this.reached.set(peer, reached)
     }
+  }
+
+  /**
+   * A member's Hello that another member handed on (members-exchange.ts), heard by it at `status.seenAt` (its
+   * claim). It makes the member known and live, never newer than a Hello we heard ourselves, and it says nothing
+   * of when the member adopted a round (reachedAt): that is the attempt clock's shared start, and one member's
+   * word must not move it.
+   */
+  handedOn (status: MemberStatus): boolean {
+    const s = this.seen.get(status.peer)
+    if (status.peer === this.self || (s !== undefined && s.seenAt >= status.seenAt)) return false
+    this.set(status)
+    return true
+  }
+
+  private set (status: MemberStatus): void {
+    if (!this.seen.has(status.peer)) this.known.at = -Infinity
+    this.seen.set(status.peer, status)
   }
 
   /**

@@ -31,6 +31,8 @@ export class PeerContext {
   reach?: ReachabilityMonitor
   layout!: AdapterLayout
   stopped = false
+  /** asks member `peer` for the members it knows (members-exchange.ts); rate-limited there, never throws */
+  askMembers: (peer: string, why: string) => void = () => {}
 
   constructor (
     readonly opts: PeerOptions,

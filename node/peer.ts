@@ -20,6 +20,8 @@ import type { Message } from '@libp2p/gossipsub'
 import { aggregatorAt, electableAttempt, selectRandomK } from '../protocol/election.ts'
 import { OPEN_JOB_MEMBERSHIP, PRIVATE_JOB_MEMBERSHIP, solvePow } from '../protocol/membership.ts'
 import { decodeRoundMessage } from '../protocol/validation.ts'
+import { RoundMessage } from '../protocol/messages.ts'
+import type { Hello } from '../protocol/messages.ts'
 import { witnessesOf } from '../protocol/seeds.ts'
 import type { DecodedRoundMessage } from '../protocol/validation.ts'
 import { RejectReason } from '../protocol/reject-reason.ts'
@@ -50,6 +52,8 @@ import { CatchUp } from './catch-up.ts'
 import { ChainStore } from './chain-store.ts'
 import { checkSavedHistory } from './saved-history.ts'
 import { serveChain } from './chain-sync.ts'
+import { MembersExchange, serveMembers } from './members-exchange.ts'
+import { sealEnvelope } from './gossip-envelope.ts'
 import { getHistory } from './history-fetch.ts'
 import { ReachabilityMonitor } from './reachability.ts'
 import type { PathCounts } from './reachability.ts'
@@ -71,6 +75,7 @@ export class Peer {
   private readonly member: MemberRole
   private readonly aggregator: AggregatorRole
   private readonly catchUp: CatchUp
+  private exchange?: MembersExchange
   /** gossip decoded once, by the validator, for the handler (gossipsub hands both the same Message) */
   private readonly decoded = new WeakMap<Message, DecodedRoundMessage>()
   private nextHello = 0
@@ -248,6 +253,20 @@ export class Peer {
       onReject: (sender, reason) => { this.aggregator.rejectUpdate(sender, reason) }
     })
     await serveChain(host, { jobId, links: (from, max) => ctx.chain.from(from, max), timeoutMs })
+    const exchange = this.exchange = new MembersExchange({
+      jobId, topic: ctx.topic, timeoutMs, host: () => ctx.libp2p, self: () => this.peerId,
+      ownHello: async () => await sealEnvelope(key, host.peerId.toMultihash().bytes, ctx.topic, RoundMessage.encode({
+        hello: this.hello(Number.isFinite(this.helloInterval) ? this.helloInterval : this.timing.heartbeatMs) })),
+      isLive: (m, now) => ctx.view?.isLive(m, now) === true,
+      handedOn: (from, h, seenAt) => this.handedOn(from, h, seenAt),
+      membersChanged: () => { this.member.membersChanged() },
+      // knowing the whole job now, we would go quiet at once (our interval grows with it): say we are here first
+      joined: () => { this.nextHello = 0 },
+      reject: (from, reason) => { ctx.reject(from, reason, 'members') },
+      log: ctx.log
+    })
+    ctx.askMembers = (m, why) => { exchange.ask(m, why) }
+    await serveMembers(host, exchange, timeoutMs)
     const pubsub = host.services.pubsub
     pubsub.topicValidators.set(ctx.topic, (_from, msg) => this.validateGossip(msg))
     pubsub.addEventListener('message', (evt) => { this.onGossip(evt.detail) })
@@ -315,6 +334,7 @@ export class Peer {
         if (unpaid !== undefined) { ctx.reject(from, unpaid, 'hello', h.round); break }
         // the view caps the sender's interval at the one the job allows at the membership we know
         const caps = { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }
+        if (this.exchange?.heard(msg, now) === false) break
         view.hello(from, h.round, hex(h.globalHash), now, caps, h.intervalMs, hex(h.beacon), h.reachability)
         this.member.membersChanged()
         break
@@ -335,7 +355,7 @@ export class Peer {
   }
 
   private sendHello (): void {
-    const { ctx, state } = this
+    const { ctx } = this
     const now = Date.now()
     const known = ctx.view?.knownCount(now) ?? 1
     const intervalMs = helloIntervalMs(this.helloPlan, known, known > this.timing.largeJobMembers && this.hasRole(now))
@@ -343,20 +363,38 @@ export class Peer {
     // interval it announces, so their Hellos spread over the interval instead of coming in bursts of the whole job
     this.nextHello = now + (intervalMs > this.timing.heartbeatMs ? intervalMs * (0.5 + Math.random() / 2) : intervalMs)
     this.helloInterval = intervalMs
-    void ctx.publish({
-      hello: {
-        jobId: this.opts.jobId,
-        round: state.completed,
-        globalHash: unhex(state.globalHash),
-        device: this.opts.device ?? 'cpu',
-        tokensPerSecond: this.member.tokensPerSecond,
-        samples: this.member.samples,
-        intervalMs,
-        reachability: this.reachability,
-        powNonce: this.powNonce,
-        beacon: unhex(ctx.trust.beacon)
-      }
-    })
+    void ctx.publish({ hello: this.hello(intervalMs) })
+  }
+
+  /** what our Hello says now, announcing `intervalMs` */
+  private hello (intervalMs: number): Hello {
+    const { ctx, state } = this
+    return {
+      jobId: this.opts.jobId,
+      round: state.completed,
+      globalHash: unhex(state.globalHash),
+      device: this.opts.device ?? 'cpu',
+      tokensPerSecond: this.member.tokensPerSecond,
+      samples: this.member.samples,
+      intervalMs,
+      reachability: this.reachability,
+      powNonce: this.powNonce,
+      beacon: unhex(ctx.trust.beacon)
+    }
+  }
+
+  /** A member's Hello that another handed on (members-exchange.ts): checked as a gossiped one is, then kept. */
+  private handedOn (from: string, h: Hello, seenAt: number): boolean {
+    const { ctx } = this
+    if (this.opts.allowList !== undefined && !this.opts.allowList.has(from)) {
+      ctx.reject(from, RejectReason.NotAllowed, 'members', h.round)
+      return false
+    }
+    const unpaid = ctx.book.hello(from, h.powNonce ?? 0n, this.state.completed, h.round)
+    if (unpaid !== undefined) { ctx.reject(from, unpaid, 'members', h.round); return false }
+    return ctx.view!.handedOn({ peer: from, round: h.round, hash: hex(h.globalHash), beacon: hex(h.beacon), seenAt,
+      intervalMs: h.intervalMs, reachability: h.reachability,
+      capabilities: { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples } })
   }
 
   private helloOnNewGlobal (): void {
@@ -415,6 +453,9 @@ export class Peer {
     if (ctx.stopped || ctx.view === undefined) return
     const now = Date.now()
     if (now >= this.nextHello) this.sendHello()
+    if (this.exchange?.joined === false) {
+      this.exchange.join(ctx.libp2p.services.pubsub.getSubscribers(ctx.topic).map((p) => p.toString()))
+    }
     this.catchUp.maybeCatchUp(now)
     if (state.completed >= this.opts.job.rounds) return
     this.member.recheckEarly(now)

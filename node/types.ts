@@ -112,7 +112,7 @@ export interface RejectedEvent {
   /** a RejectReason label, optionally with ": detail" (protocol/reject-reason.ts) */
   readonly reason: string
   readonly where: 'gossip' | 'hello' | 'update' | 'adapter' | 'announce' | 'result' | 'attestation' | 'chain' |
-    'complaint'
+    'complaint' | 'members'
   /** the round the refused message spoke of, when it named one */
   readonly round?: number
 }

@@ -4241,3 +4241,262 @@ export namespace ChainResponse {
     return streamMessage(buf, ChainResponse.codec(), opts)
   }
 }
+
+export interface MembersRequest {
+  jobId: string
+}
+
+export namespace MembersRequest {
+  let _codec: Codec<MembersRequest, Partial<MembersRequest>>
+
+  export const codec = (): Codec<MembersRequest, Partial<MembersRequest>> => {
+    if (_codec == null) {
+      _codec = message<MembersRequest, Partial<MembersRequest>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.jobId != null && obj.jobId !== '')) {
+          w.uint32(10)
+          w.string(obj.jobId)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          jobId: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.jobId = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.jobId`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface MembersRequestJobIdFieldEvent {
+    field: '$.jobId'
+    value: string
+  }
+
+  export function encode (obj: Partial<MembersRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, MembersRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MembersRequest>): MembersRequest {
+    return decodeMessage(buf, MembersRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MembersRequest>): Generator<MembersRequestJobIdFieldEvent> {
+    return streamMessage(buf, MembersRequest.codec(), opts)
+  }
+}
+
+export interface MembersReply {
+  hellos: Uint8Array<ArrayBuffer>[]
+  agesMs: number[]
+  reason: string
+}
+
+export namespace MembersReply {
+  let _codec: Codec<MembersReply, Partial<MembersReply>>
+
+  export const codec = (): Codec<MembersReply, Partial<MembersReply>> => {
+    if (_codec == null) {
+      _codec = message<MembersReply, Partial<MembersReply>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.hellos != null && obj.hellos.length > 0) {
+          for (const value of obj.hellos) {
+            w.uint32(10)
+            w.bytes(value)
+          }
+        }
+
+        if (obj.agesMs != null && obj.agesMs.length > 0) {
+          for (const value of obj.agesMs) {
+            w.uint32(16)
+            w.uint32(value)
+          }
+        }
+
+        if ((obj.reason != null && obj.reason !== '')) {
+          w.uint32(26)
+          w.string(obj.reason)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          hellos: [],
+          agesMs: [],
+          reason: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.hellos != null && obj.hellos.length === opts.limits.hellos) {
+                throw new MaxLengthError('Decode error - repeated field "hellos" had too many elements')
+              }
+
+              obj.hellos.push(reader.bytes())
+              break
+            }
+            case 2: {
+              if (opts.limits?.agesMs != null && obj.agesMs.length === opts.limits.agesMs) {
+                throw new MaxLengthError('Decode error - repeated field "agesMs" had too many elements')
+              }
+
+              obj.agesMs.push(reader.uint32())
+              break
+            }
+            case 3: {
+              obj.reason = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          hellos: 0,
+          agesMs: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.hellos != null && obj.hellos === opts.limits.hellos) {
+                throw new MaxLengthError('Streaming decode error - repeated field "hellos" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.hellos[]`,
+                index: obj.hellos,
+                value: reader.bytes()
+              }
+
+              obj.hellos++
+
+              break
+            }
+            case 2: {
+              if (opts.limits?.agesMs != null && obj.agesMs === opts.limits.agesMs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "agesMs" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.agesMs[]`,
+                index: obj.agesMs,
+                value: reader.uint32()
+              }
+
+              obj.agesMs++
+
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.reason`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface MembersReplyHellosFieldEvent {
+    field: '$.hellos[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface MembersReplyAgesMsFieldEvent {
+    field: '$.agesMs[]'
+    index: number
+    value: number
+  }
+
+  export interface MembersReplyReasonFieldEvent {
+    field: '$.reason'
+    value: string
+  }
+
+  export function encode (obj: Partial<MembersReply>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, MembersReply.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MembersReply>): MembersReply {
+    return decodeMessage(buf, MembersReply.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MembersReply>): Generator<MembersReplyHellosFieldEvent | MembersReplyAgesMsFieldEvent | MembersReplyReasonFieldEvent> {
+    return streamMessage(buf, MembersReply.codec(), opts)
+  }
+}

@@ -10,3 +10,5 @@ export function roundsTopic (jobId: string): string {
 }
 /** the chain of confirmed rounds, for a peer that is behind (node/chain-sync.ts) */
 export const CHAIN_PROTOCOL = '/fedit/chain/1.0.0'
+/** the latest signed Hellos a member holds, for a peer that does not know the members yet (node/members-exchange.ts) */
+export const MEMBERS_PROTOCOL = '/fedit/members/1.0.0'

@@ -1,0 +1,222 @@
+// /fedit/members/1.0.0: a peer that does not know the job's members yet asks one member for the latest Hello
+// it holds of each live member, each in the envelope its author signed (gossip-envelope.ts). A quiet member of a
+// 50-peer job Hellos every ~50 s, so a newcomer used to count the job only after that long, refusing every
+// announce meanwhile as listing members it did not know (docs/performance.md, "Why a 50-peer job's rounds run
+// to their deadline"). Now it asks a peer of the job's topic as soon as it has one, and asks an announce's
+// sender for the members it lists when it does not know them: one round trip.
+// The rule "every listed member is one we count" stays as strict: a handed-on Hello is checked as a gossiped one
+// is (author's signature, proof of work, age), so a server can only replay what members signed, and only a Hello
+// newer (by its author's sequence number) than any of that member's we hold. What it can lie about is how long
+// ago it heard each: a gone member's last Hello, claimed fresh, keeps it live at the asker for one TTL at most,
+// once. A handed-on Hello never moves the attempt clock (member-view.ts handedOn).
+// Framing as the other streams (transfer.ts): a framed MembersRequest, a framed MembersReply back, both capped.
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { SignedMessage } from '@libp2p/gossipsub'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { MembersReply, MembersRequest } from '../protocol/messages.ts'
+import { MEMBERS_PROTOCOL } from '../protocol/topics.ts'
+import { MAX_HEADER_BYTES, MAX_HELLO_INTERVAL_MS, MAX_MEMBERS, MAX_MEMBERS_FRAME_BYTES } from '../protocol/limits.ts'
+import { RejectReason } from '../protocol/reject-reason.ts'
+import { decodeRoundMessage } from '../protocol/validation.ts'
+import type { Hello } from '../protocol/messages.ts'
+import { ChunkReader, frame } from './transfer.ts'
+import { TransferError } from './errors.ts'
+import { openForTransfer } from './transfer-path.ts'
+import { envelopeOf, openEnvelope, SEALED_SEQNO } from './gossip-envelope.ts'
+
+/** a member asked again no sooner than this (an asker that gets nothing new must not loop on it) */
+const ASK_AGAIN_MS = 10_000
+/** one answer per asker this often at most: asking costs the server a frame of every live member's Hello */
+const ANSWER_AGAIN_MS = 2_000
+
+export interface MembersHost {
+  readonly jobId: string
+  readonly topic: string
+  readonly timeoutMs: number
+  readonly host: () => Libp2p
+  readonly self: () => string
+  /** our own Hello now, sealed as gossipsub would (our own gossip never comes back to us to keep) */
+  readonly ownHello: () => Promise<Uint8Array<ArrayBuffer>>
+  /** is member `peer` live in our view now (only their Hellos are handed on) */
+  readonly isLive: (peer: string, now: number) => boolean
+  /** a checked, handed-on Hello of `from`, heard at `seenAt` by the server's word; false when it is refused */
+  readonly handedOn: (from: string, hello: Hello, seenAt: number) => boolean
+  /** after a batch of handed-on Hellos: announces waiting for members are checked again */
+  readonly membersChanged: () => void
+  /** the first answer came: the members know nothing of us yet if our first Hello left before our mesh formed */
+  readonly joined: () => void
+  readonly reject: (from: string, reason: string) => void
+  readonly log: (line: string) => void
+}
+
+export class MembersExchange {
+  /** member -> its latest Hello's envelope and when we heard it */
+  private readonly latest = new Map<string, { readonly bytes: Uint8Array<ArrayBuffer>, readonly at: number }>()
+  /**
+   * member -> the highest sequence number of its Hellos we hold, gossiped and sealed apart (gossip-envelope.ts
+   * SEALED_SEQNO): a handed-on one must be newer, a gossiped one no older
+   */
+  private readonly seqnos = new Map<string, { gossiped: bigint, sealed: bigint }>()
+  private readonly asked = new Map<string, number>()
+  private readonly answered = new Map<string, number>()
+  private inFlight = false
+  /** a member answered us once: we know whom the job's members knew when we came */
+  joined = false
+
+  constructor (private readonly h: MembersHost) {}
+
+  /**
+   * A paying Hello came by gossip: kept to hand on. False when we hold a newer one of its author: gossip reorders
+   * (a peer that joins late is sent the last seconds' messages on request, after the newer ones), and an old Hello
+   * must not shorten the interval a member last announced, nor date it back.
+   */
+  heard (msg: SignedMessage, now: number): boolean {
+    const from = msg.from.toString()
+    if (msg.sequenceNumber < this.held(from, msg.sequenceNumber)) return false
+    const bytes = envelopeOf(msg)
+    if (bytes !== undefined) this.keep(from, bytes, now, msg.sequenceNumber)
+    return true
+  }
+
+  /**
+   * Until a member answered once, asks one of `peers` (those on the job's topic, gossipsub says: a quiet job's
+   * members may not Hello for a minute, so their subscriptions are the first sign of them); each tick.
+   */
+  join (peers: readonly string[]): void {
+    if (this.joined || this.inFlight || peers.length === 0) return
+    this.ask(peers[Math.floor(Math.random() * peers.length)]!, 'joining')
+  }
+
+  /** Asks `peer` for the members it knows (not twice within ASK_AGAIN_MS, one at a time); never throws. */
+  ask (peer: string, why: string): void {
+    const now = Date.now()
+    if (this.inFlight || peer === this.h.self() || now - (this.asked.get(peer) ?? -Infinity) < ASK_AGAIN_MS) return
+    this.asked.set(peer, now)
+    this.inFlight = true
+    this.askNow(peer, why).catch((e: Error) => { this.h.log(`members from ${peer.slice(-6)}: ${e.message}`) })
+      .finally(() => { this.inFlight = false })
+  }
+
+  private async askNow (peer: string, why: string): Promise<void> {
+    const h = this.h
+    let reply: MembersReply
+    try {
+      reply = await fetchMembers(h.host(), peerIdFromString(peer), { jobId: h.jobId, timeoutMs: h.timeoutMs })
+    } catch (err) {
+      h.reject(peer, (err as { reason?: string }).reason ?? RejectReason.StreamError)
+      return
+    }
+    let fresh = 0
+    let refused = 0
+    for (const [i, bytes] of reply.hellos.entries()) {
+      const e = await openEnvelope(bytes, h.topic)
+      // a bad envelope is the server's doing: a member's own gossip is checked by gossipsub before we keep it
+      if (!e.ok) { refused++; h.reject(peer, `${e.reason}: ${e.detail}`); continue }
+      if (e.from === h.self()) continue
+      const d = decodeRoundMessage(e.data, h.jobId)
+      if (!d.valid || d.message.kind !== 'hello') {
+        refused++
+        h.reject(peer, d.valid ? `${RejectReason.Malformed}: not a Hello` : d.reason)
+        continue
+      }
+      if (e.seqno <= this.held(e.from, e.seqno)) continue // one we hold, or older
+      // a claim: never in the future, and no older than any Hello may stay live (the view drops it then anyway)
+      const at = Date.now() - Math.min(reply.agesMs[i] ?? 0, 3 * MAX_HELLO_INTERVAL_MS)
+      if (!h.handedOn(e.from, d.message.hello, at)) continue
+      this.keep(e.from, bytes, at, e.seqno)
+      fresh++
+    }
+    // an answer with nothing new (a liar's, or one as new as we are) leaves us asking the others
+    if (!this.joined && fresh > 0) {
+      this.joined = true
+      h.joined()
+    }
+    h.log(`members: ${reply.hellos.length} Hellos from ${peer.slice(-6)} (${why}); ${fresh} newer than ours` +
+      (refused > 0 ? `, ${refused} refused` : ''))
+    if (fresh > 0) h.membersChanged()
+  }
+
+  /** What we answer `asker` now: the latest Hello of each live member and our own, or a reason. */
+  async answer (asker: string, jobId: string): Promise<MembersReply> {
+    const now = Date.now()
+    if (jobId !== this.h.jobId) return { hellos: [], agesMs: [], reason: RejectReason.WrongJob }
+    if (now - (this.answered.get(asker) ?? -Infinity) < ANSWER_AGAIN_MS) {
+      return { hellos: [], agesMs: [], reason: 'asked too soon' }
+    }
+    this.answered.set(asker, now)
+    if (this.answered.size > MAX_MEMBERS) this.answered.delete(this.answered.keys().next().value!)
+    this.prune(now)
+    const hellos = [await this.h.ownHello()]
+    const agesMs = [0]
+    for (const [peer, { bytes, at }] of this.latest) {
+      if (peer === asker || hellos.length >= MAX_MEMBERS) continue
+      hellos.push(bytes)
+      agesMs.push(now - at)
+    }
+    return { hellos, agesMs, reason: '' }
+  }
+
+  private keep (from: string, bytes: Uint8Array, at: number, seqno: bigint): void {
+    this.latest.delete(from) // re-inserted last: the map stays oldest first, so pruning drops the oldest
+    this.latest.set(from, { bytes: Uint8Array.from(bytes), at })
+    const s = this.seqnos.get(from) ?? { gossiped: -1n, sealed: -1n }
+    this.seqnos.set(from, (seqno & SEALED_SEQNO) !== 0n
+      ? { ...s, sealed: seqno > s.sealed ? seqno : s.sealed }
+      : { ...s, gossiped: seqno > s.gossiped ? seqno : s.gossiped })
+    if (this.latest.size > MAX_MEMBERS) this.prune(at)
+  }
+
+  /** the highest sequence number of `from`'s we hold of the kind of `seqno` (-1: none) */
+  private held (from: string, seqno: bigint): bigint {
+    const s = this.seqnos.get(from)
+    return s === undefined ? -1n : (seqno & SEALED_SEQNO) !== 0n ? s.sealed : s.gossiped
+  }
+
+  /** only live members' Hellos are kept, at most MAX_MEMBERS of them */
+  private prune (now: number): void {
+    for (const peer of this.latest.keys()) if (!this.h.isLive(peer, now)) this.latest.delete(peer)
+    while (this.latest.size > MAX_MEMBERS) this.latest.delete(this.latest.keys().next().value!)
+    // sequence numbers outlive the Hellos (a gone member's last one must not come back), a few job sizes at most
+    while (this.seqnos.size > 4 * MAX_MEMBERS) this.seqnos.delete(this.seqnos.keys().next().value!)
+  }
+}
+
+export async function serveMembers (host: Libp2p, exchange: MembersExchange, timeoutMs: number): Promise<void> {
+  await host.handle(MEMBERS_PROTOCOL, async (stream, connection) => {
+    const signal = AbortSignal.timeout(timeoutMs)
+    try {
+      const q = decodeSafe(await new ChunkReader(stream).readFrame(signal, MAX_HEADER_BYTES))
+      const reply = q === undefined ? { hellos: [], agesMs: [], reason: RejectReason.Malformed }
+        : await exchange.answer(connection.remotePeer.toString(), q.jobId)
+      stream.send(frame(MembersReply.encode(reply)))
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }, { maxInboundStreams: 4, runOnLimitedConnection: true })
+}
+
+/** The Hellos `from` hands on (unchecked: the asker opens each envelope); throws TransferError. */
+export async function fetchMembers (host: Libp2p, from: PeerId,
+  opts: { readonly jobId: string, readonly timeoutMs: number }): Promise<MembersReply> {
+  const signal = AbortSignal.timeout(opts.timeoutMs)
+  const { stream } = await openForTransfer(host, from, MEMBERS_PROTOCOL, 0, signal)
+  try {
+    stream.send(frame(MembersRequest.encode({ jobId: opts.jobId })))
+    const body = await new ChunkReader(stream).readFrame(signal, MAX_MEMBERS_FRAME_BYTES)
+    let r: MembersReply
+    try {
+      r = MembersReply.decode(body, { limits: { hellos: MAX_MEMBERS + 1, agesMs: MAX_MEMBERS + 1 } })
+    } catch { throw new TransferError(RejectReason.Malformed, 'not a members reply') }
+    if (r.reason !== '') throw new TransferError(RejectReason.NotFound, r.reason.slice(0, 100))
+    await stream.close({ signal }).catch(() => {})
+    return r
+  } catch (err) {
+    stream.abort(err as Error)
+    throw err instanceof TransferError ? err : new TransferError(RejectReason.StreamError, (err as Error).message)
+  }
+}
+
+function decodeSafe (b: Uint8Array): MembersRequest | undefined {
+  try { return MembersRequest.decode(b) } catch { return undefined }
+}
