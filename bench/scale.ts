@@ -23,7 +23,8 @@
 // hands it to them.
 // On stderr, why rounds are slow: each round's excluded updates by reason and how long after the first peer the
 // others adopted it, and the announces refused while rounds ran, by reason; FEDIT_SCALE_WHY=1 adds a line per
-// refusal (the first 12 of each reason) with where the refusing peer stood.
+// refusal (the first 12 of each reason) with where the refusing peer stood. Then the members asks
+// (node/members-exchange.ts): those that failed, by reason, and those answered, with the Hellos each brought.
 import '../node/polyfill.ts'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -178,6 +179,12 @@ async function runPoint (PEERS: number): Promise<void> {
   const peers: Peer[] = []
   let gossipIn = 0
   const announces = new Map<string, { sent?: number, received: number[] }>()
+  /** the members each announce listed, by `sender/round/attempt` (FEDIT_SCALE_WHY: who a refuser did not know) */
+  const listed = new Map<string, readonly string[]>()
+  /** members asks (node/members-exchange.ts) that failed or brought refused Hellos, by reason, the whole run */
+  const membersRefused = new Map<string, number>()
+  /** answered members asks by why they were asked ('joining', 'its'), the Hellos newer than the asker's each brought */
+  const membersAsked = new Map<string, number[]>()
   // the same announces as gossipsub hands them over (validated), before a peer accepts them; only while rounds run
   const delivered = new Map<string, { sent?: number, received: number[] }>()
   let inRounds = true
@@ -196,6 +203,9 @@ async function runPoint (PEERS: number): Promise<void> {
       logger: (line) => {
         lines.push(`${new Date().toISOString().slice(11, 19)} ${line}`)
         if (lines.length > 12) lines.shift()
+        // the members asks that were answered (node/members-exchange.ts logs each), by the first word of why
+        const m = /^members: \d+ Hellos from \w+ \((\w+)[^)]*\); (\d+) newer/.exec(line)
+        if (m !== null) membersAsked.set(m[1]!, [...membersAsked.get(m[1]!) ?? [], Number(m[2])])
       },
       job, jobId,
       trainer: createFakeTrainer({ lora: { ...job.lora }, layers: 4, dim: 64 }),
@@ -214,18 +224,27 @@ async function runPoint (PEERS: number): Promise<void> {
       const e = announces.get(k) ?? { received: [] }
       if (a.mine) e.sent = a.at; else e.received.push(a.at)
       announces.set(k, e)
+      if (a.mine) listed.set(`${a.aggregator}/${a.round}/${a.attempt}`, a.members)
     })
     p.events.on('result', (info) => {
       adoptedAt.set(info.round, [...adoptedAt.get(info.round) ?? [], Date.now()])
     })
     p.events.on('rejected', (r) => {
+      if (r.where === 'members') {
+        const label = r.reason.split(':')[0]!
+        membersRefused.set(label, (membersRefused.get(label) ?? 0) + 1)
+      }
       if (!inRounds || r.where !== 'announce') return
       const label = r.reason.split(':')[0]!
       refused.set(label, (refused.get(label) ?? 0) + 1)
       // who refuses and where it stands (FEDIT_SCALE_WHY=1): a few lines per reason
       if (process.env.FEDIT_SCALE_WHY === '1' && (refused.get(label) ?? 0) <= 12) {
+        // of the members an announce listed that we do not count: not live in our view, or live but young to us
+        const unknown = [...listed.entries()].find(([k]) => k.startsWith(`${r.from}/${r.round}/`))?.[1]
+          .filter((m) => !p.members().includes(m)).length
         process.stderr.write(`  p${i} refused ${r.reason} from ${r.from.slice(-6)} (round ${r.round}): at round ` +
-          `${p.global.round} ${p.global.hash.slice(0, 8)}, ${p.members().length} live in its view\n`)
+          `${p.global.round} ${p.global.hash.slice(0, 8)}, ${p.members().length} live in its view` +
+          (label === 'unknown_members' ? `, ${unknown ?? '?'} of the listed not live in it` : '') + '\n')
       }
     })
     await p.start()
@@ -288,6 +307,11 @@ async function runPoint (PEERS: number): Promise<void> {
       `the median ${spread(0.5)} ms and p99 ${spread(0.99)} ms after the first\n`)
   }
   process.stderr.write(`announces refused while rounds ran: ${JSON.stringify(Object.fromEntries(refused))}\n`)
+  process.stderr.write(`members asks that failed, by reason: ${JSON.stringify(Object.fromEntries(membersRefused))}\n`)
+  for (const [why, news] of membersAsked) {
+    process.stderr.write(`members asks answered (${why}): ${news.length}, Hellos newer than the asker's: ` +
+      `median ${news.sort((a, b) => a - b)[Math.floor(news.length / 2)]}, total ${news.reduce((a, b) => a + b, 0)}\n`)
+  }
   const gossipP99Ms = announceP99(announces, () => true)
   const gossipP99LaterMs = announceP99(announces, (round) => round >= 2)
   const deliveryP99Ms = announceP99(delivered, () => true)
