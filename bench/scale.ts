@@ -23,7 +23,8 @@
 // hands it to them.
 // On stderr, why rounds are slow: each round's excluded updates by reason and how long after the first peer the
 // others adopted it, and the announces refused while rounds ran, by reason; FEDIT_SCALE_WHY=1 adds a line per
-// refusal (the first 12 of each reason) with where the refusing peer stood. Then the members asks
+// refusal (the first 12 of each reason) with where the refusing peer stood. Then the selected trainers' steps
+// by round and attempt (announce accepted, push failed or refused), and the members asks
 // (node/members-exchange.ts): those that failed, by reason, and those answered, with the Hellos each brought.
 import '../node/polyfill.ts'
 import { spawn } from 'node:child_process'
@@ -185,6 +186,8 @@ async function runPoint (PEERS: number): Promise<void> {
   const membersRefused = new Map<string, number>()
   /** answered members asks by why they were asked ('joining', 'its'), the Hellos newer than the asker's each brought */
   const membersAsked = new Map<string, number[]>()
+  /** the selected trainers' steps by round, attempt and step (announce accepted, push failed, refused) */
+  const trainerSteps = new Map<string, number>()
   // the same announces as gossipsub hands them over (validated), before a peer accepts them; only while rounds run
   const delivered = new Map<string, { sent?: number, received: number[] }>()
   let inRounds = true
@@ -206,6 +209,14 @@ async function runPoint (PEERS: number): Promise<void> {
         // the members asks that were answered (node/members-exchange.ts logs each), by the first word of why
         const m = /^members: \d+ Hellos from \w+ \((\w+)[^)]*\); (\d+) newer/.exec(line)
         if (m !== null) membersAsked.set(m[1]!, [...membersAsked.get(m[1]!) ?? [], Number(m[2])])
+        // what the selected trainers did (member-role.ts logs each step): a missing update's other side
+        const t = /^round (\d+)(?: \(failover (\d+)\))?: (selected by|could not push|aggregator refused|no valid receipt)/
+          .exec(line)
+        if (t !== null) {
+          const why = t[3] === 'could not push' ? ` (${line.split('(')[1]}` : ''
+          const k = `round ${t[1]} attempt ${t[2] ?? 0}: ${t[3]}${why}`
+          trainerSteps.set(k, (trainerSteps.get(k) ?? 0) + 1)
+        }
       },
       job, jobId,
       trainer: createFakeTrainer({ lora: { ...job.lora }, layers: 4, dim: 64 }),
@@ -308,6 +319,7 @@ async function runPoint (PEERS: number): Promise<void> {
   }
   process.stderr.write(`announces refused while rounds ran: ${JSON.stringify(Object.fromEntries(refused))}\n`)
   process.stderr.write(`members asks that failed, by reason: ${JSON.stringify(Object.fromEntries(membersRefused))}\n`)
+  for (const [k, n] of [...trainerSteps].sort()) process.stderr.write(`trainers, ${k}: ${n}\n`)
   for (const [why, news] of membersAsked) {
     process.stderr.write(`members asks answered (${why}): ${news.length}, Hellos newer than the asker's: ` +
       `median ${news.sort((a, b) => a - b)[Math.floor(news.length / 2)]}, total ${news.reduce((a, b) => a + b, 0)}\n`)
