@@ -27,6 +27,7 @@
 // by round and attempt (announce accepted, push failed or refused), and the members asks
 // (node/members-exchange.ts): those that failed, by reason, and those answered, with the Hellos each brought.
 import '../node/polyfill.ts'
+import { roundsTopic } from '../protocol/topics.ts'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
@@ -209,6 +210,9 @@ async function runPoint (PEERS: number): Promise<void> {
         // the members asks that were answered (node/members-exchange.ts logs each), by the first word of why
         const m = /^members: \d+ Hellos from \w+ \((\w+)[^)]*\); (\d+) newer/.exec(line)
         if (m !== null) membersAsked.set(m[1]!, [...membersAsked.get(m[1]!) ?? [], Number(m[2])])
+        // global adapters that could not be fetched from a source (global-fetch.ts): what slows adoption
+        const f = /^fetch of \w+ from \w+ failed: (.{0,40})/.exec(line)
+        if (f !== null) trainerSteps.set(`fetch failed: ${f[1]}`, (trainerSteps.get(`fetch failed: ${f[1]}`) ?? 0) + 1)
         // what the selected trainers did (member-role.ts logs each step): a missing update's other side
         const t = /^round (\d+)(?: \(failover (\d+)\))?: (selected by|could not push|aggregator refused|no valid receipt)/
           .exec(line)
@@ -348,6 +352,16 @@ async function runPoint (PEERS: number): Promise<void> {
     writeFileSync(flagValue('profile')!, JSON.stringify((await prof.post('Profiler.stop')).profile))
   }
   const connsPerPeer = peers.reduce((s, p) => s + p.libp2p.getConnections().length, 0) / PEERS
+  // how many mesh peers each peer holds on the job's topic (gossip reaches a peer outside every mesh only by
+  // IHAVE at a heartbeat): the distribution, mesh size -> peers
+  const meshes = new Map<number, number>()
+  for (const p of peers) {
+    // the implementation's, not on the GossipSub interface
+    const pubsub = p.libp2p.services.pubsub as unknown as { getMeshPeers: (topic: string) => string[] }
+    const n = pubsub.getMeshPeers(roundsTopic(jobId)).length
+    meshes.set(n, (meshes.get(n) ?? 0) + 1)
+  }
+  process.stderr.write(`mesh size on the topic -> peers: ${JSON.stringify(Object.fromEntries(meshes))}\n`)
   const duplicatePairs = peers.reduce((s, p) => s + duplicates(p), 0) / 2
   const trimmedPerPeer = +(peers.reduce((s, p) => s + p.trimmedPeers, 0) / PEERS).toFixed(1)
   const components = groups(peers)

@@ -9,6 +9,8 @@ import type { ChainLink } from '../protocol/messages.ts'
 
 export class ChainStore {
   private readonly links = new Map<number, ChainLink>()
+  /** member -> the first confirmed round whose election listed it (membership-book.ts: its age, as the job saw it) */
+  private readonly listed = new Map<string, number>()
   private writing: Promise<void> = Promise.resolve()
 
   constructor (private readonly dir: string, private readonly log: (line: string) => void) {}
@@ -20,7 +22,7 @@ export class ChainStore {
     if (!existsSync(this.path)) return
     try {
       for (const l of ChainResponse.decode(readFileSync(this.path)).links) {
-        if (l.result !== undefined) this.links.set(l.result.round, l)
+        if (l.result !== undefined) this.keep(l)
       }
     } catch (e) {
       this.log(`state: ${this.path} unreadable (${(e as Error).message}); starting without a chain`)
@@ -28,6 +30,15 @@ export class ChainStore {
   }
 
   get (round: number): ChainLink | undefined { return this.links.get(round) }
+
+  /** The first confirmed round whose election listed `peer` (undefined: none we hold). */
+  firstListed (peer: string): number | undefined { return this.listed.get(peer) }
+
+  private keep (l: ChainLink): void {
+    const round = l.result!.round
+    this.links.set(round, l)
+    for (const m of l.members) if ((this.listed.get(m) ?? Infinity) > round) this.listed.set(m, round)
+  }
 
   /** Consecutive links from `round` on, at most `max`. */
   from (round: number, max: number): ChainLink[] {
@@ -38,7 +49,7 @@ export class ChainStore {
 
   /** Adds verified links (or our own adopted round's) and saves the chain; a failed write is logged. */
   append (links: readonly ChainLink[]): void {
-    for (const l of links) if (l.result !== undefined) this.links.set(l.result.round, l)
+    for (const l of links) if (l.result !== undefined) this.keep(l)
     const all = [...this.links.values()].sort((a, b) => a.result!.round - b.result!.round)
     this.writing = this.writing
       .then(async () => { await writeFileAtomic(this.path, ChainResponse.encode({ links: all, reason: '' })) })

@@ -15,7 +15,12 @@ export class MembershipBook {
     private readonly spec: MembershipSpec,
     /** rounds we had completed at start: peers live then count at once (we cannot tell their age) */
     private readonly ourStart: number,
-    readonly excluded: ReadonlySet<string>
+    readonly excluded: ReadonlySet<string>,
+    /**
+     * The first confirmed round whose election listed `peer` (chain-store.ts firstListed): it counted then for
+     * the members who accepted that announce and the witnesses who confirmed it, so it counts after it for us too
+     */
+    private readonly firstListed: (peer: string) => number | undefined = () => undefined
   ) {}
 
   /**
@@ -49,9 +54,16 @@ export class MembershipBook {
   /** The proof of work `peer` showed (0 when we never heard a paying Hello from it): chain links carry it. */
   nonceOf (peer: string): bigint { return this.paid.get(peer) ?? 0n }
 
-  /** Does `peer` count in round `round` (elected, selected, witness)? `self`: this peer's own id. */
+  /**
+   * Does `peer` count in round `round` (elected, selected, witness)? `self`: this peer's own id. Old enough by
+   * when we first heard it, or listed by a confirmed round before this one. Without the second, members judged a
+   * peer that joined while round 1's result spread differently: a founder to those that had not adopted it yet,
+   * young until round 4 to those that had, and the latter refused every announce listing it ("1 of 49" unknown,
+   * all 50 live; bench scale at 50 peers); when one was selected, its round ran to the deadline.
+   */
   counts (peer: string, round: number, self: string): boolean {
     if (this.excluded.has(peer)) return false
+    if ((this.firstListed(peer) ?? Infinity) < round) return peer === self || this.since.has(peer)
     // others judge our age from when they first saw us: we count ourselves the same way
     if (peer === self) {
       const start = this.ourStart === 0 ? this.joinedAt ?? 0 : this.ourStart

@@ -228,7 +228,8 @@ export class Peer {
     ctx.trust.events.on('failover', (f) => { state.attemptFailed(f.round, f.attempt, Date.now(), this.timing.graceMs) })
     // an allow-listed peer's owner vouches for every identity: no proof of work, no age
     const price = this.opts.allowList !== undefined ? PRIVATE_JOB_MEMBERSHIP : job.membership ?? OPEN_JOB_MEMBERSHIP
-    ctx.book = new MembershipBook(this.opts.jobId, price, state.completed, ctx.trust.excluded)
+    ctx.book = new MembershipBook(this.opts.jobId, price, state.completed, ctx.trust.excluded,
+      (m) => ctx.chain.firstListed(m))
     const o = this.opts
     const host = ctx.host = await createHost({
       privateKey: key, listen: o.listen, announce: o.announce, bootstrap: o.bootstrap, local: o.local,

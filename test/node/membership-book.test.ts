@@ -37,3 +37,33 @@ test('a restarted member counts from the round it restarted at, as before', () =
   assert.equal(restarted.counts('me', 9, 'me'), true)
   assert.equal(restarted.counts('a', 9, 'me'), true)
 })
+
+test('a member first heard after round 1 counts once a confirmed round listed it, as for those that heard it earlier',
+  () => {
+  const listed = new Map<string, number>()
+  // a founder that adopted round 1 before it heard the late joiner: young to it until round 4
+  const late = new MembershipBook('job', SPEC, 0, new Set(), (m) => listed.get(m))
+  late.hello('a', 0n, 0, 0)
+  late.hello('joiner', 0n, 1, 0)
+  // a founder that heard the joiner before adopting round 1: a founder to it
+  const early = new MembershipBook('job', SPEC, 0, new Set())
+  early.hello('joiner', 0n, 0, 0)
+  assert.equal(early.counts('joiner', 2, 'me'), true)
+  assert.equal(late.counts('joiner', 2, 'me'), false)
+  // round 2's confirmed election listed it (those who accepted its announce counted it): it counts from round 3
+  listed.set('joiner', 2)
+  assert.equal(late.counts('joiner', 2, 'me'), false, 'listed by round 2 says nothing of round 2 itself')
+  assert.equal(late.counts('joiner', 3, 'me'), true)
+  // a listed member we never heard a paying Hello from does not count; nor does one we hold evidence against
+  listed.set('unheard', 1)
+  assert.equal(late.counts('unheard', 3, 'me'), false)
+  const convicted = new MembershipBook('job', SPEC, 0, new Set(['joiner']), (m) => listed.get(m))
+  convicted.hello('joiner', 0n, 1, 0)
+  assert.equal(convicted.counts('joiner', 3, 'me'), false)
+  // ourselves too: listed by a confirmed round, we count as the others count us
+  const self = new MembershipBook('job', SPEC, 0, new Set(), (m) => listed.get(m))
+  self.hello('a', 0n, 0, 8) // we joined a job at round 8: young to ourselves until round 11
+  assert.equal(self.counts('me', 9, 'me'), false)
+  listed.set('me', 8)
+  assert.equal(self.counts('me', 9, 'me'), true)
+})
