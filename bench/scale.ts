@@ -24,7 +24,8 @@
 // On stderr, why rounds are slow: each round's excluded updates by reason and how long after the first peer the
 // others adopted it, and the announces refused while rounds ran, by reason; FEDIT_SCALE_WHY=1 adds a line per
 // refusal (the first 12 of each reason) with where the refusing peer stood. Then the selected trainers' steps
-// by round and attempt (announce accepted, push failed or refused), and the members asks
+// by round and attempt (announce accepted, push failed or refused) and the global adapter fetches that failed,
+// each peer's mesh size on the job's topic at the end, and the members asks
 // (node/members-exchange.ts): those that failed, by reason, and those answered, with the Hellos each brought.
 import '../node/polyfill.ts'
 import { roundsTopic } from '../protocol/topics.ts'
