@@ -56,10 +56,11 @@ export class MembershipBook {
 
   /**
    * Does `peer` count in round `round` (elected, selected, witness)? `self`: this peer's own id. Old enough by
-   * when we first heard it, or listed by a confirmed round before this one. Without the second, members judged a
+   * when we first heard it, or listed by a confirmed round before this one. By first Hellos alone, members judge a
    * peer that joined while round 1's result spread differently: a founder to those that had not adopted it yet,
-   * young until round 4 to those that had, and the latter refused every announce listing it ("1 of 49" unknown,
-   * all 50 live; bench scale at 50 peers); when one was selected, its round ran to the deadline.
+   * young until round 4 to those that had, and the latter refuse every announce listing it ("1 of 49" unknown,
+   * all 50 live; bench scale at 50 peers). A confirmed listing settles it for everyone; a joiner round 1 did not
+   * list is still judged apart (docs/performance.md, runs 6 to 8).
    */
   counts (peer: string, round: number, self: string): boolean {
     if (this.excluded.has(peer)) return false
