@@ -28,6 +28,11 @@ import { envelopeOf, openEnvelope, SEALED_SEQNO } from './gossip-envelope.ts'
 const ASK_AGAIN_MS = 10_000
 /** one answer per asker this often at most: asking costs the server a frame of every live member's Hello */
 const ANSWER_AGAIN_MS = 2_000
+/**
+ * answers a second at most, whoever asks: an answer is up to MAX_MEMBERS Hellos (~450 KB) for a request of a few
+ * bytes, and identities are cheap, so the per-asker limit alone would let a few fresh ones draw our uplink
+ */
+const ANSWERS_PER_SECOND = 4
 
 export interface MembersHost {
   readonly jobId: string
@@ -59,6 +64,8 @@ export class MembersExchange {
   private readonly seqnos = new Map<string, { gossiped: bigint, sealed: bigint }>()
   private readonly asked = new Map<string, number>()
   private readonly answered = new Map<string, number>()
+  /** when we answered in the last second (ANSWERS_PER_SECOND) */
+  private recent: number[] = []
   private inFlight = false
   /** a member answered us once: we know whom the job's members knew when we came */
   joined = false
@@ -143,6 +150,9 @@ export class MembersExchange {
     if (now - (this.answered.get(asker) ?? -Infinity) < ANSWER_AGAIN_MS) {
       return { hellos: [], agesMs: [], reason: 'asked too soon' }
     }
+    this.recent = this.recent.filter((t) => now - t < 1000)
+    if (this.recent.length >= ANSWERS_PER_SECOND) return { hellos: [], agesMs: [], reason: 'busy' }
+    this.recent.push(now)
     this.answered.set(asker, now)
     if (this.answered.size > MAX_MEMBERS) this.answered.delete(this.answered.keys().next().value!)
     this.prune(now)

@@ -66,6 +66,19 @@ test('the members exchange takes an author\'s gossiped Hellos in order, sealed o
   assert.equal(x.heard(await signed(base + 3n), 1004), true, 'a sealed Hello made later gossip look old')
 })
 
+test('a member answers each asker once per 2 s and 4 askers a second in all', async () => {
+  const key = await generateKeyPair('Ed25519')
+  const from = peerIdFromPrivateKey(key).toMultihash().bytes
+  const x = new MembersExchange({ jobId: 'j', topic: TOPIC, timeoutMs: 1000, self: () => 'me',
+    ownHello: async () => await sealEnvelope(key, from, TOPIC, new Uint8Array([1])),
+    isLive: () => true } as unknown as MembersHost)
+  const reasons: string[] = []
+  for (const asker of ['a', 'b', 'c', 'd', 'e']) reasons.push((await x.answer(asker, 'j')).reason)
+  assert.deepEqual(reasons, ['', '', '', '', 'busy'])
+  assert.equal((await x.answer('a', 'j')).reason, 'asked too soon')
+  assert.equal((await x.answer('f', 'another job')).reason, 'wrong_job')
+})
+
 async function reason (bytes: Uint8Array, topic = TOPIC): Promise<string> {
   const o = await openEnvelope(bytes, topic)
   return o.ok ? 'opened' : o.reason
