@@ -33,7 +33,10 @@ test('a 4-peer, 2-round in-process simulation writes a report that validates', {
     // the witnesses' price: each result checked by at least a quorum, their updates fetched and recomputed
     const w = report.witnesses!
     assert.ok(w.checksPerRound >= 2 && w.bytesPerRound > 0 && w.secondsPerCheck > 0, JSON.stringify(w))
-    assert.ok(w.shareOfRound > 0 && w.shareOfRound < 1, JSON.stringify(w))
+    // a check's seconds against a round's (announce to result): the checks run after the result, so under load
+    // one can outlast the round it checks (1.17 in a run beside two busy loops); the share is what it says
+    const roundS = onDisk.rounds.reduce((a: number, r: { seconds: number }) => a + r.seconds, 0) / onDisk.rounds.length
+    assert.ok(w.shareOfRound > 0 && Math.abs(w.shareOfRound - w.secondsPerCheck / roundS) < 0.01, JSON.stringify(w))
     assert.deepEqual(onDisk.witnesses, w)
     assert.ok(lines.some((l) => /witnesses: .* of a round's time/.test(l)), lines.join('\n'))
   } finally {
