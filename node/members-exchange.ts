@@ -67,7 +67,7 @@ export class MembersExchange {
   /** when we answered in the last second (ANSWERS_PER_SECOND) */
   private recent: number[] = []
   private inFlight = false
-  /** a member answered us once: we know whom the job's members knew when we came */
+  /** an answer taught us no member but its server: we know whom the job's members knew when we came */
   joined = false
 
   constructor (private readonly h: MembersHost) {}
@@ -86,8 +86,9 @@ export class MembersExchange {
   }
 
   /**
-   * Until a member answered once, asks one of `peers` (those on the job's topic, gossipsub says: a quiet job's
-   * members may not Hello for a minute, so their subscriptions are the first sign of them); each tick.
+   * Until an answer taught us no member but its server, asks one of `peers` (those on the job's topic, gossipsub
+   * says: a quiet job's members may not Hello for a minute, so their subscriptions are the first sign of them);
+   * each tick.
    */
   join (peers: readonly string[]): void {
     if (this.joined || this.inFlight || peers.length === 0) return
@@ -114,6 +115,7 @@ export class MembersExchange {
       return
     }
     let fresh = 0
+    let freshOthers = 0
     let refused = 0
     for (const [i, bytes] of reply.hellos.entries()) {
       const e = await openEnvelope(bytes, h.topic)
@@ -132,9 +134,11 @@ export class MembersExchange {
       if (!h.handedOn(e.from, d.message.hello, at)) continue
       this.keep(e.from, bytes, at, e.seqno)
       fresh++
+      if (e.from !== peer) freshOthers++
     }
-    // an answer with nothing new (a liar's, or one as new as we are) leaves us asking the others
-    if (!this.joined && fresh > 0) {
+    // joined once an answer brings no member but its server that we did not hold: one server may have come as
+    // late as we did (founders start together), so a newcomer asks another while answers still teach it members
+    if (!this.joined && freshOthers === 0 && fresh > 0) {
       this.joined = true
       h.joined()
     }
