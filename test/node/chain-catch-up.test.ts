@@ -131,7 +131,8 @@ test('a late joiner catches up by a checked chain; a lying member and two fake i
     assert.equal(late.global.hash, final, 'the late joiner stands on the honest adapter')
     await until(() => refused.has(a.id) && refused.has(bad.peerId), 30_000,
       `the liars refused (${JSON.stringify([...refused].map(([k, v]) => [k.slice(-6), [...v]]))})`)
-    assert.ok(refused.get(a.id)!.has(RejectReason.ChainNoQuorum), `two identities cannot confirm each other (${[...refused.get(a.id)!].join(', ')})`)
+    assert.ok(refused.get(a.id)!.has(RejectReason.ChainNoQuorum),
+      `two identities cannot confirm each other (refused for ${[...refused.get(a.id)!].join(', ')})`)
     assert.ok(refused.get(bad.peerId)!.has(RejectReason.BadSignature), 'a swapped adapter breaks the signature')
     if (refused.has(b.id)) assert.ok(refused.get(b.id)!.has(RejectReason.ChainShort), 'a truncated chain is short')
     assert.ok(late.rounds.length === 0 || late.rounds.every((r) => r.aggregator !== a.id && r.aggregator !== b.id))
