@@ -100,6 +100,10 @@ export class MembersExchange {
     const now = Date.now()
     if (this.inFlight || peer === this.h.self() || now - (this.asked.get(peer) ?? -Infinity) < ASK_AGAIN_MS) return
     this.asked.set(peer, now)
+    // only the last ASK_AGAIN_MS matters: a long job hears announces from many senders
+    if (this.asked.size > MAX_MEMBERS) {
+      for (const [p, t] of this.asked) if (now - t >= ASK_AGAIN_MS) this.asked.delete(p)
+    }
     this.inFlight = true
     this.askNow(peer, why).catch((e: Error) => { this.h.log(`members from ${peer.slice(-6)}: ${e.message}`) })
       .finally(() => { this.inFlight = false })
