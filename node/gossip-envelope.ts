@@ -2,7 +2,7 @@
 // seqno, topic and a signature over "libp2p-pubsub:" + those four fields), kept so it can be handed on outside
 // gossip and checked by anyone from the author's peer id alone. The members exchange (members-exchange.ts)
 // hands on Hellos this way: no member can forge another's Hello, only replay one it heard.
-import type { PrivateKey } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { SignedMessage } from '@libp2p/gossipsub'
 import { RPC } from '@libp2p/gossipsub/message'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
@@ -30,10 +30,10 @@ function signedBytes (from: Uint8Array, data: Uint8Array, seqno: Uint8Array, top
  * authors whose peer id carries their key (Ed25519): the others' envelopes would need the key too, and no round
  * message of theirs is checkable anyway (signatures.ts).
  */
-export function envelopeOf (msg: SignedMessage): Uint8Array | undefined {
+export function envelopeOf (msg: SignedMessage): Uint8Array<ArrayBuffer> | undefined {
   if (msg.from.publicKey === undefined) return undefined
-  return RPC.Message.encode({ from: msg.from.toMultihash().bytes, data: msg.data,
-    seqno: seqnoBytes(msg.sequenceNumber), topic: msg.topic, signature: msg.signature })
+  return Uint8Array.from(RPC.Message.encode({ from: msg.from.toMultihash().bytes, data: msg.data,
+    seqno: seqnoBytes(msg.sequenceNumber), topic: msg.topic, signature: msg.signature }))
 }
 
 /**
@@ -58,12 +58,24 @@ export type OpenedEnvelope =
   | { readonly ok: true, readonly from: string, readonly data: Uint8Array, readonly seqno: bigint }
   | { readonly ok: false, readonly reason: RejectReason, readonly detail: string }
 
+/** An envelope's fields, read but not yet checked against its signature (checkEnvelope). */
+export interface ReadEnvelope {
+  readonly ok: true
+  readonly from: string
+  readonly data: Uint8Array
+  readonly seqno: bigint
+  readonly author: PeerId
+  readonly signed: Uint8Array
+  readonly signature: Uint8Array
+}
+
 /**
- * Checks an envelope handed on by someone else: on `topic`, signed by the key its `from` peer id carries. Never
- * throws: a bad one says why.
+ * An envelope handed on by someone else, read: on `topic`, every field there, an author whose peer id carries its
+ * key. Cheap (no signature check): an asker skips the Hellos it holds before paying for checkEnvelope. Never throws.
  */
-export async function openEnvelope (bytes: Uint8Array, topic: string): Promise<OpenedEnvelope> {
-  const no = (reason: RejectReason, detail: string): OpenedEnvelope => ({ ok: false, reason, detail })
+export function readEnvelope (bytes: Uint8Array, topic: string): ReadEnvelope | Extract<OpenedEnvelope, { ok: false }> {
+  const no = (reason: RejectReason, detail: string): Extract<OpenedEnvelope, { ok: false }> =>
+    ({ ok: false, reason, detail })
   if (bytes.byteLength > MAX_SIGNED_HELLO_BYTES) {
     return no(RejectReason.Oversized, `${bytes.byteLength} > ${MAX_SIGNED_HELLO_BYTES} bytes`)
   }
@@ -76,12 +88,24 @@ export async function openEnvelope (bytes: Uint8Array, topic: string): Promise<O
   }
   let author
   try { author = peerIdFromMultihash(Digest.decode(from)) } catch { return no(RejectReason.Malformed, 'from') }
-  const key = author.publicKey
-  if (key === undefined) return no(RejectReason.BadSignature, 'no key in the author\'s peer id')
-  // a malformed signature makes some key types throw: that is a bad signature too
-  const valid = await (async () => await key.verify(signedBytes(from, data, seqno, topic), signature))()
-    .catch(() => false)
-  if (!valid) return no(RejectReason.BadSignature, `not signed by ${author.toString().slice(-6)}`)
-  return { ok: true, from: author.toString(), data,
+  if (author.publicKey === undefined) return no(RejectReason.BadSignature, 'no key in the author\'s peer id')
+  return { ok: true, from: author.toString(), data, author, signed: signedBytes(from, data, seqno, topic), signature,
     seqno: new DataView(seqno.buffer, seqno.byteOffset, 8).getBigUint64(0, false) }
+}
+
+/** Whether a read envelope's author signed it. */
+export async function checkEnvelope (e: ReadEnvelope): Promise<OpenedEnvelope> {
+  // a malformed signature makes some key types throw: that is a bad signature too
+  const valid = await (async () => await e.author.publicKey!.verify(e.signed, e.signature))().catch(() => false)
+  if (!valid) return { ok: false, reason: RejectReason.BadSignature, detail: `not signed by ${e.from.slice(-6)}` }
+  return { ok: true, from: e.from, data: e.data, seqno: e.seqno }
+}
+
+/**
+ * Checks an envelope handed on by someone else: on `topic`, signed by the key its `from` peer id carries. Never
+ * throws: a bad one says why.
+ */
+export async function openEnvelope (bytes: Uint8Array, topic: string): Promise<OpenedEnvelope> {
+  const e = readEnvelope(bytes, topic)
+  return e.ok ? await checkEnvelope(e) : e
 }

@@ -22,10 +22,12 @@ import type { Hello } from '../protocol/messages.ts'
 import { ChunkReader, frame } from './transfer.ts'
 import { TransferError } from './errors.ts'
 import { openForTransfer } from './transfer-path.ts'
-import { envelopeOf, openEnvelope, SEALED_SEQNO } from './gossip-envelope.ts'
+import { checkEnvelope, envelopeOf, readEnvelope, SEALED_SEQNO } from './gossip-envelope.ts'
 
 /** a member asked again no sooner than this (an asker that gets nothing new must not loop on it) */
 const ASK_AGAIN_MS = 10_000
+/** answers a newcomer takes at most before it counts itself joined (each answer is ~100 Hellos to read) */
+const JOIN_ASKS = 3
 /** one answer per asker this often at most: asking costs the server a frame of every live member's Hello */
 const ANSWER_AGAIN_MS = 2_000
 /**
@@ -33,6 +35,9 @@ const ANSWER_AGAIN_MS = 2_000
  * bytes, and identities are cheap, so the per-asker limit alone would let a few fresh ones draw our uplink
  */
 const ANSWERS_PER_SECOND = 4
+
+/** a handed-on Hello's envelope, or a gossiped Hello as gossipsub delivered it */
+type HeldHello = Uint8Array<ArrayBuffer> | SignedMessage
 
 export interface MembersHost {
   readonly jobId: string
@@ -55,8 +60,11 @@ export interface MembersHost {
 }
 
 export class MembersExchange {
-  /** member -> its latest Hello's envelope and when we heard it */
-  private readonly latest = new Map<string, { readonly bytes: Uint8Array<ArrayBuffer>, readonly at: number }>()
+  /**
+   * member -> its latest Hello's envelope (or the gossiped message, encoded as one only when asked for: most are
+   * never handed on) and when we heard it
+   */
+  private readonly latest = new Map<string, { readonly hello: HeldHello, readonly at: number }>()
   /**
    * member -> the highest sequence number of its Hellos we hold, gossiped and sealed apart (gossip-envelope.ts
    * SEALED_SEQNO): a handed-on one must be newer, a gossiped one no older
@@ -67,7 +75,9 @@ export class MembersExchange {
   /** when we answered in the last second (ANSWERS_PER_SECOND) */
   private recent: number[] = []
   private inFlight = false
-  /** an answer taught us no member but its server: we know whom the job's members knew when we came */
+  /** members asks answered */
+  private answers = 0
+  /** a server held as many members as we do, or JOIN_ASKS answered: we know whom the job's members knew */
   joined = false
 
   constructor (private readonly h: MembersHost) {}
@@ -80,13 +90,13 @@ export class MembersExchange {
   heard (msg: SignedMessage, now: number): boolean {
     const from = msg.from.toString()
     if (msg.sequenceNumber < this.held(from, msg.sequenceNumber)) return false
-    const bytes = envelopeOf(msg)
-    if (bytes !== undefined) this.keep(from, bytes, now, msg.sequenceNumber)
+    // only authors whose peer id carries their key can be handed on (gossip-envelope.ts envelopeOf)
+    if (msg.from.publicKey !== undefined) this.keep(from, msg, now, msg.sequenceNumber)
     return true
   }
 
   /**
-   * Until an answer taught us no member but its server, asks one of `peers` (those on the job's topic, gossipsub
+   * Until we joined (a server knew as many members as we do), asks one of `peers` (those on the job's topic, gossipsub
    * says: a quiet job's members may not Hello for a minute, so their subscriptions are the first sign of them);
    * each tick.
    */
@@ -119,30 +129,32 @@ export class MembersExchange {
       return
     }
     let fresh = 0
-    let freshOthers = 0
     let refused = 0
     for (const [i, bytes] of reply.hellos.entries()) {
-      const e = await openEnvelope(bytes, h.topic)
+      const r = readEnvelope(bytes, h.topic)
       // a bad envelope is the server's doing: a member's own gossip is checked by gossipsub before we keep it
+      if (!r.ok) { refused++; h.reject(peer, `${r.reason}: ${r.detail}`); continue }
+      // one we hold, or older, is skipped before its signature is checked: most of an answer, most of its cost
+      if (r.from === h.self() || r.seqno <= this.held(r.from, r.seqno)) continue
+      const e = await checkEnvelope(r)
       if (!e.ok) { refused++; h.reject(peer, `${e.reason}: ${e.detail}`); continue }
-      if (e.from === h.self()) continue
       const d = decodeRoundMessage(e.data, h.jobId)
       if (!d.valid || d.message.kind !== 'hello') {
         refused++
         h.reject(peer, d.valid ? `${RejectReason.Malformed}: not a Hello` : d.reason)
         continue
       }
-      if (e.seqno <= this.held(e.from, e.seqno)) continue // one we hold, or older
       // a claim: never in the future, and no older than any Hello may stay live (the view drops it then anyway)
       const at = Date.now() - Math.min(reply.agesMs[i] ?? 0, 3 * MAX_HELLO_INTERVAL_MS)
       if (!h.handedOn(e.from, d.message.hello, at)) continue
-      this.keep(e.from, bytes, at, e.seqno)
+      this.keep(e.from, Uint8Array.from(bytes), at, e.seqno)
       fresh++
-      if (e.from !== peer) freshOthers++
     }
-    // joined once an answer brings no member but its server that we did not hold: one server may have come as
-    // late as we did (founders start together), so a newcomer asks another while answers still teach it members
-    if (!this.joined && freshOthers === 0 && fresh > 0) {
+    // joined once a server held as many members as we now do (one judged live by it and not by us aside): one
+    // that came as late as we did (founders start together) knows little, so a newcomer asks another, JOIN_ASKS
+    // times at most; Hellos and the senders of announces listing members we do not know fill in the rest
+    this.answers++
+    if (!this.joined && (reply.hellos.length + 1 >= this.latest.size || this.answers >= JOIN_ASKS)) {
       this.joined = true
       h.joined()
     }
@@ -166,17 +178,19 @@ export class MembersExchange {
     this.prune(now)
     const hellos = [await this.h.ownHello()]
     const agesMs = [0]
-    for (const [peer, { bytes, at }] of this.latest) {
+    for (const [peer, { hello, at }] of this.latest) {
       if (peer === asker || hellos.length >= MAX_MEMBERS) continue
+      const bytes = hello instanceof Uint8Array ? hello : envelopeOf(hello)
+      if (bytes === undefined) continue
       hellos.push(bytes)
       agesMs.push(now - at)
     }
     return { hellos, agesMs, reason: '' }
   }
 
-  private keep (from: string, bytes: Uint8Array, at: number, seqno: bigint): void {
+  private keep (from: string, hello: HeldHello, at: number, seqno: bigint): void {
     this.latest.delete(from) // re-inserted last: the map stays oldest first, so pruning drops the oldest
-    this.latest.set(from, { bytes: Uint8Array.from(bytes), at })
+    this.latest.set(from, { hello, at })
     const s = this.seqnos.get(from) ?? { gossiped: -1n, sealed: -1n }
     this.seqnos.set(from, (seqno & SEALED_SEQNO) !== 0n
       ? { ...s, sealed: seqno > s.sealed ? seqno : s.sealed }
