@@ -425,6 +425,9 @@ export class Peer {
     const { ctx, state } = this
     if (state.completed >= this.opts.job.rounds) return false
     if (state.collector !== undefined) return true
+    // members that count stand past our round: the round we would judge roles in is over for the job, and which
+    // round it runs now we learn only once caught up (a 100-peer process adopts over a minute: dozens behind)
+    if (this.catchUp.holdsBack(now)) return false
     const r = state.completed + 1
     const a = state.current.round === r ? state.current.announce : undefined
     const members = ctx.trust.eligible(a?.members ?? this.opts.members ?? ctx.countedMembers(r, now))
@@ -433,7 +436,9 @@ export class Peer {
     const order = ctx.trust.order(members, r)
     const selected = a?.selected ?? ctx.trust.selection(members, r, attempt)
     const aggregator = a?.aggregator ?? aggregatorAt(order, attempt) ?? ''
-    return [aggregator, aggregatorAt(order, attempt + 1)].includes(this.peerId) || selected.includes(this.peerId) ||
+    // a trainer whose update the aggregator holds (its receipt came) matters to the round no more
+    const training = selected.includes(this.peerId) && !this.member.delivered(r, attempt)
+    return [aggregator, aggregatorAt(order, attempt + 1)].includes(this.peerId) || training ||
       witnessesOf(members, ctx.trust.beacon, r, attempt, aggregator, this.opts.job.witnesses.count)
         .includes(this.peerId)
   }

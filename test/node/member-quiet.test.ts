@@ -8,6 +8,7 @@ import { FAST, testJob, startNet, until } from './net-fixture.ts'
 import type { AnnounceEvent, Peer } from '../../node/peer.ts'
 import { createFakeTrainer } from '../../node/testing/fake-trainer.ts'
 import { idleIntervalMs } from '../../node/member-view.ts'
+import { electionOrder } from '../../protocol/election.ts'
 
 const PEERS = 8
 const DEADLINE_S = 60
@@ -57,6 +58,48 @@ test('a large job\'s quiet members stay live; its killed aggregator is replaced 
       `failover ${failoverAt - killedAt} ms after the kill; a quiet member's TTL is ${3 * QUIET_MS} ms`)
     assert.equal(new Set(alive.map((p) => p.global.hash)).size, 1)
   } finally {
+    await net.close()
+  }
+})
+
+test('a selected trainer Hellos quiet once the aggregator holds its update', { timeout: 180_000 }, async () => {
+  const peers = 6
+  const { job, jobId } = testJob({ rounds: 1, peersPerRound: 2, minPeers: peers, roundDeadlineSeconds: DEADLINE_S,
+    witnesses: { count: 0 } })
+  const net = await startNet(0, job, jobId, { timing: TIMING }, 60)
+  // each peer trains when the test says: one trainer's update goes in, the other's 8 s later
+  const gates = new Map<string, () => void>()
+  try {
+    let mine: AnnounceEvent | undefined
+    for (let i = 0; i < peers; i++) {
+      const inner = createFakeTrainer({ lora: { ...job.lora }, samples: 5 })
+      let open = (): void => {}
+      const gate = new Promise<void>((resolve) => { open = resolve })
+      const train: typeof inner.train = async (req) => { await gate; return await inner.train(req) }
+      const p = await net.addPeer({ trainer: { ...inner, train } })
+      gates.set(p.peerId, open)
+      p.events.on('announce', (a) => { if (a.round === 1 && a.attempt === 0 && a.mine) mine = a })
+    }
+    await until(() => mine !== undefined, 90_000, 'round 1\'s announce')
+    const a = mine!
+    const aggregator = net.peers.find((p) => p.peerId === a.aggregator)!
+    const beacon = aggregator.memberStatus().find((s) => s.peer !== a.aggregator)?.beacon ?? ''
+    // the aggregator and the next in order (should the aggregator die, the job waits for it) keep the heartbeat
+    const next = electionOrder(a.members, beacon, 1)[1]
+    const first = a.selected.find((t) => t !== next && t !== a.aggregator)
+    assert.ok(first !== undefined, `a trainer with no other role among ${a.selected.length}`)
+    const second = a.selected.find((t) => t !== first)!
+    const at = (p: Peer): number | undefined => p.memberStatus().find((s) => s.peer === first)?.intervalMs
+    const others = net.peers.filter((p) => p.peerId !== first)
+    await until(() => others.every((p) => at(p) === HEARTBEAT_MS), 10_000, 'the selected trainer at the heartbeat')
+    gates.get(first)!()
+    await until(() => others.every((p) => (at(p) ?? 0) > HEARTBEAT_MS), 6000,
+      'every view to hold the trainer whose update is in as quiet')
+    assert.equal(aggregator.global.round, 0, 'the round still ran: the other trainer had not sent its update')
+    gates.get(second)!()
+    await until(() => net.peers.every((p) => p.global.round === 1), 30_000, 'round 1 to complete')
+  } finally {
+    for (const open of gates.values()) open()
     await net.close()
   }
 })
