@@ -22,7 +22,8 @@
 // gossipP99Ms is when peers accept an announce (after adopting the previous round); deliveryP99Ms when gossipsub
 // hands it to them.
 // On stderr, why rounds are slow: each round's excluded updates by reason and how long after the first peer the
-// others adopted it, and the announces refused while rounds ran, by reason; FEDIT_SCALE_WHY=1 adds a line per
+// others adopted it, the announces refused while rounds ran, by reason, and the gossip the peers took in meanwhile,
+// by kind (each a signature check at each peer); FEDIT_SCALE_WHY=1 adds a line per
 // refusal (the first 12 of each reason) with where the refusing peer stood. Then the selected trainers' steps
 // by round and attempt (announce accepted, push failed or refused) and the global adapter fetches that failed,
 // each peer's mesh size on the job's topic at the end, and the members asks
@@ -181,6 +182,11 @@ async function runPoint (PEERS: number): Promise<void> {
   const boot = await startBootstrapThread()
   const peers: Peer[] = []
   let gossipIn = 0
+  /** gossip messages the peers took in while rounds ran, by kind (each one is a signature check per peer) */
+  const gossipKinds = new Map<string, number>()
+  /** when every peer had started: the gossip counts above start there */
+  let roundsFrom = Infinity
+  const hellosSeen = new Map<string, { n: number, from: Set<string> }>()
   const announces = new Map<string, { sent?: number, received: number[] }>()
   /** the members each announce listed, by `sender/round/attempt` (FEDIT_SCALE_WHY: who a refuser did not know) */
   const listed = new Map<string, readonly string[]>()
@@ -218,7 +224,7 @@ async function runPoint (PEERS: number): Promise<void> {
         const t = /^round (\d+)(?: \(failover (\d+)\))?: (selected by|could not push|aggregator refused|no valid receipt)/
           .exec(line)
         if (t !== null) {
-          const why = t[3] === 'could not push' ? ` (${line.split('(')[1]}` : ''
+          const why = t[3] === 'could not push' || t[3] === 'aggregator refused' ? ` (${line.split('(')[1]}` : ''
           const k = `round ${t[1]} attempt ${t[2] ?? 0}: ${t[3]}${why}`
           trainerSteps.set(k, (trainerSteps.get(k) ?? 0) + 1)
         }
@@ -269,7 +275,20 @@ async function runPoint (PEERS: number): Promise<void> {
     p.libp2p.services.pubsub.addEventListener('message', (evt) => {
       gossipIn++
       if (!inRounds || evt.detail.type !== 'signed') return
-      const a = RoundMessage.decode(evt.detail.data).announce
+      const m = RoundMessage.decode(evt.detail.data)
+      const kind = Object.keys(m).find((k) => m[k as keyof RoundMessage] !== undefined) ?? 'other'
+      if (Date.now() >= roundsFrom) gossipKinds.set(kind, (gossipKinds.get(kind) ?? 0) + 1)
+      // what the Hellos are (one peer's receipts: each Hello once): at the heartbeat (a role, or a small view) or
+      // quiet, and from a peer at the job's round or behind it
+      if (m.hello !== undefined && p === peers[0] && Date.now() >= roundsFrom) {
+        const k = `${m.hello.intervalMs <= p.timing.heartbeatMs ? 'heartbeat' : 'quiet'}, ` +
+          `${m.hello.round >= Math.max(...peers.map((q) => q.global.round)) ? 'at the job\'s round' : 'behind'}`
+        const e = hellosSeen.get(k) ?? { n: 0, from: new Set<string>() }
+        e.n++
+        e.from.add(evt.detail.from.toString())
+        hellosSeen.set(k, e)
+      }
+      const a = m.announce
       if (a === undefined) return
       const k = `${a.round}/${a.attempt}`
       const e = delivered.get(k) ?? { received: [] }
@@ -283,7 +302,7 @@ async function runPoint (PEERS: number): Promise<void> {
   // the same over the rounds after the first: the first one runs while peers are still joining (handshakes, DHT
   // walks, Hellos at the heartbeat), the later ones in a job that has formed
   const lagLater = monitorEventLoopDelay({ resolution: 10 })
-  const tRounds = Date.now()
+  const tRounds = roundsFrom = Date.now()
   // the job's progress: the rounds its aggregators completed (a peer behind catches up in the idle window)
   const jobRound = (): number => Math.max(...peers.map((p) => p.global.round))
   const done = (): boolean => jobRound() >= ROUNDS
@@ -323,6 +342,12 @@ async function runPoint (PEERS: number): Promise<void> {
       `the median ${spread(0.5)} ms and p99 ${spread(0.99)} ms after the first\n`)
   }
   process.stderr.write(`announces refused while rounds ran: ${JSON.stringify(Object.fromEntries(refused))}\n`)
+  const roundsS = (Date.now() - tRounds) / 1000
+  process.stderr.write(`gossip taken in while rounds ran, per peer per second, by kind: ${JSON.stringify(
+    Object.fromEntries([...gossipKinds].map(([k, n]) => [k, +(n / PEERS / roundsS).toFixed(2)])))}\n`)
+  for (const [k, e] of hellosSeen) {
+    process.stderr.write(`Hellos while rounds ran (${k}): ${e.n} from ${e.from.size} peers\n`)
+  }
   process.stderr.write(`members asks that failed, by reason: ${JSON.stringify(Object.fromEntries(membersRefused))}\n`)
   for (const [k, n] of [...trainerSteps].sort()) process.stderr.write(`trainers, ${k}: ${n}\n`)
   for (const [why, news] of membersAsked) {
