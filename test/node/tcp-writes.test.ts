@@ -12,6 +12,7 @@ import { within } from './net-fixture.ts'
 
 const PROTOCOL = '/fedit-test/drip/1.0.0'
 const MESSAGES = 60
+const BATCHES = 3
 
 const writeSyscalls = (): number => Number(/^syscw: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1])
 
@@ -32,16 +33,23 @@ test('a small message leaves in one write syscall', { skip: !existsSync('/proc/s
   try {
     const stream = await sender.dialProtocol(sink.getMultiaddrs()[0]!, PROTOCOL)
     await new Promise((resolve) => setTimeout(resolve, 200)) // the dial's own frames (identify) out of the way
-    const before = writeSyscalls()
-    // one at a time, as gossip goes: a frame each, the socket idle in between
-    for (let i = 0; i < MESSAGES; i++) {
-      stream.send(new Uint8Array(200).fill(i))
-      await new Promise((resolve) => setTimeout(resolve, 5))
+    // in batches, one message at a time as gossip goes (a frame each, the socket idle in between); the fewest
+    // writes a message over the batches: another write of the process's (the test runner's output, a keep-alive,
+    // a wake-up under load: once 24 a message for a whole batch, on a machine with both cores busy) lands in one
+    // batch, while a frame that leaves in two syscalls costs two in every batch
+    const perBatch: number[] = []
+    for (let b = 0; b < BATCHES; b++) {
+      const before = writeSyscalls()
+      for (let i = 0; i < MESSAGES / BATCHES; i++) {
+        stream.send(new Uint8Array(200).fill(i))
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+      perBatch.push((writeSyscalls() - before) / (MESSAGES / BATCHES))
     }
     await within(done, 20_000, 'the sink to read every message')
-    const perMessage = (writeSyscalls() - before) / MESSAGES
-    // a frame is 1; the rest is room for the process's other writes (the test runner's output, a keep-alive)
-    assert.ok(perMessage < 1.5, `${perMessage.toFixed(2)} write syscalls a message`)
+    const perMessage = Math.min(...perBatch)
+    // a frame is 1; the rest is room for the process's other writes
+    assert.ok(perMessage < 1.5, `${perMessage.toFixed(2)} write syscalls a message (batches: ${perBatch.join(', ')})`)
   } finally {
     await sender.stop()
     await sink.stop()
