@@ -26,6 +26,7 @@ import { natServices, natTransports, natListen } from './nat-traversal.ts'
 import type { RelayLimits } from './nat-traversal.ts'
 import { ListenError } from './errors.ts'
 import { PairGate } from './one-connection.ts'
+import { processSignatureMemo } from './signature-memo.ts'
 
 /** kad-dht's closest peers to our own id kept connected (its default 20) */
 const CLOSEST_KEPT_ALIVE = 0
@@ -170,6 +171,8 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
         allowPublishToZeroTopicPeers: true, // a lone peer's heartbeat is not an error
         maxInboundDataLength: MAX_GOSSIP_BYTES * 4,
         fastMsgIdFn: fastMessageId,
+        // peers in one process check each message's signature once between them (patched in: node/signature-memo.ts)
+        signatureMemo: processSignatureMemo,
         // members reachable only through a relay still gossip with everyone (relay limits cap what it costs)
         runOnLimitedConnection: nat.enabled,
         ...(local ? { scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1']) } } : {}),
