@@ -1,0 +1,23 @@
+// Whom a member asks for a global adapter: holders it is connected to, then the other holders, then the sources it
+// was given; never itself, never one twice.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { fetchOrder } from '../../node/global-fetch.ts'
+
+test('connected holders are asked first, then the others, then the given sources', () => {
+  const holders = ['h1', 'h2', 'h3', 'h4', 'h5', 'me', 'agg']
+  const connected = new Set(['h2', 'h5', 'agg'])
+  for (let i = 0; i < 20; i++) {
+    const order = fetchOrder(holders, ['agg', 'w1'], 'me', (p) => connected.has(p))
+    assert.deepEqual([...order.slice(0, 2)].sort(), ['h2', 'h5'])
+    assert.deepEqual([...order.slice(2, 5)].sort(), ['h1', 'h3', 'h4'])
+    assert.deepEqual(order.slice(5), ['agg', 'w1'])
+  }
+})
+
+test('the connected holders are drawn in random order, so a crowd spreads over them', () => {
+  const holders = Array.from({ length: 6 }, (_, i) => `h${i}`)
+  const firsts = new Set<string>()
+  for (let i = 0; i < 200; i++) firsts.add(fetchOrder(holders, [], 'me', () => true)[0]!)
+  assert.equal(firsts.size, holders.length)
+})
