@@ -182,6 +182,13 @@ export class MemberView {
     return out.sort()
   }
 
+  /** how many members are live, self included (live(now).length, without the list) */
+  liveCount (now: number): number {
+    let n = 1
+    for (const s of this.seen.values()) if (s.peer !== this.self && this.fresh(s, now)) n++
+    return n
+  }
+
   isLive (peer: string, now: number): boolean {
     if (peer === this.self) return true
     const s = this.seen.get(peer)

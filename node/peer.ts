@@ -475,9 +475,8 @@ export class Peer {
     let members: readonly string[]
     const announce = state.current.announce
     if (announce === undefined) {
-      const live = ctx.view.live(now)
-      const ready = frozen === undefined ? live.length >= this.opts.job.minPeers
-        : r > 1 || frozen.every((m) => live.includes(m))
+      const ready = frozen === undefined ? ctx.view.liveCount(now) >= this.opts.job.minPeers
+        : r > 1 || frozen.every((m) => ctx.view!.isLive(m, now))
       // the job starts once enough peers are live; the election runs over those that count
       if (!ready) {
         state.gathering(now)
