@@ -36,6 +36,7 @@ import { decodeAdapter, encodeAdapter, layoutOf, peftConfigJson, sha256Hex } fro
 import { libp2pTransport, serveAdapters, serveUpdates, withRetries } from './transfer.ts'
 import { runDiscovery, TARGET_MEMBERS } from './discovery.ts'
 import { MAX_CONNECTED_PEERS, TRIM_GRACE_MS, TRIM_INTERVAL_MS, trimConnections } from './connection-trim.ts'
+import { MemberAddresses, ownAddrs } from './member-addresses.ts'
 import { helloIntervalMs, IDLE_HELLOS_PER_HEARTBEAT, LARGE_JOB_MEMBERS, MemberView } from './member-view.ts'
 import type { HelloPlan } from './member-view.ts'
 import type { MemberStatus } from './member-view.ts'
@@ -76,6 +77,8 @@ export class Peer {
   private readonly aggregator: AggregatorRole
   private readonly catchUp: CatchUp
   private exchange?: MembersExchange
+  /** where the members listen, by their Hellos, told to the peer store */
+  private addresses?: MemberAddresses
   /** gossip decoded once, by the validator, for the handler (gossipsub hands both the same Message) */
   private readonly decoded = new WeakMap<Message, DecodedRoundMessage>()
   private nextHello = 0
@@ -237,6 +240,7 @@ export class Peer {
     })
     ctx.reach = new ReachabilityMonitor(host, o.nat ?? o.local !== true, (line) => { ctx.log(line) })
     ctx.view = new MemberView(this.peerId, this.timing.memberTtlMs, this.helloPlan)
+    this.addresses = new MemberAddresses(host.peerStore, (line) => { ctx.log(line) })
     this.powNonce = solvePow(this.opts.jobId, this.peerId, price.powBits)
     ctx.book.ownProof(this.peerId, this.powNonce)
     const { jobId } = this.opts
@@ -337,6 +341,7 @@ export class Peer {
         const caps = { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples }
         if (this.exchange?.heard(msg, now) === false) break
         view.hello(from, h.round, hex(h.globalHash), now, caps, h.intervalMs, hex(h.beacon), h.reachability)
+        this.addresses?.heard(msg.from, h.addrs)
         this.member.membersChanged()
         break
       }
@@ -380,7 +385,8 @@ export class Peer {
       intervalMs,
       reachability: this.reachability,
       powNonce: this.powNonce,
-      beacon: unhex(ctx.trust.beacon)
+      beacon: unhex(ctx.trust.beacon),
+      addrs: ownAddrs(ctx.libp2p.getMultiaddrs(), ctx.libp2p.peerId)
     }
   }
 
@@ -393,9 +399,11 @@ export class Peer {
     }
     const unpaid = ctx.book.hello(from, h.powNonce ?? 0n, this.state.completed, h.round)
     if (unpaid !== undefined) { ctx.reject(from, unpaid, 'members', h.round); return false }
-    return ctx.view!.handedOn({ peer: from, round: h.round, hash: hex(h.globalHash), beacon: hex(h.beacon), seenAt,
-      intervalMs: h.intervalMs, reachability: h.reachability,
+    const taken = ctx.view!.handedOn({ peer: from, round: h.round, hash: hex(h.globalHash), beacon: hex(h.beacon),
+      seenAt, intervalMs: h.intervalMs, reachability: h.reachability,
       capabilities: { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples } })
+    if (taken) this.addresses?.heard(peerIdFromString(from), h.addrs)
+    return taken
   }
 
   private helloOnNewGlobal (): void {

@@ -28,6 +28,9 @@ export const MAX_HELLO_INTERVAL_MS = 120_000
 export const MAX_CHAIN_LINKS = 32
 /** Largest signed Hello in a /fedit/members answer (a Hello is ~200 bytes, gossipsub's envelope ~200 more). */
 export const MAX_SIGNED_HELLO_BYTES = 2 * 1024
+/** Listen addresses a Hello may carry, and the bytes of each (a relayed one is ~50: relay id and circuit). */
+export const MAX_HELLO_ADDRS = 4
+export const MAX_ADDR_BYTES = 128
 /** Largest /fedit/members answer: MAX_MEMBERS Hellos of ~450 bytes. */
 export const MAX_MEMBERS_FRAME_BYTES = 1024 * 1024
 /** Largest /fedit/chain answer (32 links of a few KB; a 1024-member announce list is ~60 KB). */

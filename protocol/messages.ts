@@ -16,6 +16,7 @@ export interface Hello {
   beacon: Uint8Array<ArrayBuffer>
   powNonce?: bigint
   reachability: number
+  addrs: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace Hello {
@@ -78,6 +79,13 @@ export namespace Hello {
           w.uint32(obj.reachability)
         }
 
+        if (obj.addrs != null && obj.addrs.length > 0) {
+          for (const value of obj.addrs) {
+            w.uint32(90)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -91,7 +99,8 @@ export namespace Hello {
           samples: 0,
           intervalMs: 0,
           beacon: uint8ArrayAlloc(0),
-          reachability: 0
+          reachability: 0,
+          addrs: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -140,6 +149,14 @@ export namespace Hello {
               obj.reachability = reader.uint32()
               break
             }
+            case 11: {
+              if (opts.limits?.addrs != null && obj.addrs.length === opts.limits.addrs) {
+                throw new MaxLengthError('Decode error - repeated field "addrs" had too many elements')
+              }
+
+              obj.addrs.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -149,6 +166,10 @@ export namespace Hello {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          addrs: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -225,6 +246,21 @@ export namespace Hello {
               }
               break
             }
+            case 11: {
+              if (opts.limits?.addrs != null && obj.addrs === opts.limits.addrs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "addrs" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.addrs[]`,
+                index: obj.addrs,
+                value: reader.bytes()
+              }
+
+              obj.addrs++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -287,6 +323,12 @@ export namespace Hello {
     value: number
   }
 
+  export interface HelloAddrsFieldEvent {
+    field: '$.addrs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Hello>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Hello.codec())
   }
@@ -295,7 +337,7 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloJobIdFieldEvent | HelloRoundFieldEvent | HelloGlobalHashFieldEvent | HelloDeviceFieldEvent | HelloTokensPerSecondFieldEvent | HelloSamplesFieldEvent | HelloIntervalMsFieldEvent | HelloBeaconFieldEvent | HelloPowNonceFieldEvent | HelloReachabilityFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloJobIdFieldEvent | HelloRoundFieldEvent | HelloGlobalHashFieldEvent | HelloDeviceFieldEvent | HelloTokensPerSecondFieldEvent | HelloSamplesFieldEvent | HelloIntervalMsFieldEvent | HelloBeaconFieldEvent | HelloPowNonceFieldEvent | HelloReachabilityFieldEvent | HelloAddrsFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
   }
 }
@@ -2267,6 +2309,12 @@ export namespace RoundMessage {
     value: number
   }
 
+  export interface RoundMessageHelloAddrsFieldEvent {
+    field: '$.hello.addrs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface RoundMessageAnnounceJobIdFieldEvent {
     field: '$.announce.jobId'
     value: string
@@ -2666,7 +2714,7 @@ export namespace RoundMessage {
     return decodeMessage(buf, RoundMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageHelloBeaconFieldEvent | RoundMessageHelloPowNonceFieldEvent | RoundMessageHelloReachabilityFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultExcludedUpdateAuthorFieldEvent | RoundMessageResultExcludedUpdateHashFieldEvent | RoundMessageResultExcludedUpdateSamplesFieldEvent | RoundMessageResultExcludedUpdateSignatureFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent | RoundMessageResultUpdatesAuthorFieldEvent | RoundMessageResultUpdatesHashFieldEvent | RoundMessageResultUpdatesSamplesFieldEvent | RoundMessageResultUpdatesSignatureFieldEvent | RoundMessageResultSignatureFieldEvent | RoundMessageResultHistoryBaseFieldEvent | RoundMessageResultHistoryHashFieldEvent | RoundMessageAttestationJobIdFieldEvent | RoundMessageAttestationRoundFieldEvent | RoundMessageAttestationAttemptFieldEvent | RoundMessageAttestationAggregatorFieldEvent | RoundMessageAttestationBaseHashFieldEvent | RoundMessageAttestationNewHashFieldEvent | RoundMessageAttestationAgreeFieldEvent | RoundMessageAttestationReasonFieldEvent | RoundMessageAttestationSignatureFieldEvent | RoundMessageAttestationWitnessFieldEvent | RoundMessageAttestationHistoryHashFieldEvent | RoundMessageComplaintJobIdFieldEvent | RoundMessageComplaintAggregatorFieldEvent | RoundMessageComplaintUpdateAuthorFieldEvent | RoundMessageComplaintUpdateHashFieldEvent | RoundMessageComplaintUpdateSamplesFieldEvent | RoundMessageComplaintUpdateSignatureFieldEvent | RoundMessageComplaintReceiptFieldEvent | RoundMessageComplaintResultJobIdFieldEvent | RoundMessageComplaintResultRoundFieldEvent | RoundMessageComplaintResultAttemptFieldEvent | RoundMessageComplaintResultBaseHashFieldEvent | RoundMessageComplaintResultNewHashFieldEvent | RoundMessageComplaintResultSelectedFieldEvent | RoundMessageComplaintResultIncludedFieldEvent | RoundMessageComplaintResultExcludedPeerFieldEvent | RoundMessageComplaintResultExcludedReasonFieldEvent | RoundMessageComplaintResultExcludedUpdateAuthorFieldEvent | RoundMessageComplaintResultExcludedUpdateHashFieldEvent | RoundMessageComplaintResultExcludedUpdateSamplesFieldEvent | RoundMessageComplaintResultExcludedUpdateSignatureFieldEvent | RoundMessageComplaintResultTrainLossFieldEvent | RoundMessageComplaintResultBytesFieldEvent | RoundMessageComplaintResultSecondsFieldEvent | RoundMessageComplaintResultAdapterBytesFieldEvent | RoundMessageComplaintResultUpdatesAuthorFieldEvent | RoundMessageComplaintResultUpdatesHashFieldEvent | RoundMessageComplaintResultUpdatesSamplesFieldEvent | RoundMessageComplaintResultUpdatesSignatureFieldEvent | RoundMessageComplaintResultSignatureFieldEvent | RoundMessageComplaintResultHistoryBaseFieldEvent | RoundMessageComplaintResultHistoryHashFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): Generator<RoundMessageHelloJobIdFieldEvent | RoundMessageHelloRoundFieldEvent | RoundMessageHelloGlobalHashFieldEvent | RoundMessageHelloDeviceFieldEvent | RoundMessageHelloTokensPerSecondFieldEvent | RoundMessageHelloSamplesFieldEvent | RoundMessageHelloIntervalMsFieldEvent | RoundMessageHelloBeaconFieldEvent | RoundMessageHelloPowNonceFieldEvent | RoundMessageHelloReachabilityFieldEvent | RoundMessageHelloAddrsFieldEvent | RoundMessageAnnounceJobIdFieldEvent | RoundMessageAnnounceRoundFieldEvent | RoundMessageAnnounceAttemptFieldEvent | RoundMessageAnnounceBaseHashFieldEvent | RoundMessageAnnounceMembersFieldEvent | RoundMessageAnnounceSelectedFieldEvent | RoundMessageAnnounceDeadlineMsFieldEvent | RoundMessageResultJobIdFieldEvent | RoundMessageResultRoundFieldEvent | RoundMessageResultAttemptFieldEvent | RoundMessageResultBaseHashFieldEvent | RoundMessageResultNewHashFieldEvent | RoundMessageResultSelectedFieldEvent | RoundMessageResultIncludedFieldEvent | RoundMessageResultExcludedPeerFieldEvent | RoundMessageResultExcludedReasonFieldEvent | RoundMessageResultExcludedUpdateAuthorFieldEvent | RoundMessageResultExcludedUpdateHashFieldEvent | RoundMessageResultExcludedUpdateSamplesFieldEvent | RoundMessageResultExcludedUpdateSignatureFieldEvent | RoundMessageResultTrainLossFieldEvent | RoundMessageResultBytesFieldEvent | RoundMessageResultSecondsFieldEvent | RoundMessageResultAdapterBytesFieldEvent | RoundMessageResultUpdatesAuthorFieldEvent | RoundMessageResultUpdatesHashFieldEvent | RoundMessageResultUpdatesSamplesFieldEvent | RoundMessageResultUpdatesSignatureFieldEvent | RoundMessageResultSignatureFieldEvent | RoundMessageResultHistoryBaseFieldEvent | RoundMessageResultHistoryHashFieldEvent | RoundMessageAttestationJobIdFieldEvent | RoundMessageAttestationRoundFieldEvent | RoundMessageAttestationAttemptFieldEvent | RoundMessageAttestationAggregatorFieldEvent | RoundMessageAttestationBaseHashFieldEvent | RoundMessageAttestationNewHashFieldEvent | RoundMessageAttestationAgreeFieldEvent | RoundMessageAttestationReasonFieldEvent | RoundMessageAttestationSignatureFieldEvent | RoundMessageAttestationWitnessFieldEvent | RoundMessageAttestationHistoryHashFieldEvent | RoundMessageComplaintJobIdFieldEvent | RoundMessageComplaintAggregatorFieldEvent | RoundMessageComplaintUpdateAuthorFieldEvent | RoundMessageComplaintUpdateHashFieldEvent | RoundMessageComplaintUpdateSamplesFieldEvent | RoundMessageComplaintUpdateSignatureFieldEvent | RoundMessageComplaintReceiptFieldEvent | RoundMessageComplaintResultJobIdFieldEvent | RoundMessageComplaintResultRoundFieldEvent | RoundMessageComplaintResultAttemptFieldEvent | RoundMessageComplaintResultBaseHashFieldEvent | RoundMessageComplaintResultNewHashFieldEvent | RoundMessageComplaintResultSelectedFieldEvent | RoundMessageComplaintResultIncludedFieldEvent | RoundMessageComplaintResultExcludedPeerFieldEvent | RoundMessageComplaintResultExcludedReasonFieldEvent | RoundMessageComplaintResultExcludedUpdateAuthorFieldEvent | RoundMessageComplaintResultExcludedUpdateHashFieldEvent | RoundMessageComplaintResultExcludedUpdateSamplesFieldEvent | RoundMessageComplaintResultExcludedUpdateSignatureFieldEvent | RoundMessageComplaintResultTrainLossFieldEvent | RoundMessageComplaintResultBytesFieldEvent | RoundMessageComplaintResultSecondsFieldEvent | RoundMessageComplaintResultAdapterBytesFieldEvent | RoundMessageComplaintResultUpdatesAuthorFieldEvent | RoundMessageComplaintResultUpdatesHashFieldEvent | RoundMessageComplaintResultUpdatesSamplesFieldEvent | RoundMessageComplaintResultUpdatesSignatureFieldEvent | RoundMessageComplaintResultSignatureFieldEvent | RoundMessageComplaintResultHistoryBaseFieldEvent | RoundMessageComplaintResultHistoryHashFieldEvent> {
     return streamMessage(buf, RoundMessage.codec(), opts)
   }
 }

@@ -5,10 +5,21 @@ import {
   Attestation, Complaint, Hello, RoundAnnounce, RoundMessage, RoundResult, UpdateHeader, AdapterRequest
 } from './messages.ts'
 import {
-  HASH_BYTES, MAX_ATTEMPTS, MAX_GOSSIP_BYTES, MAX_HEADER_BYTES, MAX_HELLO_INTERVAL_MS, MAX_MEMBERS, MAX_PEER_ID_CHARS,
-  MAX_REASON_CHARS
+  HASH_BYTES, MAX_ADDR_BYTES, MAX_ATTEMPTS, MAX_GOSSIP_BYTES, MAX_HEADER_BYTES, MAX_HELLO_ADDRS, MAX_HELLO_INTERVAL_MS,
+  MAX_MEMBERS, MAX_PEER_ID_CHARS, MAX_REASON_CHARS
 } from './limits.ts'
 import { RejectReason as Reject, withDetail } from './reject-reason.ts'
+import { multiaddr } from '@multiformats/multiaddr'
+
+/** what is wrong with a Hello's listen addresses, if anything: too many, too long, or not multiaddrs */
+function badAddrs (addrs: readonly Uint8Array[]): string | undefined {
+  if (addrs.length > MAX_HELLO_ADDRS) return `${addrs.length} > ${MAX_HELLO_ADDRS}`
+  for (const a of addrs) {
+    if (a.byteLength > MAX_ADDR_BYTES) return `one of ${a.byteLength} > ${MAX_ADDR_BYTES} bytes`
+    try { multiaddr(a) } catch { return 'not a multiaddr' }
+  }
+  return undefined
+}
 
 export type Validation<T> =
   | { readonly valid: true, readonly message: T }
@@ -64,6 +75,8 @@ export function decodeRoundMessage (data: Uint8Array, jobId: string): Validation
     if (h.device.length > 32) return bad(Reject.BadField, 'device')
     if (h.intervalMs > MAX_HELLO_INTERVAL_MS) return bad(Reject.BadField, 'intervalMs')
     if (h.reachability > MAX_REACHABILITY) return bad(Reject.BadField, 'reachability')
+    const addrs = badAddrs(h.addrs)
+    if (addrs !== undefined) return bad(Reject.BadField, `addrs: ${addrs}`)
     return { valid: true, message: { kind: 'hello', hello: h } }
   }
   if (m.announce !== undefined) {

@@ -52,7 +52,7 @@ test('when nobody is reachable the plain order stands; older peers (unsaid) stay
 test('Hello.reachability travels and is validated', () => {
   const job = 'j'.repeat(64)
   const hello = { jobId: job, round: 1, globalHash: new Uint8Array(32), beacon: new Uint8Array(32), device: 'cpu',
-    tokensPerSecond: 0, samples: 1, intervalMs: 0 }
+    tokensPerSecond: 0, samples: 1, intervalMs: 0, addrs: [] }
   const d = decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, reachability: Reachability.Relayed } }), job)
   assert.ok(d.valid && d.message.kind === 'hello' && d.message.hello.reachability === Reachability.Relayed)
   const bad = decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, reachability: 9 } }), 'j'.repeat(64))

@@ -58,7 +58,7 @@ test('an admitted member repeating the outsider\'s attacks is refused each time,
       await from.services.pubsub.publish(topic, RoundMessage.encode(m)).catch(() => {})
     }
     const hello = (id: string): Msg => ({ hello: { jobId, round: job.rounds, globalHash: H(6), beacon: H(5),
-      reachability: 0, device: 'cpu', tokensPerSecond: 1e6, samples: 100, intervalMs: 30_000,
+      reachability: 0, device: 'cpu', tokensPerSecond: 1e6, samples: 100, intervalMs: 30_000, addrs: [],
       powNonce: solvePow(jobId, id, 8) } })
     let farSent = false
     const attack = async (): Promise<void> => {

@@ -53,7 +53,7 @@ async function farClaimer (jobId: string, peers: readonly Peer[], round: number,
   for (const p of peers) await host.dial(multiaddr(p.multiaddrs()[0]!)).catch(() => {})
   const powNonce = solvePow(jobId, id, POW_BITS)
   const hello = RoundMessage.encode({ hello: { jobId, round, globalHash: H(7), beacon: H(5), reachability: 0,
-    device: 'cpu', tokensPerSecond: 1e6, samples: 100, intervalMs: 300, powNonce } })
+    device: 'cpu', tokensPerSecond: 1e6, samples: 100, intervalMs: 300, powNonce, addrs: [] } })
   const timer = setInterval(() => { host.services.pubsub.publish(topic, hello).catch(() => {}) }, 300)
   return { host, key, id, stop: async () => { clearInterval(timer); await host.stop() } }
 }

@@ -52,7 +52,7 @@ test('hostile messages and poisoned updates are rejected and the network keeps g
       ['malformed', new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3])],
       ['oversized', new Uint8Array(MAX_GOSSIP_BYTES + 100).fill(1)],
       ['wrong_job', RoundMessage.encode({ hello: { jobId: 'e'.repeat(64), round: 9, globalHash: hash, device: 'cpu',
-        tokensPerSecond: 0, samples: 1, intervalMs: 0, reachability: 0, beacon: hash } })],
+        tokensPerSecond: 0, samples: 1, intervalMs: 0, reachability: 0, beacon: hash, addrs: [] } })],
       ['announce', RoundMessage.encode({ announce: { jobId, round: 1, attempt: 0, baseHash: hash, members: [rogueId],
         selected: [rogueId], deadlineMs: BigInt(Date.now() + job.roundDeadlineSeconds * 500) } })],
       ['result', RoundMessage.encode({ result: { jobId, round: 1, attempt: 0, baseHash: hash,
@@ -62,7 +62,7 @@ test('hostile messages and poisoned updates are rejected and the network keeps g
     for (const [, data] of sends) await rogue.services.pubsub.publish(topic, data)
     let unsignedSeen = 0
     const payload = RoundMessage.encode({ hello: { jobId, round: 1, globalHash: hash, device: 'cpu', tokensPerSecond: 0,
-      samples: 1, intervalMs: 0, reachability: 0, beacon: hash } })
+      samples: 1, intervalMs: 0, reachability: 0, beacon: hash, addrs: [] } })
     for (const p of honest) p.libp2p.services.pubsub.addEventListener('message', (e) => {
       if (Buffer.compare(Buffer.from(e.detail.data), Buffer.from(payload)) === 0) unsignedSeen++
     })

@@ -40,7 +40,7 @@ async function claimer (jobId: string, peers: readonly Peer[], link: ChainLink):
   host.services.pubsub.subscribe(topic)
   for (const p of peers) await host.dial(multiaddr(p.multiaddrs()[0]!)).catch(() => {})
   const hello = RoundMessage.encode({ hello: { jobId, round: 1, globalHash: link.result!.newHash, beacon:
-    new Uint8Array(32), reachability: 0, device: 'cpu', tokensPerSecond: 1, samples: 1, intervalMs: 300,
+    new Uint8Array(32), reachability: 0, device: 'cpu', tokensPerSecond: 1, samples: 1, intervalMs: 300, addrs: [],
   powNonce: solvePow(jobId, id, POW_BITS) } })
   const timer = setInterval(() => { host.services.pubsub.publish(topic, hello).catch(() => {}) }, 300)
   return { id, stop: async () => { clearInterval(timer); await host.stop() } }

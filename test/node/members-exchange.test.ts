@@ -74,7 +74,7 @@ test('a members server that lies gets each Hello refused with its reason, and th
   const victimKey = await generateKeyPair('Ed25519')
   const victimOf = peerIdFromPrivateKey(victimKey) // an identity the liar pretends to speak for
   const hello = (from: string): Hello => ({ jobId, round: 0, globalHash: new Uint8Array(32), device: 'cpu',
-    tokensPerSecond: 0, samples: 1, intervalMs: 300, reachability: 0, beacon: new Uint8Array(32),
+    tokensPerSecond: 0, samples: 1, intervalMs: 300, reachability: 0, beacon: new Uint8Array(32), addrs: [],
     powNonce: solvePow(jobId, from, job.membership?.powBits ?? 16) })
   const enc = (h: Hello): Uint8Array => RoundMessage.encode({ hello: h })
   const me = liarId.toMultihash().bytes

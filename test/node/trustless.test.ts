@@ -51,7 +51,7 @@ test('an outsider with fresh, fake, unpaid or young identities gains nothing', {
     const hello = (id: string, round: number, globalHash: Uint8Array<ArrayBuffer>,
       pow: boolean): Parameters<typeof RoundMessage.encode>[0] =>
       ({ hello: { jobId, round, globalHash, beacon: H(5), reachability: 0, device: 'cpu', tokensPerSecond: 1e6,
-        samples: 100, intervalMs: 30_000, powNonce: pow ? solvePow(jobId, id, 8) : 1n } })
+        samples: 100, intervalMs: 30_000, powNonce: pow ? solvePow(jobId, id, 8) : 1n, addrs: [] } })
     const phantom = fakes.pop()!
     // a far round inside the job exists only while the job has 2 rounds to go: on a loaded machine the rogues may
     // join late, so the far-round check is asserted only when one was sent

@@ -4,7 +4,8 @@ import { decodeRoundMessage, decodeUpdateHeader } from '../../protocol/validatio
 import { checkUpdate, isResend } from '../../protocol/round-rules.ts'
 import { RoundMessage, UpdateHeader } from '../../protocol/messages.ts'
 import type { RoundAnnounce } from '../../protocol/messages.ts'
-import { MAX_GOSSIP_BYTES, MAX_HELLO_INTERVAL_MS } from '../../protocol/limits.ts'
+import { MAX_ADDR_BYTES, MAX_GOSSIP_BYTES, MAX_HELLO_ADDRS, MAX_HELLO_INTERVAL_MS } from '../../protocol/limits.ts'
+import { multiaddr } from '@multiformats/multiaddr'
 
 const job = 'f'.repeat(64)
 const H = new Uint8Array(32).fill(7)
@@ -33,11 +34,19 @@ test('malformed, oversized, wrong-job and inconsistent messages are rejected wit
   assert.match(reason(RoundMessage.encode({})), /^malformed: 0 payloads/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ jobId: 'other' }) })), /^wrong_job/)
   const hello = { jobId: job, round: 1, globalHash: H, device: 'cpu', tokensPerSecond: 0, samples: 1, reachability: 0,
-    beacon: H }
+    beacon: H, addrs: [] }
   assert.equal(decodeRoundMessage(RoundMessage.encode({ hello: { ...hello, intervalMs: MAX_HELLO_INTERVAL_MS } }),
     job).valid, true)
   assert.match(reason(RoundMessage.encode({ hello: { ...hello, intervalMs: MAX_HELLO_INTERVAL_MS + 1 } })),
     /^bad_field: intervalMs/)
+  // listen addresses: up to MAX_HELLO_ADDRS multiaddrs of MAX_ADDR_BYTES at most
+  const addr = Uint8Array.from(multiaddr('/ip4/127.0.0.1/tcp/4001').bytes)
+  const withAddrs = (addrs: Array<Uint8Array<ArrayBuffer>>): Uint8Array =>
+    RoundMessage.encode({ hello: { ...hello, intervalMs: 0, addrs } })
+  assert.equal(decodeRoundMessage(withAddrs(Array(MAX_HELLO_ADDRS).fill(addr)), job).valid, true)
+  assert.match(reason(withAddrs(Array(MAX_HELLO_ADDRS + 1).fill(addr))), /^bad_field: addrs: 5 > 4/)
+  assert.match(reason(withAddrs([new Uint8Array(MAX_ADDR_BYTES + 1)])), /^bad_field: addrs: one of 129/)
+  assert.match(reason(withAddrs([Uint8Array.from([0xff, 0xff, 0xff, 1])])), /^bad_field: addrs: not a multiaddr/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ baseHash: new Uint8Array(3) }) })),
     /^bad_field: baseHash/)
   assert.match(reason(RoundMessage.encode({ announce: announce({ selected: ['12D3KooWZz'] }) })), /subset/)
