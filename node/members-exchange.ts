@@ -28,10 +28,12 @@ import { checkEnvelope, envelopeOf, readEnvelope, SEALED_SEQNO } from './gossip-
 const ASK_AGAIN_MS = 10_000
 /** answers a newcomer takes at most before it counts itself joined (each answer is ~100 Hellos to read) */
 const JOIN_ASKS = 3
+/** what each Hello adds to an answer beside its bytes, at most: its field's tag and length, and its age */
+const ENTRY_OVERHEAD_BYTES = 16
 /** one answer per asker this often at most: asking costs the server a frame of every live member's Hello */
 const ANSWER_AGAIN_MS = 2_000
 /**
- * answers a second at most, whoever asks: an answer is up to MAX_MEMBERS Hellos (~450 KB) for a request of a few
+ * answers a second at most, whoever asks: an answer is up to MAX_MEMBERS Hellos (~500 KB, 1 MB at most) for a request of a few
  * bytes, and identities are cheap, so the per-asker limit alone would let a few fresh ones draw our uplink
  */
 const ANSWERS_PER_SECOND = 4
@@ -178,10 +180,14 @@ export class MembersExchange {
     this.prune(now)
     const hellos = [await this.h.ownHello()]
     const agesMs = [0]
+    // the asker reads at most MAX_MEMBERS_FRAME_BYTES: Hellos carry addresses, so 1,024 of them may not fit
+    let size = hellos[0]!.byteLength + ENTRY_OVERHEAD_BYTES
     for (const [peer, { hello, at }] of this.latest) {
       if (peer === asker || hellos.length >= MAX_MEMBERS) continue
       const bytes = hello instanceof Uint8Array ? hello : envelopeOf(hello)
       if (bytes === undefined) continue
+      if (size + bytes.byteLength + ENTRY_OVERHEAD_BYTES > MAX_MEMBERS_FRAME_BYTES) break
+      size += bytes.byteLength + ENTRY_OVERHEAD_BYTES
       hellos.push(bytes)
       agesMs.push(now - at)
     }

@@ -31,7 +31,7 @@ export const MAX_SIGNED_HELLO_BYTES = 2 * 1024
 /** Listen addresses a Hello may carry, and the bytes of each (a relayed one is ~50: relay id and circuit). */
 export const MAX_HELLO_ADDRS = 4
 export const MAX_ADDR_BYTES = 128
-/** Largest /fedit/members answer: MAX_MEMBERS Hellos of ~450 bytes. */
+/** Largest /fedit/members answer: MAX_MEMBERS Hellos of ~500 bytes; a server stops adding Hellos here. */
 export const MAX_MEMBERS_FRAME_BYTES = 1024 * 1024
 /** Largest /fedit/chain answer (32 links of a few KB; a 1024-member announce list is ~60 KB). */
 export const MAX_CHAIN_FRAME_BYTES = 4 * 1024 * 1024
