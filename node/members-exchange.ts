@@ -33,8 +33,9 @@ const ENTRY_OVERHEAD_BYTES = 16
 /** one answer per asker this often at most: asking costs the server a frame of every live member's Hello */
 const ANSWER_AGAIN_MS = 2_000
 /**
- * answers a second at most, whoever asks: an answer is up to MAX_MEMBERS Hellos (~500 KB, 1 MB at most) for a request of a few
- * bytes, and identities are cheap, so the per-asker limit alone would let a few fresh ones draw our uplink
+ * answers a second at most, whoever asks: an answer is up to MAX_MEMBERS Hellos (~500 KB, 1 MB at most) for a
+ * request of a few bytes, and identities are cheap, so the per-asker limit alone would let a few fresh ones draw our
+ * uplink
  */
 const ANSWERS_PER_SECOND = 4
 
