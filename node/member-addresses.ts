@@ -3,11 +3,14 @@
 // address in the peer store, libp2p asked kad-dht to find the peer, a lookup that dialled several peers on the way
 // (most of the connections opened while a 100-peer job's rounds ran, a noise handshake each; bench scale). A Hello
 // is signed by its author, so only the member itself says where it listens; a false address costs a failed dial
-// of that member only (the handshake checks its peer id).
+// of that member (the handshake checks its peer id), at an address of the liar's choosing (DESIGN.md).
 import type { PeerId, PeerStore } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { multiaddr } from '@multiformats/multiaddr'
-import { MAX_HELLO_ADDRS } from '../protocol/limits.ts'
+import { MAX_HELLO_ADDRS, MAX_MEMBERS } from '../protocol/limits.ts'
+
+/** members whose addresses are remembered (a few job sizes; identities cost a proof of work, yet are many) */
+const KEPT = 4 * MAX_MEMBERS
 
 /** our own listen addresses as a Hello carries them: without our /p2p/ id (the Hello's author), the first few */
 export function ownAddrs (listening: readonly Multiaddr[], self: PeerId): Array<Uint8Array<ArrayBuffer>> {
@@ -31,7 +34,9 @@ export class MemberAddresses {
   heard (peer: PeerId, addrs: readonly Uint8Array[]): void {
     const key = peer.toString()
     if (addrs.length === 0 || sameAddrs(this.told.get(key), addrs)) return
+    this.told.delete(key) // re-inserted last: the oldest go first past the bound
     this.told.set(key, addrs)
+    if (this.told.size > KEPT) this.told.delete(this.told.keys().next().value!)
     let multiaddrs: Multiaddr[]
     try { multiaddrs = addrs.map((a) => multiaddr(a)) } catch { return } // validated already; never throws here
     this.peerStore.merge(peer, { multiaddrs }).catch((e: Error) => { this.log(`addresses of ${key}: ${e.message}`) })
