@@ -1,5 +1,5 @@
-// Whom a member asks for a global adapter: holders it is connected to, then the other holders, then the sources it
-// was given; never itself, never one twice.
+// Whom a member asks for a global adapter: holders it is connected to (one try each), then the other holders, then
+// the sources it was given; never itself, never one twice.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fetchOrder } from '../../node/global-fetch.ts'
@@ -8,16 +8,19 @@ test('connected holders are asked first, then the others, then the given sources
   const holders = ['h1', 'h2', 'h3', 'h4', 'h5', 'me', 'agg']
   const connected = new Set(['h2', 'h5', 'agg'])
   for (let i = 0; i < 20; i++) {
-    const order = fetchOrder(holders, ['agg', 'w1'], 'me', (p) => connected.has(p))
+    const sources = fetchOrder(holders, ['agg', 'w1', 'me'], 'me', (p) => connected.has(p))
+    const order = sources.map((s) => s.peer)
     assert.deepEqual([...order.slice(0, 2)].sort(), ['h2', 'h5'])
     assert.deepEqual([...order.slice(2, 5)].sort(), ['h1', 'h3', 'h4'])
     assert.deepEqual(order.slice(5), ['agg', 'w1'])
+    // a connected holder's claim is its word alone: one try; the others three
+    assert.deepEqual(sources.map((s) => s.tries), [1, 1, 3, 3, 3, 3, 3])
   }
 })
 
 test('the connected holders are drawn in random order, so a crowd spreads over them', () => {
   const holders = Array.from({ length: 6 }, (_, i) => `h${i}`)
   const firsts = new Set<string>()
-  for (let i = 0; i < 200; i++) firsts.add(fetchOrder(holders, [], 'me', () => true)[0]!)
+  for (let i = 0; i < 200; i++) firsts.add(fetchOrder(holders, [], 'me', () => true)[0]!.peer)
   assert.equal(firsts.size, holders.length)
 })
