@@ -7,6 +7,7 @@
 import type { PeerId, PeerStore } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { multiaddr } from '@multiformats/multiaddr'
+import { equals } from 'uint8arrays/equals'
 import { MAX_HELLO_ADDRS, MAX_MEMBERS } from '../protocol/limits.ts'
 
 /** members whose addresses are remembered (a few job sizes; identities cost a proof of work, yet are many) */
@@ -44,6 +45,5 @@ export class MemberAddresses {
 }
 
 function sameAddrs (a: readonly Uint8Array[] | undefined, b: readonly Uint8Array[]): boolean {
-  return a !== undefined && a.length === b.length &&
-    a.every((x, i) => x.byteLength === b[i]!.byteLength && x.every((v, j) => v === b[i]![j]))
+  return a !== undefined && a.length === b.length && a.every((x, i) => equals(x, b[i]!))
 }
