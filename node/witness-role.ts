@@ -17,6 +17,10 @@ import { aggregateRound } from './round-aggregate.ts'
 import { hex } from './hex.ts'
 import { checkHistoryBase } from '../protocol/history-rules.ts'
 import type { JobHistory } from '../trainer/aggregate/history.ts'
+import pLimit from 'p-limit'
+
+/** updates a witness fetches from the aggregator at once (its server takes 16 streams a connection) */
+const PARALLEL_FETCHES = 4
 
 export interface WitnessDeps {
   readonly jobId: string
@@ -75,18 +79,25 @@ export async function judgeResult (d: WitnessDeps, r: RoundResult, aggregator: s
     if (history === undefined) return verdict(false, `${RejectReason.HistoryUnavailable}: ${hb.hash.slice(0, 12)}`)
   }
   const named: UpdateCommit[] = [...r.updates, ...r.excluded.flatMap((x) => x.update === undefined ? [] : [x.update])]
-  const updates: ClientUpdate[] = []
-  for (const c of named) {
-    let body: Uint8Array
+  // fetched side by side: one after another, each fetch waited its own round trips on the aggregator, and on a loop
+  // lagging a second (100 peers in one process) a result's five updates took its witnesses 11-23 s (bench scale)
+  const limit = pLimit(PARALLEL_FETCHES)
+  const fetched = await Promise.all(named.map(async (c) => await limit(async () => {
     try {
-      body = await d.fetch(aggregator, hex(c.hash))
-    } catch (err) {
+      return { body: await d.fetch(aggregator, hex(c.hash)) }
+    } catch (err) { return { err: err as Error } }
+  })))
+  const updates: ClientUpdate[] = []
+  for (const [i, c] of named.entries()) {
+    const f = fetched[i]!
+    if (f.body === undefined) {
       // we cannot judge, so we sign nothing: a fetch that timed out on a busy machine is no evidence, and two such
       // disagreeing attestations would contradict an honest aggregator (convicted for the rest of the job). One that
       // withholds updates from its witnesses gets no quorum and its attempt fails over, as a silent one's does
-      const why = `${RejectReason.UpdateUnavailable}: ${c.author.slice(-6)} (${(err as Error).message})`
+      const why = `${RejectReason.UpdateUnavailable}: ${c.author.slice(-6)} (${f.err?.message ?? 'no bytes'})`
       return { ...verdict(false, why), abstain: true }
     }
+    const body = f.body
     bytes += body.byteLength
     const a = decodeAdapter(body, d.layout, d.maxAdapterBytes)
     if (!a.ok) {

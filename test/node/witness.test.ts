@@ -78,6 +78,23 @@ test('a witness agrees with an honest result and catches a changed adapter, a dr
   assert.equal((await judgeResult(deps, r, agg, base, '')).abstain, true)
 })
 
+test('a witness fetches a result\'s updates side by side, not one after another', async () => {
+  const { r, deps, base, agg } = await honestRound()
+  let inFlight = 0
+  let most = 0
+  // each fetch waits on the aggregator's round trips (a second on a loaded loop): here 50 ms
+  const slow = { ...deps, fetch: async (from: string, h: string) => {
+    inFlight++
+    most = Math.max(most, inFlight)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    inFlight--
+    return await deps.fetch(from, h)
+  } }
+  const v = await judgeResult(slow, r, agg, base, '')
+  assert.equal(v.agree, true, v.reason)
+  assert.equal(most, r.updates.length) // all three at once (a bound of 4)
+})
+
 test('the gate: a quorum of drawn witnesses confirms, attestations may come first, a second signed result is ' +
   'equivocation', async () => {
   const { r, deps, base, agg } = await honestRound()
