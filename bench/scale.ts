@@ -23,11 +23,15 @@
 // hands it to them.
 // On stderr, why rounds are slow: each round's excluded updates by reason and how long after the first peer the
 // others adopted it, the announces refused while rounds ran, by reason, and the gossip the peers took in meanwhile,
-// by kind (each a signature check at each peer); FEDIT_SCALE_WHY=1 adds a line per
-// refusal (the first 12 of each reason) with where the refusing peer stood. Then the selected trainers' steps
-// by round and attempt (announce accepted, push failed or refused) and the global adapter fetches that failed,
-// each peer's mesh size on the job's topic at the end, and the members asks
-// (node/members-exchange.ts): those that failed, by reason, and those answered, with the Hellos each brought.
+// by kind (each a signature check at each peer); FEDIT_SCALE_WHY=1 adds a line per refusal (the first 12 of each
+// reason) with where the refusing peer stood, and the aggregators', trainers' and witnesses' lines of each round in
+// order. Each round's line says what its adoptions waited on: from the round's first result reaching a peer to the
+// fetch of its global (the witnesses' attestations), then the fetch. Then the selected trainers' steps by round and
+// attempt (announce accepted, push failed or refused) and the global adapter fetches that failed, each peer's mesh
+// size on the job's topic at the end, the mesh's shape every 2 s while rounds ran (its connected groups by two-sided
+// mesh links, one-sided links, and for each peer alone: its connections, the topic's peers it knows, those it backs
+// off from and its mesh), the results refused by reason, and the members asks (node/members-exchange.ts): those that
+// failed, by reason, and those answered, with the Hellos each brought.
 import '../node/polyfill.ts'
 import { roundsTopic } from '../protocol/topics.ts'
 import { spawn } from 'node:child_process'
@@ -199,6 +203,12 @@ async function runPoint (PEERS: number): Promise<void> {
   // the same announces as gossipsub hands them over (validated), before a peer accepts them; only while rounds run
   const delivered = new Map<string, { sent?: number, received: number[] }>()
   let inRounds = true
+  /** FEDIT_SCALE_WHY: the aggregators' and trainers' lines of each round, in order */
+  const roleLines: string[] = []
+  /** by `peer/round`: when the first result of the round reached the peer, how long its global's fetch took */
+  const resultSeen = new Map<string, number>()
+  const fetchMs = new Map<string, number>()
+  const adoptedBy = new Map<string, number>()
   // why a round is slow (stderr): when each peer adopted each round, and the announces refused while rounds ran
   const adoptedAt = new Map<number, number[]>()
   const refused = new Map<string, number>()
@@ -215,6 +225,13 @@ async function runPoint (PEERS: number): Promise<void> {
         lines.push(`${new Date().toISOString().slice(11, 19)} ${line}`)
         if (lines.length > 12) lines.shift()
         // the members asks that were answered (node/members-exchange.ts logs each), by the first word of why
+        if (process.env.FEDIT_SCALE_WHY === '1' &&
+          /^round \d+.*(aggregating|no result|stopped sending|published|without us|superseded|refused our|witness)/.test(line)) {
+          roleLines.push(`${new Date().toISOString().slice(14, 23)} p${i} ${line.slice(0, 150)}`)
+        }
+        // how long each adoption waited on its global's fetch (member-role.ts)
+        const fg = /^round (\d+): global \w+ fetched in (\d+) ms/.exec(line)
+        if (fg !== null) fetchMs.set(`${i}/${fg[1]}`, Number(fg[2]))
         const m = /^members: \d+ Hellos from \w+ \((\w+)[^)]*\); (\d+) newer/.exec(line)
         if (m !== null) membersAsked.set(m[1]!, [...membersAsked.get(m[1]!) ?? [], Number(m[2])])
         // global adapters that could not be fetched from a source (global-fetch.ts): what slows adoption
@@ -250,11 +267,16 @@ async function runPoint (PEERS: number): Promise<void> {
     })
     p.events.on('result', (info) => {
       adoptedAt.set(info.round, [...adoptedAt.get(info.round) ?? [], Date.now()])
+      adoptedBy.set(`${i}/${info.round}`, Date.now())
     })
     p.events.on('rejected', (r) => {
       if (r.where === 'members') {
         const label = r.reason.split(':')[0]!
         membersRefused.set(label, (membersRefused.get(label) ?? 0) + 1)
+      }
+      if (inRounds && r.where === 'result') {
+        const k = `result ${r.reason.split(':')[0]!}`
+        trainerSteps.set(k, (trainerSteps.get(k) ?? 0) + 1)
       }
       if (!inRounds || r.where !== 'announce') return
       const label = r.reason.split(':')[0]!
@@ -288,6 +310,9 @@ async function runPoint (PEERS: number): Promise<void> {
         e.from.add(evt.detail.from.toString())
         hellosSeen.set(k, e)
       }
+      if (m.result !== undefined && !resultSeen.has(`${i}/${m.result.round}`)) {
+        resultSeen.set(`${i}/${m.result.round}`, Date.now())
+      }
       const a = m.announce
       if (a === undefined) return
       const k = `${a.round}/${a.attempt}`
@@ -309,7 +334,10 @@ async function runPoint (PEERS: number): Promise<void> {
   const roundsBy = deadline - (SETTLE_S + IDLE_S) * 1000
   const roundProfile = flagValue('profile-rounds') !== undefined ? new Session() : undefined
   let profiling: Promise<unknown> | undefined
+  const meshSamples: string[] = []
+  let lastMeshSample = 0
   await until(() => {
+    if (Date.now() - lastMeshSample > 2000) { lastMeshSample = Date.now(); meshSamples.push(meshShape(peers, jobId)) }
     if (jobRound() >= 1) lagLater.enable() // enabling twice is a no-op
     if (jobRound() >= 1 && roundProfile !== undefined && profiling === undefined) {
       roundProfile.connect()
@@ -331,6 +359,24 @@ async function runPoint (PEERS: number): Promise<void> {
   const overheadMs = rounds.length > 0
     ? Math.round(rounds.reduce((s, r) => s + r.seconds * 1000, 0) / rounds.length)
     : null
+  // what an adoption waited on: from the round's first result reaching the peer to the fetch of its global (the
+  // witnesses' attestations), then the fetch; the peers that fetched it
+  const adoptionWaits = (round: number): string => {
+    const confirm: number[] = []
+    const fetch: number[] = []
+    for (let i = 0; i < PEERS; i++) {
+      const seen = resultSeen.get(`${i}/${round}`)
+      const done = adoptedBy.get(`${i}/${round}`)
+      const f = fetchMs.get(`${i}/${round}`)
+      if (seen === undefined || done === undefined || f === undefined) continue
+      confirm.push(done - f - seen)
+      fetch.push(f)
+    }
+    const q = (a: number[], p: number): number =>
+      a.sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))]!
+    return confirm.length === 0 ? 'no fetches seen' : `${confirm.length} fetched: result to confirmed median ` +
+      `${q(confirm, 0.5)} ms, p90 ${q(confirm, 0.9)} ms; fetch median ${q(fetch, 0.5)} ms, p90 ${q(fetch, 0.9)} ms`
+  }
   for (const r of rounds) {
     const at = (adoptedAt.get(r.round) ?? []).sort((a, b) => a - b)
     const spread = (q: number): number =>
@@ -339,8 +385,9 @@ async function runPoint (PEERS: number): Promise<void> {
     for (const x of r.excluded) why.set(x.reason.split(':')[0]!, (why.get(x.reason.split(':')[0]!) ?? 0) + 1)
     process.stderr.write(`round ${r.round} (attempt ${r.attempt}): ${r.seconds.toFixed(1)} s, included ` +
       `${r.included.length}, excluded ${JSON.stringify(Object.fromEntries(why))}; adopted by ${at.length} peers, ` +
-      `the median ${spread(0.5)} ms and p99 ${spread(0.99)} ms after the first\n`)
+      `the median ${spread(0.5)} ms and p99 ${spread(0.99)} ms after the first; ${adoptionWaits(r.round)}\n`)
   }
+  for (const l of roleLines) process.stderr.write(`  ${l}\n`)
   process.stderr.write(`announces refused while rounds ran: ${JSON.stringify(Object.fromEntries(refused))}\n`)
   const roundsS = (Date.now() - tRounds) / 1000
   process.stderr.write(`gossip taken in while rounds ran, per peer per second, by kind: ${JSON.stringify(
@@ -388,6 +435,8 @@ async function runPoint (PEERS: number): Promise<void> {
     meshes.set(n, (meshes.get(n) ?? 0) + 1)
   }
   process.stderr.write(`mesh size on the topic -> peers: ${JSON.stringify(Object.fromEntries(meshes))}\n`)
+  process.stderr.write(`mesh shapes while rounds ran (every 2 s): ${meshSamples.join(' | ')}; ` +
+    `at the end ${meshShape(peers, jobId)}\n`)
   const duplicatePairs = peers.reduce((s, p) => s + duplicates(p), 0) / 2
   const trimmedPerPeer = +(peers.reduce((s, p) => s + p.trimmedPeers, 0) / PEERS).toFixed(1)
   const components = groups(peers)
@@ -460,6 +509,30 @@ function groups (peers: readonly Peer[]): number {
     }
   }
   return new Set([...ids].map(find)).size
+}
+
+/** the job's mesh graph: its components' sizes and the one-sided mesh links (A meshes B, B not A) */
+function meshShape (peers: readonly Peer[], jobId: string): string {
+  const mesh = new Map(peers.map((p) => [p.peerId, new Set((p.libp2p.services.pubsub as unknown as
+    { getMeshPeers: (topic: string) => string[] }).getMeshPeers(roundsTopic(jobId)))]))
+  const parent = new Map([...mesh.keys()].map((id) => [id, id]))
+  const find = (x: string): string => { while (parent.get(x) !== x) x = parent.get(x)!; return x }
+  let oneSided = 0
+  for (const [a, bs] of mesh) {
+    for (const b of bs) {
+      if (!mesh.has(b)) continue
+      if (mesh.get(b)!.has(a)) parent.set(find(a), find(b)); else oneSided++
+    }
+  }
+  const sizes = new Map<string, number>()
+  for (const id of mesh.keys()) sizes.set(find(id), (sizes.get(find(id)) ?? 0) + 1)
+  const lone = peers.filter((p) => [...sizes].some(([root, n]) => n === 1 && find(p.peerId) === root)).map((p) => {
+    const ps = p.libp2p.services.pubsub as unknown as { getSubscribers: (t: string) => unknown[],
+      backoff: Map<string, Map<string, number>>, getMeshPeers: (topic: string) => string[] }
+    return `${p.libp2p.getConnections().length}c/${ps.getSubscribers(roundsTopic(jobId)).length}s/` +
+      `${ps.backoff.get(roundsTopic(jobId))?.size ?? 0}b/${ps.getMeshPeers(roundsTopic(jobId)).length}m`
+  })
+  return `${[...sizes.values()].sort((x, y) => y - x).join('+')} (${oneSided} one-sided) lone ${lone.join(',')}`
 }
 
 /** remote peers `p` holds more than one open connection to (each pair counts at both its ends) */

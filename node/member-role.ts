@@ -124,7 +124,11 @@ export class MemberRole {
     if (baseHash !== state.globalHash) { ctx.reject(sender, RejectReason.WrongBase, 'announce', a.round); return }
     state.acceptAnnounce(a, sender, now)
     ctx.trust.noteAnnounce(a.round, a.attempt, { aggregator: sender, members: a.members })
-    if (state.collector !== undefined && state.collector.attempt < a.attempt) state.dropCollector() // superseded
+    if (state.collector !== undefined && state.collector.attempt < a.attempt) {
+      ctx.log(`round ${a.round}: ${sender.slice(-6)} announced attempt ${a.attempt}; our attempt ` +
+        `${state.collector.attempt} is superseded (${state.collector.received.size} updates in)`)
+      state.dropCollector()
+    }
     if (a.selected.includes(ctx.peerId)) {
       // training takes a while: say for whom (the aggregator's own "aggregating" line says it for itself)
       ctx.log(`round ${a.round}${a.attempt > 0 ? ` (failover ${a.attempt})` : ''}: selected by ${sender.slice(-6)}; ` +
@@ -327,6 +331,7 @@ export class MemberRole {
     if (r.round !== state.completed + 1 || hex(r.baseHash) !== state.globalHash || ctx.stopped) return
     const hash = hex(r.newHash)
     const own = ctx.trust.served(hash)
+    const fetchedFrom = Date.now()
     // the witnesses that agreed computed the same bytes and serve them: the members spread over them and the
     // aggregator instead of all fetching from it at once
     const sources = shuffle([aggregator, ...attestations.filter((a) => a.agree).map((a) => a.witness)])
@@ -336,6 +341,10 @@ export class MemberRole {
       if (d.ok) g = { bytes: own, adapter: d.adapter }
     }
     if (g === undefined) { ctx.reject(aggregator, RejectReason.AdapterUnavailable, 'result', r.round); return }
+    // how long adoption waits on the transfer (a large job's members fetch at once; bench scale reads this line)
+    if (own === undefined) {
+      ctx.log(`round ${r.round}: global ${hash.slice(0, 12)} fetched in ${Date.now() - fetchedFrom} ms`)
+    }
     // the job's history after the round, which the next aggregator and its witnesses start from: from the
     // aggregator (or members that took it); without it we still adopt, and the next round may have to reset it
     const historyHash = hex(r.historyHash ?? new Uint8Array(0))

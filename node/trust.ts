@@ -333,7 +333,11 @@ export class Trust {
     if (this.judged.has(key)) return
     this.judged.add(key)
     const st = this.h.standing()
-    if (hex(r.baseHash) !== st.hash) return // we stand elsewhere: cannot judge
+    if (hex(r.baseHash) !== st.hash) { // we stand elsewhere: cannot judge
+      this.h.log(`round ${r.round}: cannot witness attempt ${r.attempt} of ${aggregator.slice(-6)}: we stand on ` +
+        `round ${st.completed}, not on its base`)
+      return
+    }
     const deps = { jobId: this.h.jobId, peerId: this.h.self(), key: this.h.key(), layout: st.layout,
       maxAdapterBytes: st.maxAdapterBytes, aggregate: this.h.aggregate, fetch: this.h.fetch, history: this.h.history }
     let v = await judgeResult(deps, r, aggregator, st.adapter, st.historyHash)
