@@ -16,7 +16,7 @@ import type { FetchOptions, Transport } from './types.ts'
 import { TransferError } from './errors.ts'
 import { BodyHasher } from './body-hasher.ts'
 import { hex, unhex } from './hex.ts'
-import { openForTransfer, reportPath } from './transfer-path.ts'
+import { connectFor, openForTransfer, reportPath } from './transfer-path.ts'
 import { raceAbort } from './abort-race.ts'
 
 /** 1 MiB writes: large enough to amortise per-chunk overhead, small enough to interleave with other streams. */
@@ -140,6 +140,8 @@ export async function serveAdapters (host: Libp2p, opts: AdapterServeOptions): P
 export async function fetchAdapter (
   host: Libp2p, from: PeerId, hashHex: string, opts: FetchOptions
 ): Promise<Uint8Array> {
+  // the try's limit is sized to the adapter's bytes: its clock starts once we hold a connection
+  await connectFor(host, from)
   const signal = AbortSignal.timeout(opts.timeoutMs)
   const { stream, path } = await openForTransfer(host, from, ADAPTER_PROTOCOL, opts.maxBytes, signal,
     `${opts.what ?? 'adapter'} fetch from`)

@@ -45,6 +45,8 @@ export enum RejectReason {
   Truncated = 'truncated',
   Timeout = 'timeout',
   StreamError = 'stream_error',
+  /** no connection to the peer within a dial's time (node/transfer-path.ts connectFor): the next source, not a retry */
+  Unreachable = 'unreachable',
   /** the only path is a relay whose remaining data limit cannot carry the adapter (node/transfer-path.ts) */
   RelayLimit = 'relay_limit',
   // ---- rounds that trust no one (DESIGN.md): the shared attempt clock (protocol/attempt-clock.ts)

@@ -135,3 +135,24 @@ test('allow-list: an outsider can neither connect nor be connected to', { timeou
     await a.stop(); await b.stop(); await outsider.stop()
   }
 })
+
+test('a fetch\'s try limit starts once it holds a connection: a slow dial does not use it up', { timeout: 20_000 },
+  async () => {
+  const [a, b] = [await host(), await host()]
+  try {
+    const bytes = new Uint8Array(randomBytes(4096))
+    const hash = sha256Hex(bytes)
+    await serveAdapters(a, { jobId: JOB, timeoutMs: 5000, lookup: (h) => h === hash ? bytes : undefined })
+    await b.peerStore.merge(a.peerId, { multiaddrs: a.getMultiaddrs() })
+    // a handshake that takes its time (a loop lagging a second, a relay): 1.5 s here, against a try of 1 s
+    const dial = b.dial.bind(b)
+    b.dial = (async (...args: Parameters<typeof dial>) => {
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      return await dial(...args)
+    }) as typeof dial
+    const got = await fetchAdapter(b, a.peerId, hash, { jobId: JOB, maxBytes: 1 << 20, timeoutMs: 1000 })
+    assert.equal(sha256Hex(got), hash)
+  } finally {
+    await a.stop(); await b.stop()
+  }
+})
