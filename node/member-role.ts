@@ -331,7 +331,7 @@ export class MemberRole {
     if (r.round !== state.completed + 1 || hex(r.baseHash) !== state.globalHash || ctx.stopped) return
     const hash = hex(r.newHash)
     const own = ctx.trust.served(hash)
-    const fetchedFrom = Date.now()
+    const fetchStart = Date.now()
     // the witnesses that agreed computed the same bytes and serve them: the members spread over them and the
     // aggregator instead of all fetching from it at once
     const sources = shuffle([aggregator, ...attestations.filter((a) => a.agree).map((a) => a.witness)])
@@ -343,7 +343,7 @@ export class MemberRole {
     if (g === undefined) { ctx.reject(aggregator, RejectReason.AdapterUnavailable, 'result', r.round); return }
     // how long adoption waits on the transfer (a large job's members fetch at once; bench scale reads this line)
     if (own === undefined) {
-      ctx.log(`round ${r.round}: global ${hash.slice(0, 12)} fetched in ${Date.now() - fetchedFrom} ms`)
+      ctx.log(`round ${r.round}: global ${hash.slice(0, 12)} fetched in ${Date.now() - fetchStart} ms`)
     }
     // the job's history after the round, which the next aggregator and its witnesses start from: from the
     // aggregator (or members that took it); without it we still adopt, and the next round may have to reset it
