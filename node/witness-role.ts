@@ -82,7 +82,8 @@ export async function judgeResult (d: WitnessDeps, r: RoundResult, aggregator: s
   // fetched side by side: one after another, each fetch waited its own round trips on the aggregator, and on a loop
   // lagging a second (100 peers in one process) a result's five updates took its witnesses 11-23 s (bench scale)
   const limit = pLimit(PARALLEL_FETCHES)
-  const fetched = await Promise.all(named.map(async (c) => await limit(async () => {
+  const fetched = await Promise.all(named.map(async (c) => await limit(async ():
+  Promise<{ body: Uint8Array } | { err: Error }> => {
     try {
       return { body: await d.fetch(aggregator, hex(c.hash)) }
     } catch (err) { return { err: err as Error } }
@@ -90,11 +91,11 @@ export async function judgeResult (d: WitnessDeps, r: RoundResult, aggregator: s
   const updates: ClientUpdate[] = []
   for (const [i, c] of named.entries()) {
     const f = fetched[i]!
-    if (f.body === undefined) {
+    if ('err' in f) {
       // we cannot judge, so we sign nothing: a fetch that timed out on a busy machine is no evidence, and two such
       // disagreeing attestations would contradict an honest aggregator (convicted for the rest of the job). One that
       // withholds updates from its witnesses gets no quorum and its attempt fails over, as a silent one's does
-      const why = `${RejectReason.UpdateUnavailable}: ${c.author.slice(-6)} (${f.err?.message ?? 'no bytes'})`
+      const why = `${RejectReason.UpdateUnavailable}: ${c.author.slice(-6)} (${f.err.message})`
       return { ...verdict(false, why), abstain: true }
     }
     const body = f.body
