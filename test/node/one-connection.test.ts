@@ -11,6 +11,8 @@ import { duplicateInbound } from '../../node/one-connection.ts'
 import { startNet, testJob, until } from './net-fixture.ts'
 
 const direct = (c: Connection): boolean => c.status === 'open' && !c.remoteAddr.toString().includes('/p2p-circuit')
+const held = (from: FeditHost, to: FeditHost): string =>
+  from.getConnections(to.peerId).map((c) => `${c.direction} ${c.status} ${c.remoteAddr.toString()}`).join(', ')
 
 test('the rules: of two connections between a pair, the one the smaller id dialled stays', () => {
   const none = { inboundRelayed: false, dialled: false, relayed: false, dialling: false }
@@ -36,13 +38,19 @@ test('two hosts dialling each other at the same moment end with one connection',
     for (let k = 0; k < 5; k++) {
       const signal = AbortSignal.timeout(10_000)
       // one of the two dials may be refused in favour of the other: both ends then use the one that stood
-      await Promise.allSettled([a.dial(b.getMultiaddrs(), { signal }), b.dial(a.getMultiaddrs(), { signal })])
+      const dials = await Promise.allSettled([a.dial(b.getMultiaddrs(), { signal }),
+        b.dial(a.getMultiaddrs(), { signal })])
       // a refused dial's connection may count as open at its dialler for a moment, until the refusal arrives
       const one = (): boolean => {
         const [x, y] = [a.getConnections(b.peerId).filter(direct), b.getConnections(a.peerId).filter(direct)]
         return x.length === 1 && y.length === 1 && x[0]!.direction !== y[0]!.direction
       }
+      // a failure names what each end holds and how each dial ended: the race it lost cannot be rerun
+      const seen = (): string => `a${a.peerId.toString() < b.peerId.toString() ? ' (smaller id)' : ''} holds ` +
+        `[${held(a, b)}], b holds [${held(b, a)}]; dials: ` +
+        dials.map((d) => d.status === 'fulfilled' ? 'ok' : String(d.reason)).join(' | ')
       await until(one, 10_000, 'one connection, the same at both ends')
+        .catch((err: Error) => { throw new Error(`try ${k}: ${err.message}: ${seen()}`) })
       const [ca, cb] = [a.getConnections(b.peerId).filter(direct), b.getConnections(a.peerId).filter(direct)]
       assert.equal(ca.length, 1, `try ${k}: a holds ${ca.length} connections to b`)
       assert.equal(cb.length, 1, `try ${k}: b holds ${cb.length} connections to a`)
