@@ -12,10 +12,12 @@
 // alone at the end has its last log lines printed to stderr.
 // --large-job-members N: the size from which quiet peers stretch their Hello interval (node/member-view.ts; a large
 // N gives every peer the heartbeat, as before that change). --max-connected N: the peers' connection cap
-// (node/connection-trim.ts; a large N turns the trim off). gossipInPerPeerS: gossip messages each peer took in per
-// second over the idle window (Hellos, once the job is done); liveInView: the share of the job each peer's view
-// holds live at its end (1: every member in every view); components: connected groups of the job's peers
-// (isolated: those with no connection to another peer of the job); a point whose job is in pieces carries an error.
+// (node/connection-trim.ts; a large N turns the trim off). --quiet-fetch-ms N: the longest wait of a member without a
+// role in the next round before it fetches a new global (node/member-role.ts; 0: none). gossipInPerPeerS: gossip
+// messages each peer took in per second over the idle window (Hellos, once the job is done); liveInView: the share
+// of the job each peer's view holds live at its end (1: every member in every view); components: connected groups
+// of the job's peers (isolated: those with no connection to another peer of the job); a point whose job is in
+// pieces carries an error.
 // writesPerPeerS: the process's write syscalls (/proc/self/io) in the idle window per peer per second, a count of
 // encrypted frames sent that the machine's load does not move.
 // gossipP99LaterMs and loopLagP99LaterMs: the same two over the rounds after the first, once the job has formed.
@@ -96,6 +98,10 @@ const LARGE_JOB = flagValue('large-job-members')
 if (LARGE_JOB !== undefined && !(Number(LARGE_JOB) >= 1)) {
   throw new Error(`--large-job-members must be a number >= 1, got ${LARGE_JOB}`)
 }
+const QUIET_FETCH = flagValue('quiet-fetch-ms')
+if (QUIET_FETCH !== undefined && !(Number(QUIET_FETCH) >= 0)) {
+  throw new Error(`--quiet-fetch-ms must be a number >= 0, got ${QUIET_FETCH}`)
+}
 const MAX_CONNECTED = flagValue('max-connected')
 if (MAX_CONNECTED !== undefined && !(Number(MAX_CONNECTED) >= 2)) {
   throw new Error(`--max-connected must be a number >= 2, got ${MAX_CONNECTED}`)
@@ -130,6 +136,7 @@ async function drive (): Promise<void> {
     }
     if (LARGE_JOB !== undefined) pass.push('--large-job-members', LARGE_JOB)
     if (MAX_CONNECTED !== undefined) pass.push('--max-connected', MAX_CONNECTED)
+    if (QUIET_FETCH !== undefined) pass.push('--quiet-fetch-ms', QUIET_FETCH)
     points.push(await child(n, pass))
     console.error(`scale ${n}: ${JSON.stringify(points.at(-1))}`)
   }
@@ -207,7 +214,8 @@ async function runPoint (PEERS: number): Promise<void> {
   const roleLines: string[] = []
   /** by `peer/round`: when the first result of the round reached the peer, how long its global's fetch took */
   const resultSeen = new Map<string, number>()
-  const fetchMs = new Map<string, number>()
+  /** each adoption's fetch, and the quiet wait before it (member-role.ts), by `peer/round` */
+  const fetchMs = new Map<string, { readonly fetch: number, readonly wait: number }>()
   const adoptedBy = new Map<string, number>()
   // why a round is slow (stderr): when each peer adopted each round, and the announces refused while rounds ran
   const adoptedAt = new Map<number, number[]>()
@@ -230,8 +238,8 @@ async function runPoint (PEERS: number): Promise<void> {
           roleLines.push(`${new Date().toISOString().slice(14, 23)} p${i} ${line.slice(0, 150)}`)
         }
         // how long each adoption waited on its global's fetch (member-role.ts)
-        const fg = /^round (\d+): global \w+ fetched in (\d+) ms/.exec(line)
-        if (fg !== null) fetchMs.set(`${i}/${fg[1]}`, Number(fg[2]))
+        const fg = /^round (\d+): global \w+ fetched in (\d+) ms(?: after a wait of (\d+) ms)?/.exec(line)
+        if (fg !== null) fetchMs.set(`${i}/${fg[1]}`, { fetch: Number(fg[2]), wait: Number(fg[3] ?? 0) })
         const m = /^members: \d+ Hellos from \w+ \((\w+)[^)]*\); (\d+) newer/.exec(line)
         if (m !== null) membersAsked.set(m[1]!, [...membersAsked.get(m[1]!) ?? [], Number(m[2])])
         // global adapters that could not be fetched from a source (global-fetch.ts): what slows adoption
@@ -255,7 +263,8 @@ async function runPoint (PEERS: number): Promise<void> {
       local: true,
       timing: {
         ...(LARGE_JOB !== undefined ? { largeJobMembers: Number(LARGE_JOB) } : {}),
-        ...(MAX_CONNECTED !== undefined ? { maxConnectedPeers: Number(MAX_CONNECTED) } : {})
+        ...(MAX_CONNECTED !== undefined ? { maxConnectedPeers: Number(MAX_CONNECTED) } : {}),
+        ...(QUIET_FETCH !== undefined ? { quietFetchMs: Number(QUIET_FETCH) } : {})
       }
     })
     p.events.on('announce', (a) => {
@@ -364,22 +373,28 @@ async function runPoint (PEERS: number): Promise<void> {
     ? Math.round(rounds.reduce((s, r) => s + r.seconds * 1000, 0) / rounds.length)
     : null
   // what an adoption waited on: from the round's first result reaching the peer to the fetch of its global (the
-  // witnesses' attestations), then the fetch; the peers that fetched it
+  // witnesses' attestations), then the fetch; the peers that fetched it, those with a role in the next round (no
+  // quiet wait, member-role.ts) apart
   const adoptionWaits = (round: number): string => {
     const confirm: number[] = []
     const fetch: number[] = []
+    const roleFetch: number[] = []
     for (let i = 0; i < PEERS; i++) {
       const seen = resultSeen.get(`${i}/${round}`)
       const done = adoptedBy.get(`${i}/${round}`)
       const f = fetchMs.get(`${i}/${round}`)
       if (seen === undefined || done === undefined || f === undefined) continue
-      confirm.push(done - f - seen)
-      fetch.push(f)
+      confirm.push(done - f.fetch - f.wait - seen)
+      fetch.push(f.fetch)
+      if (f.wait === 0) roleFetch.push(f.fetch)
     }
     const q = (a: number[], p: number): number =>
       a.sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))]!
+    const roles = roleFetch.length === fetch.length || roleFetch.length === 0 ? ''
+      : `; ${roleFetch.length} without a quiet wait: fetch median ${q(roleFetch, 0.5)} ms, p90 ${q(roleFetch, 0.9)} ms`
     return confirm.length === 0 ? 'no fetches seen' : `${confirm.length} fetched: result to confirmed median ` +
-      `${q(confirm, 0.5)} ms, p90 ${q(confirm, 0.9)} ms; fetch median ${q(fetch, 0.5)} ms, p90 ${q(fetch, 0.9)} ms`
+      `${q(confirm, 0.5)} ms, p90 ${q(confirm, 0.9)} ms; fetch median ${q(fetch, 0.5)} ms, p90 ${q(fetch, 0.9)} ms` +
+      roles
   }
   for (const r of rounds) {
     const at = (adoptedAt.get(r.round) ?? []).sort((a, b) => a - b)

@@ -40,7 +40,9 @@ export class CatchUp {
   /** we do not know the seed of our next round (a state restored without it): check chains from `genesis` */
   private fromStart = false
 
-  constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {}
+  /** `adopting(now)`: a confirmed result is on its way to adoption (member-role.ts isAdopting) */
+  constructor (private readonly ctx: PeerContext, private readonly state: RoundState,
+    private readonly adopting: (now: number) => boolean = () => false) {}
 
   /** The job's first point; `fromStart`: our beacon is unknown (a state folder without it), check from there. */
   setGenesis (genesis: ChainPoint, fromStart: boolean): void {
@@ -73,7 +75,8 @@ export class CatchUp {
 
   maybeCatchUp (now: number): void {
     const { ctx, state } = this
-    if (this.catchingUp || ctx.view === undefined) return
+    // two rounds behind while we fetch the first of them (a quiet member waits first): the second's result is kept
+    if (this.catchingUp || ctx.view === undefined || this.adopting(now)) return
     const sources = this.sources(now)
     if (sources.length === 0) { this.maybeSettle(now); return }
     const cur = state.current

@@ -4,6 +4,7 @@
 // the round only through RoundState (round-state.ts); it reacts to two of its events: 'adopted' (replay
 // kept announces) and 'collectorOpened' (we aggregate and selected ourselves: train our own update).
 import { createHash } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type {
   Attestation, Complaint, RoundAnnounce, RoundResult, UpdateAck, UpdateCommit, UpdateHeader
@@ -43,6 +44,9 @@ interface Trained {
   readonly trainLoss: number
 }
 
+/** the longest a quiet member of a large job waits before fetching a new global adapter (timing.quietFetchMs) */
+export const QUIET_FETCH_MS = 4000
+
 export class MemberRole {
   /** measured from our trainer's results, advertised in Hello */
   tokensPerSecond = 0
@@ -79,6 +83,8 @@ export class MemberRole {
    * the latest of each sender, a few at most.
    */
   private notDue: Array<{ readonly a: RoundAnnounce, readonly sender: string }> = []
+  /** confirmed results on their way to adoption (adoptConfirmed), and until when that holds catch-up back */
+  private adopting = { count: 0, until: 0 }
 
   constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {
     this.samples = ctx.opts.samples ?? 0
@@ -322,6 +328,28 @@ export class MemberRole {
   }
 
   /**
+   * Is a confirmed result on its way to adoption (a quiet wait, then the fetch)? Then the members a round past
+   * it are not ahead of us for catch-up (catch-up.ts): the next round ran while we waited, and its result is kept
+   * (trust.ts). For one transfer timeout past the wait at most: a fetch that stalls holds catch-up back no longer.
+   */
+  isAdopting (now: number): boolean { return this.adopting.count > 0 && now < this.adopting.until }
+
+  /**
+   * How long to wait before fetching a confirmed result's global adapter: a quiet member of a large job (no role
+   * in the next round) lets the next round's aggregator, trainers and witnesses fetch first. All members at once
+   * was a burst of ~100 fetches on the few peers that held it, most over new connections, and the next round's
+   * aggregator and trainers waited in it (bench scale, docs/performance.md). Drawn at random within
+   * [1/4, 1] of timing.quietFetchMs, so the quiet ones spread out too; 0 for the others.
+   */
+  private quietWaitMs (r: RoundResult, aggregator: string, members: readonly string[]): number {
+    const { ctx } = this
+    const most = ctx.timing.quietFetchMs
+    if (most <= 0 || members.length < ctx.timing.largeJobMembers ||
+      ctx.trust.drawnAfter(r, aggregator, members, ctx.peerId)) return 0
+    return Math.round(most * (0.25 + 0.75 * Math.random()))
+  }
+
+  /**
    * A result its witnesses confirmed: fetch its adapter (verified by hash), move the beacon on and adopt it; the
    * result, its members and attestations join our chain (what a peer behind checks, chain-rules.ts).
    */
@@ -331,6 +359,25 @@ export class MemberRole {
     if (r.round !== state.completed + 1 || hex(r.baseHash) !== state.globalHash || ctx.stopped) return
     const hash = hex(r.newHash)
     const own = ctx.trust.served(hash)
+    const quietMs = own === undefined ? this.quietWaitMs(r, aggregator, members) : 0
+    this.adopting.count++
+    this.adopting.until = Date.now() + quietMs + ctx.timing.transferTimeoutMs
+    try {
+      if (quietMs > 0) {
+        try { await sleep(quietMs, undefined, { signal: ctx.abort.signal }) } catch { return }
+        if (r.round !== state.completed + 1 || hex(r.baseHash) !== state.globalHash) return
+      }
+      await this.fetchAndAdopt(r, aggregator, members, attestations, own, quietMs)
+    } finally {
+      this.adopting.count--
+    }
+  }
+
+  /** adoptConfirmed's fetch (unless we hold it: `own`) and adoption, once any quiet wait is over */
+  private async fetchAndAdopt (r: RoundResult, aggregator: string, members: readonly string[],
+    attestations: readonly Attestation[], own: Uint8Array | undefined, quietMs: number): Promise<void> {
+    const { ctx, state } = this
+    const hash = hex(r.newHash)
     const fetchStart = Date.now()
     // the witnesses that agreed computed the same bytes and serve them: the members spread over them and the
     // aggregator instead of all fetching from it at once
@@ -343,7 +390,8 @@ export class MemberRole {
     if (g === undefined) { ctx.reject(aggregator, RejectReason.AdapterUnavailable, 'result', r.round); return }
     // how long adoption waits on the transfer (a large job's members fetch at once; bench scale reads this line)
     if (own === undefined) {
-      ctx.log(`round ${r.round}: global ${hash.slice(0, 12)} fetched in ${Date.now() - fetchStart} ms`)
+      ctx.log(`round ${r.round}: global ${hash.slice(0, 12)} fetched in ${Date.now() - fetchStart} ms` +
+        (quietMs > 0 ? ` after a wait of ${quietMs} ms (no role in round ${r.round + 1})` : ''))
     }
     // the job's history after the round, which the next aggregator and its witnesses start from: from the
     // aggregator (or members that took it); without it we still adopt, and the next round may have to reset it

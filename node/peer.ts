@@ -47,7 +47,7 @@ import { dueAttempt } from './round-clock.ts'
 import { StateStore } from './state-store.ts'
 import { PeerContext } from './peer-context.ts'
 import { RoundState } from './round-state.ts'
-import { MemberRole } from './member-role.ts'
+import { MemberRole, QUIET_FETCH_MS } from './member-role.ts'
 import { AggregatorRole } from './aggregator-role.ts'
 import { CatchUp } from './catch-up.ts'
 import { ChainStore } from './chain-store.ts'
@@ -97,6 +97,7 @@ export class Peer {
       memberTtlMs: opts.timing?.memberTtlMs ?? hb * 3,
       largeJobMembers: opts.timing?.largeJobMembers ?? LARGE_JOB_MEMBERS,
       idleHellosPerHeartbeat: opts.timing?.idleHellosPerHeartbeat ?? IDLE_HELLOS_PER_HEARTBEAT,
+      quietFetchMs: opts.timing?.quietFetchMs ?? QUIET_FETCH_MS,
       tickMs: opts.timing?.tickMs ?? Math.min(250, hb),
       settleMs: opts.timing?.settleMs ?? hb,
       graceMs: opts.timing?.graceMs ?? Math.max(1000, deadlineMs / 4),
@@ -126,7 +127,7 @@ export class Peer {
     // see us at the heartbeat (and notice our failure as fast) from now on
     state.events.on('announce', () => { this.helloIfDrawn() })
     state.events.on('stage', (s) => { if (s === RoundStage.AwaitAnnounce) this.helloIfDrawn() })
-    this.catchUp = new CatchUp(ctx, state)
+    this.catchUp = new CatchUp(ctx, state, (now) => this.member.isAdopting(now))
     this.aggregator = new AggregatorRole(ctx, state)
     this.member = new MemberRole(ctx, state)
   }

@@ -13,7 +13,8 @@ import type { SelectFn } from '../protocol/election.ts'
 import { aggregatorAt, electionOrder } from '../protocol/election.ts'
 import { attemptReached, checkAttemptClock } from '../protocol/attempt-clock.ts'
 import type { AttemptTiming, RoundProgress } from '../protocol/attempt-clock.ts'
-import { checkElection, checkResultSelection, genesisBeacon, nextBeacon, witnessesOf } from '../protocol/seeds.ts'
+import { checkElection, checkResultSelection, genesisBeacon, nextBeacon, roundRoles, witnessesOf }
+  from '../protocol/seeds.ts'
 import { checkResult } from '../protocol/result-rules.ts'
 import { attestationStatement, checkCommitments, resultStatement } from '../protocol/signed-update.ts'
 import { contradictionEvidence, droppedEvidence, equivocationEvidence, falseAttestations,
@@ -113,6 +114,14 @@ export class Trust {
    */
   private unjudged: Array<{ readonly r: RoundResult, readonly sender: string }> = []
   /**
+   * Results of the round after the current one, from a member an announce we followed listed: a member still
+   * fetching the last global adapter (a quiet one fetches late, member-role.ts) hears the next round's result
+   * before it adopts. Refused, it was lost (gossip delivers once): the member then waited out that round's deadline
+   * and caught up by a chain sync, and a witness in that place never attested. They become the current round's
+   * unjudged results when we adopt (judged once we follow their announce, kept by member-role.ts as well).
+   */
+  private ahead: Array<{ readonly r: RoundResult, readonly sender: string }> = []
+  /**
    * Attempts of the current round whose aggregator we convicted, `round/attempt`: no one waits for them. Our
    * order drops the offender and every later place moves up one, so the attempt number alone no longer names
    * it; a peer that convicted the aggregator of an attempt it never followed (its announce came too early for
@@ -156,6 +165,17 @@ export class Trust {
     return this.h.select({ members, k: this.h.job.peersPerRound, prevGlobalHash: this.beacon, round, attempt })
   }
 
+  /**
+   * Will we have a role in the round after `r` (attempt 0 over `members`: aggregator or next in the order,
+   * trainer, witness) once `r` is adopted? Its seed follows from `r` alone, so a member can tell before it
+   * fetches `r`'s global adapter (member-role.ts: the quiet ones fetch later). Others' views may differ a little;
+   * a member that misjudges it only fetches a little earlier or later.
+   */
+  drawnAfter (r: RoundResult, aggregator: string, members: readonly string[], self: string): boolean {
+    return roundRoles(this.eligible(members), this.beaconAfter(r, aggregator), r.round + 1, 0, this.h.job.peersPerRound,
+      this.h.job.witnesses.count, this.h.select).has(self)
+  }
+
   /** We followed (or made) the announce of `attempt`: a result of that attempt may be taken and witnessed. */
   noteAnnounce (round: number, attempt: number, f: FollowedAttempt): void {
     if (this.followed.round !== round) this.followed = { round, attempts: new Map() }
@@ -165,23 +185,32 @@ export class Trust {
 
   /** A result of ours or another's was adopted: the next round's seed follows from it. */
   advance (r: RoundResult, aggregator: string): void {
-    this.setBeacon(r.round, nextBeacon(this.beacon, aggregator,
-      r.updates.map((u) => ({ author: u.author, hash: hex(u.hash) }))))
+    this.setBeacon(r.round, this.beaconAfter(r, aggregator))
     // the adopted round stays one round longer: a witness's attestation heard after the quorum still counts
     // as evidence against it when it lied (nothing of that round is adopted again: the roles check the round)
     this.gate.forget(r.round - 1)
     for (const [k, v] of this.serving) if (v.round < r.round) this.serving.delete(k)
     for (const k of this.complaints.keys()) if (Number(k.split('/')[0]) < r.round) this.complaints.delete(k)
-    this.unjudged = []
+    this.nowCurrent(r.round)
     this.failedAttempts.clear()
+  }
+
+  private beaconAfter (r: RoundResult, aggregator: string): string {
+    return nextBeacon(this.beacon, aggregator, r.updates.map((u) => ({ author: u.author, hash: hex(u.hash) })))
   }
 
   /** We caught up to `round` by a checked chain (catch-up.ts): its seed, recomputed along the chain, is ours. */
   caughtUp (round: number, beacon: string): void {
     this.setBeacon(round, beacon)
     this.gate.forget(round)
-    this.unjudged = []
+    this.nowCurrent(round)
     this.failedAttempts.clear()
+  }
+
+  /** Round `completed` is ours now: the results kept from ahead of it are the current round's to judge. */
+  private nowCurrent (completed: number): void {
+    this.unjudged = this.ahead.filter((u) => u.r.round === completed + 1)
+    this.ahead = []
   }
 
   /** The seed of the round after `round` (a confirmed result's, or a catch-up's), saved with the state. */
@@ -267,10 +296,16 @@ export class Trust {
       // kept only from a member an announce we followed listed: a stranger's results, valid or not, could
       // otherwise push a member's out of the few kept
       const listed = [...followed.values()].some((f) => f.members.includes(sender))
+      const same = (u: { readonly r: RoundResult, readonly sender: string }): boolean =>
+        u.sender === sender && u.r.attempt === r.attempt
       if ((c.reason === RejectReason.NoAnnounce || c.reason === RejectReason.NotAggregator) &&
         r.round === st.completed + 1 && listed) {
-        this.unjudged = keepLatest(this.unjudged, { r, sender },
-          (u) => u.sender === sender && u.r.attempt === r.attempt, UNJUDGED_KEPT)
+        this.unjudged = keepLatest(this.unjudged, { r, sender }, same, UNJUDGED_KEPT)
+      }
+      if (c.reason === RejectReason.RoundOutOfWindow && r.round === st.completed + 2 &&
+        this.followed.round === st.completed + 1 &&
+        [...this.followed.attempts.values()].some((f) => f.members.includes(sender))) {
+        this.ahead = keepLatest(this.ahead, { r, sender }, same, UNJUDGED_KEPT)
       }
       reject(c.reason)
       return

@@ -20,6 +20,11 @@ export interface PeerTiming {
   readonly largeJobMembers: number
   /** how many Hellos per heartbeat the peers without a role send in all, in a large job */
   readonly idleHellosPerHeartbeat: number
+  /**
+   * in a large job, the longest a member without a role in the next round waits before fetching a confirmed
+   * result's global adapter (member-role.ts); 0: no wait
+   */
+  readonly quietFetchMs: number
   /** how often the round clock is checked */
   readonly tickMs: number
   /** after enough members are live, wait this long before round 1 so every view has them */

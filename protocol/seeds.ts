@@ -7,7 +7,7 @@
 // updates as "no_update", is visible in every result and bounded in DESIGN.md.
 import { createHash } from 'node:crypto'
 import type { RoundAnnounce, RoundResult } from './messages.ts'
-import { electAggregator, electionOrder, selectRandomK } from './election.ts'
+import { aggregatorAt, electAggregator, electionOrder, selectRandomK } from './election.ts'
 import type { SelectFn } from './election.ts'
 import { RejectReason } from './reject-reason.ts'
 import type { Check } from './round-rules.ts'
@@ -30,6 +30,19 @@ export function witnessesOf (members: readonly string[], beacon: string, round: 
   aggregator: string, w: number): string[] {
   return electionOrder(members.filter((m) => m !== aggregator), `${beacon}/witness/${attempt}`, round)
     .slice(0, Math.max(0, w))
+}
+
+/**
+ * The members attempt `attempt` of `round` depends on, by seed `beacon` over `members`: its aggregator and the next
+ * in the order (who takes over when it is silent), its `k` trainers and its `w` witnesses.
+ */
+export function roundRoles (members: readonly string[], beacon: string, round: number, attempt: number, k: number,
+  w: number, select: SelectFn = selectRandomK): Set<string> {
+  const order = electionOrder(members, beacon, round)
+  const aggregator = aggregatorAt(order, attempt) ?? ''
+  return new Set([aggregator, aggregatorAt(order, attempt + 1) ?? '',
+    ...select({ members, k, prevGlobalHash: beacon, round, attempt }),
+    ...witnessesOf(members, beacon, round, attempt, aggregator, w)].filter((m) => m !== ''))
 }
 
 /**
