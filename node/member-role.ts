@@ -85,6 +85,8 @@ export class MemberRole {
   private notDue: Array<{ readonly a: RoundAnnounce, readonly sender: string }> = []
   /** confirmed results on their way to adoption (adoptConfirmed), and until when that holds catch-up back */
   private adopting = { count: 0, until: 0 }
+  /** the quiet wait under way (quietWaitMs): the result it waits to fetch, and how to end it early */
+  private quiet?: { readonly r: RoundResult, readonly aggregator: string, readonly wake: AbortController }
 
   constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {
     this.samples = ctx.opts.samples ?? 0
@@ -111,6 +113,7 @@ export class MemberRole {
         counted.has(sender)) {
         this.deferred.push({ a, sender })
         if (this.deferred.length > 4) this.deferred.shift()
+        this.wakeIfNamed(a, sender)
       }
       if (check.reason.startsWith(RejectReason.UnknownMembers) && a.round === state.completed + 1 &&
         Number(a.deadlineMs) > now) {
@@ -344,9 +347,27 @@ export class MemberRole {
   private quietWaitMs (r: RoundResult, aggregator: string, members: readonly string[]): number {
     const { ctx } = this
     const most = ctx.timing.quietFetchMs
-    if (most <= 0 || members.length < ctx.timing.largeJobMembers ||
-      ctx.trust.drawnAfter(r, aggregator, members, ctx.peerId)) return 0
+    if (most <= 0 || members.length < ctx.timing.largeJobMembers) return 0
+    // the next announce lists the members its aggregator counts, which may have grown since this round's: a role
+    // drawn over either list counts (an announce that names us anyway ends the wait, wakeIfNamed)
+    const drawn = (over: readonly string[]): boolean => ctx.trust.drawnAfter(r, aggregator, over, ctx.peerId)
+    if (drawn(members) || drawn(ctx.countedMembers(r.round + 1, Date.now()))) return 0
     return Math.round(most * (0.25 + 0.75 * Math.random()))
+  }
+
+  /**
+   * An announce of the round after the one we wait quietly to fetch (kept, deferred) gives us a role after all:
+   * fetch now. The announce is unchecked yet (we stand a round before it); a false one only ends the wait early.
+   */
+  private wakeIfNamed (a: RoundAnnounce, sender: string): void {
+    const q = this.quiet
+    if (q === undefined || a.round !== q.r.round + 1) return
+    const self = this.ctx.peerId
+    if (a.selected.includes(self) || this.ctx.trust.drawnAfter(q.r, q.aggregator, a.members, self, a.attempt)) {
+      this.ctx.log(`round ${q.r.round}: the announce of round ${a.round} by ${sender.slice(-6)} gives us a role; ` +
+        'fetching its global now')
+      q.wake.abort()
+    }
   }
 
   /**
@@ -364,8 +385,16 @@ export class MemberRole {
     this.adopting.until = Date.now() + quietMs + ctx.timing.transferTimeoutMs
     try {
       if (quietMs > 0) {
-        try { await sleep(quietMs, undefined, { signal: ctx.abort.signal }) } catch { return }
-        if (r.round !== state.completed + 1 || hex(r.baseHash) !== state.globalHash) return
+        const wake = new AbortController()
+        this.quiet = { r, aggregator, wake }
+        try {
+          await sleep(quietMs, undefined, { signal: AbortSignal.any([ctx.abort.signal, wake.signal]) })
+        } catch {
+          // woken by an announce that names us (wakeIfNamed), or stopping: checked below
+        } finally {
+          if (this.quiet?.wake === wake) this.quiet = undefined
+        }
+        if (r.round !== state.completed + 1 || hex(r.baseHash) !== state.globalHash || ctx.stopped) return
       }
       await this.fetchAndAdopt(r, aggregator, members, attestations, own, quietMs)
     } finally {

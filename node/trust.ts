@@ -166,14 +166,14 @@ export class Trust {
   }
 
   /**
-   * Will we have a role in the round after `r` (attempt 0 over `members`: aggregator or next in the order,
-   * trainer, witness) once `r` is adopted? Its seed follows from `r` alone, so a member can tell before it
-   * fetches `r`'s global adapter (member-role.ts: the quiet ones fetch later). Others' views may differ a little;
-   * a member that misjudges it only fetches a little earlier or later.
+   * Will `self` have a role in attempt `attempt` of the round after `r` over `members` (aggregator or next in the
+   * order, trainer, witness) once `r` is adopted? Its seed follows from `r` alone, so a member can tell before it
+   * fetches `r`'s global adapter (member-role.ts: the quiet ones fetch later). The members the next announce lists
+   * may differ from those asked about: a member that misjudges it fetches a little earlier or later.
    */
-  drawnAfter (r: RoundResult, aggregator: string, members: readonly string[], self: string): boolean {
-    return roundRoles(this.eligible(members), this.beaconAfter(r, aggregator), r.round + 1, 0, this.h.job.peersPerRound,
-      this.h.job.witnesses.count, this.h.select).has(self)
+  drawnAfter (r: RoundResult, aggregator: string, members: readonly string[], self: string, attempt = 0): boolean {
+    return roundRoles(this.eligible(members), this.beaconAfter(r, aggregator), r.round + 1, attempt,
+      this.h.job.peersPerRound, this.h.job.witnesses.count, this.h.select).has(self)
   }
 
   /** We followed (or made) the announce of `attempt`: a result of that attempt may be taken and witnessed. */
