@@ -44,9 +44,6 @@ interface Trained {
   readonly trainLoss: number
 }
 
-/** the longest a quiet member of a large job waits before fetching a new global adapter (timing.quietFetchMs) */
-export const QUIET_FETCH_MS = 4000
-
 export class MemberRole {
   /** measured from our trainer's results, advertised in Hello */
   tokensPerSecond = 0
@@ -339,10 +336,11 @@ export class MemberRole {
 
   /**
    * How long to wait before fetching a confirmed result's global adapter: a quiet member of a large job (no role
-   * in the next round) lets the next round's aggregator, trainers and witnesses fetch first. All members at once
-   * was a burst of ~100 fetches on the few peers that held it, most over new connections, and the next round's
-   * aggregator and trainers waited in it (bench scale, docs/performance.md). Drawn at random within
-   * [1/4, 1] of timing.quietFetchMs, so the quiet ones spread out too; 0 for the others.
+   * in the next round) lets the next round's aggregator, trainers and witnesses fetch first, so they do not wait in
+   * a burst of every member's fetch on the few peers that hold it. Drawn at random within [1/4, 1] of
+   * timing.quietFetchMs, so the quiet ones spread out too; 0 for the others. Off by default: in one process it
+   * bought nothing measurable, and a quiet member that missed attempt 0 cannot follow a failover that lists a dead
+   * aggregator (docs/performance.md, session 17).
    */
   private quietWaitMs (r: RoundResult, aggregator: string, members: readonly string[]): number {
     const { ctx } = this
@@ -385,6 +383,7 @@ export class MemberRole {
     this.adopting.until = Date.now() + quietMs + ctx.timing.transferTimeoutMs
     try {
       if (quietMs > 0) {
+        ctx.log(`round ${r.round}: confirmed; no role in round ${r.round + 1}, fetching its global in ${quietMs} ms`)
         const wake = new AbortController()
         this.quiet = { r, aggregator, wake }
         try {

@@ -47,7 +47,7 @@ import { dueAttempt } from './round-clock.ts'
 import { StateStore } from './state-store.ts'
 import { PeerContext } from './peer-context.ts'
 import { RoundState } from './round-state.ts'
-import { MemberRole, QUIET_FETCH_MS } from './member-role.ts'
+import { MemberRole } from './member-role.ts'
 import { AggregatorRole } from './aggregator-role.ts'
 import { CatchUp } from './catch-up.ts'
 import { ChainStore } from './chain-store.ts'
@@ -97,7 +97,7 @@ export class Peer {
       memberTtlMs: opts.timing?.memberTtlMs ?? hb * 3,
       largeJobMembers: opts.timing?.largeJobMembers ?? LARGE_JOB_MEMBERS,
       idleHellosPerHeartbeat: opts.timing?.idleHellosPerHeartbeat ?? IDLE_HELLOS_PER_HEARTBEAT,
-      quietFetchMs: opts.timing?.quietFetchMs ?? QUIET_FETCH_MS,
+      quietFetchMs: opts.timing?.quietFetchMs ?? 0, // off: docs/performance.md (session 17) says why
       tickMs: opts.timing?.tickMs ?? Math.min(250, hb),
       settleMs: opts.timing?.settleMs ?? hb,
       graceMs: opts.timing?.graceMs ?? Math.max(1000, deadlineMs / 4),

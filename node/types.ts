@@ -22,7 +22,7 @@ export interface PeerTiming {
   readonly idleHellosPerHeartbeat: number
   /**
    * in a large job, the longest a member without a role in the next round waits before fetching a confirmed
-   * result's global adapter (member-role.ts); 0: no wait
+   * result's global adapter (member-role.ts); 0 (the default): no wait
    */
   readonly quietFetchMs: number
   /** how often the round clock is checked */
