@@ -13,11 +13,11 @@
 // --large-job-members N: the size from which quiet peers stretch their Hello interval (node/member-view.ts; a large
 // N gives every peer the heartbeat, as before that change). --max-connected N: the peers' connection cap
 // (node/connection-trim.ts; a large N turns the trim off). --quiet-fetch-ms N: the longest wait of a member without a
-// role in the next round before it fetches a new global (node/member-role.ts; 0, the default: none). gossipInPerPeerS: gossip
-// messages each peer took in per second over the idle window (Hellos, once the job is done); liveInView: the share
-// of the job each peer's view holds live at its end (1: every member in every view); components: connected groups
-// of the job's peers (isolated: those with no connection to another peer of the job); a point whose job is in
-// pieces carries an error.
+// role in the next round before it fetches a new global (node/member-role.ts; 0, the default: none).
+// gossipInPerPeerS: gossip messages each peer took in per second over the idle window (Hellos, once the job is
+// done); liveInView: the share of the job each peer's view holds live at its end (1: every member in every view);
+// components: connected groups of the job's peers (isolated: those with no connection to another peer of the job);
+// a point whose job is in pieces carries an error.
 // writesPerPeerS: the process's write syscalls (/proc/self/io) in the idle window per peer per second, a count of
 // encrypted frames sent that the machine's load does not move.
 // gossipP99LaterMs and loopLagP99LaterMs: the same two over the rounds after the first, once the job has formed.
