@@ -97,9 +97,11 @@ export class MemberRole {
     const baseHash = hex(a.baseHash)
     const cur = state.current.round === a.round ? state.current : undefined
     // a failover lists the attempt we followed's members, its silent aggregator included (same order everywhere);
-    // the frozen members of a deterministic run count too
+    // the frozen members of a deterministic run count too. One we did not follow (we adopted late) may list an
+    // aggregator that died meanwhile, no longer live to us: members heard lately count for a failover (a real
+    // member's signed Hellos, never an id the announcer made up)
     const counted = new Set([...ctx.countedMembers(a.round, now), ...cur?.announce?.members ?? [],
-      ...ctx.opts.members ?? []])
+      ...ctx.opts.members ?? [], ...a.attempt > 0 ? ctx.knownMembers(a.round, now) : []])
     const { progress, timing } = this.clockOf(a.round, now)
     const check = ctx.trust.checkAnnounce(a, sender, state.completed, progress, timing, counted, now,
       (m) => ctx.passedOver(m, now, ctx.timing.heartbeatMs))
@@ -339,8 +341,7 @@ export class MemberRole {
    * in the next round) lets the next round's aggregator, trainers and witnesses fetch first, so they do not wait in
    * a burst of every member's fetch on the few peers that hold it. Drawn at random within [1/4, 1] of
    * timing.quietFetchMs, so the quiet ones spread out too; 0 for the others. Off by default: in one process it
-   * bought nothing measurable, and a quiet member that missed attempt 0 cannot follow a failover that lists a dead
-   * aggregator (docs/performance.md, session 17).
+   * bought nothing measurable (docs/performance.md, session 17).
    */
   private quietWaitMs (r: RoundResult, aggregator: string, members: readonly string[]): number {
     const { ctx } = this

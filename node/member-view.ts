@@ -145,6 +145,13 @@ export class MemberView {
     return this.known
   }
 
+  /** members heard within KNOWN_FOR_MS, live or not (self excluded) */
+  heardLately (now: number): string[] {
+    const out: string[] = []
+    for (const s of this.seen.values()) if (s.peer !== this.self && now - s.seenAt <= KNOWN_FOR_MS) out.push(s.peer)
+    return out
+  }
+
   /** how long after its last Hello member `s` stays live: its announced intervals, capped at the job's */
   ttlOf (s: MemberStatus, now: number): number {
     return helloTtlMs(s.intervalMs, this.knownAt(now).capMs, this.ttlMs, INTERVALS_PER_TTL)

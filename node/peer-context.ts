@@ -100,6 +100,11 @@ export class PeerContext {
     return this.view!.live(now).filter((m) => this.book.counts(m, round, this.peerId))
   }
 
+  /** members that count for `round` and were heard lately, live or not (MemberView.heardLately) */
+  knownMembers (round: number, now: number): string[] {
+    return this.view!.heardLately(now).filter((m) => this.book.counts(m, round, this.peerId))
+  }
+
   async publish (msg: Parameters<typeof RoundMessage.encode>[0]): Promise<void> {
     try {
       await this.transport.publish(this.libp2p, this.topic, RoundMessage.encode(msg))
