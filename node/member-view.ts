@@ -138,8 +138,7 @@ export class MemberView {
 
   private knownAt (now: number): { readonly count: number, readonly capMs: number } {
     if (Math.abs(now - this.known.at) < 1000) return this.known
-    let count = 1
-    for (const s of this.seen.values()) if (s.peer !== this.self && now - s.seenAt <= KNOWN_FOR_MS) count++
+    const count = 1 + this.heardLately(now).length
     const capMs = this.plan === undefined ? MAX_HELLO_INTERVAL_MS : intervalCapMs(this.plan, count)
     this.known = { at: now, count, capMs }
     return this.known

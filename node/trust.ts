@@ -66,6 +66,9 @@ export interface TrustHost {
 /** how far ahead of ours another peer's attempt clock may run: peers adopt a result up to a fetch apart */
 const toleranceOf = (t: AttemptTiming): number => t.graceMs + t.silenceMs / 2
 
+/** a result kept until we can judge it, with its sender (Trust.unjudged, Trust.ahead) */
+interface HeldResult { readonly r: RoundResult, readonly sender: string }
+
 /** results of the current round kept until we can judge them (Trust.unjudged) */
 const UNJUDGED_KEPT = 8
 
@@ -112,7 +115,7 @@ export class Trust {
    * apart, it announced over a list naming an offender, and the round never ended (the simulation test's
    * 225 s timeout). Judged again when we follow an announce or exclude a member; a few at most.
    */
-  private unjudged: Array<{ readonly r: RoundResult, readonly sender: string }> = []
+  private unjudged: HeldResult[] = []
   /**
    * Results of the round after the current one, from a member an announce we followed listed: a member still
    * fetching the last global adapter (a quiet one fetches late, member-role.ts) hears the next round's result
@@ -120,7 +123,7 @@ export class Trust {
    * and caught up by a chain sync, and a witness in that place never attested. They become the current round's
    * unjudged results when we adopt (judged once we follow their announce, kept by member-role.ts as well).
    */
-  private ahead: Array<{ readonly r: RoundResult, readonly sender: string }> = []
+  private ahead: HeldResult[] = []
   /**
    * Attempts of the current round whose aggregator we convicted, `round/attempt`: no one waits for them. Our
    * order drops the offender and every later place moves up one, so the attempt number alone no longer names
@@ -296,8 +299,7 @@ export class Trust {
       // kept only from a member an announce we followed listed: a stranger's results, valid or not, could
       // otherwise push a member's out of the few kept
       const listed = [...followed.values()].some((f) => f.members.includes(sender))
-      const same = (u: { readonly r: RoundResult, readonly sender: string }): boolean =>
-        u.sender === sender && u.r.attempt === r.attempt
+      const same = (u: HeldResult): boolean => u.sender === sender && u.r.attempt === r.attempt
       if ((c.reason === RejectReason.NoAnnounce || c.reason === RejectReason.NotAggregator) &&
         r.round === st.completed + 1 && listed) {
         this.unjudged = keepLatest(this.unjudged, { r, sender }, same, UNJUDGED_KEPT)
