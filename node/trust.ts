@@ -299,7 +299,9 @@ export class Trust {
       // kept only from a member an announce we followed listed: a stranger's results, valid or not, could
       // otherwise push a member's out of the few kept
       const listed = [...followed.values()].some((f) => f.members.includes(sender))
-      const same = (u: HeldResult): boolean => u.sender === sender && u.r.attempt === r.attempt
+      // one per sender, its newest: a listed member gone bad that floods results (any attempts, any bytes) holds
+      // one of the few places, and cannot push out the aggregators' results we wait to judge
+      const same = (u: HeldResult): boolean => u.sender === sender
       if ((c.reason === RejectReason.NoAnnounce || c.reason === RejectReason.NotAggregator) &&
         r.round === st.completed + 1 && listed) {
         this.unjudged = keepLatest(this.unjudged, { r, sender }, same, UNJUDGED_KEPT)

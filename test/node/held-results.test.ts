@@ -1,0 +1,77 @@
+// The results a member keeps to judge later (Trust: those of the round ahead of ours while we still fetch our
+// global, and those whose announce we have not followed yet), attacked with keys the attackers made themselves: a
+// stranger's results are not kept at all, and a listed member gone bad that floods results for every attempt holds
+// one place, so the result of the next round's real aggregator is still judged once we get there.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import type { RoundResult } from '../../protocol/messages.ts'
+import { selectRandomK } from '../../protocol/election.ts'
+import { resultStatement } from '../../protocol/signed-update.ts'
+import { RejectReason } from '../../protocol/reject-reason.ts'
+import { FEDAVG } from '../../protocol/aggregation-spec.ts'
+import { Trust } from '../../node/trust.ts'
+import type { TrustHost } from '../../node/trust.ts'
+import { sign } from '../../node/signatures.ts'
+import { hex } from '../../node/hex.ts'
+import { buildAggregator } from '../../trainer/aggregate/build-aggregator.ts'
+import { testJob } from './net-fixture.ts'
+import { H } from './trust-fixture.ts'
+
+const fresh = async (): Promise<{ key: PrivateKey, id: string }> => {
+  const key = await generateKeyPair('Ed25519')
+  return { key, id: peerIdFromPrivateKey(key).toString() }
+}
+
+test('a stranger\'s results are not kept, and a member flooding results cannot push out the next aggregator\'s',
+  async () => {
+    const { job, jobId } = testJob({ peersPerRound: 2 })
+    const dir = mkdtempSync(join(tmpdir(), 'fedit-held-'))
+    const none = (): never => { throw new Error('not reached by these results') }
+    try {
+      const [me, a1, a2, bad, stranger] = await Promise.all([1, 2, 3, 4, 5].map(fresh))
+      const members = [me!, a1!, a2!, bad!].map((p) => p.id)
+      const rejected: Array<{ from: string, reason: string, round: number }> = []
+      const standing = { completed: 0, hash: hex(H(0)) }
+      const host: TrustHost = { job, jobId, stateDir: dir, aggregate: buildAggregator(FEDAVG), select: selectRandomK,
+        self: () => me!.id, key: () => me!.key, log: () => {}, publish: async () => {},
+        reject: (from, reason, _where, round) => { rejected.push({ from, reason, round }) },
+        fetch: none, history: none, saveBeacon: async () => {}, clock: none, passedOver: none,
+        standing: () => standing as unknown as ReturnType<TrustHost['standing']> }
+      const trust = new Trust(host)
+      // we follow round 1's announce (by a1, listing the four of us) and are still fetching its global
+      trust.noteAnnounce(1, 0, { aggregator: a1!.id, members })
+      const result = async (by: { key: PrivateKey }, over: Partial<RoundResult>): Promise<RoundResult> => {
+        const r: RoundResult = { jobId, round: 2, attempt: 0, baseHash: H(1), newHash: H(2), selected: [],
+          included: [], excluded: [], trainLoss: 1, bytes: 1n, seconds: 1, adapterBytes: 1n, updates: [], ...over }
+        return { ...r, signature: await sign(by.key, resultStatement(r)) }
+      }
+      // round 2's aggregator publishes first (on a base we will not stand on, so that its judgement shows: a refusal
+      // for wrong_base once round 2 is ours); then the stranger, and the member gone bad for 20 attempts
+      await trust.onResult(await result(a2!, { baseHash: H(9) }), a2!.id)
+      await trust.onResult(await result(stranger!, {}), stranger!.id)
+      for (let attempt = 0; attempt < 20; attempt++) await trust.onResult(await result(bad!, { attempt }), bad!.id)
+      assert.ok(rejected.every((x) => x.reason === RejectReason.RoundOutOfWindow && x.round === 2),
+        'each came a round ahead of ours')
+      assert.equal(rejected.length, 22)
+
+      // round 1 is adopted and round 2's announce (by a2) followed: what was kept is judged
+      rejected.length = 0
+      standing.completed = 1
+      standing.hash = hex(H(1))
+      trust.advance(await result(a1!, { round: 1, baseHash: H(0), newHash: H(1) }), a1!.id)
+      trust.noteAnnounce(2, 0, { aggregator: a2!.id, members })
+      await new Promise((resolve) => setImmediate(resolve))
+      const from = (p: { id: string }): string[] => rejected.filter((x) => x.from === p.id).map((x) => x.reason)
+      assert.deepEqual(from(a2!), [RejectReason.WrongBase], 'the aggregator\'s result was kept and judged')
+      assert.deepEqual(from(stranger!), [], 'the stranger\'s result was never kept')
+      assert.ok(from(bad!).length <= 1, `the member gone bad held one place at most: ${from(bad!).join(', ')}`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
