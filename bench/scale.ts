@@ -215,7 +215,7 @@ async function runPoint (PEERS: number): Promise<void> {
   /** by `peer/round`: when the first result of the round reached the peer, how long its global's fetch took */
   const resultSeen = new Map<string, number>()
   /** each adoption's fetch, and the quiet wait before it (member-role.ts), by `peer/round` */
-  const fetchMs = new Map<string, { readonly fetch: number, readonly wait: number }>()
+  const fetchMs = new Map<string, { readonly fetch: number, readonly wait: number, readonly dialled: boolean }>()
   const adoptedBy = new Map<string, number>()
   // why a round is slow (stderr): when each peer adopted each round, and the announces refused while rounds ran
   const adoptedAt = new Map<number, number[]>()
@@ -238,8 +238,11 @@ async function runPoint (PEERS: number): Promise<void> {
           roleLines.push(`${new Date().toISOString().slice(14, 23)} p${i} ${line.slice(0, 150)}`)
         }
         // how long each adoption waited on its global's fetch (member-role.ts)
-        const fg = /^round (\d+): global \w+ fetched in (\d+) ms(?: after a wait of (\d+) ms)?/.exec(line)
-        if (fg !== null) fetchMs.set(`${i}/${fg[1]}`, { fetch: Number(fg[2]), wait: Number(fg[3] ?? 0) })
+        const fg = /^round (\d+): global \w+ fetched in (\d+) ms(?: after a wait of (\d+) ms)?[^,]*(, from a source we dialled)?/
+          .exec(line)
+        if (fg !== null) {
+          fetchMs.set(`${i}/${fg[1]}`, { fetch: Number(fg[2]), wait: Number(fg[3] ?? 0), dialled: fg[4] !== undefined })
+        }
         const m = /^members: \d+ Hellos from \w+ \((\w+)[^)]*\); (\d+) newer/.exec(line)
         if (m !== null) membersAsked.set(m[1]!, [...membersAsked.get(m[1]!) ?? [], Number(m[2])])
         // global adapters that could not be fetched from a source (global-fetch.ts): what slows adoption
@@ -379,6 +382,7 @@ async function runPoint (PEERS: number): Promise<void> {
     const confirm: number[] = []
     const fetch: number[] = []
     const roleFetch: number[] = []
+    const held: number[] = []
     for (let i = 0; i < PEERS; i++) {
       const seen = resultSeen.get(`${i}/${round}`)
       const done = adoptedBy.get(`${i}/${round}`)
@@ -387,6 +391,7 @@ async function runPoint (PEERS: number): Promise<void> {
       confirm.push(done - f.fetch - f.wait - seen)
       fetch.push(f.fetch)
       if (f.wait === 0) roleFetch.push(f.fetch)
+      if (!f.dialled) held.push(f.fetch)
     }
     const q = (a: number[], p: number): number =>
       a.sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))]!
@@ -394,7 +399,7 @@ async function runPoint (PEERS: number): Promise<void> {
       : `; ${roleFetch.length} without a quiet wait: fetch median ${q(roleFetch, 0.5)} ms, p90 ${q(roleFetch, 0.9)} ms`
     return confirm.length === 0 ? 'no fetches seen' : `${confirm.length} fetched: result to confirmed median ` +
       `${q(confirm, 0.5)} ms, p90 ${q(confirm, 0.9)} ms; fetch median ${q(fetch, 0.5)} ms, p90 ${q(fetch, 0.9)} ms` +
-      roles
+      roles + `; ${held.length} over a connection held` + (held.length > 0 ? ` (median ${q(held, 0.5)} ms)` : '')
   }
   for (const r of rounds) {
     const at = (adoptedAt.get(r.round) ?? []).sort((a, b) => a - b)

@@ -9,26 +9,37 @@ import type { FetchOptions } from './types.ts'
 import { shuffle } from './shuffle.ts'
 import type { PeerContext } from './peer-context.ts'
 
-interface FetchedGlobal { readonly bytes: Uint8Array, readonly adapter: Adapter }
+/** the adapter, and whether its source needed a dial (no connection to it was open when we asked) */
+interface FetchedGlobal { readonly bytes: Uint8Array, readonly adapter: Adapter, readonly dialled?: boolean }
 
 /** a source of an adapter, and how many tries it gets */
 export interface FetchSource { readonly peer: string, readonly tries: number }
 
 /**
- * Whom to ask for an adapter, in order: members whose Hello says they hold it, those we are connected to first (each
- * group in random order), then `from`. A new connection costs a handshake (three X25519 agreements and a signature
- * at each end): noise handshakes were ~10 % of a 100-peer process's time in its rounds (bench scale's profile),
- * and after each round every member fetches the new global. A Hello's claim to hold it is anyone's word, so a
+ * Whom to ask for an adapter, in order: members whose Hello says they hold it that we are connected to, then the
+ * sources `from` we are connected to, then the other holders, then the other sources (each group in random order
+ * but `from`'s, which the caller shuffled). A new connection costs a handshake (three X25519 agreements and a
+ * signature at each end), identify, and gossipsub's and kad-dht's streams on it: after each round every member
+ * fetches the new global, and at 100 peers in one process those dials were most of the adoption burst (a dial took
+ * 4.6 s at the median, docs/performance.md). About half the members are already connected to one of the ~4
+ * sources (the aggregator and the witnesses that agreed). A Hello's claim to hold it is anyone's word, so a
  * connected holder gets one try, not three: a liar connected to us that claims every new global and stalls costs
  * us one try's limit, not three before the next source. Pure but for the shuffle.
  */
 export function fetchOrder (holders: readonly string[], from: readonly string[], self: string,
   connected: (peer: string) => boolean): FetchSource[] {
   const others = holders.filter((p) => !from.includes(p) && p !== self)
+  const given = [...new Set(from)].filter((p) => p !== self)
   const near = shuffle(others.filter(connected)).map((peer) => ({ peer, tries: 1 }))
   const far = shuffle(others.filter((p) => !connected(p))).map((peer) => ({ peer, tries: FETCH_TRIES }))
-  const given = [...new Set(from)].filter((p) => p !== self).map((peer) => ({ peer, tries: FETCH_TRIES }))
-  return [...near, ...far, ...given]
+  const [givenNear, givenFar] = [given.filter(connected), given.filter((p) => !connected(p))]
+    .map((g) => g.map((peer) => ({ peer, tries: FETCH_TRIES })))
+  return [...near, ...givenNear!, ...far, ...givenFar!]
+}
+
+/** a connection to `peer` is open now (asking it costs a stream, not a dial) */
+export function connectedTo (ctx: PeerContext): (peer: string) => boolean {
+  return (p) => ctx.libp2p.getConnections(peerIdFromString(p)).some((c) => c.status === 'open')
 }
 
 /** tries of a source before the next one (each try's limit doubles: transfer.ts tryLimitMs) */
@@ -43,18 +54,19 @@ export async function fetchGlobal (
   ctx: PeerContext, hash: string, from: readonly string[]
 ): Promise<FetchedGlobal | undefined> {
   const holders = ctx.view?.holdersOf(hash, Date.now()) ?? []
-  const sources = fetchOrder(holders, from, ctx.peerId,
-    (p) => ctx.libp2p.getConnections(peerIdFromString(p)).some((c) => c.status === 'open'))
+  const connected = connectedTo(ctx)
+  const sources = fetchOrder(holders, from, ctx.peerId, connected)
   // a global adapter has the job's layout, so its size is known: tries sized to it, then the next source
   const opts = (i: number): FetchOptions => ({ jobId: ctx.opts.jobId, maxBytes: ctx.maxAdapterBytes,
     timeoutMs: tryLimitMs(ctx.layout.byteLength, i, ctx.timing.transferTimeoutMs) })
   for (const { peer: p, tries } of sources) {
     try {
       const peer = peerIdFromString(p)
+      const dialled = !connected(p)
       const bytes = await withRetries(tries, async (i) =>
         await ctx.transport.fetchAdapter(ctx.libp2p, peer, hash, opts(i)))
       const d = decodeAdapter(bytes, ctx.layout, ctx.maxAdapterBytes)
-      if (d.ok) return { bytes, adapter: d.adapter }
+      if (d.ok) return { bytes, adapter: d.adapter, dialled }
       ctx.reject(p, d.reason, 'adapter')
     } catch (err) {
       if (ctx.stopped) return undefined

@@ -4,6 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { decodeHistory, MAX_HISTORY_BYTES } from '../trainer/aggregate/history-codec.ts'
 import type { JobHistory } from '../trainer/aggregate/history.ts'
 import type { PeerContext } from './peer-context.ts'
+import { connectedTo } from './global-fetch.ts'
 import type { HeldHistory, RoundState } from './round-state.ts'
 
 /** sources tried before giving up: a history nobody serves must not hold the round for long */
@@ -19,7 +20,10 @@ export async function getHistory (ctx: PeerContext, state: RoundState, hash: str
   const mine = state.heldHistory(hash)
   if (mine !== undefined) return mine
   const holders = ctx.view?.holdersOf(holdersOf, Date.now()) ?? []
-  const sources = [...new Set([...from, ...holders])].filter((p) => p !== ctx.peerId).slice(0, MAX_SOURCES)
+  // those we are connected to first: a stream instead of a dial (global-fetch.ts fetchOrder)
+  const connected = connectedTo(ctx)
+  const all = [...new Set([...from, ...holders])].filter((p) => p !== ctx.peerId)
+  const sources = [...all.filter(connected), ...all.filter((p) => !connected(p))].slice(0, MAX_SOURCES)
   const opts = { jobId: ctx.opts.jobId, maxBytes: MAX_HISTORY_BYTES, timeoutMs: ctx.timing.transferTimeoutMs,
     what: 'history' as const }
   for (const p of sources) {

@@ -420,7 +420,8 @@ export class MemberRole {
     // how long adoption waits on the transfer (a large job's members fetch at once; bench scale reads this line)
     if (own === undefined) {
       ctx.log(`round ${r.round}: global ${hash.slice(0, 12)} fetched in ${Date.now() - fetchStart} ms` +
-        (quietMs > 0 ? ` after a wait of ${quietMs} ms (no role in round ${r.round + 1})` : ''))
+        (quietMs > 0 ? ` after a wait of ${quietMs} ms (no role in round ${r.round + 1})` : '') +
+        (g.dialled === true ? ', from a source we dialled' : ', over a connection held'))
     }
     // the job's history after the round, which the next aggregator and its witnesses start from: from the
     // aggregator (or members that took it); without it we still adopt, and the next round may have to reset it

@@ -1,21 +1,25 @@
-// Whom a member asks for a global adapter: holders it is connected to (one try each), then the other holders, then
-// the sources it was given; never itself, never one twice.
+// Whom a member asks for a global adapter: holders it is connected to (one try each), then the sources it was given
+// that it is connected to, then the other holders, then the other sources; never itself, never one twice.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fetchOrder } from '../../node/global-fetch.ts'
 
-test('connected holders are asked first, then the others, then the given sources', () => {
+test('connected holders and sources are asked before those a dial would reach', () => {
   const holders = ['h1', 'h2', 'h3', 'h4', 'h5', 'me', 'agg']
   const connected = new Set(['h2', 'h5', 'agg'])
   for (let i = 0; i < 20; i++) {
     const sources = fetchOrder(holders, ['agg', 'w1', 'me'], 'me', (p) => connected.has(p))
     const order = sources.map((s) => s.peer)
     assert.deepEqual([...order.slice(0, 2)].sort(), ['h2', 'h5'])
-    assert.deepEqual([...order.slice(2, 5)].sort(), ['h1', 'h3', 'h4'])
-    assert.deepEqual(order.slice(5), ['agg', 'w1'])
+    assert.equal(order[2], 'agg', 'a given source we are connected to, before any dial')
+    assert.deepEqual([...order.slice(3, 6)].sort(), ['h1', 'h3', 'h4'])
+    assert.deepEqual(order.slice(6), ['w1'])
     // a connected holder's claim is its word alone: one try; the others three
     assert.deepEqual(sources.map((s) => s.tries), [1, 1, 3, 3, 3, 3, 3])
   }
+  // the given sources keep the caller's (shuffled) order within each group
+  const order = fetchOrder([], ['w2', 'agg', 'w1', 'w3'], 'me', (p) => p === 'w1' || p === 'w3').map((s) => s.peer)
+  assert.deepEqual(order, ['w1', 'w3', 'w2', 'agg'])
 })
 
 test('the connected holders are drawn in random order, so a crowd spreads over them', () => {
