@@ -110,8 +110,9 @@ export class MemberRole {
       // results behind (round completed + 3 announced) must still keep the round it was selected for
       if (check.reason === RejectReason.RoundOutOfWindow && a.round <= state.completed + 2 * ROUND_WINDOW &&
         counted.has(sender)) {
-        // one per sender (its newest): a member gone bad flooding announces cannot push out the others' few kept
-        this.deferred = keepLatest(this.deferred, { a, sender }, (d) => d.sender === sender, 4)
+        // one per sender and round (its newest): a member gone bad flooding announces cannot push out the others'
+        this.deferred = keepLatest(this.deferred, { a, sender },
+          (d) => d.sender === sender && d.a.round === a.round, 4)
         this.wakeIfNamed(a, sender)
       }
       if (check.reason.startsWith(RejectReason.UnknownMembers) && a.round === state.completed + 1 &&

@@ -117,11 +117,12 @@ export class Trust {
    */
   private unjudged: HeldResult[] = []
   /**
-   * Results of the round after the current one, from a member an announce we followed listed: a member still
-   * fetching the last global adapter (a quiet one fetches late, member-role.ts) hears the next round's result
-   * before it adopts. Refused, it was lost (gossip delivers once): the member then waited out that round's deadline
-   * and caught up by a chain sync, and a witness in that place never attested. They become the current round's
-   * unjudged results when we adopt (judged once we follow their announce, kept by member-role.ts as well).
+   * Results of the rounds after the current one (ROUND_WINDOW of them), from a member an announce we followed
+   * listed: a member still fetching the last global adapter (a quiet one fetches late, member-role.ts) hears the
+   * next rounds' results before it adopts. Refused, they were lost (gossip delivers once): the member then waited out
+   * that round's deadline and caught up by a chain sync, and a witness in that place never attested. Each becomes
+   * the current round's unjudged result when we adopt the round before it (judged once we follow its announce,
+   * kept by member-role.ts as well).
    */
   private ahead: HeldResult[] = []
   /**
@@ -213,7 +214,7 @@ export class Trust {
   /** Round `completed` is ours now: the results kept from ahead of it are the current round's to judge. */
   private nowCurrent (completed: number): void {
     this.unjudged = this.ahead.filter((u) => u.r.round === completed + 1)
-    this.ahead = []
+    this.ahead = this.ahead.filter((u) => u.r.round > completed + 1)
   }
 
   /** The seed of the round after `round` (a confirmed result's, or a catch-up's), saved with the state. */
@@ -299,15 +300,16 @@ export class Trust {
       // kept only from a member an announce we followed listed: a stranger's results, valid or not, could
       // otherwise push a member's out of the few kept
       const listed = [...followed.values()].some((f) => f.members.includes(sender))
-      // one per sender, its newest: a listed member gone bad that floods results (any attempts, any bytes) holds
-      // one of the few places, and cannot push out the aggregators' results we wait to judge
-      const same = (u: HeldResult): boolean => u.sender === sender
+      // one per sender and round, its newest: a listed member gone bad that floods results (any attempts, any
+      // bytes) holds one of the few places a round, and cannot push out the aggregators' results we wait to judge
+      const same = (u: HeldResult): boolean => u.sender === sender && u.r.round === r.round
       if ((c.reason === RejectReason.NoAnnounce || c.reason === RejectReason.NotAggregator) &&
         r.round === st.completed + 1 && listed) {
         this.unjudged = keepLatest(this.unjudged, { r, sender }, same, UNJUDGED_KEPT)
       }
-      if (c.reason === RejectReason.RoundOutOfWindow && r.round === st.completed + 2 &&
-        this.followed.round === st.completed + 1 &&
+      // a member still fetching may stand two rounds behind when rounds are short (a quiet wait, a slow fetch)
+      if (c.reason === RejectReason.RoundOutOfWindow && r.round >= st.completed + 2 &&
+        r.round <= st.completed + 1 + ROUND_WINDOW && this.followed.round === st.completed + 1 &&
         [...this.followed.attempts.values()].some((f) => f.members.includes(sender))) {
         this.ahead = keepLatest(this.ahead, { r, sender }, same, UNJUDGED_KEPT)
       }
@@ -412,7 +414,8 @@ export class Trust {
   async onAttestation (a: Attestation, sender: string): Promise<void> {
     if (a.witness !== sender) { this.h.reject(sender, RejectReason.NotWitness, 'attestation', a.round); return }
     const completed = this.h.standing().completed
-    if (a.round < completed || a.round > completed + ROUND_WINDOW) return
+    // as far ahead as the results we keep (ahead): a member two rounds behind judges them once it stands there
+    if (a.round < completed || a.round > completed + 1 + ROUND_WINDOW) return
     if (!await verifySigned(sender, attestationStatement(a), a.signature)) {
       this.h.reject(sender, RejectReason.BadSignature, 'attestation', a.round)
       return

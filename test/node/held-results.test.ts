@@ -1,7 +1,8 @@
 // The results a member keeps to judge later (Trust: those of the round ahead of ours while we still fetch our
 // global, and those whose announce we have not followed yet), attacked with keys the attackers made themselves: a
 // stranger's results are not kept at all, and a listed member gone bad that floods results for every attempt holds
-// one place, so the result of the next round's real aggregator is still judged once we get there.
+// one place, so the result of the next round's real aggregator is still judged once we get there; a result two
+// rounds ahead waits for its round too, one three rounds ahead is not kept.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -30,12 +31,12 @@ const fresh = async (): Promise<{ key: PrivateKey, id: string }> => {
 
 test('a stranger\'s results are not kept, and a member flooding results cannot push out the next aggregator\'s',
   async () => {
-    const { job, jobId } = testJob({ peersPerRound: 2 })
+    const { job, jobId } = testJob({ peersPerRound: 2, rounds: 5 })
     const dir = mkdtempSync(join(tmpdir(), 'fedit-held-'))
     const none = (): never => { throw new Error('not reached by these results') }
     try {
-      const [me, a1, a2, bad, stranger] = await Promise.all([1, 2, 3, 4, 5].map(fresh))
-      const members = [me!, a1!, a2!, bad!].map((p) => p.id)
+      const [me, a1, a2, bad, stranger, a3] = await Promise.all([1, 2, 3, 4, 5, 6].map(fresh))
+      const members = [me!, a1!, a2!, bad!, a3!].map((p) => p.id)
       const rejected: Array<{ from: string, reason: string, round: number }> = []
       const standing = { completed: 0, hash: hex(H(0)) }
       const host: TrustHost = { job, jobId, stateDir: dir, aggregate: buildAggregator(FEDAVG), select: selectRandomK,
@@ -56,9 +57,11 @@ test('a stranger\'s results are not kept, and a member flooding results cannot p
       await trust.onResult(await result(a2!, { baseHash: H(9) }), a2!.id)
       await trust.onResult(await result(stranger!, {}), stranger!.id)
       for (let attempt = 0; attempt < 20; attempt++) await trust.onResult(await result(bad!, { attempt }), bad!.id)
-      assert.ok(rejected.every((x) => x.reason === RejectReason.RoundOutOfWindow && x.round === 2),
-        'each came a round ahead of ours')
-      assert.equal(rejected.length, 22)
+      // round 3's aggregator too (two rounds ahead: kept), and a round-4 result (three ahead: not kept)
+      await trust.onResult(await result(a3!, { round: 3, baseHash: H(8) }), a3!.id)
+      await trust.onResult(await result(a3!, { round: 4, baseHash: H(8) }), a3!.id)
+      assert.ok(rejected.every((x) => x.reason === RejectReason.RoundOutOfWindow), 'each came rounds ahead of ours')
+      assert.equal(rejected.length, 24)
 
       // round 1 is adopted and round 2's announce (by a2) followed: what was kept is judged
       rejected.length = 0
@@ -71,6 +74,23 @@ test('a stranger\'s results are not kept, and a member flooding results cannot p
       assert.deepEqual(from(a2!), [RejectReason.WrongBase], 'the aggregator\'s result was kept and judged')
       assert.deepEqual(from(stranger!), [], 'the stranger\'s result was never kept')
       assert.ok(from(bad!).length <= 1, `the member gone bad held one place at most: ${from(bad!).join(', ')}`)
+      assert.deepEqual(from(a3!), [], 'round 3\'s result waits for round 3')
+
+      // round 2 adopted and round 3's announce followed: the result kept two rounds ahead is judged; round 4's is gone
+      rejected.length = 0
+      standing.completed = 2
+      standing.hash = hex(H(2))
+      trust.advance(await result(a2!, { round: 2, baseHash: H(1), newHash: H(2) }), a2!.id)
+      trust.noteAnnounce(3, 0, { aggregator: a3!.id, members })
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.deepEqual(from(a3!), [RejectReason.WrongBase], 'round 3\'s result was kept two rounds and judged')
+      rejected.length = 0
+      standing.completed = 3
+      standing.hash = hex(H(3))
+      trust.advance(await result(a3!, { round: 3, baseHash: H(2), newHash: H(3) }), a3!.id)
+      trust.noteAnnounce(4, 0, { aggregator: a3!.id, members })
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.deepEqual(from(a3!), [], 'round 4\'s result, three rounds ahead when it came, was not kept')
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
