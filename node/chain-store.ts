@@ -31,6 +31,9 @@ export class ChainStore {
 
   get (round: number): ChainLink | undefined { return this.links.get(round) }
 
+  /** links held: it moves whenever firstListed may answer otherwise */
+  get size (): number { return this.links.size }
+
   /** The first confirmed round whose election listed `peer` (undefined: none we hold). */
   firstListed (peer: string): number | undefined { return this.listed.get(peer) }
 

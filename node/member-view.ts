@@ -72,6 +72,9 @@ export class MemberView {
   /** peer -> when we first heard it stand on each of its last few rounds */
   private readonly reached = new Map<string, Array<{ readonly round: number, readonly at: number }>>()
 
+  /** moves whenever the live set may change other than by a member outliving its last Hello (liveUntil) */
+  liveVersion = 0
+
   /** the known members and the interval cap, recomputed at most once a second (the cap is read per member) */
   private known = { at: -Infinity, count: 1, capMs: 0 }
 
@@ -108,7 +111,12 @@ export class MemberView {
   }
 
   private set (status: MemberStatus): void {
-    if (!this.seen.has(status.peer)) this.known.at = -Infinity
+    const prev = this.seen.get(status.peer)
+    if (prev === undefined) this.known.at = -Infinity
+    // the live set may grow (a member not live before), or a member's time to live change (another interval)
+    if (prev === undefined || !this.fresh(prev, status.seenAt) || prev.intervalMs !== status.intervalMs) {
+      this.liveVersion++
+    }
     this.seen.set(status.peer, status)
   }
 
@@ -177,8 +185,22 @@ export class MemberView {
 
   forget (peer: string): void {
     this.known.at = -Infinity
+    this.liveVersion++
     this.seen.delete(peer)
     this.reached.delete(peer)
+  }
+
+  /**
+   * Live members, self included, sorted, and until when that list holds unless `liveVersion` moves: the first time
+   * one of them outlives its last Hello. (A member that becomes live moves the version; one whose TTL shrinks as the
+   * job's known size falls may outlive `until` by the caller's own bound.)
+   */
+  liveUntil (now: number): { readonly members: string[], readonly until: number } {
+    let until = Infinity
+    for (const s of this.seen.values()) {
+      if (s.peer !== this.self && this.fresh(s, now)) until = Math.min(until, s.seenAt + this.ttlOf(s, now))
+    }
+    return { members: this.live(now), until }
   }
 
   /** live members, self included, sorted */
