@@ -5,6 +5,7 @@ import type { Attestation, RoundResult } from '../protocol/messages.ts'
 import { attests, isEquivocation, tally } from '../protocol/witness-rules.ts'
 import type { Tally } from '../protocol/witness-rules.ts'
 import { hex } from './hex.ts'
+import { keepLatest } from './kept-latest.ts'
 
 export interface PendingResult {
   readonly result: RoundResult
@@ -29,6 +30,8 @@ const SIGNERS_CAP = 32
 
 /** attestations heard before their result (gossip has no order), at most this many */
 const EARLY_CAP = 64
+/** of them from one signer */
+const EARLY_PER_SIGNER = 2
 
 export class ResultGate {
   private readonly pending = new Map<string, PendingResult>()
@@ -52,16 +55,21 @@ export class ResultGate {
     this.pending.set(keyOf(r.round, r.attempt, hex(r.newHash)), entry)
     const early = this.early
     this.early = []
-    for (const a of early) if (this.addAttestation(a) === undefined) this.early.push(a)
+    for (const a of early) this.addAttestation(a) // those of other results wait again
     entry.state = tally(entry.verdicts, witnesses, this.quorum)
     return { entry }
   }
 
-  /** A verified attestation (signed by a.witness); undefined when its result has not come yet (kept a while). */
-  addAttestation (a: Attestation): PendingResult | undefined {
+  /**
+   * A verified attestation (signed by a.witness); undefined when its result has not come yet. Then it waits for its
+   * result when `mayWait` (its signer is a member the caller knows), two per signer at most (an opposite pair of
+   * one result is evidence), a few in all: a flood from strangers or from one member cannot push out the honest
+   * witnesses' attestations.
+   */
+  addAttestation (a: Attestation, mayWait = true): PendingResult | undefined {
     const p = this.pending.get(keyOf(a.round, a.attempt, hex(a.newHash)))
     if (p === undefined || !attests(a, p.result, p.aggregator)) {
-      if (p === undefined) { this.early.push(a); if (this.early.length > EARLY_CAP) this.early.shift() }
+      if (p === undefined && mayWait) this.wait(a)
       return undefined
     }
     const first = p.signed.get(a.witness)
@@ -77,6 +85,14 @@ export class ResultGate {
     else p.agreeing.push(a)
     p.state = tally(p.verdicts, p.witnesses, this.quorum)
     return p
+  }
+
+  private wait (a: Attestation): void {
+    const mine = (k: Attestation): boolean => k.witness === a.witness
+    const early = keepLatest(this.early, a, (k) => mine(k) && k.round === a.round && k.attempt === a.attempt &&
+      k.agree === a.agree && hex(k.newHash) === hex(a.newHash), EARLY_CAP)
+    const held = early.filter(mine)
+    this.early = held.length > EARLY_PER_SIGNER ? early.filter((k) => k !== held[0]) : early
   }
 
   pendingOf (round: number): PendingResult[] {

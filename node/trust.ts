@@ -420,7 +420,9 @@ export class Trust {
       this.h.reject(sender, RejectReason.BadSignature, 'attestation', a.round)
       return
     }
-    const p = this.gate.addAttestation(a)
+    // one heard before its result waits for it only from a member an announce we followed listed (as results do)
+    const listed = [...this.followed.attempts.values()].some((f) => f.members.includes(sender))
+    const p = this.gate.addAttestation(a, listed)
     if (p !== undefined) this.settle(p)
   }
 

@@ -114,3 +114,25 @@ test('the gate: a quorum of drawn witnesses confirms, attestations may come firs
   gate.forget(1)
   assert.deepEqual(gate.pendingOf(1), [])
 })
+
+test('the gate: attestations before their result wait only from members, two per signer, so a flood ' +
+  'cannot push out a witness\'s', async () => {
+  const { r, deps, base, agg } = await honestRound()
+  const a = await attestation(deps, r, agg, await judgeResult(deps, r, agg, base, ''))
+  const gate = new ResultGate(2)
+  assert.equal(gate.addAttestation(a), undefined) // an honest witness's, before its result
+  // strangers' (the caller knows no such member) and one member's for a hundred attempts (gate-level: the
+  // signatures were checked by the caller, so only who signed and what they name matter here)
+  for (let i = 0; i < 100; i++) gate.addAttestation({ ...a, witness: `stranger-${i}`, attempt: i }, false)
+  for (let i = 0; i < 100; i++) gate.addAttestation({ ...a, witness: 'bad-member', attempt: i + 1 })
+  const { entry } = gate.addResult(r, agg, [deps.peerId, 'w2', 'w3'], [agg, deps.peerId, 'w2', 'w3'])
+  assert.equal(entry?.verdicts.get(deps.peerId), true, 'the witness\'s early attestation was kept')
+  assert.equal(entry?.signed.size, 1, 'no stranger\'s attestation waited')
+
+  // two opposite attestations of one result, both before it: both wait, so the pair convicts its signer
+  const later = new ResultGate(2)
+  later.addAttestation({ ...a, witness: 'two-faced', agree: true })
+  later.addAttestation({ ...a, witness: 'two-faced', agree: false })
+  const e2 = later.addResult(r, agg, [deps.peerId, 'w2', 'two-faced'], [agg, deps.peerId, 'w2', 'two-faced']).entry
+  assert.equal(e2?.equivocations.length, 1, 'the opposite pair is kept as evidence')
+})
