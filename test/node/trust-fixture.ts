@@ -5,6 +5,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { JobSpec } from '../../protocol/job-spec.ts'
 import { createHost } from '../../node/host.ts'
@@ -35,15 +36,15 @@ export function assertHonestEnd (honest: readonly Peer[], job: JobSpec, bad: Rea
   }
 }
 
-/** a stock libp2p node with fresh keys, on the job's topic, dialled to every peer of `net` */
-export async function rogue (net: Net, topic: string): Promise<{ host: FeditHost, id: string }> {
-  const host = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'],
-    local: true })
+/** a stock libp2p node with fresh keys (`key`, to sign with), on the job's topic, dialled to every peer of `net` */
+export async function rogue (net: Net, topic: string): Promise<{ host: FeditHost, id: string, key: PrivateKey }> {
+  const key = await generateKeyPair('Ed25519')
+  const host = await createHost({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'], local: true })
   host.services.pubsub.subscribe(topic)
   // a dial may time out on a loaded machine: the rogue needs only some of them
   for (const p of net.peers) await host.dial(multiaddr(p.multiaddrs()[0]!)).catch(() => {})
   await until(() => host.services.pubsub.getSubscribers(topic).length >= 2, 10_000, 'the rogue to see the topic')
-  return { host, id: host.peerId.toString() }
+  return { host, id: host.peerId.toString(), key }
 }
 
 /** ids of the identities startNet gives peers seedBase + 1, + 2, ... (so a test can pick who is elected) */

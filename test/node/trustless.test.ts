@@ -7,12 +7,12 @@ import assert from 'node:assert/strict'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { RoundMessage } from '../../protocol/messages.ts'
-import type { RoundAnnounce, RoundResult } from '../../protocol/messages.ts'
+import type { Attestation, RoundAnnounce, RoundResult } from '../../protocol/messages.ts'
 import { roundsTopic } from '../../protocol/topics.ts'
 import { electionOrder } from '../../protocol/election.ts'
 import { genesisBeacon } from '../../protocol/seeds.ts'
 import { solvePow } from '../../protocol/membership.ts'
-import { resultStatement } from '../../protocol/signed-update.ts'
+import { attestationStatement, resultStatement } from '../../protocol/signed-update.ts'
 import { RejectReason } from '../../protocol/reject-reason.ts'
 import { FEDAVG } from '../../protocol/aggregation-spec.ts'
 import type { JobSpec } from '../../protocol/job-spec.ts'
@@ -75,6 +75,13 @@ test('an outsider with fresh, fake, unpaid or young identities gains nothing', {
       await pub(r.host, { announce: announce({ attempt: 5 }) })
       await pub(r.host, { announce: announce({ deadlineMs: BigInt(Date.now() + 86_400_000) }) })
       await pub(r.host, { announce: announce({ members: [...honestIds, r.id].sort() }) })
+      // attestations for results not heard yet, signed with its own key: waiting for their results, they pushed out
+      // the honest witnesses' early ones (result-gate.ts keeps only members', two per signer)
+      for (let i = 0; i < 70; i++) {
+        const a: Attestation = { jobId, round: c + 1, attempt: i % 4, aggregator: honestIds[0]!, baseHash: base,
+          newHash: H(100 + i), agree: true, reason: '', signature: new Uint8Array(0), witness: r.id }
+        await pub(r.host, { attestation: { ...a, signature: await sign(r.key, attestationStatement(a)) } })
+      }
     }
     const always = [RejectReason.BadProofOfWork, RejectReason.JobFinished, RejectReason.DeadlineTooFar,
       RejectReason.UnknownMembers]
