@@ -30,7 +30,7 @@ const SIGNERS_CAP = 32
 
 /** attestations heard before their result (gossip has no order), at most this many */
 const EARLY_CAP = 64
-/** of them from one signer */
+/** of them from one signer: an opposite pair of one result is evidence, a third is a flood */
 const EARLY_PER_SIGNER = 2
 
 export class ResultGate {
