@@ -63,33 +63,25 @@ test('a stranger\'s results are not kept, and a member flooding results cannot p
       assert.ok(rejected.every((x) => x.reason === RejectReason.RoundOutOfWindow), 'each came rounds ahead of ours')
       assert.equal(rejected.length, 24)
 
-      // round 1 is adopted and round 2's announce (by a2) followed: what was kept is judged
-      rejected.length = 0
-      standing.completed = 1
-      standing.hash = hex(H(1))
-      trust.advance(await result(a1!, { round: 1, baseHash: H(0), newHash: H(1) }), a1!.id)
-      trust.noteAnnounce(2, 0, { aggregator: a2!.id, members })
-      await new Promise((resolve) => setImmediate(resolve))
+      /** round `round` adopted (made by `by`), the next one's announce by `next` followed: what was kept is judged */
+      const adoptThenFollow = async (round: number, by: { key: PrivateKey, id: string },
+        next: { id: string }): Promise<void> => {
+        rejected.length = 0
+        standing.completed = round
+        standing.hash = hex(H(round))
+        trust.advance(await result(by, { round, baseHash: H(round - 1), newHash: H(round) }), by.id)
+        trust.noteAnnounce(round + 1, 0, { aggregator: next.id, members })
+        await new Promise((resolve) => setImmediate(resolve))
+      }
       const from = (p: { id: string }): string[] => rejected.filter((x) => x.from === p.id).map((x) => x.reason)
+      await adoptThenFollow(1, a1!, a2!)
       assert.deepEqual(from(a2!), [RejectReason.WrongBase], 'the aggregator\'s result was kept and judged')
       assert.deepEqual(from(stranger!), [], 'the stranger\'s result was never kept')
       assert.ok(from(bad!).length <= 1, `the member gone bad held one place at most: ${from(bad!).join(', ')}`)
       assert.deepEqual(from(a3!), [], 'round 3\'s result waits for round 3')
-
-      // round 2 adopted and round 3's announce followed: the result kept two rounds ahead is judged; round 4's is gone
-      rejected.length = 0
-      standing.completed = 2
-      standing.hash = hex(H(2))
-      trust.advance(await result(a2!, { round: 2, baseHash: H(1), newHash: H(2) }), a2!.id)
-      trust.noteAnnounce(3, 0, { aggregator: a3!.id, members })
-      await new Promise((resolve) => setImmediate(resolve))
+      await adoptThenFollow(2, a2!, a3!)
       assert.deepEqual(from(a3!), [RejectReason.WrongBase], 'round 3\'s result was kept two rounds and judged')
-      rejected.length = 0
-      standing.completed = 3
-      standing.hash = hex(H(3))
-      trust.advance(await result(a3!, { round: 3, baseHash: H(2), newHash: H(3) }), a3!.id)
-      trust.noteAnnounce(4, 0, { aggregator: a3!.id, members })
-      await new Promise((resolve) => setImmediate(resolve))
+      await adoptThenFollow(3, a3!, a3!)
       assert.deepEqual(from(a3!), [], 'round 4\'s result, three rounds ahead when it came, was not kept')
     } finally {
       rmSync(dir, { recursive: true, force: true })
