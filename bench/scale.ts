@@ -9,7 +9,7 @@
 // (one point only) writes a CPU profile of the idle window (read it with `node scripts/profile-packages.mjs FILE`);
 // --profile-rounds FILE one of the rounds after the first.
 // roundS: each round's seconds; trimmedPerPeer: the peers each one disconnected (node/connection-trim.ts). A peer
-// alone at the end has its last log lines printed to stderr.
+// alone at the end has its last log lines printed to stderr, and every 30 s a point says on stderr where it stands.
 // --large-job-members N: the size from which quiet peers stretch their Hello interval (node/member-view.ts; a large
 // N gives every peer the heartbeat, as before that change). --max-connected N: the peers' connection cap
 // (node/connection-trim.ts; a large N turns the trim off). --quiet-fetch-ms N: the longest wait of a member without a
@@ -222,6 +222,16 @@ async function runPoint (PEERS: number): Promise<void> {
   const refused = new Map<string, number>()
   const deadline = Date.now() + pointLimitMs(PEERS)
   const joinBy = Date.now() + 60_000 + PEERS * 3000
+  // a point prints its figures only at its end: a line every 30 s says where a point the backstop kills was (one
+  // 100-peer point hung, nothing printed, in session 18); no line at all means its loop was blocked
+  const started = Date.now()
+  let phase = 'starting the peers'
+  const progress = setInterval(() => {
+    const round = peers.length === 0 ? 0 : Math.max(...peers.map((p) => p.global.round))
+    process.stderr.write(`scale ${PEERS}: ${phase}, ${Math.round((Date.now() - started) / 1000)} s in, ` +
+      `${peers.length} peers, the furthest at round ${round}\n`)
+  }, 30_000)
+  progress.unref()
   let error: string | undefined
   // each peer's last log lines, printed for the peers that end the point alone (why they are)
   const logs = new Map<number, string[]>()
@@ -334,6 +344,7 @@ async function runPoint (PEERS: number): Promise<void> {
     })
     peers.push(p)
   }
+  phase = 'running the rounds'
   const lag = monitorEventLoopDelay({ resolution: 10 })
   lag.enable()
   // the same over the rounds after the first: the first one runs while peers are still joining (handshakes, DHT
@@ -431,6 +442,7 @@ async function runPoint (PEERS: number): Promise<void> {
   const deliveryP99LaterMs = announceP99(delivered, (round) => round >= 2)
 
   // the idle window: the job is done (or stuck), every peer stays joined
+  phase = 'settling, then the idle window'
   await new Promise((resolve) => setTimeout(resolve, SETTLE_S * 1000))
   const prof = flagValue('profile') !== undefined ? new Session() : undefined
   if (prof !== undefined) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start') }
@@ -482,10 +494,12 @@ async function runPoint (PEERS: number): Promise<void> {
   gc()
   const rssPerPeerMB = (process.memoryUsage().rss - rss0) / 2 ** 20 / PEERS
   const cpuPerIdlePeerPct = (cpu.user + cpu.system) / 1000 / wallMs / PEERS * 100
+  phase = 'stopping the peers'
   await Promise.race([
     Promise.all(peers.map(async (p) => await p.stop())).then(async () => await boot.stop()),
     new Promise((resolve) => setTimeout(resolve, 30_000))
   ])
+  clearInterval(progress)
   rmSync(dir, { recursive: true, force: true })
   const result: Point = {
     peers: PEERS, roundsCompleted, overheadMs, roundS: rounds.map((r) => +r.seconds.toFixed(1)), gossipP99Ms,
