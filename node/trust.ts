@@ -310,7 +310,7 @@ export class Trust {
       // a member still fetching may stand two rounds behind when rounds are short (a quiet wait, a slow fetch)
       if (c.reason === RejectReason.RoundOutOfWindow && r.round >= st.completed + 2 &&
         r.round <= st.completed + 1 + ROUND_WINDOW && this.followed.round === st.completed + 1 &&
-        [...this.followed.attempts.values()].some((f) => f.members.includes(sender))) {
+        this.listedByFollowed(sender)) {
         this.ahead = keepLatest(this.ahead, { r, sender }, same, UNJUDGED_KEPT)
       }
       reject(c.reason)
@@ -324,6 +324,11 @@ export class Trust {
     const commits = await checkCommitments(r, verifySigned)
     if (!commits.ok) { reject(commits.reason); return }
     this.take(r, sender, f, unfollowed)
+  }
+
+  /** Did an announce we followed (any attempt of the latest round we followed) list `peer`? */
+  private listedByFollowed (peer: string): boolean {
+    return [...this.followed.attempts.values()].some((f) => f.members.includes(peer))
   }
 
   /** What we know of the round grew (an announce followed, a member excluded): the kept results once more. */
@@ -421,8 +426,7 @@ export class Trust {
       return
     }
     // one heard before its result waits for it only from a member an announce we followed listed (as results do)
-    const listed = [...this.followed.attempts.values()].some((f) => f.members.includes(sender))
-    const p = this.gate.addAttestation(a, listed)
+    const p = this.gate.addAttestation(a, this.listedByFollowed(sender))
     if (p !== undefined) this.settle(p)
   }
 
