@@ -215,7 +215,8 @@ async function runPoint (PEERS: number): Promise<void> {
   /** by `peer/round`: when the first result of the round reached the peer, how long its global's fetch took */
   const resultSeen = new Map<string, number>()
   /** each adoption's fetch, and the quiet wait before it (member-role.ts), by `peer/round` */
-  const fetchMs = new Map<string, { readonly fetch: number, readonly wait: number, readonly dialled: boolean }>()
+  const fetchMs = new Map<string, { readonly fetch: number, readonly wait: number, readonly dialled: boolean,
+    readonly early: boolean }>()
   const adoptedBy = new Map<string, number>()
   // why a round is slow (stderr): when each peer adopted each round, and the announces refused while rounds ran
   const adoptedAt = new Map<number, number[]>()
@@ -251,7 +252,8 @@ async function runPoint (PEERS: number): Promise<void> {
         const fg = /^round (\d+): global \w+ fetched in (\d+) ms(?: after a wait of (\d+) ms)?[^,]*(, from a source we dialled)?/
           .exec(line)
         if (fg !== null) {
-          fetchMs.set(`${i}/${fg[1]}`, { fetch: Number(fg[2]), wait: Number(fg[3] ?? 0), dialled: fg[4] !== undefined })
+          fetchMs.set(`${i}/${fg[1]}`, { fetch: Number(fg[2]), wait: Number(fg[3] ?? 0), dialled: fg[4] !== undefined,
+            early: line.endsWith('fetched before its witnesses confirmed it') })
         }
         const m = /^members: \d+ Hellos from \w+ \((\w+)[^)]*\); (\d+) newer/.exec(line)
         if (m !== null) membersAsked.set(m[1]!, [...membersAsked.get(m[1]!) ?? [], Number(m[2])])
@@ -394,6 +396,8 @@ async function runPoint (PEERS: number): Promise<void> {
     const fetch: number[] = []
     const roleFetch: number[] = []
     const held: number[] = []
+    /** result to adoption, of those whose global was fetched early (node/early-fetch.ts) and of the others */
+    const [early, late]: [number[], number[]] = [[], []]
     for (let i = 0; i < PEERS; i++) {
       const seen = resultSeen.get(`${i}/${round}`)
       const done = adoptedBy.get(`${i}/${round}`)
@@ -403,6 +407,7 @@ async function runPoint (PEERS: number): Promise<void> {
       fetch.push(f.fetch)
       if (f.wait === 0) roleFetch.push(f.fetch)
       if (!f.dialled) held.push(f.fetch)
+      ;(f.early ? early : late).push(done - seen)
     }
     const q = (a: number[], p: number): number =>
       a.sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))]!
@@ -410,7 +415,9 @@ async function runPoint (PEERS: number): Promise<void> {
       : `; ${roleFetch.length} without a quiet wait: fetch median ${q(roleFetch, 0.5)} ms, p90 ${q(roleFetch, 0.9)} ms`
     return confirm.length === 0 ? 'no fetches seen' : `${confirm.length} fetched: result to confirmed median ` +
       `${q(confirm, 0.5)} ms, p90 ${q(confirm, 0.9)} ms; fetch median ${q(fetch, 0.5)} ms, p90 ${q(fetch, 0.9)} ms` +
-      roles + `; ${held.length} over a connection held` + (held.length > 0 ? ` (median ${q(held, 0.5)} ms)` : '')
+      roles + `; ${held.length} over a connection held` + (held.length > 0 ? ` (median ${q(held, 0.5)} ms)` : '') +
+      (early.length > 0 ? `; result to adopted, median: ${early.length} fetched early ${q(early, 0.5)} ms, ` +
+        `the others ${late.length > 0 ? q(late, 0.5) : '-'} ms` : '')
   }
   for (const r of rounds) {
     const at = (adoptedAt.get(r.round) ?? []).sort((a, b) => a - b)

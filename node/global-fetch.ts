@@ -10,7 +10,7 @@ import { shuffle } from './shuffle.ts'
 import type { PeerContext } from './peer-context.ts'
 
 /** the adapter, and whether its source needed a dial (no connection to it was open when we asked) */
-interface FetchedGlobal { readonly bytes: Uint8Array, readonly adapter: Adapter, readonly dialled?: boolean }
+export interface FetchedGlobal { readonly bytes: Uint8Array, readonly adapter: Adapter, readonly dialled?: boolean }
 
 /** a source of an adapter, and how many tries it gets */
 export interface FetchSource { readonly peer: string, readonly tries: number }
@@ -27,13 +27,13 @@ export interface FetchSource { readonly peer: string, readonly tries: number }
  * us one try's limit, not three before the next source. Pure but for the shuffle.
  */
 export function fetchOrder (holders: readonly string[], from: readonly string[], self: string,
-  connected: (peer: string) => boolean): FetchSource[] {
+  connected: (peer: string) => boolean, tries = FETCH_TRIES): FetchSource[] {
   const others = holders.filter((p) => !from.includes(p) && p !== self)
   const given = [...new Set(from)].filter((p) => p !== self)
   const near = shuffle(others.filter(connected)).map((peer) => ({ peer, tries: 1 }))
   const far = shuffle(others.filter((p) => !connected(p))).map((peer) => ({ peer, tries: FETCH_TRIES }))
   const [givenNear, givenFar] = [given.filter(connected), given.filter((p) => !connected(p))]
-    .map((g) => g.map((peer) => ({ peer, tries: FETCH_TRIES })))
+    .map((g) => g.map((peer) => ({ peer, tries })))
   return [...near, ...givenNear!, ...far, ...givenFar!]
 }
 
@@ -43,19 +43,20 @@ export function connectedTo (ctx: PeerContext): (peer: string) => boolean {
 }
 
 /** tries of a source before the next one (each try's limit doubles: transfer.ts tryLimitMs) */
-const FETCH_TRIES = 3
+export const FETCH_TRIES = 3
 
 /**
  * Fetches and verifies a global adapter from the first source that has it: members whose Hello says they
  * hold it (fetchOrder) before `from` (the aggregator that made it), so the members of a job do not
  * all fetch a new adapter from one peer at once; the hash check makes any holder as good as another.
+ * `tries`: of each source in `from`.
  */
 export async function fetchGlobal (
-  ctx: PeerContext, hash: string, from: readonly string[]
+  ctx: PeerContext, hash: string, from: readonly string[], tries = FETCH_TRIES
 ): Promise<FetchedGlobal | undefined> {
   const holders = ctx.view?.holdersOf(hash, Date.now()) ?? []
   const connected = connectedTo(ctx)
-  const sources = fetchOrder(holders, from, ctx.peerId, connected)
+  const sources = fetchOrder(holders, from, ctx.peerId, connected, tries)
   // a global adapter has the job's layout, so its size is known: tries sized to it, then the next source
   const opts = (i: number): FetchOptions => ({ jobId: ctx.opts.jobId, maxBytes: ctx.maxAdapterBytes,
     timeoutMs: tryLimitMs(ctx.layout.byteLength, i, ctx.timing.transferTimeoutMs) })

@@ -22,6 +22,8 @@ import { nextTokensPerSecond } from './throughput.ts'
 import { roundInfoOf } from './round-info.ts'
 import { hex, unhex } from './hex.ts'
 import { fetchGlobal } from './global-fetch.ts'
+import type { FetchedGlobal } from './global-fetch.ts'
+import { EarlyFetch, firstFetched } from './early-fetch.ts'
 import { shuffle } from './shuffle.ts'
 import { getHistory } from './history-fetch.ts'
 import { decodeHistory } from '../trainer/aggregate/history-codec.ts'
@@ -84,10 +86,13 @@ export class MemberRole {
   private adopting = { count: 0, until: 0 }
   /** the quiet wait under way (quietWaitMs): the result it waits to fetch, and how to end it early */
   private quiet?: { readonly r: RoundResult, readonly aggregator: string, readonly wake: AbortController }
+  /** globals a role of ours in the next round fetches while their results' witnesses judge them (onTaken) */
+  private readonly early: EarlyFetch<FetchedGlobal>
 
   constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {
     this.samples = ctx.opts.samples ?? 0
-    state.events.on('adopted', ({ round }) => { this.replayDeferred(round) })
+    this.early = new EarlyFetch((hash, from) => fetchGlobal(ctx, hash, [from], 1))
+    state.events.on('adopted', ({ round }) => { this.early.forget(round); this.replayDeferred(round) })
     state.events.on('collectorOpened', (c) => { this.trainOwn(c) })
   }
 
@@ -331,6 +336,23 @@ export class MemberRole {
   }
 
   /**
+   * A result now waits for its witnesses (Trust 'taken'). In a large job, a member drawn for a role in the next round
+   * fetches its global now (early-fetch.ts), from its aggregator, the one peer that holds it yet; a witness of it
+   * computes the bytes itself. The others fetch after the quorum, spread over the aggregator and the witnesses.
+   */
+  onTaken (r: RoundResult, aggregator: string, members: readonly string[], witness: boolean): void {
+    const { ctx, state } = this
+    if (witness || r.round !== state.completed + 1 || r.round >= ctx.opts.job.rounds ||
+      members.length < ctx.timing.largeJobMembers) return
+    const drawn = (over: readonly string[]): boolean => ctx.trust.drawnAfter(r, aggregator, over, ctx.peerId)
+    if (!drawn(members) && !drawn(ctx.countedMembers(r.round + 1, Date.now()))) return
+    if (this.early.start(r, aggregator)) {
+      ctx.log(`round ${r.round}: a role in round ${r.round + 1}; fetching the global ${hex(r.newHash).slice(0, 12)} ` +
+        `from ${aggregator.slice(-6)} while its witnesses judge it`)
+    }
+  }
+
+  /**
    * Is a confirmed result on its way to adoption (a quiet wait, then the fetch)? Then the members a round past
    * it are not ahead of us for catch-up (catch-up.ts): the next round ran while we waited, and its result is kept
    * (trust.ts). For one transfer timeout past the wait at most: a fetch that stalls holds catch-up back no longer.
@@ -412,7 +434,10 @@ export class MemberRole {
     // the witnesses that agreed computed the same bytes and serve them: the members spread over them and the
     // aggregator instead of all fetching from it at once
     const sources = shuffle([aggregator, ...attestations.filter((a) => a.agree).map((a) => a.witness)])
-    let g = own === undefined ? await fetchGlobal(ctx, hash, sources) : undefined
+    const fetched = own === undefined
+      ? await firstFetched(this.early.take(hash), async () => await fetchGlobal(ctx, hash, sources))
+      : undefined
+    let g = fetched?.got
     if (own !== undefined) {
       const d = decodeAdapter(own, ctx.layout, ctx.maxAdapterBytes)
       if (d.ok) g = { bytes: own, adapter: d.adapter }
@@ -422,7 +447,8 @@ export class MemberRole {
     if (own === undefined) {
       ctx.log(`round ${r.round}: global ${hash.slice(0, 12)} fetched in ${Date.now() - fetchStart} ms` +
         (quietMs > 0 ? ` after a wait of ${quietMs} ms (no role in round ${r.round + 1})` : '') +
-        (g.dialled === true ? ', from a source we dialled' : ', over a connection held'))
+        (g.dialled === true ? ', from a source we dialled' : ', over a connection held') +
+        (fetched?.early === true ? ', fetched before its witnesses confirmed it' : ''))
     }
     // the job's history after the round, which the next aggregator and its witnesses start from: from the
     // aggregator (or members that took it); without it we still adopt, and the next round may have to reset it

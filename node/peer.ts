@@ -228,6 +228,9 @@ export class Peer {
       this.member.adoptConfirmed(result, aggregator, members, attestations)
         .catch((e: Error) => { ctx.log(`result: ${e.message}`) })
     })
+    ctx.trust.events.on('taken', ({ result, aggregator, members, witness }) => {
+      this.member.onTaken(result, aggregator, members, witness)
+    })
     ctx.trust.events.on('witnessed', (w) => { this.events.emit('witnessed', w) })
     ctx.trust.events.on('failover', (f) => { state.attemptFailed(f.round, f.attempt, Date.now(), this.timing.graceMs) })
     // an allow-listed peer's owner vouches for every identity: no proof of work, no age

@@ -92,6 +92,12 @@ export interface TrustEvents {
     readonly attestations: readonly Attestation[] }]
   failover: [{ readonly round: number, readonly attempt: number, readonly offender: string, readonly why: string }]
   witnessed: [WitnessCost]
+  /**
+   * A result passed every check but its witnesses' (signed by the attempt's aggregator, its selection the beacon's,
+   * its updates' commitments signed): it waits for its quorum now. `witness`: we are one of its witnesses.
+   */
+  taken: [{ readonly result: RoundResult, readonly aggregator: string, readonly members: readonly string[],
+    readonly witness: boolean }]
 }
 
 export class Trust {
@@ -365,10 +371,12 @@ export class Trust {
       return
     }
     if (entry === undefined) return
+    const witness = witnesses.includes(this.h.self())
+    if (entry.state === 'pending') this.events.emit('taken', { result: r, aggregator, members: f.members, witness })
     const due = unfollowed ? this.attemptDue(r.round, r.attempt, f.members) : { ok: true as const }
-    if (witnesses.includes(this.h.self()) && !due.ok) {
+    if (witness && !due.ok) {
       this.h.log(`round ${r.round}: not witnessing attempt ${r.attempt} of ${aggregator.slice(-6)}: ${due.reason}`)
-    } else if (witnesses.includes(this.h.self())) {
+    } else if (witness) {
       void this.witness(r, aggregator).catch((e: Error) => { this.h.log(`witness: ${e.message}`) })
     }
     this.settle(entry)
