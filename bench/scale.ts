@@ -201,6 +201,13 @@ async function runPoint (PEERS: number): Promise<void> {
   const announces = new Map<string, { sent?: number, received: number[] }>()
   /** the members each announce listed, by `sender/round/attempt` (FEDIT_SCALE_WHY: who a refuser did not know) */
   const listed = new Map<string, readonly string[]>()
+  // FEDIT_SCALE_WHY, for the trainers that never trained: each announce's trainers and when it went, by
+  // `sender/round/attempt`; when each peer first heard an announce and what it refused, by `peer/round(/attempt)`;
+  // the trainers that trained, by `peer index/round/attempt`
+  const chosen = new Map<string, { readonly at: number, readonly selected: readonly string[] }>()
+  const heardAnnounce = new Map<string, number>()
+  const refusedBy = new Map<string, string[]>()
+  const trained = new Set<string>()
   /** members asks (node/members-exchange.ts) that failed or brought refused Hellos, by reason, the whole run */
   const membersRefused = new Map<string, number>()
   /** answered members asks by why they were asked ('joining', 'its'), the Hellos newer than the asker's each brought */
@@ -236,6 +243,8 @@ async function runPoint (PEERS: number): Promise<void> {
   let error: string | undefined
   // each peer's last log lines, printed for the peers that end the point alone (why they are)
   const logs = new Map<number, string[]>()
+  /** each peer's id, its last 6 characters (FEDIT_SCALE_WHY's lines) */
+  const tags: string[] = []
   for (let i = 0; i < PEERS; i++) {
     const lines: string[] = []
     logs.set(i, lines)
@@ -243,10 +252,9 @@ async function runPoint (PEERS: number): Promise<void> {
       logger: (line) => {
         lines.push(`${new Date().toISOString().slice(11, 19)} ${line}`)
         if (lines.length > 12) lines.shift()
-        // the members asks that were answered (node/members-exchange.ts logs each), by the first word of why
-        if (process.env.FEDIT_SCALE_WHY === '1' &&
-          /^round \d+.*(aggregating|no result|stopped sending|published|without us|superseded|refused our|witness)/.test(line)) {
-          roleLines.push(`${new Date().toISOString().slice(14, 23)} p${i} ${line.slice(0, 150)}`)
+        // the roles' steps, trainers' and early fetches' included, each with the peer's id (the announces name ids)
+        if (process.env.FEDIT_SCALE_WHY === '1' && /^round \d+.*(aggregating|no result|stopped sending|published|without us|superseded|refused our|witness|selected by|could not push|a role in|update taken|no connection to)/.test(line)) {
+          roleLines.push(`${new Date().toISOString().slice(14, 23)} p${i}/${tags[i] ?? ''} ${line.slice(0, 150)}`)
         }
         // how long each adoption waited on its global's fetch (member-role.ts)
         const fg = /^round (\d+): global \w+ fetched in (\d+) ms(?: after a wait of (\d+) ms)?[^,]*(, from a source we dialled)?/
@@ -255,6 +263,7 @@ async function runPoint (PEERS: number): Promise<void> {
           fetchMs.set(`${i}/${fg[1]}`, { fetch: Number(fg[2]), wait: Number(fg[3] ?? 0), dialled: fg[4] !== undefined,
             early: line.endsWith('fetched before its witnesses confirmed it') })
         }
+        // the members asks that were answered (node/members-exchange.ts logs each), by the first word of why
         const m = /^members: \d+ Hellos from \w+ \((\w+)[^)]*\); (\d+) newer/.exec(line)
         if (m !== null) membersAsked.set(m[1]!, [...membersAsked.get(m[1]!) ?? [], Number(m[2])])
         // global adapters that could not be fetched from a source (global-fetch.ts): what slows adoption
@@ -263,6 +272,7 @@ async function runPoint (PEERS: number): Promise<void> {
         // what the selected trainers did (member-role.ts logs each step): a missing update's other side
         const t = /^round (\d+)(?: \(failover (\d+)\))?: (selected by|could not push|aggregator refused|no valid receipt)/
           .exec(line)
+        if (t !== null && t[3] === 'selected by') trained.add(`${i}/${t[1]}/${t[2] ?? 0}`)
         if (t !== null) {
           const why = t[3] === 'could not push' || t[3] === 'aggregator refused' ? ` (${line.split('(')[1]}` : ''
           const k = `round ${t[1]} attempt ${t[2] ?? 0}: ${t[3]}${why}`
@@ -288,6 +298,7 @@ async function runPoint (PEERS: number): Promise<void> {
       if (a.mine) e.sent = a.at; else e.received.push(a.at)
       announces.set(k, e)
       if (a.mine) listed.set(`${a.aggregator}/${a.round}/${a.attempt}`, a.members)
+      if (a.mine) chosen.set(`${a.aggregator}/${a.round}/${a.attempt}`, { at: a.at, selected: a.selected })
     })
     p.events.on('result', (info) => {
       adoptedAt.set(info.round, [...adoptedAt.get(info.round) ?? [], Date.now()])
@@ -305,6 +316,11 @@ async function runPoint (PEERS: number): Promise<void> {
       if (!inRounds || r.where !== 'announce') return
       const label = r.reason.split(':')[0]!
       refused.set(label, (refused.get(label) ?? 0) + 1)
+      const rk = `${i}/${r.round}`
+      if (process.env.FEDIT_SCALE_WHY === '1' && (refusedBy.get(rk)?.length ?? 0) < 4) {
+        refusedBy.set(rk, [...refusedBy.get(rk) ?? [], `${r.reason.slice(0, 40)} from ${r.from.slice(-6)} at ` +
+          new Date().toISOString().slice(14, 23)])
+      }
       // who refuses and where it stands (FEDIT_SCALE_WHY=1): a few lines per reason
       if (process.env.FEDIT_SCALE_WHY === '1' && (refused.get(label) ?? 0) <= 12) {
         // of the members an announce listed that we do not count: not live in our view, or live but young to us
@@ -339,12 +355,15 @@ async function runPoint (PEERS: number): Promise<void> {
       }
       const a = m.announce
       if (a === undefined) return
+      const hk = `${i}/${a.round}/${a.attempt}`
+      if (!heardAnnounce.has(hk)) heardAnnounce.set(hk, Date.now())
       const k = `${a.round}/${a.attempt}`
       const e = delivered.get(k) ?? { received: [] }
       e.received.push(Date.now())
       delivered.set(k, e)
     })
     peers.push(p)
+    tags[i] = p.peerId.slice(-6)
   }
   phase = 'running the rounds'
   const lag = monitorEventLoopDelay({ resolution: 10 })
@@ -430,6 +449,21 @@ async function runPoint (PEERS: number): Promise<void> {
       `the median ${spread(0.5)} ms and p99 ${spread(0.99)} ms after the first; ${adoptionWaits(r.round)}\n`)
   }
   for (const l of roleLines) process.stderr.write(`  ${l}\n`)
+  // each trainer an announce named that never trained for it: did the announce reach it, had it adopted the round
+  // before, and what did it refuse
+  for (const [k, c] of chosen) {
+    const [, round, attempt] = k.split('/').map(Number) as [number, number, number]
+    for (const s of c.selected) {
+      const j = peers.findIndex((p) => p.peerId === s)
+      if (j < 0 || trained.has(`${j}/${round}/${attempt}`) || k.startsWith(`${s}/`)) continue
+      const heard = heardAnnounce.get(`${j}/${round}/${attempt}`)
+      const adopted = adoptedBy.get(`${j}/${round - 1}`)
+      process.stderr.write(`  round ${round} attempt ${attempt}: trainer p${j}/${s.slice(-6)} did not train: ` +
+        `announce ${heard === undefined ? 'never heard' : `heard ${heard - c.at} ms after it went`}; round ` +
+        `${round - 1} ${adopted === undefined ? 'not adopted' : `adopted ${adopted - c.at} ms after it`}; refused ` +
+        `${JSON.stringify(refusedBy.get(`${j}/${round}`) ?? [])}\n`)
+    }
+  }
   process.stderr.write(`announces refused while rounds ran: ${JSON.stringify(Object.fromEntries(refused))}\n`)
   const roundsS = (Date.now() - tRounds) / 1000
   process.stderr.write(`gossip taken in while rounds ran, per peer per second, by kind: ${JSON.stringify(

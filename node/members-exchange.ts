@@ -23,6 +23,7 @@ import { ChunkReader, frame } from './transfer.ts'
 import { TransferError } from './errors.ts'
 import { openForTransfer } from './transfer-path.ts'
 import { checkEnvelope, envelopeOf, readEnvelope, SEALED_SEQNO } from './gossip-envelope.ts'
+import { SerialAsks } from './serial-asks.ts'
 
 /** a member asked again no sooner than this (an asker that gets nothing new must not loop on it) */
 const ASK_AGAIN_MS = 10_000
@@ -73,11 +74,12 @@ export class MembersExchange {
    * SEALED_SEQNO): a handed-on one must be newer, a gossiped one no older
    */
   private readonly seqnos = new Map<string, { gossiped: bigint, sealed: bigint }>()
-  private readonly asked = new Map<string, number>()
+  private readonly asks = new SerialAsks(async (peer, why) => {
+    await this.askNow(peer, why).catch((e: Error) => { this.h.log(`members from ${peer.slice(-6)}: ${e.message}`) })
+  }, ASK_AGAIN_MS, MAX_MEMBERS)
   private readonly answered = new Map<string, number>()
   /** when we answered in the last second (ANSWERS_PER_SECOND) */
   private recent: number[] = []
-  private inFlight = false
   /** members asks answered */
   private answers = 0
   /** a server held as many members as we do, or JOIN_ASKS answered: we know whom the job's members knew */
@@ -104,22 +106,16 @@ export class MembersExchange {
    * each tick.
    */
   join (peers: readonly string[]): void {
-    if (this.joined || this.inFlight || peers.length === 0) return
+    if (this.joined || this.asks.busy || peers.length === 0) return
     this.ask(peers[Math.floor(Math.random() * peers.length)]!, 'joining')
   }
 
-  /** Asks `peer` for the members it knows (not twice within ASK_AGAIN_MS, one at a time); never throws. */
+  /**
+   * Asks `peer` for the members it knows: not twice within ASK_AGAIN_MS, one at a time, the latest asked for
+   * meanwhile after it (serial-asks.ts); never throws.
+   */
   ask (peer: string, why: string): void {
-    const now = Date.now()
-    if (this.inFlight || peer === this.h.self() || now - (this.asked.get(peer) ?? -Infinity) < ASK_AGAIN_MS) return
-    this.asked.set(peer, now)
-    // only the last ASK_AGAIN_MS matters: a long job hears announces from many senders
-    if (this.asked.size > MAX_MEMBERS) {
-      for (const [p, t] of this.asked) if (now - t >= ASK_AGAIN_MS) this.asked.delete(p)
-    }
-    this.inFlight = true
-    this.askNow(peer, why).catch((e: Error) => { this.h.log(`members from ${peer.slice(-6)}: ${e.message}`) })
-      .finally(() => { this.inFlight = false })
+    if (peer !== this.h.self()) this.asks.ask(peer, why)
   }
 
   private async askNow (peer: string, why: string): Promise<void> {

@@ -186,6 +186,11 @@ export class Trust {
       this.h.job.peersPerRound, this.h.job.witnesses.count, this.h.select).has(self)
   }
 
+  /** Who aggregates attempt 0 of the round after `r` over `members` (drawnAfter's members and seed). */
+  aggregatorAfter (r: RoundResult, aggregator: string, members: readonly string[]): string | undefined {
+    return aggregatorAt(electionOrder(this.eligible(members), this.beaconAfter(r, aggregator), r.round + 1), 0)
+  }
+
   /** We followed (or made) the announce of `attempt`: a result of that attempt may be taken and witnessed. */
   noteAnnounce (round: number, attempt: number, f: FollowedAttempt): void {
     if (this.followed.round !== round) this.followed = { round, attempts: new Map() }
