@@ -38,9 +38,14 @@ export class MembershipBook {
       if (!verifyPow(this.jobId, peer, nonce, this.spec.powBits)) return RejectReason.BadProofOfWork
       this.paid.set(peer, nonce)
     }
-    // age counts from the first Hello: a Hello late under load must not make a member young again
+    // age counts from the first Hello: a Hello late under load must not make a member young again. A peer that says
+    // it stands behind us is dated one round back: a joiner's first Hello, heard while the members adopt a result
+    // (seconds apart at 100 peers), reached some before their adoption and some after, and those judged it a
+    // founder and these young for two rounds more: they refused the next announces that listed it ("2 of 87"
+    // unknown_members in bench scale), and a trainer among them never trained. Its own word moves its age by one
+    // round at most, the same for every member.
     if (!this.since.has(peer)) {
-      this.since.set(peer, completed)
+      this.since.set(peer, theirRound < completed ? completed - 1 : completed)
       if (this.ourStart === 0 && completed === 0 && this.joinedAt !== 0) {
         this.joinedAt = Math.max(this.joinedAt ?? 0, theirRound)
       }
@@ -65,9 +70,10 @@ export class MembershipBook {
   counts (peer: string, round: number, self: string): boolean {
     if (this.excluded.has(peer)) return false
     if ((this.firstListed(peer) ?? Infinity) < round) return peer === self || this.since.has(peer)
-    // others judge our age from when they first saw us: we count ourselves the same way
+    // others judge our age from when they first saw us: we count ourselves the same way (a joiner's first Hellos
+    // say it stands behind them: they date it a round back, hello above)
     if (peer === self) {
-      const start = this.ourStart === 0 ? this.joinedAt ?? 0 : this.ourStart
+      const start = this.ourStart === 0 ? Math.max(0, (this.joinedAt ?? 0) - 1) : this.ourStart
       return oldEnough(start, round, this.spec.minAgeRounds, start === 0 ? 0 : -1)
     }
     const s = this.since.get(peer)
