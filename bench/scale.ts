@@ -318,8 +318,12 @@ async function runPoint (PEERS: number): Promise<void> {
       refused.set(label, (refused.get(label) ?? 0) + 1)
       const rk = `${i}/${r.round}`
       if (process.env.FEDIT_SCALE_WHY === '1' && (refusedBy.get(rk)?.length ?? 0) < 4) {
-        refusedBy.set(rk, [...refusedBy.get(rk) ?? [], `${r.reason.slice(0, 40)} from ${r.from.slice(-6)} at ` +
-          new Date().toISOString().slice(14, 23)])
+        // of the members it listed that we do not count: how many are not live to us (the others are young to us)
+        const notLive = label !== 'unknown_members' ? '' : `, ${[...listed.entries()]
+          .find(([k]) => k.startsWith(`${r.from}/${r.round}/`))?.[1].filter((m) => !p.members().includes(m)).length ??
+          '?'} not live`
+        refusedBy.set(rk, [...refusedBy.get(rk) ?? [], `${r.reason.slice(0, 40)}${notLive} from ${r.from.slice(-6)} ` +
+          `at ${new Date().toISOString().slice(14, 23)}`])
       }
       // who refuses and where it stands (FEDIT_SCALE_WHY=1): a few lines per reason
       if (process.env.FEDIT_SCALE_WHY === '1' && (refused.get(label) ?? 0) <= 12) {

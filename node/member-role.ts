@@ -348,7 +348,7 @@ export class MemberRole {
     if (witness || r.round !== state.completed + 1 || r.round >= ctx.opts.job.rounds ||
       members.length < ctx.timing.largeJobMembers) return
     const drawn = (over: readonly string[]): boolean => ctx.trust.drawnAfter(r, aggregator, over, ctx.peerId)
-    if (!drawn(members) && !drawn(ctx.countedMembers(r.round + 1, Date.now()))) return
+    if (!drawn(members) && !drawn(ctx.listedMembers(r.round + 1, Date.now()))) return
     if (!this.early.start(r, aggregator)) return
     ctx.log(`round ${r.round}: a role in round ${r.round + 1}; fetching the global ${hex(r.newHash).slice(0, 12)} ` +
       `from ${aggregator.slice(-6)} while its witnesses judge it`)
@@ -384,7 +384,7 @@ export class MemberRole {
     // the next announce lists the members its aggregator counts, which may have grown since this round's: a role
     // drawn over either list counts (an announce that names us anyway ends the wait, wakeIfNamed)
     const drawn = (over: readonly string[]): boolean => ctx.trust.drawnAfter(r, aggregator, over, ctx.peerId)
-    if (drawn(members) || drawn(ctx.countedMembers(r.round + 1, Date.now()))) return 0
+    if (drawn(members) || drawn(ctx.listedMembers(r.round + 1, Date.now()))) return 0
     return Math.round(most * (0.25 + 0.75 * Math.random()))
   }
 

@@ -79,4 +79,21 @@ export class MembershipBook {
     const s = this.since.get(peer)
     return s !== undefined && oldEnough(s, round, this.spec.minAgeRounds, this.ourStart)
   }
+
+  /**
+   * Does `peer` count in round `round` for every member, whenever each first heard it? What an election runs over
+   * and an announce lists. Members first hear a joiner up to a round apart (a Hello reaches some before they adopt a
+   * result and some after), so one that counts for us by its age alone may be young to another, which then refused
+   * the announce as listing a member it does not count: at 100 peers in one process all five trainers of a round did
+   * ("5 of 95" unknown, all live; bench scale, session 19), and it ran to its deadline. Such a member is listed once
+   * it is old enough a round later than we first heard it, or once a confirmed round listed it; round 1's members
+   * are all founders (no result to adopt yet), and with no age to wait for there is nothing to disagree on.
+   */
+  settled (peer: string, round: number, self: string): boolean {
+    if (!this.counts(peer, round, self)) return false
+    if (round <= 1 || this.spec.minAgeRounds === 0 || (this.firstListed(peer) ?? Infinity) < round) return true
+    const s = peer === self ? (this.ourStart === 0 ? Math.max(0, (this.joinedAt ?? 0) - 1) : this.ourStart)
+      : this.since.get(peer)!
+    return oldEnough(s + 1, round, this.spec.minAgeRounds, -1)
+  }
 }

@@ -116,6 +116,21 @@ export class PeerContext {
   private counted?: { readonly key: string, readonly at: number, readonly until: number,
     readonly members: readonly string[] }
 
+  /**
+   * The counted members that count for every member alike (MembershipBook.settled): what our elections run over
+   * and our announces list. A receiver still takes any listed member it counts (countedMembers).
+   */
+  listedMembers (round: number, now: number): readonly string[] {
+    const counted = this.countedMembers(round, now)
+    if (this.listed?.of !== counted) {
+      this.listed = { of: counted, members: counted.filter((m) => this.book.settled(m, round, this.peerId)) }
+    }
+    return this.listed.members
+  }
+
+  /** listedMembers of the countedMembers list it was made from (a new list whenever that one is made again) */
+  private listed?: { readonly of: readonly string[], readonly members: readonly string[] }
+
   /** members that count for `round` and were heard lately, live or not (MemberView.heardLately) */
   knownMembers (round: number, now: number): string[] {
     return this.view!.heardLately(now).filter((m) => this.book.counts(m, round, this.peerId))

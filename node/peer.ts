@@ -442,7 +442,7 @@ export class Peer {
     if (this.catchUp.holdsBack(now)) return false
     const r = state.completed + 1
     const a = state.current.round === r ? state.current.announce : undefined
-    const members = ctx.trust.eligible(a?.members ?? this.opts.members ?? ctx.countedMembers(r, now))
+    const members = ctx.trust.eligible(a?.members ?? this.opts.members ?? ctx.listedMembers(r, now))
     if (!members.includes(this.peerId)) return false
     const attempt = a?.attempt ?? 0
     const order = ctx.trust.order(members, r)
@@ -495,7 +495,7 @@ export class Peer {
         return
       }
       state.roundDue(now)
-      members = ctx.trust.eligible(frozen ?? ctx.countedMembers(r, now))
+      members = ctx.trust.eligible(frozen ?? ctx.listedMembers(r, now))
     } else {
       // keep the announced members (silent aggregator included) so every member computes the same order
       members = ctx.trust.eligible(announce.members)

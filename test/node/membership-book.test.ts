@@ -77,3 +77,35 @@ test('a joiner heard around a result\'s adoption is one age to everyone; a confi
   listed.set('me', 8)
   assert.equal(self.counts('me', 9, 'me'), true)
 })
+
+test('an announce lists a member only once it counts for every member, whichever round each first heard it in', () => {
+  const listed = new Map<string, number>()
+  const book = new MembershipBook('job', SPEC, 0, new Set(), (m) => listed.get(m))
+  book.hello('founder', 0n, 0, 0)
+  book.hello('joiner', 0n, 0, 0) // heard before we adopted round 1; another member may first hear it after
+  // round 1: every member is a founder (no result adopted yet), so all are listed
+  assert.equal(book.settled('founder', 1, 'me'), true)
+  assert.equal(book.settled('joiner', 1, 'me'), true)
+  assert.equal(book.settled('me', 1, 'me'), true)
+  // round 1's election listed the founder and ourselves, not the joiner: the joiner counts for us, but to a member
+  // that first heard it after adopting round 1 (and when it already stood there: no slack) it is young until round 4
+  listed.set('founder', 1)
+  listed.set('me', 1)
+  assert.equal(book.counts('joiner', 2, 'me'), true)
+  const other = new MembershipBook('job', SPEC, 0, new Set())
+  other.hello('joiner', 0n, 1, 1)
+  for (const round of [2, 3, 4, 5]) {
+    assert.equal(book.settled('joiner', round, 'me'), other.counts('joiner', round, 'x'), `round ${round}`)
+  }
+  assert.equal(book.settled('founder', 2, 'me'), true)
+  assert.equal(book.settled('me', 2, 'me'), true)
+  // a confirmed round that listed it settles it from the round after
+  listed.set('joiner', 2)
+  assert.equal(book.settled('joiner', 3, 'me'), true)
+  // no age to wait for (an allow-listed job): nothing to disagree on
+  const open = new MembershipBook('job', { powBits: 0, minAgeRounds: 0 }, 0, new Set())
+  open.hello('joiner', 0n, 3, 3)
+  assert.equal(open.settled('joiner', 4, 'me'), true)
+  // what does not count is never listed
+  assert.equal(book.settled('stranger', 2, 'me'), false)
+})
