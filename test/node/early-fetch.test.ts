@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { EarlyFetch, firstFetched } from '../../node/early-fetch.ts'
 import type { RoundResult } from '../../protocol/messages.ts'
-import { FAST, netLogger, testJob, startNet, until } from './net-fixture.ts'
+import { addLoggedPeers, FAST, testJob, startNet, until } from './net-fixture.ts'
 
 const resultOf = (round: number, hashByte: number): RoundResult =>
   ({ round, newHash: new Uint8Array(32).fill(hashByte) }) as unknown as RoundResult
@@ -79,19 +79,12 @@ test('the next round\'s aggregator and trainer fetch a global while its witnesse
     const fetched = new Map<string, string>()
     const net = await startNet(0, job, jobId, { timing: TIMING }, 110)
     try {
-      for (let i = 0; i < PEERS; i++) {
-        const log = netLogger(`p${i}`)
-        await net.addPeer({
-          logger: (line) => {
-            log?.(line)
-            const s = /^round (\d+): a role in round \d+; fetching the global \w+ from \w+ while its witnesses judge/
-              .exec(line)
-            if (s !== null) started.add(`${i}/${s[1]}`)
-            const f = /^round (\d+): global \w+ fetched in \d+ ms/.exec(line)
-            if (f !== null) fetched.set(`${i}/${f[1]}`, line)
-          }
-        })
-      }
+      await addLoggedPeers(net, PEERS, (i, line) => {
+        const s = /^round (\d+): a role in round \d+; fetching the global \w+ from \w+ while its witnesses judge/.exec(line)
+        if (s !== null) started.add(`${i}/${s[1]}`)
+        const f = /^round (\d+): global \w+ fetched in \d+ ms/.exec(line)
+        if (f !== null) fetched.set(`${i}/${f[1]}`, line)
+      })
       await until(() => net.peers.every((p) => p.global.round === job.rounds), 90_000, 'the job to finish everywhere')
       assert.equal(new Set(net.peers.map((p) => p.global.hash)).size, 1, 'one global adapter')
       const ids = net.peers.map((p) => p.peerId)

@@ -39,6 +39,14 @@ export function netLogger (name: string): ((line: string) => void) | undefined {
   return (line) => { process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(2)} ${name}] ${line}\n`) }
 }
 
+/** Adds `n` peers whose log lines go to `onLine`, with the peer's index (and with FEDIT_NET_LOG=1 to stderr). */
+export async function addLoggedPeers (net: Net, n: number, onLine: (i: number, line: string) => void): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const log = netLogger(`p${i}`)
+    await net.addPeer({ logger: (line) => { log?.(line); onLine(i, line) } })
+  }
+}
+
 export interface Net {
   readonly boot: FeditHost
   readonly bootAddrs: string[]

@@ -5,7 +5,7 @@
 // and lost, which left them to catch up by a chain sync. 8 real peers on 127.0.0.1, 3 rounds.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { FAST, netLogger, testJob, startNet, until } from './net-fixture.ts'
+import { addLoggedPeers, FAST, testJob, startNet, until } from './net-fixture.ts'
 
 const PEERS = 8
 // up to 3 s quiet (at least 750 ms): longer than the next round takes with the instant trainer, shorter than its
@@ -20,16 +20,10 @@ test('quiet members fetch after the next round\'s roles, and take the next round
   const quiet = new Set<string>()
   const net = await startNet(0, job, jobId, { timing: TIMING }, 90)
   try {
-    for (let i = 0; i < PEERS; i++) {
-      const log = netLogger(`p${i}`)
-      await net.addPeer({
-        logger: (line) => {
-          log?.(line)
-          const m = /^round (\d+): global \w+ fetched in \d+ ms after a wait of \d+ ms/.exec(line)
-          if (m !== null) quiet.add(`${i}/${m[1]}`)
-        }
-      })
-    }
+    await addLoggedPeers(net, PEERS, (i, line) => {
+      const m = /^round (\d+): global \w+ fetched in \d+ ms after a wait of \d+ ms/.exec(line)
+      if (m !== null) quiet.add(`${i}/${m[1]}`)
+    })
     await until(() => net.peers.every((p) => p.global.round === job.rounds), 90_000, 'the job to finish everywhere')
     assert.equal(new Set(net.peers.map((p) => p.global.hash)).size, 1, 'one global adapter')
     // each round but the last had quiet members, and none of them aggregated or trained in the round after
