@@ -70,10 +70,9 @@ export class MembershipBook {
   counts (peer: string, round: number, self: string): boolean {
     if (this.excluded.has(peer)) return false
     if ((this.firstListed(peer) ?? Infinity) < round) return peer === self || this.since.has(peer)
-    // others judge our age from when they first saw us: we count ourselves the same way (a joiner's first Hellos
-    // say it stands behind them: they date it a round back, hello above)
+    // others judge our age from when they first saw us: we count ourselves the same way
     if (peer === self) {
-      const start = this.ourStart === 0 ? Math.max(0, (this.joinedAt ?? 0) - 1) : this.ourStart
+      const start = this.ownStart()
       return oldEnough(start, round, this.spec.minAgeRounds, start === 0 ? 0 : -1)
     }
     const s = this.since.get(peer)
@@ -92,8 +91,12 @@ export class MembershipBook {
   settled (peer: string, round: number, self: string): boolean {
     if (!this.counts(peer, round, self)) return false
     if (round <= 1 || this.spec.minAgeRounds === 0 || (this.firstListed(peer) ?? Infinity) < round) return true
-    const s = peer === self ? (this.ourStart === 0 ? Math.max(0, (this.joinedAt ?? 0) - 1) : this.ourStart)
-      : this.since.get(peer)!
+    const s = peer === self ? this.ownStart() : this.since.get(peer)!
     return oldEnough(s + 1, round, this.spec.minAgeRounds, -1)
+  }
+
+  /** the round our own age counts from, as the others date us (hello: a round back when we stood behind them) */
+  private ownStart (): number {
+    return this.ourStart === 0 ? Math.max(0, (this.joinedAt ?? 0) - 1) : this.ourStart
   }
 }
