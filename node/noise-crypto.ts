@@ -5,6 +5,12 @@
 // process, handshakes were ~9 % of its rounds' CPU (docs/performance.md). Here a key pair we generate keeps its
 // private key object (a WeakMap on the bytes noise hands back to us), and a public key is imported as JWK (0.01 ms).
 // A private key we did not make goes the stock way. The same bytes out (test/node/noise-crypto.test.ts).
+//
+// A key pair is generated with its JWK encoding made inside the generation (as the stock crypto has its DER made),
+// never exported from its key object afterwards: node 20 deadlocks its main thread when a collection, run while an
+// export holds a key's lock, finalizes the generation job of that very key (its destructor takes the same lock).
+// Generating and then exporting hung a process within 2,000 key pairs under memory pressure, and a 100-peer process
+// (bench scale, the paper's simulation) stopped for good, idle, minutes into its run.
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto'
 import type { JsonWebKey, KeyObject } from 'node:crypto'
 import type { ICryptoInterface } from '@libp2p/noise'
@@ -20,10 +26,11 @@ const okp = (x: string, d?: string): JsonWebKey => ({ kty: 'OKP', crv: 'X25519',
 export const noiseCrypto: ICryptoInterface = {
   ...defaultCrypto,
   generateX25519KeyPair () {
-    const { privateKey } = generateKeyPairSync('x25519')
-    const jwk = privateKey.export({ format: 'jwk' })
+    // node returns JWK objects for format 'jwk'; @types/node types only the PEM and DER encodings
+    const { privateKey: jwk } = generateKeyPairSync('x25519', { publicKeyEncoding: { format: 'jwk' },
+      privateKeyEncoding: { format: 'jwk' } } as never) as unknown as { readonly privateKey: JsonWebKey }
     const pair = { publicKey: Buffer.from(jwk.x!, 'base64url'), privateKey: Buffer.from(jwk.d!, 'base64url') }
-    privateKeys.set(pair.privateKey, privateKey)
+    privateKeys.set(pair.privateKey, createPrivateKey({ key: jwk, format: 'jwk' }))
     return pair
   },
   generateX25519KeyPairFromSeed (seed) {

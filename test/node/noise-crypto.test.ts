@@ -1,9 +1,10 @@
 // Noise's X25519 with key objects made once (node/noise-crypto.ts) agrees with @libp2p/noise's own crypto byte for
 // byte, for the keys we make, a static key from a seed, keys we did not make, and public keys in pieces; refuses a
-// malformed or low-order public key; and two real hosts handshake over it on 127.0.0.1.
+// malformed or low-order public key; never exports a key it generated (node 20 can deadlock on that); and two real
+// hosts handshake over it on 127.0.0.1.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { defaultCrypto } from '@libp2p/noise/crypto'
@@ -27,6 +28,27 @@ test('the agreement is the stock one\'s, whoever made the keys and however the p
     assert.equal(ours.publicKey.byteLength, 32)
     assert.equal(ours.privateKey.byteLength, 32)
   }
+})
+
+test('a key pair is never exported from its key object after it was made (node 20 can deadlock on that)', () => {
+  // generated, then exported: a collection during the export that finalizes the key's own generation job takes
+  // the lock the export holds, and the process hangs for good (a 100-peer simulation did; a plain loop of
+  // generateKeyPairSync + export hangs within 2,000 key pairs under memory pressure, docs/performance.md)
+  // the private and public key objects' own classes (PrivateKeyObject, PublicKeyObject) define export
+  const sample = generateKeyPairSync('x25519')
+  const protos = [Object.getPrototypeOf(sample.privateKey), Object.getPrototypeOf(sample.publicKey)] as
+    Array<{ export: (...a: unknown[]) => unknown }>
+  const originals = protos.map((p) => p.export)
+  let exported = 0
+  protos.forEach((p, i) => {
+    p.export = function (this: unknown, ...args: unknown[]) { exported++; return originals[i]!.apply(this, args) }
+  })
+  try {
+    for (let i = 0; i < 50; i++) noiseCrypto.generateX25519KeyPair()
+  } finally {
+    protos.forEach((p, i) => { p.export = originals[i]! })
+  }
+  assert.equal(exported, 0)
 })
 
 test('a malformed or low-order public key is refused (a longer one too, where the stock crypto reads 32 bytes)', () => {
