@@ -272,8 +272,8 @@ async function runPoint (PEERS: number): Promise<void> {
         // what the selected trainers did (member-role.ts logs each step): a missing update's other side
         const t = /^round (\d+)(?: \(failover (\d+)\))?: (selected by|could not push|aggregator refused|no valid receipt)/
           .exec(line)
-        if (t !== null && t[3] === 'selected by') trained.add(`${i}/${t[1]}/${t[2] ?? 0}`)
         if (t !== null) {
+          if (t[3] === 'selected by') trained.add(`${i}/${t[1]}/${t[2] ?? 0}`)
           const why = t[3] === 'could not push' || t[3] === 'aggregator refused' ? ` (${line.split('(')[1]}` : ''
           const k = `round ${t[1]} attempt ${t[2] ?? 0}: ${t[3]}${why}`
           trainerSteps.set(k, (trainerSteps.get(k) ?? 0) + 1)
@@ -316,20 +316,18 @@ async function runPoint (PEERS: number): Promise<void> {
       if (!inRounds || r.where !== 'announce') return
       const label = r.reason.split(':')[0]!
       refused.set(label, (refused.get(label) ?? 0) + 1)
+      if (process.env.FEDIT_SCALE_WHY !== '1') return
+      // of the members an announce listed that we do not count: not live in our view, or live but young to us
+      const unknown = label !== 'unknown_members' ? undefined : [...listed.entries()]
+        .find(([k]) => k.startsWith(`${r.from}/${r.round}/`))?.[1].filter((m) => !p.members().includes(m)).length
       const rk = `${i}/${r.round}`
-      if (process.env.FEDIT_SCALE_WHY === '1' && (refusedBy.get(rk)?.length ?? 0) < 4) {
-        // of the members it listed that we do not count: how many are not live to us (the others are young to us)
-        const notLive = label !== 'unknown_members' ? '' : `, ${[...listed.entries()]
-          .find(([k]) => k.startsWith(`${r.from}/${r.round}/`))?.[1].filter((m) => !p.members().includes(m)).length ??
-          '?'} not live`
+      if ((refusedBy.get(rk)?.length ?? 0) < 4) {
+        const notLive = label === 'unknown_members' ? `, ${unknown ?? '?'} not live` : ''
         refusedBy.set(rk, [...refusedBy.get(rk) ?? [], `${r.reason.slice(0, 40)}${notLive} from ${r.from.slice(-6)} ` +
           `at ${new Date().toISOString().slice(14, 23)}`])
       }
-      // who refuses and where it stands (FEDIT_SCALE_WHY=1): a few lines per reason
-      if (process.env.FEDIT_SCALE_WHY === '1' && (refused.get(label) ?? 0) <= 12) {
-        // of the members an announce listed that we do not count: not live in our view, or live but young to us
-        const unknown = [...listed.entries()].find(([k]) => k.startsWith(`${r.from}/${r.round}/`))?.[1]
-          .filter((m) => !p.members().includes(m)).length
+      // who refuses and where it stands: a few lines per reason
+      if ((refused.get(label) ?? 0) <= 12) {
         process.stderr.write(`  p${i} refused ${r.reason} from ${r.from.slice(-6)} (round ${r.round}): at round ` +
           `${p.global.round} ${p.global.hash.slice(0, 8)}, ${p.members().length} live in its view` +
           (label === 'unknown_members' ? `, ${unknown ?? '?'} of the listed not live in it` : '') + '\n')
