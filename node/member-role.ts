@@ -85,6 +85,12 @@ export class MemberRole {
   private notDue: Array<{ readonly a: RoundAnnounce, readonly sender: string }> = []
   /** confirmed results on their way to adoption (adoptConfirmed), and until when that holds catch-up back */
   private adopting = { count: 0, until: 0 }
+  /**
+   * The latest round a member we count announced while we stood too far behind to follow it (deferred): before
+   * it, a quiet wait (quietWaitMs) only makes us later. Never lowered: one member's false announce (a few rounds
+   * ahead at most) spares us our quiet waits for those rounds, nothing more.
+   */
+  private announcedAhead = 0
   /** the quiet wait under way (quietWaitMs): the result it waits to fetch, and how to end it early */
   private quiet?: { readonly r: RoundResult, readonly aggregator: string, readonly wake: AbortController }
   /** globals a role of ours in the next round fetches while their results' witnesses judge them (onTaken) */
@@ -119,7 +125,8 @@ export class MemberRole {
         // one per sender and round (its newest): a member gone bad flooding announces cannot push out the others'
         this.deferred = keepLatest(this.deferred, { a, sender },
           (d) => d.sender === sender && d.a.round === a.round, 4)
-        this.wakeIfNamed(a, sender)
+        this.announcedAhead = Math.max(this.announcedAhead, a.round)
+        this.endQuietWait(a, sender)
       }
       if (check.reason.startsWith(RejectReason.UnknownMembers) && a.round === state.completed + 1 &&
         Number(a.deadlineMs) > now) {
@@ -382,19 +389,34 @@ export class MemberRole {
     const most = ctx.timing.quietFetchMs
     if (most <= 0 || members.length < ctx.timing.largeJobMembers) return 0
     // the next announce lists the members its aggregator counts, which may have grown since this round's: a role
-    // drawn over either list counts (an announce that names us anyway ends the wait, wakeIfNamed)
+    // drawn over either list counts (an announce that names us anyway ends the wait, endQuietWait)
     const drawn = (over: readonly string[]): boolean => ctx.trust.drawnAfter(r, aggregator, over, ctx.peerId)
     if (drawn(members) || drawn(ctx.listedMembers(r.round + 1, Date.now()))) return 0
+    // the next round is announced already (we adopt late): its roles hold this global, and a wait now could
+    // take us past that announce's deadline, after which we could no longer follow it nor judge its result
+    // (kept unchecked, from a member we count: a false one only spares us the wait)
+    if (this.announcedAhead > r.round) {
+      ctx.log(`round ${r.round}: confirmed; no role in round ${r.round + 1}, which is announced already: ` +
+        'fetching its global now')
+      return 0
+    }
     return Math.round(most * (0.25 + 0.75 * Math.random()))
   }
 
   /**
-   * An announce of the round after the one we wait quietly to fetch (kept, deferred) gives us a role after all:
-   * fetch now. The announce is unchecked yet (we stand a round before it); a false one only ends the wait early.
+   * An announce while we wait quietly to fetch (kept, deferred) ends the wait: one of the round after that gives
+   * us a role after all, and one of a round past it says that round is over, its roles served, and that each
+   * more second we wait takes us nearer the deadline of the announce we must still follow. The announce is
+   * unchecked yet (we stand a round or more before it); a false one only ends the wait early.
    */
-  private wakeIfNamed (a: RoundAnnounce, sender: string): void {
+  private endQuietWait (a: RoundAnnounce, sender: string): void {
     const q = this.quiet
-    if (q === undefined || a.round !== q.r.round + 1) return
+    if (q === undefined || a.round <= q.r.round) return
+    if (a.round > q.r.round + 1) {
+      this.ctx.log(`round ${q.r.round}: ${sender.slice(-6)} announced round ${a.round}; fetching its global now`)
+      q.wake.abort()
+      return
+    }
     const self = this.ctx.peerId
     if (a.selected.includes(self) || this.ctx.trust.drawnAfter(q.r, q.aggregator, a.members, self, a.attempt)) {
       this.ctx.log(`round ${q.r.round}: the announce of round ${a.round} by ${sender.slice(-6)} gives us a role; ` +
@@ -424,7 +446,7 @@ export class MemberRole {
         try {
           await sleep(quietMs, undefined, { signal: AbortSignal.any([ctx.abort.signal, wake.signal]) })
         } catch {
-          // woken by an announce that names us (wakeIfNamed), or stopping: checked below
+          // ended by an announce (endQuietWait), or stopping: checked below
         } finally {
           if (this.quiet?.wake === wake) this.quiet = undefined
         }
