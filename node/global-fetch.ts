@@ -4,7 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { RejectReason } from '../protocol/reject-reason.ts'
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import { decodeAdapter } from './adapter-codec.ts'
-import { tryLimitMs, withRetries } from './transfer.ts'
+import { retryableTransfer, tryLimitMs, withRetries } from './transfer.ts'
 import type { FetchOptions } from './types.ts'
 import { shuffle } from './shuffle.ts'
 import type { PeerContext } from './peer-context.ts'
@@ -12,8 +12,8 @@ import type { PeerContext } from './peer-context.ts'
 /** the adapter, and whether its source needed a dial (no connection to it was open when we asked) */
 export interface FetchedGlobal { readonly bytes: Uint8Array, readonly adapter: Adapter, readonly dialled?: boolean }
 
-/** a source of an adapter, and how many tries it gets */
-export interface FetchSource { readonly peer: string, readonly tries: number }
+/** a source of an adapter, how many tries it gets, and the first try's number (each try's limit doubles) */
+export interface FetchSource { readonly peer: string, readonly tries: number, readonly firstTry?: number }
 
 /**
  * Whom to ask for an adapter, in order: members whose Hello says they hold it that we are connected to, then the
@@ -24,7 +24,8 @@ export interface FetchSource { readonly peer: string, readonly tries: number }
  * 4.6 s at the median, docs/performance.md). About half the members are already connected to one of the ~4
  * sources (the aggregator and the witnesses that agreed). A Hello's claim to hold it is anyone's word, so a
  * connected holder gets one try, not three: a liar connected to us that claims every new global and stalls costs
- * us one try's limit, not three before the next source. Pure but for the shuffle.
+ * us one try's limit, not three before the next source. Every source is asked once in that order before any is
+ * asked again: the further tries of those that get more come after. Pure but for the shuffle.
  */
 export function fetchOrder (holders: readonly string[], from: readonly string[], self: string,
   connected: (peer: string) => boolean, tries = FETCH_TRIES): FetchSource[] {
@@ -34,7 +35,12 @@ export function fetchOrder (holders: readonly string[], from: readonly string[],
   const far = shuffle(others.filter((p) => !connected(p))).map((peer) => ({ peer, tries: FETCH_TRIES }))
   const [givenNear, givenFar] = [given.filter(connected), given.filter((p) => !connected(p))]
     .map((g) => g.map((peer) => ({ peer, tries })))
-  return [...near, ...givenNear!, ...far, ...givenFar!]
+  const order = [...near, ...givenNear!, ...far, ...givenFar!]
+  // one try of each source first, then the further tries: an aggregator that holds our request open and says
+  // nothing (it stalls its own global, which its witnesses also serve) cost three tries' limits, doubling, before
+  // the next source (test/node/early-fetch-stall.test.ts)
+  return [...order.map((s) => ({ peer: s.peer, tries: 1 })),
+    ...order.filter((s) => s.tries > 1).map((s) => ({ peer: s.peer, tries: s.tries - 1, firstTry: 1 }))]
 }
 
 /** a connection to `peer` is open now (asking it costs a stream, not a dial) */
@@ -60,17 +66,22 @@ export async function fetchGlobal (
   // a global adapter has the job's layout, so its size is known: tries sized to it, then the next source
   const opts = (i: number): FetchOptions => ({ jobId: ctx.opts.jobId, maxBytes: ctx.maxAdapterBytes,
     timeoutMs: tryLimitMs(ctx.layout.byteLength, i, ctx.timing.transferTimeoutMs) })
-  for (const { peer: p, tries } of sources) {
+  /** sources that refused or sent bytes that are not the adapter: not asked again in the second pass */
+  const refused = new Set<string>()
+  for (const { peer: p, tries, firstTry = 0 } of sources) {
+    if (refused.has(p)) continue
     try {
       const peer = peerIdFromString(p)
       const dialled = !connected(p)
       const bytes = await withRetries(tries, async (i) =>
-        await ctx.transport.fetchAdapter(ctx.libp2p, peer, hash, opts(i)))
+        await ctx.transport.fetchAdapter(ctx.libp2p, peer, hash, opts(firstTry + i)))
       const d = decodeAdapter(bytes, ctx.layout, ctx.maxAdapterBytes)
       if (d.ok) return { bytes, adapter: d.adapter, dialled }
+      refused.add(p)
       ctx.reject(p, d.reason, 'adapter')
     } catch (err) {
       if (ctx.stopped) return undefined
+      if (!retryableTransfer(err)) refused.add(p)
       ctx.log(`fetch of ${hash.slice(0, 12)} from ${p.slice(-6)} failed: ${(err as Error).message}`)
       ctx.reject(p, (err as { reason?: string }).reason ?? RejectReason.StreamError, 'adapter')
     }

@@ -245,11 +245,16 @@ export function tryLimitMs (bytes: number, attempt: number, capMs: number): numb
 
 const RETRYABLE: readonly string[] = [RejectReason.StreamError, RejectReason.Truncated, RejectReason.Timeout]
 
+/** a broken stream or a try that ran out of time, not a definite refusal (not found, a hash mismatch, ...) */
+export function retryableTransfer (e: unknown): boolean {
+  return !(e instanceof TransferError) || RETRYABLE.includes(e.reason)
+}
+
 /** Retries `fn` (a transfer) on broken streams, not on a definite refusal. */
 export async function withRetries<T> (
   attempts: number,
   fn: (attempt: number) => Promise<T>,
-  retryable = (e: unknown): boolean => !(e instanceof TransferError) || RETRYABLE.includes(e.reason)
+  retryable = retryableTransfer
 ): Promise<T> {
   let last: unknown
   for (let i = 0; i < attempts; i++) {
