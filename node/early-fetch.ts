@@ -49,15 +49,17 @@ const PENDING = Symbol('pending')
 /**
  * The global from an early fetch if it has it now; if it is still under way, from whichever finds it first, it or
  * `fetch` (started now: an aggregator that stalls the early fetch delays no one's adoption); else from `fetch`.
- * `early`: whether the early fetch's bytes are the ones returned.
+ * `fetch` is told whether the early fetch is still under way (its source is being asked already). `early`:
+ * whether the early fetch's bytes are the ones returned.
  */
 export async function firstFetched<T> (early: Promise<T | undefined> | undefined,
-  fetch: () => Promise<T | undefined>): Promise<{ readonly got: T | undefined, readonly early: boolean }> {
-  if (early === undefined) return { got: await fetch(), early: false }
+  fetch: (earlyUnderWay: boolean) => Promise<T | undefined>):
+  Promise<{ readonly got: T | undefined, readonly early: boolean }> {
+  if (early === undefined) return { got: await fetch(false), early: false }
   // a settled promise first in a race wins it: this tells settled from pending without waiting
   const now = await Promise.race([early, Promise.resolve(PENDING)])
-  if (now !== PENDING) return now !== undefined ? { got: now, early: true } : { got: await fetch(), early: false }
-  const late = fetch()
+  if (now !== PENDING) return now !== undefined ? { got: now, early: true } : { got: await fetch(false), early: false }
+  const late = fetch(true)
   return await new Promise((resolve) => {
     let left = 2
     const settle = (got: T | undefined, isEarly: boolean): void => {

@@ -352,7 +352,8 @@ export class MemberRole {
    */
   onTaken (r: RoundResult, aggregator: string, members: readonly string[], witness: boolean): void {
     const { ctx, state } = this
-    if (witness || r.round !== state.completed + 1 || r.round >= ctx.opts.job.rounds ||
+    // the aggregator holds its own result's global (Trust.served); a witness computes it
+    if (witness || aggregator === ctx.peerId || r.round !== state.completed + 1 || r.round >= ctx.opts.job.rounds ||
       members.length < ctx.timing.largeJobMembers) return
     const drawn = (over: readonly string[]): boolean => ctx.trust.drawnAfter(r, aggregator, over, ctx.peerId)
     if (!drawn(members) && !drawn(ctx.listedMembers(r.round + 1, Date.now()))) return
@@ -465,10 +466,14 @@ export class MemberRole {
     const hash = hex(r.newHash)
     const fetchStart = Date.now()
     // the witnesses that agreed computed the same bytes and serve them: the members spread over them and the
-    // aggregator instead of all fetching from it at once
-    const sources = shuffle([aggregator, ...attestations.filter((a) => a.agree).map((a) => a.witness)])
+    // aggregator instead of all fetching from it at once. An early fetch still under way asks the aggregator
+    // already: the witnesses alone then (one that stalls it, test/node/early-fetch-stall.test.ts, cost a try's
+    // limit when the usual fetch asked it first)
+    const witnesses = attestations.filter((a) => a.agree).map((a) => a.witness)
+    const sources = (earlyUnderWay: boolean): string[] =>
+      earlyUnderWay ? shuffle(witnesses) : shuffle([aggregator, ...witnesses])
     const fetched = own === undefined
-      ? await firstFetched(this.early.take(hash), async () => await fetchGlobal(ctx, hash, sources))
+      ? await firstFetched(this.early.take(hash), async (underWay) => await fetchGlobal(ctx, hash, sources(underWay)))
       : undefined
     let g = fetched?.got
     if (own !== undefined) {
@@ -489,7 +494,7 @@ export class MemberRole {
     const ownHistory = ctx.trust.served(historyHash)
     const dh = ownHistory === undefined ? undefined : decodeHistory(ownHistory)
     const held = dh?.ok === true ? { bytes: ownHistory!, value: dh.history }
-      : await getHistory(ctx, state, historyHash, sources, hash)
+      : await getHistory(ctx, state, historyHash, sources(false), hash)
     if (held === undefined) ctx.log(`round ${r.round}: the job's history ${historyHash.slice(0, 12)} could not be had`)
     // adopted meanwhile, or a complaint convicted its aggregator while we fetched
     if (r.round !== state.completed + 1 || ctx.stopped || ctx.trust.excluded.has(aggregator)) return

@@ -46,12 +46,19 @@ test('adoption takes an early fetch\'s bytes when it has them, and never waits o
   // done and found: no second fetch
   assert.deepEqual(await firstFetched(Promise.resolve('early'), fetch), { got: 'early', early: true })
   assert.equal(fetches, 1)
-  // done and found nothing (the aggregator did not serve it): the usual fetch
-  assert.deepEqual(await firstFetched(Promise.resolve(undefined), fetch), { got: 'late', early: false })
+  // done and found nothing (the aggregator did not serve it): the usual fetch, every source (the early one's too)
+  assert.deepEqual(await firstFetched(Promise.resolve(undefined), async (underWay) => {
+    assert.equal(underWay, false)
+    return await fetch()
+  }), { got: 'late', early: false })
   assert.equal(fetches, 2)
-  // still under way and stalled: the usual fetch starts at once and its bytes are taken
+  // still under way and stalled: the usual fetch starts at once, told so (to ask others than the early one's
+  // source), and its bytes are taken
   const stalled = deferred<string | undefined>()
-  assert.deepEqual(await firstFetched(stalled.promise, fetch), { got: 'late', early: false })
+  const told: boolean[] = []
+  assert.deepEqual(await firstFetched(stalled.promise, async (underWay) => { told.push(underWay); return 'late' }),
+    { got: 'late', early: false })
+  assert.deepEqual(told, [true])
   stalled.resolve('early, too late')
   // still under way and first: the usual fetch ran too, the early bytes win
   const slow = deferred<string | undefined>()
