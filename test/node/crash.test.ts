@@ -15,10 +15,13 @@ const DEADLINE_S = 60
 /**
  * Five peers (training takes 1.5 s, so a selected member can die before it pushes); `announced` resolves
  * with round 1's first announce once every peer holds it (listening from each peer's start: under load the
- * round can begin before every view holds all five).
+ * round can begin before every view holds all five). The job starts with all five live: with four, the fifth
+ * could join as round 1 began, miss its announce, elect itself over its own view and never follow attempt 0
+ * (1 run in 10 under two busy loops). Under that load an announce may still miss a peer that just joined (not
+ * yet meshed): the carried start-up flake of this test, 1 run in 10 as well.
  */
 async function crashNet (): Promise<{ net: Net, announced: Promise<AnnounceEvent> }> {
-  const { job, jobId } = testJob({ rounds: 1, peersPerRound: 3, minPeers: 4, roundDeadlineSeconds: DEADLINE_S })
+  const { job, jobId } = testJob({ rounds: 1, peersPerRound: 3, minPeers: 5, roundDeadlineSeconds: DEADLINE_S })
   const net = await startNet(0, job, jobId, {}, 40)
   let mine: AnnounceEvent | undefined
   const heard = new Set<string>()
