@@ -65,7 +65,8 @@ test(NAME, { timeout: 120_000 }, async () => {
       const msg = records().find((r) => String(r.msg).startsWith(prefix))?.msg as string | undefined
       return msg?.slice(prefix.length)
     }
-    await until(() => said('dashboard: ') !== undefined, 60_000, `the peer's dashboard line (${peer.err.join(' ')})`)
+    await until(() => said('dashboard: ') !== undefined, 60_000,
+      () => `the peer's dashboard line (${peer.err.join(' ')})`)
     const started = records().find((r) => r.event === 'started')!
     const peerId = started.peerId as string
     assert.match(peerId, /^12D3KooW/)

@@ -90,7 +90,7 @@ test('an admitted member repeating the outsider\'s attacks is refused each time,
       await attack()
       await new Promise((resolve) => setTimeout(resolve, 500)) // pacing the attacker, not waiting for a state
     }
-    await until(seenAll, 20_000, `rejections (seen: ${[...reasons].join(', ')}; far round sent: ${farSent})`)
+    await until(seenAll, 20_000, () => `rejections (seen: ${[...reasons].join(', ')}; far round sent: ${farSent})`)
     assert.ok(listed, 'the member was counted (listed in an announce the honest peers followed)')
     assert.deepEqual(honest.map((p) => p.excluded()), honest.map(() => []), 'refusals alone convict no one')
     assert.ok(!reasons.has(RejectReason.Offender), 'each attack was refused for what it is')

@@ -131,7 +131,7 @@ test('a late joiner catches up by a checked chain; a lying member and two fake i
     })
     await until(() => late.global.round === job.rounds, 60_000, 'the late joiner to catch up')
     assert.equal(late.global.hash, final, 'the late joiner stands on the honest adapter')
-    await until(heard, 30_000,
+    await until(heard, 30_000, () =>
       `the liars refused (${JSON.stringify([...refused].map(([k, v]) => [k.slice(-6), [...v]]))})`)
     assert.ok(refused.get(a.id)!.has(RejectReason.ChainNoQuorum),
       `two identities cannot confirm each other (refused for ${[...refused.get(a.id)!].join(', ')})`)

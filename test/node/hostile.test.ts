@@ -69,7 +69,7 @@ test('hostile messages and poisoned updates are rejected and the network keeps g
     await unsigned.services.pubsub.publish(topic, payload)
 
     await until(() => ['malformed', 'oversized', 'wrong_job'].every((r) => reasons.has(r)), 10_000,
-      `gossip rejections (seen: ${[...reasons].join(', ')})`)
+      () => `gossip rejections (seen: ${[...reasons].join(', ')})`)
     await until(() => honest.every((p) => p.global.round === 2), 40_000, '2 rounds despite the poisoner')
     assert.equal(unsignedSeen, 0, 'an unsigned message reached a peer')
     assert.ok(reasons.has('unknown_members') || reasons.has('not_elected') || reasons.has('stale_round'),

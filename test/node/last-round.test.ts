@@ -144,7 +144,7 @@ test('two confirmed results of the last round: every peer ends on the lower atte
     claimers.push(unconfirmed, colluded)
     await until(() => refused.get(unconfirmed.id)?.has(RejectReason.ChainNoQuorum) === true &&
       refused.get(colluded.id)?.has(RejectReason.BadSelection) === true, 30_000,
-    `both lower results to be refused (${JSON.stringify([...refused].map(([k, v]) => [k.slice(-6), [...v]]))})`)
+    () => `both lower results to be refused (${JSON.stringify([...refused].map(([k, v]) => [k.slice(-6), [...v]]))})`)
     for (const p of net.peers) assert.equal(p.global.hash, hex(held!.newHash), 'no one moved to them')
   } finally {
     releaseFirst()

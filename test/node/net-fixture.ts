@@ -116,10 +116,14 @@ export async function within<T> (p: Promise<T>, timeoutMs: number, what: string 
 }
 
 /** Resolves when `cond` holds, polling each `stepMs`; rejects after `timeoutMs` with `what`. */
-export async function until (cond: () => boolean, timeoutMs: number, what: string, stepMs = 50): Promise<void> {
+/** `what` may be a function: said as things stand when the wait runs out, not as they stood before it began */
+export async function until (cond: () => boolean, timeoutMs: number, what: string | (() => string),
+  stepMs = 50): Promise<void> {
   const t0 = Date.now()
   while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() - t0 > timeoutMs) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`)
+    }
     await new Promise((resolve) => setTimeout(resolve, stepMs))
   }
 }

@@ -93,7 +93,7 @@ test('an outsider with fresh, fake, unpaid or young identities gains nothing', {
     }
     await until(() => net.peers.every((p) => p.global.round === job.rounds), 60_000, 'the job to complete')
     await attack() // and once more on the finished job
-    await until(seenAll, 10_000, `rejections (seen: ${[...reasons].join(', ')}; far round sent: ${farSent})`)
+    await until(seenAll, 10_000, () => `rejections (seen: ${[...reasons].join(', ')}; far round sent: ${farSent})`)
     assert.ok(reasons.has(RejectReason.NoAnnounce) || reasons.has(RejectReason.NotAggregator), [...reasons].join(', '))
     // attempt 5 is refused as not due while the round is young, as not the rogue's place once it is due
     assert.ok(reasons.has(RejectReason.AttemptNotDue) || reasons.has(RejectReason.NotElected), [...reasons].join(', '))
