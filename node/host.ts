@@ -185,11 +185,14 @@ async function startLibp2p (opts: HostOptions): Promise<FeditHost> {
         heartbeatInterval: 3000,
         // each message a peer takes is forwarded to its mesh peers but one: forwarding was most of the socket writes
         // of 100 peers in one process (profile in docs/performance.md); a mesh of 4 (3-6) instead of 6 (4-12) cut an
-        // idle peer's write syscalls to ~0.6x in bench scale. Our own messages still go to every subscribed peer
-        D: 4,
-        Dlo: 3,
-        Dhi: 6,
-        Dout: 2,
+        // idle peer's write syscalls to ~0.6x in bench scale. Our own messages still go to every subscribed peer.
+        // A joiner grafts D peers and is grafted by later ones, so degrees settle near 2D: at D 4 most peers sat at
+        // Dhi 6, where gossipsub takes a GRAFT only from a peer it dialled, and late joiners were refused all round
+        // with a minute's backoff, outside the mesh. D 3 (2-8): mean degree 5.3 -> 4.2 at 100 peers, few refusals
+        D: 3,
+        Dlo: 2,
+        Dhi: 8,
+        Dout: 1,
         Dlazy: 3,
         gossipFactor: 0.1
       }),
