@@ -32,8 +32,8 @@
 // attempt (announce accepted, push failed or refused) and the global adapter fetches that failed, each peer's mesh
 // size on the job's topic at the end, the mesh's shape every 2 s while rounds ran (its connected groups by two-sided
 // mesh links, one-sided links, and for each peer alone: its connections, the topic's peers it knows, those it backs
-// off from and its mesh), the results refused by reason, and the members asks (node/members-exchange.ts): those that
-// failed, by reason, and those answered, with the Hellos each brought.
+// off from, its mesh, its gossipsub streams out and in, and its age), the results refused by reason, and the members
+// asks (node/members-exchange.ts): those that failed, by reason, and those answered, with the Hellos each brought.
 import '../node/polyfill.ts'
 import { roundsTopic } from '../protocol/topics.ts'
 import { spawn } from 'node:child_process'
@@ -48,11 +48,17 @@ import { startBootstrapThread } from '../sim/bootstrap-thread.ts'
 import { createPeer } from '../node/peer.ts'
 import { firstConnection } from '../node/join-pace.ts'
 import type { Peer } from '../node/peer.ts'
+import type { Connection } from '@libp2p/interface'
 import { createFakeTrainer } from '../node/testing/fake-trainer.ts'
 import { buildAggregator } from '../trainer/aggregate/build-aggregator.ts'
 import { FEDAVG } from '../protocol/aggregation-spec.ts'
 import { RoundMessage } from '../protocol/messages.ts'
 import { flagValue, numberFlag } from './lib/args.ts'
+
+/** when each peer started: a peer alone in the mesh is often one that has just joined */
+const startedAt = new WeakMap<Peer, number>()
+/** the remote peers each peer identified: gossipsub opens its streams to a peer once identify says it speaks it */
+const identified = new WeakMap<Peer, Set<string>>()
 
 interface Point {
   peers: number
@@ -333,7 +339,11 @@ async function runPoint (PEERS: number): Promise<void> {
           (label === 'unknown_members' ? `, ${unknown ?? '?'} of the listed not live in it` : '') + '\n')
       }
     })
+    startedAt.set(p, Date.now())
     await p.start()
+    const ids = new Set<string>()
+    identified.set(p, ids)
+    p.libp2p.addEventListener('peer:identify', (evt) => { ids.add(evt.detail.peerId.toString()) })
     // paced, within the start-up's share of the point's time (a loaded machine must still leave time for rounds)
     if (Date.now() < joinBy) await firstConnection(p.libp2p, Math.min(30_000, joinBy - Date.now()))
     p.libp2p.services.pubsub.addEventListener('message', (evt) => {
@@ -609,11 +619,29 @@ function meshShape (peers: readonly Peer[], jobId: string): string {
   for (const id of mesh.keys()) sizes.set(find(id), (sizes.get(find(id)) ?? 0) + 1)
   const lone = peers.filter((p) => [...sizes].some(([root, n]) => n === 1 && find(p.peerId) === root)).map((p) => {
     const ps = p.libp2p.services.pubsub as unknown as { getSubscribers: (t: string) => unknown[],
-      backoff: Map<string, Map<string, number>>, getMeshPeers: (topic: string) => string[] }
+      backoff: Map<string, Map<string, number>>, getMeshPeers: (topic: string) => string[],
+      streamsOutbound: Map<string, unknown>, streamsInbound: Map<string, unknown> }
     return `${p.libp2p.getConnections().length}c/${ps.getSubscribers(roundsTopic(jobId)).length}s/` +
-      `${ps.backoff.get(roundsTopic(jobId))?.size ?? 0}b/${ps.getMeshPeers(roundsTopic(jobId)).length}m`
+      `${ps.backoff.get(roundsTopic(jobId))?.size ?? 0}b/${ps.getMeshPeers(roundsTopic(jobId)).length}m/` +
+      `${ps.streamsOutbound.size}o/${ps.streamsInbound.size}i/` +
+      `${p.libp2p.getConnections().filter((c) => identified.get(p)?.has(c.remotePeer.toString()) !== true).length}u/` +
+      `${Math.round((Date.now() - (startedAt.get(p) ?? 0)) / 1000)}s` + unidentified(p)
   })
   return `${[...sizes.values()].sort((x, y) => y - x).join('+')} (${oneSided} one-sided) lone ${lone.join(',')}`
+}
+
+/**
+ * The connections `p` has not identified: each one's direction, age in seconds and its streams (direction and
+ * protocol, empty while multistream-select still negotiates it). A joiner's fresh dials wait here seconds on a
+ * saturated loop, and gossipsub opens no stream on them until identify says the remote speaks it.
+ */
+function unidentified (p: Peer): string {
+  const u = p.libp2p.getConnections().filter((c) => identified.get(p)?.has(c.remotePeer.toString()) !== true)
+  if (u.length === 0) return ''
+  const streams = (c: Connection): string => c.streams.map((st) =>
+    `${st.direction[0]}:${st.protocol.replace(/^\/(ipfs|fedit|meshsub)\//, '')}`).join('+')
+  return `[${u.map((c) => `${c.direction[0]}${Math.round((Date.now() - c.timeline.open) / 1000)}s ${streams(c)}`)
+    .join(', ')}]`
 }
 
 /** remote peers `p` holds more than one open connection to (each pair counts at both its ends) */
