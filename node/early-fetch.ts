@@ -46,20 +46,25 @@ export class EarlyFetch<T> {
 
 const PENDING = Symbol('pending')
 
+/** where the early fetch stands when adoption's own fetch starts: none was started, it is being asked, it failed */
+export type EarlyState = 'none' | 'under way' | 'failed'
+
 /**
  * The global from an early fetch if it has it now; if it is still under way, from whichever finds it first, it or
  * `fetch` (started now: an aggregator that stalls the early fetch delays no one's adoption); else from `fetch`.
- * `fetch` is told whether the early fetch is still under way (its source is being asked already). `early`:
- * whether the early fetch's bytes are the ones returned.
+ * `fetch` is told where the early fetch stands: under way, its source is being asked already; failed, its source
+ * has just stalled or refused us. `early`: whether the early fetch's bytes are the ones returned.
  */
 export async function firstFetched<T> (early: Promise<T | undefined> | undefined,
-  fetch: (earlyUnderWay: boolean) => Promise<T | undefined>):
+  fetch: (early: EarlyState) => Promise<T | undefined>):
   Promise<{ readonly got: T | undefined, readonly early: boolean }> {
-  if (early === undefined) return { got: await fetch(false), early: false }
+  if (early === undefined) return { got: await fetch('none'), early: false }
   // a settled promise first in a race wins it: this tells settled from pending without waiting
   const now = await Promise.race([early, Promise.resolve(PENDING)])
-  if (now !== PENDING) return now !== undefined ? { got: now, early: true } : { got: await fetch(false), early: false }
-  const late = fetch(true)
+  if (now !== PENDING) {
+    return now !== undefined ? { got: now, early: true } : { got: await fetch('failed'), early: false }
+  }
+  const late = fetch('under way')
   return await new Promise((resolve) => {
     let left = 2
     const settle = (got: T | undefined, isEarly: boolean): void => {

@@ -25,17 +25,20 @@ export interface FetchSource { readonly peer: string, readonly tries: number, re
  * sources (the aggregator and the witnesses that agreed). A Hello's claim to hold it is anyone's word, so a
  * connected holder gets one try, not three: a liar connected to us that claims every new global and stalls costs
  * us one try's limit, not three before the next source. Every source is asked once in that order before any is
- * asked again: the further tries of those that get more come after. Pure but for the shuffle.
+ * asked again: the further tries of those that get more come after; `last` are asked after all the others. Pure but
+ * for the shuffle.
  */
 export function fetchOrder (holders: readonly string[], from: readonly string[], self: string,
-  connected: (peer: string) => boolean, tries = FETCH_TRIES): FetchSource[] {
+  connected: (peer: string) => boolean, tries = FETCH_TRIES, last: readonly string[] = []): FetchSource[] {
   const others = holders.filter((p) => !from.includes(p) && p !== self)
   const given = [...new Set(from)].filter((p) => p !== self)
   const near = shuffle(others.filter(connected)).map((peer) => ({ peer, tries: 1 }))
   const far = shuffle(others.filter((p) => !connected(p))).map((peer) => ({ peer, tries: FETCH_TRIES }))
   const [givenNear, givenFar] = [given.filter(connected), given.filter((p) => !connected(p))]
     .map((g) => g.map((peer) => ({ peer, tries })))
-  const order = [...near, ...givenNear!, ...far, ...givenFar!]
+  // `last`: sources that have just failed us (an aggregator whose early fetch timed out), asked after every other
+  const all = [...near, ...givenNear!, ...far, ...givenFar!]
+  const order = [...all.filter((s) => !last.includes(s.peer)), ...all.filter((s) => last.includes(s.peer))]
   // one try of each source first, then the further tries: an aggregator that holds our request open and says
   // nothing (it stalls its own global, which its witnesses also serve) cost three tries' limits, doubling, before
   // the next source (test/node/early-fetch-stall.test.ts)
@@ -58,11 +61,11 @@ export const FETCH_TRIES = 3
  * `tries`: of each source in `from`.
  */
 export async function fetchGlobal (
-  ctx: PeerContext, hash: string, from: readonly string[], tries = FETCH_TRIES
+  ctx: PeerContext, hash: string, from: readonly string[], tries = FETCH_TRIES, last: readonly string[] = []
 ): Promise<FetchedGlobal | undefined> {
   const holders = ctx.view?.holdersOf(hash, Date.now()) ?? []
   const connected = connectedTo(ctx)
-  const sources = fetchOrder(holders, from, ctx.peerId, connected, tries)
+  const sources = fetchOrder(holders, from, ctx.peerId, connected, tries, last)
   // a global adapter has the job's layout, so its size is known: tries sized to it, then the next source
   const opts = (i: number): FetchOptions => ({ jobId: ctx.opts.jobId, maxBytes: ctx.maxAdapterBytes,
     timeoutMs: tryLimitMs(ctx.layout.byteLength, i, ctx.timing.transferTimeoutMs) })

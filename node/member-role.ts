@@ -22,7 +22,7 @@ import { connectFor } from './transfer-path.ts'
 import { nextTokensPerSecond } from './throughput.ts'
 import { roundInfoOf } from './round-info.ts'
 import { hex, unhex } from './hex.ts'
-import { fetchGlobal } from './global-fetch.ts'
+import { FETCH_TRIES, fetchGlobal } from './global-fetch.ts'
 import type { FetchedGlobal } from './global-fetch.ts'
 import { EarlyFetch, firstFetched } from './early-fetch.ts'
 import { shuffle } from './shuffle.ts'
@@ -466,14 +466,15 @@ export class MemberRole {
     const hash = hex(r.newHash)
     const fetchStart = Date.now()
     // the witnesses that agreed computed the same bytes and serve them: the members spread over them and the
-    // aggregator instead of all fetching from it at once. An early fetch still under way asks the aggregator
-    // already: the witnesses alone then (one that stalls it, test/node/early-fetch-stall.test.ts, cost a try's
-    // limit when the usual fetch asked it first)
+    // aggregator instead of all fetching from it at once. An early fetch under way asks the aggregator already,
+    // and one that failed had it stall or refuse: the aggregator last then, after the witnesses and after members
+    // whose Hellos say they hold it (its own Hello says so too). One that stalls (test/node/early-fetch-stall.test.ts)
+    // cost a try's limit when asked first
     const witnesses = attestations.filter((a) => a.agree).map((a) => a.witness)
-    const sources = (earlyUnderWay: boolean): string[] =>
-      earlyUnderWay ? shuffle(witnesses) : shuffle([aggregator, ...witnesses])
+    const sources = (): string[] => shuffle([aggregator, ...witnesses])
     const fetched = own === undefined
-      ? await firstFetched(this.early.take(hash), async (underWay) => await fetchGlobal(ctx, hash, sources(underWay)))
+      ? await firstFetched(this.early.take(hash), async (early) =>
+        await fetchGlobal(ctx, hash, sources(), FETCH_TRIES, early === 'none' ? [] : [aggregator]))
       : undefined
     let g = fetched?.got
     if (own !== undefined) {
@@ -494,7 +495,7 @@ export class MemberRole {
     const ownHistory = ctx.trust.served(historyHash)
     const dh = ownHistory === undefined ? undefined : decodeHistory(ownHistory)
     const held = dh?.ok === true ? { bytes: ownHistory!, value: dh.history }
-      : await getHistory(ctx, state, historyHash, sources(false), hash)
+      : await getHistory(ctx, state, historyHash, sources(), hash)
     if (held === undefined) ctx.log(`round ${r.round}: the job's history ${historyHash.slice(0, 12)} could not be had`)
     // adopted meanwhile, or a complaint convicted its aggregator while we fetched
     if (r.round !== state.completed + 1 || ctx.stopped || ctx.trust.excluded.has(aggregator)) return

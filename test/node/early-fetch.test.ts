@@ -46,19 +46,22 @@ test('adoption takes an early fetch\'s bytes when it has them, and never waits o
   // done and found: no second fetch
   assert.deepEqual(await firstFetched(Promise.resolve('early'), fetch), { got: 'early', early: true })
   assert.equal(fetches, 1)
-  // done and found nothing (the aggregator did not serve it): the usual fetch, every source (the early one's too)
-  assert.deepEqual(await firstFetched(Promise.resolve(undefined), async (underWay) => {
-    assert.equal(underWay, false)
+  // done and found nothing (the aggregator did not serve it): the usual fetch, told so (every source, the early
+  // one's last)
+  assert.deepEqual(await firstFetched(Promise.resolve(undefined), async (early) => {
+    assert.equal(early, 'failed')
     return await fetch()
   }), { got: 'late', early: false })
+  assert.deepEqual(await firstFetched(undefined, async (early) => { assert.equal(early, 'none'); return 'late' }),
+    { got: 'late', early: false })
   assert.equal(fetches, 2)
   // still under way and stalled: the usual fetch starts at once, told so (to ask others than the early one's
   // source), and its bytes are taken
   const stalled = deferred<string | undefined>()
-  const told: boolean[] = []
-  assert.deepEqual(await firstFetched(stalled.promise, async (underWay) => { told.push(underWay); return 'late' }),
+  const told: string[] = []
+  assert.deepEqual(await firstFetched(stalled.promise, async (early) => { told.push(early); return 'late' }),
     { got: 'late', early: false })
-  assert.deepEqual(told, [true])
+  assert.deepEqual(told, ['under way'])
   stalled.resolve('early, too late')
   // still under way and first: the usual fetch ran too, the early bytes win
   const slow = deferred<string | undefined>()

@@ -3,7 +3,7 @@
 // further tries of those that get more: a source that stalls costs one try's limit before the next is asked.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { fetchOrder } from '../../node/global-fetch.ts'
+import { FETCH_TRIES, fetchOrder } from '../../node/global-fetch.ts'
 
 test('connected holders and sources are asked before those a dial would reach', () => {
   const holders = ['h1', 'h2', 'h3', 'h4', 'h5', 'me', 'agg']
@@ -26,6 +26,9 @@ test('connected holders and sources are asked before those a dial would reach', 
   assert.deepEqual(order, ['w1', 'w3', 'w2', 'agg', 'w1', 'w3', 'w2', 'agg'])
   // one try asked of each: no second pass
   assert.deepEqual(fetchOrder([], ['agg', 'w1'], 'me', () => true, 1).map((s) => s.peer), ['agg', 'w1'])
+  // a source that has just failed us (its early fetch timed out) is asked after every other, connected or not
+  assert.deepEqual(fetchOrder(['h1'], ['agg', 'w1'], 'me', (p) => p !== 'w1', FETCH_TRIES, ['agg'])
+    .map((s) => [s.peer, s.tries]), [['h1', 1], ['w1', 1], ['agg', 1], ['w1', 2], ['agg', 2]])
 })
 
 test('the connected holders are drawn in random order, so a crowd spreads over them', () => {
