@@ -623,20 +623,23 @@ function meshShape (peers: readonly Peer[], jobId: string): string {
       streamsOutbound: Map<string, unknown>, streamsInbound: Map<string, unknown> }
     return `${p.libp2p.getConnections().length}c/${ps.getSubscribers(roundsTopic(jobId)).length}s/` +
       `${ps.backoff.get(roundsTopic(jobId))?.size ?? 0}b/${ps.getMeshPeers(roundsTopic(jobId)).length}m/` +
-      `${ps.streamsOutbound.size}o/${ps.streamsInbound.size}i/` +
-      `${p.libp2p.getConnections().filter((c) => identified.get(p)?.has(c.remotePeer.toString()) !== true).length}u/` +
-      `${Math.round((Date.now() - (startedAt.get(p) ?? 0)) / 1000)}s` + unidentified(p)
+      `${ps.streamsOutbound.size}o/${ps.streamsInbound.size}i/${unidentified(p).length}u/` +
+      `${Math.round((Date.now() - (startedAt.get(p) ?? 0)) / 1000)}s` + described(unidentified(p))
   })
   return `${[...sizes.values()].sort((x, y) => y - x).join('+')} (${oneSided} one-sided) lone ${lone.join(',')}`
 }
 
 /**
- * The connections `p` has not identified: each one's direction, age in seconds and its streams (direction and
- * protocol, empty while multistream-select still negotiates it). A joiner's fresh dials wait here seconds on a
- * saturated loop, and gossipsub opens no stream on them until identify says the remote speaks it.
+ * The connections `p` has not identified. A joiner's fresh dials wait here seconds on a saturated loop, and gossipsub
+ * opens no stream on them until identify says the remote speaks it.
  */
-function unidentified (p: Peer): string {
-  const u = p.libp2p.getConnections().filter((c) => identified.get(p)?.has(c.remotePeer.toString()) !== true)
+function unidentified (p: Peer): Connection[] {
+  return p.libp2p.getConnections().filter((c) => identified.get(p)?.has(c.remotePeer.toString()) !== true)
+}
+
+/** each connection's direction, age in seconds and its streams (direction and protocol, empty while
+ * multistream-select still negotiates it) */
+function described (u: readonly Connection[]): string {
   if (u.length === 0) return ''
   const streams = (c: Connection): string => c.streams.map((st) =>
     `${st.direction[0]}:${st.protocol.replace(/^\/(ipfs|fedit|meshsub)\//, '')}`).join('+')

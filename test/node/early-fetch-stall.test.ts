@@ -107,8 +107,12 @@ test('an aggregator that stalls the early fetch of its global delays no adoption
         })
         // only the aggregator of round 1 stalls, and only its round-1 global (null: not published yet), unless that
         // global is its one update's bytes
-        await stallGlobal(p, () => (bad !== i ? undefined : published === undefined ? null : included > 1
-          ? published : undefined), (from) => { stalledFor.add(from) })
+        const stalled = (): Buffer | null | undefined => {
+          if (bad !== i) return undefined
+          if (published === undefined) return null
+          return included > 1 ? published : undefined
+        }
+        await stallGlobal(p, stalled, (from) => { stalledFor.add(from) })
       }
       await until(() => net.peers.every((p) => p.global.round === job.rounds), 90_000, 'the job to finish everywhere')
       assert.equal(new Set(net.peers.map((p) => p.global.hash)).size, 1, 'one global adapter')
@@ -117,9 +121,10 @@ test('an aggregator that stalls the early fetch of its global delays no adoption
       if (included < 2) { t.skip(`round 1's result included ${included} update: nothing was stalled`); return }
       // an early fetcher that adopted a failover's global instead (attempt 0 unconfirmed in time, under load) met
       // no stall on the global it adopted
+      const stalledHex = published!.toString('hex')
       const early = [...started].filter((k) => k.endsWith('/1')).map((k) => Number(k.split('/')[0]))
-        .filter((i) => adopted.get(i) === published!.toString('hex'))
-      if (early.length === 0 && [...adopted.values()].every((h) => h !== published!.toString('hex'))) {
+        .filter((i) => adopted.get(i) === stalledHex)
+      if (early.length === 0 && [...adopted.values()].every((h) => h !== stalledHex)) {
         t.skip('round 1\'s attempt 0 failed over before its witnesses confirmed it: no one adopted the stalled global')
         return
       }
