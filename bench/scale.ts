@@ -14,6 +14,8 @@
 // N gives every peer the heartbeat, as before that change). --max-connected N: the peers' connection cap
 // (node/connection-trim.ts; a large N turns the trim off). --quiet-fetch-ms N: the longest wait of a member without a
 // role in the next round before it fetches a new global (node/member-role.ts; 0, the default: none).
+// --min-peers N|all: the members live before round 1 begins (default 3/4 of the peers; 'all': every one, so that no
+// round runs while peers still join, though round 1 then begins as the last joiner, not yet in the mesh, is heard).
 // gossipInPerPeerS: gossip messages each peer took in per second over the idle window (Hellos, once the job is
 // done); liveInView: the share of the job each peer's view holds live at its end (1: every member in every view);
 // components: connected groups of the job's peers (isolated: those with no connection to another peer of the job);
@@ -116,7 +118,12 @@ if (MAX_CONNECTED !== undefined && !(Number(MAX_CONNECTED) >= 2)) {
 // a member from some views, and waiting for every one of N to be live at once stalled 20 peers for minutes. Not 5
 // either: peers join one at a time (join-pace.ts), and 100 took minutes, so with 5 the rounds were over before the
 // job had formed and measured its start-up
-const minPeers = (n: number): number => Math.max(5, Math.floor(n * 3 / 4))
+const MIN_PEERS = flagValue('min-peers')
+if (MIN_PEERS !== undefined && MIN_PEERS !== 'all' && !(Number(MIN_PEERS) >= 1)) {
+  throw new Error(`--min-peers must be 'all' or a number >= 1, got ${MIN_PEERS}`)
+}
+const minPeers = (n: number): number => MIN_PEERS === 'all' ? n
+  : MIN_PEERS !== undefined ? Math.min(n, Number(MIN_PEERS)) : Math.max(5, Math.floor(n * 3 / 4))
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a positive integer, got ${ROUNDS}`)
 if (!(IDLE_S > 0)) throw new Error(`--idle-s must be a positive number of seconds, got ${IDLE_S}`)
 if (!(SETTLE_S >= 0)) throw new Error(`--settle-s must be a number of seconds >= 0, got ${SETTLE_S}`)
@@ -143,6 +150,7 @@ async function drive (): Promise<void> {
     if (LARGE_JOB !== undefined) pass.push('--large-job-members', LARGE_JOB)
     if (MAX_CONNECTED !== undefined) pass.push('--max-connected', MAX_CONNECTED)
     if (QUIET_FETCH !== undefined) pass.push('--quiet-fetch-ms', QUIET_FETCH)
+    if (MIN_PEERS !== undefined) pass.push('--min-peers', MIN_PEERS)
     points.push(await child(n, pass))
     console.error(`scale ${n}: ${JSON.stringify(points.at(-1))}`)
   }

@@ -75,6 +75,9 @@ export class MemberView {
   /** moves whenever the live set may change other than by a member outliving its last Hello (liveUntil) */
   liveVersion = 0
 
+  /** when we last heard another member's own Hello (not a handed-on one): whether Hellos reach us at all */
+  private lastHeardAt = -Infinity
+
   /** the known members and the interval cap, recomputed at most once a second (the cap is read per member) */
   private known = { at: -Infinity, count: 1, capMs: 0 }
 
@@ -87,6 +90,7 @@ export class MemberView {
   /** `intervalMs`: the Hello interval the member announced (0 = unsaid: the view's own TTL) */
   hello (peer: string, round: number, hash: string, now: number, capabilities?: Capabilities, intervalMs = 0,
     beacon = '', reachability = 0): void {
+    if (peer !== this.self) this.lastHeardAt = Math.max(this.lastHeardAt, now)
     this.set({ peer, round, hash, beacon, seenAt: now, intervalMs, reachability,
       ...(capabilities !== undefined ? { capabilities } : {}) })
     const reached = this.reached.get(peer) ?? []
@@ -215,6 +219,22 @@ export class MemberView {
     let n = 1
     for (const s of this.seen.values()) if (s.peer !== this.self && this.fresh(s, now)) n++
     return n
+  }
+
+  /**
+   * Whether `peers` have all gone silent while others' Hellos still reach us: none of them live, and another
+   * member's own Hello (not a handed-on one) heard after the last of them lapsed. Silence alone is no proof: a joiner
+   * not yet in the gossip mesh knows the job from handed-on Hellos, and every heartbeat Hello in its view lapses
+   * within seconds while their senders are alive.
+   */
+  goneSilent (peers: readonly string[], now: number): boolean {
+    let lapsed = -Infinity
+    for (const p of peers) {
+      if (this.isLive(p, now)) return false
+      const s = this.seen.get(p)
+      if (s !== undefined) lapsed = Math.max(lapsed, s.seenAt + this.ttlOf(s, now))
+    }
+    return this.lastHeardAt > lapsed
   }
 
   isLive (peer: string, now: number): boolean {

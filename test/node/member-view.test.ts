@@ -91,3 +91,19 @@ test('the shared start of a round: when a majority of live counted peers first s
   // peers no longer live do not count
   assert.equal(v.reachedAt(2, 65_201, honest), 9000) // b's last Hello (5.2 s) is past the TTL
 })
+
+test('members gone silent: none live, and another member\'s own Hello heard after the last of them lapsed', () => {
+  const v = new MemberView('me', 3000)
+  // a joiner knows the job only from handed-on Hellos: their lapse is its deafness, not their departure
+  v.handedOn({ peer: 'a', round: 0, hash: 'h', beacon: '', seenAt: 1000, intervalMs: 0, reachability: 0 })
+  v.handedOn({ peer: 'b', round: 0, hash: 'h', beacon: '', seenAt: 2000, intervalMs: 0, reachability: 0 })
+  assert.equal(v.goneSilent(['a', 'b'], 10_000), false, 'no Hello of its own heard at all')
+  v.hello('me', 0, 'h', 9000) // our own Hello is no evidence that others reach us
+  assert.equal(v.goneSilent(['a', 'b'], 10_000), false)
+  v.hello('c', 0, 'h', 4500) // heard before b lapsed (at 5 s): b may have been Helloing unheard since
+  assert.equal(v.goneSilent(['a', 'b'], 10_000), false)
+  v.hello('c', 0, 'h', 5500) // after the last of them lapsed: they are silent while c still reaches us
+  assert.equal(v.goneSilent(['a', 'b'], 10_000), true)
+  assert.equal(v.goneSilent(['a', 'c'], 6000), false, 'c is live')
+  assert.equal(v.goneSilent(['never-heard'], 6000), true, 'a member never heard is silent once anyone was heard')
+})
