@@ -27,8 +27,10 @@
 // hands it to them.
 // On stderr, why rounds are slow: each round's excluded updates by reason and how long after the first peer the
 // others adopted it, the announces refused while rounds ran, by reason, and the gossip the peers took in meanwhile,
-// by kind (each a signature check at each peer); FEDIT_SCALE_WHY=1 adds a line per refusal (the first 12 of each
-// reason) with where the refusing peer stood, and the aggregators', trainers' and witnesses' lines of each round in
+// by kind (each a signature check at each peer), and the share of the other peers each Hello reached (gossip loses
+// some); FEDIT_SCALE_WHY=1 adds a line per refusal (the first 12 of each reason) with where the refusing peer stood
+// (for unknown_members, when it and the announce's sender last heard the first few members it did not count, and
+// the interval those Hellos announced), and the aggregators', trainers' and witnesses' lines of each round in
 // order. Each round's line says what its adoptions waited on: from the round's first result reaching a peer to the
 // fetch of its global (the witnesses' attestations), then the fetch. Then the selected trainers' steps by round and
 // attempt (announce accepted, push failed or refused) and the global adapter fetches that failed, each peer's mesh
@@ -210,6 +212,10 @@ async function runPoint (PEERS: number): Promise<void> {
   let gossipIn = 0
   /** gossip messages the peers took in while rounds ran, by kind (each one is a signature check per peer) */
   const gossipKinds = new Map<string, number>()
+  /** each Hello gossiped (`author/seqno`): when the first peer took it in, and how many peers did */
+  const helloReach = new Map<string, { readonly first: number, readonly n: number }>()
+  /** between the rounds and the idle window (helloReach counts late copies then) */
+  let settling = false
   /** when every peer had started: the gossip counts above start there */
   let roundsFrom = Infinity
   const hellosSeen = new Map<string, { n: number, from: Set<string> }>()
@@ -333,8 +339,17 @@ async function runPoint (PEERS: number): Promise<void> {
       refused.set(label, (refused.get(label) ?? 0) + 1)
       if (process.env.FEDIT_SCALE_WHY !== '1') return
       // of the members an announce listed that we do not count: not live in our view, or live but young to us
-      const unknown = label !== 'unknown_members' ? undefined : [...listed.entries()]
-        .find(([k]) => k.startsWith(`${r.from}/${r.round}/`))?.[1].filter((m) => !p.members().includes(m)).length
+      const missing = label !== 'unknown_members' ? undefined : [...listed.entries()]
+        .find(([k]) => k.startsWith(`${r.from}/${r.round}/`))?.[1].filter((m) => !p.members().includes(m))
+      const unknown = missing?.length
+      // the first few it does not count, as it and the announce's sender last heard them: a Hello lapsed, or none
+      const heard = (q: Peer | undefined, m: string): string => {
+        const h = q?.lastHello(m)
+        return h === undefined ? 'never' : `${((Date.now() - h.seenAt) / 1000).toFixed(1)} s ago/${h.intervalMs} ms`
+      }
+      const sender = peers.find((q) => q.peerId === r.from)
+      const which = (missing ?? []).slice(0, 3)
+        .map((m) => `${m.slice(-6)} (${heard(p, m)}; sender ${heard(sender, m)})`)
       const rk = `${i}/${r.round}`
       if ((refusedBy.get(rk)?.length ?? 0) < 4) {
         const notLive = label === 'unknown_members' ? `, ${unknown ?? '?'} not live` : ''
@@ -345,7 +360,8 @@ async function runPoint (PEERS: number): Promise<void> {
       if ((refused.get(label) ?? 0) <= 12) {
         process.stderr.write(`  p${i} refused ${r.reason} from ${r.from.slice(-6)} (round ${r.round}): at round ` +
           `${p.global.round} ${p.global.hash.slice(0, 8)}, ${p.members().length} live in its view` +
-          (label === 'unknown_members' ? `, ${unknown ?? '?'} of the listed not live in it` : '') + '\n')
+          (label === 'unknown_members' ? `, ${unknown ?? '?'} of the listed not live in it: ${which.join(', ')}` : '') +
+          '\n')
       }
     })
     startedAt.set(p, Date.now())
@@ -357,10 +373,16 @@ async function runPoint (PEERS: number): Promise<void> {
     if (Date.now() < joinBy) await firstConnection(p.libp2p, Math.min(30_000, joinBy - Date.now()))
     p.libp2p.services.pubsub.addEventListener('message', (evt) => {
       gossipIn++
-      if (!inRounds || evt.detail.type !== 'signed') return
+      if (evt.detail.type !== 'signed' || (!inRounds && !settling)) return
+      const mk = `${evt.detail.from.toString()}/${evt.detail.sequenceNumber}`
+      const reached = helloReach.get(mk)
+      // while settling, the late copies of the Hellos sent while the rounds ran
+      if (!inRounds) { if (reached !== undefined) helloReach.set(mk, { ...reached, n: reached.n + 1 }); return }
       const m = RoundMessage.decode(evt.detail.data)
       const kind = Object.keys(m).find((k) => m[k as keyof RoundMessage] !== undefined) ?? 'other'
       if (Date.now() >= roundsFrom) gossipKinds.set(kind, (gossipKinds.get(kind) ?? 0) + 1)
+      // from the start: a Hello sent before the rounds reaches most peers before them and late joiners after
+      if (m.hello !== undefined) helloReach.set(mk, { first: reached?.first ?? Date.now(), n: (reached?.n ?? 0) + 1 })
       // what the Hellos are (one peer's receipts: each Hello once): at the heartbeat (a role, or a small view) or
       // quiet, and from a peer at the job's round or behind it
       if (m.hello !== undefined && p === peers[0] && Date.now() >= roundsFrom) {
@@ -505,7 +527,17 @@ async function runPoint (PEERS: number): Promise<void> {
 
   // the idle window: the job is done (or stuck), every peer stays joined
   phase = 'settling, then the idle window'
+  settling = true
   await new Promise((resolve) => setTimeout(resolve, SETTLE_S * 1000))
+  settling = false
+  // gossip is not sure delivery: a Hello a peer misses can leave its sender out of that peer's view until its next
+  // one (a long interval later for a quiet member), and an announce listing the sender is then refused there
+  const reach = [...helloReach.values()].filter((e) => e.first >= roundsFrom).map((e) => e.n / (PEERS - 1))
+  if (reach.length > 0) {
+    process.stderr.write(`Hellos sent while rounds ran, the share of the other peers each reached by the end of the ` +
+      `settle period: mean ${(reach.reduce((a, b) => a + b, 0) / reach.length).toFixed(3)}, ${
+      reach.filter((r) => r < 0.9).length} of ${reach.length} under 90 %, the least ${Math.min(...reach).toFixed(2)}\n`)
+  }
   const prof = flagValue('profile') !== undefined ? new Session() : undefined
   if (prof !== undefined) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start') }
   const cpu0 = process.cpuUsage()
