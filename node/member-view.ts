@@ -105,11 +105,20 @@ export class MemberView {
    * A member's Hello that another member handed on (members-exchange.ts), heard by it at `status.seenAt` (its
    * claim). It makes the member known and live, never newer than a Hello we heard ourselves, and it says nothing
    * of when the member adopted a round (reachedAt): that is the attempt clock's shared start, and one member's
-   * word must not move it.
+   * word must not move it. `newer`: it is newer, by its author's sequence, than the Hello we took last: gossip
+   * reorders (a joiner is sent the last seconds' messages after the newer ones), and a heartbeat Hello that reached
+   * us after the member's next, quiet one kept it out of our view until a quiet interval later (bench scale: a joiner
+   * refused the announces of rounds 1 to 3 as listing 3 members it did not count). Its word is taken then, and the
+   * time we heard the member stays ours.
    */
-  handedOn (status: MemberStatus): boolean {
+  handedOn (status: MemberStatus, newer = false): boolean {
     const s = this.seen.get(status.peer)
-    if (status.peer === this.self || (s !== undefined && s.seenAt >= status.seenAt)) return false
+    if (status.peer === this.self) return false
+    if (s !== undefined && s.seenAt >= status.seenAt) {
+      if (!newer) return false
+      this.set({ ...status, seenAt: s.seenAt })
+      return true
+    }
     this.set(status)
     return true
   }
@@ -236,6 +245,9 @@ export class MemberView {
     }
     return this.lastHeardAt > lapsed
   }
+
+  /** member `peer`'s last Hello, live or not */
+  lastOf (peer: string): MemberStatus | undefined { return this.seen.get(peer) }
 
   isLive (peer: string, now: number): boolean {
     if (peer === this.self) return true

@@ -53,8 +53,11 @@ export interface MembersHost {
   readonly ownHello: () => Promise<Uint8Array<ArrayBuffer>>
   /** is member `peer` live in our view now (only their Hellos are handed on) */
   readonly isLive: (peer: string, now: number) => boolean
-  /** a checked, handed-on Hello of `from`, heard at `seenAt` by the server's word; false when it is refused */
-  readonly handedOn: (from: string, hello: Hello, seenAt: number) => boolean
+  /**
+   * a checked, handed-on Hello of `from`, heard at `seenAt` by the server's word; false when it is refused. `newer`:
+   * it is newer, by its author's sequence, than the Hello of `from` our view took last
+   */
+  readonly handedOn: (from: string, hello: Hello, seenAt: number, newer: boolean) => boolean
   /** after a batch of handed-on Hellos: announces waiting for members are checked again */
   readonly membersChanged: () => void
   /** the first answer came: the members know nothing of us yet if our first Hello left before our mesh formed */
@@ -73,7 +76,7 @@ export class MembersExchange {
    * member -> the highest sequence number of its Hellos we hold, gossiped and sealed apart (gossip-envelope.ts
    * SEALED_SEQNO): a handed-on one must be newer, a gossiped one no older
    */
-  private readonly seqnos = new Map<string, { gossiped: bigint, sealed: bigint }>()
+  private readonly seqnos = new Map<string, { gossiped: bigint, sealed: bigint, lastSealed: boolean }>()
   private readonly asks = new SerialAsks(async (peer, why) => {
     await this.askNow(peer, why).catch((e: Error) => { this.h.log(`members from ${peer.slice(-6)}: ${e.message}`) })
   }, ASK_AGAIN_MS, MAX_MEMBERS)
@@ -145,7 +148,10 @@ export class MembersExchange {
       }
       // a claim: never in the future, and no older than any Hello may stay live (the view drops it then anyway)
       const at = Date.now() - Math.min(reply.agesMs[i] ?? 0, 3 * MAX_HELLO_INTERVAL_MS)
-      if (!h.handedOn(e.from, d.message.hello, at)) continue
+      // the two kinds' sequences are apart: newer than the last one taken only within the same kind
+      const last = this.seqnos.get(e.from)
+      const newer = last !== undefined && last.lastSealed === ((e.seqno & SEALED_SEQNO) !== 0n)
+      if (!h.handedOn(e.from, d.message.hello, at, newer)) continue
       this.keep(e.from, Uint8Array.from(bytes), at, e.seqno)
       fresh++
     }
@@ -194,10 +200,10 @@ export class MembersExchange {
   private keep (from: string, hello: HeldHello, at: number, seqno: bigint): void {
     this.latest.delete(from) // re-inserted last: the map stays oldest first, so pruning drops the oldest
     this.latest.set(from, { hello, at })
-    const s = this.seqnos.get(from) ?? { gossiped: -1n, sealed: -1n }
+    const s = this.seqnos.get(from) ?? { gossiped: -1n, sealed: -1n, lastSealed: false }
     this.seqnos.set(from, (seqno & SEALED_SEQNO) !== 0n
-      ? { ...s, sealed: seqno > s.sealed ? seqno : s.sealed }
-      : { ...s, gossiped: seqno > s.gossiped ? seqno : s.gossiped })
+      ? { ...s, sealed: seqno > s.sealed ? seqno : s.sealed, lastSealed: true }
+      : { ...s, gossiped: seqno > s.gossiped ? seqno : s.gossiped, lastSealed: false })
     if (this.latest.size > MAX_MEMBERS) this.prune(at)
   }
 

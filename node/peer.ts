@@ -156,6 +156,8 @@ export class Peer {
   gossipPeers (): number {
     try { return this.libp2p.services.pubsub.getSubscribers(this.ctx.topic).length } catch { return 0 }
   }
+  /** what member `peer` last said of itself, live or not (undefined: never heard) */
+  lastHello (peer: string): MemberStatus | undefined { return this.ctx.view?.lastOf(peer) }
   /** what the live members last said of themselves (round, hash, capabilities) */
   memberStatus (): MemberStatus[] { return this.ctx.view?.statuses(Date.now()) ?? [] }
   /** peers this one holds evidence against (excluded from elections, selection and witnessing) */
@@ -267,7 +269,7 @@ export class Peer {
       ownHello: async () => await sealEnvelope(key, host.peerId.toMultihash().bytes, ctx.topic, RoundMessage.encode({
         hello: this.hello(Number.isFinite(this.helloInterval) ? this.helloInterval : this.timing.heartbeatMs) })),
       isLive: (m, now) => ctx.view?.isLive(m, now) === true,
-      handedOn: (from, h, seenAt) => this.handedOn(from, h, seenAt),
+      handedOn: (from, h, seenAt, newer) => this.handedOn(from, h, seenAt, newer),
       membersChanged: () => { this.member.membersChanged() },
       // knowing the whole job now, we would go quiet at once (our interval grows with it): say we are here first
       joined: () => { this.nextHello = 0 },
@@ -395,7 +397,7 @@ export class Peer {
   }
 
   /** A member's Hello that another handed on (members-exchange.ts): checked as a gossiped one is, then kept. */
-  private handedOn (from: string, h: Hello, seenAt: number): boolean {
+  private handedOn (from: string, h: Hello, seenAt: number, newer: boolean): boolean {
     const { ctx } = this
     if (this.opts.allowList !== undefined && !this.opts.allowList.has(from)) {
       ctx.reject(from, RejectReason.NotAllowed, 'members', h.round)
@@ -405,7 +407,7 @@ export class Peer {
     if (unpaid !== undefined) { ctx.reject(from, unpaid, 'members', h.round); return false }
     const taken = ctx.view!.handedOn({ peer: from, round: h.round, hash: hex(h.globalHash), beacon: hex(h.beacon),
       seenAt, intervalMs: h.intervalMs, reachability: h.reachability,
-      capabilities: { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples } })
+      capabilities: { device: h.device, tokensPerSecond: h.tokensPerSecond, samples: h.samples } }, newer)
     if (taken) this.addresses?.heard(peerIdFromString(from), h.addrs)
     return taken
   }

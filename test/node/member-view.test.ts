@@ -107,3 +107,18 @@ test('members gone silent: none live, and another member\'s own Hello heard afte
   assert.equal(v.goneSilent(['a', 'c'], 6000), false, 'c is live')
   assert.equal(v.goneSilent(['never-heard'], 6000), true, 'a member never heard is silent once anyone was heard')
 })
+
+test('a handed-on Hello newer by its author\'s sequence replaces an older one that reached us later, our time kept',
+  () => {
+  const v = new MemberView('me', 6000)
+  // the member's heartbeat Hello, sent before its quiet one, reached us last (gossip reorders): live 3 x 2 s
+  v.hello('m', 0, 'h', 10_000, undefined, 2000)
+  const quiet = { peer: 'm', round: 0, hash: 'h', beacon: '', seenAt: 9000, intervalMs: 90_000, reachability: 0 }
+  assert.equal(v.handedOn(quiet), false, 'not newer by sequence: our own, later, Hello stands')
+  assert.equal(v.isLive('m', 17_000), false)
+  assert.equal(v.handedOn(quiet, true), true)
+  assert.equal(v.lastOf('m')?.intervalMs, 90_000)
+  assert.equal(v.lastOf('m')?.seenAt, 10_000, 'the server\'s older claim does not date the member back')
+  assert.equal(v.isLive('m', 17_000), true)
+  assert.equal(v.isLive('m', 10_000 + 3 * 90_000 + 1), false)
+})
