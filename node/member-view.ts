@@ -177,7 +177,10 @@ export class MemberView {
     return helloTtlMs(s.intervalMs, this.knownAt(now).capMs, this.ttlMs, INTERVALS_PER_TTL)
   }
 
-  private fresh (s: MemberStatus, now: number): boolean { return now - s.seenAt <= this.ttlOf(s, now) }
+  private fresh (s: MemberStatus, now: number): boolean { return now <= this.lapsesAt(s, now) }
+
+  /** when member `s` stops being live unless it Hellos again (its TTL as the job's size known at `now` caps it) */
+  private lapsesAt (s: MemberStatus, now: number): number { return s.seenAt + this.ttlOf(s, now) }
 
   /** the live members' last Hellos (self excluded), sorted by peer id */
   statuses (now: number): MemberStatus[] {
@@ -211,7 +214,7 @@ export class MemberView {
   liveUntil (now: number): { readonly members: string[], readonly until: number } {
     let until = Infinity
     for (const s of this.seen.values()) {
-      if (s.peer !== this.self && this.fresh(s, now)) until = Math.min(until, s.seenAt + this.ttlOf(s, now))
+      if (s.peer !== this.self && this.fresh(s, now)) until = Math.min(until, this.lapsesAt(s, now))
     }
     return { members: this.live(now), until }
   }
@@ -241,7 +244,7 @@ export class MemberView {
     for (const p of peers) {
       if (this.isLive(p, now)) return false
       const s = this.seen.get(p)
-      if (s !== undefined) lapsed = Math.max(lapsed, s.seenAt + this.ttlOf(s, now))
+      if (s !== undefined) lapsed = Math.max(lapsed, this.lapsesAt(s, now))
     }
     return this.lastHeardAt > lapsed
   }
