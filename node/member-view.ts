@@ -2,7 +2,7 @@
 // announced (at least the view's TTL). Pure bookkeeping; the clock is passed in.
 // Every peer hears every Hello, so if all Hello at the heartbeat each peer's share of the traffic (and of the
 // signature checks) grows with the membership. Past `largeJobMembers` members only the peers with a role in the
-// round (peer.ts hasRole: its aggregator and next failover candidate, its selected trainers and witnesses) keep
+// round that others act on (peer.ts hasRole: its aggregator and next failover candidate, its selected trainers) keep
 // the heartbeat; the others stretch their interval so that all of them together send about `idleHellosPerHeartbeat`
 // Hellos per heartbeat, whatever the job's size. A receiver keeps a member live for INTERVALS_PER_TTL of the
 // interval it announced, capped by what the job allows at the membership the receiver knows: a liar can claim no

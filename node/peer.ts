@@ -119,11 +119,12 @@ export class Peer {
     state.events.on('done', () => { this.events.emit('done') })
     // a new global adapter: tell the others at once, unless we are a quiet member of a large job (Helloing slowly).
     // All of those at once on each adoption was a burst of N Hellos, each heard ~6 times by every one of N peers;
-    // their drawn Hello carries the new round when it comes, and the aggregator and witnesses, who hold the new
-    // adapter first, Hello at the heartbeat. Drawn for a role in the next round, a quiet member says so at once
+    // their drawn Hello carries the new round when it comes; the aggregator, which holds the new adapter first,
+    // Hellos at the heartbeat, and the agreeing witnesses are named as sources by their attestations. Drawn for a
+    // role in the next round, a quiet member says so at once
     state.events.on('adopted', () => { this.helloOnNewGlobal() })
     state.events.on('followed', () => { this.helloOnNewGlobal() })
-    // drawn for a role (selected, witness, next in the order) while Helloing slowly: say so at once, so the others
+    // drawn for a role (selected, next in the order) while Helloing slowly: say so at once, so the others
     // see us at the heartbeat (and notice our failure as fast) from now on
     state.events.on('announce', () => { this.helloIfDrawn() })
     state.events.on('stage', (s) => { if (s === RoundStage.AwaitAnnounce) this.helloIfDrawn() })
@@ -430,10 +431,13 @@ export class Peer {
   }
 
   /**
-   * Does the round we are in depend on us being live: are we its aggregator or the next in its order, one of its
-   * selected trainers or witnesses? With the announce we follow, by its members and attempt; before one, as
-   * attempt 0 over the members we count would draw them (the others' views may differ a little: a peer that
-   * misjudges it only Hellos a little more, or is detected a little later). Never in a finished job.
+   * Does someone act on our liveness in the round we are in: are we its aggregator or the next in its order (every
+   * member fails over when they stop Helloing), or one of its selected trainers (the aggregator closes without
+   * them)? With the announce we follow, by its members and attempt; before one, as attempt 0 over the members we
+   * count would draw them (the others' views may differ a little: a peer that misjudges it only Hellos a little
+   * more, or is detected a little later). Never in a finished job. Not a witness: no one acts on a witness's
+   * Hellos (its attestation or its absence is what counts), and three witnesses at the heartbeat were a fifth
+   * of a 100-peer job's Hellos while rounds ran (docs/performance.md, session 23).
    */
   private hasRole (now: number): boolean {
     const { ctx, state } = this
@@ -452,9 +456,7 @@ export class Peer {
     const aggregator = a?.aggregator ?? aggregatorAt(order, attempt) ?? ''
     // a trainer whose update the aggregator holds (its receipt came) matters to the round no more
     const training = selected.includes(this.peerId) && !this.member.delivered(r, attempt)
-    return [aggregator, aggregatorAt(order, attempt + 1)].includes(this.peerId) || training ||
-      witnessesOf(members, ctx.trust.beacon, r, attempt, aggregator, this.opts.job.witnesses.count)
-        .includes(this.peerId)
+    return [aggregator, aggregatorAt(order, attempt + 1)].includes(this.peerId) || training
   }
 
   /** the peers the announced round exchanges adapters with: its aggregator, trainers and witnesses */
