@@ -4,14 +4,29 @@
 // first more often; the allow-list of a private federation closes that.
 import { createHash } from 'node:crypto'
 
+// Every peer orders the same members by the same seed many times a round (each tick, each announce and result it
+// checks, each Hello's role check), and a simulation hosts many peers in one process: the SHA-256 ranks were 4 % of
+// a 100-peer process's round time (docs/performance.md, session 23). So the orders are kept, bounded: the last
+// ORDERS_KEPT lists by seed, label, round and members. A pure function's memo: it changes no answer.
+const ORDERS_KEPT = 64
+const orders = new Map<string, readonly string[]>()
+
 function rank (seed: string, label: string, round: number, member: string): string {
   return createHash('sha256').update(`${seed}\n${label}\n${round}\n${member}`).digest('hex')
 }
 
-function orderBy (members: readonly string[], key: (m: string) => string): string[] {
+function orderBy (members: readonly string[], seed: string, label: string, round: number): string[] {
+  const memoKey = JSON.stringify([seed, label, round, members]) // unambiguous, whatever the strings hold
+  const kept = orders.get(memoKey)
+  if (kept !== undefined) return [...kept]
   const unique = [...new Set(members)]
-  const keys = new Map(unique.map((m) => [m, key(m)]))
-  return unique.sort((a, b) => keys.get(a)! < keys.get(b)! ? -1 : keys.get(a)! > keys.get(b)! ? 1 : (a < b ? -1 : 1))
+  const keys = new Map(unique.map((m) => [m, rank(seed, label, round, m)]))
+  const order = unique.sort((a, b) =>
+    keys.get(a)! < keys.get(b)! ? -1 : keys.get(a)! > keys.get(b)! ? 1 : (a < b ? -1 : 1))
+  // a Map keeps insertion order: the oldest goes first
+  if (orders.size >= ORDERS_KEPT) orders.delete(orders.keys().next().value!)
+  orders.set(memoKey, [...order])
+  return order
 }
 
 /**
@@ -19,7 +34,7 @@ function orderBy (members: readonly string[], key: (m: string) => string): strin
  * (aggregatorAt: past the last, the order starts again).
  */
 export function electionOrder (members: readonly string[], prevGlobalHash: string, round: number): string[] {
-  return orderBy(members, (m) => rank(prevGlobalHash, 'aggregator', round, m))
+  return orderBy(members, prevGlobalHash, 'aggregator', round)
 }
 
 export function electAggregator (
@@ -50,7 +65,7 @@ export interface SelectionInput {
 export type SelectFn = (input: SelectionInput) => string[]
 
 export const selectRandomK: SelectFn = ({ members, k, prevGlobalHash, round, attempt }) =>
-  orderBy(members, (m) => rank(prevGlobalHash, `select/${attempt}`, round, m)).slice(0, Math.max(0, k)).sort()
+  orderBy(members, prevGlobalHash, `select/${attempt}`, round).slice(0, Math.max(0, k)).sort()
 
 // ---------------------------------------------------------------- reachable aggregators
 /** What a member's Hello says of its reachability (Hello.reachability); 0 = unsaid (treated as reachable). */

@@ -58,3 +58,17 @@ test('selection: k distinct members, deterministic, varying with the seed', () =
   }
   assert.equal(all.size, 6)
 })
+
+test('a kept order answers as a fresh one: callers may change what they get, strings cannot collide', () => {
+  const first = electionOrder(members, h(7), 3)
+  first.reverse()
+  assert.notDeepEqual(first, electionOrder(members, h(7), 3))
+  assert.deepEqual(electionOrder(members, h(7), 3), [...first].reverse())
+  // two member lists whose joined strings are alike are still told apart
+  const joined = electionOrder(['12D3KooWA\n12D3KooWB'], h(7), 3)
+  assert.deepEqual(joined, ['12D3KooWA\n12D3KooWB'])
+  assert.equal(electionOrder(['12D3KooWA', '12D3KooWB'], h(7), 3).length, 2)
+  // past ORDERS_KEPT other orders, the first is computed again, and is the same
+  for (let r = 100; r < 200; r++) electionOrder(members, h(7), r)
+  assert.deepEqual(electionOrder(members, h(7), 3), [...first].reverse())
+})
