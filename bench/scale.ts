@@ -22,7 +22,9 @@
 // a point whose job is in pieces carries an error.
 // writesPerPeerS: the process's write syscalls (/proc/self/io) in the idle window per peer per second, a count of
 // encrypted frames sent that the machine's load does not move.
-// gossipP99LaterMs and loopLagP99LaterMs: the same two over the rounds after the first, once the job has formed.
+// gossipP99LaterMs and loopLagP99LaterMs: the same two over the rounds after the first, once the job has formed;
+// cpuCoresLater and writesPerPeerSLater: the process's CPU time (in cores: 1 or more, the loop was saturated) and
+// write syscalls per peer per second over those rounds.
 // gossipP99Ms is when peers accept an announce (after adopting the previous round); deliveryP99Ms when gossipsub
 // hands it to them.
 // On stderr, why rounds are slow: each round's excluded updates by reason and how long after the first peer the
@@ -80,6 +82,10 @@ interface Point {
   deliveryP99Ms?: number | null
   deliveryP99LaterMs?: number | null
   loopLagP99LaterMs: number | null
+  /** the process's CPU time over the rounds after the first, in cores (wall time's share) */
+  cpuCoresLater?: number | null
+  /** write syscalls per peer per second over the rounds after the first */
+  writesPerPeerSLater?: number | null
   cpuPerIdlePeerPct: number
   rssPerPeerMB: number
   connsPerPeer: number
@@ -424,9 +430,14 @@ async function runPoint (PEERS: number): Promise<void> {
   let profiling: Promise<unknown> | undefined
   const meshSamples: string[] = []
   let lastMeshSample = 0
+  /** where the later rounds began: wall clock, process CPU, write syscalls */
+  let later: { readonly at: number, readonly cpu: NodeJS.CpuUsage, readonly writes: number | undefined } | undefined
   await until(() => {
     if (Date.now() - lastMeshSample > 2000) { lastMeshSample = Date.now(); meshSamples.push(meshShape(peers, jobId)) }
     if (jobRound() >= 1) lagLater.enable() // enabling twice is a no-op
+    if (jobRound() >= 1 && later === undefined) {
+      later = { at: Date.now(), cpu: process.cpuUsage(), writes: writeSyscalls() }
+    }
     if (jobRound() >= 1 && roundProfile !== undefined && profiling === undefined) {
       roundProfile.connect()
       profiling = roundProfile.post('Profiler.enable').then(async () => await roundProfile.post('Profiler.start'))
@@ -440,6 +451,19 @@ async function runPoint (PEERS: number): Promise<void> {
   lag.disable()
   lagLater.disable()
   inRounds = false
+  // the later rounds' load: the process's CPU time as cores (1 or more: the loop had no idle time left, bar the
+  // helper threads) and its write syscalls per peer per second (frames out: gossip copies, transfers, control)
+  let cpuCoresLater: number | null = null
+  let writesPerPeerSLater: number | null = null
+  if (later !== undefined && Date.now() - later.at >= 1000) {
+    const wallS = (Date.now() - later.at) / 1000
+    const cpu = process.cpuUsage(later.cpu)
+    cpuCoresLater = +((cpu.user + cpu.system) / 1e6 / wallS).toFixed(2)
+    const w = writeSyscalls()
+    if (w !== undefined && later.writes !== undefined) {
+      writesPerPeerSLater = +((w - later.writes) / PEERS / wallS).toFixed(1)
+    }
+  }
   for (const [k, e] of delivered) e.sent = announces.get(k)?.sent
   if (!done()) error = `${ROUNDS} rounds did not complete in ${Math.round((Date.now() - tRounds) / 1000)} s`
   const roundsCompleted = jobRound()
@@ -603,6 +627,8 @@ async function runPoint (PEERS: number): Promise<void> {
     deliveryP99Ms,
     deliveryP99LaterMs,
     loopLagP99LaterMs: ROUNDS >= 2 && lagLater.count > 0 ? Math.round(lagLater.percentile(99) / 1e6) : null,
+    cpuCoresLater,
+    writesPerPeerSLater,
     cpuPerIdlePeerPct: +cpuPerIdlePeerPct.toFixed(2),
     rssPerPeerMB: +rssPerPeerMB.toFixed(1),
     connsPerPeer: +connsPerPeer.toFixed(1),
