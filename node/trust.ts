@@ -72,9 +72,6 @@ interface HeldResult { readonly r: RoundResult, readonly sender: string }
 /** results of the current round kept until we can judge them (Trust.unjudged) */
 const UNJUDGED_KEPT = 8
 
-/** election orders remembered: a round's, and a few more while views of its members differ */
-const ORDERS_KEPT = 8
-
 /** an announce we checked and followed: who aggregates that attempt, over which members */
 export interface FollowedAttempt { readonly aggregator: string, readonly members: readonly string[] }
 
@@ -111,8 +108,6 @@ export class Trust {
   private followed = { round: 0, attempts: new Map<number, FollowedAttempt>() }
   /** valid complaints heard this round, `round/attempt/aggregator` -> the complainant: a witness never vouches */
   private readonly complaints = new Map<string, string>()
-  /** the election orders last worked out, by beacon, round and members (oldest first) */
-  private readonly orders = new Map<string, readonly string[]>()
   /**
    * Results of the current round we could not judge when they came: no announce of their attempt followed, or
    * another sender in that place of the order. A peer convicts an aggregator a little later than the others (its
@@ -159,16 +154,8 @@ export class Trust {
 
   /** The aggregator order of round `round` over `members` (those we count), by the beacon. */
   order (members: readonly string[], round: number): string[] {
-    const eligible = this.eligible(members)
-    // every tick of every peer asks for the round's order again, and it costs a sha256 per member
-    const key = `${this.beacon}|${round}|${eligible.join(',')}`
-    let order = this.orders.get(key)
-    if (order === undefined) {
-      order = electionOrder(eligible, this.beacon, round)
-      if (this.orders.size >= ORDERS_KEPT) this.orders.delete(this.orders.keys().next().value!)
-      this.orders.set(key, order)
-    }
-    return [...order]
+    // asked again on every tick of every peer: electionOrder keeps its recent answers (protocol/election.ts)
+    return electionOrder(this.eligible(members), this.beacon, round)
   }
 
   selection (members: readonly string[], round: number, attempt: number): string[] {
