@@ -17,6 +17,9 @@ import { sign, verifySigned } from './signatures.ts'
 import { hex, unhex } from './hex.ts'
 import { getHistory } from './history-fetch.ts'
 import type { PeerContext } from './peer-context.ts'
+import { TrainerProbe } from './trainer-probe.ts'
+import { INTERVALS_PER_TTL } from './member-view.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Collector, OwnUpdate, RoundState } from './round-state.ts'
 import type { JobHistory } from '../trainer/aggregate/history.ts'
 
@@ -24,7 +27,13 @@ import type { JobHistory } from '../trainer/aggregate/history.ts'
 const MAX_RESENDS = UPDATE_PUSH_TRIES - 1
 
 export class AggregatorRole {
+  private readonly probe: TrainerProbe
+
   constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {
+    const t = ctx.timing
+    this.probe = new TrainerProbe((peer, signal) => ctx.libp2p.services.ping.ping(peerIdFromString(peer), { signal }),
+      { windowMs: Math.max(t.memberTtlMs, INTERVALS_PER_TTL * t.heartbeatMs), everyMs: t.heartbeatMs }, ctx.log,
+      ctx.abort.signal)
     state.events.on('ownUpdate', (u) => {
       this.addOwnUpdate(u).catch((e: Error) => { ctx.log(`own update: ${e.message}`) })
     })
@@ -157,20 +166,30 @@ export class AggregatorRole {
   }
 
   /**
-   * Closes the collector once every selected member that has not answered is gone (its Hellos stopped, as
-   * the live set says): a crashed trainer costs a few Hello intervals, not the round's whole deadline.
+   * Closes the collector once every selected member that has not answered is gone: a crashed trainer costs a few
+   * Hello intervals, not the round's whole deadline. One that Hellos at the heartbeat is gone when its Hellos
+   * stopped (the live set says so); a quiet one (a large job's trainers keep their quiet interval) when our probes
+   * of it failed for as long (trainer-probe.ts).
    */
   closeIfOnlyGoneRemain (now: number): void {
     const { ctx } = this
     const c = this.state.collector
-    if (c === undefined || c.closed) return
+    if (c === undefined || c.closed) {
+      this.probe.watch('', [], now)
+      return
+    }
     const waiting = [...c.selected].filter((p) => !c.received.has(p))
+    const quiet = waiting.filter((p) => p !== ctx.peerId &&
+      (ctx.view!.lastOf(p)?.intervalMs ?? 0) > ctx.timing.heartbeatMs)
+    this.probe.watch(`${c.round}/${c.attempt}`, quiet, now)
+    const heartbeat = waiting.filter((p) => !quiet.includes(p))
+    if (waiting.length === 0 || !quiet.every((p) => this.probe.gone(p, now))) return
     // not while no Hellos reach us (member-view.ts goneSilent): one aggregator of 100, a joiner outside the mesh,
-    // closed its round 1.8 s after announcing it, its five trainers alive and pushing
-    if (waiting.length === 0 || !ctx.view!.goneSilent(waiting, now)) return
+    // closed its round 1.8 s after announcing it, its five trainers alive and pushing. A probe needs no mesh.
+    if (heartbeat.length > 0 && !ctx.view!.goneSilent(heartbeat, now)) return
     for (const p of waiting) if (!c.rejected.has(p)) c.rejected.set(p, RejectReason.Gone)
-    ctx.log(`round ${c.round}: ${waiting.map((p) => p.slice(-6)).join(',')} stopped sending Hellos; ` +
-      'not waiting for them')
+    ctx.log(`round ${c.round}: ${waiting.map((p) => p.slice(-6)).join(',')} stopped sending Hellos or answering ` +
+      'probes; not waiting for them')
     void this.finish(c)
   }
 

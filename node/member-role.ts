@@ -280,9 +280,6 @@ export class MemberRole {
     if (!superseded()) state.awaitResult()
   }
 
-  /** Did the aggregator of `round`'s attempt `attempt` give us a receipt for our update (it holds our update)? */
-  delivered (round: number, attempt: number): boolean { return this.receipts.has(`${round}/${attempt}`) }
-
   /** The aggregator's signed receipt for our update: should its result leave the update out, it convicts it. */
   private async keepReceipt (aggregator: string, ack: UpdateAck, update: UpdateCommit, round: number,
     attempt: number, baseHash: string): Promise<void> {

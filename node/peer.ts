@@ -431,13 +431,14 @@ export class Peer {
   }
 
   /**
-   * Does someone act on our liveness in the round we are in: are we its aggregator or the next in its order (every
-   * member fails over when they stop Helloing), or one of its selected trainers (the aggregator closes without
-   * them)? With the announce we follow, by its members and attempt; before one, as attempt 0 over the members we
-   * count would draw them (the others' views may differ a little: a peer that misjudges it only Hellos a little
-   * more, or is detected a little later). Never in a finished job. Not a witness: no one acts on a witness's
-   * Hellos (its attestation or its absence is what counts), and three witnesses at the heartbeat were a fifth
-   * of a 100-peer job's Hellos while rounds ran (docs/performance.md, session 23).
+   * Does every member act on our liveness in the round we are in: are we its aggregator or the next in its order
+   * (every member fails over when they stop Helloing)? With the announce we follow, by its members and attempt;
+   * before one, as attempt 0 over the members we count would draw them (the others' views may differ a little: a
+   * peer that misjudges it only Hellos a little more, or is detected a little later). Never in a finished job. Not
+   * a witness: no one acts on a witness's Hellos (its attestation or its absence is what counts), and three
+   * witnesses at the heartbeat were a fifth of a 100-peer job's Hellos while rounds ran. Not a selected trainer:
+   * only the aggregator acts on a trainer's liveness, and it probes the quiet ones (trainer-probe.ts) instead of
+   * every member hearing them at the heartbeat (docs/performance.md, sessions 23 and 24).
    */
   private hasRole (now: number): boolean {
     const { ctx, state } = this
@@ -452,11 +453,8 @@ export class Peer {
     if (!members.includes(this.peerId)) return false
     const attempt = a?.attempt ?? 0
     const order = ctx.trust.order(members, r)
-    const selected = a?.selected ?? ctx.trust.selection(members, r, attempt)
     const aggregator = a?.aggregator ?? aggregatorAt(order, attempt) ?? ''
-    // a trainer whose update the aggregator holds (its receipt came) matters to the round no more
-    const training = selected.includes(this.peerId) && !this.member.delivered(r, attempt)
-    return [aggregator, aggregatorAt(order, attempt + 1)].includes(this.peerId) || training
+    return [aggregator, aggregatorAt(order, attempt + 1)].includes(this.peerId)
   }
 
   /** the peers the announced round exchanges adapters with: its aggregator, trainers and witnesses */
@@ -484,9 +482,9 @@ export class Peer {
     const r = state.completed + 1
     state.enterRound(r)
     const frozen = this.opts.members
-    // our own training moves the stage on (not with frozen members: a flapping view must not change a
-    // deterministic run)
-    if (state.collector !== undefined && frozen === undefined) this.aggregator.closeIfOnlyGoneRemain(now)
+    // the collector waits for no gone trainer, and probes the quiet ones (not with frozen members: a flapping view
+    // must not change a deterministic run)
+    if (frozen === undefined) this.aggregator.closeIfOnlyGoneRemain(now)
     if (state.stage === RoundStage.Collecting || state.stage === RoundStage.Aggregating) return
     let members: readonly string[]
     const announce = state.current.announce
