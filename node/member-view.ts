@@ -15,7 +15,7 @@ export const INTERVALS_PER_TTL = 3
 /** Members a peer must know before the peers without a role stretch their Hello interval. */
 export const LARGE_JOB_MEMBERS = 16
 /** Hellos the job's peers without a role send per heartbeat, all together (up to the interval's cap). */
-export const IDLE_HELLOS_PER_HEARTBEAT = 2
+export const IDLE_HELLOS_PER_HEARTBEAT = 1
 /** A member heard within this long counts as known (for the interval and its cap), live or not. */
 const KNOWN_FOR_MS = INTERVALS_PER_TTL * MAX_HELLO_INTERVAL_MS
 

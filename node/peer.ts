@@ -372,9 +372,13 @@ export class Peer {
     const now = Date.now()
     const known = ctx.view?.knownCount(now) ?? 1
     const intervalMs = helloIntervalMs(this.helloPlan, known, known > this.timing.largeJobMembers && this.hasRole(now))
-    // quiet peers all Hello at once on adopting a result: each draws its next Hello within the second half of the
-    // interval it announces, so their Hellos spread over the interval instead of coming in bursts of the whole job
-    this.nextHello = now + (intervalMs > this.timing.heartbeatMs ? intervalMs * (0.5 + Math.random() / 2) : intervalMs)
+    // a large job's peers all go quiet at once (they started together, or a round's roles end): entering the quiet
+    // interval each draws its next Hello within the interval's second half, so the job's Hellos spread over it
+    // instead of coming in bursts of the whole job; once spread they keep the interval (a draw at every Hello sent
+    // a third more Hellos than the interval says)
+    const wasQuiet = Number.isFinite(this.helloInterval) && this.helloInterval > this.timing.heartbeatMs
+    const entering = intervalMs > this.timing.heartbeatMs && !wasQuiet
+    this.nextHello = now + (entering ? intervalMs * (0.5 + Math.random() / 2) : intervalMs)
     this.helloInterval = intervalMs
     void ctx.publish({ hello: this.hello(intervalMs) })
   }

@@ -20,10 +20,11 @@ export const MAX_ATTEMPTS = 16
 export const HASH_BYTES = 32
 /**
  * Longest Hello interval a peer may announce (its interval grows with membership, node/member-view.ts): the quiet
- * members of a job send ~1 Hello a second in all up to ~120 members (at 30 s, past 30 members, the job's Hellos
- * grew with it: 4.4 a second at 100); a quiet member that leaves is missed after up to 3 of these.
+ * members of a job send ~1 Hello a heartbeat in all up to ~120 members at a 2 s heartbeat (at 30 s, past 30
+ * members, the job's Hellos grew with it: 4.4 a second at 100); a quiet member that leaves is missed after up to 3
+ * of these. The peers that matter to a round are not quiet (peer.ts hasRole) or are probed (trainer-probe.ts).
  */
-export const MAX_HELLO_INTERVAL_MS = 120_000
+export const MAX_HELLO_INTERVAL_MS = 240_000
 /** Most chain links one /fedit/chain answer carries (the asker pages through longer chains). */
 export const MAX_CHAIN_LINKS = 32
 /** Largest signed Hello in a /fedit/members answer (a Hello is ~200 bytes, gossipsub's envelope ~200 more). */

@@ -3,7 +3,7 @@
 // the round's roles keep the heartbeat).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { helloIntervalMs, IDLE_HELLOS_PER_HEARTBEAT, idleIntervalMs, MemberView } from '../../node/member-view.ts'
+import { helloIntervalMs, idleIntervalMs, MemberView } from '../../node/member-view.ts'
 import { MAX_HELLO_INTERVAL_MS } from '../../protocol/limits.ts'
 import { Reachability } from '../../protocol/election.ts'
 
@@ -33,8 +33,8 @@ test('Hello interval: the heartbeat in a small job or with a role; else ~2 Hello
   assert.equal(helloIntervalMs(PLAN, 20, true), 2000)
   assert.equal(helloIntervalMs(PLAN, 1024, true), 2000)
   assert.equal(helloIntervalMs(PLAN, 1024, false), MAX_HELLO_INTERVAL_MS)
-  // the quiet members of the job send IDLE_HELLOS_PER_HEARTBEAT per heartbeat in all while the cap allows
-  for (const n of [17, 24, 30]) assert.equal(n / (idleIntervalMs(PLAN, n) / 2000), IDLE_HELLOS_PER_HEARTBEAT)
+  // the quiet members of the job send the plan's idleHellosPerHeartbeat per heartbeat in all while the cap allows
+  for (const n of [17, 24, 30]) assert.equal(n / (idleIntervalMs(PLAN, n) / 2000), PLAN.idleHellosPerHeartbeat)
 })
 
 test('a large job\'s quiet member stays live for 3 of its long intervals, capped by the job size this view knows',
