@@ -2,9 +2,9 @@
 // announced (at least the view's TTL). Pure bookkeeping; the clock is passed in.
 // Every peer hears every Hello, so if all Hello at the heartbeat each peer's share of the traffic (and of the
 // signature checks) grows with the membership. Past `largeJobMembers` members only the peers with a role in the
-// round that others act on (peer.ts hasRole: its aggregator and next failover candidate, its selected trainers) keep
-// the heartbeat; the others stretch their interval so that all of them together send about `idleHellosPerHeartbeat`
-// Hellos per heartbeat, whatever the job's size. A receiver keeps a member live for INTERVALS_PER_TTL of the
+// round that every member acts on (peer.ts hasRole: its aggregator and next failover candidate) keep the heartbeat
+// (the selected trainers are probed by their aggregator instead, trainer-probe.ts); the others stretch their
+// interval so that all of them together send about `idleHellosPerHeartbeat` Hellos per heartbeat, up to the cap. A receiver keeps a member live for INTERVALS_PER_TTL of the
 // interval it announced, capped by what the job allows at the membership the receiver knows: a liar can claim no
 // more than a quiet honest member of that job would.
 import { MAX_HELLO_INTERVAL_MS } from '../protocol/limits.ts'
