@@ -4,9 +4,9 @@
 // signature checks) grows with the membership. Past `largeJobMembers` members only the peers with a role in the
 // round that every member acts on (peer.ts hasRole: its aggregator and next failover candidate) keep the heartbeat
 // (the selected trainers are probed by their aggregator instead, trainer-probe.ts); the others stretch their
-// interval so that all of them together send about `idleHellosPerHeartbeat` Hellos per heartbeat, up to the cap. A receiver keeps a member live for INTERVALS_PER_TTL of the
-// interval it announced, capped by what the job allows at the membership the receiver knows: a liar can claim no
-// more than a quiet honest member of that job would.
+// interval so that all of them together send about `idleHellosPerHeartbeat` Hellos per heartbeat, up to the cap.
+// A receiver keeps a member live for INTERVALS_PER_TTL of the interval it announced, capped by what the job allows
+// at the membership the receiver knows: a liar can claim no more than a quiet honest member of that job would.
 import { MAX_HELLO_INTERVAL_MS } from '../protocol/limits.ts'
 import { helloTtlMs } from '../protocol/membership.ts'
 
