@@ -54,15 +54,17 @@ test('a peer restarted with its --state rejoins the job where it stands (clean s
     await until(() => [...net.peers, second].every((p) => p.global.round === job.rounds), 40_000,
       'every peer, the restarted one too, to finish the job')
     assert.equal(new Set([...net.peers, second].map((p) => p.global.hash)).size, 1, 'one global adapter')
-    // the rounds it was away for are in its rounds log too, marked missed: no gap, each round once
+    // the rounds it was away for are in its rounds log too: no gap, each round once. Each was caught up by the chain
+    // (marked missed) or adopted from a result it heard on rejoining (CI saw none marked missed once); before its
+    // stop it may have missed rounds too (it joined a job under way: missed 1-2, stopped at 3)
     const all = Array.from({ length: job.rounds }, (_, i) => i + 1)
     assert.deepEqual(second.rounds.map((r) => r.round), all, JSON.stringify(second.rounds))
-    const missed = second.rounds.filter((r) => r.missed === true)
-    assert.ok(missed.length >= 1 && missed[0]!.round === at.round + 1, JSON.stringify(missed))
-    // a round it caught up to carries the adapter it adopted: the one the others made for that round
-    const caughtUp = missed.filter((r) => r.hash !== '')
-    assert.ok(caughtUp.length >= 1)
-    for (const c of caughtUp) {
+    const away = second.rounds.filter((r) => r.round > at.round)
+    assert.ok(away.length >= 1 && away[0]!.round === at.round + 1, JSON.stringify(away))
+    // a round it caught up to or adopted carries the adapter the others made for that round
+    const adopted = away.filter((r) => r.hash !== '')
+    assert.ok(adopted.length >= 1, JSON.stringify(away))
+    for (const c of adopted) {
       assert.equal(c.hash, net.peers[0]!.rounds.find((r) => r.round === c.round)?.hash, `round ${c.round}`)
     }
     await second.stop()
