@@ -19,6 +19,7 @@ import { getHistory } from './history-fetch.ts'
 import type { PeerContext } from './peer-context.ts'
 import { TrainerProbe } from './trainer-probe.ts'
 import { INTERVALS_PER_TTL } from './member-view.ts'
+import { helloTtlMs } from '../protocol/membership.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Collector, OwnUpdate, RoundState } from './round-state.ts'
 import type { JobHistory } from '../trainer/aggregate/history.ts'
@@ -31,9 +32,10 @@ export class AggregatorRole {
 
   constructor (private readonly ctx: PeerContext, private readonly state: RoundState) {
     const t = ctx.timing
+    // a trainer is missed as late as a heartbeat member's Hellos would have been: the view's own TTL rule
+    const windowMs = helloTtlMs(t.heartbeatMs, t.heartbeatMs, t.memberTtlMs, INTERVALS_PER_TTL)
     this.probe = new TrainerProbe((peer, signal) => ctx.libp2p.services.ping.ping(peerIdFromString(peer), { signal }),
-      { windowMs: Math.max(t.memberTtlMs, INTERVALS_PER_TTL * t.heartbeatMs), everyMs: t.heartbeatMs }, ctx.log,
-      ctx.abort.signal)
+      { windowMs, everyMs: t.heartbeatMs }, ctx.log, ctx.abort.signal)
     state.events.on('ownUpdate', (u) => {
       this.addOwnUpdate(u).catch((e: Error) => { ctx.log(`own update: ${e.message}`) })
     })
