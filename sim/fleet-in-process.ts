@@ -1,24 +1,21 @@
 // All peers of the simulation in this process: one bootstrap host (in a thread of its own) and N createPeer()s on
-// 127.0.0.1, each with its own state directory and its own trainer (shared worker threads for the real one).
+// 127.0.0.1, each with its own state directory, spread over worker threads (peer-shard.ts), each trainer here in
+// this thread (shared worker threads for the real one).
 import '../node/polyfill.ts'
 import { EventEmitter } from 'node:events'
-import { appendFileSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { JobSpec } from '../protocol/job-spec.ts'
 import { startBootstrapThread } from './bootstrap-thread.ts'
-import { createPeer } from '../node/peer.ts'
-import { firstConnection } from '../node/join-pace.ts'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import type { Peer, PeerTiming } from '../node/peer.ts'
+import type { PeerTiming } from '../node/peer.ts'
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
-import { buildAggregator } from '../trainer/aggregate/build-aggregator.ts'
-import { CONVICTIONS, roleAttackTransport } from './role-attacks.ts'
 import type { RoleAttack } from './role-attacks.ts'
 import { deriveSeed } from '../trainer/rng.ts'
 import type { Fleet, FleetEvents } from './fleet.ts'
-import { isNoteworthy, ResultChoice } from './fleet.ts'
+import { ResultChoice } from './fleet.ts'
 import { peerLabel } from './sim-config.ts'
+import { PeerShard } from './peer-shard.ts'
+import type { ShardEvent, ShardPeerView } from './peer-shard.ts'
 
 /**
  * Quicker than a peer's defaults (which suit a WAN): everything here is one loopback hop away. But all the peers
@@ -42,28 +39,42 @@ const GATHER_NOTE_MS = 30_000
  * Round 1 waits for the job's members to be live in the views (all of them with frozen membership): a large fleet
  * can take minutes, so say where the views stand instead of a silence.
  */
-function gatherProgress (peers: readonly Peer[], events: EventEmitter<FleetEvents>): NodeJS.Timeout {
+function gatherProgress (ids: readonly string[], shards: readonly PeerShard[], events: EventEmitter<FleetEvents>):
+  NodeJS.Timeout {
   const t = setInterval(() => {
-    const views = peers.map((p) => new Set(p.members()))
-    const live = views.map((v) => v.size).sort((a, b) => a - b)
-    const connected = peers.filter((p) => p.libp2p.getConnections().length > 0).length
-    // the peers fewest views hold: with their connections and the job's gossip peers, where a stuck one stands
-    const seenBy = peers.map((p, i) => ({ i, n: views.filter((v) => v.has(p.peerId)).length }))
-      .sort((a, b) => a.n - b.n).slice(0, 3)
-    const least = seenBy.map(({ i, n }) => `${peerLabel(i, peers.length)} in ${n} views, sees ${views[i]!.size}, ` +
-      `${peers[i]!.libp2p.getConnections().length} connections, ${peers[i]!.gossipPeers()} job gossip peers`)
-    events.emit('note', `gathering: members live in the peers' views min ${live[0]}, median ` +
-      `${live[live.length >> 1]}, max ${live[live.length - 1]} of ${peers.length}; ${connected} peers connected; ` +
-      `least seen: ${least.join('; ')}`)
+    Promise.all(shards.map(async (s) => await s.views())).then((vs) => {
+      events.emit('note', gatherNote(ids, vs.flat()))
+    }).catch(() => {}) // a shard stopping: the next note, if any, says it
   }, GATHER_NOTE_MS)
   t.unref()
   return t
 }
 
+/** Where the peers' views stand (pure). */
+export function gatherNote (ids: readonly string[], peers: readonly ShardPeerView[]): string {
+  const views = peers.map((p) => new Set(p.members))
+  const live = views.map((v) => v.size).sort((a, b) => a - b)
+  const connected = peers.filter((p) => p.connections > 0).length
+  // the peers fewest views hold: with their connections and the job's gossip peers, where a stuck one stands
+  const seenBy = peers.map((p, i) => ({ i, n: views.filter((v) => v.has(ids[p.index]!)).length }))
+    .sort((a, b) => a.n - b.n).slice(0, 3)
+  const least = seenBy.map(({ i, n }) => `${peerLabel(peers[i]!.index, ids.length)} in ${n} views, sees ` +
+    `${views[i]!.size}, ${peers[i]!.connections} connections, ${peers[i]!.gossipPeers} job gossip peers`)
+  // and the peers whose views hold fewest: a view short for long is a peer that hears few Hellos
+  const blind = peers.map((p, i) => ({ p, n: views[i]!.size })).sort((a, b) => a.n - b.n).slice(0, 3)
+    .map(({ p, n }) => `${peerLabel(p.index, ids.length)} ${n}`)
+  return `gathering: members live in the peers' views min ${live[0]}, median ${live[live.length >> 1]}, max ` +
+    `${live[live.length - 1]} of ${ids.length}; ${connected} peers connected; least seen: ${least.join('; ')}; ` +
+    `seeing fewest: ${blind.join(', ')}`
+}
+
 /** Peers joined at once: 100 dialling the one bootstrap together (in this event loop) timed its handshakes out. */
 const JOIN_BATCH = 10
-/** How long a batch may take to hold a connection each before the next batch starts anyway (discovery redials). */
-const JOIN_WAIT_MS = 30_000
+/**
+ * Peers per worker thread: at 25 a thread's loop stays well under a second per iteration (bench scale's 25-peer
+ * point: loop lag p99 ~90 ms); a thread costs its own heap and a signature check per gossip message per thread
+ */
+const PEERS_PER_THREAD = 25
 
 export interface InProcessOptions {
   readonly job: JobSpec
@@ -77,93 +88,97 @@ export interface InProcessOptions {
   readonly frozen?: boolean
   /** peers (by index) that attack in a role: as aggregator or witness (sim/role-attacks.ts) */
   readonly roleAttacks?: ReadonlyMap<number, RoleAttack>
+  /** worker threads the peers are spread over (default: one per PEERS_PER_THREAD peers) */
+  readonly threads?: number
 }
 
 export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> {
   const events = new EventEmitter<FleetEvents>()
-  const boot = await startBootstrapThread()
-  const bootAddrs = [...boot.addrs]
-  const aggregate = buildAggregator(o.job.aggregation)
-  const peers: Peer[] = []
-  // each peer's own log lines (as `fedit peer` prints them) go to dir/logs/p<i>.log, for post-mortems
-  mkdirSync(join(o.dir, 'logs'), { recursive: true })
-  const stamp = (): string => new Date().toISOString().slice(11, 23)
-  const dead = new Set<string>()
+  const n = o.trainers.length
   const announced = new Set<string>()
   const results = new ResultChoice()
-  // identities from the seed: the same run elects the same aggregators
-  const keys = await Promise.all(o.trainers.map(async (_, i) => {
-    const seed = new Uint8Array(32)
-    new DataView(seed.buffer).setUint32(0, deriveSeed(o.seed, `peer:${i}`))
-    return await generateKeyPairFromSeed('Ed25519', seed)
-  }))
-  // membership frozen before round 1: a loaded machine's flapping live sets cannot change who is elected or
-  // selected, so the same seed gives the same adapters
-  const members = o.frozen === true ? keys.map((k) => peerIdFromPrivateKey(k).toString()) : undefined
-  const timing = inProcessTiming(o.trainers.length)
-  for (let i = 0; i < o.trainers.length; i++) {
-    const role = o.roleAttacks?.get(i)
-    const p = createPeer({
-      job: o.job, jobId: o.jobId, privateKey: keys[i]!, members,
-      trainer: o.trainers[i]!, aggregate, stateDir: join(o.dir, `p${i}`),
-      listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: bootAddrs, local: true,
-      timing: { ...timing, transferTimeoutMs: Math.max(30_000, o.job.roundDeadlineSeconds * 1000),
-        ...o.timing },
-      samples: o.samples[i],
-      ...(role !== undefined ? { transport: roleAttackTransport(role, keys[i]!) } : {}),
-      logger: (line) => {
-        appendFileSync(join(o.dir, 'logs', `p${i}.log`), `${stamp()} ${line}\n`)
-        // as the process fleet shows them: a round that waits for its deadline says why
-        if (isNoteworthy(line)) events.emit('note', `${peerLabel(i, o.trainers.length)}: ${line}`)
-      }
-    })
-    p.events.on('announce', (a) => {
-      const key = `${a.round}/${a.attempt}/${a.aggregator}`
+  const onEvent = (e: ShardEvent): void => {
+    if (e.kind === 'announce') {
+      const key = `${e.round}/${e.attempt}/${e.aggregator}`
       if (announced.has(key)) return
       announced.add(key)
-      events.emit('announce', { round: a.round, attempt: a.attempt, aggregator: a.aggregator, selected: a.selected })
-    })
-    p.events.on('rejected', (r) => {
-      appendFileSync(join(o.dir, 'logs', `p${i}.log`),
-        `${stamp()} rejected ${r.where} from ${r.from.slice(-6)}: ${r.reason}\n`)
-      if (CONVICTIONS.has(r.reason)) {
-        events.emit('convicted', { by: p.peerId, offender: r.from, kind: r.reason, round: r.round ?? 0 })
-      }
-    })
-    p.events.on('witnessed', (w) => { events.emit('witnessed', { peer: p.peerId, ...w }) })
-    p.events.on('trained', (t) => {
-      events.emit('trained', { peer: p.peerId, round: t.round, trainLoss: t.trainLoss, samples: t.samples })
-    })
-    p.events.on('result', (info) => {
-      if (!results.accept(info.round, info.attempt)) return
-      // the peer adopted this round's adapter just before emitting: take it now, before the next round replaces it
-      const adapter = p.global.adapter
-      events.emit('result', { info, adapter: async () => adapter })
-    })
-    peers.push(p)
+      events.emit('announce', { round: e.round, attempt: e.attempt, aggregator: e.aggregator, selected: e.selected })
+    } else if (e.kind === 'result') {
+      if (!results.accept(e.info.round, e.info.attempt)) return
+      const adapter = e.adapter
+      events.emit('result', { info: e.info, adapter: async () => adapter })
+    } else if (e.kind === 'trained') {
+      events.emit('trained', { peer: e.peer, round: e.round, trainLoss: e.trainLoss, samples: e.samples })
+    } else if (e.kind === 'convicted') {
+      events.emit('convicted', { by: e.by, offender: e.offender, kind: e.reason, round: e.round })
+    } else if (e.kind === 'witnessed') {
+      events.emit('witnessed', { peer: e.peer, round: e.round, bytes: e.bytes, seconds: e.seconds })
+    } else events.emit('note', e.line)
   }
-  // a batch at a time, each batch connected (to the bootstrap or a member) before the next dials in
-  for (let i = 0; i < peers.length; i += JOIN_BATCH) {
-    const batch = peers.slice(i, i + JOIN_BATCH)
-    await Promise.all(batch.map(async (p) => await p.start()))
-    await Promise.all(batch.map(async (p) => await firstConnection(p.libp2p, JOIN_WAIT_MS)))
+  // identities from the seed: the same run elects the same aggregators
+  const keySeeds = o.trainers.map((_, i) => {
+    const seed = new Uint8Array(32)
+    new DataView(seed.buffer).setUint32(0, deriveSeed(o.seed, `peer:${i}`))
+    return seed
+  })
+  const ids = await Promise.all(keySeeds.map(async (seed) =>
+    peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', seed)).toString()))
+  const shardOf = (i: number): number => i % shards.length
+  const shards = Array.from({ length: o.threads ?? Math.ceil(n / PEERS_PER_THREAD) },
+    () => new PeerShard(o.trainers, onEvent))
+  const boot = await startBootstrapThread().catch(async (err: unknown) => {
+    await Promise.all(shards.map(async (s) => { await s.stop() }))
+    throw err
+  })
+  const dead = new Set<string>()
+  const gathering: { timer?: NodeJS.Timeout } = {}
+  const stop = async (): Promise<void> => {
+    clearInterval(gathering.timer)
+    ids.forEach((id) => dead.add(id))
+    await Promise.all(shards.map(async (s) => { await s.stop() }))
+    await boot.stop()
   }
-  const byId = new Map(peers.map((p) => [p.peerId, p]))
-  const gathering = gatherProgress(peers, events)
-  events.once('announce', () => { clearInterval(gathering) })
+  try {
+    const timing = inProcessTiming(n)
+    const initialSeed = o.job.recipe.seed
+    const initial = { seed: initialSeed, adapter: o.trainers[0]!.initialAdapter(initialSeed) }
+    await Promise.all(shards.map(async (s, k) => {
+      await s.create({
+        job: o.job, jobId: o.jobId, timing: { ...timing, transferTimeoutMs: Math.max(30_000,
+          o.job.roundDeadlineSeconds * 1000), ...o.timing },
+        // membership frozen before round 1: a loaded machine's flapping live sets cannot change who is elected or
+        // selected, so the same seed gives the same adapters
+        ...(o.frozen === true ? { members: ids } : {}),
+        bootstrap: [...boot.addrs], dir: o.dir, total: n, initial,
+        peers: keySeeds.flatMap((keySeed, i) => shardOf(i) !== k ? [] : [{ index: i, keySeed,
+          ...(o.samples[i] !== undefined ? { samples: o.samples[i] } : {}),
+          ...(o.roleAttacks?.has(i) === true ? { roleAttack: o.roleAttacks.get(i)! } : {}) }])
+      })
+    }))
+    // a batch at a time, each batch connected (to the bootstrap or a member) before the next dials in
+    for (let i = 0; i < n; i += JOIN_BATCH) {
+      const batch = Array.from({ length: Math.min(JOIN_BATCH, n - i) }, (_, j) => i + j)
+      await Promise.all(shards.map(async (s, k) => {
+        const mine = batch.filter((b) => shardOf(b) === k)
+        if (mine.length > 0) await s.start(mine)
+      }))
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  gathering.timer = gatherProgress(ids, shards, events)
+  events.once('announce', () => { clearInterval(gathering.timer) })
   return {
     events,
-    ids: peers.map((p) => p.peerId),
+    ids,
     async kill (peer) {
-      if (dead.has(peer)) return
+      const i = ids.indexOf(peer)
+      if (i < 0 || dead.has(peer)) return
       dead.add(peer)
-      await byId.get(peer)?.stop()
+      await shards[shardOf(i)]!.kill(i)
     },
-    alive: () => peers.map((p) => p.peerId).filter((id) => !dead.has(id)),
-    async stop () {
-      clearInterval(gathering)
-      await Promise.all(peers.map(async (p) => { dead.add(p.peerId); await p.stop() }))
-      await boot.stop()
-    }
+    alive: () => ids.filter((id) => !dead.has(id)),
+    stop
   }
 }

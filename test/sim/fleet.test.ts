@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { isNoteworthy, ResultChoice } from '../../sim/fleet.ts'
-import { inProcessTiming } from '../../sim/fleet-in-process.ts'
+import { gatherNote, inProcessTiming } from '../../sim/fleet-in-process.ts'
 
 test('ResultChoice: first result per round, replaced only by an earlier attempt', () => {
   const c = new ResultChoice()
@@ -36,4 +36,18 @@ test('isNoteworthy: the peer log lines a run shows (why a round waits), not the 
   assert.equal(isNoteworthy('round 1: aggregator refused our update (duplicate)'), true)
   assert.equal(isNoteworthy('round 1: trained on 160 examples in 14.1 s, loss 4.6771, 1019 tok/s'), false)
   assert.equal(isNoteworthy('round 3: aggregating; selected FMq9mQ,1M6ydo'), false)
+})
+
+test('gatherNote: where the views stand, the peers fewest views hold and the peers whose views hold fewest', () => {
+  const ids = ['A', 'B', 'C', 'D']
+  // the shards answer in their own order: p3 and p1 from one thread, p0 and p2 from another
+  const note = gatherNote(ids, [
+    { index: 3, members: ['D'], connections: 0, gossipPeers: 0 },
+    { index: 1, members: ['A', 'B', 'C'], connections: 3, gossipPeers: 2 },
+    { index: 0, members: ['A', 'B', 'C'], connections: 2, gossipPeers: 2 },
+    { index: 2, members: ['A', 'B'], connections: 1, gossipPeers: 1 }
+  ])
+  assert.match(note, /views min 1, median 3, max 3 of 4; 3 peers connected;/)
+  assert.match(note, /least seen: p03 in 1 views, sees 1, 0 connections, 0 job gossip peers; p02 in 2 views, sees 2/)
+  assert.match(note, /seeing fewest: p03 1, p02 2, p01 3$/)
 })
