@@ -99,6 +99,7 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
   const results = new ResultChoice()
   const onEvent = (e: ShardEvent): void => {
     if (e.kind === 'announce') {
+      events.emit('accepted', { peer: e.peer, round: e.round, attempt: e.attempt, at: e.at, mine: e.mine })
       const key = `${e.round}/${e.attempt}/${e.aggregator}`
       if (announced.has(key)) return
       announced.add(key)
@@ -168,7 +169,10 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
     throw err
   }
   gathering.timer = gatherProgress(ids, shards, events)
-  events.once('announce', () => { clearInterval(gathering.timer) })
+  events.once('announce', () => {
+    clearInterval(gathering.timer)
+    for (const s of shards) s.lag(true).catch(() => {})
+  })
   return {
     events,
     ids,
@@ -179,6 +183,8 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
       await shards[shardOf(i)]!.kill(i)
     },
     alive: () => ids.filter((id) => !dead.has(id)),
-    stop
+    stop,
+    loopLag: async (reset) => await Promise.all(shards.map(async (s) => await s.lag(reset))),
+    views: async () => (await Promise.all(shards.map(async (s) => await s.views()))).flat()
   }
 }

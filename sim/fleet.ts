@@ -29,6 +29,9 @@ export interface FleetEvents {
   convicted: [{ readonly by: string, readonly offender: string, readonly kind: string, readonly round: number }]
   /** a peer witnessed a result: the update bytes it fetched and the seconds its recompute took (in-process only) */
   witnessed: [{ readonly peer: string, readonly round: number, readonly bytes: number, readonly seconds: number }]
+  /** in-process fleets: each peer taking an announce (`mine`: its aggregator publishing it), at Date.now() `at` */
+  accepted: [{ readonly peer: string, readonly round: number, readonly attempt: number, readonly at: number,
+    readonly mine: boolean }]
   /** something worth a line of progress (a peer's own log line, a warning) */
   note: [string]
 }
@@ -42,6 +45,14 @@ export interface Fleet {
   alive (): string[]
   /** stops everything that is still running */
   stop (): Promise<void>
+  /**
+   * in-process fleets: each peer thread's event-loop delay since the first announce (a loop that lags delays every
+   * message its peers handle and every connection their listeners accept)
+   */
+  loopLag?: (reset?: boolean) => Promise<ReadonlyArray<{ readonly p99Ms: number, readonly maxMs: number }>>
+  /** in-process fleets: each peer's connections and the members live in its view, now */
+  views?: () => Promise<ReadonlyArray<{ readonly index: number, readonly members: readonly string[],
+    readonly connections: number }>>
 }
 
 /**

@@ -4,6 +4,7 @@
 import '../node/polyfill.ts'
 import { appendFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { createPeer } from '../node/peer.ts'
 import type { Peer } from '../node/peer.ts'
@@ -16,7 +17,7 @@ import { CONVICTIONS, roleAttackTransport } from './role-attacks.ts'
 import type { RoleAttack } from './role-attacks.ts'
 import { isNoteworthy } from './fleet.ts'
 import { peerLabel } from './sim-config.ts'
-import type { ShardEvent, ShardPeerView, ShardSpec, TrainCall, TrainDone } from './peer-shard.ts'
+import type { ShardEvent, ShardLag, ShardPeerView, ShardSpec, TrainCall, TrainDone } from './peer-shard.ts'
 
 type Emit = (name: string, payload: unknown) => void
 
@@ -24,6 +25,9 @@ type Emit = (name: string, payload: unknown) => void
 const JOIN_WAIT_MS = 30_000
 
 const peers = new Map<number, Peer>()
+/** this thread's event-loop delay since the orchestrator last reset it (the fleet's first announce) */
+const lag = monitorEventLoopDelay({ resolution: 10 })
+lag.enable()
 const trains = new Map<number, { resolve: (r: TrainResult) => void, reject: (e: Error) => void,
   onStep?: (s: TrainStep) => void }>()
 let nextTrain = 1
@@ -78,7 +82,8 @@ async function createPeers (spec: ShardSpec, emit: Emit): Promise<true> {
       }
     })
     p.events.on('announce', (a) => {
-      fleet({ kind: 'announce', round: a.round, attempt: a.attempt, aggregator: a.aggregator, selected: a.selected })
+      fleet({ kind: 'announce', peer: p.peerId, round: a.round, attempt: a.attempt, aggregator: a.aggregator,
+        selected: a.selected, at: a.at, mine: a.mine })
     })
     p.events.on('rejected', (r) => {
       appendFileSync(logFile, `${stamp()} rejected ${r.where} from ${r.from.slice(-6)}: ${r.reason}\n`)
@@ -119,6 +124,11 @@ serve({
     if (d.error !== undefined) t.reject(Object.assign(new Error(d.error.message), { name: d.error.name }))
     else t.resolve(d.result!)
     return true
+  },
+  lag: (reset: boolean): ShardLag => {
+    const l = { p99Ms: Math.round(lag.percentile(99) / 1e6), maxMs: Math.round(lag.max / 1e6) }
+    if (reset) lag.reset()
+    return l
   },
   kill: async (index: number) => { await peer(index).stop(); return true },
   stop: async () => {

@@ -29,8 +29,8 @@ export interface ShardSpec {
 
 /** What a shard sends up about its peers: FleetEvents, but a result's adapter as a value. */
 export type ShardEvent =
-  | { readonly kind: 'announce', readonly round: number, readonly attempt: number, readonly aggregator: string,
-    readonly selected: readonly string[] }
+  | { readonly kind: 'announce', readonly peer: string, readonly round: number, readonly attempt: number,
+    readonly aggregator: string, readonly selected: readonly string[], readonly at: number, readonly mine: boolean }
   | { readonly kind: 'trained', readonly peer: string, readonly round: number, readonly trainLoss: number,
     readonly samples: number }
   | { readonly kind: 'result', readonly info: RoundInfo, readonly adapter: Adapter }
@@ -47,6 +47,9 @@ export interface TrainDone { readonly id: number, readonly result?: TrainResult,
 /** A peer as the gathering note shows it. */
 export interface ShardPeerView { readonly index: number, readonly members: readonly string[],
   readonly connections: number, readonly gossipPeers: number }
+
+/** A shard thread's event-loop delay since the last reset (monitorEventLoopDelay, 10 ms resolution). */
+export interface ShardLag { readonly p99Ms: number, readonly maxMs: number }
 
 /** The orchestrator's handle on one shard. */
 export class PeerShard {
@@ -75,6 +78,8 @@ export class PeerShard {
   async create (spec: ShardSpec): Promise<void> { await this.client.call('create', spec) }
   async start (indices: readonly number[]): Promise<void> { await this.client.call('start', indices) }
   async views (): Promise<ShardPeerView[]> { return await this.client.call<ShardPeerView[]>('views') }
+  /** the delay since the last reset; `reset`: and start again */
+  async lag (reset = false): Promise<ShardLag> { return await this.client.call<ShardLag>('lag', reset) }
   async kill (index: number): Promise<void> { await this.client.call('kill', index) }
 
   async stop (): Promise<void> {

@@ -199,6 +199,11 @@ export async function runSimulation (c: SimConfig, hooks: SimulationHooks = {}):
         }).catch((err: Error) => { clearTimeout(timer); reject(err) })
       })
     })
+    const lags = await f.loopLag?.().catch(() => undefined)
+    if (lags !== undefined) {
+      log(`peer threads' event-loop lag while rounds ran: p99 ${lags.map((l) => l.p99Ms).join(' / ')} ms, max ` +
+        `${lags.map((l) => l.maxMs).join(' / ')} ms (${lags.length} threads)`)
+    }
     await f.stop()
     fleet = undefined
     await Promise.all(trainers.splice(0).map(async (t) => await t.close()))
