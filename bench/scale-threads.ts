@@ -1,13 +1,14 @@
-// bench/scale-threads: the simulation's in-process fleet at 25, 50 and 100 peers (npm run bench -- scale-threads
-// [--peers 25,50,100] [--rounds 3] [--threads K] [--settle-s 30] [--idle-s 20]). bench/scale holds every peer on
-// one event loop; here they are spread over worker threads (sim/peer-shard.ts, 25 a thread unless --threads), as
+// bench/scale-threads: the simulation's in-process fleet at 25, 50 and 100 peers (npm run bench --
+// scale-threads [--peers 25,50,100] [--rounds 3] [--threads K] [--settle-s 30] [--idle-s 20] [--keep]).
+// bench/scale holds every peer on one event loop; here they are spread over worker threads (sim/peer-shard.ts, 25 a thread unless --threads), as
 // `fedit simulate --in-process` runs them, with the simulation's timers (sim/fleet-in-process.ts inProcessTiming)
 // and the instant test-double trainer. Each point runs in a fresh child process. Per point: rounds completed,
 // overhead (the mean of each round's seconds, announce to result on its aggregator), and over the rounds after the
 // first: announce delivery p99 (from the aggregator publishing it to each peer taking it), each peer thread's
 // event-loop lag p99 (the worst thread's; the list in loopLagP99ByThreadMs) and the process's CPU in cores; then,
 // after a settle period, CPU per idle peer over an idle window (process CPU time, every thread's), RSS per peer,
-// connections per peer and the share of the job live in the views.
+// connections per peer and the share of the job live in the views. On stderr: each round's updates included and
+// excluded, and the peers' lines on what a round waited for.
 import '../node/polyfill.ts'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -41,6 +42,8 @@ const ROUNDS = numberFlag('rounds', 3)
 const IDLE_S = numberFlag('idle-s', 20)
 const SETTLE_S = numberFlag('settle-s', 30)
 const THREADS = flagValue('threads')
+/** keep the peers' state folders and logs (dir/logs/p<i>.log), and say where */
+const KEEP = process.argv.includes('--keep')
 if (!Number.isInteger(ROUNDS) || ROUNDS < 2) throw new Error(`--rounds must be an integer >= 2, got ${ROUNDS}`)
 if (!(IDLE_S > 0)) throw new Error(`--idle-s must be a positive number of seconds, got ${IDLE_S}`)
 if (!(SETTLE_S >= 0)) throw new Error(`--settle-s must be a number of seconds >= 0, got ${SETTLE_S}`)
@@ -57,7 +60,7 @@ async function drive (): Promise<void> {
   const points: Point[] = []
   for (const n of list) {
     const pass = ['--rounds', String(ROUNDS), '--idle-s', String(IDLE_S), '--settle-s', String(SETTLE_S),
-      ...(THREADS !== undefined ? ['--threads', THREADS] : [])]
+      ...(THREADS !== undefined ? ['--threads', THREADS] : []), ...(KEEP ? ['--keep'] : [])]
     points.push(await child(n, pass))
     console.error(`scale-threads ${n}: ${JSON.stringify(points.at(-1))}`)
   }
@@ -119,6 +122,8 @@ async function runPoint (n: number): Promise<Point> {
     if (a.mine) e.sent = a.at; else e.received.push(a.at)
     announces.set(k, e)
   })
+  // the peers' own lines about a round that waits (a push that failed, a refused update), on stderr
+  fleet.events.on('note', (line) => { console.error(`  ${line}`) })
   const roundS = new Map<number, number>()
   let later: { cpu: number, at: number } | undefined
   fleet.events.on('announce', (a) => {
@@ -133,6 +138,10 @@ async function runPoint (n: number): Promise<Point> {
       limit - Date.now())
     fleet.events.on('result', ({ info }) => {
       if (roundS.has(info.round)) return
+      // why a round is slow (stderr): an update that did not come, a failover
+      console.error(`round ${info.round} attempt ${info.attempt}: ${info.seconds.toFixed(1)} s, included ` +
+        `${info.included.length} of ${info.selected.length}` + (info.excluded.length === 0 ? ''
+        : `, excluded: ${info.excluded.map((x) => `${x.peer.slice(-6)} (${x.reason})`).join(', ')}`))
       roundS.set(info.round, info.seconds)
       if (roundS.size >= ROUNDS) { clearTimeout(t); resolve() }
     })
@@ -148,7 +157,8 @@ async function runPoint (n: number): Promise<Point> {
   const views = await fleet.views?.() ?? []
   const rss = process.memoryUsage().rss
   await fleet.stop()
-  rmSync(dir, { recursive: true, force: true })
+  if (KEEP) console.error(`the peers' logs: ${join(dir, 'logs')}`)
+  else rmSync(dir, { recursive: true, force: true })
   const rounds = [...roundS.entries()].sort((a, b) => a[0] - b[0]).map(([, s]) => s)
   return {
     peers: n,

@@ -18,9 +18,9 @@ import { hex, unhex } from './hex.ts'
 import { getHistory } from './history-fetch.ts'
 import type { PeerContext } from './peer-context.ts'
 import { TrainerProbe } from './trainer-probe.ts'
+import { probePing } from './probe-ping.ts'
 import { INTERVALS_PER_TTL } from './member-view.ts'
 import { helloTtlMs } from '../protocol/membership.ts'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { Collector, OwnUpdate, RoundState } from './round-state.ts'
 import type { JobHistory } from '../trainer/aggregate/history.ts'
 
@@ -34,7 +34,7 @@ export class AggregatorRole {
     const t = ctx.timing
     // a trainer is missed as late as a heartbeat member's Hellos would have been: the view's own TTL rule
     const windowMs = helloTtlMs(t.heartbeatMs, t.heartbeatMs, t.memberTtlMs, INTERVALS_PER_TTL)
-    this.probe = new TrainerProbe((peer, signal) => ctx.libp2p.services.ping.ping(peerIdFromString(peer), { signal }),
+    this.probe = new TrainerProbe(async (peer, signal) => await probePing(ctx.libp2p, peer, signal),
       { windowMs, everyMs: t.heartbeatMs }, ctx.log, ctx.abort.signal)
     state.events.on('ownUpdate', (u) => {
       this.addOwnUpdate(u).catch((e: Error) => { ctx.log(`own update: ${e.message}`) })

@@ -1,5 +1,5 @@
-// The gossip signatures this process has checked, for every peer it hosts (patches/@libp2p+gossipsub: gossipsub
-// asks it before checking a message's Ed25519 signature). A simulation or test hosts many peers in one process,
+// The gossip signatures this thread has checked, for every peer it hosts (patches/@libp2p+gossipsub: gossipsub
+// asks it before checking a message's Ed25519 signature). A simulation or test hosts many peers in one thread,
 // and each of them checked each Hello: 100 checks of one signature, ~10 % of a 100-peer process's round time.
 // Keyed by the fast message id (host.ts fastMessageId), a SHA-256 over every field, signature and key included: a
 // message can find an entry only if it is the very message that passed. A peer alone in its process gains nothing
