@@ -1,14 +1,15 @@
 // bench/scale-threads: the simulation's in-process fleet at 25, 50 and 100 peers (npm run bench --
 // scale-threads [--peers 25,50,100] [--rounds 3] [--threads K] [--settle-s 30] [--idle-s 20] [--keep]).
-// bench/scale holds every peer on one event loop; here they are spread over worker threads (sim/peer-shard.ts, 25 a thread unless --threads), as
-// `fedit simulate --in-process` runs them, with the simulation's timers (sim/fleet-in-process.ts inProcessTiming)
-// and the instant test-double trainer. Each point runs in a fresh child process. Per point: rounds completed,
-// overhead (the mean of each round's seconds, announce to result on its aggregator), and over the rounds after the
-// first: announce delivery p99 (from the aggregator publishing it to each peer taking it), each peer thread's
-// event-loop lag p99 (the worst thread's; the list in loopLagP99ByThreadMs) and the process's CPU in cores; then,
-// after a settle period, CPU per idle peer over an idle window (process CPU time, every thread's), RSS per peer,
-// connections per peer and the share of the job live in the views. On stderr: each round's updates included and
-// excluded, and the peers' lines on what a round waited for.
+// bench/scale holds every peer on one event loop; here they are spread over worker threads (sim/peer-shard.ts, 25
+// a thread unless --threads), as `fedit simulate --in-process` runs them, with the simulation's timers
+// (sim/fleet-in-process.ts inProcessTiming) and the instant test-double trainer. Each point runs in a fresh child
+// process. Per point: rounds completed, overhead (the mean of each round's seconds, announce to result on its
+// aggregator), and over the rounds after the first: announce p99 (from the aggregator publishing it to each peer
+// taking it, bench scale's gossipP99LaterMs), each peer thread's event-loop lag p99 (the worst thread's; all of
+// them in loopLagP99ByThreadMs) and the process's CPU in cores; then, after a settle period, CPU per idle peer over
+// an idle window (process CPU time, every thread's), RSS per peer, connections per peer and the share of the job
+// live in the views. On stderr: each round's updates included and excluded, and the peers' lines on what a round
+// waited for. --keep keeps the peers' state folders and logs and says where.
 import '../node/polyfill.ts'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
