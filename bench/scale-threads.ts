@@ -1,5 +1,6 @@
 // bench/scale-threads: the simulation's in-process fleet at 25, 50 and 100 peers (npm run bench --
-// scale-threads [--peers 25,50,100] [--rounds 3] [--threads K] [--settle-s 30] [--idle-s 20] [--keep]).
+// scale-threads [--peers 25,50,100] [--rounds 3] [--threads K] [--settle-s 30] [--idle-s 20] [--keep]
+// [--peer-timers]).
 // bench/scale holds every peer on one event loop; here they are spread over worker threads (sim/peer-shard.ts, 25
 // a thread unless --threads), as `fedit simulate --in-process` runs them, with the simulation's timers
 // (sim/fleet-in-process.ts inProcessTiming) and the instant test-double trainer. Each point runs in a fresh child
@@ -9,7 +10,8 @@
 // them in loopLagP99ByThreadMs) and the process's CPU in cores; then, after a settle period, CPU per idle peer over
 // an idle window (process CPU time, every thread's), RSS per peer, connections per peer and the share of the job
 // live in the views. On stderr: each round's updates included and excluded, and the peers' lines on what a round
-// waited for. --keep keeps the peers' state folders and logs and says where.
+// waited for. --keep keeps the peers' state folders and logs and says where; --peer-timers runs the peers on their
+// own default timers (heartbeat 2 s, discovery 10 s...), as bench scale does, instead of the simulation's.
 import '../node/polyfill.ts'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -43,6 +45,8 @@ const ROUNDS = numberFlag('rounds', 3)
 const IDLE_S = numberFlag('idle-s', 20)
 const SETTLE_S = numberFlag('settle-s', 30)
 const THREADS = flagValue('threads')
+/** the peers' default timers (bench scale's) instead of the simulation's */
+const PEER_TIMERS = process.argv.includes('--peer-timers')
 /** keep the peers' state folders and logs (dir/logs/p<i>.log), and say where */
 const KEEP = process.argv.includes('--keep')
 if (!Number.isInteger(ROUNDS) || ROUNDS < 2) throw new Error(`--rounds must be an integer >= 2, got ${ROUNDS}`)
@@ -61,7 +65,8 @@ async function drive (): Promise<void> {
   const points: Point[] = []
   for (const n of list) {
     const pass = ['--rounds', String(ROUNDS), '--idle-s', String(IDLE_S), '--settle-s', String(SETTLE_S),
-      ...(THREADS !== undefined ? ['--threads', THREADS] : []), ...(KEEP ? ['--keep'] : [])]
+      ...(THREADS !== undefined ? ['--threads', THREADS] : []), ...(KEEP ? ['--keep'] : []),
+      ...(PEER_TIMERS ? ['--peer-timers'] : [])]
     points.push(await child(n, pass))
     console.error(`scale-threads ${n}: ${JSON.stringify(points.at(-1))}`)
   }
@@ -113,7 +118,7 @@ async function runPoint (n: number): Promise<Point> {
   const dir = mkdtempSync(join(tmpdir(), 'fedit-bench-scale-threads-'))
   const trainers = Array.from({ length: n }, () => createFakeTrainer({ lora: { ...job.lora }, layers: 4, dim: 64 }))
   const fleet = await startInProcessFleet({ job, jobId: jobIdOf(job), trainers, samples: trainers.map(() => 100), dir,
-    seed: 1, ...(THREADS !== undefined ? { threads: Number(THREADS) } : {}) })
+    seed: 1, peerTimers: PEER_TIMERS, ...(THREADS !== undefined ? { threads: Number(THREADS) } : {}) })
   const startS = (Date.now() - t0) / 1000
   // by `round/attempt`: when its aggregator published the announce, and when each other peer took it
   const announces = new Map<string, { sent?: number, received: number[] }>()

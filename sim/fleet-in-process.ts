@@ -90,6 +90,8 @@ export interface InProcessOptions {
   readonly roleAttacks?: ReadonlyMap<number, RoleAttack>
   /** worker threads the peers are spread over (default: one per PEERS_PER_THREAD peers) */
   readonly threads?: number
+  /** the peers' own default timers instead of inProcessTiming's (bench scale-threads, to compare with bench scale) */
+  readonly peerTimers?: boolean
 }
 
 export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> {
@@ -140,7 +142,7 @@ export async function startInProcessFleet (o: InProcessOptions): Promise<Fleet> 
     await boot.stop()
   }
   try {
-    const timing = inProcessTiming(n)
+    const timing = o.peerTimers === true ? {} : inProcessTiming(n)
     const initialSeed = o.job.recipe.seed
     const initial = { seed: initialSeed, adapter: o.trainers[0]!.initialAdapter(initialSeed) }
     await Promise.all(shards.map(async (s, k) => {
