@@ -3,6 +3,7 @@
 // RoundResult to the trust rules and adopt it once its witnesses confirm it (trust.ts). It reads and moves
 // the round only through RoundState (round-state.ts); it reacts to two of its events: 'adopted' (replay
 // kept announces) and 'collectorOpened' (we aggregate and selected ourselves: train our own update).
+import { errorText } from './error-text.ts'
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -275,7 +276,7 @@ export class MemberRole {
       this.pushes.set(key, pushed.catch(() => {}))
       try { await pushed } finally { this.pushes.delete(key) }
     } catch (err) {
-      if (!ctx.stopped) ctx.log(`round ${round}: could not push our update (${(err as Error).message})`)
+      if (!ctx.stopped) ctx.log(`round ${round}: could not push our update (${errorText(err)})`)
     }
     if (!superseded()) state.awaitResult()
   }

@@ -8,6 +8,8 @@
 // failure: only an error or its timeout, the whole window, is. What a probe learns stays with this aggregator: it
 // decides whom its own collector waits for, as its view of Hellos did, and is never handed on.
 
+import { errorText } from './error-text.ts'
+
 export interface ProbeTiming {
   /** how long a trainer may go unheard before a failed probe makes it gone: a heartbeat member's TTL */
   readonly windowMs: number
@@ -66,15 +68,15 @@ export class TrainerProbe {
     w.inFlight = true
     w.triedAt = now
     const signal = AbortSignal.any([this.stopped, AbortSignal.timeout(this.timing.windowMs)])
-    const ended = (error?: Error): void => {
+    const ended = (ok: boolean, error?: unknown): void => {
       w.inFlight = false
       // a collection that moved on has dropped this watch: what the probe learnt is of no use
       if (collection !== this.collection || this.watched.get(peer) !== w || this.stopped.aborted) return
       // said once a run of failures, not a heartbeat
-      if (error !== undefined && !w.failed) this.log(`probe of trainer ${peer.slice(-6)} failed: ${error.message}`)
-      w.failed = error !== undefined
-      if (error === undefined) w.heardAt = Date.now()
+      if (!ok && !w.failed) this.log(`probe of trainer ${peer.slice(-6)} failed: ${errorText(error)}`)
+      w.failed = !ok
+      if (ok) w.heardAt = Date.now()
     }
-    this.ping(peer, signal).then(() => { ended() }, (e: Error) => { ended(e) })
+    this.ping(peer, signal).then(() => { ended(true) }, (e: unknown) => { ended(false, e) })
   }
 }
