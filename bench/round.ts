@@ -10,7 +10,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { validateJobSpec, jobIdOf } from '../protocol/job-spec.ts'
+import { jobIdOf } from '../protocol/job-spec.ts'
+import { benchJob } from './lib/bench-job.ts'
 import { startBootstrap, dialableAddrs } from '../bootstrap/bootstrap-node.ts'
 import { createPeer } from '../node/peer.ts'
 import type { Peer } from '../node/peer.ts'
@@ -28,13 +29,7 @@ const ROUNDS = 5
 const gc = (): void => { (globalThis as { gc?: () => void }).gc?.() }
 gc()
 const rss0 = process.memoryUsage().rss
-const job = validateJobSpec({
-  name: 'bench-round',
-  baseModel: { id: 'stories260K', sha256: '0'.repeat(64) },
-  lora: { r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'] },
-  recipe: { learningRate: 1e-3, batchSize: 2, localSteps: 1, maxLength: 32, seed: 1 },
-  rounds: ROUNDS, peersPerRound: 5, minPeers: PEERS, roundDeadlineSeconds: 10
-})
+const job = benchJob('bench-round', ROUNDS, PEERS)
 const jobId = jobIdOf(job)
 const dir = mkdtempSync(join(tmpdir(), 'fedit-bench-round-'))
 const boot = await startBootstrap({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'],

@@ -18,7 +18,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { validateJobSpec, jobIdOf } from '../protocol/job-spec.ts'
+import { jobIdOf } from '../protocol/job-spec.ts'
+import { benchJob } from './lib/bench-job.ts'
 import { createFakeTrainer } from '../node/testing/fake-trainer.ts'
 import { startInProcessFleet } from '../sim/fleet-in-process.ts'
 import { flagValue, numberFlag } from './lib/args.ts'
@@ -108,13 +109,7 @@ function p99 (xs: readonly number[]): number | null {
 async function runPoint (n: number): Promise<Point> {
   const rss0 = process.memoryUsage().rss
   const t0 = Date.now()
-  const job = validateJobSpec({
-    name: 'bench-scale-threads',
-    baseModel: { id: 'stories260K', sha256: '0'.repeat(64) },
-    lora: { r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'] },
-    recipe: { learningRate: 1e-3, batchSize: 2, localSteps: 1, maxLength: 32, seed: 1 },
-    rounds: ROUNDS, peersPerRound: 5, minPeers: n, roundDeadlineSeconds: 10
-  })
+  const job = benchJob('bench-scale-threads', ROUNDS, n)
   const dir = mkdtempSync(join(tmpdir(), 'fedit-bench-scale-threads-'))
   const trainers = Array.from({ length: n }, () => createFakeTrainer({ lora: { ...job.lora }, layers: 4, dim: 64 }))
   const fleet = await startInProcessFleet({ job, jobId: jobIdOf(job), trainers, samples: trainers.map(() => 100), dir,

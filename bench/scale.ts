@@ -50,7 +50,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { validateJobSpec, jobIdOf } from '../protocol/job-spec.ts'
+import { jobIdOf } from '../protocol/job-spec.ts'
+import { benchJob } from './lib/bench-job.ts'
 import { startBootstrapThread } from '../sim/bootstrap-thread.ts'
 import { createPeer } from '../node/peer.ts'
 import { firstConnection } from '../node/join-pace.ts'
@@ -202,13 +203,7 @@ async function runPoint (PEERS: number): Promise<void> {
   const gc = (): void => { (globalThis as { gc?: () => void }).gc?.() }
   gc()
   const rss0 = process.memoryUsage().rss
-  const job = validateJobSpec({
-    name: 'bench-scale',
-    baseModel: { id: 'stories260K', sha256: '0'.repeat(64) },
-    lora: { r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'] },
-    recipe: { learningRate: 1e-3, batchSize: 2, localSteps: 1, maxLength: 32, seed: 1 },
-    rounds: ROUNDS, peersPerRound: 5, minPeers: minPeers(PEERS), roundDeadlineSeconds: 10
-  })
+  const job = benchJob('bench-scale', ROUNDS, minPeers(PEERS))
   const jobId = jobIdOf(job)
   const dir = mkdtempSync(join(tmpdir(), 'fedit-bench-scale-'))
   // in a thread of its own, as in the simulation (a bootstrap is another machine): on the peers' loop (lagging seconds
