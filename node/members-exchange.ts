@@ -49,6 +49,8 @@ export interface MembersHost {
   readonly timeoutMs: number
   readonly host: () => Libp2p
   readonly self: () => string
+  /** the job's minPeers: a server that knows fewer members is asked again (joinedBy); default 1 */
+  readonly minMembers?: number
   /** our own Hello now, sealed as gossipsub would (our own gossip never comes back to us to keep) */
   readonly ownHello: () => Promise<Uint8Array<ArrayBuffer>>
   /** is member `peer` live in our view now (only their Hellos are handed on) */
@@ -64,6 +66,18 @@ export interface MembersHost {
   readonly joined: () => void
   readonly reject: (from: string, reason: string) => void
   readonly log: (line: string) => void
+}
+
+/**
+ * Whether a newcomer has joined after an answer of `served` Hellos (the server's own and those it held), now knowing
+ * `known` members, after `answers` answers in all (pure). The server must have held as many members as we now know,
+ * and a job's worth of them (`minMembers`, us included): a server that joined as late as we did held only itself,
+ * which matched what we knew, and a newcomer of a 100-peer job stopped asking with 1 member known. It then stayed
+ * blind to the job for 90 s (outside the gossip mesh), was elected, and its round failed over (bench
+ * scale-threads). JOIN_ASKS answers end the asking whatever they held.
+ */
+export function joinedBy (served: number, known: number, minMembers: number, answers: number): boolean {
+  return (served + 1 >= known && served + 1 >= minMembers) || answers >= JOIN_ASKS
 }
 
 export class MembersExchange {
@@ -85,7 +99,7 @@ export class MembersExchange {
   private recent: number[] = []
   /** members asks answered */
   private answers = 0
-  /** a server held as many members as we do, or JOIN_ASKS answered: we know whom the job's members knew */
+  /** a server held as many members as we do and a job's worth, or JOIN_ASKS answered (joinedBy) */
   joined = false
 
   constructor (private readonly h: MembersHost) {}
@@ -155,11 +169,12 @@ export class MembersExchange {
       this.keep(e.from, Uint8Array.from(bytes), at, e.seqno)
       fresh++
     }
-    // joined once a server held as many members as we now do (one judged live by it and not by us aside): one
-    // that came as late as we did (founders start together) knows little, so a newcomer asks another, JOIN_ASKS
-    // times at most; Hellos and the senders of announces listing members we do not know fill in the rest
+    // joined once a server held as many members as we now do (one judged live by it and not by us aside), and a
+    // job's worth (joinedBy): one that came as late as we did (founders start together) knows little, so a newcomer
+    // asks another, JOIN_ASKS times at most; Hellos and the senders of announces listing members we do not know fill
+    // in the rest
     this.answers++
-    if (!this.joined && (reply.hellos.length + 1 >= this.latest.size || this.answers >= JOIN_ASKS)) {
+    if (!this.joined && joinedBy(reply.hellos.length, this.latest.size, h.minMembers ?? 1, this.answers)) {
       this.joined = true
       h.joined()
     }

@@ -87,6 +87,8 @@ export class Peer {
   private powNonce = 0n
   private ticker?: NodeJS.Timeout
   private trim?: { readonly closed: () => number }
+  /** lines said once (logOnce), by key: a tick-by-tick condition is logged when it begins, not every tick */
+  private readonly saidOnce = new Set<string>()
 
   constructor (opts: PeerOptions) {
     this.opts = opts
@@ -267,6 +269,7 @@ export class Peer {
     await serveChain(host, { jobId, links: (from, max) => ctx.chain.from(from, max), timeoutMs })
     const exchange = this.exchange = new MembersExchange({
       jobId, topic: ctx.topic, timeoutMs, host: () => ctx.libp2p, self: () => this.peerId,
+      minMembers: this.opts.job.minPeers,
       ownHello: async () => await sealEnvelope(key, host.peerId.toMultihash().bytes, ctx.topic, RoundMessage.encode({
         hello: this.hello(Number.isFinite(this.helloInterval) ? this.helloInterval : this.timing.heartbeatMs) })),
       isLive: (m, now) => ctx.view?.isLive(m, now) === true,
@@ -530,8 +533,24 @@ export class Peer {
     if (aggregatorAt(order, attempt) !== this.peerId) return
     // we are catching up by a checked chain (restarted behind, or missed results): round r may be finished
     // already, and aggregating it again would fork the job
-    if (this.catchUp.holdsBack(now)) return
+    if (this.catchUp.holdsBack(now)) {
+      this.logOnce(`held:${r}/${attempt}`, `round ${r}: our turn to aggregate (attempt ${attempt}), held back: ` +
+        'catching up by a checked chain first')
+      return
+    }
+    // a failover names whom it replaces: a round that failed over says which aggregator stalled
+    if (attempt > 0) {
+      const before = Array.from({ length: attempt }, (_, a) => aggregatorAt(order, a)?.slice(-6) ?? '?')
+      ctx.log(`round ${r}: attempt ${attempt} is ours; before it: ${before.join(', ')}`)
+    }
     this.aggregator.run(r, attempt, members)
+  }
+
+  private logOnce (key: string, line: string): void {
+    if (this.saidOnce.has(key)) return
+    if (this.saidOnce.size >= 64) this.saidOnce.clear() // a few rounds' worth: older keys will not recur
+    this.saidOnce.add(key)
+    this.ctx.log(line)
   }
 }
 

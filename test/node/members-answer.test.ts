@@ -1,12 +1,12 @@
 // A members answer fits the frame an asker reads (MAX_MEMBERS_FRAME_BYTES), however large the Hellos it holds: a
-// Hello carries its sender's addresses, so MAX_MEMBERS of them may not fit.
+// Hello carries its sender's addresses, so MAX_MEMBERS of them may not fit. And when a newcomer's asking ends.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { SignedMessage } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
-import { MembersExchange } from '../../node/members-exchange.ts'
+import { joinedBy, MembersExchange } from '../../node/members-exchange.ts'
 import { MembersReply } from '../../protocol/messages.ts'
 import { MAX_MEMBERS, MAX_MEMBERS_FRAME_BYTES } from '../../protocol/limits.ts'
 
@@ -30,4 +30,16 @@ test('an answer stops at the frame an asker reads', async () => {
   assert.ok(bytes <= MAX_MEMBERS_FRAME_BYTES, `an answer of ${bytes} bytes > ${MAX_MEMBERS_FRAME_BYTES}`)
   assert.ok(reply.hellos.length > 600 && reply.hellos.length < MAX_MEMBERS, `${reply.hellos.length} Hellos`)
   assert.equal(reply.agesMs.length, reply.hellos.length)
+})
+
+test('joinedBy: a newcomer asks until a server held what it knows and a job\'s worth, or 3 answers came', () => {
+  // a server as new as we are: itself only, which is all we knew; a 100-member job asks again
+  assert.equal(joinedBy(1, 1, 100, 1), false)
+  assert.equal(joinedBy(1, 1, 1, 1), true, 'without a job size, as before')
+  // a settled member of the job: 99 Hellos (its own and 98 others)
+  assert.equal(joinedBy(99, 99, 100, 2), true)
+  // it held fewer than we now know (we heard some it did not): not yet
+  assert.equal(joinedBy(60, 90, 50, 1), false)
+  // three answers end the asking whatever they held
+  assert.equal(joinedBy(1, 2, 100, 3), true)
 })
