@@ -87,8 +87,8 @@ export class Peer {
   private powNonce = 0n
   private ticker?: NodeJS.Timeout
   private trim?: { readonly closed: () => number }
-  /** lines said once (logOnce), by key: a tick-by-tick condition is logged when it begins, not every tick */
-  private readonly saidOnce = new Set<string>()
+  /** the round/attempt whose hold-back (a catch-up) we last logged: said when it begins, not every tick */
+  private heldBackSaid = ''
 
   constructor (opts: PeerOptions) {
     this.opts = opts
@@ -534,8 +534,10 @@ export class Peer {
     // we are catching up by a checked chain (restarted behind, or missed results): round r may be finished
     // already, and aggregating it again would fork the job
     if (this.catchUp.holdsBack(now)) {
-      this.logOnce(`held:${r}/${attempt}`, `round ${r}: our turn to aggregate (attempt ${attempt}), held back: ` +
-        'catching up by a checked chain first')
+      if (this.heldBackSaid !== `${r}/${attempt}`) {
+        this.heldBackSaid = `${r}/${attempt}`
+        ctx.log(`round ${r}: our turn to aggregate (attempt ${attempt}), held back: catching up by a checked chain`)
+      }
       return
     }
     // a failover names whom it replaces: a round that failed over says which aggregator stalled
@@ -544,13 +546,6 @@ export class Peer {
       ctx.log(`round ${r}: attempt ${attempt} is ours; before it: ${before.join(', ')}`)
     }
     this.aggregator.run(r, attempt, members)
-  }
-
-  private logOnce (key: string, line: string): void {
-    if (this.saidOnce.has(key)) return
-    if (this.saidOnce.size >= 64) this.saidOnce.clear() // a few rounds' worth: older keys will not recur
-    this.saidOnce.add(key)
-    this.ctx.log(line)
   }
 }
 

@@ -11,11 +11,11 @@ import type { PeerTiming } from '../node/peer.ts'
 import type { LocalTrainer } from '../trainer/local-trainer.ts'
 import type { RoleAttack } from './role-attacks.ts'
 import { deriveSeed } from '../trainer/rng.ts'
-import type { Fleet, FleetEvents } from './fleet.ts'
+import type { Fleet, FleetEvents, PeerView } from './fleet.ts'
 import { ResultChoice } from './fleet.ts'
 import { peerLabel } from './sim-config.ts'
 import { PeerShard } from './peer-shard.ts'
-import type { ShardEvent, ShardPeerView } from './peer-shard.ts'
+import type { ShardEvent } from './peer-shard.ts'
 
 /**
  * Quicker than a peer's defaults (which suit a WAN): everything here is one loopback hop away. But all the peers
@@ -51,7 +51,7 @@ function gatherProgress (ids: readonly string[], shards: readonly PeerShard[], e
 }
 
 /** Where the peers' views stand (pure). */
-export function gatherNote (ids: readonly string[], peers: readonly ShardPeerView[]): string {
+export function gatherNote (ids: readonly string[], peers: readonly PeerView[]): string {
   const views = peers.map((p) => new Set(p.members))
   const live = views.map((v) => v.size).sort((a, b) => a - b)
   const connected = peers.filter((p) => p.connections > 0).length

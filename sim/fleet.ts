@@ -36,6 +36,12 @@ export interface FleetEvents {
   note: [string]
 }
 
+/** a peer thread's event-loop delay since the last reset (monitorEventLoopDelay, 10 ms resolution) */
+export interface LoopLag { readonly p99Ms: number, readonly maxMs: number }
+/** a peer as an in-process fleet shows it: its connections and the members live in its view */
+export interface PeerView { readonly index: number, readonly members: readonly string[],
+  readonly connections: number, readonly gossipPeers: number }
+
 export interface Fleet {
   readonly events: EventEmitter<FleetEvents>
   /** peer ids by peer index (the partition index) */
@@ -49,10 +55,9 @@ export interface Fleet {
    * in-process fleets: each peer thread's event-loop delay since the first announce (a loop that lags delays every
    * message its peers handle and every connection their listeners accept)
    */
-  loopLag?: (reset?: boolean) => Promise<ReadonlyArray<{ readonly p99Ms: number, readonly maxMs: number }>>
-  /** in-process fleets: each peer's connections and the members live in its view, now */
-  views?: () => Promise<ReadonlyArray<{ readonly index: number, readonly members: readonly string[],
-    readonly connections: number }>>
+  loopLag?: (reset?: boolean) => Promise<readonly LoopLag[]>
+  /** in-process fleets: each peer's view now */
+  views?: () => Promise<readonly PeerView[]>
 }
 
 /**

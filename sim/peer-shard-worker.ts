@@ -17,7 +17,8 @@ import { CONVICTIONS, roleAttackTransport } from './role-attacks.ts'
 import type { RoleAttack } from './role-attacks.ts'
 import { isNoteworthy } from './fleet.ts'
 import { peerLabel } from './sim-config.ts'
-import type { ShardEvent, ShardLag, ShardPeerView, ShardSpec, TrainCall, TrainDone } from './peer-shard.ts'
+import type { ShardEvent, ShardSpec, TrainCall, TrainDone } from './peer-shard.ts'
+import type { LoopLag, PeerView } from './fleet.ts'
 
 type Emit = (name: string, payload: unknown) => void
 
@@ -115,7 +116,7 @@ serve({
     await Promise.all(indices.map(async (i) => await firstConnection(peer(i).libp2p, JOIN_WAIT_MS)))
     return true
   },
-  views: () => [...peers].map(([index, p]): ShardPeerView => ({ index, members: p.members(),
+  views: () => [...peers].map(([index, p]): PeerView => ({ index, members: p.members(),
     connections: p.libp2p.getConnections().length, gossipPeers: p.gossipPeers() })),
   trainStep: ({ id, step }: { id: number, step: TrainStep }) => { trains.get(id)?.onStep?.(step); return true },
   trainDone: (d: TrainDone) => {
@@ -125,7 +126,7 @@ serve({
     else t.resolve(d.result!)
     return true
   },
-  lag: (reset: boolean): ShardLag => {
+  lag: (reset: boolean): LoopLag => {
     const l = { p99Ms: Math.round(lag.percentile(99) / 1e6), maxMs: Math.round(lag.max / 1e6) }
     if (reset) lag.reset()
     return l

@@ -10,6 +10,7 @@ import type { LocalTrainer, TrainResult, TrainStep } from '../trainer/local-trai
 import type { Adapter } from '../trainer/lora/adapter.ts'
 import { WorkerClient } from '../trainer/worker/rpc.ts'
 import type { RoleAttack } from './role-attacks.ts'
+import type { LoopLag, PeerView } from './fleet.ts'
 
 export interface ShardSpec {
   readonly job: JobSpec
@@ -44,12 +45,6 @@ export interface TrainCall { readonly id: number, readonly peer: number, readonl
   readonly base: Adapter, readonly seed: number }
 export interface TrainDone { readonly id: number, readonly result?: TrainResult,
   readonly error?: { readonly name: string, readonly message: string } }
-/** A peer as the gathering note shows it. */
-export interface ShardPeerView { readonly index: number, readonly members: readonly string[],
-  readonly connections: number, readonly gossipPeers: number }
-
-/** A shard thread's event-loop delay since the last reset (monitorEventLoopDelay, 10 ms resolution). */
-export interface ShardLag { readonly p99Ms: number, readonly maxMs: number }
 
 /** The orchestrator's handle on one shard. */
 export class PeerShard {
@@ -77,9 +72,9 @@ export class PeerShard {
 
   async create (spec: ShardSpec): Promise<void> { await this.client.call('create', spec) }
   async start (indices: readonly number[]): Promise<void> { await this.client.call('start', indices) }
-  async views (): Promise<ShardPeerView[]> { return await this.client.call<ShardPeerView[]>('views') }
+  async views (): Promise<PeerView[]> { return await this.client.call<PeerView[]>('views') }
   /** the delay since the last reset; `reset`: and start again */
-  async lag (reset = false): Promise<ShardLag> { return await this.client.call<ShardLag>('lag', reset) }
+  async lag (reset = false): Promise<LoopLag> { return await this.client.call<LoopLag>('lag', reset) }
   async kill (index: number): Promise<void> { await this.client.call('kill', index) }
 
   async stop (): Promise<void> {
